@@ -1,0 +1,58 @@
+# Glimmer: every target installs what it needs first, so a fresh machine needs only `make run` or `make test`.
+SHELL := /bin/bash
+export ONNXRUNTIME_NODE_INSTALL := skip
+export NODE_OPTIONS ?=
+
+TOPOLOGY ?= all
+SCENARIO ?= cold_start
+DURATION ?= 30s
+REPORT ?= bench/reports/$(SCENARIO).json
+CHECKERS ?= vulnscan,static-analysis,sbom-gen
+TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
+
+# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium
+APT_RUN := softhsm2
+
+.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean
+
+all: test
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.installed
+
+apt-test:
+	@scripts/apt-ensure.sh $(APT_TEST)
+
+apt-run:
+	@scripts/apt-ensure.sh $(APT_RUN)
+
+build: deps
+	node scripts/build.mjs
+
+run: deps apt-run build
+	node dist/cli.js run
+
+lint: deps
+	npx eslint .
+
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+test: deps apt-test build typecheck lint
+	node --import tsx --test --test-concurrency=2 $(TEST_FILES)
+
+synth: deps
+	node --import tsx stacks/main.ts --topology $(TOPOLOGY)
+
+benchmark: deps apt-test build
+	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
+
+precommit: deps
+	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
+
+clean:
+	rm -rf dist cdktf.out bench/reports test-results

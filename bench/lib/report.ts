@@ -1,0 +1,40 @@
+/** The benchmark report of CONTRACT.md, plus the statistics every scenario uses (medians and p99s, never a best run). */
+import os from 'node:os';
+
+export interface Metric {
+  readonly value: number;
+  readonly unit: string;
+  /** The same-run reference this figure is compared against. */
+  readonly baseline?: number;
+  readonly baseline_what?: string;
+  /** Extra figures (p50, counts, targets) that help read the value. */
+  readonly detail?: Record<string, number | string>;
+}
+
+export interface Report {
+  readonly scenario: string;
+  readonly duration_s: number;
+  readonly machine: { cpus: number; node: string };
+  readonly metrics: Record<string, Metric>;
+}
+
+export function machine(): Report['machine'] {
+  return { cpus: os.cpus().length, node: process.version };
+}
+
+/** Nearest-rank percentile of an unsorted sample (q in 0..1). */
+export function percentile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export function summarize(samples: readonly number[]): { p50: number; p99: number; n: number } {
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99), n: samples.length };
+}
+
+export function round(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,45 @@
+/**
+ * `glimmer` entry point. Each subcommand lives in `runtime/cli/commands/<name>.ts` and is loaded only when called,
+ * so `glimmer --help` and light commands never pay for node-opcua or the cdktf providers.
+ * Exit codes: 0 ok, 1 findings / verification failure, 2 usage or input error.
+ */
+import { asGlimmerError } from '../errors';
+import type { Command } from './command';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
+  run: { summary: 'run the agent swarm (embedded default: simulated plant on loopback)', load: () => import('./commands/run') },
+  plant: { summary: 'plant map --json: the simulated plant\'s Modbus and OPC UA address map', load: () => import('./commands/plant') },
+  rules: { summary: 'rules check --facts FILE.pl --json: evaluate the rule files on a fact file', load: () => import('./commands/rules') },
+  audit: { summary: 'audit verify (--url URL --token T | --dir STATE_DIR): verify signatures, roots and proofs', load: () => import('./commands/audit') },
+  'verify-boot': { summary: 'verify-boot [--manifest FILE]: the measured-boot check on its own', load: () => import('./commands/verify-boot') },
+  'plan-review': { summary: 'plan-review FILE [--format text|json|sarif|junit]: review a Terraform plan or cdk.tf.json', load: () => import('./commands/plan-review') },
+  'threat-model': { summary: 'threat-model --topology edge|cloud [--format json|md]: STRIDE threat model', load: () => import('./commands/threat-model') },
+};
+
+export function helpText(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['Usage: glimmer <command> [options]', '', 'Commands:', ...lines, '', 'Run `glimmer <command> --help` for options.'].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`glimmer: unknown command ${JSON.stringify(name)}\n\n${helpText()}\n`);
+    return 2;
+  }
+  try {
+    const command = (await entry.load()).default;
+    return await command(rest);
+  } catch (err) {
+    const e = asGlimmerError(err);
+    process.stderr.write(`glimmer ${name}: ${e.code}: ${e.message}\n`);
+    if (e.code === 'GLM_ERR_INTERNAL' && process.env.GLIMMER_DEBUG) process.stderr.write(`${String((err as Error)?.stack)}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Loads and validates the runtime configuration. Defaults are applied here, once; everything downstream receives the
+ * typed, complete `RuntimeConfig`. A bad file is refused as a whole with the file, the path inside it, the value and
+ * what is allowed, so nothing starts half-configured.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import YAML from 'yaml';
+import { GlimmerError, quote } from '../errors';
+import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
+import type { CognitiveConfig, RuntimeConfig, RuntimeConfigFile } from './types';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const DEFAULT_CONFIG_FILE = path.join(REPO_ROOT, 'config', 'glimmer.yml');
+
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+let validators: { runtime: ValidateFunction; cognitive: ValidateFunction } | undefined;
+function compiled() {
+  validators ??= { runtime: ajv.compile(runtimeConfigSchema), cognitive: ajv.compile(cognitiveConfigSchema) };
+  return validators;
+}
+
+function valueAt(doc: unknown, pointer: string): unknown {
+  let cur: unknown = doc;
+  for (const part of pointer.split('/').slice(1)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
+}
+
+function describeAllowed(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'enum': return `one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'additionalProperties': return `no key ${quote(p.additionalProperty)} (unknown key)`;
+    case 'required': return `a ${quote(p.missingProperty)} key`;
+    case 'minimum': return `>= ${String(p.limit)}`;
+    case 'maximum': return `<= ${String(p.limit)}`;
+    case 'pattern': return `a string matching ${String(p.pattern)}`;
+    case 'type': return `a value of type ${String(p.type)}`;
+    default: return e.message ?? e.keyword;
+  }
+}
+
+/** Renders the first schema violation as `file: at /path: received V, allowed: ...`. */
+export function schemaError(file: string, doc: unknown, e: ErrorObject): GlimmerError {
+  const where = e.instancePath === '' ? '/' : e.instancePath;
+  const received = e.keyword === 'required' || e.keyword === 'additionalProperties' ? '' : `received ${quote(valueAt(doc, e.instancePath))}, `;
+  return new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at ${where}: ${received}allowed: ${describeAllowed(e)}`, {
+    details: { file, path: where, keyword: e.keyword },
+  });
+}
+
+export function readStructured(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_CONFIG_UNREADABLE', `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  try {
+    return YAML.parse(text, { maxAliasCount: 100, uniqueKeys: true });
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_CONFIG_UNREADABLE', `${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+}
+
+function validate<T>(file: string, doc: unknown, fn: ValidateFunction): T {
+  if (!fn(doc)) throw schemaError(file, doc, (fn.errors as ErrorObject[])[0] as ErrorObject);
+  return doc as T;
+}
+
+function crossCheck(file: string, cfg: RuntimeConfigFile): void {
+  const zones = new Set<string>();
+  cfg.zones.forEach((z, i) => {
+    if (zones.has(z.name)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /zones/${i}/name: received ${quote(z.name)}, allowed: a zone name not used before`);
+    zones.add(z.name);
+  });
+  const known = [...zones].join(', ');
+  cfg.conduits.forEach((c, i) => {
+    for (const end of ['from', 'to'] as const) {
+      if (!zones.has(c[end])) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /conduits/${i}/${end}: received ${quote(c[end])}, allowed: one of ${known}`);
+    }
+  });
+  const names = new Set<string>();
+  cfg.agents.forEach((a, i) => {
+    if (!zones.has(a.zone)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /agents/${i}/zone: received ${quote(a.zone)}, allowed: one of ${known}`);
+    if (names.has(a.name)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /agents/${i}/name: received ${quote(a.name)}, allowed: an agent name not used before`);
+    names.add(a.name);
+  });
+}
+
+export function loadCognitiveConfig(file: string): CognitiveConfig {
+  return validate<CognitiveConfig>(file, readStructured(file), compiled().cognitive);
+}
+
+/** Loads `glimmer.yml` (and the `cognitive.yml` it names), validates both, applies defaults once. */
+export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
+  const abs = path.resolve(file);
+  const doc = validate<RuntimeConfigFile>(abs, readStructured(abs), compiled().runtime);
+  crossCheck(abs, doc);
+  const cognitiveFile = path.resolve(path.dirname(abs), doc.cognitive_config ?? 'cognitive.yml');
+  const cognitive = loadCognitiveConfig(cognitiveFile);
+  const zones = doc.zones.map((z) => (z.name === 'safety' ? { ...z, security_level: doc.topology.safety_zone_level } : z));
+  return {
+    file: abs,
+    topology: doc.topology,
+    zones,
+    conduits: doc.conduits.map((c) => ({ ...c, allow_insecure_opcua: c.allow_insecure_opcua ?? false })),
+    agents: doc.agents,
+    supervisor: {
+      restartBackoffMs: { initial: doc.supervisor?.restart_backoff_ms?.initial ?? 100, max: doc.supervisor?.restart_backoff_ms?.max ?? 10000 },
+      maxRestarts: doc.supervisor?.max_restarts ?? 5,
+      restartWindowS: doc.supervisor?.restart_window_s ?? 60,
+      shutdownGraceMs: doc.supervisor?.shutdown_grace_ms ?? 5000,
+    },
+    plant: { seed: doc.plant?.seed ?? 42, tickMs: doc.plant?.tick_ms ?? 100 },
+    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080 },
+    cognitive: { file: cognitiveFile, ...cognitive },
+  };
+}

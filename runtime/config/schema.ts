@@ -1,0 +1,146 @@
+/** JSON Schemas of `config/glimmer.yml` and `config/cognitive.yml`. Unknown keys are refused everywhere. */
+const zoneName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,30}$' } as const;
+
+export const AGENT_KINDS = ['industrial', 'cognitive', 'data'] as const;
+export const DEPLOYMENT_MODELS = ['ISA95_ZONED', 'HYPERSCALE'] as const;
+
+export const runtimeConfigSchema = {
+  $id: 'glimmer.yml',
+  type: 'object',
+  additionalProperties: false,
+  required: ['topology', 'zones', 'conduits', 'agents'],
+  properties: {
+    topology: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['deployment_model', 'control_zone', 'safety_zone_level', 'trust_domain'],
+      properties: {
+        deployment_model: { enum: DEPLOYMENT_MODELS },
+        control_zone: { type: 'string', minLength: 1, maxLength: 32 },
+        safety_zone_level: { type: 'integer', minimum: 1, maximum: 4 },
+        trust_domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?$' },
+      },
+    },
+    zones: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'isa95_level', 'security_level'],
+        properties: {
+          name: zoneName,
+          isa95_level: { enum: [0, 1, 2, 3, 3.5, 4] },
+          security_level: { type: 'integer', minimum: 1, maximum: 4 },
+        },
+      },
+    },
+    conduits: {
+      type: 'array',
+      maxItems: 256,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['from', 'to', 'protocols'],
+        properties: {
+          from: zoneName,
+          to: zoneName,
+          protocols: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['https', 'a2a', 'opcua', 'modbus'] } },
+          allow_insecure_opcua: { type: 'boolean' },
+        },
+      },
+    },
+    agents: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 256,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'kind', 'zone', 'required_safety_level'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' },
+          kind: { enum: AGENT_KINDS },
+          zone: zoneName,
+          required_safety_level: { type: 'integer', minimum: 1, maximum: 4 },
+        },
+      },
+    },
+    supervisor: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        restart_backoff_ms: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { initial: { type: 'integer', minimum: 1, maximum: 60000 }, max: { type: 'integer', minimum: 1, maximum: 600000 } },
+        },
+        max_restarts: { type: 'integer', minimum: 0, maximum: 1000 },
+        restart_window_s: { type: 'integer', minimum: 1, maximum: 86400 },
+        shutdown_grace_ms: { type: 'integer', minimum: 100, maximum: 120000 },
+      },
+    },
+    plant: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+        tick_ms: { type: 'integer', minimum: 10, maximum: 10000 },
+      },
+    },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
+    cognitive_config: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+export const cognitiveConfigSchema = {
+  $id: 'cognitive.yml',
+  type: 'object',
+  additionalProperties: false,
+  required: ['hybrid_reasoning'],
+  properties: {
+    hybrid_reasoning: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['neural_components', 'symbolic_components'],
+      properties: {
+        neural_components: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['type', 'model', 'precision', 'quantization'],
+            properties: {
+              type: { enum: ['transformer'] },
+              model: { type: 'string', minLength: 1, maxLength: 128 },
+              precision: { enum: ['int8', 'fp32'] },
+              quantization: { enum: ['dynamic', 'none'] },
+              path: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+        symbolic_components: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['type', 'rulesets'],
+            properties: {
+              type: { enum: ['prolog-engine'] },
+              version: { type: 'string' },
+              rulesets: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z0-9_./-]+\\.pl$' } },
+              inference_limit: { type: 'integer', minimum: 1000, maximum: 100000000 },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,109 @@
+/**
+ * The one catalogue of Glimmer errors. Codes are stable: users grep for them, runbooks cite them, and
+ * `docs/errors.md` is generated from this table (a test checks the two agree).
+ * Each domain keeps its codes together; add new codes to your domain's block.
+ */
+export interface ErrorSpec {
+  /** HTTP status when the error reaches an API client. */
+  readonly status: number;
+  /** One line for the docs: when this error happens. */
+  readonly doc: string;
+}
+
+export const ERROR_CATALOGUE = {
+  // --- generic ---
+  GLM_ERR_INTERNAL: { status: 500, doc: 'An unexpected internal failure; details are in the server log, never sent to clients.' },
+  GLM_ERR_USAGE: { status: 400, doc: 'A CLI command was called with missing or invalid arguments.' },
+
+  // --- configuration ---
+  GLM_ERR_CONFIG_INVALID: { status: 400, doc: 'A configuration file does not match its schema; the message names the file, the path inside it, the value and what is allowed.' },
+  GLM_ERR_CONFIG_UNREADABLE: { status: 400, doc: 'A configuration file cannot be read or is not valid YAML/JSON.' },
+
+  // --- lifecycle and supervision ---
+  GLM_ERR_LIFECYCLE_ILLEGAL_TRANSITION: { status: 409, doc: 'An agent was asked to move between lifecycle states that are not connected (e.g. INIT to ACTIVE).' },
+  GLM_ERR_LIFECYCLE_HOOK_FAILED: { status: 500, doc: 'A transition hook refused the transition; the agent stays in its previous state or terminates.' },
+  GLM_ERR_BOOT_ARTIFACT_MISMATCH: { status: 500, doc: 'Measured boot: an artifact hash differs from the signed release manifest; the message names the artifact.' },
+  GLM_ERR_BOOT_ARTIFACT_MISSING: { status: 500, doc: 'Measured boot: an artifact listed in the release manifest is missing, or the agent loads one the manifest does not list.' },
+  GLM_ERR_BOOT_MANIFEST_SIGNATURE: { status: 500, doc: 'Measured boot: the release manifest signature does not verify against the release public key.' },
+  GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
+  GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
+  GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },
+
+  // --- identity and mTLS (runtime/trust) ---
+  GLM_ERR_CERT_UNKNOWN_CA: { status: 401, doc: 'A certificate does not chain to the trust bundle.' },
+  GLM_ERR_CERT_EXPIRED: { status: 401, doc: 'A certificate is past its notAfter.' },
+  GLM_ERR_CERT_NOT_YET_VALID: { status: 401, doc: 'A certificate is before its notBefore.' },
+  GLM_ERR_CERT_SAN_INVALID: { status: 401, doc: 'A certificate has no, or more than one, SPIFFE URI SAN, or it is malformed.' },
+  GLM_ERR_CERT_IDENTITY_MISMATCH: { status: 401, doc: 'A certificate SPIFFE ID names another agent or zone than the one booting.' },
+  GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN: { status: 401, doc: 'A certificate SPIFFE ID belongs to another trust domain.' },
+  GLM_ERR_CERT_REVOKED: { status: 401, doc: 'A certificate serial is on the revocation list.' },
+  GLM_ERR_CERT_KEY_USAGE: { status: 401, doc: 'A certificate lacks the key usage / extended key usage its role requires.' },
+  GLM_ERR_CERT_UNREADABLE: { status: 400, doc: 'A certificate or key file cannot be parsed.' },
+
+  // --- HTTP API ---
+  GLM_ERR_API_UNAUTHENTICATED: { status: 401, doc: 'The request has no valid bearer token or client certificate.' },
+  GLM_ERR_API_FORBIDDEN: { status: 403, doc: 'The policy decision point denied the request.' },
+  GLM_ERR_API_NOT_FOUND: { status: 404, doc: 'No such route.' },
+  GLM_ERR_API_METHOD_NOT_ALLOWED: { status: 405, doc: 'The route exists but not for this method.' },
+  GLM_ERR_API_BODY_INVALID: { status: 400, doc: 'The request body is not valid JSON or does not match the schema; the message names the field path.' },
+  GLM_ERR_API_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the limit.' },
+
+  // --- benchmark harness ---
+  GLM_ERR_BENCH_UNKNOWN_SCENARIO: { status: 400, doc: 'make benchmark was given a SCENARIO that does not exist.' },
+  GLM_ERR_BENCH_DURATION_INVALID: { status: 400, doc: 'make benchmark was given a DURATION that is not like 30s, 5m or 1h.' },
+
+  // --- industrial (runtime/industrial) ---
+
+  // --- policy (runtime/trust) ---
+
+  // --- audit (runtime/audit) ---
+
+  // --- reasoning (runtime/reasoning) ---
+
+  // --- infrastructure, plan review, threat model (stacks, modules, runtime/cli) ---
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class GlimmerError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Structured, safe-to-log details (never secrets, never untrusted objects spread into log fields). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GlimmerError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+
+  /** The shape API clients see: code and message, never a stack. */
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isGlimmerError(err: unknown, code?: ErrorCode): err is GlimmerError {
+  return err instanceof GlimmerError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a GlimmerError so callers see a stable code; unknown failures become GLM_ERR_INTERNAL. */
+export function asGlimmerError(err: unknown): GlimmerError {
+  if (err instanceof GlimmerError) return err;
+  return new GlimmerError('GLM_ERR_INTERNAL', 'internal error', { cause: err });
+}
+
+/** Quotes an untrusted value for an error message: bounded length, no control characters. */
+export function quote(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  // eslint-disable-next-line no-control-regex
+  text = text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
