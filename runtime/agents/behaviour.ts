@@ -1,0 +1,51 @@
+/**
+ * What an agent kind does once its lifecycle lets it. The lifecycle (runtime/lifecycle) owns states and hooks; a
+ * behaviour owns the work: it allocates its resources in `start` (BOOTSTRAPPING -> ACTIVE) and releases them in `stop`.
+ * Each kind lives in `runtime/agents/<kind>.ts` and default-exports a `BehaviourFactory`.
+ */
+import type { Logger } from '../observability/logger';
+import type { AgentSpec, RuntimeConfig } from '../config/types';
+
+/** A record for the audit log; the supervisor appends it (agents never hold the log themselves). */
+export interface AuditRecordInput {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** A message between agents, relayed by the supervisor (agent-to-agent A2A over mTLS replaces the relay where wired). */
+export interface AgentMessage {
+  readonly from: string;
+  readonly to: string;
+  readonly topic: string;
+  readonly body: unknown;
+}
+
+export interface AgentContext {
+  readonly spec: AgentSpec;
+  readonly config: RuntimeConfig;
+  readonly stateDir: string;
+  readonly logger: Logger;
+  /** Ports of the embedded plant and gateway, as the supervisor started them. */
+  readonly endpoints: Readonly<Record<string, string>>;
+  audit(record: AuditRecordInput): void;
+  send(to: string, topic: string, body: unknown): void;
+  onMessage(handler: (message: AgentMessage) => void): void;
+  /** Publishes a small status object (scores, decisions) shown by the API and the console. */
+  publish(status: Record<string, unknown>): void;
+  /** Asks the lifecycle for ACTIVE -> PAUSED (safety hold / failed policy check) and back. */
+  hold(reason: string): void;
+  clear(): void;
+}
+
+export interface AgentBehaviour {
+  /** Files this agent loads (paths relative to the repo root), measured at boot against the signed manifest. */
+  readonly artifacts: readonly string[];
+  /** Allocates resources (connections, sessions, models). Must throw a GlimmerError on failure. */
+  start(ctx: AgentContext): Promise<void>;
+  pause?(reason: string): Promise<void>;
+  resume?(): Promise<void>;
+  /** Releases everything; must be idempotent and finish quickly (the supervisor has a grace period). */
+  stop(): Promise<void>;
+}
+
+export type BehaviourFactory = (spec: AgentSpec, config: RuntimeConfig) => AgentBehaviour;
