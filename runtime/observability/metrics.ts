@@ -20,6 +20,29 @@ export function createMetrics() {
     bootRefusals: new client.Counter({ name: 'glimmer_boot_refusals_total', help: 'Boots refused by certificate validation or measured boot, by error code', labelNames: ['agent', 'code'], registers: r }),
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
     requiredSafetyLevel: new client.Gauge({ name: 'required_safety_level', help: 'Safety integrity level the agent requires', labelNames: ['agent', 'zone'], registers: r }),
+
+    // --- industrial gateway (runtime/industrial) --- defined by observability (issue 8); the gateway owner fills them.
+    // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);
+    // decision: allow|deny; reason: a bounded code (policy, interlock, sanity, zone, ...). Never a client address.
+    gatewayDecisions: new client.Counter({ name: 'glimmer_gateway_decisions_total', help: 'Gateway decisions on Modbus/OPC UA requests by target zone, function, decision and reason', labelNames: ['zone', 'function', 'decision', 'reason'], registers: r }),
+    plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
+    // --- end industrial gateway ---
+
+    // --- audit (runtime/audit) --- defined by observability (issue 8); the audit owner fills them.
+    auditAppends: new client.Counter({ name: 'glimmer_audit_appends_total', help: 'Entries appended to the Merkle audit log', registers: r }),
+    auditCheckpointAge: new client.Gauge({ name: 'glimmer_audit_checkpoint_age_seconds', help: 'Seconds since the latest signed checkpoint of the audit log', registers: r }),
+    // --- end audit ---
+
+    // --- trust (runtime/trust) --- defined by observability (issue 8); the trust owner fills it.
+    certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
+    // --- end trust ---
+
+    // --- reasoning (runtime/reasoning) --- defined by observability (issue 8); the reasoning owner fills them.
+    // ruleset: the rule file's base name (bounded by config/cognitive.yml); asset: asset ids of the plant model (bounded).
+    ruleEvaluations: new client.Counter({ name: 'glimmer_rule_evaluations_total', help: 'Safety and asset rule evaluations by ruleset and outcome (ok|violation|error)', labelNames: ['ruleset', 'outcome'], registers: r }),
+    ruleEvaluationDuration: new client.Histogram({ name: 'glimmer_rule_evaluation_duration_seconds', help: 'Duration of one rule evaluation', labelNames: ['ruleset'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: r }),
+    anomalyScore: new client.Gauge({ name: 'glimmer_anomaly_score', help: 'Latest anomaly score of the asset from the int8 model, 0..1', labelNames: ['asset'], registers: r }),
+    // --- end reasoning ---
   };
 }
 
