@@ -61,6 +61,16 @@ export const ERROR_CATALOGUE = {
   // --- reasoning (runtime/reasoning) ---
 
   // --- infrastructure, plan review, threat model (stacks, modules, runtime/cli) ---
+  // plan review, threat model and CI gates (runtime/review, scripts/precommit.ts, scripts/sign-release.ts)
+  GLM_ERR_REVIEW_INPUT_UNREADABLE: { status: 400, doc: 'plan-review: the plan file cannot be read (missing, a directory, permission denied).' },
+  GLM_ERR_REVIEW_INPUT_TOO_LARGE: { status: 413, doc: 'plan-review: the plan file is larger than the limit (64 MiB) or nested deeper than 256 levels.' },
+  GLM_ERR_REVIEW_INPUT_NOT_JSON: { status: 400, doc: 'plan-review: the file is not JSON (or not UTF-8); the message gives the parser\'s position.' },
+  GLM_ERR_REVIEW_FORMAT_VERSION: { status: 400, doc: 'plan-review: the plan\'s format_version is missing, malformed or of a major version this build does not read (supported: 1.x).' },
+  GLM_ERR_REVIEW_INPUT_UNRECOGNIZED: { status: 400, doc: 'plan-review: valid JSON that is neither a `terraform show -json` plan nor a synthesized cdk.tf.json, or whose structure is malformed; the message names the JSON path.' },
+  GLM_ERR_THREAT_UNKNOWN_TOPOLOGY: { status: 400, doc: 'threat-model: --topology names a topology that does not exist (allowed: edge, cloud).' },
+  GLM_ERR_THREAT_SAFETY_FUNCTIONS_INVALID: { status: 400, doc: 'threat-model: the safety function catalogue does not match its schema (risk parameters S/F/P, category, MTTFd, DCavg, interlock).' },
+  GLM_ERR_PRECOMMIT_UNKNOWN_CHECKER: { status: 400, doc: 'make precommit: CHECKERS names a checker that does not exist (allowed: vulnscan, static-analysis, sbom-gen).' },
+  GLM_ERR_RELEASE_SIGN_FAILED: { status: 500, doc: 'sign-release: the release manifest could not be signed with the release key (KMS refused, wrong key spec, or the manifest is malformed).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
