@@ -11,6 +11,11 @@ export const LIFECYCLE_STATES = ['INIT', 'BOOTSTRAPPING', 'ACTIVE', 'PAUSED', 'T
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'glimmer_process_' });
+  // prom-client names three gauges `*_total`, which `promtool check metrics` refuses; the per-type gauges without the
+  // suffix carry the same information.
+  for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+    registry.removeSingleMetric(`glimmer_process_nodejs_${name}`);
+  }
   const r = [registry];
   return {
     registry,
