@@ -58,7 +58,7 @@ test('GIVEN the runtime registry with every metric set WHEN /metrics text is ren
 test('GIVEN the registry WHEN every metric is listed THEN names follow the conventions (glimmer_ prefix or the seed names, _total only on counters, base units)', async () => {
   for (const m of await createMetrics().registry.getMetricsAsJSON()) {
     assert.ok(m.name.startsWith('glimmer_') || ['safety_integrity_level', 'required_safety_level'].includes(m.name), `${m.name} has the glimmer_ prefix`);
-    assert.equal(m.name.endsWith('_total'), m.type === 'counter', `${m.name}: _total suffix if and only if a counter`);
+    assert.equal(m.name.endsWith('_total'), String(m.type) === 'counter', `${m.name}: _total suffix if and only if a counter`);
     assert.doesNotMatch(m.name, /_(ms|milliseconds|minutes|hours|kb|mb|percent)(_|$)/, `${m.name} uses base units`);
   }
 });

@@ -14,11 +14,11 @@ export function metricNames(expr: string): string[] {
 }
 
 /** Every series name a registry exposes (histograms and summaries add their `_bucket`, `_sum`, `_count` series). */
-export function seriesNames(metrics: readonly { name: string; type: string }[]): Set<string> {
+export function seriesNames(metrics: readonly { name: string; type: unknown }[]): Set<string> {
   const out = new Set<string>();
   for (const m of metrics) {
     out.add(m.name);
-    if (m.type === 'histogram' || m.type === 'summary') for (const s of ['_bucket', '_sum', '_count']) out.add(`${m.name}${s}`);
+    if (String(m.type) === 'histogram' || String(m.type) === 'summary') for (const s of ['_bucket', '_sum', '_count']) out.add(`${m.name}${s}`);
   }
   return out;
 }
