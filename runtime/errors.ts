@@ -28,6 +28,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
   GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
   GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },
+  GLM_ERR_DATA_RECORD_INVALID: { status: 400, doc: 'The Data Agent received a record that is not a bounded JSON object of scalars.' },
+  GLM_ERR_DATA_NO_CONDUIT: { status: 403, doc: 'The Data Agent was asked to move records between zones that no conduit connects.' },
 
   // --- identity and mTLS (runtime/trust) ---
   GLM_ERR_CERT_UNKNOWN_CA: { status: 401, doc: 'A certificate does not chain to the trust bundle.' },
@@ -53,6 +55,28 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BENCH_DURATION_INVALID: { status: 400, doc: 'make benchmark was given a DURATION that is not like 30s, 5m or 1h.' },
 
   // --- industrial (runtime/industrial) ---
+  GLM_ERR_PLANT_ASSET_UNKNOWN: { status: 404, doc: 'The simulated plant has no asset with that id (or no asset of that kind).' },
+  GLM_ERR_PLANT_FAULT_INVALID: { status: 400, doc: 'A fault was injected that does not apply to that kind of asset (e.g. bearing_wear on a tank).' },
+  GLM_ERR_PLANT_COMMAND_INVALID: { status: 400, doc: 'A plant command or simulation parameter is out of range (speed, trip setpoint, step, seed).' },
+  GLM_ERR_MODBUS_FRAME_MALFORMED: { status: 400, doc: 'Modbus gateway: an ADU is malformed (protocol id not 0, MBAP length 0/too short/inconsistent with the PDU); the gateway closes that connection only.' },
+  GLM_ERR_MODBUS_FRAME_OVERSIZE: { status: 413, doc: 'Modbus gateway: an MBAP length announces more than 254 PDU bytes; the gateway closes that connection only.' },
+  GLM_ERR_MODBUS_UNIT_UNKNOWN: { status: 404, doc: 'Modbus gateway: the unit id routes to no upstream PLC (exception 0B, gateway target failed to respond).' },
+  GLM_ERR_MODBUS_FUNCTION_DENIED: { status: 403, doc: 'Modbus gateway: the function code is not on the client zone\'s allow-list (exception 01).' },
+  GLM_ERR_MODBUS_ADDRESS_DENIED: { status: 403, doc: 'Modbus gateway: the address range is outside the plant map or not readable from the client zone (exception 02).' },
+  GLM_ERR_MODBUS_VALUE_INVALID: { status: 400, doc: 'Modbus gateway: a quantity, byte count or written value is out of the range the Modbus specification allows (exception 03).' },
+  GLM_ERR_MODBUS_WRITE_DENIED: { status: 403, doc: 'Modbus gateway: a write to a register the client zone may not write (not in writable_from, exception 01).' },
+  GLM_ERR_MODBUS_POLICY_DENIED: { status: 403, doc: 'Modbus gateway: the policy decision point or a safety interlock refused a safety write (exception 01).' },
+  GLM_ERR_MODBUS_UPSTREAM_UNAVAILABLE: { status: 502, doc: 'Modbus gateway: the upstream PLC for that unit id is not connected (exception 0A, gateway path unavailable).' },
+  GLM_ERR_MODBUS_UPSTREAM_TIMEOUT: { status: 504, doc: 'Modbus gateway: the upstream PLC did not answer in time or failed (exception 0B, gateway target failed to respond).' },
+  GLM_ERR_MODBUS_RATE_LIMITED: { status: 429, doc: 'Modbus gateway: a client exceeded its request rate (exception 06, server device busy).' },
+  GLM_ERR_MODBUS_CLIENT_TIMEOUT: { status: 408, doc: 'Modbus gateway: a client left a partial frame unfinished or stayed idle too long; the connection is closed.' },
+  GLM_ERR_MODBUS_BUFFER_OVERFLOW: { status: 503, doc: 'Modbus gateway: a client has too many requests in flight or does not read its responses; the connection is closed.' },
+  GLM_ERR_MODBUS_CONFIG_INVALID: { status: 400, doc: 'Modbus gateway: its options (listeners, zones, routes, limits) are inconsistent; the message names the value.' },
+  GLM_ERR_OPCUA_SECURITY_REFUSED: { status: 403, doc: 'OPC UA: security mode None or anonymous login asked for where no conduit allows it (never at security level 3 or above).' },
+  GLM_ERR_OPCUA_CERT_UNTRUSTED: { status: 401, doc: 'OPC UA: the peer certificate is not in the trusted folder of the certificate manager (it is moved to rejected, never auto-accepted).' },
+  GLM_ERR_OPCUA_CONNECT_FAILED: { status: 502, doc: 'OPC UA: the client cannot open a secure session with the plant server (endpoint, security policy or certificate).' },
+  GLM_ERR_OPCUA_SERVER_START_FAILED: { status: 500, doc: 'OPC UA: the plant server cannot start (port in use, certificate store unreadable).' },
+  GLM_ERR_INDUSTRIAL_COMMAND_FAILED: { status: 502, doc: 'Industrial agent: a plant command (e.g. a safety shutdown) could not be executed through the gateway or OPC UA.' },
 
   // --- policy (runtime/trust) ---
 
