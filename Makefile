@@ -32,6 +32,7 @@ apt-run:
 
 build: deps
 	node scripts/build.mjs
+	node --import tsx scripts/release-manifest.ts
 
 run: deps apt-run build
 	node dist/cli.js run

@@ -1,0 +1,130 @@
+/**
+ * The runtime app factory: config -> state dir -> audit log -> PKI -> embedded plant -> supervisor -> API.
+ * Separate from the process entry (`glimmer run`) so tests start the real thing on port 0 in-process.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig, REPO_ROOT } from './config/load';
+import type { RuntimeConfig } from './config/types';
+import { GlimmerError } from './errors';
+import { createApiServer, type ApiServer } from './api/server';
+import type { Route } from './api/router';
+import { systemRoutes } from './api/routes/system';
+import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
+import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
+import { Supervisor, type AuditSink } from './lifecycle/supervisor';
+import { createLogger, type Logger } from './observability/logger';
+import { createMetrics, type Metrics } from './observability/metrics';
+import { ensureCa, issueSvid } from './trust/ca';
+
+export interface RuntimeOptions {
+  /** @default config/glimmer.yml */
+  readonly configFile?: string;
+  /** @default .glimmer */
+  readonly stateDir?: string;
+  /** API port; 0 picks a free one. @default the config's api.port (8080) */
+  readonly apiPort?: number;
+  /** @default 5020 */
+  readonly modbusPort?: number;
+  /** @default 4840 */
+  readonly opcuaPort?: number;
+  /** Root the release artifacts are measured from. @default the repository root */
+  readonly root?: string;
+  readonly logger?: Logger;
+}
+
+export interface Runtime {
+  readonly config: RuntimeConfig;
+  readonly stateDir: string;
+  readonly adminToken: string;
+  readonly metrics: Metrics;
+  readonly supervisor: Supervisor;
+  readonly apiPort: number;
+  readonly consoleUrl: string;
+  stop(reason?: string): Promise<void>;
+}
+
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? createLogger();
+  const config = loadConfig(options.configFile);
+  const root = options.root ?? REPO_ROOT;
+  const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
+  const adminToken = ensureAdminToken(stateDir);
+  const metrics = createMetrics();
+
+  const shippedKey = path.join(root, PUBLIC_KEY_FILE);
+  if (!fs.existsSync(shippedKey)) throw new GlimmerError('GLM_ERR_BOOT_MANIFEST_INVALID', `${shippedKey} is missing; run \`make build\` to bundle and sign the release`);
+  const releaseKeyPem = pinReleaseKey(stateDir, fs.readFileSync(shippedKey, 'utf8'));
+
+  const stack: (() => Promise<void>)[] = [];
+  const unwind = async () => {
+    for (const close of stack.reverse()) await close().catch((err: Error) => logger.error({ err: err.message }, 'shutdown step failed'));
+  };
+  try {
+    const { openAuditLog } = await import('./audit/log');
+    const audit = await openAuditLog({ stateDir, logger, metrics });
+    stack.push(() => audit.close());
+    const sink: AuditSink = { append: (record) => audit.append(record) };
+    await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
+
+    const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    const { startEmbeddedPlant } = await import('./industrial/embedded');
+    const plant = await startEmbeddedPlant({
+      config,
+      stateDir,
+      logger,
+      metrics,
+      audit: sink,
+      modbusPort: options.modbusPort ?? 5020,
+      opcuaPort: options.opcuaPort ?? 4840,
+    });
+    stack.push(() => plant.stop());
+
+    const supervisor = new Supervisor({
+      config,
+      stateDir,
+      root,
+      logger,
+      metrics,
+      audit: sink,
+      releaseKeyPem,
+      endpoints: plant.endpoints,
+      identityFor: async (spec) => {
+        const svid = await issueSvid(ca, { zone: spec.zone, agent: spec.name });
+        return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem };
+      },
+    });
+    stack.push(() => supervisor.stop());
+
+    const routes: Route[] = [...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry })];
+    const { auditRoutes } = await import('./api/routes/audit');
+    routes.push(...auditRoutes(audit));
+    const api: ApiServer = createApiServer({ adminToken, routes, logger });
+    const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
+    stack.push(() => api.close());
+
+    await supervisor.start();
+    const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
+    let stopped: Promise<void> | undefined;
+    return {
+      config,
+      stateDir,
+      adminToken,
+      metrics,
+      supervisor,
+      apiPort,
+      consoleUrl,
+      stop(reason = 'shutdown') {
+        stopped ??= (async () => {
+          // Agents first (they write their final audit records), then the API, the plant and the audit log.
+          await supervisor.stop(reason);
+          await unwind();
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

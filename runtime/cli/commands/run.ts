@@ -1,0 +1,77 @@
+/** `glimmer run`: starts the runtime and keeps it up until SIGTERM/SIGINT, then drives every agent to TERMINATED. */
+import { parseArgs } from 'node:util';
+import { GlimmerError, quote } from '../../errors';
+import type { Command } from '../command';
+
+const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--modbus-port 5020] [--opcua-port 4840]
+
+Runs the agent swarm. The embedded default (no --config) is the edge topology with a simulated plant on loopback.
+Prints the operator console address with the admin token in its fragment.`;
+
+function port(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new GlimmerError('GLM_ERR_USAGE', `--${name} must be a port number 0..65535, received ${quote(value)}`);
+  return n;
+}
+
+const command: Command = async (argv) => {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'api-port': { type: 'string' },
+        'modbus-port': { type: 'string' },
+        'opcua-port': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_USAGE', (err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const { startRuntime } = await import('../../app');
+  const runtime = await startRuntime({
+    configFile: values.config,
+    stateDir: values['state-dir'],
+    apiPort: port('api-port', values['api-port']),
+    modbusPort: port('modbus-port', values['modbus-port']),
+    opcuaPort: port('opcua-port', values['opcua-port']),
+  });
+  const ready = await runtime.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 30000);
+  const agents = runtime.supervisor.agents();
+  process.stdout.write(
+    [
+      '',
+      `Glimmer is running (${runtime.config.topology.deployment_model}, ${agents.length} agents${ready ? '' : ', some still starting'}).`,
+      ...agents.map((a) => `  ${a.id.padEnd(14)} ${a.kind.padEnd(10)} zone ${a.zone.padEnd(11)} ${a.state}${a.last_error ? `  (${a.last_error.code}: ${a.last_error.message})` : ''}`),
+      '',
+      `Operator console: ${runtime.consoleUrl}`,
+      `Admin token file: ${runtime.stateDir}/admin-token`,
+      'Stop with Ctrl-C (SIGINT) or SIGTERM.',
+      '',
+    ].join('\n'),
+  );
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      process.stdout.write(`\n${signal}: terminating agents...\n`);
+      runtime.stop(signal).then(
+        () => {
+          const states = runtime.supervisor.agents().map((a) => `${a.id}=${a.state}`).join(' ');
+          process.stdout.write(`stopped: ${states}\n`);
+          resolve(0);
+        },
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+};
+export default command;

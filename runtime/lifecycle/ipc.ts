@@ -1,0 +1,43 @@
+/** Messages between the supervisor and an agent process (Node IPC channel, structured clone). */
+import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
+import type { AgentSpec, RuntimeConfig } from '../config/types';
+import type { Transition } from './state-machine';
+
+export interface AgentIdentity {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly bundlePem: string;
+}
+
+export interface BootCommand {
+  readonly type: 'boot';
+  readonly spec: AgentSpec;
+  readonly config: RuntimeConfig;
+  readonly stateDir: string;
+  /** Directory release artifacts are measured relative to. */
+  readonly root: string;
+  readonly identity: AgentIdentity;
+  readonly releaseKeyPem: string;
+  readonly endpoints: Readonly<Record<string, string>>;
+}
+
+export type SupervisorToAgent =
+  | BootCommand
+  | { readonly type: 'pause'; readonly reason: string }
+  | { readonly type: 'resume'; readonly reason: string }
+  | { readonly type: 'terminate'; readonly reason: string }
+  | { readonly type: 'message'; readonly message: AgentMessage }
+  | { readonly type: 'sealed' };
+
+export type AgentToSupervisor =
+  | { readonly type: 'transition'; readonly transition: Transition }
+  | { readonly type: 'refused'; readonly code: string; readonly message: string }
+  | { readonly type: 'audit'; readonly record: AuditRecordInput }
+  | { readonly type: 'final-audit'; readonly record: AuditRecordInput }
+  | { readonly type: 'send'; readonly to: string; readonly topic: string; readonly body: unknown }
+  | { readonly type: 'publish'; readonly status: Record<string, unknown> }
+  | { readonly type: 'hold'; readonly reason: string }
+  | { readonly type: 'clear' };
+
+/** Exit code of an agent process whose boot was refused (bad identity, tampered artifact): never restarted. */
+export const EXIT_BOOT_REFUSED = 3;

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import YAML from 'yaml';
+import fc from 'fast-check';
+import { DEFAULT_CONFIG_FILE, loadConfig } from '../../runtime/config/load';
+import { isGlimmerError } from '../../runtime/errors';
+
+const base = YAML.parse(fs.readFileSync(DEFAULT_CONFIG_FILE, 'utf8'));
+const cognitive = fs.readFileSync(path.join(path.dirname(DEFAULT_CONFIG_FILE), 'cognitive.yml'), 'utf8');
+
+function write(doc: unknown, cognitiveText = cognitive): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-cfg-'));
+  fs.writeFileSync(path.join(dir, 'glimmer.yml'), typeof doc === 'string' ? doc : YAML.stringify(doc));
+  fs.writeFileSync(path.join(dir, 'cognitive.yml'), cognitiveText);
+  return path.join(dir, 'glimmer.yml');
+}
+
+function mutate(fn: (d: typeof base) => void) {
+  const d = structuredClone(base);
+  fn(d);
+  return write(d);
+}
+
+test('GIVEN the embedded default WHEN loaded THEN defaults are applied once and the safety zone takes safety_zone_level', () => {
+  const cfg = loadConfig();
+  assert.equal(cfg.topology.deployment_model, 'ISA95_ZONED');
+  assert.deepEqual(cfg.agents.map((a) => a.kind).sort(), ['cognitive', 'data', 'industrial']);
+  assert.equal(cfg.zones.find((z) => z.name === 'safety')?.security_level, cfg.topology.safety_zone_level);
+  assert.equal(cfg.supervisor.maxRestarts, 5);
+  assert.equal(cfg.api.port, 8080);
+  assert.deepEqual(cfg.cognitive.hybrid_reasoning.symbolic_components[0]?.rulesets, ['industrial_safety.pl', 'iso55001_asset_rules.pl']);
+});
+
+test('GIVEN a file without the optional blocks WHEN loaded THEN every default is applied', () => {
+  const { supervisor: _s, plant: _p, api: _a, ...rest } = structuredClone(base);
+  const cfg = loadConfig(write(rest));
+  assert.deepEqual(cfg.supervisor, { restartBackoffMs: { initial: 100, max: 10000 }, maxRestarts: 5, restartWindowS: 60, shutdownGraceMs: 5000 });
+  assert.deepEqual(cfg.plant, { seed: 42, tickMs: 100 });
+  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080 });
+});
+
+const refusals: [string, () => string, RegExp][] = [
+  ['an unknown top-level key', () => mutate((d) => (d.surprise = 1)), /at \/: allowed: no key "surprise" \(unknown key\)/],
+  ['an unknown nested key', () => mutate((d) => (d.agents[0].colour = 'red')), /at \/agents\/0: allowed: no key "colour"/],
+  ['safety_zone_level 7', () => mutate((d) => (d.topology.safety_zone_level = 7)), /at \/topology\/safety_zone_level: received 7, allowed: <= 4/],
+  ['an unknown deployment model', () => mutate((d) => (d.topology.deployment_model = 'MESH')), /received "MESH", allowed: one of "ISA95_ZONED", "HYPERSCALE"/],
+  ['an agent kind that does not exist', () => mutate((d) => (d.agents[0].kind = 'oracle')), /at \/agents\/0\/kind: received "oracle"/],
+  ['an agent in an unknown zone', () => mutate((d) => (d.agents[1].zone = 'mars')), /at \/agents\/1\/zone: received "mars", allowed: one of enterprise/],
+  ['a conduit to an unknown zone', () => mutate((d) => (d.conduits[0].to = 'nowhere')), /at \/conduits\/0\/to: received "nowhere"/],
+  ['a duplicated agent name', () => mutate((d) => d.agents.push({ ...d.agents[0] })), /at \/agents\/3\/name: received "industrial-1", allowed: an agent name not used before/],
+  ['a missing required key', () => mutate((d) => delete d.topology.trust_domain), /at \/topology: allowed: a "trust_domain" key/],
+  ['a wrong type', () => mutate((d) => (d.plant.seed = 'forty-two')), /at \/plant\/seed: received "forty-two", allowed: a value of type integer/],
+  ['invalid YAML', () => write('topology: [unclosed'), /not valid YAML/],
+  ['a duplicated YAML key', () => write('topology: {}\ntopology: {}\n'), /not valid YAML/],
+];
+
+for (const [what, make, message] of refusals) {
+  test(`GIVEN a config with ${what} WHEN loaded THEN it is refused naming the file, the path, the value and what is allowed`, () => {
+    const file = make();
+    assert.throws(() => loadConfig(file), (err) => {
+      assert.ok(isGlimmerError(err), String(err));
+      assert.ok(err.code === 'GLM_ERR_CONFIG_INVALID' || err.code === 'GLM_ERR_CONFIG_UNREADABLE', err.code);
+      assert.match(err.message, message);
+      assert.ok(err.message.startsWith(file), err.message);
+      return true;
+    });
+  });
+}
+
+test('GIVEN a cognitive.yml with an unknown precision WHEN loaded THEN the error names cognitive.yml and the path', () => {
+  const file = write(base, cognitive.replace('precision: int8', 'precision: int4'));
+  assert.throws(() => loadConfig(file), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_INVALID') && /cognitive\.yml: at \/hybrid_reasoning\/neural_components\/0\/precision: received "int4"/.test(err.message));
+});
+
+test('GIVEN a missing file WHEN loaded THEN GLM_ERR_CONFIG_UNREADABLE names it', () => {
+  assert.throws(() => loadConfig('/nonexistent/glimmer.yml'), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_UNREADABLE') && err.message.includes('/nonexistent/glimmer.yml'));
+});
+
+test('GIVEN arbitrary YAML documents WHEN loaded THEN the loader returns a config or a typed config error, never anything else (fuzz)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-cfg-fuzz-'));
+  fs.writeFileSync(path.join(dir, 'cognitive.yml'), cognitive);
+  const file = path.join(dir, 'glimmer.yml');
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.jsonValue().map((v) => YAML.stringify(v))), (text) => {
+      fs.writeFileSync(file, text);
+      try {
+        loadConfig(file);
+      } catch (err) {
+        assert.ok(isGlimmerError(err) && err.code.startsWith('GLM_ERR_CONFIG_'), String(err));
+      }
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { isGlimmerError } from '../../runtime/errors';
+import { buildManifest, extend, measuredBoot, parseManifest, sha256File, signManifest } from '../../runtime/lifecycle/manifest';
+import { pinReleaseKey } from '../../runtime/lifecycle/release';
+
+function release(files: Record<string, string>, keyType: 'ed25519' | 'ec' = 'ed25519') {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-boot-'));
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), content);
+  }
+  const { privateKey, publicKey } = keyType === 'ed25519' ? crypto.generateKeyPairSync('ed25519') : crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const manifest = buildManifest(root, Object.keys(files), 'test-1');
+  fs.writeFileSync(path.join(root, 'manifest.json'), manifest);
+  fs.writeFileSync(path.join(root, 'manifest.sig'), signManifest(manifest, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()).toString('base64'));
+  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const input = (artifacts: string[]) => ({ root, manifestFile: path.join(root, 'manifest.json'), signatureFile: path.join(root, 'manifest.sig'), publicKeyPem, artifacts });
+  return { root, input, publicKeyPem };
+}
+
+const FILES = { 'dist/agent.js': 'console.log(1)', 'config/glimmer.yml': 'a: 1', 'rules/industrial_safety.pl': 'safe(x).\n' };
+
+test('GIVEN a signed manifest matching every artifact WHEN an agent boots THEN the measurement is the PCR-style chain over its artifacts in load order', () => {
+  const { root, input } = release(FILES);
+  const order = ['dist/agent.js', 'config/glimmer.yml', 'rules/industrial_safety.pl'];
+  const m = measuredBoot(input(order));
+  let expected = Buffer.alloc(32);
+  for (const rel of order) expected = extend(expected, sha256File(path.join(root, rel)));
+  assert.equal(m.value, expected.toString('hex'));
+  assert.equal(m.artifacts.length, 3);
+  // Order matters, as in a TPM PCR.
+  assert.notEqual(measuredBoot(input([...order].reverse())).value, m.value);
+});
+
+test('GIVEN an ECDSA P-384 release key (as AWS KMS signs in CI) WHEN the manifest verifies THEN the boot passes', () => {
+  const { input } = release(FILES, 'ec');
+  assert.equal(measuredBoot(input(['dist/agent.js'])).artifacts.length, 1);
+});
+
+test('GIVEN a tampered rule file WHEN the agent boots THEN GLM_ERR_BOOT_ARTIFACT_MISMATCH names the rule file', () => {
+  const { root, input } = release(FILES);
+  fs.appendFileSync(path.join(root, 'rules/industrial_safety.pl'), 'safe(_).\n');
+  assert.throws(() => measuredBoot(input(Object.keys(FILES))), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH') && err.message.includes('rules/industrial_safety.pl') && err.details.artifact === 'rules/industrial_safety.pl');
+});
+
+test('GIVEN an artifact the manifest does not list WHEN the agent loads it THEN GLM_ERR_BOOT_ARTIFACT_MISSING names it', () => {
+  const { root, input } = release(FILES);
+  fs.writeFileSync(path.join(root, 'rules/extra.pl'), 'x.');
+  assert.throws(() => measuredBoot(input(['rules/extra.pl'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message.includes('rules/extra.pl'));
+});
+
+test('GIVEN a listed artifact that was deleted WHEN the agent boots THEN GLM_ERR_BOOT_ARTIFACT_MISSING names it', () => {
+  const { root, input } = release(FILES);
+  fs.rmSync(path.join(root, 'config/glimmer.yml'));
+  assert.throws(() => measuredBoot(input(['config/glimmer.yml'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message.includes('config/glimmer.yml'));
+});
+
+test('GIVEN a manifest edited after signing (hash swapped to the tampered file) WHEN the agent boots THEN GLM_ERR_BOOT_MANIFEST_SIGNATURE', () => {
+  const { root, input } = release(FILES);
+  const file = path.join(root, 'rules/industrial_safety.pl');
+  fs.appendFileSync(file, 'evil.\n');
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'manifest.json'), 'utf8'));
+  manifest.artifacts.find((a: { path: string }) => a.path === 'rules/industrial_safety.pl').sha256 = sha256File(file);
+  fs.writeFileSync(path.join(root, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  assert.throws(() => measuredBoot(input(Object.keys(FILES))), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE'));
+});
+
+test('GIVEN a manifest signed by another key WHEN the agent boots THEN GLM_ERR_BOOT_MANIFEST_SIGNATURE', () => {
+  const a = release(FILES);
+  const other = crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  assert.throws(() => measuredBoot({ ...a.input(['dist/agent.js']), publicKeyPem: other }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE'));
+});
+
+test('GIVEN no manifest on disk WHEN the agent boots THEN GLM_ERR_BOOT_MANIFEST_INVALID tells to run make build', () => {
+  const { root, input } = release(FILES);
+  fs.rmSync(path.join(root, 'manifest.sig'));
+  assert.throws(() => measuredBoot(input(['dist/agent.js'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && err.message.includes('make build'));
+});
+
+test('GIVEN malformed manifests WHEN parsed THEN each is refused with GLM_ERR_BOOT_MANIFEST_INVALID naming the problem', () => {
+  const cases: [string, RegExp][] = [
+    ['not json', /not valid JSON/],
+    ['[]', /not a JSON object/],
+    ['{"version":2}', /version must be 1/],
+    ['{"version":1,"release":"r","created":"c","artifacts":[{"path":"../etc/passwd","sha256":"' + 'a'.repeat(64) + '"}]}', /relative without/],
+    ['{"version":1,"release":"r","created":"c","artifacts":[{"path":"a","sha256":"XYZ"}]}', /64 lowercase hex/],
+    ['{"version":1,"release":"r","created":"c","artifacts":[{"path":"a","sha256":"' + 'a'.repeat(64) + '"},{"path":"a","sha256":"' + 'b'.repeat(64) + '"}]}', /listed twice/],
+  ];
+  for (const [text, why] of cases) {
+    assert.throws(() => parseManifest(Buffer.from(text), 'm.json'), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && why.test(err.message), text);
+  }
+});
+
+test('GIVEN arbitrary bytes WHEN parsed as a manifest THEN only a typed error or a valid manifest comes out (fuzz)', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)), fc.json().map((j) => Buffer.from(j))), (bytes) => {
+      try {
+        const m = parseManifest(bytes, 'fuzz');
+        assert.equal(m.version, 1);
+      } catch (err) {
+        assert.ok(isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID'), String(err));
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('GIVEN a pinned release key WHEN a different key ships later THEN it is refused; the same key is accepted', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-pin-'));
+  const k1 = crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const k2 = crypto.generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  assert.equal(pinReleaseKey(dir, k1), k1);
+  assert.equal(pinReleaseKey(dir, k1), k1);
+  assert.throws(() => pinReleaseKey(dir, k2), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE'));
+});
