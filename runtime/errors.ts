@@ -85,6 +85,11 @@ export const ERROR_CATALOGUE = {
   // --- reasoning (runtime/reasoning) ---
 
   // --- infrastructure, plan review, threat model (stacks, modules, runtime/cli) ---
+  // infrastructure (stacks/, modules/): refused at synth, before any Terraform runs
+  GLM_ERR_INFRA_TOPOLOGY_INVALID: { status: 400, doc: 'make synth / the cdktf app: the topology (TOPOLOGY, --topology, GLIMMER_TOPOLOGY or cdktf.json context `topology`) is not one of edge, cloud, all.' },
+  GLM_ERR_INFRA_PROP_INVALID: { status: 400, doc: 'A construct in modules/ received a property outside its allowed values; the message names the construct, the property, the value received and what is allowed.' },
+  GLM_ERR_INFRA_ZONE_MODEL_INVALID: { status: 400, doc: 'The zone model (config/glimmer.yml zones and conduits) breaks the ISA-95 rules the stacks enforce: a direct level 4 to level 0-2 conduit, or an agent or conduit naming no zone.' },
+  GLM_ERR_INFRA_ALERT_RULES_INVALID: { status: 400, doc: 'monitoring/prometheus/custom_rules.yml is present but is not a Prometheus rule file (`groups:` of named rule lists), so no PrometheusRule can be built from it.' },
   // plan review, threat model and CI gates (runtime/review, scripts/precommit.ts, scripts/sign-release.ts)
   GLM_ERR_REVIEW_INPUT_UNREADABLE: { status: 400, doc: 'plan-review: the plan file cannot be read (missing, a directory, permission denied).' },
   GLM_ERR_REVIEW_INPUT_TOO_LARGE: { status: 413, doc: 'plan-review: the plan file is larger than the limit (64 MiB) or nested deeper than 256 levels.' },
