@@ -81,6 +81,20 @@ export const ERROR_CATALOGUE = {
   // --- policy (runtime/trust) ---
 
   // --- audit (runtime/audit) ---
+  GLM_ERR_AUDIT_RECORD_INVALID: { status: 400, doc: 'An audit record is not a plain JSON object with a non-empty string `type`, holds a value JSON cannot represent, or is too large; the message names the field path.' },
+  GLM_ERR_AUDIT_RANGE_INVALID: { status: 400, doc: 'An entries, inclusion or consistency request names indices or tree sizes outside the log (or not integers).' },
+  GLM_ERR_AUDIT_PROOF_INVALID: { status: 400, doc: 'An inclusion or consistency proof is malformed or does not lead to the expected root.' },
+  GLM_ERR_AUDIT_CHECKPOINT_INVALID: { status: 400, doc: 'A checkpoint or signed note is malformed (C2SP tlog-checkpoint / signed-note syntax), or a verifier key is.' },
+  GLM_ERR_AUDIT_SIGNATURE_INVALID: { status: 400, doc: 'A checkpoint signature from a trusted key does not verify, or no trusted key signed it.' },
+  GLM_ERR_AUDIT_SIGNER_UNAVAILABLE: { status: 503, doc: 'The checkpoint signer (KMS, PKCS#11 token or key file) cannot sign right now; appends continue and checkpoints catch up later.' },
+  GLM_ERR_AUDIT_IMMUTABLE: { status: 409, doc: 'immutable_logs was switched on for this log and can never be switched off again.' },
+  GLM_ERR_AUDIT_ALGORITHM_LOCKED: { status: 409, doc: 'The hash algorithm of a log that already holds entries cannot change.' },
+  GLM_ERR_AUDIT_CLOSED: { status: 503, doc: 'The audit log was closed, or it failed closed after a storage error; reopen it to recover.' },
+  GLM_ERR_AUDIT_STORAGE_FAILED: { status: 503, doc: 'The audit store could not make entries durable (disk full, I/O error); the pending appends were not acknowledged.' },
+  GLM_ERR_AUDIT_STATE_CORRUPT: { status: 500, doc: 'At open, the stored log disagrees with itself (missing entries, or a root that differs from its latest signed checkpoint).' },
+  GLM_ERR_AUDIT_VERIFY_FAILED: { status: 500, doc: '`glimmer audit verify` found tampering: a bad signature, a recomputed root or proof that differs, or missing entries.' },
+  GLM_ERR_AUDIT_SUBJECT_ERASED: { status: 410, doc: 'The data subject was erased (crypto-shredded); its pseudonyms can no longer be linked to it.' },
+  GLM_ERR_AUDIT_PIN_MISSING: { status: 400, doc: 'The PKCS#11 signer has no user PIN (set a PIN file or the GLIMMER_PKCS11_PIN environment variable).' },
 
   // --- reasoning (runtime/reasoning) ---
 
