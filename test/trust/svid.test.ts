@@ -1,0 +1,218 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, stat, readdir } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { ensureCa, type Ca } from '../../runtime/trust/ca';
+import { issueLeaf, issueOperatorSvid, issueSvid, validateSvid, type IssuedSvid, type ValidateSvidOptions } from '../../runtime/trust/svid';
+import { readSvidExtensions } from '../../runtime/trust/der';
+import { parseSpiffeId } from '../../runtime/trust/spiffe';
+import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
+
+const TD = 'plant.example';
+let ca: Ca;
+let good: IssuedSvid;
+let opts: ValidateSvidOptions;
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), 'glimmer-svid-'));
+}
+
+function rejectsWith(code: ErrorCode, fn: () => unknown): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(isGlimmerError(err, code), `expected ${code}, got ${String((err as { code?: string }).code ?? err)}`);
+    return true;
+  });
+}
+
+const hour = 3600_000;
+
+before(async () => {
+  ca = await ensureCa(await tempDir(), TD);
+  good = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-1' });
+  opts = { bundlePem: ca.bundlePem, trustDomain: TD };
+});
+
+test('GIVEN an empty state dir WHEN ensureCa runs THEN it writes pki/ca/ca.key with mode 0600 and a P-256 CA certificate', async () => {
+  const dir = await tempDir();
+  const created = await ensureCa(dir, TD);
+  const key = await stat(path.join(dir, 'pki', 'ca', 'ca.key'));
+  assert.equal(key.mode & 0o777, 0o600);
+  assert.equal((await stat(path.join(dir, 'pki'))).mode & 0o777, 0o700);
+  const cert = new X509Certificate(created.certPem);
+  assert.equal(cert.ca, true);
+  assert.equal(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+  assert.equal(cert.subjectAltName, `URI:spiffe://${TD}`);
+});
+
+test('GIVEN an existing CA WHEN ensureCa runs again (also concurrently) THEN every call loads the same CA', async () => {
+  const dir = await tempDir();
+  const all = await Promise.all([ensureCa(dir, TD), ensureCa(dir, TD), ensureCa(dir, TD)]);
+  const again = await ensureCa(dir, TD);
+  for (const c of all) assert.equal(c.certPem, again.certPem);
+  assert.deepEqual((await readdir(path.join(dir, 'pki'))).sort(), ['ca']);
+  const svid = await issueSvid(all[0] as Ca, { zone: 'z', agent: 'a' });
+  validateSvid(svid.certPem, { bundlePem: again.bundlePem, trustDomain: TD });
+});
+
+test('GIVEN a CA of another trust domain in the state dir WHEN ensureCa loads it THEN GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN', async () => {
+  const dir = await tempDir();
+  await ensureCa(dir, 'other.example');
+  await assert.rejects(ensureCa(dir, TD), (err) => isGlimmerError(err, 'GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN'));
+});
+
+test('GIVEN a corrupted CA key WHEN ensureCa loads it THEN GLM_ERR_CERT_UNREADABLE', async () => {
+  const dir = await tempDir();
+  await ensureCa(dir, TD);
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(path.join(dir, 'pki', 'ca', 'ca.key'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+  await assert.rejects(ensureCa(dir, TD), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE'));
+});
+
+test('GIVEN issueSvid WHEN the certificate is read by openssl-compatible Node THEN it has exactly one URI SAN, digitalSignature, clientAuth+serverAuth, TTL 1h by default', async () => {
+  const cert = new X509Certificate(good.certPem);
+  assert.equal(cert.subjectAltName, 'URI:spiffe://plant.example/zone/cell1/agent/industrial-1');
+  assert.equal(cert.ca, false);
+  assert.deepEqual([...(cert.keyUsage ?? [])].sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+  assert.equal(readSvidExtensions(cert.raw).keyUsage, 1);
+  assert.equal(good.notAfter.getTime() - Date.now() <= hour && good.notAfter.getTime() - Date.now() > hour - 60_000, true);
+  assert.equal(good.spiffeId, 'spiffe://plant.example/zone/cell1/agent/industrial-1');
+  assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(good.keyPem)));
+  assert.equal(good.serial, cert.serialNumber.toLowerCase().replace(/^0+/, ''));
+});
+
+test('GIVEN a valid agent SVID WHEN validated with the expected identity and clientAuth THEN it returns the identity', () => {
+  const id = validateSvid(good.certPem, { ...opts, expect: { zone: 'cell1', agent: 'industrial-1' }, requiredEku: 'clientAuth' });
+  assert.equal(id.kind, 'agent');
+  assert.equal(id.spiffeId, good.spiffeId);
+  assert.equal(id.kind === 'agent' && id.zone, 'cell1');
+  assert.equal(id.serial, good.serial);
+  // DER input works too (the TLS path passes the peer's raw certificate).
+  assert.equal(validateSvid(new X509Certificate(good.certPem).raw, opts).spiffeId, good.spiffeId);
+});
+
+test('GIVEN an operator SVID WHEN validated THEN it is an operator identity', async () => {
+  const op = await issueOperatorSvid(ca, { operator: 'alice' });
+  const id = validateSvid(op.certPem, { ...opts, expect: { operator: 'alice' } });
+  assert.equal(id.kind, 'operator');
+  assert.equal(id.spiffeId, 'spiffe://plant.example/operator/alice');
+});
+
+test('GIVEN a certificate from another CA WHEN validated THEN GLM_ERR_CERT_UNKNOWN_CA', async () => {
+  const foreignCa = await ensureCa(await tempDir(), TD);
+  const svid = await issueSvid(foreignCa, { zone: 'cell1', agent: 'industrial-1' });
+  rejectsWith('GLM_ERR_CERT_UNKNOWN_CA', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN the CA certificate itself presented as a leaf WHEN validated THEN GLM_ERR_CERT_KEY_USAGE (a CA is not an SVID)', () => {
+  rejectsWith('GLM_ERR_CERT_KEY_USAGE', () => validateSvid(ca.certPem, opts));
+});
+
+test('GIVEN an expired certificate WHEN validated THEN GLM_ERR_CERT_EXPIRED', async () => {
+  const svid = await issueLeaf(ca, { uris: [good.spiffeId], notBefore: new Date(Date.now() - 2 * hour), notAfter: new Date(Date.now() - hour) });
+  rejectsWith('GLM_ERR_CERT_EXPIRED', () => validateSvid(svid.certPem, opts));
+  // The same certificate, checked at a time inside its window, is fine: the check uses `now`.
+  validateSvid(svid.certPem, { ...opts, now: new Date(Date.now() - 1.5 * hour) });
+});
+
+test('GIVEN a certificate whose notBefore is in the future WHEN validated THEN GLM_ERR_CERT_NOT_YET_VALID', async () => {
+  const svid = await issueLeaf(ca, { uris: [good.spiffeId], notBefore: new Date(Date.now() + hour), notAfter: new Date(Date.now() + 2 * hour) });
+  rejectsWith('GLM_ERR_CERT_NOT_YET_VALID', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN a certificate without any URI SAN WHEN validated THEN GLM_ERR_CERT_SAN_INVALID', async () => {
+  const svid = await issueLeaf(ca, { uris: [], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  rejectsWith('GLM_ERR_CERT_SAN_INVALID', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN a certificate with two URI SANs WHEN validated THEN GLM_ERR_CERT_SAN_INVALID', async () => {
+  const svid = await issueLeaf(ca, {
+    uris: [good.spiffeId, 'spiffe://plant.example/zone/safety/agent/industrial-1'],
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour),
+  });
+  rejectsWith('GLM_ERR_CERT_SAN_INVALID', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN a certificate whose URI SAN is not a Glimmer SPIFFE ID WHEN validated THEN GLM_ERR_CERT_SAN_INVALID', async () => {
+  for (const uri of ['https://plant.example/zone/a/agent/b', 'spiffe://plant.example/zone/a/agent/b?x=1', 'spiffe://plant.example/other/path']) {
+    const svid = await issueLeaf(ca, { uris: [uri], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+    rejectsWith('GLM_ERR_CERT_SAN_INVALID', () => validateSvid(svid.certPem, opts));
+  }
+});
+
+test('GIVEN a certificate for another trust domain signed by a trusted CA WHEN validated THEN GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN', async () => {
+  const svid = await issueLeaf(ca, { uris: ['spiffe://evil.example/zone/cell1/agent/industrial-1'], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  rejectsWith('GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN a valid SVID of another agent or zone WHEN validated with an expected identity THEN GLM_ERR_CERT_IDENTITY_MISMATCH', async () => {
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', () => validateSvid(good.certPem, { ...opts, expect: { zone: 'cell1', agent: 'industrial-2' } }));
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', () => validateSvid(good.certPem, { ...opts, expect: { zone: 'safety', agent: 'industrial-1' } }));
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', () => validateSvid(good.certPem, { ...opts, expect: { operator: 'industrial-1' } }));
+});
+
+test('GIVEN a revoked serial WHEN validated THEN GLM_ERR_CERT_REVOKED', () => {
+  rejectsWith('GLM_ERR_CERT_REVOKED', () => validateSvid(good.certPem, { ...opts, revokedSerials: new Set([good.serial]) }));
+});
+
+test('GIVEN a certificate with keyUsage keyEncipherment only WHEN validated THEN GLM_ERR_CERT_KEY_USAGE', async () => {
+  const svid = await issueLeaf(ca, { uris: [good.spiffeId], keyUsage: 'keyEncipherment', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  rejectsWith('GLM_ERR_CERT_KEY_USAGE', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN a certificate without a keyUsage extension WHEN validated THEN GLM_ERR_CERT_KEY_USAGE', async () => {
+  const svid = await issueLeaf(ca, { uris: [good.spiffeId], keyUsage: 'none', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  rejectsWith('GLM_ERR_CERT_KEY_USAGE', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN a serverAuth-only certificate WHEN validated as a client (requiredEku clientAuth) THEN GLM_ERR_CERT_KEY_USAGE', async () => {
+  const svid = await issueLeaf(ca, { uris: [good.spiffeId], eku: ['serverAuth'], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  rejectsWith('GLM_ERR_CERT_KEY_USAGE', () => validateSvid(svid.certPem, { ...opts, requiredEku: 'clientAuth' }));
+  validateSvid(svid.certPem, { ...opts, requiredEku: 'serverAuth' });
+});
+
+test('GIVEN a leaf with the CA flag WHEN validated THEN GLM_ERR_CERT_KEY_USAGE', async () => {
+  const svid = await issueLeaf(ca, { uris: [good.spiffeId], isCa: true, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  rejectsWith('GLM_ERR_CERT_KEY_USAGE', () => validateSvid(svid.certPem, opts));
+});
+
+test('GIVEN bytes that are not a certificate WHEN validated THEN GLM_ERR_CERT_UNREADABLE', async () => {
+  rejectsWith('GLM_ERR_CERT_UNREADABLE', () => validateSvid('not a certificate', opts));
+  const der = new X509Certificate(good.certPem).raw;
+  rejectsWith('GLM_ERR_CERT_UNREADABLE', () => validateSvid(der.subarray(0, der.length - 10), opts));
+  rejectsWith('GLM_ERR_CERT_UNREADABLE', () => validateSvid(good.certPem, { ...opts, bundlePem: 'garbage' }));
+});
+
+test('GIVEN random byte flips in a valid certificate WHEN validated THEN only GLM_ERR_CERT_* errors come out, never another exception', async () => {
+  const der = new X509Certificate(good.certPem).raw;
+  const pemKeyless = await readFile(path.join(ca.dir, 'ca.crt'), 'utf8');
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), (flips) => {
+    const bad = Buffer.from(der);
+    for (const [at, x] of flips) bad[at] = (bad[at] as number) ^ x;
+    try {
+      validateSvid(bad, { bundlePem: pemKeyless, trustDomain: TD });
+    } catch (err) {
+      assert.ok(isGlimmerError(err) && err.code.startsWith('GLM_ERR_CERT_'), String(err));
+    }
+  }), { numRuns: 300 });
+});
+
+test('GIVEN arbitrary bytes WHEN the DER extension reader parses them THEN it returns or throws RangeError, nothing else', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+    try {
+      readSvidExtensions(bytes);
+    } catch (err) {
+      assert.ok(err instanceof RangeError, String(err));
+    }
+  }), { numRuns: 2000 });
+});
+
+test('GIVEN malformed SPIFFE IDs WHEN parsed THEN GLM_ERR_CERT_SAN_INVALID', () => {
+  for (const uri of ['spiffe://', 'spiffe://Plant/zone/a/agent/b', 'spiffe://p/zone/a/agent/b/', 'spiffe://p/zone/../agent/b',
+    'spiffe://p/zone/a%20/agent/b', 'spiffe://u@p/zone/a/agent/b', 'spiffe://p:443/zone/a/agent/b', 'spiffe://p/zone/a/agent/b#f']) {
+    assert.throws(() => parseSpiffeId(uri), (err) => isGlimmerError(err, 'GLM_ERR_CERT_SAN_INVALID'), uri);
+  }
+  assert.deepEqual(parseSpiffeId('spiffe://p/operator/bob'), { kind: 'operator', spiffeId: 'spiffe://p/operator/bob', trustDomain: 'p', operator: 'bob' });
+});
