@@ -10,11 +10,11 @@ export const LIFECYCLE_STATES = ['INIT', 'BOOTSTRAPPING', 'ACTIVE', 'PAUSED', 'T
 
 export function createMetrics() {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'glimmer_process_' });
+  client.collectDefaultMetrics({ register: registry, prefix: 'glimmer_' });
   // prom-client names three gauges `*_total`, which `promtool check metrics` refuses; the per-type gauges without the
   // suffix carry the same information.
   for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
-    registry.removeSingleMetric(`glimmer_process_nodejs_${name}`);
+    registry.removeSingleMetric(`glimmer_nodejs_${name}`);
   }
   const r = [registry];
   return {
@@ -33,9 +33,14 @@ export function createMetrics() {
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
     // --- end industrial gateway ---
 
-    // --- audit (runtime/audit) --- defined by observability (issue 8); the audit owner fills them.
-    auditAppends: new client.Counter({ name: 'glimmer_audit_appends_total', help: 'Entries appended to the Merkle audit log', registers: r }),
-    auditCheckpointAge: new client.Gauge({ name: 'glimmer_audit_checkpoint_age_seconds', help: 'Seconds since the latest signed checkpoint of the audit log', registers: r }),
+    // --- audit (runtime/audit) --- metric names defined by observability (issue 8); filled by the audit owner.
+    auditAppends: new client.Counter({ name: 'glimmer_audit_appends_total', help: 'Entries appended to the Merkle audit log and acknowledged as durable', registers: r }),
+    auditCheckpointAge: new client.Gauge({ name: 'glimmer_audit_checkpoint_age_seconds', help: 'Seconds the oldest durable audit entry has waited for a signed checkpoint (0 while the latest checkpoint covers every entry)', registers: r }),
+    auditTreeSize: new client.Gauge({ name: 'glimmer_audit_tree_size', help: 'Entries in the audit Merkle tree (durable)', registers: r }),
+    auditCheckpointSize: new client.Gauge({ name: 'glimmer_audit_checkpoint_size', help: 'Tree size covered by the latest signed audit checkpoint', registers: r }),
+    auditCheckpointFailures: new client.Counter({ name: 'glimmer_audit_checkpoint_failures_total', help: 'Failed attempts to sign an audit checkpoint, by signer kind (kms|pkcs11|file|ml-dsa|ephemeral)', labelNames: ['signer'], registers: r }),
+    auditCommitDuration: new client.Histogram({ name: 'glimmer_audit_commit_duration_seconds', help: 'Duration of one audit group commit (transaction plus fsync)', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: r }),
+    auditSegmentsSealed: new client.Counter({ name: 'glimmer_audit_segments_sealed_total', help: 'Audit segments closed with a sealed final checkpoint', registers: r }),
     // --- end audit ---
 
     // --- trust (runtime/trust) --- defined by observability (issue 8); the trust owner fills it.
