@@ -15,7 +15,8 @@ import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
-import { ensureCa, issueSvid } from './trust/ca';
+import { ensureCa } from './trust/ca';
+import { issueSvid } from './trust/svid';
 
 export interface RuntimeOptions {
   /** @default config/glimmer.yml */

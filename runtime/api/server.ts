@@ -35,8 +35,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
+        // Stop buffering but keep draining, so the client still receives the 413.
+        chunks.length = 0;
         reject(new GlimmerError('GLM_ERR_API_BODY_TOO_LARGE', `request body exceeds ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
@@ -82,6 +83,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       if (!res.headersSent) {
         res.writeHead(e.status, {
           ...SECURITY_HEADERS,
+          ...(e.status === 413 ? { connection: 'close' } : {}),
           'content-type': 'application/json',
           ...(e.status === 401 ? { 'www-authenticate': 'Bearer realm="glimmer"' } : {}),
         });

@@ -36,7 +36,7 @@ export function sha256File(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-export function extend(measurement: Buffer, artifactHashHex: string): Buffer {
+export function extend(measurement: Buffer, artifactHashHex: string): Buffer<ArrayBufferLike> {
   return crypto.createHash('sha256').update(measurement).update(Buffer.from(artifactHashHex, 'hex')).digest();
 }
 
@@ -120,7 +120,7 @@ export function measuredBoot(input: MeasuredBootInput): Measurement {
   verifyManifestSignature(manifestBytes, signature, input.publicKeyPem, input.manifestFile);
   const manifest = parseManifest(manifestBytes, input.manifestFile);
   const expected = new Map(manifest.artifacts.map((a) => [a.path, a.sha256]));
-  let m = Buffer.alloc(32);
+  let m: Buffer<ArrayBufferLike> = Buffer.alloc(32);
   const measured: ManifestArtifact[] = [];
   for (const rel of input.artifacts) {
     const want = expected.get(rel);

@@ -30,7 +30,7 @@ test('GIVEN a signed manifest matching every artifact WHEN an agent boots THEN t
   const { root, input } = release(FILES);
   const order = ['dist/agent.js', 'config/glimmer.yml', 'rules/industrial_safety.pl'];
   const m = measuredBoot(input(order));
-  let expected = Buffer.alloc(32);
+  let expected: Buffer<ArrayBufferLike> = Buffer.alloc(32);
   for (const rel of order) expected = extend(expected, sha256File(path.join(root, rel)));
   assert.equal(m.value, expected.toString('hex'));
   assert.equal(m.artifacts.length, 3);
