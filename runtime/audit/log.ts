@@ -1,0 +1,578 @@
+/**
+ * The append-only audit log: RFC 9162 Merkle tree over canonical JSON leaves, stored in SQLite (better-sqlite3 v12,
+ * WAL, synchronous=FULL), with group commit (appends of one event-loop turn share one transaction and one fsync) and
+ * C2SP signed checkpoints. Signing never blocks appends: when the KMS or HSM is unreachable, entries keep becoming
+ * durable, checkpoints wait and catch up, and `glimmer_audit_checkpoint_age_seconds` shows how long entries wait.
+ * Segments rotate every `rotation_interval` and end with a sealed final checkpoint.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { GlimmerError, isGlimmerError, quote } from '../errors';
+import type { Logger } from '../observability/logger';
+import { silentLogger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { canonicalJson } from './canonical';
+import { type AuditConfig, DEFAULT_AUDIT_CONFIG, durationMs, mergeAuditConfig } from './config';
+import { type MerkleAlgorithm, hasher } from './merkle';
+import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
+import { CHUNK, LogTree } from './tree';
+
+export type { CheckpointSigner } from './note';
+
+export type AuditMetrics = Pick<
+  Metrics,
+  'auditAppends' | 'auditCheckpointAge' | 'auditTreeSize' | 'auditCheckpointSize' | 'auditCheckpointFailures' | 'auditCommitDuration' | 'auditSegmentsSealed'
+>;
+
+export interface AuditRecord {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+export interface AuditLogOptions {
+  /** State directory; the log lives in `<stateDir>/audit/`. */
+  readonly stateDir: string;
+  /** Hash of a new log (an existing log keeps its own). @default 'RFC9162_SHA512' */
+  readonly algorithm?: MerkleAlgorithm;
+  /** Checkpoint signer. @default - the embedded default: a SoftHSM2 token under `<stateDir>/softhsm/`, else a key file */
+  readonly signer?: CheckpointSigner;
+  /** Extra signers whose signatures every checkpoint also carries (e.g. an ML-DSA-44 cosigner). @default [] */
+  readonly cosigners?: readonly CheckpointSigner[];
+  /** Checkpoint origin line of a new log. @default 'glimmer.local/audit' */
+  readonly origin?: string;
+  readonly logger?: Logger;
+  readonly metrics?: AuditMetrics;
+  /** How often pending entries get a new signed checkpoint, and rotation is checked. @default 1000 */
+  readonly checkpointIntervalMs?: number;
+  /** A signature that takes longer counts as a failure (retried next interval). @default 10000 */
+  readonly signTimeoutMs?: number;
+  /** Largest number of entries in one group commit. @default 50000 */
+  readonly maxBatch?: number;
+  /** Clock (ms since the epoch). @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface AuditEntry {
+  readonly index: number;
+  /** The exact leaf bytes. */
+  readonly leaf: Buffer;
+}
+
+export interface SegmentInfo {
+  readonly id: number;
+  readonly start: number;
+  /** Exclusive end; undefined while the segment is open. */
+  readonly end?: number;
+  readonly openedAt: number;
+  readonly sealedAt?: number;
+  /** The sealed final checkpoint (signed note). */
+  readonly checkpoint?: string;
+}
+
+export interface AuditLog {
+  readonly algorithm: MerkleAlgorithm;
+  readonly origin: string;
+  readonly dir: string;
+  /** Resolves once the entry is durable (committed and fsynced). */
+  append(record: AuditRecord): Promise<{ index: number }>;
+  /** Durable entries. */
+  size(): number;
+  /** Signs (if needed) and returns a checkpoint covering every entry appended before the call. */
+  checkpoint(): Promise<string>;
+  /** The latest stored signed checkpoint (may lag behind size() while the signer is unavailable). */
+  latestCheckpoint(): { size: number; note: string; createdAt: number } | undefined;
+  /** Root hash of the tree of the given size (default: current size). */
+  root(size?: number): Buffer;
+  entries(start: number, endInclusive: number): AuditEntry[];
+  inclusionProof(index: number, size: number): Buffer[];
+  consistencyProof(first: number, second: number): Buffer[];
+  leafHash(leaf: Uint8Array): Buffer;
+  /** Verifier keys (`name+id+key`) of every signer that ever signed this log. */
+  verifierKeys(): string[];
+  segments(): SegmentInfo[];
+  /** Seals the open segment now (normally done every rotation_interval). */
+  rotate(): Promise<SegmentInfo | undefined>;
+  getConfig(): AuditConfig;
+  /** Validated partial update; refuses switching immutable_logs off and changing the algorithm of a non-empty log. */
+  setConfig(update: unknown): Promise<AuditConfig>;
+  /** Flushes, writes and seals a final checkpoint, closes the store and the signers. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  readonly index: number;
+  readonly leaf: Buffer;
+  readonly resolve: (v: { index: number }) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+const MAX_LEAF_BYTES = 64 * 1024;
+const MAX_PAGE = 1000;
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS keys(vkey TEXT PRIMARY KEY, added_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY, start_idx INTEGER NOT NULL, opened_at INTEGER NOT NULL,
+  end_idx INTEGER, sealed_at INTEGER, checkpoint TEXT);
+CREATE TRIGGER IF NOT EXISTS entries_append_only_u BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+`;
+
+export function auditDir(stateDir: string): string {
+  return path.join(stateDir, 'audit');
+}
+
+export function auditDbPath(stateDir: string): string {
+  return path.join(auditDir(stateDir), 'log.db');
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function integer(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `${name} must be a non-negative integer, received ${quote(value)}`);
+  return value;
+}
+
+export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> {
+  const log = options.logger ?? silentLogger();
+  const now = options.now ?? Date.now;
+  const dir = auditDir(options.stateDir);
+  fs.mkdirSync(path.join(dir, 'segments'), { recursive: true, mode: 0o700 });
+  let signer = options.signer;
+  if (!signer) {
+    const { embeddedSigner } = await import('./embedded');
+    signer = await embeddedSigner({ stateDir: options.stateDir, logger: log });
+  }
+  const signers = [signer, ...(options.cosigners ?? [])];
+
+  const db = new Database(auditDbPath(options.stateDir));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(SCHEMA);
+    return await AuditLogImpl.create(db, options, signers, log, now, dir);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+class AuditLogImpl implements AuditLog {
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private failure: GlimmerError | undefined;
+  private closed = false;
+  private latest: { size: number; note: string; createdAt: number } | undefined;
+  private signChain: Promise<unknown> = Promise.resolve();
+  /** Commit times of batches not yet covered by a checkpoint: [end size, ms]. */
+  private uncovered: [number, number][] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sealing: Promise<SegmentInfo | undefined> | undefined;
+  private lastFailureLog = 0;
+  private config: AuditConfig;
+  private readonly tree: LogTree;
+  private readonly stmts: {
+    insert: Database.Statement;
+    insertChunk: Database.Statement;
+    leavesRange: Database.Statement;
+    insertCheckpoint: Database.Statement;
+    setMeta: Database.Statement;
+  };
+  private readonly commit: (batch: Pending[], chunks: [number, Buffer][]) => void;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly options: AuditLogOptions,
+    private readonly signers: readonly CheckpointSigner[],
+    private readonly log: Logger,
+    private readonly now: () => number,
+    readonly dir: string,
+    readonly algorithm: MerkleAlgorithm,
+    readonly origin: string,
+  ) {
+    this.stmts = {
+      insert: db.prepare('INSERT INTO entries(idx, leaf) VALUES (?, ?)'),
+      insertChunk: db.prepare('INSERT OR REPLACE INTO chunks(idx, hash) VALUES (?, ?)'),
+      leavesRange: db.prepare('SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx'),
+      insertCheckpoint: db.prepare('INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)'),
+    };
+    const h = hasher(algorithm);
+    const chunkLeaves = db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(true);
+    this.tree = new LogTree(h, (chunk) => (chunkLeaves.all(chunk * CHUNK, chunk * CHUNK + CHUNK) as [Buffer][]).map(([leaf]) => h.leaf(leaf)));
+    this.commit = db.transaction((batch: Pending[], chunks: [number, Buffer][]) => {
+      for (const e of batch) this.stmts.insert.run(e.index, e.leaf);
+      for (const [i, hash] of chunks) this.stmts.insertChunk.run(i, hash);
+    });
+    const stored = db.prepare("SELECT value FROM meta WHERE key = 'config'").pluck().get() as string | undefined;
+    this.config = stored ? (JSON.parse(stored) as AuditConfig) : { ...DEFAULT_AUDIT_CONFIG, cryptographic_sealing: { ...DEFAULT_AUDIT_CONFIG.cryptographic_sealing, algorithm } };
+  }
+
+  static async create(
+    db: Database.Database,
+    options: AuditLogOptions,
+    signers: readonly CheckpointSigner[],
+    log: Logger,
+    now: () => number,
+    dir: string,
+  ): Promise<AuditLogImpl> {
+    const meta = (key: string) => db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(key) as string | undefined;
+    const counts = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n, COUNT(*) AS c FROM entries').get() as { n: number; c: number };
+    if (counts.n !== counts.c) {
+      throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `audit store holds ${counts.c} entries but its highest index is ${counts.n - 1}`);
+    }
+    let algorithm = meta('algorithm') as MerkleAlgorithm | undefined;
+    if (algorithm && options.algorithm && options.algorithm !== algorithm) {
+      if (counts.n > 0) {
+        throw new GlimmerError('GLM_ERR_AUDIT_ALGORITHM_LOCKED', `the audit log in ${quote(dir)} uses ${algorithm} and holds entries; it cannot switch to ${options.algorithm}`);
+      }
+      algorithm = options.algorithm;
+    }
+    algorithm ??= options.algorithm ?? 'RFC9162_SHA512';
+    const origin = meta('origin') ?? options.origin ?? 'glimmer.local/audit';
+    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('algorithm', algorithm);
+    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('origin', origin);
+
+    const self = new AuditLogImpl(db, options, signers, log, now, dir, algorithm, origin);
+    await self.recover(counts.n);
+    return self;
+  }
+
+  private async recover(n: number): Promise<void> {
+    const h = this.tree.h;
+    const full = Math.floor(n / CHUNK);
+    const chunkRows = this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ? ORDER BY idx').raw(true).all(full) as [number, Buffer][];
+    for (let c = 0, row = 0; c < full; c++) {
+      const stored = chunkRows[row];
+      if (stored && stored[0] === c && stored[1].length === h.size) {
+        this.tree.restoreChunk(stored[1]);
+        row += 1;
+      } else {
+        // A chunk hash is derived data; recompute it from the leaves when it is missing.
+        for (const [, leaf] of this.stmts.leavesRange.raw(true).all(c * CHUNK, c * CHUNK + CHUNK - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
+        if (stored?.[0] === c) row += 1;
+      }
+    }
+    for (const [, leaf] of this.stmts.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
+
+    // Signers: remember their verifier keys so offline verification can find them.
+    const addKey = this.db.prepare('INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)');
+    for (const s of this.signers) {
+      try {
+        addKey.run(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now());
+      } catch (err) {
+        this.log.warn({ signer: s.kind, code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
+      }
+    }
+    fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
+
+    const last = this.db.prepare('SELECT size, note, created_at AS createdAt FROM checkpoints ORDER BY size DESC LIMIT 1').get() as
+      | { size: number; note: string; createdAt: number }
+      | undefined;
+    if (last) {
+      if (last.size > n) {
+        throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the latest signed checkpoint covers ${last.size} entries but the store holds ${n}`);
+      }
+      const cp = await openCheckpoint(last.note, this.verifierKeys().map(parseVerifierKey), h.size);
+      if (!cp.root.equals(this.tree.root(last.size))) {
+        throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the stored entries do not match the root of the latest signed checkpoint (size ${last.size})`);
+      }
+      this.latest = last;
+    }
+    if (n > (this.latest?.size ?? 0)) this.uncovered.push([n, this.now()]);
+    if (!this.db.prepare('SELECT 1 FROM segments WHERE end_idx IS NULL').get()) {
+      this.db.prepare('INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)').run(this.latestSealedEnd(), this.now());
+    }
+    this.updateGauges();
+    const interval = this.options.checkpointIntervalMs ?? 1000;
+    this.timer = setInterval(() => void this.tick(), interval);
+    this.timer.unref();
+  }
+
+  private latestSealedEnd(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number) ?? 0;
+  }
+
+  leafHash(leaf: Uint8Array): Buffer {
+    return this.tree.h.leaf(leaf);
+  }
+
+  size(): number {
+    return this.tree.size;
+  }
+
+  append(record: AuditRecord): Promise<{ index: number }> {
+    if (this.closed || this.failure) {
+      return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
+    }
+    if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
+      return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
+    }
+    const index = this.tree.size + this.pending.length;
+    let leaf: Buffer;
+    try {
+      leaf = Buffer.from(canonicalJson({ index, record, ts: new Date(this.now()).toISOString() }), 'utf8');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (leaf.length > MAX_LEAF_BYTES) {
+      return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${leaf.length} bytes, the limit is ${MAX_LEAF_BYTES}`));
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ index, leaf, resolve, reject });
+      if (this.pending.length >= (this.options.maxBatch ?? 50000)) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** One group commit: every pending entry in one transaction (synchronous=FULL: one fsync of the WAL). */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    if (this.failure) {
+      for (const e of batch) e.reject(this.failure);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const chunks: [number, Buffer][] = [];
+    try {
+      const h = this.tree.h;
+      for (const e of batch) {
+        const chunkHash = this.tree.append(h.leaf(e.leaf));
+        if (chunkHash) chunks.push([(e.index + 1) / CHUNK - 1, chunkHash]);
+      }
+      this.commit(batch, chunks);
+    } catch (err) {
+      // Fail closed: the in-memory tree may now be ahead of the store. Reopening recovers from the store.
+      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
+      this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
+      for (const e of batch) e.reject(this.failure);
+      return;
+    }
+    const m = this.options.metrics;
+    if (m) {
+      m.auditCommitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      m.auditAppends.inc(batch.length);
+      m.auditTreeSize.set(this.tree.size);
+    }
+    this.uncovered.push([this.tree.size, this.now()]);
+    for (const e of batch) e.resolve({ index: e.index });
+  }
+
+  latestCheckpoint() {
+    return this.latest ? { ...this.latest } : undefined;
+  }
+
+  root(size = this.tree.size): Buffer {
+    this.checkSize(size, 'size');
+    return this.tree.root(size);
+  }
+
+  private checkSize(size: number, name: string): void {
+    integer(size, name);
+    if (size > this.tree.size) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `${name} ${size} exceeds the tree size ${this.tree.size}`);
+  }
+
+  entries(start: number, endInclusive: number): AuditEntry[] {
+    integer(start, 'start');
+    integer(endInclusive, 'end');
+    if (start >= this.tree.size) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `start ${start} is not below the tree size ${this.tree.size}`);
+    if (endInclusive < start) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `end ${endInclusive} is before start ${start}`);
+    const end = Math.min(endInclusive, this.tree.size - 1, start + MAX_PAGE - 1);
+    return (this.stmts.leavesRange.raw(true).all(start, end) as [number, Buffer][]).map(([index, leaf]) => ({ index, leaf }));
+  }
+
+  inclusionProof(index: number, size: number): Buffer[] {
+    this.checkSize(size, 'size');
+    integer(index, 'index');
+    if (index >= size) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `index ${index} is not below size ${size}`);
+    return this.tree.inclusionProof(index, size);
+  }
+
+  consistencyProof(first: number, second: number): Buffer[] {
+    this.checkSize(second, 'second');
+    integer(first, 'first');
+    if (first > second) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `first ${first} exceeds second ${second}`);
+    return this.tree.consistencyProof(first, second);
+  }
+
+  verifierKeys(): string[] {
+    return this.db.prepare('SELECT vkey FROM keys ORDER BY added_at, vkey').pluck().all() as string[];
+  }
+
+  checkpoint(): Promise<string> {
+    if (this.closed) return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
+    this.flush();
+    if (this.failure) return Promise.reject(this.failure);
+    return this.signCheckpoint();
+  }
+
+  /** Signs a checkpoint for the current durable size, one signing at a time. */
+  private signCheckpoint(): Promise<string> {
+    const run = this.signChain.then(async () => {
+      const n = this.tree.size;
+      if (this.latest && this.latest.size === n) return this.latest.note;
+      const body = formatCheckpoint({ origin: this.origin, size: n, root: this.tree.root(n), extensions: [] });
+      let note: string;
+      try {
+        note = await withTimeout(signNote(body, this.signers), this.options.signTimeoutMs ?? 10000, 'signing a checkpoint');
+      } catch (err) {
+        for (const s of this.signers) this.options.metrics?.auditCheckpointFailures.inc({ signer: s.kind });
+        const e = isGlimmerError(err) ? err : new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', 'the checkpoint signer failed', { cause: err });
+        if (this.now() - this.lastFailureLog > 60000) {
+          this.lastFailureLog = this.now();
+          this.log.warn({ code: e.code, size: n, signer: this.signers[0]?.kind }, 'audit checkpoint signing failed; appends continue, checkpoints will catch up');
+        }
+        throw e;
+      }
+      const createdAt = this.now();
+      this.stmts.insertCheckpoint.run(n, note, createdAt);
+      this.latest = { size: n, note, createdAt };
+      this.uncovered = this.uncovered.filter(([end]) => end > n);
+      this.updateGauges();
+      return note;
+    });
+    this.signChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private updateGauges(): void {
+    const m = this.options.metrics;
+    if (!m) return;
+    const oldest = this.uncovered[0];
+    m.auditCheckpointAge.set(oldest ? Math.max(0, (this.now() - oldest[1]) / 1000) : 0);
+    m.auditTreeSize.set(this.tree.size);
+    m.auditCheckpointSize.set(this.latest?.size ?? 0);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.tree.size > (this.latest?.size ?? -1) && !this.failure) await this.signCheckpoint();
+      const open = this.openSegment();
+      const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
+      if (open && this.now() - open.openedAt >= rotateMs && this.tree.size > open.start) await this.rotate();
+    } catch {
+      // Logged and counted in signCheckpoint; the next tick retries.
+    } finally {
+      this.updateGauges();
+    }
+  }
+
+  private openSegment(): SegmentInfo | undefined {
+    return this.segments().find((s) => s.end === undefined);
+  }
+
+  segments(): SegmentInfo[] {
+    const rows = this.db
+      .prepare('SELECT id, start_idx AS start, end_idx AS end, opened_at AS openedAt, sealed_at AS sealedAt, checkpoint FROM segments ORDER BY id')
+      .all() as { id: number; start: number; end: number | null; openedAt: number; sealedAt: number | null; checkpoint: string | null }[];
+    return rows.map((r) => ({
+      id: r.id,
+      start: r.start,
+      openedAt: r.openedAt,
+      ...(r.end === null ? {} : { end: r.end }),
+      ...(r.sealedAt === null ? {} : { sealedAt: r.sealedAt }),
+      ...(r.checkpoint === null ? {} : { checkpoint: r.checkpoint }),
+    }));
+  }
+
+  rotate(): Promise<SegmentInfo | undefined> {
+    this.sealing ??= this.seal().finally(() => {
+      this.sealing = undefined;
+    });
+    return this.sealing;
+  }
+
+  private async seal(): Promise<SegmentInfo | undefined> {
+    const open = this.openSegment();
+    if (!open || this.tree.size === open.start) return undefined;
+    this.flush();
+    const note = await this.signCheckpoint();
+    const end = this.latest?.size ?? 0;
+    if (end <= open.start) return undefined;
+    const sealedAt = this.now();
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?').run(end, sealedAt, note, open.id);
+      this.db.prepare('INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)').run(end, sealedAt);
+    })();
+    const sealed: SegmentInfo = { ...open, end, sealedAt, checkpoint: note };
+    await this.exportSegment(sealed);
+    this.options.metrics?.auditSegmentsSealed.inc();
+    this.log.info({ segment: sealed.id, start: sealed.start, end }, 'audit segment sealed');
+    return sealed;
+  }
+
+  /**
+   * Writes a sealed segment as files for archiving (e.g. to S3 Object Lock): `<id>.leaves` holds the leaves one per
+   * line (canonical JSON has no raw newline), `<id>.checkpoint` the sealed final checkpoint. Read-only when
+   * immutable_logs is on.
+   */
+  private async exportSegment(seg: SegmentInfo): Promise<void> {
+    const base = path.join(this.dir, 'segments', String(seg.id).padStart(6, '0'));
+    const fd = fs.openSync(`${base}.leaves.tmp`, 'w', 0o644);
+    try {
+      for (let i = seg.start; i < (seg.end as number); i += MAX_PAGE * 10) {
+        const rows = this.stmts.leavesRange.raw(true).all(i, Math.min(i + MAX_PAGE * 10, seg.end as number) - 1) as [number, Buffer][];
+        fs.writeSync(fd, Buffer.concat(rows.flatMap(([, leaf]) => [leaf, Buffer.from('\n')])));
+        await new Promise((r) => setImmediate(r));
+      }
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(`${base}.leaves.tmp`, `${base}.leaves`);
+    fs.writeFileSync(`${base}.checkpoint`, seg.checkpoint as string);
+    if (this.config.immutable_logs) {
+      fs.chmodSync(`${base}.leaves`, 0o444);
+      fs.chmodSync(`${base}.checkpoint`, 0o444);
+    }
+  }
+
+  getConfig(): AuditConfig {
+    return structuredClone(this.config);
+  }
+
+  async setConfig(update: unknown): Promise<AuditConfig> {
+    const next = mergeAuditConfig(this.config, update);
+    if (next.cryptographic_sealing.algorithm !== this.algorithm) {
+      throw new GlimmerError(
+        'GLM_ERR_AUDIT_ALGORITHM_LOCKED',
+        `the audit log uses ${this.algorithm}; open a new log (new state directory) to use ${next.cryptographic_sealing.algorithm}`,
+      );
+    }
+    this.stmts.setMeta.run('config', JSON.stringify(next));
+    this.config = next;
+    this.log.info({ immutable_logs: next.immutable_logs, rotation_interval: next.cryptographic_sealing.rotation_interval }, 'audit configuration changed');
+    return this.getConfig();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    this.flush();
+    try {
+      if (!this.failure) await this.rotate();
+    } catch (err) {
+      this.log.warn({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_INTERNAL' }, 'audit log closed without a final checkpoint; the next start catches up');
+    }
+    this.closed = true;
+    await this.signChain;
+    this.db.close();
+    for (const s of this.signers) await s.close?.();
+  }
+}
