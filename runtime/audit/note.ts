@@ -88,7 +88,11 @@ export function formatVerifierKey(name: string, algorithm: SignatureAlgorithm, p
 }
 
 export function parseVerifierKey(text: string): VerifierKey {
-  const parts = text.trim().split('+');
+  // The base64 key may itself contain '+': split on the first two only.
+  const trimmed = text.trim();
+  const first = trimmed.indexOf('+');
+  const second = first < 0 ? -1 : trimmed.indexOf('+', first + 1);
+  const parts = second < 0 ? [trimmed] : [trimmed.slice(0, first), trimmed.slice(first + 1, second), trimmed.slice(second + 1)];
   if (parts.length !== 3) invalid(`verifier key ${quote(text)} is not <name>+<hex id>+<base64 key>`);
   const [name, idHex, keyB64] = parts as [string, string, string];
   if (!validKeyName(name) || !/^[0-9a-f]{8}$/.test(idHex)) invalid(`verifier key ${quote(text)} has a malformed name or id`);
