@@ -14,6 +14,15 @@ import { MANIFEST_FILE, SIGNATURE_FILE, agentArtifacts, relativeTo } from './rel
 import type { LifecycleState } from './states';
 import type { TransitionHook } from './state-machine';
 
+/** Files the configuration makes an agent load: the Cognitive Agent's rulesets and model (cognitive.yml). */
+export function configuredArtifacts(cmd: Pick<BootCommand, 'spec' | 'config'>): string[] {
+  if (cmd.spec.kind !== 'cognitive') return [];
+  const hr = cmd.config.cognitive.hybrid_reasoning;
+  const rules = hr.symbolic_components.flatMap((c) => c.rulesets.map((r) => `rules/${r}`));
+  const models = hr.neural_components.flatMap((c) => (c.path ? [c.path] : []));
+  return [...rules, ...models];
+}
+
 export function bootHooks(
   cmd: BootCommand,
   kindArtifacts: readonly string[],
@@ -35,13 +44,14 @@ export function bootHooks(
   };
   const measured: TransitionHook = () => {
     const configFiles = [cmd.config.file, cmd.config.cognitive.file].map((f) => relativeTo(cmd.root, f));
+    const kindFiles = [...configuredArtifacts(cmd), ...kindArtifacts];
     try {
       const m = measuredBoot({
         root: cmd.root,
         manifestFile: path.join(cmd.root, MANIFEST_FILE),
         signatureFile: path.join(cmd.root, SIGNATURE_FILE),
         publicKeyPem: cmd.releaseKeyPem,
-        artifacts: agentArtifacts(configFiles, kindArtifacts),
+        artifacts: agentArtifacts(configFiles, kindFiles),
       });
       audit({ type: 'agent.boot.measured', agent, measurement: m.value, artifacts: m.artifacts.length });
     } catch (err) {

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from '../../runtime/config/load';
+import { openAuditLog } from '../../runtime/audit/log';
+import { Supervisor } from '../../runtime/lifecycle/supervisor';
+import { silentLogger } from '../../runtime/observability/logger';
+import { createMetrics } from '../../runtime/observability/metrics';
+import { ensureCa } from '../../runtime/trust/ca';
+import { issueSvid } from '../../runtime/trust/svid';
+import { testRelease, type TestRelease } from './fixtures';
+
+async function supervise(release: TestRelease) {
+  const config = loadConfig(release.configFile);
+  const audit = await openAuditLog({ stateDir: release.stateDir });
+  const ca = await ensureCa(release.stateDir, config.topology.trust_domain);
+  const metrics = createMetrics();
+  const supervisor = new Supervisor({
+    config,
+    stateDir: release.stateDir,
+    root: release.root,
+    logger: silentLogger(),
+    metrics,
+    audit,
+    releaseKeyPem: release.publicKeyPem,
+    endpoints: {},
+    agentEntry: path.join(release.root, 'dist', 'agent.js'),
+    identityFor: async (spec) => {
+      const svid = await issueSvid(ca, { zone: spec.zone, agent: spec.name });
+      return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem };
+    },
+  });
+  return { supervisor, audit, metrics, ca };
+}
+
+type Record_ = { type: string; agent?: string; to?: string; code?: string; artifact?: string };
+
+/** Closes the log (flushing pending appends), reopens it from disk, and returns every record in order. */
+async function durableRecords(audit: Awaited<ReturnType<typeof openAuditLog>>, stateDir: string): Promise<Record_[]> {
+  await audit.close();
+  const reopened = await openAuditLog({ stateDir });
+  const n = reopened.size();
+  const records = n === 0 ? [] : reopened.entries(0, n - 1).map((e) => JSON.parse(e.leaf.toString('utf8')));
+  await reopened.close();
+  return records.map((r) => r.record ?? r);
+}
+
+test('GIVEN a swarm of isolated agent processes WHEN started and stopped THEN all reach ACTIVE, then TERMINATED via PAUSED, each transition audited and counted', async () => {
+  const release = testRelease([
+    { name: 'data-1', kind: 'data', zone: 'dmz' },
+    { name: 'data-2', kind: 'data', zone: 'operations' },
+  ]);
+  const { supervisor, audit, metrics } = await supervise(release);
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['ACTIVE'], 15000), JSON.stringify(supervisor.agents()));
+  const pids = new Set(supervisor.agents().map((a) => a.id));
+  assert.equal(pids.size, 2);
+  await supervisor.stop('test');
+  assert.deepEqual(supervisor.agents().map((a) => a.state), ['TERMINATED', 'TERMINATED']);
+  const records = await durableRecords(audit, release.stateDir);
+  const transitions = records.filter((r) => r.type === 'agent.transition' && r.agent === 'data-1').map((r) => r.to);
+  assert.deepEqual(transitions, ['BOOTSTRAPPING', 'ACTIVE', 'PAUSED', 'TERMINATED']);
+  assert.ok(records.some((r) => r.type === 'agent.final' && r.agent === 'data-2'), 'the final audit record is sealed before TERMINATED');
+  assert.ok(records.some((r) => r.type === 'agent.boot.measured' && r.agent === 'data-1'));
+  const metricText = await metrics.registry.metrics();
+  assert.match(metricText, /glimmer_agent_transitions_total\{agent="data-1",from="PAUSED",to="TERMINATED"\} 1/);
+  assert.match(metricText, /glimmer_agent_state\{agent="data-1",kind="data",zone="dmz",state="TERMINATED"\} 1/);
+});
+
+test('GIVEN a tampered rule file WHEN the cognitive agent boots THEN the boot is refused naming the file, audited, and the agent is not restarted', async () => {
+  const release = testRelease([{ name: 'cognitive-1', kind: 'cognitive', zone: 'operations' }]);
+  fs.appendFileSync(path.join(release.root, 'rules', 'industrial_safety.pl'), '\n% tampered\n');
+  const { supervisor, audit, metrics } = await supervise(release);
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['TERMINATED'], 15000));
+  const [agent] = supervisor.agents();
+  assert.equal(agent?.last_error?.code, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH');
+  assert.match(agent?.last_error?.message ?? '', /rules\/industrial_safety\.pl/);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(supervisor.agents()[0]?.restarts, 0, 'a refused boot is not retried');
+  await supervisor.stop('test');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.ok(records.some((r) => r.type === 'agent.boot.refused' && r.code === 'GLM_ERR_BOOT_ARTIFACT_MISMATCH' && r.artifact === 'rules/industrial_safety.pl'));
+  assert.match(await metrics.registry.metrics(), /glimmer_boot_refusals_total\{agent="cognitive-1",code="GLM_ERR_BOOT_ARTIFACT_MISMATCH"\} 1/);
+});
+
+test('GIVEN an identity for another zone WHEN the agent boots THEN GLM_ERR_CERT_IDENTITY_MISMATCH refuses it before measured boot', async () => {
+  const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }]);
+  const { supervisor, audit } = await supervise(release);
+  const ca = await ensureCa(release.stateDir, 'glimmer.local');
+  (supervisor as unknown as { options: { identityFor: unknown } }).options.identityFor = async () => {
+    const svid = await issueSvid(ca, { zone: 'enterprise', agent: 'data-1' });
+    return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem };
+  };
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['TERMINATED'], 15000));
+  assert.equal(supervisor.agents()[0]?.last_error?.code, 'GLM_ERR_CERT_IDENTITY_MISMATCH');
+  await supervisor.stop('test');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.ok(records.some((r) => r.type === 'agent.identity.refused' && r.code === 'GLM_ERR_CERT_IDENTITY_MISMATCH'));
+  assert.ok(!records.some((r) => r.type === 'agent.boot.measured'));
+});
+
+test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor restarts it with backoff and it is ACTIVE again', async () => {
+  const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }], { restart_backoff_ms: { initial: 50, max: 200 } });
+  const { supervisor, audit } = await supervise(release);
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
+  const child = (supervisor as unknown as { slots: Map<string, { child?: { pid?: number } }> }).slots.get('data-1')?.child;
+  assert.ok(child?.pid);
+  process.kill(child.pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
+  assert.equal(supervisor.agents()[0]?.restarts, 1);
+  await supervisor.stop('test');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.ok(records.some((r) => r.type === 'agent.crash' && r.agent === 'data-1'));
+});
+
+test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN the supervisor gives up with GLM_ERR_AGENT_CRASH_LOOP', async () => {
+  const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }], { restart_backoff_ms: { initial: 10, max: 20 }, max_restarts: 2, restart_window_s: 60 });
+  // A bundle that crashes right after it starts: the real entry point, then an abnormal exit.
+  fs.writeFileSync(path.join(release.root, 'crash.js'), "require('./dist/agent.js'); setTimeout(() => process.exit(70), 20);\n");
+  const { supervisor, audit } = await supervise(release);
+  (supervisor as unknown as { options: { agentEntry: string } }).options.agentEntry = path.join(release.root, 'crash.js');
+  const gaveUp = new Promise<string>((resolve) => supervisor.once('crash-loop', resolve));
+  await supervisor.start();
+  assert.equal(await gaveUp, 'data-1');
+  const [agent] = supervisor.agents();
+  assert.equal(agent?.last_error?.code, 'GLM_ERR_AGENT_CRASH_LOOP');
+  assert.equal(agent?.restarts, 2);
+  assert.equal(agent?.state, 'TERMINATED');
+  await supervisor.stop('test');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.ok(records.some((r) => r.type === 'agent.crash_loop'));
+});
