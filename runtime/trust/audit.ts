@@ -1,0 +1,43 @@
+/**
+ * What the trust layer hands to the audit log. The sink is injected (the audit log's append, or a test array), called
+ * synchronously and must not throw; records are plain JSON values (ISO time strings, no Dates, no Buffers).
+ *
+ * Personal data: an operator's SPIFFE ID (`spiffe://<td>/operator/<name>`) names a person. Records carry every
+ * SPIFFE ID in a field named `subject` or `peer` so the audit log can pseudonymise exactly those fields.
+ */
+import type { ErrorCode } from '../errors';
+
+export type TrustAuditRecord =
+  | {
+      readonly type: 'trust.tls_refused';
+      readonly at: string;
+      /** Which end refused: the server refusing a client certificate, or a client refusing a server certificate. */
+      readonly side: 'server' | 'client';
+      readonly code: ErrorCode;
+      readonly reason: string;
+      /** The peer's SPIFFE ID when it could be read, else null. */
+      readonly peer: string | null;
+      readonly serial: string | null;
+      /** This end's SPIFFE ID. */
+      readonly subject: string;
+    }
+  | { readonly type: 'trust.svid_rotated'; readonly at: string; readonly subject: string; readonly serial: string; readonly not_after: string; readonly previous_serial: string }
+  | { readonly type: 'trust.svid_revoked'; readonly at: string; readonly serial: string; readonly reason: string; readonly connections_closed: number }
+  | {
+      readonly type: 'policy.decision';
+      readonly at: string;
+      readonly decision: 'allow' | 'deny';
+      readonly subject: string;
+      readonly action: string;
+      readonly resource: string;
+      /** Ids of the policies that determined the decision (empty on default deny). */
+      readonly reasons: readonly string[];
+      readonly errors: readonly string[];
+      readonly enforcement: string;
+    }
+  | { readonly type: 'policy.loaded'; readonly at: string; readonly policy_ids: readonly string[]; readonly digest: string };
+
+export type AuditSink = (record: TrustAuditRecord) => void;
+
+/** Drops records: for callers that explicitly opt out (benchmark baselines), never a default. */
+export const discardAudit: AuditSink = () => undefined;

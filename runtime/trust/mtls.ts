@@ -1,0 +1,265 @@
+/**
+ * TLS 1.3-only mutual TLS between workloads, with SPIFFE checks on both ends.
+ *
+ * Server: OpenSSL requests the client certificate (`requestCert`) and checks it against the bundle, but Node's
+ * server-side `rejectUnauthorized` destroys a refused socket silently (the server only sees "socket hang up"), which
+ * would leave no audit record and no reason. So the server sets `rejectUnauthorized: false` at the TLS layer and makes
+ * the decision itself, before any application byte is read: every handshake goes through `validateSvid` (chain,
+ * dates, revocation, key usage, SAN, trust domain, expected peer); a refusal is audited with its GLM_ERR_CERT_* code
+ * and the socket is destroyed. Only verified sockets reach the application (`onConnection` / the HTTP server).
+ * Client: `rejectUnauthorized: true` plus `checkServerIdentity` running the same SPIFFE checks on the server's SVID.
+ *
+ * Rotation: servers swap their certificate with `setSecureContext` (live connections keep going); clients build a
+ * fresh connection pool with the new certificate and let the old pool idle out.
+ * Revocation: revoking a serial closes live connections authenticated with it.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { GlimmerError, asGlimmerError, isGlimmerError, type ErrorCode } from '../errors';
+import type { AuditSink } from './audit';
+import type { RevocationList } from './revocation';
+import type { IdentitySource } from './rotation';
+import { readSvidExtensions } from './der';
+import { validateSvid, type SvidIdentity, type ValidateSvidOptions } from './svid';
+import { normalizeSerial } from './x509';
+
+export interface MtlsOptions {
+  readonly source: IdentitySource;
+  readonly revocation?: RevocationList;
+  readonly audit?: AuditSink;
+  /** Called on each refusal with its code (e.g. to count it in metrics). */
+  readonly onRefusal?: (code: ErrorCode) => void;
+}
+
+export interface MtlsServerOptions extends MtlsOptions {
+  /** Restricts which peers may connect; each given field must match (GLM_ERR_CERT_IDENTITY_MISMATCH otherwise). */
+  readonly expectPeer?: ValidateSvidOptions['expect'];
+}
+
+export interface MtlsClientOptions extends MtlsOptions {
+  /** The server identity this client expects; each given field must match. */
+  readonly expectServer?: ValidateSvidOptions['expect'];
+}
+
+const TLS13 = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
+
+const peers = new WeakMap<tls.TLSSocket, SvidIdentity>();
+
+/** The verified SPIFFE identity of a socket (or an HTTP request's socket) accepted by an mTLS server. */
+export function peerIdentity(socketOrRequest: tls.TLSSocket | http.IncomingMessage): SvidIdentity | undefined {
+  const socket = 'socket' in socketOrRequest && !(socketOrRequest instanceof tls.TLSSocket) ? socketOrRequest.socket : socketOrRequest;
+  return peers.get(socket as tls.TLSSocket);
+}
+
+function secureContextOptions(source: IdentitySource): tls.SecureContextOptions {
+  const { certPem, keyPem } = source.current;
+  return { cert: certPem, key: keyPem, ca: source.bundlePem, ...TLS13 };
+}
+
+function refusal(options: MtlsOptions, side: 'server' | 'client', err: GlimmerError, peerDer: Uint8Array | undefined): void {
+  let peer: string | null = null;
+  let serial: string | null = typeof err.details.serial === 'string' ? err.details.serial : null;
+  if (peerDer !== undefined) {
+    try {
+      serial ??= normalizeSerial(new X509Certificate(peerDer).serialNumber);
+      const { uris } = readSvidExtensions(peerDer);
+      if (uris.length === 1) peer = (uris[0] as string).slice(0, 300);
+    } catch { /* unreadable: keep what we have */ }
+  }
+  options.onRefusal?.(err.code);
+  options.audit?.({
+    type: 'trust.tls_refused', at: new Date().toISOString(), side, code: err.code, reason: err.message.slice(0, 300),
+    peer, serial, subject: options.source.current.spiffeId,
+  });
+}
+
+function validatePeer(options: MtlsOptions, der: Uint8Array, requiredEku: 'clientAuth' | 'serverAuth', expect: ValidateSvidOptions['expect']): SvidIdentity {
+  return validateSvid(der, {
+    bundlePem: options.source.bundlePem,
+    trustDomain: options.source.trustDomain,
+    revokedSerials: options.revocation?.serials,
+    requiredEku,
+    expect,
+  });
+}
+
+export interface MtlsServer {
+  readonly server: tls.Server;
+  /** Verified live connections. */
+  readonly connections: ReadonlySet<tls.TLSSocket>;
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+
+/**
+ * A TLS 1.3 server that hands only SPIFFE-verified sockets to `onConnection`. Refusals are audited and counted.
+ */
+export function createMtlsServer(options: MtlsServerOptions, onConnection: (socket: tls.TLSSocket, peer: SvidIdentity) => void): MtlsServer {
+  const connections = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ ...secureContextOptions(options.source), requestCert: true, rejectUnauthorized: false });
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const cert = socket.getPeerCertificate(false);
+    let peer: SvidIdentity;
+    try {
+      if (cert === null || cert.raw === undefined) {
+        throw new GlimmerError('GLM_ERR_API_UNAUTHENTICATED', 'the client presented no certificate');
+      }
+      peer = validatePeer(options, cert.raw, 'clientAuth', options.expectPeer);
+    } catch (err) {
+      refusal(options, 'server', asGlimmerError(err), cert?.raw);
+      socket.destroy();
+      return;
+    }
+    peers.set(socket, peer);
+    connections.add(socket);
+    // Backstop: a connection never outlives its client's certificate.
+    const expiry = setTimeout(() => socket.destroy(), Math.min(Math.max(0, peer.notAfter.getTime() - Date.now()), 2 ** 31 - 1));
+    expiry.unref();
+    socket.once('close', () => {
+      clearTimeout(expiry);
+      connections.delete(socket);
+    });
+    onConnection(socket, peer);
+  });
+  // Handshake failures before a certificate is seen (wrong TLS version, no shared cipher) are not SVID refusals.
+  server.on('tlsClientError', () => undefined);
+  const offRotate = options.source.onRotate(() => server.setSecureContext(secureContextOptions(options.source)));
+  const offRevoke = options.revocation?.onRevoke((serial) => {
+    let closed = 0;
+    for (const socket of connections) {
+      if (peers.get(socket)?.serial === serial) {
+        socket.destroy();
+        closed += 1;
+      }
+    }
+    return closed;
+  });
+  return {
+    server,
+    connections,
+    listen: (port = 0, host = '127.0.0.1') => new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    }),
+    close: () => new Promise((resolve) => {
+      offRotate();
+      offRevoke?.();
+      for (const socket of connections) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/**
+ * An HTTP/1.1 server behind `createMtlsServer`: the HTTP layer only ever sees verified sockets, and handlers read
+ * the caller with `peerIdentity(req)`.
+ */
+export function createMtlsHttpServer(options: MtlsServerOptions, listener: http.RequestListener): MtlsServer & { readonly http: http.Server } {
+  const httpServer = http.createServer({ keepAliveTimeout: 5000 }, listener);
+  const mtls = createMtlsServer(options, (socket) => httpServer.emit('connection', socket));
+  return {
+    ...mtls,
+    http: httpServer,
+    close: async () => {
+      httpServer.closeAllConnections();
+      await mtls.close();
+    },
+  };
+}
+
+/** Maps the errors Node's TLS client raises when OpenSSL refuses the server's chain to our codes. */
+const OPENSSL_CODES: Readonly<Record<string, ErrorCode>> = {
+  CERT_HAS_EXPIRED: 'GLM_ERR_CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'GLM_ERR_CERT_NOT_YET_VALID',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'GLM_ERR_CERT_UNKNOWN_CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'GLM_ERR_CERT_UNKNOWN_CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'GLM_ERR_CERT_UNKNOWN_CA',
+  SELF_SIGNED_CERT_IN_CHAIN: 'GLM_ERR_CERT_UNKNOWN_CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'GLM_ERR_CERT_UNKNOWN_CA',
+  CERT_SIGNATURE_FAILURE: 'GLM_ERR_CERT_UNKNOWN_CA',
+  INVALID_PURPOSE: 'GLM_ERR_CERT_KEY_USAGE',
+  UNSUPPORTED_CERTIFICATE_PURPOSE: 'GLM_ERR_CERT_KEY_USAGE',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'GLM_ERR_CERT_SAN_INVALID',
+};
+
+/** Turns a client-side TLS error into a GlimmerError with a GLM_ERR_CERT_* code (others: unchanged). */
+export function classifyTlsError(err: unknown): GlimmerError | undefined {
+  if (isGlimmerError(err)) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const mapped = typeof code === 'string' ? OPENSSL_CODES[code] : undefined;
+  return mapped === undefined ? undefined : new GlimmerError(mapped, `the server certificate was refused by TLS: ${code as string}`, { cause: err });
+}
+
+export interface MtlsClient {
+  /** The connection pool with the current SVID (replaced on rotation; old pools drain). */
+  readonly agent: https.Agent;
+  /** Options for `tls.connect` / `https.request` with the current SVID and the SPIFFE server check. */
+  connectOptions(): https.RequestOptions & tls.ConnectionOptions;
+  /** Sends one request over mTLS; resolves with status, headers and the whole body. */
+  request(url: string | URL, init?: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>;
+  close(): void;
+}
+
+export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
+  const checkServerIdentity = (_host: string, cert: tls.PeerCertificate): Error | undefined => {
+    try {
+      validatePeer(options, cert.raw, 'serverAuth', options.expectServer);
+      return undefined;
+    } catch (err) {
+      return asGlimmerError(err);
+    }
+  };
+  const connectOptions = (): https.RequestOptions & tls.ConnectionOptions => ({
+    ...secureContextOptions(options.source),
+    rejectUnauthorized: true,
+    checkServerIdentity,
+  });
+  const newAgent = () => new https.Agent({ ...connectOptions(), keepAlive: true, maxCachedSessions: 0 });
+  let agent = newAgent();
+  const retired = new Set<https.Agent>();
+  const offRotate = options.source.onRotate(() => {
+    const old = agent;
+    agent = newAgent();
+    retired.add(old);
+    // In-flight requests on the old pool finish; its idle sockets close now, busy ones when they become idle.
+    old.on('free', (socket) => socket.destroy());
+    for (const list of Object.values(old.freeSockets)) for (const s of list ?? []) s.destroy();
+  });
+  const audited = new WeakSet<object>();
+  const onError = (err: unknown): unknown => {
+    const classified = classifyTlsError(err);
+    if (classified !== undefined && !audited.has(err as object)) {
+      audited.add(err as object);
+      refusal(options, 'client', classified, undefined);
+      return classified;
+    }
+    return err;
+  };
+  return {
+    get agent() {
+      return agent;
+    },
+    connectOptions,
+    request: (url, init = {}) => new Promise((resolve, reject) => {
+      const req = https.request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', (err) => reject(onError(err)));
+      });
+      req.on('error', (err) => reject(onError(err)));
+      req.end(init.body);
+    }),
+    close: () => {
+      offRotate();
+      agent.destroy();
+      for (const old of retired) old.destroy();
+    },
+  };
+}
