@@ -98,6 +98,16 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_PIN_MISSING: { status: 400, doc: 'The PKCS#11 signer has no user PIN (set a PIN file or the GLIMMER_PKCS11_PIN environment variable).' },
 
   // --- reasoning (runtime/reasoning) ---
+  GLM_ERR_RULES_UNREADABLE: { status: 400, doc: 'A rule file or fact file cannot be read (missing, not UTF-8, or larger than 1 MiB); the message names the file.' },
+  GLM_ERR_RULES_SYNTAX: { status: 400, doc: 'A rule file or fact file has a Prolog syntax error; the message names the file and line.' },
+  GLM_ERR_RULES_DIRECTIVE: { status: 400, doc: 'A rule file has a directive other than dynamic/1 or discontiguous/1 (engines disagree on the rest, tau-prolog ignores unknown ones silently); the message names the file and line.' },
+  GLM_ERR_RULES_REDEFINED: { status: 400, doc: 'A rule file defines clauses for a built-in predicate, a host hook (log_compliance_violation/2, enforce_safety_shutdown/1, glimmer_*), or a predicate another rule file already defines; the message names the file and line.' },
+  GLM_ERR_RULES_FACTS_INVALID: { status: 400, doc: 'A fact file holds something other than ground facts of the fact vocabulary (a rule, a directive, a variable, an unknown predicate); the message names the file and line.' },
+  GLM_ERR_RULES_INFERENCE_LIMIT: { status: 500, doc: 'A rule evaluation exceeded the inference limit (runaway rules); nothing of that evaluation is acted on. Set hybrid_reasoning.symbolic_components[].inference_limit.' },
+  GLM_ERR_RULES_EVALUATION: { status: 500, doc: 'A rule evaluation raised a Prolog error (e.g. a type error in arithmetic); nothing of that evaluation is acted on.' },
+  GLM_ERR_MODEL_UNREADABLE: { status: 500, doc: 'The anomaly model file cannot be read or is not a valid ONNX model for onnxruntime.' },
+  GLM_ERR_MODEL_CONTRACT: { status: 500, doc: 'The anomaly model does not keep the input/output contract (input `windows` float32 [batch, 60, 16], outputs `class_probs` [batch, 4] and `asset_probs` [batch, 6]); the message names what differs.' },
+  GLM_ERR_MODEL_UNTRUSTED: { status: 500, doc: 'The anomaly model\'s sha256 is not the one the signed release manifest lists for its path.' },
 
   // --- infrastructure, plan review, threat model (stacks, modules, runtime/cli) ---
   // infrastructure (stacks/, modules/): refused at synth, before any Terraform runs
