@@ -212,7 +212,7 @@ test('GIVEN an SVID source WHEN half of the certificate lifetime has passed THEN
     issue: () => issueLeaf(ca, { uris: ['spiffe://plant.example/zone/cell1/agent/short'], notBefore: new Date(), notAfter: new Date(Date.now() + 4000) }),
   });
   const first = source.current;
-  const [next] = (await new Promise((resolve) => source.onRotate((...args) => resolve(args)))) as [IssuedSvid];
+  const next = await new Promise<IssuedSvid>((resolve) => source.onRotate((svid) => resolve(svid)));
   source.stop();
   assert.notEqual(next.serial, first.serial);
   assert.ok(Date.now() >= first.notBefore.getTime() + 2000 - 5, 'rotated before half-life');
