@@ -1,0 +1,507 @@
+/*
+ * Glimmer operator console: plain JavaScript, no framework, no CDN. Data comes from the runtime's API with the admin
+ * token as `Authorization: Bearer` (never in a URL); live updates come from GET /v1/events (Server-Sent Events read
+ * with fetch(), because EventSource cannot send headers). Everything untrusted is rendered with textContent.
+ */
+/* global GlimmerMerkle, AbortController, TextDecoder, clearInterval */
+(function () {
+  'use strict';
+
+  const TOKEN_KEY = 'glimmer.token';
+  const STALE_AFTER_MS = 12000; // the server sends a heartbeat every 5 s
+  const HISTORY = 120;
+  const MAX_DECISIONS = 200;
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    token: null,
+    bootId: null,
+    zones: [],
+    agents: [],
+    plant: null,
+    history: new Map(),
+    decisions: [],
+    scores: [],
+    alerts: [],
+    checkpoint: null,
+    connected: false,
+    lastEvent: 0,
+    lastData: 0,
+  };
+
+  // ---- token: from the URL fragment into sessionStorage, then out of the address bar ----------------------------
+  function takeToken() {
+    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (m) {
+      const token = decodeURIComponent(m[1]);
+      if (token) sessionStorage.setItem(TOKEN_KEY, token);
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    return sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  class Unauthenticated extends Error {}
+
+  async function api(path, accept) {
+    const res = await fetch(path, { headers: { authorization: 'Bearer ' + state.token, accept: accept || 'application/json' }, cache: 'no-store' });
+    if (res.status === 401) {
+      signOut('The runtime did not accept the token (it changes when the state dir is recreated). Sign in again.');
+      throw new Unauthenticated('unauthenticated');
+    }
+    if (!res.ok) {
+      let message = 'HTTP ' + res.status;
+      try {
+        const body = await res.json();
+        if (body && body.error) message = body.error.code + ': ' + body.error.message;
+      } catch {
+        /* not JSON */
+      }
+      const err = new Error(message);
+      err.status = res.status;
+      throw err;
+    }
+    return res;
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.token = null;
+    $('app').hidden = true;
+    $('signout').hidden = true;
+    $('signin').hidden = false;
+    $('signin-error').textContent = message || '';
+    setConnection('off', 'signed out');
+  }
+
+  function signIn(token) {
+    state.token = token;
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    $('signout').hidden = false;
+  }
+
+  // ---- DOM helpers (textContent only) -------------------------------------------------------------------------
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'text') node.textContent = String(v);
+      else node.setAttribute(k, String(v));
+    }
+    for (const c of children || []) if (c) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    return node;
+  }
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    return node;
+  }
+
+  function replace(container, children) {
+    container.replaceChildren(...children);
+  }
+
+  function ago(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    return s < 60 ? s + ' s' : s < 3600 ? Math.floor(s / 60) + ' min' : Math.floor(s / 3600) + ' h';
+  }
+
+  function fmt(v) {
+    return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  }
+
+  // ---- rendering ----------------------------------------------------------------------------------------------
+  function renderZones() {
+    const zones = [...state.zones].sort((a, b) => b.isa95_level - a.isa95_level);
+    const known = new Set(zones.map((z) => z.name));
+    for (const a of state.agents) if (!known.has(a.zone)) zones.push({ name: a.zone, isa95_level: '?', security_level: '?' });
+    replace(
+      $('zones'),
+      zones.map((z) => {
+        const agents = state.agents.filter((a) => a.zone === z.name);
+        return el('div', { class: 'zone', 'data-zone': z.name }, [
+          el('h3', {}, [el('span', { text: z.name }), el('span', { class: 'muted small', text: 'L' + z.isa95_level + ' · SL' + z.security_level })]),
+          ...(agents.length === 0 ? [el('div', { class: 'muted small', text: 'no agents' })] : []),
+          ...agents.map((a) =>
+            el('div', { class: 'agent', 'data-agent': a.id, 'data-state': a.state, title: a.last_error ? a.last_error.code + ': ' + a.last_error.message : 'since ' + a.since }, [
+              el('span', {}, [el('strong', { text: a.id }), ' ', el('span', { class: 'muted small', text: a.kind })]),
+              el('span', { class: 'state state-' + a.state, 'data-testid': 'agent-state', text: a.state }),
+            ]),
+          ),
+        ]);
+      }),
+    );
+  }
+
+  function renderAlerts() {
+    const firing = state.alerts.filter((a) => a.state === 'firing').length;
+    $('alert-count').textContent = firing ? String(firing) : '';
+    if (state.alerts.length === 0) {
+      replace($('alerts'), [el('li', { class: 'none', text: 'No active alerts' })]);
+      return;
+    }
+    const order = { critical: 0, warning: 1 };
+    const alerts = [...state.alerts].sort((a, b) => (order[a.severity] ?? 2) - (order[b.severity] ?? 2) || a.since - b.since);
+    replace(
+      $('alerts'),
+      alerts.map((a) =>
+        el('li', { class: a.severity + ' ' + a.state, 'data-alert': a.name }, [
+          el('strong', { text: a.name }),
+          ' ',
+          el('span', { class: 'muted small', text: a.severity + ' · ' + a.state + ' for ' + ago(Date.now() - a.since) }),
+          el('div', { text: a.summary }),
+          el('div', { class: 'muted small', text: 'Runbook: ' + a.response_plan }),
+        ]),
+      ),
+    );
+  }
+
+  function sparkline(points) {
+    const w = 140;
+    const h = 28;
+    const s = svg('svg', { class: 'spark', width: w, height: h, viewBox: '0 0 ' + w + ' ' + h, role: 'img' });
+    if (points.length < 2) return s;
+    const vs = points.map((p) => p.v);
+    let lo = Math.min(...vs);
+    let hi = Math.max(...vs);
+    if (hi - lo < 1e-9) {
+      lo -= 1;
+      hi += 1;
+    }
+    const t0 = points[0].t;
+    const span = Math.max(1, points[points.length - 1].t - t0);
+    const coords = points.map((p) => ((p.t - t0) / span) * (w - 2) + 1 + ',' + (h - 2 - ((p.v - lo) / (hi - lo)) * (h - 4)).toFixed(1));
+    s.appendChild(svg('polyline', { points: coords.join(' ') }));
+    return s;
+  }
+
+  function recordPlant(plant) {
+    if (!plant) return;
+    for (const p of plant.points) {
+      const h = state.history.get(p.key) || [];
+      if (h.length === 0 || h[h.length - 1].t < plant.t) h.push({ t: plant.t, v: p.value });
+      while (h.length > HISTORY) h.shift();
+      state.history.set(p.key, h);
+    }
+  }
+
+  function renderPlant() {
+    const plant = state.plant;
+    if (!plant) {
+      replace($('plant'), [el('tr', {}, [el('td', { colspan: 4, class: 'muted', text: 'No plant data yet' })])]);
+      return;
+    }
+    $('plant-time').textContent = 'sampled ' + new Date(plant.t).toLocaleTimeString();
+    replace(
+      $('flags'),
+      Object.entries(plant.flags).map(([k, on]) => el('span', { class: 'lamp' + (on ? ' on' : '') + (/alarm|emergency|tripped|bypass/.test(k) ? ' alarm' : ''), 'data-flag': k, text: k.replace(/_/g, ' ') })),
+    );
+    replace(
+      $('faults'),
+      plant.faults.map((f) => el('span', { class: 'fault', 'data-fault': f.asset + ':' + f.fault, text: 'FAULT ' + f.asset + ': ' + f.fault.replace(/_/g, ' ') })),
+    );
+    replace(
+      $('plant'),
+      plant.points.map((p) =>
+        el('tr', { 'data-key': p.key }, [
+          el('td', { text: p.key }),
+          el('td', { class: 'muted', text: p.zone }),
+          el('td', { class: 'num', text: fmt(p.value) + ' ' + p.unit }),
+          el('td', {}, [sparkline(state.history.get(p.key) || [])]),
+        ]),
+      ),
+    );
+  }
+
+  function renderScores() {
+    if (state.scores.length === 0) {
+      replace($('scores'), [el('div', { class: 'muted', text: 'No scores yet' })]);
+      return;
+    }
+    replace(
+      $('scores'),
+      [...state.scores]
+        .sort((a, b) => a.asset.localeCompare(b.asset))
+        .map((s) => {
+          const high = s.score >= s.threshold;
+          const fill = el('div', { class: 'fill' + (high ? ' high' : '') });
+          fill.style.width = Math.round(Math.min(1, Math.max(0, s.score)) * 100) + '%';
+          const mark = el('div', { class: 'mark', title: 'threshold ' + s.threshold });
+          mark.style.left = Math.round(Math.min(1, Math.max(0, s.threshold)) * 100) + '%';
+          return el('div', { class: 'score', 'data-asset': s.asset, 'data-anomalous': high ? 'true' : 'false' }, [
+            el('span', { text: s.asset }),
+            el('div', { class: 'bar' }, [fill, mark]),
+            el('span', { class: 'num' + (high ? ' bad' : ''), text: s.score.toFixed(2) }),
+          ]);
+        }),
+    );
+  }
+
+  function decisionItem(d) {
+    return el('li', { class: d.decision, 'data-decision': d.decision }, [
+      new Date(d.t).toLocaleTimeString() + ' ' + d.decision.toUpperCase() + ' ' + d.function + (d.address !== undefined ? ' @' + d.address : '') + ' → ' + d.zone + ' (' + d.reason + ')' + (d.principal ? ' by ' + d.principal : ''),
+    ]);
+  }
+
+  function renderDecisions() {
+    const denied = state.decisions.filter((d) => d.decision === 'deny').length;
+    $('decision-counts').textContent = state.decisions.length - denied + ' allowed · ' + denied + ' denied (last ' + state.decisions.length + ')';
+    if (state.decisions.length === 0) {
+      replace($('decisions'), [el('li', { class: 'muted', text: 'No gateway decisions yet' })]);
+      return;
+    }
+    replace($('decisions'), state.decisions.slice().reverse().map(decisionItem));
+  }
+
+  function renderCheckpoint() {
+    const cp = state.checkpoint;
+    if (!cp) return;
+    if (cp.error) {
+      replace($('checkpoint'), [el('dt', { text: 'checkpoint' }), el('dd', { class: 'bad', text: cp.error })]);
+      return;
+    }
+    const rows = [
+      ['origin', cp.origin],
+      ['tree size', String(cp.size)],
+      ['root', cp.rootBase64],
+      ['hash', GlimmerMerkle.algorithmForRootLength(cp.root.length)],
+      ['signed by', cp.signatures.join(', ') || '(no signatures)'],
+      ['fetched', new Date(cp.fetched).toLocaleTimeString()],
+    ];
+    replace($('checkpoint'), rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { 'data-field': k.replace(' ', '-'), text: v })]));
+  }
+
+  function renderAll() {
+    renderZones();
+    renderAlerts();
+    renderPlant();
+    renderScores();
+    renderDecisions();
+    renderCheckpoint();
+  }
+
+  // ---- data ---------------------------------------------------------------------------------------------------
+  async function loadSnapshot() {
+    const snap = await (await api('/v1/console/snapshot')).json();
+    state.bootId = snap.boot_id;
+    state.zones = snap.zones;
+    state.agents = snap.agents;
+    state.history = new Map();
+    for (const p of snap.plant_history) recordPlant(p);
+    state.plant = snap.plant;
+    recordPlant(snap.plant);
+    state.decisions = snap.decisions.slice(-MAX_DECISIONS);
+    state.scores = snap.scores;
+    state.alerts = snap.alerts;
+    state.lastData = Date.now();
+    renderAll();
+    await Promise.all([loadAgents(), loadCheckpoint()]);
+  }
+
+  async function loadAgents() {
+    state.agents = await (await api('/v1/agents')).json();
+    renderZones();
+  }
+
+  async function loadCheckpoint() {
+    try {
+      const text = await (await api('/v1/audit/checkpoint', 'text/plain')).text();
+      state.checkpoint = Object.assign(GlimmerMerkle.parseCheckpoint(text), { fetched: Date.now() });
+    } catch (err) {
+      if (err instanceof Unauthenticated) throw err;
+      state.checkpoint = { error: 'checkpoint unavailable: ' + err.message };
+    }
+    renderCheckpoint();
+  }
+
+  function onEvent(type, data) {
+    state.lastEvent = Date.now();
+    if (type === 'hello') {
+      const restarted = state.bootId !== null && data.boot_id !== state.bootId;
+      $('restart-banner').hidden = !restarted;
+      loadSnapshot().catch(() => undefined);
+      return;
+    }
+    if (type === 'heartbeat') return;
+    state.lastData = Date.now();
+    if (type === 'agents') {
+      state.agents = data.agents;
+      renderZones();
+    } else if (type === 'plant') {
+      state.plant = data.plant;
+      recordPlant(data.plant);
+      renderPlant();
+    } else if (type === 'decision') {
+      state.decisions.push(data.decision);
+      if (state.decisions.length > MAX_DECISIONS) state.decisions.splice(0, state.decisions.length - MAX_DECISIONS);
+      renderDecisions();
+    } else if (type === 'scores') {
+      state.scores = data.scores;
+      renderScores();
+    } else if (type === 'alerts') {
+      state.alerts = data.alerts;
+      renderAlerts();
+    } else if (type === 'checkpoint') {
+      loadCheckpoint().catch(() => undefined);
+    }
+  }
+
+  function setConnection(kind, text) {
+    const pill = $('conn');
+    pill.className = 'pill pill-' + kind;
+    pill.textContent = text;
+    pill.dataset.state = kind;
+    const stale = kind === 'stale';
+    document.body.classList.toggle('stale', stale);
+    $('stale-banner').hidden = !stale;
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Reads GET /v1/events forever: parses SSE frames, reconnects with backoff, marks data stale while disconnected. */
+  async function streamLoop() {
+    let delay = 500;
+    for (;;) {
+      if (!state.token) {
+        await sleep(500);
+        continue;
+      }
+      const ctrl = new AbortController();
+      let watchdog;
+      try {
+        const res = await fetch('/v1/events', { headers: { authorization: 'Bearer ' + state.token, accept: 'text/event-stream' }, cache: 'no-store', signal: ctrl.signal });
+        if (res.status === 401) {
+          signOut('The runtime did not accept the token. Sign in again.');
+          continue;
+        }
+        if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+        state.lastEvent = Date.now();
+        watchdog = setInterval(() => {
+          if (Date.now() - state.lastEvent > STALE_AFTER_MS) ctrl.abort();
+        }, 1000);
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        let buf = '';
+        let first = true;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += decoder.decode(value, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const frame = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            let type = 'message';
+            const data = [];
+            for (const line of frame.split('\n')) {
+              if (line.startsWith('event: ')) type = line.slice(7);
+              else if (line.startsWith('data: ')) data.push(line.slice(6));
+            }
+            if (data.length === 0) continue;
+            if (first) {
+              first = false;
+              delay = 500;
+              state.connected = true;
+              setConnection('live', 'live');
+            }
+            try {
+              onEvent(type, JSON.parse(data.join('\n')));
+            } catch {
+              /* one bad frame must not end the stream */
+            }
+          }
+        }
+      } catch {
+        /* network error or watchdog abort: reconnect below */
+      } finally {
+        clearInterval(watchdog);
+      }
+      if (state.token) {
+        state.connected = false;
+        setConnection('stale', 'disconnected · stale');
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 8000);
+    }
+  }
+
+  // ---- inclusion proof, verified here --------------------------------------------------------------------------
+  async function verifyEntry(event) {
+    event.preventDefault();
+    const out = $('verify-result');
+    out.replaceChildren(el('span', { class: 'muted', text: 'verifying…' }));
+    try {
+      await loadCheckpoint();
+      const cp = state.checkpoint;
+      if (!cp || cp.error) throw new Error(cp ? cp.error : 'no checkpoint');
+      if (cp.size === 0) throw new Error('the log is empty');
+      const raw = $('verify-index').value.trim();
+      const index = raw === '' ? cp.size - 1 : Number(raw);
+      if (!Number.isSafeInteger(index) || index < 0 || index >= cp.size) throw new Error('entry must be 0..' + (cp.size - 1));
+      const entries = await (await api('/v1/audit/entries?start=' + index + '&end=' + (index + 1))).json();
+      const entry = (Array.isArray(entries) ? entries : entries.entries || []).find((e) => e.index === index);
+      if (!entry) throw new Error('the runtime returned no entry ' + index);
+      const proof = await (await api('/v1/audit/proof/inclusion?index=' + index + '&size=' + cp.size)).json();
+      if (proof.index !== index || proof.size !== cp.size || !Array.isArray(proof.hashes)) throw new Error('the proof does not answer the question asked');
+      const leaf = GlimmerMerkle.base64ToBytes(entry.leaf);
+      const result = await GlimmerMerkle.verifyInclusion(leaf, index, cp.size, proof.hashes, cp.root);
+      let preview = '';
+      try {
+        preview = new TextDecoder('utf-8', { fatal: true }).decode(leaf);
+      } catch {
+        preview = leaf.length + ' bytes (binary)';
+      }
+      out.replaceChildren(
+        result.ok
+          ? el('div', { class: 'ok', 'data-verified': 'true', text: '✓ Entry ' + index + ' is included in the tree of size ' + cp.size + ' (' + result.algorithm + ', ' + proof.hashes.length + ' proof hashes): the root matches the checkpoint.' })
+          : el('div', { class: 'fail', 'data-verified': 'false', text: '✗ Entry ' + index + ' does NOT verify: ' + result.reason }),
+        el('pre', { text: preview }),
+      );
+    } catch (err) {
+      if (err instanceof Unauthenticated) return;
+      out.replaceChildren(el('div', { class: 'fail', 'data-verified': 'false', text: '✗ ' + err.message }));
+    }
+  }
+
+  // ---- start --------------------------------------------------------------------------------------------------
+  function tick() {
+    if (!state.token) return;
+    const since = state.lastData ? 'last update ' + ago(Date.now() - state.lastData) + ' ago' : '';
+    $('updated').textContent = since;
+    if (state.connected && Date.now() - state.lastEvent > STALE_AFTER_MS) setConnection('stale', 'no heartbeat · stale');
+    if (state.alerts.length) renderAlerts();
+  }
+
+  function start() {
+    $('signin-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const token = $('signin-token').value.trim();
+      $('signin-token').value = '';
+      if (!token) return;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      signIn(token);
+      loadSnapshot().catch(() => undefined);
+    });
+    $('signout').addEventListener('click', () => signOut(''));
+    $('verify-form').addEventListener('submit', verifyEntry);
+    setInterval(tick, 1000);
+    setInterval(() => {
+      if (state.token && state.connected) {
+        loadAgents().catch(() => undefined);
+        loadCheckpoint().catch(() => undefined);
+      }
+    }, 10000);
+    const token = takeToken();
+    if (token) {
+      signIn(token);
+      loadSnapshot().catch(() => undefined);
+    } else {
+      signOut('');
+    }
+    streamLoop();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

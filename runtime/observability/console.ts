@@ -1,0 +1,275 @@
+/**
+ * What the operator console shows, as an interface the runtime implements (`ConsoleView`), plus `ConsoleFeed`: the
+ * bounded buffers and the fan-out of live events most implementations need. The supervisor builds a ConsoleView from
+ * its agents, the embedded plant, the gateway's decisions and the cognitive agent's scores; the routes in
+ * runtime/api/routes/console.ts and events.ts serve it. Everything here is bounded: the console never grows memory
+ * with traffic.
+ */
+import crypto from 'node:crypto';
+import type { Zone } from '../config/types';
+import type { PlantSnapshot } from '../industrial/plant/simulation';
+
+export interface ConsoleAgent {
+  readonly id: string;
+  readonly kind: string;
+  readonly zone: string;
+  readonly state: string;
+  readonly since: string;
+  readonly restarts?: number;
+  readonly last_error?: { readonly code: string; readonly message: string };
+}
+
+/** One plant reading: `key` is `<asset>.<quantity>` (e.g. `tank_1.level_m`). */
+export interface PlantPoint {
+  readonly key: string;
+  readonly asset: string;
+  readonly zone: string;
+  readonly unit: string;
+  readonly value: number;
+}
+
+export interface PlantView {
+  /** Wall-clock time of the sample, epoch ms. */
+  readonly t: number;
+  readonly points: readonly PlantPoint[];
+  /** Faults the plant reports as active (the simulation knows them; a real plant reports none). */
+  readonly faults: readonly { readonly asset: string; readonly fault: string }[];
+  /** Boolean states worth a lamp on the screen: emergency stop, interlock trips, alarms, pumps running. */
+  readonly flags: Readonly<Record<string, boolean>>;
+}
+
+export interface GatewayDecision {
+  /** epoch ms */
+  readonly t: number;
+  /** The zone of the addressed register. */
+  readonly zone: string;
+  /** Modbus function name (`write_single_coil`, ...) or OPC UA service (`write`). */
+  readonly function: string;
+  readonly address?: number;
+  readonly decision: 'allow' | 'deny';
+  /** Bounded reason code (`policy`, `interlock`, `sanity`, ...). */
+  readonly reason: string;
+  /** The caller's identity (SPIFFE id or agent name) when known. */
+  readonly principal?: string;
+}
+
+export interface AnomalyScore {
+  readonly asset: string;
+  /** 0..1 */
+  readonly score: number;
+  /** The score above which the cognitive engine calls the asset anomalous. */
+  readonly threshold: number;
+  /** epoch ms */
+  readonly t: number;
+}
+
+export interface ConsoleAlert {
+  readonly name: string;
+  readonly severity: 'critical' | 'warning';
+  readonly state: 'pending' | 'firing';
+  /** epoch ms when the condition started to hold. */
+  readonly since: number;
+  readonly summary: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly response_plan: string;
+}
+
+export type ConsoleEvent =
+  | { readonly type: 'agents'; readonly agents: readonly ConsoleAgent[] }
+  | { readonly type: 'plant'; readonly plant: PlantView }
+  | { readonly type: 'decision'; readonly decision: GatewayDecision }
+  | { readonly type: 'scores'; readonly scores: readonly AnomalyScore[] }
+  | { readonly type: 'alerts'; readonly alerts: readonly ConsoleAlert[] }
+  | { readonly type: 'checkpoint'; readonly size: number };
+
+export type ConsoleListener = (event: ConsoleEvent) => void;
+
+/** The runtime as the console sees it. Implemented by the supervisor (see `createConsoleView`). */
+export interface ConsoleView {
+  /** Changes whenever the runtime restarts, so a reconnecting console knows to reload everything. */
+  readonly bootId: string;
+  zones(): readonly Zone[];
+  agents(): readonly ConsoleAgent[];
+  /** The latest plant sample, undefined before the first one. */
+  plant(): PlantView | undefined;
+  /** Recent plant samples, oldest first (for the sparklines of a console that just connected). */
+  plantHistory(): readonly PlantView[];
+  /** The most recent gateway decisions, newest last, at most `limit`. */
+  decisions(limit: number): readonly GatewayDecision[];
+  scores(): readonly AnomalyScore[];
+  alerts(): readonly ConsoleAlert[];
+  /** Live events; returns the unsubscribe function. Listeners must not throw (errors are swallowed). */
+  subscribe(listener: ConsoleListener): () => void;
+}
+
+export interface ConsoleFeedOptions {
+  /** Plant samples kept for trends. @default 120 */
+  readonly historySize?: number;
+  /** Gateway decisions kept. @default 200 */
+  readonly decisionsSize?: number;
+  /** Plant samples are published to subscribers at most this often. @default 1000 */
+  readonly plantIntervalMs?: number;
+  /** Subscribers beyond this number are refused (each is an open HTTP stream). @default 32 */
+  readonly maxSubscribers?: number;
+}
+
+/** A fixed-size ring buffer (oldest entries are overwritten). */
+class Ring<T> {
+  private readonly items: T[] = [];
+  private next = 0;
+  constructor(private readonly size: number) {}
+  push(item: T): void {
+    if (this.items.length < this.size) this.items.push(item);
+    else this.items[this.next] = item;
+    this.next = (this.next + 1) % this.size;
+  }
+  /** Oldest first. */
+  list(): T[] {
+    return this.items.length < this.size ? [...this.items] : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
+  }
+}
+
+/**
+ * The buffers and live fan-out behind a ConsoleView: feed it plant samples, gateway decisions, scores, alerts and agent
+ * changes; it keeps bounded histories and tells subscribers.
+ */
+export class ConsoleFeed {
+  readonly bootId = crypto.randomUUID();
+  private readonly listeners = new Set<ConsoleListener>();
+  private readonly history: Ring<PlantView>;
+  private readonly decisionRing: Ring<GatewayDecision>;
+  private readonly plantIntervalMs: number;
+  private readonly maxSubscribers: number;
+  private latestPlant: PlantView | undefined;
+  private lastPlantPublished = 0;
+  private currentScores: AnomalyScore[] = [];
+  private currentAlerts: ConsoleAlert[] = [];
+
+  constructor(options: ConsoleFeedOptions = {}) {
+    this.history = new Ring(options.historySize ?? 120);
+    this.decisionRing = new Ring(options.decisionsSize ?? 200);
+    this.plantIntervalMs = options.plantIntervalMs ?? 1000;
+    this.maxSubscribers = options.maxSubscribers ?? 32;
+  }
+
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  pushPlant(view: PlantView): void {
+    this.latestPlant = view;
+    if (view.t - this.lastPlantPublished < this.plantIntervalMs) return;
+    this.lastPlantPublished = view.t;
+    this.history.push(view);
+    this.emit({ type: 'plant', plant: view });
+  }
+
+  pushDecision(decision: GatewayDecision): void {
+    this.decisionRing.push(decision);
+    this.emit({ type: 'decision', decision });
+  }
+
+  setScores(scores: readonly AnomalyScore[]): void {
+    this.currentScores = [...scores];
+    this.emit({ type: 'scores', scores: this.currentScores });
+  }
+
+  setAlerts(alerts: readonly ConsoleAlert[]): void {
+    this.currentAlerts = [...alerts];
+    this.emit({ type: 'alerts', alerts: this.currentAlerts });
+  }
+
+  agentsChanged(agents: readonly ConsoleAgent[]): void {
+    this.emit({ type: 'agents', agents });
+  }
+
+  checkpoint(size: number): void {
+    this.emit({ type: 'checkpoint', size });
+  }
+
+  plant(): PlantView | undefined {
+    return this.latestPlant;
+  }
+
+  plantHistory(): readonly PlantView[] {
+    return this.history.list();
+  }
+
+  decisions(limit: number): readonly GatewayDecision[] {
+    const all = this.decisionRing.list();
+    return all.slice(Math.max(0, all.length - limit));
+  }
+
+  scores(): readonly AnomalyScore[] {
+    return this.currentScores;
+  }
+
+  alerts(): readonly ConsoleAlert[] {
+    return this.currentAlerts;
+  }
+
+  subscribe(listener: ConsoleListener): () => void {
+    if (this.listeners.size >= this.maxSubscribers) throw new RangeError(`at most ${this.maxSubscribers} live console subscribers`);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ConsoleEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken subscriber must not stop the others (or the plant loop that called us).
+      }
+    }
+  }
+}
+
+/** A ConsoleView from the runtime's zones and agents plus a ConsoleFeed for everything live. */
+export function createConsoleView(source: { zones: readonly Zone[]; agents: () => readonly ConsoleAgent[]; feed: ConsoleFeed }): ConsoleView {
+  const { feed } = source;
+  return {
+    bootId: feed.bootId,
+    zones: () => source.zones,
+    agents: () => source.agents().map(({ id, kind, zone, state, since, restarts, last_error }) => ({ id, kind, zone, state, since, restarts, last_error })),
+    plant: () => feed.plant(),
+    plantHistory: () => feed.plantHistory(),
+    decisions: (limit) => feed.decisions(limit),
+    scores: () => feed.scores(),
+    alerts: () => feed.alerts(),
+    subscribe: (listener) => feed.subscribe(listener),
+  };
+}
+
+const UNITS: readonly [string, string][] = [
+  ['_m3h', 'm³/h'], ['_bar', 'bar'], ['_mm_s', 'mm/s'], ['_c', '°C'], ['_pct', '%'], ['_m', 'm'],
+];
+
+function unitOf(quantity: string): string {
+  return UNITS.find(([suffix]) => quantity.endsWith(suffix))?.[1] ?? '';
+}
+
+/** Turns the simulated plant's snapshot (runtime/industrial/plant/simulation.ts) into what the console draws. */
+export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): PlantView {
+  const points: PlantPoint[] = [];
+  const faults: { asset: string; fault: string }[] = [];
+  const flags: Record<string, boolean> = {};
+  for (const [asset, a] of Object.entries(snapshot.assets)) {
+    for (const [quantity, value] of Object.entries(a.values as unknown as Record<string, number>)) {
+      points.push({ key: `${asset}.${quantity}`, asset, zone: a.zone, unit: unitOf(quantity), value });
+    }
+    for (const fault of a.faults) faults.push({ asset, fault });
+    if (a.kind === 'pump') flags[`${asset}.running`] = a.running;
+    if (a.kind === 'valve') flags[`${asset}.open`] = a.open;
+    if (a.kind === 'tank') {
+      flags[`${asset}.high_alarm`] = a.high_alarm;
+      flags[`${asset}.low_alarm`] = a.low_alarm;
+    }
+    if (a.kind === 'safety') {
+      flags.emergency_stop = a.emergency_stop;
+      flags.interlock_tripped = a.interlock_tripped;
+      flags.interlock_bypass = a.interlock_bypass;
+    }
+  }
+  return { t, points, faults, flags };
+}
