@@ -1,0 +1,98 @@
+/**
+ * The console verifies inclusion proofs in the browser (runtime/api/console/merkle.js, WebCrypto). These tests run that
+ * same file in Node 20 (globalThis.crypto.subtle) against the runtime's RFC 9162 implementation and a real audit log.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { openAuditLog } from '../../runtime/audit/log';
+import { hasher, inclusionPath, memorySource, rootOf, type MerkleAlgorithm } from '../../runtime/audit/merkle';
+import { fileSigner } from '../../runtime/audit/signers';
+
+interface BrowserMerkle {
+  verifyInclusion(leaf: Uint8Array, index: number, size: number, hexPath: string[], root: Uint8Array): Promise<{ ok: boolean; reason?: string; algorithm?: string }>;
+  parseCheckpoint(text: string): { origin: string; size: number; root: Uint8Array; rootBase64: string; signatures: string[] };
+  base64ToBytes(b64: string): Uint8Array;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const browser = require('../../runtime/api/console/merkle.js') as BrowserMerkle;
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+for (const algorithm of ['RFC9162_SHA512', 'RFC9162_SHA256'] as MerkleAlgorithm[]) {
+  test(`GIVEN random trees (${algorithm}) WHEN the browser verifier checks the runtime's inclusion proofs THEN every one verifies and a changed leaf, index or hash does not`, async () => {
+    const h = hasher(algorithm);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 40 }), fc.nat(), async (raw, pick) => {
+        // Distinct leaves (prefixed with their position): with two equal leaves a proof may honestly verify at both.
+        const leaves = raw.map((l, i) => Uint8Array.from([i, ...l]));
+        const size = leaves.length;
+        const index = pick % size;
+        const leafHashes = leaves.map((l) => h.leaf(l));
+        const root = rootOf(h, leaves);
+        const proof = inclusionPath(h, memorySource(h, leafHashes), index, size).map(hex);
+        const leaf = leaves[index] as Uint8Array;
+        assert.equal((await browser.verifyInclusion(leaf, index, size, proof, root)).ok, true);
+        const changed = Uint8Array.from([...leaf, 1]);
+        assert.equal((await browser.verifyInclusion(changed, index, size, proof, root)).ok, false);
+        if (size > 1) assert.equal((await browser.verifyInclusion(leaf, (index + 1) % size, size, proof, root)).ok, false);
+        if (proof.length > 0) {
+          const bad = [...proof];
+          bad[0] = (bad[0] as string).replace(/^./, (c) => (c === '0' ? '1' : '0'));
+          assert.equal((await browser.verifyInclusion(leaf, index, size, bad, root)).ok, false);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+}
+
+test('GIVEN malformed proofs WHEN the browser verifier checks them THEN it answers not ok with a reason and never throws', async () => {
+  const h = hasher('RFC9162_SHA512');
+  const root = rootOf(h, [Buffer.from('a'), Buffer.from('b')]);
+  for (const [index, size, path_] of [[2, 2, []], [-1, 2, []], [0, 2, ['zz']], [0, 2, ['00']], [0, 2, []], [0, 1, ['00'.repeat(64)]]] as [number, number, string[]][]) {
+    const r = await browser.verifyInclusion(Buffer.from('a'), index, size, path_, root);
+    assert.equal(r.ok, false);
+    assert.equal(typeof r.reason, 'string');
+  }
+});
+
+test('GIVEN a real audit log with a signed checkpoint WHEN the browser code parses it and verifies every entry THEN all verify against its root', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-console-merkle-'));
+  const log = await openAuditLog({ stateDir: dir, signer: fileSigner({ keyFile: path.join(dir, 'audit.key'), keyName: 'glimmer.local/audit' }) });
+  try {
+    for (let i = 0; i < 13; i++) await log.append({ type: 'test.entry', n: i });
+    const note = await log.checkpoint();
+    const cp = browser.parseCheckpoint(note);
+    assert.equal(cp.size, 13);
+    assert.equal(cp.root.length, 64);
+    assert.equal(cp.signatures.length >= 1, true);
+    for (const entry of log.entries(0, 12)) {
+      const proof = log.inclusionProof(entry.index, cp.size).map(hex);
+      const r = await browser.verifyInclusion(entry.leaf, entry.index, cp.size, proof, cp.root);
+      assert.equal(r.ok, true, `entry ${entry.index}: ${r.reason ?? ''}`);
+      assert.equal(r.algorithm, 'SHA-512');
+    }
+  } finally {
+    await log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GIVEN hostile checkpoint texts WHEN the browser code parses them THEN it throws an Error, never anything else', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), (text) => {
+      try {
+        browser.parseCheckpoint(text);
+      } catch (err) {
+        assert.ok(err instanceof Error);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  assert.throws(() => browser.parseCheckpoint('origin\n12\nAAAA\n\n— x y\n'), /32 or 64 bytes/);
+  assert.throws(() => browser.parseCheckpoint('origin\nx\nAAAA\n\n'), /size/);
+});
