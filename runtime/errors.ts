@@ -80,6 +80,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_INDUSTRIAL_COMMAND_FAILED: { status: 502, doc: 'Industrial agent: a plant command (e.g. a safety shutdown) could not be executed through the gateway or OPC UA.' },
 
   // --- policy (runtime/trust) ---
+  GLM_ERR_POLICY_INVALID: { status: 500, doc: 'A Cedar policy file or the schema in rules/policies/ does not parse or does not validate against the schema; the message names the file, line and policy id. The policy set is refused at load.' },
+  GLM_ERR_POLICY_DENIED: { status: 403, doc: 'The policy decision point denied the request (default deny, or a forbid policy); the message names the deciding policies.' },
+  GLM_ERR_POLICY_REQUEST_INVALID: { status: 400, doc: 'An authorization request names an unknown action or resource type, or a malformed resource; it is denied.' },
 
   // --- audit (runtime/audit) ---
   GLM_ERR_AUDIT_RECORD_INVALID: { status: 400, doc: 'An audit record is not a plain JSON object with a non-empty string `type`, holds a value JSON cannot represent, or is too large; the message names the field path.' },
