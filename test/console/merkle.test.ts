@@ -17,7 +17,6 @@ interface BrowserMerkle {
   parseCheckpoint(text: string): { origin: string; size: number; root: Uint8Array; rootBase64: string; signatures: string[] };
   base64ToBytes(b64: string): Uint8Array;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const browser = require('../../runtime/api/console/merkle.js') as BrowserMerkle;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
