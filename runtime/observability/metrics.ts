@@ -31,6 +31,12 @@ export function createMetrics() {
     // decision: allow|deny; reason: a bounded code (policy, interlock, sanity, zone, ...). Never a client address.
     gatewayDecisions: new client.Counter({ name: 'glimmer_gateway_decisions_total', help: 'Gateway decisions on Modbus/OPC UA requests by target zone, function, decision and reason', labelNames: ['zone', 'function', 'decision', 'reason'], registers: r }),
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
+    // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
+    gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),
+    gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
+    gatewayUpstreamReconnects: new client.Counter({ name: 'glimmer_gateway_upstream_reconnects_total', help: 'Reconnection attempts of the gateway to an upstream PLC', labelNames: ['plc'], registers: r }),
+    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Open sessions on the plant OPC UA server', registers: r }),
+    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) --- metric names defined by observability (issue 8); filled by the audit owner.

@@ -38,6 +38,8 @@ export interface PlantMapEntry {
   /** raw register value = round(engineering value * scale); 1 for booleans. */
   readonly scale: number;
   readonly type: 'bool' | 'uint16' | 'int16';
+  /** Writable registers: the allowed engineering range (a write outside it gets exception 03). */
+  readonly range?: readonly [number, number];
   readonly description: string;
 }
 
@@ -89,6 +91,13 @@ const ROWS: readonly Row[] = [
   ['safety_1.tank_2_level_low_low_m', 2, 'holding', 1, 'm', 1000, 'uint16', [SAFETY_ZONE], true, 'T-2 low-low trip (stops P-2, dry-run protection)'],
 ];
 
+/** Engineering ranges of the writable registers. */
+const RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  speed_setpoint_pct: [0, 100],
+  tank_1_level_high_high_m: [0.5, 4],
+  tank_2_level_low_low_m: [0, 2],
+};
+
 let cached: readonly PlantMapEntry[] | undefined;
 
 /** The address map of the simulated plant (frozen; the same array on every call). */
@@ -99,7 +108,8 @@ export function plantMap(): readonly PlantMapEntry[] {
       id, asset, signal, unit_id: unitId, table, address,
       zone: unitId === SAFETY_UNIT_ID ? SAFETY_ZONE : PROCESS_ZONE,
       safety, writable_from: Object.freeze([...writableFrom]),
-      opcua_node_id: `ns=${OPCUA_NAMESPACE_INDEX};s=${id}`, unit, scale, type, description,
+      opcua_node_id: `ns=${OPCUA_NAMESPACE_INDEX};s=${id}`, unit, scale, type,
+      ...(RANGES[signal] ? { range: RANGES[signal] } : {}), description,
     });
   }));
   return cached;

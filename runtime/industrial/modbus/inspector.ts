@@ -1,0 +1,351 @@
+/**
+ * The gateway's inspection pipeline, independent of sockets so the benchmark runs exactly this code:
+ * framing (close on a bad header) -> rate limit (06) -> unit route (0A) -> zone function allow-list (01) ->
+ * request decoding (03/02/01) -> address range (02) -> writable_from (01) -> value range (03) -> policy decision for
+ * writes (01) -> forward. Every decision is one audit record (batched) and one count (flushed to prom-client in bulk).
+ */
+import type { ErrorCode } from '../../errors';
+import type { Metrics } from '../../observability/metrics';
+import type { Logger } from '../../observability/logger';
+import type { AuditRecordInput } from '../../agents/behaviour';
+import { checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, MAX_ADU_BYTES, newDecodedRequest, TABLE, TABLE_NAMES, writtenValue, type DecodedRequest } from './frame';
+import type { CompiledRules } from './rules';
+
+/** What the policy decision point sees for one write request. */
+export interface WriteDecisionRequest {
+  readonly zone: string;
+  readonly connectionId: number;
+  readonly unitId: number;
+  readonly functionCode: number;
+  readonly table: 'coil' | 'holding';
+  readonly address: number;
+  readonly quantity: number;
+  /** Plant map ids of the written signals, in address order. */
+  readonly signals: readonly string[];
+  /** Raw values written (0/1 for coils, register words). */
+  readonly values: readonly number[];
+  /** True when any written signal is a safety signal. */
+  readonly safety: boolean;
+}
+export interface Decision {
+  readonly allow: boolean;
+  /** Free text for the log; never a label. */
+  readonly reason?: string;
+  /** What refused: the policy (default) or a safety interlock (metric reason label). */
+  readonly by?: 'policy' | 'interlock';
+}
+export type WriteDecisionFn = (request: WriteDecisionRequest) => Decision;
+
+/** Default: writes that passed the static checks are allowed, safety writes are denied (plug a policy decision point). */
+export const denySafetyWrites: WriteDecisionFn = (r) => (r.safety ? { allow: false, reason: 'no policy decision point configured' } : { allow: true });
+
+/** Fail-safe direction only: a safety write is allowed when it trips the emergency stop (sets the coil to 1); every
+ *  other safety write (reset, bypass, trip setpoints) is denied. The embedded default without a policy decision point. */
+export const failSafeWrites: WriteDecisionFn = (r) => {
+  if (!r.safety) return { allow: true };
+  const ok = r.table === 'coil' && r.signals.every((s, i) => s === 'safety_1.emergency_stop' && r.values[i] === 1);
+  return ok ? { allow: true } : { allow: false, reason: 'only tripping the emergency stop is allowed without a policy decision point' };
+};
+
+/** Verdicts: [decision, reason] pairs; the reason is the bounded metric label of glimmer_gateway_decisions_total. */
+export const VERDICTS = [
+  ['allow', 'zone'], ['allow', 'policy'], ['deny', 'function'], ['deny', 'address'], ['deny', 'sanity'], ['deny', 'zone'],
+  ['deny', 'policy'], ['deny', 'interlock'], ['deny', 'rate_limit'], ['deny', 'route'], ['deny', 'malformed'], ['deny', 'upstream'], ['deny', 'slow_client'],
+] as const;
+const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12;
+export const FUNCTION_NAMES = ['other', 'read_coils', 'read_discrete_inputs', 'read_holding_registers', 'read_input_registers', 'write_single_coil', 'write_single_register', 'write_multiple_coils', 'write_multiple_registers'] as const;
+const FUNCTION_INDEX = new Uint8Array(256);
+[1, 2, 3, 4, 5, 6].forEach((fc) => { FUNCTION_INDEX[fc] = fc; });
+FUNCTION_INDEX[15] = 7; FUNCTION_INDEX[16] = 8;
+const VERDICT_BY_EXCEPTION: Record<number, number> = { [EX.ILLEGAL_FUNCTION]: V_FUNCTION, [EX.ILLEGAL_DATA_ADDRESS]: V_ADDRESS, [EX.ILLEGAL_DATA_VALUE]: V_SANITY };
+
+export interface GatewayAuditRecord extends AuditRecordInput {
+  readonly type: 'modbus.decision';
+  readonly time_ms: number;
+  readonly zone: string;
+  readonly connection: number;
+  readonly transaction: number;
+  readonly unit: number;
+  readonly function_code: number;
+  readonly address: number;
+  readonly quantity: number;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: (typeof VERDICTS)[number][1];
+  /** Modbus exception code answered (0 when forwarded or closed). */
+  readonly exception: number;
+  readonly code: ErrorCode | null;
+  readonly safety: boolean;
+}
+export type GatewayAuditSink = (batch: GatewayAuditRecord[]) => void;
+
+const EXCEPTION_CODES: Record<number, ErrorCode> = {
+  [EX.ILLEGAL_FUNCTION]: 'GLM_ERR_MODBUS_FUNCTION_DENIED',
+  [EX.ILLEGAL_DATA_ADDRESS]: 'GLM_ERR_MODBUS_ADDRESS_DENIED',
+  [EX.ILLEGAL_DATA_VALUE]: 'GLM_ERR_MODBUS_VALUE_INVALID',
+};
+
+export interface InspectorLimits {
+  /** Requests per second per connection (token bucket refill). @default 20000 */
+  readonly ratePerSecond: number;
+  /** Token bucket size. @default 2000 */
+  readonly burst: number;
+  /** Forwarded requests awaiting their answer per connection before the gateway stops reading it. @default 64 */
+  readonly maxInflightPerClient: number;
+}
+export const DEFAULT_INSPECTOR_LIMITS: InspectorLimits = { ratePerSecond: 20_000, burst: 2_000, maxInflightPerClient: 64 };
+
+/** What a session does with its verdicts (the socket gateway, or the benchmark). */
+export interface SessionHooks {
+  /** The request passed: forward it (the bytes are a view valid only during the call). */
+  forward(session: ClientSession, request: DecodedRequest, adu: Buffer): void;
+  /** Send these bytes back to the client. */
+  reply(session: ClientSession, adu: Buffer): void;
+  /** Close the connection (malformed or oversize frame, timeouts). */
+  close(session: ClientSession, code: ErrorCode): void;
+  /** Stop / resume reading from the client (inflight bound reached / drained). */
+  pause(session: ClientSession): void;
+  resume(session: ClientSession): void;
+}
+
+/** Batches audit records; hands a batch to the sink every `maxBatch` records or `flushMs`, never per frame. */
+export class AuditBatcher {
+  private batch: GatewayAuditRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly sink: GatewayAuditSink, private readonly onFlush: () => void, private readonly logger?: Logger, private readonly maxBatch = 4096, private readonly flushMs = 50) {}
+
+  push(record: GatewayAuditRecord): void {
+    this.batch.push(record);
+    if (this.batch.length >= this.maxBatch) this.flush();
+    else if (this.timer === undefined) { this.timer = setTimeout(() => this.flush(), this.flushMs); this.timer.unref(); }
+  }
+
+  flush(): void {
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined; }
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length > 0) {
+      try { this.sink(batch); } catch (err) { this.logger?.error({ err: (err as Error).message, records: batch.length }, 'modbus audit sink failed'); }
+    }
+    this.onFlush();
+  }
+}
+
+export class Inspector {
+  readonly rules: CompiledRules;
+  readonly limits: InspectorLimits;
+  private readonly decide: WriteDecisionFn;
+  readonly audit: AuditBatcher;
+  private readonly metrics: Metrics | undefined;
+  /** Decision counts per target zone x function x verdict, flushed to prom-client with each audit batch. */
+  private readonly counts: Float64Array;
+  /** Target zone names (the addressed unit's zone; the last one is 'unknown'), and per unit id its index. */
+  private readonly targetZones: string[];
+  private readonly unitZone = new Uint8Array(256);
+  private readonly req = newDecodedRequest();
+  private nextConnectionId = 1;
+
+  constructor(options: { rules: CompiledRules; decide?: WriteDecisionFn; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits> }) {
+    this.rules = options.rules;
+    this.limits = { ...DEFAULT_INSPECTOR_LIMITS, ...options.limits };
+    this.decide = options.decide ?? denySafetyWrites;
+    this.metrics = options.metrics;
+    this.targetZones = [...new Set(this.rules.units.filter((u) => u !== undefined).map((u) => u.zone)), 'unknown'];
+    this.unitZone.fill(this.targetZones.length - 1);
+    this.rules.units.forEach((u, id) => { if (u) this.unitZone[id] = this.targetZones.indexOf(u.zone); });
+    this.counts = new Float64Array(this.targetZones.length * FUNCTION_NAMES.length * VERDICTS.length);
+    this.audit = new AuditBatcher(options.audit, () => this.flushMetrics(), options.logger);
+  }
+
+  session(zone: string, now: number): ClientSession {
+    return new ClientSession(this, this.rules.zoneIndex(zone), this.nextConnectionId++, now);
+  }
+
+  private flushMetrics(): void {
+    const m = this.metrics;
+    if (!m) return;
+    const F = FUNCTION_NAMES.length, V = VERDICTS.length;
+    for (let i = 0; i < this.counts.length; i++) {
+      const n = this.counts[i] as number;
+      if (n === 0) continue;
+      this.counts[i] = 0;
+      const [decision, reason] = VERDICTS[i % V] as readonly [string, string];
+      m.gatewayDecisions.inc({ zone: this.targetZones[Math.floor(i / (F * V))] as string, function: FUNCTION_NAMES[Math.floor(i / V) % F] as string, decision, reason }, n);
+    }
+  }
+
+  private record(s: ClientSession, now: number, transactionId: number, unitId: number, functionCode: number, address: number, quantity: number, verdict: number, exception: number, code: ErrorCode | null, safety: boolean): void {
+    const tz = this.unitZone[unitId] as number;
+    this.counts[(tz * FUNCTION_NAMES.length + (FUNCTION_INDEX[functionCode] as number)) * VERDICTS.length + verdict]! += 1;
+    const [decision, reason] = VERDICTS[verdict] as (typeof VERDICTS)[number];
+    this.audit.push({
+      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, transaction: transactionId,
+      unit: unitId, function_code: functionCode, address, quantity, decision, reason, exception, code, safety,
+    });
+  }
+
+  /** An upstream failure (0A/0B) after a forward: audited as its own decision. */
+  upstreamFailed(s: ClientSession, now: number, transactionId: number, unitId: number, functionCode: number, exception: number, code: ErrorCode): void {
+    this.record(s, now, transactionId, unitId, functionCode, 0, 0, V_UPSTREAM, exception, code, false);
+  }
+
+  /** Inspects one complete ADU (header checked) and either forwards it or answers an exception. */
+  inspect(s: ClientSession, hooks: SessionHooks, buf: Buffer, off: number, len: number, now: number): void {
+    const req = this.req;
+    const rules = this.rules;
+    // Rate limit: token bucket refilled from the caller's clock.
+    if (s.tokens < 1) {
+      s.tokens = Math.min(this.limits.burst, s.tokens + ((now - s.refilledAt) * this.limits.ratePerSecond) / 1000);
+      s.refilledAt = now;
+      if (s.tokens < 1) {
+        this.peek(buf, off, req);
+        return this.refuse(s, hooks, req, now, V_RATE, EX.SERVER_DEVICE_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
+      }
+    }
+    s.tokens -= 1;
+    const unitId = buf[off + 6] as number;
+    const fc = buf[off + 7] as number;
+    const unit = rules.units[unitId];
+    if (unit === undefined || rules.reach[s.zone]![unitId] !== 1) {
+      this.peek(buf, off, req);
+      return this.refuse(s, hooks, req, now, V_ROUTE, EX.GATEWAY_PATH_UNAVAILABLE, 'GLM_ERR_MODBUS_UNIT_UNKNOWN', false);
+    }
+    if (rules.functions[s.zone]![fc] !== 1) {
+      this.peek(buf, off, req);
+      return this.refuse(s, hooks, req, now, V_FUNCTION, EX.ILLEGAL_FUNCTION, 'GLM_ERR_MODBUS_FUNCTION_DENIED', false);
+    }
+    const ex = decodeRequest(buf, off, req);
+    if (ex !== 0) return this.refuse(s, hooks, req, now, VERDICT_BY_EXCEPTION[ex] as number, ex, EXCEPTION_CODES[ex] as ErrorCode, false);
+    const t = req.table;
+    if (req.address + req.quantity > (unit.sizes[t] as number)) return this.refuse(s, hooks, req, now, V_ADDRESS, EX.ILLEGAL_DATA_ADDRESS, 'GLM_ERR_MODBUS_ADDRESS_DENIED', false);
+    let safety = false;
+    if (req.write) {
+      const writable = unit.writable[s.zone]![t] as Uint8Array;
+      const safetyFlags = unit.safety[t] as Uint8Array;
+      for (let i = 0; i < req.quantity; i++) {
+        const a = req.address + i;
+        if (safetyFlags[a] === 1) safety = true;
+        if (writable[a] !== 1) return this.refuse(s, hooks, req, now, V_ZONE, EX.ILLEGAL_FUNCTION, 'GLM_ERR_MODBUS_WRITE_DENIED', safety);
+        if (t === TABLE.HOLDING) {
+          const v = writtenValue(buf, req, i);
+          if (v < (unit.rawMin[a] as number) || v > (unit.rawMax[a] as number)) return this.refuse(s, hooks, req, now, V_SANITY, EX.ILLEGAL_DATA_VALUE, 'GLM_ERR_MODBUS_VALUE_INVALID', safety);
+        }
+      }
+      const signals: string[] = new Array(req.quantity);
+      const values: number[] = new Array(req.quantity);
+      const entries = unit.entries[t] as readonly ({ id: string } | undefined)[];
+      for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i]?.id ?? ''; values[i] = writtenValue(buf, req, i); }
+      let decision: Decision;
+      try {
+        decision = this.decide({ zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety });
+      } catch {
+        decision = { allow: false, reason: 'policy decision point failed' };
+      }
+      if (decision.allow !== true) return this.refuse(s, hooks, req, now, decision.by === 'interlock' ? V_INTERLOCK : V_POLICY, EX.ILLEGAL_FUNCTION, 'GLM_ERR_MODBUS_POLICY_DENIED', safety);
+    }
+    this.record(s, now, req.transactionId, unitId, fc, req.address, req.quantity, req.write ? V_WRITE : V_READ, 0, null, safety);
+    s.inflight++;
+    hooks.forward(s, req, buf.subarray(off, off + len));
+  }
+
+  /** Reads transaction, unit and function for a refusal that happens before full decoding. */
+  private peek(buf: Buffer, off: number, req: DecodedRequest): void {
+    req.transactionId = ((buf[off] as number) << 8) | (buf[off + 1] as number);
+    req.unitId = buf[off + 6] as number;
+    req.functionCode = buf[off + 7] as number;
+    req.address = 0; req.quantity = 0;
+  }
+
+  private refuse(s: ClientSession, hooks: SessionHooks, req: DecodedRequest, now: number, verdict: number, exception: number, code: ErrorCode, safety: boolean): void {
+    this.record(s, now, req.transactionId, req.unitId, req.functionCode, req.address, req.quantity, verdict, exception, code, safety);
+    hooks.reply(s, exceptionAdu(req.transactionId, req.unitId, req.functionCode, exception));
+  }
+
+  closeFor(s: ClientSession, now: number, code: ErrorCode): void {
+    const verdict = code === 'GLM_ERR_MODBUS_FRAME_MALFORMED' || code === 'GLM_ERR_MODBUS_FRAME_OVERSIZE' ? V_MALFORMED : V_SLOW;
+    this.record(s, now, 0, 0, 0, 0, 0, verdict, 0, code, false);
+  }
+}
+
+/** One client connection's inspection state: stream reassembly, token bucket, inflight count, timers. */
+export class ClientSession {
+  tokens: number;
+  refilledAt: number;
+  inflight = 0;
+  /** Unconsumed bytes: a partial frame, or frames held back while the inflight bound is reached. */
+  private pending: Buffer | null = null;
+  /** When the current partial frame started (0: none), for the slow-client timeout. */
+  partialSince = 0;
+  lastActivity: number;
+  paused = false;
+  closed = false;
+  /** Free slot for the transport (the socket, in the gateway). */
+  transport: unknown;
+
+  constructor(readonly inspector: Inspector, readonly zone: number, readonly id: number, now: number) {
+    this.tokens = inspector.limits.burst;
+    this.refilledAt = now;
+    this.lastActivity = now;
+  }
+
+  get zoneName(): string { return this.inspector.rules.zones[this.zone] as string; }
+
+  /** Feeds bytes from the client; frames are inspected in order, as far as the inflight bound allows. */
+  feed(chunk: Buffer, now: number, hooks: SessionHooks): void {
+    if (this.closed) return;
+    this.lastActivity = now;
+    let buf = chunk;
+    if (this.pending !== null) buf = chunk.length === 0 ? this.pending : Buffer.concat([this.pending, chunk]);
+    this.pending = null;
+    const end = buf.length;
+    let off = 0;
+    const limit = this.inspector.limits.maxInflightPerClient;
+    while (off < end) {
+      if (this.inflight >= limit) {
+        if (!this.paused) { this.paused = true; hooks.pause(this); }
+        break;
+      }
+      const st = checkFrame(buf, off, end);
+      if (st === FRAME.NEED_MORE) break;
+      if (st !== FRAME.OK) {
+        const code: ErrorCode = st === FRAME.OVERSIZE ? 'GLM_ERR_MODBUS_FRAME_OVERSIZE' : 'GLM_ERR_MODBUS_FRAME_MALFORMED';
+        this.fail(now, code, hooks);
+        return;
+      }
+      const len = frameLength(buf, off);
+      this.inspector.inspect(this, hooks, buf, off, len, now);
+      if (this.closed) return;
+      off += len;
+    }
+    if (off < end) {
+      const rest = end - off;
+      // A partial frame is at most one ADU; more than that held back only happens while paused (bounded by the
+      // socket's read chunk, as reading stops).
+      if (!this.paused && rest >= MAX_ADU_BYTES) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
+      this.pending = Buffer.from(buf.subarray(off, end));
+      if (!this.paused && this.partialSince === 0) this.partialSince = now;
+    } else {
+      this.partialSince = 0;
+    }
+    if (this.paused && this.inflight < limit) { this.paused = false; hooks.resume(this); }
+  }
+
+  /** A forwarded request was answered (or failed); resumes reading once below half the inflight bound. */
+  settled(now: number, hooks: SessionHooks): void {
+    this.inflight--;
+    if (this.paused && this.inflight <= this.inspector.limits.maxInflightPerClient >> 1) {
+      this.paused = false;
+      this.feed(Buffer.alloc(0), now, hooks);
+      if (!this.paused && !this.closed) hooks.resume(this);
+    }
+  }
+
+  fail(now: number, code: ErrorCode, hooks: SessionHooks): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    this.inspector.closeFor(this, now, code);
+    hooks.close(this, code);
+  }
+
+  hasPartialFrame(): boolean { return this.partialSince !== 0 && this.pending !== null; }
+}

@@ -1,0 +1,57 @@
+/** Shared setup for the industrial tests: a running plant, its simulated PLC and a gateway in front, on loopback. */
+import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
+import { startSimulatedPlc, type SimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
+import { ModbusGateway, type GatewayLimits } from '../../runtime/industrial/modbus/gateway';
+import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
+import type { GatewayAuditRecord, WriteDecisionFn } from '../../runtime/industrial/modbus/inspector';
+import type { Zone, Conduit } from '../../runtime/config/types';
+
+export const ZONES: Zone[] = [
+  { name: 'enterprise', isa95_level: 4, security_level: 1 },
+  { name: 'dmz', isa95_level: 3.5, security_level: 2 },
+  { name: 'operations', isa95_level: 3, security_level: 2 },
+  { name: 'control', isa95_level: 2, security_level: 3 },
+  { name: 'safety', isa95_level: 1, security_level: 3 },
+];
+export const CONDUITS: Required<Conduit>[] = [
+  { from: 'enterprise', to: 'dmz', protocols: ['https'], allow_insecure_opcua: false },
+  { from: 'dmz', to: 'operations', protocols: ['https', 'a2a'], allow_insecure_opcua: false },
+  { from: 'operations', to: 'control', protocols: ['a2a', 'opcua', 'modbus'], allow_insecure_opcua: false },
+  { from: 'control', to: 'safety', protocols: ['opcua', 'modbus'], allow_insecure_opcua: false },
+];
+
+export interface Rig {
+  plant: PlantRuntime;
+  plc: SimulatedPlc;
+  gateway: ModbusGateway;
+  ports: Record<string, number>;
+  audit: GatewayAuditRecord[];
+  restartPlc(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRig(options: { decide?: WriteDecisionFn; limits?: Partial<GatewayLimits> } = {}): Promise<Rig> {
+  const plant = new PlantRuntime({ seed: 42, tickMs: 100 });
+  let plc = await startSimulatedPlc({ plant });
+  const plcPort = plc.port;
+  const audit: GatewayAuditRecord[] = [];
+  const rules = compileRules(defaultZoneRules({ zones: ZONES, conduits: CONDUITS }));
+  const gateway = new ModbusGateway({
+    listeners: [{ zone: 'operations', port: 0 }, { zone: 'control', port: 0 }, { zone: 'safety', port: 0 }],
+    routes: [{ unitId: 1, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 20, maxMs: 200 } }, { unitId: 2, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 20, maxMs: 200 } }],
+    rules, decide: options.decide, audit: (batch) => { audit.push(...batch); }, limits: options.limits,
+  });
+  const ports = await gateway.start();
+  await gateway.ready(5000);
+  const rig: Rig = {
+    plant, get plc() { return plc; }, gateway, ports, audit,
+    async restartPlc() { plc = await startSimulatedPlc({ plant, port: plcPort }); },
+    async stop() { await gateway.stop(); await plc.close(); plant.stop(); },
+  } as Rig;
+  return rig;
+}
+
+export function flushAudit(rig: Rig): GatewayAuditRecord[] {
+  rig.gateway.inspector.audit.flush();
+  return rig.audit;
+}
