@@ -7,49 +7,44 @@ import { GlimmerError } from '../errors';
 
 const MAX_DEPTH = 32;
 
-function refuse(path: string, what: string): never {
-  throw new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record field ${path} ${what}`);
+/** The path of the value being written, kept as a stack so it costs nothing unless a value is refused. */
+function refuse(path: (string | number)[], what: string): never {
+  const text = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+  throw new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record field $${text} ${what}`);
 }
 
-function write(value: unknown, path: string, depth: number, out: string[]): void {
-  if (depth > MAX_DEPTH) refuse(path, `nests deeper than ${MAX_DEPTH} levels`);
+function write(value: unknown, path: (string | number)[]): string {
   switch (typeof value) {
     case 'string':
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) refuse(path, 'is not a finite number');
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'object': {
-      if (value === null) {
-        out.push('null');
-        return;
-      }
+      if (value === null) return 'null';
+      if (path.length >= MAX_DEPTH) refuse(path, `nests deeper than ${MAX_DEPTH} levels`);
       if (Array.isArray(value)) {
-        out.push('[');
-        value.forEach((item, i) => {
-          if (i > 0) out.push(',');
-          write(item, `${path}[${i}]`, depth + 1, out);
-        });
-        out.push(']');
-        return;
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          path.push(i);
+          out += (i > 0 ? ',' : '') + write(value[i], path);
+          path.pop();
+        }
+        return `${out}]`;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) refuse(path, 'is not a plain object');
       const keys = Object.keys(value).sort();
-      out.push('{');
-      keys.forEach((key, i) => {
-        if (i > 0) out.push(',');
-        out.push(JSON.stringify(key), ':');
-        const child = (value as Record<string, unknown>)[key];
-        write(child, `${path}.${key}`, depth + 1, out);
-      });
-      out.push('}');
-      return;
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        path.push(key);
+        out += `${i > 0 ? ',' : ''}${JSON.stringify(key)}:${write((value as Record<string, unknown>)[key], path)}`;
+        path.pop();
+      }
+      return `${out}}`;
     }
     default:
       refuse(path, `has type ${typeof value}, which JSON cannot hold`);
@@ -58,7 +53,5 @@ function write(value: unknown, path: string, depth: number, out: string[]): void
 
 /** The canonical JSON text of a value; throws GLM_ERR_AUDIT_RECORD_INVALID naming the field path. */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  write(value, '$', 0, out);
-  return out.join('');
+  return write(value, []);
 }

@@ -121,6 +121,14 @@ CREATE TRIGGER IF NOT EXISTS entries_append_only_u BEFORE UPDATE ON entries BEGI
 CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 `;
 
+/**
+ * The leaf text: canonical JSON of `{"index": i, "record": {...}, "ts": "<ISO 8601>"}`. The envelope's keys are
+ * already in canonical order, so only the record goes through the canonicaliser.
+ */
+export function leafText(index: number, record: AuditRecord, ts: string): string {
+  return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
+}
+
 export function auditDir(stateDir: string): string {
   return path.join(stateDir, 'audit');
 }
@@ -302,6 +310,19 @@ class AuditLogImpl implements AuditLog {
     return (this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number) ?? 0;
   }
 
+  private lastMs = -1;
+  private lastIso = '';
+
+  /** The timestamp of a leaf; formatted once per millisecond. */
+  private isoNow(): string {
+    const ms = this.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
+  }
+
   leafHash(leaf: Uint8Array): Buffer {
     return this.tree.h.leaf(leaf);
   }
@@ -320,7 +341,7 @@ class AuditLogImpl implements AuditLog {
     const index = this.tree.size + this.pending.length;
     let leaf: Buffer;
     try {
-      leaf = Buffer.from(canonicalJson({ index, record, ts: new Date(this.now()).toISOString() }), 'utf8');
+      leaf = Buffer.from(leafText(index, record, this.isoNow()), 'utf8');
     } catch (err) {
       return Promise.reject(err);
     }

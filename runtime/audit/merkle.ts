@@ -18,18 +18,29 @@ export interface Hasher {
   node(left: Uint8Array, right: Uint8Array): Buffer;
 }
 
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
-
 export function hasher(algorithm: MerkleAlgorithm = 'RFC9162_SHA512'): Hasher {
   const name = algorithm === 'RFC9162_SHA256' ? 'sha256' : 'sha512';
-  const digest = (...parts: Uint8Array[]): Buffer => crypto.hash(name, Buffer.concat(parts), 'buffer') as unknown as Buffer;
+  const size = name === 'sha256' ? 32 : 64;
+  const digest = (data: Uint8Array): Buffer => crypto.hash(name, data, 'buffer') as unknown as Buffer;
+  // One scratch buffer per hasher: node hashing is the hot path of appends, so it does not allocate.
+  const scratch = Buffer.alloc(1 + 2 * size);
+  scratch[0] = 0x01;
   return {
     algorithm,
-    size: name === 'sha256' ? 32 : 64,
-    empty: () => digest(),
-    leaf: (data) => digest(LEAF_PREFIX, data),
-    node: (left, right) => digest(NODE_PREFIX, left, right),
+    size,
+    empty: () => digest(Buffer.alloc(0)),
+    leaf: (data) => {
+      const buf = Buffer.allocUnsafe(data.length + 1);
+      buf[0] = 0x00;
+      buf.set(data, 1);
+      return digest(buf);
+    },
+    node: (left, right) => {
+      if (left.length !== size || right.length !== size) throw new GlimmerError('GLM_ERR_AUDIT_PROOF_INVALID', `a tree node hash must have ${size} bytes`);
+      scratch.set(left, 1);
+      scratch.set(right, 1 + size);
+      return digest(scratch);
+    },
   };
 }
 
@@ -115,6 +126,7 @@ export function rootFromInclusionProof(h: Hasher, index: number, size: number, l
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
     fail(`inclusion proof index ${index} is not below tree size ${size}`);
   }
+  if (leafHash.length !== h.size) fail(`leaf hash has ${leafHash.length} bytes, expected ${h.size}`);
   let fn = index;
   let sn = size - 1;
   let r: Buffer = Buffer.from(leafHash);
@@ -157,7 +169,7 @@ export function verifyConsistency(
   path: readonly Uint8Array[],
 ): boolean {
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || second < first) return false;
-  if (path.some((p) => p.length !== h.size)) return false;
+  if (path.some((p) => p.length !== h.size) || firstRoot.length !== h.size || secondRoot.length !== h.size) return false;
   const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && crypto.timingSafeEqual(a, b);
   if (first === second) return path.length === 0 && eq(firstRoot, secondRoot);
   if (first === 0) return path.length === 0;
