@@ -116,7 +116,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
       restartWindowS: doc.supervisor?.restart_window_s ?? 60,
       shutdownGraceMs: doc.supervisor?.shutdown_grace_ms ?? 5000,
     },
-    plant: { seed: doc.plant?.seed ?? 42, tickMs: doc.plant?.tick_ms ?? 100 },
+    plant: { seed: doc.plant?.seed ?? 42, tickMs: doc.plant?.tick_ms ?? 100, faultSchedule: doc.plant?.fault_schedule ?? [] },
     api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080 },
     cognitive: { file: cognitiveFile, ...cognitive },
   };

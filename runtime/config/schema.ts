@@ -87,6 +87,20 @@ export const runtimeConfigSchema = {
       properties: {
         seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
         tick_ms: { type: 'integer', minimum: 10, maximum: 10000 },
+        fault_schedule: {
+          type: 'array',
+          maxItems: 64,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['at_s', 'asset', 'fault'],
+            properties: {
+              at_s: { type: 'number', minimum: 0, maximum: 604800 },
+              asset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,31}$' },
+              fault: { enum: ['bearing_wear', 'leak', 'stuck_sensor'] },
+            },
+          },
+        },
       },
     },
     api: {

@@ -14,6 +14,9 @@ export interface Zone { readonly name: string; readonly isa95_level: number; rea
 export interface Conduit { readonly from: string; readonly to: string; readonly protocols: readonly string[]; readonly allow_insecure_opcua?: boolean }
 export interface AgentSpec { readonly name: string; readonly kind: AgentKind; readonly zone: string; readonly required_safety_level: number }
 
+/** A fault the embedded plant injects at a time after start, so the demo shows detection and shutdown. */
+export interface FaultScheduleEntry { readonly at_s: number; readonly asset: string; readonly fault: 'bearing_wear' | 'leak' | 'stuck_sensor' }
+
 export interface CognitiveConfig {
   readonly hybrid_reasoning: {
     readonly neural_components: readonly { type: 'transformer'; model: string; precision: 'int8' | 'fp32'; quantization: 'dynamic' | 'none'; path?: string }[];
@@ -27,7 +30,7 @@ export interface RuntimeConfigFile {
   readonly conduits: readonly Conduit[];
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
-  readonly plant?: { seed?: number; tick_ms?: number };
+  readonly plant?: { seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
   readonly api?: { host?: string; port?: number };
   readonly cognitive_config?: string;
 }
@@ -39,7 +42,7 @@ export interface RuntimeConfig {
   readonly conduits: readonly Required<Conduit>[];
   readonly agents: readonly AgentSpec[];
   readonly supervisor: { restartBackoffMs: { initial: number; max: number }; maxRestarts: number; restartWindowS: number; shutdownGraceMs: number };
-  readonly plant: { seed: number; tickMs: number };
+  readonly plant: { seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[] };
   readonly api: { host: string; port: number };
   readonly cognitive: CognitiveConfig & { readonly file: string };
 }

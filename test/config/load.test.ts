@@ -38,7 +38,7 @@ test('GIVEN a file without the optional blocks WHEN loaded THEN every default is
   const { supervisor: _s, plant: _p, api: _a, ...rest } = structuredClone(base);
   const cfg = loadConfig(write(rest));
   assert.deepEqual(cfg.supervisor, { restartBackoffMs: { initial: 100, max: 10000 }, maxRestarts: 5, restartWindowS: 60, shutdownGraceMs: 5000 });
-  assert.deepEqual(cfg.plant, { seed: 42, tickMs: 100 });
+  assert.deepEqual(cfg.plant, { seed: 42, tickMs: 100, faultSchedule: [] });
   assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080 });
 });
 
@@ -52,6 +52,7 @@ const refusals: [string, () => string, RegExp][] = [
   ['a conduit to an unknown zone', () => mutate((d) => (d.conduits[0].to = 'nowhere')), /at \/conduits\/0\/to: received "nowhere"/],
   ['a duplicated agent name', () => mutate((d) => d.agents.push({ ...d.agents[0] })), /at \/agents\/3\/name: received "industrial-1", allowed: an agent name not used before/],
   ['a missing required key', () => mutate((d) => delete d.topology.trust_domain), /at \/topology: allowed: a "trust_domain" key/],
+  ['an unknown fault kind in the schedule', () => mutate((d) => (d.plant.fault_schedule = [{ at_s: 1, asset: 'pump_1', fault: 'gremlins' }])), /at \/plant\/fault_schedule\/0\/fault: received "gremlins", allowed: one of "bearing_wear"/],
   ['a wrong type', () => mutate((d) => (d.plant.seed = 'forty-two')), /at \/plant\/seed: received "forty-two", allowed: a value of type integer/],
   ['invalid YAML', () => write('topology: [unclosed'), /not valid YAML/],
   ['a duplicated YAML key', () => write('topology: {}\ntopology: {}\n'), /not valid YAML/],
