@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import YAML from 'yaml';
+import { AlertEvaluator, RUNTIME_ALERT_RULES } from '../../runtime/observability/alerts';
+import { createMetrics } from '../../runtime/observability/metrics';
+
+interface Rule { alert: string; for?: string; labels: { severity: string }; annotations: { response_plan: string } }
+const yamlRules = (YAML.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'monitoring', 'prometheus', 'custom_rules.yml'), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+const seconds = (d?: string) => (d === undefined ? 0 : Number(d.slice(0, -1)) * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[d.slice(-1)]!);
+
+test('GIVEN custom_rules.yml WHEN compared with the runtime\'s alert table THEN names, for durations, severities and runbooks agree', () => {
+  assert.deepEqual(
+    RUNTIME_ALERT_RULES.map((r) => [r.name, r.forS, r.severity, r.responsePlan]),
+    yamlRules.map((r) => [r.alert, seconds(r.for), r.labels.severity, r.annotations.response_plan]),
+  );
+});
+
+test('GIVEN an agent below its required level WHEN evaluated over time THEN SafetyIntegrityBreach is pending, firing after 2 minutes, and gone once the level is restored', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  m.safetyIntegrityLevel.set({ agent: 'industrial-1', zone: 'control' }, 3);
+  m.requiredSafetyLevel.set({ agent: 'industrial-1', zone: 'control' }, 3);
+  assert.deepEqual(await ev.evaluate(0), []);
+  m.safetyIntegrityLevel.set({ agent: 'industrial-1', zone: 'control' }, 2);
+  assert.equal((await ev.evaluate(1000))[0]?.state, 'pending');
+  const firing = (await ev.evaluate(121_000))[0];
+  assert.equal(firing?.state, 'firing');
+  assert.equal(firing?.name, 'SafetyIntegrityBreach');
+  assert.deepEqual(firing?.labels, { agent: 'industrial-1', zone: 'control' });
+  m.safetyIntegrityLevel.set({ agent: 'industrial-1', zone: 'control' }, 3);
+  assert.deepEqual(await ev.evaluate(122_000), []);
+});
+
+test('GIVEN the gateway denies a safety-zone write WHEN evaluated THEN SafetyWriteDenied fires at once and clears 5 minutes later; control-zone denials do not fire', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  m.gatewayDecisions.inc({ zone: 'control', function: 'write_single_register', decision: 'deny', reason: 'policy' });
+  assert.deepEqual(await ev.evaluate(0), []);
+  m.gatewayDecisions.inc({ zone: 'safety', function: 'write_single_coil', decision: 'deny', reason: 'interlock' });
+  const [a] = await ev.evaluate(1000);
+  assert.equal(a?.name, 'SafetyWriteDenied');
+  assert.equal(a?.state, 'firing');
+  assert.deepEqual(a?.labels, { zone: 'safety', function: 'write_single_coil', reason: 'interlock' });
+  await ev.evaluate(200_000);
+  assert.deepEqual(await ev.evaluate(400_000), []);
+});
+
+test('GIVEN a PLC down, an agent paused, an old checkpoint and expiring certificates WHEN evaluated past their for durations THEN each alert fires', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  const now = 1_700_000_000_000;
+  m.plcUp.set({ plc: 'plc-1' }, 0);
+  m.agentState.set({ agent: 'data-1', kind: 'data', zone: 'dmz', state: 'PAUSED' }, 1);
+  m.auditCheckpointAge.set(1000);
+  m.certificateExpiry.set({ agent: 'data-1' }, now / 1000 + 3600);
+  m.certificateExpiry.set({ agent: 'cognitive-1' }, now / 1000 + 30 * 86400);
+  const first = await ev.evaluate(now);
+  assert.deepEqual(first.filter((a) => a.state === 'firing').map((a) => a.name), ['CertificateExpiryImminent']);
+  const later = await ev.evaluate(now + 1000 * 1000);
+  assert.deepEqual(later.map((a) => `${a.name}:${a.state}`).sort(), [
+    'AgentStuckPaused:firing', 'AuditCheckpointOverdue:firing', 'CertificateExpiringSoon:firing', 'CertificateExpiryImminent:firing', 'PlcUnreachable:firing',
+  ]);
+  assert.ok(later.every((a) => a.labels.agent !== 'cognitive-1'), 'a certificate valid for 30 days raises nothing');
+});
+
+test('GIVEN a started evaluator WHEN the alerts change THEN onChange is called with the new list', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  const seen: string[][] = [];
+  ev.start(20, (alerts) => seen.push(alerts.map((a) => a.name)));
+  await new Promise((r) => setTimeout(r, 60));
+  m.plcUp.set({ plc: 'plc-1' }, 0);
+  for (let i = 0; i < 250 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  ev.stop();
+  assert.deepEqual(seen, [['PlcUnreachable']]);
+});
