@@ -121,3 +121,19 @@ export function selectsAll(o: K8sObject, selector: Json | undefined): boolean {
   const emptyExprs = exprs === undefined || exprs === null || (Array.isArray(exprs) && exprs.length === 0);
   return emptyLabels && emptyExprs;
 }
+
+const NAMESPACE_REF = /^\$\{([A-Za-z_][\w-]*\.[A-Za-z_][\w-]*)\.(?:metadata(?:\[0\])?\.name|id|manifest\.metadata\.name)\}$/;
+
+/**
+ * Resolves namespaces written as references (`${kubernetes_namespace_v1.zone.metadata[0].name}`, as cdktf synthesizes
+ * them) to the referenced Namespace's name, so policies and workloads land in the right namespace.
+ */
+export function resolveNamespaceRefs(objects: K8sObject[]): K8sObject[] {
+  const names = new Map<string, string>();
+  for (const o of objects) if (o.kind === 'Namespace' && o.name !== '') names.set(o.view.configAddress, o.name);
+  return objects.map((o) => {
+    const m = NAMESPACE_REF.exec(o.namespace);
+    const target = m ? names.get(m[1] as string) : undefined;
+    return target === undefined ? o : { ...o, namespace: target };
+  });
+}

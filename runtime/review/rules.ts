@@ -4,7 +4,7 @@
  * Rules read only ResourceViews, so a `terraform show -json` plan and a synthesized cdk.tf.json are reviewed alike.
  */
 import { arr, at, block, blocks, get, isObj, str, stringMap, type Json, type JsonObject } from './json';
-import { containers, k8sObject, podSpec, POD_FIELDS, securityContext, selectsAll, type K8sObject } from './k8s';
+import { containers, k8sObject, podSpec, POD_FIELDS, resolveNamespaceRefs, securityContext, selectsAll, type K8sObject } from './k8s';
 import { UNKNOWN, type ReviewInput, type ResourceView } from './model';
 
 export type Severity = 'blocking' | 'warning';
@@ -391,7 +391,7 @@ function checkObjectLock(input: ReviewInput, minDays: number, out: Collector): v
     const legacy = blocks(get(b.values, 'object_lock_configuration'))[0];
     const enabled = get(b.values, 'object_lock_enabled');
     if (!isTrue(enabled) && !isUnknown(enabled) && get(legacy, 'object_lock_enabled') !== 'Enabled') {
-      out.add('GLM-S3-001', b, `audit bucket ${b.address} is created without Object Lock (object_lock_enabled = ${JSON.stringify(enabled ?? null)})`);
+      out.add('GLM-S3-001', b, `audit bucket ${b.address} has no Object Lock (object_lock_enabled = ${JSON.stringify(enabled ?? null)})`);
       continue;
     }
     const mine = lockConfigs.filter((c) => belongsTo(c, b));
@@ -450,6 +450,10 @@ function checkDestroy(input: ReviewInput, out: Collector): void {
 
 // --- rules: pods ------------------------------------------------------------------------------------------------------
 
+const CONTAINER_LIST_LABEL: Record<string, string> = {
+  container: 'container', containers: 'container', init_container: 'init container', initContainers: 'init container', ephemeralContainers: 'ephemeral container',
+};
+
 function checkPods(objects: K8sObject[], out: Collector): void {
   for (const o of objects) {
     if (isDeleteOnly(o.view)) continue;
@@ -464,7 +468,7 @@ function checkPods(objects: K8sObject[], out: Collector): void {
     if (get(podSc, f.runAsUser) === 0) out.add('GLM-POD-001', o.view, `${label} runs the pod as user 0 (root)`);
     for (const { list, name, c } of containers(o, pod)) {
       const sc = securityContext(o, c);
-      const where = `${label} ${list} ${name}`;
+      const where = `${label} ${CONTAINER_LIST_LABEL[list] ?? 'container'} ${name}`;
       const bad: string[] = [];
       if (isTrue(get(sc, f.privileged))) bad.push(`${f.privileged}: true`);
       if (isTrue(get(sc, f.allowPrivilegeEscalation))) bad.push(`${f.allowPrivilegeEscalation}: true`);
@@ -487,7 +491,7 @@ function checkPods(objects: K8sObject[], out: Collector): void {
 /** Runs every rule over the input; findings in a stable order (rule id, then address). */
 export function runRules(input: ReviewInput, options: RuleOptions = {}): Finding[] {
   const out = new Collector();
-  const objects = input.resources.map(k8sObject).filter((o): o is K8sObject => o !== undefined);
+  const objects = resolveNamespaceRefs(input.resources.map(k8sObject).filter((o): o is K8sObject => o !== undefined));
   const zones = new ZoneResolver(options.zoneLevels ?? new Map(), objects);
   checkEncryption(input, out);
   checkPublicEndpoints(input, objects, zones, out);
