@@ -7,6 +7,9 @@
  */
 import crypto from 'node:crypto';
 import type { Zone } from '../config/types';
+import type { GatewayAuditRecord } from '../industrial/modbus/inspector';
+import { FUNCTION_NAMES } from '../industrial/modbus/inspector';
+import { plantMap } from '../industrial/plant/map';
 import type { PlantSnapshot } from '../industrial/plant/simulation';
 
 export interface ConsoleAgent {
@@ -51,6 +54,8 @@ export interface GatewayDecision {
   readonly reason: string;
   /** The caller's identity (SPIFFE id or agent name) when known. */
   readonly principal?: string;
+  /** The zone the request came from (the gateway listener's zone). */
+  readonly from_zone?: string;
 }
 
 export interface AnomalyScore {
@@ -272,4 +277,23 @@ export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): 
     }
   }
   return { t, points, faults, flags };
+}
+
+let unitZones: Map<number, string> | undefined;
+
+/** Turns one Modbus gateway audit record (runtime/industrial/modbus/inspector.ts) into a console decision. */
+export function decisionFromGatewayRecord(record: GatewayAuditRecord): GatewayDecision {
+  unitZones ??= new Map(plantMap().map((e) => [e.unit_id, e.zone]));
+  const fc = record.function_code;
+  const name = fc >= 1 && fc <= 6 ? FUNCTION_NAMES[fc] : fc === 15 ? FUNCTION_NAMES[7] : fc === 16 ? FUNCTION_NAMES[8] : `function_${fc}`;
+  return {
+    // The gateway stamps records with its own clock; anything that is not an epoch time is replaced by now.
+    t: record.time_ms > 1e12 ? record.time_ms : Date.now(),
+    zone: record.safety ? 'safety' : (unitZones.get(record.unit) ?? `unit_${record.unit}`),
+    from_zone: record.zone,
+    function: name as string,
+    address: record.address,
+    decision: record.decision,
+    reason: record.reason,
+  };
 }

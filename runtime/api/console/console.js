@@ -240,7 +240,7 @@
 
   function decisionItem(d) {
     return el('li', { class: d.decision, 'data-decision': d.decision }, [
-      new Date(d.t).toLocaleTimeString() + ' ' + d.decision.toUpperCase() + ' ' + d.function + (d.address !== undefined ? ' @' + d.address : '') + ' → ' + d.zone + ' (' + d.reason + ')' + (d.principal ? ' by ' + d.principal : ''),
+      new Date(d.t).toLocaleTimeString() + ' ' + d.decision.toUpperCase() + ' ' + d.function + (d.address !== undefined ? ' @' + d.address : '') + (d.from_zone ? ' ' + d.from_zone : '') + ' → ' + d.zone + ' (' + d.reason + ')' + (d.principal ? ' by ' + d.principal : ''),
     ]);
   }
 
