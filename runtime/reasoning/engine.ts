@@ -35,6 +35,14 @@ export const ENTRY_GOALS: readonly EntryGoal[] = [
   { rule: 'sensor_integrity', params: ['Asset'] },
 ];
 
+/**
+ * The entry goals as one Prolog list. Named variables, not `_`: tau-prolog 0.3.4 leaves the template of
+ * findall/3 unbound when the goal came from a query with anonymous variables (found by the conformance suite).
+ */
+export function entryListText(entries: readonly EntryGoal[]): string {
+  return `[${entries.map((e, i) => `${e.rule}(${e.params.map((_, k) => `_E${i}_${k}`).join(',')})`).join(',')}]`;
+}
+
 export const DEFAULT_INFERENCE_LIMIT = 5_000_000;
 const MAX_FILE_BYTES = 1024 * 1024;
 const VFS_ROOT = '/glimmer';
@@ -189,8 +197,7 @@ export class RuleEngine {
     }
     const vocabulary = [...dynamic].sort();
     const entries = options.entries ?? ENTRY_GOALS;
-    const entryList = `[${entries.map((e) => `${e.rule}(${e.params.map(() => '_').join(',')})`).join(',')}]`;
-    return new RuleEngine(swi, entries, limit, vocabulary, entryList);
+    return new RuleEngine(swi, entries, limit, vocabulary, entryListText(entries));
   }
 
   private static mustSucceed(swi: SwiModule, goal: string, what: string): void {
