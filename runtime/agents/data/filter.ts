@@ -10,8 +10,6 @@ export type FieldClass = 'public' | 'personal';
 export interface ExportSchema {
   /** Allowed fields and their class; anything else is dropped. */
   readonly fields: Readonly<Record<string, FieldClass>>;
-  /** The field naming the data subject of a record (its pseudonym key is per subject). */
-  readonly subjectField?: string;
 }
 
 export interface FilterResult {
@@ -20,13 +18,13 @@ export interface FilterResult {
   readonly pseudonymised: readonly string[];
 }
 
-export type Pseudonymiser = (subject: string, field: string, value: string) => string;
+/** Maps a personal identifier to its keyed pseudonym (runtime/audit/gdpr.ts: one key per identifier, crypto-shreddable). */
+export type Pseudonymiser = (identifier: string) => string;
 
 const MAX_FIELDS = 256;
 const MAX_VALUE_LENGTH = 4096;
 
 export const DEFAULT_EXPORT_SCHEMA: ExportSchema = {
-  subjectField: 'operator_badge',
   fields: {
     type: 'public',
     at: 'public',
@@ -49,8 +47,6 @@ export function filterRecord(input: unknown, schema: ExportSchema, pseudonymise:
   }
   const entries = Object.entries(input as Record<string, unknown>);
   if (entries.length > MAX_FIELDS) throw new GlimmerError('GLM_ERR_DATA_RECORD_INVALID', `a record may have at most ${MAX_FIELDS} fields, received ${entries.length}`);
-  const subjectRaw = schema.subjectField ? (input as Record<string, unknown>)[schema.subjectField] : undefined;
-  const subject = typeof subjectRaw === 'string' && subjectRaw.length > 0 ? subjectRaw : 'anonymous';
   const record: FilterResult['record'] = {};
   const dropped: string[] = [];
   const pseudonymised: string[] = [];
@@ -64,7 +60,7 @@ export function filterRecord(input: unknown, schema: ExportSchema, pseudonymise:
     if (cls === 'personal') {
       if (value === null) record[field] = null;
       else {
-        record[field] = pseudonymise(subject, field, String(value));
+        record[field] = pseudonymise(String(value));
         pseudonymised.push(field);
       }
     } else {
