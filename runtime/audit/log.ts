@@ -300,6 +300,12 @@ class AuditLogImpl implements AuditLog {
     if (!this.db.prepare('SELECT 1 FROM segments WHERE end_idx IS NULL').get()) {
       this.db.prepare('INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)').run(this.latestSealedEnd(), this.now());
     }
+    // A crash between sealing a segment and exporting it leaves no `.checkpoint` file (written last): export again.
+    for (const seg of this.segments()) {
+      if (seg.end !== undefined && seg.checkpoint && !fs.existsSync(path.join(this.dir, 'segments', `${String(seg.id).padStart(6, '0')}.checkpoint`))) {
+        await this.exportSegment(seg);
+      }
+    }
     this.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
