@@ -14,8 +14,8 @@ export const MODBUS_TABLES = ['coil', 'discrete', 'input', 'holding'] as const;
 export type ModbusTable = (typeof MODBUS_TABLES)[number];
 
 export const OPCUA_NAMESPACE_URI = 'urn:glimmer:plant';
-/** The namespace index our namespace gets in the simulated PLC's OPC UA server (the first one registered). */
-export const OPCUA_NAMESPACE_INDEX = 1;
+/** The namespace index of our namespace in the simulated PLC's OPC UA server (0: OPC UA, 1: the server's own, 2: ours). */
+export const OPCUA_NAMESPACE_INDEX = 2;
 
 export const PROCESS_UNIT_ID = 1;
 export const SAFETY_UNIT_ID = 2;

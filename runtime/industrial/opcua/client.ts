@@ -1,0 +1,138 @@
+/**
+ * OPC UA client to the plant server: SignAndEncrypt (or what the zone model allows, checked before connecting), its
+ * own certificate store that never auto-accepts the server's certificate, username login (no anonymous), one
+ * subscription with a monitored item per signal (data changes pushed, not polled). After the first connection the
+ * client reconnects forever with backoff; node-opcua re-creates the session and its subscriptions when the server
+ * restarted (the `onRecovered` callback fires).
+ */
+import type * as Opcua from 'node-opcua';
+import { GlimmerError, quote } from '../../errors';
+import type { Logger } from '../../observability/logger';
+import { plantMap, type PlantMapEntry } from '../plant/map';
+import fs from 'node:fs';
+import { certificateDer, certificateManager, identityFor, loadOpcua, trustPeer, userPassword } from './pki';
+import { checkClientSecurity, type OpcuaSecurity } from './security';
+
+export interface PlantOpcuaClientOptions {
+  readonly endpointUrl: string;
+  readonly stateDir: string;
+  /** Application (certificate store) name, e.g. the agent id. */
+  readonly name: string;
+  readonly user: string;
+  readonly security: OpcuaSecurity;
+  /** @default { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' } */
+  readonly requested?: { readonly mode: 'SignAndEncrypt' | 'None'; readonly policy: string };
+  /** Called with each changed value (signal id -> engineering value). */
+  readonly onValue?: (signal: string, value: number | boolean) => void;
+  readonly onRecovered?: () => void;
+  readonly logger?: Logger;
+  /** @default 100 */
+  readonly samplingIntervalMs?: number;
+  /** Timeout of the first connection. @default 15000 */
+  readonly connectTimeoutMs?: number;
+}
+
+export interface PlantOpcuaClient {
+  /** Writes an engineering value to a command signal (`safety_1.emergency_stop`). */
+  write(signal: string, value: number | boolean): Promise<void>;
+  /** Latest values received from the subscription. */
+  readonly values: ReadonlyMap<string, number | boolean>;
+  close(): Promise<void>;
+}
+
+/** Explicit trust provisioning: the plant server trusts this client's certificate and the client the server's. */
+export async function provisionOpcuaTrust(stateDir: string, clientName: string): Promise<void> {
+  const server = identityFor(stateDir, 'plant-server');
+  const client = identityFor(stateDir, clientName);
+  const serverCm = await certificateManager(server);
+  const clientCm = await certificateManager(client);
+  await trustPeer(serverCm, client);
+  await trustPeer(clientCm, server);
+  await serverCm.dispose();
+  await clientCm.dispose();
+}
+
+export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promise<PlantOpcuaClient> {
+  const requested = options.requested ?? { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' };
+  checkClientSecurity(options.security, { mode: requested.mode, policy: requested.policy, anonymous: false });
+  const o = loadOpcua();
+  const id = identityFor(options.stateDir, options.name);
+  const cm = await certificateManager(id);
+  const password = userPassword(options.stateDir, options.user, false);
+  const client = o.OPCUAClient.create({
+    applicationName: options.name,
+    applicationUri: id.applicationUri,
+    clientCertificateManager: cm,
+    certificateFile: id.certificateFile,
+    privateKeyFile: id.privateKeyFile,
+    securityMode: requested.mode === 'None' ? o.MessageSecurityMode.None : o.MessageSecurityMode.SignAndEncrypt,
+    securityPolicy: (o.SecurityPolicy as unknown as Record<string, Opcua.SecurityPolicy>)[requested.policy] as Opcua.SecurityPolicy,
+    // The server certificate comes from the provisioned trust store, so the client never asks for it over an
+    // unsecured GetEndpoints channel (which the server refuses anyway).
+    serverCertificate: serverCertificate(options.stateDir),
+    endpointMustExist: false,
+    keepSessionAlive: true,
+    requestedSessionTimeout: 30_000,
+    connectionStrategy: { initialDelay: 200, maxDelay: 2000, maxRetry: 0 },
+  });
+  const fail = (err: unknown): never => {
+    const text = (err as Error)?.message ?? String(err);
+    const untrusted = /Untrusted|BadCertificate|BadSecurityChecksFailed/i.test(text);
+    throw new GlimmerError(untrusted ? 'GLM_ERR_OPCUA_CERT_UNTRUSTED' : 'GLM_ERR_OPCUA_CONNECT_FAILED', `cannot open an OPC UA session to ${quote(options.endpointUrl)}: ${text.split('\n')[0]}`, { cause: err });
+  };
+  let session: Opcua.ClientSession;
+  try {
+    await withTimeout(client.connect(options.endpointUrl), options.connectTimeoutMs ?? 15_000);
+    session = await withTimeout(client.createSession({ type: o.UserTokenType.UserName, userName: options.user, password }), options.connectTimeoutMs ?? 15_000);
+  } catch (err) {
+    await client.disconnect().catch(() => undefined);
+    await cm.dispose().catch(() => undefined);
+    return fail(err);
+  }
+  // From now on: reconnect forever (server restarts), with backoff.
+  (client as unknown as { connectionStrategy: { maxRetry: number } }).connectionStrategy.maxRetry = Number.MAX_SAFE_INTEGER;
+  client.on('connection_lost', () => options.logger?.warn({ endpoint: options.endpointUrl }, 'OPC UA connection lost; reconnecting'));
+  client.on('after_reconnection', () => { options.logger?.info({ endpoint: options.endpointUrl }, 'OPC UA session recovered'); options.onRecovered?.(); });
+
+  const values = new Map<string, number | boolean>();
+  const subscription = await session.createSubscription2({ requestedPublishingInterval: options.samplingIntervalMs ?? 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, maxNotificationsPerPublish: 1000, publishingEnabled: true, priority: 10 });
+  const entries = plantMap();
+  const items = entries.map((e) => ({ nodeId: e.opcua_node_id, attributeId: o.AttributeIds.Value }));
+  const group = await subscription.monitorItems(items, { samplingInterval: options.samplingIntervalMs ?? 100, discardOldest: true, queueSize: 4 }, o.TimestampsToReturn.Both);
+  group.on('changed', (item: Opcua.ClientMonitoredItemBase, dataValue: Opcua.DataValue) => {
+    const nodeId = item.itemToMonitor.nodeId.toString();
+    const e = entries.find((x) => x.opcua_node_id === nodeId) as PlantMapEntry | undefined;
+    if (!e || dataValue.value.value === null || dataValue.value.value === undefined) return;
+    const v = dataValue.value.value as number | boolean;
+    values.set(e.id, v);
+    options.onValue?.(e.id, v);
+  });
+
+  return {
+    values,
+    async write(signal, value) {
+      const e = entries.find((x) => x.id === signal);
+      if (!e) throw new GlimmerError('GLM_ERR_PLANT_ASSET_UNKNOWN', `no signal ${quote(signal)} in the plant map`);
+      const status = await session.write({ nodeId: e.opcua_node_id, attributeId: o.AttributeIds.Value, value: { value: new o.Variant({ dataType: e.type === 'bool' ? o.DataType.Boolean : o.DataType.Double, value }) } });
+      if (status.value !== 0) throw new GlimmerError('GLM_ERR_INDUSTRIAL_COMMAND_FAILED', `OPC UA write of ${quote(signal)} refused: ${status.name}`);
+    },
+    async close() {
+      await subscription.terminate().catch(() => undefined);
+      await session.close().catch(() => undefined);
+      await client.disconnect().catch(() => undefined);
+      await cm.dispose().catch(() => undefined);
+    },
+  };
+}
+
+function serverCertificate(stateDir: string): Buffer {
+  const id = identityFor(stateDir, 'plant-server');
+  if (!fs.existsSync(id.certificateFile)) throw new GlimmerError('GLM_ERR_OPCUA_CONNECT_FAILED', 'the plant server certificate is not provisioned in the state dir');
+  return certificateDer(id);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
