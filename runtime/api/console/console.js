@@ -427,6 +427,20 @@
   }
 
   // ---- inclusion proof, verified here --------------------------------------------------------------------------
+  /** GET /v1/audit/entries?start=I&end=I (end inclusive, as the runtime serves it); falls back to an exclusive end. */
+  async function fetchEntry(index) {
+    for (const end of [index, index + 1]) {
+      try {
+        const got = await (await api('/v1/audit/entries?start=' + index + '&end=' + end)).json();
+        const entry = (Array.isArray(got) ? got : got.entries || []).find((e) => e.index === index);
+        if (entry) return entry;
+      } catch (err) {
+        if (err instanceof Unauthenticated) throw err;
+      }
+    }
+    return undefined;
+  }
+
   async function verifyEntry(event) {
     event.preventDefault();
     const out = $('verify-result');
@@ -439,8 +453,7 @@
       const raw = $('verify-index').value.trim();
       const index = raw === '' ? cp.size - 1 : Number(raw);
       if (!Number.isSafeInteger(index) || index < 0 || index >= cp.size) throw new Error('entry must be 0..' + (cp.size - 1));
-      const entries = await (await api('/v1/audit/entries?start=' + index + '&end=' + (index + 1))).json();
-      const entry = (Array.isArray(entries) ? entries : entries.entries || []).find((e) => e.index === index);
+      const entry = await fetchEntry(index);
       if (!entry) throw new Error('the runtime returned no entry ' + index);
       const proof = await (await api('/v1/audit/proof/inclusion?index=' + index + '&size=' + cp.size)).json();
       if (proof.index !== index || proof.size !== cp.size || !Array.isArray(proof.hashes)) throw new Error('the proof does not answer the question asked');
@@ -449,6 +462,7 @@
       let preview = '';
       try {
         preview = new TextDecoder('utf-8', { fatal: true }).decode(leaf);
+        if (preview.length > 2000) preview = preview.slice(0, 2000) + '…';
       } catch {
         preview = leaf.length + ' bytes (binary)';
       }
