@@ -187,6 +187,11 @@ export async function pkcs11Signer(options: Pkcs11SignerOptions): Promise<Checkp
     connect();
   } catch (err) {
     reset();
+    try {
+      mod.C_Finalize();
+    } catch {
+      // never initialised
+    }
     throw err instanceof GlimmerError ? err : unavailable(`PKCS#11 token ${quote(options.tokenLabel)} is not usable`, err);
   }
 

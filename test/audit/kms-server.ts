@@ -1,0 +1,96 @@
+/**
+ * A loopback HTTP server that speaks the AWS KMS JSON 1.1 protocol (`X-Amz-Target: TrentService.GetPublicKey` and
+ * `TrentService.Sign`) with real keys generated here (ECDSA P-384 and P-256 by node:crypto, ML-DSA-65 by
+ * @noble/post-quantum), so the real @aws-sdk/client-kms runs against it (endpoint override, static dummy credentials).
+ * It is a test peer, not an emulator of all of KMS: only what the checkpoint signer calls.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface KmsTestServer {
+  readonly endpoint: string;
+  readonly keys: Record<string, { spec: string; publicKey: Buffer }>;
+  /** Requests seen, by target, and whether each carried a SigV4 Authorization header. */
+  readonly calls: { target: string; signed: boolean }[];
+  close(): Promise<void>;
+}
+
+type Key = { spec: string; publicKey: Buffer; sign(message: Buffer, algorithm: string): Buffer | undefined };
+
+async function makeKeys(): Promise<Record<string, Key>> {
+  const ec = (curve: string, hash: string, algorithm: string, spec: string): Key => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: curve });
+    return {
+      spec,
+      publicKey: publicKey.export({ format: 'der', type: 'spki' }),
+      sign: (m, alg) => (alg === algorithm ? crypto.sign(hash, m, privateKey) : undefined),
+    };
+  };
+  const { ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
+  const pq = ml_dsa65.keygen(crypto.randomBytes(32));
+  // SPKI for ML-DSA-65 (id-ml-dsa-65, 2.16.840.1.101.3.4.3.18): SEQUENCE { SEQUENCE { OID }, BIT STRING }.
+  const oid = Buffer.from('300b0609608648016503040312', 'hex');
+  const bits = Buffer.concat([Buffer.from([0x03, 0x82, 0x07, 0xa1, 0x00]), pq.publicKey]);
+  const body = Buffer.concat([oid, bits]);
+  const spki = Buffer.concat([Buffer.from([0x30, 0x82, body.length >> 8, body.length & 0xff]), body]);
+  return {
+    'p384-key': ec('P-384', 'sha384', 'ECDSA_SHA_384', 'ECC_NIST_P384'),
+    'p256-key': ec('P-256', 'sha256', 'ECDSA_SHA_256', 'ECC_NIST_P256'),
+    'mldsa-key': { spec: 'ML_DSA_65', publicKey: spki, sign: (m, alg) => (alg === 'ML_DSA_SHAKE_256' ? Buffer.from(ml_dsa65.sign(m, pq.secretKey)) : undefined) },
+    'rsa-key': { spec: 'RSA_2048', publicKey: Buffer.alloc(10), sign: () => undefined },
+  };
+}
+
+export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>): Promise<KmsTestServer & { raw: Record<string, Key> }> {
+  const keys = reuseKeys ?? (await makeKeys());
+  const calls: { target: string; signed: boolean }[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      calls.push({ target, signed: String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ') });
+      const reply = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify(body));
+      };
+      let input: { KeyId?: string; Message?: string; MessageType?: string; SigningAlgorithm?: string };
+      try {
+        input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof input;
+      } catch {
+        reply(400, { __type: 'SerializationException', message: 'bad JSON' });
+        return;
+      }
+      const key = keys[input.KeyId ?? ''];
+      if (!key) {
+        reply(400, { __type: 'NotFoundException', message: `Key '${input.KeyId}' does not exist` });
+        return;
+      }
+      const arn = `arn:aws:kms:eu-central-1:111122223333:key/${input.KeyId}`;
+      if (target === 'TrentService.GetPublicKey') {
+        reply(200, { KeyId: arn, KeySpec: key.spec, KeyUsage: key.spec.startsWith('RSA') ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY', PublicKey: key.publicKey.toString('base64') });
+      } else if (target === 'TrentService.Sign') {
+        const message = Buffer.from(input.Message ?? '', 'base64');
+        const sig = input.MessageType === 'RAW' && message.length <= 4096 ? key.sign(message, input.SigningAlgorithm ?? '') : undefined;
+        if (!sig) reply(400, { __type: 'InvalidKeyUsageException', message: 'unsupported signing request' });
+        else reply(200, { KeyId: arn, Signature: sig.toString('base64'), SigningAlgorithm: input.SigningAlgorithm });
+      } else {
+        reply(400, { __type: 'UnknownOperationException', message: target });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${actual}`,
+    keys: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, { spec: v.spec, publicKey: v.publicKey }])),
+    raw: keys,
+    calls,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

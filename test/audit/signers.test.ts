@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import pino from 'pino';
+import { embeddedSigner } from '../../runtime/audit/embedded';
+import { kmsSigner } from '../../runtime/audit/kms';
+import { openAuditLog } from '../../runtime/audit/log';
+import { openCheckpoint, parseSignedNote, parseVerifierKey } from '../../runtime/audit/note';
+import { ensureSoftHsmToken, pkcs11Signer } from '../../runtime/audit/pkcs11';
+import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
+import { createMetrics } from '../../runtime/observability/metrics';
+import { tempDir } from './helpers';
+import { startKmsServer } from './kms-server';
+
+const KEY = 'glimmer.test/audit';
+const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: 'test-secret-not-real' };
+const rejectsWith = (p: Promise<unknown>, code: ErrorCode) => assert.rejects(p, (e) => isGlimmerError(e, code));
+
+function capture(): { logger: pino.Logger; text: () => string } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), text: () => lines.join('') };
+}
+
+test('GIVEN a KMS-protocol endpoint on loopback with a real ECC_NIST_P384 key WHEN the SDK signs a checkpoint THEN the signature verifies with the key KMS reports, and requests were SigV4-signed', async () => {
+  const kms = await startKmsServer();
+  try {
+    const signer = await kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS });
+    assert.equal(signer.algorithm, 'ecdsa-p384-sha384');
+    const log = await openAuditLog({ stateDir: tempDir(), signer, origin: KEY });
+    await log.append({ type: 'x' });
+    const note = await log.checkpoint();
+    const opened = await openCheckpoint(note, log.verifierKeys().map(parseVerifierKey), 64);
+    assert.deepEqual(opened.verifiedBy, [`${KEY}/ecdsa-p384-sha384`]);
+    const parsed = parseSignedNote(note);
+    const pub = crypto.createPublicKey({ key: kms.keys['p384-key']?.publicKey as Buffer, format: 'der', type: 'spki' });
+    assert.ok(crypto.verify('sha384', Buffer.from(parsed.text), pub, parsed.signatures[0]?.signature as Buffer));
+    assert.ok(kms.calls.some((c) => c.target === 'TrentService.Sign'));
+    assert.ok(kms.calls.every((c) => c.signed));
+    await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN a KMS ML_DSA_65 key on the loopback endpoint WHEN a checkpoint is signed THEN it verifies as ml-dsa-65', async () => {
+  const kms = await startKmsServer();
+  try {
+    const signer = await kmsSigner({ keyId: 'mldsa-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS });
+    assert.equal(signer.algorithm, 'ml-dsa-65');
+    const log = await openAuditLog({ stateDir: tempDir(), signer, origin: KEY });
+    await log.append({ type: 'x' });
+    const opened = await openCheckpoint(await log.checkpoint(), log.verifierKeys().map(parseVerifierKey));
+    assert.deepEqual(opened.verifiedBy, [`${KEY}/ml-dsa-65`]);
+    await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN a KMS key that cannot sign checkpoints (RSA encryption key, unknown key id) WHEN the signer is created THEN GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', async () => {
+  const kms = await startKmsServer();
+  try {
+    const base = { keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS };
+    await rejectsWith(kmsSigner({ ...base, keyId: 'rsa-key' }), 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE');
+    await rejectsWith(kmsSigner({ ...base, keyId: 'no-such-key' }), 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE');
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN the KMS becomes unreachable WHEN appends continue THEN they stay durable, checkpoints fail with GLM_ERR_AUDIT_SIGNER_UNAVAILABLE and the age metric grows; WHEN KMS returns THEN checkpoints catch up and the age drops to 0', async () => {
+  let kms = await startKmsServer();
+  const port = Number(new URL(kms.endpoint).port);
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const metrics = createMetrics();
+  const signer = await kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });
+  const log = await openAuditLog({ stateDir: tempDir(), signer, origin: KEY, metrics, now: () => clock, checkpointIntervalMs: 20 });
+  const keys = log.verifierKeys().map(parseVerifierKey);
+  await log.append({ type: 'before' });
+  await log.checkpoint();
+  const raw = kms.raw;
+  await kms.close();
+
+  const acks = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append({ type: 'during-outage', i })));
+  assert.equal(acks.length, 100);
+  assert.equal(log.size(), 101);
+  await rejectsWith(log.checkpoint(), 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE');
+  clock += 120_000;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(log.latestCheckpoint()?.size, 1);
+  assert.ok(((await metrics.auditCheckpointAge.get()).values[0]?.value ?? 0) >= 120, 'age shows the delay');
+  assert.ok(((await metrics.auditCheckpointFailures.get()).values.find((v) => v.labels.signer === 'kms')?.value ?? 0) >= 1);
+
+  kms = await startKmsServer(port, raw);
+  try {
+    for (let i = 0; i < 300 && log.latestCheckpoint()?.size !== 101; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(log.latestCheckpoint()?.size, 101, 'checkpoints caught up');
+    await openCheckpoint(log.latestCheckpoint()?.note as string, keys);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await metrics.auditCheckpointAge.get()).values[0]?.value, 0);
+    await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN a real SoftHSM2 token WHEN the PKCS#11 signer generates a P-384 key and signs THEN the checkpoint verifies, and a second session finds the same key in the token', async () => {
+  const dir = tempDir();
+  const token = ensureSoftHsmToken(path.join(dir, 'softhsm'), 'audit-test');
+  assert.equal(fs.statSync(token.pinFile).mode & 0o777, 0o600);
+  let signer = await pkcs11Signer({ tokenLabel: token.tokenLabel, pinFile: token.pinFile, softhsmConf: token.conf, keyName: KEY });
+  assert.equal(signer.algorithm, 'ecdsa-p384-sha384');
+  const pub1 = Buffer.from(await signer.publicKey());
+  const log = await openAuditLog({ stateDir: dir, signer, origin: KEY });
+  await log.append({ type: 'x' });
+  const opened = await openCheckpoint(await log.checkpoint(), log.verifierKeys().map(parseVerifierKey), 64);
+  assert.deepEqual(opened.verifiedBy, [`${KEY}/ecdsa-p384-sha384`]);
+  await log.close();
+  signer = await pkcs11Signer({ tokenLabel: token.tokenLabel, pinFile: token.pinFile, softhsmConf: token.conf, keyName: KEY, generate: false });
+  assert.ok(Buffer.from(await signer.publicKey()).equals(pub1));
+  await signer.close?.();
+});
+
+test('GIVEN a SoftHSM2 token WHEN asked for P-256 THEN the key is P-256 and signatures verify as ecdsa-p256-sha256', async () => {
+  const dir = tempDir();
+  const token = ensureSoftHsmToken(path.join(dir, 'softhsm'), 'audit-p256');
+  const signer = await pkcs11Signer({ tokenLabel: token.tokenLabel, pinFile: token.pinFile, softhsmConf: token.conf, keyName: KEY, curve: 'P-256' });
+  assert.equal(signer.algorithm, 'ecdsa-p256-sha256');
+  const msg = Buffer.from('hello\n');
+  const pub = crypto.createPublicKey({ key: Buffer.from(await signer.publicKey()), format: 'der', type: 'spki' });
+  assert.ok(crypto.verify('sha256', msg, pub, Buffer.from(await signer.sign(msg))));
+  await signer.close?.();
+});
+
+test('GIVEN a wrong PIN, no PIN or an unknown token WHEN the PKCS#11 signer starts THEN it is refused with its own code', async () => {
+  const dir = tempDir();
+  const token = ensureSoftHsmToken(path.join(dir, 'softhsm'), 'audit-refusals');
+  const wrong = path.join(dir, 'wrong-pin');
+  fs.writeFileSync(wrong, 'not-the-pin', { mode: 0o600 });
+  await rejectsWith(pkcs11Signer({ tokenLabel: token.tokenLabel, pinFile: wrong, softhsmConf: token.conf, keyName: KEY }), 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE');
+  const saved = process.env.GLIMMER_PKCS11_PIN;
+  delete process.env.GLIMMER_PKCS11_PIN;
+  try {
+    await rejectsWith(pkcs11Signer({ tokenLabel: token.tokenLabel, softhsmConf: token.conf, keyName: KEY }), 'GLM_ERR_AUDIT_PIN_MISSING');
+  } finally {
+    if (saved !== undefined) process.env.GLIMMER_PKCS11_PIN = saved;
+  }
+  await rejectsWith(pkcs11Signer({ tokenLabel: 'no-such-token', pinFile: token.pinFile, softhsmConf: token.conf, keyName: KEY }), 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE');
+  await rejectsWith(pkcs11Signer({ tokenLabel: token.tokenLabel, pinFile: path.join(dir, 'missing'), softhsmConf: token.conf, keyName: KEY }), 'GLM_ERR_AUDIT_PIN_MISSING');
+});
+
+test('GIVEN softhsm2 is installed WHEN the embedded default signer starts THEN it initialises a token under <stateDir>/softhsm/ and never logs the PIN', async () => {
+  const dir = tempDir();
+  const { logger, text } = capture();
+  const signer = await embeddedSigner({ stateDir: dir, logger });
+  assert.equal(signer.kind, 'pkcs11');
+  const pin = fs.readFileSync(path.join(dir, 'softhsm', 'user-pin'), 'utf8');
+  assert.ok(fs.readdirSync(path.join(dir, 'softhsm', 'tokens')).length >= 1);
+  await signer.sign(Buffer.from('x'));
+  assert.ok(!text().includes(pin));
+  assert.ok(!text().includes(fs.readFileSync(path.join(dir, 'softhsm', 'so-pin'), 'utf8')));
+  await signer.close?.();
+});
+
+test('GIVEN no SoftHSM2 library WHEN the embedded default signer starts THEN it falls back to an Ed25519 key file with a loud warning', async () => {
+  const dir = tempDir();
+  const { logger, text } = capture();
+  const signer = await embeddedSigner({ stateDir: dir, logger, softhsmLibrary: path.join(dir, 'absent.so') });
+  assert.equal(signer.kind, 'file');
+  assert.equal(signer.algorithm, 'ed25519');
+  assert.match(text(), /"level":40.*NOT AN HSM/);
+  assert.equal(fs.statSync(path.join(dir, 'audit', 'checkpoint-ed25519.pem')).mode & 0o777, 0o600);
+});
