@@ -11,6 +11,8 @@ import type { GatewayAuditRecord } from '../industrial/modbus/inspector';
 import { FUNCTION_NAMES } from '../industrial/modbus/inspector';
 import { plantMap } from '../industrial/plant/map';
 import type { PlantSnapshot } from '../industrial/plant/simulation';
+import { AlertEvaluator } from './alerts';
+import type { Metrics } from './metrics';
 
 export interface ConsoleAgent {
   readonly id: string;
@@ -295,5 +297,100 @@ export function decisionFromGatewayRecord(record: GatewayAuditRecord): GatewayDe
     address: record.address,
     decision: record.decision,
     reason: record.reason,
+  };
+}
+
+/** What `wireConsole` needs from the supervisor (runtime/lifecycle/supervisor.ts satisfies it). */
+export interface ConsoleSupervisor {
+  agents(): readonly ConsoleAgent[];
+  on(event: 'transition', listener: () => void): unknown;
+  on(event: 'status', listener: (agent: string, status: Record<string, unknown>) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+export interface WireConsoleOptions {
+  readonly zones: readonly Zone[];
+  readonly supervisor: ConsoleSupervisor;
+  /** The registry the runtime alert rules are evaluated on. */
+  readonly metrics: Metrics;
+  /** The running plant (runtime/industrial/plant/runtime.ts). */
+  readonly plant?: { onSnapshot(listener: (snapshot: PlantSnapshot) => void): () => void };
+  /** The audit log: its latest checkpoint size is watched so consoles refresh their checkpoint. */
+  readonly audit?: { latestCheckpoint(): { size: number } | undefined };
+  /** Score above which an asset is called anomalous when the agent does not say. @default 0.5 */
+  readonly scoreThreshold?: number;
+  readonly feed?: ConsoleFeedOptions;
+  /** @default 1000 */
+  readonly alertIntervalMs?: number;
+}
+
+export interface WiredConsole {
+  readonly view: ConsoleView;
+  readonly feed: ConsoleFeed;
+  /** Pass the gateway's audit batches here too (wrap the embedded plant's `audit` sink). */
+  onGatewayRecords(records: readonly GatewayAuditRecord[]): void;
+  stop(): void;
+}
+
+/** Scores an agent publishes: `{scores: {asset: score}}` or `{scores: [{asset, score, threshold?}]}`. */
+export function scoresFromStatus(status: Record<string, unknown>, threshold: number, t = Date.now()): AnomalyScore[] | undefined {
+  const raw = status.scores;
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (Array.isArray(raw)) {
+    return raw
+      .filter((s): s is { asset: string; score: number; threshold?: number } => typeof s === 'object' && s !== null && typeof (s as { asset?: unknown }).asset === 'string' && ok((s as { score?: unknown }).score))
+      .slice(0, 64)
+      .map((s) => ({ asset: s.asset.slice(0, 64), score: s.score, threshold: ok(s.threshold) ? s.threshold : threshold, t }));
+  }
+  if (raw && typeof raw === 'object') {
+    return Object.entries(raw as Record<string, unknown>)
+      .filter((e): e is [string, number] => ok(e[1]))
+      .slice(0, 64)
+      .map(([asset, score]) => ({ asset: asset.slice(0, 64), score, threshold, t }));
+  }
+  return undefined;
+}
+
+/**
+ * Connects a ConsoleFeed to the running pieces: agent transitions and published scores from the supervisor, plant
+ * snapshots, gateway decisions, the runtime alert rules and the audit checkpoint. Serve the result with
+ * `consoleRoutes(wired.view)` and `eventRoutes(wired.view)`; call `stop()` on shutdown.
+ */
+export function wireConsole(options: WireConsoleOptions): WiredConsole {
+  const feed = new ConsoleFeed(options.feed);
+  const { supervisor } = options;
+  const threshold = options.scoreThreshold ?? 0.5;
+  const onTransition = () => feed.agentsChanged(createConsoleView({ zones: options.zones, agents: () => supervisor.agents(), feed }).agents());
+  const onStatus = (_agent: string, status: Record<string, unknown>) => {
+    const scores = scoresFromStatus(status, threshold);
+    if (scores) feed.setScores(scores);
+  };
+  supervisor.on('transition', onTransition);
+  supervisor.on('status', onStatus);
+  const unsubscribePlant = options.plant?.onSnapshot((s) => feed.pushPlant(plantViewFromSnapshot(s)));
+  const alerts = new AlertEvaluator(options.metrics);
+  alerts.start(options.alertIntervalMs ?? 1000, (list) => feed.setAlerts(list));
+  let lastCheckpoint = -1;
+  const checkpointTimer = setInterval(() => {
+    const size = options.audit?.latestCheckpoint()?.size;
+    if (size !== undefined && size !== lastCheckpoint) {
+      lastCheckpoint = size;
+      feed.checkpoint(size);
+    }
+  }, 2000);
+  checkpointTimer.unref();
+  return {
+    view: createConsoleView({ zones: options.zones, agents: () => supervisor.agents(), feed }),
+    feed,
+    onGatewayRecords(records) {
+      for (const r of records) if (r.type === 'modbus.decision') feed.pushDecision(decisionFromGatewayRecord(r));
+    },
+    stop() {
+      supervisor.off('transition', onTransition);
+      supervisor.off('status', onStatus as (...args: never[]) => void);
+      unsubscribePlant?.();
+      alerts.stop();
+      clearInterval(checkpointTimer);
+    },
   };
 }
