@@ -190,3 +190,27 @@ export function mapEntry(id: string): PlantMapEntry {
   if (!e) throw new GlimmerError('GLM_ERR_PLANT_ASSET_UNKNOWN', `no signal ${quote(id)} in the plant map`);
   return e;
 }
+
+/**
+ * The inverse of `signalValue`: a PlantSnapshot-shaped object from signal values (what a client sees over OPC UA or
+ * Modbus), so consumers get one shape whether they read the simulation or the wire. Faults are not observable on the
+ * wire: `faults` is empty.
+ */
+export function snapshotFromSignals(values: ReadonlyMap<string, number | boolean>, timeMs: number, seed = 0): PlantSnapshot {
+  const assets: Record<string, Record<string, unknown>> = {};
+  for (const e of plantMap()) {
+    const v = values.get(e.id);
+    const a = (assets[e.asset] ??= { kind: e.asset.replace(/_\d+$/, ''), zone: e.zone, values: {}, faults: [] });
+    if (v === undefined) continue;
+    const field = SNAPSHOT_FIELDS[e.signal];
+    if (field) a[field] = v;
+    else (a.values as Record<string, unknown>)[e.signal] = v;
+  }
+  return { time_ms: timeMs, seed, assets: assets as unknown as PlantSnapshot['assets'] };
+}
+
+/** Signals that are snapshot state fields rather than `values` readings. */
+const SNAPSHOT_FIELDS: Readonly<Record<string, string>> = {
+  run: 'run_command', running: 'running', speed_setpoint_pct: 'speed_setpoint_pct', open: 'open_command', open_limit: 'open',
+  high_alarm: 'high_alarm', low_alarm: 'low_alarm', emergency_stop: 'emergency_stop', interlock_bypass: 'interlock_bypass', interlock_tripped: 'interlock_tripped',
+};

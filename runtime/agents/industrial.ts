@@ -1,0 +1,142 @@
+/**
+ * The Industrial Agent (IEC 62443, zone `control` by default): watches the plant over OPC UA (SignAndEncrypt session,
+ * one subscription with a monitored item per signal; the session and its subscriptions come back by themselves after
+ * a server restart) and forwards a plant snapshot to every cognitive agent once per `SNAPSHOT_INTERVAL_MS`
+ * (topic `plant.snapshot`, body: a PlantSnapshot built from the wire values; faults are not observable, so empty).
+ *
+ * It executes the shutdowns it is sent (topic `safety.shutdown`, body `{ target, codes?, decision_id? }`) as Modbus
+ * writes through the security gateway's listener of its own zone, so the gateway's policy, interlocks and audit apply:
+ * a pump target stops that pump, a valve target closes that valve, anything else in the plant (a tank, `plant`,
+ * `safety_1`) trips the emergency stop. Only when the gateway cannot be reached at all does it fall back to the same
+ * write over OPC UA (the OPC UA server applies the same write decision). Refusals are never retried another way.
+ * node-opcua is loaded inside start(), never at import.
+ */
+import type { AgentBehaviour, AgentContext, AgentMessage, BehaviourFactory } from './behaviour';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
+import type { PlantOpcuaClient } from '../industrial/opcua/client';
+import { ModbusTcpClient } from '../industrial/modbus/client';
+import { requestPdu } from '../industrial/modbus/frame';
+import { mapEntry, snapshotFromSignals, toRaw } from '../industrial/plant/map';
+import { PROCESS_ZONE } from '../industrial/plant/simulation';
+
+/** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
+export const SNAPSHOT_INTERVAL_MS = 1000;
+export const TOPIC_SNAPSHOT = 'plant.snapshot';
+export const TOPIC_SHUTDOWN = 'safety.shutdown';
+
+export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string }
+
+/** The write that shuts `target` down: [signal id, engineering value]. */
+export function shutdownWrite(target: string): [string, boolean] {
+  if (/^pump_\d+$/.test(target)) return [`${target}.run`, false];
+  if (/^valve_\d+$/.test(target)) return [`${target}.open`, false];
+  return ['safety_1.emergency_stop', true];
+}
+
+function parseEndpoint(text: string | undefined, what: string): { host: string; port: number } {
+  const m = /^([^:]+):(\d{1,5})$/.exec(text ?? '');
+  if (!m) throw new GlimmerError('GLM_ERR_INDUSTRIAL_COMMAND_FAILED', `endpoint ${what} is missing or not host:port, received ${quote(text)}`);
+  return { host: m[1] as string, port: Number(m[2]) };
+}
+
+const factory: BehaviourFactory = (spec, config) => {
+  let ctx: AgentContext | undefined;
+  let opcua: PlantOpcuaClient | undefined;
+  let modbus: ModbusTcpClient | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let shutdowns = 0;
+  let lastSnapshotAt = 0;
+  const cognitive = config.agents.filter((a) => a.kind === 'cognitive').map((a) => a.name);
+
+  async function gateway(): Promise<ModbusTcpClient> {
+    if (modbus && !modbus.closed) return modbus;
+    const { host, port } = parseEndpoint(ctx?.endpoints[`modbus_${spec.zone}`], `modbus_${spec.zone}`);
+    const client = new ModbusTcpClient(host, port, 2000);
+    await client.connect();
+    modbus = client;
+    return client;
+  }
+
+  async function execute(request: ShutdownRequest): Promise<void> {
+    const c = ctx as AgentContext;
+    const [signal, value] = shutdownWrite(request.target);
+    const entry = mapEntry(signal);
+    let via = 'modbus';
+    let exception = 0;
+    try {
+      const client = await gateway();
+      const pdu = entry.table === 'coil' ? requestPdu.writeCoil(entry.address, value) : requestPdu.writeRegister(entry.address, toRaw(entry, value));
+      exception = (await client.request(entry.unit_id, pdu)).exception;
+    } catch (err) {
+      // The gateway is unreachable (not a refusal): the same write over OPC UA, under the same write decision.
+      via = 'opcua';
+      c.logger.warn({ err: asGlimmerError(err).code }, 'gateway unreachable; shutdown over OPC UA');
+      try {
+        if (!opcua) throw err;
+        await opcua.write(signal, value);
+      } catch (err2) {
+        c.audit({ type: 'industrial.shutdown', target: request.target, signal, via, outcome: 'failed', code: asGlimmerError(err2).code, decision_id: request.decision_id ?? null });
+        throw new GlimmerError('GLM_ERR_INDUSTRIAL_COMMAND_FAILED', `shutdown of ${quote(request.target)} failed: ${asGlimmerError(err2).message}`, { cause: err2 });
+      }
+    }
+    const outcome = exception === 0 ? 'executed' : 'refused';
+    if (outcome === 'executed') shutdowns++;
+    c.audit({ type: 'industrial.shutdown', target: request.target, signal, value, via, outcome, exception, codes: request.codes ?? [], decision_id: request.decision_id ?? null });
+    c.publish({ shutdowns, last_shutdown: { target: request.target, signal, outcome, via, at: new Date().toISOString() } });
+    if (outcome === 'refused') c.logger.warn({ target: request.target, signal, exception }, 'shutdown refused by the gateway');
+  }
+
+  function onMessage(message: AgentMessage): void {
+    if (message.topic !== TOPIC_SHUTDOWN) return;
+    const body = message.body as Partial<ShutdownRequest> | null;
+    if (!body || typeof body.target !== 'string' || body.target.length > 64) {
+      ctx?.logger.warn({ from: message.from }, 'malformed shutdown request ignored');
+      return;
+    }
+    execute({ target: body.target, codes: Array.isArray(body.codes) ? body.codes.slice(0, 16).map(String) : [], decision_id: typeof body.decision_id === 'string' ? body.decision_id.slice(0, 80) : undefined })
+      .catch((err) => ctx?.logger.error({ code: asGlimmerError(err).code }, 'shutdown failed'));
+  }
+
+  const behaviour: AgentBehaviour = {
+    artifacts: [],
+    async start(context) {
+      ctx = context;
+      stopped = false;
+      const { connectPlantOpcua } = require('../industrial/opcua/client') as typeof import('../industrial/opcua/client');
+      const { opcuaSecurityFor } = require('../industrial/opcua/security') as typeof import('../industrial/opcua/security');
+      const endpointUrl = context.endpoints.opcua;
+      if (!endpointUrl) throw new GlimmerError('GLM_ERR_OPCUA_CONNECT_FAILED', 'no OPC UA endpoint in the agent context (endpoints.opcua)');
+      opcua = await connectPlantOpcua({
+        endpointUrl, stateDir: context.stateDir, name: spec.name, user: spec.name,
+        security: opcuaSecurityFor(config, PROCESS_ZONE), logger: context.logger,
+        onRecovered: () => context.audit({ type: 'industrial.opcua_recovered', endpoint: endpointUrl }),
+      });
+      context.onMessage(onMessage);
+      timer = setInterval(() => {
+        if (stopped || !opcua || opcua.values.size === 0) return;
+        const snapshot = snapshotFromSignals(opcua.values, Date.now(), config.plant.seed);
+        for (const to of cognitive) context.send(to, TOPIC_SNAPSHOT, snapshot);
+        lastSnapshotAt = snapshot.time_ms;
+      }, SNAPSHOT_INTERVAL_MS);
+      timer.unref();
+      context.publish({ opcua: 'connected', shutdowns, snapshot_interval_ms: SNAPSHOT_INTERVAL_MS });
+      context.logger.info({ endpoint: endpointUrl }, 'industrial agent watching the plant');
+    },
+    async pause() {
+      ctx?.publish({ paused: true, last_snapshot_at: lastSnapshotAt });
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      modbus?.close();
+      modbus = undefined;
+      const c = opcua;
+      opcua = undefined;
+      await c?.close();
+    },
+  };
+  return behaviour;
+};
+export default factory;

@@ -1,0 +1,102 @@
+/**
+ * The embedded plant of `make run` / `glimmer run`, started by the supervisor process: the simulated plant, its PLC on
+ * an internal loopback Modbus port, the plant OPC UA server, and the Modbus security gateway in front of the PLC with
+ * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
+ */
+import type { RuntimeConfig } from '../config/types';
+import type { AuditRecordInput } from '../agents/behaviour';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { ModbusGateway } from './modbus/gateway';
+import { failSafeWrites, type WriteDecisionFn } from './modbus/inspector';
+import { compileRules, defaultZoneRules } from './modbus/rules';
+import { provisionOpcuaTrust } from './opcua/client';
+import { opcuaSecurityFor } from './opcua/security';
+import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
+import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
+import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
+import { PlantRuntime } from './plant/runtime';
+import { PROCESS_ZONE } from './plant/simulation';
+
+export interface EmbeddedPlantOptions {
+  readonly config: RuntimeConfig;
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
+  readonly audit: (records: AuditRecordInput[]) => void;
+  /** Policy decision for writes (plug the trust PDP here). @default failSafeWrites: only tripping the emergency stop */
+  readonly decide?: WriteDecisionFn;
+  /** First gateway listener port (operations); control and safety listen on the next two. @default 5020 */
+  readonly modbusPort?: number;
+  /** @default 4840 */
+  readonly opcuaPort?: number;
+  /** Internal port of the simulated PLC. @default 0 (any free loopback port) */
+  readonly plcPort?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+}
+
+export interface EmbeddedPlant {
+  readonly plant: PlantRuntime;
+  readonly gateway: ModbusGateway;
+  readonly opcua: PlantOpcuaServer;
+  readonly plc: SimulatedPlc;
+  /**
+   * Addresses for AgentContext.endpoints: `opcua` (opc.tcp URL), `modbus_<zone>` (host:port of the gateway listener
+   * for that client zone), `plc_modbus` (the PLC's internal host:port, for diagnostics only).
+   */
+  readonly endpoints: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise<EmbeddedPlant> {
+  const { config, logger } = options;
+  const host = options.host ?? '127.0.0.1';
+  const plant = new PlantRuntime({ seed: config.plant.seed, tickMs: config.plant.tickMs });
+  plant.start();
+  const decide = options.decide ?? failSafeWrites;
+  const started: { stop(): Promise<void> }[] = [{ stop: async () => plant.stop() }];
+  try {
+    const plc = await startSimulatedPlc({ plant, port: options.plcPort ?? 0, host });
+    started.push({ stop: () => plc.close() });
+
+    const industrial = config.agents.filter((a) => a.kind === 'industrial');
+    for (const a of industrial) await provisionOpcuaTrust(options.stateDir, a.name);
+    const opcuaPort = options.opcuaPort ?? 4840;
+    const opcua = await startPlantOpcuaServer({
+      plant, stateDir: options.stateDir, port: opcuaPort, host, security: opcuaSecurityFor(config, PROCESS_ZONE),
+      users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
+      decide, logger, metrics: options.metrics,
+    });
+    started.push(opcua);
+
+    const zoneRules = defaultZoneRules(config);
+    const base = options.modbusPort ?? 5020;
+    const order = ['operations', ...zoneRules.map((r) => r.zone).filter((z) => z !== 'operations')];
+    const listeners = order.filter((z) => zoneRules.some((r) => r.zone === z)).map((zone, i) => ({ zone, host, port: base === 0 ? 0 : base + i }));
+    const gateway = new ModbusGateway({
+      listeners, rules: compileRules(zoneRules), decide, audit: options.audit, metrics: options.metrics, logger,
+      routes: [PROCESS_UNIT_ID, SAFETY_UNIT_ID].map((unitId) => ({ unitId, host, port: plc.port })),
+    });
+    const ports = await gateway.start();
+    started.push(gateway);
+    await gateway.ready(5000);
+
+    const endpoints: Record<string, string> = { opcua: opcua.endpointUrl, plc_modbus: `${host}:${plc.port}` };
+    for (const [zone, port] of Object.entries(ports)) endpoints[`modbus_${zone}`] = `${host}:${port}`;
+    logger.info({ endpoints }, 'embedded plant started');
+    let stopped = false;
+    return {
+      plant, gateway, opcua, plc, endpoints,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        for (const s of started.reverse()) await s.stop().catch((err: Error) => logger.warn({ err: err.message }, 'embedded plant: stop failed'));
+      },
+    };
+  } catch (err) {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    throw err;
+  }
+}
