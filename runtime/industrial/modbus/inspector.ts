@@ -347,5 +347,8 @@ export class ClientSession {
     hooks.close(this, code);
   }
 
+  /** Bytes held between reads (a partial frame, or frames held back while paused). */
+  get pendingBytes(): number { return this.pending?.length ?? 0; }
+
   hasPartialFrame(): boolean { return this.partialSince !== 0 && this.pending !== null; }
 }

@@ -1,0 +1,206 @@
+/**
+ * The Modbus/TCP security gateway over real sockets on loopback: our client, and the independent peers mbpoll
+ * (libmodbus) and pymodbus, against the gateway in front of the simulated PLC.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import { ModbusTcpClient, bits, registers } from '../../runtime/industrial/modbus/client';
+import { adu, requestPdu } from '../../runtime/industrial/modbus/frame';
+import { failSafeWrites } from '../../runtime/industrial/modbus/inspector';
+import { mapEntry, toRaw } from '../../runtime/industrial/plant/map';
+import { flushAudit, startRig, type Rig } from './helpers';
+
+const run = promisify(execFile);
+let rig: Rig;
+before(async () => { rig = await startRig(); });
+after(async () => { await rig.stop(); });
+
+async function client(zone: string): Promise<ModbusTcpClient> {
+  const c = new ModbusTcpClient('127.0.0.1', rig.ports[zone] as number, 3000);
+  await c.connect();
+  return c;
+}
+
+function lastAudit(r: Rig, transaction: number, connectionZone: string) {
+  return flushAudit(r).filter((a) => a.transaction === transaction && a.zone === connectionZone).at(-1);
+}
+
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => { if (socket.destroyed) resolve(); else socket.once('close', () => resolve()); });
+}
+
+test('GIVEN the operations listener WHEN our client reads the input registers THEN it gets the plant values', async () => {
+  const c = await client('operations');
+  const r = await c.readInputRegisters(1, 10, 2);
+  assert.equal(r.exception, 0);
+  const snap = rig.plant.snapshot;
+  assert.deepEqual(registers(r.pdu), [toRaw(mapEntry('tank_1.level_m'), (snap.assets.tank_1!.values as { level_m: number }).level_m), toRaw(mapEntry('tank_2.level_m'), (snap.assets.tank_2!.values as { level_m: number }).level_m)]);
+  const d = await c.readDiscreteInputs(2, 0, 1);
+  assert.deepEqual(bits(d.pdu, 1), [false]);
+  c.close();
+});
+
+test('GIVEN the operations zone WHEN it writes the emergency stop coil THEN exception 01 and a GLM_ERR_MODBUS_WRITE_DENIED audit record', async () => {
+  const c = await client('operations');
+  const r = await c.writeCoil(2, 0, true);
+  assert.equal(r.exception, 0x01);
+  assert.equal(rig.plant.snapshot.assets.safety_1!.kind === 'safety' && rig.plant.snapshot.assets.safety_1!.emergency_stop, false);
+  const a = flushAudit(rig).filter((x) => x.code === 'GLM_ERR_MODBUS_WRITE_DENIED' && x.unit === 2).at(-1);
+  assert.ok(a);
+  assert.equal(a.decision, 'deny');
+  assert.equal(a.safety, true);
+  c.close();
+});
+
+test('GIVEN the default decision (no policy decision point) WHEN the control zone writes the emergency stop THEN exception 01 GLM_ERR_MODBUS_POLICY_DENIED', async () => {
+  const c = await client('control');
+  const r = await c.writeCoil(2, 0, true);
+  assert.equal(r.exception, 0x01);
+  const a = flushAudit(rig).filter((x) => x.code === 'GLM_ERR_MODBUS_POLICY_DENIED').at(-1);
+  assert.ok(a);
+  assert.equal(a.reason, 'policy');
+  c.close();
+});
+
+test('GIVEN the operations zone WHEN it writes a process setpoint THEN the write reaches the plant', async () => {
+  const c = await client('operations');
+  const r = await c.writeRegister(1, 1, 550);
+  assert.equal(r.exception, 0);
+  assert.equal(rig.plant.sim.snapshot().assets.pump_2!.kind === 'pump' && (rig.plant.sim.snapshot().assets.pump_2 as { speed_setpoint_pct: number }).speed_setpoint_pct, 55);
+  c.close();
+});
+
+test('GIVEN requests the rules refuse WHEN sent THEN each gets its own exception and error code', async () => {
+  const c = await client('operations');
+  const cases: [Buffer, number, number, string][] = [
+    [Buffer.from([0x2b, 0x0e, 0x01, 0x00]), 1, 0x01, 'GLM_ERR_MODBUS_FUNCTION_DENIED'], // unknown / not allowed function
+    [requestPdu.read(3, 0, 0), 1, 0x03, 'GLM_ERR_MODBUS_VALUE_INVALID'], // quantity 0
+    [requestPdu.read(3, 0, 126), 1, 0x03, 'GLM_ERR_MODBUS_VALUE_INVALID'], // quantity above 125
+    [requestPdu.read(4, 10, 10), 1, 0x02, 'GLM_ERR_MODBUS_ADDRESS_DENIED'], // beyond the map
+    [requestPdu.read(4, 0, 1), 7, 0x0a, 'GLM_ERR_MODBUS_UNIT_UNKNOWN'], // no such unit
+    [requestPdu.writeRegister(0, 2000), 1, 0x03, 'GLM_ERR_MODBUS_VALUE_INVALID'], // speed 200 %
+    [requestPdu.writeRegister(0, 500), 2, 0x01, 'GLM_ERR_MODBUS_WRITE_DENIED'], // trip setpoint from operations
+    [requestPdu.writeCoil(9, true), 1, 0x02, 'GLM_ERR_MODBUS_ADDRESS_DENIED'],
+  ];
+  for (const [pdu, unit, exception, code] of cases) {
+    const r = await c.request(unit, pdu);
+    assert.equal(r.exception, exception, `${code} ${pdu.toString('hex')}`);
+    const a = flushAudit(rig).filter((x) => x.zone === 'operations' && x.unit === unit && x.code === code);
+    assert.ok(a.length > 0, code);
+  }
+  c.close();
+});
+
+test('GIVEN a frame with protocol id 1 WHEN sent THEN only that connection is closed and another client keeps being served', async () => {
+  const good = await client('operations');
+  for (const bad of [Buffer.from('000100010006010400000001', 'hex'), Buffer.from('000100000000', 'hex'), Buffer.from('00010000ffff01', 'hex')]) {
+    const s = net.connect(rig.ports.operations as number, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.on('error', () => undefined);
+    s.write(bad);
+    await closed(s);
+    assert.equal((await good.readInputRegisters(1, 0, 2)).exception, 0);
+  }
+  const codes = flushAudit(rig).filter((a) => a.reason === 'malformed').map((a) => a.code);
+  assert.ok(codes.includes('GLM_ERR_MODBUS_FRAME_MALFORMED'));
+  assert.ok(codes.includes('GLM_ERR_MODBUS_FRAME_OVERSIZE'));
+  good.close();
+});
+
+test('GIVEN a slowloris client WHEN it leaves a partial frame THEN the gateway closes it with GLM_ERR_MODBUS_CLIENT_TIMEOUT and others are served', async () => {
+  const r2 = await startRig({ limits: { frameTimeoutMs: 200 } });
+  try {
+    const s = net.connect(r2.ports.operations as number, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.on('error', () => undefined);
+    const frame = adu(1, 1, requestPdu.read(4, 0, 1));
+    s.write(frame.subarray(0, 5));
+    const t = setInterval(() => { if (!s.destroyed) s.write(Buffer.alloc(0)); }, 50);
+    const good = new ModbusTcpClient('127.0.0.1', r2.ports.operations as number);
+    await good.connect();
+    for (let i = 0; i < 5; i++) assert.equal((await good.readInputRegisters(1, 0, 1)).exception, 0);
+    await closed(s);
+    clearInterval(t);
+    assert.ok(flushAudit(r2).some((a) => a.code === 'GLM_ERR_MODBUS_CLIENT_TIMEOUT'));
+    good.close();
+  } finally { await r2.stop(); }
+});
+
+test('GIVEN a client over its rate WHEN it keeps sending THEN it gets exception 06 GLM_ERR_MODBUS_RATE_LIMITED', async () => {
+  const r2 = await startRig({ limits: { ratePerSecond: 5, burst: 3 } });
+  try {
+    const c = new ModbusTcpClient('127.0.0.1', r2.ports.operations as number);
+    await c.connect();
+    const results = await Promise.all(Array.from({ length: 10 }, () => c.readInputRegisters(1, 0, 1)));
+    assert.ok(results.some((r) => r.exception === 0x06));
+    assert.ok(results.some((r) => r.exception === 0));
+    assert.ok(flushAudit(r2).some((a) => a.code === 'GLM_ERR_MODBUS_RATE_LIMITED'));
+    c.close();
+  } finally { await r2.stop(); }
+});
+
+test('GIVEN the upstream PLC is killed WHEN clients read THEN 0A/0B come back; WHEN it restarts THEN reads recover', async () => {
+  const r2 = await startRig();
+  try {
+    const c = new ModbusTcpClient('127.0.0.1', r2.ports.operations as number);
+    await c.connect();
+    assert.equal((await c.readInputRegisters(1, 0, 1)).exception, 0);
+    await r2.plc.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const down = await c.readInputRegisters(1, 0, 1);
+    assert.ok(down.exception === 0x0a || down.exception === 0x0b, `exception ${down.exception}`);
+    assert.ok(flushAudit(r2).some((a) => a.reason === 'upstream'));
+    await r2.restartPlc();
+    let ok = false;
+    for (let i = 0; i < 100 && !ok; i++) {
+      ok = (await c.readInputRegisters(1, 0, 1)).exception === 0;
+      if (!ok) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(ok, 'reads recover after the PLC restarts');
+    c.close();
+  } finally { await r2.stop(); }
+});
+
+test('GIVEN a fail-safe decision function WHEN the control zone trips the emergency stop THEN it reaches the PLC; a reset is refused', async () => {
+  const r2 = await startRig({ decide: failSafeWrites });
+  try {
+    const c = new ModbusTcpClient('127.0.0.1', r2.ports.control as number);
+    await c.connect();
+    assert.equal((await c.writeCoil(2, 0, true)).exception, 0);
+    assert.equal((r2.plant.snapshot.assets.safety_1 as { emergency_stop: boolean }).emergency_stop, true);
+    assert.equal((await c.writeCoil(2, 0, false)).exception, 0x01);
+    assert.equal((await c.writeCoil(2, 1, true)).exception, 0x01); // bypass: not writable from control
+    assert.equal((r2.plant.snapshot.assets.safety_1 as { emergency_stop: boolean }).emergency_stop, true);
+    c.close();
+  } finally { await r2.stop(); }
+});
+
+test('GIVEN mbpoll (libmodbus) WHEN it reads input registers and writes the emergency stop from operations THEN the read succeeds and the write fails with Illegal function, audited', async () => {
+  const port = String(rig.ports.operations);
+  const read = await run('mbpoll', ['-m', 'tcp', '-a', '1', '-t', '3', '-r', '11', '-c', '2', '-1', '-p', port, '127.0.0.1']);
+  assert.match(read.stdout, /\[11\]:\s+\d+/);
+  assert.match(read.stdout, /\[12\]:\s+\d+/);
+  const write = await run('mbpoll', ['-m', 'tcp', '-a', '2', '-t', '0', '-r', '1', '-p', port, '127.0.0.1', '1']).then(() => assert.fail('write must fail'), (err: { stderr: string; stdout: string }) => `${err.stdout}${err.stderr}`);
+  assert.match(write, /Illegal function/i);
+  assert.ok(flushAudit(rig).some((a) => a.code === 'GLM_ERR_MODBUS_WRITE_DENIED' && a.unit === 2 && a.function_code === 5));
+});
+
+test('GIVEN pymodbus WHEN it reads coils and writes the emergency stop from operations THEN the read succeeds and the write gets exception 01', async () => {
+  const script = `
+import sys
+from pymodbus.client import ModbusTcpClient
+c = ModbusTcpClient('127.0.0.1', port=int(sys.argv[1]))
+assert c.connect()
+r = c.read_coils(0, 4, slave=1)
+print('read', r.isError(), [int(b) for b in r.bits[:4]])
+w = c.write_coil(0, True, slave=2)
+print('write', w.isError(), getattr(w, 'exception_code', None))
+c.close()
+`;
+  const { stdout } = await run('/usr/bin/python3', ['-c', script, String(rig.ports.operations)]);
+  assert.match(stdout, /read False \[\d, \d, \d, \d\]/);
+  assert.match(stdout, /write True 1/);
+});
