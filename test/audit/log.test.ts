@@ -203,7 +203,7 @@ test('GIVEN an ML-DSA-44 cosigner WHEN a checkpoint is signed THEN it carries th
   const keys = log.verifierKeys().map(parseVerifierKey);
   assert.deepEqual(keys.map((k) => k.algorithm).sort(), ['ed25519', 'ml-dsa-44']);
   const opened = await openCheckpoint(note, keys);
-  assert.deepEqual(opened.verifiedBy.sort(), [`${KEY}-pq/ml-dsa-44`, `${KEY}/ed25519`]);
+  assert.deepEqual([...opened.verifiedBy].sort(), [`${KEY}-pq/ml-dsa-44`, `${KEY}/ed25519`]);
   const onlyPq = await openCheckpoint(note, keys.filter((k) => k.algorithm === 'ml-dsa-44'));
   assert.equal(onlyPq.verifiedBy.length, 1);
   await log.close();

@@ -129,7 +129,8 @@ test('GIVEN valid proofs WHEN any hash byte, index or size is altered THEN verif
       assert.ok(verifyInclusion(h, index, n, h.leaf(leaves[index] as Buffer), proof, root));
       if (proof.length > 0) {
         const bad = proof.map((p) => Buffer.from(p));
-        (bad[flip % bad.length] as Buffer)[flip % 32] ^= 0x01;
+        const b1 = bad[flip % bad.length] as Buffer;
+        b1[flip % 32] = (b1[flip % 32] as number) ^ 0x01;
         assert.equal(verifyInclusion(h, index, n, h.leaf(leaves[index] as Buffer), bad, root), false);
       }
       assert.equal(verifyInclusion(h, index, n, h.leaf(Buffer.from('other')), proof, root), false);
@@ -139,7 +140,8 @@ test('GIVEN valid proofs WHEN any hash byte, index or size is altered THEN verif
       assert.ok(verifyConsistency(h, first, n, firstRoot, root, cproof));
       if (cproof.length > 0) {
         const bad = cproof.map((p) => Buffer.from(p));
-        (bad[flip % bad.length] as Buffer)[flip % 32] ^= 0x80;
+        const b2 = bad[flip % bad.length] as Buffer;
+        b2[flip % 32] = (b2[flip % 32] as number) ^ 0x80;
         assert.equal(verifyConsistency(h, first, n, firstRoot, root, bad), false);
       }
       if (first > 0 && first < n) {
