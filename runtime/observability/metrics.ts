@@ -58,6 +58,9 @@ export function createMetrics() {
     ruleEvaluations: new client.Counter({ name: 'glimmer_rule_evaluations_total', help: 'Safety and asset rule evaluations by ruleset and outcome (ok|violation|error)', labelNames: ['ruleset', 'outcome'], registers: r }),
     ruleEvaluationDuration: new client.Histogram({ name: 'glimmer_rule_evaluation_duration_seconds', help: 'Duration of one rule evaluation', labelNames: ['ruleset'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: r }),
     anomalyScore: new client.Gauge({ name: 'glimmer_anomaly_score', help: 'Latest anomaly score of the asset from the int8 model, 0..1', labelNames: ['asset'], registers: r }),
+    // code: violation codes of the shipped rule files (bounded); target: plant asset ids and agent names (bounded).
+    complianceViolations: new client.Counter({ name: 'glimmer_compliance_violations_total', help: 'Violations the rules logged through log_compliance_violation/2, counted when they appear, by code', labelNames: ['code'], registers: r }),
+    safetyShutdownCommands: new client.Counter({ name: 'glimmer_safety_shutdown_commands_total', help: 'Shutdown commands sent because enforce_safety_shutdown/1 fired, by target', labelNames: ['target'], registers: r }),
     // --- end reasoning ---
   };
 }
