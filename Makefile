@@ -18,8 +18,10 @@ APT_RUN := softhsm2
 
 all: test
 
+# One install at a time (flock), and never wipe a populated node_modules: `npm ci` on a fresh clone, an incremental
+# `npm install` from the lockfile afterwards.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	flock /tmp/glimmer-npm.lock sh -c 'if [ -d node_modules/typescript ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi'
 	touch $@
 
 deps: node_modules/.installed
@@ -47,7 +49,7 @@ test: deps apt-test build typecheck lint
 	node --import tsx --test --test-concurrency=2 $(TEST_FILES)
 
 synth: deps
-	node --import tsx stacks/main.ts --topology $(TOPOLOGY)
+	node stacks/synth.cjs --topology $(TOPOLOGY)
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
