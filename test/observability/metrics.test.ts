@@ -9,6 +9,10 @@ import { promtool } from './promtool';
  * docs/observability.md; client addresses, request ids, paths, tokens or free text are never labels.
  */
 const BOUNDED_LABELS = new Set(['agent', 'kind', 'zone', 'state', 'from', 'to', 'code', 'plc', 'function', 'decision', 'reason', 'asset', 'ruleset', 'outcome',
+  // side: client|server (OPC UA certificate refusals); signer: kms|pkcs11|file|ml-dsa|ephemeral (audit checkpoint signers)
+  'side', 'signer',
+  // target: the agent a shutdown command is sent to (configured agents)
+  'target',
   // prom-client default process metrics
   'le', 'type', 'version', 'major', 'minor', 'patch', 'space']);
 const MAX_SERIES_PER_FAMILY = 200;
