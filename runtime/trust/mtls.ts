@@ -203,6 +203,8 @@ export interface MtlsClient {
   connectOptions(): https.RequestOptions & tls.ConnectionOptions;
   /** Sends one request over mTLS; resolves with status, headers and the whole body. */
   request(url: string | URL, init?: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>;
+  /** Maps a request error to a GLM_ERR_CERT_* GlimmerError when it is a certificate refusal, auditing it once. */
+  classifyError(err: unknown): unknown;
   close(): void;
 }
 
@@ -246,6 +248,7 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
       return agent;
     },
     connectOptions,
+    classifyError: onError,
     request: (url, init = {}) => new Promise((resolve, reject) => {
       const req = https.request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
         const chunks: Buffer[] = [];

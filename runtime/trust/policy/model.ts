@@ -13,9 +13,17 @@ export interface PolicyModelInput {
   readonly zones: readonly { readonly name: string; readonly security_level: number; readonly isa95_level: number }[];
   readonly conduits: readonly { readonly from: string; readonly to: string; readonly protocols: readonly string[] }[];
   readonly agents: readonly { readonly name: string; readonly kind: string; readonly zone: string }[];
-  /** People; their SPIFFE ID is spiffe://<td>/operator/<name>. @default [] */
+  /**
+   * People; their SPIFFE ID is spiffe://<td>/operator/<name>.
+   * @default - only `admin` (the bearer-token holder): roles admin and auditor, in the topology's control zone (the DMZ)
+   */
   readonly operators?: readonly { readonly name: string; readonly zone: string; readonly roles: readonly string[] }[];
+  /** Used to place the default admin operator. */
+  readonly topology?: { readonly control_zone: string };
 }
+
+/** The operator the API's bearer token stands for. */
+export const ADMIN_OPERATOR = 'admin';
 
 export interface PrincipalFacts {
   /** The Cedar entity uid and the entities a request about this principal needs (itself). */
@@ -57,7 +65,13 @@ export class PolicyModel {
         entity: { uid, attrs: { kind: a.kind, zone: a.zone, securityLevel: zone.securityLevel, a2aPeers: [...peers].sort() }, parents: [{ type: 'Glimmer::Zone', id: a.zone }] },
       });
     }
-    for (const o of input.operators ?? []) {
+    const operators = [...(input.operators ?? [])];
+    if (!operators.some((o) => o.name === ADMIN_OPERATOR) && input.zones.length > 0) {
+      const control = input.topology?.control_zone.toLowerCase();
+      const zone = input.zones.find((z) => z.name.toLowerCase() === control) ?? input.zones[0];
+      operators.push({ name: ADMIN_OPERATOR, zone: (zone as { name: string }).name, roles: ['admin', 'auditor'] });
+    }
+    for (const o of operators) {
       const zone = zoneOf(`operator ${quote(o.name)}`, o.zone);
       const id = `spiffe://${input.trustDomain}/operator/${o.name}`;
       const uid = { type: 'Glimmer::Operator', id };
