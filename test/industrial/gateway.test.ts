@@ -204,3 +204,39 @@ c.close()
   assert.match(stdout, /read False \[\d, \d, \d, \d\]/);
   assert.match(stdout, /write True 1/);
 });
+
+test('GIVEN inconsistent gateway options WHEN constructed THEN GLM_ERR_MODBUS_CONFIG_INVALID names the value', async () => {
+  const { compileRules } = await import('../../runtime/industrial/modbus/rules');
+  const { ModbusGateway } = await import('../../runtime/industrial/modbus/gateway');
+  const { isGlimmerError } = await import('../../runtime/errors');
+  const bad = (fn: () => unknown) => assert.throws(fn, (e) => isGlimmerError(e, 'GLM_ERR_MODBUS_CONFIG_INVALID'));
+  bad(() => compileRules([{ zone: 'a', functions: [3], units: [1] }, { zone: 'a', functions: [3], units: [1] }]));
+  bad(() => compileRules([{ zone: 'a', functions: [0x2b], units: [1] }]));
+  bad(() => compileRules([{ zone: 'a', functions: [3], units: [300] }]));
+  const rules = compileRules([{ zone: 'a', functions: [3], units: [1] }]);
+  bad(() => new ModbusGateway({ listeners: [], routes: [], rules, audit: () => undefined }));
+  bad(() => new ModbusGateway({ listeners: [{ zone: 'nowhere', port: 0 }], routes: [], rules, audit: () => undefined }));
+  bad(() => new ModbusGateway({ listeners: [{ zone: 'a', port: 0 }], routes: [{ unitId: 1, host: '127.0.0.1', port: 1 }, { unitId: 1, host: '127.0.0.1', port: 2 }], rules, audit: () => undefined }));
+});
+
+test('GIVEN a client that never reads its responses WHEN it keeps sending THEN the gateway closes it with GLM_ERR_MODBUS_BUFFER_OVERFLOW and keeps serving others', async () => {
+  const r2 = await startRig({ limits: { maxWriteBufferBytes: 16 * 1024, ratePerSecond: 1e9, burst: 1e9 } });
+  try {
+    const s = net.connect({ port: r2.ports.operations as number, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    s.pause(); // never read
+    // Requests the gateway answers itself (address beyond the map: exception 02), so answers pile up fast.
+    const burst = Buffer.concat(Array.from({ length: 10_000 }, (_, i) => adu(i, 1, requestPdu.read(4, 100, 1))));
+    for (let writes = 0; !s.destroyed && writes < 400; writes++) {
+      if (!s.write(burst)) await new Promise((r) => { s.once('drain', r); s.once('close', r); });
+      if (flushAudit(r2).some((a) => a.code === 'GLM_ERR_MODBUS_BUFFER_OVERFLOW')) break;
+    }
+    assert.ok(await (async () => { for (let i = 0; i < 100; i++) { if (flushAudit(r2).some((a) => a.code === 'GLM_ERR_MODBUS_BUFFER_OVERFLOW')) return true; await new Promise((r) => setTimeout(r, 50)); } return false; })());
+    s.destroy();
+    const good = new ModbusTcpClient('127.0.0.1', r2.ports.operations as number);
+    await good.connect();
+    assert.equal((await good.readInputRegisters(1, 0, 1)).exception, 0);
+    good.close();
+  } finally { await r2.stop(); }
+});

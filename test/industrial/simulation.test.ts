@@ -84,3 +84,21 @@ test('GIVEN generateWindows WHEN called twice with one seed THEN the same labell
   assert.equal(featureVector(a[0]!.snapshots[0]!).length, FEATURE_NAMES.length);
   for (const w of a) if (w.label !== 'normal') assert.ok(w.snapshots[0]!.assets[w.asset!]!.faults.includes(w.label));
 });
+
+test('GIVEN the CLI WHEN `glimmer plant map --json` runs THEN every entry has address, table, zone, safety, writable_from and an OPC UA node id', async () => {
+  const { execFile } = await import('node:child_process');
+  const path = await import('node:path');
+  const root = path.resolve(__dirname, '..', '..');
+  const stdout = await new Promise<string>((resolve, reject) => execFile(process.execPath, ['--import', 'tsx', path.join(root, 'runtime/cli/entry.ts'), 'plant', 'map', '--json'], { cwd: root }, (err, out) => (err ? reject(err) : resolve(out))));
+  const entries = JSON.parse(stdout) as Record<string, unknown>[];
+  assert.equal(entries.length, plantMap().length);
+  for (const e of entries) {
+    assert.equal(typeof e.address, 'number');
+    assert.ok(['coil', 'discrete', 'input', 'holding'].includes(e.table as string));
+    assert.equal(typeof e.zone, 'string');
+    assert.equal(typeof e.safety, 'boolean');
+    assert.ok(Array.isArray(e.writable_from));
+    assert.match(e.opcua_node_id as string, /^ns=2;s=/);
+  }
+  assert.ok(entries.some((e) => e.id === 'safety_1.emergency_stop' && e.safety === true));
+});

@@ -322,7 +322,8 @@ export class ClientSession {
       // socket's read chunk, as reading stops).
       if (!this.paused && rest >= MAX_ADU_BYTES) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
       this.pending = Buffer.from(buf.subarray(off, end));
-      if (!this.paused && this.partialSince === 0) this.partialSince = now;
+      // The slow-client clock runs from when the current partial frame began: restart it whenever frames completed.
+      if (!this.paused && (this.partialSince === 0 || off > 0)) this.partialSince = now;
     } else {
       this.partialSince = 0;
     }
