@@ -92,7 +92,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_SIGNATURE_INVALID: { status: 400, doc: 'A checkpoint signature from a trusted key does not verify, or no trusted key signed it.' },
   GLM_ERR_AUDIT_SIGNER_UNAVAILABLE: { status: 503, doc: 'The checkpoint signer (KMS, PKCS#11 token or key file) cannot sign right now; appends continue and checkpoints catch up later.' },
   GLM_ERR_AUDIT_IMMUTABLE: { status: 409, doc: 'immutable_logs was switched on for this log and can never be switched off again.' },
-  GLM_ERR_AUDIT_ALGORITHM_LOCKED: { status: 409, doc: 'The hash algorithm of a log that already holds entries cannot change.' },
+  GLM_ERR_AUDIT_ALGORITHM_LOCKED: { status: 409, doc: 'The hash algorithm of an audit log is fixed when the log is created: the API cannot change it, and a log holding entries cannot be reopened with another.' },
   GLM_ERR_AUDIT_CLOSED: { status: 503, doc: 'The audit log was closed, or it failed closed after a storage error; reopen it to recover.' },
   GLM_ERR_AUDIT_STORAGE_FAILED: { status: 503, doc: 'The audit store could not make entries durable (disk full, I/O error); the pending appends were not acknowledged.' },
   GLM_ERR_AUDIT_STATE_CORRUPT: { status: 500, doc: 'At open, the stored log disagrees with itself (missing entries, or a root that differs from its latest signed checkpoint).' },

@@ -103,6 +103,8 @@ export interface AuditLog {
 interface Pending {
   readonly index: number;
   readonly leaf: Buffer;
+  /** 0x00 followed by the leaf bytes. */
+  readonly prefixed: Buffer;
   readonly resolve: (v: { index: number }) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -345,17 +347,22 @@ class AuditLogImpl implements AuditLog {
       return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
     }
     const index = this.tree.size + this.pending.length;
-    let leaf: Buffer;
+    // The leaf is written after a 0x00 byte so that its RFC 9162 leaf hash needs no copy at commit time.
+    let prefixed: Buffer;
     try {
-      leaf = Buffer.from(leafText(index, record, this.isoNow()), 'utf8');
+      const text = leafText(index, record, this.isoNow());
+      prefixed = Buffer.allocUnsafe(Buffer.byteLength(text, 'utf8') + 1);
+      prefixed[0] = 0x00;
+      prefixed.write(text, 1, 'utf8');
     } catch (err) {
       return Promise.reject(err);
     }
+    const leaf = prefixed.subarray(1);
     if (leaf.length > MAX_LEAF_BYTES) {
       return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${leaf.length} bytes, the limit is ${MAX_LEAF_BYTES}`));
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ index, leaf, resolve, reject });
+      this.pending.push({ index, leaf, prefixed, resolve, reject });
       if (this.pending.length >= (this.options.maxBatch ?? 50000)) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -379,7 +386,7 @@ class AuditLogImpl implements AuditLog {
     try {
       const h = this.tree.h;
       for (const e of batch) {
-        const chunkHash = this.tree.append(h.leaf(e.leaf));
+        const chunkHash = this.tree.append(h.leafPrefixed(e.prefixed));
         if (chunkHash) chunks.push([(e.index + 1) / CHUNK - 1, chunkHash]);
       }
       this.commit(batch, chunks);

@@ -15,6 +15,8 @@ export interface Hasher {
   readonly size: number;
   empty(): Buffer;
   leaf(data: Uint8Array): Buffer;
+  /** The leaf hash of `prefixed.subarray(1)` when `prefixed[0]` is already 0x00 (saves a copy on the append path). */
+  leafPrefixed(prefixed: Uint8Array): Buffer;
   node(left: Uint8Array, right: Uint8Array): Buffer;
 }
 
@@ -34,6 +36,10 @@ export function hasher(algorithm: MerkleAlgorithm = 'RFC9162_SHA512'): Hasher {
       buf[0] = 0x00;
       buf.set(data, 1);
       return digest(buf);
+    },
+    leafPrefixed: (prefixed) => {
+      if (prefixed[0] !== 0x00) throw new GlimmerError('GLM_ERR_INTERNAL', 'leaf buffer lacks its 0x00 prefix');
+      return digest(prefixed);
     },
     node: (left, right) => {
       if (left.length !== size || right.length !== size) throw new GlimmerError('GLM_ERR_AUDIT_PROOF_INVALID', `a tree node hash must have ${size} bytes`);
