@@ -11,7 +11,19 @@ import { GlimmerError, quote } from '../errors';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
 import type { CognitiveConfig, RuntimeConfig, RuntimeConfigFile } from './types';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The release root: the nearest folder above this module with Glimmer's package.json (works from runtime/ and dist/). */
+function findRepoRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'glimmer') return dir;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    if (path.dirname(dir) === dir) return path.resolve(start, '..', '..');
+  }
+}
+
+export const REPO_ROOT = findRepoRoot(__dirname);
 export const DEFAULT_CONFIG_FILE = path.join(REPO_ROOT, 'config', 'glimmer.yml');
 
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });

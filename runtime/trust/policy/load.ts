@@ -4,6 +4,7 @@
  * cite as their reason. The whole set is validated against the schema (Cedar's strict validator); any parse error,
  * missing or duplicate id, validation error or validation warning (e.g. an impossible policy) refuses the set with GLM_ERR_POLICY_INVALID naming file, line and id.
  */
+import { REPO_ROOT } from '../../config/load';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,7 +30,7 @@ export interface LoadedPolicySet {
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 /** The policy directory of the repository (rules/policies). */
-export const DEFAULT_POLICY_DIR = path.join(__dirname, '..', '..', '..', 'rules', 'policies');
+export const DEFAULT_POLICY_DIR = path.join(REPO_ROOT, 'rules', 'policies');
 
 function lineOf(text: string, offset: number): number {
   let line = 1;
