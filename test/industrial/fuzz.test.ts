@@ -35,7 +35,7 @@ function mutate(rnd: () => number, base: Buffer): Buffer {
     case 6: b[6] = Math.floor(rnd() * 256); return b; // unit id
     case 7: { const extra = Buffer.alloc(Math.floor(rnd() * 40)); for (let i = 0; i < extra.length; i++) extra[i] = Math.floor(rnd() * 256); const c = Buffer.concat([b, extra]); c.writeUInt16BE(c.length - 6, 4); return c; } // longer body, consistent length
     case 8: { const r = Buffer.alloc(1 + Math.floor(rnd() * 300)); for (let i = 0; i < r.length; i++) r[i] = Math.floor(rnd() * 256); return r; } // noise
-    default: b[Math.floor(rnd() * b.length)] ^= 1 << Math.floor(rnd() * 8); return b; // bit flip
+    default: { const i = Math.floor(rnd() * b.length); b[i] = (b[i] as number) ^ (1 << Math.floor(rnd() * 8)); return b; } // bit flip
   }
 }
 

@@ -24,10 +24,6 @@ async function client(zone: string): Promise<ModbusTcpClient> {
   return c;
 }
 
-function lastAudit(r: Rig, transaction: number, connectionZone: string) {
-  return flushAudit(r).filter((a) => a.transaction === transaction && a.zone === connectionZone).at(-1);
-}
-
 function closed(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => { if (socket.destroyed) resolve(); else socket.once('close', () => resolve()); });
 }
