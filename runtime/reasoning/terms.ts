@@ -48,6 +48,13 @@ export function deltaText(d: FactDelta): string {
   return `${d.op}(${factText(d.fact)})`;
 }
 
+/** A cheap identity for a fact (type-tagged, so 1 and '1' differ); Prolog text is made for deltas only. */
+function factKey(f: Fact): string {
+  let key = f.pred;
+  for (const a of f.args) key += typeof a === 'number' ? `\u0001${a}` : `\u0002${a}`;
+  return key;
+}
+
 /**
  * Keeps the engine's facts equal to the latest full fact set by sending only the differences (assert/retract
  * deltas), never reconsulting.
@@ -58,7 +65,7 @@ export class FactDiff {
   /** The deltas that turn the current fact set into `next`; the caller applies them, then the diff is committed. */
   deltas(next: readonly Fact[]): FactDelta[] {
     const wanted = new Map<string, Fact>();
-    for (const f of next) wanted.set(factText(f), f);
+    for (const f of next) wanted.set(factKey(f), f);
     const out: FactDelta[] = [];
     for (const [key, fact] of this.current) if (!wanted.has(key)) out.push({ op: 'del', fact });
     for (const [key, fact] of wanted) if (!this.current.has(key)) out.push({ op: 'add', fact });
