@@ -15,6 +15,10 @@ import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import type { AuditRecordInput } from './agents/behaviour';
+import type { PlantRuntime } from './industrial/plant/runtime';
+import type { ConsoleSupervisor } from './observability/console';
+import type { FaultKind } from './industrial/plant/simulation';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
@@ -40,7 +44,10 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
+  readonly plant: PlantRuntime;
   readonly apiPort: number;
+  /** Where the embedded plant listens (opcua, modbus_<zone>, plc_modbus). */
+  readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
   stop(reason?: string): Promise<void>;
 }
@@ -69,13 +76,18 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
+    let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const { startEmbeddedPlant } = await import('./industrial/embedded');
     const plant = await startEmbeddedPlant({
       config,
       stateDir,
       logger,
       metrics,
-      audit: sink,
+      audit: (records) => {
+        for (const record of records) void sink.append(record);
+        onGatewayRecords(records);
+      },
       modbusPort: options.modbusPort ?? 5020,
       opcuaPort: options.opcuaPort ?? 4840,
     });
@@ -97,14 +109,31 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     });
     stack.push(() => supervisor.stop());
 
-    const routes: Route[] = [...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry })];
+    const { wireConsole } = await import('./observability/console');
+    // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
+    const wired = wireConsole({ supervisor: supervisor as unknown as ConsoleSupervisor, zones: config.zones, metrics, plant: plant.plant, audit });
+    // The console only reads the records whose type is 'modbus.decision' (the gateway's decision records).
+    onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
+    stack.push(async () => wired.stop());
+
     const { auditRoutes } = await import('./api/routes/audit');
-    routes.push(...auditRoutes(audit));
+    const { consoleRoutes } = await import('./api/routes/console');
+    const { eventRoutes } = await import('./api/routes/events');
+    const { plantRoutes } = await import('./api/routes/plant');
+    const routes: Route[] = [
+      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
+      ...auditRoutes(audit),
+      ...plantRoutes(plant.plant, sink),
+      ...consoleRoutes(wired.view),
+      ...eventRoutes(wired.view),
+    ];
     const api: ApiServer = createApiServer({ adminToken, routes, logger });
     const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
     stack.push(() => api.close());
 
     await supervisor.start();
+    const faultTimers = scheduleFaults(config, plant.plant, sink, logger);
+    stack.push(async () => faultTimers.forEach((t) => clearTimeout(t)));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
     let stopped: Promise<void> | undefined;
     return {
@@ -113,7 +142,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       adminToken,
       metrics,
       supervisor,
+      plant: plant.plant,
       apiPort,
+      endpoints: plant.endpoints,
       consoleUrl,
       stop(reason = 'shutdown') {
         stopped ??= (async () => {
@@ -128,4 +159,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await unwind();
     throw err;
   }
+}
+
+/** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
+function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditSink, logger: Logger): NodeJS.Timeout[] {
+  return config.plant.faultSchedule.map((entry) => {
+    const timer = setTimeout(() => {
+      try {
+        plant.sim.injectFault(entry.asset, entry.fault as FaultKind);
+        logger.info({ asset: entry.asset, fault: entry.fault }, 'scheduled fault injected');
+        void audit.append({ type: 'plant.fault.injected', asset: entry.asset, fault: entry.fault, by: 'fault_schedule' });
+      } catch (err) {
+        logger.error({ asset: entry.asset, fault: entry.fault, err: (err as Error).message }, 'scheduled fault refused');
+      }
+    }, entry.at_s * 1000);
+    timer.unref();
+    return timer;
+  });
 }

@@ -1,0 +1,43 @@
+/**
+ * The simulated plant over the API: its live snapshot and address map, and fault injection for demos, drills and the
+ * console. Injections are audited; a bad asset or fault is a 400 naming what is allowed.
+ */
+import type { AuditSink } from '../../lifecycle/supervisor';
+import { GlimmerError, quote } from '../../errors';
+import { plantMap } from '../../industrial/plant/map';
+import type { PlantRuntime } from '../../industrial/plant/runtime';
+import { FAULT_KINDS, type FaultKind } from '../../industrial/plant/simulation';
+import type { Route } from '../router';
+
+export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
+  return [
+    { method: 'GET', path: '/v1/plant', handle: () => ({ body: plant.snapshot }) },
+    { method: 'GET', path: '/v1/plant/map', handle: () => ({ body: plantMap() }) },
+    {
+      method: 'POST',
+      path: '/v1/plant/faults',
+      async handle(ctx) {
+        const body = (await ctx.json()) as { asset?: unknown; fault?: unknown } | null;
+        if (body === null || typeof body !== 'object' || typeof body.asset !== 'string') {
+          throw new GlimmerError('GLM_ERR_API_BODY_INVALID', `at /asset: received ${quote(body?.asset)}, allowed: an asset id string`);
+        }
+        if (typeof body.fault !== 'string' || !(FAULT_KINDS as readonly string[]).includes(body.fault)) {
+          throw new GlimmerError('GLM_ERR_API_BODY_INVALID', `at /fault: received ${quote(body.fault)}, allowed: one of ${FAULT_KINDS.join(', ')}`);
+        }
+        plant.sim.injectFault(body.asset, body.fault as FaultKind);
+        await audit.append({ type: 'plant.fault.injected', asset: body.asset, fault: body.fault, by: ctx.principal?.id ?? 'unknown' });
+        return { status: 201, body: { asset: body.asset, fault: body.fault } };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/plant/faults',
+      async handle(ctx) {
+        const asset = ctx.url.searchParams.get('asset') ?? undefined;
+        plant.sim.clearFaults(asset);
+        await audit.append({ type: 'plant.fault.cleared', asset: asset ?? 'all', by: ctx.principal?.id ?? 'unknown' });
+        return { status: 200, body: { cleared: asset ?? 'all' } };
+      },
+    },
+  ];
+}
