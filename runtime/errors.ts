@@ -61,7 +61,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_PLANT_COMMAND_INVALID: { status: 400, doc: 'A plant command or simulation parameter is out of range (speed, trip setpoint, step, seed).' },
   GLM_ERR_MODBUS_FRAME_MALFORMED: { status: 400, doc: 'Modbus gateway: an ADU is malformed (protocol id not 0, MBAP length 0/too short/inconsistent with the PDU); the gateway closes that connection only.' },
   GLM_ERR_MODBUS_FRAME_OVERSIZE: { status: 413, doc: 'Modbus gateway: an MBAP length announces more than 254 PDU bytes; the gateway closes that connection only.' },
-  GLM_ERR_MODBUS_UNIT_UNKNOWN: { status: 404, doc: 'Modbus gateway: the unit id routes to no upstream PLC (exception 0B, gateway target failed to respond).' },
+  GLM_ERR_MODBUS_UNIT_UNKNOWN: { status: 404, doc: 'Modbus gateway: the unit id routes to no upstream PLC, or not one reachable from the client zone (exception 0A, gateway path unavailable).' },
   GLM_ERR_MODBUS_FUNCTION_DENIED: { status: 403, doc: 'Modbus gateway: the function code is not on the client zone\'s allow-list (exception 01).' },
   GLM_ERR_MODBUS_ADDRESS_DENIED: { status: 403, doc: 'Modbus gateway: the address range is outside the plant map or not readable from the client zone (exception 02).' },
   GLM_ERR_MODBUS_VALUE_INVALID: { status: 400, doc: 'Modbus gateway: a quantity, byte count or written value is out of the range the Modbus specification allows (exception 03).' },
