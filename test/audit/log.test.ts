@@ -187,6 +187,7 @@ test('GIVEN rotation_interval 24h and immutable logs WHEN 24 hours pass THEN the
   assert.equal(cp.size, 50);
   assert.ok(cp.root.equals(log.root(50)));
   const base = path.join(dir, 'audit', 'segments', '000001');
+  await until(() => fs.existsSync(`${base}.checkpoint`), 'segment exported');
   assert.equal(fs.readFileSync(`${base}.leaves`, 'utf8').split('\n').length, 51);
   assert.equal(fs.readFileSync(`${base}.checkpoint`, 'utf8'), sealed?.checkpoint);
   assert.equal(fs.statSync(`${base}.leaves`).mode & 0o777, 0o444);
