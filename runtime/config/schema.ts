@@ -136,6 +136,7 @@ export const cognitiveConfigSchema = {
               precision: { enum: ['int8', 'fp32'] },
               quantization: { enum: ['dynamic', 'none'] },
               path: { type: 'string', minLength: 1 },
+              threshold: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
             },
           },
         },

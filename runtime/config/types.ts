@@ -19,7 +19,7 @@ export interface FaultScheduleEntry { readonly at_s: number; readonly asset: str
 
 export interface CognitiveConfig {
   readonly hybrid_reasoning: {
-    readonly neural_components: readonly { type: 'transformer'; model: string; precision: 'int8' | 'fp32'; quantization: 'dynamic' | 'none'; path?: string }[];
+    readonly neural_components: readonly { type: 'transformer'; model: string; precision: 'int8' | 'fp32'; quantization: 'dynamic' | 'none'; path?: string; threshold?: number }[];
     readonly symbolic_components: readonly { type: 'prolog-engine'; version?: string; rulesets: readonly string[]; inference_limit?: number }[];
   };
 }

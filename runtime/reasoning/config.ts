@@ -27,6 +27,6 @@ export function reasoningSettings(cognitive: CognitiveConfig): ReasoningSettings
     rulesets: [...new Set(symbolic.flatMap((s) => s.rulesets))],
     inferenceLimit: Math.min(...symbolic.map((s) => s.inference_limit ?? DEFAULT_INFERENCE_LIMIT)),
     modelPath: neural?.path ?? DEFAULT_MODEL_PATH,
-    threshold: (neural as { threshold?: number } | undefined)?.threshold ?? DEFAULT_THRESHOLD,
+    threshold: neural?.threshold ?? DEFAULT_THRESHOLD,
   };
 }
