@@ -45,10 +45,8 @@ export function createA2aClient(options: A2aClientOptions): A2aClient {
   const transports: MtlsClient[] = [];
   return {
     connect: async (baseUrl, expect) => {
-      /* eslint-disable @typescript-eslint/no-require-imports */
       const sdkClient = require('@a2a-js/sdk/client') as typeof import('@a2a-js/sdk/client');
       const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
-      /* eslint-enable @typescript-eslint/no-require-imports */
       const mtls = createMtlsClient({ source: options.identity, revocation: options.revocation, audit: options.audit, expectServer: expect });
       transports.push(mtls);
       const fetchImpl = mtlsFetch(mtls);

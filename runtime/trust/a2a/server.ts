@@ -82,12 +82,10 @@ function skillOf(body: unknown): string {
 }
 
 export function createA2aServer(options: A2aServerOptions): A2aServer {
-  /* eslint-disable @typescript-eslint/no-require-imports */
   const express = require('express') as typeof import('express');
   const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
   const sdkExpress = require('@a2a-js/sdk/server/express') as typeof import('@a2a-js/sdk/server/express');
   const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
-  /* eslint-enable @typescript-eslint/no-require-imports */
 
   const self = options.identity.current.spiffeId;
   const skills = new Map(options.skills.map((s) => [s.id, s]));
