@@ -160,6 +160,8 @@ export class ModbusGateway {
   private write(s: ClientSession, bytes: Buffer): void {
     if (s.closed) return;
     const socket = s.transport as net.Socket;
+    // Answers that complete in the same tick (a pipelining client, a burst of refusals) leave in one write.
+    if (!s.corked) { s.corked = true; socket.cork(); process.nextTick(uncork, s, socket); }
     socket.write(bytes);
     if (socket.writableLength > this.limits.maxWriteBufferBytes) s.fail(Date.now(), 'GLM_ERR_MODBUS_BUFFER_OVERFLOW', this.hooks);
   }
@@ -207,6 +209,11 @@ export class ModbusGateway {
     await Promise.all(this.upstreams.map((u) => u?.stop()));
     this.inspector.audit.flush();
   }
+}
+
+function uncork(s: ClientSession, socket: net.Socket): void {
+  s.corked = false;
+  socket.uncork();
 }
 
 /** Creates and starts a gateway; the returned object has the bound ports. */

@@ -278,6 +278,8 @@ export class ClientSession {
   lastActivity: number;
   paused = false;
   closed = false;
+  /** The transport batches this tick's answers (socket corked until the next tick). */
+  corked = false;
   /** Free slot for the transport (the socket, in the gateway). */
   transport: unknown;
 
