@@ -1,0 +1,75 @@
+/**
+ * The mesh's zero-trust CRs: STRICT mTLS mesh-wide, a mesh-wide allow-nothing AuthorizationPolicy (default deny), and
+ * explicit ALLOW policies: inside a zone, one per conduit of the zone model (source zone's identities, the conduit's
+ * ports), and from the ingress gateway into the control zone. These need Istio's CRDs at plan time: a later stack.
+ */
+import { Construct } from 'constructs';
+import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { k8sObject, type K8sObject } from './k8s';
+import type { ITerraformDependable } from './tf';
+import { checkPattern } from './validate';
+import { checkZoneModel, PROTOCOL_PORTS, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+
+export interface MeshPoliciesProps {
+  readonly zones: readonly ZoneSpec[];
+  readonly conduits: readonly ConduitSpec[];
+  readonly trustDomain: string;
+  /** Namespace of the zone the ingress gateway may reach (zone name or token). */
+  readonly controlZoneNamespace: string;
+  /** Istio root namespace (mesh-wide policies live there). @default 'istio-system' */
+  readonly rootNamespace?: string;
+  /** Namespace and service account of the ingress gateway. @default 'istio-ingress', 'istio-ingressgateway' */
+  readonly gatewayNamespace?: string;
+  readonly gatewayServiceAccount?: string;
+  /** @default [] */
+  readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+export class MeshPolicies extends Construct {
+  readonly objects: Manifest[] = [];
+
+  constructor(scope: Construct, id: string, props: MeshPoliciesProps) {
+    super(scope, id);
+    checkZoneModel({ zones: props.zones, conduits: props.conduits, agents: [], trustDomain: props.trustDomain });
+    const td = checkPattern('MeshPolicies', 'trustDomain', props.trustDomain, /^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?$/, 'a DNS-like trust domain');
+    const root = props.rootNamespace ?? 'istio-system';
+    const gwNs = props.gatewayNamespace ?? 'istio-ingress';
+    const gwSa = props.gatewayServiceAccount ?? 'istio-ingressgateway';
+    const add = (idPart: string, object: K8sObject) => this.objects.push(k8sObject(this, idPart, object, { dependsOn: props.dependsOn }));
+    const allow = (namespace: string, name: string, principals: string[], ports?: number[]): K8sObject => ({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name, namespace },
+      spec: {
+        action: 'ALLOW',
+        rules: [{ from: [{ source: { principals } }], ...(ports ? { to: [{ operation: { ports: ports.map(String) } }] } : {}) }],
+      },
+    });
+
+    add('peer-authentication-strict', {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'default', namespace: root },
+      spec: { mtls: { mode: 'STRICT' } },
+    });
+    add('deny-all', {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'allow-nothing', namespace: root },
+      spec: {},
+    });
+    add('gateway-allow-inbound', {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'allow-inbound', namespace: gwNs },
+      spec: { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['8080', '8443'] } }] }] },
+    });
+    for (const zone of props.zones) {
+      add(`${zone.name}-allow-same-zone`, allow(zone.name, 'allow-same-zone', [`${td}/ns/${zone.name}/sa/*`]));
+    }
+    for (const c of props.conduits) {
+      add(`${c.to}-conduit-${c.from}`, allow(c.to, `conduit-${c.from}-to-${c.to}`, [`${td}/ns/${c.from}/sa/*`], portsOf(c.protocols)));
+    }
+    add('control-zone-allow-ingress-gateway', allow(props.controlZoneNamespace, 'allow-ingress-gateway', [`${td}/ns/${gwNs}/sa/${gwSa}`], [PROTOCOL_PORTS.https]));
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A VPC over three availability zones: private subnets for nodes, HSMs and endpoints; small public subnets only for
+ * the NAT gateways; interface endpoints so KMS, ECR, STS and EKS Auth calls stay inside the VPC.
+ */
+import { Construct } from 'constructs';
+import { DataAwsAvailabilityZones } from '@cdktf/provider-aws/lib/data-aws-availability-zones';
+import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
+import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
+import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
+import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { Subnet } from '@cdktf/provider-aws/lib/subnet';
+import { Vpc } from '@cdktf/provider-aws/lib/vpc';
+import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { Fn, Token } from './tf';
+import { checkInt, checkOneOf, checkPattern } from './validate';
+
+export const NAT_MODES = ['one-per-az', 'single', 'none'] as const;
+export const DEFAULT_INTERFACE_ENDPOINTS = ['kms', 'ecr.api', 'ecr.dkr', 'sts', 'eks-auth', 'logs', 'ec2'] as const;
+
+export interface NetworkProps {
+  /** IPv4 CIDR of the VPC (a literal or a Terraform variable). @default '10.42.0.0/16' */
+  readonly cidr?: string;
+  /** Region, for endpoint service names. */
+  readonly region: string;
+  /** Availability zones used. @default 3 */
+  readonly azCount?: number;
+  /** NAT gateways for egress (image pulls from outside ECR); 'none' for fully private clusters. @default 'one-per-az' */
+  readonly natGateways?: (typeof NAT_MODES)[number];
+  /** Interface endpoints (service suffixes after com.amazonaws.<region>.). @default DEFAULT_INTERFACE_ENDPOINTS */
+  readonly interfaceEndpoints?: readonly string[];
+  /** Name tag prefix; also tags the subnets for the cluster's internal load balancers. @default 'glimmer' */
+  readonly name?: string;
+}
+
+export class Network extends Construct {
+  readonly vpc: Vpc;
+  readonly privateSubnets: Subnet[];
+  readonly publicSubnets: Subnet[];
+  readonly endpointSecurityGroup: SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    const cidr = checkPattern('Network', 'cidr', props.cidr ?? '10.42.0.0/16', /^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|20)$/, 'an IPv4 CIDR with a prefix /16../20');
+    const azCount = checkInt('Network', 'azCount', props.azCount ?? 3, 2, 6);
+    const nat = checkOneOf('Network', 'natGateways', props.natGateways ?? 'one-per-az', NAT_MODES);
+    const name = checkPattern('Network', 'name', props.name ?? 'glimmer', /^[a-z][a-z0-9-]{0,30}$/, 'a lower-case name of up to 31 characters');
+    const azs = new DataAwsAvailabilityZones(this, 'azs', { state: 'available', filter: [{ name: 'opt-in-status', values: ['opt-in-not-required'] }] });
+    const az = (i: number): string => Token.asString(Fn.element(azs.names, i));
+
+    this.vpc = new Vpc(this, 'vpc', { cidrBlock: cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } });
+    this.privateSubnets = [];
+    this.publicSubnets = [];
+    for (let i = 0; i < azCount; i++) {
+      this.privateSubnets.push(new Subnet(this, `private-${i}`, {
+        vpcId: this.vpc.id,
+        availabilityZone: az(i),
+        cidrBlock: Fn.cidrsubnet(cidr, 3, i),
+        mapPublicIpOnLaunch: false,
+        tags: { Name: `${name}-private-${i}`, 'kubernetes.io/role/internal-elb': '1' },
+      }));
+      this.publicSubnets.push(new Subnet(this, `public-${i}`, {
+        vpcId: this.vpc.id,
+        availabilityZone: az(i),
+        cidrBlock: Fn.cidrsubnet(cidr, 8, 240 + i),
+        mapPublicIpOnLaunch: false,
+        tags: { Name: `${name}-public-${i}` },
+      }));
+    }
+
+    const natIds: string[] = [];
+    if (nat !== 'none') {
+      const igw = new InternetGateway(this, 'igw', { vpcId: this.vpc.id, tags: { Name: name } });
+      const publicRt = new RouteTable(this, 'public-rt', { vpcId: this.vpc.id, route: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }], tags: { Name: `${name}-public` } });
+      this.publicSubnets.forEach((s, i) => new RouteTableAssociation(this, `public-rta-${i}`, { subnetId: s.id, routeTableId: publicRt.id }));
+      const natCount = nat === 'single' ? 1 : azCount;
+      for (let i = 0; i < natCount; i++) {
+        const eip = new Eip(this, `nat-eip-${i}`, { domain: 'vpc', tags: { Name: `${name}-nat-${i}` } });
+        natIds.push(new NatGateway(this, `nat-${i}`, { allocationId: eip.id, subnetId: (this.publicSubnets[i] as Subnet).id, tags: { Name: `${name}-${i}` }, dependsOn: [igw] }).id);
+      }
+    }
+    const privateRts = this.privateSubnets.map((s, i) => {
+      const natId = natIds.length === 0 ? undefined : natIds[Math.min(i, natIds.length - 1)];
+      const rt = new RouteTable(this, `private-rt-${i}`, {
+        vpcId: this.vpc.id,
+        route: natId === undefined ? [] : [{ cidrBlock: '0.0.0.0/0', natGatewayId: natId }],
+        tags: { Name: `${name}-private-${i}` },
+      });
+      new RouteTableAssociation(this, `private-rta-${i}`, { subnetId: s.id, routeTableId: rt.id });
+      return rt;
+    });
+
+    new VpcEndpoint(this, 'endpoint-s3', {
+      vpcId: this.vpc.id,
+      serviceName: `com.amazonaws.${props.region}.s3`,
+      vpcEndpointType: 'Gateway',
+      routeTableIds: privateRts.map((rt) => rt.id),
+    });
+    this.endpointSecurityGroup = new SecurityGroup(this, 'endpoint-sg', {
+      vpcId: this.vpc.id,
+      name: `${name}-endpoints`,
+      description: 'HTTPS from inside the VPC to the interface endpoints',
+      ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: [this.vpc.cidrBlock], description: 'HTTPS from the VPC' }],
+    });
+    for (const service of props.interfaceEndpoints ?? DEFAULT_INTERFACE_ENDPOINTS) {
+      checkPattern('Network', 'interfaceEndpoints', service, /^[a-z0-9][a-z0-9.-]{0,40}$/, 'AWS service suffixes like kms or ecr.api');
+      new VpcEndpoint(this, `endpoint-${service.replace(/\./g, '-')}`, {
+        vpcId: this.vpc.id,
+        serviceName: `com.amazonaws.${props.region}.${service}`,
+        vpcEndpointType: 'Interface',
+        privateDnsEnabled: true,
+        subnetIds: this.privateSubnets.map((s) => s.id),
+        securityGroupIds: [this.endpointSecurityGroup.id],
+      });
+    }
+  }
+
+  get privateSubnetIds(): string[] {
+    return this.privateSubnets.map((s) => s.id);
+  }
+}

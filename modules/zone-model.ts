@@ -1,0 +1,90 @@
+/**
+ * The zone model as the constructs receive it (IEC 62443 zones and conduits on ISA-95 levels). The stacks build it from
+ * the runtime's `config/glimmer.yml`, so the NetworkPolicies, the Istio AuthorizationPolicies and the runtime enforce
+ * one model. Modules never read the file themselves.
+ */
+import { GlimmerError, quote } from '../runtime/errors';
+
+export type Protocol = 'https' | 'a2a' | 'opcua' | 'modbus';
+export type AgentKind = 'industrial' | 'cognitive' | 'data';
+
+export interface ZoneSpec {
+  /** Zone name; also the Kubernetes namespace of the zone. */
+  readonly name: string;
+  /** ISA-95 level: 0, 1, 2, 3, 3.5 (the DMZ) or 4. */
+  readonly isa95Level: number;
+  /** IEC 62443 security level 1..4, or a Terraform token (the safety zone takes `var.safety_zone_level`). */
+  readonly securityLevel: number | string;
+}
+
+export interface ConduitSpec {
+  readonly from: string;
+  readonly to: string;
+  readonly protocols: readonly Protocol[];
+}
+
+export interface AgentSpec {
+  readonly name: string;
+  readonly kind: AgentKind;
+  readonly zone: string;
+}
+
+export interface ZoneModel {
+  readonly zones: readonly ZoneSpec[];
+  readonly conduits: readonly ConduitSpec[];
+  readonly agents: readonly AgentSpec[];
+  /** SPIFFE / Istio trust domain of every workload identity. */
+  readonly trustDomain: string;
+}
+
+/** The ports each conduit protocol opens (the runtime listens on these inside the pod). */
+export const PROTOCOL_PORTS: Readonly<Record<Protocol, number>> = { https: 8080, a2a: 8080, opcua: 4840, modbus: 5020 };
+/** Istio's merged Prometheus endpoint on every sidecar (outside mTLS interception, scraped by Prometheus). */
+export const ISTIO_METRICS_PORT = 15020;
+export const API_PORT = 8080;
+
+export const LABELS = {
+  zone: 'glimmer.io/zone',
+  isa95Level: 'glimmer.io/isa95-level',
+  securityLevel: 'glimmer.io/iec62443-sl',
+  agent: 'glimmer.io/agent',
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  instance: 'app.kubernetes.io/instance',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+/** The ports a set of protocols opens, unique and sorted. */
+export function portsOf(protocols: readonly Protocol[]): number[] {
+  return [...new Set(protocols.map((p) => PROTOCOL_PORTS[p]))].sort((a, b) => a - b);
+}
+
+function zoneError(message: string): never {
+  throw new GlimmerError('GLM_ERR_INFRA_ZONE_MODEL_INVALID', message);
+}
+
+/**
+ * The ISA-95 rules the stacks enforce: every conduit and agent names a known zone, and no conduit joins level 4
+ * directly with levels 0-2 (enterprise traffic crosses the DMZ at level 3.5).
+ */
+export function checkZoneModel(model: ZoneModel): void {
+  const byName = new Map(model.zones.map((z) => [z.name, z]));
+  if (byName.size !== model.zones.length) zoneError('zone model: zone names must be unique');
+  const known = [...byName.keys()].join(', ');
+  for (const c of model.conduits) {
+    const from = byName.get(c.from);
+    const to = byName.get(c.to);
+    if (!from || !to) zoneError(`zone model: conduit ${quote(`${c.from}->${c.to}`)} names an unknown zone; allowed zones: ${known}`);
+    const levels = [from.isa95Level, to.isa95Level];
+    if (levels.includes(4) && levels.some((l) => l <= 2)) {
+      zoneError(
+        `zone model: conduit ${quote(`${c.from}->${c.to}`)} joins ISA-95 level ${from.isa95Level} and level ${to.isa95Level} directly; ` +
+          'allowed: level 4 reaches levels 0-2 only through the DMZ at level 3.5',
+      );
+    }
+  }
+  for (const a of model.agents) {
+    if (!byName.has(a.zone)) zoneError(`zone model: agent ${quote(a.name)} is in unknown zone ${quote(a.zone)}; allowed zones: ${known}`);
+  }
+}

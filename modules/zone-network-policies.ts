@@ -1,0 +1,89 @@
+/**
+ * NetworkPolicies that deny all traffic in every zone and open only: DNS, the Istio control plane, traffic inside the
+ * zone, the conduits of the zone model (ingress in the receiving zone, egress in the sending zone, on the conduit's
+ * ports), Prometheus scraping the sidecars' merged metrics, and the ingress gateway into the control zone.
+ */
+import { Construct } from 'constructs';
+import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { k8sObject, type K8sObject } from './k8s';
+import type { ITerraformDependable } from './tf';
+import { checkZoneModel, ISTIO_METRICS_PORT, LABELS, PROTOCOL_PORTS, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+
+export interface ZoneNetworkPoliciesProps {
+  readonly zones: readonly ZoneSpec[];
+  readonly conduits: readonly ConduitSpec[];
+  /** Namespace of the zone the ingress gateway may reach (a zone name or a token such as lower(var.control_zone)). */
+  readonly controlZoneNamespace: string;
+  /** Namespace of the Istio ingress gateway. @default 'istio-ingress' */
+  readonly gatewayNamespace?: string;
+  /** Namespace of istiod. @default 'istio-system' */
+  readonly istioNamespace?: string;
+  /** Namespace of Prometheus. @default 'monitoring' */
+  readonly monitoringNamespace?: string;
+  /** The namespaces, so policies are created after them. @default [] */
+  readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+const NS = 'kubernetes.io/metadata.name';
+const tcp = (ports: readonly number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+
+export class ZoneNetworkPolicies extends Construct {
+  readonly policies: Manifest[] = [];
+
+  constructor(scope: Construct, id: string, props: ZoneNetworkPoliciesProps) {
+    super(scope, id);
+    checkZoneModel({ zones: props.zones, conduits: props.conduits, agents: [], trustDomain: 'unused' });
+    const istio = props.istioNamespace ?? 'istio-system';
+    const monitoring = props.monitoringNamespace ?? 'monitoring';
+    const gateway = props.gatewayNamespace ?? 'istio-ingress';
+    const deps = { dependsOn: props.dependsOn };
+    const add = (idPart: string, object: K8sObject) => this.policies.push(k8sObject(this, idPart, object, deps));
+    const policy = (namespace: string, name: string, spec: Record<string, unknown>): K8sObject => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, namespace },
+      spec: { podSelector: {}, ...spec },
+    });
+
+    for (const zone of props.zones) {
+      const z = zone.name;
+      add(`${z}-default-deny`, policy(z, 'default-deny', { policyTypes: ['Ingress', 'Egress'] }));
+      add(`${z}-allow-dns`, policy(z, 'allow-dns', {
+        policyTypes: ['Egress'],
+        egress: [{
+          to: [{ namespaceSelector: { matchLabels: { [NS]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+          ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+        }],
+      }));
+      add(`${z}-allow-istio-control-plane`, policy(z, 'allow-istio-control-plane', {
+        policyTypes: ['Egress'],
+        egress: [{ to: [{ namespaceSelector: { matchLabels: { [NS]: istio } } }], ports: tcp([15012]) }],
+      }));
+      add(`${z}-allow-same-zone`, policy(z, 'allow-same-zone', {
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ from: [{ podSelector: {} }] }],
+        egress: [{ to: [{ podSelector: {} }] }],
+      }));
+      add(`${z}-allow-metrics-scrape`, policy(z, 'allow-metrics-scrape', {
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: monitoring } } }], ports: tcp([ISTIO_METRICS_PORT]) }],
+      }));
+    }
+    for (const c of props.conduits) {
+      const ports = tcp(portsOf(c.protocols));
+      const name = `conduit-${c.from}-to-${c.to}`;
+      add(`${c.to}-${name}-ingress`, policy(c.to, `${name}-ingress`, {
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { [LABELS.zone]: c.from } } }], ports }],
+      }));
+      add(`${c.from}-${name}-egress`, policy(c.from, `${name}-egress`, {
+        policyTypes: ['Egress'],
+        egress: [{ to: [{ namespaceSelector: { matchLabels: { [LABELS.zone]: c.to } } }], ports }],
+      }));
+    }
+    add('control-zone-allow-ingress-gateway', policy(props.controlZoneNamespace, 'allow-ingress-gateway', {
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: gateway } } }], ports: tcp([PROTOCOL_PORTS.https]) }],
+    }));
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * `cloud` (HYPERSCALE on AWS): network, CloudHSM and the KMS keys, the EKS cluster with its predictive node groups,
+ * the runtime's pod identity, the audit bucket and the image repository. Kubernetes objects come in `cloud-platform`
+ * and `cloud-runtime`, planned once this cluster exists.
+ */
+import type { Construct } from 'constructs';
+import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { AuditBucket } from '../modules/audit-bucket';
+import { AuditSigningKey } from '../modules/audit-signing-key';
+import { EksCluster } from '../modules/eks-cluster';
+import { EksClusterRole } from '../modules/eks-cluster-role';
+import { HsmCluster } from '../modules/hsm-cluster';
+import { HSM_STAGES, HsmKeyStore } from '../modules/hsm-key-store';
+import { ImageRepository } from '../modules/image-repository';
+import { Network } from '../modules/network';
+import { PlatformKey } from '../modules/platform-key';
+import { PredictiveNodeGroups } from '../modules/predictive-node-groups';
+import { RuntimePodIdentity } from '../modules/runtime-pod-identity';
+import { Fn, Op, TerraformStack, Token } from '../modules/tf';
+import { TopologyVariables } from '../modules/topology-variables';
+import { configureBackend, stackOutput, stackVariable, type BackendOptions } from './common';
+import type { StackInputs } from './inputs';
+import { zoneModelOf } from './inputs';
+
+/** Variables every cloud stack declares: where the cluster is. */
+export function awsLocationVariables(scope: Construct): { region: string; clusterName: string } {
+  const region = stackVariable(scope, 'region', {
+    type: 'string',
+    default: 'eu-central-1',
+    nullable: false,
+    description: 'AWS region.',
+    validation: [{ condition: '${can(regex("^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", var.region))}', errorMessage: 'region must be an AWS region name like eu-central-1, received "${var.region}".' }],
+  });
+  const clusterName = stackVariable(scope, 'cluster_name', {
+    type: 'string',
+    default: 'glimmer',
+    nullable: false,
+    description: 'EKS cluster name; also prefixes the audit bucket, the image repository and the key aliases.',
+    validation: [{ condition: '${can(regex("^[a-z][a-z0-9-]{0,30}$", var.cluster_name))}', errorMessage: 'cluster_name must be 1..31 characters of a-z, 0-9 and - starting with a letter, received "${var.cluster_name}".' }],
+  });
+  return { region: region.stringValue, clusterName: clusterName.stringValue };
+}
+
+/** Names derived from cluster_name, shared with cloud-runtime (which finds the resources by name, not by state). */
+export const cloudNames = {
+  signingKeyAlias: (cluster: string) => `${cluster}/audit-checkpoint`,
+  platformKeyAlias: (cluster: string) => `${cluster}/platform`,
+  auditBucket: (cluster: string, account: string) => `${cluster}-audit-${account}`,
+  repository: (cluster: string) => `${cluster}/runtime`,
+};
+
+export class CloudStack extends TerraformStack {
+  constructor(scope: Construct, id: string, inputs: StackInputs, backend: BackendOptions = {}) {
+    super(scope, id);
+    configureBackend(this, id, backend);
+    const topo = new TopologyVariables(this, 'topology', {
+      deploymentModel: 'HYPERSCALE',
+      zones: zoneModelOf(inputs.config, 0).zones,
+      defaultControlZone: inputs.config.topology.control_zone,
+      defaultSafetyZoneLevel: inputs.config.topology.safety_zone_level,
+    });
+    const { region, clusterName } = awsLocationVariables(this);
+    const k8sVersion = stackVariable(this, 'kubernetes_version', {
+      type: 'string', default: '1.33', nullable: false, description: 'EKS Kubernetes version.',
+      validation: [{ condition: '${can(regex("^1\\\\.(2[89]|3[0-9])$", var.kubernetes_version))}', errorMessage: 'kubernetes_version must be a minor version 1.28..1.39 like 1.33, received "${var.kubernetes_version}".' }],
+    });
+    const vpcCidr = stackVariable(this, 'vpc_cidr', {
+      type: 'string', default: '10.42.0.0/16', nullable: false, description: 'VPC CIDR (/16../20): private /19s per AZ, public /24s for NAT only.',
+      validation: [{ condition: '${can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 20, false)}', errorMessage: 'vpc_cidr must be an IPv4 CIDR with a prefix /16../20, received "${var.vpc_cidr}".' }],
+    });
+    const admins = stackVariable(this, 'cluster_admin_role_arns', {
+      type: 'list(string)', default: [], nullable: false, description: 'IAM roles given cluster-admin through EKS access entries.',
+      validation: [{ condition: '${alltrue([for a in var.cluster_admin_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])}', errorMessage: 'cluster_admin_role_arns must hold IAM role ARNs (arn:aws:iam::<12 digits>:role/<name>).' }],
+    });
+    const instanceTypes = stackVariable(this, 'node_instance_types', {
+      type: 'list(string)', default: ['m7i.xlarge'], nullable: false, description: 'EC2 instance types of the node groups.',
+      validation: [{ condition: '${length(var.node_instance_types) >= 1}', errorMessage: 'node_instance_types must name at least one instance type.' }],
+    });
+    const stage = stackVariable(this, 'cloudhsm_stage', {
+      type: 'string', default: 'CLUSTER', nullable: false,
+      description: `How far the HSM ceremony has come: ${HSM_STAGES.join(' -> ')} (docs/infrastructure.md).`,
+      validation: [{ condition: `\${contains(${JSON.stringify(HSM_STAGES)}, var.cloudhsm_stage)}`, errorMessage: `cloudhsm_stage must be one of ${HSM_STAGES.join(', ')}, received "\${var.cloudhsm_stage}".` }],
+    });
+    const password = stackVariable(this, 'custom_key_store_password', {
+      type: 'string', default: null, nullable: true, sensitive: true,
+      description: 'Password of the kmsuser crypto user in the CloudHSM cluster (KMS custom key store). Sensitive: pass it with TF_VAR_custom_key_store_password.',
+      validation: [{
+        condition: '${var.cloudhsm_stage == "CLUSTER" || (length(coalesce(var.custom_key_store_password, "")) >= 7 && length(coalesce(var.custom_key_store_password, "")) <= 32)}',
+        errorMessage: 'custom_key_store_password must be 7..32 characters once cloudhsm_stage is KEY_STORE or KEYS.',
+      }],
+    });
+    const trustAnchor = stackVariable(this, 'hsm_trust_anchor_certificate', {
+      type: 'string', default: null, nullable: true, description: 'PEM of the CA certificate that signed the CloudHSM cluster CSR.',
+      validation: [{ condition: '${var.cloudhsm_stage == "CLUSTER" || startswith(trimspace(coalesce(var.hsm_trust_anchor_certificate, "")), "-----BEGIN CERTIFICATE-----")}', errorMessage: 'hsm_trust_anchor_certificate must be a PEM certificate once cloudhsm_stage is KEY_STORE or KEYS.' }],
+    });
+    const retention = stackVariable(this, 'audit_retention_days', {
+      type: 'number', default: 2555, nullable: false, description: 'Object Lock (COMPLIANCE) retention of sealed audit segments, days.',
+      validation: [{ condition: '${var.audit_retention_days >= 365 && var.audit_retention_days <= 36500 && floor(var.audit_retention_days) == var.audit_retention_days}', errorMessage: 'audit_retention_days must be an integer 365..36500, received ${var.audit_retention_days}.' }],
+    });
+
+    new AwsProvider(this, 'aws', { region, defaultTags: [{ tags: { 'app.kubernetes.io/part-of': 'glimmer', 'glimmer.io/stack': id } }] });
+    const caller = new DataAwsCallerIdentity(this, 'caller');
+    const partition = new DataAwsPartition(this, 'partition');
+    const arnPrefix = `arn:${partition.partition}`;
+    const accountRoot = Token.asString(Fn.format('arn:%s:iam::%s:root', [partition.partition, caller.accountId]));
+
+    const network = new Network(this, 'network', { cidr: vpcCidr.stringValue, region });
+    const hsm = new HsmCluster(this, 'hsm', { subnetIds: network.privateSubnetIds.slice(0, 2) });
+
+    const auditBucketName = cloudNames.auditBucket(clusterName, caller.accountId);
+    const auditBucketArn = `${arnPrefix}:s3:::${auditBucketName}`;
+    const model = zoneModelOf(inputs.config, 0);
+    const identity = new RuntimePodIdentity(this, 'runtime-identity', { auditBucketArn });
+    const clusterRole = new EksClusterRole(this, 'eks-cluster-role', { partitionArnPrefix: arnPrefix });
+    const platformKey = new PlatformKey(this, 'platform-key', {
+      accountRootArn: accountRoot,
+      aliasName: cloudNames.platformKeyAlias(clusterName),
+      eksClusterRoleArn: clusterRole.role.arn,
+      s3WriterRoleArns: [identity.role.arn],
+      region,
+    });
+    const signing = new AuditSigningKey(this, 'audit-signing-key', {
+      accountRootArn: accountRoot,
+      signerRoleArn: identity.role.arn,
+      keySpec: topo.signingKeySpec,
+      aliasName: cloudNames.signingKeyAlias(clusterName),
+    });
+    identity.allowSigningWith(signing.key.arn);
+    const dataKeys = new HsmKeyStore(this, 'hsm-keys', {
+      accountRootArn: accountRoot,
+      cloudHsmClusterId: hsm.cluster.clusterId,
+      keyStorePassword: password.stringValue,
+      trustAnchorCertificate: trustAnchor.stringValue,
+      stage: stage.stringValue,
+      consumerRoleArn: identity.role.arn,
+      enforceAttestation: topo.enforceMeasuredBoot,
+      attestationImageSha384: topo.pcrPolicyHash,
+      aliasName: topo.rootKeyAlias,
+      keyStoreName: `${clusterName}-hsm`,
+      dependsOn: hsm.hsms,
+    });
+    const eks = new EksCluster(this, 'eks', {
+      name: clusterName,
+      clusterRole,
+      kubernetesVersion: k8sVersion.stringValue,
+      subnetIds: network.privateSubnetIds,
+      secretsKmsKeyArn: platformKey.key.arn,
+      adminRoleArns: Token.asString(admins.listValue),
+      partitionArnPrefix: arnPrefix,
+    });
+    identity.associate(eks.cluster.name, model.agents.map((a) => ({ namespace: a.zone, name: a.name })));
+
+    const nodes = new PredictiveNodeGroups(this, 'nodes', {
+      clusterName: eks.cluster.name,
+      subnetIds: network.privateSubnetIds,
+      minSize: Token.asNumber(topo.scaling('min_size')),
+      maxSize: Token.asNumber(topo.scaling('max_size')),
+      desiredSize: Token.asNumber(Fn.coalesce([topo.scaling('desired_size'), topo.scaling('min_size')])),
+      scalingPolicy: topo.scaling('scaling_policy'),
+      schedulingBufferSeconds: Token.asNumber(windowSeconds(topo.scaling('metrics_window'))),
+      instanceTypes: instanceTypes.listValue,
+      dependsOn: eks.beforeComputeAddons,
+      partitionArnPrefix: arnPrefix,
+    });
+    const bucket = new AuditBucket(this, 'audit-bucket', { bucketName: auditBucketName, kmsKeyArn: platformKey.key.arn, retentionDays: retention.numberValue });
+    const repo = new ImageRepository(this, 'image-repository', { name: cloudNames.repository(clusterName), kmsKeyArn: platformKey.key.arn });
+
+    const out = (name: string, value: unknown, description: string) => stackOutput(this, name, value, description);
+    out('cluster_name', eks.cluster.name, 'EKS cluster name.');
+    out('cluster_endpoint', eks.cluster.endpoint, 'EKS API endpoint (private unless opted in).');
+    out('vpc_id', network.vpc.id, 'VPC id.');
+    out('private_subnet_ids', network.privateSubnetIds, 'Private subnet ids, one per AZ.');
+    out('hsm_cluster_id', hsm.cluster.clusterId, 'CloudHSM cluster id.');
+    out('hsm_cluster_csr', hsm.clusterCsr, 'The cluster CSR to sign with your CA during initialisation.');
+    out('custom_key_store_id', dataKeys.keyStoreId, 'KMS custom key store id (null before cloudhsm_stage KEY_STORE).');
+    out('data_key_arn', dataKeys.dataKeyArn, 'ARN of the HSM-backed data key (null before cloudhsm_stage KEYS).');
+    out('platform_key_arn', platformKey.key.arn, 'ARN of the platform key (EKS secrets, audit bucket, ECR).');
+    out('signing_key_arn', signing.key.arn, 'ARN of the audit checkpoint signing key.');
+    out('audit_bucket', bucket.bucket.bucket, 'S3 bucket of sealed audit segments (Object Lock COMPLIANCE).');
+    out('ecr_repository_url', repo.repository.repositoryUrl, 'Push the image built from deploy/Dockerfile here; deploy it by digest (runtime_image).');
+    out('runtime_role_arn', identity.role.arn, 'IAM role of the runtime pods (EKS Pod Identity).');
+    out('node_group_names', nodes.nodeGroups.map((g) => g.nodeGroupName), 'Managed node groups, one per AZ.');
+  }
+}
+
+/** Seconds of a `5m` / `300s` window, as a Terraform expression. */
+export function windowSeconds(window: string): string {
+  return Token.asString(Fn.conditional(Fn.endswith(window, 'm'), Op.mul(Fn.tonumber(Fn.trimsuffix(window, 'm')), 60), Fn.tonumber(Fn.trimsuffix(window, 's'))));
+}

@@ -1,0 +1,51 @@
+/** Helpers shared by the stacks: stack-level variables with pinned names, and the state backend. */
+import type { Construct } from 'constructs';
+import { LocalBackend, S3Backend, TerraformOutput, TerraformVariable, type TerraformStack } from '../modules/tf';
+
+export type VariableConfig = ConstructorParameters<typeof TerraformVariable>[2];
+
+/** A Terraform variable whose name is exactly `name` (users pass `-var name=...`). */
+export function stackVariable(scope: Construct, name: string, config: VariableConfig): TerraformVariable {
+  const nullDefault = config?.default === null;
+  const v = new TerraformVariable(scope, name, nullDefault ? { ...config, default: undefined } : config);
+  v.overrideLogicalId(name);
+  // `default = null` makes the variable optional; cdktf cannot render a null default itself.
+  if (nullDefault) v.addOverride('default', null);
+  return v;
+}
+
+export interface BackendOptions {
+  /** S3 bucket for remote state (encrypted, S3-native locking); unset: local state beside the stack. */
+  readonly stateBucket?: string;
+  readonly stateRegion?: string;
+}
+
+/** Local state `terraform.<stack>.tfstate` in the stack's directory, or S3 when a state bucket is given. */
+export function configureBackend(stack: TerraformStack, name: string, options: BackendOptions): void {
+  if (options.stateBucket) {
+    new S3Backend(stack, { bucket: options.stateBucket, key: `glimmer/${name}.tfstate`, region: options.stateRegion, encrypt: true });
+    stack.addOverride('terraform.backend.s3.use_lockfile', true); // S3-native locking (Terraform >= 1.10)
+  } else {
+    new LocalBackend(stack, { path: `terraform.${name}.tfstate` });
+  }
+}
+
+export const RUNTIME_IMAGE_PATTERN = '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$';
+
+/** `runtime_image`: the image built from deploy/Dockerfile, pinned by digest. */
+export function runtimeImageVariable(scope: Construct): TerraformVariable {
+  return stackVariable(scope, 'runtime_image', {
+    type: 'string',
+    nullable: false,
+    description: 'The runtime image (built from deploy/Dockerfile, pushed to the ECR repository in the cloud), pinned by digest: <registry>/<repository>@sha256:<64 hex>.',
+    validation: [{
+      condition: `\${can(regex("${RUNTIME_IMAGE_PATTERN}", var.runtime_image))}`,
+      errorMessage: 'runtime_image must be an image reference pinned by digest, <registry>/<repository>@sha256:<64 lower-case hex>, received "${var.runtime_image}".',
+    }],
+  });
+}
+
+/** A Terraform output named exactly `name` (its construct id is prefixed so it never collides with a variable). */
+export function stackOutput(stack: TerraformStack, name: string, value: unknown, description: string, sensitive = false): void {
+  new TerraformOutput(stack, `output-${name}`, { value, description, sensitive }).overrideLogicalId(name);
+}

@@ -1,0 +1,97 @@
+/**
+ * `edge-runtime` / `cloud-runtime`: Istio's zero-trust CRs (STRICT mTLS, default deny, one ALLOW per conduit), then the
+ * agents: per zone the runtime ConfigMaps, per agent ServiceAccount, Deployment, Service, HPA and PDB, and the
+ * Prometheus Operator objects. The runtime config carries the topology variables, so the runtime enforces the same
+ * zone model as the mesh and the NetworkPolicies.
+ */
+import type { Construct } from 'constructs';
+import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
+import { AgentWorkload } from '../modules/agent-workload';
+import { escapeDeep } from '../modules/k8s';
+import { MeshPolicies } from '../modules/mesh-policies';
+import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
+import { RuntimeMonitoring } from '../modules/runtime-monitoring';
+import { Fn, TerraformStack, Token } from '../modules/tf';
+import type { TopologyVariables } from '../modules/topology-variables';
+import { API_PORT } from '../modules/zone-model';
+import { cloudNames } from './cloud-stack';
+import { configureBackend, runtimeImageVariable, stackOutput as output, type BackendOptions } from './common';
+import type { StackInputs } from './inputs';
+import { kubernetesStackBase, type TopologyName } from './platform-stack';
+
+export interface RuntimeStackOptions {
+  /** Create ServiceMonitor/PrometheusRule (needs the Prometheus Operator CRDs). @default true */
+  readonly prometheusOperator?: boolean;
+}
+
+/** glimmer.yml for the pods: the repository's config with the topology variables and an in-pod API address. */
+export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariables): string {
+  const raw = escapeDeep(inputs.rawConfig) as Record<string, unknown>;
+  return Fn.jsonencode({
+    ...raw,
+    topology: {
+      deployment_model: topo.deploymentModel.stringValue,
+      control_zone: topo.controlZone.stringValue,
+      safety_zone_level: topo.safetyZoneLevel.numberValue,
+      trust_domain: inputs.config.topology.trust_domain,
+    },
+    api: { host: '0.0.0.0', port: API_PORT },
+    cognitive_config: 'cognitive.yml',
+  });
+}
+
+export class RuntimeStack extends TerraformStack {
+  constructor(scope: Construct, id: string, topology: TopologyName, inputs: StackInputs, backend: BackendOptions = {}, options: RuntimeStackOptions = {}) {
+    super(scope, id);
+    configureBackend(this, id, backend);
+    const { topo, model, aws } = kubernetesStackBase(this, topology, inputs);
+    const image = runtimeImageVariable(this);
+
+    const mesh = new MeshPolicies(this, 'mesh-policies', {
+      zones: model.zones,
+      conduits: model.conduits,
+      trustDomain: model.trustDomain,
+      controlZoneNamespace: topo.controlZoneNamespace,
+    });
+
+    const env: Record<string, string> = {
+      GLIMMER_ENFORCE_MEASURED_BOOT: Fn.tostring(topo.enforceMeasuredBoot),
+      GLIMMER_PCR_POLICY_HASH: topo.pcrPolicyHash,
+      GLIMMER_MESH_COMPLIANCE_POLICY: topo.compliancePolicy,
+    };
+    if (aws) {
+      const caller = new DataAwsCallerIdentity(this, 'caller');
+      Object.assign(env, {
+        AWS_REGION: aws.region,
+        GLIMMER_AUDIT_SIGNING_KEY: `alias/${cloudNames.signingKeyAlias(aws.clusterName)}`,
+        GLIMMER_AUDIT_BUCKET: cloudNames.auditBucket(aws.clusterName, caller.accountId),
+        GLIMMER_DATA_KEY: topo.rootKeyAlias,
+      });
+    }
+
+    const glimmerYml = runtimeConfigDocument(inputs, topo);
+    const agentZones = [...new Set(model.agents.map((a) => a.zone))];
+    const configMaps = new Map(agentZones.map((zone) => [zone, new RuntimeConfigMaps(this, `config-${zone}`, {
+      namespace: zone,
+      glimmerYml,
+      cognitiveYml: inputs.cognitiveYml,
+      fileSets: inputs.fileSets,
+    })]));
+    for (const agent of model.agents) {
+      const maps = configMaps.get(agent.zone) as RuntimeConfigMaps;
+      new AgentWorkload(this, `agent-${agent.name}`, {
+        agent,
+        image: image.stringValue,
+        configMaps: maps.mounts,
+        zoneNodeAffinity: topology === 'edge',
+        env,
+        dependsOn: [...maps.objects, ...mesh.objects],
+      });
+    }
+    if (options.prometheusOperator ?? true) {
+      new RuntimeMonitoring(this, 'monitoring', { namespaces: agentZones, ruleGroups: inputs.ruleGroups });
+    }
+    output(this, 'agents', Object.fromEntries(model.agents.map((a) => [a.name, a.zone])), 'Agent -> zone namespace.');
+    output(this, 'runtime_image', Token.asString(image.stringValue), 'The image the agents run.');
+  }
+}
