@@ -55,7 +55,6 @@ interface Run { code: number; stdout: string; stderr: string }
 
 function run(cmd: string, args: string[], opts: CheckOptions, echo = false): Promise<Run> {
   return new Promise((resolve) => {
-    // eslint-disable-next-line security/detect-child-process -- fixed tool binaries, arguments are not user input
     const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
