@@ -11,6 +11,12 @@ import type { AuditRecordInput } from '../../agents/behaviour';
 import { checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, MAX_ADU_BYTES, newDecodedRequest, TABLE, TABLE_NAMES, writtenValue, type DecodedRequest } from './frame';
 import type { CompiledRules } from './rules';
 
+// Module-level copies: imported bindings are property reads on the module object in CommonJS (a getter each time
+// under tsx); the per-frame path reads these locals instead.
+const check = checkFrame, lengthOf = frameLength, decode = decodeRequest, valueOf = writtenValue, exceptionFor = exceptionAdu;
+const NEED_MORE = FRAME.NEED_MORE, OK = FRAME.OK, HOLDING = TABLE.HOLDING, MAX_ADU = MAX_ADU_BYTES;
+const EX_BUSY = EX.SERVER_DEVICE_BUSY, EX_PATH = EX.GATEWAY_PATH_UNAVAILABLE, EX_FUNCTION = EX.ILLEGAL_FUNCTION, EX_ADDRESS = EX.ILLEGAL_DATA_ADDRESS, EX_VALUE = EX.ILLEGAL_DATA_VALUE;
+
 /** What the policy decision point sees for one write request. */
 export interface WriteDecisionRequest {
   readonly zone: string;
@@ -198,7 +204,7 @@ export class Inspector {
       s.refilledAt = now;
       if (s.tokens < 1) {
         this.peek(buf, off, req);
-        return this.refuse(s, hooks, req, now, V_RATE, EX.SERVER_DEVICE_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
+        return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
       }
     }
     s.tokens -= 1;
@@ -207,16 +213,16 @@ export class Inspector {
     const unit = rules.units[unitId];
     if (unit === undefined || rules.reach[s.zone]![unitId] !== 1) {
       this.peek(buf, off, req);
-      return this.refuse(s, hooks, req, now, V_ROUTE, EX.GATEWAY_PATH_UNAVAILABLE, 'GLM_ERR_MODBUS_UNIT_UNKNOWN', false);
+      return this.refuse(s, hooks, req, now, V_ROUTE, EX_PATH, 'GLM_ERR_MODBUS_UNIT_UNKNOWN', false);
     }
     if (rules.functions[s.zone]![fc] !== 1) {
       this.peek(buf, off, req);
-      return this.refuse(s, hooks, req, now, V_FUNCTION, EX.ILLEGAL_FUNCTION, 'GLM_ERR_MODBUS_FUNCTION_DENIED', false);
+      return this.refuse(s, hooks, req, now, V_FUNCTION, EX_FUNCTION, 'GLM_ERR_MODBUS_FUNCTION_DENIED', false);
     }
-    const ex = decodeRequest(buf, off, req);
+    const ex = decode(buf, off, req);
     if (ex !== 0) return this.refuse(s, hooks, req, now, VERDICT_BY_EXCEPTION[ex] as number, ex, EXCEPTION_CODES[ex] as ErrorCode, false);
     const t = req.table;
-    if (req.address + req.quantity > (unit.sizes[t] as number)) return this.refuse(s, hooks, req, now, V_ADDRESS, EX.ILLEGAL_DATA_ADDRESS, 'GLM_ERR_MODBUS_ADDRESS_DENIED', false);
+    if (req.address + req.quantity > (unit.sizes[t] as number)) return this.refuse(s, hooks, req, now, V_ADDRESS, EX_ADDRESS, 'GLM_ERR_MODBUS_ADDRESS_DENIED', false);
     let safety = false;
     if (req.write) {
       const writable = unit.writable[s.zone]![t] as Uint8Array;
@@ -224,23 +230,23 @@ export class Inspector {
       for (let i = 0; i < req.quantity; i++) {
         const a = req.address + i;
         if (safetyFlags[a] === 1) safety = true;
-        if (writable[a] !== 1) return this.refuse(s, hooks, req, now, V_ZONE, EX.ILLEGAL_FUNCTION, 'GLM_ERR_MODBUS_WRITE_DENIED', safety);
-        if (t === TABLE.HOLDING) {
-          const v = writtenValue(buf, req, i);
-          if (v < (unit.rawMin[a] as number) || v > (unit.rawMax[a] as number)) return this.refuse(s, hooks, req, now, V_SANITY, EX.ILLEGAL_DATA_VALUE, 'GLM_ERR_MODBUS_VALUE_INVALID', safety);
+        if (writable[a] !== 1) return this.refuse(s, hooks, req, now, V_ZONE, EX_FUNCTION, 'GLM_ERR_MODBUS_WRITE_DENIED', safety);
+        if (t === HOLDING) {
+          const v = valueOf(buf, req, i);
+          if (v < (unit.rawMin[a] as number) || v > (unit.rawMax[a] as number)) return this.refuse(s, hooks, req, now, V_SANITY, EX_VALUE, 'GLM_ERR_MODBUS_VALUE_INVALID', safety);
         }
       }
       const signals: string[] = new Array(req.quantity);
       const values: number[] = new Array(req.quantity);
       const entries = unit.entries[t] as readonly ({ id: string } | undefined)[];
-      for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i]?.id ?? ''; values[i] = writtenValue(buf, req, i); }
+      for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i]?.id ?? ''; values[i] = valueOf(buf, req, i); }
       let decision: Decision;
       try {
         decision = this.decide({ zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety });
       } catch {
         decision = { allow: false, reason: 'policy decision point failed' };
       }
-      if (decision.allow !== true) return this.refuse(s, hooks, req, now, decision.by === 'interlock' ? V_INTERLOCK : V_POLICY, EX.ILLEGAL_FUNCTION, 'GLM_ERR_MODBUS_POLICY_DENIED', safety);
+      if (decision.allow !== true) return this.refuse(s, hooks, req, now, decision.by === 'interlock' ? V_INTERLOCK : V_POLICY, EX_FUNCTION, 'GLM_ERR_MODBUS_POLICY_DENIED', safety);
     }
     this.record(s, now, req.transactionId, unitId, fc, req.address, req.quantity, req.write ? V_WRITE : V_READ, 0, null, safety);
     s.inflight++;
@@ -257,7 +263,7 @@ export class Inspector {
 
   private refuse(s: ClientSession, hooks: SessionHooks, req: DecodedRequest, now: number, verdict: number, exception: number, code: ErrorCode, safety: boolean): void {
     this.record(s, now, req.transactionId, req.unitId, req.functionCode, req.address, req.quantity, verdict, exception, code, safety);
-    hooks.reply(s, exceptionAdu(req.transactionId, req.unitId, req.functionCode, exception));
+    hooks.reply(s, exceptionFor(req.transactionId, req.unitId, req.functionCode, exception));
   }
 
   closeFor(s: ClientSession, now: number, code: ErrorCode): void {
@@ -306,14 +312,14 @@ export class ClientSession {
         if (!this.paused) { this.paused = true; hooks.pause(this); }
         break;
       }
-      const st = checkFrame(buf, off, end);
-      if (st === FRAME.NEED_MORE) break;
-      if (st !== FRAME.OK) {
+      const st = check(buf, off, end);
+      if (st === NEED_MORE) break;
+      if (st !== OK) {
         const code: ErrorCode = st === FRAME.OVERSIZE ? 'GLM_ERR_MODBUS_FRAME_OVERSIZE' : 'GLM_ERR_MODBUS_FRAME_MALFORMED';
         this.fail(now, code, hooks);
         return;
       }
-      const len = frameLength(buf, off);
+      const len = lengthOf(buf, off);
       this.inspector.inspect(this, hooks, buf, off, len, now);
       if (this.closed) return;
       off += len;
@@ -322,7 +328,7 @@ export class ClientSession {
       const rest = end - off;
       // A partial frame is at most one ADU; more than that held back only happens while paused (bounded by the
       // socket's read chunk, as reading stops).
-      if (!this.paused && rest >= MAX_ADU_BYTES) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
+      if (!this.paused && rest >= MAX_ADU) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
       this.pending = Buffer.from(buf.subarray(off, end));
       // The slow-client clock runs from when the current partial frame began: restart it whenever frames completed.
       if (!this.paused && (this.partialSince === 0 || off > 0)) this.partialSince = now;
