@@ -51,6 +51,14 @@ export function createMetrics() {
 
     // --- trust (runtime/trust) --- defined by observability (issue 8); the trust owner fills it.
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
+    // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
+    tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
+    svidRotations: new client.Counter({ name: 'glimmer_svid_rotations_total', help: 'X.509-SVIDs re-issued at half-life', labelNames: ['agent'], registers: r }),
+    // function: <enforcement>_<action>, enforcement modbus|opcua|https|a2a, action read|write|shutdown|configure|call
+    // (at most 20 values); decision: allow|deny.
+    policyDecisions: new client.Counter({ name: 'glimmer_policy_decisions_total', help: 'Policy decisions by enforcement point and action, and outcome (frame cache hits included)', labelNames: ['function', 'decision'], registers: r }),
+    policyCacheLookups: new client.Counter({ name: 'glimmer_policy_cache_lookups_total', help: 'Frame decision cache lookups by outcome (hit|miss)', labelNames: ['outcome'], registers: r }),
+    policyGeneration: new client.Gauge({ name: 'glimmer_policy_generation', help: 'Version of the policy set and model in force (increases on every reload or model change)', registers: r }),
     // --- end trust ---
 
     // --- reasoning (runtime/reasoning) --- defined by observability (issue 8); the reasoning owner fills them.

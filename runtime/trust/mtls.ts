@@ -30,8 +30,8 @@ export interface MtlsOptions {
   readonly source: IdentitySource;
   readonly revocation?: RevocationList;
   readonly audit?: AuditSink;
-  /** Called on each refusal with its code (e.g. to count it in metrics). */
-  readonly onRefusal?: (code: ErrorCode) => void;
+  /** Called on each refusal with its code and side (e.g. to count it in metrics). */
+  readonly onRefusal?: (code: ErrorCode, side: 'server' | 'client') => void;
 }
 
 export interface MtlsServerOptions extends MtlsOptions {
@@ -69,7 +69,7 @@ function refusal(options: MtlsOptions, side: 'server' | 'client', err: GlimmerEr
       if (uris.length === 1) peer = (uris[0] as string).slice(0, 300);
     } catch { /* unreadable: keep what we have */ }
   }
-  options.onRefusal?.(err.code);
+  options.onRefusal?.(err.code, side);
   options.audit?.({
     type: 'trust.tls_refused', at: new Date().toISOString(), side, code: err.code, reason: err.message.slice(0, 300),
     peer, serial, subject: options.source.current.spiffeId,

@@ -57,6 +57,8 @@ export interface FrameDeciderOptions {
   readonly maxEntries?: number;
   /** Called on every lookup (metrics: glimmer_policy_cache_lookups_total). */
   readonly onLookup?: (hit: boolean) => void;
+  /** Called with every frame decision, cached or not (metrics: glimmer_policy_decisions_total). */
+  readonly onDecision?: (decision: Decision, action: string) => void;
 }
 
 const FUNCTIONS: Readonly<Record<number, { action: 'read' | 'write'; table: PlantSignal['table']; single?: true }>> = {
@@ -167,6 +169,7 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     }
     options.onLookup?.(hit);
     const d = entry.decision;
+    options.onDecision?.(d, entry.action);
     if (auditWhat === 'all' || (auditWhat === 'deny' && !d.allow)) {
       options.audit?.({
         type: 'policy.decision', at: new Date().toISOString(), decision: d.allow ? 'allow' : 'deny', subject: request.principal,

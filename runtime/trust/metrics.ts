@@ -1,0 +1,34 @@
+/**
+ * Wires the trust layer's callbacks to the Prometheus metrics of runtime/observability/metrics.ts (trust block).
+ * Pass the returned functions as the `onRefusal`, `onExpiry`, `onDecision`, `onLookup` options.
+ */
+import type { ErrorCode } from '../errors';
+import type { Metrics } from '../observability/metrics';
+import type { Decision, PolicyAction, PolicyDecisionPoint, RequestContext } from './policy/pdp';
+import type { SvidSource } from './rotation';
+
+export type TrustMetrics = Pick<Metrics, 'certificateExpiry' | 'tlsRefusals' | 'svidRotations' | 'policyDecisions' | 'policyCacheLookups' | 'policyGeneration'>;
+
+export function trustMetricHooks(metrics: TrustMetrics) {
+  return {
+    /** MtlsOptions.onRefusal */
+    onRefusal: (code: ErrorCode, side: 'server' | 'client') => metrics.tlsRefusals.inc({ side, code }),
+    /** SvidSourceOptions.onExpiry for one agent. */
+    onExpiry: (agent: string) => (notAfter: Date) => metrics.certificateExpiry.set({ agent }, notAfter.getTime() / 1000),
+    /** Counts rotations of a source (call once per SvidSource). */
+    watchRotations: (agent: string, source: SvidSource) => source.onRotate(() => metrics.svidRotations.inc({ agent })),
+    /** PdpOptions.onDecision */
+    onDecision: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) =>
+      metrics.policyDecisions.inc({ function: `${protocol}_${action}`, decision: decision.allow ? 'allow' : 'deny' }),
+    /** FrameDeciderOptions.onDecision */
+    onFrameDecision: (decision: Decision, action: string) =>
+      metrics.policyDecisions.inc({ function: `modbus_${action.startsWith('modbus:') ? 'invalid' : action}`, decision: decision.allow ? 'allow' : 'deny' }),
+    /** FrameDeciderOptions.onLookup */
+    onLookup: (hit: boolean) => metrics.policyCacheLookups.inc({ outcome: hit ? 'hit' : 'miss' }),
+    /** Keeps glimmer_policy_generation in step with the PDP. */
+    watchPolicy: (pdp: PolicyDecisionPoint) => {
+      metrics.policyGeneration.set(pdp.generation);
+      return pdp.onChange((g) => metrics.policyGeneration.set(g));
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMetrics } from '../../runtime/observability/metrics';
+import { trustMetricHooks } from '../../runtime/trust/metrics';
+import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
+import { createFrameDecider } from '../../runtime/trust/policy/frame';
+import { plantMap } from '../../runtime/industrial/plant/map';
+import { loadConfig } from '../../runtime/config/load';
+
+test('GIVEN the trust metric hooks WHEN refusals, expiries, decisions and cache lookups happen THEN the trust block metrics show them', async () => {
+  const m = createMetrics();
+  const hooks = trustMetricHooks(m);
+  hooks.onRefusal('GLM_ERR_CERT_EXPIRED', 'server');
+  hooks.onExpiry('industrial-1')(new Date(2_000_000_000_000));
+  const config = loadConfig();
+  const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain: config.topology.trust_domain }, audit: () => undefined, onDecision: hooks.onDecision });
+  hooks.watchPolicy(pdp);
+  const decider = createFrameDecider(pdp, { plantMap: plantMap(), onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
+  const frame = { principal: `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1`, unitId: 1, functionCode: 1, address: 0, count: 1 };
+  decider.decide(frame);
+  decider.decide(frame);
+  pdp.authorize(frame.principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
+  pdp.setModel({ ...config, trustDomain: config.topology.trust_domain });
+  const text = await m.registry.metrics();
+  assert.match(text, /glimmer_tls_refusals_total\{side="server",code="GLM_ERR_CERT_EXPIRED"\} 1/);
+  assert.match(text, /glimmer_certificate_expiry_timestamp_seconds\{agent="industrial-1"\} 2000000000/);
+  assert.match(text, /glimmer_policy_cache_lookups_total\{outcome="hit"\} 1/);
+  assert.match(text, /glimmer_policy_cache_lookups_total\{outcome="miss"\} 1/);
+  assert.match(text, /glimmer_policy_decisions_total\{function="modbus_read",decision="allow"\} 2/);
+  assert.match(text, /glimmer_policy_decisions_total\{function="https_configure",decision="deny"\} 1/);
+  assert.match(text, /glimmer_policy_generation 1/);
+});
