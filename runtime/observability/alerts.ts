@@ -69,13 +69,13 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
         byGroup.set(key(labels), g);
       }
       for (const [k, g] of byGroup) {
-        const h = memory.history.get(k) ?? [];
+        // A series seen for the first time counts from zero (the runtime's counters start at 0 and a label set appears
+        // with its first increment), so the first denial is not lost as Prometheus' increase() would lose it.
+        const h = memory.history.get(k) ?? [{ t: now, value: 0 }];
         h.push({ t: now, value: g.value });
         while (h.length > 1 && (h[0] as { t: number }).t < now - 300_000) h.shift();
         memory.history.set(k, h);
-        // A series seen for the first time counts from zero (the runtime knows its counters start at 0).
-        const base = h.length > 1 ? (h[0] as { value: number }).value : 0;
-        const increase = g.value - base;
+        const increase = g.value - (h[0] as { value: number }).value;
         if (increase > 0) out.push({ labels: g.labels, summary: `the gateway denied ${increase} ${g.labels.function} request(s) to the safety zone (${g.labels.reason}) in 5 minutes` });
       }
       return out;

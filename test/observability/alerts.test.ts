@@ -43,6 +43,7 @@ test('GIVEN the gateway denies a safety-zone write WHEN evaluated THEN SafetyWri
   assert.equal(a?.name, 'SafetyWriteDenied');
   assert.equal(a?.state, 'firing');
   assert.deepEqual(a?.labels, { zone: 'safety', function: 'write_single_coil', reason: 'interlock' });
+  assert.equal((await ev.evaluate(2000))[0]?.name, 'SafetyWriteDenied', 'still firing at the next evaluation');
   await ev.evaluate(200_000);
   assert.deepEqual(await ev.evaluate(400_000), []);
 });
