@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { compilePolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE, type LoadedPolicySet } from '../../runtime/trust/policy/load';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/model';
-import { createFrameDecider, decideFrame, indexPlantMap, type FrameRequest } from '../../runtime/trust/policy/frame';
+import { createFrameDecider, decideFrame, gatewayDecide, indexPlantMap, type FrameRequest } from '../../runtime/trust/policy/frame';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { plantMap } from '../../runtime/industrial/plant/map';
 import { loadConfig } from '../../runtime/config/load';
@@ -177,4 +177,19 @@ test('GIVEN malformed frames WHEN decided THEN denied with the specific reason',
   assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 5, address: 0, count: 2 }).reasons, ['invalid-range']);
   assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 3, address: 65535, count: 2 }).reasons, ['invalid-range']);
   assert.deepEqual(decider.decide({ principal: p, unitId: 9, functionCode: 3, address: 0, count: 1 }).reasons, ['unknown-unit']);
+});
+
+test('GIVEN the gateway adapter WHEN zone clients write process and safety signals THEN writer zones are allowed and others denied with the policy named', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
+  const decide = gatewayDecide(createFrameDecider(pdp, { plantMap: plantMap() }), TD);
+  const pump = plantMap().find((e) => e.id === 'pump_1.run');
+  const estop = plantMap().find((e) => e.id === 'safety_1.emergency_stop');
+  assert.ok(pump && estop);
+  const write = (zone: string, e: typeof pump) => decide({ zone, unitId: e.unit_id, functionCode: 5, address: e.address, quantity: 1 });
+  assert.deepEqual(write('operations', pump), { allow: true, by: 'policy' });
+  assert.deepEqual(write('control', estop), { allow: true, by: 'policy' });
+  const denied = write('operations', estop);
+  assert.equal(denied.allow, false);
+  assert.match(denied.reason ?? '', /forbid-safety-write-below-level/);
+  assert.equal(write('enterprise', pump).allow, false);
 });

@@ -11,6 +11,7 @@
  * invalidations. The cache is bounded (oldest entry evicted first).
  */
 import type { AuditSink } from '../audit';
+import { zoneClientId } from './model';
 import { resourceLabel, type Decision, type PolicyDecisionPoint, type PolicyResource } from './pdp';
 
 /** What the gateway knows about one parsed Modbus request. */
@@ -191,5 +192,39 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     get misses() {
       return misses;
     },
+  };
+}
+
+/** The fields of the Modbus gateway's write decision request this adapter reads (runtime/industrial/modbus). */
+export interface GatewayWriteRequest {
+  /** Zone of the listener the client connected to. */
+  readonly zone: string;
+  readonly unitId: number;
+  readonly functionCode: number;
+  readonly address: number;
+  readonly quantity: number;
+}
+
+export interface GatewayDecision {
+  readonly allow: boolean;
+  readonly reason?: string;
+  readonly by?: 'policy';
+}
+
+/**
+ * Adapts the frame decider to the gateway's `decide` option: the client is the zone's network-client principal
+ * (see zoneClientId); a deny names the deciding policies. Raw written values are not part of the policy request
+ * (range and interlock checks are the gateway's), so they are rightly absent from the cache key.
+ */
+export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => GatewayDecision {
+  const principals = new Map<string, string>();
+  return (r) => {
+    let principal = principals.get(r.zone);
+    if (principal === undefined) {
+      principal = zoneClientId(trustDomain, r.zone);
+      principals.set(r.zone, principal);
+    }
+    const d = decider.decide({ principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.quantity });
+    return d.allow ? { allow: true, by: 'policy' } : { allow: false, reason: `policy: ${d.reasons.join(', ')}`, by: 'policy' };
   };
 }

@@ -25,6 +25,16 @@ export interface PolicyModelInput {
 /** The operator the API's bearer token stands for. */
 export const ADMIN_OPERATOR = 'admin';
 
+/**
+ * Plain Modbus/TCP has no client certificate: the gateway knows a client only by the zone whose listener it came in
+ * on. Each zone therefore has a principal for "a network client of this zone", an agent of kind `zone-client`.
+ */
+export const ZONE_CLIENT = 'zone-client';
+
+export function zoneClientId(trustDomain: string, zone: string): string {
+  return `spiffe://${trustDomain}/zone/${zone}/agent/${ZONE_CLIENT}`;
+}
+
 export interface PrincipalFacts {
   /** The Cedar entity uid and the entities a request about this principal needs (itself). */
   readonly uid: { readonly type: string; readonly id: string };
@@ -50,7 +60,9 @@ export class PolicyModel {
       if (!z) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${what} names zone ${quote(zone)}, which is not in zones`);
       return z;
     };
-    for (const a of input.agents) {
+    const agents = [...input.agents, ...input.zones.filter((z) => !input.agents.some((a) => a.zone === z.name && a.name === ZONE_CLIENT))
+      .map((z) => ({ name: ZONE_CLIENT, kind: ZONE_CLIENT, zone: z.name }))];
+    for (const a of agents) {
       const zone = zoneOf(`agent ${quote(a.name)}`, a.zone);
       const id = `spiffe://${input.trustDomain}/zone/${a.zone}/agent/${a.name}`;
       const peers = new Set([a.zone]);
