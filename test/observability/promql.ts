@@ -2,7 +2,12 @@
 
 /** Metric names in a PromQL expression: identifiers not followed by `(` and not keywords, label names or durations. */
 export function metricNames(expr: string): string[] {
-  const withoutStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\{[^}]*\}/g, '').replace(/\[[^\]]*\]/g, '');
+  const withoutStrings = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    // numbers and durations (`5m`, `1e3`, `0.5`): not metric names
+    .replace(/\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-z]*\b/g, '0');
   const withoutGrouping = withoutStrings.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
   const keywords = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'inf', 'nan']);
   const out = new Set<string>();
