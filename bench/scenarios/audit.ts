@@ -33,6 +33,7 @@ async function appendPhase(stateDir: string, seconds: number, progress: (f: numb
   const t0 = performance.now();
   let windowStart = t0;
   let windowAcked = 0;
+  const cpu0 = process.cpuUsage();
   await new Promise<void>((resolve) => {
     let inFlight = 0;
     const pump = (): void => {
@@ -62,11 +63,13 @@ async function appendPhase(stateDir: string, seconds: number, progress: (f: numb
     for (let k = 0; k < IN_FLIGHT; k++) pump();
   });
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
   const commits = (await metrics.auditCommitDuration.get()).values.find((v) => v.metricName === 'glimmer_audit_commit_duration_seconds_count')?.value ?? 1;
-  return { log, rate: acked / elapsed, acked, perSecond, latencies, commits };
+  return { log, rate: acked / elapsed, perCpuS: acked / cpuS, acked, perSecond, latencies, commits };
 }
 
-function rawSqlitePhase(dir: string, seconds: number, batch: number): number {
+function rawSqlitePhase(dir: string, seconds: number, batch: number): { rate: number; perCpuS: number } {
   const db = new Database(path.join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -78,14 +81,16 @@ function rawSqlitePhase(dir: string, seconds: number, batch: number): number {
     for (let i = 0; i < leaves.length; i++) insert.run(offset + i, leaves[i]);
   });
   let rows = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < seconds * 1000) {
     tx(rows);
     rows += leaves.length;
   }
   const rate = rows / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   db.close();
-  return rate;
+  return { rate, perCpuS: rows / ((cpu.user + cpu.system) / 1e6) };
 }
 
 const scenario: Scenario = {
@@ -123,12 +128,15 @@ const scenario: Scenario = {
         audit_append_per_s: {
           value: round(a.rate, 0),
           unit: 'appends/s',
-          baseline: round(baseline, 0),
+          baseline: round(baseline.rate, 0),
           baseline_what: `raw better-sqlite3 durable inserts (WAL, synchronous=FULL) of the same leaf bytes, ${batch} rows per transaction, same run`,
           detail: {
             target: '>= 100000 appends/s',
             algorithm: 'RFC9162_SHA512',
             entries: a.acked,
+            appends_per_cpu_second: round(a.perCpuS, 0),
+            baseline_rows_per_cpu_second: round(baseline.perCpuS, 0),
+            load_average_1m: round(os.loadavg()[0] ?? 0, 2),
             group_commits: a.commits,
             mean_batch: batch,
             in_flight: IN_FLIGHT,

@@ -49,6 +49,8 @@ export interface AuditLogOptions {
   readonly signTimeoutMs?: number;
   /** Largest number of entries in one group commit. @default 50000 */
   readonly maxBatch?: number;
+  /** How long a commit waits for a SQLite lock held by another connection before it fails. @default 5000 */
+  readonly busyTimeoutMs?: number;
   /** Clock (ms since the epoch). @default Date.now */
   readonly now?: () => number;
 }
@@ -165,7 +167,7 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   }
   const signers = [signer, ...(options.cosigners ?? [])];
 
-  const db = new Database(auditDbPath(options.stateDir));
+  const db = new Database(auditDbPath(options.stateDir), { timeout: options.busyTimeoutMs ?? 5000 });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

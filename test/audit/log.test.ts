@@ -242,3 +242,25 @@ test('GIVEN the audit store WHEN anyone updates or deletes an entry through SQLi
   db.close();
   await log.close();
 });
+
+test('GIVEN the store cannot commit (another connection holds the write lock) WHEN entries are appended THEN they reject with GLM_ERR_AUDIT_STORAGE_FAILED, the log fails closed, and a reopened log holds only acknowledged entries', async () => {
+  const dir = tempDir();
+  let log = await open(dir, { busyTimeoutMs: 50 });
+  await log.append({ type: 'ok' });
+  const blocker = new Database(auditDbPath(dir));
+  blocker.exec('BEGIN IMMEDIATE');
+  try {
+    await rejectsWith(log.append({ type: 'lost' }), 'GLM_ERR_AUDIT_STORAGE_FAILED');
+    await rejectsWith(log.append({ type: 'after failure' }), 'GLM_ERR_AUDIT_STORAGE_FAILED');
+    await rejectsWith(log.checkpoint(), 'GLM_ERR_AUDIT_STORAGE_FAILED');
+  } finally {
+    blocker.exec('ROLLBACK');
+    blocker.close();
+  }
+  await log.close();
+  log = await open(dir);
+  assert.equal(log.size(), 1);
+  await log.append({ type: 'recovered' });
+  assert.equal(log.size(), 2);
+  await log.close();
+});

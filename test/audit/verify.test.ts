@@ -9,7 +9,8 @@ import { createApiServer } from '../../runtime/api/server';
 import { auditDbPath, openAuditLog } from '../../runtime/audit/log';
 import { formatCheckpoint, parseCheckpoint, parseSignedNote, signNote } from '../../runtime/audit/note';
 import { ephemeralSigner, fileSigner } from '../../runtime/audit/signers';
-import { verifyStateDir } from '../../runtime/audit/verify';
+import { verifyRemote, verifyStateDir } from '../../runtime/audit/verify';
+import { isGlimmerError } from '../../runtime/errors';
 import { silentLogger } from '../../runtime/observability/logger';
 import { glimmer } from '../helpers/cli';
 import { tempDir } from './helpers';
@@ -140,6 +141,7 @@ test('GIVEN a running API WHEN `glimmer audit verify --url --token` runs THEN it
     tamper(dir, "UPDATE entries SET leaf = CAST(REPLACE(CAST(leaf AS TEXT), '\"remote\"', '\"remotE\"') AS BLOB) WHERE idx = 77");
     r = await glimmer(['audit', 'verify', '--url', url, '--token', 'verify-token-123']);
     assert.equal(r.code, 1, r.stdout);
+    await assert.rejects(verifyRemote(url, 'wrong-token'), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_VERIFY_FAILED'));
     r = await glimmer(['audit', 'verify', '--url', url]);
     assert.equal(r.code, 2);
     r = await glimmer(['audit', 'verify', '--dir', dir, '--url', url, '--token', 'x']);
