@@ -5,7 +5,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import factory, { shutdownWrite } from '../../runtime/agents/industrial';
@@ -16,6 +15,7 @@ import { startEmbeddedPlant, type EmbeddedPlant } from '../../runtime/industrial
 import { silentLogger } from '../../runtime/observability/logger';
 import { createMetrics } from '../../runtime/observability/metrics';
 import type { PlantSnapshot } from '../../runtime/industrial/plant/simulation';
+import { freePort, until } from './helpers';
 
 let dir: string;
 let config: RuntimeConfig;
@@ -27,19 +27,6 @@ const sent: { to: string; topic: string; body: unknown }[] = [];
 let deliver: ((m: AgentMessage) => void) | undefined;
 const metrics = createMetrics();
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (check()) return true; await new Promise((r) => setTimeout(r, 50)); }
-  return check();
-}
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-industrial-'));
@@ -91,6 +78,7 @@ test('GIVEN a safety.shutdown for pump_2 WHEN delivered THEN the gateway forward
 test('GIVEN a safety.shutdown for the plant WHEN delivered THEN the emergency stop trips through the gateway (fail-safe decision) and the decision is audited', async () => {
   deliver!({ from: 'cognitive-1', to: 'industrial-1', topic: 'safety.shutdown', body: { target: 'plant', decision_id: 'd-2' } });
   assert.ok(await until(() => (embedded.plant.snapshot.assets.safety_1 as { emergency_stop: boolean }).emergency_stop, 5000));
+  assert.ok(await until(() => agentAudit.some((a) => a.type === 'industrial.shutdown' && a.outcome === 'executed' && a.target === 'plant'), 5000));
   embedded.gateway.inspector.audit.flush();
   assert.ok(gatewayAudit.some((a) => a.type === 'modbus.decision' && a.zone === 'control' && a.unit === 2 && a.decision === 'allow' && a.safety === true));
 });
@@ -100,4 +88,5 @@ test('GIVEN a malformed shutdown message WHEN delivered THEN it is ignored witho
   deliver!({ from: 'x', to: 'industrial-1', topic: 'safety.shutdown', body: { target: 42 } });
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(agentAudit.length, before);
+  assert.ok(!agentAudit.some((a) => typeof a.target !== 'string'));
 });

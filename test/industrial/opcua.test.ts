@@ -5,7 +5,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
@@ -14,7 +13,7 @@ import { connectPlantOpcua, provisionOpcuaTrust, type PlantOpcuaClient } from '.
 import { certificateManager, identityFor, trustPeer } from '../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../runtime/industrial/opcua/security';
 import { isGlimmerError } from '../../runtime/errors';
-import { CONDUITS, ZONES } from './helpers';
+import { CONDUITS, ZONES, freePort, until } from './helpers';
 
 const security = opcuaSecurityFor({ zones: ZONES, conduits: CONDUITS }, 'control');
 let dir: string;
@@ -23,21 +22,8 @@ let plant: PlantRuntime;
 let server: PlantOpcuaServer;
 let client: PlantOpcuaClient | undefined;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 const start = () => startPlantOpcuaServer({ plant, stateDir: dir, port, security, users: [{ name: 'industrial-1', zone: 'control' }], agents: ['industrial-1'] });
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) { if (check()) return true; await new Promise((r) => setTimeout(r, 50)); }
-  return check();
-}
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-opcua-'));
