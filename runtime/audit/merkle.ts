@@ -127,6 +127,15 @@ function fail(message: string): never {
   throw new GlimmerError('GLM_ERR_AUDIT_PROOF_INVALID', message);
 }
 
+/** The verifiers' "right-shift both fn and sn equally until either LSB(fn) is set or fn is 0". */
+function shiftWhileEven(fn: number, sn: number): [number, number] {
+  while (fn % 2 === 0 && fn !== 0) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return [fn, sn];
+}
+
 /** RFC 9162 §2.1.3.2: computes the root an inclusion proof implies; throws GLM_ERR_AUDIT_PROOF_INVALID when malformed. */
 export function rootFromInclusionProof(h: Hasher, index: number, size: number, leafHash: Uint8Array, path: readonly Uint8Array[]): Buffer {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
@@ -141,12 +150,7 @@ export function rootFromInclusionProof(h: Hasher, index: number, size: number, l
     if (sn === 0) fail('inclusion proof is longer than the tree is deep');
     if (fn % 2 === 1 || fn === sn) {
       r = h.node(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       r = h.node(r, p);
     }
@@ -194,12 +198,7 @@ export function verifyConsistency(
     if (fn % 2 === 1 || fn === sn) {
       fr = h.node(c, fr);
       sr = h.node(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       sr = h.node(sr, c);
     }
