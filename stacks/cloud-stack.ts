@@ -83,17 +83,20 @@ export class CloudStack extends TerraformStack {
       description: `How far the HSM ceremony has come: ${HSM_STAGES.join(' -> ')} (docs/infrastructure.md).`,
       validation: [{ condition: `\${contains(${JSON.stringify(HSM_STAGES)}, var.cloudhsm_stage)}`, errorMessage: `cloudhsm_stage must be one of ${HSM_STAGES.join(', ')}, received "\${var.cloudhsm_stage}".` }],
     });
+    // Terraform 1.11 prints a variable's value when its validation fails, sensitive or not (tested in
+    // test/infra/terraform-validation.test.ts): the only check here is that it is set, so a failure shows null. KMS checks
+    // the length (7..32) when it connects the key store, without echoing it.
     const password = stackVariable(this, 'custom_key_store_password', {
       type: 'string', default: null, nullable: true, sensitive: true,
-      description: 'Password of the kmsuser crypto user in the CloudHSM cluster (KMS custom key store). Sensitive: pass it with TF_VAR_custom_key_store_password.',
+      description: 'Password of the kmsuser crypto user in the CloudHSM cluster (7..32 characters; KMS custom key store). Sensitive: pass it with TF_VAR_custom_key_store_password.',
       validation: [{
-        condition: '${var.cloudhsm_stage == "CLUSTER" || (length(coalesce(var.custom_key_store_password, "")) >= 7 && length(coalesce(var.custom_key_store_password, "")) <= 32)}',
-        errorMessage: 'custom_key_store_password must be 7..32 characters once cloudhsm_stage is KEY_STORE or KEYS.',
+        condition: '${var.cloudhsm_stage == "CLUSTER" || var.custom_key_store_password != null}',
+        errorMessage: 'custom_key_store_password must be set (the kmsuser password, 7..32 characters) once cloudhsm_stage is KEY_STORE or KEYS.',
       }],
     });
     const trustAnchor = stackVariable(this, 'hsm_trust_anchor_certificate', {
       type: 'string', default: null, nullable: true, description: 'PEM of the CA certificate that signed the CloudHSM cluster CSR.',
-      validation: [{ condition: '${var.cloudhsm_stage == "CLUSTER" || startswith(trimspace(coalesce(var.hsm_trust_anchor_certificate, "")), "-----BEGIN CERTIFICATE-----")}', errorMessage: 'hsm_trust_anchor_certificate must be a PEM certificate once cloudhsm_stage is KEY_STORE or KEYS.' }],
+      validation: [{ condition: '${var.cloudhsm_stage == "CLUSTER" || can(regex("^-----BEGIN CERTIFICATE-----", trimspace(var.hsm_trust_anchor_certificate)))}', errorMessage: 'hsm_trust_anchor_certificate must be a PEM certificate once cloudhsm_stage is KEY_STORE or KEYS.' }],
     });
     const retention = stackVariable(this, 'audit_retention_days', {
       type: 'number', default: 2555, nullable: false, description: 'Object Lock (COMPLIANCE) retention of sealed audit segments, days.',

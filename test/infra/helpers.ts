@@ -21,6 +21,18 @@ let cached: { inputs: StackInputs; stacks: Record<string, TfJson>; text: Record<
 /** All five stacks (cloud, cloud-platform, cloud-runtime, edge, edge-runtime), synthesized once. */
 export function synthAll(): { inputs: StackInputs; stacks: Record<string, TfJson>; text: Record<string, string> } {
   if (cached) return cached;
+  // cdktf captures a stack trace for every token; with tsx's source maps each costs ~100x more. Off while synthesizing.
+  const sourceMaps = process.sourceMapsEnabled;
+  process.setSourceMapsEnabled(false);
+  try {
+    cached = synthesize();
+  } finally {
+    process.setSourceMapsEnabled(sourceMaps);
+  }
+  return cached;
+}
+
+function synthesize(): { inputs: StackInputs; stacks: Record<string, TfJson>; text: Record<string, string> } {
   const inputs = loadStackInputs();
   const app = new App({ outdir: '/nonexistent-never-written', stackTraces: false });
   addStacks(app, { topology: 'all', inputs });
@@ -31,8 +43,7 @@ export function synthAll(): { inputs: StackInputs; stacks: Record<string, TfJson
     text[child.node.id] = json;
     stacks[child.node.id] = JSON.parse(json) as TfJson;
   }
-  cached = { inputs, stacks, text };
-  return cached;
+  return { inputs, stacks, text };
 }
 
 export function resources(stack: TfJson, type: string): Array<[string, Record<string, unknown>]> {
