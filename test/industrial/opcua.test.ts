@@ -93,3 +93,14 @@ test('GIVEN a live subscription WHEN the OPC UA server restarts THEN the session
   plant.write('pump_1.speed_setpoint_pct', 42);
   assert.ok(await until(() => client!.values.get('pump_1.speed_setpoint_pct') === 42, 40_000), 'value written after the restart arrives');
 });
+
+test('GIVEN the OPC UA port is taken WHEN a second plant server starts on it THEN GLM_ERR_OPCUA_SERVER_START_FAILED', async () => {
+  await assert.rejects(start(), (e) => isGlimmerError(e, 'GLM_ERR_OPCUA_SERVER_START_FAILED'));
+});
+
+test('GIVEN a user without provisioned credentials WHEN the client connects THEN GLM_ERR_OPCUA_CONNECT_FAILED before any session', async () => {
+  await assert.rejects(
+    connectPlantOpcua({ endpointUrl: server.endpointUrl, stateDir: dir, name: 'industrial-1', user: 'nobody', security }),
+    (e) => isGlimmerError(e, 'GLM_ERR_OPCUA_CONNECT_FAILED'),
+  );
+});

@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type * as Opcua from 'node-opcua';
 import { GlimmerError, quote } from '../../errors';
@@ -45,7 +46,7 @@ export async function certificateManager(id: OpcuaIdentity): Promise<Opcua.OPCUA
     await cm.createSelfSignedCertificate({
       applicationUri: id.applicationUri,
       subject: `/CN=${id.name}/O=Glimmer`,
-      dns: ['localhost'],
+      dns: [...new Set(['localhost', os.hostname()])],
       ip: ['127.0.0.1'],
       startDate: new Date(Date.now() - 60_000),
       validity: 365,

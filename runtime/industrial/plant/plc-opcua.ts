@@ -161,6 +161,8 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   try {
     await server.start();
   } catch (err) {
+    unsubscribe();
+    await server.shutdown(0).catch(() => undefined);
     throw new GlimmerError('GLM_ERR_OPCUA_SERVER_START_FAILED', `OPC UA server cannot listen on port ${quote(options.port)}: ${(err as Error).message}`, { cause: err });
   }
   const endpointUrl = `opc.tcp://localhost:${options.port === 0 ? (server.endpoints[0]?.port ?? 0) : options.port}`;
