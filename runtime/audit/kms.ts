@@ -22,6 +22,12 @@ export interface KmsSignerOptions {
   readonly maxAttempts?: number;
   /** Per-request timeout. @default 5000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * The key's KeySpec, when known in advance: the signer then starts without calling KMS, so the runtime (and its
+   * appends) start even while KMS is unreachable; the public key is fetched, and checked to match, on first use.
+   * @default - GetPublicKey is called at creation and its failure is an error
+   */
+  readonly keySpec?: 'ECC_NIST_P384' | 'ECC_NIST_P256' | 'ML_DSA_65';
 }
 
 const SPECS: Record<string, { algorithm: SignatureAlgorithm; signing: string }> = {
@@ -57,7 +63,7 @@ export async function kmsSigner(options: KmsSignerOptions): Promise<CheckpointSi
       throw unavailable(`KMS GetPublicKey for ${quote(options.keyId)} failed`, err);
     }
     const found = SPECS[out.KeySpec ?? ''];
-    if (!found || out.KeyUsage !== 'SIGN_VERIFY' || !out.PublicKey) {
+    if (!found || out.KeyUsage !== 'SIGN_VERIFY' || !out.PublicKey || (options.keySpec && out.KeySpec !== options.keySpec)) {
       throw new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `KMS key ${quote(options.keyId)} is ${quote(out.KeySpec)}/${quote(out.KeyUsage)}; checkpoints need ECC_NIST_P384, ECC_NIST_P256 or ML_DSA_65 with SIGN_VERIFY`);
     }
     spec = found;
@@ -66,10 +72,11 @@ export async function kmsSigner(options: KmsSignerOptions): Promise<CheckpointSi
     return { spec, publicKey };
   };
 
-  const first = await describe();
+  const declared = options.keySpec ? SPECS[options.keySpec] : undefined;
+  const algorithm = declared ? declared.algorithm : (await describe()).spec.algorithm;
   return {
     keyName: options.keyName,
-    algorithm: first.spec.algorithm,
+    algorithm,
     kind: 'kms',
     publicKey: async () => (await describe()).publicKey,
     sign: async (message) => {

@@ -289,16 +289,11 @@ class AuditLogImpl implements AuditLog {
     }
     for (const [, leaf] of this.stmts.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
 
-    // Signers: remember their verifier keys so offline verification can find them.
-    const addKey = this.db.prepare('INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)');
-    for (const s of this.signers) {
-      try {
-        addKey.run(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now());
-      } catch (err) {
-        this.log.warn({ signer: s.kind, code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
-      }
+    try {
+      await this.recordKeys();
+    } catch (err) {
+      this.log.warn({ code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
     }
-    fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
 
     const last = this.db.prepare('SELECT size, note, created_at AS createdAt FROM checkpoints ORDER BY size DESC LIMIT 1').get() as
       | { size: number; note: string; createdAt: number }
@@ -327,6 +322,17 @@ class AuditLogImpl implements AuditLog {
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
     this.timer.unref();
+  }
+
+  private keysRecorded = false;
+
+  /** Remembers every signer's verifier key (table `keys` and `keys.txt`) so offline verification can find them. */
+  private async recordKeys(): Promise<void> {
+    if (this.keysRecorded) return;
+    const addKey = this.db.prepare('INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)');
+    for (const s of this.signers) addKey.run(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now());
+    fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
+    this.keysRecorded = true;
   }
 
   private latestSealedEnd(): number {
@@ -488,6 +494,8 @@ class AuditLogImpl implements AuditLog {
         }
         throw e;
       }
+      // A signer that was unreachable at open gets its key recorded once it has signed.
+      await this.recordKeys();
       const createdAt = this.now();
       this.stmts.insertCheckpoint.run(n, note, createdAt);
       this.latest = { size: n, note, createdAt };

@@ -180,3 +180,29 @@ test('GIVEN no SoftHSM2 library WHEN the embedded default signer starts THEN it 
   assert.match(text(), /"level":40.*NOT AN HSM/);
   assert.equal(fs.statSync(path.join(dir, 'audit', 'checkpoint-ed25519.pem')).mode & 0o777, 0o600);
 });
+
+test('GIVEN KMS is unreachable when the runtime starts and the key spec is declared WHEN entries are appended THEN the log opens and appends are durable; WHEN KMS answers THEN the key is recorded and the checkpoint verifies', async () => {
+  const first = await startKmsServer();
+  const port = Number(new URL(first.endpoint).port);
+  const raw = first.raw;
+  await first.close();
+  const signer = await kmsSigner({ keyId: 'p384-key', keySpec: 'ECC_NIST_P384', keyName: KEY, region: 'eu-central-1', endpoint: first.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });
+  const dir = tempDir();
+  const log = await openAuditLog({ stateDir: dir, signer, origin: KEY, checkpointIntervalMs: 20 });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => log.append({ type: 'offline', i })));
+  assert.equal(log.size(), 10);
+  assert.deepEqual(log.verifierKeys(), []);
+  await rejectsWith(log.checkpoint(), 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE');
+  const kms = await startKmsServer(port, raw);
+  try {
+    for (let i = 0; i < 300 && log.latestCheckpoint()?.size !== 10; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(log.latestCheckpoint()?.size, 10);
+    const keys = log.verifierKeys();
+    assert.equal(keys.length, 1);
+    assert.equal(fs.readFileSync(path.join(dir, 'audit', 'keys.txt'), 'utf8'), `${keys[0]}\n`);
+    await openCheckpoint(log.latestCheckpoint()?.note as string, keys.map(parseVerifierKey), 64);
+    await log.close();
+  } finally {
+    await kms.close();
+  }
+});
