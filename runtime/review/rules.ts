@@ -24,7 +24,7 @@ export const RULES = [
   { id: 'GLM-NET-001', title: 'Public endpoint in a zone at SL 2 or above', severity: 'blocking', description: 'A load balancer, NodePort/LoadBalancer Service, Ingress, public EKS API endpoint, public database, public IP or world-open security group rule serves a zone whose IEC 62443 security level is 2 or above (or whose level cannot be determined: the review fails closed).', fix: 'Make the endpoint internal (internal = true, ClusterIP, aws-load-balancer-scheme: internal, endpoint_public_access = false) and reach it through the DMZ conduit; or label/tag it with a zone at SL 1 if it truly is one.' },
   { id: 'GLM-MESH-001', title: 'Istio PeerAuthentication not STRICT', severity: 'blocking', description: 'A PeerAuthentication sets mTLS mode PERMISSIVE or DISABLE (for the workload or one of its ports), or a mesh-wide one leaves the mode unset (which means PERMISSIVE).', fix: 'Set spec.mtls.mode: STRICT and remove PERMISSIVE/DISABLE portLevelMtls entries.' },
   { id: 'GLM-MESH-002', title: 'No mesh-wide STRICT PeerAuthentication', severity: 'blocking', description: 'The plan manages Istio security policies but none is a mesh-wide (root namespace, no selector) PeerAuthentication with mode STRICT, so workloads without their own policy accept plaintext.', fix: 'Add a PeerAuthentication named default in istio-system with spec.mtls.mode: STRICT and no selector.' },
-  { id: 'GLM-NETPOL-001', title: 'Namespace without a default-deny ingress NetworkPolicy', severity: 'blocking', description: 'A namespace the plan manages or deploys into has no NetworkPolicy that selects every pod (podSelector {}) with policy type Ingress and no allow-all rule, so every pod accepts traffic from anywhere.', fix: 'Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress, Egress] and no rules in each namespace, then open only the conduits of the zone model with further policies.' },
+  { id: 'GLM-NETPOL-001', title: 'Namespace without a default-deny ingress NetworkPolicy', severity: 'blocking', description: 'A namespace the plan manages (or `default`, when the plan deploys into it) has no NetworkPolicy that selects every pod (podSelector {}) with policy type Ingress and no allow-all rule, so every pod accepts traffic from anywhere. A namespace labelled glimmer.io/default-deny-exempt=<reason> is reported as a warning with its reason.', fix: 'Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress, Egress] and no rules in each namespace, then open only the conduits of the zone model with further policies.' },
   { id: 'GLM-NETPOL-002', title: 'Namespace without a default-deny egress NetworkPolicy', severity: 'warning', description: 'A namespace has no NetworkPolicy that denies egress by default, so a compromised pod can reach any zone.', fix: 'Add Egress to the policyTypes of the default-deny policy and allow DNS and the zone conduits explicitly.' },
   { id: 'GLM-S3-001', title: 'Audit bucket without S3 Object Lock', severity: 'blocking', description: 'The audit bucket (named or tagged "audit", or carrying an Object Lock configuration) is created without object_lock_enabled, so sealed segments can be deleted or overwritten.', fix: 'Create the bucket with object_lock_enabled = true (it cannot be turned on later without a new bucket) and add an aws_s3_bucket_object_lock_configuration in COMPLIANCE mode.' },
   { id: 'GLM-S3-002', title: 'Audit retention missing, shortened or too short', severity: 'blocking', description: 'The audit bucket has no default Object Lock retention, its retention is below the minimum (default 365 days), or the plan shortens it.', fix: 'Set rule.default_retention to mode COMPLIANCE with days/years of at least the minimum; never lower an existing retention.' },
@@ -350,18 +350,27 @@ function denies(o: K8sObject, direction: 'Ingress' | 'Egress'): boolean {
   return covers && !allowAll;
 }
 
+/** Label with which a namespace opts out of the default-deny rules, visibly in the plan; its value is the reason. */
+export const DEFAULT_DENY_EXEMPT_LABEL = 'glimmer.io/default-deny-exempt';
+
+/**
+ * Namespaces checked: those the plan manages (Namespace objects), plus `default` when the plan deploys into it (no one
+ * manages it, so nothing else gives it a default deny). Namespaces created by another stack are that stack's to check.
+ */
 function checkNetworkPolicies(objects: K8sObject[], out: Collector): void {
   const live = objects.filter((o) => !isDeleteOnly(o.view));
-  const namespaces = new Map<string, ResourceView>();
-  for (const o of live) {
-    if (o.kind === 'Namespace' && o.name !== '') namespaces.set(o.name, o.view);
-  }
-  for (const o of live) if (o.namespace !== '' && !namespaces.has(o.namespace) && (podSpec(o) !== undefined || o.kind === 'Service')) namespaces.set(o.namespace, o.view);
-  for (const [ns, view] of namespaces) {
+  const namespaces = new Map<string, K8sObject>();
+  for (const o of live) if (o.kind === 'Namespace' && o.name !== '') namespaces.set(o.name, o);
+  const intoDefault = live.find((o) => o.namespace === 'default' && (podSpec(o) !== undefined || o.kind === 'Service'));
+  if (intoDefault !== undefined && !namespaces.has('default')) namespaces.set('default', intoDefault);
+  for (const [ns, obj] of namespaces) {
     if (SYSTEM_NAMESPACES.has(ns)) continue;
     const policies = live.filter((o) => o.kind === 'NetworkPolicy' && o.namespace === ns);
-    if (!policies.some((p) => denies(p, 'Ingress'))) out.add('GLM-NETPOL-001', view, `namespace ${ns} has no default-deny ingress NetworkPolicy (podSelector {}, policyTypes Ingress, no allow-all rule)${policies.length ? ` among its ${policies.length} policies` : ''}`);
-    else if (!policies.some((p) => denies(p, 'Egress'))) out.add('GLM-NETPOL-002', view, `namespace ${ns} has no default-deny egress NetworkPolicy`);
+    const exempt = obj.kind === 'Namespace' ? obj.labels[DEFAULT_DENY_EXEMPT_LABEL] : undefined;
+    const why = exempt ? ` (exempt by label ${DEFAULT_DENY_EXEMPT_LABEL}: ${JSON.stringify(exempt)})` : '';
+    if (!policies.some((p) => denies(p, 'Ingress'))) {
+      out.add('GLM-NETPOL-001', obj.view, `namespace ${ns} has no default-deny ingress NetworkPolicy (podSelector {}, policyTypes Ingress, no allow-all rule)${policies.length ? ` among its ${policies.length} policies` : ''}${why}`, undefined, exempt ? 'warning' : undefined);
+    } else if (!policies.some((p) => denies(p, 'Egress'))) out.add('GLM-NETPOL-002', obj.view, `namespace ${ns} has no default-deny egress NetworkPolicy${why}`);
   }
 }
 

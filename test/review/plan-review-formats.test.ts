@@ -178,12 +178,12 @@ describe('plan-review text and JSON', () => {
     const out = render(insecure(), 'text');
     assert.match(out, /^BLOCKING GLM-NET-001 kubernetes_service_v1\.hmi \(line \d+\)$/m);
     assert.match(out, /^ {2}fix: /m);
-    assert.match(out, /^15 blocking, 4 warnings: FAIL$/m);
+    assert.match(out, /^15 blocking, 5 warnings: FAIL$/m);
   });
   test('GIVEN a report WHEN rendered as JSON THEN it round-trips with the summary and exit code', () => {
     const r = insecure();
     const back = JSON.parse(render(r, 'json'));
-    assert.deepEqual(back.summary, { blocking: 15, warning: 4 });
+    assert.deepEqual(back.summary, { blocking: 15, warning: 5 });
     assert.equal(back.exitCode, 1);
     assert.equal(back.findings.length, r.findings.length);
   });

@@ -172,7 +172,8 @@ describe('plan-review rules on fixtures in the documented plan format', () => {
       'GLM-MESH-002 kubernetes_manifest.peer_authentication_default',
       'GLM-NET-001 kubernetes_manifest.debug_nodeport',
       'GLM-NET-001 kubernetes_service_v1.hmi',
-      'GLM-NETPOL-001 kubernetes_manifest.debug_nodeport',
+      'GLM-NETPOL-001 kubernetes_manifest.historian_job',
+      'GLM-NETPOL-001 kubernetes_namespace_v1.istio_system',
       'GLM-NETPOL-001 kubernetes_namespace_v1.zone["control"]',
       'GLM-NETPOL-002 kubernetes_namespace_v1.zone["operations"]',
       'GLM-POD-001 kubernetes_deployment_v1.industrial',
@@ -189,6 +190,10 @@ describe('plan-review rules on fixtures in the documented plan format', () => {
     assert.equal(pod.includes('NET_BIND_SERVICE'), false);
     assert.match(r.findings.find((f) => f.address === 'kubernetes_manifest.debug_nodeport' && f.ruleId === 'GLM-NET-001')?.message ?? '', /unknown.*failing closed/);
     assert.equal(r.findings.some((f) => f.address === 'kubernetes_service_v1.portal'), false, 'a LoadBalancer in the SL 1 enterprise zone is allowed');
+    const netpol = (a: string) => r.findings.find((f) => f.ruleId === 'GLM-NETPOL-001' && f.address === a);
+    assert.match(netpol('kubernetes_manifest.historian_job')?.message ?? '', /namespace default/, 'deploying into `default` needs a default deny there');
+    assert.equal(netpol('kubernetes_namespace_v1.istio_system')?.severity, 'warning', 'an explicit, labelled exemption is a warning with its reason');
+    assert.equal(r.findings.some((f) => f.ruleId.startsWith('GLM-NETPOL') && f.message.includes('namespace unlabelled')), false, 'a namespace another stack manages is not judged here');
   });
 
   test('GIVEN a synthesized cdk.tf.json (blocks as objects, ${var.x} labels, namespace references) WHEN reviewed THEN the same rules apply', () => {
