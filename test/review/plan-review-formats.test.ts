@@ -5,9 +5,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
+import { ERROR_CATALOGUE } from '../../runtime/errors';
 import { render, renderJunit, toSarif, xmlEscape } from '../../runtime/review/formats';
 import { reviewFile, reviewText } from '../../runtime/review/plan-review';
 import { RULES } from '../../runtime/review/rules';
@@ -186,5 +188,17 @@ describe('plan-review text and JSON', () => {
     assert.deepEqual(back.summary, { blocking: 15, warning: 5 });
     assert.equal(back.exitCode, 1);
     assert.equal(back.findings.length, r.findings.length);
+  });
+});
+
+describe('docs/ci.md agrees with the catalogues', () => {
+  const doc = fs.readFileSync(path.resolve(__dirname, '..', '..', 'docs', 'ci.md'), 'utf8');
+  test('GIVEN the rule catalogue WHEN docs/ci.md is read THEN each rule has a table row with its id and severity', () => {
+    for (const r of RULES) assert.match(doc, new RegExp(`^\\| \`${r.id}\` \\| ${r.severity} \\|`, 'm'), r.id);
+    const documented = [...doc.matchAll(/^\| `(GLM-[A-Z0-9]+-\d{3})` \|/gm)].map((m) => m[1]);
+    assert.deepEqual(documented, RULES.map((r) => r.id));
+  });
+  test('GIVEN the review error codes WHEN docs/ci.md is read THEN each is documented', () => {
+    for (const code of Object.keys(ERROR_CATALOGUE).filter((c) => /^GLM_ERR_(REVIEW|THREAT|PRECOMMIT|RELEASE)_/.test(c))) assert.ok(doc.includes(code), code);
   });
 });
