@@ -17,17 +17,17 @@ export const SNAPSHOT_TOPIC = 'plant.snapshot';
 export const SHUTDOWN_TOPIC = 'safety.shutdown';
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
-function manifestSha256(rel: string): string {
+export function manifestSha256(rel: string, manifestFile?: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { MANIFEST_FILE } = require('../lifecycle/release') as typeof import('../lifecycle/release');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { parseManifest } = require('../lifecycle/manifest') as typeof import('../lifecycle/manifest');
-  const file = path.join(REPO_ROOT, MANIFEST_FILE);
+  const file = manifestFile ?? path.join(REPO_ROOT, MANIFEST_FILE);
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new GlimmerError('GLM_ERR_MODEL_UNTRUSTED', `model ${quote(rel)} cannot be checked: release manifest ${MANIFEST_FILE} is missing`, { cause: err });
+    throw new GlimmerError('GLM_ERR_MODEL_UNTRUSTED', `model ${quote(rel)} cannot be checked: release manifest ${quote(file)} is missing`, { cause: err });
   }
   const entry = parseManifest(bytes, file).artifacts.find((a) => a.path === rel);
   if (!entry) throw new GlimmerError('GLM_ERR_MODEL_UNTRUSTED', `model ${quote(rel)} is not listed in the signed release manifest`);

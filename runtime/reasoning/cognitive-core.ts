@@ -68,7 +68,7 @@ export class CognitiveCore {
   private readonly now: () => number;
   private closed = false;
   /** Counters for status and tests. */
-  readonly stats = { snapshots: 0, evaluations: 0, modelRuns: 0, shutdownsSent: 0, errors: 0 };
+  readonly stats = { snapshots: 0, rejected: 0, evaluations: 0, modelRuns: 0, shutdownsSent: 0, errors: 0 };
   /** Cumulative evaluation outcomes and the durations since the last status, for the supervisor's metrics. */
   private readonly outcomes = { ok: 0, violation: 0, error: 0 };
   private durations: number[] = [];
@@ -83,6 +83,11 @@ export class CognitiveCore {
   /** The rules path: synchronous from snapshot to shutdown command. */
   onSnapshot(snapshot: unknown): Evaluation | undefined {
     if (this.closed) return undefined;
+    const assets = (snapshot as { assets?: unknown } | null)?.assets;
+    if (assets === null || typeof assets !== 'object' || Array.isArray(assets)) {
+      this.stats.rejected++;
+      return undefined;
+    }
     this.stats.snapshots++;
     this.latest = snapshot;
     const values = featureVector(snapshot as Parameters<typeof featureVector>[0]);
