@@ -35,6 +35,7 @@ export class Upstream {
   readonly name: string;
   private client: Client | undefined;
   private connected = false;
+  private corked = false;
   private stopped = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -125,6 +126,7 @@ export class Upstream {
       }
       this.settle(p, echo ?? responsePdu(fc, address, quantity, res?.buffer), 0);
     };
+    this.corkSocket(client);
     const c = client as unknown as Record<string, (...args: unknown[]) => void>;
     try {
       switch (fc) {
@@ -141,6 +143,17 @@ export class Upstream {
     } catch {
       this.settle(p, null, EX.GATEWAY_TARGET_FAILED);
     }
+  }
+
+  /** Requests sent in the same turn of the event loop leave in one TCP write: modbus-serial writes each request
+   *  from a promise continuation, so the socket is corked until the check phase of this loop iteration. */
+  private corkSocket(client: Client): void {
+    if (this.corked) return;
+    const socket = (client as unknown as { _port?: { _client?: { cork?: () => void; uncork?: () => void } } })._port?._client;
+    if (!socket?.cork || !socket.uncork) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => { this.corked = false; socket.uncork?.(); });
   }
 
   async stop(): Promise<void> {
