@@ -193,3 +193,13 @@ test('GIVEN a safety write from a zone below the safety level listed as writer W
   assert.equal(d.allow, false);
   assert.deepEqual(d.reasons, ['forbid-safety-write-below-level']);
 });
+
+test('GIVEN the API authorizer WHEN the bearer-token admin and an agent ask to configure the audit log THEN admin is allowed and the agent gets GLM_ERR_API_FORBIDDEN', async () => {
+  const { createApiAuthorizer, assertAllowed } = await import('../../runtime/trust/policy/api');
+  const authorize = createApiAuthorizer(pdp);
+  const admin = authorize({ id: 'admin', kind: 'admin' }, 'configure', { type: 'AuditConfig' });
+  assert.deepEqual(admin.reasons, ['admin-configures-audit']);
+  assertAllowed(admin, 'POST /v1/audit/config');
+  const agent = authorize({ id: id('control', 'industrial-1'), kind: 'agent' }, 'configure', { type: 'AuditConfig' });
+  assert.throws(() => assertAllowed(agent, 'POST /v1/audit/config'), (err) => isGlimmerError(err, 'GLM_ERR_API_FORBIDDEN') && /forbid-agents-configure-audit/.test(err.message));
+});
