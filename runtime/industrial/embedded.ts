@@ -8,7 +8,7 @@ import type { AuditRecordInput } from '../agents/behaviour';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { ModbusGateway } from './modbus/gateway';
-import { failSafeWrites, type WriteDecisionFn } from './modbus/inspector';
+import { failSafeWrites, withSafetyInterlocks, type WriteDecisionFn } from './modbus/inspector';
 import { compileRules, defaultZoneRules } from './modbus/rules';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaSecurityFor } from './opcua/security';
@@ -25,7 +25,11 @@ export interface EmbeddedPlantOptions {
   readonly metrics?: Metrics;
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
   readonly audit: (records: AuditRecordInput[]) => void;
-  /** Policy decision for writes (plug the trust PDP here). @default failSafeWrites: only tripping the emergency stop */
+  /**
+   * Policy decision for writes (plug the trust PDP here, e.g. `gatewayDecide(...)` of runtime/trust/policy/frame).
+   * The plant's safety interlocks are applied after it (withSafetyInterlocks).
+   * @default failSafeWrites: only tripping the emergency stop
+   */
   readonly decide?: WriteDecisionFn;
   /** First gateway listener port (operations); control and safety listen on the next two. @default 5020 */
   readonly modbusPort?: number;
@@ -55,7 +59,8 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const plant = new PlantRuntime({ seed: config.plant.seed, tickMs: config.plant.tickMs });
   plant.start();
-  const decide = options.decide ?? failSafeWrites;
+  const tripped = () => (plant.snapshot.assets.safety_1 as { interlock_tripped?: boolean } | undefined)?.interlock_tripped === true;
+  const decide = withSafetyInterlocks(options.decide ?? failSafeWrites, tripped);
   const started: { stop(): Promise<void> }[] = [{ stop: async () => plant.stop() }];
   try {
     const plc = await startSimulatedPlc({ plant, port: options.plcPort ?? 0, host });

@@ -236,3 +236,21 @@ test('GIVEN a client that never reads its responses WHEN it keeps sending THEN t
     good.close();
   } finally { await r2.stop(); }
 });
+
+test('GIVEN a policy that allows every write WHEN an interlock is tripped THEN resetting the emergency stop is refused as an interlock (01) and tripping it is not', async () => {
+  const { withSafetyInterlocks } = await import('../../runtime/industrial/modbus/inspector');
+  let trip = true;
+  const r2 = await startRig({ decide: withSafetyInterlocks(() => ({ allow: true }), () => trip) });
+  try {
+    const c = new ModbusTcpClient('127.0.0.1', r2.ports.safety as number);
+    await c.connect();
+    assert.equal((await c.writeCoil(2, 0, true)).exception, 0);
+    assert.equal((await c.writeCoil(2, 0, false)).exception, 0x01);
+    assert.equal((await c.writeCoil(2, 1, true)).exception, 0x01);
+    const a = flushAudit(r2).filter((x) => x.code === 'GLM_ERR_MODBUS_POLICY_DENIED');
+    assert.ok(a.length >= 2 && a.every((x) => x.reason === 'interlock'));
+    trip = false;
+    assert.equal((await c.writeCoil(2, 0, false)).exception, 0);
+    c.close();
+  } finally { await r2.stop(); }
+});

@@ -53,6 +53,22 @@ export const failSafeWrites: WriteDecisionFn = (r) => {
   return ok ? { allow: true } : { allow: false, reason: 'only tripping the emergency stop is allowed without a policy decision point' };
 };
 
+/**
+ * Safety interlocks around a policy decision (the policy decides who may write what; the interlocks decide whether
+ * now is safe): while `tripped()` reports an active trip, writes that move away from the safe state are refused
+ * (`by: 'interlock'`): resetting the emergency stop (0), enabling the interlock bypass (1), changing a trip setpoint.
+ * Tripping the emergency stop is never blocked by an interlock.
+ */
+export function withSafetyInterlocks(decide: WriteDecisionFn, tripped: () => boolean): WriteDecisionFn {
+  return (r) => {
+    const d = decide(r);
+    if (!d.allow || !r.safety) return d;
+    const towardSafe = r.table === 'coil' && r.signals.every((s, i) => s === 'safety_1.emergency_stop' && r.values[i] === 1);
+    if (towardSafe || !tripped()) return d;
+    return { allow: false, reason: 'a safety interlock is tripped: only the emergency stop may be written', by: 'interlock' };
+  };
+}
+
 /** Verdicts: [decision, reason] pairs; the reason is the bounded metric label of glimmer_gateway_decisions_total. */
 export const VERDICTS = [
   ['allow', 'zone'], ['allow', 'policy'], ['deny', 'function'], ['deny', 'address'], ['deny', 'sanity'], ['deny', 'zone'],

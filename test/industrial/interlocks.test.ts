@@ -1,0 +1,102 @@
+/**
+ * The gateway's native interlock check must answer exactly as rules/industrial_safety.pl's interlock/2 does, on the
+ * same facts: random plant states, random plant profiles and random commands through the real rule engine.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { commandsOf, violatedInterlocks, withInterlocks, type Command, type InterlockProfile } from '../../runtime/industrial/interlocks';
+import type { WriteDecisionRequest } from '../../runtime/industrial/modbus/inspector';
+import type { PlantSnapshot } from '../../runtime/industrial/plant/simulation';
+import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
+import { RuleEngine } from '../../runtime/reasoning/engine';
+import { SIMULATED_PLANT_PROFILE } from '../../runtime/reasoning/plant-facts';
+import type { Fact } from '../../runtime/reasoning/terms';
+
+const RULES = path.join(__dirname, '..', '..', 'rules');
+const PUMPS = ['pump_1', 'pump_2'];
+const TANKS = ['tank_1', 'tank_2'];
+const VALVES = ['valve_1', 'valve_2'];
+
+function snapshotOf(levels: number[], running: boolean[]): PlantSnapshot {
+  const assets: Record<string, unknown> = {};
+  TANKS.forEach((t, i) => (assets[t] = { kind: 'tank', values: { level_m: levels[i] } }));
+  PUMPS.forEach((p, i) => (assets[p] = { kind: 'pump', running: running[i], values: {} }));
+  return { assets } as unknown as PlantSnapshot;
+}
+
+function facts(profile: InterlockProfile, snap: PlantSnapshot, command: Command): Fact[] {
+  const out: Fact[] = [];
+  for (const [p, t] of profile.suction) out.push({ pred: 'pump_suction', args: [p, t] });
+  for (const [p, v] of profile.discharge) out.push({ pred: 'pump_discharge', args: [p, v] });
+  for (const [t, cm] of Object.entries(profile.tankLowLimitCm)) out.push({ pred: 'tank_low_limit', args: [t, cm] });
+  for (const t of TANKS) out.push({ pred: 'tank_level', args: [t, Math.round((snap.assets as Record<string, { values: { level_m: number } }>)[t]!.values.level_m * 100)] });
+  for (const p of PUMPS) if ((snap.assets as Record<string, { running: boolean }>)[p]!.running) out.push({ pred: 'pump_running', args: [p] });
+  out.push({ pred: 'command_requested', args: [command.asset, command.action] });
+  return out;
+}
+
+const pair = (a: string[], b: string[]) => fc.tuple(fc.constantFrom(...a), fc.constantFrom(...b));
+
+test('GIVEN random plant states, profiles and commands WHEN the native interlock check and the Prolog rules decide THEN they agree on every case', async () => {
+  const engine = await RuleEngine.create({ rulesDir: RULES, rulesets: ['industrial_safety.pl'], entries: [{ rule: 'interlock', params: ['Asset', 'Code'] }] });
+  let blocked = 0;
+  let runs = 0;
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(pair(PUMPS, TANKS), { maxLength: 2, selector: (x) => x[0] }),
+      fc.uniqueArray(pair(PUMPS, VALVES), { maxLength: 2 }),
+      fc.dictionary(fc.constantFrom(...TANKS), fc.integer({ min: 0, max: 300 })),
+      fc.array(fc.double({ min: 0, max: 3, noNaN: true }), { minLength: 2, maxLength: 2 }),
+      fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }),
+      fc.oneof(
+        fc.record({ asset: fc.constantFrom(...PUMPS), action: fc.constantFrom('start' as const, 'stop' as const) }),
+        fc.record({ asset: fc.constantFrom(...VALVES), action: fc.constantFrom('open' as const, 'close' as const) }),
+      ),
+      (suction, discharge, limits, levels, run, command) => {
+        const profile: InterlockProfile = { suction, discharge, tankLowLimitCm: limits };
+        const snap = snapshotOf(levels, run);
+        engine.sync(facts(profile, snap, command));
+        const prolog = engine.evaluate().fired.filter((f) => f.bindings.Asset === command.asset).map((f) => String(f.bindings.Code));
+        const native = violatedInterlocks(profile, snap, command);
+        assert.deepEqual([...new Set(prolog)].sort(), [...native].sort(), JSON.stringify({ profile, levels, run, command }));
+        runs += 1;
+        if (native.length > 0) blocked += 1;
+      },
+    ),
+    { numRuns: 400 },
+  );
+  assert.ok(blocked > 20 && blocked < runs, `both outcomes exercised (${blocked}/${runs} blocked)`);
+});
+
+function write(signals: string[], values: number[]): WriteDecisionRequest {
+  return { zone: 'control', connectionId: 1, unitId: 1, functionCode: 15, table: 'coil', address: 0, quantity: signals.length, signals, values, safety: false };
+}
+
+test('GIVEN the simulated plant with tank_2 drained below its low limit WHEN a write starts pump_2 THEN the gateway decision is a deny by interlock IL-01; stopping it is allowed', () => {
+  const sim = new PlantSimulation({ seed: 1 });
+  const snap = sim.snapshot() as PlantSnapshot & { assets: Record<string, { values: { level_m: number } }> };
+  const low = { ...snap, assets: { ...snap.assets, tank_2: { ...snap.assets.tank_2, values: { ...snap.assets.tank_2!.values, level_m: 0.2 } } } } as unknown as PlantSnapshot;
+  const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => low);
+  const start = decide(write(['pump_2.run'], [1]));
+  assert.equal(start.allow, false);
+  assert.equal(start.by, 'interlock');
+  assert.match(start.reason ?? '', /IL-01-PUMP-START-LOW-TANK/);
+  assert.equal(decide(write(['pump_2.run'], [0])).allow, true);
+  assert.equal(decide(write(['pump_1.run'], [1])).allow, true, 'pump_1 has no suction tank in the profile');
+});
+
+test('GIVEN a policy deny WHEN interlocks wrap it THEN the policy decision stands (interlocks never widen a policy)', () => {
+  const decide = withInterlocks(() => ({ allow: false, reason: 'policy: default-deny', by: 'policy' }), SIMULATED_PLANT_PROFILE, () => {
+    throw new Error('the process image is not read when the policy already refused');
+  });
+  assert.deepEqual(decide(write(['pump_1.run'], [1])), { allow: false, reason: 'policy: default-deny', by: 'policy' });
+});
+
+test('GIVEN multi-signal writes WHEN decoded THEN each run/open signal becomes its command', () => {
+  assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'valve_2.open', 'pump_2.speed_pct'], values: [1, 0, 50] }), [
+    { asset: 'pump_1', action: 'start' },
+    { asset: 'valve_2', action: 'close' },
+  ]);
+});
