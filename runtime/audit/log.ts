@@ -14,6 +14,7 @@ import { silentLogger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { canonicalJson } from './canonical';
 import { type AuditConfig, DEFAULT_AUDIT_CONFIG, durationMs, mergeAuditConfig } from './config';
+import { type HashedBatch, type LeafHashWorker, startLeafHashWorker } from './hash-worker';
 import { type MerkleAlgorithm, hasher } from './merkle';
 import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
 import { CHUNK, LogTree } from './tree';
@@ -51,6 +52,8 @@ export interface AuditLogOptions {
   readonly maxBatch?: number;
   /** How long a commit waits for a SQLite lock held by another connection before it fails. @default 5000 */
   readonly busyTimeoutMs?: number;
+  /** Hash leaves in a worker thread, off the event loop. @default true */
+  readonly hashWorker?: boolean;
   /** Clock (ms since the epoch). @default Date.now */
   readonly now?: () => number;
 }
@@ -181,9 +184,14 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
 
 class AuditLogImpl implements AuditLog {
   private pending: Pending[] = [];
+  /** Entries flushed to the hashing worker and not yet committed (or failed). */
+  private inFlightEntries = 0;
   private flushScheduled = false;
+  private hashWorker: LeafHashWorker | undefined;
+  private inflight: Promise<void> = Promise.resolve();
   private failure: GlimmerError | undefined;
   private closed = false;
+  private closing = false;
   private latest: { size: number; note: string; createdAt: number } | undefined;
   private signChain: Promise<unknown> = Promise.resolve();
   /** Commit times of batches not yet covered by a checkpoint: [end size, ms]. */
@@ -318,6 +326,7 @@ class AuditLogImpl implements AuditLog {
         await this.exportSegment(seg);
       }
     }
+    if (this.options.hashWorker !== false) this.hashWorker = startLeafHashWorker(this.algorithm, this.tree.tailHashes());
     this.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
@@ -361,13 +370,15 @@ class AuditLogImpl implements AuditLog {
   }
 
   append(record: AuditRecord): Promise<{ index: number }> {
-    if (this.closed || this.failure) {
+    if (this.closed || this.closing || this.failure) {
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
       return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
     }
-    const index = this.tree.size + this.pending.length;
+    // Indexes are handed out here, not derived from the tree: batches hashed off the event loop are still in flight
+    // (not yet in the tree) when later appends arrive.
+    const index = this.tree.size + this.inFlightEntries + this.pending.length;
     // The leaf is written after a 0x00 byte so that its RFC 9162 leaf hash needs no copy at commit time.
     let prefixed: Buffer;
     try {
@@ -392,7 +403,10 @@ class AuditLogImpl implements AuditLog {
     });
   }
 
-  /** One group commit: every pending entry in one transaction (synchronous=FULL: one fsync of the WAL). */
+  /**
+   * Hands the pending entries to one group commit. With the hashing worker, batches are hashed off the event loop
+   * and committed strictly in order (`inflight` chains them); checkpoints and sealing wait for that chain.
+   */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.pending;
@@ -402,20 +416,62 @@ class AuditLogImpl implements AuditLog {
       for (const e of batch) e.reject(this.failure);
       return;
     }
+    if (!this.hashWorker) {
+      this.commitBatch(batch, undefined);
+      return;
+    }
+    const hashed = this.hashWorker.hash(batch.map((e) => e.prefixed));
+    this.inFlightEntries += batch.length;
+    this.inflight = this.inflight.then(async () => {
+      let result: HashedBatch;
+      try {
+        result = await hashed;
+      } catch (err) {
+        this.inFlightEntries -= batch.length;
+        this.failClosed(err, batch);
+        return;
+      }
+      // commitBatch appends to the tree (or fails closed) synchronously: the entries leave the in-flight count.
+      this.inFlightEntries -= batch.length;
+      this.commitBatch(batch, result);
+    });
+  }
+
+  /** Waits until every flushed batch is committed (or failed). */
+  private async settle(): Promise<void> {
+    this.flush();
+    await this.inflight;
+  }
+
+  private failClosed(err: unknown, batch: readonly Pending[]): void {
+    // The in-memory tree may now be ahead of the store. Reopening recovers from the store.
+    this.failure ??= new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
+    this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
+    for (const e of batch) e.reject(this.failure);
+  }
+
+  /** One group commit: every entry of the batch in one transaction (synchronous=FULL: one fsync of the WAL). */
+  private commitBatch(batch: Pending[], pre: HashedBatch | undefined): void {
+    if (this.failure) {
+      for (const e of batch) e.reject(this.failure);
+      return;
+    }
     const started = process.hrtime.bigint();
     const chunks: [number, Buffer][] = [];
     try {
       const h = this.tree.h;
-      for (const e of batch) {
-        const chunkHash = this.tree.append(h.leafPrefixed(e.prefixed));
+      let nextChunk = 0;
+      const takeChunk = () => pre?.chunkHashes[nextChunk++];
+      for (let i = 0; i < batch.length; i++) {
+        const e = batch[i] as Pending;
+        const chunkHash = pre
+          ? this.tree.appendPrecomputed(pre.leafHashes.subarray(i * h.size, (i + 1) * h.size), takeChunk)
+          : this.tree.append(h.leafPrefixed(e.prefixed));
         if (chunkHash) chunks.push([(e.index + 1) / CHUNK - 1, chunkHash]);
       }
       this.commit(batch, chunks);
     } catch (err) {
-      // Fail closed: the in-memory tree may now be ahead of the store. Reopening recovers from the store.
-      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
-      this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
-      for (const e of batch) e.reject(this.failure);
+      this.failClosed(err, batch);
       return;
     }
     const m = this.options.metrics;
@@ -469,10 +525,10 @@ class AuditLogImpl implements AuditLog {
     return this.db.prepare('SELECT vkey FROM keys ORDER BY added_at, vkey').pluck().all() as string[];
   }
 
-  checkpoint(): Promise<string> {
-    if (this.closed) return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
-    this.flush();
-    if (this.failure) return Promise.reject(this.failure);
+  async checkpoint(): Promise<string> {
+    if (this.closed) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
+    await this.settle();
+    if (this.failure) throw this.failure;
     return this.signCheckpoint();
   }
 
@@ -557,8 +613,8 @@ class AuditLogImpl implements AuditLog {
 
   private async seal(): Promise<SegmentInfo | undefined> {
     const open = this.openSegment();
+    await this.settle();
     if (!open || this.tree.size === open.start) return undefined;
-    this.flush();
     const note = await this.signCheckpoint();
     const end = this.latest?.size ?? 0;
     if (end <= open.start) return undefined;
@@ -619,9 +675,10 @@ class AuditLogImpl implements AuditLog {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     if (this.timer) clearInterval(this.timer);
-    this.flush();
+    await this.settle();
     try {
       if (!this.failure) await this.rotate();
     } catch (err) {
@@ -629,6 +686,7 @@ class AuditLogImpl implements AuditLog {
     }
     this.closed = true;
     await this.signChain;
+    await this.hashWorker?.close();
     this.db.close();
     for (const s of this.signers) await s.close?.();
   }
