@@ -7,7 +7,9 @@ import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
 import type { RuntimeConfig } from './config/types';
 import { GlimmerError } from './errors';
-import { createApiServer, type ApiServer } from './api/server';
+import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
+import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
+import type { PolicyResource } from './trust/policy/pdp';
 import type { Route } from './api/router';
 import { systemRoutes } from './api/routes/system';
 import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
@@ -18,7 +20,7 @@ import { createMetrics, type Metrics } from './observability/metrics';
 import type { AuditRecordInput } from './agents/behaviour';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { ConsoleSupervisor } from './observability/console';
-import type { FaultKind } from './industrial/plant/simulation';
+import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
@@ -73,9 +75,33 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const audit = await openAuditLog({ stateDir, logger, metrics });
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
+    // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
+    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
+    const record = (r: AuditRecordInput) => {
+      audit.append(r).catch((err: Error) => logger.error({ err: err.message, type: r.type }, 'audit append failed'));
+    };
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
+    const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
+    const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');
+    const { trustMetricHooks } = await import('./trust/metrics');
+    const { plantMap } = await import('./industrial/plant/map');
+    const hooks = trustMetricHooks(metrics);
+    const pdp = await PolicyDecisionPoint.create({
+      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: config.agents, topology: config.topology },
+      audit: record,
+      onDecision: hooks.onDecision,
+    });
+    const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup });
+    let plantImage: (() => PlantSnapshot) | undefined;
+    const { withInterlocks } = await import('./industrial/interlocks');
+    const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
+    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => {
+      if (!plantImage) throw new GlimmerError('GLM_ERR_INTERNAL', 'no process image yet');
+      return plantImage();
+    });
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const { startEmbeddedPlant } = await import('./industrial/embedded');
@@ -85,13 +111,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       logger,
       metrics,
       audit: (records) => {
-        for (const record of records) void sink.append(record);
+        for (const r of records) record(r);
         onGatewayRecords(records);
       },
+      decide,
       modbusPort: options.modbusPort ?? 5020,
       opcuaPort: options.opcuaPort ?? 4840,
     });
     stack.push(() => plant.stop());
+    plantImage = () => plant.plant.snapshot;
 
     const supervisor = new Supervisor({
       config,
@@ -127,7 +155,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
-    const api: ApiServer = createApiServer({ adminToken, routes, logger });
+    const { createApiAuthorizer } = await import('./trust/policy/api');
+    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
     const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
     stack.push(() => api.close());
 
@@ -168,7 +197,7 @@ function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: Audit
       try {
         plant.sim.injectFault(entry.asset, entry.fault as FaultKind);
         logger.info({ asset: entry.asset, fault: entry.fault }, 'scheduled fault injected');
-        void audit.append({ type: 'plant.fault.injected', asset: entry.asset, fault: entry.fault, by: 'fault_schedule' });
+        audit.append({ type: 'plant.fault.injected', asset: entry.asset, fault: entry.fault, by: 'fault_schedule' }).catch(() => undefined);
       } catch (err) {
         logger.error({ asset: entry.asset, fault: entry.fault, err: (err as Error).message }, 'scheduled fault refused');
       }
@@ -176,4 +205,15 @@ function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: Audit
     timer.unref();
     return timer;
   });
+}
+
+/** Which policy question each state-changing API call asks; reads need only authentication. */
+function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['authorize']> {
+  return (principal, method, pathname) => {
+    if (method === 'GET') return;
+    const resource: PolicyResource | undefined =
+      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
+    if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
+    assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
+  };
 }

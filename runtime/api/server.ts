@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { GlimmerError, asGlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { authenticate } from './auth';
-import { Router, type RequestContext, type Route } from './router';
+import { Router, type Principal, type RequestContext, type Route } from './router';
 
 export interface ApiServerOptions {
   readonly adminToken: string;
@@ -14,6 +14,11 @@ export interface ApiServerOptions {
   readonly logger: Logger;
   /** @default 1 MiB */
   readonly maxBodyBytes?: number;
+  /**
+   * The policy enforcement point for authenticated routes, called after authentication and before the handler;
+   * throws (GLM_ERR_API_FORBIDDEN) to refuse. @default - authentication only
+   */
+  readonly authorize?: (principal: Principal, method: string, pathname: string) => void;
 }
 
 export interface ApiServer {
@@ -57,6 +62,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     try {
       const route = router.match(req.method ?? 'GET', url.pathname);
       const principal = route.public ? undefined : authenticate(req, options.adminToken);
+      if (principal) options.authorize?.(principal, route.method, url.pathname);
       const ctx: RequestContext = {
         req,
         res,
