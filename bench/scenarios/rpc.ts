@@ -33,16 +33,22 @@ import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { round, summarize } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 
-/** Calls `op` one at a time for `seconds` after `warmup` untimed calls; latencies in ms. */
-async function timeCalls(seconds: number, warmup: number, op: () => Promise<unknown>): Promise<number[]> {
+/**
+ * Calls `op` one at a time for `seconds` after `warmup` untimed calls; latencies in ms. `cpuMsPerCall` is the
+ * process CPU time (both peers, user + system) per call: unlike wall time it barely moves with machine load.
+ */
+async function timeCalls(seconds: number, warmup: number, op: () => Promise<unknown>): Promise<number[] & { cpuMsPerCall?: number }> {
   for (let i = 0; i < warmup; i++) await op();
-  const samples: number[] = [];
+  const samples: number[] & { cpuMsPerCall?: number } = [];
+  const cpu0 = process.cpuUsage();
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) {
     const t = performance.now();
     await op();
     samples.push(performance.now() - t);
   }
+  const cpu = process.cpuUsage(cpu0);
+  samples.cpuMsPerCall = (cpu.user + cpu.system) / 1000 / Math.max(1, samples.length);
   return samples;
 }
 
@@ -182,6 +188,9 @@ const scenario: Scenario = {
             p50_ms: round(main.p50),
             calls: main.n,
             baseline_p50_ms: round(base.p50),
+            cpu_ms_per_call: round(a2aSamples.cpuMsPerCall ?? Number.NaN),
+            baseline_cpu_ms_per_call: round(baseline.cpuMsPerCall ?? Number.NaN),
+            raw_mtls_policy_audit_cpu_ms_per_call: round(rawSamples.cpuMsPerCall ?? Number.NaN),
             audit_records_per_call: round(recordsPerCall, 2),
             state_dir_fdatasync_p50_ms: round(disk.p50),
             state_dir_fdatasync_p99_ms: round(disk.p99),
