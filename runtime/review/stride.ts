@@ -61,13 +61,13 @@ export const THREATS: readonly ThreatSpec[] = [
     mitigation: { summary: 'Function-code allow-list per zone, decided before any request decoding; unknown codes answer exception 01.', files: ['runtime/industrial/modbus/inspector.ts', 'runtime/industrial/modbus/rules.ts'] } },
   // --- OPC UA ---
   { id: 'TM-UA-S1', component: 'opcua', stride: 'S', threat: 'A rogue OPC UA server or client impersonates a PLC or the runtime (node-opcua defaults auto-accept unknown certificates).',
-    mitigation: { summary: 'Own certificate manager with trusted/rejected/issuers folders; unknown peer certificates are rejected, never auto-accepted.', files: ['runtime/industrial/opcua'] } },
+    mitigation: { summary: 'Own certificate manager with trusted/rejected/issuers folders; unknown peer certificates are rejected, never auto-accepted.', files: ['runtime/industrial/opcua/pki.ts'] } },
   { id: 'TM-UA-T1', component: 'opcua', stride: 'T', threat: 'A downgrade to SecurityPolicy None or SecurityMode Sign lets an on-path attacker change values.',
-    mitigation: { summary: 'SignAndEncrypt with Basic256Sha256 or Aes256_Sha256_RsaPss only; None is refused unless a conduit sets `allow_insecure_opcua`, and never into a zone at SL 3 or above.', files: ['runtime/industrial/opcua', 'runtime/config/schema.ts'] } },
+    mitigation: { summary: 'SignAndEncrypt with Basic256Sha256 or Aes256_Sha256_RsaPss only; None is refused unless a conduit sets `allow_insecure_opcua`, and never into a zone at SL 3 or above.', files: ['runtime/industrial/opcua/security.ts', 'runtime/config/schema.ts'] } },
   { id: 'TM-UA-I1', component: 'opcua', stride: 'I', threat: 'An anonymous session browses and reads the address space.',
-    mitigation: { summary: 'Anonymous sessions are refused; sessions are encrypted end to end.', files: ['runtime/industrial/opcua'] } },
+    mitigation: { summary: 'Anonymous sessions are refused (allowed only on an insecure conduit below SL 3); sessions are encrypted end to end.', files: ['runtime/industrial/opcua/security.ts'] } },
   { id: 'TM-UA-D1', component: 'opcua', stride: 'D', threat: 'A server restart or network loss silently stops the monitored items the agents decide on.',
-    mitigation: { summary: 'Subscriptions with session recovery after a server restart; an unreachable PLC raises the PlcUnreachable alert.', files: ['runtime/industrial/opcua', 'monitoring/prometheus/custom_rules.yml'] } },
+    mitigation: { summary: 'Subscriptions with session recovery after a server restart; an unreachable PLC raises the PlcUnreachable alert.', files: ['runtime/industrial/opcua/client.ts', 'monitoring/prometheus/custom_rules.yml'] } },
   // --- agents, supervisor, supply chain ---
   { id: 'TM-AG-S1', component: 'agents', stride: 'S', threat: 'A process impersonates an agent of another zone to its peers.',
     mitigation: { summary: 'X.509-SVIDs with exactly one SPIFFE URI `spiffe://<td>/zone/<zone>/agent/<name>`, 1 h TTL, checked at boot and on every TLS 1.3 mTLS call; revocation list.', files: ['runtime/trust/svid.ts', 'runtime/trust/spiffe.ts', 'runtime/trust/mtls.ts', 'runtime/trust/revocation.ts', 'runtime/lifecycle/boot.ts'] } },

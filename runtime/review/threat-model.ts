@@ -14,7 +14,8 @@ import { achievedPL, plAtLeast, requiredPL, type PL } from './iso13849';
 import { verifyInterlocks, type RuleCheck, type RuleFileInventory } from './interlocks';
 import { DEFAULT_SAFETY_FUNCTIONS, type SafetyFunction } from './safety-functions';
 import { COMPONENTS, STRIDE_NAMES, THREATS, type ComponentId, type Stride, type TopologyName } from './stride';
-import { TOOL_VERSION } from './plan-review';
+import { reviewFile, TOOL_VERSION } from './plan-review';
+import type { RuleId } from './rules';
 
 export const TOPOLOGIES: readonly TopologyName[] = ['edge', 'cloud'];
 export const SAFETY_ZONE_MIN_SL = 3;
@@ -23,8 +24,8 @@ export type ThreatStatus = 'mitigated' | 'partial' | 'gap';
 
 export interface ThreatEntry {
   readonly id: string;
-  readonly scope: 'component' | 'conduit' | 'zone';
-  /** Component id, or `conduit:<from>-><to>`, or `zone:<name>`. */
+  readonly scope: 'component' | 'conduit' | 'zone' | 'plan';
+  /** Component id, or `conduit:<from>-><to>`, `zone:<name>`, `plan:<file>`. */
   readonly subject: string;
   readonly stride: Stride;
   readonly threat: string;
@@ -87,6 +88,8 @@ export interface ThreatModelOptions {
   readonly safetyFunctions?: readonly SafetyFunction[];
   /** Checkout whose files mitigations name. @default the repository root */
   readonly root?: string;
+  /** Plans or synthesized cdk.tf.json of the topology's stacks: their plan-review findings join the model. @default none */
+  readonly plans?: readonly string[];
 }
 
 export function parseTopology(value: string): TopologyName {
@@ -96,7 +99,11 @@ export function parseTopology(value: string): TopologyName {
   return value as TopologyName;
 }
 
-const rel = (root: string, file: string) => path.relative(root, file).split(path.sep).join('/') || '.';
+/** Path relative to the checkout; a file outside it shows its last three segments. */
+const rel = (root: string, file: string) => {
+  const r = path.relative(root, path.resolve(file)).split(path.sep).join('/') || '.';
+  return r.startsWith('../') ? path.resolve(file).split(path.sep).slice(-3).join('/') : r;
+};
 
 function sha256File(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -136,7 +143,7 @@ function conduitThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] {
         threat: `OPC UA traffic ${c.from} -> ${c.to} is read or changed on the way${c.allow_insecure_opcua ? ' (the conduit sets allow_insecure_opcua: SecurityPolicy None is allowed)' : ''}.`,
         ...(c.allow_insecure_opcua && high >= SAFETY_ZONE_MIN_SL
           ? {}
-          : { mitigation: { summary: 'OPC UA SignAndEncrypt (Basic256Sha256 or Aes256_Sha256_RsaPss) with trusted certificates only, inside the mesh\'s mTLS.', files: ['runtime/industrial/opcua', 'modules/mesh-policies.ts'] } }),
+          : { mitigation: { summary: 'OPC UA SignAndEncrypt (Basic256Sha256 or Aes256_Sha256_RsaPss) with trusted certificates only, inside the mesh\'s mTLS.', files: ['runtime/industrial/opcua/security.ts', 'modules/mesh-policies.ts'] } }),
         ...(c.allow_insecure_opcua && high < SAFETY_ZONE_MIN_SL ? { residual: 'allow_insecure_opcua is set on this conduit: sessions with SecurityPolicy None are accepted. Remove it once the PLCs support SignAndEncrypt.' } : {}),
       }));
     }
@@ -161,6 +168,24 @@ function agentPlacementThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] 
       id: `TM-ZONE-${a.name.toUpperCase()}`, scope: 'zone', subject: `zone:${a.zone}`, stride: 'E',
       threat: `Agent ${a.name} requires SL ${a.required_safety_level} but runs in zone ${a.zone} at SL ${z.security_level}: the seed's safety_integrity_check shuts it down at every evaluation.`,
     })];
+  });
+}
+
+const RULE_STRIDE: Record<string, Stride> = { ENC: 'I', KMS: 'I', NET: 'E', MESH: 'S', NETPOL: 'E', S3: 'T', LIFE: 'D', POD: 'E' };
+
+/** plan-review findings of the topology's stacks: blocking ones are gaps, warnings are residual risks. */
+function planThreats(root: string, plans: readonly string[], zoneLevels: ReadonlyMap<string, number>): ThreatEntry[] {
+  return plans.flatMap((file) => {
+    const report = reviewFile(file, { zoneLevels });
+    const subject = `plan:${rel(root, file)}`;
+    return report.findings.map((f, i) => {
+      const family = (f.ruleId as RuleId).split('-')[1] as string;
+      const where = f.constructPath ?? f.address;
+      const threat = `${f.ruleId} in ${where}: ${f.message}.`;
+      return f.severity === 'blocking'
+        ? entry(root, { id: `TM-PLAN-${f.ruleId.slice(4)}-${i + 1}`, scope: 'plan', subject, stride: RULE_STRIDE[family] ?? 'T', threat, residual: f.fix })
+        : entry(root, { id: `TM-PLAN-${f.ruleId.slice(4)}-${i + 1}`, scope: 'plan', subject, stride: RULE_STRIDE[family] ?? 'T', threat, mitigation: { summary: 'reported as a warning by plan-review', files: ['runtime/review/rules.ts'] }, residual: f.fix });
+    });
   });
 }
 
@@ -208,6 +233,7 @@ export async function buildThreatModel(opts: ThreatModelOptions): Promise<Threat
     })),
     ...conduitThreats(root, cfg),
     ...agentPlacementThreats(root, cfg),
+    ...planThreats(root, opts.plans ?? [], new Map(cfg.zones.map((z) => [z.name, z.security_level]))),
   ];
 
   const zoneChecks: ZoneCheck[] = cfg.zones.filter((z) => z.security_level >= SAFETY_ZONE_MIN_SL).map((z) => ({
@@ -218,7 +244,7 @@ export async function buildThreatModel(opts: ThreatModelOptions): Promise<Threat
   }));
   const sfs = zoneChecks.flatMap((z) => z.safetyFunctions);
 
-  const inputs = [configFile, cfg.cognitive.file, ...inventory.map((r) => path.join(root, r.file))].map((f) => ({ file: rel(root, f), sha256: sha256File(f) }));
+  const inputs = [configFile, cfg.cognitive.file, ...inventory.map((r) => path.join(root, r.file)), ...(opts.plans ?? [])].map((f) => ({ file: rel(root, f), sha256: sha256File(f) }));
   const model: Omit<ThreatModel, 'mermaid'> = {
     tool: { name: 'glimmer threat-model', version: TOOL_VERSION },
     topology, deploymentModel: topology === 'edge' ? 'ISA95_ZONED' : 'HYPERSCALE', trustDomain: cfg.topology.trust_domain,
@@ -281,7 +307,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const STATUS_MARK: Record<ThreatStatus, string> = { mitigated: 'mitigated', partial: 'partial (residual risk)', gap: '**GAP**' };
 
 function mitigationCell(t: ThreatEntry): string {
-  if (t.mitigation === undefined) return '*none in this repository*';
+  if (t.mitigation === undefined) return `*none in this repository*${t.residual ? `. **Fix:** ${t.residual}` : ''}`;
   const files = t.mitigation.files.map((f) => (t.missingFiles.includes(f) ? `~~\`${f}\`~~ (missing)` : `\`${f}\``)).join(', ');
   return `${t.mitigation.summary} (${files})${t.residual ? ` **Residual:** ${t.residual}` : ''}`;
 }
@@ -328,9 +354,13 @@ export function renderMarkdown(m: ThreatModel): string {
     for (const t of ts) L.push(`| ${t.id} | ${STRIDE_NAMES[t.stride]} | ${cell(t.threat)} | ${cell(mitigationCell(t))} | ${STATUS_MARK[t.status]} |`);
     L.push('');
   }
-  L.push('## 5. Threats on conduits and zone placement', '', '| ID | Subject | STRIDE | Threat | Mitigation (where) | Status |', '|---|---|---|---|---|---|');
+  L.push('## 5. Threats on conduits, zone placement and the stacks\' plans', '');
+  L.push(m.threats.some((t) => t.scope === 'plan')
+    ? 'Plan findings come from `glimmer plan-review` of the synthesized stacks named in the inputs (rules in docs/ci.md).'
+    : 'No plan or synthesized stack was reviewed for this model (`--plan FILE`).', '');
+  L.push('| ID | Subject | STRIDE | Threat | Mitigation (where) | Status |', '|---|---|---|---|---|---|');
   for (const t of m.threats.filter((x) => x.scope !== 'component')) {
-    L.push(`| ${t.id} | ${t.subject.replace(/^(conduit|zone):/, '')} | ${STRIDE_NAMES[t.stride]} | ${cell(t.threat)} | ${cell(mitigationCell(t))} | ${STATUS_MARK[t.status]} |`);
+    L.push(`| ${t.id} | ${t.subject.replace(/^(conduit|zone|plan):/, '')} | ${STRIDE_NAMES[t.stride]} | ${cell(t.threat)} | ${cell(mitigationCell(t))} | ${STATUS_MARK[t.status]} |`);
   }
   L.push('');
 
@@ -361,7 +391,7 @@ export function renderMarkdown(m: ThreatModel): string {
   if (open.length + sfGaps.length === 0) L.push('None.');
   let n = 1;
   for (const t of open.filter((x) => x.status === 'gap')) {
-    const why = t.mitigation === undefined ? 'no control in this repository' : `control files missing: ${t.missingFiles.join(', ')}`;
+    const why = t.scope === 'plan' ? 'blocking plan-review finding in the stack' : t.mitigation === undefined ? 'no control in this repository' : `control files missing: ${t.missingFiles.join(', ')}`;
     L.push(`${n++}. **${t.id}** (gap): ${t.threat} Why open: ${why}.`);
   }
   for (const s of sfGaps) L.push(`${n++}. **${s.id}** (safety function gap): ${s.name}. ${s.notes.join('. ')}.`);

@@ -212,3 +212,16 @@ describe('threat-model refusals', () => {
     }
   });
 });
+
+describe('threat model with the stacks\' plans', () => {
+  test('GIVEN --plan with a synthesized configuration WHEN modelled THEN its blocking plan-review findings are gaps with their fix, and the file is an input', async () => {
+    const plan = path.join(ROOT, 'test', 'fixtures', 'plans', 'edge-insecure.cdk.tf.json');
+    const m = await buildThreatModel({ topology: 'edge', plans: [plan] });
+    const fromPlan = m.threats.filter((t) => t.scope === 'plan');
+    assert.equal(fromPlan.length, 5);
+    assert.ok(fromPlan.every((t) => t.status === 'gap' && t.subject === 'plan:test/fixtures/plans/edge-insecure.cdk.tf.json'));
+    assert.ok(fromPlan.some((t) => t.id.startsWith('TM-PLAN-MESH-001-') && t.stride === 'S'));
+    assert.ok(m.inputs.some((i) => i.file === 'test/fixtures/plans/edge-insecure.cdk.tf.json'));
+    assert.match(renderMarkdown(m), /\*\*Fix:\*\* Set spec\.mtls\.mode: STRICT/);
+  });
+});

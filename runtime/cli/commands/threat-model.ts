@@ -11,8 +11,9 @@ import { buildThreatModel, renderMarkdown, renderThreatJson, TOPOLOGIES } from '
 import type { Command } from '../command';
 
 const USAGE = `Usage: glimmer threat-model --topology ${TOPOLOGIES.join('|')} [--format md|json] [--output FILE]
-                             [--config glimmer.yml] [--safety-functions FILE.yml] [--fail-on-gap]
-  STRIDE over the topology's components, zones and conduits; ISO 13849 and rule-file interlock checks for zones at SL >= 3.`;
+                             [--config glimmer.yml] [--safety-functions FILE.yml] [--plan PLAN.json ...] [--fail-on-gap]
+  STRIDE over the topology's components, zones and conduits; ISO 13849 and rule-file interlock checks for zones at SL >= 3;
+  --plan adds the plan-review findings of the topology's plans or synthesized cdk.tf.json (repeatable).`;
 
 const command: Command = async (argv) => {
   let parsed;
@@ -26,6 +27,7 @@ const command: Command = async (argv) => {
         config: { type: 'string' },
         'safety-functions': { type: 'string' },
         'fail-on-gap': { type: 'boolean', default: false },
+        plan: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -44,6 +46,7 @@ const command: Command = async (argv) => {
     topology: values.topology,
     ...(values.config === undefined ? {} : { configFile: values.config }),
     ...(values['safety-functions'] === undefined ? {} : { safetyFunctions: loadSafetyFunctions(values['safety-functions']) }),
+    ...(values.plan === undefined ? {} : { plans: values.plan }),
   });
   const text = format === 'md' ? renderMarkdown(model) : renderThreatJson(model);
   if (values.output !== undefined) fs.writeFileSync(values.output, text);
