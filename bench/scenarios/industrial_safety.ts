@@ -145,10 +145,8 @@ export async function plantUnderLoad(options: SoakOptions): Promise<SoakResult> 
   const plcPort = plc.port;
   let auditEntries = 0;
   const onAudit = (batch: GatewayAuditRecord[]) => {
-    for (const r of batch) {
-      feed.pushDecision(decisionFromGatewayRecord(r));
-      audit.append(r).then(() => (auditEntries += 1), () => undefined);
-    }
+    feed.pushDecisions(batch, decisionFromGatewayRecord);
+    for (const r of batch) audit.append(r).then(() => (auditEntries += 1), () => undefined);
   };
   const gateway = new ModbusGateway({
     listeners: [{ zone: 'operations', port: 0 }, { zone: 'control', port: 0 }, { zone: 'safety', port: 0 }],

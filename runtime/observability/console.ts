@@ -84,10 +84,16 @@ export interface ConsoleAlert {
 export type ConsoleEvent =
   | { readonly type: 'agents'; readonly agents: readonly ConsoleAgent[] }
   | { readonly type: 'plant'; readonly plant: PlantView }
-  | { readonly type: 'decision'; readonly decision: GatewayDecision }
+  /** Gateway decisions since the last batch (at most 50, newest last) and the running totals. */
+  | { readonly type: 'decisions'; readonly decisions: readonly GatewayDecision[]; readonly totals: DecisionTotals }
   | { readonly type: 'scores'; readonly scores: readonly AnomalyScore[] }
   | { readonly type: 'alerts'; readonly alerts: readonly ConsoleAlert[] }
   | { readonly type: 'checkpoint'; readonly size: number };
+
+export interface DecisionTotals {
+  readonly allow: number;
+  readonly deny: number;
+}
 
 export type ConsoleListener = (event: ConsoleEvent) => void;
 
@@ -103,6 +109,8 @@ export interface ConsoleView {
   plantHistory(): readonly PlantView[];
   /** The most recent gateway decisions, newest last, at most `limit`. */
   decisions(limit: number): readonly GatewayDecision[];
+  /** Allowed and denied gateway decisions since the runtime started. */
+  decisionTotals(): DecisionTotals;
   scores(): readonly AnomalyScore[];
   alerts(): readonly ConsoleAlert[];
   /** Live events; returns the unsubscribe function. Listeners must not throw (errors are swallowed). */
@@ -118,7 +126,11 @@ export interface ConsoleFeedOptions {
   readonly plantIntervalMs?: number;
   /** Subscribers beyond this number are refused (each is an open HTTP stream). @default 32 */
   readonly maxSubscribers?: number;
+  /** Gateway decisions go to subscribers in batches at most this often (the gateway decides thousands a second). @default 250 */
+  readonly decisionBatchMs?: number;
 }
+
+const MAX_DECISIONS_PER_BATCH = 50;
 
 /** A fixed-size ring buffer (oldest entries are overwritten). */
 class Ring<T> {
@@ -150,11 +162,18 @@ export class ConsoleFeed {
   private latestPlant: PlantView | undefined;
   private lastPlantPublished = 0;
   private currentScores: AnomalyScore[] = [];
+  private readonly decisionBatchMs: number;
+  private pendingDecisions: GatewayDecision[] = [];
+  private batchTimer: NodeJS.Timeout | undefined;
+  private totals = { allow: 0, deny: 0 };
+  private readonly decisionsSize: number;
   private currentAlerts: ConsoleAlert[] = [];
 
   constructor(options: ConsoleFeedOptions = {}) {
     this.history = new Ring(options.historySize ?? 120);
-    this.decisionRing = new Ring(options.decisionsSize ?? 200);
+    this.decisionsSize = options.decisionsSize ?? 200;
+    this.decisionRing = new Ring(this.decisionsSize);
+    this.decisionBatchMs = options.decisionBatchMs ?? 250;
     this.plantIntervalMs = options.plantIntervalMs ?? 1000;
     this.maxSubscribers = options.maxSubscribers ?? 32;
   }
@@ -172,8 +191,40 @@ export class ConsoleFeed {
   }
 
   pushDecision(decision: GatewayDecision): void {
+    this.totals[decision.decision] += 1;
+    this.keep(decision);
+  }
+
+  /**
+   * Many decisions at once (a gateway audit batch): every one is counted, only the newest `decisionsSize` are
+   * converted and kept, so the console costs the gateway almost nothing at thousands of decisions a second.
+   */
+  pushDecisions<T extends { decision: 'allow' | 'deny' }>(items: readonly T[], toDecision: (item: T) => GatewayDecision): void {
+    for (const item of items) this.totals[item.decision] += 1;
+    for (let i = Math.max(0, items.length - this.decisionsSize); i < items.length; i++) this.keep(toDecision(items[i] as T));
+  }
+
+  private keep(decision: GatewayDecision): void {
     this.decisionRing.push(decision);
-    this.emit({ type: 'decision', decision });
+    this.pendingDecisions.push(decision);
+    if (this.pendingDecisions.length > MAX_DECISIONS_PER_BATCH) this.pendingDecisions.shift();
+    if (this.batchTimer) return;
+    this.batchTimer = setTimeout(() => this.flushDecisions(), this.decisionBatchMs);
+    this.batchTimer.unref();
+  }
+
+  /** Sends the pending decisions now (normally a timer does it). */
+  flushDecisions(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.pendingDecisions.length === 0) return;
+    const decisions = this.pendingDecisions;
+    this.pendingDecisions = [];
+    this.emit({ type: 'decisions', decisions, totals: this.decisionTotals() });
+  }
+
+  decisionTotals(): DecisionTotals {
+    return { ...this.totals };
   }
 
   setScores(scores: readonly AnomalyScore[]): void {
@@ -242,6 +293,7 @@ export function createConsoleView(source: { zones: readonly Zone[]; agents: () =
     plant: () => feed.plant(),
     plantHistory: () => feed.plantHistory(),
     decisions: (limit) => feed.decisions(limit),
+    decisionTotals: () => feed.decisionTotals(),
     scores: () => feed.scores(),
     alerts: () => feed.alerts(),
     subscribe: (listener) => feed.subscribe(listener),
@@ -383,7 +435,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
     view: createConsoleView({ zones: options.zones, agents: () => supervisor.agents(), feed }),
     feed,
     onGatewayRecords(records) {
-      for (const r of records) if (r.type === 'modbus.decision') feed.pushDecision(decisionFromGatewayRecord(r));
+      feed.pushDecisions(records.filter((r) => r.type === 'modbus.decision'), decisionFromGatewayRecord);
     },
     stop() {
       supervisor.off('transition', onTransition);
@@ -391,6 +443,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
       unsubscribePlant?.();
       alerts.stop();
       clearInterval(checkpointTimer);
+      feed.flushDecisions();
     },
   };
 }

@@ -119,7 +119,7 @@ test('GIVEN a subscriber with the token WHEN the plant moves, a write is denied 
   const res = await fetch(`${base}/v1/events`, { headers: auth });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const reading = readFrames(res, (f) => f.some((x) => x.event === 'decision') && f.some((x) => x.event === 'heartbeat'));
+  const reading = readFrames(res, (f) => f.some((x) => x.event === 'decisions') && f.some((x) => x.event === 'heartbeat'));
   await new Promise((r) => setTimeout(r, 50));
   plant.injectFault('pump_1', 'bearing_wear');
   plant.step(1000);
@@ -130,7 +130,9 @@ test('GIVEN a subscriber with the token WHEN the plant moves, a write is denied 
   assert.equal((frames[0]?.data as { boot_id: string }).boot_id, view.bootId);
   const plantFrame = frames.find((f) => f.event === 'plant')?.data as { plant: { faults: { asset: string; fault: string }[] } };
   assert.deepEqual(plantFrame.plant.faults, [{ asset: 'pump_1', fault: 'bearing_wear' }]);
-  assert.equal((frames.find((f) => f.event === 'decision')?.data as { decision: { decision: string } }).decision.decision, 'deny');
+  const batch = frames.find((f) => f.event === 'decisions')?.data as { decisions: { decision: string }[]; totals: { allow: number; deny: number } };
+  assert.deepEqual(batch.decisions.map((d) => d.decision), ['deny']);
+  assert.deepEqual(batch.totals, { allow: 0, deny: 1 });
   // The stream ended (reader cancelled): the server drops the subscriber.
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(feed.subscriberCount, 0);
@@ -155,6 +157,25 @@ test('GIVEN a busy feed WHEN thousands of decisions and plant samples arrive THE
   assert.equal(feed.decisions(1000).at(-1)?.t, 4999, 'newest last');
   assert.equal(feed.decisions(5).length, 5);
   assert.deepEqual(feed.plantHistory().map((p) => p.t), [40, 41, 42, 43, 44, 45, 46, 47, 48, 49]);
+});
+
+test('GIVEN a gateway batch of 10,000 decisions WHEN pushed THEN all are counted, 200 kept, and subscribers get one batch of the newest 50', () => {
+  const feed = new ConsoleFeed({ decisionBatchMs: 60_000 });
+  const batches: { decisions: readonly unknown[]; totals: unknown }[] = [];
+  feed.subscribe((e) => (e.type === 'decisions' ? batches.push(e) : undefined));
+  const records = Array.from({ length: 10_000 }, (_, i) => ({ i, decision: (i % 4 === 0 ? 'deny' : 'allow') as 'allow' | 'deny' }));
+  let converted = 0;
+  feed.pushDecisions(records, (r) => {
+    converted += 1;
+    return { t: r.i, zone: 'control', function: 'read_coils', decision: r.decision, reason: 'zone' };
+  });
+  feed.flushDecisions();
+  assert.equal(converted, 200);
+  assert.deepEqual(feed.decisionTotals(), { allow: 7500, deny: 2500 });
+  assert.equal(feed.decisions(1000).length, 200);
+  assert.equal(batches.length, 1);
+  assert.equal(batches[0]?.decisions.length, 50);
+  assert.equal((batches[0]?.decisions.at(-1) as { t: number }).t, 9999);
 });
 
 test('GIVEN a plant publishing every 100 ms WHEN the feed throttles to 1 s THEN subscribers get one sample a second and the latest is always current', () => {

@@ -21,6 +21,7 @@
     plant: null,
     history: new Map(),
     decisions: [],
+    totals: null,
     scores: [],
     alerts: [],
     checkpoint: null,
@@ -246,7 +247,9 @@
 
   function renderDecisions() {
     const denied = state.decisions.filter((d) => d.decision === 'deny').length;
-    $('decision-counts').textContent = state.decisions.length - denied + ' allowed · ' + denied + ' denied (last ' + state.decisions.length + ')';
+    $('decision-counts').textContent = state.totals
+      ? state.totals.allow + ' allowed · ' + state.totals.deny + ' denied since start'
+      : state.decisions.length - denied + ' allowed · ' + denied + ' denied (last ' + state.decisions.length + ')';
     if (state.decisions.length === 0) {
       replace($('decisions'), [el('li', { class: 'muted', text: 'No gateway decisions yet' })]);
       return;
@@ -292,6 +295,7 @@
     state.plant = snap.plant;
     recordPlant(snap.plant);
     state.decisions = snap.decisions.slice(-MAX_DECISIONS);
+    state.totals = snap.decision_totals || null;
     state.scores = snap.scores;
     state.alerts = snap.alerts;
     state.lastData = Date.now();
@@ -332,8 +336,9 @@
       state.plant = data.plant;
       recordPlant(data.plant);
       renderPlant();
-    } else if (type === 'decision') {
-      state.decisions.push(data.decision);
+    } else if (type === 'decisions') {
+      state.decisions.push(...data.decisions);
+      state.totals = data.totals;
       if (state.decisions.length > MAX_DECISIONS) state.decisions.splice(0, state.decisions.length - MAX_DECISIONS);
       renderDecisions();
     } else if (type === 'scores') {

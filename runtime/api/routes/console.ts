@@ -65,6 +65,7 @@ export function consoleRoutes(view: ConsoleView, options: ConsoleRouteOptions = 
           plant: view.plant() ?? null,
           plant_history: view.plantHistory(),
           decisions: view.decisions(decisions),
+          decision_totals: view.decisionTotals(),
           scores: view.scores(),
           alerts: view.alerts(),
         },
