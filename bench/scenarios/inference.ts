@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../../runtime/config/load';
-import { featureVector, generateWindows } from '../../runtime/industrial/plant/dataset';
+import { featureVector, generateWindows, type LabelledWindow } from '../../runtime/industrial/plant/dataset';
 import { WINDOW_LENGTH } from '../../runtime/reasoning/model-contract';
 import { FEATURE_COUNT, loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/model';
 import { round, summarize, type Metric } from '../lib/report';
@@ -22,12 +22,17 @@ export function sha256Of(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
+/** Windows as the model input, float32 [count, 60, 16]. */
+export function windowsTensor(windows: readonly LabelledWindow[]): Float32Array {
+  const out = new Float32Array(windows.length * WINDOW_LENGTH * FEATURE_COUNT);
+  let k = 0;
+  for (const w of windows) for (const s of w.snapshots) for (const v of featureVector(s)) out[k++] = v;
+  return out;
+}
+
 /** Seeded plant windows as float32 [count, 60, 16]. */
 export function plantWindows(seed: number, count: number): Float32Array {
-  const out = new Float32Array(count * WINDOW_LENGTH * FEATURE_COUNT);
-  let k = 0;
-  for (const w of generateWindows({ seed, count, length: WINDOW_LENGTH })) for (const s of w.snapshots) for (const v of featureVector(s)) out[k++] = v;
-  return out;
+  return windowsTensor(generateWindows({ seed, count, length: WINDOW_LENGTH }));
 }
 
 async function timeModel(model: AnomalyModel, windows: Float32Array, count: number, budgetMs: number): Promise<{ single: number[]; singlePerS: number; batchPerS: number }> {

@@ -99,7 +99,7 @@ bench :- bench_facts(Fs), forall(member(F, Fs), assertz(F)),
 
 /** One full evaluation of a `assets`-asset plant in tau-prolog 0.3.4 (ms). */
 export async function measureTauEval(assets: number): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const pl = require('tau-prolog') as { create(limit: number): TauSession };
   interface TauSession {
     consult(t: string, o: { success(): void; error(e: unknown): void }): void;

@@ -18,9 +18,9 @@ export const SHUTDOWN_TOPIC = 'safety.shutdown';
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
 export function manifestSha256(rel: string, manifestFile?: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { MANIFEST_FILE } = require('../lifecycle/release') as typeof import('../lifecycle/release');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { parseManifest } = require('../lifecycle/manifest') as typeof import('../lifecycle/manifest');
   const file = manifestFile ?? path.join(REPO_ROOT, MANIFEST_FILE);
   let bytes: Buffer;

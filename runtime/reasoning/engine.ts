@@ -158,7 +158,7 @@ export class RuleEngine {
       return { rel, file, text: readBounded(file, 'rule file') };
     });
     // swipl-wasm is ~6 MB of WebAssembly: load it only when a rule engine is wanted.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const factory = require('swipl-wasm') as SwiFactory;
     const warn = options.onWarning ?? (() => undefined);
     const swi = await factory({ arguments: ['-q', '--no-tty'], print: warn, printErr: warn });

@@ -60,7 +60,7 @@ export async function loadAnomalyModel(options: LoadModelOptions): Promise<Anoma
       details: { file, actual: sha256 },
     });
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const ort = require('onnxruntime-node') as Ort;
   let session: import('onnxruntime-node').InferenceSession;
   try {

@@ -93,7 +93,7 @@ export class TauRunner {
   private constructor(private readonly session: TauSession) {}
 
   static async create(): Promise<TauRunner> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const pl = require('tau-prolog') as { create(limit: number): TauSession };
     const session = pl.create(100_000_000);
     const program = [HOST_PL, ...RULESETS.map((r) => fs.readFileSync(path.join(RULES_DIR, r), 'utf8'))];
