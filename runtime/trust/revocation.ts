@@ -23,6 +23,7 @@ export class RevocationList {
   readonly #entries = new Map<string, RevokedEntry>();
   readonly #listeners = new Set<RevocationListener>();
   readonly #audit: AuditSink | undefined;
+  #snapshot: ReadonlySet<string> | undefined;
 
   private constructor(file: string | undefined, audit: AuditSink | undefined) {
     this.#file = file;
@@ -55,13 +56,16 @@ export class RevocationList {
         throw new GlimmerError('GLM_ERR_CERT_UNREADABLE', `revocation list ${quote(file)} must be an array of {serial, reason, at}`);
       }
       for (const e of parsed) list.#entries.set(normalizeSerial(e.serial), e);
+      list.#snapshot = undefined;
     }
     return list;
   }
 
   /** The revoked serials (lowercase hex, no leading zeros): pass to validateSvid's revokedSerials. */
   get serials(): ReadonlySet<string> {
-    return new Set(this.#entries.keys());
+    // Read on every handshake: rebuilt only when the list changes.
+    this.#snapshot ??= new Set(this.#entries.keys());
+    return this.#snapshot;
   }
 
   has(serial: string): boolean {
@@ -80,6 +84,7 @@ export class RevocationList {
     if (this.#entries.has(key)) return;
     const entry = { serial: key, reason: reason.slice(0, 200), at: new Date().toISOString() };
     this.#entries.set(key, entry);
+    this.#snapshot = undefined;
     await this.#persist();
     let closed = 0;
     for (const listener of this.#listeners) closed += listener(key);
