@@ -6,8 +6,8 @@
  *
  * It executes the shutdowns it is sent (topic `safety.shutdown`, body `{ target, codes?, decision_id? }`) as Modbus
  * writes through the security gateway's listener of its own zone, so the gateway's policy, interlocks and audit apply:
- * a pump target stops that pump, a valve target closes that valve, anything else in the plant (a tank, `plant`,
- * `safety_1`) trips the emergency stop. Only when the gateway cannot be reached at all does it fall back to the same
+ * a pump target stops that pump, a valve target closes that valve, any other plant unit (a tank, `plant`,
+ * `safety_1`) trips the emergency stop; a target naming this agent holds it (ctx.hold); unknown targets are refused. Only when the gateway cannot be reached at all does it fall back to the same
  * write over OPC UA (the OPC UA server applies the same write decision). Refusals are never retried another way.
  * node-opcua is loaded inside start(), never at import.
  */
@@ -16,7 +16,7 @@ import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { PlantOpcuaClient } from '../industrial/opcua/client';
 import { ModbusTcpClient } from '../industrial/modbus/client';
 import { requestPdu } from '../industrial/modbus/frame';
-import { mapEntry, snapshotFromSignals, toRaw } from '../industrial/plant/map';
+import { mapEntry, plantMap, snapshotFromSignals, toRaw } from '../industrial/plant/map';
 import { PROCESS_ZONE } from '../industrial/plant/simulation';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
@@ -24,13 +24,15 @@ export const SNAPSHOT_INTERVAL_MS = 1000;
 export const TOPIC_SNAPSHOT = 'plant.snapshot';
 export const TOPIC_SHUTDOWN = 'safety.shutdown';
 
-export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string }
+export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 
-/** The write that shuts `target` down: [signal id, engineering value]. */
-export function shutdownWrite(target: string): [string, boolean] {
-  if (/^pump_\d+$/.test(target)) return [`${target}.run`, false];
-  if (/^valve_\d+$/.test(target)) return [`${target}.open`, false];
-  return ['safety_1.emergency_stop', true];
+/** The write that shuts `target` down: [signal id, engineering value], or undefined when it is no plant unit. */
+export function shutdownWrite(target: string): [string, boolean] | undefined {
+  const assets = new Set(plantMap().map((e) => e.asset));
+  if (/^pump_\d+$/.test(target) && assets.has(target)) return [`${target}.run`, false];
+  if (/^valve_\d+$/.test(target) && assets.has(target)) return [`${target}.open`, false];
+  if (target === 'plant' || assets.has(target)) return ['safety_1.emergency_stop', true];
+  return undefined;
 }
 
 function parseEndpoint(text: string | undefined, what: string): { host: string; port: number } {
@@ -60,7 +62,13 @@ const factory: BehaviourFactory = (spec, config) => {
 
   async function execute(request: ShutdownRequest): Promise<void> {
     const c = ctx as AgentContext;
-    const [signal, value] = shutdownWrite(request.target);
+    const write = shutdownWrite(request.target);
+    if (write === undefined) {
+      c.audit({ type: 'industrial.shutdown', target: request.target, outcome: 'unknown_target', decision_id: request.decision_id ?? null });
+      c.logger.warn({ target: request.target }, 'shutdown target is no plant unit; ignored');
+      return;
+    }
+    const [signal, value] = write;
     const entry = mapEntry(signal);
     let via = 'modbus';
     let exception = 0;
@@ -82,7 +90,7 @@ const factory: BehaviourFactory = (spec, config) => {
     }
     const outcome = exception === 0 ? 'executed' : 'refused';
     if (outcome === 'executed') shutdowns++;
-    c.audit({ type: 'industrial.shutdown', target: request.target, signal, value, via, outcome, exception, codes: request.codes ?? [], decision_id: request.decision_id ?? null });
+    c.audit({ type: 'industrial.shutdown', target: request.target, signal, value, via, outcome, exception, codes: request.codes ?? [], decision_id: request.decision_id ?? null, snapshot_time_ms: request.snapshot_time_ms ?? null, executed_at_ms: Date.now() });
     c.publish({ shutdowns, last_shutdown: { target: request.target, signal, outcome, via, at: new Date().toISOString() } });
     if (outcome === 'refused') c.logger.warn({ target: request.target, signal, exception }, 'shutdown refused by the gateway');
   }
@@ -94,7 +102,13 @@ const factory: BehaviourFactory = (spec, config) => {
       ctx?.logger.warn({ from: message.from }, 'malformed shutdown request ignored');
       return;
     }
-    execute({ target: body.target, codes: Array.isArray(body.codes) ? body.codes.slice(0, 16).map(String) : [], decision_id: typeof body.decision_id === 'string' ? body.decision_id.slice(0, 80) : undefined })
+    if (body.target === spec.name) {
+      // The rules shut this agent down (not the plant): hold it; the lifecycle decides what follows.
+      ctx?.audit({ type: 'industrial.shutdown', target: body.target, outcome: 'agent_hold', decision_id: typeof body.decision_id === 'string' ? body.decision_id.slice(0, 80) : null });
+      ctx?.hold(`safety shutdown: ${Array.isArray(body.codes) ? body.codes.slice(0, 4).map(String).join(', ') : 'enforce_safety_shutdown'}`);
+      return;
+    }
+    execute({ target: body.target, snapshot_time_ms: typeof body.snapshot_time_ms === 'number' ? body.snapshot_time_ms : null, codes: Array.isArray(body.codes) ? body.codes.slice(0, 16).map(String) : [], decision_id: typeof body.decision_id === 'string' ? body.decision_id.slice(0, 80) : undefined })
       .catch((err) => ctx?.logger.error({ code: asGlimmerError(err).code }, 'shutdown failed'));
   }
 

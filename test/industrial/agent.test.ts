@@ -26,6 +26,7 @@ const agentAudit: AuditRecordInput[] = [];
 const sent: { to: string; topic: string; body: unknown }[] = [];
 let deliver: ((m: AgentMessage) => void) | undefined;
 const metrics = createMetrics();
+const holds: string[] = [];
 
 
 before(async () => {
@@ -36,7 +37,7 @@ before(async () => {
   const ctx: AgentContext = {
     spec, config, stateDir: dir, logger: silentLogger(), endpoints: embedded.endpoints,
     audit: (r) => agentAudit.push(r), send: (to, topic, body) => sent.push({ to, topic, body }),
-    onMessage: (h) => { deliver = h; }, publish: () => undefined, hold: () => undefined, clear: () => undefined,
+    onMessage: (h) => { deliver = h; }, publish: () => undefined, hold: (reason) => { holds.push(reason); }, clear: () => undefined,
   };
   agent = factory(spec, config);
   await agent.start(ctx);
@@ -67,6 +68,9 @@ test('GIVEN shutdown targets WHEN mapped THEN pumps stop, valves close, anything
   assert.deepEqual(shutdownWrite('pump_2'), ['pump_2.run', false]);
   assert.deepEqual(shutdownWrite('valve_1'), ['valve_1.open', false]);
   assert.deepEqual(shutdownWrite('tank_2'), ['safety_1.emergency_stop', true]);
+  assert.deepEqual(shutdownWrite('plant'), ['safety_1.emergency_stop', true]);
+  assert.equal(shutdownWrite('pump_9'), undefined);
+  assert.equal(shutdownWrite('cognitive-1'), undefined);
 });
 
 test('GIVEN a safety.shutdown for pump_2 WHEN delivered THEN the gateway forwards the write and pump_2 stops', async () => {
@@ -89,4 +93,11 @@ test('GIVEN a malformed shutdown message WHEN delivered THEN it is ignored witho
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(agentAudit.length, before);
   assert.ok(!agentAudit.some((a) => typeof a.target !== 'string'));
+});
+
+test('GIVEN a safety.shutdown naming the industrial agent itself WHEN delivered THEN the agent holds and the plant is not tripped by it', async () => {
+  deliver!({ from: 'cognitive-1', to: 'industrial-1', topic: 'safety.shutdown', body: { target: 'industrial-1', codes: ['IEC61508-SIL'] } });
+  assert.ok(await until(() => holds.length === 1, 2000));
+  assert.match(holds[0]!, /IEC61508-SIL/);
+  assert.ok(agentAudit.some((a) => a.outcome === 'agent_hold'));
 });
