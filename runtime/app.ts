@@ -18,11 +18,16 @@ import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import type { AuditRecordInput } from './agents/behaviour';
+import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { ConsoleSupervisor } from './observability/console';
 import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
+
+/** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
+const EXPORT_TOPIC = 'records.export';
+const SHIFT_REPORT_INTERVAL_MS = 10_000;
 
 export interface RuntimeOptions {
   /** @default config/glimmer.yml */
@@ -94,7 +99,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit: record,
       onDecision: hooks.onDecision,
     });
-    const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup });
+    const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
+    hooks.watchPolicy(pdp);
     let plantImage: (() => PlantSnapshot) | undefined;
     const { withInterlocks } = await import('./industrial/interlocks');
     const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
@@ -163,6 +169,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await supervisor.start();
     const faultTimers = scheduleFaults(config, plant.plant, sink, logger);
     stack.push(async () => faultTimers.forEach((t) => clearTimeout(t)));
+    const reports = feedDataAgents(config, supervisor, plant.plant);
+    stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
     let stopped: Promise<void> | undefined;
     return {
@@ -216,4 +224,16 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
     if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
     assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
   };
+}
+
+/** Hands shift reports to every Data Agent for the enterprise zone (the embedded default's business flow). */
+function feedDataAgents(config: RuntimeConfig, supervisor: Supervisor, plant: PlantRuntime): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const records = shiftReports(plant.snapshot);
+    for (const agent of config.agents.filter((a) => a.kind === 'data')) {
+      supervisor.deliver({ from: 'runtime', to: agent.name, topic: EXPORT_TOPIC, body: { to_zone: 'enterprise', records } });
+    }
+  }, SHIFT_REPORT_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }

@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 
 const external = [
-  'better-sqlite3', 'onnxruntime-node', 'pkcs11js', '@cedar-policy/cedar-wasm', 'playwright-core',
+  'better-sqlite3', 'onnxruntime-node', 'pkcs11js', '@cedar-policy/cedar-wasm', 'swipl-wasm', '@a2a-js/sdk', '@a2a-js/*', 'express', 'playwright-core',
   'cdktf', '@cdktf/*', 'constructs', 'kubernetes-models', '@kubernetes-models/*', 'tsx', 'tsx/*', 'esbuild',
   // node-opcua resolves certificate tooling and schema files at run time from its own folders.
   'node-opcua', 'node-opcua-*', '@serialport/*', 'serialport',
