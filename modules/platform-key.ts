@@ -1,6 +1,6 @@
 /**
  * The platform's symmetric customer-managed key (standard KMS, automatic yearly rotation): EKS secrets envelope
- * encryption, the audit bucket (SSE-KMS) and the image repository. It exists before the HSM is initialised, which the
+ * encryption, the nodes' EBS volumes, the audit bucket (SSE-KMS) and the image repository. It exists before the HSM is initialised, which the
  * HSM-backed key cannot (see HsmKeyStore).
  */
 import { Construct } from 'constructs';
@@ -20,6 +20,12 @@ export interface PlatformKeyProps {
   readonly s3WriterRoleArns?: readonly string[];
   /** Region for the kms:ViaService conditions. */
   readonly region: string;
+  /**
+   * Roles that launch instances with EBS volumes encrypted by this key (the Auto Scaling service-linked role of the
+   * node groups), through ec2.<region>.amazonaws.com only. The role must exist before the key policy names it.
+   * @default []
+   */
+  readonly ebsLaunchRoleArns?: readonly string[];
   /** Waiting period before deletion, days. @default 30 */
   readonly deletionWindowDays?: number;
 }
@@ -53,8 +59,29 @@ export class PlatformKey extends Construct {
         Condition: { StringEquals: { 'kms:ViaService': `s3.${props.region}.amazonaws.com` } },
       });
     }
+    if ((props.ebsLaunchRoleArns ?? []).length > 0) {
+      const principal = { AWS: props.ebsLaunchRoleArns ?? [] };
+      statements.push(
+        {
+          Sid: 'NodeVolumesThroughEc2Only',
+          Effect: 'Allow',
+          Principal: principal,
+          Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
+          Resource: '*',
+          Condition: { StringEquals: { 'kms:ViaService': `ec2.${props.region}.amazonaws.com` } },
+        },
+        {
+          Sid: 'NodeVolumeGrantsForAwsResourcesOnly',
+          Effect: 'Allow',
+          Principal: principal,
+          Action: ['kms:CreateGrant'],
+          Resource: '*',
+          Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        },
+      );
+    }
     this.key = new KmsKey(this, 'key', {
-      description: 'Glimmer platform key: EKS secrets, audit bucket, image repository',
+      description: 'Glimmer platform key: EKS secrets, node volumes, audit bucket, image repository',
       keyUsage: 'ENCRYPT_DECRYPT',
       customerMasterKeySpec: 'SYMMETRIC_DEFAULT',
       enableKeyRotation: true,

@@ -1,6 +1,6 @@
 /**
  * Managed node groups, one per private subnet (so per AZ), sized from the `cluster_autoscaling` totals, with IMDSv2
- * only (hop limit 1: pods cannot borrow the node role) and encrypted root volumes. Each group's Auto Scaling group gets
+ * only (hop limit 1: pods cannot borrow the node role) and root volumes encrypted with our KMS key. Each group's Auto Scaling group gets
  * an `aws_autoscaling_policy` of type PredictiveScaling (the seed's AI_PREDICTIVE_2023 = ForecastAndScale). CoreDNS is
  * installed after the nodes exist.
  */
@@ -35,6 +35,8 @@ export interface PredictiveNodeGroupsProps {
   readonly instanceTypes?: readonly string[];
   /** Root volume size, GiB. @default 50 */
   readonly diskSizeGib?: number;
+  /** KMS key ARN encrypting the root volumes (its policy must admit the Auto Scaling service-linked role). */
+  readonly volumeKmsKeyArn: string;
   /** Resources that must exist before any node joins (the before-compute add-ons). @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
   /** Node labels. @default {} */
@@ -75,7 +77,7 @@ export class PredictiveNodeGroups extends Construct {
     const template = new LaunchTemplate(this, 'launch-template', {
       namePrefix: 'glimmer-node-',
       metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 1 },
-      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: disk, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
+      blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: disk, volumeType: 'gp3', encrypted: 'true', kmsKeyId: props.volumeKmsKeyArn, deleteOnTermination: 'true' } }],
     });
 
     this.nodeGroups = props.subnetIds.map((subnetId, i) => new EksNodeGroup(this, `group-${i}`, {

@@ -2,6 +2,8 @@
  * NetworkPolicies that deny all traffic in every zone and open only: DNS, the Istio control plane, traffic inside the
  * zone, the conduits of the zone model (ingress in the receiving zone, egress in the sending zone, on the conduit's
  * ports), Prometheus scraping the sidecars' merged metrics, and the ingress gateway into the control zone.
+ * The mesh's own namespaces are closed the same way: istiod takes xDS from pods and webhook calls from the API server;
+ * the gateway takes client traffic and reaches only the control zone.
  */
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
@@ -84,6 +86,29 @@ export class ZoneNetworkPolicies extends Construct {
     add('control-zone-allow-ingress-gateway', policy(props.controlZoneNamespace, 'allow-ingress-gateway', {
       policyTypes: ['Ingress'],
       ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: gateway } } }], ports: tcp([PROTOCOL_PORTS.https]) }],
+    }));
+
+    const dns = { to: [{ namespaceSelector: { matchLabels: { [NS]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] };
+    const anywhere = [{ ipBlock: { cidr: '0.0.0.0/0' } }];
+    add('istio-default-deny', policy(istio, 'default-deny', { policyTypes: ['Ingress', 'Egress'] }));
+    add('istio-allow-istiod', policy(istio, 'allow-istiod', {
+      podSelector: { matchLabels: { app: 'istiod' } },
+      policyTypes: ['Ingress', 'Egress'],
+      // xDS and CA from every sidecar and gateway; the sidecar injector and validation webhooks from the API server.
+      ingress: [{ from: [{ namespaceSelector: {} }], ports: tcp([15012, 15014]) }, { from: anywhere, ports: tcp([15017]) }],
+      // the Kubernetes API (its address is outside the pod network) and DNS.
+      egress: [{ to: anywhere, ports: tcp([443, 6443]) }, dns],
+    }));
+    add('gateway-default-deny', policy(gateway, 'default-deny', { policyTypes: ['Ingress', 'Egress'] }));
+    add('gateway-allow-clients', policy(gateway, 'allow-clients', {
+      podSelector: { matchLabels: { istio: 'ingressgateway' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: anywhere, ports: tcp([8080, 8443]) }],
+      egress: [
+        { to: [{ namespaceSelector: { matchLabels: { [NS]: istio } } }], ports: tcp([15012]) },
+        { to: [{ namespaceSelector: { matchLabels: { [NS]: props.controlZoneNamespace } } }], ports: tcp([PROTOCOL_PORTS.https]) },
+        dns,
+      ],
     }));
   }
 }

@@ -122,6 +122,8 @@ export class CloudStack extends TerraformStack {
       aliasName: cloudNames.platformKeyAlias(clusterName),
       eksClusterRoleArn: clusterRole.role.arn,
       s3WriterRoleArns: [identity.role.arn],
+      // The Auto Scaling service-linked role launches the nodes; it exists once per account (docs/infrastructure.md).
+      ebsLaunchRoleArns: [Token.asString(Fn.format('arn:%s:iam::%s:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling', [partition.partition, caller.accountId]))],
       region,
     });
     const signing = new AuditSigningKey(this, 'audit-signing-key', {
@@ -164,6 +166,7 @@ export class CloudStack extends TerraformStack {
       scalingPolicy: topo.scaling('scaling_policy'),
       schedulingBufferSeconds: Token.asNumber(windowSeconds(topo.scaling('metrics_window'))),
       instanceTypes: instanceTypes.listValue,
+      volumeKmsKeyArn: platformKey.key.arn,
       dependsOn: eks.beforeComputeAddons,
       partitionArnPrefix: arnPrefix,
     });

@@ -132,8 +132,13 @@ test('GIVEN cluster_autoscaling WHEN node groups are synthesized THEN one group 
   assert.equal((coredns.depends_on as string[]).filter((d) => d.startsWith('aws_eks_node_group.')).length, 3);
 });
 
-test('GIVEN the nodes WHEN their launch template is read THEN IMDSv2 is required with hop limit 1 and root volumes are encrypted', () => {
-  assertResource(cloud, 'aws_launch_template', { metadata_options: { http_tokens: 'required', http_put_response_hop_limit: 1 }, block_device_mappings: [{ ebs: { encrypted: 'true' } }] });
+test('GIVEN the nodes WHEN their launch template is read THEN IMDSv2 is required with hop limit 1 and root volumes are encrypted with our key', () => {
+  assertResource(cloud, 'aws_launch_template', { metadata_options: { http_tokens: 'required', http_put_response_hop_limit: 1 }, block_device_mappings: [{ ebs: { encrypted: 'true', kms_key_id: keyRef('platform-key') } }] });
+  const st = policyOf(one(cloud, 'aws_kms_key', 'platform-key')).Statement;
+  const ebs = st.find((s) => s.Sid === 'NodeVolumesThroughEc2Only')!;
+  assert.match(JSON.stringify(ebs.Principal), /AWSServiceRoleForAutoScaling/);
+  assert.deepEqual(ebs.Condition, { StringEquals: { 'kms:ViaService': 'ec2.${var.region}.amazonaws.com' } });
+  assert.deepEqual(st.find((s) => s.Sid === 'NodeVolumeGrantsForAwsResourcesOnly')!.Condition, { Bool: { 'kms:GrantIsForAWSResource': 'true' } });
 });
 
 test('GIVEN scaling_policy AI_PREDICTIVE_2023 WHEN synthesized THEN each node group ASG gets a PredictiveScaling policy in ForecastAndScale mode', () => {

@@ -100,6 +100,15 @@ for (const name of ['edge', 'cloud-platform']) {
     assert.deepEqual(open.sort(), cfg.conduits.map((c) => `${c.from}->${c.to}:${portsOf(c.protocols as never).join(',')}`).sort());
   });
 
+  test(`GIVEN the mesh namespaces WHEN ${name} closes them THEN istio-system and istio-ingress deny by default, istiod takes xDS and webhooks, the gateway reaches only the control zone`, () => {
+    for (const ns of ['istio-system', 'istio-ingress']) assert.deepEqual(findManifest(stack(), 'NetworkPolicy', 'default-deny', ns).spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    const istiod = findManifest(stack(), 'NetworkPolicy', 'allow-istiod', 'istio-system').spec as { ingress: Array<{ ports: Array<{ port: number }> }> };
+    assert.deepEqual(istiod.ingress.flatMap((r) => r.ports.map((p) => p.port)), [15012, 15014, 15017]);
+    const gw = findManifest(stack(), 'NetworkPolicy', 'allow-clients', 'istio-ingress').spec as { egress: Array<{ to: Array<{ namespaceSelector?: { matchLabels: Record<string, string> } }> }> };
+    const targets = gw.egress.flatMap((r) => r.to.map((t) => t.namespaceSelector?.matchLabels['kubernetes.io/metadata.name']));
+    assert.deepEqual(targets, ['istio-system', '${lower(var.control_zone)}', 'kube-system']);
+  });
+
   test(`GIVEN the ingress gateway WHEN ${name} lets it in THEN only into the control_zone namespace (the DMZ)`, () => {
     const np = manifests(stack()).filter((m) => m.manifest.metadata.name === 'allow-ingress-gateway');
     assert.equal(np.length, 1);

@@ -75,3 +75,12 @@ test('GIVEN every stack WHEN its variables are read THEN the seed topology varia
     assert.match((s.variable!.control_zone!.validation as Array<{ error_message: string }>)[0]!.error_message, /must be one of DMZ/);
   }
 });
+
+test('GIVEN every synthesized stack WHEN glimmer plan-review reads its cdk.tf.json THEN there is no blocking finding', async () => {
+  const { reviewText } = await import('../../runtime/review/plan-review');
+  for (const [name, json] of Object.entries(text)) {
+    const report = reviewText(json, `${name}/cdk.tf.json`);
+    assert.equal(report.summary.blocking, 0, `${name}: ${JSON.stringify(report.findings.map((f) => [f.ruleId, f.message]))}`);
+    assert.ok(report.resourcesReviewed > 0);
+  }
+});
