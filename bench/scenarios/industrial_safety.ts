@@ -284,17 +284,25 @@ export async function plantUnderLoad(options: SoakOptions): Promise<SoakResult> 
 
   for (const c of clients) c.client.close();
   alerts.stop();
-  gateway.inspector.audit.flush();
+  // A component that fails while stopping is reported in the summary; it must not lose the figures already taken.
+  const safely = async (what: string, step: () => unknown) => {
+    try {
+      await step();
+    } catch (err) {
+      events.push({ t: round(elapsedS(), 1), what: `${what} FAILED: ${(err as Error).message}` });
+    }
+  };
+  await safely('gateway audit flush', () => gateway.inspector.audit.flush());
   const decisions: Record<string, number> = {};
   for (const v of (await metrics.gatewayDecisions.get()).values) {
     const k = `${v.labels.decision}/${v.labels.reason}`;
     if (v.value > 0) decisions[k] = (decisions[k] ?? 0) + v.value;
   }
-  await gateway.stop();
-  await plc.close();
+  await safely('gateway stop', () => gateway.stop());
+  await safely('PLC stop', () => plc.close());
   plant.stop();
   const checkpoints = audit.latestCheckpoint()?.size ?? 0;
-  await audit.close();
+  await safely('audit log close', () => audit.close());
   fs.rmSync(stateDir, { recursive: true, force: true });
   return { buckets, latenciesMs, requests, denied, errors, auditEntries, checkpoints, alertsSeen: [...alertsSeen].sort(), decisions, events, warmupS, durationS };
 }
