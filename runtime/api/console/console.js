@@ -64,9 +64,13 @@
     return res;
   }
 
+  let currentStream = null;
+
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
+    state.connected = false;
+    if (currentStream) currentStream.abort();
     $('app').hidden = true;
     $('signout').hidden = true;
     $('signin').hidden = false;
@@ -373,6 +377,7 @@
         continue;
       }
       const ctrl = new AbortController();
+      currentStream = ctrl;
       let watchdog;
       try {
         const res = await fetch('/v1/events', { headers: { authorization: 'Bearer ' + state.token, accept: 'text/event-stream' }, cache: 'no-store', signal: ctrl.signal });
