@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { FEATURE_NAMES } from '../../runtime/industrial/plant/dataset';
+import { fromRaw, mapEntry, toRaw } from '../../runtime/industrial/plant/map';
 import { CLASS_NAMES, WINDOW_LENGTH } from '../../runtime/reasoning/model-contract';
 import { FEATURE_COUNT, loadAnomalyModel, type AnomalyModel, type WindowScores } from '../../runtime/reasoning/model';
 import { sha256Of } from '../../bench/scenarios/inference';
@@ -18,6 +20,17 @@ export async function scoreAll(model: AnomalyModel, x: Float32Array, batch = 64)
   for (let i = 0; i < n; i += batch) {
     const b = Math.min(batch, n - i);
     out.push(...(await model.score(x.slice(i * size, (i + b) * size), b)));
+  }
+  return out;
+}
+
+/** The same windows as the Industrial agent sees them: every reading through its Modbus/OPC UA register scaling. */
+export function wireQuantize(x: Float32Array): Float32Array {
+  const entries = FEATURE_NAMES.map((name) => mapEntry(name));
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const e = entries[i % FEATURE_COUNT] as ReturnType<typeof mapEntry>;
+    out[i] = fromRaw(e, toRaw(e, x[i] as number));
   }
   return out;
 }
@@ -80,7 +93,8 @@ async function main(): Promise<void> {
     const q32 = await scoreAll(fp32, test.x);
     const diffs = q8.map((s, i) => Math.abs(s.anomaly - (q32[i] as WindowScores).anomaly));
     const agree = q8.filter((s, i) => (s.anomaly >= threshold) === ((q32[i] as WindowScores).anomaly >= threshold)).length / q8.length;
-    report.test = { int8: quality(q8, test.labels, threshold), fp32: quality(q32, test.labels, threshold), max_abs_diff: Math.max(...diffs), mean_abs_diff: diffs.reduce((a, b) => a + b, 0) / diffs.length, decision_agreement: agree };
+    const wire = await scoreAll(int8, wireQuantize(test.x));
+    report.test = { int8_wire_resolution: quality(wire, test.labels, threshold), int8: quality(q8, test.labels, threshold), fp32: quality(q32, test.labels, threshold), max_abs_diff: Math.max(...diffs), mean_abs_diff: diffs.reduce((a, b) => a + b, 0) / diffs.length, decision_agreement: agree };
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
