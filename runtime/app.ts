@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
-import type { RuntimeConfig } from './config/types';
+import type { RuntimeConfig, Zone } from './config/types';
 import { GlimmerError } from './errors';
 import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
 import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
@@ -36,6 +36,8 @@ export interface RuntimeOptions {
   readonly stateDir?: string;
   /** API port; 0 picks a free one. @default the config's api.port (8080) */
   readonly apiPort?: number;
+  /** mTLS API port (client X.509-SVIDs); 0 picks a free one. @default the config's api.mtls_port (8443) */
+  readonly apiMtlsPort?: number;
   /** @default 5020 */
   readonly modbusPort?: number;
   /** @default 4840 */
@@ -53,6 +55,7 @@ export interface Runtime {
   readonly supervisor: Supervisor;
   readonly plant: PlantRuntime;
   readonly apiPort: number;
+  readonly apiMtlsPort: number;
   /** Where the embedded plant listens (opcua, modbus_<zone>, plc_modbus). */
   readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
@@ -101,12 +104,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     });
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
-    let plantImage: (() => PlantSnapshot) | undefined;
+    // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
+    const processImage: { read?: () => PlantSnapshot } = {};
     const { withInterlocks } = await import('./industrial/interlocks');
     const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
     const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => {
-      if (!plantImage) throw new GlimmerError('GLM_ERR_INTERNAL', 'no process image yet');
-      return plantImage();
+      if (!processImage.read) throw new GlimmerError('GLM_ERR_INTERNAL', 'no process image yet');
+      return processImage.read();
     });
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
@@ -125,7 +129,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       opcuaPort: options.opcuaPort ?? 4840,
     });
     stack.push(() => plant.stop());
-    plantImage = () => plant.plant.snapshot;
+    processImage.read = () => plant.plant.snapshot;
 
     const supervisor = new Supervisor({
       config,
@@ -165,6 +169,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
     const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
     stack.push(() => api.close());
+    // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
+    const { SvidSource } = await import('./trust/rotation');
+    const { createMtlsHttpServer } = await import('./trust/mtls');
+    const apiZone = config.zones.find((z) => z.name === config.topology.control_zone.toLowerCase())?.name ?? (config.zones[0] as Zone).name;
+    const apiIdentity = await SvidSource.start({
+      issue: () => issueSvid(ca, { zone: apiZone, agent: 'api' }),
+      bundlePem: ca.bundlePem,
+      trustDomain: config.topology.trust_domain,
+      audit: record,
+      onExpiry: hooks.onExpiry('api'),
+    });
+    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
+    const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
+    stack.push(async () => {
+      await mtls.close();
+      apiIdentity.stop();
+    });
 
     await supervisor.start();
     const faultTimers = scheduleFaults(config, plant.plant, sink, logger);
@@ -181,6 +202,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       supervisor,
       plant: plant.plant,
       apiPort,
+      apiMtlsPort,
       endpoints: plant.endpoints,
       consoleUrl,
       stop(reason = 'shutdown') {

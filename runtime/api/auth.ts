@@ -1,8 +1,11 @@
-/** Authentication of API requests: the admin bearer token (constant-time compare) or a verified mTLS client certificate. */
+/**
+ * Authentication of API requests: the admin bearer token (constant-time compare) or the SPIFFE identity of a client
+ * certificate verified by the mTLS listener (runtime/trust/mtls.ts).
+ */
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { GlimmerError } from '../errors';
+import { peerIdentity } from '../trust/mtls';
 import type { Principal } from './router';
 
 export function tokensEqual(presented: string, expected: string): boolean {
@@ -13,11 +16,9 @@ export function tokensEqual(presented: string, expected: string): boolean {
 }
 
 export function authenticate(req: IncomingMessage, adminToken: string): Principal {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (socket.authorized === true && typeof socket.getPeerCertificate === 'function') {
-    const uri = socket.getPeerCertificate(false)?.subjectaltname?.split(', ').find((s) => s.startsWith('URI:spiffe://'));
-    if (uri) return { id: uri.slice(4), kind: uri.includes('/operator/') ? 'operator' : 'agent' };
-  }
+  // Requests on the mTLS listener carry the identity its handshake verified (chain, validity, SPIFFE ID, revocation).
+  const peer = peerIdentity(req);
+  if (peer) return { id: peer.spiffeId, kind: peer.kind === 'operator' ? 'operator' : 'agent' };
   const header = req.headers.authorization;
   if (typeof header === 'string' && header.startsWith('Bearer ')) {
     if (tokensEqual(header.slice(7).trim(), adminToken)) return { id: 'admin', kind: 'admin' };

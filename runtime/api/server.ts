@@ -23,6 +23,8 @@ export interface ApiServerOptions {
 
 export interface ApiServer {
   readonly server: http.Server;
+  /** The request handler, for other listeners (the mTLS listener of machine clients). */
+  readonly handler: http.RequestListener;
   listen(port: number, host?: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -57,7 +59,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const limit = options.maxBodyBytes ?? 1024 * 1024;
   const log = options.logger;
 
-  const server = http.createServer(async (req, res) => {
+  const handler: http.RequestListener = async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       const route = router.match(req.method ?? 'GET', url.pathname);
@@ -96,13 +98,15 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       }
       res.end(JSON.stringify(e.toJSON()));
     }
-  });
+  };
+  const server = http.createServer(handler);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
 
   return {
     server,
+    handler,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

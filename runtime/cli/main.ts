@@ -1,19 +1,20 @@
 /**
  * `glimmer` entry point. Each subcommand lives in `runtime/cli/commands/<name>.ts` and is loaded only when called,
- * so `glimmer --help` and light commands never pay for node-opcua or the cdktf providers.
+ * so `glimmer --help` and light commands never pay for node-opcua or the cdktf providers. (`require`, not `import()`:
+ * it resolves extensionless TypeScript paths under tsx too, and esbuild still bundles it.)
  * Exit codes: 0 ok, 1 findings / verification failure, 2 usage or input error.
  */
 import { asGlimmerError } from '../errors';
 import type { Command } from './command';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: Command }> }> = {
-  run: { summary: 'run the agent swarm (embedded default: simulated plant on loopback)', load: () => import('./commands/run') },
-  plant: { summary: 'plant map --json: the simulated plant\'s Modbus and OPC UA address map', load: () => import('./commands/plant') },
-  rules: { summary: 'rules check --facts FILE.pl --json: evaluate the rule files on a fact file', load: () => import('./commands/rules') },
-  audit: { summary: 'audit verify (--url URL --token T | --dir STATE_DIR): verify signatures, roots and proofs', load: () => import('./commands/audit') },
-  'verify-boot': { summary: 'verify-boot [--manifest FILE]: the measured-boot check on its own', load: () => import('./commands/verify-boot') },
-  'plan-review': { summary: 'plan-review FILE [--format text|json|sarif|junit]: review a Terraform plan or cdk.tf.json', load: () => import('./commands/plan-review') },
-  'threat-model': { summary: 'threat-model --topology edge|cloud [--format json|md]: STRIDE threat model', load: () => import('./commands/threat-model') },
+  run: { summary: 'run the agent swarm (embedded default: simulated plant on loopback)', load: () => Promise.resolve(require('./commands/run') as { default: Command }) },
+  plant: { summary: 'plant map --json: the simulated plant\'s Modbus and OPC UA address map', load: () => Promise.resolve(require('./commands/plant') as { default: Command }) },
+  rules: { summary: 'rules check --facts FILE.pl --json: evaluate the rule files on a fact file', load: () => Promise.resolve(require('./commands/rules') as { default: Command }) },
+  audit: { summary: 'audit verify (--url URL --token T | --dir STATE_DIR): verify signatures, roots and proofs', load: () => Promise.resolve(require('./commands/audit') as { default: Command }) },
+  'verify-boot': { summary: 'verify-boot [--manifest FILE]: the measured-boot check on its own', load: () => Promise.resolve(require('./commands/verify-boot') as { default: Command }) },
+  'plan-review': { summary: 'plan-review FILE [--format text|json|sarif|junit]: review a Terraform plan or cdk.tf.json', load: () => Promise.resolve(require('./commands/plan-review') as { default: Command }) },
+  'threat-model': { summary: 'threat-model --topology edge|cloud [--format json|md]: STRIDE threat model', load: () => Promise.resolve(require('./commands/threat-model') as { default: Command }) },
 };
 
 export function helpText(): string {

@@ -129,7 +129,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
       shutdownGraceMs: doc.supervisor?.shutdown_grace_ms ?? 5000,
     },
     plant: { seed: doc.plant?.seed ?? 42, tickMs: doc.plant?.tick_ms ?? 100, faultSchedule: doc.plant?.fault_schedule ?? [] },
-    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080 },
+    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443 },
     cognitive: { file: cognitiveFile, ...cognitive },
   };
 }

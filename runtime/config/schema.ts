@@ -106,7 +106,11 @@ export const runtimeConfigSchema = {
     api: {
       type: 'object',
       additionalProperties: false,
-      properties: { host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        mtls_port: { type: 'integer', minimum: 0, maximum: 65535 },
+      },
     },
     cognitive_config: { type: 'string', minLength: 1 },
   },

@@ -31,7 +31,7 @@ export interface RuntimeConfigFile {
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
-  readonly api?: { host?: string; port?: number };
+  readonly api?: { host?: string; port?: number; mtls_port?: number };
   readonly cognitive_config?: string;
 }
 
@@ -43,6 +43,6 @@ export interface RuntimeConfig {
   readonly agents: readonly AgentSpec[];
   readonly supervisor: { restartBackoffMs: { initial: number; max: number }; maxRestarts: number; restartWindowS: number; shutdownGraceMs: number };
   readonly plant: { seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[] };
-  readonly api: { host: string; port: number };
+  readonly api: { host: string; port: number; mtlsPort: number };
   readonly cognitive: CognitiveConfig & { readonly file: string };
 }

@@ -8,7 +8,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError } from '../errors';
-import type { AgentKind } from '../config/types';
 
 export const MANIFEST_FILE = 'dist/release-manifest.json';
 export const SIGNATURE_FILE = 'dist/release-manifest.sig';
