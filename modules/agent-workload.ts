@@ -121,7 +121,7 @@ export class AgentWorkload extends Construct {
               imagePullPolicy: 'IfNotPresent',
               args,
               env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
-              ports: Object.entries(ports).map(([portName, port]) => ({ name: portName.slice(0, 15), containerPort: port, protocol: 'TCP' })),
+              ports: Object.entries(ports).map(([portName, port]) => ({ name: portName, containerPort: port, protocol: 'TCP' })),
               securityContext: {
                 runAsNonRoot: true,
                 allowPrivilegeEscalation: false,
