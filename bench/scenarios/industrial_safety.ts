@@ -323,7 +323,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   const H = 300;
   const L = 64;
   const R = 16;
-  const T = 34;
+  const T = 52;
   const B = 44;
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y));
   const xs = all.map(([a]) => a);
@@ -358,7 +358,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   series.forEach((s, i) => {
     const pts = s.points.filter(([, y]) => Number.isFinite(y)).map(([a, b]) => `${sx(a).toFixed(1)},${sy(b).toFixed(1)}`).join(' ');
     out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>`);
-    out.push(`<rect x="${L + 10 + i * 170}" y="${T - 12}" width="10" height="3" fill="${s.color}"/><text x="${L + 24 + i * 170}" y="${T - 8}">${esc(s.name)}</text>`);
+    out.push(`<rect x="${L + 10 + i * 170}" y="30" width="10" height="3" fill="${s.color}"/><text x="${L + 24 + i * 170}" y="34">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
