@@ -1,4 +1,5 @@
 /** Helpers shared by the stacks: stack-level variables with pinned names, and the state backend. */
+import path from 'node:path';
 import type { Construct } from 'constructs';
 import { LocalBackend, S3Backend, TerraformOutput, TerraformVariable, type TerraformStack } from '../modules/tf';
 
@@ -15,14 +16,24 @@ export function stackVariable(scope: Construct, name: string, config: VariableCo
 }
 
 export interface BackendOptions {
-  /** S3 bucket for remote state (encrypted, S3-native locking); unset: local state beside the stack. */
+  /** S3 bucket for remote state (encrypted, S3-native locking); unset: local state files. */
   readonly stateBucket?: string;
   readonly stateRegion?: string;
+  /**
+   * Where local state lives (the project root, as with `cdktf`), never inside the synth output, which every synth
+   * replaces. Needs `outdir` to compute the path relative to `<outdir>/stacks/<stack>`.
+   * @default - beside the stack's cdk.tf.json (tests only)
+   */
+  readonly localStateDir?: string;
+  readonly outdir?: string;
 }
 
-/** Local state `terraform.<stack>.tfstate` in the stack's directory, or S3 when a state bucket is given. */
+/** Local state `terraform.<stack>.tfstate` (in localStateDir), or S3 when a state bucket is given. */
 export function configureBackend(stack: TerraformStack, name: string, options: BackendOptions): void {
-  if (options.stateBucket) {
+  if (!options.stateBucket && options.localStateDir && options.outdir) {
+    const rel = path.relative(path.join(options.outdir, 'stacks', name), options.localStateDir);
+    new LocalBackend(stack, { path: path.join(rel, `terraform.${name}.tfstate`) });
+  } else if (options.stateBucket) {
     new S3Backend(stack, { bucket: options.stateBucket, key: `glimmer/${name}.tfstate`, region: options.stateRegion, encrypt: true });
     stack.addOverride('terraform.backend.s3.use_lockfile', true); // S3-native locking (Terraform >= 1.10)
   } else {

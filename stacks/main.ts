@@ -4,6 +4,7 @@
  * stacks/synth.cjs bundles and runs this file; it is also the `app` of cdktf.json, so `cdktf synth|deploy` work
  * where the CLI is installed. Options: --topology edge|cloud|all, --outdir DIR, --config FILE, --root REPO.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { asGlimmerError } from '../runtime/errors';
@@ -26,7 +27,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
       rulesDir: path.join(root, 'rules'),
       alertRulesFile: path.join(root, 'monitoring', 'prometheus', 'custom_rules.yml'),
     });
-    const app = buildApp({ topology, inputs, outdir, backend: { stateBucket: env.GLIMMER_STATE_BUCKET, stateRegion: env.GLIMMER_STATE_REGION } });
+    // Like `cdktf synth`: the output holds exactly this run's stacks (a TOPOLOGY=edge run drops cloud stacks of an
+    // earlier TOPOLOGY=all run). Only the app's own outputs are removed, never the rest of the directory.
+    fs.rmSync(path.join(outdir, 'stacks'), { recursive: true, force: true });
+    fs.rmSync(path.join(outdir, 'manifest.json'), { force: true });
+    const app = buildApp({ topology, inputs, outdir, backend: { stateBucket: env.GLIMMER_STATE_BUCKET, stateRegion: env.GLIMMER_STATE_REGION, localStateDir: root, outdir } });
     app.synth();
     const stacks = app.node.children.map((c) => c.node.id);
     process.stderr.write(`synth: topology ${topology}: ${stacks.join(', ')} -> ${path.relative(process.cwd(), outdir) || '.'}/stacks/\n`);

@@ -52,6 +52,27 @@ test('GIVEN a bad topology WHEN the synth entry point runs THEN it exits 2 and w
   assert.equal(fs.existsSync(out), false);
 });
 
+test('GIVEN an earlier TOPOLOGY=all output WHEN the entry point synthesizes TOPOLOGY=edge THEN the output holds only the edge stacks', () => {
+  const out = path.join(tmp, 'switch');
+  fs.mkdirSync(path.join(out, 'stacks', 'cloud'), { recursive: true });
+  fs.writeFileSync(path.join(out, 'keep.txt'), 'not ours');
+  const sourceMaps = process.sourceMapsEnabled;
+  process.setSourceMapsEnabled(false); // cdktf's token stack traces are slow with tsx's source maps
+  try {
+    assert.equal(main(['--topology', 'edge', '--outdir', out]), 0);
+  } finally {
+    process.setSourceMapsEnabled(sourceMaps);
+  }
+  assert.deepEqual(fs.readdirSync(path.join(out, 'stacks')).sort(), ['edge', 'edge-runtime']);
+  assert.ok(fs.existsSync(path.join(out, 'keep.txt')));
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { stacks: Record<string, unknown> };
+  assert.deepEqual(Object.keys(manifest.stacks).sort(), ['edge', 'edge-runtime']);
+  // Local state lives outside the output a synth replaces: in the project root, like cdktf's default.
+  const stack = JSON.parse(fs.readFileSync(path.join(out, 'stacks', 'edge', 'cdk.tf.json'), 'utf8')) as { terraform: { backend: { local: { path: string } } } };
+  const state = path.resolve(out, 'stacks', 'edge', stack.terraform.backend.local.path);
+  assert.equal(state, path.resolve(__dirname, '..', '..', 'terraform.edge.tfstate'));
+});
+
 test('GIVEN a literal key store password WHEN HsmKeyStore is built THEN GLM_ERR_INFRA_PROP_INVALID refuses it (it would land in cdk.tf.json) without echoing it', () => {
   const s = stack();
   assert.throws(() => new HsmKeyStore(s, 'k', { accountRootArn: 'arn:aws:iam::1:root', cloudHsmClusterId: 'c', keyStorePassword: 'hunter2-secret', trustAnchorCertificate: 'x', consumerRoleArn: 'r' }), (err: unknown) => {
