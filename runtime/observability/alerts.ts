@@ -113,12 +113,12 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
   {
     name: 'CertificateExpiringSoon',
     severity: 'warning',
-    forS: 900,
+    forS: 120,
     responsePlan: `${RUNBOOK}#certificate-expiring`,
     async active(m, now) {
       return (await samples(m.certificateExpiry))
-        .filter((s) => s.value - now / 1000 < 7 * 86400)
-        .map((s) => ({ labels: s.labels, summary: `the certificate of ${s.labels.agent} expires in ${humanize(s.value - now / 1000)}` }));
+        .filter((s) => s.value - now / 1000 < 1200)
+        .map((s) => ({ labels: s.labels, summary: `the certificate of ${s.labels.agent} expires in ${humanize(s.value - now / 1000)}: rotation is late` }));
     },
   },
   {
@@ -128,7 +128,7 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     responsePlan: `${RUNBOOK}#certificate-expiring`,
     async active(m, now) {
       return (await samples(m.certificateExpiry))
-        .filter((s) => s.value - now / 1000 < 86400)
+        .filter((s) => s.value - now / 1000 < 300)
         .map((s) => ({ labels: s.labels, summary: `the certificate of ${s.labels.agent} expires in ${humanize(s.value - now / 1000)} (or has expired)` }));
     },
   },

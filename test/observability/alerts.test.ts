@@ -55,15 +55,15 @@ test('GIVEN a PLC down, an agent paused, an old checkpoint and expiring certific
   m.plcUp.set({ plc: 'plc-1' }, 0);
   m.agentState.set({ agent: 'data-1', kind: 'data', zone: 'dmz', state: 'PAUSED' }, 1);
   m.auditCheckpointAge.set(1000);
-  m.certificateExpiry.set({ agent: 'data-1' }, now / 1000 + 3600);
-  m.certificateExpiry.set({ agent: 'cognitive-1' }, now / 1000 + 30 * 86400);
+  m.certificateExpiry.set({ agent: 'data-1' }, now / 1000 + 240);
+  m.certificateExpiry.set({ agent: 'cognitive-1' }, now / 1000 + 3600);
   const first = await ev.evaluate(now);
   assert.deepEqual(first.filter((a) => a.state === 'firing').map((a) => a.name), ['CertificateExpiryImminent']);
   const later = await ev.evaluate(now + 1000 * 1000);
   assert.deepEqual(later.map((a) => `${a.name}:${a.state}`).sort(), [
     'AgentStuckPaused:firing', 'AuditCheckpointOverdue:firing', 'CertificateExpiringSoon:firing', 'CertificateExpiryImminent:firing', 'PlcUnreachable:firing',
   ]);
-  assert.ok(later.every((a) => a.labels.agent !== 'cognitive-1'), 'a certificate valid for 30 days raises nothing');
+  assert.ok(later.every((a) => a.labels.agent !== 'cognitive-1'), 'a certificate with 43 minutes left raises nothing');
 });
 
 test('GIVEN a started evaluator WHEN the alerts change THEN onChange is called with the new list', async () => {
