@@ -151,3 +151,29 @@ test('GIVEN measured boot switched off explicitly WHEN planned THEN no PCR hash 
   assert.equal(r.status, 0, r.output);
   assert.ok(r.output.includes('enforce_measured_boot'));
 });
+
+test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.yml THEN the runtime loader accepts it with the same zone model and the variables applied', async () => {
+  const { findManifest } = await import('./helpers');
+  const { loadConfig } = await import('../../runtime/config/load');
+  const rendered = findManifest(stacks['edge-runtime']!, 'ConfigMap', 'glimmer-config', 'control').data as Record<string, string>;
+  const dir = path.join(root, 'render');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify({ variable: stacks['edge-runtime']!.variable, output: { glimmer_yml: { value: rendered['glimmer.yml'] } } }));
+  const vars = ['-var', 'safety_zone_level=4', '-var', 'control_zone=dmz', '-var', `runtime_image=${IMAGE}`, '-var', `tpm_attestation={pcr_policy_hash="${PCR}"}`];
+  const apply = terraform(dir, ['apply', '-auto-approve', '-input=false', '-no-color', '-lock=false', ...vars]);
+  assert.equal(apply.status, 0, apply.output);
+  const out = spawnSync('terraform', ['output', '-raw', 'glimmer_yml'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfig } });
+  assert.equal(out.status, 0, out.stderr);
+  const configDir = path.join(root, 'pod-config');
+  fs.mkdirSync(configDir);
+  fs.writeFileSync(path.join(configDir, 'glimmer.yml'), out.stdout);
+  fs.writeFileSync(path.join(configDir, 'cognitive.yml'), rendered['cognitive.yml']!);
+  const cfg = loadConfig(path.join(configDir, 'glimmer.yml'));
+  assert.deepEqual(cfg.topology, { deployment_model: 'ISA95_ZONED', control_zone: 'dmz', safety_zone_level: 4, trust_domain: 'glimmer.local' });
+  assert.equal(cfg.zones.find((z) => z.name === 'safety')?.security_level, 4);
+  assert.equal(cfg.api.host, '0.0.0.0');
+  assert.equal(cfg.api.port, 8080);
+  const source = synthAll().inputs.config;
+  assert.deepEqual(cfg.conduits, source.conduits);
+  assert.deepEqual(cfg.agents, source.agents);
+});
