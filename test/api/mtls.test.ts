@@ -29,7 +29,7 @@ test('GIVEN the API behind the mTLS listener WHEN an operator calls with its SVI
   });
   const refusals: string[] = [];
   const server = createMtlsHttpServer(
-    { source: fixedIdentity(await issueSvid(ca, { zone: 'dmz', agent: 'api' }), { bundlePem: ca.bundlePem, trustDomain: td }), audit: (r) => void refusals.push(String(r.code)) },
+    { source: fixedIdentity(await issueSvid(ca, { zone: 'dmz', agent: 'api' }), { bundlePem: ca.bundlePem, trustDomain: td }), audit: (r) => void refusals.push(String((r as { code?: unknown }).code)) },
     api.handler,
   );
   const { port } = await server.listen(0);
