@@ -369,7 +369,8 @@ export interface WireConsoleOptions {
   readonly plant?: { onSnapshot(listener: (snapshot: PlantSnapshot) => void): () => void };
   /** The audit log: its latest checkpoint size is watched so consoles refresh their checkpoint. */
   readonly audit?: { latestCheckpoint(): { size: number } | undefined };
-  /** Score above which an asset is called anomalous when the agent does not say. @default 0.5 */
+  /** Score above which an asset is called anomalous when the agent does not say (pass the cognitive threshold,
+   *  `reasoningSettings(config.cognitive).threshold`). @default 0.5 */
   readonly scoreThreshold?: number;
   readonly feed?: ConsoleFeedOptions;
   /** @default 1000 */
@@ -384,9 +385,12 @@ export interface WiredConsole {
   stop(): void;
 }
 
-/** Scores an agent publishes: `{scores: {asset: score}}` or `{scores: [{asset, score, threshold?}]}`. */
+/**
+ * Scores an agent publishes: the Cognitive Agent's `{asset_scores: {asset: score}}` (runtime/reasoning/cognitive-core.ts),
+ * or `{scores: {asset: score}}` / `{scores: [{asset, score, threshold?}]}`.
+ */
 export function scoresFromStatus(status: Record<string, unknown>, threshold: number, t = Date.now()): AnomalyScore[] | undefined {
-  const raw = status.scores;
+  const raw = status.scores ?? status.asset_scores;
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
   if (Array.isArray(raw)) {
     return raw

@@ -11,7 +11,7 @@ import { CONSOLE_ASSETS, consoleAssetsDir, consoleRoutes } from '../../runtime/a
 import { eventRoutes, sseFrame } from '../../runtime/api/routes/events';
 import { loadConfig } from '../../runtime/config/load';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
-import { ConsoleFeed, createConsoleView, plantViewFromSnapshot } from '../../runtime/observability/console';
+import { ConsoleFeed, createConsoleView, plantViewFromSnapshot, scoresFromStatus } from '../../runtime/observability/console';
 import { silentLogger } from '../../runtime/observability/logger';
 
 const TOKEN = 'console-test-token-0123456789abcdefghijklmnop';
@@ -201,4 +201,16 @@ test('GIVEN a subscriber that throws WHEN an event is published THEN the other s
 
 test('GIVEN an event WHEN framed for SSE THEN it is one event line and one data line of JSON', () => {
   assert.equal(sseFrame('checkpoint', { type: 'checkpoint', size: 3, note: 'a\nb' }), 'event: checkpoint\ndata: {"type":"checkpoint","size":3,"note":"a\\nb"}\n\n');
+});
+
+test('GIVEN statuses agents publish WHEN read for scores THEN the Cognitive Agent form, the object and the list forms give scores, and junk gives none', () => {
+  assert.deepEqual(scoresFromStatus({ asset_scores: { pump_1: 0.91, tank_1: 0.1 }, mode: 'bearing_wear' }, 0.6, 5), [
+    { asset: 'pump_1', score: 0.91, threshold: 0.6, t: 5 },
+    { asset: 'tank_1', score: 0.1, threshold: 0.6, t: 5 },
+  ]);
+  assert.deepEqual(scoresFromStatus({ scores: [{ asset: 'pump_2', score: 0.2, threshold: 0.8 }, { asset: 3, score: 1 }, { asset: 'x', score: 'high' }] }, 0.5, 1), [
+    { asset: 'pump_2', score: 0.2, threshold: 0.8, t: 1 },
+  ]);
+  assert.equal(scoresFromStatus({ exported: 3, refused: 0 }, 0.5), undefined);
+  assert.deepEqual(scoresFromStatus({ asset_scores: { a: Number.NaN, b: null } }, 0.5), []);
 });
