@@ -9,13 +9,13 @@ import { k8sObject } from './k8s';
 import type { MountedConfigMap } from './runtime-config-maps';
 import type { ITerraformDependable } from './tf';
 import { checkInt, checkPattern, DNS_LABEL, invalidProp } from './validate';
-import { API_PORT, ISTIO_METRICS_PORT, LABELS, PROTOCOL_PORTS, type AgentSpec } from './zone-model';
+import { API_MTLS_PORT, API_PORT, ISTIO_METRICS_PORT, LABELS, MODBUS_PORT, OPCUA_PORT, type AgentSpec } from './zone-model';
 
 /** The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. */
 export const KIND_PORTS: Readonly<Record<AgentSpec['kind'], Readonly<Record<string, number>>>> = {
-  industrial: { 'http-api': API_PORT, 'tcp-modbus': PROTOCOL_PORTS.modbus, 'tcp-opcua': PROTOCOL_PORTS.opcua },
-  cognitive: { 'http-api': API_PORT },
-  data: { 'http-api': API_PORT },
+  industrial: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tcp-modbus': MODBUS_PORT, 'tcp-opcua': OPCUA_PORT },
+  cognitive: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT },
+  data: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT },
 };
 export const RUNTIME_UID = 65532;
 
@@ -72,7 +72,7 @@ export class AgentWorkload extends Construct {
     });
 
     const args = ['run', '--config', `${props.configMaps[0]?.mountPath ?? '/etc/glimmer/config'}/glimmer.yml`, '--state-dir', '/var/lib/glimmer', '--api-port', String(API_PORT)];
-    if (agent.kind === 'industrial') args.push('--modbus-port', String(PROTOCOL_PORTS.modbus), '--opcua-port', String(PROTOCOL_PORTS.opcua));
+    if (agent.kind === 'industrial') args.push('--modbus-port', String(MODBUS_PORT), '--opcua-port', String(OPCUA_PORT));
     const env = { GLIMMER_AGENT: name, GLIMMER_ZONE: ns, GLIMMER_AGENT_KIND: agent.kind, ...(props.env ?? {}) };
     const affinity: Record<string, unknown> = {
       podAntiAffinity: {

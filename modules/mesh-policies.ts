@@ -8,7 +8,7 @@ import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { k8sObject, type K8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
 import { checkPattern } from './validate';
-import { checkZoneModel, PROTOCOL_PORTS, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+import { checkZoneModel, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
 
 export interface MeshPoliciesProps {
   readonly zones: readonly ZoneSpec[];
@@ -70,6 +70,6 @@ export class MeshPolicies extends Construct {
     for (const c of props.conduits) {
       add(`${c.to}-conduit-${c.from}`, allow(c.to, `conduit-${c.from}-to-${c.to}`, [`${td}/ns/${c.from}/sa/*`], portsOf(c.protocols)));
     }
-    add('control-zone-allow-ingress-gateway', allow(props.controlZoneNamespace, 'allow-ingress-gateway', [`${td}/ns/${gwNs}/sa/${gwSa}`], [PROTOCOL_PORTS.https]));
+    add('control-zone-allow-ingress-gateway', allow(props.controlZoneNamespace, 'allow-ingress-gateway', [`${td}/ns/${gwNs}/sa/${gwSa}`], [API_PORT]));
   }
 }

@@ -37,11 +37,20 @@ export interface ZoneModel {
   readonly trustDomain: string;
 }
 
+/** The runtime API: bearer token on API_PORT, TLS 1.3 with client X.509-SVIDs on API_MTLS_PORT (config api.mtls_port). */
+export const API_PORT = 8080;
+export const API_MTLS_PORT = 8443;
+export const MODBUS_PORT = 5020;
+export const OPCUA_PORT = 4840;
 /** The ports each conduit protocol opens (the runtime listens on these inside the pod). */
-export const PROTOCOL_PORTS: Readonly<Record<Protocol, number>> = { https: 8080, a2a: 8080, opcua: 4840, modbus: 5020 };
+export const PROTOCOL_PORTS: Readonly<Record<Protocol, readonly number[]>> = {
+  https: [API_PORT, API_MTLS_PORT],
+  a2a: [API_PORT, API_MTLS_PORT],
+  opcua: [OPCUA_PORT],
+  modbus: [MODBUS_PORT],
+};
 /** Istio's merged Prometheus endpoint on every sidecar (outside mTLS interception, scraped by Prometheus). */
 export const ISTIO_METRICS_PORT = 15020;
-export const API_PORT = 8080;
 
 export const LABELS = {
   zone: 'glimmer.io/zone',
@@ -57,7 +66,7 @@ export const LABELS = {
 
 /** The ports a set of protocols opens, unique and sorted. */
 export function portsOf(protocols: readonly Protocol[]): number[] {
-  return [...new Set(protocols.map((p) => PROTOCOL_PORTS[p]))].sort((a, b) => a - b);
+  return [...new Set(protocols.flatMap((p) => PROTOCOL_PORTS[p]))].sort((a, b) => a - b);
 }
 
 function zoneError(message: string): never {

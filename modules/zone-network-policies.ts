@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { k8sObject, type K8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
-import { checkZoneModel, ISTIO_METRICS_PORT, LABELS, PROTOCOL_PORTS, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+import { checkZoneModel, ISTIO_METRICS_PORT, LABELS, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
 
 export interface ZoneNetworkPoliciesProps {
   readonly zones: readonly ZoneSpec[];
@@ -85,7 +85,7 @@ export class ZoneNetworkPolicies extends Construct {
     }
     add('control-zone-allow-ingress-gateway', policy(props.controlZoneNamespace, 'allow-ingress-gateway', {
       policyTypes: ['Ingress'],
-      ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: gateway } } }], ports: tcp([PROTOCOL_PORTS.https]) }],
+      ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: gateway } } }], ports: tcp([API_PORT]) }],
     }));
 
     const dns = { to: [{ namespaceSelector: { matchLabels: { [NS]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] };
@@ -106,7 +106,7 @@ export class ZoneNetworkPolicies extends Construct {
       ingress: [{ from: anywhere, ports: tcp([8080, 8443]) }],
       egress: [
         { to: [{ namespaceSelector: { matchLabels: { [NS]: istio } } }], ports: tcp([15012]) },
-        { to: [{ namespaceSelector: { matchLabels: { [NS]: props.controlZoneNamespace } } }], ports: tcp([PROTOCOL_PORTS.https]) },
+        { to: [{ namespaceSelector: { matchLabels: { [NS]: props.controlZoneNamespace } } }], ports: tcp([API_PORT]) },
         dns,
       ],
     }));

@@ -13,7 +13,7 @@ import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
 import { RuntimeMonitoring } from '../modules/runtime-monitoring';
 import { Fn, TerraformStack, Token } from '../modules/tf';
 import type { TopologyVariables } from '../modules/topology-variables';
-import { API_PORT } from '../modules/zone-model';
+import { API_MTLS_PORT, API_PORT } from '../modules/zone-model';
 import { cloudNames } from './cloud-stack';
 import { configureBackend, runtimeImageVariable, stackOutput as output, type BackendOptions } from './common';
 import type { StackInputs } from './inputs';
@@ -35,7 +35,7 @@ export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariabl
       safety_zone_level: topo.safetyZoneLevel.numberValue,
       trust_domain: inputs.config.topology.trust_domain,
     },
-    api: { host: '0.0.0.0', port: API_PORT },
+    api: { host: '0.0.0.0', port: API_PORT, mtls_port: API_MTLS_PORT },
     cognitive_config: 'cognitive.yml',
   });
 }
