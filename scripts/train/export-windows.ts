@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FEATURE_NAMES, featureVector, generateWindows } from '../../runtime/industrial/plant/dataset';
+import { mapEntry } from '../../runtime/industrial/plant/map';
 import { CLASS_NAMES, FAULT_ASSETS, WINDOW_LENGTH } from '../../runtime/reasoning/model-contract';
 
 function main(): void {
@@ -26,6 +27,8 @@ function main(): void {
   fs.writeFileSync(`${values.out}.json`, JSON.stringify({
     shape: [count, WINDOW_LENGTH, FEATURE_NAMES.length],
     features: FEATURE_NAMES,
+    // Register scaling of each reading on the wire (Modbus/OPC UA): the model rounds its input to it.
+    wire_scale: FEATURE_NAMES.map((name) => mapEntry(name).scale),
     classes: CLASS_NAMES,
     assets: FAULT_ASSETS,
     labels: windows.map((w) => CLASS_NAMES.indexOf(w.label)),

@@ -61,8 +61,9 @@ class Block(nn.Module):
 
 
 class Net(nn.Module):
-    def __init__(self, t, f, mean, std, d=32, heads=4, layers=2, classes=4, assets=6):
+    def __init__(self, t, f, mean, std, scale, d=32, heads=4, layers=2, classes=4, assets=6):
         super().__init__()
+        self.register_buffer('scale', torch.tensor(scale, dtype=torch.float32))
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32))
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32))
         self.embed = nn.Linear(2 * f, d)
@@ -78,6 +79,8 @@ class Net(nn.Module):
         self.asset = nn.Linear(64, assets)
 
     def logits(self, x):
+        # Round every reading to its register resolution on the wire, so simulator and live snapshots look alike.
+        x = torch.round(x * self.scale) / self.scale
         z = (x - self.mean) / self.std
         dz = torch.clamp(torch.cat([torch.zeros_like(z[:, :1]), z[:, 1:] - z[:, :-1]], dim=1), -3.0, 3.0)
         h = self.embed(torch.cat([z, dz], dim=-1)) + self.pos
@@ -154,7 +157,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default='/tmp/glimmer-train')
     ap.add_argument('--out', default='models')
-    ap.add_argument('--epochs', type=int, default=16)
+    ap.add_argument('--epochs', type=int, default=8)
     args = ap.parse_args()
 
     random.seed(SEED)
@@ -168,7 +171,7 @@ def main():
     _, t, f = xtr.shape
     mean = xtr.reshape(-1, f).mean(axis=0)
     std = xtr.reshape(-1, f).std(axis=0) + 1e-3
-    net = Net(t, f, mean, std, classes=len(meta['classes']), assets=len(meta['assets']))
+    net = Net(t, f, mean, std, meta['wire_scale'], classes=len(meta['classes']), assets=len(meta['assets']))
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=args.epochs * math.ceil(len(xtr) / 64))
     X, Y, A = torch.tensor(xtr), torch.tensor(ytr), torch.tensor(atr)
