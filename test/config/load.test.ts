@@ -31,7 +31,7 @@ test('GIVEN the embedded default WHEN loaded THEN defaults are applied once and 
   assert.equal(cfg.zones.find((z) => z.name === 'safety')?.security_level, cfg.topology.safety_zone_level);
   assert.equal(cfg.supervisor.maxRestarts, 5);
   assert.equal(cfg.api.port, 8080);
-  assert.deepEqual(cfg.cognitive.hybrid_reasoning.symbolic_components[0]?.rulesets.slice(0, 2), ['industrial_safety.pl', 'iso55001_asset_rules.pl'], 'the seed's rulesets, in the seed's order');
+  assert.deepEqual(cfg.cognitive.hybrid_reasoning.symbolic_components[0]?.rulesets.slice(0, 2), ['industrial_safety.pl', 'iso55001_asset_rules.pl'], "the seed's rulesets, in the seed's order");
 });
 
 test('GIVEN a file without the optional blocks WHEN loaded THEN every default is applied', () => {
