@@ -254,3 +254,32 @@ test('GIVEN a policy that allows every write WHEN an interlock is tripped THEN r
     c.close();
   } finally { await r2.stop(); }
 });
+
+test('GIVEN a silent PLC and one that is down WHEN clients read through the gateway THEN 0B GLM_ERR_MODBUS_UPSTREAM_TIMEOUT and 0A GLM_ERR_MODBUS_UPSTREAM_UNAVAILABLE', async () => {
+  const { ModbusGateway } = await import('../../runtime/industrial/modbus/gateway');
+  const { compileRules, defaultZoneRules } = await import('../../runtime/industrial/modbus/rules');
+  const { CONDUITS, ZONES } = await import('./helpers');
+  const silent = net.createServer((s) => { s.on('error', () => undefined); s.resume(); }); // reads, never answers
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const audit: { code: string | null; exception: number }[] = [];
+  const gw = new ModbusGateway({
+    listeners: [{ zone: 'operations', port: 0 }], rules: compileRules(defaultZoneRules({ zones: ZONES, conduits: CONDUITS })), audit: (b) => { audit.push(...b); },
+    routes: [{ unitId: 1, host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port }, { unitId: 2, host: '127.0.0.1', port: 1 }],
+    limits: { upstreamTimeoutMs: 200 },
+  });
+  const ports = await gw.start();
+  try {
+    await gw.ready(1000);
+    const c = new ModbusTcpClient('127.0.0.1', ports.operations as number);
+    await c.connect();
+    assert.equal((await c.readInputRegisters(1, 0, 1)).exception, 0x0b);
+    assert.equal((await c.readCoils(2, 0, 1)).exception, 0x0a);
+    gw.inspector.audit.flush();
+    assert.ok(audit.some((a) => a.code === 'GLM_ERR_MODBUS_UPSTREAM_TIMEOUT' && a.exception === 0x0b));
+    assert.ok(audit.some((a) => a.code === 'GLM_ERR_MODBUS_UPSTREAM_UNAVAILABLE' && a.exception === 0x0a));
+    c.close();
+  } finally {
+    await gw.stop();
+    await new Promise((r) => silent.close(r));
+  }
+});

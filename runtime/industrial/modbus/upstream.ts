@@ -89,7 +89,7 @@ export class Upstream {
     this.client = undefined;
     this.metrics?.plcUp.set({ plc: this.name }, 0);
     if (wasConnected) this.logger?.warn({ plc: this.name }, 'upstream PLC connection lost');
-    try { client.destroy(() => undefined); } catch { /* already gone */ }
+    destroyClient(client);
     for (const p of this.pending) this.settle(p, null, EX.GATEWAY_TARGET_FAILED);
     this.pending.clear();
     if (this.stopped) return;
@@ -164,8 +164,15 @@ export class Upstream {
     this.connected = false;
     for (const p of this.pending) this.settle(p, null, EX.GATEWAY_TARGET_FAILED);
     this.pending.clear();
-    if (client) await new Promise<void>((resolve) => { try { client.destroy(() => resolve()); } catch { resolve(); } });
+    if (client) destroyClient(client);
   }
+}
+
+/** Closes a modbus-serial client and its TCP socket for sure (its own destroy leaves the socket open in some states). */
+function destroyClient(client: Client): void {
+  try { client.destroy(() => undefined); } catch { /* already gone */ }
+  const socket = (client as unknown as { _port?: { _client?: { destroy?: () => void } } })._port?._client;
+  try { socket?.destroy?.(); } catch { /* already gone */ }
 }
 
 /** Single writes: the value at ADU offset 10 (multiple writes carry theirs from offset 13). */
