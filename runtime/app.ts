@@ -146,6 +146,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       },
     });
     stack.push(() => supervisor.stop());
+    // The plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
+    const publishState = (t: { agent: string; to: string }) => plant.opcua.publishAgent(t.agent, t.to);
+    const publishStatus = (agent: string, status: Record<string, unknown>) => {
+      const state = supervisor.agents().find((a) => a.id === agent)?.state ?? 'ACTIVE';
+      plant.opcua.publishAgent(agent, state, status);
+    };
+    supervisor.on('transition', publishState);
+    supervisor.on('status', publishStatus);
 
     const { wireConsole } = await import('./observability/console');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
