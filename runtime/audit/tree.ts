@@ -75,6 +75,28 @@ export class LogTree {
     return chunkHash;
   }
 
+  /**
+   * Appends a leaf hash whose chunk hash, when this leaf completes a chunk, was computed elsewhere (the hashing
+   * worker). Returns the chunk hash it used, or undefined.
+   */
+  appendPrecomputed(leafHash: Buffer, nextChunkHash: () => Buffer | undefined): Buffer | undefined {
+    this.tail.push(leafHash);
+    this.count += 1;
+    if (this.tail.length < CHUNK) return undefined;
+    const chunkHash = nextChunkHash();
+    if (!chunkHash) throw new Error('the hashing worker did not return a completed chunk');
+    this.pushUpper(chunkHash);
+    this.remember((this.count >> CHUNK_LEVEL) - 1, this.tail, new Map());
+    this.tail = [];
+    this.tailMemo = new Map();
+    return chunkHash;
+  }
+
+  /** Leaf hashes of the incomplete last chunk (to seed the hashing worker's mirror). */
+  tailHashes(): readonly Buffer[] {
+    return this.tail;
+  }
+
   private remember(chunk: number, leaves: Buffer[], memo: Map<number, Buffer>): void {
     this.cache.set(chunk, { leaves, memo });
     if (this.cache.size > CACHED_CHUNKS) this.cache.delete(this.cache.keys().next().value as number);
