@@ -264,3 +264,14 @@ test('GIVEN the store cannot commit (another connection holds the write lock) WH
   assert.equal(log.size(), 2);
   await log.close();
 });
+
+test('GIVEN the same records WHEN appended with the hashing worker and without it THEN both logs have identical leaves and roots at every chunk boundary', async () => {
+  const clock = () => Date.parse('2026-01-01T00:00:00Z');
+  const a = await open(tempDir(), { hashWorker: true, now: clock });
+  const b = await open(tempDir(), { hashWorker: false, now: clock });
+  for (const log of [a, b]) await Promise.all(Array.from({ length: 700 }, (_, i) => log.append({ type: 'same', i })));
+  for (const n of [1, 255, 256, 257, 512, 700]) assert.ok(a.root(n).equals(b.root(n)), `root ${n}`);
+  assert.deepEqual(a.inclusionProof(300, 700), b.inclusionProof(300, 700));
+  await a.close();
+  await b.close();
+});
