@@ -7,7 +7,7 @@ import { DEFAULT_INFERENCE_LIMIT } from './engine';
 export const RULES_DIR = path.join(REPO_ROOT, 'rules');
 export const DEFAULT_MODEL_PATH = 'models/anomaly-int8.onnx';
 /** Anomaly-score threshold chosen on the validation split at training time (docs/reasoning.md). */
-export const DEFAULT_THRESHOLD = 0.2131;
+export const DEFAULT_THRESHOLD = 0.2234;
 
 export interface ReasoningSettings {
   readonly rulesDir: string;
