@@ -1,7 +1,8 @@
 /**
  * audit: durable appends per second through the real audit log (canonical JSON leaf, RFC 9162 SHA-512 tree update,
- * group commit: one SQLite transaction and one WAL fsync per batch, acknowledged only after the commit), with 4096
- * appends in flight and checkpoints signed in the background every second.
+ * group commit: one SQLite transaction and one WAL fsync per batch of at most 4096, acknowledged only after the
+ * commit, leaf hashing in a worker thread), with 16384 appends in flight and checkpoints signed in the background
+ * every second.
  * Baseline (same run, same disk): raw better-sqlite3 durable inserts (WAL, synchronous=FULL) of the same leaf bytes
  * in transactions of the same mean batch size the log used, i.e. the storage floor without hashing or promises.
  * Detail: append acknowledgement latency, and inclusion / consistency proof generation p50 and p99 on the final tree.
@@ -16,7 +17,7 @@ import { createMetrics } from '../../runtime/observability/metrics';
 import { round, summarize } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 
-const IN_FLIGHT = 4096;
+const IN_FLIGHT = 16384;
 
 function record(i: number) {
   return { type: 'gateway.decision', zone: 'control', function: 'write_single_register', register: i % 512, decision: i % 7 === 0 ? 'deny' : 'allow', reason: 'policy', agent: 'industrial-1' };

@@ -48,7 +48,7 @@ export interface AuditLogOptions {
   readonly checkpointIntervalMs?: number;
   /** A signature that takes longer counts as a failure (retried next interval). @default 10000 */
   readonly signTimeoutMs?: number;
-  /** Largest number of entries in one group commit. @default 50000 */
+  /** Largest number of entries in one group commit (bounded so the hashing worker and commits overlap). @default 4096 */
   readonly maxBatch?: number;
   /** How long a commit waits for a SQLite lock held by another connection before it fails. @default 5000 */
   readonly busyTimeoutMs?: number;
@@ -395,7 +395,7 @@ class AuditLogImpl implements AuditLog {
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ index, leaf, prefixed, resolve, reject });
-      if (this.pending.length >= (this.options.maxBatch ?? 50000)) this.flush();
+      if (this.pending.length >= (this.options.maxBatch ?? 4096)) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
