@@ -44,7 +44,7 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 function start(stateDir: string, apiPort = 0): Promise<Runtime> {
-  return startRuntime({ stateDir, apiPort, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
+  return startRuntime({ stateDir, apiPort, apiMtlsPort: 0, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
 }
 
 /** Waits until the console shows three ACTIVE agents; on timeout, says what the supervisor reports. */

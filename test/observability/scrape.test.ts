@@ -47,7 +47,7 @@ async function traffic(base: string, modbus: Record<string, string>, round: numb
 
 test('GIVEN the running runtime WHEN /metrics is scraped before and after traffic from many clients THEN promtool accepts it and no metric family gains series', { timeout: 180_000 }, async (t) => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-scrape-'));
-  const rt = await startRuntime({ stateDir, apiPort: 0, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
+  const rt = await startRuntime({ stateDir, apiPort: 0, apiMtlsPort: 0, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
   t.after(async () => {
     await rt.stop('test');
     fs.rmSync(stateDir, { recursive: true, force: true });
