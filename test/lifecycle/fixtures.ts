@@ -25,6 +25,9 @@ export function testRelease(agents: { name: string; kind: string; zone: string }
   if (!fs.existsSync(bundle)) throw new Error('dist/agent.js is missing: run `make build` first (make test does)');
   fs.mkdirSync(path.join(root, 'dist'));
   fs.copyFileSync(bundle, path.join(root, 'dist', 'agent.js'));
+  // The bundle keeps native and WebAssembly packages external (better-sqlite3, swipl-wasm, ...): resolve them as a release would.
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(root, 'package.json'));
   fs.cpSync(path.join(REPO_ROOT, 'rules'), path.join(root, 'rules'), { recursive: true });
   fs.mkdirSync(path.join(root, 'config'));
   const base = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'config', 'glimmer.yml'), 'utf8'));
