@@ -154,10 +154,26 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     };
     supervisor.on('transition', publishState);
     supervisor.on('status', publishStatus);
+    // Agents run in their own processes: their reasoning metrics are derived here from what they report.
+    const { observeCognitiveRecord, observeCognitiveStatus } = await import('./reasoning/observe');
+    const lastStatus = new Map<string, unknown>();
+    supervisor.on('audit', (_agent: string, r: AuditRecordInput) => observeCognitiveRecord(metrics, r));
+    supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
+      observeCognitiveStatus(metrics, status, lastStatus.get(agent));
+      lastStatus.set(agent, status);
+    });
 
     const { wireConsole } = await import('./observability/console');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
-    const wired = wireConsole({ supervisor: supervisor as unknown as ConsoleSupervisor, zones: config.zones, metrics, plant: plant.plant, audit });
+    const { reasoningSettings } = await import('./reasoning/config');
+    const wired = wireConsole({
+      supervisor: supervisor as unknown as ConsoleSupervisor,
+      zones: config.zones,
+      metrics,
+      plant: plant.plant,
+      audit,
+      scoreThreshold: reasoningSettings(config.cognitive).threshold,
+    });
     // The console only reads the records whose type is 'modbus.decision' (the gateway's decision records).
     onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
     stack.push(async () => wired.stop());

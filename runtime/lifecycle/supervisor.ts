@@ -190,7 +190,10 @@ export class Supervisor extends EventEmitter {
         }
         this.options.logger.error({ agent: slot.spec.name, code: msg.code, reason: msg.message }, 'agent refused to start');
         break;
-      case 'audit': void this.append({ ...msg.record, agent: slot.spec.name }); break;
+      case 'audit':
+        void this.append({ ...msg.record, agent: slot.spec.name });
+        this.emit('audit', slot.spec.name, msg.record);
+        break;
       case 'final-audit':
         void this.append({ ...msg.record, agent: slot.spec.name }).then(() => this.post(slot, { type: 'sealed' }));
         break;
