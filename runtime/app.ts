@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
 import { GlimmerError } from './errors';
 import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   readonly modbusPort?: number;
   /** @default 4840 */
   readonly opcuaPort?: number;
+  /** Run only this agent of the configuration (one agent per pod). @default GLIMMER_AGENT, else every agent */
+  readonly agent?: string;
   /** Root the release artifacts are measured from. @default the repository root */
   readonly root?: string;
   readonly logger?: Logger;
@@ -64,7 +67,8 @@ export interface Runtime {
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
-  const config = loadConfig(options.configFile);
+  // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
+  const config = selectAgent(loadConfig(options.configFile), options.agent ?? process.env.GLIMMER_AGENT);
   const root = options.root ?? REPO_ROOT;
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);

@@ -96,3 +96,11 @@ test('GIVEN arbitrary YAML documents WHEN loaded THEN the loader returns a confi
     { numRuns: 500 },
   );
 });
+
+test('GIVEN GLIMMER_AGENT naming one agent WHEN selected THEN only that agent is supervised; an unknown name is refused naming the allowed ones', async () => {
+  const { selectAgent } = await import('../../runtime/config/select');
+  const cfg = loadConfig();
+  assert.deepEqual(selectAgent(cfg, 'data-1').agents.map((a) => a.name), ['data-1']);
+  assert.equal(selectAgent(cfg, undefined), cfg);
+  assert.throws(() => selectAgent(cfg, 'ghost-9'), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_INVALID') && /received agent "ghost-9".*allowed: one of industrial-1, cognitive-1, data-1/.test(err.message));
+});

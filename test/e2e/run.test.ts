@@ -13,7 +13,7 @@ const ROOT = path.join(__dirname, '..', '..');
 
 test('GIVEN a fresh state dir WHEN glimmer run starts THEN three agents are ACTIVE via the API, and SIGTERM ends with all TERMINATED and exit 0', { timeout: 120000 }, async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-e2e-'));
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'glimmer'), 'run', '--state-dir', stateDir, '--api-port', '0', '--modbus-port', '0', '--opcua-port', '0'], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'glimmer'), 'run', '--state-dir', stateDir, '--api-port', '0', '--api-mtls-port', '0', '--modbus-port', '0', '--opcua-port', '0'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, GLIMMER_LOG_LEVEL: 'warn' },

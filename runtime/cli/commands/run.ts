@@ -3,10 +3,11 @@ import { parseArgs } from 'node:util';
 import { GlimmerError, quote } from '../../errors';
 import type { Command } from '../command';
 
-const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--modbus-port 5020] [--opcua-port 4840]
+const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--api-mtls-port 8443] [--modbus-port 5020] [--opcua-port 4840] [--agent NAME]
 
 Runs the agent swarm. The embedded default (no --config) is the edge topology with a simulated plant on loopback.
-Prints the operator console address with the admin token in its fragment.`;
+Prints the operator console address with the admin token in its fragment.
+--agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.`;
 
 function port(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -26,6 +27,8 @@ const command: Command = async (argv) => {
         'api-port': { type: 'string' },
         'modbus-port': { type: 'string' },
         'opcua-port': { type: 'string' },
+        'api-mtls-port': { type: 'string' },
+        agent: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -43,6 +46,8 @@ const command: Command = async (argv) => {
     apiPort: port('api-port', values['api-port']),
     modbusPort: port('modbus-port', values['modbus-port']),
     opcuaPort: port('opcua-port', values['opcua-port']),
+    apiMtlsPort: port('api-mtls-port', values['api-mtls-port']),
+    agent: values.agent,
   });
   const ready = await runtime.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 30000);
   const agents = runtime.supervisor.agents();
