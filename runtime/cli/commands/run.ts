@@ -1,7 +1,6 @@
 /** `glimmer run`: starts the runtime and keeps it up until SIGTERM/SIGINT, then drives every agent to TERMINATED. */
-import { parseArgs } from 'node:util';
 import { GlimmerError, quote } from '../../errors';
-import type { Command } from '../command';
+import { parseOptions, printHelp, type Command } from '../command';
 
 const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--api-mtls-port 8443] [--modbus-port 5020] [--opcua-port 4840] [--agent NAME]
 
@@ -17,28 +16,17 @@ function port(name: string, value: string | undefined): number | undefined {
 }
 
 const command: Command = async (argv) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'state-dir': { type: 'string' },
-        'api-port': { type: 'string' },
-        'modbus-port': { type: 'string' },
-        'opcua-port': { type: 'string' },
-        'api-mtls-port': { type: 'string' },
-        agent: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new GlimmerError('GLM_ERR_USAGE', (err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const values = parseOptions(argv, {
+    config: { type: 'string' },
+    'state-dir': { type: 'string' },
+    'api-port': { type: 'string' },
+    'modbus-port': { type: 'string' },
+    'opcua-port': { type: 'string' },
+    'api-mtls-port': { type: 'string' },
+    agent: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return printHelp(HELP);
   const { startRuntime } = await import('../../app');
   const runtime = await startRuntime({
     configFile: values.config,

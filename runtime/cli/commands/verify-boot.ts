@@ -5,37 +5,25 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../../config/load';
 import { GlimmerError, asGlimmerError } from '../../errors';
 import { measuredBoot, parseManifest } from '../../lifecycle/manifest';
 import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../../lifecycle/release';
-import type { Command } from '../command';
+import { parseOptions, printHelp, type Command } from '../command';
 
 const HELP = `Usage: glimmer verify-boot [--manifest FILE] [--signature FILE] [--key PUBLIC_KEY_PEM] [--root DIR] [--state-dir DIR] [--json]`;
 
 const command: Command = async (argv) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        manifest: { type: 'string' },
-        signature: { type: 'string' },
-        key: { type: 'string' },
-        root: { type: 'string' },
-        'state-dir': { type: 'string', default: '.glimmer' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new GlimmerError('GLM_ERR_USAGE', (err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const values = parseOptions(argv, {
+    manifest: { type: 'string' },
+    signature: { type: 'string' },
+    key: { type: 'string' },
+    root: { type: 'string' },
+    'state-dir': { type: 'string', default: '.glimmer' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return printHelp(HELP);
   const root = path.resolve(values.root ?? REPO_ROOT);
   const manifestFile = path.resolve(values.manifest ?? path.join(root, MANIFEST_FILE));
   const signatureFile = path.resolve(values.signature ?? manifestFile.replace(/\.json$/, '.sig'));
