@@ -10,9 +10,16 @@ const external = [
   'node-opcua', 'node-opcua-*', '@serialport/*', 'serialport',
 ];
 
-const entries = { cli: 'runtime/cli/entry.ts', agent: 'runtime/agents/main.ts' };
+// dist/agent.js runs any kind; dist/agent-<kind>.js carries one kind's code only (what the supervisor forks).
+const entries = {
+  cli: ['runtime/cli/entry.ts'],
+  agent: ['runtime/agents/main.ts'],
+  'agent-industrial': ['runtime/agents/main.ts', 'industrial'],
+  'agent-cognitive': ['runtime/agents/main.ts', 'cognitive'],
+  'agent-data': ['runtime/agents/main.ts', 'data'],
+};
 fs.mkdirSync('dist', { recursive: true });
-for (const [name, entry] of Object.entries(entries)) {
+for (const [name, [entry, kind]] of Object.entries(entries)) {
   if (!fs.existsSync(entry)) continue;
   await build({
     entryPoints: [entry],
@@ -25,6 +32,8 @@ for (const [name, entry] of Object.entries(entries)) {
     external,
     logLevel: 'warning',
     // Keep __dirname-relative lookups (rules/, config/, models/) working from dist/.
-    define: { 'process.env.GLIMMER_BUNDLED': '"1"' },
+    define: { 'process.env.GLIMMER_BUNDLED': '"1"', ...(kind ? { GLIMMER_BUNDLE_KIND: JSON.stringify(kind) } : {}) },
+    // Syntax minification folds the bundle-kind checks, so the other kinds' requires are dropped.
+    minifySyntax: kind !== undefined,
   });
 }

@@ -1,5 +1,5 @@
 /**
- * cold_start: fork of a fresh agent process (the esbuild bundle dist/agent.js) until it reports ACTIVE: certificate
+ * cold_start: fork of a fresh agent process (its kind's esbuild bundle, dist/agent-<kind>.js) until it reports ACTIVE: certificate
  * validation, measured boot of its artifacts against the signed manifest, and resource allocation included.
  * Baseline: `node -e 0` (spawn to exit) measured in the same run, interleaved so both see the same machine load.
  */
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../../runtime/config/load';
 import type { AgentKind } from '../../runtime/config/types';
 import type { AgentToSupervisor, BootCommand } from '../../runtime/lifecycle/ipc';
-import { PUBLIC_KEY_FILE } from '../../runtime/lifecycle/release';
+import { PUBLIC_KEY_FILE, agentBundle } from '../../runtime/lifecycle/release';
 import { ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
 import { round, summarize } from '../lib/report';
@@ -29,9 +29,10 @@ function nodeBaseline(): Promise<number> {
 
 /** Forks one agent and resolves with the milliseconds from fork to its ACTIVE transition, then terminates it. */
 export async function coldStartOnce(boot: BootCommand): Promise<number> {
-  const entry = path.join(REPO_ROOT, 'dist', 'agent.js');
+  const entry = path.join(REPO_ROOT, agentBundle(REPO_ROOT, boot.spec.kind));
   const t0 = process.hrtime.bigint();
-  const child = fork(entry, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
+  // execArgv: [] as the supervisor forks it; the default would inherit this runner's --import tsx.
+  const child = fork(entry, [], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
   return new Promise((resolve, reject) => {
     let active = 0;
     child.on('message', (msg: AgentToSupervisor) => {

@@ -10,7 +10,7 @@ import { asGlimmerError } from '../errors';
 import { validateSvid } from '../trust/svid';
 import type { BootCommand } from './ipc';
 import { measuredBoot } from './manifest';
-import { MANIFEST_FILE, SIGNATURE_FILE, agentArtifacts, relativeTo } from './release';
+import { MANIFEST_FILE, SIGNATURE_FILE, agentArtifacts, agentBundle, relativeTo } from './release';
 import type { LifecycleState } from './states';
 import type { TransitionHook } from './state-machine';
 
@@ -51,7 +51,7 @@ export function bootHooks(
         manifestFile: path.join(cmd.root, MANIFEST_FILE),
         signatureFile: path.join(cmd.root, SIGNATURE_FILE),
         publicKeyPem: cmd.releaseKeyPem,
-        artifacts: agentArtifacts(configFiles, kindFiles),
+        artifacts: agentArtifacts(agentBundle(cmd.root, cmd.spec.kind), configFiles, kindFiles),
       });
       audit({ type: 'agent.boot.measured', agent, measurement: m.value, artifacts: m.artifacts.length });
     } catch (err) {

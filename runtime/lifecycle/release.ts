@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { AgentKind } from '../config/types';
 import { GlimmerError } from '../errors';
 
 export const MANIFEST_FILE = 'dist/release-manifest.json';
@@ -27,16 +28,22 @@ function walk(root: string, dir: string, accept: (rel: string) => boolean, out: 
 /** Every file a release ships that an agent may load: bundles, config, rules, policies, models. */
 export function releaseFiles(root: string): string[] {
   const out: string[] = [];
-  for (const bundle of ['dist/agent.js', 'dist/cli.js']) if (fs.existsSync(path.join(root, bundle))) out.push(bundle);
+  walk(root, 'dist', (f) => /^dist\/(agent(-[a-z]+)?|cli)\.js$/.test(f), out);
   walk(root, 'config', (f) => /\.(ya?ml)$/.test(f), out);
   walk(root, 'rules', (f) => /\.(pl|cedar|cedarschema|json)$/.test(f), out);
   walk(root, 'models', (f) => /\.onnx$/.test(f), out);
   return out.sort();
 }
 
+/** The code bundle an agent of this kind runs: its own bundle when the release has one. */
+export function agentBundle(root: string, kind: AgentKind): string {
+  const own = `dist/agent-${kind}.js`;
+  return fs.existsSync(path.join(root, own)) ? own : 'dist/agent.js';
+}
+
 /** Files one agent loads, in load order: its code bundle, the config, then its kind's own artifacts. */
-export function agentArtifacts(configFiles: readonly string[], kindArtifacts: readonly string[]): string[] {
-  return [...new Set(['dist/agent.js', ...configFiles, ...kindArtifacts])];
+export function agentArtifacts(bundle: string, configFiles: readonly string[], kindArtifacts: readonly string[]): string[] {
+  return [...new Set([bundle, ...configFiles, ...kindArtifacts])];
 }
 
 export function relativeTo(root: string, file: string): string {

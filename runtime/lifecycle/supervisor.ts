@@ -8,10 +8,11 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
-import type { AgentSpec, RuntimeConfig } from '../config/types';
+import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
 import { GlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { agentBundle } from './release';
 import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SupervisorToAgent } from './ipc';
 import { STATES, type LifecycleState } from './states';
 import type { Transition } from './state-machine';
@@ -143,16 +144,16 @@ export class Supervisor extends EventEmitter {
     }
   }
 
-  private entry(): { file: string; execArgv: string[] } {
+  private entry(kind: AgentKind): { file: string; execArgv: string[] } {
     if (this.options.agentEntry) return { file: this.options.agentEntry, execArgv: [] };
-    const bundle = path.join(this.options.root, 'dist', 'agent.js');
+    const bundle = path.join(this.options.root, agentBundle(this.options.root, kind));
     if (fs.existsSync(bundle)) return { file: bundle, execArgv: [] };
     return { file: path.join(__dirname, '..', 'agents', 'main.ts'), execArgv: ['--import', 'tsx'] };
   }
 
   private async spawn(slot: Slot): Promise<void> {
     if (this.stopping) return;
-    const { file, execArgv } = this.entry();
+    const { file, execArgv } = this.entry(slot.spec.kind);
     const identity = await this.options.identityFor(slot.spec);
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
