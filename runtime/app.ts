@@ -68,7 +68,8 @@ export interface Runtime {
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
-  const config = selectAgent(loadConfig(options.configFile), options.agent ?? process.env.GLIMMER_AGENT);
+  const fullConfig = loadConfig(options.configFile);
+  const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   const root = options.root ?? REPO_ROOT;
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);
@@ -102,7 +103,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { plantMap } = await import('./industrial/plant/map');
     const hooks = trustMetricHooks(metrics);
     const pdp = await PolicyDecisionPoint.create({
-      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: config.agents, topology: config.topology },
+      // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
+      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
       audit: record,
       onDecision: hooks.onDecision,
     });
@@ -112,10 +114,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const processImage: { read?: () => PlantSnapshot } = {};
     const { withInterlocks } = await import('./industrial/interlocks');
     const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
-    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => {
-      if (!processImage.read) throw new GlimmerError('GLM_ERR_INTERNAL', 'no process image yet');
-      return processImage.read();
-    });
+    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const { startEmbeddedPlant } = await import('./industrial/embedded');

@@ -62,13 +62,15 @@ export function violatedInterlocks(profile: InterlockProfile, snapshot: PlantSna
 
 /**
  * Wraps a policy decision with the interlocks: a write must pass the policy first, then every interlock.
- * `snapshot` returns the latest process image (the embedded plant's, or one kept by an OPC UA subscription).
+ * `snapshot` returns the latest process image (the embedded plant's, or one kept by an OPC UA subscription); without
+ * one the interlocks cannot be checked and the write is refused (fail closed).
  */
-export function withInterlocks(policy: WriteDecisionFn, profile: InterlockProfile, snapshot: () => PlantSnapshot): WriteDecisionFn {
+export function withInterlocks(policy: WriteDecisionFn, profile: InterlockProfile, snapshot: () => PlantSnapshot | undefined): WriteDecisionFn {
   return (request): Decision => {
     const decision = policy(request);
     if (!decision.allow) return decision;
     const image = snapshot();
+    if (image === undefined) return { allow: false, reason: 'interlocks: no process image yet', by: 'interlock' };
     for (const command of commandsOf(request)) {
       const codes = violatedInterlocks(profile, image, command);
       if (codes.length > 0) return { allow: false, reason: `interlock ${codes.join(', ')}: ${command.action} ${command.asset}`, by: 'interlock' };

@@ -94,6 +94,11 @@ test('GIVEN a policy deny WHEN interlocks wrap it THEN the policy decision stand
   assert.deepEqual(decide(write(['pump_1.run'], [1])), { allow: false, reason: 'policy: default-deny', by: 'policy' });
 });
 
+test('GIVEN no process image yet WHEN a write passes the policy THEN it is refused by the interlocks (fail closed)', () => {
+  const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => undefined);
+  assert.deepEqual(decide(write(['pump_1.run'], [0])), { allow: false, reason: 'interlocks: no process image yet', by: 'interlock' });
+});
+
 test('GIVEN multi-signal writes WHEN decoded THEN each run/open signal becomes its command', () => {
   assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'valve_2.open', 'pump_2.speed_pct'], values: [1, 0, 50] }), [
     { asset: 'pump_1', action: 'start' },
