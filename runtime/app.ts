@@ -13,6 +13,7 @@ import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
 import type { PolicyResource } from './trust/policy/pdp';
 import type { Route } from './api/router';
 import { systemRoutes } from './api/routes/system';
+import { injectFault, plantRoutes } from './api/routes/plant';
 import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
@@ -184,7 +185,6 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
-    const { plantRoutes } = await import('./api/routes/plant');
     const routes: Route[] = [
       ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
       ...auditRoutes(audit),
@@ -251,13 +251,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditSink, logger: Logger): NodeJS.Timeout[] {
   return config.plant.faultSchedule.map((entry) => {
     const timer = setTimeout(() => {
-      try {
-        plant.sim.injectFault(entry.asset, entry.fault as FaultKind);
-        logger.info({ asset: entry.asset, fault: entry.fault }, 'scheduled fault injected');
-        audit.append({ type: 'plant.fault.injected', asset: entry.asset, fault: entry.fault, by: 'fault_schedule' }).catch(() => undefined);
-      } catch (err) {
-        logger.error({ asset: entry.asset, fault: entry.fault, err: (err as Error).message }, 'scheduled fault refused');
-      }
+      injectFault(plant, audit, entry.asset, entry.fault as FaultKind, 'fault_schedule').then(
+        () => logger.info({ asset: entry.asset, fault: entry.fault }, 'scheduled fault injected'),
+        (err: Error) => logger.error({ asset: entry.asset, fault: entry.fault, err: err.message }, 'scheduled fault refused or not audited'),
+      );
     }, entry.at_s * 1000);
     timer.unref();
     return timer;

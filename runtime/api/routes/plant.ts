@@ -9,6 +9,12 @@ import type { PlantRuntime } from '../../industrial/plant/runtime';
 import { FAULT_KINDS, type FaultKind } from '../../industrial/plant/simulation';
 import type { Route } from '../router';
 
+/** Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). */
+export async function injectFault(plant: PlantRuntime, audit: AuditSink, asset: string, fault: FaultKind, by: string): Promise<void> {
+  plant.sim.injectFault(asset, fault);
+  await audit.append({ type: 'plant.fault.injected', asset, fault, by });
+}
+
 export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
   return [
     { method: 'GET', path: '/v1/plant', handle: () => ({ body: plant.snapshot }) },
@@ -24,8 +30,7 @@ export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
         if (typeof body.fault !== 'string' || !(FAULT_KINDS as readonly string[]).includes(body.fault)) {
           throw new GlimmerError('GLM_ERR_API_BODY_INVALID', `at /fault: received ${quote(body.fault)}, allowed: one of ${FAULT_KINDS.join(', ')}`);
         }
-        plant.sim.injectFault(body.asset, body.fault as FaultKind);
-        await audit.append({ type: 'plant.fault.injected', asset: body.asset, fault: body.fault, by: ctx.principal?.id ?? 'unknown' });
+        await injectFault(plant, audit, body.asset, body.fault as FaultKind, ctx.principal?.id ?? 'unknown');
         return { status: 201, body: { asset: body.asset, fault: body.fault } };
       },
     },

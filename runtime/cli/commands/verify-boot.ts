@@ -8,7 +8,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../config/load';
 import { GlimmerError, asGlimmerError } from '../../errors';
 import { measuredBoot, parseManifest } from '../../lifecycle/manifest';
-import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../../lifecycle/release';
+import { MANIFEST_FILE, PUBLIC_KEY_FILE, releaseFiles } from '../../lifecycle/release';
 import { parseOptions, printHelp, type Command } from '../command';
 
 const HELP = `Usage: glimmer verify-boot [--manifest FILE] [--signature FILE] [--key PUBLIC_KEY_PEM] [--root DIR] [--state-dir DIR] [--json]`;
@@ -42,7 +42,7 @@ const command: Command = async (argv) => {
     throw err instanceof GlimmerError ? err : new GlimmerError('GLM_ERR_BOOT_MANIFEST_INVALID', `release manifest ${manifestFile} cannot be read`);
   }
   // Everything listed, plus anything shipped but unlisted (an added rule file must not slip through).
-  const artifacts = [...new Set([...listed, ...releaseFiles(root)])].filter((f) => f !== path.relative(root, manifestFile) && f !== SIGNATURE_FILE);
+  const artifacts = [...new Set([...listed, ...releaseFiles(root)])];
   try {
     const m = measuredBoot({ root, manifestFile, signatureFile, publicKeyPem, artifacts });
     if (values.json) process.stdout.write(`${JSON.stringify({ ok: true, measurement: m.value, artifacts: m.artifacts }, null, 2)}\n`);
