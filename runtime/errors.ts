@@ -18,6 +18,8 @@ export const ERROR_CATALOGUE = {
   // --- configuration ---
   GLM_ERR_CONFIG_INVALID: { status: 400, doc: 'A configuration file does not match its schema; the message names the file, the path inside it, the value and what is allowed.' },
   GLM_ERR_CONFIG_UNREADABLE: { status: 400, doc: 'A configuration file cannot be read or is not valid YAML/JSON.' },
+  GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID: { status: 400, doc: 'plant.mode external: a PLC address, gateway listen port or OPC UA endpoint URL is malformed or inconsistent (two listeners on one port, a port for a zone without a listener); the message names the field path and the value.' },
+  GLM_ERR_CONFIG_PLANT_FILE_UNREADABLE: { status: 400, doc: 'plant.mode external: a configured OPC UA certificate, private key or password file cannot be read or is not what it should be (a PEM/DER X.509 certificate, a PEM key); the message names the field path and the file.' },
 
   // --- lifecycle and supervision ---
   GLM_ERR_LIFECYCLE_ILLEGAL_TRANSITION: { status: 409, doc: 'An agent was asked to move between lifecycle states that are not connected (e.g. INIT to ACTIVE).' },
@@ -59,6 +61,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_PLANT_ASSET_UNKNOWN: { status: 404, doc: 'The simulated plant has no asset with that id (or no asset of that kind).' },
   GLM_ERR_PLANT_FAULT_INVALID: { status: 400, doc: 'A fault was injected that does not apply to that kind of asset (e.g. bearing_wear on a tank).' },
   GLM_ERR_PLANT_COMMAND_INVALID: { status: 400, doc: 'A plant command or simulation parameter is out of range (speed, trip setpoint, step, seed).' },
+  GLM_ERR_PLANT_SIMULATOR_ABSENT: { status: 409, doc: 'The request needs the simulated plant (fault injection, a fault schedule) but the runtime runs against real PLCs (plant.mode external).' },
+  GLM_ERR_PLANT_IMAGE_STALE: { status: 503, doc: 'External plant: no fresh process image (the PLCs did not answer the polls within plant.external.stale_after_ms, or this pod polls no PLC); interlocked writes are refused meanwhile (fail closed).' },
   GLM_ERR_MODBUS_FRAME_MALFORMED: { status: 400, doc: 'Modbus gateway: an ADU is malformed (protocol id not 0, MBAP length 0/too short/inconsistent with the PDU); the gateway closes that connection only.' },
   GLM_ERR_MODBUS_FRAME_OVERSIZE: { status: 413, doc: 'Modbus gateway: an MBAP length announces more than 254 PDU bytes; the gateway closes that connection only.' },
   GLM_ERR_MODBUS_UNIT_UNKNOWN: { status: 404, doc: 'Modbus gateway: the unit id routes to no upstream PLC, or not one reachable from the client zone (exception 0A, gateway path unavailable).' },
