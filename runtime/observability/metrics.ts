@@ -17,6 +17,9 @@ export function createMetrics() {
     registry.removeSingleMetric(`glimmer_nodejs_${name}`);
   }
   const r = [registry];
+  // Gateways count decisions in plain arrays and add them to the counter with each audit batch (every 50 ms at most);
+  // a scrape first takes what they hold, so it never lags the traffic it follows.
+  const heldGatewayDecisions = new Set<() => void>();
   return {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
@@ -29,7 +32,8 @@ export function createMetrics() {
     // --- industrial gateway (runtime/industrial) --- defined by observability (issue 8); the gateway owner fills them.
     // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);
     // decision: allow|deny; reason: a bounded code (policy, interlock, sanity, zone, ...). Never a client address.
-    gatewayDecisions: new client.Counter({ name: 'glimmer_gateway_decisions_total', help: 'Gateway decisions on Modbus/OPC UA requests by target zone, function, decision and reason', labelNames: ['zone', 'function', 'decision', 'reason'], registers: r }),
+    gatewayDecisions: new client.Counter({ name: 'glimmer_gateway_decisions_total', help: 'Gateway decisions on Modbus/OPC UA requests by target zone, function, decision and reason', labelNames: ['zone', 'function', 'decision', 'reason'], registers: r, collect: () => heldGatewayDecisions.forEach((take) => take()) }),
+    heldGatewayDecisions,
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
     // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
     gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),

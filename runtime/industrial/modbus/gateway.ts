@@ -207,7 +207,7 @@ export class ModbusGateway {
     }
     this.servers.length = 0;
     await Promise.all(this.upstreams.map((u) => u?.stop()));
-    this.inspector.audit.flush();
+    this.inspector.dispose();
   }
 }
 

@@ -176,6 +176,15 @@ export class Inspector {
     this.rules.units.forEach((u, id) => { if (u) this.unitZone[id] = this.targetZones.indexOf(u.zone); });
     this.counts = new Float64Array(this.targetZones.length * FUNCTION_NAMES.length * VERDICTS.length);
     this.audit = new AuditBatcher(options.audit, () => this.flushMetrics(), options.logger);
+    this.metrics?.heldGatewayDecisions.add(this.takeCounts);
+  }
+
+  private readonly takeCounts = (): void => this.flushMetrics();
+
+  /** Flushes the last audit batch and stops answering scrapes. */
+  dispose(): void {
+    this.audit.flush();
+    this.metrics?.heldGatewayDecisions.delete(this.takeCounts);
   }
 
   session(zone: string, now: number): ClientSession {
