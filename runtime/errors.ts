@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
   GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
   GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },
+  GLM_ERR_AGENT_MESSAGE_REFUSED: { status: 502, doc: 'Another agent did not complete an A2A message: its policy denied the call or its handler failed.' },
   GLM_ERR_DATA_RECORD_INVALID: { status: 400, doc: 'The Data Agent received a record that is not a bounded JSON object of scalars.' },
   GLM_ERR_DATA_NO_CONDUIT: { status: 403, doc: 'The Data Agent was asked to move records between zones that no conduit connects.' },
 
@@ -43,6 +44,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_CERT_REVOKED: { status: 401, doc: 'A certificate serial is on the revocation list.' },
   GLM_ERR_CERT_KEY_USAGE: { status: 401, doc: 'A certificate lacks the key usage / extended key usage its role requires.' },
   GLM_ERR_CERT_UNREADABLE: { status: 400, doc: 'A certificate or key file cannot be parsed.' },
+  GLM_ERR_CERT_RENEWAL_FAILED: { status: 503, doc: 'The supervisor issued no next SVID for an agent; the agent keeps its current SVID and retries.' },
 
   // --- HTTP API ---
   GLM_ERR_API_UNAUTHENTICATED: { status: 401, doc: 'The request has no valid bearer token or client certificate.' },

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../observability/logger';
 import type { AgentSpec, RuntimeConfig } from '../config/types';
+import type { AcceptedTopic, startAgentMessenger } from './messaging';
 
 /** A record for the audit log; the supervisor appends it (agents never hold the log themselves). */
 export interface AuditRecordInput {
@@ -12,7 +13,7 @@ export interface AuditRecordInput {
   readonly [field: string]: unknown;
 }
 
-/** A message between agents, relayed by the supervisor (agent-to-agent A2A over mTLS replaces the relay where wired). */
+/** A message between agents (A2A over SPIFFE mTLS, runtime/agents/messaging.ts), or from the runtime over IPC. */
 export interface AgentMessage {
   readonly from: string;
   readonly to: string;
@@ -28,6 +29,7 @@ export interface AgentContext {
   /** Ports of the embedded plant and gateway, as the supervisor started them. */
   readonly endpoints: Readonly<Record<string, string>>;
   audit(record: AuditRecordInput): void;
+  /** Sends to another agent over A2A (fire and forget; failures are logged and audited). */
   send(to: string, topic: string, body: unknown): void;
   onMessage(handler: (message: AgentMessage) => void): void;
   /** Publishes a small status object (scores, decisions) shown by the API and the console. */
@@ -40,6 +42,11 @@ export interface AgentContext {
 export interface AgentBehaviour {
   /** Files this agent loads (paths relative to the repo root), measured at boot against the signed manifest. */
   readonly artifacts: readonly string[];
+  /**
+   * Agents that talk to other agents bring the A2A messenger (so the others' bundles stay without it) and the topics
+   * they accept, which they then serve over A2A (policy-checked, audited). Without it, `send` drops messages.
+   */
+  readonly messaging?: { readonly start: typeof startAgentMessenger; readonly accepts: readonly AcceptedTopic[] };
   /** Allocates resources (connections, sessions, models). Must throw a GlimmerError on failure. */
   start(ctx: AgentContext): Promise<void>;
   pause?(reason: string): Promise<void>;

@@ -11,10 +11,8 @@ import { GlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
 
-/** Topic the Industrial agent publishes snapshots on, and the topic of shutdown commands. */
-export const SNAPSHOT_TOPIC = 'plant.snapshot';
-export const SHUTDOWN_TOPIC = 'safety.shutdown';
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
 export function manifestSha256(rel: string, manifestFile?: string): string {
@@ -42,7 +40,8 @@ const factory: BehaviourFactory = (spec, config) => {
   let stopCore: (() => Promise<void>) | undefined;
 
   const behaviour: AgentBehaviour = {
-    artifacts: [...settings.rulesets.map((r) => `rules/${r}`), modelRel],
+    artifacts: [...settings.rulesets.map((r) => `rules/${r}`), modelRel, ...policyArtifacts()],
+    messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SNAPSHOT, description: 'Evaluates a plant snapshot with the safety rules and the anomaly model' }] },
     async start(ctx) {
       const { RuleEngine } = await import('../reasoning/engine');
       const { loadAnomalyModel } = await import('../reasoning/model');
@@ -64,14 +63,14 @@ const factory: BehaviourFactory = (spec, config) => {
         sinks: {
           shutdown: (command) => {
             if (command.target === spec.name) ctx.hold(`safety shutdown: ${command.codes.join(', ') || 'enforce_safety_shutdown'}`);
-            else ctx.send(agentNames.has(command.target) ? command.target : industrial, SHUTDOWN_TOPIC, command);
+            else ctx.send(agentNames.has(command.target) ? command.target : industrial, TOPIC_SHUTDOWN, command);
           },
           audit: (record) => ctx.audit(record),
           publish: (status) => ctx.publish(status),
         },
       });
       ctx.onMessage((message) => {
-        if (message.topic === SNAPSHOT_TOPIC) core.onSnapshot(message.body);
+        if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body);
       });
       ctx.audit({ type: 'cognitive.started', rulesets: settings.rulesets, model: { path: modelRel, sha256: model.sha256 }, threshold: settings.threshold, inference_limit: settings.inferenceLimit });
       stopCore = async () => {

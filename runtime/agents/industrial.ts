@@ -12,6 +12,7 @@
  * node-opcua is loaded inside start(), never at import.
  */
 import type { AgentBehaviour, AgentContext, AgentMessage, BehaviourFactory } from './behaviour';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { PlantOpcuaClient } from '../industrial/opcua/client';
 import { ModbusTcpClient } from '../industrial/modbus/client';
@@ -21,8 +22,6 @@ import { PROCESS_ZONE } from '../industrial/plant/simulation';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
-export const TOPIC_SNAPSHOT = 'plant.snapshot';
-export const TOPIC_SHUTDOWN = 'safety.shutdown';
 
 export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 
@@ -113,16 +112,20 @@ const factory: BehaviourFactory = (spec, config) => {
   }
 
   const behaviour: AgentBehaviour = {
-    artifacts: [],
+    // The PDP of its A2A endpoint loads these (the cognitive agents' shutdown orders arrive there).
+    artifacts: policyArtifacts(),
+    messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Executes a safety shutdown of a plant unit through the zone gateway' }] },
     async start(context) {
       ctx = context;
       stopped = false;
-      const { connectPlantOpcua } = require('../industrial/opcua/client') as typeof import('../industrial/opcua/client');
+      const { connectPlantOpcua, externalOpcuaSession } = require('../industrial/opcua/client') as typeof import('../industrial/opcua/client');
       const { opcuaSecurityFor } = require('../industrial/opcua/security') as typeof import('../industrial/opcua/security');
-      const endpointUrl = context.endpoints.opcua;
+      // A real plant (plant.mode external): its server, certificate and credentials from the config; else the embedded one.
+      const session = externalOpcuaSession(config, spec.name) ?? { endpointUrl: context.endpoints.opcua, user: spec.name };
+      const endpointUrl = session.endpointUrl;
       if (!endpointUrl) throw new GlimmerError('GLM_ERR_OPCUA_CONNECT_FAILED', 'no OPC UA endpoint in the agent context (endpoints.opcua)');
       opcua = await connectPlantOpcua({
-        endpointUrl, stateDir: context.stateDir, name: spec.name, user: spec.name,
+        ...session, endpointUrl, stateDir: context.stateDir, name: spec.name,
         security: opcuaSecurityFor(config, PROCESS_ZONE), logger: context.logger,
         onRecovered: () => context.audit({ type: 'industrial.opcua_recovered', endpoint: endpointUrl }),
       });

@@ -2,13 +2,15 @@
  * Agent process entry (bundled to dist/agent.js). The supervisor forks one process per agent and sends `boot`; the
  * agent validates its identity and measures its artifacts (into BOOTSTRAPPING), allocates its resources (into ACTIVE),
  * and reports every transition back over IPC. It never holds the audit log: records go to the supervisor.
+ * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
  */
-import { asGlimmerError } from '../errors';
+import { GlimmerError, asGlimmerError } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
-import { EXIT_BOOT_REFUSED, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext, AgentMessage } from './behaviour';
+import type { AgentMessenger } from './messaging';
 import { loadBehaviour } from './registry';
 
 const SEAL_TIMEOUT_MS = 3000;
@@ -23,6 +25,9 @@ class AgentProcess {
   private readonly handlers: ((m: AgentMessage) => void)[] = [];
   private sealed?: () => void;
   private stopping = false;
+  private messenger?: AgentMessenger;
+  private peers: Readonly<Record<string, string>> = {};
+  private renewal?: { resolve: (identity: AgentIdentity) => void; reject: (err: Error) => void };
 
   async boot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
@@ -40,19 +45,21 @@ class AgentProcess {
       logger,
       endpoints: cmd.endpoints,
       audit: (record) => send({ type: 'audit', record }),
-      send: (to, topic, body) => send({ type: 'send', to, topic, body }),
+      send: (to, topic, body) => this.messenger?.send(to, topic, body),
       onMessage: (handler) => this.handlers.push(handler),
       publish: (status) => send({ type: 'publish', status }),
       hold: (reason) => void this.pause(reason),
       clear: () => void this.resume('clearance'),
     };
     machine.onEnter('ACTIVE', async ({ from }) => {
-      if (from === 'BOOTSTRAPPING') await behaviour.start(ctx);
-      else await behaviour.resume?.();
+      if (from !== 'BOOTSTRAPPING') return behaviour.resume?.();
+      if (behaviour.messaging) await this.startMessenger(cmd, behaviour.messaging, ctx);
+      await behaviour.start(ctx);
     });
     machine.onEnter('PAUSED', async ({ reason }) => behaviour.pause?.(reason));
     machine.onEnter('TERMINATED', async ({ from }) => {
       await behaviour.stop();
+      await this.messenger?.close();
       if (from === 'PAUSED') await this.sealFinalRecord(cmd);
     });
 
@@ -117,6 +124,44 @@ class AgentProcess {
     this.sealed?.();
   }
 
+  /** The identity was validated on the way into BOOTSTRAPPING; the A2A endpoint serves under it. */
+  private async startMessenger(cmd: BootCommand, messaging: NonNullable<AgentBehaviour['messaging']>, ctx: AgentContext): Promise<void> {
+    const messenger = await messaging.start({
+      spec: cmd.spec,
+      config: cmd.config,
+      identity: cmd.identity,
+      renew: () => this.renew(),
+      accepts: messaging.accepts,
+      audit: ctx.audit,
+      logger: ctx.logger,
+      deliver: (message) => this.deliver(message),
+    });
+    this.messenger = messenger;
+    messenger.setPeers(this.peers);
+    if (messenger.url !== undefined) send({ type: 'a2a-endpoint', url: messenger.url });
+  }
+
+  setPeers(peers: Readonly<Record<string, string>>): void {
+    this.peers = peers;
+    this.messenger?.setPeers(peers);
+  }
+
+  /** The next SVID, issued by the supervisor (one request at a time: rotation is rare). */
+  private renew(): Promise<AgentIdentity> {
+    return new Promise((resolve, reject) => {
+      this.renewal?.reject(new Error('superseded by a newer SVID request'));
+      this.renewal = { resolve, reject };
+      send({ type: 'svid-request' });
+    });
+  }
+
+  onSvid(answer: { identity: AgentIdentity } | { code: string; message: string }): void {
+    const pending = this.renewal;
+    this.renewal = undefined;
+    if ('identity' in answer) pending?.resolve(answer.identity);
+    else pending?.reject(new GlimmerError('GLM_ERR_CERT_RENEWAL_FAILED', `the supervisor issued no SVID: ${answer.code}: ${answer.message}`));
+  }
+
   private exit(code: number): void {
     // Let the IPC channel flush the last messages before leaving.
     setImmediate(() => process.exit(code));
@@ -132,6 +177,9 @@ process.on('message', (raw: SupervisorToAgent) => {
     case 'terminate': void agent.terminate(raw.reason); break;
     case 'message': agent.deliver(raw.message); break;
     case 'sealed': agent.onSealed(); break;
+    case 'peers': agent.setPeers(raw.peers); break;
+    case 'svid': agent.onSvid({ identity: raw.identity }); break;
+    case 'svid-refused': agent.onSvid(raw); break;
   }
 });
 // The supervisor is gone: do not linger as an orphan holding PLC sessions.

@@ -27,14 +27,22 @@ export type SupervisorToAgent =
   | { readonly type: 'resume'; readonly reason: string }
   | { readonly type: 'terminate'; readonly reason: string }
   | { readonly type: 'message'; readonly message: AgentMessage }
-  | { readonly type: 'sealed' };
+  | { readonly type: 'sealed' }
+  /** Where the other agents' A2A endpoints listen (agent name -> https URL). */
+  | { readonly type: 'peers'; readonly peers: Readonly<Record<string, string>> }
+  /** The answer to `svid-request`: the agent's next SVID, or why none was issued. */
+  | { readonly type: 'svid'; readonly identity: AgentIdentity }
+  | { readonly type: 'svid-refused'; readonly code: string; readonly message: string };
 
 export type AgentToSupervisor =
   | { readonly type: 'transition'; readonly transition: Transition }
   | { readonly type: 'refused'; readonly code: string; readonly message: string }
   | { readonly type: 'audit'; readonly record: AuditRecordInput }
   | { readonly type: 'final-audit'; readonly record: AuditRecordInput }
-  | { readonly type: 'send'; readonly to: string; readonly topic: string; readonly body: unknown }
+  /** The agent's A2A endpoint listens here. */
+  | { readonly type: 'a2a-endpoint'; readonly url: string }
+  /** Rotation at half-life: the supervisor holds the CA. */
+  | { readonly type: 'svid-request' }
   | { readonly type: 'publish'; readonly status: Record<string, unknown> }
   | { readonly type: 'hold'; readonly reason: string }
   | { readonly type: 'clear' };

@@ -1,7 +1,8 @@
 /**
  * The swarm supervisor: one isolated process per agent (child_process.fork), restarts with exponential backoff after a
- * crash, gives up after a crash loop, relays agent messages, records every transition (audit, metric, log), and on
- * stop drives every agent to TERMINATED within a bounded grace period (stragglers are killed and recorded).
+ * crash, gives up after a crash loop, records every transition (audit, metric, log), and on stop drives every agent to
+ * TERMINATED within a bounded grace period (stragglers are killed and recorded). Agents message each other directly
+ * over A2A on mTLS; the supervisor tells each where the others listen and, holding the CA, renews their SVIDs.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -41,8 +42,10 @@ export interface SupervisorOptions {
   readonly audit: AuditSink;
   readonly releaseKeyPem: string;
   readonly endpoints: Readonly<Record<string, string>>;
-  /** Issues the agent's X.509-SVID (called at each start: restarts get a fresh identity). */
+  /** Issues the agent's X.509-SVID (at each start, so restarts get a fresh identity, and at each rotation). */
   readonly identityFor: (spec: AgentSpec) => Promise<AgentIdentity>;
+  /** A2A endpoints of agents supervised elsewhere (other pods): agent name -> https URL. @default {} */
+  readonly peers?: Readonly<Record<string, string>>;
   /** @default dist/agent.js under root, or the TypeScript entry through tsx when no bundle exists */
   readonly agentEntry?: string;
 }
@@ -57,6 +60,8 @@ interface Slot {
   lastError?: { code: string; message: string };
   status?: Record<string, unknown>;
   refused: boolean;
+  /** Where its A2A endpoint listens, while its process runs. */
+  a2aUrl?: string;
   timer?: NodeJS.Timeout;
   exited?: Promise<void>;
 }
@@ -174,6 +179,19 @@ export class Supervisor extends EventEmitter {
       releaseKeyPem: this.options.releaseKeyPem,
       endpoints: this.options.endpoints,
     });
+    this.post(slot, { type: 'peers', peers: this.peerUrls() });
+  }
+
+  /** Agent name -> A2A URL of every running agent endpoint, here or elsewhere. */
+  private peerUrls(): Record<string, string> {
+    const peers: Record<string, string> = { ...this.options.peers };
+    for (const s of this.slots.values()) if (s.a2aUrl !== undefined) peers[s.spec.name] = s.a2aUrl;
+    return peers;
+  }
+
+  private announcePeers(): void {
+    const peers = this.peerUrls();
+    for (const slot of this.slots.values()) this.post(slot, { type: 'peers', peers });
   }
 
   private post(slot: Slot, message: SupervisorToAgent): void {
@@ -198,12 +216,19 @@ export class Supervisor extends EventEmitter {
       case 'final-audit':
         void this.append({ ...msg.record, agent: slot.spec.name }).then(() => this.post(slot, { type: 'sealed' }));
         break;
-      case 'send': {
-        const target = this.slots.get(msg.to);
-        if (target) this.post(target, { type: 'message', message: { from: slot.spec.name, to: msg.to, topic: msg.topic, body: msg.body } });
-        this.emit('message', { from: slot.spec.name, to: msg.to, topic: msg.topic, body: msg.body });
+      case 'a2a-endpoint':
+        // Only loopback or configured hosts reach here; the peer's SVID is what callers trust, not this URL.
+        if (typeof msg.url === 'string' && /^https:\/\/[^/\s]{1,253}$/.test(msg.url)) {
+          slot.a2aUrl = msg.url;
+          this.announcePeers();
+        }
         break;
-      }
+      case 'svid-request':
+        this.options.identityFor(slot.spec).then(
+          (identity) => this.post(slot, { type: 'svid', identity }),
+          (err: Error) => this.post(slot, { type: 'svid-refused', code: (err as { code?: string }).code ?? 'GLM_ERR_INTERNAL', message: err.message }),
+        );
+        break;
       case 'publish':
         slot.status = msg.status;
         this.emit('status', slot.spec.name, msg.status);
@@ -240,6 +265,10 @@ export class Supervisor extends EventEmitter {
   private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (slot.child !== child) return;
     slot.child = undefined;
+    if (slot.a2aUrl !== undefined) {
+      slot.a2aUrl = undefined;
+      this.announcePeers();
+    }
     const clean = code === 0 && slot.state === 'TERMINATED';
     if (this.stopping || clean) return;
     if (code === EXIT_BOOT_REFUSED || slot.refused) {

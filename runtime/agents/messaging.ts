@@ -1,0 +1,190 @@
+/**
+ * Agent-to-agent messages over A2A on SPIFFE mTLS (never through the supervisor). An agent that accepts topics serves
+ * an A2A endpoint with one skill per topic, under its own X.509-SVID; its own PDP authorizes every call (action
+ * `call`, context {protocol: a2a, skill: <topic>}, plus the topic's own action where it names one) and audits the
+ * decision. Sending calls the peer's endpoint and pins the peer's SVID to the agent meant. The SVID rotates at
+ * half-life; the supervisor, which holds the CA, issues the next one over IPC. Where peers listen comes from the
+ * supervisor: embedded, each agent reports its loopback URL; in pods, the configured service URLs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
+import { REPO_ROOT } from '../config/load';
+import type { AgentSpec, RuntimeConfig } from '../config/types';
+import type { AgentIdentity } from '../lifecycle/ipc';
+import type { Logger } from '../observability/logger';
+import type { A2aClient, A2aPeer } from '../trust/a2a/client';
+import type { A2aServer } from '../trust/a2a/server';
+import type { TrustAuditRecord } from '../trust/audit';
+import type { PolicyAction } from '../trust/policy/pdp';
+import { SvidSource } from '../trust/rotation';
+import { type IssuedSvid, validateSvid } from '../trust/svid';
+import type { AgentMessage, AuditRecordInput } from './behaviour';
+
+/** Snapshots from the Industrial agent to the Cognitive agents, and shutdown orders back. */
+export const TOPIC_SNAPSHOT = 'plant.snapshot';
+export const TOPIC_SHUTDOWN = 'safety.shutdown';
+
+/** The files the PDP of an A2A endpoint loads (rules/policies): measured at boot like every other artifact. */
+export function policyArtifacts(): string[] {
+  return fs.readdirSync(path.join(REPO_ROOT, 'rules', 'policies')).filter((n) => n.endsWith('.cedar') || n.endsWith('.cedarschema')).sort().map((n) => `rules/policies/${n}`);
+}
+
+/** A topic an agent accepts; `action` is checked on top of `call` (e.g. `shutdown` for shutdown orders). */
+export interface AcceptedTopic {
+  readonly topic: string;
+  readonly description: string;
+  readonly action?: Exclude<PolicyAction, 'call'>;
+}
+
+export interface MessengerOptions {
+  readonly spec: AgentSpec;
+  readonly config: RuntimeConfig;
+  /** The SVID the agent booted with. */
+  readonly identity: AgentIdentity;
+  /** Asks the supervisor for the next SVID (rotation at half-life). */
+  readonly renew: () => Promise<AgentIdentity>;
+  readonly accepts: readonly AcceptedTopic[];
+  readonly audit: (record: AuditRecordInput) => void;
+  readonly logger: Logger;
+  readonly deliver: (message: AgentMessage) => void;
+  /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
+  readonly rotateAt?: number;
+  /** Where the A2A endpoint listens. @default 127.0.0.1, an ephemeral port */
+  readonly listen?: { readonly host: string; readonly port: number };
+}
+
+export interface AgentMessenger {
+  /** https://host:port of this agent's A2A endpoint; undefined when it accepts no topic. */
+  readonly url: string | undefined;
+  /** Where the other agents listen (agent name -> URL), as the supervisor knows it. */
+  setPeers(peers: Readonly<Record<string, string>>): void;
+  /** Fire and forget; failures are logged and audited, never thrown. */
+  send(to: string, topic: string, body: unknown): void;
+  close(): Promise<void>;
+}
+
+/** Calls to one peer that may wait for an answer; more are dropped (a slow peer must not grow memory). */
+const MAX_IN_FLIGHT_PER_PEER = 16;
+
+/** The SVID fields rotation needs, read from the certificate itself. */
+function issuedSvid(identity: AgentIdentity, trustDomain: string): IssuedSvid {
+  const id = validateSvid(identity.certPem, { bundlePem: identity.bundlePem, trustDomain });
+  return { certPem: identity.certPem, keyPem: identity.keyPem, spiffeId: id.spiffeId, notBefore: id.notBefore, notAfter: id.notAfter, serial: id.serial };
+}
+
+export async function startAgentMessenger(options: MessengerOptions): Promise<AgentMessenger> {
+  const { spec, config, logger } = options;
+  const trustDomain = config.topology.trust_domain;
+  const audit = (record: TrustAuditRecord): void => options.audit(record);
+  let first = true;
+  const identity = await SvidSource.start({
+    bundlePem: options.identity.bundlePem,
+    trustDomain,
+    audit,
+    issue: async () => {
+      if (first) {
+        first = false;
+        return issuedSvid(options.identity, trustDomain);
+      }
+      return issuedSvid(await options.renew(), trustDomain);
+    },
+    rotateAt: options.rotateAt,
+    onError: (err) => logger.error({ code: asGlimmerError(err).code }, 'SVID renewal failed; retrying'),
+  });
+
+  let server: A2aServer | undefined;
+  if (options.accepts.length > 0) {
+    const { PolicyDecisionPoint } = await import('../trust/policy/pdp');
+    const { createA2aServer } = await import('../trust/a2a/server');
+    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit });
+    const self = identity.current.spiffeId;
+    server = createA2aServer({
+      identity,
+      pdp,
+      audit,
+      name: spec.name,
+      description: `Glimmer ${spec.kind} agent in zone ${spec.zone}`,
+      skills: options.accepts.map((t) => ({
+        id: t.topic,
+        name: t.topic,
+        description: t.description,
+        handle: async (call) => {
+          if (t.action !== undefined) {
+            const d = pdp.authorize(call.caller.spiffeId, t.action, { type: 'Agent', id: self }, { protocol: 'a2a', skill: t.topic });
+            if (!d.allow) throw new GlimmerError('GLM_ERR_POLICY_DENIED', `${quote(call.caller.spiffeId)} may not ${t.action} ${quote(spec.name)}: ${d.reasons.join(', ')}`);
+          }
+          if (call.caller.kind !== 'agent') throw new GlimmerError('GLM_ERR_POLICY_DENIED', `${quote(call.caller.spiffeId)} is not an agent`);
+          options.deliver({ from: call.caller.agent, to: spec.name, topic: t.topic, body: call.data[0] ?? null });
+          return { text: 'accepted' };
+        },
+      })),
+    });
+    const at = options.listen ?? { host: '127.0.0.1', port: 0 };
+    await server.listen(at.port, at.host);
+  }
+
+  let peers: Readonly<Record<string, string>> = {};
+  let client: A2aClient | undefined;
+  /** Connected peers by URL (a restarted peer listens on a new URL). */
+  const connections = new Map<string, Promise<A2aPeer>>();
+  const inFlight = new Map<string, number>();
+  const zoneOf = new Map(config.agents.map((a) => [a.name, a.zone]));
+
+  const failed = (to: string, topic: string, err: unknown): void => {
+    const e = asGlimmerError(err);
+    logger.warn({ to, topic, code: e.code, reason: e.message.slice(0, 200) }, 'agent message not delivered');
+    options.audit({ type: 'agent.message_failed', to, topic, code: e.code });
+  };
+
+  const deliverTo = async (to: string, url: string, topic: string, body: unknown): Promise<void> => {
+    if (!client) {
+      const { createA2aClient } = await import('../trust/a2a/client');
+      client = createA2aClient({ identity, audit });
+    }
+    let peer = connections.get(url);
+    if (!peer) {
+      peer = client.connect(url, { agent: to, zone: zoneOf.get(to) });
+      connections.set(url, peer);
+      peer.catch(() => connections.delete(url));
+    }
+    const result = await (await peer).call(topic, '', body);
+    if (result.state !== 'completed') {
+      throw new GlimmerError('GLM_ERR_AGENT_MESSAGE_REFUSED', `${quote(to)} answered ${result.state} to ${quote(topic)}: ${quote(result.error ?? '', 200)}`);
+    }
+  };
+
+  return {
+    get url() {
+      return server?.url;
+    },
+    setPeers(next) {
+      peers = next;
+    },
+    send(to, topic, body) {
+      const url = peers[to];
+      if (url === undefined) {
+        // The peer has not started (or is restarting): nothing to call yet.
+        logger.debug({ to, topic }, 'agent message dropped: peer endpoint unknown');
+        return;
+      }
+      const n = inFlight.get(to) ?? 0;
+      if (n >= MAX_IN_FLIGHT_PER_PEER) {
+        logger.warn({ to, topic, in_flight: n }, 'agent message dropped: peer is not answering');
+        return;
+      }
+      inFlight.set(to, n + 1);
+      deliverTo(to, url, topic, body)
+        .catch((err: unknown) => {
+          connections.delete(url);
+          failed(to, topic, err);
+        })
+        .finally(() => inFlight.set(to, (inFlight.get(to) ?? 1) - 1));
+    },
+    async close() {
+      identity.stop();
+      client?.close();
+      await server?.close();
+    },
+  };
+}
