@@ -2,23 +2,29 @@
  * An agent's A2A endpoint (A2A protocol v1.0 via @a2a-js/sdk: Agent Card at /.well-known/agent-card.json, JSON-RPC
  * tasks at /a2a/jsonrpc) served only over the SPIFFE mTLS server. Every HTTP request, the card included, is first
  * authorized by the PDP: action `call`, resource this agent, context {protocol: 'a2a', skill}. The skill is the
- * message's `metadata.skill` when the caller names one, else the JSON-RPC method. Denials answer 403 with
- * GLM_ERR_POLICY_DENIED and are audited (by the PDP) like allows.
+ * message's `metadata.skill` when the caller names one, else the JSON-RPC method (`agent-card` for a GET). Denials
+ * answer 403 with GLM_ERR_POLICY_DENIED and are audited (by the PDP) like allows.
  *
- * The SDK and express load lazily (about 0.5 s), when the first A2A server is created.
+ * The protocol layer is the SDK's own (DefaultRequestHandler for tasks, JsonRpcTransportHandler for JSON-RPC,
+ * version negotiation, extensions, SSE), served from a plain node:http request listener instead of the SDK's express
+ * router: the same wire behaviour (same JSON-RPC errors, card with ETag and Cache-Control, SSE framing) at a fraction
+ * of the CPU per call. Tasks live in a bounded in-memory store (oldest evicted first), scoped per caller.
+ *
+ * The SDK loads lazily (about 0.3 s), when the first A2A server is created.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Request, Response, NextFunction } from 'express';
 import type { AgentCard, Message, Part, Task } from '@a2a-js/sdk';
 import type { AgentExecutor, ExecutionEventBus, RequestContext } from '@a2a-js/sdk/server';
-import { GlimmerError } from '../../errors';
+import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../audit';
 import { createMtlsHttpServer, peerIdentity, type MtlsServer } from '../mtls';
 import type { PolicyDecisionPoint } from '../policy/pdp';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
 import type { SvidIdentity } from '../svid';
+import { BoundedTaskStore } from './tasks';
 
 export const A2A_JSONRPC_PATH = '/a2a/jsonrpc';
 
@@ -81,20 +87,64 @@ function skillOf(body: unknown): string {
   return name.slice(0, 64);
 }
 
+/** Largest JSON-RPC request body read (a bigger one is refused with 413 before it is parsed). */
+export const A2A_MAX_BODY_BYTES = 256 * 1024;
+
+/** @default bound of the task store */
+const MAX_TASKS = 10_000;
+
+const JSON_TYPE = 'application/json';
+
+function send(res: http.ServerResponse, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendError(res: http.ServerResponse, err: GlimmerError): void {
+  send(res, err.status, JSON.stringify(err.toJSON()));
+}
+
+/** Reads the request body up to `limit` bytes: 'too-large' past it (the rest is not read), 'closed' if the peer left. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'closed'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)));
+    req.once('error', () => resolve('closed'));
+    req.once('close', () => resolve('closed'));
+  });
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return (Array.isArray(value) ? value[0] : value) || undefined;
+}
+
 export function createA2aServer(options: A2aServerOptions): A2aServer {
-  const express = require('express') as typeof import('express');
   const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
-  const sdkExpress = require('@a2a-js/sdk/server/express') as typeof import('@a2a-js/sdk/server/express');
   const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
+  const sdkErrors = require('@a2a-js/sdk/errors') as typeof import('@a2a-js/sdk/errors');
 
   const self = options.identity.current.spiffeId;
+  const resource = { type: 'Agent', id: self } as const;
   const skills = new Map(options.skills.map((s) => [s.id, s]));
   let url = '';
 
-  const card = (): AgentCard => ({
+  const card: AgentCard = {
     name: options.name,
     description: options.description,
-    supportedInterfaces: [{ url: `${url}${A2A_JSONRPC_PATH}`, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: sdk.A2A_PROTOCOL_VERSION }],
+    supportedInterfaces: [{ url: A2A_JSONRPC_PATH, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: sdk.A2A_PROTOCOL_VERSION }],
     provider: { organization: 'Glimmer', url: 'https://glimmer.local' },
     version: '1.0.0',
     capabilities: { streaming: false, pushNotifications: false, extensions: [], extendedAgentCard: false },
@@ -104,7 +154,17 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     defaultOutputModes: ['text/plain', 'application/json'],
     skills: options.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: [], examples: [], inputModes: [], outputModes: [], securityRequirements: [] })),
     signatures: [],
-  });
+  };
+  /** The card as served (what the SDK's agentCardHandler sends: the card JSON, a weak ETag, an hour of caching). */
+  let cardBody = '';
+  let cardEtag = '';
+  const setUrl = (base: string): void => {
+    url = base;
+    (card.supportedInterfaces[0] as { url: string }).url = `${base}${A2A_JSONRPC_PATH}`;
+    cardBody = JSON.stringify(card);
+    cardEtag = `W/"${createHash('sha256').update(cardBody).digest('hex').slice(0, 16)}"`;
+  };
+  setUrl('');
 
   const executor: AgentExecutor = {
     execute: async (ctx: RequestContext, bus: ExecutionEventBus) => {
@@ -138,35 +198,113 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     cancelTask: async () => undefined,
   };
 
-  const handler = new sdkServer.DefaultRequestHandler(card(), new sdkServer.InMemoryTaskStore(), executor);
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(express.json({ limit: '256kb' }));
-  app.use((req: Request, res: Response, next: NextFunction) => {
+  const handler = new sdkServer.DefaultRequestHandler(card, new BoundedTaskStore(MAX_TASKS), executor);
+  const transport = new sdkServer.JsonRpcTransportHandler(handler);
+  const rpcError = (id: unknown, err: unknown) => ({ jsonrpc: '2.0', id: id ?? null, error: sdkServer.JsonRpcTransportHandler.mapToJSONRPCError(err) });
+
+  /** One JSON-RPC request, as the SDK's express jsonRpcHandler answers it. */
+  const jsonRpc = async (req: http.IncomingMessage, res: http.ServerResponse, caller: SvidIdentity, body: unknown): Promise<void> => {
+    const id = (body as { id?: unknown } | undefined)?.id;
+    try {
+      const user = { isAuthenticated: true, userName: caller.spiffeId };
+      users.set(user, caller);
+      const context = sdkServer.defaultServerCallContextBuilder({
+        extensions: sdk.Extensions.parseServiceParameter(header(req, sdk.HTTP_EXTENSION_HEADER)),
+        user,
+        headers: req.headers,
+        requestedVersion: header(req, sdk.A2A_VERSION_HEADER),
+      });
+      sdkServer.validateVersion(context.requestedVersion, card, 'JSONRPC');
+      const result = await transport.handle(body as Record<string, unknown>, context);
+      const extensionHeaders: http.OutgoingHttpHeaders = context.activatedExtensions ? { [sdk.HTTP_EXTENSION_HEADER]: [...context.activatedExtensions] } : {};
+      if (!(Symbol.asyncIterator in result)) {
+        send(res, 200, JSON.stringify(result), extensionHeaders);
+        return;
+      }
+      const stream = result[Symbol.asyncIterator]();
+      let first: IteratorResult<unknown>;
+      try {
+        first = await stream.next();
+      } catch (err) {
+        send(res, 200, JSON.stringify(rpcError(id, err)));
+        return;
+      }
+      res.writeHead(200, { ...sdk.SSE_HEADERS, ...extensionHeaders });
+      try {
+        for (let r = first; !r.done; r = await stream.next()) res.write(sdk.formatSSEEvent(r.value));
+      } catch (err) {
+        if (!res.writableEnded) res.write(sdk.formatSSEErrorEvent(rpcError(id, err)));
+      } finally {
+        if (!res.writableEnded) res.end();
+      }
+    } catch (err) {
+      const answer = rpcError(id, err);
+      if (!res.headersSent) send(res, answer.error.code === sdkErrors.A2A_ERROR_CODE.INTERNAL_ERROR ? 500 : 200, JSON.stringify(answer));
+      else if (!res.writableEnded) res.end();
+    }
+  };
+
+  const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const caller = peerIdentity(req);
     if (caller === undefined) {
-      res.status(401).json(new GlimmerError('GLM_ERR_API_UNAUTHENTICATED', 'no verified client certificate').toJSON());
+      sendError(res, new GlimmerError('GLM_ERR_API_UNAUTHENTICATED', 'no verified client certificate'));
       return;
     }
-    const decision = options.pdp.authorize(caller.spiffeId, 'call', { type: 'Agent', id: self }, { protocol: 'a2a', skill: req.method === 'GET' ? 'agent-card' : skillOf(req.body) });
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    // Body: JSON-RPC POSTs only; a body without a content type is not parsed (as express.json() does).
+    let body: unknown;
+    let malformed: 'parse' | 'content-type' | undefined;
+    const post = req.method === 'POST';
+    if (post) {
+      const raw = await readBody(req, A2A_MAX_BODY_BYTES);
+      if (raw === 'closed') return;
+      if (raw === 'too-large') {
+        res.shouldKeepAlive = false;
+        sendError(res, new GlimmerError('GLM_ERR_API_BODY_TOO_LARGE', `the request body exceeds ${A2A_MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      const type = header(req, 'content-type');
+      if (type !== undefined && (type.split(';', 1)[0] as string).trim().toLowerCase() !== JSON_TYPE) malformed = 'content-type';
+      else if (type !== undefined && raw.length > 0) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          malformed = 'parse';
+        }
+      }
+    }
+    const decision = options.pdp.authorize(caller.spiffeId, 'call', resource, { protocol: 'a2a', skill: req.method === 'GET' ? 'agent-card' : skillOf(body) });
     if (!decision.allow) {
-      res.status(403).json(new GlimmerError('GLM_ERR_POLICY_DENIED', `call to ${self} denied: ${decision.reasons.join(', ')}`).toJSON());
+      sendError(res, new GlimmerError('GLM_ERR_POLICY_DENIED', `call to ${self} denied: ${decision.reasons.join(', ')}`));
       return;
     }
-    next();
-  });
-  app.use(`/${sdk.AGENT_CARD_PATH}`, sdkExpress.agentCardHandler({ agentCardProvider: async () => card() }));
-  app.use(A2A_JSONRPC_PATH, sdkExpress.jsonRpcHandler({
-    requestHandler: handler,
-    userBuilder: async (req) => {
-      const caller = peerIdentity(req);
-      const user = { get isAuthenticated() { return caller !== undefined; }, get userName() { return caller?.spiffeId ?? ''; } };
-      if (caller) users.set(user, caller);
-      return user;
-    },
-  }));
+    if (path === A2A_JSONRPC_PATH && post) {
+      if (malformed === 'content-type') {
+        send(res, 200, JSON.stringify(rpcError(null, new sdkErrors.ContentTypeNotSupportedError(`Unsupported Content-Type ${quote(header(req, 'content-type'))}; expected application/json.`))));
+      } else if (malformed === 'parse') {
+        send(res, 200, JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: sdkErrors.A2A_ERROR_CODE.PARSE_ERROR, message: 'Invalid JSON payload.' } }));
+      } else {
+        await jsonRpc(req, res, caller, body);
+      }
+    } else if (path === `/${sdk.AGENT_CARD_PATH}` && (req.method === 'GET' || req.method === 'HEAD')) {
+      const cache = { etag: cardEtag, 'cache-control': 'public, max-age=3600' };
+      if (header(req, 'if-none-match')?.split(',').some((t) => t.trim() === cardEtag)) {
+        res.writeHead(304, cache);
+        res.end();
+      } else send(res, 200, cardBody, cache);
+    } else if (path === A2A_JSONRPC_PATH || path === `/${sdk.AGENT_CARD_PATH}`) {
+      sendError(res, new GlimmerError('GLM_ERR_API_METHOD_NOT_ALLOWED', `${quote(req.method)} is not allowed on ${path}`));
+    } else {
+      sendError(res, new GlimmerError('GLM_ERR_API_NOT_FOUND', `no A2A route ${quote(path)}`));
+    }
+  };
 
-  const mtls = createMtlsHttpServer({ source: options.identity, revocation: options.revocation, audit: options.audit }, app);
+  const mtls = createMtlsHttpServer({ source: options.identity, revocation: options.revocation, audit: options.audit }, (req, res) => {
+    onRequest(req, res).catch(() => {
+      if (!res.headersSent) sendError(res, new GlimmerError('GLM_ERR_INTERNAL', 'the A2A request failed'));
+      else res.destroy();
+    });
+  });
   return {
     mtls,
     get url() {
@@ -174,7 +312,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     },
     listen: async (port = 0, host = '127.0.0.1') => {
       const addr = await mtls.listen(port, host);
-      url = `https://${host}:${addr.port}`;
+      setUrl(`https://${host}:${addr.port}`);
       return addr;
     },
     close: () => mtls.close(),

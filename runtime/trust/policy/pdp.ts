@@ -5,8 +5,17 @@
  * its reasons (the ids of the deciding policies, or why it was denied without one) and is audited.
  *
  * The policy set is preparsed once per version (`preparsePolicySet`) and each request goes through
- * `statefulIsAuthorized` (about 115 µs here); the per-frame path of the gateway uses the FrameDecisionCache on top.
- * `generation` increases on every policy or model change; caches key on it.
+ * `statefulIsAuthorized` (about 115 µs here, more under load); the per-frame path of the gateway uses the
+ * FrameDecisionCache on top. `generation` increases on every policy or model change; caches key on it.
+ *
+ * Decision cache (agent calls and the audit config: what A2A and the API ask per request). Why it is exact: for a
+ * resource of type Agent or AuditConfig the whole Cedar request (principal entity, resource entity, action, context)
+ * is a function of the policy model, the principal's SPIFFE ID, the action, the resource id and the context fields,
+ * and Cedar's evaluation is deterministic (no clock, no randomness). The key holds every one of those request fields;
+ * the model and the policy set can only change through setModel/setPolicies/reload, each of which drops the whole
+ * cache. So a cached answer is the answer Cedar would give now. Registers and assets carry caller-supplied attributes
+ * (safety, writableFrom, zone) and are never cached here (the gateway has its own exact frame cache). The cache is
+ * bounded (oldest entry evicted first); cached decisions are frozen. A cached decision is audited like a fresh one.
  */
 import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../audit';
@@ -61,6 +70,15 @@ export interface PdpOptions {
   readonly policyDir?: string;
   /** Called after each decision (e.g. to count it in metrics). */
   readonly onDecision?: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) => void;
+  /** Entries of the decision cache for Agent and AuditConfig resources; 0 turns it off. @default 4096 */
+  readonly decisionCacheSize?: number;
+}
+
+/** Counters of the decision cache (since the PDP was created; `size` is the current entry count). */
+export interface DecisionCacheStats {
+  readonly size: number;
+  readonly hits: number;
+  readonly misses: number;
 }
 
 export type ChangeListener = (generation: number) => void;
@@ -76,12 +94,17 @@ export class PolicyDecisionPoint {
   readonly #audit: AuditSink;
   readonly #onDecision: PdpOptions['onDecision'];
   readonly #listeners = new Set<ChangeListener>();
+  readonly #cache = new Map<string, Decision>();
+  readonly #cacheSize: number;
+  #hits = 0;
+  #misses = 0;
 
   private constructor(policies: LoadedPolicySet, model: PolicyModel, options: PdpOptions) {
     this.#policies = policies;
     this.#model = model;
     this.#audit = options.audit;
     this.#onDecision = options.onDecision;
+    this.#cacheSize = Math.max(0, Math.floor(options.decisionCacheSize ?? 4096));
     this.#install(policies);
   }
 
@@ -139,8 +162,30 @@ export class PolicyDecisionPoint {
     return decision;
   }
 
+  get decisionCache(): DecisionCacheStats {
+    return { size: this.#cache.size, hits: this.#hits, misses: this.#misses };
+  }
+
   /** Decides without auditing (the frame cache audits its own answers). Never throws: failures are denials. */
   decide(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
+    if (this.#cacheSize === 0 || (resource.type !== 'Agent' && resource.type !== 'AuditConfig')) return this.#evaluate(principal, action, resource, context);
+    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null]);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      this.#hits += 1;
+      return cached;
+    }
+    this.#misses += 1;
+    const decision = this.#evaluate(principal, action, resource, context);
+    Object.freeze(decision.reasons);
+    Object.freeze(decision.errors);
+    Object.freeze(decision);
+    if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cache.set(key, decision);
+    return decision;
+  }
+
+  #evaluate(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
     if (!(POLICY_ACTIONS as readonly string[]).includes(action)) return deny('invalid-action');
     const who = this.#model.principal(principal);
     if (who === undefined) return deny('unknown-principal');
@@ -219,6 +264,7 @@ export class PolicyDecisionPoint {
   }
 
   #changed(): void {
+    this.#cache.clear();
     this.#generation += 1;
     for (const listener of this.#listeners) listener(this.#generation);
   }
