@@ -109,10 +109,15 @@ export function mtlsFetch(client: MtlsClient): typeof fetch {
       reject(new TypeError(`mTLS fetch only speaks https, got ${url.protocol}`));
       return;
     }
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined)).forEach((value, key) => {
-      headers[key] = value;
-    });
+    const given = init?.headers ?? (input instanceof Request ? input.headers : undefined);
+    let headers: Record<string, string> = {};
+    if (given !== undefined && Object.getPrototypeOf(given) === Object.prototype && Object.values(given).every((v) => typeof v === 'string')) {
+      headers = given as Record<string, string>;
+    } else {
+      new Headers(given).forEach((value, key) => {
+        headers[key] = value;
+      });
+    }
     const body = init?.body;
     if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
       reject(new TypeError('mTLS fetch sends string or byte bodies only'));

@@ -15,8 +15,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AgentCard, Message, Part, Task } from '@a2a-js/sdk';
-import type { AgentExecutor, ExecutionEventBus, RequestContext } from '@a2a-js/sdk/server';
+import type { AgentCard, Message, Part, SendMessageRequest, Task } from '@a2a-js/sdk';
+import type { AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
 import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../audit';
 import { createMtlsHttpServer, peerIdentity, type MtlsServer } from '../mtls';
@@ -58,6 +58,8 @@ export interface A2aServerOptions {
   readonly name: string;
   readonly description: string;
   readonly skills: readonly A2aSkill[];
+  /** Finished tasks kept for GetTask/ListTasks (oldest evicted first). @default 10000 */
+  readonly maxTasks?: number;
 }
 
 export interface A2aServer {
@@ -90,8 +92,6 @@ function skillOf(body: unknown): string {
 /** Largest JSON-RPC request body read (a bigger one is refused with 413 before it is parsed). */
 export const A2A_MAX_BODY_BYTES = 256 * 1024;
 
-/** @default bound of the task store */
-const MAX_TASKS = 10_000;
 
 const JSON_TYPE = 'application/json';
 
@@ -166,39 +166,64 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   };
   setUrl('');
 
+  /** Runs the skill a message names and returns its finished task (completed, failed or rejected). */
+  const runTask = async (message: Message, taskId: string, contextId: string, user: unknown): Promise<Task> => {
+    const caller = users.get(user as object);
+    const skillId = typeof message.metadata?.skill === 'string' ? message.metadata.skill : options.skills[0]?.id ?? '';
+    const skill = skills.get(skillId);
+    const task: Task = { id: taskId, contextId, status: undefined, artifacts: [], history: [message], metadata: { skill: skillId } };
+    const finish = (state: number, parts: Part[], why?: string): Task => {
+      task.status = { state, message: why === undefined ? undefined : { messageId: randomUUID(), contextId, taskId, role: sdk.Role.ROLE_AGENT, parts: [textPart(why)], metadata: undefined, extensions: [], referenceTaskIds: [] }, timestamp: new Date().toISOString() };
+      if (parts.length > 0) task.artifacts = [{ artifactId: randomUUID(), name: 'result', description: '', parts, metadata: undefined, extensions: [] }];
+      return task;
+    };
+    if (caller === undefined || skill === undefined) {
+      return finish(sdk.TaskState.TASK_STATE_REJECTED, [], skill === undefined ? `unknown skill ${JSON.stringify(skillId).slice(0, 70)}` : 'unauthenticated');
+    }
+    const text = message.parts.map((p) => (p.content?.$case === 'text' ? p.content.value : '')).join('');
+    const data = message.parts.flatMap((p) => (p.content?.$case === 'data' ? [p.content.value as unknown] : []));
+    try {
+      const reply = await skill.handle({ caller, skill: skillId, text, data });
+      const parts: Part[] = [];
+      if (reply.text !== undefined) parts.push(textPart(reply.text));
+      if (reply.data !== undefined) parts.push(dataPart(reply.data));
+      return finish(sdk.TaskState.TASK_STATE_COMPLETED, parts);
+    } catch (err) {
+      return finish(sdk.TaskState.TASK_STATE_FAILED, [], err instanceof GlimmerError ? `${err.code}: ${err.message}` : 'the skill failed');
+    }
+  };
+
   const executor: AgentExecutor = {
     execute: async (ctx: RequestContext, bus: ExecutionEventBus) => {
-      const message: Message = ctx.userMessage;
-      const caller = users.get(ctx.context.user as object);
-      const skillId = typeof message.metadata?.skill === 'string' ? message.metadata.skill : options.skills[0]?.id ?? '';
-      const skill = skills.get(skillId);
-      const task: Task = { id: ctx.taskId, contextId: ctx.contextId, status: undefined, artifacts: [], history: [message], metadata: { skill: skillId } };
-      const finish = (state: number, parts: Part[], why?: string): void => {
-        task.status = { state, message: why === undefined ? undefined : { messageId: randomUUID(), contextId: ctx.contextId, taskId: ctx.taskId, role: sdk.Role.ROLE_AGENT, parts: [textPart(why)], metadata: undefined, extensions: [], referenceTaskIds: [] }, timestamp: new Date().toISOString() };
-        if (parts.length > 0) task.artifacts = [{ artifactId: randomUUID(), name: 'result', description: '', parts, metadata: undefined, extensions: [] }];
-        bus.publish(sdkServer.AgentEvent.task(task));
-        bus.finished();
-      };
-      if (caller === undefined || skill === undefined) {
-        finish(sdk.TaskState.TASK_STATE_REJECTED, [], skill === undefined ? `unknown skill ${JSON.stringify(skillId).slice(0, 70)}` : 'unauthenticated');
-        return;
-      }
-      const text = message.parts.map((p) => (p.content?.$case === 'text' ? p.content.value : '')).join('');
-      const data = message.parts.flatMap((p) => (p.content?.$case === 'data' ? [p.content.value as unknown] : []));
-      try {
-        const reply = await skill.handle({ caller, skill: skillId, text, data });
-        const parts: Part[] = [];
-        if (reply.text !== undefined) parts.push(textPart(reply.text));
-        if (reply.data !== undefined) parts.push(dataPart(reply.data));
-        finish(sdk.TaskState.TASK_STATE_COMPLETED, parts);
-      } catch (err) {
-        finish(sdk.TaskState.TASK_STATE_FAILED, [], err instanceof GlimmerError ? `${err.code}: ${err.message}` : 'the skill failed');
-      }
+      bus.publish(sdkServer.AgentEvent.task(await runTask(ctx.userMessage, ctx.taskId, ctx.contextId, ctx.context.user)));
+      bus.finished();
     },
     cancelTask: async () => undefined,
   };
 
-  const handler = new sdkServer.DefaultRequestHandler(card, new BoundedTaskStore(MAX_TASKS), executor);
+  const store = new BoundedTaskStore(options.maxTasks ?? 10_000);
+  /**
+   * The SDK's request handler, with one shortcut: a blocking SendMessage that starts a new task (no task id, no
+   * reference tasks, no push config, no extensions) runs the skill directly and stores the finished task once. The
+   * SDK's path for it (request context, event bus, result manager, about eight structuredClone calls) produces the
+   * same task (test/trust/a2a-server.test.ts compares both); everything else goes to the SDK unchanged.
+   */
+  class GlimmerRequestHandler extends sdkServer.DefaultRequestHandler {
+    override async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
+      const m = params.message;
+      const config = params.configuration;
+      const plain = m !== undefined && m.messageId !== '' && !m.taskId && (m.referenceTaskIds?.length ?? 0) === 0
+        && config?.returnImmediately !== true && config?.taskPushNotificationConfig === undefined && (context.requestedExtensions?.length ?? 0) === 0;
+      if (!plain) return super.sendMessage(params, context);
+      const contextId = m.contextId || randomUUID();
+      const taskId = randomUUID();
+      const task = await runTask({ ...m, contextId, taskId }, taskId, contextId, context.user);
+      await store.save(task, context);
+      if (config?.historyLength !== undefined) task.history = config.historyLength <= 0 ? [] : task.history.slice(-config.historyLength);
+      return task;
+    }
+  }
+  const handler = new GlimmerRequestHandler(card, store, executor);
   const transport = new sdkServer.JsonRpcTransportHandler(handler);
   const rpcError = (id: unknown, err: unknown) => ({ jsonrpc: '2.0', id: id ?? null, error: sdkServer.JsonRpcTransportHandler.mapToJSONRPCError(err) });
 
