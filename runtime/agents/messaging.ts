@@ -133,7 +133,9 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
 
   const failed = (to: string, topic: string, err: unknown): void => {
     const e = asGlimmerError(err);
-    logger.warn({ to, topic, code: e.code, reason: e.message.slice(0, 200) }, 'agent message not delivered');
+    // Our own errors carry their reason; anything else is logged by its message (never sent to the peer).
+    const reason = (e.code === 'GLM_ERR_INTERNAL' ? String((err as Error)?.message ?? err) : e.message).slice(0, 200);
+    logger.warn({ to, topic, code: e.code, reason }, 'agent message not delivered');
     options.audit({ type: 'agent.message_failed', to, topic, code: e.code });
   };
 
