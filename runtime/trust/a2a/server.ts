@@ -16,7 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentCard, Message, Part, SendMessageRequest, Task } from '@a2a-js/sdk';
-import type { AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
+import type { A2ARequestHandler, AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
 import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../audit';
 import { createMtlsHttpServer, peerIdentity, type MtlsServer } from '../mtls';
@@ -131,6 +131,46 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return (Array.isArray(value) ? value[0] : value) || undefined;
 }
 
+type RunTask = (message: Message, taskId: string, contextId: string, user: unknown) => Promise<Task>;
+type RequestHandlerClass = new (card: AgentCard, store: BoundedTaskStore, executor: AgentExecutor, runTask: RunTask) => A2ARequestHandler;
+let requestHandler: RequestHandlerClass | undefined;
+
+/**
+ * The SDK's request handler, with one shortcut: a blocking SendMessage that starts a new task (no task id, no
+ * reference tasks, no push config, no extensions) runs the skill directly and stores the finished task once. The
+ * SDK's path for it (request context, event bus, result manager, about eight structuredClone calls) produces the
+ * same task (test/trust/a2a-server.test.ts compares both); everything else goes to the SDK unchanged. One class for
+ * every server (defined on first use, when the SDK loads).
+ */
+function requestHandlerClass(): RequestHandlerClass {
+  const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
+  requestHandler ??= class GlimmerRequestHandler extends sdkServer.DefaultRequestHandler {
+    readonly #store: BoundedTaskStore;
+    readonly #runTask: RunTask;
+
+    constructor(card: AgentCard, store: BoundedTaskStore, executor: AgentExecutor, runTask: RunTask) {
+      super(card, store, executor);
+      this.#store = store;
+      this.#runTask = runTask;
+    }
+
+    override async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
+      const m = params.message;
+      const config = params.configuration;
+      const plain = m !== undefined && m.messageId !== '' && !m.taskId && (m.referenceTaskIds?.length ?? 0) === 0
+        && config?.returnImmediately !== true && config?.taskPushNotificationConfig === undefined && (context.requestedExtensions?.length ?? 0) === 0;
+      if (!plain) return super.sendMessage(params, context);
+      const contextId = m.contextId || randomUUID();
+      const taskId = randomUUID();
+      const task = await this.#runTask({ ...m, contextId, taskId }, taskId, contextId, context.user);
+      await this.#store.save(task, context);
+      if (config?.historyLength !== undefined) task.history = config.historyLength <= 0 ? [] : task.history.slice(-config.historyLength);
+      return task;
+    }
+  };
+  return requestHandler;
+}
+
 export function createA2aServer(options: A2aServerOptions): A2aServer {
   const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
   const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
@@ -167,7 +207,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   setUrl('');
 
   /** Runs the skill a message names and returns its finished task (completed, failed or rejected). */
-  const runTask = async (message: Message, taskId: string, contextId: string, user: unknown): Promise<Task> => {
+  const runTask: RunTask = async (message, taskId, contextId, user) => {
     const caller = users.get(user as object);
     const skillId = typeof message.metadata?.skill === 'string' ? message.metadata.skill : options.skills[0]?.id ?? '';
     const skill = skills.get(skillId);
@@ -202,28 +242,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   };
 
   const store = new BoundedTaskStore(options.maxTasks ?? 10_000);
-  /**
-   * The SDK's request handler, with one shortcut: a blocking SendMessage that starts a new task (no task id, no
-   * reference tasks, no push config, no extensions) runs the skill directly and stores the finished task once. The
-   * SDK's path for it (request context, event bus, result manager, about eight structuredClone calls) produces the
-   * same task (test/trust/a2a-server.test.ts compares both); everything else goes to the SDK unchanged.
-   */
-  class GlimmerRequestHandler extends sdkServer.DefaultRequestHandler {
-    override async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
-      const m = params.message;
-      const config = params.configuration;
-      const plain = m !== undefined && m.messageId !== '' && !m.taskId && (m.referenceTaskIds?.length ?? 0) === 0
-        && config?.returnImmediately !== true && config?.taskPushNotificationConfig === undefined && (context.requestedExtensions?.length ?? 0) === 0;
-      if (!plain) return super.sendMessage(params, context);
-      const contextId = m.contextId || randomUUID();
-      const taskId = randomUUID();
-      const task = await runTask({ ...m, contextId, taskId }, taskId, contextId, context.user);
-      await store.save(task, context);
-      if (config?.historyLength !== undefined) task.history = config.historyLength <= 0 ? [] : task.history.slice(-config.historyLength);
-      return task;
-    }
-  }
-  const handler = new GlimmerRequestHandler(card, store, executor);
+  const handler = new (requestHandlerClass())(card, store, executor, runTask);
   const transport = new sdkServer.JsonRpcTransportHandler(handler);
   const rpcError = (id: unknown, err: unknown) => ({ jsonrpc: '2.0', id: id ?? null, error: sdkServer.JsonRpcTransportHandler.mapToJSONRPCError(err) });
 
