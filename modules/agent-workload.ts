@@ -19,6 +19,15 @@ export const KIND_PORTS: Readonly<Record<AgentSpec['kind'], Readonly<Record<stri
 };
 export const RUNTIME_UID = 65532;
 
+/** A Secret the operator creates (never in Terraform state), mounted read-only. */
+export interface SecretMount {
+  /** Volume name. */
+  readonly name: string;
+  /** The Secret in the agent's namespace (a literal or a token). */
+  readonly secretName: string;
+  readonly mountPath: string;
+}
+
 export interface AgentWorkloadProps {
   readonly agent: AgentSpec;
   /** Image reference, pinned by digest (a literal or a Terraform variable validated there). */
@@ -32,6 +41,8 @@ export interface AgentWorkloadProps {
   readonly targetCpuPercent?: number;
   /** Require nodes labelled `glimmer.io/zone=<zone>` (edge: zone-dedicated nodes). @default true */
   readonly zoneNodeAffinity?: boolean;
+  /** Secrets to mount (the pod waits until they exist). @default [] */
+  readonly secrets?: readonly SecretMount[];
   /** Extra environment variables (values may be tokens). @default {} */
   readonly env?: Readonly<Record<string, string>>;
   /** @default { cpu: '250m', memory: '256Mi' } */
@@ -71,8 +82,14 @@ export class AgentWorkload extends Construct {
       automountServiceAccountToken: false,
     });
 
+    // The gateway's listen ports and the plant's endpoints come from glimmer.yml (plant.external), not from flags.
     const args = ['run', '--config', `${props.configMaps[0]?.mountPath ?? '/etc/glimmer/config'}/glimmer.yml`, '--state-dir', '/var/lib/glimmer', '--api-port', String(API_PORT)];
-    if (agent.kind === 'industrial') args.push('--modbus-port', String(MODBUS_PORT), '--opcua-port', String(OPCUA_PORT));
+    const secrets = props.secrets ?? [];
+    for (const s of secrets) {
+      checkPattern('AgentWorkload', 'secrets.name', s.name, DNS_LABEL, 'a volume name');
+      checkPattern('AgentWorkload', 'secrets.secretName', s.secretName, DNS_LABEL, 'a Kubernetes Secret name');
+      if (!s.mountPath.startsWith('/')) invalidProp('AgentWorkload', `secrets ${s.name} mountPath`, s.mountPath, 'an absolute path');
+    }
     const env = { GLIMMER_AGENT: name, GLIMMER_ZONE: ns, GLIMMER_AGENT_KIND: agent.kind, ...(props.env ?? {}) };
     const affinity: Record<string, unknown> = {
       podAntiAffinity: {
@@ -135,12 +152,14 @@ export class AgentWorkload extends Construct {
               livenessProbe: { httpGet: { path: '/healthz', port: API_PORT }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
               volumeMounts: [
                 ...props.configMaps.map((c) => ({ name: c.name, mountPath: c.mountPath, readOnly: true })),
+                ...secrets.map((s) => ({ name: s.name, mountPath: s.mountPath, readOnly: true })),
                 { name: 'state', mountPath: '/var/lib/glimmer' },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             }],
             volumes: [
               ...props.configMaps.map((c) => ({ name: c.name, configMap: { name: c.name } })),
+              ...secrets.map((s) => ({ name: s.name, secret: { secretName: s.secretName, defaultMode: 0o440 } })),
               { name: 'state', emptyDir: { sizeLimit: '1Gi' } },
               { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
             ],

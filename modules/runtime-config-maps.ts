@@ -18,7 +18,7 @@ export interface FileSet {
   readonly name: string;
   /** Where the agent container mounts it. */
   readonly mountPath: string;
-  /** File name -> content (literal text). */
+  /** File name -> content: literal text (escaped) or a token (e.g. a variable's PEM). */
   readonly files: Readonly<Record<string, string>>;
 }
 
@@ -65,7 +65,7 @@ export class RuntimeConfigMaps extends Construct {
     this.mounts.push({ name: 'glimmer-config', mountPath: props.configMountPath ?? '/etc/glimmer/config' });
     for (const set of props.fileSets ?? []) {
       if (!set.mountPath.startsWith('/')) invalidProp('RuntimeConfigMaps', `${set.name} mountPath`, set.mountPath, 'an absolute path');
-      configMap(set.name, Object.fromEntries(Object.entries(set.files).map(([k, v]) => [k, escapeTemplate(v)])));
+      configMap(set.name, Object.fromEntries(Object.entries(set.files).map(([k, v]) => [k, isUnresolved(v) ? v : escapeTemplate(v)])));
       this.mounts.push({ name: set.name, mountPath: set.mountPath });
     }
   }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
 import { GlimmerError } from './errors';
@@ -22,8 +23,12 @@ import { createMetrics, type Metrics } from './observability/metrics';
 import type { AuditRecordInput } from './agents/behaviour';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
+import type { PolledProcessImage } from './industrial/process-image';
 import type { ConsoleSupervisor } from './observability/console';
 import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
+import type { EmbeddedPlant } from './industrial/embedded';
+import type { ExternalPlantConnection } from './industrial/external';
+import type { WriteDecisionFn } from './industrial/modbus/inspector';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
@@ -40,9 +45,10 @@ export interface RuntimeOptions {
   readonly apiPort?: number;
   /** mTLS API port (client X.509-SVIDs); 0 picks a free one. @default the config's api.mtls_port (8443) */
   readonly apiMtlsPort?: number;
-  /** @default 5020 */
+  /** First gateway listener port (operations; the other zones on the next ones). @default 5020 (embedded), the
+   *  config's plant.external.gateway.ports (external) */
   readonly modbusPort?: number;
-  /** @default 4840 */
+  /** The embedded plant's OPC UA server (unused with plant.mode external). @default 4840 */
   readonly opcuaPort?: number;
   /** Run only this agent of the configuration (one agent per pod). @default GLIMMER_AGENT, else every agent */
   readonly agent?: string;
@@ -57,10 +63,14 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
-  readonly plant: PlantRuntime;
+  /** The simulated plant (plant.mode embedded); undefined against real PLCs. */
+  readonly plant: PlantRuntime | undefined;
+  /** The process image polled from the real PLCs (plant.mode external, where this process runs the gateway). */
+  readonly processImage: PolledProcessImage | undefined;
   readonly apiPort: number;
   readonly apiMtlsPort: number;
-  /** Where the embedded plant listens (opcua, modbus_<zone>, plc_modbus). */
+  /** Embedded: where the plant listens (opcua, modbus_<zone>, plc_modbus). External: the gateway listeners
+   *  (modbus_<zone>), the plant's OPC UA server (opcua) and the PLCs (plc_<zone>). */
   readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
   stop(reason?: string): Promise<void>;
@@ -71,6 +81,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
   const fullConfig = loadConfig(options.configFile);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
+  checkExternalPlantFiles(config);
   const root = options.root ?? REPO_ROOT;
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);
@@ -112,29 +123,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
-    const processImage: { read?: () => PlantSnapshot } = {};
+    const processImage: { read?: () => PlantSnapshot | undefined } = {};
     const { withInterlocks } = await import('./industrial/interlocks');
     const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
     const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
-    const { startEmbeddedPlant } = await import('./industrial/embedded');
-    const plant = await startEmbeddedPlant({
-      config,
-      stateDir,
-      logger,
-      metrics,
-      audit: (records) => {
-        for (const r of records) record(r);
-        onGatewayRecords(records);
-      },
-      decide,
-      modbusPort: options.modbusPort ?? 5020,
-      opcuaPort: options.opcuaPort ?? 4840,
-    });
+    const gatewayAudit = (records: AuditRecordInput[]) => {
+      for (const r of records) record(r);
+      onGatewayRecords(records);
+    };
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options });
     stack.push(() => plant.stop());
-    processImage.read = () => plant.plant.snapshot;
-
+    processImage.read = plant.image;
     const supervisor = new Supervisor({
       config,
       stateDir,
@@ -150,14 +151,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       },
     });
     stack.push(() => supervisor.stop());
-    // The plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
-    const publishState = (t: { agent: string; to: string }) => plant.opcua.publishAgent(t.agent, t.to);
-    const publishStatus = (agent: string, status: Record<string, unknown>) => {
-      const state = supervisor.agents().find((a) => a.id === agent)?.state ?? 'ACTIVE';
-      plant.opcua.publishAgent(agent, state, status);
-    };
-    supervisor.on('transition', publishState);
-    supervisor.on('status', publishStatus);
+    // The embedded plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
+    // A real plant's server is not ours to write to: there the agents' state is on the API and the console only.
+    const opcuaServer = plant.embedded?.opcua;
+    if (opcuaServer) {
+      supervisor.on('transition', (t: { agent: string; to: string }) => opcuaServer.publishAgent(t.agent, t.to));
+      supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
+        const state = supervisor.agents().find((a) => a.id === agent)?.state ?? 'ACTIVE';
+        opcuaServer.publishAgent(agent, state, status);
+      });
+    }
     // Agents run in their own processes: their reasoning metrics are derived here from what they report.
     const { observeCognitiveRecord, observeCognitiveStatus } = await import('./reasoning/observe');
     const lastStatus = new Map<string, unknown>();
@@ -174,7 +177,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       supervisor: supervisor as unknown as ConsoleSupervisor,
       zones: config.zones,
       metrics,
-      plant: plant.plant,
+      plant: plant.snapshots,
       audit,
       scoreThreshold: reasoningSettings(config.cognitive).threshold,
     });
@@ -185,10 +188,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
+    const { externalPlantRoutes } = await import('./api/routes/plant-external');
     const routes: Route[] = [
       ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
       ...auditRoutes(audit),
-      ...plantRoutes(plant.plant, sink),
+      ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
@@ -215,9 +219,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     });
 
     await supervisor.start();
-    const faultTimers = scheduleFaults(config, plant.plant, sink, logger);
-    stack.push(async () => faultTimers.forEach((t) => clearTimeout(t)));
-    const reports = feedDataAgents(config, supervisor, plant.plant);
+    if (plant.embedded) {
+      const faultTimers = scheduleFaults(config, plant.embedded.plant, sink, logger);
+      stack.push(async () => faultTimers.forEach((t) => clearTimeout(t)));
+    }
+    const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
     let stopped: Promise<void> | undefined;
@@ -227,7 +233,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       adminToken,
       metrics,
       supervisor,
-      plant: plant.plant,
+      plant: plant.embedded?.plant,
+      processImage: plant.external?.image,
       apiPort,
       apiMtlsPort,
       endpoints: plant.endpoints,
@@ -272,14 +279,83 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
   };
 }
 
-/** Hands shift reports to every Data Agent for the enterprise zone (the embedded default's business flow). */
-function feedDataAgents(config: RuntimeConfig, supervisor: Supervisor, plant: PlantRuntime): NodeJS.Timeout {
+/**
+ * Hands shift reports to every Data Agent for the enterprise zone (the embedded default's business flow), built from
+ * the process image: the simulation's, or the one polled from the real PLCs. Without a fresh image (PLCs unreachable,
+ * or a pod that polls no PLC) no report is made up: the tick is skipped and logged once per outage.
+ */
+function feedDataAgents(config: RuntimeConfig, supervisor: Supervisor, image: () => PlantSnapshot | undefined, logger: Logger): NodeJS.Timeout {
+  let skipping = false;
   const timer = setInterval(() => {
-    const records = shiftReports(plant.snapshot);
+    const snapshot = image();
+    if (snapshot === undefined) {
+      if (!skipping && config.agents.some((a) => a.kind === 'data')) logger.warn('shift reports skipped: no fresh process image (external plant unreachable, or this process polls no PLC)');
+      skipping = true;
+      return;
+    }
+    skipping = false;
+    const records = shiftReports(snapshot);
     for (const agent of config.agents.filter((a) => a.kind === 'data')) {
       supervisor.deliver({ from: 'runtime', to: agent.name, topic: EXPORT_TOPIC, body: { to_zone: 'enterprise', records } });
     }
   }, SHIFT_REPORT_INTERVAL_MS);
   timer.unref();
   return timer;
+}
+
+interface StartedPlant {
+  readonly endpoints: Readonly<Record<string, string>>;
+  /** The latest process image (undefined: none fresh, interlocked writes fail closed). */
+  readonly image: () => PlantSnapshot | undefined;
+  /** Why there is no image (for the API's 503). */
+  readonly whyNoImage: () => string;
+  /** Images as they arrive (the console), or undefined when this process has none. */
+  readonly snapshots: ConsolePlantSource | undefined;
+  readonly embedded?: EmbeddedPlant;
+  readonly external?: ExternalPlantConnection;
+  stop(): Promise<void>;
+}
+type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => void): () => void };
+
+/**
+ * plant.mode embedded: the simulated plant, its PLC, its OPC UA server and the gateway in front (the demo).
+ * plant.mode external: only the gateway in front of the configured PLCs and the process image polled from them, and
+ * only where an Industrial Agent runs (or the whole swarm): a Cognitive or Data Agent pod never reaches level 1-2.
+ */
+async function startPlant(o: {
+  config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
+  audit: (records: AuditRecordInput[]) => void; decide: WriteDecisionFn; options: RuntimeOptions;
+}): Promise<StartedPlant> {
+  const { config, logger } = o;
+  if (config.plant.mode === 'external') {
+    const { startExternalPlant } = await import('./industrial/external');
+    const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
+    const external = await startExternalPlant({
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide, modbusPort: o.options.modbusPort,
+      gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
+    });
+    const image = external.image;
+    return {
+      endpoints: external.endpoints,
+      image: () => image?.snapshot,
+      whyNoImage: () => (image === undefined ? 'this process supervises no Industrial Agent, so it polls no PLC' : `the PLCs did not answer within stale_after_ms (${image.error ?? 'no answer yet'})`),
+      snapshots: image,
+      external,
+      stop: () => external.stop(),
+    };
+  }
+  const { startEmbeddedPlant } = await import('./industrial/embedded');
+  const embedded = await startEmbeddedPlant({
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide,
+    modbusPort: o.options.modbusPort ?? 5020,
+    opcuaPort: o.options.opcuaPort ?? 4840,
+  });
+  return {
+    endpoints: embedded.endpoints,
+    image: () => embedded.plant.snapshot,
+    whyNoImage: () => 'the simulated plant always has one',
+    snapshots: embedded.plant,
+    embedded,
+    stop: () => embedded.stop(),
+  };
 }

@@ -11,7 +11,8 @@ import { escapeDeep } from '../modules/k8s';
 import { MeshPolicies } from '../modules/mesh-policies';
 import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
 import { RuntimeMonitoring } from '../modules/runtime-monitoring';
-import { Fn, TerraformStack, Token } from '../modules/tf';
+import { Fn, TerraformStack, Token, type TerraformVariable } from '../modules/tf';
+import { externalPlantConfig, plantCredentialsMount, plantFileSet, plantVariable } from './plant';
 import type { TopologyVariables } from '../modules/topology-variables';
 import { API_MTLS_PORT, API_PORT } from '../modules/zone-model';
 import { cloudNames } from './cloud-stack';
@@ -24,11 +25,15 @@ export interface RuntimeStackOptions {
   readonly prometheusOperator?: boolean;
 }
 
-/** glimmer.yml for the pods: the repository's config with the topology variables and an in-pod API address. */
-export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariables): string {
+/**
+ * glimmer.yml for the pods: the repository's config with the topology variables, an in-pod API address, and the real
+ * plant of the `plant` variable (plant.mode external: no pod starts the simulated plant).
+ */
+export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariables, plant: TerraformVariable): string {
   const raw = escapeDeep(inputs.rawConfig) as Record<string, unknown>;
   return Fn.jsonencode({
     ...raw,
+    plant: externalPlantConfig(inputs.config, plant),
     topology: {
       deployment_model: topo.deploymentModel.stringValue,
       control_zone: topo.controlZone.stringValue,
@@ -46,6 +51,7 @@ export class RuntimeStack extends TerraformStack {
     configureBackend(this, id, backend);
     const { topo, model, aws } = kubernetesStackBase(this, topology, inputs);
     const image = runtimeImageVariable(this);
+    const plant = plantVariable(this);
 
     const mesh = new MeshPolicies(this, 'mesh-policies', {
       zones: model.zones,
@@ -69,13 +75,13 @@ export class RuntimeStack extends TerraformStack {
       });
     }
 
-    const glimmerYml = runtimeConfigDocument(inputs, topo);
+    const glimmerYml = runtimeConfigDocument(inputs, topo, plant);
     const agentZones = [...new Set(model.agents.map((a) => a.zone))];
     const configMaps = new Map(agentZones.map((zone) => [zone, new RuntimeConfigMaps(this, `config-${zone}`, {
       namespace: zone,
       glimmerYml,
       cognitiveYml: inputs.cognitiveYml,
-      fileSets: inputs.fileSets,
+      fileSets: [...inputs.fileSets, plantFileSet(plant)],
     })]));
     for (const agent of model.agents) {
       const maps = configMaps.get(agent.zone) as RuntimeConfigMaps;
@@ -84,6 +90,8 @@ export class RuntimeStack extends TerraformStack {
         image: image.stringValue,
         configMaps: maps.mounts,
         zoneNodeAffinity: topology === 'edge',
+        // Only the Industrial Agent opens an OPC UA session to the plant: only its pod gets the credentials.
+        secrets: agent.kind === 'industrial' ? [plantCredentialsMount(plant)] : [],
         env,
         dependsOn: [...maps.objects, ...mesh.objects],
       });

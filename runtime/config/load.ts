@@ -8,6 +8,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { GlimmerError, quote } from '../errors';
+import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
 import type { CognitiveConfig, RuntimeConfig, RuntimeConfigFile } from './types';
 
@@ -128,7 +129,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
       restartWindowS: doc.supervisor?.restart_window_s ?? 60,
       shutdownGraceMs: doc.supervisor?.shutdown_grace_ms ?? 5000,
     },
-    plant: { seed: doc.plant?.seed ?? 42, tickMs: doc.plant?.tick_ms ?? 100, faultSchedule: doc.plant?.fault_schedule ?? [] },
+    plant: normalisePlant(abs, doc),
     api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443 },
     cognitive: { file: cognitiveFile, ...cognitive },
   };

@@ -4,6 +4,53 @@ const zoneName = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,30}$' } as const;
 export const AGENT_KINDS = ['industrial', 'cognitive', 'data'] as const;
 export const DEPLOYMENT_MODELS = ['ISA95_ZONED', 'HYPERSCALE'] as const;
 
+export const PLANT_MODES = ['embedded', 'external'] as const;
+
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+/** A host name or IP literal (no scheme, no port, no spaces); checked further at load. */
+const host = { type: 'string', minLength: 1, maxLength: 253 } as const;
+const filePath = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+const plc = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host'],
+  properties: { host, port, unit_id: { type: 'integer', minimum: 0, maximum: 255 } },
+} as const;
+
+/** `plant.external`: the real plant the gateway, the interlocks and the Industrial Agent talk to (plant.mode external). */
+const externalPlantSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['plcs'],
+  properties: {
+    // One PLC per zone of the plant map: `control` serves unit 1 (process), `safety` unit 2 (safety functions).
+    plcs: { type: 'object', additionalProperties: false, required: ['control', 'safety'], properties: { control: plc, safety: plc } },
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host,
+        ports: { type: 'object', maxProperties: 64, additionalProperties: port },
+      },
+    },
+    poll_interval_ms: { type: 'integer', minimum: 20, maximum: 10000 },
+    stale_after_ms: { type: 'integer', minimum: 50, maximum: 60000 },
+    opcua: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['endpoint_url', 'server_certificate', 'password_file'],
+      properties: {
+        endpoint_url: { type: 'string', minLength: 1, maxLength: 2048 },
+        server_certificate: filePath,
+        user: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$' },
+        password_file: filePath,
+        client_certificate: filePath,
+        client_private_key: filePath,
+      },
+    },
+  },
+} as const;
+
 export const runtimeConfigSchema = {
   $id: 'glimmer.yml',
   type: 'object',
@@ -85,6 +132,8 @@ export const runtimeConfigSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        mode: { enum: PLANT_MODES },
+        external: externalPlantSchema,
         seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
         tick_ms: { type: 'integer', minimum: 10, maximum: 10000 },
         fault_schedule: {

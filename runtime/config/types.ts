@@ -1,8 +1,9 @@
 /** Typed configuration: `RuntimeConfigFile` is the file as written, `RuntimeConfig` the normalised result with defaults. */
-import type { AGENT_KINDS, DEPLOYMENT_MODELS } from './schema';
+import type { AGENT_KINDS, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
 
 export type AgentKind = (typeof AGENT_KINDS)[number];
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];
+export type PlantMode = (typeof PLANT_MODES)[number];
 
 export interface Topology {
   readonly deployment_model: DeploymentModel;
@@ -17,6 +18,46 @@ export interface AgentSpec { readonly name: string; readonly kind: AgentKind; re
 /** A fault the embedded plant injects at a time after start, so the demo shows detection and shutdown. */
 export interface FaultScheduleEntry { readonly at_s: number; readonly asset: string; readonly fault: 'bearing_wear' | 'leak' | 'stuck_sensor' }
 
+/** `plant.external` as written. */
+export interface ExternalPlantFile {
+  readonly plcs: { readonly control: PlcEndpointFile; readonly safety: PlcEndpointFile };
+  readonly gateway?: { host?: string; ports?: Readonly<Record<string, number>> };
+  readonly poll_interval_ms?: number;
+  readonly stale_after_ms?: number;
+  readonly opcua?: { endpoint_url: string; server_certificate: string; user?: string; password_file: string; client_certificate?: string; client_private_key?: string };
+}
+export interface PlcEndpointFile { readonly host: string; readonly port?: number; readonly unit_id?: number }
+
+/** A real PLC the gateway forwards to and the process image is polled from. */
+export interface PlcEndpoint {
+  readonly host: string;
+  /** @default 502 */
+  readonly port: number;
+  /** Unit id on the PLC side. @default the plant map's unit id of the zone (control 1, safety 2) */
+  readonly unitId: number;
+}
+
+/** The real plant (plant.mode external), normalised: defaults applied, file paths absolute. */
+export interface ExternalPlant {
+  /** Per zone of the plant map (control: process PLC, unit 1; safety: safety PLC, unit 2). */
+  readonly plcs: Readonly<Record<'control' | 'safety', PlcEndpoint>>;
+  /** The zone gateway's listeners: one per client zone. @default host 127.0.0.1, ports 5020, 5021, ... in listener order */
+  readonly gateway: { readonly host: string; readonly ports: Readonly<Record<string, number>> };
+  /** @default 250 */
+  readonly pollIntervalMs: number;
+  /** A process image older than this is no image (interlocked writes fail closed). @default 1000 */
+  readonly staleAfterMs: number;
+  readonly opcua?: {
+    readonly endpointUrl: string;
+    readonly serverCertificate: string;
+    /** @default the industrial agent's name */
+    readonly user?: string;
+    readonly passwordFile: string;
+    readonly clientCertificate?: string;
+    readonly clientPrivateKey?: string;
+  };
+}
+
 export interface CognitiveConfig {
   readonly hybrid_reasoning: {
     readonly neural_components: readonly { type: 'transformer'; model: string; precision: 'int8' | 'fp32'; quantization: 'dynamic' | 'none'; path?: string; threshold?: number }[];
@@ -30,7 +71,7 @@ export interface RuntimeConfigFile {
   readonly conduits: readonly Conduit[];
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
-  readonly plant?: { seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
+  readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
   readonly api?: { host?: string; port?: number; mtls_port?: number };
   readonly cognitive_config?: string;
 }
@@ -42,7 +83,8 @@ export interface RuntimeConfig {
   readonly conduits: readonly Required<Conduit>[];
   readonly agents: readonly AgentSpec[];
   readonly supervisor: { restartBackoffMs: { initial: number; max: number }; maxRestarts: number; restartWindowS: number; shutdownGraceMs: number };
-  readonly plant: { seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[] };
+  /** `mode: embedded` (default) runs the simulated plant in-process; `external` talks to the real PLCs of `external`. */
+  readonly plant: { mode: PlantMode; seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[]; external?: ExternalPlant };
   readonly api: { host: string; port: number; mtlsPort: number };
   readonly cognitive: CognitiveConfig & { readonly file: string };
 }

@@ -7,9 +7,8 @@ import type { RuntimeConfig } from '../config/types';
 import type { AuditRecordInput } from '../agents/behaviour';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { ModbusGateway } from './modbus/gateway';
+import type { ModbusGateway } from './modbus/gateway';
 import { failSafeWrites, withSafetyInterlocks, type WriteDecisionFn } from './modbus/inspector';
-import { compileRules, defaultZoneRules } from './modbus/rules';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaSecurityFor } from './opcua/security';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
@@ -17,6 +16,7 @@ import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
 import { PlantRuntime } from './plant/runtime';
 import { PROCESS_ZONE } from './plant/simulation';
+import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
 export interface EmbeddedPlantOptions {
   readonly config: RuntimeConfig;
@@ -76,15 +76,11 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     });
     started.push(opcua);
 
-    const zoneRules = defaultZoneRules(config);
-    const base = options.modbusPort ?? 5020;
-    const order = ['operations', ...zoneRules.map((r) => r.zone).filter((z) => z !== 'operations')];
-    const listeners = order.filter((z) => zoneRules.some((r) => r.zone === z)).map((zone, i) => ({ zone, host, port: base === 0 ? 0 : base + i }));
-    const gateway = new ModbusGateway({
-      listeners, rules: compileRules(zoneRules), decide, audit: options.audit, metrics: options.metrics, logger,
+    const { gateway, ports } = await startZoneGateway({
+      config, logger, metrics: options.metrics, audit: options.audit, decide, host,
+      ports: consecutivePorts(config, options.modbusPort ?? 5020),
       routes: [PROCESS_UNIT_ID, SAFETY_UNIT_ID].map((unitId) => ({ unitId, host, port: plc.port })),
     });
-    const ports = await gateway.start();
     started.push(gateway);
     await gateway.ready(5000);
 

@@ -5,7 +5,7 @@
  * plant states.
  *   IL-01 no pump start while its suction tank is low;  IL-02 no valve close against a running pump.
  */
-import type { Decision, WriteDecisionFn, WriteDecisionRequest } from './modbus/inspector';
+import { tripsEmergencyStop, type Decision, type WriteDecisionFn, type WriteDecisionRequest } from './modbus/inspector';
 import type { PlantSnapshot } from './plant/simulation';
 
 export interface InterlockProfile {
@@ -62,15 +62,16 @@ export function violatedInterlocks(profile: InterlockProfile, snapshot: PlantSna
 
 /**
  * Wraps a policy decision with the interlocks: a write must pass the policy first, then every interlock.
- * `snapshot` returns the latest process image (the embedded plant's, or one kept by an OPC UA subscription); without
- * one the interlocks cannot be checked and the write is refused (fail closed).
+ * `snapshot` returns the latest process image (the embedded plant's, or the one polled from real PLCs); without a
+ * fresh one the interlocks cannot be checked and the write is refused (fail closed), except an emergency stop trip.
  */
 export function withInterlocks(policy: WriteDecisionFn, profile: InterlockProfile, snapshot: () => PlantSnapshot | undefined): WriteDecisionFn {
   return (request): Decision => {
     const decision = policy(request);
     if (!decision.allow) return decision;
     const image = snapshot();
-    if (image === undefined) return { allow: false, reason: 'interlocks: no process image yet', by: 'interlock' };
+    // Without a (fresh) image the interlocks cannot be checked: refused, except tripping the emergency stop.
+    if (image === undefined) return tripsEmergencyStop(request) ? decision : { allow: false, reason: 'interlocks: no fresh process image', by: 'interlock' };
     for (const command of commandsOf(request)) {
       const codes = violatedInterlocks(profile, image, command);
       if (codes.length > 0) return { allow: false, reason: `interlock ${codes.join(', ')}: ${command.action} ${command.asset}`, by: 'interlock' };

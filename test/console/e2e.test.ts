@@ -110,6 +110,7 @@ test('GIVEN the running runtime WHEN an operator opens the console address THEN 
   // An injected plant fault (not one of config/glimmer.yml's scheduled demo faults) and a write to the safety zone
   // from the operations zone (refused by the gateway).
   assert.equal(await page.locator('[data-fault="valve_2:stuck_sensor"]').count(), 0);
+  assert.ok(r.rt.plant, 'the embedded default runs the simulated plant');
   r.rt.plant.sim.injectFault('valve_2', 'stuck_sensor');
   const [host, port] = (r.rt.endpoints.modbus_operations as string).split(':');
   const client = new ModbusTcpClient(host as string, Number(port));

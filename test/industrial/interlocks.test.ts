@@ -96,7 +96,14 @@ test('GIVEN a policy deny WHEN interlocks wrap it THEN the policy decision stand
 
 test('GIVEN no process image yet WHEN a write passes the policy THEN it is refused by the interlocks (fail closed)', () => {
   const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => undefined);
-  assert.deepEqual(decide(write(['pump_1.run'], [0])), { allow: false, reason: 'interlocks: no process image yet', by: 'interlock' });
+  assert.deepEqual(decide(write(['pump_1.run'], [0])), { allow: false, reason: 'interlocks: no fresh process image', by: 'interlock' });
+});
+
+test('GIVEN no fresh process image (external PLCs unreachable) WHEN the emergency stop is tripped or reset THEN the trip passes and the reset is refused', () => {
+  const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => undefined);
+  const estop = (value: number) => ({ ...write(['safety_1.emergency_stop'], [value]), unitId: 2, safety: true });
+  assert.deepEqual(decide(estop(1)), { allow: true }, 'moving towards the safe state is never blocked by an interlock');
+  assert.equal(decide(estop(0)).allow, false);
 });
 
 test('GIVEN multi-signal writes WHEN decoded THEN each run/open signal becomes its command', () => {

@@ -22,7 +22,7 @@ interface PodSpec {
   securityContext: unknown;
   automountServiceAccountToken: boolean;
   affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: unknown } } };
-  containers: Array<{ securityContext: unknown; image: string; env: Array<{ name: string; value: string }> }>;
+  containers: Array<{ securityContext: unknown; image: string; env: Array<{ name: string; value: string }>; args: string[] }>;
 }
 const cfg = inputs.config;
 const level = new Map(cfg.zones.map((z) => [z.name, z.isa95_level]));
@@ -190,6 +190,25 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
       const rules = findManifest(stack(), 'ConfigMap', 'glimmer-rules', zone).data as Record<string, string>;
       assert.ok(Object.keys(rules).includes('industrial_safety.pl'));
       findManifest(stack(), 'ConfigMap', 'glimmer-policies', zone);
+    }
+  });
+
+  test(`GIVEN ${name} WHEN the pods' glimmer.yml is read THEN it runs the real plant of the plant variable (plant.mode external, PLC per zone, OPC UA endpoint), never the simulator`, () => {
+    for (const zone of new Set(cfg.agents.map((a) => a.zone))) {
+      const yml = (findManifest(stack(), 'ConfigMap', 'glimmer-config', zone).data as Record<string, string>)['glimmer.yml']!;
+      assert.ok(yml.includes('"plant" = {"mode" = "external"'), yml);
+      for (const v of ['var.plant.plcs.control.host', 'var.plant.plcs.control.port', 'var.plant.plcs.control.unit_id', 'var.plant.plcs.safety.host', 'var.plant.opcua.endpoint_url']) assert.ok(yml.includes(v), v);
+      assert.ok(yml.includes('"gateway" = {"host" = "0.0.0.0", "ports" = {"operations" = 5020, "control" = 5021, "safety" = 5022}}'));
+      assert.ok(!yml.includes('fault_schedule') && !yml.includes('"seed"'), 'no simulator settings reach the pods');
+      const plantFiles = findManifest(stack(), 'ConfigMap', 'glimmer-plant', zone).data as Record<string, string>;
+      assert.deepEqual(plantFiles, { 'opcua-server.pem': '${var.plant.opcua.server_certificate_pem}' });
+    }
+    for (const a of cfg.agents) {
+      const pod = (findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec & { volumes: Array<{ name: string; secret?: { secretName: string } }> } } } }).spec.template.spec;
+      const secret = pod.volumes.find((v) => v.secret !== undefined);
+      if (a.kind === 'industrial') assert.deepEqual(secret, { name: 'plant-credentials', secret: { secretName: '${var.plant.opcua.credentials_secret}', defaultMode: 0o440 } });
+      else assert.equal(secret, undefined, `${a.name} opens no OPC UA session: no credentials in its pod`);
+      assert.ok(!pod.containers[0]!.args.includes('--modbus-port'), 'the gateway ports come from glimmer.yml');
     }
   });
 

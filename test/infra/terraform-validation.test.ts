@@ -19,6 +19,11 @@ const cliConfig = path.join(root, 'terraformrc');
 fs.writeFileSync(cliConfig, '');
 const PCR = 'a'.repeat(96);
 const IMAGE = '123456789012.dkr.ecr.eu-central-1.amazonaws.com/glimmer/runtime@sha256:' + 'b'.repeat(64);
+/** The runtime stacks' `plant` (the real PLCs and OPC UA server the pods talk to), as a -var value. */
+const CERT_PEM = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n';
+function plantVar(control = 'plc-control.plant.local', extra = ''): string {
+  return `{plcs={control={host="${control}"}, safety={host="10.10.0.10", port=5502, unit_id=1}}, opcua={endpoint_url="opc.tcp://plc-control.plant.local:4840", server_certificate_pem="${CERT_PEM}"}${extra}}`;
+}
 
 const dirs = new Map<string, string>();
 function variablesOnly(stack: string): string {
@@ -51,7 +56,7 @@ test('GIVEN the seed command (ISA95_ZONED, DMZ, safety_zone_level=3) WHEN terraf
   const seed = { deployment_model: 'ISA95_ZONED', control_zone: 'DMZ', safety_zone_level: '3', tpm_attestation: `{pcr_policy_hash="${PCR}"}` };
   const edge = plan('edge', seed);
   assert.equal(edge.status, 0, edge.output);
-  const runtime = plan('edge-runtime', { ...seed, runtime_image: IMAGE });
+  const runtime = plan('edge-runtime', { ...seed, runtime_image: IMAGE, plant: plantVar() });
   assert.equal(runtime.status, 0, runtime.output);
 });
 
@@ -59,7 +64,7 @@ test('GIVEN the defaults and a measured-boot hash WHEN terraform plans every clo
   const vars = { tpm_attestation: `{pcr_policy_hash="${PCR}"}` };
   assert.equal(plan('cloud', vars).status, 0, plan('cloud', vars).output);
   assert.equal(plan('cloud-platform', vars).status, 0);
-  assert.equal(plan('cloud-runtime', { ...vars, runtime_image: IMAGE }).status, 0);
+  assert.equal(plan('cloud-runtime', { ...vars, runtime_image: IMAGE, plant: plantVar() }).status, 0);
 });
 
 test('GIVEN bad topology values (the seed 1.18.2-hardened and FIPS_140_3_LEVEL4 among them) WHEN terraform plans edge THEN it fails naming each allowed value', () => {
@@ -141,7 +146,7 @@ test('GIVEN a validation on a sensitive variable WHEN it fails under this terraf
 });
 
 test('GIVEN a runtime image by tag instead of digest WHEN planned THEN runtime_image is refused', () => {
-  const r = plan('edge-runtime', { runtime_image: 'glimmer/runtime:latest', tpm_attestation: `{pcr_policy_hash="${PCR}"}` });
+  const r = plan('edge-runtime', { runtime_image: 'glimmer/runtime:latest', tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: plantVar() });
   assert.equal(r.status, 1);
   assert.ok(r.output.includes('runtime_image must be an image reference pinned by digest, <registry>/<repository>@sha256:<64 lower-case hex>, received "glimmer/runtime:latest"'), r.output);
 });
@@ -159,7 +164,7 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   const dir = path.join(root, 'render');
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify({ variable: stacks['edge-runtime']!.variable, output: { glimmer_yml: { value: rendered['glimmer.yml'] } } }));
-  const vars = ['-var', 'safety_zone_level=4', '-var', 'control_zone=dmz', '-var', `runtime_image=${IMAGE}`, '-var', `tpm_attestation={pcr_policy_hash="${PCR}"}`];
+  const vars = ['-var', 'safety_zone_level=4', '-var', 'control_zone=dmz', '-var', `runtime_image=${IMAGE}`, '-var', `tpm_attestation={pcr_policy_hash="${PCR}"}`, '-var', `plant=${plantVar()}`];
   const apply = terraform(dir, ['apply', '-auto-approve', '-input=false', '-no-color', '-lock=false', ...vars]);
   assert.equal(apply.status, 0, apply.output);
   const out = spawnSync('terraform', ['output', '-raw', 'glimmer_yml'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfig } });
@@ -176,4 +181,32 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   const source = synthAll().inputs.config;
   assert.deepEqual(cfg.conduits, source.conduits);
   assert.deepEqual(cfg.agents, source.agents);
+  // The pods run against the real plant of the `plant` variable, never the simulator.
+  assert.equal(cfg.plant.mode, 'external');
+  assert.deepEqual(cfg.plant.faultSchedule, []);
+  assert.deepEqual(cfg.plant.external?.plcs, { control: { host: 'plc-control.plant.local', port: 502, unitId: 1 }, safety: { host: '10.10.0.10', port: 5502, unitId: 1 } });
+  assert.deepEqual(cfg.plant.external?.gateway, { host: '0.0.0.0', ports: { operations: 5020, control: 5021, safety: 5022 } });
+  assert.equal(cfg.plant.external?.opcua?.endpointUrl, 'opc.tcp://plc-control.plant.local:4840');
+  assert.equal(cfg.plant.external?.opcua?.serverCertificate, '/etc/glimmer/plant/opcua-server.pem');
+  assert.equal(cfg.plant.external?.opcua?.passwordFile, '/etc/glimmer/plant-credentials/password');
+});
+
+const badPlants: [string, string, RegExp][] = [
+  ['a PLC host with a scheme', plantVar('tcp://plc'), /plant\.plcs\.control and plant\.plcs\.safety need host \(a host name or an IP address\), port 1\.\.65535 and unit_id 0\.\.255, received control tcp:\/\/plc:502 unit 1/],
+  ['an OPC UA endpoint over http', plantVar().replace('opc.tcp://', 'http://'), /plant\.opcua\.endpoint_url must be an opc\.tcp:\/\/host\[:port\]\[\/path\] URL without credentials, received "http:\/\/plc-control\.plant\.local:4840"/],
+  ['a server certificate that is no PEM', plantVar().replace(CERT_PEM, 'not a cert'), /plant\.opcua\.server_certificate_pem must be the PEM/],
+  ['stale_after_ms below poll_interval_ms', plantVar(undefined, ', poll_interval_ms=500, stale_after_ms=100'), /plant\.poll_interval_ms must be >= 20 and plant\.stale_after_ms above it/],
+];
+for (const [what, value, message] of badPlants) {
+  test(`GIVEN a runtime stack planned with ${what} in plant WHEN planned THEN the plant variable is refused naming the value`, () => {
+    const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: value });
+    assert.equal(r.status, 1, r.output);
+    assert.match(r.output, message);
+  });
+}
+
+test('GIVEN a runtime stack planned without plant WHEN planned THEN terraform asks for it (no pod is deployed without saying where its PLCs are)', () => {
+  const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}` });
+  assert.equal(r.status, 1);
+  assert.match(r.output, /input variable "plant" is not set/);
 });

@@ -112,6 +112,11 @@ export class ModbusGateway {
     return ports;
   }
 
+  /** The upstream PLC connection of a unit id (the process-image poller reads through it: one connection per PLC). */
+  upstream(unitId: number): Upstream | undefined {
+    return this.upstreams[unitId];
+  }
+
   /** Waits until every upstream is connected (or `ms` passed); true if all are. */
   async ready(ms = 5000): Promise<boolean> {
     const results = await Promise.all(this.upstreams.filter((u): u is Upstream => u !== undefined).map((u) => u.waitConnected(ms)));

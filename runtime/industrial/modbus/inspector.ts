@@ -53,6 +53,11 @@ export const failSafeWrites: WriteDecisionFn = (r) => {
   return ok ? { allow: true } : { allow: false, reason: 'only tripping the emergency stop is allowed without a policy decision point' };
 };
 
+/** The write only trips the emergency stop (moves towards the safe state): no interlock ever blocks it. */
+export function tripsEmergencyStop(r: Pick<WriteDecisionRequest, 'table' | 'signals' | 'values'>): boolean {
+  return r.table === 'coil' && r.signals.length > 0 && r.signals.every((s, i) => s === 'safety_1.emergency_stop' && r.values[i] === 1);
+}
+
 /**
  * Safety interlocks around a policy decision (the policy decides who may write what; the interlocks decide whether
  * now is safe): while `tripped()` reports an active trip, writes that move away from the safe state are refused
@@ -63,8 +68,7 @@ export function withSafetyInterlocks(decide: WriteDecisionFn, tripped: () => boo
   return (r) => {
     const d = decide(r);
     if (!d.allow || !r.safety) return d;
-    const towardSafe = r.table === 'coil' && r.signals.every((s, i) => s === 'safety_1.emergency_stop' && r.values[i] === 1);
-    if (towardSafe || !tripped()) return d;
+    if (tripsEmergencyStop(r) || !tripped()) return d;
     return { allow: false, reason: 'a safety interlock is tripped: only the emergency stop may be written', by: 'interlock' };
   };
 }

@@ -10,7 +10,7 @@
  *   map entry's writable_from. Every write is then checked address by address.
  */
 import { GlimmerError, quote } from '../../errors';
-import type { RuntimeConfig } from '../../config/types';
+import type { Conduit, Zone } from '../../config/types';
 import { plantMap, toRaw, type PlantMapEntry } from '../plant/map';
 import { FC, TABLE_NAMES } from './frame';
 
@@ -53,7 +53,13 @@ export interface CompiledRules {
 }
 
 /** Zone rules from the configuration's zones and modbus conduits (see the module comment). */
-export function defaultZoneRules(config: Pick<RuntimeConfig, 'zones' | 'conduits'>, map: readonly PlantMapEntry[] = plantMap()): ZoneRule[] {
+/** The zone model as far as the gateway needs it (the file as written or the normalised config). */
+export interface GatewayZoneModel {
+  readonly zones: readonly Pick<Zone, 'name'>[];
+  readonly conduits: readonly Pick<Conduit, 'from' | 'to' | 'protocols'>[];
+}
+
+export function defaultZoneRules(config: GatewayZoneModel, map: readonly PlantMapEntry[] = plantMap()): ZoneRule[] {
   const unitZones = new Map<number, string>();
   for (const e of map) unitZones.set(e.unit_id, e.zone);
   const writers = new Set(map.flatMap((e) => e.writable_from));
@@ -123,4 +129,10 @@ export function compileRules(zoneRules: readonly ZoneRule[], map: readonly Plant
       return i;
     },
   };
+}
+
+/** The client zones the gateway listens for, in listener order: operations first, then the others of the zone rules. */
+export function gatewayListenerZones(config: GatewayZoneModel): string[] {
+  const zones = defaultZoneRules(config).map((r) => r.zone);
+  return zones.includes('operations') ? ['operations', ...zones.filter((z) => z !== 'operations')] : zones;
 }

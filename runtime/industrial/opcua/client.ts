@@ -9,7 +9,11 @@ import type * as Opcua from 'node-opcua';
 import { GlimmerError, quote } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import { plantMap, type PlantMapEntry } from '../plant/map';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
+import { readCertificate } from '../../config/plant';
+import type { ExternalPlant, RuntimeConfig } from '../../config/types';
 import { certificateDer, certificateManager, identityFor, loadOpcua, trustPeer, userPassword } from './pki';
 import { checkClientSecurity, type OpcuaSecurity } from './security';
 
@@ -19,6 +23,10 @@ export interface PlantOpcuaClientOptions {
   /** Application (certificate store) name, e.g. the agent id. */
   readonly name: string;
   readonly user: string;
+  /** The user's password. @default the one the embedded plant server created in the state dir */
+  readonly password?: string;
+  /** The trusted server certificate (DER). @default the embedded plant server's, from the state dir */
+  readonly serverCertificate?: Buffer;
   readonly security: OpcuaSecurity;
   /** @default { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' } */
   readonly requested?: { readonly mode: 'SignAndEncrypt' | 'None'; readonly policy: string };
@@ -52,13 +60,47 @@ export async function provisionOpcuaTrust(stateDir: string, clientName: string):
   await clientCm.dispose();
 }
 
+/**
+ * A real plant's OPC UA server (plant.mode external): the Industrial Agent's certificate store gets the configured
+ * client certificate and key (when given; else its own self-signed one, which the plant server must be told to trust)
+ * and trusts the configured server certificate, explicitly. Returns the client certificate file the server must trust.
+ */
+export async function provisionExternalOpcuaTrust(stateDir: string, clientName: string, opcua: NonNullable<ExternalPlant['opcua']>): Promise<string> {
+  const client = identityFor(stateDir, clientName);
+  if (opcua.clientCertificate !== undefined && opcua.clientPrivateKey !== undefined) {
+    fs.mkdirSync(path.dirname(client.certificateFile), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(path.dirname(client.privateKeyFile), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(client.certificateFile, new crypto.X509Certificate(fs.readFileSync(opcua.clientCertificate)).toString());
+    fs.writeFileSync(client.privateKeyFile, fs.readFileSync(opcua.clientPrivateKey), { mode: 0o600 });
+  }
+  const cm = await certificateManager(client);
+  try {
+    await cm.trustCertificate(Buffer.from(new crypto.X509Certificate(fs.readFileSync(opcua.serverCertificate)).raw));
+  } finally {
+    await cm.dispose();
+  }
+  return client.certificateFile;
+}
+
+/** Session options of the Industrial Agent towards a real plant's OPC UA server (plant.mode external). */
+export function externalOpcuaSession(config: RuntimeConfig, agentName: string): Pick<PlantOpcuaClientOptions, 'endpointUrl' | 'user' | 'password' | 'serverCertificate'> | undefined {
+  const o = config.plant.mode === 'external' ? config.plant.external?.opcua : undefined;
+  if (o === undefined) return undefined;
+  return {
+    endpointUrl: o.endpointUrl,
+    user: o.user ?? agentName,
+    password: fs.readFileSync(o.passwordFile, 'utf8').trim(),
+    serverCertificate: readCertificate(config.file, '/plant/external/opcua/server_certificate', o.serverCertificate),
+  };
+}
+
 export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promise<PlantOpcuaClient> {
   const requested = options.requested ?? { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' };
   checkClientSecurity(options.security, { mode: requested.mode, policy: requested.policy, anonymous: false });
   const o = loadOpcua();
   const id = identityFor(options.stateDir, options.name);
   const cm = await certificateManager(id);
-  const password = userPassword(options.stateDir, options.user, false);
+  const password = options.password ?? userPassword(options.stateDir, options.user, false);
   const client = o.OPCUAClient.create({
     applicationName: options.name,
     applicationUri: id.applicationUri,
@@ -69,7 +111,7 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
     securityPolicy: (o.SecurityPolicy as unknown as Record<string, Opcua.SecurityPolicy>)[requested.policy] as Opcua.SecurityPolicy,
     // The server certificate comes from the provisioned trust store, so the client never asks for it over an
     // unsecured GetEndpoints channel (which the server refuses anyway).
-    serverCertificate: serverCertificate(options.stateDir),
+    serverCertificate: options.serverCertificate ?? serverCertificate(options.stateDir),
     endpointMustExist: false,
     keepSessionAlive: true,
     requestedSessionTimeout: 30_000,

@@ -1,0 +1,40 @@
+/** Shared by the external-plant tests: a glimmer.yml with plant.mode external, and real certificate files. */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { DEFAULT_CONFIG_FILE } from '../../runtime/config/load';
+
+export const BASE_CONFIG = YAML.parse(fs.readFileSync(DEFAULT_CONFIG_FILE, 'utf8')) as Record<string, unknown> & { plant: Record<string, unknown>; agents: unknown[] };
+const COGNITIVE = fs.readFileSync(path.join(path.dirname(DEFAULT_CONFIG_FILE), 'cognitive.yml'), 'utf8');
+
+/** A self-signed certificate and its key (PEM files) made by openssl, in `dir`. */
+export function selfSigned(dir: string, name: string): { cert: string; key: string } {
+  const cert = path.join(dir, `${name}.pem`);
+  const key = path.join(dir, `${name}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+/** Writes glimmer.yml (+ cognitive.yml) into a fresh directory; returns the glimmer.yml path. */
+export function writeConfig(doc: unknown, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-'))): string {
+  fs.writeFileSync(path.join(dir, 'glimmer.yml'), YAML.stringify(doc));
+  fs.writeFileSync(path.join(dir, 'cognitive.yml'), COGNITIVE);
+  return path.join(dir, 'glimmer.yml');
+}
+
+/** The embedded default with `plant` replaced by an external plant (PLCs on `host:port`, unit ids 1 and 2). */
+export function externalConfig(plc: { host: string; port: number }, extra: Record<string, unknown> = {}, agents?: unknown[]): Record<string, unknown> {
+  return {
+    ...structuredClone(BASE_CONFIG),
+    ...(agents ? { agents } : {}),
+    plant: {
+      mode: 'external',
+      external: {
+        plcs: { control: { ...plc, unit_id: 1 }, safety: { ...plc, unit_id: 2 } },
+        ...extra,
+      },
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * plant.mode external end to end: a PLC that is not ours (pymodbus, Debian's python3-pymodbus, in its own process on a
+ * loopback port) and the real runtime (startRuntime) in front of it: no simulator, no simulated PLC, no OPC UA server of
+ * ours; the zone gateway forwards to the PLC, the interlocks read the image polled from it and fail closed without it.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { startRuntime, type Runtime } from '../../runtime/app';
+import { isGlimmerError } from '../../runtime/errors';
+import { bits, ModbusTcpClient, registers } from '../../runtime/industrial/modbus/client';
+import { createLogger, silentLogger } from '../../runtime/observability/logger';
+import { externalConfig, writeConfig } from '../helpers/external-plant';
+import { freePort, until } from './helpers';
+
+const PEER = path.join(__dirname, 'peers', 'pymodbus_plc.py');
+const DATA_ONLY = [{ name: 'data-1', kind: 'data', zone: 'dmz', required_safety_level: 2 }];
+
+async function startPeer(port: number): Promise<ChildProcess> {
+  const child = spawn('/usr/bin/python3', [PEER, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  assert.ok(await waitListening(port, 10_000), `pymodbus PLC did not listen on ${port}: ${stderr} ${spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`:${port}`)).join('\n')}`);
+  return child;
+}
+
+async function waitListening(port: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** TCP ports this process listens on (ss shows the owning pid). */
+function ownListeningPorts(): number[] {
+  const out = spawnSync('ss', ['-Hltnp'], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter((l) => l.includes(`pid=${process.pid},`)).map((l) => Number(/:(\d+)\s/.exec(l.split(/\s+/)[3] + ' ')?.[1])).sort((a, b) => a - b);
+}
+
+async function connect(endpoint: string | undefined): Promise<ModbusTcpClient> {
+  const [host, port] = (endpoint as string).split(':');
+  const c = new ModbusTcpClient(host as string, Number(port));
+  await c.connect();
+  return c;
+}
+
+async function api(rt: Runtime, method: string, pathname: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> & { error?: { code: string } } }> {
+  const res = await fetch(`http://127.0.0.1:${rt.apiPort}${pathname}`, {
+    method, headers: { authorization: `Bearer ${rt.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> & { error?: { code: string } } };
+}
+
+async function auditRecords(rt: Runtime): Promise<Record<string, unknown>[]> {
+  const r = await fetch(`http://127.0.0.1:${rt.apiPort}/v1/audit/entries?start=0&end=100000`, { headers: { authorization: `Bearer ${rt.adminToken}` } });
+  return ((await r.json()) as { record: Record<string, unknown> }[]).map((e) => e.record);
+}
+
+test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the runtime runs THEN no simulator listens, reads pass through, a denied write is 01 and audited, the interlocks read the real PLC and fail closed when it stops', async (t) => {
+  const plcPort = await freePort();
+  let peer = await startPeer(plcPort);
+  t.after(() => { peer.kill('SIGKILL'); });
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-run-'));
+  const opcuaPort = await freePort();
+  const file = writeConfig(externalConfig({ host: '127.0.0.1', port: plcPort }, { poll_interval_ms: 100, stale_after_ms: 600 }, DATA_ONLY));
+  const rt = await startRuntime({ configFile: file, stateDir, apiPort: 0, apiMtlsPort: 0, modbusPort: 0, opcuaPort, logger: process.env.DEBUG_EXT ? createLogger() : silentLogger() });
+  t.after(async () => { await rt.stop(); fs.rmSync(stateDir, { recursive: true, force: true }); });
+
+  // Nothing of the simulated plant: no simulation, no simulated PLC, no OPC UA server; only the API and the gateway.
+  assert.equal(rt.plant, undefined);
+  assert.deepEqual(Object.keys(rt.endpoints).sort(), ['modbus_control', 'modbus_operations', 'modbus_safety', 'plc_control', 'plc_safety']);
+  assert.equal(rt.endpoints.plc_control, `127.0.0.1:${plcPort}`);
+  const gatewayPorts = ['operations', 'control', 'safety'].map((z) => Number(rt.endpoints[`modbus_${z}`]!.split(':')[1]));
+  assert.deepEqual(ownListeningPorts(), [rt.apiPort, rt.apiMtlsPort, ...gatewayPorts].sort((a, b) => a - b), 'the process listens on the API, its mTLS port and the three gateway listeners only');
+  assert.equal(await waitListening(opcuaPort, 200), false, 'no embedded OPC UA server');
+
+  // The process image is polled from the real PLC.
+  assert.ok(await until(() => rt.processImage?.snapshot !== undefined, 5000), 'process image polled');
+  const image = rt.processImage!.snapshot!;
+  assert.equal((image.assets.tank_1 as { values: { level_m: number } }).values.level_m, 1.5);
+  assert.equal((image.assets.safety_1 as { values: { tank_1_level_high_high_m: number } }).values.tank_1_level_high_high_m, 3);
+  const plantApi = await api(rt, 'GET', '/v1/plant');
+  assert.equal(plantApi.status, 200);
+  assert.equal(((plantApi.json.assets as Record<string, { values: { level_m?: number } }>).tank_2)!.values.level_m, 0.1);
+
+  // An allowed read through the gateway returns the peer's registers (the same as reading the PLC directly).
+  const operations = await connect(rt.endpoints.modbus_operations);
+  const direct = await connect(`127.0.0.1:${plcPort}`);
+  const viaGateway = await operations.readInputRegisters(1, 0, 16);
+  assert.equal(viaGateway.exception, 0);
+  assert.deepEqual(registers(viaGateway.pdu), registers((await direct.readInputRegisters(1, 0, 16)).pdu));
+  assert.deepEqual(registers(viaGateway.pdu).slice(10, 12), [1500, 100]);
+
+  // A safety write from a zone that may not make it: exception 01, audited as a deny.
+  const estopFromOperations = await operations.writeCoil(2, 0, true);
+  assert.equal(estopFromOperations.exception, 0x01);
+  assert.deepEqual(bits((await direct.readCoils(2, 0, 1)).pdu, 1), [false], 'the write never reached the PLC');
+  assert.ok(await untilAsync(async () => (await auditRecords(rt)).some((r) => r.type === 'modbus.decision' && r.decision === 'deny' && r.zone === 'operations' && r.unit === 2), 5000), 'deny audited');
+
+  // Interlocks on the real image: starting pump_2 while tank_2 (0.1 m) is below its suction limit is refused (IL-01);
+  // starting pump_1 (no interlock) reaches the PLC.
+  const control = await connect(rt.endpoints.modbus_control);
+  assert.equal((await control.writeCoil(1, 1, true)).exception, 0x01, 'IL-01 from the polled image');
+  assert.equal((await control.writeCoil(1, 0, true)).exception, 0);
+  assert.deepEqual(bits((await direct.readCoils(1, 0, 2)).pdu, 2), [true, false], 'pump_1 started on the PLC, pump_2 not');
+  assert.ok(await untilAsync(async () => (await auditRecords(rt)).some((r) => r.type === 'modbus.decision' && r.decision === 'deny' && r.reason === 'interlock'), 5000), 'interlock deny audited');
+
+  // Fault injection needs the simulator.
+  const fault = await api(rt, 'POST', '/v1/plant/faults', { asset: 'pump_1', fault: 'leak' });
+  assert.equal(fault.status, 409);
+  assert.equal(fault.json.error?.code, 'GLM_ERR_PLANT_SIMULATOR_ABSENT');
+
+  // The PLC stops: the image goes stale, interlocked writes fail closed (01 by interlock, never reaching upstream);
+  // tripping the emergency stop is still tried (0A/0B: the PLC is gone).
+  direct.close();
+  peer.kill('SIGKILL');
+  assert.ok(await until(() => rt.processImage?.snapshot === undefined, 3000), 'image stale after stale_after_ms');
+  assert.equal((await control.writeCoil(1, 0, false)).exception, 0x01, 'stopping pump_1 refused without a fresh image');
+  assert.ok([0x0a, 0x0b].includes((await control.writeCoil(2, 0, true)).exception), 'the emergency stop trip passes the interlocks and meets the dead PLC');
+  const stale = await api(rt, 'GET', '/v1/plant');
+  assert.equal(stale.status, 503);
+  assert.equal(stale.json.error?.code, 'GLM_ERR_PLANT_IMAGE_STALE');
+
+  // The PLC comes back on the same port: the gateway reconnects, the image is fresh again, reads flow.
+  peer = await startPeer(plcPort);
+  assert.ok(await until(() => rt.processImage?.snapshot !== undefined, 15_000), `image fresh again after the PLC restarted (${rt.processImage?.error})`);
+  assert.equal((await control.readInputRegisters(1, 10, 1)).exception, 0);
+  operations.close();
+  control.close();
+});
+
+test('GIVEN an external plant config with a bad PLC endpoint WHEN startRuntime is called THEN it refuses with GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID before anything starts', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-bad-'));
+  const stateDir = path.join(parent, 'state');
+  const apiPort = await freePort();
+  const file = writeConfig(externalConfig({ host: 'plc .local', port: 502 }, {}, DATA_ONLY));
+  await assert.rejects(
+    startRuntime({ configFile: file, stateDir, apiPort, apiMtlsPort: 0, modbusPort: 0, logger: silentLogger() }),
+    (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID') && err.message.includes('at /plant/external/plcs/control/host: received "plc .local"'),
+  );
+  assert.equal(fs.existsSync(stateDir), false, 'no state dir, no audit log, no keys');
+  assert.equal(await waitListening(apiPort, 200), false, 'no API');
+  fs.rmSync(parent, { recursive: true, force: true });
+});
+
+async function untilAsync(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { if (await check()) return true; await new Promise((r) => setTimeout(r, 100)); }
+  return check();
+}
