@@ -223,7 +223,17 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
     rejectUnauthorized: true,
     checkServerIdentity,
   });
-  const newAgent = () => new https.Agent({ ...connectOptions(), keepAlive: true, maxCachedSessions: 0, noDelay: true });
+  // The pool holds one secure context (SVID, key, bundle, TLS 1.3 only) instead of the PEM options: https.Agent keys
+  // its pools by concatenating every TLS option, so PEMs made each request build and hash a string of several KB, and
+  // each new connection parsed them again.
+  const newAgent = () => new https.Agent({
+    secureContext: tls.createSecureContext(secureContextOptions(options.source)),
+    rejectUnauthorized: true,
+    checkServerIdentity,
+    keepAlive: true,
+    maxCachedSessions: 0,
+    noDelay: true,
+  });
   let agent = newAgent();
   const retired = new Set<https.Agent>();
   const offRotate = options.source.onRotate(() => {
