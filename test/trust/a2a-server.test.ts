@@ -15,8 +15,7 @@ import fc from 'fast-check';
 import type { Client } from '@a2a-js/sdk/client';
 import type { Task } from '@a2a-js/sdk';
 import { ensureCa, type Ca } from '../../runtime/trust/ca';
-import { issueSvid } from '../../runtime/trust/svid';
-import { fixedIdentity, type IdentitySource } from '../../runtime/trust/rotation';
+import { identityIssuer } from './identities';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import { A2A_JSONRPC_PATH, A2A_MAX_BODY_BYTES, createA2aServer, type A2aServer } from '../../runtime/trust/a2a/server';
 import { createMtlsClient, type MtlsClient } from '../../runtime/trust/mtls';
@@ -32,18 +31,9 @@ let td: string;
 let pdp: PolicyDecisionPoint;
 let server: A2aServer;
 const audit: TrustAuditRecord[] = [];
-const identities = new Map<string, IdentitySource>();
 const clients: MtlsClient[] = [];
 
-async function identity(zone: string, agent: string): Promise<IdentitySource> {
-  const key = `${zone}/${agent}`;
-  let id = identities.get(key);
-  if (!id) {
-    id = fixedIdentity(await issueSvid(ca, { zone, agent }), { bundlePem: ca.bundlePem, trustDomain: td });
-    identities.set(key, id);
-  }
-  return id;
-}
+const identity = identityIssuer(() => ca, () => td);
 
 async function mtls(zone = 'dmz', agent = 'data-1'): Promise<MtlsClient> {
   const c = createMtlsClient({ source: await identity(zone, agent), expectServer: { agent: 'cognitive-1' } });

@@ -4,8 +4,9 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureCa, type Ca } from '../../runtime/trust/ca';
-import { issueSvid, issueLeaf } from '../../runtime/trust/svid';
-import { fixedIdentity, type IdentitySource } from '../../runtime/trust/rotation';
+import { issueLeaf } from '../../runtime/trust/svid';
+import { fixedIdentity } from '../../runtime/trust/rotation';
+import { identityIssuer } from './identities';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import { createA2aServer, type A2aServer } from '../../runtime/trust/a2a/server';
 import { createA2aClient } from '../../runtime/trust/a2a/client';
@@ -18,17 +19,8 @@ let td: string;
 let pdp: PolicyDecisionPoint;
 let server: A2aServer;
 const audit: TrustAuditRecord[] = [];
-const identities = new Map<string, IdentitySource>();
 
-async function identity(zone: string, agent: string): Promise<IdentitySource> {
-  const key = `${zone}/${agent}`;
-  let id = identities.get(key);
-  if (!id) {
-    id = fixedIdentity(await issueSvid(ca, { zone, agent }), { bundlePem: ca.bundlePem, trustDomain: td });
-    identities.set(key, id);
-  }
-  return id;
-}
+const identity = identityIssuer(() => ca, () => td);
 
 before(async () => {
   const config = loadConfig();
