@@ -5,12 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startRuntime, type Runtime } from '../../runtime/app';
+import { REPO_ROOT } from '../../runtime/config/load';
+import { buildManifest, signManifest } from '../../runtime/lifecycle/manifest';
+import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../../runtime/lifecycle/release';
 import { isGlimmerError } from '../../runtime/errors';
 import { bits, ModbusTcpClient, registers } from '../../runtime/industrial/modbus/client';
 import { createLogger, silentLogger } from '../../runtime/observability/logger';
@@ -139,6 +143,45 @@ test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the r
   control.close();
 });
 
+test('GIVEN a plant in its own process (PLC on Modbus, OPC UA server) WHEN the runtime supervises the Industrial Agent in external mode THEN the agent opens its session to the configured server with the configured certificates, and no OPC UA server of ours runs', async (t) => {
+  const peerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-remote-plant-'));
+  const [modbusPort, opcuaPort, ownOpcuaPort] = [await freePort(), await freePort(), await freePort()];
+  const peer = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'peers', 'remote-plant.ts'), peerDir, String(modbusPort), String(opcuaPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { peer.kill('SIGKILL'); fs.rmSync(peerDir, { recursive: true, force: true }); });
+  let stderr = '';
+  peer.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  const ready = await new Promise<Record<string, string>>((resolve, reject) => {
+    let out = ''; // node-opcua writes to stdout too: the peer's answer is the line starting with READY
+    const timer = setTimeout(() => reject(new Error(`remote plant did not start: ${stderr}`)), 60_000);
+    peer.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('READY '));
+      if (line !== undefined) { clearTimeout(timer); resolve(JSON.parse(line.slice(6)) as Record<string, string>); }
+    });
+  });
+  const { modbus_port: _port, ...opcua } = ready;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-ind-'));
+  // Measured boot covers the config the agent loads: a throwaway release root with this config, signed by a test key.
+  const root = signedRelease(externalConfig({ host: '127.0.0.1', port: modbusPort }, { opcua }));
+  const rt = await startRuntime({ configFile: path.join(root, 'config', 'glimmer.yml'), root, stateDir, agent: 'industrial-1', apiPort: 0, apiMtlsPort: 0, modbusPort: 0, opcuaPort: ownOpcuaPort, logger: silentLogger() });
+  t.after(async () => { await rt.stop(); fs.rmSync(stateDir, { recursive: true, force: true }); fs.rmSync(root, { recursive: true, force: true }); });
+
+  assert.ok(await rt.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 60_000), 'agent settled');
+  const [agent] = rt.supervisor.agents();
+  assert.equal(agent?.state, 'ACTIVE', JSON.stringify(agent?.last_error));
+  assert.equal(rt.endpoints.opcua, opcua.endpoint_url);
+  assert.equal(await waitListening(ownOpcuaPort, 200), false, 'no OPC UA server of ours');
+  // The agent's store holds the configured client certificate (the one the plant trusts), not a fresh self-signed one.
+  const own = fs.readFileSync(path.join(stateDir, 'opcua', 'pki', 'industrial-1', 'own', 'certs', 'certificate.pem'));
+  assert.equal(new crypto.X509Certificate(own).fingerprint256, new crypto.X509Certificate(fs.readFileSync(opcua.client_certificate as string)).fingerprint256);
+  // The gateway in this pod forwards to the plant's PLC; the interlocks have its image.
+  assert.ok(await until(() => rt.processImage?.snapshot !== undefined, 5000), 'process image polled from the plant');
+  const control = await connect(rt.endpoints.modbus_control);
+  const r = await control.readInputRegisters(1, 10, 2);
+  assert.equal(r.exception, 0);
+  control.close();
+});
+
 test('GIVEN an external plant config with a bad PLC endpoint WHEN startRuntime is called THEN it refuses with GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID before anything starts', async () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-bad-'));
   const stateDir = path.join(parent, 'state');
@@ -157,4 +200,24 @@ async function untilAsync(check: () => Promise<boolean>, ms: number): Promise<bo
   const end = Date.now() + ms;
   while (Date.now() < end) { if (await check()) return true; await new Promise((r) => setTimeout(r, 100)); }
   return check();
+}
+
+/** A release root (the industrial bundle of `make build`, this config, the rules) with a manifest signed by a test key. */
+function signedRelease(doc: Record<string, unknown>): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-rel-'));
+  const bundle = path.join(REPO_ROOT, 'dist', 'agent-industrial.js');
+  assert.ok(fs.existsSync(bundle), 'dist/agent-industrial.js is missing: run `make build` first (make test does)');
+  fs.mkdirSync(path.join(root, 'dist'));
+  fs.copyFileSync(bundle, path.join(root, 'dist', 'agent-industrial.js'));
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(root, 'package.json'));
+  fs.cpSync(path.join(REPO_ROOT, 'rules'), path.join(root, 'rules'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'config'));
+  writeConfig(doc, path.join(root, 'config'));
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
+  const manifest = buildManifest(root, releaseFiles(root), 'test');
+  fs.writeFileSync(path.join(root, MANIFEST_FILE), manifest);
+  fs.writeFileSync(path.join(root, SIGNATURE_FILE), signManifest(manifest, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()).toString('base64'));
+  fs.writeFileSync(path.join(root, PUBLIC_KEY_FILE), publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  return root;
 }
