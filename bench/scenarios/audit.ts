@@ -1,17 +1,21 @@
 /**
  * audit: durable appends per second through the real audit log (canonical JSON leaf, RFC 9162 SHA-512 tree update,
  * group commit: one SQLite transaction and one WAL fsync per batch of at most 4096, acknowledged only after the
- * commit, leaf hashing in a worker thread), with 16384 appends in flight and checkpoints signed in the background
- * every second.
+ * commit; leaf hashing, inserts, commit and fsync in the log's writer thread, two commits in flight), with 16384
+ * appends in flight and checkpoints signed in the background every second. Wall rate and appends per CPU second (all
+ * threads of the process: event loop, writer, GC helpers) are both reported; the latter is less sensitive to the
+ * shared machine's load.
  * Baseline (same run, same disk): raw better-sqlite3 durable inserts (WAL, synchronous=FULL) of the same leaf bytes
- * in transactions of the same mean batch size the log used, i.e. the storage floor without hashing or promises.
+ * in transactions of the same mean batch size the log used, with the log's own storage settings (page size and
+ * multi-row INSERTs), i.e. the storage floor without hashing, promises or threads. (Until the writer thread, the
+ * baseline used 4 KiB pages and one INSERT per row; it now uses what the log uses, so it stays the floor.)
  * Detail: append acknowledgement latency, and inclusion / consistency proof generation p50 and p99 on the final tree.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { leafText, openAuditLog } from '../../runtime/audit/log';
+import { PAGE_SIZE, ROWS_PER_INSERT, leafText, openAuditLog } from '../../runtime/audit/log';
 import { fileSigner } from '../../runtime/audit/signers';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { round, summarize } from '../lib/report';
@@ -72,14 +76,25 @@ async function appendPhase(stateDir: string, seconds: number, progress: (f: numb
 
 function rawSqlitePhase(dir: string, seconds: number, batch: number): { rate: number; perCpuS: number } {
   const db = new Database(path.join(dir, 'raw.db'));
+  db.pragma(`page_size = ${PAGE_SIZE}`);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL)');
   const insert = db.prepare('INSERT INTO entries(idx, leaf) VALUES (?, ?)');
+  const insertMany = db.prepare(`INSERT INTO entries(idx, leaf) VALUES ${Array<string>(ROWS_PER_INSERT).fill('(?, ?)').join(', ')}`);
+  const params: unknown[] = new Array<unknown>(ROWS_PER_INSERT * 2);
   const ts = new Date().toISOString();
   const leaves = Array.from({ length: batch }, (_, i) => Buffer.from(leafText(i, record(i), ts)));
   const tx = db.transaction((offset: number) => {
-    for (let i = 0; i < leaves.length; i++) insert.run(offset + i, leaves[i]);
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= leaves.length; i += ROWS_PER_INSERT) {
+      for (let j = 0; j < ROWS_PER_INSERT; j++) {
+        params[2 * j] = offset + i + j;
+        params[2 * j + 1] = leaves[i + j];
+      }
+      insertMany.run(...params);
+    }
+    for (; i < leaves.length; i++) insert.run(offset + i, leaves[i]);
   });
   let rows = 0;
   const cpu0 = process.cpuUsage();
@@ -130,7 +145,7 @@ const scenario: Scenario = {
           value: round(a.rate, 0),
           unit: 'appends/s',
           baseline: round(baseline.rate, 0),
-          baseline_what: `raw better-sqlite3 durable inserts (WAL, synchronous=FULL) of the same leaf bytes, ${batch} rows per transaction, same run`,
+          baseline_what: `raw better-sqlite3 durable inserts (WAL, synchronous=FULL, ${PAGE_SIZE / 1024} KiB pages, ${ROWS_PER_INSERT}-row INSERTs) of the same leaf bytes, ${batch} rows per transaction, same run`,
           detail: {
             target: '>= 100000 appends/s',
             algorithm: 'RFC9162_SHA512',

@@ -1,8 +1,11 @@
 /**
  * The append-only audit log: RFC 9162 Merkle tree over canonical JSON leaves, stored in SQLite (better-sqlite3 v12,
  * WAL, synchronous=FULL), with group commit (appends of one event-loop turn share one transaction and one fsync) and
- * C2SP signed checkpoints. Signing never blocks appends: when the KMS or HSM is unreachable, entries keep becoming
- * durable, checkpoints wait and catch up, and `glimmer_audit_checkpoint_age_seconds` shows how long entries wait.
+ * C2SP signed checkpoints. Every write (leaf hashing, inserts, commit and fsync) runs in the writer thread
+ * (writer.ts), never on the event loop; the event loop encodes leaves, keeps the tree current from the hashes the
+ * writer returns, and reads (entries, proofs, segments) through a read-only connection.
+ * Signing never blocks appends: when the KMS or HSM is unreachable, entries keep becoming durable, checkpoints wait
+ * and catch up, and `glimmer_audit_checkpoint_age_seconds` shows how long entries wait.
  * Segments rotate every `rotation_interval` and end with a sealed final checkpoint.
  */
 import fs from 'node:fs';
@@ -12,12 +15,12 @@ import { GlimmerError, isGlimmerError, quote } from '../errors';
 import type { Logger } from '../observability/logger';
 import { silentLogger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { canonicalJson } from './canonical';
+import { ByteWriter, canonicalJson, writeCanonicalJson } from './canonical';
 import { type AuditConfig, DEFAULT_AUDIT_CONFIG, durationMs, mergeAuditConfig } from './config';
-import { type HashedBatch, type LeafHashWorker, startLeafHashWorker } from './hash-worker';
 import { type MerkleAlgorithm, hasher } from './merkle';
 import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
 import { CHUNK, LogTree } from './tree';
+import { type AuditWriter, type CommittedBatch, type Statement, openAuditWriter } from './writer';
 
 export type { CheckpointSigner } from './note';
 
@@ -48,12 +51,10 @@ export interface AuditLogOptions {
   readonly checkpointIntervalMs?: number;
   /** A signature that takes longer counts as a failure (retried next interval). @default 10000 */
   readonly signTimeoutMs?: number;
-  /** Largest number of entries in one group commit (bounded so the hashing worker and commits overlap). @default 4096 */
+  /** Largest number of entries in one batch handed to the writer (batches queued behind a commit share the next one). @default 4096 */
   readonly maxBatch?: number;
   /** How long a commit waits for a SQLite lock held by another connection before it fails. @default 5000 */
   readonly busyTimeoutMs?: number;
-  /** Hash leaves in a worker thread, off the event loop. @default true */
-  readonly hashWorker?: boolean;
   /** Clock (ms since the epoch). @default Date.now */
   readonly now?: () => number;
 }
@@ -105,18 +106,32 @@ export interface AuditLog {
   close(): Promise<void>;
 }
 
-interface Pending {
-  readonly index: number;
-  readonly leaf: Buffer;
-  /** 0x00 followed by the leaf bytes. */
-  readonly prefixed: Buffer;
-  readonly resolve: (v: { index: number }) => void;
-  readonly reject: (e: unknown) => void;
+/**
+ * Appends of one group commit and their promises: leaf `first + i` is `bytes[starts[i] + 1, starts[i + 1])`, and the
+ * byte before it is 0x00 (the RFC 9162 leaf hash prefix, so the writer hashes without a copy). The leaves are encoded
+ * straight into `bytes`, which is handed (transferred, not copied) to the writer.
+ */
+interface Batch {
+  readonly first: number;
+  readonly bytes: ByteWriter;
+  /** starts[0 .. count] (starts[count] = end of the last leaf). */
+  readonly starts: Uint32Array;
+  count: number;
+  readonly resolvers: ((v: { index: number }) => void)[];
+  readonly rejecters: ((e: unknown) => void)[];
 }
 
 const MAX_LEAF_BYTES = 64 * 1024;
-const ROWS_PER_INSERT = 64;
+export const ROWS_PER_INSERT = 64;
+export const PAGE_SIZE = 16384;
+/**
+ * Batches handed to the writer at once. Those that queue up while it commits share its next transaction, so the
+ * group commit grows with the fsync latency (up to this many times maxBatch entries).
+ */
+const BATCHES_IN_FLIGHT = 4;
+const MIN_BATCH_BYTES = 16 * 1024;
 const MAX_PAGE = 1000;
+const SET_META = 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
@@ -170,25 +185,30 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   }
   const signers = [signer, ...(options.cosigners ?? [])];
 
-  const db = new Database(auditDbPath(options.stateDir), { timeout: options.busyTimeoutMs ?? 5000 });
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const writer = await openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE });
+  let db: Database.Database | undefined;
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec(SCHEMA);
-    return await AuditLogImpl.create(db, options, signers, log, now, dir);
+    // The writer created the store and set WAL mode; the event loop only ever reads.
+    db = new Database(auditDbPath(options.stateDir), { readonly: true, timeout: busyTimeoutMs });
+    return await AuditLogImpl.create(db, writer, options, signers, log, now, dir);
   } catch (err) {
-    db.close();
+    db?.close();
+    await writer.close().catch(() => undefined);
     throw err;
   }
 }
 
 class AuditLogImpl implements AuditLog {
-  private pending: Pending[] = [];
-  /** Entries flushed to the hashing worker and not yet committed (or failed). */
-  private inFlightEntries = 0;
+  /** Group commits not yet handed to the writer, oldest first; appends join the last one until it is full. */
+  private queued: Batch[] = [];
+  /** The index the next append gets (past every queued and in-flight entry). */
+  private nextIndex = 0;
+  private batchesInFlight = 0;
+  private batchBytesHint = MIN_BATCH_BYTES;
+  /** Settles when the last group commit handed to the writer has been applied (or failed). */
+  private lastCommit: Promise<void> = Promise.resolve();
   private flushScheduled = false;
-  private hashWorker: LeafHashWorker | undefined;
-  private inflight: Promise<void> = Promise.resolve();
   private failure: GlimmerError | undefined;
   private closed = false;
   private closing = false;
@@ -201,17 +221,11 @@ class AuditLogImpl implements AuditLog {
   private lastFailureLog = 0;
   private config: AuditConfig;
   private readonly tree: LogTree;
-  private readonly stmts: {
-    insert: Database.Statement;
-    insertChunk: Database.Statement;
-    leavesRange: Database.Statement;
-    insertCheckpoint: Database.Statement;
-    setMeta: Database.Statement;
-  };
-  private readonly commit: (batch: Pending[], chunks: [number, Buffer][]) => void;
+  private readonly leavesRange: Database.Statement;
 
   private constructor(
     private readonly db: Database.Database,
+    private readonly writer: AuditWriter,
     private readonly options: AuditLogOptions,
     private readonly signers: readonly CheckpointSigner[],
     private readonly log: Logger,
@@ -220,38 +234,17 @@ class AuditLogImpl implements AuditLog {
     readonly algorithm: MerkleAlgorithm,
     readonly origin: string,
   ) {
-    this.stmts = {
-      insert: db.prepare('INSERT INTO entries(idx, leaf) VALUES (?, ?)'),
-      insertChunk: db.prepare('INSERT OR REPLACE INTO chunks(idx, hash) VALUES (?, ?)'),
-      leavesRange: db.prepare('SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx'),
-      insertCheckpoint: db.prepare('INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)'),
-      setMeta: db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)'),
-    };
+    this.leavesRange = db.prepare('SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx');
     const h = hasher(algorithm);
     const chunkLeaves = db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(true);
     this.tree = new LogTree(h, (chunk) => (chunkLeaves.all(chunk * CHUNK, chunk * CHUNK + CHUNK) as [Buffer][]).map(([leaf]) => h.leaf(leaf)));
-    // Multi-row INSERTs: one statement per ROWS_PER_INSERT entries costs far less than one per entry.
-    const insertMany = db.prepare(`INSERT INTO entries(idx, leaf) VALUES ${Array<string>(ROWS_PER_INSERT).fill('(?, ?)').join(', ')}`);
-    const params: unknown[] = new Array<unknown>(ROWS_PER_INSERT * 2);
-    this.commit = db.transaction((batch: Pending[], chunks: [number, Buffer][]) => {
-      let i = 0;
-      for (; i + ROWS_PER_INSERT <= batch.length; i += ROWS_PER_INSERT) {
-        for (let j = 0; j < ROWS_PER_INSERT; j++) {
-          const e = batch[i + j] as Pending;
-          params[2 * j] = e.index;
-          params[2 * j + 1] = e.leaf;
-        }
-        insertMany.run(...params);
-      }
-      for (; i < batch.length; i++) this.stmts.insert.run((batch[i] as Pending).index, (batch[i] as Pending).leaf);
-      for (const [c, hash] of chunks) this.stmts.insertChunk.run(c, hash);
-    });
     const stored = db.prepare("SELECT value FROM meta WHERE key = 'config'").pluck().get() as string | undefined;
     this.config = stored ? (JSON.parse(stored) as AuditConfig) : { ...DEFAULT_AUDIT_CONFIG, cryptographic_sealing: { ...DEFAULT_AUDIT_CONFIG.cryptographic_sealing, algorithm } };
   }
 
   static async create(
     db: Database.Database,
+    writer: AuditWriter,
     options: AuditLogOptions,
     signers: readonly CheckpointSigner[],
     log: Logger,
@@ -272,10 +265,12 @@ class AuditLogImpl implements AuditLog {
     }
     algorithm ??= options.algorithm ?? 'RFC9162_SHA512';
     const origin = meta('origin') ?? options.origin ?? 'glimmer.local/audit';
-    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('algorithm', algorithm);
-    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('origin', origin);
+    await writer.run([
+      [SET_META, ['algorithm', algorithm]],
+      [SET_META, ['origin', origin]],
+    ]);
 
-    const self = new AuditLogImpl(db, options, signers, log, now, dir, algorithm, origin);
+    const self = new AuditLogImpl(db, writer, options, signers, log, now, dir, algorithm, origin);
     await self.recover(counts.n);
     return self;
   }
@@ -291,11 +286,11 @@ class AuditLogImpl implements AuditLog {
         row += 1;
       } else {
         // A chunk hash is derived data; recompute it from the leaves when it is missing.
-        for (const [, leaf] of this.stmts.leavesRange.raw(true).all(c * CHUNK, c * CHUNK + CHUNK - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
+        for (const [, leaf] of this.leavesRange.raw(true).all(c * CHUNK, c * CHUNK + CHUNK - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
         if (stored?.[0] === c) row += 1;
       }
     }
-    for (const [, leaf] of this.stmts.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
+    for (const [, leaf] of this.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
 
     try {
       await this.recordKeys();
@@ -318,7 +313,7 @@ class AuditLogImpl implements AuditLog {
     }
     if (n > (this.latest?.size ?? 0)) this.uncovered.push([n, this.now()]);
     if (!this.db.prepare('SELECT 1 FROM segments WHERE end_idx IS NULL').get()) {
-      this.db.prepare('INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)').run(this.latestSealedEnd(), this.now());
+      await this.writer.run([['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [this.latestSealedEnd(), this.now()]]]);
     }
     // A crash between sealing a segment and exporting it leaves no `.checkpoint` file (written last): export again.
     for (const seg of this.segments()) {
@@ -326,7 +321,8 @@ class AuditLogImpl implements AuditLog {
         await this.exportSegment(seg);
       }
     }
-    if (this.options.hashWorker !== false) this.hashWorker = startLeafHashWorker(this.algorithm, this.tree.tailHashes());
+    this.nextIndex = this.tree.size;
+    await this.writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
     this.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
@@ -338,8 +334,9 @@ class AuditLogImpl implements AuditLog {
   /** Remembers every signer's verifier key (table `keys` and `keys.txt`) so offline verification can find them. */
   private async recordKeys(): Promise<void> {
     if (this.keysRecorded) return;
-    const addKey = this.db.prepare('INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)');
-    for (const s of this.signers) addKey.run(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now());
+    const rows: Statement[] = [];
+    for (const s of this.signers) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now()]]);
+    await this.writer.run(rows);
     fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
     this.keysRecorded = true;
   }
@@ -350,6 +347,7 @@ class AuditLogImpl implements AuditLog {
 
   private lastMs = -1;
   private lastIso = '';
+  private lastSuffix = '';
 
   /** The timestamp of a leaf; formatted once per millisecond. */
   private isoNow(): string {
@@ -357,8 +355,15 @@ class AuditLogImpl implements AuditLog {
     if (ms !== this.lastMs) {
       this.lastMs = ms;
       this.lastIso = new Date(ms).toISOString();
+      this.lastSuffix = `,"ts":${JSON.stringify(this.lastIso)}}`;
     }
     return this.lastIso;
+  }
+
+  /** The end of a leaf (as leafText writes it): the timestamp member and the closing brace. */
+  private leafSuffix(): string {
+    this.isoNow();
+    return this.lastSuffix;
   }
 
   leafHash(leaf: Uint8Array): Buffer {
@@ -376,27 +381,45 @@ class AuditLogImpl implements AuditLog {
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
       return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
     }
-    // Indexes are handed out here, not derived from the tree: batches hashed off the event loop are still in flight
-    // (not yet in the tree) when later appends arrive.
-    const index = this.tree.size + this.inFlightEntries + this.pending.length;
-    // The leaf is written after a 0x00 byte so that its RFC 9162 leaf hash needs no copy at commit time.
-    let prefixed: Buffer;
-    try {
-      const text = leafText(index, record, this.isoNow());
-      prefixed = Buffer.allocUnsafe(Buffer.byteLength(text, 'utf8') + 1);
-      prefixed[0] = 0x00;
-      prefixed.write(text, 1, 'utf8');
-    } catch (err) {
-      return Promise.reject(err);
+    // Indexes are handed out here, not derived from the tree: queued and in-flight commits are not in the tree yet.
+    const index = this.nextIndex;
+    const maxBatch = this.options.maxBatch ?? 4096;
+    let batch = this.queued[this.queued.length - 1];
+    if (!batch || batch.count >= maxBatch) {
+      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, resolvers: [], rejecters: [] };
+      this.queued.push(batch);
     }
-    const leaf = prefixed.subarray(1);
-    if (leaf.length > MAX_LEAF_BYTES) {
-      return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${leaf.length} bytes, the limit is ${MAX_LEAF_BYTES}`));
+    const w = batch.bytes;
+    const start = w.pos;
+    // The leaf is encoded straight into the batch, after its 0x00 prefix; only records the fast encoder leaves to
+    // the string form (refusals, oversized strings) build the leaf text.
+    w.byte(0x00);
+    w.ascii(`{"index":${index},"record":`);
+    const encoded = writeCanonicalJson(record, w, MAX_LEAF_BYTES);
+    if (encoded) w.ascii(this.leafSuffix());
+    if (!encoded || w.pos - start - 1 > MAX_LEAF_BYTES) {
+      w.pos = start;
+      let text: string;
+      try {
+        text = leafText(index, record, this.isoNow());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > MAX_LEAF_BYTES) {
+        return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${bytes} bytes, the limit is ${MAX_LEAF_BYTES}`));
+      }
+      w.byte(0x00);
+      w.utf8(text);
     }
+    this.nextIndex = index + 1;
+    batch.count += 1;
+    batch.starts[batch.count] = w.pos;
+    const b = batch;
     return new Promise((resolve, reject) => {
-      this.pending.push({ index, leaf, prefixed, resolve, reject });
-      if (this.pending.length >= (this.options.maxBatch ?? 4096)) this.flush();
-      else if (!this.flushScheduled) {
+      b.resolvers.push(resolve);
+      b.rejecters.push(reject);
+      if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
@@ -404,84 +427,77 @@ class AuditLogImpl implements AuditLog {
   }
 
   /**
-   * Hands the pending entries to one group commit. With the hashing worker, batches are hashed off the event loop
-   * and committed strictly in order (`inflight` chains them); checkpoints and sealing wait for that chain.
+   * Hands queued group commits to the writer, at most BATCHES_IN_FLIGHT at a time (appends arriving meanwhile join
+   * the next, larger commit). Commits are applied to the tree and acknowledged strictly in order.
    */
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
-    if (this.failure) {
-      for (const e of batch) e.reject(this.failure);
-      return;
-    }
-    if (!this.hashWorker) {
-      this.commitBatch(batch, undefined);
-      return;
-    }
-    const hashed = this.hashWorker.hash(batch.map((e) => e.prefixed));
-    this.inFlightEntries += batch.length;
-    this.inflight = this.inflight.then(async () => {
-      let result: HashedBatch;
-      try {
-        result = await hashed;
-      } catch (err) {
-        this.inFlightEntries -= batch.length;
-        this.failClosed(err, batch);
-        return;
+    while (this.queued.length > 0 && this.batchesInFlight < BATCHES_IN_FLIGHT) {
+      const batch = this.queued.shift() as Batch;
+      if (this.failure) {
+        this.rejectAll(batch, this.failure);
+        continue;
       }
-      // commitBatch appends to the tree (or fails closed) synchronously: the entries leave the in-flight count.
-      this.inFlightEntries -= batch.length;
-      this.commitBatch(batch, result);
-    });
+      // A batch whose only record was refused.
+      if (batch.count === 0) continue;
+      this.batchesInFlight += 1;
+      // The next batch starts with room for about as many bytes as this one holds.
+      this.batchBytesHint = Math.max(MIN_BATCH_BYTES, Math.ceil(batch.bytes.pos * 1.25));
+      const committed = this.writer.append(batch.first, batch.count, batch.bytes.buf, batch.starts);
+      this.lastCommit = committed.then(
+        (result) => this.applyCommit(batch, result),
+        (err: unknown) => {
+          this.batchesInFlight -= 1;
+          this.failClosed(err, batch);
+        },
+      );
+    }
   }
 
-  /** Waits until every flushed batch is committed (or failed). */
+  /** Waits until every append made so far is committed (or failed). */
   private async settle(): Promise<void> {
-    this.flush();
-    await this.inflight;
+    while (this.queued.length > 0 || this.batchesInFlight > 0) {
+      this.flush();
+      await this.lastCommit;
+    }
   }
 
-  private failClosed(err: unknown, batch: readonly Pending[]): void {
-    // The in-memory tree may now be ahead of the store. Reopening recovers from the store.
+  private rejectAll(batch: Batch, err: unknown): void {
+    for (const reject of batch.rejecters) reject(err);
+  }
+
+  private failClosed(err: unknown, batch: Batch): void {
+    // Nothing of the failed commit reached the tree; the writer refuses every later commit, so no gap is ever stored.
     this.failure ??= new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
     this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
-    for (const e of batch) e.reject(this.failure);
+    this.rejectAll(batch, this.failure);
+    for (const queued of this.queued.splice(0)) this.rejectAll(queued, this.failure);
   }
 
-  /** One group commit: every entry of the batch in one transaction (synchronous=FULL: one fsync of the WAL). */
-  private commitBatch(batch: Pending[], pre: HashedBatch | undefined): void {
-    if (this.failure) {
-      for (const e of batch) e.reject(this.failure);
-      return;
-    }
-    const started = process.hrtime.bigint();
-    const chunks: [number, Buffer][] = [];
+  /** A durable group commit: its leaf and chunk hashes join the tree, then its appends are acknowledged. */
+  private applyCommit(batch: Batch, result: CommittedBatch): void {
+    this.batchesInFlight -= 1;
+    const n = batch.count;
     try {
-      const h = this.tree.h;
+      const size = this.tree.h.size;
       let nextChunk = 0;
-      const takeChunk = () => pre?.chunkHashes[nextChunk++];
-      for (let i = 0; i < batch.length; i++) {
-        const e = batch[i] as Pending;
-        const chunkHash = pre
-          ? this.tree.appendPrecomputed(pre.leafHashes.subarray(i * h.size, (i + 1) * h.size), takeChunk)
-          : this.tree.append(h.leafPrefixed(e.prefixed));
-        if (chunkHash) chunks.push([(e.index + 1) / CHUNK - 1, chunkHash]);
-      }
-      this.commit(batch, chunks);
+      const takeChunk = () => result.chunkHashes[nextChunk++];
+      for (let i = 0; i < n; i++) this.tree.appendPrecomputed(result.leafHashes.subarray(i * size, (i + 1) * size), takeChunk);
+      if (nextChunk !== result.chunkHashes.length) throw new Error(`the writer returned ${result.chunkHashes.length} chunk hashes, the tree completed ${nextChunk}`);
     } catch (err) {
+      // The store holds the batch but the tree cannot follow: refuse further appends; reopening recovers from the store.
       this.failClosed(err, batch);
       return;
     }
     const m = this.options.metrics;
     if (m) {
-      m.auditCommitDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      m.auditAppends.inc(batch.length);
+      if (result.commit) m.auditCommitDuration.observe(result.commit.seconds);
+      m.auditAppends.inc(n);
       m.auditTreeSize.set(this.tree.size);
     }
     this.uncovered.push([this.tree.size, this.now()]);
-    for (const e of batch) e.resolve({ index: e.index });
+    for (let i = 0; i < n; i++) (batch.resolvers[i] as (v: { index: number }) => void)({ index: batch.first + i });
+    if (this.queued.length > 0) this.flush();
   }
 
   latestCheckpoint() {
@@ -504,7 +520,7 @@ class AuditLogImpl implements AuditLog {
     if (start >= this.tree.size) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `start ${start} is not below the tree size ${this.tree.size}`);
     if (endInclusive < start) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `end ${endInclusive} is before start ${start}`);
     const end = Math.min(endInclusive, this.tree.size - 1, start + MAX_PAGE - 1);
-    return (this.stmts.leavesRange.raw(true).all(start, end) as [number, Buffer][]).map(([index, leaf]) => ({ index, leaf }));
+    return (this.leavesRange.raw(true).all(start, end) as [number, Buffer][]).map(([index, leaf]) => ({ index, leaf }));
   }
 
   inclusionProof(index: number, size: number): Buffer[] {
@@ -553,7 +569,7 @@ class AuditLogImpl implements AuditLog {
       // A signer that was unreachable at open gets its key recorded once it has signed.
       await this.recordKeys();
       const createdAt = this.now();
-      this.stmts.insertCheckpoint.run(n, note, createdAt);
+      await this.writer.run([['INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)', [n, note, createdAt]]]);
       this.latest = { size: n, note, createdAt };
       this.uncovered = this.uncovered.filter(([end]) => end > n);
       this.updateGauges();
@@ -619,10 +635,10 @@ class AuditLogImpl implements AuditLog {
     const end = this.latest?.size ?? 0;
     if (end <= open.start) return undefined;
     const sealedAt = this.now();
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?').run(end, sealedAt, note, open.id);
-      this.db.prepare('INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)').run(end, sealedAt);
-    })();
+    await this.writer.run([
+      ['UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?', [end, sealedAt, note, open.id]],
+      ['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [end, sealedAt]],
+    ]);
     const sealed: SegmentInfo = { ...open, end, sealedAt, checkpoint: note };
     await this.exportSegment(sealed);
     this.options.metrics?.auditSegmentsSealed.inc();
@@ -640,7 +656,7 @@ class AuditLogImpl implements AuditLog {
     const fd = fs.openSync(`${base}.leaves.tmp`, 'w', 0o644);
     try {
       for (let i = seg.start; i < (seg.end as number); i += MAX_PAGE * 10) {
-        const rows = this.stmts.leavesRange.raw(true).all(i, Math.min(i + MAX_PAGE * 10, seg.end as number) - 1) as [number, Buffer][];
+        const rows = this.leavesRange.raw(true).all(i, Math.min(i + MAX_PAGE * 10, seg.end as number) - 1) as [number, Buffer][];
         fs.writeSync(fd, Buffer.concat(rows.flatMap(([, leaf]) => [leaf, Buffer.from('\n')])));
         await new Promise((r) => setImmediate(r));
       }
@@ -668,7 +684,7 @@ class AuditLogImpl implements AuditLog {
         `the audit log uses ${this.algorithm}; open a new log (new state directory) to use ${next.cryptographic_sealing.algorithm}`,
       );
     }
-    this.stmts.setMeta.run('config', JSON.stringify(next));
+    await this.writer.run([[SET_META, ['config', JSON.stringify(next)]]]);
     this.config = next;
     this.log.info({ immutable_logs: next.immutable_logs, rotation_interval: next.cryptographic_sealing.rotation_interval }, 'audit configuration changed');
     return this.getConfig();
@@ -686,8 +702,9 @@ class AuditLogImpl implements AuditLog {
     }
     this.closed = true;
     await this.signChain;
-    await this.hashWorker?.close();
+    // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
+    await this.writer.close();
     for (const s of this.signers) await s.close?.();
   }
 }

