@@ -18,7 +18,8 @@ import { PlantRuntime } from './plant/runtime';
 import { PROCESS_ZONE } from './plant/simulation';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
-export interface EmbeddedPlantOptions {
+/** What the runtime hands to the plant it starts, embedded or external. */
+export interface PlantStartOptions {
   readonly config: RuntimeConfig;
   readonly stateDir: string;
   readonly logger: Logger;
@@ -31,6 +32,9 @@ export interface EmbeddedPlantOptions {
    * @default failSafeWrites: only tripping the emergency stop
    */
   readonly decide?: WriteDecisionFn;
+}
+
+export interface EmbeddedPlantOptions extends PlantStartOptions {
   /** First gateway listener port (operations); control and safety listen on the next two. @default 5020 */
   readonly modbusPort?: number;
   /** @default 4840 */

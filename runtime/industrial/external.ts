@@ -4,26 +4,16 @@
  * polls the process image the interlocks need from those PLCs through the gateway's own upstream connections. The
  * Industrial Agent talks to the plant's OPC UA server directly (endpoints.opcua, certificates provisioned here).
  */
-import type { ExternalPlant, RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../agents/behaviour';
-import type { Logger } from '../observability/logger';
-import type { Metrics } from '../observability/metrics';
+import type { ExternalPlant } from '../config/types';
+import type { PlantStartOptions } from './embedded';
 import type { ModbusGateway } from './modbus/gateway';
-import { failSafeWrites, withSafetyInterlocks, type WriteDecisionFn } from './modbus/inspector';
+import { failSafeWrites, withSafetyInterlocks } from './modbus/inspector';
 import { provisionExternalOpcuaTrust } from './opcua/client';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
 import { PolledProcessImage, upstreamReader } from './process-image';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
-export interface ExternalPlantOptions {
-  readonly config: RuntimeConfig;
-  readonly stateDir: string;
-  readonly logger: Logger;
-  readonly metrics?: Metrics;
-  /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`). */
-  readonly audit: (records: AuditRecordInput[]) => void;
-  /** Policy decision for writes; the safety interlocks are applied after it. @default failSafeWrites */
-  readonly decide?: WriteDecisionFn;
+export interface ExternalPlantOptions extends PlantStartOptions {
   /** Run the gateway and the poller (false in a pod that supervises no Industrial Agent). @default true */
   readonly gateway?: boolean;
   /** Overrides the configured listener ports: operations on this one, the other zones on the next (0: any free). */

@@ -13,8 +13,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { startRuntime, type Runtime } from '../../runtime/app';
 import { REPO_ROOT } from '../../runtime/config/load';
-import { buildManifest, signManifest } from '../../runtime/lifecycle/manifest';
-import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../../runtime/lifecycle/release';
+import { PUBLIC_KEY_FILE } from '../../runtime/lifecycle/release';
+import YAML from 'yaml';
+import { testRelease } from '../lifecycle/fixtures';
 import { isGlimmerError } from '../../runtime/errors';
 import { bits, ModbusTcpClient, registers } from '../../runtime/industrial/modbus/client';
 import { createLogger, silentLogger } from '../../runtime/observability/logger';
@@ -45,6 +46,23 @@ async function waitListening(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
+/**
+ * A free port outside the kernel's ephemeral range: while the PLC is down, the gateway reconnecting to a port in that
+ * range can be given the very same port as its own source port and connect to itself (TCP simultaneous open).
+ */
+async function portBelowEphemeralRange(): Promise<number> {
+  const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 /** TCP ports this process listens on (ss shows the owning pid). */
 function ownListeningPorts(): number[] {
   const out = spawnSync('ss', ['-Hltnp'], { encoding: 'utf8' }).stdout;
@@ -71,7 +89,7 @@ async function auditRecords(rt: Runtime): Promise<Record<string, unknown>[]> {
 }
 
 test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the runtime runs THEN no simulator listens, reads pass through, a denied write is 01 and audited, the interlocks read the real PLC and fail closed when it stops', async (t) => {
-  const plcPort = await freePort();
+  const plcPort = await portBelowEphemeralRange();
   let peer = await startPeer(plcPort);
   t.after(() => { peer.kill('SIGKILL'); });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-run-'));
@@ -204,20 +222,14 @@ async function untilAsync(check: () => Promise<boolean>, ms: number): Promise<bo
 
 /** A release root (the industrial bundle of `make build`, this config, the rules) with a manifest signed by a test key. */
 function signedRelease(doc: Record<string, unknown>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-rel-'));
+  const release = testRelease([]);
   const bundle = path.join(REPO_ROOT, 'dist', 'agent-industrial.js');
   assert.ok(fs.existsSync(bundle), 'dist/agent-industrial.js is missing: run `make build` first (make test does)');
-  fs.mkdirSync(path.join(root, 'dist'));
-  fs.copyFileSync(bundle, path.join(root, 'dist', 'agent-industrial.js'));
-  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
-  fs.copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(root, 'package.json'));
-  fs.cpSync(path.join(REPO_ROOT, 'rules'), path.join(root, 'rules'), { recursive: true });
-  fs.mkdirSync(path.join(root, 'config'));
-  writeConfig(doc, path.join(root, 'config'));
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
-  const manifest = buildManifest(root, releaseFiles(root), 'test');
-  fs.writeFileSync(path.join(root, MANIFEST_FILE), manifest);
-  fs.writeFileSync(path.join(root, SIGNATURE_FILE), signManifest(manifest, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()).toString('base64'));
-  fs.writeFileSync(path.join(root, PUBLIC_KEY_FILE), publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  return root;
+  fs.copyFileSync(bundle, path.join(release.root, 'dist', 'agent-industrial.js'));
+  fs.writeFileSync(release.configFile, YAML.stringify(doc));
+  release.sign();
+  // startRuntime pins the release key it finds in the root.
+  fs.writeFileSync(path.join(release.root, PUBLIC_KEY_FILE), release.publicKeyPem);
+  fs.rmSync(release.stateDir, { recursive: true, force: true });
+  return release.root;
 }
