@@ -41,6 +41,8 @@ export interface AgentWorkloadProps {
   readonly targetCpuPercent?: number;
   /** Require nodes labelled `glimmer.io/zone=<zone>` (edge: zone-dedicated nodes). @default true */
   readonly zoneNodeAffinity?: boolean;
+  /** Extra pod template annotations (values may be tokens), e.g. Istio's outbound exclusions. @default {} */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
   /** Secrets to mount (the pod waits until they exist). @default [] */
   readonly secrets?: readonly SecretMount[];
   /** Extra environment variables (values may be tokens). @default {} */
@@ -117,6 +119,7 @@ export class AgentWorkload extends Construct {
               'prometheus.io/scrape': 'true',
               'prometheus.io/port': String(API_PORT),
               'prometheus.io/path': '/metrics',
+              ...(props.podAnnotations ?? {}),
             },
           },
           spec: {

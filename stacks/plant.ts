@@ -10,7 +10,8 @@ import type { RuntimeConfig } from '../runtime/config/types';
 import type { FileSet } from '../modules/runtime-config-maps';
 import type { SecretMount } from '../modules/agent-workload';
 import { Fn, Token, type TerraformVariable } from '../modules/tf';
-import { MODBUS_PORT } from '../modules/zone-model';
+import type { K8sObject } from '../modules/k8s';
+import { LABELS, MODBUS_PORT } from '../modules/zone-model';
 import { stackVariable } from './common';
 
 /** Where the pods find the plant's server certificate (ConfigMap glimmer-plant) and the OPC UA credentials (Secret). */
@@ -27,12 +28,16 @@ export function plantVariable(scope: Construct): TerraformVariable {
   const ok = (zone: string) =>
     `can(regex("${HOST}", var.plant.plcs.${zone}.host)) && var.plant.plcs.${zone}.port >= 1 && var.plant.plcs.${zone}.port <= 65535 && floor(var.plant.plcs.${zone}.port) == var.plant.plcs.${zone}.port && var.plant.plcs.${zone}.unit_id >= 0 && var.plant.plcs.${zone}.unit_id <= 255 && floor(var.plant.plcs.${zone}.unit_id) == var.plant.plcs.${zone}.unit_id`;
   return stackVariable(scope, 'plant', {
-    type: `object({plcs = object({control = ${plc(1)}, safety = ${plc(2)}}), opcua = object({endpoint_url = string, server_certificate_pem = string, credentials_secret = optional(string, "${DEFAULT_CREDENTIALS_SECRET}")}), poll_interval_ms = optional(number, 250), stale_after_ms = optional(number, 1000)})`,
+    type: `object({network_cidr = string, plcs = object({control = ${plc(1)}, safety = ${plc(2)}}), opcua = object({endpoint_url = string, server_certificate_pem = string, credentials_secret = optional(string, "${DEFAULT_CREDENTIALS_SECRET}")}), poll_interval_ms = optional(number, 250), stale_after_ms = optional(number, 1000)})`,
     nullable: false,
     description:
-      'The real plant (the pods run plant.mode external, never the simulator): the Modbus/TCP PLC per zone of the plant map (control: process PLC, map unit 1; safety: safety PLC, map unit 2; unit_id is the id on the PLC), ' +
+      'The real plant (the pods run plant.mode external, never the simulator): the plant network (CIDR the Industrial Agent\'s pod may reach, outside the mesh), the Modbus/TCP PLC per zone of the plant map (control: process PLC, map unit 1; safety: safety PLC, map unit 2; unit_id is the id on the PLC), ' +
       'the plant OPC UA server (opc.tcp URL and its certificate PEM), the Secret in the Industrial Agent\'s namespace with `password`, `client.pem`, `client.key`, and the process-image polling.',
     validation: [
+      {
+        condition: '${can(cidrnetmask(var.plant.network_cidr))}',
+        errorMessage: 'plant.network_cidr must be an IPv4 CIDR like 10.10.0.0/16 (the plant network holding the PLCs and the OPC UA server), received "${var.plant.network_cidr}".',
+      },
       {
         condition: `\${${ok('control')} && ${ok('safety')}}`,
         errorMessage: 'plant.plcs.control and plant.plcs.safety need host (a host name or an IP address), port 1..65535 and unit_id 0..255, received control ${var.plant.plcs.control.host}:${var.plant.plcs.control.port} unit ${var.plant.plcs.control.unit_id}, safety ${var.plant.plcs.safety.host}:${var.plant.plcs.safety.port} unit ${var.plant.plcs.safety.unit_id}.',
@@ -91,4 +96,34 @@ export function plantFileSet(plant: TerraformVariable): FileSet {
 /** The OPC UA credentials Secret (created by the operator, never in Terraform state), for the Industrial Agent's pod. */
 export function plantCredentialsMount(plant: TerraformVariable): SecretMount {
   return { name: 'plant-credentials', secretName: at(plant, 'opcua', 'credentials_secret'), mountPath: PLANT_CREDENTIALS_MOUNT };
+}
+
+/** The OPC UA server's port from the `plant` variable's URL (4840, the IANA port, when the URL names none). */
+function opcuaPort(): string {
+  return `\${try(tonumber(regex("^opc\\\\.tcp://[^/:]+:([0-9]+)", var.plant.opcua.endpoint_url)[0]), 4840)}`;
+}
+
+/**
+ * The Industrial Agent's way out to the plant network: a NetworkPolicy allowing egress to `network_cidr` on the PLCs'
+ * Modbus ports and the OPC UA port (the zones deny all egress by default), and the pod annotation that keeps that
+ * traffic out of the sidecar (the PLCs are not in the mesh; Istio runs REGISTRY_ONLY).
+ */
+export function plantEgress(plant: TerraformVariable, agent: { readonly name: string; readonly zone: string }): { policy: K8sObject; podAnnotations: Record<string, string> } {
+  const port = (p: string) => ({ protocol: 'TCP', port: p });
+  return {
+    podAnnotations: { 'traffic.sidecar.istio.io/excludeOutboundIPRanges': at(plant, 'network_cidr') },
+    policy: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: `${agent.name}-plant-egress`, namespace: agent.zone, labels: { [LABELS.partOf]: 'glimmer', [LABELS.agent]: agent.name } },
+      spec: {
+        podSelector: { matchLabels: { [LABELS.name]: 'glimmer', [LABELS.instance]: agent.name } },
+        policyTypes: ['Egress'],
+        egress: [{
+          to: [{ ipBlock: { cidr: at(plant, 'network_cidr') } }],
+          ports: [port(at(plant, 'plcs', 'control', 'port')), port(at(plant, 'plcs', 'safety', 'port')), port(opcuaPort())],
+        }],
+      },
+    },
+  };
 }

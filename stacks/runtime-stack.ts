@@ -7,12 +7,12 @@
 import type { Construct } from 'constructs';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { AgentWorkload } from '../modules/agent-workload';
-import { escapeDeep } from '../modules/k8s';
+import { escapeDeep, k8sObject } from '../modules/k8s';
 import { MeshPolicies } from '../modules/mesh-policies';
 import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
 import { RuntimeMonitoring } from '../modules/runtime-monitoring';
 import { Fn, TerraformStack, Token, type TerraformVariable } from '../modules/tf';
-import { externalPlantConfig, plantCredentialsMount, plantFileSet, plantVariable } from './plant';
+import { externalPlantConfig, plantCredentialsMount, plantEgress, plantFileSet, plantVariable } from './plant';
 import type { TopologyVariables } from '../modules/topology-variables';
 import { API_MTLS_PORT, API_PORT } from '../modules/zone-model';
 import { cloudNames } from './cloud-stack';
@@ -85,13 +85,16 @@ export class RuntimeStack extends TerraformStack {
     })]));
     for (const agent of model.agents) {
       const maps = configMaps.get(agent.zone) as RuntimeConfigMaps;
+      // Only the Industrial Agent talks to the plant (its pod runs the zone gateway and the OPC UA session).
+      const egress = agent.kind === 'industrial' ? plantEgress(plant, agent) : undefined;
+      if (egress) k8sObject(this, `plant-egress-${agent.name}`, egress.policy, { dependsOn: mesh.objects });
       new AgentWorkload(this, `agent-${agent.name}`, {
         agent,
         image: image.stringValue,
         configMaps: maps.mounts,
         zoneNodeAffinity: topology === 'edge',
-        // Only the Industrial Agent opens an OPC UA session to the plant: only its pod gets the credentials.
-        secrets: agent.kind === 'industrial' ? [plantCredentialsMount(plant)] : [],
+        secrets: egress ? [plantCredentialsMount(plant)] : [],
+        podAnnotations: egress?.podAnnotations ?? {},
         env,
         dependsOn: [...maps.objects, ...mesh.objects],
       });

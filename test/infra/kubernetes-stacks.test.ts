@@ -206,8 +206,22 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
     for (const a of cfg.agents) {
       const pod = (findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec & { volumes: Array<{ name: string; secret?: { secretName: string } }> } } } }).spec.template.spec;
       const secret = pod.volumes.find((v) => v.secret !== undefined);
-      if (a.kind === 'industrial') assert.deepEqual(secret, { name: 'plant-credentials', secret: { secretName: '${var.plant.opcua.credentials_secret}', defaultMode: 0o440 } });
-      else assert.equal(secret, undefined, `${a.name} opens no OPC UA session: no credentials in its pod`);
+      const annotations = (findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
+      const egress = manifests(stack()).find((m) => m.manifest.kind === 'NetworkPolicy' && m.manifest.metadata.name === `${a.name}-plant-egress`)?.manifest as (K8sManifest & { spec: Record<string, unknown> }) | undefined;
+      if (a.kind === 'industrial') {
+        assert.deepEqual(secret, { name: 'plant-credentials', secret: { secretName: '${var.plant.opcua.credentials_secret}', defaultMode: 0o440 } });
+        // Its way out to the plant network: egress to network_cidr on the PLC ports and the OPC UA port, outside the sidecar.
+        assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'], '${var.plant.network_cidr}');
+        assert.equal(egress?.metadata.namespace, a.zone);
+        assert.deepEqual(egress?.spec.egress, [{
+          to: [{ ipBlock: { cidr: '${var.plant.network_cidr}' } }],
+          ports: [{ protocol: 'TCP', port: '${var.plant.plcs.control.port}' }, { protocol: 'TCP', port: '${var.plant.plcs.safety.port}' }, { protocol: 'TCP', port: '${try(tonumber(regex("^opc\\\\.tcp://[^/:]+:([0-9]+)", var.plant.opcua.endpoint_url)[0]), 4840)}' }],
+        }]);
+      } else {
+        assert.equal(secret, undefined, `${a.name} opens no OPC UA session: no credentials in its pod`);
+        assert.equal(egress, undefined, `${a.name} never reaches the plant network`);
+        assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'], undefined);
+      }
       assert.ok(!pod.containers[0]!.args.includes('--modbus-port'), 'the gateway ports come from glimmer.yml');
     }
   });

@@ -22,7 +22,7 @@ const IMAGE = '123456789012.dkr.ecr.eu-central-1.amazonaws.com/glimmer/runtime@s
 /** The runtime stacks' `plant` (the real PLCs and OPC UA server the pods talk to), as a -var value. */
 const CERT_PEM = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n';
 function plantVar(control = 'plc-control.plant.local', extra = ''): string {
-  return `{plcs={control={host="${control}"}, safety={host="10.10.0.10", port=5502, unit_id=1}}, opcua={endpoint_url="opc.tcp://plc-control.plant.local:4840", server_certificate_pem="${CERT_PEM}"}${extra}}`;
+  return `{network_cidr="10.10.0.0/16", plcs={control={host="${control}"}, safety={host="10.10.0.10", port=5502, unit_id=1}}, opcua={endpoint_url="opc.tcp://plc-control.plant.local:4840", server_certificate_pem="${CERT_PEM}"}${extra}}`;
 }
 
 const dirs = new Map<string, string>();
@@ -195,6 +195,7 @@ const badPlants: [string, string, RegExp][] = [
   ['a PLC host with a scheme', plantVar('tcp://plc'), /plant\.plcs\.control and plant\.plcs\.safety need host \(a host name or an IP address\), port 1\.\.65535 and unit_id 0\.\.255, received control tcp:\/\/plc:502 unit 1/],
   ['an OPC UA endpoint over http', plantVar().replace('opc.tcp://', 'http://'), /plant\.opcua\.endpoint_url must be an opc\.tcp:\/\/host\[:port\]\[\/path\] URL without credentials, received "http:\/\/plc-control\.plant\.local:4840"/],
   ['a server certificate that is no PEM', plantVar().replace(CERT_PEM, 'not a cert'), /plant\.opcua\.server_certificate_pem must be the PEM/],
+  ['a plant network that is no CIDR', plantVar().replace('10.10.0.0/16', '10.10.0.0'), /plant\.network_cidr must be an IPv4 CIDR like 10\.10\.0\.0\/16 \(the plant network holding the PLCs and the OPC UA server\), received "10\.10\.0\.0"/],
   ['stale_after_ms below poll_interval_ms', plantVar(undefined, ', poll_interval_ms=500, stale_after_ms=100'), /plant\.poll_interval_ms must be >= 20 and plant\.stale_after_ms above it/],
 ];
 for (const [what, value, message] of badPlants) {
