@@ -1,5 +1,6 @@
 /**
- * The runtime app factory: config -> state dir -> audit log -> PKI -> embedded plant -> supervisor -> API.
+ * The runtime app factory: config -> state dir -> audit log -> PKI -> plant (embedded simulation, or the gateway in
+ * front of real PLCs: plant.mode external) -> supervisor -> API.
  * Separate from the process entry (`glimmer run`) so tests start the real thing on port 0 in-process.
  */
 import fs from 'node:fs';

@@ -161,6 +161,26 @@ test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the r
   control.close();
 });
 
+test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime runs THEN there is no process image (only a complete one counts): process reads pass, safety reads get 0A, interlocked writes are refused', async (t) => {
+  const plcPort = await portBelowEphemeralRange();
+  const peer = await startPeer(plcPort);
+  t.after(() => { peer.kill('SIGKILL'); });
+  const deadPort = await portBelowEphemeralRange();
+  const doc = externalConfig({ host: '127.0.0.1', port: plcPort }, { poll_interval_ms: 100, stale_after_ms: 600 }, DATA_ONLY);
+  (doc.plant as { external: { plcs: { safety: { port: number } } } }).external.plcs.safety.port = deadPort;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-half-'));
+  const rt = await startRuntime({ configFile: writeConfig(doc), stateDir, apiPort: 0, apiMtlsPort: 0, modbusPort: 0, logger: silentLogger() });
+  t.after(async () => { await rt.stop(); fs.rmSync(stateDir, { recursive: true, force: true }); });
+  const control = await connect(rt.endpoints.modbus_control);
+  assert.equal((await control.readInputRegisters(1, 10, 2)).exception, 0, 'the process PLC answers through the gateway');
+  assert.equal((await control.readCoils(2, 0, 1)).exception, 0x0a, 'the safety PLC is not connected');
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(rt.processImage?.snapshot, undefined, 'half an image is no image');
+  assert.match(rt.processImage?.error ?? '', /plc-safety/);
+  assert.equal((await control.writeCoil(1, 0, true)).exception, 0x01, 'interlocks cannot be checked: refused');
+  control.close();
+});
+
 test('GIVEN a plant in its own process (PLC on Modbus, OPC UA server) WHEN the runtime supervises the Industrial Agent in external mode THEN the agent opens its session to the configured server with the configured certificates, and no OPC UA server of ours runs', async (t) => {
   const peerDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-remote-plant-'));
   const [modbusPort, opcuaPort, ownOpcuaPort] = [await freePort(), await freePort(), await freePort()];
