@@ -132,6 +132,20 @@ export class ByteWriter {
     this.buf[this.pos++] = c;
   }
 
+  /** Writes a non-negative safe integer in decimal (as `${n}` would), without building the string. */
+  decimal(n: number): void {
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits += 1;
+    this.ensure(digits);
+    const b = this.buf;
+    let rest = n;
+    for (let p = this.pos + digits - 1; p >= this.pos; p--) {
+      b[p] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.pos += digits;
+  }
+
   /** Writes a string as UTF-8 (lone surrogates must have been escaped already). */
   utf8(s: string): void {
     this.ensure(3 * s.length);

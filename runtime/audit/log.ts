@@ -394,7 +394,9 @@ class AuditLogImpl implements AuditLog {
     // The leaf is encoded straight into the batch, after its 0x00 prefix; only records the fast encoder leaves to
     // the string form (refusals, oversized strings) build the leaf text.
     w.byte(0x00);
-    w.ascii(`{"index":${index},"record":`);
+    w.ascii('{"index":');
+    w.decimal(index);
+    w.ascii(',"record":');
     const encoded = writeCanonicalJson(record, w, MAX_LEAF_BYTES);
     if (encoded) w.ascii(this.leafSuffix());
     if (!encoded || w.pos - start - 1 > MAX_LEAF_BYTES) {

@@ -132,17 +132,23 @@ function prepare({ first, count, bytes, starts: startsBuffer }) {
   const out = Buffer.from(new ArrayBuffer(count * size));
   const chunkBuf = Buffer.from(new ArrayBuffer(Math.ceil(count / chunk + 1) * size));
   let chunkCount = 0;
+  // Leaf hashes go to the chunk mirror; this batch's run of them is copied to out in bulk (before chunkRoot
+  // overwrites a completed chunk, and at the end).
+  let copied = 0;
+  let runStart = tailCount;
   for (let i = 0; i < count; i++) {
-    const h = digest(buf.subarray(starts[i], starts[i + 1]));
-    out.latin1Write(h, i * size, size);
-    tail.latin1Write(h, base + tailCount * size, size);
+    tail.latin1Write(digest(buf.subarray(starts[i], starts[i + 1])), base + tailCount * size, size);
     tailCount += 1;
     if (tailCount === chunk) {
+      tail.copy(out, copied * size, base + runStart * size, base + chunk * size);
+      copied += chunk - runStart;
+      runStart = 0;
       chunkRoot(chunkBuf, chunkCount * size);
       chunkCount += 1;
       tailCount = 0;
     }
   }
+  tail.copy(out, copied * size, base + runStart * size, base + tailCount * size);
   next = first + count;
   const chunks = [];
   for (let c = 0; c < chunkCount; c++) chunks.push(chunkBuf.subarray(c * size, (c + 1) * size));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalJson } from '../../runtime/audit/canonical';
+import { ByteWriter, canonicalJson, writeCanonicalJson } from '../../runtime/audit/canonical';
 import { DEFAULT_AUDIT_CONFIG, mergeAuditConfig } from '../../runtime/audit/config';
 import {
   formatCheckpoint,
@@ -93,5 +93,38 @@ test('GIVEN arbitrary JSON values WHEN canonicalised THEN parsing gives the same
       assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(value)));
     }),
     { numRuns: 1000 },
+  );
+});
+
+test('GIVEN arbitrary values WHEN written as bytes by writeCanonicalJson THEN the bytes are the UTF-8 of canonicalJson, or it declines exactly where canonicalJson refuses (property)', () => {
+  const w = new ByteWriter(16);
+  fc.assert(
+    fc.property(fc.anything({ withNullPrototype: true, withBoxedValues: true, withMap: true, withDate: true, withSparseArray: true, maxDepth: 40 }), fc.string({ unit: 'binary' }), (value, s) => {
+      for (const v of [value, { s, value }]) {
+        w.pos = 3;
+        let text: string | undefined;
+        try {
+          text = canonicalJson(v);
+        } catch (err) {
+          assert.ok(isGlimmerError(err, 'GLM_ERR_AUDIT_RECORD_INVALID'));
+        }
+        const written = writeCanonicalJson(v, w);
+        assert.equal(written, text !== undefined);
+        if (text === undefined) assert.equal(w.pos, 3);
+        else assert.equal(w.buf.subarray(3, w.pos).toString('utf8'), text);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('GIVEN any non-negative safe integer WHEN written by ByteWriter.decimal THEN the bytes are its decimal string (property)', () => {
+  const w = new ByteWriter(1);
+  fc.assert(
+    fc.property(fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constantFrom(0, 9, 10, 99, 100, 1e15, Number.MAX_SAFE_INTEGER)), (n) => {
+      w.pos = 0;
+      w.decimal(n);
+      assert.equal(w.buf.subarray(0, w.pos).toString('latin1'), String(n));
+    }),
   );
 });
