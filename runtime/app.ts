@@ -18,6 +18,7 @@ import { systemRoutes } from './api/routes/system';
 import { injectFault, plantRoutes } from './api/routes/plant';
 import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
+import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
@@ -53,6 +54,8 @@ export interface RuntimeOptions {
   readonly opcuaPort?: number;
   /** Run only this agent of the configuration (one agent per pod). @default GLIMMER_AGENT, else every agent */
   readonly agent?: string;
+  /** Pins of configuration files outside the release (a pod's ConfigMap). @default parsed from GLIMMER_CONFIG_SHA256 */
+  readonly configPins?: ConfigPins;
   /** Root the release artifacts are measured from. @default the repository root */
   readonly root?: string;
   readonly logger?: Logger;
@@ -83,6 +86,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const fullConfig = loadConfig(options.configFile);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
+  const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
   const root = options.root ?? REPO_ROOT;
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);
@@ -145,6 +149,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       metrics,
       audit: sink,
       releaseKeyPem,
+      configPins,
       endpoints: plant.endpoints,
       identityFor: async (spec) => {
         const svid = await issueSvid(ca, { zone: spec.zone, agent: spec.name });

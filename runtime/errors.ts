@@ -27,6 +27,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_ARTIFACT_MISMATCH: { status: 500, doc: 'Measured boot: an artifact hash differs from the signed release manifest; the message names the artifact.' },
   GLM_ERR_BOOT_ARTIFACT_MISSING: { status: 500, doc: 'Measured boot: an artifact listed in the release manifest is missing, or the agent loads one the manifest does not list.' },
   GLM_ERR_BOOT_MANIFEST_SIGNATURE: { status: 500, doc: 'Measured boot: the release manifest signature does not verify against the release public key.' },
+  GLM_ERR_BOOT_CONFIG_PIN_INVALID: { status: 500, doc: 'GLIMMER_CONFIG_SHA256 is not a list of <file name>=<sha256> pins of the deployment configuration.' },
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
   GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
   GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },

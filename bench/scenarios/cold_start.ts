@@ -64,6 +64,7 @@ export async function bootCommandFor(kind: AgentKind, stateDir: string): Promise
     root: REPO_ROOT,
     identity: { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem },
     releaseKeyPem: fs.readFileSync(path.join(REPO_ROOT, PUBLIC_KEY_FILE), 'utf8'),
+    configPins: {},
     endpoints: {},
   };
 }

@@ -51,6 +51,7 @@ export function bootHooks(
         manifestFile: path.join(cmd.root, MANIFEST_FILE),
         signatureFile: path.join(cmd.root, SIGNATURE_FILE),
         publicKeyPem: cmd.releaseKeyPem,
+        configPins: cmd.configPins,
         artifacts: agentArtifacts(agentBundle(cmd.root, cmd.spec.kind), configFiles, kindFiles),
       });
       audit({ type: 'agent.boot.measured', agent, measurement: m.value, artifacts: m.artifacts.length });

@@ -1,6 +1,7 @@
 /** Messages between the supervisor and an agent process (Node IPC channel, structured clone). */
 import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
 import type { AgentSpec, RuntimeConfig } from '../config/types';
+import type { ConfigPins } from './config-pins';
 import type { Transition } from './state-machine';
 
 export interface AgentIdentity {
@@ -18,6 +19,8 @@ export interface BootCommand {
   readonly root: string;
   readonly identity: AgentIdentity;
   readonly releaseKeyPem: string;
+  /** Pins of deployment configuration outside the release (GLIMMER_CONFIG_SHA256). */
+  readonly configPins: ConfigPins;
   readonly endpoints: Readonly<Record<string, string>>;
 }
 

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
+import { CONFIG_PINS_ENV, type ConfigPins } from './config-pins';
 
 export interface ManifestArtifact {
   readonly path: string;
@@ -105,6 +106,8 @@ export interface MeasuredBootInput {
   readonly publicKeyPem: string;
   /** Artifacts this agent loads, relative to root, in load order. */
   readonly artifacts: readonly string[];
+  /** Pins of deployment files outside root (by file name), which no release manifest can list. @default {} */
+  readonly configPins?: ConfigPins;
 }
 
 /** Verifies the manifest signature, then measures each artifact against it. Returns the final measurement. */
@@ -123,9 +126,11 @@ export function measuredBoot(input: MeasuredBootInput): Measurement {
   let m: Buffer<ArrayBufferLike> = Buffer.alloc(32);
   const measured: ManifestArtifact[] = [];
   for (const rel of input.artifacts) {
-    const want = expected.get(rel);
+    const outside = rel.startsWith('../') || path.isAbsolute(rel);
+    const want = outside ? input.configPins?.[path.basename(rel)] : expected.get(rel);
     if (want === undefined) {
-      throw new GlimmerError('GLM_ERR_BOOT_ARTIFACT_MISSING', `measured boot: ${rel} is loaded but not listed in the signed release manifest`, { details: { artifact: rel } });
+      const why = outside ? `is outside the release and not pinned by ${CONFIG_PINS_ENV}` : 'is loaded but not listed in the signed release manifest';
+      throw new GlimmerError('GLM_ERR_BOOT_ARTIFACT_MISSING', `measured boot: ${rel} ${why}`, { details: { artifact: rel } });
     }
     let got: string;
     try {
@@ -134,7 +139,7 @@ export function measuredBoot(input: MeasuredBootInput): Measurement {
       throw new GlimmerError('GLM_ERR_BOOT_ARTIFACT_MISSING', `measured boot: ${rel} is listed in the release manifest but cannot be read`, { details: { artifact: rel } });
     }
     if (!crypto.timingSafeEqual(Buffer.from(got, 'hex'), Buffer.from(want, 'hex'))) {
-      throw new GlimmerError('GLM_ERR_BOOT_ARTIFACT_MISMATCH', `measured boot: ${rel} has sha256 ${got}, the signed release manifest says ${want}`, {
+      throw new GlimmerError('GLM_ERR_BOOT_ARTIFACT_MISMATCH', `measured boot: ${rel} has sha256 ${got}, ${outside ? `its ${CONFIG_PINS_ENV} pin` : 'the signed release manifest'} says ${want}`, {
         details: { artifact: rel, expected: want, actual: got },
       });
     }

@@ -14,6 +14,7 @@ import { GlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
+import type { ConfigPins } from './config-pins';
 import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SupervisorToAgent } from './ipc';
 import { STATES, type LifecycleState } from './states';
 import type { Transition } from './state-machine';
@@ -41,6 +42,8 @@ export interface SupervisorOptions {
   readonly metrics: Metrics;
   readonly audit: AuditSink;
   readonly releaseKeyPem: string;
+  /** Pins of deployment configuration outside the release (GLIMMER_CONFIG_SHA256). @default {} */
+  readonly configPins?: ConfigPins;
   readonly endpoints: Readonly<Record<string, string>>;
   /** Issues the agent's X.509-SVID (at each start, so restarts get a fresh identity, and at each rotation). */
   readonly identityFor: (spec: AgentSpec) => Promise<AgentIdentity>;
@@ -177,6 +180,7 @@ export class Supervisor extends EventEmitter {
       root: this.options.root,
       identity,
       releaseKeyPem: this.options.releaseKeyPem,
+      configPins: this.options.configPins ?? {},
       endpoints: this.options.endpoints,
     });
     this.post(slot, { type: 'peers', peers: this.peerUrls() });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { isGlimmerError } from '../../runtime/errors';
 import { buildManifest, extend, measuredBoot, parseManifest, sha256File, signManifest } from '../../runtime/lifecycle/manifest';
 import { pinReleaseKey } from '../../runtime/lifecycle/release';
+import { CONFIG_PINS_ENV, parseConfigPins } from '../../runtime/lifecycle/config-pins';
 
 function release(files: Record<string, string>, keyType: 'ed25519' | 'ec' = 'ed25519') {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-boot-'));
@@ -118,4 +119,61 @@ test('GIVEN a pinned release key WHEN a different key ships later THEN it is ref
   assert.equal(pinReleaseKey(dir, k1), k1);
   assert.equal(pinReleaseKey(dir, k1), k1);
   assert.throws(() => pinReleaseKey(dir, k2), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE'));
+});
+
+// --- deployment configuration outside the release (a pod's ConfigMap), pinned by GLIMMER_CONFIG_SHA256 ---
+
+function podConfig(text: string): { dir: string; file: string; sha: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-pod-config-'));
+  const file = path.join(dir, 'glimmer.yml');
+  fs.writeFileSync(file, text);
+  return { dir, file, sha: sha256File(file) };
+}
+
+test('GIVEN a config file outside the release pinned by its sha256 WHEN the agent boots THEN it is measured into the chain like a release artifact', () => {
+  const { root, input } = release(FILES);
+  const pod = podConfig('plant:\n  mode: external\n');
+  const rel = path.relative(root, pod.file);
+  const m = measuredBoot({ ...input(['dist/agent.js', rel]), configPins: parseConfigPins(`glimmer.yml=${pod.sha}`) });
+  assert.equal(m.value, extend(extend(Buffer.alloc(32), sha256File(path.join(root, 'dist/agent.js'))), pod.sha).toString('hex'));
+});
+
+test('GIVEN a config file outside the release WHEN no pin names it THEN GLM_ERR_BOOT_ARTIFACT_MISSING says it is not pinned', () => {
+  const { root, input } = release(FILES);
+  const rel = path.relative(root, podConfig('a: 1\n').file);
+  assert.throws(() => measuredBoot({ ...input([rel]), configPins: {} }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message.includes(CONFIG_PINS_ENV));
+});
+
+test('GIVEN a pinned config file changed after the pin was made WHEN the agent boots THEN GLM_ERR_BOOT_ARTIFACT_MISMATCH names the pin', () => {
+  const { root, input } = release(FILES);
+  const pod = podConfig('a: 1\n');
+  fs.appendFileSync(pod.file, 'b: 2\n');
+  assert.throws(() => measuredBoot({ ...input([path.relative(root, pod.file)]), configPins: { 'glimmer.yml': pod.sha } }),
+    (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH') && err.message.includes(`its ${CONFIG_PINS_ENV} pin`));
+});
+
+test('GIVEN a config file inside the release WHEN a pin names the same file name THEN the signed manifest still decides', () => {
+  const { root, input } = release(FILES);
+  fs.appendFileSync(path.join(root, 'config/glimmer.yml'), 'b: 2\n');
+  const pin = sha256File(path.join(root, 'config/glimmer.yml'));
+  assert.throws(() => measuredBoot({ ...input(['config/glimmer.yml']), configPins: { 'glimmer.yml': pin } }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH'));
+});
+
+test('GIVEN GLIMMER_CONFIG_SHA256 values WHEN parsed THEN pins come out by file name and malformed or duplicate entries are refused with GLM_ERR_BOOT_CONFIG_PIN_INVALID', () => {
+  const a = 'a'.repeat(64);
+  const b = 'b'.repeat(64);
+  assert.deepEqual(parseConfigPins(`glimmer.yml=${a}, cognitive.yml=${b}`), { 'glimmer.yml': a, 'cognitive.yml': b });
+  assert.deepEqual(parseConfigPins(undefined), {});
+  assert.deepEqual(parseConfigPins(''), {});
+  for (const bad of [`glimmer.yml=${a.toUpperCase()}`, `glimmer.yml=${a.slice(1)}`, `../x=${a}`, 'glimmer.yml', `glimmer.yml=${a},glimmer.yml=${b}`]) {
+    assert.throws(() => parseConfigPins(bad), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_CONFIG_PIN_INVALID'), bad);
+  }
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
+    try {
+      const pins = parseConfigPins(s);
+      for (const [name, sha] of Object.entries(pins)) assert.ok(/^[A-Za-z0-9._-]+$/.test(name) && /^[0-9a-f]{64}$/.test(sha));
+    } catch (err) {
+      assert.ok(isGlimmerError(err, 'GLM_ERR_BOOT_CONFIG_PIN_INVALID'), String(err));
+    }
+  }), { numRuns: 2000 });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../runtime/config/load';
@@ -9,10 +10,12 @@ import { silentLogger } from '../../runtime/observability/logger';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
+import { sha256File } from '../../runtime/lifecycle/manifest';
+import type { ConfigPins } from '../../runtime/lifecycle/config-pins';
 import { testRelease, type TestRelease } from './fixtures';
 
-async function supervise(release: TestRelease) {
-  const config = loadConfig(release.configFile);
+async function supervise(release: TestRelease, deployment: { configFile?: string; configPins?: ConfigPins } = {}) {
+  const config = loadConfig(deployment.configFile ?? release.configFile);
   const audit = await openAuditLog({ stateDir: release.stateDir });
   const ca = await ensureCa(release.stateDir, config.topology.trust_domain);
   const metrics = createMetrics();
@@ -24,6 +27,7 @@ async function supervise(release: TestRelease) {
     metrics,
     audit,
     releaseKeyPem: release.publicKeyPem,
+    configPins: deployment.configPins,
     endpoints: {},
     agentEntry: path.join(release.root, 'dist', 'agent.js'),
     identityFor: async (spec) => {
@@ -134,4 +138,29 @@ test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN t
   await supervisor.stop('test');
   const records = await durableRecords(audit, release.stateDir);
   assert.ok(records.some((r) => r.type === 'agent.crash_loop'));
+});
+
+test('GIVEN the configuration mounted outside the release (a pod ConfigMap) WHEN it is pinned THEN the agent boots, and WHEN it is not THEN measured boot refuses it', async () => {
+  const podDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-pod-'));
+  const pinned = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }]);
+  for (const f of ['glimmer.yml', 'cognitive.yml']) fs.copyFileSync(path.join(pinned.root, 'config', f), path.join(podDir, f));
+  const configFile = path.join(podDir, 'glimmer.yml');
+  const pins = Object.fromEntries(['glimmer.yml', 'cognitive.yml'].map((f) => [f, sha256File(path.join(podDir, f))]));
+
+  const ok = await supervise(pinned, { configFile, configPins: pins });
+  await ok.supervisor.start();
+  assert.ok(await ok.supervisor.waitFor(['ACTIVE'], 30000), JSON.stringify(ok.supervisor.agents()));
+  await ok.supervisor.stop('test');
+  const measured = (await durableRecords(ok.audit, pinned.stateDir)).find((r) => r.type === 'agent.boot.measured');
+  assert.ok(measured, 'the boot was measured');
+
+  const unpinned = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }]);
+  const refused = await supervise(unpinned, { configFile, configPins: { 'glimmer.yml': pins['glimmer.yml'] as string } });
+  await refused.supervisor.start();
+  assert.ok(await refused.supervisor.waitFor(['TERMINATED'], 30000));
+  assert.equal(refused.supervisor.agents()[0]?.last_error?.code, 'GLM_ERR_BOOT_ARTIFACT_MISSING');
+  assert.match(refused.supervisor.agents()[0]?.last_error?.message ?? '', /cognitive\.yml is outside the release and not pinned by GLIMMER_CONFIG_SHA256/);
+  await refused.supervisor.stop('test');
+  await refused.audit.close();
+  fs.rmSync(podDir, { recursive: true, force: true });
 });
