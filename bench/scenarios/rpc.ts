@@ -19,7 +19,7 @@
  *   call without the A2A SDK (raw HTTP over the same mTLS, same policy and audit), a variant of that which waits until
  *   its audit record is durable before answering, the policy decision alone, the disk's fdatasync latency, and the
  *   1-minute load average at the start and the end (the machine is shared: read p99 beside it), and for the call and
- *   the baseline the p90 and the share of calls over 1 ms (how much of the tail is the machine's).
+ *   the baseline the p90 and the share of calls over 1 ms (the baseline's share shows the tail the machine alone makes).
  * The seed claims 12 ms ±0.8 for a cross-cluster RPC; across clusters the network adds its own round trips, so this
  * loopback figure is the software's share only.
  */
