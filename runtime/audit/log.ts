@@ -117,8 +117,11 @@ interface Batch {
   /** starts[0 .. count] (starts[count] = end of the last leaf). */
   readonly starts: Uint32Array;
   count: number;
-  readonly resolvers: ((v: { index: number }) => void)[];
-  readonly rejecters: ((e: unknown) => void)[];
+  /**
+   * Only the resolve functions are kept (an in-flight append then holds a promise and one function): a failed batch
+   * resolves them with a rejected promise, which rejects them.
+   */
+  readonly resolvers: ((v: { index: number } | PromiseLike<{ index: number }>) => void)[];
 }
 
 const MAX_LEAF_BYTES = 64 * 1024;
@@ -386,7 +389,7 @@ class AuditLogImpl implements AuditLog {
     const maxBatch = this.options.maxBatch ?? 4096;
     let batch = this.queued[this.queued.length - 1];
     if (!batch || batch.count >= maxBatch) {
-      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, resolvers: [], rejecters: [] };
+      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, resolvers: [] };
       this.queued.push(batch);
     }
     const w = batch.bytes;
@@ -418,9 +421,8 @@ class AuditLogImpl implements AuditLog {
     batch.count += 1;
     batch.starts[batch.count] = w.pos;
     const b = batch;
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       b.resolvers.push(resolve);
-      b.rejecters.push(reject);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -465,7 +467,10 @@ class AuditLogImpl implements AuditLog {
   }
 
   private rejectAll(batch: Batch, err: unknown): void {
-    for (const reject of batch.rejecters) reject(err);
+    const rejected = Promise.reject(err);
+    // Handled here so that no unhandled rejection is reported for it; every append adopting it rejects on its own.
+    rejected.catch(() => undefined);
+    for (const resolve of batch.resolvers) resolve(rejected);
   }
 
   private failClosed(err: unknown, batch: Batch): void {
