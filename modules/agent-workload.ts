@@ -9,15 +9,23 @@ import { k8sObject } from './k8s';
 import type { MountedConfigMap } from './runtime-config-maps';
 import type { ITerraformDependable } from './tf';
 import { checkInt, checkPattern, DNS_LABEL, invalidProp } from './validate';
-import { API_MTLS_PORT, API_PORT, ISTIO_METRICS_PORT, LABELS, MODBUS_PORT, OPCUA_PORT, type AgentSpec } from './zone-model';
+import { A2A_PORT, API_MTLS_PORT, API_PORT, ISTIO_METRICS_PORT, LABELS, MODBUS_PORT, OPCUA_PORT, type AgentSpec } from './zone-model';
 
-/** The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. */
+/**
+ * The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. The kinds that accept
+ * messages from other agents (runtime/agents: shutdown orders, plant snapshots) serve A2A.
+ */
 export const KIND_PORTS: Readonly<Record<AgentSpec['kind'], Readonly<Record<string, number>>>> = {
-  industrial: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tcp-modbus': MODBUS_PORT, 'tcp-opcua': OPCUA_PORT },
-  cognitive: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT },
+  industrial: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT, 'tcp-modbus': MODBUS_PORT, 'tcp-opcua': OPCUA_PORT },
+  cognitive: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT },
   data: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT },
 };
 export const RUNTIME_UID = 65532;
+
+/** Where the other pods reach an agent's A2A endpoint (its Service), or undefined when its kind serves none. */
+export function a2aUrl(agent: Pick<AgentSpec, 'name' | 'zone' | 'kind'>): string | undefined {
+  return KIND_PORTS[agent.kind]?.['tls-a2a'] === undefined ? undefined : `https://${agent.name}.${agent.zone}.svc:${A2A_PORT}`;
+}
 
 /** A Secret the operator creates (never in Terraform state), mounted read-only. */
 export interface SecretMount {

@@ -8,7 +8,7 @@ import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { k8sObject, type K8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
 import { checkPattern } from './validate';
-import { checkZoneModel, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+import { checkZoneModel, A2A_PORT, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
 
 export interface MeshPoliciesProps {
   readonly zones: readonly ZoneSpec[];
@@ -69,6 +69,8 @@ export class MeshPolicies extends Construct {
     }
     for (const c of props.conduits) {
       add(`${c.to}-conduit-${c.from}`, allow(c.to, `conduit-${c.from}-to-${c.to}`, [`${td}/ns/${c.from}/sa/*`], portsOf(c.protocols)));
+      // A2A is a conversation between agents: either end may call, as the runtime's PDP reads an a2a conduit.
+      if (c.protocols.includes('a2a')) add(`${c.from}-a2a-conduit-${c.to}`, allow(c.from, `a2a-conduit-${c.to}-to-${c.from}`, [`${td}/ns/${c.to}/sa/*`], [A2A_PORT]));
     }
     add('control-zone-allow-ingress-gateway', allow(props.controlZoneNamespace, 'allow-ingress-gateway', [`${td}/ns/${gwNs}/sa/${gwSa}`], [API_PORT]));
   }

@@ -2,12 +2,15 @@
  * The runtime's ConfigMaps in one zone namespace: `glimmer-config` (glimmer.yml and cognitive.yml) and one ConfigMap
  * per file set (rules, policies). File contents are escaped so Terraform never interpolates them.
  */
+import crypto from 'node:crypto';
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { escapeTemplate, k8sObject } from './k8s';
-import type { ITerraformDependable } from './tf';
+import { Fn, type ITerraformDependable } from './tf';
 import { checkPattern, DNS_LABEL, invalidProp, isUnresolved } from './validate';
 import { LABELS } from './zone-model';
+
+const sha256Hex = (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
 
 /** ConfigMaps hold at most 1 MiB. */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
@@ -45,6 +48,11 @@ export class RuntimeConfigMaps extends Construct {
   readonly objects: Manifest[] = [];
   /** What an agent mounts: glimmer-config first, then the file sets. */
   readonly mounts: MountedConfigMap[] = [];
+  /**
+   * GLIMMER_CONFIG_SHA256 for the agents that mount glimmer-config: the sha256 of each file as the pod will read it
+   * (computed by Terraform when glimmer.yml is a token, so variables are part of the pin).
+   */
+  readonly configPins: string;
 
   constructor(scope: Construct, id: string, props: RuntimeConfigMapsProps) {
     super(scope, id);
@@ -62,6 +70,8 @@ export class RuntimeConfigMaps extends Construct {
     };
     const glimmerYml = isUnresolved(props.glimmerYml) ? props.glimmerYml : escapeTemplate(props.glimmerYml);
     configMap('glimmer-config', { 'glimmer.yml': glimmerYml, 'cognitive.yml': escapeTemplate(props.cognitiveYml) });
+    const glimmerSha = isUnresolved(props.glimmerYml) ? Fn.sha256(props.glimmerYml) : sha256Hex(props.glimmerYml);
+    this.configPins = `glimmer.yml=${glimmerSha},cognitive.yml=${sha256Hex(props.cognitiveYml)}`;
     this.mounts.push({ name: 'glimmer-config', mountPath: props.configMountPath ?? '/etc/glimmer/config' });
     for (const set of props.fileSets ?? []) {
       if (!set.mountPath.startsWith('/')) invalidProp('RuntimeConfigMaps', `${set.name} mountPath`, set.mountPath, 'an absolute path');

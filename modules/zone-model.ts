@@ -40,12 +40,14 @@ export interface ZoneModel {
 /** The runtime API: bearer token on API_PORT, TLS 1.3 with client X.509-SVIDs on API_MTLS_PORT (config api.mtls_port). */
 export const API_PORT = 8080;
 export const API_MTLS_PORT = 8443;
+/** Agent-to-agent A2A endpoints of the agents that accept messages (config a2a.port in the pods). */
+export const A2A_PORT = 9443;
 export const MODBUS_PORT = 5020;
 export const OPCUA_PORT = 4840;
 /** The ports each conduit protocol opens (the runtime listens on these inside the pod). */
 export const PROTOCOL_PORTS: Readonly<Record<Protocol, readonly number[]>> = {
   https: [API_PORT, API_MTLS_PORT],
-  a2a: [API_PORT, API_MTLS_PORT],
+  a2a: [A2A_PORT],
   opcua: [OPCUA_PORT],
   modbus: [MODBUS_PORT],
 };

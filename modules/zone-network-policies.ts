@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import { k8sObject, type K8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
-import { checkZoneModel, ISTIO_METRICS_PORT, LABELS, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+import { checkZoneModel, A2A_PORT, ISTIO_METRICS_PORT, LABELS, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
 
 export interface ZoneNetworkPoliciesProps {
   readonly zones: readonly ZoneSpec[];
@@ -81,6 +81,17 @@ export class ZoneNetworkPolicies extends Construct {
       add(`${c.from}-${name}-egress`, policy(c.from, `${name}-egress`, {
         policyTypes: ['Egress'],
         egress: [{ to: [{ namespaceSelector: { matchLabels: { [LABELS.zone]: c.to } } }], ports }],
+      }));
+      if (!c.protocols.includes('a2a')) continue;
+      // A2A is a conversation between agents: either end may call, as the runtime's PDP reads an a2a conduit.
+      const back = `a2a-conduit-${c.to}-to-${c.from}`;
+      add(`${c.from}-${back}-ingress`, policy(c.from, `${back}-ingress`, {
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: { [LABELS.zone]: c.to } } }], ports: tcp([A2A_PORT]) }],
+      }));
+      add(`${c.to}-${back}-egress`, policy(c.to, `${back}-egress`, {
+        policyTypes: ['Egress'],
+        egress: [{ to: [{ namespaceSelector: { matchLabels: { [LABELS.zone]: c.from } } }], ports: tcp([A2A_PORT]) }],
       }));
     }
     add('control-zone-allow-ingress-gateway', policy(props.controlZoneNamespace, 'allow-ingress-gateway', {

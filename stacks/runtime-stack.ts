@@ -6,7 +6,7 @@
  */
 import type { Construct } from 'constructs';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
-import { AgentWorkload } from '../modules/agent-workload';
+import { AgentWorkload, a2aUrl } from '../modules/agent-workload';
 import { escapeDeep, k8sObject } from '../modules/k8s';
 import { MeshPolicies } from '../modules/mesh-policies';
 import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
@@ -14,7 +14,7 @@ import { RuntimeMonitoring } from '../modules/runtime-monitoring';
 import { Fn, TerraformStack, Token, type TerraformVariable } from '../modules/tf';
 import { externalPlantConfig, plantCredentialsMount, plantEgress, plantFileSet, plantVariable } from './plant';
 import type { TopologyVariables } from '../modules/topology-variables';
-import { API_MTLS_PORT, API_PORT } from '../modules/zone-model';
+import { A2A_PORT, API_MTLS_PORT, API_PORT } from '../modules/zone-model';
 import { cloudNames } from './cloud-stack';
 import { configureBackend, runtimeImageVariable, stackOutput as output, type BackendOptions } from './common';
 import type { StackInputs } from './inputs';
@@ -41,6 +41,15 @@ export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariabl
       trust_domain: inputs.config.topology.trust_domain,
     },
     api: { host: '0.0.0.0', port: API_PORT, mtls_port: API_MTLS_PORT },
+    // Agents in other pods are reached through their Services; each pod's own agent listens on every interface.
+    a2a: {
+      host: '0.0.0.0',
+      port: A2A_PORT,
+      peers: Object.fromEntries(inputs.config.agents.flatMap((a) => {
+        const url = a2aUrl(a);
+        return url === undefined ? [] : [[a.name, url]];
+      })),
+    },
     cognitive_config: 'cognitive.yml',
   });
 }
@@ -95,7 +104,8 @@ export class RuntimeStack extends TerraformStack {
         zoneNodeAffinity: topology === 'edge',
         secrets: egress ? [plantCredentialsMount(plant)] : [],
         podAnnotations: egress?.podAnnotations ?? {},
-        env,
+        // Measured boot checks the mounted config against this pin (no release manifest can list a ConfigMap).
+        env: { ...env, GLIMMER_CONFIG_SHA256: maps.configPins },
         dependsOn: [...maps.objects, ...mesh.objects],
       });
     }

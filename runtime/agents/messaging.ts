@@ -50,8 +50,6 @@ export interface MessengerOptions {
   readonly deliver: (message: AgentMessage) => void;
   /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
   readonly rotateAt?: number;
-  /** Where the A2A endpoint listens. @default 127.0.0.1, an ephemeral port */
-  readonly listen?: { readonly host: string; readonly port: number };
 }
 
 export interface AgentMessenger {
@@ -120,8 +118,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
         },
       })),
     });
-    const at = options.listen ?? { host: '127.0.0.1', port: 0 };
-    await server.listen(at.port, at.host);
+    await server.listen(config.a2a.port, config.a2a.host);
   }
 
   let peers: Readonly<Record<string, string>> = {};

@@ -103,6 +103,9 @@ function crossCheck(file: string, cfg: RuntimeConfigFile): void {
     if (names.has(a.name)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /agents/${i}/name: received ${quote(a.name)}, allowed: an agent name not used before`);
     names.add(a.name);
   });
+  for (const peer of Object.keys(cfg.a2a?.peers ?? {})) {
+    if (!names.has(peer)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /a2a/peers/${peer}: received ${quote(peer)}, allowed: one of the agents (${[...names].join(', ')})`);
+  }
 }
 
 export function loadCognitiveConfig(file: string): CognitiveConfig {
@@ -131,6 +134,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
     },
     plant: normalisePlant(abs, doc),
     api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443 },
+    a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
   };
 }

@@ -161,6 +161,20 @@ export const runtimeConfigSchema = {
         mtls_port: { type: 'integer', minimum: 0, maximum: 65535 },
       },
     },
+    // Agent-to-agent A2A endpoints: where this process's agents listen, and where agents of other pods are reached.
+    a2a: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        peers: {
+          type: 'object',
+          propertyNames: { pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          additionalProperties: { type: 'string', pattern: '^https://[^/\\s]{1,253}$' },
+        },
+      },
+    },
     cognitive_config: { type: 'string', minLength: 1 },
   },
 } as const;

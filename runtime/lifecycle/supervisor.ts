@@ -47,8 +47,6 @@ export interface SupervisorOptions {
   readonly endpoints: Readonly<Record<string, string>>;
   /** Issues the agent's X.509-SVID (at each start, so restarts get a fresh identity, and at each rotation). */
   readonly identityFor: (spec: AgentSpec) => Promise<AgentIdentity>;
-  /** A2A endpoints of agents supervised elsewhere (other pods): agent name -> https URL. @default {} */
-  readonly peers?: Readonly<Record<string, string>>;
   /** @default dist/agent.js under root, or the TypeScript entry through tsx when no bundle exists */
   readonly agentEntry?: string;
 }
@@ -188,7 +186,8 @@ export class Supervisor extends EventEmitter {
 
   /** Agent name -> A2A URL of every running agent endpoint, here or elsewhere. */
   private peerUrls(): Record<string, string> {
-    const peers: Record<string, string> = { ...this.options.peers };
+    // Agents supervised elsewhere (other pods) are reached where the configuration says.
+    const peers: Record<string, string> = { ...this.options.config.a2a.peers };
     for (const s of this.slots.values()) if (s.a2aUrl !== undefined) peers[s.spec.name] = s.a2aUrl;
     return peers;
   }

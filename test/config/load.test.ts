@@ -40,6 +40,12 @@ test('GIVEN a file without the optional blocks WHEN loaded THEN every default is
   assert.deepEqual(cfg.supervisor, { restartBackoffMs: { initial: 100, max: 10000 }, maxRestarts: 5, restartWindowS: 60, shutdownGraceMs: 5000 });
   assert.deepEqual(cfg.plant, { mode: 'embedded', seed: 42, tickMs: 100, faultSchedule: [] });
   assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, mtlsPort: 8443 });
+  assert.deepEqual(cfg.a2a, { host: '127.0.0.1', port: 0, peers: {} });
+});
+
+test('GIVEN a pod config naming other pods\' agents WHEN loaded THEN their A2A endpoints and the listen address come through', () => {
+  const cfg = loadConfig(mutate((d) => (d.a2a = { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443' } })));
+  assert.deepEqual(cfg.a2a, { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443' } });
 });
 
 const refusals: [string, () => string, RegExp][] = [
@@ -54,6 +60,8 @@ const refusals: [string, () => string, RegExp][] = [
   ['a missing required key', () => mutate((d) => delete d.topology.trust_domain), /at \/topology: allowed: a "trust_domain" key/],
   ['an unknown fault kind in the schedule', () => mutate((d) => (d.plant.fault_schedule = [{ at_s: 1, asset: 'pump_1', fault: 'gremlins' }])), /at \/plant\/fault_schedule\/0\/fault: received "gremlins", allowed: one of "bearing_wear"/],
   ['a wrong type', () => mutate((d) => (d.plant.seed = 'forty-two')), /at \/plant\/seed: received "forty-two", allowed: a value of type integer/],
+  ['an A2A peer that is no agent', () => mutate((d) => (d.a2a = { peers: { 'ghost-1': 'https://ghost:9443' } })), /at \/a2a\/peers\/ghost-1: received "ghost-1", allowed: one of the agents/],
+  ['an A2A peer URL that is not https', () => mutate((d) => (d.a2a = { peers: { 'industrial-1': 'http://industrial-1:9443' } })), /at \/a2a\/peers\/industrial-1: received "http:\/\/industrial-1:9443"/],
   ['invalid YAML', () => write('topology: [unclosed'), /not valid YAML/],
   ['a duplicated YAML key', () => write('topology: {}\ntopology: {}\n'), /not valid YAML/],
 ];

@@ -14,7 +14,7 @@ import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
-import { LABELS, portsOf } from '../../modules/zone-model';
+import { A2A_PORT, LABELS, portsOf } from '../../modules/zone-model';
 import { findManifest, K8S_STACKS, manifests, resources, synthAll, type K8sManifest } from './helpers';
 
 const { stacks, inputs } = synthAll();
@@ -97,7 +97,12 @@ for (const name of ['edge', 'cloud-platform']) {
         }
       }
     }
-    assert.deepEqual(open.sort(), cfg.conduits.map((c) => `${c.from}->${c.to}:${portsOf(c.protocols as never).join(',')}`).sort());
+    // An a2a conduit also opens its A2A port the other way (either agent may call, as the runtime's PDP reads it).
+    const expected = cfg.conduits.flatMap((c) => [
+      `${c.from}->${c.to}:${portsOf(c.protocols as never).join(',')}`,
+      ...(c.protocols.includes('a2a') ? [`${c.to}->${c.from}:${A2A_PORT}`] : []),
+    ]);
+    assert.deepEqual(open.sort(), expected.sort());
   });
 
   test(`GIVEN the mesh namespaces WHEN ${name} closes them THEN istio-system and istio-ingress deny by default, istiod takes xDS and webhooks, the gateway reaches only the control zone`, () => {

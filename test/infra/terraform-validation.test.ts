@@ -163,7 +163,11 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   const rendered = findManifest(stacks['edge-runtime']!, 'ConfigMap', 'glimmer-config', 'control').data as Record<string, string>;
   const dir = path.join(root, 'render');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify({ variable: stacks['edge-runtime']!.variable, output: { glimmer_yml: { value: rendered['glimmer.yml'] } } }));
+  const env = (findManifest(stacks['edge-runtime']!, 'Deployment', 'industrial-1', 'control').spec as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } })
+    .template.spec.containers[0]!.env;
+  const pinExpr = env.find((e) => e.name === 'GLIMMER_CONFIG_SHA256')?.value;
+  assert.ok(pinExpr, 'the pod pins its configuration');
+  fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify({ variable: stacks['edge-runtime']!.variable, output: { glimmer_yml: { value: rendered['glimmer.yml'] }, pins: { value: pinExpr } } }));
   const vars = ['-var', 'safety_zone_level=4', '-var', 'control_zone=dmz', '-var', `runtime_image=${IMAGE}`, '-var', `tpm_attestation={pcr_policy_hash="${PCR}"}`, '-var', `plant=${plantVar()}`];
   const apply = terraform(dir, ['apply', '-auto-approve', '-input=false', '-no-color', '-lock=false', ...vars]);
   assert.equal(apply.status, 0, apply.output);
@@ -174,6 +178,14 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   fs.writeFileSync(path.join(configDir, 'glimmer.yml'), out.stdout);
   fs.writeFileSync(path.join(configDir, 'cognitive.yml'), rendered['cognitive.yml']!);
   const cfg = loadConfig(path.join(configDir, 'glimmer.yml'));
+  // The pin Terraform computes is the sha256 of the very files the pod reads: measured boot accepts them.
+  const pins = spawnSync('terraform', ['output', '-raw', 'pins'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfig } });
+  assert.equal(pins.status, 0, pins.stderr);
+  const { parseConfigPins } = await import('../../runtime/lifecycle/config-pins');
+  const { sha256File } = await import('../../runtime/lifecycle/manifest');
+  assert.deepEqual(parseConfigPins(pins.stdout), { 'glimmer.yml': sha256File(path.join(configDir, 'glimmer.yml')), 'cognitive.yml': sha256File(path.join(configDir, 'cognitive.yml')) });
+  // Agents reach each other's A2A endpoints through their Services; the data agent serves none.
+  assert.deepEqual(cfg.a2a, { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443', 'cognitive-1': 'https://cognitive-1.operations.svc:9443' } });
   assert.deepEqual(cfg.topology, { deployment_model: 'ISA95_ZONED', control_zone: 'dmz', safety_zone_level: 4, trust_domain: 'glimmer.local' });
   assert.equal(cfg.zones.find((z) => z.name === 'safety')?.security_level, 4);
   assert.equal(cfg.api.host, '0.0.0.0');
