@@ -385,3 +385,9 @@ test('GIVEN arbitrary records (escapes, non-ASCII, lone surrogates, nesting, lon
   }
   await log.close();
 });
+
+test('GIVEN a store path the writer thread cannot open (a directory) WHEN the log is opened THEN opening fails with GLM_ERR_AUDIT_STORAGE_FAILED', async () => {
+  const dir = tempDir();
+  fs.mkdirSync(auditDbPath(dir), { recursive: true });
+  await rejectsWith(open(dir), 'GLM_ERR_AUDIT_STORAGE_FAILED');
+});
