@@ -458,9 +458,13 @@ class AuditLogImpl implements AuditLog {
     }
   }
 
-  /** Waits until every append made so far is committed (or failed). */
+  /**
+   * Waits until every append made before the call is committed (or the log failed); appends made meanwhile are not
+   * waited for, so a checkpoint or a seal completes under sustained appends.
+   */
   private async settle(): Promise<void> {
-    while (this.queued.length > 0 || this.batchesInFlight > 0) {
+    const target = this.nextIndex;
+    while (this.tree.size < target && !this.failure) {
       this.flush();
       await this.lastCommit;
     }

@@ -391,3 +391,25 @@ test('GIVEN a store path the writer thread cannot open (a directory) WHEN the lo
   fs.mkdirSync(auditDbPath(dir), { recursive: true });
   await rejectsWith(open(dir), 'GLM_ERR_AUDIT_STORAGE_FAILED');
 });
+
+test('GIVEN appends that never pause WHEN checkpoint() is called THEN it returns a checkpoint covering every entry appended before the call while appends go on', async () => {
+  const log = await open(tempDir());
+  let stop = false;
+  let inFlight = 0;
+  const pump = (): void => {
+    if (stop) return;
+    inFlight += 1;
+    void log.append({ type: 'sustained' }).then(() => {
+      inFlight -= 1;
+      pump();
+    });
+  };
+  for (let i = 0; i < 64; i++) pump();
+  await new Promise((r) => setTimeout(r, 50));
+  const before = log.size() + inFlight;
+  const note = await log.checkpoint();
+  const size = Number(parseSignedNote(note).text.split('\n')[1]);
+  assert.ok(size >= before, `checkpoint size ${size} covers the ${before} entries appended before the call`);
+  stop = true;
+  await log.close();
+});
