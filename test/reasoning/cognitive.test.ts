@@ -31,9 +31,12 @@ async function core(rec: ReturnType<typeof recorder>, now?: () => number): Promi
   return new CognitiveCore({ engine, model, modelPath: 'models/anomaly-int8.onnx', threshold: settings.threshold, staticFacts: staticFacts(SIMULATED_PLANT_PROFILE, config.agents, config.zones), sinks: rec.sinks, stride: 10, now });
 }
 
-test('GIVEN the default configuration WHEN the cognitive behaviour is built THEN it declares the three rule files and the int8 model as its artifacts', () => {
+test('GIVEN the default configuration WHEN the cognitive behaviour is built THEN it declares the three rule files, the int8 model and the policies of its A2A endpoint as its artifacts', () => {
   const spec = config.agents.find((a) => a.kind === 'cognitive') ?? { name: 'cognitive-1', kind: 'cognitive' as const, zone: 'control', required_safety_level: 2 };
-  assert.deepEqual(cognitiveFactory(spec, config).artifacts, ['rules/industrial_safety.pl', 'rules/iso55001_asset_rules.pl', 'rules/compliance/iso55001_checks.pl', 'models/anomaly-int8.onnx']);
+  assert.deepEqual(cognitiveFactory(spec, config).artifacts, [
+    'rules/industrial_safety.pl', 'rules/iso55001_asset_rules.pl', 'rules/compliance/iso55001_checks.pl', 'models/anomaly-int8.onnx',
+    'rules/policies/agents.cedar', 'rules/policies/audit.cedar', 'rules/policies/registers.cedar', 'rules/policies/schema.cedarschema',
+  ]);
 });
 
 test('GIVEN pump_2 running while tank_2 drains below 50 cm WHEN the snapshots reach the core THEN pump_2 is shut down (again every 2 s while it runs) and the audit record explains it with the rule, its binding, the code and the model hash', async () => {
