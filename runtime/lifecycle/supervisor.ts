@@ -220,7 +220,7 @@ export class Supervisor extends EventEmitter {
         void this.append({ ...msg.record, agent: slot.spec.name }).then(() => this.post(slot, { type: 'sealed' }));
         break;
       case 'a2a-endpoint':
-        // Only loopback or configured hosts reach here; the peer's SVID is what callers trust, not this URL.
+        // The URL only says where to connect: callers trust the SVID the endpoint presents, never the URL.
         if (typeof msg.url === 'string' && /^https:\/\/[^/\s]{1,253}$/.test(msg.url)) {
           slot.a2aUrl = msg.url;
           this.announcePeers();
