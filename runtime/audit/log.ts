@@ -53,6 +53,13 @@ export interface AuditLogOptions {
   readonly signTimeoutMs?: number;
   /** Largest number of entries in one batch handed to the writer (batches queued behind a commit share the next one). @default 4096 */
   readonly maxBatch?: number;
+  /**
+   * Least time between two group commits (PostgreSQL's commit_delay): under a steady trickle of appends, e.g. one per
+   * agent call, one fsync serves several entries instead of each entry taking the writer thread and the disk for its
+   * own; the first append after a quiet spell commits at once. An append still resolves only after its fsync.
+   * @default 10
+   */
+  readonly commitDelayMs?: number;
   /** How long a commit waits for a SQLite lock held by another connection before it fails. @default 5000 */
   readonly busyTimeoutMs?: number;
   /** Clock (ms since the epoch). @default Date.now */
@@ -189,7 +196,7 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const signers = [signer, ...(options.cosigners ?? [])];
 
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  const writer = await openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE });
+  const writer = await openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
   let db: Database.Database | undefined;
   try {
     // The writer created the store and set WAL mode; the event loop only ever reads.

@@ -55,13 +55,15 @@ export interface AuditWriterOptions {
   readonly rowsPerInsert: number;
   /** Page size of a new store (an existing store keeps its own). */
   readonly pageSize: number;
+  /** Least time between two commits; requests arriving meanwhile wait and share the next one. 0: commit at once. */
+  readonly commitDelayMs: number;
 }
 
 const WORKER_SOURCE = `
 const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const Database = require(workerData.sqlite);
-const { dbPath, schema, busyTimeoutMs, rowsPerInsert, pageSize, chunk } = workerData;
+const { dbPath, schema, busyTimeoutMs, rowsPerInsert, pageSize, chunk, commitDelayMs } = workerData;
 let db;
 // name, size: the digest; next: the next index. tail: [0x01, left, right] (the node hash input) followed by the
 // leaf hashes of the incomplete chunk (tailCount of them, from byte base on).
@@ -222,10 +224,16 @@ function handle(msg) {
   if (msg.op === 'close') parentPort.close();
 }
 
-parentPort.on('message', (first) => {
+const queued = [];
+let timer;
+let lastCommit = 0;
+function drain() {
+  timer = undefined;
+  // Measured from the start of a commit: a commit that takes longer than the delay is followed at once.
+  lastCommit = performance.now();
   // Everything already queued is handled now, strictly in order; consecutive appends share one transaction.
-  const msgs = [first];
-  for (let m = receiveMessageOnPort(parentPort); m; m = receiveMessageOnPort(parentPort)) msgs.push(m.message);
+  for (let m = receiveMessageOnPort(parentPort); m; m = receiveMessageOnPort(parentPort)) queued.push(m.message);
+  const msgs = queued.splice(0);
   for (let i = 0; i < msgs.length; ) {
     if (msgs[i].op !== 'append') {
       handle(msgs[i]);
@@ -237,6 +245,16 @@ parentPort.on('message', (first) => {
     appendGroup(msgs.slice(i, j));
     i = j;
   }
+}
+
+parentPort.on('message', (msg) => {
+  queued.push(msg);
+  if (timer !== undefined) return;
+  // Group commit delay: at most one commit per commitDelayMs, so a steady trickle of appends shares fsyncs too
+  // (the first request after a quiet spell goes at once).
+  const wait = lastCommit + commitDelayMs - performance.now();
+  if (wait > 0) timer = setTimeout(drain, wait);
+  else drain();
 });
 `;
 

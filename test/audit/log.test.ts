@@ -73,6 +73,27 @@ test('GIVEN many appends in one turn of the event loop WHEN they commit THEN the
   await log.close();
 });
 
+test('GIVEN a trickle of appends, one every few milliseconds, WHEN the commit delay is longer than the trickle THEN later appends share commits and each still resolves durable', async () => {
+  const dir = tempDir();
+  const metrics = createMetrics();
+  const log = await open(dir, { metrics, commitDelayMs: 1000 });
+  const acks: Promise<{ index: number }>[] = [];
+  for (let i = 0; i < 12; i++) {
+    acks.push(log.append({ type: 'trickle', i }));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const resolved = await Promise.all(acks);
+  assert.deepEqual(resolved.map((a) => a.index), Array.from({ length: 12 }, (_, i) => i));
+  const commits = (await metrics.auditCommitDuration.get()).values.find((v) => v.metricName === 'glimmer_audit_commit_duration_seconds_count')?.value ?? 0;
+  // The first append commits at once; the ones arriving within the delay wait for the next commit together.
+  assert.ok(commits >= 2 && commits <= 3, `12 trickled appends took ${commits} commits`);
+  // Durable means in the store a second connection reads.
+  const db = new Database(auditDbPath(dir), { readonly: true });
+  assert.equal((db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n, 12);
+  db.close();
+  await log.close();
+});
+
 test('GIVEN a closed log WHEN reopened THEN every entry is there, the sealed final checkpoint verifies and the new tree is consistent with it', async () => {
   const dir = tempDir();
   let log = await open(dir);
