@@ -66,6 +66,8 @@ export interface ThreatModel {
   readonly deploymentModel: string;
   readonly trustDomain: string;
   readonly inputs: readonly { readonly file: string; readonly sha256: string }[];
+  /** The plans or synthesized stacks whose plan-review findings are part of the model (also among the inputs). */
+  readonly plans: readonly string[];
   readonly zones: readonly Zone[];
   readonly conduits: readonly Required<Conduit>[];
   readonly agents: readonly { readonly name: string; readonly kind: string; readonly zone: string; readonly requiredSafetyLevel: number }[];
@@ -248,7 +250,7 @@ export async function buildThreatModel(opts: ThreatModelOptions): Promise<Threat
   const model: Omit<ThreatModel, 'mermaid'> = {
     tool: { name: 'glimmer threat-model', version: TOOL_VERSION },
     topology, deploymentModel: topology === 'edge' ? 'ISA95_ZONED' : 'HYPERSCALE', trustDomain: cfg.topology.trust_domain,
-    inputs, zones: cfg.zones, conduits: cfg.conduits,
+    inputs, plans: (opts.plans ?? []).map((f) => rel(root, f)), zones: cfg.zones, conduits: cfg.conduits,
     agents: cfg.agents.map((a) => ({ name: a.name, kind: a.kind, zone: a.zone, requiredSafetyLevel: a.required_safety_level })),
     components: COMPONENTS.map((c) => ({ ...c })), threats, zoneChecks, rules: inventory,
     summary: {
@@ -355,9 +357,10 @@ export function renderMarkdown(m: ThreatModel): string {
     L.push('');
   }
   L.push('## 5. Threats on conduits, zone placement and the stacks\' plans', '');
-  L.push(m.threats.some((t) => t.scope === 'plan')
-    ? 'Plan findings come from `glimmer plan-review` of the synthesized stacks named in the inputs (rules in docs/ci.md).'
-    : 'No plan or synthesized stack was reviewed for this model (`--plan FILE`).', '');
+  const findings = m.threats.filter((t) => t.scope === 'plan').length;
+  L.push(m.plans.length === 0
+    ? 'No plan or synthesized stack was reviewed for this model (`--plan FILE`).'
+    : `\`glimmer plan-review\` of ${m.plans.map((p) => `\`${p}\``).join(', ')} (rules in docs/ci.md) found ${findings === 0 ? 'nothing' : `${findings} finding${findings === 1 ? '' : 's'}, listed below`}.`, '');
   L.push('| ID | Subject | STRIDE | Threat | Mitigation (where) | Status |', '|---|---|---|---|---|---|');
   for (const t of m.threats.filter((x) => x.scope !== 'component')) {
     L.push(`| ${t.id} | ${t.subject.replace(/^(conduit|zone|plan):/, '')} | ${STRIDE_NAMES[t.stride]} | ${cell(t.threat)} | ${cell(mitigationCell(t))} | ${STATUS_MARK[t.status]} |`);

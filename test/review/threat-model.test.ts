@@ -223,5 +223,15 @@ describe('threat model with the stacks\' plans', () => {
     assert.ok(fromPlan.some((t) => t.id.startsWith('TM-PLAN-MESH-001-') && t.stride === 'S'));
     assert.ok(m.inputs.some((i) => i.file === 'test/fixtures/plans/edge-insecure.cdk.tf.json'));
     assert.match(renderMarkdown(m), /\*\*Fix:\*\* Set spec\.mtls\.mode: STRICT/);
+    assert.match(renderMarkdown(m), /`glimmer plan-review` of `test\/fixtures\/plans\/edge-insecure\.cdk\.tf\.json` \(rules in docs\/ci\.md\) found 5 findings, listed below\./);
+  });
+
+  test('GIVEN --plan with a clean plan WHEN modelled THEN the document says the plan was reviewed and found nothing, and without --plan that none was reviewed', async () => {
+    const plan = path.join(ROOT, 'test', 'fixtures', 'plans', 'edge-clean.plan.json');
+    const m = await buildThreatModel({ topology: 'edge', plans: [plan] });
+    assert.equal(m.threats.filter((t) => t.scope === 'plan').length, 0);
+    assert.deepEqual(m.plans, ['test/fixtures/plans/edge-clean.plan.json']);
+    assert.match(renderMarkdown(m), /`glimmer plan-review` of `test\/fixtures\/plans\/edge-clean\.plan\.json` \(rules in docs\/ci\.md\) found nothing\./);
+    assert.match(renderMarkdown(await buildThreatModel({ topology: 'edge' })), /No plan or synthesized stack was reviewed for this model/);
   });
 });
