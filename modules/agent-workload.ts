@@ -22,6 +22,17 @@ export const KIND_PORTS: Readonly<Record<AgentSpec['kind'], Readonly<Record<stri
 };
 export const RUNTIME_UID = 65532;
 
+/**
+ * HPA bounds per kind. The industrial agent (the plant's one observer, shutdown executor and zone gateway) and the
+ * cognitive agent (its model window needs every snapshot, once and in order, behind one Service) hold per-plant state,
+ * so they run one replica each: two would split or duplicate the snapshot stream. The data agent is stateless.
+ */
+export const KIND_REPLICAS: Readonly<Record<AgentSpec['kind'], { readonly min: number; readonly max: number }>> = {
+  industrial: { min: 1, max: 1 },
+  cognitive: { min: 1, max: 1 },
+  data: { min: 2, max: 6 },
+};
+
 /** Where the other pods reach an agent's A2A endpoint (its Service), or undefined when its kind serves none. */
 export function a2aUrl(agent: Pick<AgentSpec, 'name' | 'zone' | 'kind'>): string | undefined {
   return KIND_PORTS[agent.kind]?.['tls-a2a'] === undefined ? undefined : `https://${agent.name}.${agent.zone}.svc:${A2A_PORT}`;
@@ -42,7 +53,7 @@ export interface AgentWorkloadProps {
   readonly image: string;
   /** ConfigMaps to mount (from RuntimeConfigMaps of the same namespace). */
   readonly configMaps: readonly MountedConfigMap[];
-  /** HPA bounds. @default 2 and 6 */
+  /** HPA bounds. @default KIND_REPLICAS of the agent's kind */
   readonly minReplicas?: number;
   readonly maxReplicas?: number;
   /** HPA target average CPU utilisation, percent. @default 70 */
@@ -73,8 +84,8 @@ export class AgentWorkload extends Construct {
     checkPattern('AgentWorkload', 'agent.zone', agent.zone, DNS_LABEL, 'a Kubernetes namespace name');
     const ports = KIND_PORTS[agent.kind];
     if (!ports) invalidProp('AgentWorkload', 'agent.kind', agent.kind, `one of ${Object.keys(KIND_PORTS).join(', ')}`);
-    const min = checkInt('AgentWorkload', 'minReplicas', props.minReplicas ?? 2, 1, 1000);
-    const max = checkInt('AgentWorkload', 'maxReplicas', props.maxReplicas ?? 6, 1, 1000);
+    const min = checkInt('AgentWorkload', 'minReplicas', props.minReplicas ?? KIND_REPLICAS[agent.kind].min, 1, 1000);
+    const max = checkInt('AgentWorkload', 'maxReplicas', props.maxReplicas ?? KIND_REPLICAS[agent.kind].max, 1, 1000);
     if (max < min) invalidProp('AgentWorkload', 'maxReplicas', max, `>= minReplicas (${min})`);
     const cpu = checkInt('AgentWorkload', 'targetCpuPercent', props.targetCpuPercent ?? 70, 10, 100);
     const ns = agent.zone;

@@ -173,6 +173,14 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
     }
   });
 
+  test(`GIVEN the agents WHEN ${name} scales them THEN the industrial and cognitive agents run one replica each (their snapshot stream is per plant) and the data agent scales 2..6`, () => {
+    const bounds = (a: { name: string; zone: string }) => {
+      const spec = findManifest(stack(), 'HorizontalPodAutoscaler', a.name, a.zone).spec as { minReplicas: number; maxReplicas: number };
+      return [spec.minReplicas, spec.maxReplicas];
+    };
+    for (const a of cfg.agents) assert.deepEqual(bounds(a), a.kind === 'data' ? [2, 6] : [1, 1], a.name);
+  });
+
   test(`GIVEN ${name} WHEN the agent pods are specified THEN they run non-root, read-only, seccomp RuntimeDefault, all capabilities dropped, no privilege escalation`, () => {
     for (const a of cfg.agents) {
       const d = findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec } } };
