@@ -141,8 +141,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options });
     stack.push(() => plant.stop());
     processImage.read = plant.image;
+    // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
+    // supervises only the selected ones.
     const supervisor = new Supervisor({
-      config,
+      config: fullConfig,
+      agents: config.agents,
       stateDir,
       root,
       logger,

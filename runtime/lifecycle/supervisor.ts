@@ -35,7 +35,10 @@ export interface AgentView {
 }
 
 export interface SupervisorOptions {
+  /** The whole swarm's configuration: every agent boots with it, so it knows its peers and their zones. */
   readonly config: RuntimeConfig;
+  /** The agents this process supervises (one per pod). @default every agent of config */
+  readonly agents?: readonly AgentSpec[];
   readonly stateDir: string;
   readonly root: string;
   readonly logger: Logger;
@@ -73,7 +76,7 @@ export class Supervisor extends EventEmitter {
 
   constructor(private readonly options: SupervisorOptions) {
     super();
-    for (const spec of options.config.agents) {
+    for (const spec of options.agents ?? options.config.agents) {
       this.slots.set(spec.name, { spec, state: 'INIT', since: new Date().toISOString(), restarts: 0, crashTimes: [], refused: false });
     }
   }

@@ -14,7 +14,7 @@ import { sha256File } from '../../runtime/lifecycle/manifest';
 import type { ConfigPins } from '../../runtime/lifecycle/config-pins';
 import { testRelease, type TestRelease } from './fixtures';
 
-async function supervise(release: TestRelease, deployment: { configFile?: string; configPins?: ConfigPins } = {}) {
+async function supervise(release: TestRelease, deployment: { configFile?: string; configPins?: ConfigPins; only?: string } = {}) {
   const config = loadConfig(deployment.configFile ?? release.configFile);
   const audit = await openAuditLog({ stateDir: release.stateDir });
   const ca = await ensureCa(release.stateDir, config.topology.trust_domain);
@@ -28,6 +28,7 @@ async function supervise(release: TestRelease, deployment: { configFile?: string
     audit,
     releaseKeyPem: release.publicKeyPem,
     configPins: deployment.configPins,
+    agents: deployment.only === undefined ? undefined : config.agents.filter((a) => a.name === deployment.only),
     endpoints: {},
     agentEntry: path.join(release.root, 'dist', 'agent.js'),
     identityFor: async (spec) => {
@@ -163,4 +164,21 @@ test('GIVEN the configuration mounted outside the release (a pod ConfigMap) WHEN
   await refused.supervisor.stop('test');
   await refused.audit.close();
   fs.rmSync(podDir, { recursive: true, force: true });
+});
+
+test('GIVEN a swarm configuration WHEN the supervisor of one pod supervises one agent THEN only that agent runs, booted with the whole swarm in its config', async () => {
+  const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }, { name: 'data-2', kind: 'data', zone: 'dmz' }]);
+  const { supervisor, audit } = await supervise(release, { only: 'data-2' });
+  const booted: unknown[] = [];
+  const post = (supervisor as unknown as { post: (slot: unknown, m: { type: string; config?: { agents: unknown[] } }) => void }).post.bind(supervisor);
+  (supervisor as unknown as { post: typeof post }).post = (slot, m) => {
+    if (m.type === 'boot') booted.push(m.config?.agents.map((a) => (a as { name: string }).name));
+    post(slot, m);
+  };
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['ACTIVE'], 30000), JSON.stringify(supervisor.agents()));
+  assert.deepEqual(supervisor.agents().map((a) => a.id), ['data-2']);
+  assert.deepEqual(booted, [['data-1', 'data-2']]);
+  await supervisor.stop('test');
+  await audit.close();
 });
