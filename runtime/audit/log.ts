@@ -444,6 +444,10 @@ class AuditLogImpl implements AuditLog {
   private flush(): void {
     this.flushScheduled = false;
     while (this.queued.length > 0 && this.batchesInFlight < BATCHES_IN_FLIGHT) {
+      const head = this.queued[0] as Batch;
+      // A small batch still filling waits for the commit in flight (applyCommit flushes it): a trickle then takes one
+      // hand-off per commit instead of one per record, each with its own transferred buffers (about 32 KiB).
+      if (this.batchesInFlight > 0 && this.queued.length === 1 && head.bytes.pos < MIN_BATCH_BYTES && !this.failure) break;
       const batch = this.queued.shift() as Batch;
       if (this.failure) {
         this.rejectAll(batch, this.failure);
