@@ -202,8 +202,11 @@ export interface MtlsClient {
   readonly agent: https.Agent;
   /** Options for `tls.connect` / `https.request` with the current SVID and the SPIFFE server check. */
   connectOptions(): https.RequestOptions & tls.ConnectionOptions;
-  /** Sends one request over mTLS; resolves with status, headers and the whole body. */
-  request(url: string | URL, init?: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>;
+  /**
+   * Sends one request over mTLS; resolves with status, headers and the whole body. A body over `maxBodyBytes` rejects
+   * with a RangeError (the response is dropped unread).
+   */
+  request(url: string | URL, init?: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; maxBodyBytes?: number }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>;
   /** Maps a request error to a GLM_ERR_CERT_* GlimmerError when it is a certificate refusal, auditing it once. */
   classifyError(err: unknown): unknown;
   close(): void;
@@ -261,10 +264,18 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
     connectOptions,
     classifyError: onError,
     request: (url, init = {}) => new Promise((resolve, reject) => {
+      const limit = init.maxBodyBytes ?? Infinity;
       const req = https.request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > limit) {
+            res.destroy();
+            reject(new RangeError(`the response from ${new URL(url).origin} exceeds ${limit} bytes`));
+          } else chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks) }));
         res.on('error', (err) => reject(onError(err)));
       });
       req.on('error', (err) => reject(onError(err)));

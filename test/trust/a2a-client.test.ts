@@ -14,6 +14,7 @@ import { issueSvid } from '../../runtime/trust/svid';
 import { fixedIdentity, type IdentitySource } from '../../runtime/trust/rotation';
 import { createMtlsClient, createMtlsHttpServer, peerIdentity, type MtlsClient } from '../../runtime/trust/mtls';
 import { createA2aClient } from '../../runtime/trust/a2a/client';
+import { isGlimmerError } from '../../runtime/errors';
 import { BufferedResponse, MAX_BUFFERED_BYTES, mtlsFetch } from '../../runtime/trust/a2a/fetch';
 
 const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
@@ -167,4 +168,90 @@ test('GIVEN the stock server WHEN a task is returned THEN its JSON round trip th
   const json = await r.json() as { result: { task: unknown } };
   const task: Task = sdk.Task.fromJSON(json.result.task);
   assert.equal(task.status?.state, sdk.TaskState.TASK_STATE_COMPLETED);
+});
+
+/**
+ * A scripted A2A peer: serves a card whose JSON-RPC interface points at itself, records every JSON-RPC request, and
+ * answers with `answer(body)` (the stock server's answer when it returns undefined).
+ */
+async function scriptedPeer(answer: (rpc: { id: unknown }) => { status: number; body: string } | undefined) {
+  const seen: { headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> }[] = [];
+  let base = '';
+  const server = createMtlsHttpServer({ source: serverId }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (req.method === 'GET') {
+        const card = { ...(await (await mtlsFetch(mtls())(`${stockUrl}/${sdk.AGENT_CARD_PATH}`)).json() as Record<string, unknown>) };
+        card.supportedInterfaces = [{ url: `${base}/a2a/jsonrpc`, protocolBinding: 'JSONRPC', protocolVersion: sdk.A2A_PROTOCOL_VERSION }];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(card));
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> & { id: unknown };
+      seen.push({ headers: req.headers, body });
+      const scripted = answer(body);
+      if (scripted) {
+        res.writeHead(scripted.status, { 'content-type': 'application/json' });
+        res.end(scripted.body);
+        return;
+      }
+      const stock = await mtls().request(`${stockUrl}/a2a/jsonrpc`, { method: 'POST', headers: { 'content-type': 'application/json', 'a2a-version': '1.0' }, body: JSON.stringify(body) });
+      res.writeHead(stock.status, { 'content-type': 'application/json' });
+      res.end(stock.body);
+    });
+  });
+  base = `https://127.0.0.1:${(await server.listen()).port}`;
+  closers.push(() => server.close());
+  return { url: base, seen };
+}
+
+test('GIVEN a peer WHEN our client and the SDK Client send the same SendMessage THEN method, params and A2A headers are the same bytes', async () => {
+  const peer = await scriptedPeer(() => undefined);
+  const client = createA2aClient({ identity: clientId, audit: () => undefined });
+  closers.push(() => client.close());
+  const ours = await (await client.connect(peer.url)).call('echo', 'hello', { n: 1 });
+  assert.equal(ours.state, 'completed');
+
+  const sdkClient = require('@a2a-js/sdk/client') as typeof import('@a2a-js/sdk/client');
+  const fetchImpl = mtlsFetch(mtls());
+  const factory = new sdkClient.ClientFactory({ transports: [new sdkClient.JsonRpcTransportFactory({ fetchImpl })], cardResolver: new sdkClient.DefaultAgentCardResolver({ fetchImpl }) });
+  const stockClient = await factory.createFromUrl(peer.url);
+  // The same message (same messageId), so the two bodies may differ only in the JSON-RPC id.
+  await stockClient.sendMessage(sdk.SendMessageRequest.fromJSON(peer.seen[0]?.body.params));
+
+  assert.equal(peer.seen.length, 2);
+  const [a, b] = peer.seen as [typeof peer.seen[0], typeof peer.seen[0]];
+  assert.deepEqual({ ...a.body, id: 0 }, { ...b.body, id: 0 });
+  for (const h of ['a2a-version', 'content-type', 'accept']) assert.equal(a.headers[h], b.headers[h], h);
+  assert.equal(a.body.method, 'SendMessage');
+});
+
+test('GIVEN a peer that answers a JSON-RPC error WHEN called THEN GLM_ERR_AGENT_MESSAGE_REFUSED with the code and message', async () => {
+  const peer = await scriptedPeer((rpc) => ({ status: 200, body: JSON.stringify({ jsonrpc: '2.0', id: rpc.id, error: { code: -32001, message: 'Task not found' } }) }));
+  const client = createA2aClient({ identity: clientId, audit: () => undefined });
+  closers.push(() => client.close());
+  const p = await client.connect(peer.url);
+  await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_AGENT_MESSAGE_REFUSED') && /-32001.*Task not found/.test(err.message));
+});
+
+test('GIVEN a peer that answers 403, another id, no JSON or no payload WHEN called THEN each is refused with its own reason', async () => {
+  const answers = [
+    { status: 403, body: '{"code":"GLM_ERR_POLICY_DENIED","message":"denied"}' },
+    { status: 200, body: '{"jsonrpc":"2.0","id":999,"result":{}}' },
+    { status: 502, body: '<html>bad gateway</html>' },
+    { status: 200, body: '{"jsonrpc":"2.0","id":1,"result":{}}' },
+  ];
+  let next = 0;
+  const peer = await scriptedPeer((rpc) => {
+    const a = answers[next++] as { status: number; body: string };
+    return { ...a, body: a.body.replace('"id":1,', `"id":${JSON.stringify(rpc.id)},`) };
+  });
+  const client = createA2aClient({ identity: clientId, audit: () => undefined });
+  closers.push(() => client.close());
+  const p = await client.connect(peer.url);
+  await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_DENIED') && /403/.test(err.message));
+  await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_AGENT_MESSAGE_REFUSED') && /id "999"/.test(err.message));
+  await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_AGENT_MESSAGE_REFUSED') && /HTTP 502 without JSON/.test(err.message));
+  await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_AGENT_MESSAGE_REFUSED') && /without a task or message/.test(err.message));
 });

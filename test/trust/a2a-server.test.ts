@@ -31,6 +31,8 @@ let td: string;
 let pdp: PolicyDecisionPoint;
 let server: A2aServer;
 const audit: TrustAuditRecord[] = [];
+/** What the 'state' skill answers with and keeps changing afterwards. */
+const kept = { level: 1 };
 const clients: MtlsClient[] = [];
 
 const identity = identityIssuer(() => ca, () => td);
@@ -97,6 +99,7 @@ before(async () => {
     skills: [
       { id: 'echo', name: 'Echo', description: 'Repeats the text', handle: async (call) => ({ text: `${call.text}!`, data: { caller: call.caller.kind === 'agent' ? call.caller.agent : '' } }) },
       { id: 'fail', name: 'Fail', description: 'Always fails', handle: async () => { throw new Error('boom'); } },
+      { id: 'state', name: 'State', description: 'Answers with an object it keeps', handle: async () => ({ data: kept }) },
     ],
   });
   await server.listen();
@@ -112,7 +115,7 @@ test('GIVEN the stock @a2a-js/sdk client over mTLS WHEN it resolves the card and
   const card = await client.getAgentCard();
   assert.equal(card.name, 'cognitive-1');
   assert.equal(card.supportedInterfaces[0]?.url, `${server.url}${A2A_JSONRPC_PATH}`);
-  assert.deepEqual(card.skills.map((s) => s.id), ['echo', 'fail']);
+  assert.deepEqual(card.skills.map((s) => s.id), ['echo', 'fail', 'state']);
   const result = await client.sendMessage(textMessage('hi', 'echo'));
   assert.ok('status' in result);
   const task = result as Task;
@@ -154,6 +157,20 @@ test('GIVEN the same messages WHEN sent on the direct path and on the SDK reques
   }
   const limited = await client.sendMessage({ ...textMessage('x', 'echo'), configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: false, historyLength: 0 } }) as Task;
   assert.deepEqual(limited.history, []);
+});
+
+test('GIVEN a one-shot message answered with historyLength 0, or with data its skill changes later WHEN the task is read back THEN the stored task is as it was answered', async () => {
+  const client = await stockClient();
+  const limited = await client.sendMessage({ ...textMessage('x', 'echo'), configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: false, historyLength: 0 } }) as Task;
+  assert.deepEqual(limited.history, []);
+  assert.equal((await client.getTask({ tenant: '', id: limited.id, historyLength: undefined })).history.length, 1);
+
+  const answered = await client.sendMessage(textMessage('x', 'state')) as Task;
+  kept.level = 2;
+  const stored = await client.getTask({ tenant: '', id: answered.id, historyLength: undefined });
+  const data = (t: Task) => t.artifacts[0]?.parts[0]?.content;
+  assert.deepEqual(data(stored), { $case: 'data', value: { level: 1 } });
+  assert.deepEqual(data(answered), data(stored));
 });
 
 test('GIVEN a message that continues a finished task WHEN sent THEN the SDK refuses it (terminal task), as the stock server does', async () => {

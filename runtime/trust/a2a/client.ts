@@ -1,17 +1,21 @@
 /**
- * Calling another agent over A2A: the SDK's ClientFactory and JSON-RPC transport, with every byte going through the
- * SPIFFE mTLS client (the server's SVID is checked, and optionally that it is the agent the caller meant).
+ * Calling another agent over A2A, every byte through the SPIFFE mTLS client (the server's SVID is checked, and
+ * optionally that it is the agent the caller meant). `connect` resolves the Agent Card and picks the transport with
+ * the SDK's ClientFactory. `call` sends the SendMessage the SDK's Client would send (same JSON-RPC body from the SDK's
+ * own codecs, same headers; test/trust/a2a-client.test.ts compares the bytes) straight over the mTLS pool and reads
+ * the answer with the SDK's codec: the Client's interceptor, service-parameter and fetch layers cost about a quarter
+ * of a loopback call. A peer without a v1.0 JSON-RPC interface is called through the SDK's Client.
  * The SDK loads lazily on the first connect.
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@a2a-js/sdk/client';
-import type { Task } from '@a2a-js/sdk';
+import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../audit';
 import { createMtlsClient, type MtlsClient } from '../mtls';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
-import { mtlsFetch } from './fetch';
+import { MAX_BUFFERED_BYTES, mtlsFetch } from './fetch';
 
 export interface A2aClientOptions {
   readonly identity: IdentitySource;
@@ -61,30 +65,74 @@ export function createA2aClient(options: A2aClientOptions): A2aClient {
         throw unwrap(err);
       }
       const card = await client.getAgentCard();
+      const endpoint = jsonRpcEndpoint(card, sdk.A2A_PROTOCOL_VERSION);
+      const send = endpoint === undefined
+        ? async (request: SendMessageRequest) => client.sendMessage(request)
+        : directSend(mtls, endpoint, sdk);
       return {
         card: { name: card.name, skills: card.skills.map((s) => ({ id: s.id, name: s.name })) },
         call: async (skill, text, data) => {
           const parts = [{ content: { $case: 'text' as const, value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }];
           if (data !== undefined) parts.push({ content: { $case: 'data' as const, value: data } as never, metadata: undefined, filename: '', mediaType: 'application/json' });
-          let result;
+          let result: Message | Task;
           try {
-            result = await client.sendMessage({
+            result = await send({
               tenant: '',
               message: { messageId: randomUUID(), contextId: '', taskId: '', role: sdk.Role.ROLE_USER, parts, metadata: { skill }, extensions: [], referenceTaskIds: [] },
-              configuration: undefined,
+              // What the SDK's Client adds to every blocking SendMessage (applyClientConfig).
+              configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, historyLength: undefined, returnImmediately: false },
               metadata: undefined,
             });
           } catch (err) {
             throw unwrap(err);
           }
           if (!('status' in result) || !('artifacts' in result)) throw new GlimmerError('GLM_ERR_INTERNAL', 'the peer answered with a message instead of a task');
-          return toResult(result as Task, sdk.TaskState);
+          return toResult(result, sdk.TaskState);
         },
       };
     },
     close: () => {
       for (const t of transports) t.close();
     },
+  };
+}
+
+/** The URL of the card's A2A `version` JSON-RPC interface, as the SDK's transport picks it; undefined without one. */
+function jsonRpcEndpoint(card: AgentCard, version: string): string | undefined {
+  const found = card.supportedInterfaces.find((i) => i.protocolBinding.toUpperCase() === 'JSONRPC' && i.protocolVersion === version);
+  return found?.url || undefined;
+}
+
+type Sdk = typeof import('@a2a-js/sdk');
+
+/** SendMessage as one JSON-RPC POST over the mTLS pool: the request and response codecs are the SDK's. */
+function directSend(mtls: MtlsClient, endpoint: string, sdk: Sdk): (request: SendMessageRequest) => Promise<Message | Task> {
+  const url = new URL(endpoint);
+  const headers = { 'A2A-Version': sdk.A2A_PROTOCOL_VERSION, 'Content-Type': 'application/json', Accept: 'application/json' };
+  let nextId = 1;
+  return async (request) => {
+    const id = nextId++;
+    const body = JSON.stringify({ jsonrpc: '2.0', method: 'SendMessage', params: sdk.SendMessageRequest.toJSON(request), id });
+    const answer = await mtls.request(url, { method: 'POST', headers, body, maxBodyBytes: MAX_BUFFERED_BYTES });
+    let json: { jsonrpc?: unknown; id?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown }; code?: unknown; message?: unknown };
+    try {
+      json = JSON.parse(answer.body.toString('utf8')) as typeof json;
+    } catch {
+      throw new GlimmerError('GLM_ERR_AGENT_MESSAGE_REFUSED', `the peer answered HTTP ${answer.status} without JSON`);
+    }
+    if (answer.status < 200 || answer.status > 299) {
+      // Our own servers refuse with a GlimmerError body ({code, message}); a 403 is the peer's policy (as unwrap maps it).
+      const why = `the peer answered HTTP ${answer.status}: ${quote(String(json?.code ?? ''))} ${quote(String(json?.message ?? ''), 200)}`;
+      throw new GlimmerError(answer.status === 403 ? 'GLM_ERR_POLICY_DENIED' : 'GLM_ERR_AGENT_MESSAGE_REFUSED', why);
+    }
+    if (json === null || typeof json !== 'object' || json.jsonrpc !== '2.0') throw new GlimmerError('GLM_ERR_AGENT_MESSAGE_REFUSED', 'the peer answered without JSON-RPC 2.0');
+    if (json.error !== undefined) {
+      throw new GlimmerError('GLM_ERR_AGENT_MESSAGE_REFUSED', `the peer answered JSON-RPC error ${quote(String(json.error?.code))}: ${quote(String(json.error?.message), 200)}`);
+    }
+    if (json.id !== id) throw new GlimmerError('GLM_ERR_AGENT_MESSAGE_REFUSED', `the peer answered JSON-RPC id ${quote(String(json.id))}, expected ${id}`);
+    const payload = sdk.SendMessageResponse.fromJSON(json.result).payload;
+    if (payload === undefined) throw new GlimmerError('GLM_ERR_AGENT_MESSAGE_REFUSED', 'the peer answered SendMessage without a task or message');
+    return payload.value;
   };
 }
 
