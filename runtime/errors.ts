@@ -59,6 +59,7 @@ export const ERROR_CATALOGUE = {
   // --- benchmark harness ---
   GLM_ERR_BENCH_UNKNOWN_SCENARIO: { status: 400, doc: 'make benchmark was given a SCENARIO that does not exist.' },
   GLM_ERR_BENCH_DURATION_INVALID: { status: 400, doc: 'make benchmark was given a DURATION that is not like 30s, 5m or 1h.' },
+  GLM_ERR_BENCH_NOT_BUILT: { status: 400, doc: 'A scenario that times the bundled runtime ran before `make build` produced its bundle.' },
 
   // --- industrial (runtime/industrial) ---
   GLM_ERR_PLANT_ASSET_UNKNOWN: { status: 404, doc: 'The simulated plant has no asset with that id (or no asset of that kind).' },

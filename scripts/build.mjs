@@ -17,6 +17,8 @@ const entries = {
   'agent-industrial': ['runtime/agents/main.ts', 'industrial'],
   'agent-cognitive': ['runtime/agents/main.ts', 'cognitive'],
   'agent-data': ['runtime/agents/main.ts', 'data'],
+  // Latency scenarios time the runtime built as agents run it (bench/run.ts BUNDLED_SCENARIOS).
+  'bench-rpc': ['bench/scenarios/rpc.ts'],
 };
 fs.mkdirSync('dist', { recursive: true });
 for (const [name, [entry, kind]] of Object.entries(entries)) {

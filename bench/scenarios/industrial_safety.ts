@@ -469,8 +469,8 @@ const scenario: Scenario = {
       i += 1;
       const started = performance.now();
       try {
-        const mod = (await import(path.join(__dirname, `${name}.ts`))) as { default: Scenario };
-        const got = await mod.default.run(subContext(ctx, name, shareS, from, to));
+        const { loadScenario } = (await import('../run')) as typeof import('../run');
+        const got = await (await loadScenario(name)).run(subContext(ctx, name, shareS, from, to));
         for (const [id, m] of Object.entries(got)) if (!(id in metrics)) metrics[id] = { ...m, detail: { ...(m.detail ?? {}), scenario: name } };
         ran.push({ name, seconds: (performance.now() - started) / 1000 });
       } catch (err) {

@@ -1,8 +1,9 @@
 /**
  * rpc: latency of one agent-to-agent call on loopback, client and server in one process, keep-alive connections,
  * one call at a time (latency, not throughput).
- * - rpc_latency_p99_ms: an A2A `SendMessage` (JSON-RPC, @a2a-js/sdk protocol layer; client: the SDK's ClientFactory
- *   and JSON-RPC transport) from data-1 (zone dmz) to cognitive-1 (zone operations) over TLS 1.3 mTLS with
+ * - Timed from its esbuild bundle (dist/bench-rpc.js, built by `make build` like the agents' bundles), not from tsx.
+ * - rpc_latency_p99_ms: an A2A `SendMessage` (JSON-RPC, @a2a-js/sdk protocol layer; client: runtime/trust/a2a/client.ts,
+ *   the SDK's ClientFactory for the card, the SDK's codecs for the call) from data-1 (zone dmz) to cognitive-1 (zone operations) over TLS 1.3 mTLS with
  *   X.509-SVIDs, the Cedar policy decision on the call, and its audit record handed to the real audit log (canonical
  *   JSON leaf, SHA-512 Merkle tree, group commit with fsync). The answer is a finished A2A task (stored, readable with
  *   GetTask). The audit sink is the synchronous interface of the trust layer: the call does not wait for the fsync of
