@@ -4,6 +4,7 @@
  * 0A (gateway path unavailable), requests the PLC does not answer in time or that were in flight when it went away
  * fail with 0B (gateway target device failed to respond). PLC exception responses pass through unchanged.
  */
+import { Socket } from 'node:net';
 import ModbusRTU from 'modbus-serial';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
@@ -77,6 +78,9 @@ export class Upstream {
         this.logger?.info({ plc: this.name, port: this.options.port }, 'upstream PLC connected');
         client.on('close', () => this.lost(client));
         client.on('error', () => this.lost(client));
+        // modbus-serial's TCP port swallows a socket error (a PLC reset mid-request: ECONNRESET) and then skips its
+        // own 'close', so the socket's close is watched too: without it the gateway stayed "connected" to a dead PLC.
+        socketOf(client)?.once('close', () => this.lost(client));
       },
       () => this.lost(client),
     );
@@ -149,11 +153,11 @@ export class Upstream {
    *  from a promise continuation, so the socket is corked until the check phase of this loop iteration. */
   private corkSocket(client: Client): void {
     if (this.corked) return;
-    const socket = (client as unknown as { _port?: { _client?: { cork?: () => void; uncork?: () => void } } })._port?._client;
-    if (!socket?.cork || !socket.uncork) return;
+    const socket = socketOf(client);
+    if (!socket) return;
     this.corked = true;
     socket.cork();
-    setImmediate(() => { this.corked = false; socket.uncork?.(); });
+    setImmediate(() => { this.corked = false; socket.uncork(); });
   }
 
   async stop(): Promise<void> {
@@ -168,11 +172,16 @@ export class Upstream {
   }
 }
 
+/** The TCP socket under a modbus-serial TCP client (its port's `_client`), when there is one. */
+function socketOf(client: Client): Socket | undefined {
+  const socket = (client as unknown as { _port?: { _client?: unknown } })._port?._client;
+  return socket instanceof Socket ? socket : undefined;
+}
+
 /** Closes a modbus-serial client and its TCP socket for sure (its own destroy leaves the socket open in some states). */
 function destroyClient(client: Client): void {
   try { client.destroy(() => undefined); } catch { /* already gone */ }
-  const socket = (client as unknown as { _port?: { _client?: { destroy?: () => void } } })._port?._client;
-  try { socket?.destroy?.(); } catch { /* already gone */ }
+  try { socketOf(client)?.destroy(); } catch { /* already gone */ }
 }
 
 /** Single writes: the value at ADU offset 10 (multiple writes carry theirs from offset 13). */
