@@ -127,6 +127,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     });
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
+    hooks.watchDecisionCache(pdp);
     // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
     const processImage: { read?: () => PlantSnapshot | undefined } = {};
     const { withInterlocks } = await import('./industrial/interlocks');

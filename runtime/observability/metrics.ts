@@ -20,6 +20,9 @@ export function createMetrics() {
   // Gateways count decisions in plain arrays and add them to the counter with each audit batch (every 50 ms at most);
   // a scrape first takes what they hold, so it never lags the traffic it follows.
   const heldGatewayDecisions = new Set<() => void>();
+  // The PDP counts its decision cache's hits and misses itself (pdp.decisionCache); a scrape takes what each watched
+  // PDP added since the last one, so the per-call path does nothing more for the metric.
+  const heldDecisionCacheLookups = new Set<() => void>();
   return {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
@@ -62,6 +65,8 @@ export function createMetrics() {
     // (at most 20 values); decision: allow|deny.
     policyDecisions: new client.Counter({ name: 'glimmer_policy_decisions_total', help: 'Policy decisions by enforcement point and action, and outcome (frame cache hits included)', labelNames: ['function', 'decision'], registers: r }),
     policyCacheLookups: new client.Counter({ name: 'glimmer_policy_cache_lookups_total', help: 'Frame decision cache lookups by outcome (hit|miss)', labelNames: ['outcome'], registers: r }),
+    policyDecisionCacheLookups: new client.Counter({ name: 'glimmer_policy_decision_cache_lookups_total', help: 'PDP exact decision cache lookups (Agent and AuditConfig resources) by outcome (hit|miss)', labelNames: ['outcome'], registers: r, collect: () => heldDecisionCacheLookups.forEach((take) => take()) }),
+    heldDecisionCacheLookups,
     policyGeneration: new client.Gauge({ name: 'glimmer_policy_generation', help: 'Version of the policy set and model in force (increases on every reload or model change)', registers: r }),
     // --- end trust ---
 

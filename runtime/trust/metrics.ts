@@ -7,7 +7,7 @@ import type { Metrics } from '../observability/metrics';
 import type { Decision, PolicyAction, PolicyDecisionPoint, RequestContext } from './policy/pdp';
 import type { SvidSource } from './rotation';
 
-export type TrustMetrics = Pick<Metrics, 'certificateExpiry' | 'tlsRefusals' | 'svidRotations' | 'policyDecisions' | 'policyCacheLookups' | 'policyGeneration'>;
+export type TrustMetrics = Pick<Metrics, 'certificateExpiry' | 'tlsRefusals' | 'svidRotations' | 'policyDecisions' | 'policyCacheLookups' | 'policyDecisionCacheLookups' | 'heldDecisionCacheLookups' | 'policyGeneration'>;
 
 export function trustMetricHooks(metrics: TrustMetrics) {
   return {
@@ -25,6 +25,22 @@ export function trustMetricHooks(metrics: TrustMetrics) {
       metrics.policyDecisions.inc({ function: `modbus_${action.startsWith('modbus:') ? 'invalid' : action}`, decision: decision.allow ? 'allow' : 'deny' }),
     /** FrameDeciderOptions.onLookup */
     onLookup: (hit: boolean) => metrics.policyCacheLookups.inc({ outcome: hit ? 'hit' : 'miss' }),
+    /** Counts the PDP's decision cache lookups into glimmer_policy_decision_cache_lookups_total at each scrape. */
+    watchDecisionCache: (pdp: PolicyDecisionPoint) => {
+      let seen = { hits: 0, misses: 0 };
+      const take = () => {
+        const now = pdp.decisionCache;
+        metrics.policyDecisionCacheLookups.inc({ outcome: 'hit' }, now.hits - seen.hits);
+        metrics.policyDecisionCacheLookups.inc({ outcome: 'miss' }, now.misses - seen.misses);
+        seen = now;
+      };
+      take();
+      metrics.heldDecisionCacheLookups.add(take);
+      return () => {
+        take();
+        metrics.heldDecisionCacheLookups.delete(take);
+      };
+    },
     /** Keeps glimmer_policy_generation in step with the PDP. */
     watchPolicy: (pdp: PolicyDecisionPoint) => {
       metrics.policyGeneration.set(pdp.generation);

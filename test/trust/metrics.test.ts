@@ -30,3 +30,27 @@ test('GIVEN the trust metric hooks WHEN refusals, expiries, decisions and cache 
   assert.match(text, /glimmer_policy_decisions_total\{function="https_configure",decision="deny"\} 1/);
   assert.match(text, /glimmer_policy_generation 1/);
 });
+
+test('GIVEN a PDP watched by the trust hooks WHEN it answers the same audit-config request twice THEN the decision cache lookups are exported apart from the frame cache series', async () => {
+  const m = createMetrics();
+  const hooks = trustMetricHooks(m);
+  const config = loadConfig();
+  const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain: config.topology.trust_domain }, audit: () => undefined });
+  const unwatch = hooks.watchDecisionCache(pdp);
+  const principal = `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1`;
+  pdp.authorize(principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
+  pdp.authorize(principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
+  let text = await m.registry.metrics();
+  assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="hit"\} 1\n/);
+  assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="miss"\} 1\n/);
+  assert.doesNotMatch(text, /glimmer_policy_cache_lookups_total\{/);
+  // A second scrape adds only what happened since the first; after unwatching, later lookups are not counted.
+  pdp.authorize(principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
+  text = await m.registry.metrics();
+  assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="hit"\} 2\n/);
+  unwatch();
+  pdp.authorize(principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
+  text = await m.registry.metrics();
+  assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="hit"\} 2\n/);
+  assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="miss"\} 1\n/);
+});
