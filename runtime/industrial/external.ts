@@ -90,6 +90,8 @@ export async function startExternalPlant(options: ExternalPlantOptions): Promise
     logger.warn({ plcs: gateway.upstreamStates() }, 'external plant: not every PLC answered yet; reconnecting in the background, writes fail closed meanwhile');
   }
   image.start();
+  const age = options.metrics?.processImageAge;
+  if (age) age.read = () => image.ageMs;
   logger.info({ endpoints }, 'external plant: gateway in front of the configured PLCs, process image polled from them');
   let stopped = false;
   return {
@@ -98,6 +100,7 @@ export async function startExternalPlant(options: ExternalPlantOptions): Promise
       if (stopped) return;
       stopped = true;
       image.stop();
+      if (age) age.read = undefined;
       await gateway.stop();
     },
   };

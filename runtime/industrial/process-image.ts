@@ -73,6 +73,7 @@ export class PolledProcessImage {
   private latest: PlantSnapshot | undefined;
   private fresh = false;
   private lastError: string | undefined;
+  private startedAt: number | undefined;
 
   constructor(private readonly options: ProcessImageOptions) {
     this.blocks = blocks(options.map ?? plantMap());
@@ -82,6 +83,7 @@ export class PolledProcessImage {
 
   start(): void {
     if (this.timer) return;
+    this.startedAt = Date.now();
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
     this.timer.unref();
     void this.poll();
@@ -101,6 +103,12 @@ export class PolledProcessImage {
       return undefined;
     }
     return s;
+  }
+
+  /** Milliseconds since the last complete poll began (since start() before the first one; undefined before start()). */
+  get ageMs(): number | undefined {
+    const at = this.latest?.time_ms ?? this.startedAt;
+    return at === undefined ? undefined : Date.now() - at;
   }
 
   /** Why the last poll failed (undefined after a good one). */

@@ -91,6 +91,15 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'PlantProcessImageStale',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#process-image-stale`,
+    async active(m) {
+      return (await samples(m.plantProcessImageAge)).filter((s) => s.value > 60).map((s) => ({ labels: s.labels, summary: `no complete process image from the PLCs for ${humanize(s.value)}: interlocked writes are refused` }));
+    },
+  },
+  {
     name: 'AgentStuckPaused',
     severity: 'warning',
     forS: 600,

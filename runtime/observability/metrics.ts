@@ -23,6 +23,8 @@ export function createMetrics() {
   // The PDP counts its decision cache's hits and misses itself (pdp.decisionCache); a scrape takes what each watched
   // PDP added since the last one, so the per-call path does nothing more for the metric.
   const heldDecisionCacheLookups = new Set<() => void>();
+  // plant.mode external: the process that polls the PLCs sets `read` (milliseconds since the last complete poll).
+  const processImageAge: { read?: () => number | undefined } = {};
   return {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
@@ -41,6 +43,13 @@ export function createMetrics() {
     // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
     gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),
     gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
+    processImageAge,
+    plantProcessImageAge: new client.Gauge({
+      name: 'glimmer_plant_process_image_age_seconds',
+      help: 'Seconds since the last complete poll of the external plant\'s PLCs (since polling started before the first one; 0 where no PLC is polled)',
+      registers: r,
+      collect() { this.set((processImageAge.read?.() ?? 0) / 1000); },
+    }),
     gatewayUpstreamReconnects: new client.Counter({ name: 'glimmer_gateway_upstream_reconnects_total', help: 'Reconnection attempts of the gateway to an upstream PLC', labelNames: ['plc'], registers: r }),
     opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Open sessions on the plant OPC UA server', registers: r }),
     opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),

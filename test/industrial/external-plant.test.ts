@@ -12,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startRuntime, type Runtime } from '../../runtime/app';
-import { REPO_ROOT } from '../../runtime/config/load';
+import { loadConfig, REPO_ROOT } from '../../runtime/config/load';
+import { startExternalPlant } from '../../runtime/industrial/external';
+import { createMetrics } from '../../runtime/observability/metrics';
 import { PUBLIC_KEY_FILE } from '../../runtime/lifecycle/release';
 import YAML from 'yaml';
 import { testRelease } from '../lifecycle/fixtures';
@@ -218,6 +220,30 @@ test('GIVEN a plant in its own process (PLC on Modbus, OPC UA server) WHEN the r
   const r = await control.readInputRegisters(1, 10, 2);
   assert.equal(r.exception, 0);
   control.close();
+});
+
+test('GIVEN the external plant polling a pymodbus PLC WHEN /metrics is scraped before and after the PLC stops THEN glimmer_plant_process_image_age_seconds stays under stale_after_ms while it answers and keeps growing while it is down', async (t) => {
+  const plcPort = await portBelowEphemeralRange();
+  const peer = await startPeer(plcPort);
+  t.after(() => { peer.kill('SIGKILL'); });
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-age-'));
+  const metrics = createMetrics();
+  const plant = await startExternalPlant({
+    config: loadConfig(writeConfig(externalConfig({ host: '127.0.0.1', port: plcPort }, { poll_interval_ms: 100, stale_after_ms: 600 }, DATA_ONLY))),
+    stateDir, logger: silentLogger(), metrics, audit: () => undefined, modbusPort: 0,
+  });
+  t.after(async () => { await plant.stop(); fs.rmSync(stateDir, { recursive: true, force: true }); });
+  const age = async () => Number(/^glimmer_plant_process_image_age_seconds (\S+)$/m.exec(await metrics.registry.metrics())?.[1]);
+  assert.ok(await until(() => plant.image?.snapshot !== undefined, 5000), 'process image polled');
+  assert.ok((await age()) < 0.6, `fresh image: ${await age()} s`);
+  peer.kill('SIGKILL');
+  assert.ok(await until(() => plant.image?.snapshot === undefined, 3000), 'image stale');
+  const first = await age();
+  assert.ok(first > 0.6, `stale image: ${first} s`);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok((await age()) >= first + 0.25, 'the age grows while the PLC is down');
+  await plant.stop();
+  assert.equal(await age(), 0, 'no PLC polled after stop');
 });
 
 test('GIVEN an external plant config with a bad PLC endpoint WHEN startRuntime is called THEN it refuses with GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID before anything starts', async () => {

@@ -66,6 +66,20 @@ test('GIVEN a PLC down, an agent paused, an old checkpoint and expiring certific
   assert.ok(later.every((a) => a.labels.agent !== 'cognitive-1'), 'a certificate with 43 minutes left raises nothing');
 });
 
+test('GIVEN an external plant whose process image is 61 s old WHEN evaluated THEN PlantProcessImageStale fires at once; at 60 s, or with no PLC polled, it does not', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  assert.deepEqual(await ev.evaluate(0), [], 'no PLC polled: age 0');
+  m.processImageAge.read = () => 60_000;
+  assert.deepEqual(await ev.evaluate(1000), []);
+  m.processImageAge.read = () => 61_000;
+  const [a, ...rest] = await ev.evaluate(2000);
+  assert.deepEqual(rest, []);
+  assert.equal(a?.name, 'PlantProcessImageStale');
+  assert.equal(a?.state, 'firing');
+  assert.equal(a?.summary, 'no complete process image from the PLCs for 1m 1s: interlocked writes are refused');
+});
+
 test('GIVEN a started evaluator WHEN the alerts change THEN onChange is called with the new list', async () => {
   const m = createMetrics();
   const ev = new AlertEvaluator(m);

@@ -47,7 +47,7 @@ test('GIVEN the dashboard WHEN panels are laid out THEN no two panels overlap', 
 
 test('GIVEN the dashboard WHEN the safety metrics are looked for THEN the seed alert\'s two gauges and every alert\'s metric are on it', () => {
   const all = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
-  for (const m of ['safety_integrity_level', 'required_safety_level', 'glimmer_gateway_decisions_total', 'glimmer_plc_up', 'glimmer_agent_state', 'glimmer_audit_checkpoint_age_seconds', 'glimmer_certificate_expiry_timestamp_seconds', 'glimmer_anomaly_score']) {
+  for (const m of ['safety_integrity_level', 'required_safety_level', 'glimmer_gateway_decisions_total', 'glimmer_plc_up', 'glimmer_agent_state', 'glimmer_audit_checkpoint_age_seconds', 'glimmer_certificate_expiry_timestamp_seconds', 'glimmer_anomaly_score', 'glimmer_plant_process_image_age_seconds']) {
     assert.ok(all.includes(m), `${m} is on the dashboard`);
   }
 });
