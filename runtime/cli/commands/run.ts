@@ -4,7 +4,14 @@ import { parseOptions, printHelp, type Command } from '../command';
 
 const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--api-mtls-port 8443] [--modbus-port 5020] [--opcua-port 4840] [--agent NAME]
 
-Runs the agent swarm. The embedded default (no --config) is the edge topology with a simulated plant on loopback.
+Runs the agent swarm. The plant it drives comes from the config's plant.mode:
+  embedded   the default config (no --config): the edge topology with a simulated plant on loopback, a simulated PLC,
+             the plant OPC UA server (--opcua-port) and the zone gateway in front of them (--modbus-port). A demo.
+  external   real PLCs (plant.external): no simulator and no OPC UA server of ours. The zone gateway forwards to the
+             configured PLCs (listener ports from plant.external.gateway.ports unless --modbus-port is given), the
+             interlocks read the process image polled from them and refuse writes while it is older than
+             stale_after_ms, and the Industrial Agent opens its session to the plant's OPC UA server.
+             Configuration keys, refusals and the pods' setup: docs/deploy.md.
 Prints the operator console address with the admin token in its fragment.
 --agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.`;
 
