@@ -48,8 +48,10 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     responsePlan: `${RUNBOOK}#safety-shutdown`,
     async active(m) {
       const required = new Map((await samples(m.requiredSafetyLevel)).map((s) => [key(s.labels), s.value]));
+      // A TERMINATED agent runs nothing: it does not page (the YAML's `unless ... state="TERMINATED"`).
+      const terminated = new Set((await samples(m.agentState)).filter((s) => s.labels.state === 'TERMINATED' && s.value === 1).map((s) => key({ agent: s.labels.agent ?? '', zone: s.labels.zone ?? '' })));
       return (await samples(m.safetyIntegrityLevel))
-        .filter((s) => required.has(key(s.labels)) && s.value < (required.get(key(s.labels)) as number))
+        .filter((s) => required.has(key(s.labels)) && s.value < (required.get(key(s.labels)) as number) && !terminated.has(key(s.labels)))
         .map((s) => ({ labels: s.labels, summary: `${s.labels.agent} runs at SIL ${s.value} in zone ${s.labels.zone}, requires ${required.get(key(s.labels))}` }));
     },
   },

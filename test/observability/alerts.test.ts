@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
 import { AlertEvaluator, RUNTIME_ALERT_RULES } from '../../runtime/observability/alerts';
-import { createMetrics } from '../../runtime/observability/metrics';
+import { createMetrics, LIFECYCLE_STATES } from '../../runtime/observability/metrics';
 
 interface Rule { alert: string; for?: string; labels: { severity: string }; annotations: { response_plan: string } }
 const yamlRules = (YAML.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'monitoring', 'prometheus', 'custom_rules.yml'), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
@@ -31,6 +31,26 @@ test('GIVEN an agent below its required level WHEN evaluated over time THEN Safe
   assert.deepEqual(firing?.labels, { agent: 'industrial-1', zone: 'control' });
   m.safetyIntegrityLevel.set({ agent: 'industrial-1', zone: 'control' }, 3);
   assert.deepEqual(await ev.evaluate(122_000), []);
+});
+
+test('GIVEN agents below their required level in each lifecycle state WHEN evaluated past 2 minutes THEN SafetyIntegrityBreach fires for every state but TERMINATED, and stops once an agent is TERMINATED', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  const agents = LIFECYCLE_STATES.map((state, i) => ({ agent: `agent-${i}`, zone: 'control', state }));
+  const enter = (a: { agent: string; zone: string }, to: string) => {
+    for (const state of LIFECYCLE_STATES) m.agentState.set({ agent: a.agent, kind: 'industrial', zone: a.zone, state }, state === to ? 1 : 0);
+    m.safetyIntegrityLevel.set({ agent: a.agent, zone: a.zone }, to === 'ACTIVE' ? 2 : 0);
+  };
+  for (const a of agents) {
+    m.requiredSafetyLevel.set({ agent: a.agent, zone: a.zone }, 3);
+    enter(a, a.state);
+  }
+  await ev.evaluate(0);
+  const firing = (await ev.evaluate(121_000)).filter((x) => x.name === 'SafetyIntegrityBreach' && x.state === 'firing');
+  assert.deepEqual(firing.map((x) => agents.find((a) => a.agent === x.labels.agent)?.state).sort(), ['ACTIVE', 'BOOTSTRAPPING', 'INIT', 'PAUSED']);
+  enter(agents[LIFECYCLE_STATES.indexOf('PAUSED')]!, 'TERMINATED');
+  const after = (await ev.evaluate(122_000)).filter((x) => x.name === 'SafetyIntegrityBreach');
+  assert.deepEqual(after.map((x) => agents.find((a) => a.agent === x.labels.agent)?.state).sort(), ['ACTIVE', 'BOOTSTRAPPING', 'INIT']);
 });
 
 test('GIVEN the gateway denies a safety-zone write WHEN evaluated THEN SafetyWriteDenied fires at once and clears 5 minutes later; control-zone denials do not fire', async () => {
