@@ -212,6 +212,17 @@ export interface MtlsClient {
   close(): void;
 }
 
+/**
+ * The client's connection pool. https.Agent names a pool by concatenating about twenty TLS options on every request
+ * (2 KB of garbage per call); every request of this pool uses the pool's one secure context and sets no TLS option of
+ * its own, so host, port and server name identify a connection.
+ */
+class MtlsAgent extends https.Agent {
+  override getName(options: https.RequestOptions & { servername?: string } = {}): string {
+    return `${options.host ?? 'localhost'}:${options.port ?? ''}:${options.servername ?? ''}:${options.localAddress ?? ''}:${options.family ?? ''}`;
+  }
+}
+
 export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
   const checkServerIdentity = (_host: string, cert: tls.PeerCertificate): Error | undefined => {
     try {
@@ -229,7 +240,7 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
   // The pool holds one secure context (SVID, key, bundle, TLS 1.3 only) instead of the PEM options: https.Agent keys
   // its pools by concatenating every TLS option, so PEMs made each request build and hash a string of several KB, and
   // each new connection parsed them again.
-  const newAgent = () => new https.Agent({
+  const newAgent = () => new MtlsAgent({
     secureContext: tls.createSecureContext(secureContextOptions(options.source)),
     rejectUnauthorized: true,
     checkServerIdentity,
