@@ -24,7 +24,7 @@ import type { PolicyDecisionPoint } from '../policy/pdp';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
 import type { SvidIdentity } from '../svid';
-import { BoundedTaskStore, copyTask } from './tasks';
+import { BoundedTaskStore } from './tasks';
 
 export const A2A_JSONRPC_PATH = '/a2a/jsonrpc';
 
@@ -163,9 +163,8 @@ function requestHandlerClass(): RequestHandlerClass {
       const contextId = m.contextId || randomUUID();
       const taskId = randomUUID();
       const task = await this.#runTask({ ...m, contextId, taskId }, taskId, contextId, context.user);
-      // The store keeps this object (no copy), so the answer trims history on a shallow copy.
-      this.#store.keep(task, context);
-      if (config?.historyLength !== undefined) return { ...task, history: config.historyLength <= 0 ? [] : task.history.slice(-config.historyLength) };
+      await this.#store.save(task, context);
+      if (config?.historyLength !== undefined) task.history = config.historyLength <= 0 ? [] : task.history.slice(-config.historyLength);
       return task;
     }
   };
@@ -227,8 +226,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       const reply = await skill.handle({ caller, skill: skillId, text, data });
       const parts: Part[] = [];
       if (reply.text !== undefined) parts.push(textPart(reply.text));
-      // A copy: the stored task must not follow later changes to an object the skill keeps.
-      if (reply.data !== undefined) parts.push(dataPart(copyTask(reply.data)));
+      if (reply.data !== undefined) parts.push(dataPart(reply.data));
       return finish(sdk.TaskState.TASK_STATE_COMPLETED, parts);
     } catch (err) {
       return finish(sdk.TaskState.TASK_STATE_FAILED, [], err instanceof GlimmerError ? `${err.code}: ${err.message}` : 'the skill failed');
