@@ -33,6 +33,8 @@ let server: A2aServer;
 const audit: TrustAuditRecord[] = [];
 /** What the 'state' skill answers with and keeps changing afterwards. */
 const kept = { level: 1 };
+const cyclic: Record<string, unknown> = {};
+cyclic.self = cyclic;
 const clients: MtlsClient[] = [];
 
 const identity = identityIssuer(() => ca, () => td);
@@ -100,6 +102,7 @@ before(async () => {
       { id: 'echo', name: 'Echo', description: 'Repeats the text', handle: async (call) => ({ text: `${call.text}!`, data: { caller: call.caller.kind === 'agent' ? call.caller.agent : '' } }) },
       { id: 'fail', name: 'Fail', description: 'Always fails', handle: async () => { throw new Error('boom'); } },
       { id: 'state', name: 'State', description: 'Answers with an object it keeps', handle: async () => ({ data: kept }) },
+      { id: 'cyclic', name: 'Cyclic', description: 'Answers with data that cannot be serialized', handle: async () => ({ data: cyclic }) },
     ],
   });
   await server.listen();
@@ -115,7 +118,7 @@ test('GIVEN the stock @a2a-js/sdk client over mTLS WHEN it resolves the card and
   const card = await client.getAgentCard();
   assert.equal(card.name, 'cognitive-1');
   assert.equal(card.supportedInterfaces[0]?.url, `${server.url}${A2A_JSONRPC_PATH}`);
-  assert.deepEqual(card.skills.map((s) => s.id), ['echo', 'fail', 'state']);
+  assert.deepEqual(card.skills.map((s) => s.id), ['echo', 'fail', 'state', 'cyclic']);
   const result = await client.sendMessage(textMessage('hi', 'echo'));
   assert.ok('status' in result);
   const task = result as Task;
@@ -171,6 +174,25 @@ test('GIVEN a one-shot message answered with historyLength 0, or with data its s
   const data = (t: Task) => t.artifacts[0]?.parts[0]?.content;
   assert.deepEqual(data(stored), { $case: 'data', value: { level: 1 } });
   assert.deepEqual(data(answered), data(stored));
+});
+
+test('GIVEN one-shot SendMessage bodies posted raw WHEN answered THEN the envelope is the one the SDK transport builds (string, integer and null ids) and GetTask returns the same task; a task that cannot be stored is a JSON-RPC internal error on either path', async () => {
+  const message = (id: string, skill: string) => ({ message: { messageId: id, role: 'ROLE_USER', parts: [{ text: 'x' }], metadata: { skill } } });
+  for (const id of ['a-1', 42, null]) {
+    const r = await post(JSON.stringify({ jsonrpc: '2.0', id, method: 'SendMessage', params: message(`m-${id}`, 'echo') }));
+    assert.equal(r.status, 200);
+    assert.deepEqual(Object.keys(r.json ?? {}), ['jsonrpc', 'id', 'result']);
+    assert.equal(r.json?.id, id);
+    const answered = (r.json?.result as { task: { id: string; status: { state: string } } }).task;
+    assert.equal(answered.status.state, 'TASK_STATE_COMPLETED');
+    const got = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: answered.id } }));
+    assert.deepEqual(got.json?.result, answered);
+  }
+  const direct = await post(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'SendMessage', params: message('m-c1', 'cyclic') }));
+  const viaSdk = await post(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'SendMessage', params: { ...message('m-c2', 'cyclic'), configuration: { historyLength: 1 } } }));
+  assert.equal(direct.status, 200);
+  assert.equal(direct.json?.error?.code, sdkErrors.A2A_ERROR_CODE.INTERNAL_ERROR);
+  assert.deepEqual(direct.json, viaSdk.json);
 });
 
 test('GIVEN a message that continues a finished task WHEN sent THEN the SDK refuses it (terminal task), as the stock server does', async () => {

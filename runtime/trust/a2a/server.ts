@@ -132,43 +132,58 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
 }
 
 type RunTask = (message: Message, taskId: string, contextId: string, user: unknown) => Promise<Task>;
-type RequestHandlerClass = new (card: AgentCard, store: BoundedTaskStore, executor: AgentExecutor, runTask: RunTask) => A2ARequestHandler;
+/** Runs a one-shot SendMessage's skill and stores its finished task; returns the task and its stored JSON. */
+type RunOneShot = (params: SendMessageRequest, context: ServerCallContext) => Promise<{ task: Task; json: string }>;
+type RequestHandlerClass = new (card: AgentCard, store: BoundedTaskStore, executor: AgentExecutor, runOneShot: RunOneShot) => A2ARequestHandler;
 let requestHandler: RequestHandlerClass | undefined;
 
 /**
- * The SDK's request handler, with one shortcut: a blocking SendMessage that starts a new task (no task id, no
- * reference tasks, no push config, no extensions) runs the skill directly and stores the finished task once. The
- * SDK's path for it (request context, event bus, result manager, about eight structuredClone calls) produces the
- * same task (test/trust/a2a-server.test.ts compares both); everything else goes to the SDK unchanged. One class for
- * every server (defined on first use, when the SDK loads).
+ * A one-shot SendMessage: a blocking message that starts a new task (no task id, no reference tasks, no push config,
+ * no extensions). Its skill runs directly and its finished task is stored once. The SDK's path for it (request
+ * context, event bus, result manager, about eight structuredClone calls) produces the same task
+ * (test/trust/a2a-server.test.ts compares both); everything else goes to the SDK unchanged.
  */
+function isOneShot(params: SendMessageRequest, context: ServerCallContext): boolean {
+  const m = params.message;
+  const config = params.configuration;
+  return m !== undefined && m.messageId !== '' && !m.taskId && (m.referenceTaskIds?.length ?? 0) === 0
+    && config?.returnImmediately !== true && config?.taskPushNotificationConfig === undefined && (context.requestedExtensions?.length ?? 0) === 0;
+}
+
+/** The SDK's request handler with the one-shot shortcut. One class for every server (defined when the SDK loads). */
 function requestHandlerClass(): RequestHandlerClass {
   const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
   requestHandler ??= class GlimmerRequestHandler extends sdkServer.DefaultRequestHandler {
-    readonly #store: BoundedTaskStore;
-    readonly #runTask: RunTask;
+    readonly #runOneShot: RunOneShot;
 
-    constructor(card: AgentCard, store: BoundedTaskStore, executor: AgentExecutor, runTask: RunTask) {
+    constructor(card: AgentCard, store: BoundedTaskStore, executor: AgentExecutor, runOneShot: RunOneShot) {
       super(card, store, executor);
-      this.#store = store;
-      this.#runTask = runTask;
+      this.#runOneShot = runOneShot;
     }
 
     override async sendMessage(params: SendMessageRequest, context: ServerCallContext): Promise<Message | Task> {
-      const m = params.message;
-      const config = params.configuration;
-      const plain = m !== undefined && m.messageId !== '' && !m.taskId && (m.referenceTaskIds?.length ?? 0) === 0
-        && config?.returnImmediately !== true && config?.taskPushNotificationConfig === undefined && (context.requestedExtensions?.length ?? 0) === 0;
-      if (!plain) return super.sendMessage(params, context);
-      const contextId = m.contextId || randomUUID();
-      const taskId = randomUUID();
-      const task = await this.#runTask({ ...m, contextId, taskId }, taskId, contextId, context.user);
-      await this.#store.save(task, context);
-      if (config?.historyLength !== undefined) task.history = config.historyLength <= 0 ? [] : task.history.slice(-config.historyLength);
+      if (!isOneShot(params, context)) return super.sendMessage(params, context);
+      const { task } = await this.#runOneShot(params, context);
+      const historyLength = params.configuration?.historyLength;
+      if (historyLength !== undefined) task.history = historyLength <= 0 ? [] : task.history.slice(-historyLength);
       return task;
     }
   };
   return requestHandler;
+}
+
+/**
+ * The SendMessage request of a JSON-RPC body that the SDK's transport would accept (JSON-RPC 2.0, an integer, string
+ * or null id, object params without an empty key) and that asks for no tenant; undefined for anything else.
+ */
+function sendMessageParams(body: unknown): Record<string, unknown> | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as { jsonrpc?: unknown; method?: unknown; id?: unknown; params?: unknown };
+  if (b.jsonrpc !== '2.0' || b.method !== 'SendMessage') return undefined;
+  if ('id' in b && !(typeof b.id === 'string' || b.id === null || (typeof b.id === 'number' && Number.isInteger(b.id)))) return undefined;
+  const params = b.params;
+  if (typeof params !== 'object' || params === null || Array.isArray(params) || Object.keys(params).includes('')) return undefined;
+  return (params as { tenant?: unknown }).tenant ? undefined : params as Record<string, unknown>;
 }
 
 export function createA2aServer(options: A2aServerOptions): A2aServer {
@@ -242,7 +257,14 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   };
 
   const store = new BoundedTaskStore(options.maxTasks ?? 10_000);
-  const handler = new (requestHandlerClass())(card, store, executor, runTask);
+  const runOneShot: RunOneShot = async (params, context) => {
+    const m = params.message as Message;
+    const contextId = m.contextId || randomUUID();
+    const taskId = randomUUID();
+    const task = await runTask({ ...m, contextId, taskId }, taskId, contextId, context.user);
+    return { task, json: store.put(task, context) };
+  };
+  const handler = new (requestHandlerClass())(card, store, executor, runOneShot);
   const transport = new sdkServer.JsonRpcTransportHandler(handler);
   const rpcError = (id: unknown, err: unknown) => ({ jsonrpc: '2.0', id: id ?? null, error: sdkServer.JsonRpcTransportHandler.mapToJSONRPCError(err) });
 
@@ -259,6 +281,20 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
         requestedVersion: header(req, sdk.A2A_VERSION_HEADER),
       });
       sdkServer.validateVersion(context.requestedVersion, card, 'JSONRPC');
+      // A one-shot SendMessage answered in full is sent as the JSON the store just made: what the transport would
+      // build ({jsonrpc, id, result: {task: Task.toJSON(task)}}) without serializing the task a second time.
+      const params = sendMessageParams(body);
+      const oneShot = params === undefined ? undefined : sdk.SendMessageRequest.fromJSON(params);
+      if (oneShot !== undefined && oneShot.configuration?.historyLength === undefined && isOneShot(oneShot, context)) {
+        let answer: string;
+        try {
+          answer = `{"jsonrpc":"2.0","id":${JSON.stringify(id ?? null)},"result":{"task":${(await runOneShot(oneShot, context)).json}}}`;
+        } catch (err) {
+          answer = JSON.stringify(rpcError(id, err));
+        }
+        send(res, 200, answer);
+        return;
+      }
       const result = await transport.handle(body as Record<string, unknown>, context);
       const extensionHeaders: http.OutgoingHttpHeaders = context.activatedExtensions ? { [sdk.HTTP_EXTENSION_HEADER]: [...context.activatedExtensions] } : {};
       if (!(Symbol.asyncIterator in result)) {

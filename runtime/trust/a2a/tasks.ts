@@ -55,6 +55,11 @@ export class BoundedTaskStore implements TaskStore {
   }
 
   async save(task: Task, context: ServerCallContext): Promise<void> {
+    this.put(task, context);
+  }
+
+  /** Stores `task` and returns its stored JSON (what GetTask would answer with). */
+  put(task: Task, context: ServerCallContext): string {
     const scope = scopeOf(context);
     const key = `${scope}\0${task.id}`;
     // Serialized first: a task that cannot be throws before the store changes.
@@ -62,6 +67,7 @@ export class BoundedTaskStore implements TaskStore {
     this.#tasks.delete(key);
     this.#tasks.set(key, entry);
     if (this.#tasks.size > this.maxTasks) this.#tasks.delete(this.#tasks.keys().next().value as string);
+    return entry.json;
   }
 
   async load(taskId: string, context: ServerCallContext): Promise<Task | undefined> {
