@@ -186,6 +186,16 @@ function sendMessageParams(body: unknown): Record<string, unknown> | undefined {
   return (params as { tenant?: unknown }).tenant ? undefined : params as Record<string, unknown>;
 }
 
+/** The parsed SendMessage request; undefined when the SDK's codec refuses the params (the transport answers those). */
+function oneShotRequest(params: Record<string, unknown> | undefined): SendMessageRequest | undefined {
+  if (params === undefined) return undefined;
+  try {
+    return (require('@a2a-js/sdk') as typeof import('@a2a-js/sdk')).SendMessageRequest.fromJSON(params);
+  } catch {
+    return undefined;
+  }
+}
+
 export function createA2aServer(options: A2aServerOptions): A2aServer {
   const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
   const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
@@ -283,8 +293,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       sdkServer.validateVersion(context.requestedVersion, card, 'JSONRPC');
       // A one-shot SendMessage answered in full is sent as the JSON the store just made: what the transport would
       // build ({jsonrpc, id, result: {task: Task.toJSON(task)}}) without serializing the task a second time.
-      const params = sendMessageParams(body);
-      const oneShot = params === undefined ? undefined : sdk.SendMessageRequest.fromJSON(params);
+      const oneShot = oneShotRequest(sendMessageParams(body));
       if (oneShot !== undefined && oneShot.configuration?.historyLength === undefined && isOneShot(oneShot, context)) {
         let answer: string;
         try {
