@@ -6,8 +6,8 @@
  * evicted task gets the SDK's TaskNotFound answer, as for any unknown id.
  * Each task is kept as its JSON wire form (the SDK's Task.toJSON, what GetTask sends), one flat string: a full store
  * is ten thousand strings the garbage collector never walks, where it was ten thousand graphs of about forty objects
- * that kept the old generation churning under load (at 2,000 calls/s that churn held about half of the rpc benchmark's calls
- * over 1 ms). Saving serializes, loading parses (Task.fromJSON), so tasks go in and out as copies.
+ * that kept the old generation churning under load (at 2,000 calls/s that churn held about half of the rpc
+ * benchmark's calls over 1 ms). Saving serializes, loading parses (Task.fromJSON): tasks go in and out as copies.
  */
 import type { ListTasksRequest, ListTasksResponse, Task } from '@a2a-js/sdk';
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
