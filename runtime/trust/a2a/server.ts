@@ -187,10 +187,10 @@ function sendMessageParams(body: unknown): Record<string, unknown> | undefined {
 }
 
 /** The parsed SendMessage request; undefined when the SDK's codec refuses the params (the transport answers those). */
-function oneShotRequest(params: Record<string, unknown> | undefined): SendMessageRequest | undefined {
+function oneShotRequest(sdk: typeof import('@a2a-js/sdk'), params: Record<string, unknown> | undefined): SendMessageRequest | undefined {
   if (params === undefined) return undefined;
   try {
-    return (require('@a2a-js/sdk') as typeof import('@a2a-js/sdk')).SendMessageRequest.fromJSON(params);
+    return sdk.SendMessageRequest.fromJSON(params);
   } catch {
     return undefined;
   }
@@ -293,7 +293,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       sdkServer.validateVersion(context.requestedVersion, card, 'JSONRPC');
       // A one-shot SendMessage answered in full is sent as the JSON the store just made: what the transport would
       // build ({jsonrpc, id, result: {task: Task.toJSON(task)}}) without serializing the task a second time.
-      const oneShot = oneShotRequest(sendMessageParams(body));
+      const oneShot = oneShotRequest(sdk, sendMessageParams(body));
       if (oneShot !== undefined && oneShot.configuration?.historyLength === undefined && isOneShot(oneShot, context)) {
         let answer: string;
         try {
