@@ -255,3 +255,7 @@ test('GIVEN a peer that answers 403, another id, no JSON or no payload WHEN call
   await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_AGENT_MESSAGE_REFUSED') && /HTTP 502 without JSON/.test(err.message));
   await assert.rejects(p.call('echo', 'x'), (err) => isGlimmerError(err, 'GLM_ERR_AGENT_MESSAGE_REFUSED') && /without a task or message/.test(err.message));
 });
+
+test('GIVEN a response larger than maxBodyBytes WHEN read with MtlsClient.request THEN a RangeError naming the limit', async () => {
+  await assert.rejects(mtls().request(`${rawUrl}/big`, { maxBodyBytes: MAX_BUFFERED_BYTES }), (err) => err instanceof RangeError && err.message.includes(String(MAX_BUFFERED_BYTES)));
+});
