@@ -41,7 +41,7 @@ export interface A2aCall {
   readonly caller: SvidIdentity;
   readonly skill: string;
   readonly text: string;
-  /** Structured parts of the message (`data` parts), in order; read them only (the stored task holds the same values). */
+  /** Structured parts of the message (`data` parts), in order. */
   readonly data: readonly unknown[];
 }
 

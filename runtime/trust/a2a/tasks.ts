@@ -25,7 +25,9 @@ interface Entry {
   readonly json: string;
 }
 
-const sdk = () => require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
+let sdkModule: typeof import('@a2a-js/sdk') | undefined;
+/** The SDK, loaded on first use (every save goes through its codec: no module lookup per call). */
+const sdk = () => (sdkModule ??= require('@a2a-js/sdk') as typeof import('@a2a-js/sdk'));
 
 /** Tenant and owner of a call, as the SDK's resolveUserScope sees them. */
 function scopeOf(context: ServerCallContext): string {
