@@ -237,9 +237,8 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
     rejectUnauthorized: true,
     checkServerIdentity,
   });
-  // The pool holds one secure context (SVID, key, bundle, TLS 1.3 only) instead of the PEM options: https.Agent keys
-  // its pools by concatenating every TLS option, so PEMs made each request build and hash a string of several KB, and
-  // each new connection parsed them again.
+  // The pool holds one secure context (SVID, key, bundle, TLS 1.3 only) instead of the PEM options, which each new
+  // connection would parse again (pool naming: MtlsAgent).
   const newAgent = () => new MtlsAgent({
     secureContext: tls.createSecureContext(secureContextOptions(options.source)),
     rejectUnauthorized: true,
