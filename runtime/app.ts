@@ -22,6 +22,9 @@ import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/c
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import { Readiness, type Condition } from './observability/health';
+import type { AuditLog } from './audit/log';
+import type { AgentView } from './lifecycle/supervisor';
 import type { AuditRecordInput } from './agents/behaviour';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
@@ -67,6 +70,9 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
+  /** GET /readyz's named conditions; register more with `readiness.register(name, check)`. */
+  readonly readiness: Readiness;
+  readonly audit: AuditLog;
   /** The simulated plant (plant.mode embedded); undefined against real PLCs. */
   readonly plant: PlantRuntime | undefined;
   /** The process image polled from the real PLCs (plant.mode external, where this process runs the gateway). */
@@ -97,6 +103,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const releaseKeyPem = pinReleaseKey(stateDir, fs.readFileSync(shippedKey, 'utf8'));
 
   const stack: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const unwind = async () => {
     for (const close of stack.reverse()) await close().catch((err: Error) => logger.error({ err: err.message }, 'shutdown step failed'));
   };
@@ -106,10 +113,25 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
-    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
-    const record = (r: AuditRecordInput) => {
-      audit.append(r).catch((err: Error) => logger.error({ err: err.message, type: r.type }, 'audit append failed'));
+    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway. Refused appends are
+    // logged once and then summarised every 10 s: a flood must not move from the audit log into the process log.
+    const refusedLog = { count: 0, lastAt: 0 };
+    const appendFailed = (err: Error, type: string) => {
+      refusedLog.count += 1;
+      const now = Date.now();
+      if (now - refusedLog.lastAt < 10_000) return;
+      logger.error({ err: err.message, type, refused: refusedLog.count }, 'audit append failed');
+      refusedLog.lastAt = now;
+      refusedLog.count = 0;
     };
+    const appendNow = (r: AuditRecordInput) => {
+      audit.append(r).catch((err: Error) => appendFailed(err, r.type));
+    };
+    // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
+    const { AuditGovernor } = await import('./audit/governor');
+    const governor = new AuditGovernor({ sink: appendNow, metrics });
+    stack.push(async () => governor.close());
+    const record = (r: AuditRecordInput) => governRecord(governor, appendNow, r);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
@@ -195,12 +217,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
     stack.push(async () => wired.stop());
 
+    // Readiness: one named condition per subsystem; another subsystem adds its own with readiness.register().
+    const readiness = new Readiness()
+      .register('agents', () => agentsReady(supervisor.agents()))
+      .register('audit', () => {
+        const h = audit.health();
+        return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
+      })
+      .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }));
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
     const { externalPlantRoutes } = await import('./api/routes/plant-external');
     const routes: Route[] = [
-      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
+      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry, readiness }),
       ...auditRoutes(audit),
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
@@ -236,13 +267,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
-    let stopped: Promise<void> | undefined;
     return {
       config,
       stateDir,
       adminToken,
       metrics,
       supervisor,
+      readiness,
+      audit,
       plant: plant.embedded?.plant,
       processImage: plant.external?.image,
       apiPort,
@@ -253,6 +285,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
           await supervisor.stop(reason);
+          // The runtime's last own record, before the log seals its final checkpoint.
+          await audit.append({ type: 'runtime.stop', reason }).catch((err: Error) => appendFailed(err, 'runtime.stop'));
           await unwind();
         })();
         return stopped;
@@ -261,6 +295,41 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   } catch (err) {
     await unwind();
     throw err;
+  }
+}
+
+/** Ready when every agent runs (ACTIVE or PAUSED): not while one boots, was refused or crash-loops. */
+function agentsReady(agents: readonly AgentView[]): Condition {
+  const bad = agents.filter((a) => a.state !== 'ACTIVE' && a.state !== 'PAUSED');
+  if (bad.length === 0) return { ok: true };
+  return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
+}
+
+const WRITE_FUNCTIONS = new Set([5, 6, 15, 16]);
+
+/**
+ * Routes a record through the audit governor: allowed Modbus writes are evidence of control and always written;
+ * refusals, reads, refused TLS handshakes and policy denials are budgeted per source (the client address, or the
+ * principal) and aggregated beyond it.
+ */
+function governRecord(governor: import('./audit/governor').AuditGovernor, write: (r: AuditRecordInput) => void, r: AuditRecordInput): void {
+  switch (r.type) {
+    case 'modbus.decision': {
+      const source = `modbus:${typeof r.peer === 'string' && r.peer !== '' ? r.peer : String(r.zone)}`;
+      if (r.decision === 'allow' && WRITE_FUNCTIONS.has(r.function_code as number)) governor.keep(source, r);
+      else governor.submit(source, `${String(r.zone)}:${String(r.decision)}:${String(r.reason)}`, r);
+      return;
+    }
+    case 'trust.tls_refused':
+      // The peer's certificate is attacker-chosen: every refusal shares one budget, folded per error code.
+      governor.submit('tls', `tls_refused:${String(r.code)}`, r);
+      return;
+    case 'policy.decision':
+      if (r.decision === 'deny') governor.submit(`policy:${String(r.subject)}`, `deny:${String(r.action)}`, r);
+      else write(r);
+      return;
+    default:
+      write(r);
   }
 }
 

@@ -27,7 +27,18 @@ export type { CheckpointSigner } from './note';
 export type AuditMetrics = Pick<
   Metrics,
   'auditAppends' | 'auditCheckpointAge' | 'auditTreeSize' | 'auditCheckpointSize' | 'auditCheckpointFailures' | 'auditCommitDuration' | 'auditSegmentsSealed'
+  | 'auditDiskFree' | 'auditDiskWatermark' | 'auditCommitFailing'
 >;
+
+/** Whether the log can make entries durable right now (readiness, and the gateway's write decision). */
+export interface AuditHealth {
+  readonly committing: boolean;
+  /** Why not (the storage error), while not committing. */
+  readonly reason?: string;
+  /** Free bytes on the log's file system at the last check, and whether that is below the low-disk watermark. */
+  readonly diskFreeBytes?: number;
+  readonly diskLow: boolean;
+}
 
 export interface AuditRecord {
   readonly type: string;
@@ -64,6 +75,18 @@ export interface AuditLogOptions {
   readonly busyTimeoutMs?: number;
   /** Clock (ms since the epoch). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Free space on the log's file system below which `glimmer_audit_disk_free_bytes` falls under the watermark gauge
+   * (the AuditDiskLow alert), so operators act before a full disk stops the log. @default 256 MiB
+   */
+  readonly diskWatermarkBytes?: number;
+  /**
+   * After a failed commit the log refuses appends and retries this often (reopening its writer) once the file system
+   * has room again: it recovers without a restart. @default 1000
+   */
+  readonly recoveryIntervalMs?: number;
+  /** A segment holding this many entries is sealed at the next tick, whatever its age (bounded export and shutdown). @default 1000000 */
+  readonly maxSegmentEntries?: number;
 }
 
 export interface AuditEntry {
@@ -89,6 +112,8 @@ export interface AuditLog {
   readonly dir: string;
   /** Resolves once the entry is durable (committed and fsynced). */
   append(record: AuditRecord): Promise<{ index: number }>;
+  /** Whether appends can become durable now (false from a failed commit until the log has recovered). */
+  health(): AuditHealth;
   /** Durable entries. */
   size(): number;
   /** Signs (if needed) and returns a checkpoint covering every entry appended before the call. */
@@ -141,6 +166,8 @@ export const PAGE_SIZE = 16384;
 const BATCHES_IN_FLIGHT = 4;
 const MIN_BATCH_BYTES = 16 * 1024;
 const MAX_PAGE = 1000;
+/** Free space a recovery waits for before reopening the store (a few group commits and their WAL frames). */
+const RECOVERY_MIN_FREE_BYTES = 4 * 1024 * 1024;
 const SET_META = 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -196,12 +223,13 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const signers = [signer, ...(options.cosigners ?? [])];
 
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  const writer = await openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
+  const openWriter = () => openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
+  const writer = await openWriter();
   let db: Database.Database | undefined;
   try {
     // The writer created the store and set WAL mode; the event loop only ever reads.
     db = new Database(auditDbPath(options.stateDir), { readonly: true, timeout: busyTimeoutMs });
-    return await AuditLogImpl.create(db, writer, options, signers, log, now, dir);
+    return await AuditLogImpl.create(db, writer, openWriter, options, signers, log, now, dir);
   } catch (err) {
     db?.close();
     await writer.close().catch(() => undefined);
@@ -220,6 +248,12 @@ class AuditLogImpl implements AuditLog {
   private lastCommit: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private failure: GlimmerError | undefined;
+  /** Since when appends fail (ms), and how many were refused meanwhile: both go into the recovery record. */
+  private failedSince = 0;
+  private refusedWhileFailed = 0;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovering = false;
+  private diskFreeBytes: number | undefined;
   private closed = false;
   private closing = false;
   private latest: { size: number; note: string; createdAt: number } | undefined;
@@ -235,7 +269,8 @@ class AuditLogImpl implements AuditLog {
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly writer: AuditWriter,
+    private writer: AuditWriter,
+    private readonly openWriter: () => Promise<AuditWriter>,
     private readonly options: AuditLogOptions,
     private readonly signers: readonly CheckpointSigner[],
     private readonly log: Logger,
@@ -255,6 +290,7 @@ class AuditLogImpl implements AuditLog {
   static async create(
     db: Database.Database,
     writer: AuditWriter,
+    openWriter: () => Promise<AuditWriter>,
     options: AuditLogOptions,
     signers: readonly CheckpointSigner[],
     log: Logger,
@@ -280,7 +316,7 @@ class AuditLogImpl implements AuditLog {
       [SET_META, ['origin', origin]],
     ]);
 
-    const self = new AuditLogImpl(db, writer, options, signers, log, now, dir, algorithm, origin);
+    const self = new AuditLogImpl(db, writer, openWriter, options, signers, log, now, dir, algorithm, origin);
     await self.recover(counts.n);
     return self;
   }
@@ -333,6 +369,7 @@ class AuditLogImpl implements AuditLog {
     }
     this.nextIndex = this.tree.size;
     await this.writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
+    this.checkDisk();
     this.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
@@ -386,6 +423,7 @@ class AuditLogImpl implements AuditLog {
 
   append(record: AuditRecord): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
+      if (this.failure) this.refusedWhileFailed += 1;
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
@@ -490,10 +528,95 @@ class AuditLogImpl implements AuditLog {
 
   private failClosed(err: unknown, batch: Batch): void {
     // Nothing of the failed commit reached the tree; the writer refuses every later commit, so no gap is ever stored.
-    this.failure ??= new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
-    this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
+    if (!this.failure) {
+      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', `the audit store could not commit (${(err as { cause?: Error }).cause?.message ?? (err as Error).message}); the log failed closed`, { cause: err });
+      this.failedSince = this.now();
+      this.refusedWhileFailed = 0;
+      this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends until the store can commit again');
+      this.options.metrics?.auditCommitFailing.set(1);
+    }
     this.rejectAll(batch, this.failure);
     for (const queued of this.queued.splice(0)) this.rejectAll(queued, this.failure);
+    this.scheduleRecovery();
+  }
+
+  health(): AuditHealth {
+    const disk = { ...(this.diskFreeBytes === undefined ? {} : { diskFreeBytes: this.diskFreeBytes }), diskLow: this.diskFreeBytes !== undefined && this.diskFreeBytes < this.watermark() };
+    if (this.failure) return { committing: false, reason: this.failure.message, ...disk };
+    if (this.closed || this.closing) return { committing: false, reason: 'the audit log is closed', ...disk };
+    return { committing: true, ...disk };
+  }
+
+  private watermark(): number {
+    return this.options.diskWatermarkBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Free bytes for this process on the log's file system (undefined where statfs is unavailable). */
+  private checkDisk(): number | undefined {
+    try {
+      const st = fs.statfsSync(this.dir);
+      this.diskFreeBytes = st.bavail * st.bsize;
+    } catch {
+      this.diskFreeBytes = undefined;
+    }
+    const m = this.options.metrics;
+    if (m && this.diskFreeBytes !== undefined) {
+      m.auditDiskFree.set(this.diskFreeBytes);
+      m.auditDiskWatermark.set(this.watermark());
+    }
+    return this.diskFreeBytes;
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recoveryTimer || this.closed || this.closing) return;
+    this.recoveryTimer = setInterval(() => void this.tryRecover(), this.options.recoveryIntervalMs ?? 1000);
+    this.recoveryTimer.unref();
+  }
+
+  /**
+   * Leaves the failed state without a restart: once no commit is in flight and the file system has room, a fresh
+   * writer thread is opened on the store at the tree's size (entries a failed writer committed without an answer
+   * are read back into the tree first, so no index is ever reused) and an `audit.recovered` record states the outage.
+   */
+  private async tryRecover(): Promise<void> {
+    if (this.closed || this.closing) {
+      clearInterval(this.recoveryTimer);
+      this.recoveryTimer = undefined;
+      return;
+    }
+    if (this.recovering || !this.failure || this.batchesInFlight > 0) return;
+    const free = this.checkDisk();
+    if (free !== undefined && free < RECOVERY_MIN_FREE_BYTES) return;
+    this.recovering = true;
+    let writer: AuditWriter | undefined;
+    try {
+      await this.writer.close().catch(() => undefined);
+      writer = await this.openWriter();
+      const n = this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM entries').pluck().get() as number;
+      if (n > this.tree.size) for (const [, leaf] of this.leavesRange.raw(true).all(this.tree.size, n - 1) as [number, Buffer][]) this.tree.append(this.tree.h.leaf(leaf));
+      await writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
+    } catch (err) {
+      await writer?.close().catch(() => undefined);
+      this.recovering = false;
+      if (this.now() - this.lastFailureLog > 60000) {
+        this.lastFailureLog = this.now();
+        this.log.warn({ err: (err as Error).message }, 'audit store still cannot be reopened; retrying');
+      }
+      return;
+    }
+    const failure = this.failure;
+    const since = this.failedSince;
+    const refused = this.refusedWhileFailed;
+    this.writer = writer;
+    this.nextIndex = this.tree.size;
+    this.failure = undefined;
+    this.recovering = false;
+    clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    this.options.metrics?.auditCommitFailing.set(0);
+    this.log.warn({ refused, failed_ms: this.now() - since }, 'audit store commits again; appends accepted');
+    // If this first commit fails too, the log fails closed again and the timer restarts.
+    this.append({ type: 'audit.recovered', failed_at: new Date(since).toISOString(), refused_appends: refused, error: failure.message }).catch(() => undefined);
   }
 
   /** A durable group commit: its leaf and chunk hashes join the tree, then its appends are acknowledged. */
@@ -616,10 +739,12 @@ class AuditLogImpl implements AuditLog {
       if (this.tree.size > (this.latest?.size ?? -1) && !this.failure) await this.signCheckpoint();
       const open = this.openSegment();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
-      if (open && this.now() - open.openedAt >= rotateMs && this.tree.size > open.start) await this.rotate();
+      const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
+      if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
     } catch {
       // Logged and counted in signCheckpoint; the next tick retries.
     } finally {
+      this.checkDisk();
       this.updateGauges();
     }
   }
@@ -716,6 +841,7 @@ class AuditLogImpl implements AuditLog {
     if (this.closed || this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.settle();
     try {
       if (!this.failure) await this.rotate();

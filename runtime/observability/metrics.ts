@@ -63,6 +63,10 @@ export function createMetrics() {
     auditCheckpointFailures: new client.Counter({ name: 'glimmer_audit_checkpoint_failures_total', help: 'Failed attempts to sign an audit checkpoint, by signer kind (kms|pkcs11|file|ml-dsa|ephemeral)', labelNames: ['signer'], registers: r }),
     auditCommitDuration: new client.Histogram({ name: 'glimmer_audit_commit_duration_seconds', help: 'Duration of one audit group commit (transaction plus fsync)', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: r }),
     auditSegmentsSealed: new client.Counter({ name: 'glimmer_audit_segments_sealed_total', help: 'Audit segments closed with a sealed final checkpoint', registers: r }),
+    auditDiskFree: new client.Gauge({ name: 'glimmer_audit_disk_free_bytes', help: 'Free bytes on the file system of the audit log, checked every checkpoint interval', registers: r }),
+    auditDiskWatermark: new client.Gauge({ name: 'glimmer_audit_disk_watermark_bytes', help: 'Low-disk watermark of the audit log: free space below it fires AuditDiskLow', registers: r }),
+    auditCommitFailing: new client.Gauge({ name: 'glimmer_audit_commit_failing', help: '1 while the audit log cannot commit (appends refused, writes to PLCs refused but the fail-safe direction); 0 otherwise', registers: r }),
+    auditAggregated: new client.Counter({ name: 'glimmer_audit_aggregated_total', help: 'Audit records folded into a per-source aggregate record instead of being written one by one, by kind', labelNames: ['kind'], registers: r }),
     // --- end audit ---
 
     // --- trust (runtime/trust) --- defined by observability (issue 8); the trust owner fills it.

@@ -30,7 +30,7 @@ test('GIVEN the API WHEN /healthz and /metrics are fetched without credentials T
   t.after(() => api.close());
   const health = await fetch(`${base}/healthz`);
   assert.equal(health.status, 200);
-  assert.deepEqual(await health.json(), { status: 'ok', agents: 1, active: 1 });
+  assert.deepEqual(await health.json(), { status: 'ok', agents: 1, active: 1, failing: [] });
   const metrics = await fetch(`${base}/metrics`);
   assert.equal(metrics.status, 200);
   assert.match(metrics.headers.get('content-type') ?? '', /text\/plain/);

@@ -90,6 +90,8 @@ export interface GatewayAuditRecord extends AuditRecordInput {
   readonly time_ms: number;
   readonly zone: string;
   readonly connection: number;
+  /** The client's address (the audit governor's source). */
+  readonly peer: string;
   readonly transaction: number;
   readonly unit: number;
   readonly function_code: number;
@@ -213,7 +215,7 @@ export class Inspector {
     this.counts[(tz * FUNCTION_NAMES.length + (FUNCTION_INDEX[functionCode] as number)) * VERDICTS.length + verdict]! += 1;
     const [decision, reason] = VERDICTS[verdict] as (typeof VERDICTS)[number];
     this.audit.push({
-      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, transaction: transactionId,
+      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, peer: s.peer, transaction: transactionId,
       unit: unitId, function_code: functionCode, address, quantity, decision, reason, exception, code, safety,
     });
   }
@@ -317,6 +319,10 @@ export class ClientSession {
   corked = false;
   /** Free slot for the transport (the socket, in the gateway). */
   transport: unknown;
+  /** The client's address, set by the transport. */
+  peer = '';
+  /** True once a complete ADU arrived (connections that never send one get the shorter first-frame timeout). */
+  spoke = false;
 
   constructor(readonly inspector: Inspector, readonly zone: number, readonly id: number, now: number) {
     this.tokens = inspector.limits.burst;
@@ -349,6 +355,7 @@ export class ClientSession {
         return;
       }
       const len = lengthOf(buf, off);
+      this.spoke = true;
       this.inspector.inspect(this, hooks, buf, off, len, now);
       if (this.closed) return;
       off += len;
