@@ -128,10 +128,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit.append(r).catch((err: Error) => appendFailed(err, r.type));
     };
     // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
-    const { AuditGovernor } = await import('./audit/governor');
+    const { AuditGovernor, governedSink } = await import('./audit/governor');
     const governor = new AuditGovernor({ sink: appendNow, metrics });
     stack.push(async () => governor.close());
-    const record = (r: AuditRecordInput) => governRecord(governor, appendNow, r);
+    const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
@@ -303,34 +303,6 @@ function agentsReady(agents: readonly AgentView[]): Condition {
   const bad = agents.filter((a) => a.state !== 'ACTIVE' && a.state !== 'PAUSED');
   if (bad.length === 0) return { ok: true };
   return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
-}
-
-const WRITE_FUNCTIONS = new Set([5, 6, 15, 16]);
-
-/**
- * Routes a record through the audit governor: allowed Modbus writes are evidence of control and always written;
- * refusals, reads, refused TLS handshakes and policy denials are budgeted per source (the client address, or the
- * principal) and aggregated beyond it.
- */
-function governRecord(governor: import('./audit/governor').AuditGovernor, write: (r: AuditRecordInput) => void, r: AuditRecordInput): void {
-  switch (r.type) {
-    case 'modbus.decision': {
-      const source = `modbus:${typeof r.peer === 'string' && r.peer !== '' ? r.peer : String(r.zone)}`;
-      if (r.decision === 'allow' && WRITE_FUNCTIONS.has(r.function_code as number)) governor.keep(source, r);
-      else governor.submit(source, `${String(r.zone)}:${String(r.decision)}:${String(r.reason)}`, r);
-      return;
-    }
-    case 'trust.tls_refused':
-      // The peer's certificate is attacker-chosen: every refusal shares one budget, folded per error code.
-      governor.submit('tls', `tls_refused:${String(r.code)}`, r);
-      return;
-    case 'policy.decision':
-      if (r.decision === 'deny') governor.submit(`policy:${String(r.subject)}`, `deny:${String(r.action)}`, r);
-      else write(r);
-      return;
-    default:
-      write(r);
-  }
 }
 
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */

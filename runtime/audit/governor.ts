@@ -143,3 +143,33 @@ export class AuditGovernor {
     this.closeWindow();
   }
 }
+
+const WRITE_FUNCTIONS = new Set([5, 6, 15, 16]);
+
+/**
+ * Routes a record through the audit governor: allowed Modbus writes are evidence of control and always written;
+ * refusals, reads, refused TLS handshakes and policy denials are budgeted per source (the client address, or the
+ * principal) and aggregated beyond it.
+ */
+export function governedSink(governor: AuditGovernor, write: (r: AuditRecordInput) => void): (r: AuditRecordInput) => void {
+  return (r) => {
+    switch (r.type) {
+      case 'modbus.decision': {
+        const source = `modbus:${typeof r.peer === 'string' && r.peer !== '' ? r.peer : String(r.zone)}`;
+        if (r.decision === 'allow' && WRITE_FUNCTIONS.has(r.function_code as number)) governor.keep(source, r);
+        else governor.submit(source, `${String(r.zone)}:${String(r.decision)}:${String(r.reason)}`, r);
+        return;
+      }
+      case 'trust.tls_refused':
+        // The peer's certificate is attacker-chosen: every refusal shares one budget, folded per error code.
+        governor.submit('tls', `tls_refused:${String(r.code)}`, r);
+        return;
+      case 'policy.decision':
+        if (r.decision === 'deny') governor.submit(`policy:${String(r.subject)}`, `deny:${String(r.action)}`, r);
+        else write(r);
+        return;
+      default:
+        write(r);
+    }
+  };
+}

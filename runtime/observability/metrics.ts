@@ -42,6 +42,7 @@ export function createMetrics() {
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
     // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
     gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),
+    gatewayConnectionsRefused: new client.Counter({ name: 'glimmer_gateway_connections_refused_total', help: 'Modbus client connections refused or evicted by the connection budgets, by client zone and reason (listener_full|source_limit|evicted)', labelNames: ['zone', 'reason'], registers: r }),
     gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
     processImageAge,
     plantProcessImageAge: new client.Gauge({
