@@ -105,6 +105,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_CLOSED: { status: 503, doc: 'The audit log was closed, or it failed closed after a storage error; reopen it to recover.' },
   GLM_ERR_AUDIT_STORAGE_FAILED: { status: 503, doc: 'The audit store could not make entries durable (disk full, I/O error); the pending appends were not acknowledged.' },
   GLM_ERR_AUDIT_STATE_CORRUPT: { status: 500, doc: 'At open, the stored log disagrees with itself (missing entries, or a root that differs from its latest signed checkpoint).' },
+  GLM_ERR_AUDIT_KEY_UNPINNED: { status: 500, doc: 'At open, the audit store lists a checkpoint verifier key, or the configured signer has a key, that is not pinned in <state-dir>/trust/audit-keys.txt; the runtime refuses to start (a store re-signed with another key, or a replaced key file). Add the key there when it was rotated on purpose.' },
   GLM_ERR_AUDIT_VERIFY_FAILED: { status: 500, doc: '`glimmer audit verify` found tampering: a bad signature, a recomputed root or proof that differs, or missing entries.' },
   GLM_ERR_AUDIT_SUBJECT_ERASED: { status: 410, doc: 'The data subject was erased (crypto-shredded); its pseudonyms can no longer be linked to it.' },
   GLM_ERR_AUDIT_PIN_MISSING: { status: 400, doc: 'The PKCS#11 signer has no user PIN (set a PIN file or the GLIMMER_PKCS11_PIN environment variable).' },

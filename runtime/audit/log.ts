@@ -189,6 +189,20 @@ export function leafText(index: number, record: AuditRecord, ts: string): string
   return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
 }
 
+/** File name of the pinned checkpoint verifier keys, in the state dir's trust directory. */
+export const AUDIT_PIN_FILE = 'audit-keys.txt';
+
+/** The leaf is canonical JSON carrying its own index (a cheap sanity check to name the exact tampered entry). */
+function leafIsSound(leaf: Buffer, index: number): boolean {
+  try {
+    const text = leaf.toString('utf8');
+    const parsed = JSON.parse(text) as { index?: unknown };
+    return typeof parsed === 'object' && parsed !== null && parsed.index === index && canonicalJson(parsed) === text;
+  } catch {
+    return false;
+  }
+}
+
 export function auditDir(stateDir: string): string {
   return path.join(stateDir, 'audit');
 }
@@ -322,26 +336,19 @@ class AuditLogImpl implements AuditLog {
   }
 
   private async recover(n: number): Promise<void> {
+    this.verifyStore(n);
     const h = this.tree.h;
-    const full = Math.floor(n / CHUNK);
-    const chunkRows = this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ? ORDER BY idx').raw(true).all(full) as [number, Buffer][];
-    for (let c = 0, row = 0; c < full; c++) {
-      const stored = chunkRows[row];
-      if (stored && stored[0] === c && stored[1].length === h.size) {
-        this.tree.restoreChunk(stored[1]);
-        row += 1;
-      } else {
-        // A chunk hash is derived data; recompute it from the leaves when it is missing.
-        for (const [, leaf] of this.leavesRange.raw(true).all(c * CHUNK, c * CHUNK + CHUNK - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
-        if (stored?.[0] === c) row += 1;
-      }
-    }
-    for (const [, leaf] of this.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
-
     try {
       await this.recordKeys();
     } catch (err) {
+      // An unpinned signer key is tampering (a replaced key file), not an outage: refuse to start.
+      if (isGlimmerError(err) && err.code === 'GLM_ERR_AUDIT_KEY_UNPINNED') throw err;
       this.log.warn({ code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
+    }
+    // Read after recordKeys, which pins the signers' keys on first use.
+    const pinned = this.pinnedKeys();
+    for (const vkey of this.verifierKeys()) {
+      if (!pinned.has(vkey)) throw new GlimmerError('GLM_ERR_AUDIT_KEY_UNPINNED', `the audit store lists verifier key ${quote(vkey.split('+').slice(0, 2).join('+'))}, which is not pinned in ${quote(this.pinFile())}`);
     }
 
     const last = this.db.prepare('SELECT size, note, created_at AS createdAt FROM checkpoints ORDER BY size DESC LIMIT 1').get() as
@@ -351,7 +358,8 @@ class AuditLogImpl implements AuditLog {
       if (last.size > n) {
         throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the latest signed checkpoint covers ${last.size} entries but the store holds ${n}`);
       }
-      const cp = await openCheckpoint(last.note, this.verifierKeys().map(parseVerifierKey), h.size);
+      // Only pinned keys vouch for a checkpoint: never the keys the store itself lists.
+      const cp = await openCheckpoint(last.note, [...pinned].map(parseVerifierKey), h.size);
       if (!cp.root.equals(this.tree.root(last.size))) {
         throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the stored entries do not match the root of the latest signed checkpoint (size ${last.size})`);
       }
@@ -378,11 +386,75 @@ class AuditLogImpl implements AuditLog {
 
   private keysRecorded = false;
 
+  /**
+   * Recomputes the whole tree from the stored leaves, chunk by chunk, and compares every stored chunk hash: a leaf
+   * changed inside a completed chunk is found here, not trusted. Throws GLM_ERR_AUDIT_STATE_CORRUPT naming the first
+   * bad index (the exact entry when the leaf no longer carries its index in canonical form, else its chunk's first).
+   */
+  private verifyStore(n: number): void {
+    const h = this.tree.h;
+    const full = Math.floor(n / CHUNK);
+    const stored: (Buffer | undefined)[] = new Array(full);
+    for (const [c, hash] of this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ?').raw(true).all(full) as [number, Buffer][]) stored[c] = hash;
+    let bad = -1;
+    for (const [idx, leaf] of this.db.prepare('SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx').raw(true).iterate(n) as IterableIterator<[number, Buffer]>) {
+      const chunkHash = this.tree.append(h.leaf(leaf));
+      if (chunkHash === undefined) continue;
+      const c = Math.floor(idx / CHUNK);
+      const expected = stored[c];
+      // A missing chunk row is derived data lost (a crash between tables cannot happen: one transaction), a differing one is tampering.
+      if (expected !== undefined && !expected.equals(chunkHash)) {
+        bad = c;
+        break;
+      }
+    }
+    if (bad < 0) return;
+    let first = bad * CHUNK;
+    for (const [idx, leaf] of this.leavesRange.raw(true).all(bad * CHUNK, bad * CHUNK + CHUNK - 1) as [number, Buffer][]) {
+      if (!leafIsSound(leaf, idx)) {
+        first = idx;
+        break;
+      }
+    }
+    throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry ${first} does not match the stored hash of entries ${bad * CHUNK}..${bad * CHUNK + CHUNK - 1}: the store was modified; refusing to start on it`);
+  }
+
+  /** `<stateDir>/trust/audit-keys.txt`: the verifier keys trusted to sign this log's checkpoints, one per line. */
+  private pinFile(): string {
+    return path.join(path.dirname(this.dir), 'trust', AUDIT_PIN_FILE);
+  }
+
+  /**
+   * The pinned verifier keys. A store without a pin file pins its current signers' keys once (first start, or an
+   * upgrade); from then on a key that is not listed there is never trusted, whatever the store says.
+   */
+  private pinnedKeys(): Set<string> {
+    try {
+      return new Set(fs.readFileSync(this.pinFile(), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `cannot read the pinned audit keys ${quote(this.pinFile())}: ${(err as Error).message}`);
+      return new Set();
+    }
+  }
+
   /** Remembers every signer's verifier key (table `keys` and `keys.txt`) so offline verification can find them. */
   private async recordKeys(): Promise<void> {
     if (this.keysRecorded) return;
     const rows: Statement[] = [];
-    for (const s of this.signers) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now()]]);
+    const vkeys: string[] = [];
+    for (const s of this.signers) vkeys.push(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()));
+    const pinned = this.pinnedKeys();
+    if (pinned.size === 0) {
+      fs.mkdirSync(path.dirname(this.pinFile()), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(this.pinFile(), `${vkeys.join('\n')}\n`, { mode: 0o644 });
+      this.log.info({ file: this.pinFile(), keys: vkeys.length }, 'audit checkpoint keys pinned (first use)');
+    } else {
+      const unpinned = vkeys.find((k) => !pinned.has(k));
+      if (unpinned !== undefined) {
+        throw new GlimmerError('GLM_ERR_AUDIT_KEY_UNPINNED', `the checkpoint signer's key ${quote(unpinned.split('+').slice(0, 2).join('+'))} is not pinned in ${quote(this.pinFile())}; add its verifier key there if the key was rotated on purpose`);
+      }
+    }
+    for (const vkey of vkeys) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [vkey, this.now()]]);
     await this.writer.run(rows);
     fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
     this.keysRecorded = true;
@@ -701,6 +773,8 @@ class AuditLogImpl implements AuditLog {
       const body = formatCheckpoint({ origin: this.origin, size: n, root: this.tree.root(n), extensions: [] });
       let note: string;
       try {
+        // A key that is not pinned never signs (checked once, before its first signature).
+        await this.recordKeys();
         note = await withTimeout(signNote(body, this.signers), this.options.signTimeoutMs ?? 10000, 'signing a checkpoint');
       } catch (err) {
         for (const s of this.signers) this.options.metrics?.auditCheckpointFailures.inc({ signer: s.kind });
@@ -711,8 +785,6 @@ class AuditLogImpl implements AuditLog {
         }
         throw e;
       }
-      // A signer that was unreachable at open gets its key recorded once it has signed.
-      await this.recordKeys();
       const createdAt = this.now();
       await this.writer.run([['INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)', [n, note, createdAt]]]);
       this.latest = { size: n, note, createdAt };
