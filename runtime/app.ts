@@ -241,6 +241,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
     const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
     stack.push(() => api.close());
+    logger.info({ host: config.api.host, port: apiPort }, 'api listening');
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
     const { SvidSource } = await import('./trust/rotation');
     const { createMtlsHttpServer } = await import('./trust/mtls');
