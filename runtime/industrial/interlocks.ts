@@ -1,5 +1,6 @@
 /**
- * The plant interlocks of rules/industrial_safety.pl, checked per Modbus write. Prolog never runs per frame (DESIGN.md),
+ * The plant interlocks of rules/industrial_safety.pl, checked per Modbus write. Prolog never runs per frame (a query costs
+ * milliseconds, a frame's budget is microseconds),
  * so the gateway checks the same two interlocks natively, from the same plant profile the rule engine reads, against
  * the latest process image; test/industrial/interlocks.test.ts proves the answers equal the rule engine's on random
  * plant states.
