@@ -32,7 +32,7 @@ import { failSafeWrites, type GatewayAuditRecord } from '../../runtime/industria
 import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
 import { startSimulatedPlc, type SimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
-import type { FaultKind } from '../../runtime/industrial/plant/simulation';
+import type { FaultKind } from '../../runtime/model/plant';
 import { AlertEvaluator } from '../../runtime/observability/alerts';
 import { ConsoleFeed, decisionFromGatewayRecord, plantViewFromSnapshot } from '../../runtime/observability/console';
 import { createMetrics } from '../../runtime/observability/metrics';

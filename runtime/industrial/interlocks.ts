@@ -7,7 +7,7 @@
  *   IL-01 no pump start while its suction tank is low;  IL-02 no valve close against a running pump.
  */
 import { tripsEmergencyStop, type Decision, type WriteDecisionFn, type WriteDecisionRequest } from './modbus/inspector';
-import type { PlantSnapshot } from './plant/simulation';
+import type { PlantSnapshot } from '../model/plant';
 
 export interface InterlockProfile {
   /** [pump, tank]: the pump draws from the tank. */
