@@ -5,7 +5,7 @@
  * window otherwise: its count, its first and last sample and the window's bounds. A flood of refusals therefore costs
  * at most the budget plus one aggregate per kind and window, whatever its rate, and no refusal goes uncounted.
  */
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import type { Metrics } from '../observability/metrics';
 
 export interface AuditGovernorOptions {

@@ -1,4 +1,4 @@
-/** GET /healthz (liveness), GET /readyz (readiness), GET /metrics (public) and GET /v1/agents (authenticated). */
+/** GET /healthz (liveness), GET /readyz (readiness), GET /metrics (public: probes and Prometheus carry no token) and GET /v1/agents (authenticated). */
 import type { Registry } from 'prom-client';
 import type { AgentView } from '../../lifecycle/supervisor';
 import type { Readiness } from '../../observability/health';
