@@ -238,8 +238,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...eventRoutes(wired.view),
     ];
     const { createApiAuthorizer } = await import('./trust/policy/api');
-    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
-    const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
+    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
+    const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
     stack.push(() => api.close());
     logger.info({ host: config.api.host, port: apiPort }, 'api listening');
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
@@ -254,7 +254,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       onExpiry: hooks.onExpiry('api'),
     });
     const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
-    const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
+    const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
       apiIdentity.stop();
@@ -296,6 +296,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   } catch (err) {
     await unwind();
     throw err;
+  }
+}
+
+/** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */
+async function listening<T>(what: string, host: string, port: number, listen: (port: number, host: string) => Promise<T>): Promise<T> {
+  try {
+    return await listen(port, host);
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_API_LISTEN_FAILED', `the ${what} cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 

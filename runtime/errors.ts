@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_ARTIFACT_MISSING: { status: 500, doc: 'Measured boot: an artifact listed in the release manifest is missing, or the agent loads one the manifest does not list.' },
   GLM_ERR_BOOT_MANIFEST_SIGNATURE: { status: 500, doc: 'Measured boot: the release manifest signature does not verify against the release public key.' },
   GLM_ERR_BOOT_CONFIG_PIN_INVALID: { status: 500, doc: 'GLIMMER_CONFIG_SHA256 is not a list of <file name>=<sha256> pins of the deployment configuration.' },
+  GLM_ERR_STATE_DIR_UNUSABLE: { status: 500, doc: 'The state directory cannot be created or written (permissions, a read-only or full file system, a file in the way) or lies on a kernel pseudo file system (/proc, /sys, cgroup); the message names the path and the reason.' },
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
   GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
   GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },
@@ -53,6 +54,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_API_NOT_FOUND: { status: 404, doc: 'No such route.' },
   GLM_ERR_API_METHOD_NOT_ALLOWED: { status: 405, doc: 'The route exists but not for this method.' },
   GLM_ERR_API_BODY_INVALID: { status: 400, doc: 'The request body is not valid JSON or does not match the schema; the message names the field path.' },
+  GLM_ERR_API_LISTEN_FAILED: { status: 500, doc: 'The API (or the mTLS API) cannot listen on its address: the port is in use or not permitted; the message names the host, the port and the reason.' },
+  GLM_ERR_API_HOST_REFUSED: { status: 421, doc: 'The request\'s Host header is neither an IP address nor a name in api.allowed_hosts (DNS rebinding defence): the API answers no route under a foreign name.' },
   GLM_ERR_API_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the limit.' },
   GLM_ERR_API_TOO_MANY_STREAMS: { status: 503, doc: 'GET /v1/events refused a new live stream: too many consoles are connected; close one and retry.' },
 
@@ -179,7 +182,12 @@ export function quote(value: unknown, max = 80): string {
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    try {
+      text = String(value);
+    } catch {
+      // A value nested deeper than the stack (a hostile 5,000-level body) has no printable form.
+      text = Array.isArray(value) ? '[deeply nested array]' : `[unprintable ${typeof value}]`;
+    }
   }
   // eslint-disable-next-line no-control-regex
   text = text.replace(/[\u0000-\u001f\u007f]/g, '?');

@@ -28,11 +28,11 @@ for (const [moment, delayMs] of [['as soon as /healthz answers', 0], ['400 ms la
       g.child.kill('SIGTERM');
       const { code, signal } = await g.exited;
       clearInterval(watch);
-      assert.equal(signal, null, g.stderr().slice(-3000));
-      assert.equal(code, 0, g.stderr().slice(-3000));
-      assert.doesNotMatch(g.stderr(), /EPIPE|Unhandled|uncaught/i);
-      assert.match(g.stdout(), /stopped: /);
-      for (const state of g.stdout().match(/stopped: (.*)/)?.[1]?.split(' ') ?? []) assert.match(state, /=TERMINATED$/);
+      assert.equal(signal, null, g.output().stderr.slice(-3000));
+      assert.equal(code, 0, g.output().stderr.slice(-3000));
+      assert.doesNotMatch(g.output().stderr, /EPIPE|Unhandled|uncaught/i);
+      assert.match(g.output().stdout, /stopped: /);
+      for (const state of g.output().stdout.match(/stopped: (.*)/)?.[1]?.split(' ') ?? []) assert.match(state, /=TERMINATED$/);
       const types = auditTypes(g.stateDir);
       assert.equal(types.at(-1), 'runtime.stop', types.slice(-5).join(', '));
       await waitUntil('no agent process left', () => [...seen].every((p) => !alive(p)), 2000);

@@ -51,9 +51,11 @@ test('GIVEN a running swarm under Modbus traffic WHEN each agent is killed with 
   const g = startGlimmer();
   let agentPids: number[] = [];
   try {
-    const { url, token } = await g.console();
+    const consoleUrl = await g.consoleUrl();
+    const url = consoleUrl.origin;
+    const token = consoleUrl.hash.replace('#token=', '');
     await waitUntil('every agent ACTIVE', async () => (await agents(url, token)).every((a) => a.state === 'ACTIVE'), 60000, 200);
-    const load = traffic(modbusPort(g.stderr()));
+    const load = traffic(modbusPort(g.output().stderr));
     const pid = g.child.pid as number;
     // kill -9 of each agent, one at a time, under traffic.
     for (const victim of childPids(pid)) {
