@@ -85,8 +85,14 @@ export interface AuditLogOptions {
    * has room again: it recovers without a restart. @default 1000
    */
   readonly recoveryIntervalMs?: number;
-  /** A segment holding this many entries is sealed at the next tick, whatever its age (bounded export and shutdown). @default 1000000 */
-  readonly maxSegmentEntries?: number;
+  /** A segment whose leaves reach this many bytes is sealed at the next tick, whatever its age (bounded export files). @default 256 MiB */
+  readonly maxSegmentBytes?: number;
+  /**
+   * close() seals the open segment only up to this many leaf bytes (its export is written during shutdown); a larger
+   * one is left open under a final signed checkpoint, so shutdown stays within its grace period with any workload.
+   * @default 32 MiB
+   */
+  readonly closeSealMaxBytes?: number;
 }
 
 export interface AuditEntry {
@@ -268,6 +274,8 @@ class AuditLogImpl implements AuditLog {
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovering = false;
   private diskFreeBytes: number | undefined;
+  /** Leaf bytes in the open segment (size-based sealing; whether close() may seal). */
+  private openSegmentBytes = 0;
   private closed = false;
   private closing = false;
   private latest: { size: number; note: string; createdAt: number } | undefined;
@@ -397,7 +405,9 @@ class AuditLogImpl implements AuditLog {
     const stored: (Buffer | undefined)[] = new Array(full);
     for (const [c, hash] of this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ?').raw(true).all(full) as [number, Buffer][]) stored[c] = hash;
     let bad = -1;
+    const openStart = (this.db.prepare('SELECT start_idx FROM segments WHERE end_idx IS NULL').pluck().get() as number | undefined) ?? this.latestSealedEnd();
     for (const [idx, leaf] of this.db.prepare('SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx').raw(true).iterate(n) as IterableIterator<[number, Buffer]>) {
+      if (idx >= openStart) this.openSegmentBytes += leaf.length;
       const chunkHash = this.tree.append(h.leaf(leaf));
       if (chunkHash === undefined) continue;
       const c = Math.floor(idx / CHUNK);
@@ -713,6 +723,8 @@ class AuditLogImpl implements AuditLog {
       m.auditTreeSize.set(this.tree.size);
     }
     this.uncovered.push([this.tree.size, this.now()]);
+    // Leaf bytes less each leaf's 0x00 prefix (the ByteWriter's position survives the transfer of its buffer).
+    this.openSegmentBytes += batch.bytes.pos - n;
     for (let i = 0; i < n; i++) (batch.resolvers[i] as (v: { index: number }) => void)({ index: batch.first + i });
     if (this.queued.length > 0) this.flush();
   }
@@ -811,7 +823,7 @@ class AuditLogImpl implements AuditLog {
       if (this.tree.size > (this.latest?.size ?? -1) && !this.failure) await this.signCheckpoint();
       const open = this.openSegment();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
-      const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
+      const full = this.openSegmentBytes >= (this.options.maxSegmentBytes ?? 256 * 1024 * 1024);
       if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
     } catch {
       // Logged and counted in signCheckpoint; the next tick retries.
@@ -858,6 +870,8 @@ class AuditLogImpl implements AuditLog {
       ['UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?', [end, sealedAt, note, open.id]],
       ['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [end, sealedAt]],
     ]);
+    // Entries committed after the sealed end already belong to the new segment.
+    this.openSegmentBytes = end >= this.tree.size ? 0 : (this.db.prepare('SELECT COALESCE(SUM(LENGTH(leaf)), 0) FROM entries WHERE idx >= ?').pluck().get(end) as number);
     const sealed: SegmentInfo = { ...open, end, sealedAt, checkpoint: note };
     await this.exportSegment(sealed);
     this.options.metrics?.auditSegmentsSealed.inc();
@@ -916,7 +930,10 @@ class AuditLogImpl implements AuditLog {
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.settle();
     try {
-      if (!this.failure) await this.rotate();
+      // Sealing exports the segment's leaves to a file: bounded at shutdown by sealing only a small open segment; a
+      // larger one gets a final signed checkpoint now and is sealed at its next rotation (size or time).
+      const small = this.openSegmentBytes <= (this.options.closeSealMaxBytes ?? 32 * 1024 * 1024);
+      if (!this.failure) await (small ? this.rotate() : this.signCheckpoint());
     } catch (err) {
       this.log.warn({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_INTERNAL' }, 'audit log closed without a final checkpoint; the next start catches up');
     }
