@@ -308,7 +308,7 @@ function unitOf(quantity: string): string {
   return UNITS.find(([suffix]) => quantity.endsWith(suffix))?.[1] ?? '';
 }
 
-/** Turns the simulated plant's snapshot (runtime/industrial/plant/simulation.ts) into what the console draws. */
+/** Turns a plant snapshot (runtime/model/plant.ts) into what the console draws. */
 export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): PlantView {
   const points: PlantPoint[] = [];
   const faults: { asset: string; fault: string }[] = [];
