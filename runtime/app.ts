@@ -26,7 +26,7 @@ import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
-import type { ConsoleSupervisor } from './observability/console';
+import type { ConsoleSupervisor } from './api/console/view-model';
 import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
@@ -176,7 +176,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lastStatus.set(agent, status);
     });
 
-    const { wireConsole } = await import('./observability/console');
+    const { wireConsole } = await import('./api/console/view-model');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
     const { reasoningSettings } = await import('./reasoning/config');
     const wired = wireConsole({

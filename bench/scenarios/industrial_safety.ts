@@ -35,7 +35,7 @@ import { startSimulatedPlc, type SimulatedPlc } from '../../runtime/industrial/p
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
 import type { FaultKind } from '../../runtime/model/plant';
 import { AlertEvaluator } from '../../runtime/observability/alerts';
-import { ConsoleFeed, decisionFromGatewayRecord, plantViewFromSnapshot } from '../../runtime/observability/console';
+import { ConsoleFeed, decisionFromGatewayRecord, plantViewFromSnapshot } from '../../runtime/api/console/view-model';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { percentile, round, summarize, type Metric } from '../lib/report';
 import type { Scenario, ScenarioContext } from '../lib/scenario';
