@@ -33,6 +33,7 @@ import type { ConsoleSupervisor } from './api/console/view-model';
 import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
+import type { WriteEvidence } from './industrial/modbus/inspector';
 import type { WriteDecider } from './industrial/write-decision';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
@@ -158,7 +159,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options });
+    // Control follows evidence: an allowed write's record is durable before the PLC sees the write. Writes have their
+    // own budget per client address (apart from its refusals and reads, so a flood of refusals cannot starve its
+    // writes); once spent, further writes are refused (rate limit), so writes cannot grow the log past it either.
+    const evidence: WriteEvidence = {
+      committing: () => audit.health().committing,
+      admit: (peer) => governor.admits(`modbus-write:${peer}`),
+      commit: (r) => {
+        governor.chargeFor(`modbus-write:${r.peer}`, r);
+        onGatewayRecords([r]);
+        return audit.append(r);
+      },
+    };
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, options });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -381,14 +394,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
+  audit: (records: AuditRecordInput[]) => void; evidence: WriteEvidence; policy: WriteDecider; options: RuntimeOptions;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const { startExternalPlant } = await import('./industrial/external');
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -403,7 +416,7 @@ async function startPlant(o: {
   }
   const { startEmbeddedPlant } = await import('./industrial/embedded');
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? 4840,
   });

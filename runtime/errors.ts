@@ -83,6 +83,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_MODBUS_RATE_LIMITED: { status: 429, doc: 'Modbus gateway: a client exceeded its request rate (exception 06, server device busy).' },
   GLM_ERR_MODBUS_CLIENT_TIMEOUT: { status: 408, doc: 'Modbus gateway: a client left a partial frame unfinished or stayed idle too long; the connection is closed.' },
   GLM_ERR_MODBUS_BUFFER_OVERFLOW: { status: 503, doc: 'Modbus gateway: a client has too many requests in flight or does not read its responses; the connection is closed.' },
+  GLM_ERR_MODBUS_AUDIT_UNAVAILABLE: { status: 503, doc: 'Modbus gateway: the audit log cannot make the write\'s decision record durable (disk full, I/O error), so the write is refused (exception 04); writes that move the plant to its safe state (tripping the emergency stop, stopping a pump) still go through.' },
   GLM_ERR_MODBUS_CONNECTION_LIMIT: { status: 503, doc: 'Modbus gateway: a connection was refused (the zone listener or the client address is at its connection budget) or evicted (a connection that never sent a complete ADU made room for a new one); counted in glimmer_gateway_connections_refused_total and aggregated in the audit log.' },
   GLM_ERR_MODBUS_CONFIG_INVALID: { status: 400, doc: 'Modbus gateway: its options (listeners, zones, routes, limits) are inconsistent; the message names the value.' },
   GLM_ERR_OPCUA_SECURITY_REFUSED: { status: 403, doc: 'OPC UA: security mode None or anonymous login asked for where no conduit allows it (never at security level 3 or above).' },

@@ -13,9 +13,12 @@ export interface AuditGovernorOptions {
   readonly sink: (record: AuditRecordInput) => void;
   /** Aggregation window. @default 10000 */
   readonly windowMs?: number;
-  /** Bytes per second one source may write one by one (token bucket refill). @default 8192 */
+  /**
+   * Bytes per second one source may write one by one (token bucket refill). A client address has two sources (its
+   * writes, and its refusals and reads): with the aggregates of a window this keeps it under 1 MB per minute. @default 6144
+   */
   readonly bytesPerSecond?: number;
-  /** Token bucket size in bytes. @default 32768 */
+  /** Token bucket size in bytes. @default 24576 */
   readonly burstBytes?: number;
   /** Records of one kind from one source written one by one per window before the rest are aggregated. @default 10 */
   readonly individualPerWindow?: number;
@@ -56,8 +59,8 @@ export class AuditGovernor {
 
   constructor(private readonly options: AuditGovernorOptions) {
     this.now = options.now ?? Date.now;
-    this.rate = options.bytesPerSecond ?? 8192;
-    this.burst = options.burstBytes ?? 32768;
+    this.rate = options.bytesPerSecond ?? 6144;
+    this.burst = options.burstBytes ?? 24576;
     this.perWindow = options.individualPerWindow ?? 10;
     this.maxSources = options.maxSources ?? 4096;
     this.windowStart = this.now();
@@ -89,6 +92,16 @@ export class AuditGovernor {
   keep(sourceId: string, record: AuditRecordInput): void {
     this.charge(this.source(sourceId), JSON.stringify(record).length + ENVELOPE_BYTES);
     this.options.sink(record);
+  }
+
+  /** Whether the source has budget left (a write-ahead caller asks before it writes an action's record itself). */
+  admits(sourceId: string): boolean {
+    return this.hasBudget(this.source(sourceId));
+  }
+
+  /** Charges a record the caller writes itself (write-ahead) to the source's budget. */
+  chargeFor(sourceId: string, record: AuditRecordInput): void {
+    this.charge(this.source(sourceId), JSON.stringify(record).length + ENVELOPE_BYTES);
   }
 
   /** A refusal or a read: written while the source has budget and the kind its per-window allowance, else folded. */

@@ -17,6 +17,7 @@ import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua'
 import { PlantRuntime } from './plant/runtime';
 import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE } from '../model/plant';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
+import type { WriteEvidence } from './modbus/inspector';
 
 /** What the runtime hands to the plant it starts, embedded or external. */
 export interface PlantStartOptions {
@@ -26,6 +27,8 @@ export interface PlantStartOptions {
   readonly metrics?: Metrics;
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
   readonly audit: (records: AuditRecordInput[]) => void;
+  /** Write-ahead audit of allowed gateway writes (control follows evidence). @default - none: batched like reads */
+  readonly evidence?: WriteEvidence;
   /**
    * Step 1 of the write decision (write-decision.ts): who may write what (the trust PDP's `gatewayDecide`).
    * The plant adds the interlock steps itself, from its own process image.
@@ -82,7 +85,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     started.push(opcua);
 
     const { gateway, ports } = await startZoneGateway({
-      config, logger, metrics: options.metrics, audit: options.audit, decide, host,
+      config, logger, metrics: options.metrics, audit: options.audit, evidence: options.evidence, decide, host,
       ports: consecutivePorts(config, options.modbusPort ?? 5020),
       routes: [PROCESS_UNIT_ID, SAFETY_UNIT_ID].map((unitId) => ({ unitId, host, port: plc.port })),
     });

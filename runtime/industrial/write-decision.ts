@@ -63,6 +63,18 @@ export function tripsEmergencyStop(r: Pick<WriteRequest, 'table' | 'signals' | '
   return true;
 }
 
+/**
+ * The fail-safe direction in the wider sense the gateway uses when the audit log cannot commit: tripping the
+ * emergency stop, or stopping pumps (`<pump>.run` written 0). Such a write still goes to the PLC without its durable
+ * record: refusing a move towards the safe state would trade safety for evidence.
+ */
+export function movesToSafeState(r: Pick<WriteRequest, 'table' | 'signals' | 'values'>): boolean {
+  if (tripsEmergencyStop(r)) return true;
+  if (r.table !== 'coil' || r.signals.length === 0) return false;
+  for (let i = 0; i < r.signals.length; i++) if (r.signals[i]?.signal !== 'run' || r.values[i] !== 0) return false;
+  return true;
+}
+
 /** The policy without a policy decision point: process writes pass, and of the safety writes only the fail-safe one. */
 export const failSafeOnly: WriteDecider = (r) => {
   if (!r.safety || tripsEmergencyStop(r)) return { allow: true };
