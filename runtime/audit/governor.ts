@@ -44,6 +44,9 @@ interface Source {
   readonly kinds: Map<string, { written: number; fold?: Fold }>;
 }
 
+/** The record types governedSink() folds. */
+const GOVERNED_TYPES = ['modbus.decision', 'trust.tls_refused', 'policy.decision'] as const;
+
 /** Bytes a leaf adds besides the record (index, timestamp envelope). */
 const ENVELOPE_BYTES = 64;
 
@@ -64,6 +67,8 @@ export class AuditGovernor {
     this.perWindow = options.individualPerWindow ?? 10;
     this.maxSources = options.maxSources ?? 4096;
     this.windowStart = this.now();
+    // Every kind a series from the start: a flood adds counts, never series.
+    for (const kind of GOVERNED_TYPES) options.metrics?.auditAggregated.inc({ kind }, 0);
     this.timer = setInterval(() => this.closeWindow(), options.windowMs ?? 10_000);
     this.timer.unref();
   }

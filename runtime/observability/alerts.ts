@@ -133,6 +133,26 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'AuditLogCannotCommit',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#audit-cannot-commit`,
+    async active(m) {
+      return (await samples(m.auditCommitFailing)).filter((s) => s.value === 1).map((s) => ({ labels: s.labels, summary: 'the audit log cannot commit: writes to the plant are refused except the fail-safe direction' }));
+    },
+  },
+  {
+    name: 'AuditDiskLow',
+    severity: 'warning',
+    forS: 60,
+    responsePlan: `${RUNBOOK}#audit-disk-low`,
+    async active(m) {
+      const watermark = (await samples(m.auditDiskWatermark))[0]?.value;
+      if (watermark === undefined) return [];
+      return (await samples(m.auditDiskFree)).filter((s) => s.value < watermark).map((s) => ({ labels: s.labels, summary: `the audit log's file system has ${Math.round(s.value / 1048576)} MiB free, below its ${Math.round(watermark / 1048576)} MiB watermark` }));
+    },
+  },
+  {
     name: 'CertificateExpiringSoon',
     severity: 'warning',
     forS: 120,
