@@ -168,7 +168,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       commit: (r) => {
         governor.chargeFor(`modbus-write:${r.peer}`, r);
         onGatewayRecords([r]);
-        return audit.append(r);
+        return audit.append(r, { urgent: true });
       },
     };
     const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, options });

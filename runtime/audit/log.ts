@@ -116,8 +116,11 @@ export interface AuditLog {
   readonly algorithm: MerkleAlgorithm;
   readonly origin: string;
   readonly dir: string;
-  /** Resolves once the entry is durable (committed and fsynced). */
-  append(record: AuditRecord): Promise<{ index: number }>;
+  /**
+   * Resolves once the entry is durable (committed and fsynced). `urgent`: something waits for this entry before it
+   * acts (a write to the plant): its group commit skips the commit delay.
+   */
+  append(record: AuditRecord, options?: { urgent?: boolean }): Promise<{ index: number }>;
   /** Whether appends can become durable now (false from a failed commit until the log has recovered). */
   health(): AuditHealth;
   /** Durable entries. */
@@ -155,6 +158,8 @@ interface Batch {
   /** starts[0 .. count] (starts[count] = end of the last leaf). */
   readonly starts: Uint32Array;
   count: number;
+  /** An entry of this batch is awaited before an action (commit without the commit delay). */
+  urgent: boolean;
   /**
    * Only the resolve functions are kept (an in-flight append then holds a promise and one function): a failed batch
    * resolves them with a rejected promise, which rejects them.
@@ -503,7 +508,7 @@ class AuditLogImpl implements AuditLog {
     return this.tree.size;
   }
 
-  append(record: AuditRecord): Promise<{ index: number }> {
+  append(record: AuditRecord, options?: { urgent?: boolean }): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
       if (this.failure) this.refusedWhileFailed += 1;
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
@@ -516,7 +521,7 @@ class AuditLogImpl implements AuditLog {
     const maxBatch = this.options.maxBatch ?? 4096;
     let batch = this.queued[this.queued.length - 1];
     if (!batch || batch.count >= maxBatch) {
-      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, resolvers: [] };
+      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, urgent: false, resolvers: [] };
       this.queued.push(batch);
     }
     const w = batch.bytes;
@@ -546,6 +551,7 @@ class AuditLogImpl implements AuditLog {
     }
     this.nextIndex = index + 1;
     batch.count += 1;
+    if (options?.urgent) batch.urgent = true;
     batch.starts[batch.count] = w.pos;
     const b = batch;
     return new Promise((resolve) => {
@@ -578,7 +584,7 @@ class AuditLogImpl implements AuditLog {
       this.batchesInFlight += 1;
       // The next batch starts with room for about as many bytes as this one holds.
       this.batchBytesHint = Math.max(MIN_BATCH_BYTES, Math.ceil(batch.bytes.pos * 1.25));
-      const committed = this.writer.append(batch.first, batch.count, batch.bytes.buf, batch.starts);
+      const committed = this.writer.append(batch.first, batch.count, batch.bytes.buf, batch.starts, batch.urgent);
       this.lastCommit = committed.then(
         (result) => this.applyCommit(batch, result),
         (err: unknown) => {
