@@ -129,7 +129,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit.append(r).catch((err: Error) => appendFailed(err, r.type));
     };
     // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
-    const { AuditGovernor, governedSink } = await import('./audit/governor');
+    const { AuditGovernor, gatewayEvidence, governedSink } = await import('./audit/governor');
     const governor = new AuditGovernor({ sink: appendNow, metrics });
     stack.push(async () => governor.close());
     const record = governedSink(governor, appendNow);
@@ -159,18 +159,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    // Control follows evidence: an allowed write's record is durable before the PLC sees the write. Writes have their
-    // own budget per client address (apart from its refusals and reads, so a flood of refusals cannot starve its
-    // writes); once spent, further writes are refused (rate limit), so writes cannot grow the log past it either.
-    const evidence: WriteEvidence = {
-      committing: () => audit.health().committing,
-      admit: (peer) => governor.admits(`modbus-write:${peer}`),
-      commit: (r) => {
-        governor.chargeFor(`modbus-write:${r.peer}`, r);
-        onGatewayRecords([r]);
-        return audit.append(r, { urgent: true });
-      },
-    };
+    // Control follows evidence: an allowed write's record is durable before the PLC sees the write (governor.ts).
+    const evidence: WriteEvidence = gatewayEvidence(governor, audit, (r) => onGatewayRecords([r]));
     const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, options });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process

@@ -191,3 +191,26 @@ export function governedSink(governor: AuditGovernor, write: (r: AuditRecordInpu
     }
   };
 }
+
+/** The audit log as the gateway's write-ahead needs it (structural: the gateway's WriteEvidence). */
+export interface EvidenceLog {
+  health(): { committing: boolean };
+  append(record: AuditRecordInput, options?: { urgent?: boolean }): Promise<unknown>;
+}
+
+/**
+ * The gateway's write-ahead evidence over the audit log: each allowed write's record is made durable (urgent group
+ * commit) before the write goes on. Writes have their own budget per client address, apart from its refusals and
+ * reads (a flood of refusals cannot starve its writes); once spent, further writes are refused (rate limit).
+ */
+export function gatewayEvidence(governor: AuditGovernor, log: EvidenceLog, onRecord: (record: AuditRecordInput & { peer: string }) => void = () => undefined) {
+  return {
+    committing: () => log.health().committing,
+    admit: (peer: string) => governor.admits(`modbus-write:${peer}`),
+    commit: (record: AuditRecordInput & { peer: string }) => {
+      governor.chargeFor(`modbus-write:${record.peer}`, record);
+      onRecord(record);
+      return log.append(record, { urgent: true });
+    },
+  };
+}

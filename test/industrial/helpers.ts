@@ -33,7 +33,7 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(options: { decide?: WriteDecider; limits?: Partial<GatewayLimits>; metrics?: Metrics; evidence?: WriteEvidence } = {}): Promise<Rig> {
+export async function startRig(options: { decide?: WriteDecider; limits?: Partial<GatewayLimits>; metrics?: Metrics; evidence?: WriteEvidence; onAudit?: (batch: GatewayAuditRecord[]) => void } = {}): Promise<Rig> {
   const plant = new PlantRuntime({ seed: 42, tickMs: 100 });
   let plc = await startSimulatedPlc({ plant });
   const plcPort = plc.port;
@@ -42,7 +42,7 @@ export async function startRig(options: { decide?: WriteDecider; limits?: Partia
   const gateway = new ModbusGateway({
     listeners: [{ zone: 'operations', port: 0 }, { zone: 'control', port: 0 }, { zone: 'safety', port: 0 }],
     routes: [{ unitId: 1, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 20, maxMs: 200 } }, { unitId: 2, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 20, maxMs: 200 } }],
-    rules, decide: options.decide, audit: (batch) => { audit.push(...batch); }, limits: options.limits, metrics: options.metrics, evidence: options.evidence,
+    rules, decide: options.decide, audit: (batch) => { audit.push(...batch); options.onAudit?.(batch); }, limits: options.limits, metrics: options.metrics, evidence: options.evidence,
   });
   const ports = await gateway.start();
   await gateway.ready(5000);
