@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { openAuditLog } from '../../runtime/audit/log';
 import { glimmer } from '../helpers/cli';
-import { bulkFill, bulkOptions } from './bulk-store';
+import { bulkFill, bulkOptions } from '../../bench/lib/bulk-audit';
 import { smallDisk } from './helpers';
 
 const LEAF = 60 * 1024;

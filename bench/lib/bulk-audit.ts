@@ -1,5 +1,5 @@
 /**
- * Builds a large audit store fast for the fault tests: the log's own schema and key pin (opened once with our
+ * Builds a large audit store fast (the fault tests, the audit_start benchmark): the log's own schema and key pin (opened once with our
  * signer), then leaves and chunk hashes inserted straight into SQLite in big transactions (no group commit, no
  * fsync per batch), then opened again so the log itself verifies it and signs a checkpoint over it.
  */
