@@ -239,13 +239,14 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
   });
   // The pool holds one secure context (SVID, key, bundle, TLS 1.3 only) instead of the PEM options, which each new
   // connection would parse again (pool naming: MtlsAgent).
+  // noDelay is a net.connect option the agent passes through; @types/node's AgentOptions no longer lists it.
   const newAgent = () => new MtlsAgent({
     secureContext: tls.createSecureContext(secureContextOptions(options.source)),
     rejectUnauthorized: true,
     checkServerIdentity,
     keepAlive: true,
     maxCachedSessions: 0,
-    noDelay: true,
+    ...{ noDelay: true },
   });
   let agent = newAgent();
   const retired = new Set<https.Agent>();
