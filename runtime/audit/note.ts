@@ -9,6 +9,7 @@
  */
 import crypto from 'node:crypto';
 import { GlimmerError, quote } from '../errors';
+import { mlDsaPublicKey, mlDsaVerify } from './ml-dsa';
 
 export type SignatureAlgorithm = 'ed25519' | 'ecdsa-p256-sha256' | 'ecdsa-p384-sha384' | 'ml-dsa-44' | 'ml-dsa-65';
 
@@ -172,11 +173,8 @@ export async function verifySignature(key: VerifierKey, message: Uint8Array, sig
         return crypto.verify(key.algorithm === 'ecdsa-p256-sha256' ? 'sha256' : 'sha384', message, pub, signature);
       }
       case 'ml-dsa-44':
-      case 'ml-dsa-65': {
-        const { ml_dsa44, ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
-        const dsa = key.algorithm === 'ml-dsa-44' ? ml_dsa44 : ml_dsa65;
-        return dsa.verify(signature, message, key.publicKey);
-      }
+      case 'ml-dsa-65':
+        return mlDsaVerify(mlDsaPublicKey(key.algorithm === 'ml-dsa-44' ? 44 : 65, key.publicKey), message, signature);
     }
   } catch {
     return false;
