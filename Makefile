@@ -32,7 +32,7 @@ APT_RUN := softhsm2
 # node-gyp's toolchain: native addons are compiled from source against the pinned Node's headers.
 APT_BUILD := python3 make g++
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build clean
+.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build clean compliance-docs
 
 all: test
 
@@ -81,6 +81,10 @@ synth: deps
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
+
+# docs/compliance/ from the control catalogues (a test checks it is fresh).
+compliance-docs: deps
+	node --import tsx scripts/gen-compliance-docs.ts
 
 precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
