@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
@@ -84,6 +85,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
   const fullConfig = loadConfig(options.configFile);
+  // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
+  applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
   const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
@@ -221,7 +224,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit: record,
       onExpiry: hooks.onExpiry('api'),
     });
-    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
+    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
     const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
     stack.push(async () => {
       await mtls.close();

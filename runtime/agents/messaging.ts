@@ -139,7 +139,14 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
   const deliverTo = async (to: string, url: string, topic: string, body: unknown): Promise<void> => {
     if (!client) {
       const { createA2aClient } = await import('../trust/a2a/client');
-      client = createA2aClient({ identity, audit });
+      // Each new connection to a peer records its key-exchange group (X25519MLKEM768 when both ends do ML-KEM).
+      client = createA2aClient({
+        identity,
+        audit,
+        onHandshake: (side, group, mode, peer) => {
+          if (side === 'client') audit({ type: 'trust.tls_established', at: new Date().toISOString(), side, group, mode, peer, subject: identity.current.spiffeId });
+        },
+      });
     }
     let peer = connections.get(url);
     if (!peer) {

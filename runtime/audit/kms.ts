@@ -6,7 +6,9 @@
  * In the cloud topology the key comes from the stack's KMS signing key; tests point `endpoint` at a loopback server
  * that speaks the KMS JSON protocol with real keys.
  */
+import https from 'node:https';
 import { GlimmerError, quote } from '../errors';
+import { tlsGroupOptions } from '../trust/pq-tls';
 import { ML_DSA_PUBLIC_KEY_BYTES } from './ml-dsa';
 import type { CheckpointSigner, SignatureAlgorithm } from './note';
 
@@ -50,7 +52,12 @@ export async function kmsSigner(options: KmsSignerOptions): Promise<CheckpointSi
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 2,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 5000, connectionTimeout: options.requestTimeoutMs ?? 5000 },
+    // The TLS link to KMS uses the runtime's post-quantum mode (AWS KMS endpoints accept X25519MLKEM768).
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? 5000,
+      connectionTimeout: options.requestTimeoutMs ?? 5000,
+      httpsAgent: new https.Agent({ keepAlive: true, ...tlsGroupOptions() }),
+    },
   });
   let spec: { algorithm: SignatureAlgorithm; signing: string } | undefined;
   let publicKey: Uint8Array | undefined;
