@@ -81,6 +81,19 @@ export interface Runtime {
   stop(reason?: string): Promise<void>;
 }
 
+/**
+ * GLIMMER_AUDIT_COSIGNING_KEY names a KMS ML_DSA_44 key (stacks: the audit cosigner key): every checkpoint then also
+ * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
+ * (default glimmer.local/audit-cosigner).
+ */
+async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+  const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
+  if (keyId === undefined || keyId === '') return [];
+  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+}
+
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
@@ -105,7 +118,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   };
   try {
     const { openAuditLog } = await import('./audit/log');
-    const audit = await openAuditLog({ stateDir, logger, metrics });
+    const cosigners = await auditCosigners();
+    // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}) });
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
