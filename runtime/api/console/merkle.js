@@ -150,10 +150,6 @@
     return out;
   }
 
-  function equalBytes(a, b) {
-    return a.length === b.length && a.every((v, i) => v === b[i]);
-  }
-
   /** `<name>+<hex id>+<base64(type || key)>` -> {name, id, type, key}; unknown types are skipped by the caller. */
   function parseVerifierKey(text) {
     const first = text.indexOf('+');
@@ -245,7 +241,7 @@
           else throw err;
         }
         if (!status) status = (await root.crypto.subtle.verify(t.web, cryptoKey, sig, message)) ? 'verified' : 'invalid';
-      } catch (err) {
+      } catch {
         status = 'invalid';
       }
       results.push({ name: name, algorithm: t.algorithm, status: status });
