@@ -142,6 +142,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
       audit: record,
       onDecision: hooks.onDecision,
+      validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);

@@ -14,6 +14,7 @@ import { loadConfig, REPO_ROOT } from '../../runtime/config/load';
 import type { AgentKind } from '../../runtime/config/types';
 import type { AgentToSupervisor, BootCommand } from '../../runtime/lifecycle/ipc';
 import { PUBLIC_KEY_FILE, agentBundle } from '../../runtime/lifecycle/release';
+import { agentProcessEnv } from '../../runtime/lifecycle/supervisor';
 import { ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
 import { round, summarize } from '../lib/report';
@@ -44,8 +45,8 @@ function nodeBaseline(): Promise<number> {
 export async function coldStartOnce(boot: BootCommand): Promise<number> {
   const entry = path.join(REPO_ROOT, agentBundle(REPO_ROOT, boot.spec.kind));
   const t0 = process.hrtime.bigint();
-  // execArgv: [] as the supervisor forks it; the default would inherit this runner's --import tsx.
-  const child = fork(entry, [], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
+  // execArgv: [] and the environment as the supervisor forks it; the default would inherit this runner's --import tsx.
+  const child = fork(entry, [], { execArgv: [], env: agentProcessEnv(boot.stateDir), stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
   return new Promise((resolve, reject) => {
     let active = 0;
     child.on('message', (msg: AgentToSupervisor) => {
