@@ -67,7 +67,7 @@ export class AuditSigningKey extends Construct {
     });
     this.key = keyOf('key', 'ECC_NIST_P384');
     this.mlDsaKey = keyOf('key-ml-dsa', 'ML_DSA_65');
-    const target = isUnresolved(spec) ? Fn.conditional(Op.eq(spec, 'ML_DSA_65'), this.mlDsaKey.keyId, this.key.keyId) : spec === 'ML_DSA_65' ? this.mlDsaKey.keyId : this.key.keyId;
+    const target = isUnresolved(spec) ? Fn.conditional(Op.eq(Fn.tostring(spec), 'ML_DSA_65'), this.mlDsaKey.keyId, this.key.keyId) : spec === 'ML_DSA_65' ? this.mlDsaKey.keyId : this.key.keyId;
     this.alias = new KmsAlias(this, 'alias', { name: `alias/${aliasName}`, targetKeyId: Token.asString(target) });
   }
 }

@@ -144,7 +144,7 @@ export class TopologyVariables extends Construct {
         },
         {
           condition: `\${var.service_mesh.encryption_mode == null || contains(${hclList(MESH_ENCRYPTION_MODES)}, coalesce(var.service_mesh.encryption_mode, "unset"))}`,
-          errorMessage: `service_mesh.encryption_mode must be one of ${MESH_ENCRYPTION_MODES.join(', ')}, received "\${var.service_mesh.encryption_mode}".`,
+          errorMessage: `service_mesh.encryption_mode must be one of ${MESH_ENCRYPTION_MODES.join(', ')} (or unset), received "\${coalesce(var.service_mesh.encryption_mode, "null")}".`,
         },
       ],
     });
@@ -174,7 +174,7 @@ export class TopologyVariables extends Construct {
         },
         {
           condition: '${var.quantum_safe.kyber_512_hybrid == null || (var.quantum_safe.kyber_512_hybrid == true) == (var.pq_mode != "classical")}',
-          errorMessage: 'quantum_safe.kyber_512_hybrid=${var.quantum_safe.kyber_512_hybrid} disagrees with pq_mode=${var.pq_mode} (true needs hybrid-preferred or pqc-only, false needs classical); pq_mode decides, so drop kyber_512_hybrid or make them agree.',
+          errorMessage: 'quantum_safe.kyber_512_hybrid disagrees with pq_mode=${var.pq_mode} (true needs hybrid-preferred or pqc-only, false needs classical); pq_mode decides, so drop kyber_512_hybrid or make them agree.',
         },
       ],
     });

@@ -24,7 +24,7 @@ import type { TopologyVariables } from '../modules/topology-variables';
 import { A2A_PORT, API_MTLS_PORT, API_PORT } from '../modules/zone-model';
 import { configureBackend, prometheusOperatorVariable, runtimeImageVariable, stackOutput as output, type BackendOptions } from './common';
 import { RULES_MOUNT, type StackInputs } from './inputs';
-import { kubernetesStackBase, type TopologyName } from './platform-stack';
+import { a2aZonesOf, kubernetesStackBase, type TopologyName } from './platform-stack';
 
 /**
  * glimmer.yml for the pods: the repository's config with the topology variables, an in-pod API address, and the real
@@ -72,6 +72,7 @@ export class RuntimeStack extends TerraformStack {
       conduits: model.conduits,
       trustDomain: model.trustDomain,
       controlZoneNamespace: topo.controlZoneNamespace,
+      a2aZones: a2aZonesOf(model.agents),
     });
 
     // Where the durable signer and store are: named by the cloud stack's conventions, or the edge's audit_store.
