@@ -39,8 +39,6 @@ export interface NetworkProps {
   readonly name?: string;
   /** Extra tags of the private subnets (Karpenter's discovery tag). @default {} */
   readonly privateSubnetTags?: Readonly<Record<string, string>>;
-  /** Retention of the flow log group, days (a number or a token). @default 365 */
-  readonly flowLogRetentionDays?: number;
 }
 
 export class Network extends Construct {
@@ -48,6 +46,7 @@ export class Network extends Construct {
   readonly privateSubnets: Subnet[];
   readonly publicSubnets: Subnet[];
   readonly endpointSecurityGroup: SecurityGroup;
+  private readonly name: string;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -55,6 +54,7 @@ export class Network extends Construct {
     const azCount = checkInt(this, 'azCount', props.azCount ?? 3, 2, 6);
     const nat = checkOneOf(this, 'natGateways', props.natGateways ?? 'one-per-az', NAT_MODES);
     const name = checkPattern(this, 'name', props.name ?? 'glimmer', /^[a-z][a-z0-9-]{0,30}$/, 'a lower-case name of up to 31 characters');
+    this.name = name;
     const azs = new DataAwsAvailabilityZones(this, 'azs', { state: 'available', filter: [{ name: 'opt-in-status', values: ['opt-in-not-required'] }] });
     const az = (i: number): string => Token.asString(Fn.element(azs.names, i));
 
@@ -100,8 +100,6 @@ export class Network extends Construct {
       return rt;
     });
 
-    this.flowLogs(name, props.flowLogRetentionDays ?? 365);
-
     new VpcEndpoint(this, 'endpoint-s3', {
       vpcId: this.vpc.id,
       serviceName: `com.amazonaws.${props.region}.s3`,
@@ -127,8 +125,10 @@ export class Network extends Construct {
     }
   }
 
-  private flowLogs(name: string, retentionDays: number): void {
-    const group = new CloudwatchLogGroup(this, 'flow-log-group', { namePrefix: `/glimmer/${name}/vpc-flow-logs-`, retentionInDays: retentionDays });
+  /** Flow logs of all traffic to a log group with this retention, encrypted with this key (its policy admits CloudWatch Logs). */
+  flowLogs(retentionDays: number, kmsKeyArn: string): void {
+    const name = this.name;
+    const group = new CloudwatchLogGroup(this, 'flow-log-group', { namePrefix: `/glimmer/${name}/vpc-flow-logs-`, retentionInDays: retentionDays, kmsKeyId: kmsKeyArn });
     const role = new IamRole(this, 'flow-log-role', {
       namePrefix: `${name}-flow-logs-`,
       assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'vpc-flow-logs.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),

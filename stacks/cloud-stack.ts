@@ -131,7 +131,6 @@ export class CloudStack extends TerraformStack {
       region,
       azCount: AZ_COUNT,
       privateSubnetTags: { [KARPENTER_DISCOVERY_TAG]: clusterName },
-      flowLogRetentionDays: logRetention.numberValue,
     });
     const hsm = new HsmCluster(this, 'hsm', { subnetIds: network.privateSubnetIds.slice(0, 2) });
     const addonIdentities = new ClusterAddonIdentities(this, 'addon-identities', { clusterName, partitionArnPrefix: arnPrefix });
@@ -153,6 +152,7 @@ export class CloudStack extends TerraformStack {
         addonIdentities.karpenterControllerRole.arn,
       ],
       region,
+      logsAndEvents: { accountId: caller.accountId },
     });
     const signing = new AuditSigningKey(this, 'audit-signing-key', {
       accountRootArn: accountRoot,
@@ -187,7 +187,8 @@ export class CloudStack extends TerraformStack {
       deployerCidrs: Token.asString(deployerCidrs.listValue),
       logRetentionDays: logRetention.numberValue,
     });
-    addonIdentities.attach(eks.cluster.name, eks.cluster.vpcConfig.clusterSecurityGroupId, eks.beforeComputeAddons);
+    addonIdentities.attach(eks.cluster.name, eks.cluster.vpcConfig.clusterSecurityGroupId, eks.beforeComputeAddons, platformKey.key.arn);
+    network.flowLogs(logRetention.numberValue, platformKey.key.arn);
     identity.associate(eks.cluster.name, model.agents.map((a) => ({ namespace: a.zone, name: a.name })));
 
     const nodes = new SystemNodeGroups(this, 'nodes', {

@@ -157,7 +157,7 @@ test('GIVEN pending pods or idle nodes WHEN the cloud cluster scales THEN Karpen
   assert.equal(resources(cloud, 'aws_autoscaling_policy').length, 0);
   assertResource(cloud, 'aws_iam_role', { name: '${var.cluster_name}-karpenter-node' });
   assertResource(cloud, 'aws_eks_access_entry', { type: 'EC2_LINUX' });
-  assertResource(cloud, 'aws_sqs_queue', { name: '${var.cluster_name}-karpenter', sqs_managed_sse_enabled: true });
+  assertResource(cloud, 'aws_sqs_queue', { name: '${var.cluster_name}-karpenter', kms_master_key_id: keyRef('platform-key') });
   assert.equal(resources(cloud, 'aws_cloudwatch_event_target').length, 4);
   for (const [, subnet] of resources(cloud, 'aws_subnet').filter(([id]) => id.includes('private'))) assert.equal((subnet.tags as Record<string, string>)['karpenter.sh/discovery'], '${var.cluster_name}');
   assertResource(cloud, 'aws_ec2_tag', { key: 'karpenter.sh/discovery', value: '${var.cluster_name}' });
