@@ -7,7 +7,9 @@ import { Construct } from 'constructs';
 import { DataAwsAvailabilityZones } from '@cdktf/provider-aws/lib/data-aws-availability-zones';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { Ec2TransitGatewayVpcAttachment } from '@cdktf/provider-aws/lib/ec2-transit-gateway-vpc-attachment';
 import { FlowLog } from '@cdktf/provider-aws/lib/flow-log';
+import { Route } from '@cdktf/provider-aws/lib/route';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
@@ -47,6 +49,7 @@ export class Network extends Construct {
   readonly publicSubnets: Subnet[];
   readonly endpointSecurityGroup: SecurityGroup;
   private readonly name: string;
+  private privateRouteTables: RouteTable[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -89,7 +92,7 @@ export class Network extends Construct {
         natIds.push(new NatGateway(this, `nat-${i}`, { allocationId: eip.id, subnetId: (this.publicSubnets[i] as Subnet).id, tags: { Name: `${name}-${i}` }, dependsOn: [igw] }).id);
       }
     }
-    const privateRts = this.privateSubnets.map((s, i) => {
+    const privateRts = (this.privateRouteTables = this.privateSubnets.map((s, i) => {
       const natId = natIds.length === 0 ? undefined : natIds[Math.min(i, natIds.length - 1)];
       const rt = new RouteTable(this, `private-rt-${i}`, {
         vpcId: this.vpc.id,
@@ -98,7 +101,7 @@ export class Network extends Construct {
       });
       new RouteTableAssociation(this, `private-rta-${i}`, { subnetId: s.id, routeTableId: rt.id });
       return rt;
-    });
+    }));
 
     new VpcEndpoint(this, 'endpoint-s3', {
       vpcId: this.vpc.id,
@@ -139,6 +142,28 @@ export class Network extends Construct {
       policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], Resource: `${group.arn}:*` }] }),
     });
     new FlowLog(this, 'flow-log', { vpcId: this.vpc.id, trafficType: 'ALL', logDestinationType: 'cloud-watch-logs', logDestination: group.arn, iamRoleArn: role.arn });
+  }
+
+  /**
+   * The way from the private subnets to the plant network (where the Industrial Agent's PLCs are): a transit gateway
+   * attachment and a route in every private route table, created when `count` is 1 (a token: the plant_network
+   * variable is set). The transit gateway (with its Site-to-Site VPN or Direct Connect to the plant) is the site's.
+   */
+  routeToPlant(count: number, cidr: string, transitGatewayId: string): void {
+    const attachment = new Ec2TransitGatewayVpcAttachment(this, 'plant-attachment', {
+      count,
+      transitGatewayId,
+      vpcId: this.vpc.id,
+      subnetIds: this.privateSubnetIds,
+      tags: { Name: `${this.name}-plant` },
+    });
+    this.privateRouteTables.forEach((rt, i) => new Route(this, `plant-route-${i}`, {
+      count,
+      routeTableId: rt.id,
+      destinationCidrBlock: cidr,
+      transitGatewayId,
+      dependsOn: [attachment],
+    }));
   }
 
   get privateSubnetIds(): string[] {

@@ -58,7 +58,7 @@ export const cloudNames = {
 export class CloudStack extends TerraformStack {
   constructor(scope: Construct, id: string, inputs: StackInputs, backend: BackendOptions = {}) {
     super(scope, id);
-    configureBackend(this, id, backend);
+    configureBackend(this, id, backend, true);
     const topo = new TopologyVariables(this, 'topology', {
       deploymentModel: 'HYPERSCALE',
       zones: zoneModelOf(inputs.config, 0).zones,
@@ -113,6 +113,11 @@ export class CloudStack extends TerraformStack {
       type: 'list(string)', default: [], nullable: false,
       description: 'CIDRs allowed to the private API endpoint on 443: the subnet of the in-VPC runner (or the VPN) that applies cloud-platform and cloud-runtime (docs/deploy.md).',
       validation: [{ condition: '${alltrue([for c in var.deployer_cidrs : can(cidrnetmask(c)) && c != "0.0.0.0/0"])}', errorMessage: 'deployer_cidrs must hold IPv4 CIDRs other than 0.0.0.0/0.' }],
+    });
+    const plantNetwork = stackVariable(this, 'plant_network', {
+      type: 'object({cidr = string, transit_gateway_id = string})', default: null, nullable: true,
+      description: 'The plant network the Industrial Agent reaches (same CIDR as the runtime stack\'s plant.network_cidr) and the transit gateway that connects it to this VPC (Site-to-Site VPN or Direct Connect on the site\'s side). Null: no route (the agents then cannot reach a PLC).',
+      validation: [{ condition: '${var.plant_network == null || (can(cidrnetmask(try(var.plant_network.cidr, ""))) && can(regex("^tgw-[0-9a-f]{8,17}$", try(var.plant_network.transit_gateway_id, ""))))}', errorMessage: 'plant_network needs cidr (an IPv4 CIDR) and transit_gateway_id (tgw-...).' }],
     });
     const logRetention = stackVariable(this, 'log_retention_days', {
       type: 'number', default: 365, nullable: false,
@@ -189,6 +194,7 @@ export class CloudStack extends TerraformStack {
     });
     addonIdentities.attach(eks.cluster.name, eks.cluster.vpcConfig.clusterSecurityGroupId, eks.beforeComputeAddons, platformKey.key.arn);
     network.flowLogs(logRetention.numberValue, platformKey.key.arn);
+    network.routeToPlant(Token.asNumber('${var.plant_network == null ? 0 : 1}'), '${try(var.plant_network.cidr, "")}', '${try(var.plant_network.transit_gateway_id, "")}');
     identity.associate(eks.cluster.name, model.agents.map((a) => ({ namespace: a.zone, name: a.name })));
 
     const nodes = new SystemNodeGroups(this, 'nodes', {
