@@ -61,7 +61,8 @@ test('GIVEN EKS pods (no Nitro enclave attestation on their requests) WHEN the d
 
 test('GIVEN dilithium_aes_fusion WHEN it is toggled THEN no prevent_destroy key changes spec (that would replace it): both signing keys exist with fixed specs and only the alias moves', () => {
   const keys = resources(cloud, 'aws_kms_key').filter(([id]) => id.startsWith('audit-signing-key'));
-  assert.deepEqual(keys.map(([, k]) => k.customer_master_key_spec).sort(), ['ECC_NIST_P384', 'ML_DSA_65']);
+  // ML_DSA_44 is the post-quantum cosigner, always present beside the active key.
+  assert.deepEqual(keys.map(([, k]) => k.customer_master_key_spec).sort(), ['ECC_NIST_P384', 'ML_DSA_44', 'ML_DSA_65']);
   for (const [, key] of keys) {
     assert.equal(key.key_usage, 'SIGN_VERIFY');
     assert.deepEqual(key.lifecycle, { prevent_destroy: true });
@@ -69,9 +70,9 @@ test('GIVEN dilithium_aes_fusion WHEN it is toggled THEN no prevent_destroy key 
     assert.equal(signers.length, 1);
     assert.deepEqual(signers[0]!.Principal, { AWS: roleRef('runtime-identity_role') });
     assert.deepEqual(signers[0]!.Action, ['kms:Sign']);
-    assert.deepEqual(signers[0]!.Condition, { StringEquals: { 'kms:SigningAlgorithm': key.customer_master_key_spec === 'ML_DSA_65' ? 'ML_DSA_SHAKE_256' : 'ECDSA_SHA_384' } });
+    assert.deepEqual(signers[0]!.Condition, { StringEquals: { 'kms:SigningAlgorithm': key.customer_master_key_spec === 'ECC_NIST_P384' ? 'ECDSA_SHA_384' : 'ML_DSA_SHAKE_256' } });
   }
-  const alias = one(cloud, 'aws_kms_alias', 'audit-signing-key');
+  const alias = one(cloud, 'aws_kms_alias', 'audit-signing-key_alias');
   // The ECC key keeps its pre-existing logical id: deployments made before the ML-DSA key existed keep their key.
   assert.equal(alias.target_key_id, `\${(tostring(var.quantum_safe.dilithium_aes_fusion ? "ML_DSA_65" : "ECC_NIST_P384") == "ML_DSA_65") ? ${keyRef('audit-signing-key_key-ml-dsa', 'key_id').slice(2, -1)} : ${keyRef('audit-signing-key_B', 'key_id').slice(2, -1)}}`);
 });
@@ -100,7 +101,7 @@ test('GIVEN the runtime role WHEN its IAM policies are read THEN its only KMS ri
   assert.deepEqual(JSON.parse(role.assume_role_policy as string).Statement[0].Principal, { Service: 'pods.eks.amazonaws.com' });
   const statements = resources(cloud, 'aws_iam_role_policy').filter(([id]) => id.startsWith('runtime-identity')).flatMap(([, p]) => policyOf(p).Statement);
   const kms = statements.filter((s) => JSON.stringify(s.Action).includes('kms:'));
-  assert.deepEqual(kms, [{ Sid: 'SignAuditCheckpoints', Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: [keyRef('audit-signing-key_B'), keyRef('audit-signing-key_key-ml-dsa')] }]);
+  assert.deepEqual(kms, [{ Sid: 'SignAuditCheckpoints', Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: [keyRef('audit-signing-key_B'), keyRef('audit-signing-key_key-ml-dsa'), keyRef('audit-signing-key_key-cosigner')] }]);
   // Sealed segments carry their own retain-until date: PutObjectRetention, under segments/ only.
   assert.deepEqual(statements.find((st) => st.Sid === 'WriteSealedSegments')!.Action, ['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject']);
 });

@@ -41,6 +41,10 @@ test('GIVEN the audit_store of the var file WHEN the pods\' environment is rende
   const s = tfvars.audit_store;
   for (const w of workloads()) {
     assert.equal(w.env.GLIMMER_AUDIT_SIGNING_KEY, s.signing_key);
+    assert.equal(w.env.GLIMMER_AUDIT_COSIGNING_KEY, s.cosigning_key);
+    // The agents' shared CA (A2A across pods), from an operator-created Secret the pod waits for.
+    assert.equal(w.env.GLIMMER_TRUST_CA_DIR, '/etc/glimmer/trust');
+    assert.deepEqual(w.secrets.find((x) => x.mountPath === '/etc/glimmer/trust'), { mountPath: '/etc/glimmer/trust', secretName: 'glimmer-trust-ca', optional: false });
     assert.equal(w.env.GLIMMER_AUDIT_BUCKET, s.bucket);
     assert.equal(w.env.GLIMMER_AUDIT_RETENTION_MODE, s.retention_mode);
     assert.equal(w.env.GLIMMER_AUDIT_RETENTION_DAYS, String(s.retention_days));
@@ -78,6 +82,7 @@ test('GIVEN the cloud runtime WHEN the agents get their AWS settings THEN they n
   const sts = findManifest(stacks['cloud-runtime']!, 'StatefulSet', 'industrial-1', 'control').spec as { template: { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }>; volumes: Array<{ name: string }> } } };
   const env = Object.fromEntries(sts.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
   assert.equal(env.GLIMMER_AUDIT_SIGNING_KEY, 'alias/${var.cluster_name}/audit-checkpoint');
+  assert.equal(env.GLIMMER_AUDIT_COSIGNING_KEY, 'alias/${var.cluster_name}/audit-cosigner');
   assert.match(env.GLIMMER_AUDIT_BUCKET!, /^\$\{var\.cluster_name\}-audit-\$\{data\.aws_caller_identity\./);
   assert.equal(env.GLIMMER_AUDIT_RETENTION_DAYS, '${var.audit_retention_days}');
   assert.equal(env.GLIMMER_AUDIT_RETENTION_MODE, '${var.audit_object_lock_mode}');

@@ -84,7 +84,7 @@ test('GIVEN bad topology values (the seed 1.18.2-hardened and FIPS_140_3_LEVEL4 
     'safety_zone_level must be an integer 1..4 (IEC 62443 SL), received 7',
     'service_mesh.istio_version must be a pinned Istio release 1.29.0 or later (like 1.30.3; 1.27 and 1.28 are end of life), received "1.18.2-hardened"',
     'service_mesh.encryption_mode must be one of FIPS_140_2, PQC_HYBRID (or unset), received "FIPS_140_3_LEVEL4"',
-    'tpm_attestation.pcr_policy_hash must be a SHA-384 digest (96 hex characters) when enforce_measured_boot is true, received "abc"',
+    'tpm_attestation.pcr_policy_hash must be a TPM2 PolicyPCR digest (SHA-256, 64 hex characters) or, for Nitro Enclaves, an image SHA-384 (96 hex characters) when enforce_measured_boot is true, received "abc"',
     'tpm_attestation.root_key_handle must look like aws-kms:///keys/<name>',
   ]) assert.ok(r.output.includes(message), `missing: ${message}\n${r.output}`);
 });
@@ -152,6 +152,14 @@ test('GIVEN a runtime image by tag instead of digest WHEN planned THEN runtime_i
   const r = plan('edge-runtime', { runtime_image: 'glimmer/runtime:latest', tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: plantVar(), audit_store: AUDIT_STORE });
   assert.equal(r.status, 1);
   assert.ok(r.output.includes('runtime_image must be an image reference pinned by digest, <registry>/<repository>@sha256:<64 lower-case hex>, received "glimmer/runtime:latest"'), r.output);
+});
+
+test('GIVEN a TPM2 PolicyPCR digest (64 hex) WHEN planned THEN it is accepted for measured boot, but the enclave option needs the 96-hex image SHA-384', () => {
+  const tpm = 'c'.repeat(64);
+  assert.equal(plan('edge', { tpm_attestation: `{pcr_policy_hash="${tpm}"}` }).status, 0);
+  const enclave = plan('edge', { tpm_attestation: `{pcr_policy_hash="${tpm}", enclave_attestation=true}` });
+  assert.equal(enclave.status, 1);
+  assert.ok(enclave.output.includes('tpm_attestation.enclave_attestation needs pcr_policy_hash to be the enclave image SHA-384 (96 hex characters)'), enclave.output);
 });
 
 test('GIVEN measured boot switched off explicitly WHEN planned THEN no PCR hash is needed (the opt-out is visible in the plan)', () => {
