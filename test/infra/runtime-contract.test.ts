@@ -92,3 +92,14 @@ test('GIVEN the cloud runtime WHEN the agents get their AWS settings THEN they n
   assert.equal(env.AWS_SHARED_CREDENTIALS_FILE, undefined, 'EKS Pod Identity injects the container credentials');
   assert.equal(env.AWS_ENDPOINT_URL_KMS, undefined);
 });
+
+test('GIVEN an audit_store without endpoints WHEN the pods\' environment is rendered THEN the SDK endpoint variables name AWS\'s regional endpoints (never an empty, invalid URL) and there is no cosigner', () => {
+  const values = JSON.parse(fs.readFileSync(varFile, 'utf8')) as { audit_store: Record<string, unknown> };
+  const { kms_endpoint: _k, s3_endpoint: _s, cosigning_key: _c, ...store } = values.audit_store;
+  const file = path.join(sandbox.root, 'no-endpoints.tfvars.json');
+  fs.writeFileSync(file, JSON.stringify({ ...values, audit_store: store }));
+  const [w] = renderWorkloads(sandbox, stacks['edge-runtime']!, [file]);
+  assert.equal(w!.env.AWS_ENDPOINT_URL_KMS, `https://kms.${String(store.region)}.amazonaws.com`);
+  assert.equal(w!.env.AWS_ENDPOINT_URL_S3, `https://s3.${String(store.region)}.amazonaws.com`);
+  assert.equal(w!.env.GLIMMER_AUDIT_COSIGNING_KEY, '');
+});
