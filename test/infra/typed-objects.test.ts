@@ -1,6 +1,7 @@
 /**
  * Kubernetes objects in modules/ are typed by the upstream models (k8sObject<IModel>): a misspelt or misplaced field is
- * a compile error, not a surprise at apply. Proved by compiling small files with the repository's compiler settings.
+ * a compile error, not a surprise at apply. Proved by compiling small files with the repository's compiler settings
+ * (in a temporary folder beside this test, outside the folders the layering check reads).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,10 +12,10 @@ import test from 'node:test';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 function compile(source: string): { status: number | null; output: string } {
-  const dir = fs.mkdtempSync(path.join(ROOT, 'modules', '.typed-probe-'));
+  const dir = fs.mkdtempSync(path.join(__dirname, '.typed-probe-'));
   try {
     fs.writeFileSync(path.join(dir, 'probe.ts'), source);
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../../tsconfig.json', include: ['probe.ts'] }));
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../../../tsconfig.json', include: ['probe.ts'] }));
     const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
   } finally {
@@ -22,8 +23,8 @@ function compile(source: string): { status: number | null; output: string } {
   }
 }
 
-const header = `import { TerraformStack, Testing } from '../tf';
-import { k8sObject } from '../k8s';
+const header = `import { TerraformStack, Testing } from '../../../modules/tf';
+import { k8sObject } from '../../../modules/k8s';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 const s = new TerraformStack(Testing.app(), 's');
 `;
