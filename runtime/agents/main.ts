@@ -4,7 +4,7 @@
  * and reports every transition back over IPC. It never holds the audit log: records go to the supervisor.
  * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
  */
-import { GlimmerError, asGlimmerError } from '../errors';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
@@ -12,6 +12,7 @@ import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type Boo
 import type { AgentBehaviour, AgentContext, AgentMessage } from './behaviour';
 import type { AgentMessenger } from './messaging';
 import { loadBehaviour } from './registry';
+import { parseShutdownBody, TOPIC_SHUTDOWN } from './safety-orders';
 
 const SEAL_TIMEOUT_MS = 3000;
 
@@ -21,6 +22,7 @@ function send(message: AgentToSupervisor): void {
 
 class AgentProcess {
   private machine?: StateMachine;
+  private cmd?: BootCommand;
   private behaviour?: AgentBehaviour;
   private readonly handlers: ((m: AgentMessage) => void)[] = [];
   private sealed?: () => void;
@@ -31,6 +33,7 @@ class AgentProcess {
 
   async boot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
+    this.cmd = cmd;
     const machine = new StateMachine(cmd.spec.name);
     this.machine = machine;
     machine.onTransition((transition) => send({ type: 'transition', transition }));
@@ -45,7 +48,11 @@ class AgentProcess {
       logger,
       endpoints: cmd.endpoints,
       audit: (record) => send({ type: 'audit', record }),
-      send: (to, topic, body) => this.messenger?.send(to, topic, body),
+      send: (to, topic, body, done) => {
+        if (this.messenger) this.messenger.send(to, topic, body, done);
+        else done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `agent ${cmd.spec.name} has no A2A messenger to reach ${to}`));
+      },
+      order: (order) => send({ type: 'safety-order', order }),
       onMessage: (handler) => this.handlers.push(handler),
       publish: (status) => send({ type: 'publish', status }),
       hold: (reason) => void this.pause(reason),
@@ -115,9 +122,43 @@ class AgentProcess {
     }
   }
 
+  /** Throws for a safety order it cannot take, so the A2A caller hears of it (and audits it) too. */
   deliver(message: AgentMessage): void {
+    if (message.topic === TOPIC_SHUTDOWN) {
+      this.deliverOrder(message);
+      return;
+    }
     if (this.machine?.state !== 'ACTIVE' && this.machine?.state !== 'PAUSED') return;
     for (const handler of this.handlers) handler(message);
+  }
+
+  /**
+   * A safety order about this agent goes up to its supervisor, whatever the kind (the supervisor holds the agent, not
+   * the behaviour); one about a plant unit goes to the Industrial behaviour, the only kind that executes those.
+   */
+  private deliverOrder(message: AgentMessage): void {
+    const spec = this.cmd?.spec;
+    const state = this.machine?.state;
+    let target: unknown = (message.body as { target?: unknown } | null)?.target;
+    try {
+      const order = parseShutdownBody(message.body);
+      target = order.target;
+      if (spec === undefined || (state !== 'ACTIVE' && state !== 'PAUSED')) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `agent ${spec?.name ?? '?'} is ${state ?? 'not booted'}`);
+      if (order.target === spec.name) {
+        send({ type: 'safety-order', order: { action: order.action, target: order.target, decision_id: order.decision_id, codes: order.codes, from: message.from } });
+        return;
+      }
+      if (spec.kind !== 'industrial') throw new GlimmerError('GLM_ERR_SAFETY_TARGET_UNKNOWN', `agent ${spec.name} (${spec.kind}) executes no order for ${quote(order.target)}`);
+      for (const handler of this.handlers) handler(message);
+    } catch (err) {
+      const e = asGlimmerError(err);
+      send({ type: 'audit', record: { type: 'safety.order_refused', target: String(target ?? '').slice(0, 64), from: message.from, code: e.code, message: e.message.slice(0, 200) } });
+      throw e;
+    }
+  }
+
+  levels(zones: Parameters<NonNullable<AgentBehaviour['levels']>>[0], agents: Parameters<NonNullable<AgentBehaviour['levels']>>[1]): void {
+    this.behaviour?.levels?.(zones, agents);
   }
 
   onSealed(): void {
@@ -175,7 +216,14 @@ process.on('message', (raw: SupervisorToAgent) => {
     case 'pause': void agent.pause(raw.reason); break;
     case 'resume': void agent.resume(raw.reason); break;
     case 'terminate': void agent.terminate(raw.reason); break;
-    case 'message': agent.deliver(raw.message); break;
+    case 'message':
+      try {
+        agent.deliver(raw.message);
+      } catch {
+        // audited by deliver
+      }
+      break;
+    case 'levels': agent.levels(raw.zones, raw.agents); break;
     case 'sealed': agent.onSealed(); break;
     case 'peers': agent.setPeers(raw.peers); break;
     case 'svid': agent.onSvid({ identity: raw.identity }); break;

@@ -33,6 +33,9 @@ export function createMetrics() {
     bootRefusals: new client.Counter({ name: 'glimmer_boot_refusals_total', help: 'Boots refused by certificate validation or measured boot, by error code', labelNames: ['agent', 'code'], registers: r }),
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
     requiredSafetyLevel: new client.Gauge({ name: 'required_safety_level', help: 'Safety integrity level the agent requires', labelNames: ['agent', 'zone'], registers: r }),
+    safetyHolds: new client.Gauge({ name: 'glimmer_safety_holds', help: 'Safety holds in force on the agent (one per ordering agent, plus one when its configured levels disagree); the supervisor keeps it PAUSED while above 0', labelNames: ['agent'], registers: r }),
+    // target_kind: agent|plant|unknown; code: a GLM_ERR_* code (bounded by the error catalogue).
+    safetyOrderFailures: new client.Counter({ name: 'glimmer_safety_order_failures_total', help: 'Safety orders (shutdowns, holds, releases) that were not delivered or not enforced, by target kind and error code', labelNames: ['target_kind', 'code'], registers: r }),
 
     // --- industrial gateway (runtime/industrial) --- defined by observability (issue 8); the gateway owner fills them.
     // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);

@@ -1,5 +1,6 @@
 /** Shared by the external-plant tests: a glimmer.yml with plant.mode external, and real certificate files. */
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,3 +39,10 @@ export function externalConfig(plc: { host: string; port: number }, extra: Recor
     },
   };
 }
+
+/** The deployment's pins of a configuration outside the release (what GLIMMER_CONFIG_SHA256 carries in a pod). */
+export function pinsOf(configFile: string): Record<string, string> {
+  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(path.dirname(configFile), f))).digest('hex');
+  return { 'glimmer.yml': sha('glimmer.yml'), 'cognitive.yml': sha('cognitive.yml') };
+}
+
