@@ -87,6 +87,8 @@ interface Slot {
   lastError?: { code: string; message: string };
   status?: Record<string, unknown>;
   refused: boolean;
+  /** Given up on after a crash loop (until this process restarts). */
+  crashLooped: boolean;
   /** Where its A2A endpoint listens, while its process runs. */
   a2aUrl?: string;
   timer?: NodeJS.Timeout;
@@ -107,7 +109,7 @@ export class Supervisor extends EventEmitter {
     this.config = options.config;
     this.configPins = options.configPins ?? {};
     for (const spec of options.agents ?? options.config.agents) {
-      this.slots.set(spec.name, { spec, holds: new Map(), safetyPaused: false, state: 'INIT', since: new Date().toISOString(), restarts: 0, crashTimes: [], refused: false });
+      this.slots.set(spec.name, { spec, holds: new Map(), safetyPaused: false, crashLooped: false, state: 'INIT', since: new Date().toISOString(), restarts: 0, crashTimes: [], refused: false });
     }
   }
 
@@ -428,6 +430,7 @@ export class Supervisor extends EventEmitter {
     this.options.metrics.safetyIntegrityLevel.set({ agent: name, zone }, slot.state === 'ACTIVE' ? zoneLevel : 0);
     this.options.metrics.requiredSafetyLevel.set({ agent: name, zone }, required_safety_level);
     this.options.metrics.safetyHolds.set({ agent: name }, slot.holds.size);
+    this.options.metrics.agentCrashLoop.set({ agent: name }, slot.crashLooped ? 1 : 0);
   }
 
   private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -451,6 +454,8 @@ export class Supervisor extends EventEmitter {
     void this.append({ type: 'agent.crash', agent: slot.spec.name, exit_code: code, signal });
     if (slot.state !== 'TERMINATED') this.record(slot, { agent: slot.spec.name, from: slot.state, to: 'TERMINATED', at: new Date().toISOString(), reason: `crashed (${signal ?? `exit ${code}`})` });
     if (slot.crashTimes.length > maxRestarts) {
+      slot.crashLooped = true;
+      this.updateGauges(slot);
       slot.lastError = { code: 'GLM_ERR_AGENT_CRASH_LOOP', message: `agent ${slot.spec.name} crashed ${slot.crashTimes.length} times within ${restartWindowS}s; not restarting` };
       this.options.logger.error({ agent: slot.spec.name, code: 'GLM_ERR_AGENT_CRASH_LOOP' }, slot.lastError.message);
       void this.append({ type: 'agent.crash_loop', agent: slot.spec.name, crashes: slot.crashTimes.length });

@@ -29,6 +29,7 @@ export function createMetrics() {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
     agentTransitions: new client.Counter({ name: 'glimmer_agent_transitions_total', help: 'Lifecycle transitions by agent, source and target state', labelNames: ['agent', 'from', 'to'], registers: r }),
+    agentCrashLoop: new client.Gauge({ name: 'glimmer_agent_crash_loop', help: '1 when the supervisor gave up on the agent after it crashed more often than max_restarts within restart_window_s, else 0', labelNames: ['agent'], registers: r }),
     agentRestarts: new client.Counter({ name: 'glimmer_agent_restarts_total', help: 'Agent process restarts by the supervisor', labelNames: ['agent'], registers: r }),
     bootRefusals: new client.Counter({ name: 'glimmer_boot_refusals_total', help: 'Boots refused by certificate validation or measured boot, by error code', labelNames: ['agent', 'code'], registers: r }),
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
