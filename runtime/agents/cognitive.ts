@@ -56,7 +56,7 @@ const factory: BehaviourFactory = (spec, config) => {
       const { loadAnomalyModel } = await import('../reasoning/model');
       const { CognitiveCore } = await import('../reasoning/cognitive-core');
       const { SIMULATED_PLANT_PROFILE, staticFacts } = await import('../reasoning/plant-facts');
-      const { plantMap } = await import('../industrial/plant/map');
+      const { plantMap } = await import('../model/plant-map');
       const plantUnits = new Set(['plant', ...plantMap().map((e) => e.asset)]);
       const orders = new SafetyOrderRouter({
         self: spec.name,

@@ -8,7 +8,8 @@
 import path from 'node:path';
 import type { Pseudonymiser as SubjectKeys } from '../audit/gdpr';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
-import type { AgentContext, AgentMessage, BehaviourFactory } from './behaviour';
+import type { AgentContext, BehaviourFactory } from './behaviour';
+import type { AgentMessage } from '../model/messages';
 import { policyArtifacts, startAgentMessenger } from './messaging';
 import { TOPIC_SHUTDOWN } from './safety-orders';
 import { conduitBetween } from './data/conduits';

@@ -14,7 +14,7 @@
 import { GlimmerError, quote } from '../errors';
 import type { SafetyOrder } from '../lifecycle/ipc';
 import type { Logger } from '../observability/logger';
-import type { AuditRecordInput } from './behaviour';
+import type { AuditRecordInput } from '../model/messages';
 
 export const TOPIC_SHUTDOWN = 'safety.shutdown';
 

@@ -3,7 +3,7 @@
  * process with any is not ready (a shutdown the rules demand is not taking effect), until an order to that target is
  * delivered again, the rules stop demanding it, or the supervisor sees the hold in force.
  */
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 
 /** Bounded label values of glimmer_safety_order_failures_total{target_kind}. */
 export const TARGET_KINDS = ['agent', 'plant', 'unknown'] as const;
