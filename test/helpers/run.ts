@@ -11,15 +11,19 @@ export interface RunningGlimmer {
   readonly url: URL;
   readonly token: string;
   readonly output: () => { stdout: string; stderr: string };
+  /** The `glimmer run` process (its agents are its children). */
+  readonly pid: number;
+  readonly kill: (signal: NodeJS.Signals) => void;
   /** SIGTERM, then the exit code and the whole output. */
   readonly stop: () => Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-export async function startGlimmerRun(stateDir: string, extraArgs: string[] = []): Promise<RunningGlimmer> {
+/** `extraArgs` come last, so e.g. `--api-port 9000` overrides the default 0; `env` adds to the environment. */
+export async function startGlimmerRun(stateDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningGlimmer> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'glimmer'), 'run', '--state-dir', stateDir, '--api-port', '0', '--api-mtls-port', '0', '--modbus-port', '0', '--opcua-port', '0', ...extraArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GLIMMER_LOG_LEVEL: 'warn' },
+    env: { ...process.env, GLIMMER_LOG_LEVEL: 'warn', ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -43,7 +47,7 @@ export async function startGlimmerRun(stateDir: string, extraArgs: string[] = []
         }
       }, 50);
     });
-    return { url, token: url.hash.replace('#token=', ''), output: () => ({ stdout, stderr }), stop };
+    return { url, token: url.hash.replace('#token=', ''), output: () => ({ stdout, stderr }), pid: child.pid as number, kill: (signal) => child.kill(signal), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
 import { BASE_CONFIG, externalConfig, portBelowEphemeralRange, startPeer, writeConfig } from '../helpers/external-plant';
+import { startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 const ROOT = path.join(__dirname, '..', '..');
 const RULES = path.join(ROOT, 'monitoring', 'prometheus', 'custom_rules.yml');
@@ -63,26 +64,15 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
   }
 }
 
-interface Glimmer { child: ChildProcess; out: () => string; api: Promise<{ port: number; token: string }>; exited: Promise<number | null> }
-
-/** `glimmer run` (the built CLI) as its own process, with the deployment's config pins like a pod. */
-function glimmerRun(configFile: string, stateDir: string, apiPort: number): Glimmer {
+/** `glimmer run` (the built CLI) on its own config, with the deployment's config pins as a pod gets them. */
+function glimmerRun(configFile: string, stateDir: string, apiPort: number): Promise<RunningGlimmer> {
   const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(path.dirname(configFile), f))).digest('hex');
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'glimmer'), 'run', '--config', configFile, '--state-dir', stateDir, '--api-port', String(apiPort), '--api-mtls-port', '0', '--modbus-port', '0', '--opcua-port', '0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GLIMMER_LOG_LEVEL: 'warn', GLIMMER_CONFIG_SHA256: `glimmer.yml=${sha('glimmer.yml')},cognitive.yml=${sha('cognitive.yml')}` },
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  child.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20_000); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const api = until('the console address', () => {
-    const m = /Operator console: http:\/\/127\.0\.0\.1:(\d+)\/#token=([A-Za-z0-9_-]+)/.exec(out);
-    return m ? { port: Number(m[1]), token: m[2] as string } : undefined;
-  }, 80_000, () => out.slice(-3000));
-  return { child, out: () => out, api, exited };
+  return startGlimmerRun(stateDir, ['--config', configFile, '--api-port', String(apiPort)], { GLIMMER_CONFIG_SHA256: `glimmer.yml=${sha('glimmer.yml')},cognitive.yml=${sha('cognitive.yml')}` });
 }
+
+type Api = { port: number; token: string };
+const apiOf = (g: RunningGlimmer): Api => ({ port: Number(g.url.port), token: g.token });
+const tail = (g: RunningGlimmer | undefined): string => (g ? `${g.output().stdout.slice(-1500)}${g.output().stderr.slice(-1500)}` : '(not started)');
 
 interface PromAlert { labels: Record<string, string>; state: 'pending' | 'firing' }
 
@@ -97,12 +87,12 @@ async function matches(promPort: number, query: string): Promise<boolean> {
   return ((await res.json()) as { data: { result: unknown[] } }).data.result.length > 0;
 }
 
-async function agentState(api: { port: number; token: string }, agent: string): Promise<string | undefined> {
+async function agentState(api: Api, agent: string): Promise<string | undefined> {
   const res = await fetch(`http://127.0.0.1:${api.port}/v1/agents`, { headers: { authorization: `Bearer ${api.token}` } });
   return ((await res.json()) as { id: string; state: string }[]).find((a) => a.id === agent)?.state;
 }
 
-async function auditRecords(api: { port: number; token: string }): Promise<{ ts: string; record: Record<string, unknown> }[]> {
+async function auditRecords(api: Api): Promise<{ ts: string; record: Record<string, unknown> }[]> {
   const out: { ts: string; record: Record<string, unknown> }[] = [];
   for (;;) {
     const res = await fetch(`http://127.0.0.1:${api.port}/v1/audit/entries?start=${out.length}&end=${out.length + 999}`, { headers: { authorization: `Bearer ${api.token}` } });
@@ -129,8 +119,10 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-prom-'));
   const children: ChildProcess[] = [];
+  const runs: RunningGlimmer[] = [];
   t.after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(runs.map((r) => r.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -141,8 +133,7 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   fs.mkdirSync(path.join(dir, 'a'));
   const configA = writeConfig(docA, path.join(dir, 'a'));
   const spawnedA = Date.now();
-  const a = glimmerRun(configA, path.join(dir, 'a', 'state'), 0);
-  children.push(a.child);
+  const startingA = glimmerRun(configA, path.join(dir, 'a', 'state'), 0);
 
   // Swarm B: a PLC that is not ours and the Data agent alone, given up on after its second crash.
   const plcPort = await portBelowEphemeralRange();
@@ -154,10 +145,11 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const configB = writeConfig(docB, path.join(dir, 'b'));
   const stateB = path.join(dir, 'b', 'state');
   const portB = await freePort();
-  let b = glimmerRun(configB, stateB, portB);
-  children.push(b.child);
-
-  const [apiA] = await Promise.all([a.api, b.api]);
+  let b = await glimmerRun(configB, stateB, portB);
+  runs.push(b);
+  const a = await startingA;
+  runs.push(a);
+  const apiA = apiOf(a);
   const promPort = await freePort();
   fs.writeFileSync(path.join(dir, 'rules.yml'), testRuleCopy(fs.readFileSync(RULES, 'utf8')));
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), YAML.stringify({
@@ -169,7 +161,7 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   prom.stderr?.on('data', (d: Buffer) => { promLog = (promLog + d.toString()).slice(-5000); });
   children.push(prom);
-  const diag = () => `prometheus: ${promLog}\nA: ${a.out().slice(-2000)}\nB: ${b.out().slice(-2000)}`;
+  const diag = () => `prometheus: ${promLog}\nA: ${tail(a)}\nB: ${tail(b)}`;
   const has = async (name: string, swarm: string, state: 'firing' | 'gone', extra: Record<string, string> = {}) => {
     const hit = (await alerts(promPort)).find((x) => x.labels.alertname === name && x.labels.swarm === swarm && Object.entries(extra).every(([k, v]) => x.labels[k] === v));
     return state === 'firing' ? hit?.state === 'firing' : hit === undefined;
@@ -182,9 +174,9 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const tokens = path.join(stateB, 'softhsm', 'tokens');
   fs.renameSync(tokens, `${tokens}.gone`);
   for (let crash = 0; crash < 2; crash++) {
-    const pid = await until('a data agent process in B', () => agentPids(b.child.pid as number, 'data').at(0), 30_000, diag);
+    const pid = await until('a data agent process in B', () => agentPids(b.pid, 'data').at(0), 30_000, diag);
     process.kill(pid, 'SIGKILL');
-    await until('the crashed agent to be gone', () => !agentPids(b.child.pid as number, 'data').includes(pid), 5000, diag);
+    await until('the crashed agent to be gone', () => !agentPids(b.pid, 'data').includes(pid), 5000, diag);
   }
 
   // A: the rules hold data-1 through its supervisor, within the evaluation that first names it.
@@ -206,7 +198,7 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
 
   // Cure A: data-1's requirement now matches its zone; SIGHUP reloads it, the hold is released, the alerts resolve.
   fs.writeFileSync(configA, YAML.stringify({ ...docA, agents: docA.agents.map((x) => (x.name === 'data-1' ? { ...x, required_safety_level: 2 } : x)) }));
-  a.child.kill('SIGHUP');
+  a.kill('SIGHUP');
   await until('data-1 ACTIVE in A', async () => (await agentState(apiA, 'data-1')) === 'ACTIVE', 20_000, diag);
   const released = await auditRecords(apiA);
   assert.ok(released.some((e) => e.record.type === 'safety.release' && e.record.agent === 'data-1' && e.record.by === 'cognitive-1'));
@@ -216,11 +208,10 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   plc = await startPeer(plcPort);
   children.push(plc);
   fs.renameSync(`${tokens}.gone`, tokens);
-  b.child.kill('SIGTERM');
-  assert.equal(await b.exited, 0, b.out().slice(-2000));
-  b = glimmerRun(configB, stateB, portB);
-  children.push(b.child);
-  await b.api;
+  const stoppedB = await b.stop();
+  assert.equal(stoppedB.code, 0, stoppedB.stderr.slice(-2000));
+  b = await glimmerRun(configB, stateB, portB);
+  runs.push(b);
 
   await scraped('safety_integrity_level{swarm="a",agent="data-1"} >= on (agent, zone, instance) required_safety_level');
   await scraped('glimmer_agent_state{swarm="a",agent="data-1",state="ACTIVE"} == 1');
@@ -232,7 +223,6 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   for (const name of ['PlcUnreachable', 'PlantProcessImageStale', 'AuditCheckpointOverdue', 'AgentCrashLoop']) await until(`${name} resolved in B`, () => has(name, 'b', 'gone'), 30_000, diag);
   t.diagnostic(`whole test: ${Date.now() - started} ms`);
 
-  for (const g of [a, b]) g.child.kill('SIGTERM');
-  assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0]);
+  assert.deepEqual((await Promise.all([a.stop(), b.stop()])).map((r) => r.code), [0, 0]);
   prom.kill('SIGTERM');
 });
