@@ -7,6 +7,7 @@
 import type { Construct } from 'constructs';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { AgentWorkload, a2aUrl } from '../modules/agent-workload';
+import { safetyLevelShortfall, shortfallMessage, STARTS_HELD_ANNOTATION } from '../runtime/config/safety-levels';
 import { escapeDeep, k8sObject } from '../modules/k8s';
 import { MeshPolicies } from '../modules/mesh-policies';
 import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
@@ -52,6 +53,16 @@ export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariabl
     },
     cognitive_config: 'cognitive.yml',
   });
+}
+
+/**
+ * An agent whose required level exceeds its zone's deploys like any other and starts held by its pod's supervisor (the
+ * runtime's own verdict); the annotation says so where `kubectl describe` shows it.
+ */
+function heldAnnotation(inputs: StackInputs, agent: string): Record<string, string> {
+  const spec = inputs.config.agents.find((a) => a.name === agent);
+  const shortfall = spec && safetyLevelShortfall(spec, inputs.config.zones);
+  return shortfall ? { [STARTS_HELD_ANNOTATION]: shortfallMessage(shortfall) } : {};
 }
 
 export class RuntimeStack extends TerraformStack {
@@ -103,7 +114,7 @@ export class RuntimeStack extends TerraformStack {
         configMaps: maps.mounts,
         zoneNodeAffinity: topology === 'edge',
         secrets: egress ? [plantCredentialsMount(plant)] : [],
-        podAnnotations: egress?.podAnnotations ?? {},
+        podAnnotations: { ...(egress?.podAnnotations ?? {}), ...heldAnnotation(inputs, agent.name) },
         // Measured boot checks the mounted config against this pin (no release manifest can list a ConfigMap).
         env: { ...env, GLIMMER_CONFIG_SHA256: maps.configPins },
         dependsOn: [...maps.objects, ...mesh.objects],

@@ -16,6 +16,9 @@ export interface SafetyLevelShortfall {
   readonly zoneLevel: number;
 }
 
+/** The pod annotation `make synth` puts on such an agent's workload (the message says why). */
+export const STARTS_HELD_ANNOTATION = 'glimmer.io/starts-held';
+
 /** The holder name of a hold the configuration itself places (beside the ordering agents' names). */
 export const CONFIGURATION_HOLDER = 'configuration';
 
