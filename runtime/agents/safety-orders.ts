@@ -113,7 +113,11 @@ export class SafetyOrderRouter {
     }
   }
 
-  private failed(action: string, command: OrderCommand, kind: OrderTargetKind, err: GlimmerError): void {
+  private failed(action: string, command: OrderCommand, kind: OrderTargetKind, error: GlimmerError): void {
+    // A peer that does not answer at all (refused connection, reset) surfaces as a bare error: it is undelivered.
+    const err = error.code === 'GLM_ERR_INTERNAL'
+      ? new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `${quote(command.target)} did not take the order: ${String((error.cause as Error | undefined)?.message ?? error.message).slice(0, 160)}`)
+      : error;
     this.failing.add(command.target);
     const targetKind = kind === 'self' || kind === 'agent' ? 'agent' : kind;
     this.o.logger.error({ target: command.target, code: err.code, decision_id: command.decision_id, reason: err.message.slice(0, 200) }, 'safety order not delivered');
