@@ -171,6 +171,11 @@ export class Supervisor extends EventEmitter {
    * here is a loud failure (audit, error log, metric, readiness).
    */
   safetyOrder(order: SafetyOrder): void {
+    // Only a reload of the configuration places or lifts the configuration's own hold, never an order.
+    if (order.from === CONFIGURATION_HOLDER) {
+      this.orderFailed(order, 'agent', 'GLM_ERR_SAFETY_ORDER_INVALID', `an order may not come from ${quote(CONFIGURATION_HOLDER)}`);
+      return;
+    }
     const slot = this.slots.get(order.target);
     if (!slot) {
       this.orderFailed(order, this.config.agents.some((a) => a.name === order.target) ? 'agent' : 'unknown', 'GLM_ERR_SAFETY_TARGET_UNKNOWN', `no agent named ${quote(order.target)} is supervised by this process`);

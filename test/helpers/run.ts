@@ -2,7 +2,8 @@
  * Starts the real `glimmer run` process (built bundle, real agent processes, the simulated plant on loopback, every
  * port picked by the OS) and resolves once it prints the console address.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -52,4 +53,16 @@ export async function startGlimmerRun(stateDir: string, extraArgs: string[] = []
     await stop();
     throw err;
   }
+}
+
+/** The agent processes a runtime process (`glimmer run`, or this test process) forked for one agent kind (their bundle is dist/agent-<kind>.js). */
+export function agentProcesses(parent: number, kind: string): number[] {
+  const pids = spawnSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  return pids.filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`agent-${kind}.js`);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -13,6 +13,7 @@ import YAML from 'yaml';
 import { startRuntime } from '../../runtime/app';
 import { silentLogger } from '../../runtime/observability/logger';
 import { BASE_CONFIG, pinsOf, writeConfig } from '../helpers/external-plant';
+import { agentProcesses } from '../helpers/run';
 
 type Rec = Record<string, unknown>;
 
@@ -107,4 +108,41 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
   fs.writeFileSync(configFile, YAML.stringify({ ...fixed, supervisor: { max_restarts: 9 }, agents: fixed.agents.map((a) => ({ ...a, required_safety_level: 4 })) }));
   await assert.rejects(rt.reload(), (e: Error & { code?: string }) => e.code === 'GLM_ERR_CONFIG_RELOAD_REFUSED' && /\/supervisor/.test(e.message));
   assert.ok(agents.every((a) => stateOf(a) === 'ACTIVE'));
+});
+
+test('GIVEN an agent frozen (SIGSTOP) WHEN a safety hold is ordered THEN the supervisor reports it not enforced (audit GLM_ERR_SAFETY_HOLD_NOT_ENFORCED, metric, not ready) and enforces it once the agent runs again; its release resumes it', { timeout: 150_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-frozen-'));
+  const configFile = writeConfig(withLevels({}), dir);
+  const rt = await startRuntime({ configFile, configPins: pinsOf(configFile), agent: 'data-1', stateDir: path.join(dir, 'state'), apiPort: 0, apiMtlsPort: 0, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
+  let frozen: number | undefined;
+  t.after(async () => {
+    if (frozen !== undefined) process.kill(frozen, 'SIGCONT');
+    await rt.stop('test');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  assert.ok(await rt.supervisor.waitFor(['ACTIVE'], 90_000), JSON.stringify(rt.supervisor.agents()));
+  const [pid] = agentProcesses(process.pid, 'data');
+  assert.ok(pid, 'the data agent process');
+  frozen = pid;
+  process.kill(pid, 'SIGSTOP');
+
+  rt.supervisor.safetyOrder({ action: 'hold', target: 'data-1', decision_id: 'd-frozen', codes: ['TEST'], from: 'cognitive-1' });
+  // An order may not pose as the configuration's own hold.
+  rt.supervisor.safetyOrder({ action: 'release', target: 'data-1', decision_id: null, codes: [], from: 'configuration' });
+  const base = `http://127.0.0.1:${rt.apiPort}`;
+  const failed = await until('the hold reported not enforced', async () => (await auditRecords(base, rt.adminToken)).find((r) => r.type === 'safety.order_failed' && r.code === 'GLM_ERR_SAFETY_HOLD_NOT_ENFORCED'), 15_000);
+  assert.deepEqual([failed.target, failed.decision_id, failed.from], ['data-1', 'd-frozen', 'cognitive-1']);
+  assert.equal(rt.supervisor.safetyOrders.readiness().ready, false);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /glimmer_safety_order_failures_total\{target_kind="agent",code="GLM_ERR_SAFETY_HOLD_NOT_ENFORCED"\} [1-9]/);
+  assert.match(metrics, /glimmer_safety_order_failures_total\{target_kind="agent",code="GLM_ERR_SAFETY_ORDER_INVALID"\} 1/);
+
+  process.kill(pid, 'SIGCONT');
+  frozen = undefined;
+  await until('data-1 PAUSED', () => rt.supervisor.agents()[0]?.state === 'PAUSED', 15_000);
+  assert.equal(rt.supervisor.safetyOrders.readiness().ready, true);
+  rt.supervisor.safetyOrder({ action: 'release', target: 'data-1', decision_id: 'd-clear', codes: [], from: 'cognitive-1' });
+  await until('data-1 ACTIVE', () => rt.supervisor.agents()[0]?.state === 'ACTIVE', 15_000);
+  const records = await auditRecords(base, rt.adminToken);
+  assert.ok(records.some((r) => r.type === 'safety.release' && r.by === 'cognitive-1' && r.decision_id === 'd-clear'));
 });

@@ -12,7 +12,7 @@
  *     same port, and all four resolve.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -21,7 +21,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
 import { BASE_CONFIG, externalConfig, portBelowEphemeralRange, startPeer, writeConfig } from '../helpers/external-plant';
-import { startGlimmerRun, type RunningGlimmer } from '../helpers/run';
+import { agentProcesses, startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 const ROOT = path.join(__dirname, '..', '..');
 const RULES = path.join(ROOT, 'monitoring', 'prometheus', 'custom_rules.yml');
@@ -103,18 +103,6 @@ async function auditRecords(api: Api): Promise<{ ts: string; record: Record<stri
   }
 }
 
-/** The agent processes `glimmer run` forked for one agent kind (their bundle is dist/agent-<kind>.js). */
-function agentPids(parent: number, kind: string): number[] {
-  const pids = spawnSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-  return pids.filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`agent-${kind}.js`);
-    } catch {
-      return false;
-    }
-  });
-}
-
 test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each alert condition is caused and then cured THEN Prometheus shows every alert firing and then resolved', { timeout: 170_000 }, async (t) => {
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-prom-'));
@@ -174,9 +162,9 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const tokens = path.join(stateB, 'softhsm', 'tokens');
   fs.renameSync(tokens, `${tokens}.gone`);
   for (let crash = 0; crash < 2; crash++) {
-    const pid = await until('a data agent process in B', () => agentPids(b.pid, 'data').at(0), 30_000, diag);
+    const pid = await until('a data agent process in B', () => agentProcesses(b.pid, 'data').at(0), 30_000, diag);
     process.kill(pid, 'SIGKILL');
-    await until('the crashed agent to be gone', () => !agentPids(b.pid, 'data').includes(pid), 5000, diag);
+    await until('the crashed agent to be gone', () => !agentProcesses(b.pid, 'data').includes(pid), 5000, diag);
   }
 
   // A: the rules hold data-1 through its supervisor, within the evaluation that first names it.
