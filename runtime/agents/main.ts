@@ -14,8 +14,11 @@ import type { AgentMessage } from '../model/messages';
 import type { AgentMessenger } from './messaging';
 import { loadBehaviour } from './registry';
 import { parseShutdownBody, TOPIC_SHUTDOWN } from './safety-orders';
+import { decisionKey } from '../trust/metrics';
 
 const SEAL_TIMEOUT_MS = 3000;
+/** How often the agent reports its PDP's decision counts to the supervisor (which alone serves /metrics). */
+const DECISION_REPORT_MS = 1000;
 
 function send(message: AgentToSupervisor): void {
   if (process.connected) process.send?.(message);
@@ -31,6 +34,9 @@ class AgentProcess {
   private messenger?: AgentMessenger;
   private peers: Readonly<Record<string, string>> = {};
   private renewal?: { resolve: (identity: AgentIdentity) => void; reject: (err: Error) => void };
+  /** PDP decisions since the last report, by decisionKey. */
+  private readonly decisions = new Map<string, number>();
+  private decisionReports?: NodeJS.Timeout;
 
   async boot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
@@ -173,14 +179,25 @@ class AgentProcess {
       config: cmd.config,
       identity: cmd.identity,
       renew: () => this.renew(),
+      onDecision: (decision, action, protocol) => {
+        const key = decisionKey(decision, action, protocol);
+        this.decisions.set(key, (this.decisions.get(key) ?? 0) + 1);
+      },
       accepts: messaging.accepts,
       audit: ctx.audit,
       logger: ctx.logger,
       deliver: (message) => this.deliver(message),
     });
     this.messenger = messenger;
+    this.decisionReports ??= setInterval(() => this.reportDecisions(), DECISION_REPORT_MS).unref();
     messenger.setPeers(this.peers);
     if (messenger.url !== undefined) send({ type: 'a2a-endpoint', url: messenger.url });
+  }
+
+  reportDecisions(): void {
+    if (this.decisions.size === 0) return;
+    send({ type: 'policy-decisions', counts: Object.fromEntries(this.decisions) });
+    this.decisions.clear();
   }
 
   setPeers(peers: Readonly<Record<string, string>>): void {
@@ -205,6 +222,8 @@ class AgentProcess {
   }
 
   private exit(code: number): void {
+    clearInterval(this.decisionReports);
+    this.reportDecisions();
     // Let the IPC channel flush the last messages before leaving.
     setImmediate(() => process.exit(code));
   }

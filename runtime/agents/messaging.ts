@@ -16,7 +16,7 @@ import type { Logger } from '../observability/logger';
 import type { A2aClient, A2aPeer } from '../trust/a2a/client';
 import type { A2aServer } from '../trust/a2a/server';
 import type { TrustAuditRecord } from '../trust/audit';
-import type { PolicyAction } from '../trust/policy/pdp';
+import type { PdpOptions, PolicyAction } from '../trust/policy/pdp';
 import { SvidSource } from '../trust/rotation';
 import { type IssuedSvid, validateSvid } from '../trust/svid';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
@@ -48,6 +48,8 @@ export interface MessengerOptions {
   readonly audit: (record: AuditRecordInput) => void;
   readonly logger: Logger;
   readonly deliver: (message: AgentMessage) => void;
+  /** Hears every decision of the endpoint's PDP (the agent process counts them for the supervisor's metrics). */
+  readonly onDecision?: PdpOptions['onDecision'];
   /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
   readonly rotateAt?: number;
 }
@@ -98,7 +100,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
   if (options.accepts.length > 0) {
     const { PolicyDecisionPoint } = await import('../trust/policy/pdp');
     const { createA2aServer } = await import('../trust/a2a/server');
-    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit });
+    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, onDecision: options.onDecision });
     const self = identity.current.spiffeId;
     server = createA2aServer({
       identity,

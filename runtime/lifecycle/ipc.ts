@@ -65,6 +65,8 @@ export type AgentToSupervisor =
   | { readonly type: 'publish'; readonly status: Record<string, unknown> }
   | { readonly type: 'hold'; readonly reason: string }
   | { readonly type: 'clear' }
+  /** Decisions of the agent's own PDP since the last report, by `<protocol>_<action>|allow|deny` (for /metrics). */
+  | { readonly type: 'policy-decisions'; readonly counts: Readonly<Record<string, number>> }
   /** A safety order for this agent (from its own rules, or received over A2A): the supervisor enforces it. */
   | { readonly type: 'safety-order'; readonly order: SafetyOrder };
 

@@ -23,6 +23,7 @@ import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
 import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
 import { SafetyOrderReadiness, type TargetKind } from './safety-orders';
+import { reportedDecisions } from '../trust/metrics';
 import { STATES, type LifecycleState } from './states';
 import type { Transition } from './state-machine';
 
@@ -333,6 +334,14 @@ export class Supervisor extends EventEmitter {
         if (slot.holds.size === 0) this.post(slot, { type: 'resume', reason: 'clearance' });
         else this.options.logger.warn({ agent: slot.spec.name, holds: [...slot.holds.keys()] }, 'clearance refused: the agent is under a safety hold');
         break;
+      case 'policy-decisions': {
+        const { accepted, rejected } = reportedDecisions(msg.counts);
+        for (const d of accepted) {
+          this.options.metrics.agentPolicyDecisions.inc({ agent: slot.spec.name, function: d.function, decision: d.decision }, d.n);
+        }
+        if (rejected > 0) this.options.logger.warn({ agent: slot.spec.name, rejected }, 'agent reported policy decision counts outside the known labels; ignored');
+        break;
+      }
       case 'safety-order':
         // An agent passes up only orders about itself; anything else is misrouted and must not vanish.
         if (msg.order?.target === slot.spec.name) this.safetyOrder(msg.order);

@@ -47,7 +47,7 @@ function withLevels(required: Record<string, number>): Rec {
   return doc;
 }
 
-test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN the rules hold each kind through its supervisor with the decision id audited, a reload releases them, and an undeliverable order fails loudly', { timeout: 180_000 }, async (t) => {
+test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN the rules hold each kind through its supervisor with the decision id audited, the agents\' PDP decisions reach /metrics, a reload releases them, and an undeliverable order fails loudly', { timeout: 180_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-holds-'));
   const configFile = writeConfig(withLevels({ 'industrial-1': 4, 'cognitive-1': 4, 'data-1': 4 }), dir);
   const rt = await startRuntime({ configFile, configPins: pinsOf(configFile), stateDir: path.join(dir, 'state'), apiPort: 0, apiMtlsPort: 0, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
@@ -87,6 +87,13 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
   assert.match(metrics, /glimmer_safety_order_failures_total\{target_kind="unknown",code="GLM_ERR_SAFETY_TARGET_UNKNOWN"\} 1/);
   assert.match(metrics, /glimmer_safety_holds\{agent="data-1"\} 2/);
   await until('the failed order in the audit log', async () => (await auditRecords(base, rt.adminToken)).some((r) => r.type === 'safety.order_failed' && r.target === 'ghost-1' && r.code === 'GLM_ERR_SAFETY_TARGET_UNKNOWN' && r.decision_id === 'd-ghost'), 5000);
+
+  // The agents' own PDP decisions (their A2A endpoints) are reported to the supervisor and served on its /metrics.
+  await until('agent PDP decisions on /metrics', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    return /glimmer_agent_policy_decisions_total\{agent="data-1",function="a2a_shutdown",decision="allow"\} [1-9]/.test(text) &&
+      /glimmer_agent_policy_decisions_total\{agent="cognitive-1",function="a2a_call",decision="allow"\} [1-9]/.test(text);
+  }, 10_000);
 
   // The levels agree again: the configuration releases its holds, the rules stop firing and release theirs.
   const fixed = YAML.parse(fs.readFileSync(configFile, 'utf8')) as Rec & { agents: Rec[] };
