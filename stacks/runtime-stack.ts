@@ -7,7 +7,7 @@
 import type { Construct } from 'constructs';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { AgentWorkload, a2aUrl } from '../modules/agent-workload';
-import { safetyLevelShortfall, shortfallMessage, STARTS_HELD_ANNOTATION } from '../runtime/config/safety-levels';
+import { safetyLevelShortfall, shortfallMessage, STARTS_HELD_ANNOTATION } from '../runtime/model/zones';
 import { escapeDeep, k8sObject } from '../modules/k8s';
 import { MeshPolicies } from '../modules/mesh-policies';
 import { RuntimeConfigMaps } from '../modules/runtime-config-maps';

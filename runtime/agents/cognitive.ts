@@ -55,7 +55,7 @@ const factory: BehaviourFactory = (spec, config) => {
       const { RuleEngine } = await import('../reasoning/engine');
       const { loadAnomalyModel } = await import('../reasoning/model');
       const { CognitiveCore } = await import('../reasoning/cognitive-core');
-      const { SIMULATED_PLANT_PROFILE, staticFacts } = await import('../reasoning/plant-facts');
+      const [{ SIMULATED_PLANT_PROFILE }, { staticFacts }] = await Promise.all([import('../model/plant'), import('../reasoning/plant-facts')]);
       const { plantMap } = await import('../model/plant-map');
       const plantUnits = new Set(['plant', ...plantMap().map((e) => e.asset)]);
       const orders = new SafetyOrderRouter({

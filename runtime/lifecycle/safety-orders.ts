@@ -42,7 +42,13 @@ export class SafetyOrderReadiness {
     return undefined;
   }
 
-  /** The readiness condition: ready while no safety order is undelivered. */
+  /** The readiness condition (GET /readyz's `safety_orders`): failing while any safety order is undelivered. */
+  condition(): { readonly ok: boolean; readonly reason?: string } {
+    const { ready, undelivered } = this.readiness();
+    return ready ? { ok: true } : { ok: false, reason: `safety orders not delivered: ${undelivered.slice(0, 5).map((u) => `${u.target} (${u.code})`).join(', ')}` };
+  }
+
+  /** Ready while no safety order is undelivered, with the ones that are. */
   readiness(): { readonly ready: boolean; readonly undelivered: readonly UndeliveredOrder[] } {
     const undelivered = [...this.failing.values()];
     return { ready: undelivered.length === 0, undelivered };

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
-import { CONFIGURATION_HOLDER, safetyLevelShortfall, shortfallMessage } from '../config/safety-levels';
+import { CONFIGURATION_HOLDER, safetyLevelShortfall, shortfallMessage } from '../model/zones';
 import { GlimmerError, quote, type ErrorCode } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -248,6 +248,8 @@ export class Supervisor extends EventEmitter {
     if (this.stopping) return;
     const { file, execArgv } = this.entry(slot.spec.kind);
     const identity = await this.options.identityFor(slot.spec);
+    // stop() may have run while the identity was issued: never fork an agent nobody will terminate.
+    if (this.stopping) return;
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
     slot.state = 'INIT';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
 import { DEFAULT_CONFIG_FILE, loadConfig, REPO_ROOT } from '../config/load';
-import { safetyLevelShortfalls, shortfallMessage } from '../config/safety-levels';
+import { safetyLevelShortfalls, shortfallMessage } from '../model/zones';
 import type { Conduit, RuntimeConfig, Zone } from '../config/types';
 import { achievedPL, plAtLeast, requiredPL, type PL } from './iso13849';
 import { verifyInterlocks, type RuleCheck, type RuleFileInventory } from './interlocks';
@@ -159,7 +159,7 @@ function conduitThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] {
 }
 
 /**
- * The same verdict as `glimmer run` and `make synth` (runtime/config/safety-levels.ts): the agent would operate with
+ * The same verdict as `glimmer run` and `make synth` (runtime/model/zones.ts): the agent would operate with
  * less protection than it requires (elevation), which the runtime mitigates by holding it; what remains is that it
  * provides no function until the levels agree.
  */
@@ -167,7 +167,7 @@ function agentPlacementThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] 
   return safetyLevelShortfalls(cfg).map((s) => entry(root, {
     id: `TM-ZONE-${s.agent.toUpperCase()}`, scope: 'zone', subject: `zone:${s.zone}`, stride: 'E',
     threat: `Agent ${s.agent} would operate in zone ${s.zone} at SL ${s.zoneLevel} with less protection than the SL ${s.required} it requires.`,
-    mitigation: { summary: `${shortfallMessage(s)}; the Cognitive agent's safety_integrity_check orders the same hold at every evaluation.`, files: ['runtime/config/safety-levels.ts', 'runtime/lifecycle/supervisor.ts', 'rules/compliance/iso55001_checks.pl'] },
+    mitigation: { summary: `${shortfallMessage(s)}; the Cognitive agent's safety_integrity_check orders the same hold at every evaluation.`, files: ['runtime/model/zones.ts', 'runtime/lifecycle/supervisor.ts', 'rules/compliance/iso55001_checks.pl'] },
     residual: `${s.agent} provides no function while held: raise zone ${s.zone}'s security level or lower the agent's required_safety_level, or place the agent in a zone that meets it.`,
   }));
 }
