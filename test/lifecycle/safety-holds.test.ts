@@ -83,6 +83,9 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
   // An order for an agent this process does not supervise: audited, counted, logged, and not ready.
   rt.supervisor.safetyOrder({ action: 'hold', target: 'ghost-1', decision_id: 'd-ghost', codes: [], from: 'cognitive-1' });
   assert.equal(rt.supervisor.safetyOrders.readiness().ready, false);
+  const readyz = await fetch(`${base}/readyz`);
+  assert.equal(readyz.status, 503);
+  assert.deepEqual(((await readyz.json()) as { conditions: Record<string, unknown> }).conditions.safety_orders, { ok: false, reason: 'safety orders not delivered: ghost-1 (GLM_ERR_SAFETY_TARGET_UNKNOWN)' });
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /glimmer_safety_order_failures_total\{target_kind="unknown",code="GLM_ERR_SAFETY_TARGET_UNKNOWN"\} 1/);
   assert.match(metrics, /glimmer_safety_holds\{agent="data-1"\} 2/);
