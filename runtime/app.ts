@@ -3,6 +3,7 @@
  * front of real PLCs: plant.mode external) -> supervisor -> API.
  * Separate from the process entry (`glimmer run`) so tests start the real thing on port 0 in-process.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
@@ -10,7 +11,7 @@ import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
-import { GlimmerError } from './errors';
+import { GlimmerError, asGlimmerError } from './errors';
 import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
 import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
 import type { PolicyResource } from './trust/policy/pdp';
@@ -84,6 +85,12 @@ export interface Runtime {
    *  (modbus_<zone>), the plant's OPC UA server (opcua) and the PLCs (plc_<zone>). */
   readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
+  /**
+   * Re-reads the configuration file and applies new zone security levels and required safety levels (SIGHUP in
+   * `glimmer run`): safety holds follow at once. Anything else changed refuses the whole reload
+   * (GLM_ERR_CONFIG_RELOAD_REFUSED). Returns the changes applied.
+   */
+  reload(): Promise<string[]>;
   stop(reason?: string): Promise<void>;
 }
 
@@ -103,7 +110,7 @@ async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
-  const fullConfig = loadConfig(options.configFile);
+  let fullConfig = loadConfig(options.configFile);
   // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
   applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
@@ -240,7 +247,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
       })
       .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
-      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }));
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }))
+      .register('safety_orders', () => supervisor.safetyOrders.condition());
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
@@ -283,6 +291,37 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
+    let reloading = Promise.resolve<unknown>(undefined);
+    const reload = async (): Promise<string[]> => {
+      const { levelChanges } = await import('./config/reload');
+      try {
+        const file = fullConfig.file;
+        const rel = path.relative(root, file);
+        // A file of the signed release is measured against its manifest at every agent start: changing it is a new
+        // release (make build), not a reload.
+        if (!rel.startsWith('..') && !path.isAbsolute(rel)) {
+          throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} is part of the signed release; rebuild (make build) and restart to change it, or run with --config on a deployment copy`);
+        }
+        const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+        const next = loadConfig(file);
+        if (crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') !== sha) throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} changed while it was being reloaded; send SIGHUP again`);
+        const changes = levelChanges(fullConfig, next);
+        if (changes.length > 0) {
+          pdp.setModel({ trustDomain: next.topology.trust_domain, zones: next.zones, conduits: next.conduits, agents: next.agents, topology: next.topology });
+          fullConfig = next;
+          // Agents restarted from now on measure the file that was applied (its earlier pin no longer matches it).
+          supervisor.applyLevels(next, { ...configPins, [path.basename(file)]: sha });
+        }
+        await audit.append({ type: 'config.reload', config: path.basename(next.file), sha256: sha, changes });
+        logger.info({ changes }, 'configuration reloaded');
+        return changes;
+      } catch (err) {
+        const e = asGlimmerError(err);
+        record({ type: 'config.reload_refused', code: e.code, message: e.message.slice(0, 300) });
+        logger.error({ code: e.code, reason: e.message }, 'configuration reload refused');
+        throw e;
+      }
+    };
     return {
       config,
       stateDir,
@@ -297,6 +336,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       apiMtlsPort,
       endpoints: plant.endpoints,
       consoleUrl,
+      reload() {
+        // One reload at a time, in the order the signals came.
+        const next = reloading.then(reload);
+        reloading = next.catch(() => undefined);
+        return next;
+      },
       stop(reason = 'shutdown') {
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
