@@ -36,12 +36,74 @@ export function identityFor(stateDir: string, name: string): OpcuaIdentity {
   };
 }
 
-/** A certificate manager that never auto-accepts, initialised, with this application's own certificate created. */
-export async function certificateManager(id: OpcuaIdentity): Promise<Opcua.OPCUACertificateManager> {
-  const { OPCUACertificateManager } = loadOpcua();
+/** A peer certificate the store refused: the OPC UA status code name and who presented it. */
+export interface CertificateRefusal {
+  readonly status: string;
+  readonly thumbprint: string;
+  readonly subject: string;
+}
+
+export interface CertificateManagerOptions {
+  /** Called for every peer certificate the store refuses (untrusted, revoked, out of policy). */
+  readonly onRefused?: (refusal: CertificateRefusal) => void;
+}
+
+/** RSA modulus range of Basic256Sha256 and Aes256_Sha256_RsaPss (Part 7 security policy profiles). */
+export const RSA_KEY_BITS = { min: 2048, max: 4096 } as const;
+
+/**
+ * The checks of Part 4 Table 106 that node-opcua's store does not make on an application instance certificate:
+ * the key length of the policies offered, key usage (digitalSignature for the signatures, keyEncipherment and
+ * dataEncipherment for the asymmetric encryption of the OpenSecureChannel) and the validity period.
+ * Returns the OPC UA status code name of the first failed check, undefined when all pass.
+ */
+export function certificatePolicyStatus(der: Buffer, now = new Date()): string | undefined {
+  let x509: crypto.X509Certificate;
+  try { x509 = new crypto.X509Certificate(der); } catch { return 'BadCertificateInvalid'; }
+  if (now.getTime() < Date.parse(x509.validFrom) || now.getTime() > Date.parse(x509.validTo)) return 'BadCertificateTimeInvalid';
+  const key = x509.publicKey;
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== 'rsa' || bits < RSA_KEY_BITS.min || bits > RSA_KEY_BITS.max) return 'BadCertificatePolicyCheckFailed';
+  const { exploreCertificate } = require('node-opcua-crypto') as typeof import('node-opcua-crypto');
+  const usage = exploreCertificate(der).tbsCertificate.extensions?.keyUsage;
+  if (!usage?.digitalSignature || !usage.keyEncipherment || !usage.dataEncipherment) return 'BadCertificateUseNotAllowed';
+  return undefined;
+}
+
+/** Thumbprint (SHA-1, hex, as OPC UA names certificates) and subject of a DER certificate. */
+export function describeCertificate(der: Buffer): { thumbprint: string; subject: string } {
+  const thumbprint = crypto.createHash('sha1').update(der).digest('hex');
+  try { return { thumbprint, subject: new crypto.X509Certificate(der).subject.replace(/\n/g, ', ') }; } catch { return { thumbprint, subject: '' }; }
+}
+
+/**
+ * A certificate manager that never auto-accepts, initialised, with this application's own certificate created.
+ * Its peer check adds `certificatePolicyStatus` after node-opcua's trust, chain and CRL checks (Part 6 6.7.6: trust
+ * first), and reports every refusal to `onRefused`.
+ */
+export async function certificateManager(id: OpcuaIdentity, options: CertificateManagerOptions = {}): Promise<Opcua.OPCUACertificateManager> {
+  const { OPCUACertificateManager, StatusCodes } = loadOpcua();
   fs.mkdirSync(id.rootFolder, { recursive: true, mode: 0o700 });
   const cm = new OPCUACertificateManager({ rootFolder: id.rootFolder, automaticallyAcceptUnknownCertificate: false });
   await cm.initialize();
+  const base = cm.checkCertificate.bind(cm) as unknown as (chain: Buffer | Buffer[]) => Promise<Opcua.StatusCode>;
+  const check = async (chain: Buffer | Buffer[]): Promise<Opcua.StatusCode> => {
+    const leaf = splitChain(chain)[0] ?? Buffer.alloc(0);
+    let status = await base(chain);
+    if (status.isGood()) {
+      const policy = certificatePolicyStatus(leaf);
+      if (policy !== undefined) status = (StatusCodes as unknown as Record<string, Opcua.StatusCode>)[policy] as Opcua.StatusCode;
+    }
+    if (status.isNotGood()) options.onRefused?.({ status: status.name, ...describeCertificate(leaf) });
+    return status;
+  };
+  // node-opcua calls it both ways: with a callback and as a promise.
+  (cm as unknown as { checkCertificate: unknown }).checkCertificate = (chain: Buffer | Buffer[], callback?: (err: Error | null, s?: Opcua.StatusCode) => void) => {
+    const p = check(chain);
+    if (typeof callback !== 'function') return p;
+    p.then((s) => callback(null, s), (err: Error) => callback(err));
+    return undefined;
+  };
   if (!fs.existsSync(id.certificateFile)) {
     await cm.createSelfSignedCertificate({
       applicationUri: id.applicationUri,
@@ -54,6 +116,28 @@ export async function certificateManager(id: OpcuaIdentity): Promise<Opcua.OPCUA
     });
   }
   return cm;
+}
+
+/** The certificates of a DER chain (one buffer with the certificates back to back, or a list). */
+export function splitChain(chain: Buffer | readonly Buffer[]): Buffer[] {
+  if (Array.isArray(chain)) return [...chain] as Buffer[];
+  const out: Buffer[] = [];
+  const der = chain as Buffer;
+  let at = 0;
+  while (at + 4 <= der.length && der[at] === 0x30) {
+    const lenByte = der[at + 1] ?? 0;
+    let len = lenByte;
+    let head = 2;
+    if (lenByte & 0x80) {
+      const n = lenByte & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (der[at + 2 + i] ?? 0);
+      head = 2 + n;
+    }
+    out.push(der.subarray(at, at + head + len));
+    at += head + len;
+  }
+  return out;
 }
 
 /** DER bytes of an application's own certificate. */
