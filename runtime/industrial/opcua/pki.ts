@@ -8,8 +8,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { format } from 'node:util';
 import type * as Opcua from 'node-opcua';
 import { GlimmerError, quote } from '../../errors';
+import type { Logger } from '../../observability/logger';
+import type { OpcuaNetwork } from './network';
 
 export function loadOpcua(): typeof Opcua {
   return require('node-opcua') as typeof Opcua;
@@ -138,6 +141,54 @@ export function splitChain(chain: Buffer | readonly Buffer[]): Buffer[] {
     at += head + len;
   }
   return out;
+}
+
+/** Subject alternative names of a certificate as sorted `DNS:`/`IP:`/`URI:` strings. */
+function sans(pem: Buffer): string[] {
+  const text = new crypto.X509Certificate(pem).subjectAltName ?? '';
+  return text.split(', ').filter(Boolean).map((s) => s.replace(/^IP Address:/, 'IP:')).sort();
+}
+
+/**
+ * Makes the application's own certificate name exactly these host names and addresses (plus its application URI):
+ * created when missing, reissued with the same key when the network settings changed. Returns what it did.
+ */
+export async function ensureOwnCertificate(id: OpcuaIdentity, cm: Opcua.OPCUACertificateManager, network: Pick<OpcuaNetwork, 'certificateDns' | 'certificateIps'>): Promise<'kept' | 'reissued'> {
+  const want = [...network.certificateDns.map((d) => `DNS:${d}`), ...network.certificateIps.map((i) => `IP:${i}`), `URI:${id.applicationUri}`].sort();
+  if (JSON.stringify(sans(fs.readFileSync(id.certificateFile))) === JSON.stringify(want)) return 'kept';
+  fs.rmSync(id.certificateFile);
+  await cm.createSelfSignedCertificate({
+    applicationUri: id.applicationUri,
+    subject: `/CN=${id.name}/O=Glimmer`,
+    dns: [...network.certificateDns],
+    ip: [...network.certificateIps],
+    startDate: new Date(Date.now() - 60_000),
+    validity: 365,
+    outputFile: id.certificateFile,
+  });
+  return 'reissued';
+}
+
+let routedTo: Logger | undefined;
+// node-opcua colours its lines for a terminal; the structured log keeps the text only.
+// eslint-disable-next-line no-control-regex
+const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
+/**
+ * Sends node-opcua's own text lines (warnings, errors) to the structured log instead of stdout, once per process.
+ * Installed before node-opcua loads so its load-time warnings go there too.
+ */
+export function routeLibraryLogs(logger: Logger): void {
+  if (routedTo !== undefined) return;
+  routedTo = logger;
+  const debug = require('node-opcua-debug') as typeof import('node-opcua-debug');
+  const child = logger.child({ component: 'node-opcua' });
+  // node-opcua calls these with its caller context ({ filename, callerline }) first, then console.log-style arguments.
+  const line = (ctx: unknown, args: unknown[]) => {
+    const c = (ctx ?? {}) as { filename?: string; callerline?: number };
+    return [{ file: c.filename, line: c.callerline }, format(...args).replace(ANSI_COLOUR, '').slice(0, 2000)] as const;
+  };
+  debug.setWarningLogger((ctx: unknown, ...args: unknown[]) => { const [o, m] = line(ctx, args); child.warn(o, m); });
+  debug.setErrorLogger((ctx: unknown, ...args: unknown[]) => { const [o, m] = line(ctx, args); child.error(o, m); });
 }
 
 /** DER bytes of an application's own certificate. */
