@@ -41,6 +41,8 @@ export interface PlantOpcuaServerOptions {
   readonly accounts?: OpcuaUserStore;
   /** Receives write decisions and aggregated security events. */
   readonly audit?: (records: AuditRecordInput[]) => void;
+  /** Aggregation window of security events in the audit log. @default 10000 */
+  readonly securityEventWindowMs?: number;
   /** Users allowed to open sessions (password under <stateDir>/opcua/users/<name>.password, created if missing). */
   readonly users: readonly PlantOpcuaUser[];
   /** Agents shown under Objects/Agents. */
@@ -83,7 +85,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   const o = loadOpcua();
   const network = options.network ?? defaultOpcuaNetwork();
   const identity = identityFor(options.stateDir, 'plant-server');
-  const events = new SecurityEventAggregator({ emit: (records) => options.audit?.(records) });
+  const events = new SecurityEventAggregator({ emit: (records) => options.audit?.(records), ...(options.securityEventWindowMs !== undefined ? { windowMs: options.securityEventWindowMs } : {}) });
   const serverCm = await certificateManager(identity, {
     onRefused: (r) => {
       options.metrics?.opcuaCertificatesRejected.inc({ side: 'server', status: r.status });
@@ -237,12 +239,15 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   server.on('session_closed', (s: Opcua.ServerSession) => { activated.delete(sessionKey(s)); options.metrics?.opcuaSessions.set(activated.size); });
   type Channel = { remoteAddress?: string; clientCertificate?: Buffer | null; abruptlyInterrupt(): void };
   const channels = new Set<Channel>();
-  server.on('newChannel', (c: Channel) => channels.add(c));
-  server.on('closeChannel', (c: Channel) => channels.delete(c));
-  server.on('openSecureChannelFailure', (socket: { remoteAddress?: string; reason?: string }, channel: { clientCertificate?: Buffer | null }) => {
-    options.metrics?.opcuaChannelRefusals.inc();
-    events.record({ kind: 'channel_refused', status: 'OpenSecureChannelRefused', source: socket.remoteAddress ?? 'unknown', subject: channel.clientCertificate ? describeCertificate(channel.clientCertificate).thumbprint : '', detail: { reason: String(socket.reason ?? '').slice(0, 200) } });
+  server.on('newChannel', (c: Channel & { on(event: string, fn: (status: Opcua.StatusCode) => void): void }) => {
+    channels.add(c);
+    // Emitted by the patched secure channel (patches/) with the status code of the ERR message the client gets.
+    c.on('open_secure_channel_refused', (status) => {
+      options.metrics?.opcuaChannelRefusals.inc({ status: status.name });
+      events.record({ kind: 'channel_refused', status: status.name, source: c.remoteAddress ?? 'unknown', subject: c.clientCertificate ? describeCertificate(c.clientCertificate).thumbprint : '' });
+    });
   });
+  server.on('closeChannel', (c: Channel) => channels.delete(c));
   // Failed activations: the request says who tried, the response (matched by request handle) whether it failed.
   const activations = new Map<number, { user: string; token: string; source: string }>();
   server.on('request', (req: unknown, channel: unknown) => {
