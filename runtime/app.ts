@@ -22,12 +22,12 @@ import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/c
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
-import type { AuditRecordInput } from './agents/behaviour';
+import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
 import type { ConsoleSupervisor } from './observability/console';
-import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
+import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
 import type { WriteDecisionFn } from './industrial/modbus/inspector';
@@ -117,7 +117,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
     const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');
     const { trustMetricHooks } = await import('./trust/metrics');
-    const { plantMap } = await import('./industrial/plant/map');
+    const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
     // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
     const { OpcuaUserStore, operatorName } = await import('./industrial/opcua/users');
@@ -219,7 +219,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     if (opcuaServer) {
       const { opcuaRoutes } = await import('./api/routes/opcua');
       const { OpcuaTrustStore } = await import('./industrial/opcua/trust');
-      const { PROCESS_ZONE } = await import('./industrial/plant/simulation');
+      const { PROCESS_ZONE } = await import('./model/plant');
       routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
     }
     const { createApiAuthorizer } = await import('./trust/policy/api');

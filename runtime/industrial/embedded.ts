@@ -4,7 +4,7 @@
  * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
@@ -13,11 +13,11 @@ import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaNetwork } from './opcua/network';
 import { opcuaSecurityFor } from './opcua/security';
 import type { OpcuaUserStore } from './opcua/users';
-import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
+import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
 import { PlantRuntime } from './plant/runtime';
-import { PROCESS_ZONE } from './plant/simulation';
+import { PROCESS_ZONE } from '../model/plant';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
 /** What the runtime hands to the plant it starts, embedded or external. */

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as Opcua from 'node-opcua';
-import { plantMap } from '../../runtime/industrial/plant/map';
+import { plantMap } from '../../runtime/model/plant-map';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from '../../runtime/industrial/plant/plc-opcua';
 import { provisionOpcuaTrust } from '../../runtime/industrial/opcua/client';

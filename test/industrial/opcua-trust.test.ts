@@ -18,7 +18,7 @@ import { opcuaRoutes } from '../../runtime/api/routes/opcua';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { silentLogger } from '../../runtime/observability/logger';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
-import { plantMap } from '../../runtime/industrial/plant/map';
+import { plantMap } from '../../runtime/model/plant-map';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from '../../runtime/industrial/plant/plc-opcua';
 import { certificateDer, describeCertificate, identityFor, loadOpcua } from '../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../runtime/industrial/opcua/security';

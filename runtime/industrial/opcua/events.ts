@@ -4,7 +4,7 @@
  * and the first and last sample, so a client retrying in a loop adds one record per window, not one per attempt.
  * The number of distinct keys per window is bounded; the excess is counted in one overflow record.
  */
-import type { AuditRecordInput } from '../../agents/behaviour';
+import type { AuditRecordInput } from '../../model/messages';
 
 export type OpcuaSecurityEventKind = 'certificate_refused' | 'channel_refused' | 'activation_failed';
 

@@ -16,7 +16,7 @@
  */
 import type * as Opcua from 'node-opcua';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditRecordInput } from '../../agents/behaviour';
+import type { AuditRecordInput } from '../../model/messages';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { failSafeWrites, type WriteDecisionFn } from '../modbus/inspector';
@@ -25,7 +25,8 @@ import { certificateDer, certificateManager, describeCertificate, ensureOwnCerti
 import type { OpcuaSecurity } from '../opcua/security';
 import { defaultOpcuaNetwork, type OpcuaNetwork } from '../opcua/network';
 import type { OpcuaUserStore, OpcuaRole } from '../opcua/users';
-import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, plantMap, signalValue, toRaw, type PlantMapEntry } from './map';
+import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, type PlantMapEntry, plantMap, toRaw } from '../../model/plant-map';
+import { signalValue } from './map';
 import type { PlantRuntime } from './runtime';
 
 export interface PlantOpcuaUser { readonly name: string; readonly zone: string }
