@@ -11,7 +11,7 @@ CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl iproute2
 APT_RUN := softhsm2
 
 .PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean compliance-docs

@@ -48,10 +48,10 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface Attempt { readonly error?: string; readonly err?: WireChunk; readonly client?: Opcua.OPCUAClient; readonly session?: Opcua.ClientSession }
+interface Attempt { readonly error?: string; readonly err?: WireChunk }
 
-/** Connects through the relay with `cert`; returns what the client reported and the ERR message on the wire. */
-async function attempt(cert: TestCertificate, mode: 'SignAndEncrypt' | 'Sign' = 'SignAndEncrypt', keep = false): Promise<Attempt> {
+/** Connects through the relay with `cert`; returns what the client reported and the ERR message on the wire (also as a diagnostic). */
+async function attempt(cert: TestCertificate, mode: 'SignAndEncrypt' | 'Sign', t: { diagnostic(m: string): void }): Promise<Attempt> {
   const from = relay.chunks.length;
   const client = o.OPCUAClient.create({
     applicationName: 'test', applicationUri: cert.applicationUri,
@@ -70,8 +70,10 @@ async function attempt(cert: TestCertificate, mode: 'SignAndEncrypt' | 'Sign' = 
     error = (e as Error).message;
   }
   const err = relay.chunks.slice(from).find((c) => c.dir === 's2c' && c.type === 'ERR');
-  if (!keep || error !== undefined) { await session?.close().catch(() => undefined); await client.disconnect().catch(() => undefined); return { error, err }; }
-  return { error, err, client, session };
+  t.diagnostic(`${path.basename(path.dirname(cert.certificateFile))} (${mode}): wire ${err ? `ERR 0x${(err.status ?? 0).toString(16).padStart(8, '0')} "${err.reason ?? ''}"` : 'no ERR'}; client: ${error ?? 'session opened'}`);
+  await session?.close().catch(() => undefined);
+  await client.disconnect().catch(() => undefined);
+  return { error, err };
 }
 
 async function trusted(name: string, options: Omit<Parameters<typeof makeClientCertificate>[1], 'name'> = {}): Promise<TestCertificate> {
@@ -89,35 +91,35 @@ test('GIVEN certificates outside the policy WHEN checked THEN the Part 4 status 
   assert.equal(certificatePolicyStatus(makeClientCertificate(d, { name: 'future', notBefore: '20990101000000Z', notAfter: '20991231000000Z' }).der), 'BadCertificateTimeInvalid');
 });
 
-test('GIVEN an untrusted client certificate WHEN it opens a secure channel THEN the wire carries an ERR message with BadSecurityChecksFailed, not a ServiceFault in an OPN reply', async () => {
-  const r = await attempt(makeClientCertificate(dir, { name: 'stranger' }));
+test('GIVEN an untrusted client certificate WHEN it opens a secure channel THEN the wire carries an ERR message with BadSecurityChecksFailed, not a ServiceFault in an OPN reply', async (t) => {
+  const r = await attempt(makeClientCertificate(dir, { name: 'stranger' }), 'SignAndEncrypt', t);
   assert.ok(r.error, 'refused');
   assert.equal(r.err?.status, STATUS.BadSecurityChecksFailed, `ERR status 0x${r.err?.status?.toString(16)}`);
   assert.ok(!relay.chunks.some((c) => c.dir === 's2c' && c.type === 'OPN' && r.err !== undefined && c.at > r.err.at - 1), 'no OPN reply');
   assert.match(r.error ?? '', /BadSecurityChecksFailed/, 'node-opcua\'s client reports the status of the ERR message');
 });
 
-test('GIVEN a trusted client asking for Sign-only WHEN it opens a secure channel THEN ERR with BadSecurityPolicyRejected (never an ERR with Good)', async () => {
-  const r = await attempt(await trusted('sign-mode'), 'Sign');
+test('GIVEN a trusted client asking for Sign-only WHEN it opens a secure channel THEN ERR with BadSecurityPolicyRejected (never an ERR with Good)', async (t) => {
+  const r = await attempt(await trusted('sign-mode'), 'Sign', t);
   assert.equal(r.err?.status, STATUS.BadSecurityPolicyRejected, `ERR status 0x${r.err?.status?.toString(16)}`);
 });
 
-test('GIVEN a trusted client with a 1024-bit RSA key WHEN it opens a Basic256Sha256 channel THEN ERR with BadCertificatePolicyCheckFailed', async () => {
-  const r = await attempt(await trusted('rsa1024', { bits: 1024 }));
+test('GIVEN a trusted client with a 1024-bit RSA key WHEN it opens a Basic256Sha256 channel THEN ERR with BadCertificatePolicyCheckFailed', async (t) => {
+  const r = await attempt(await trusted('rsa1024', { bits: 1024 }), 'SignAndEncrypt', t);
   assert.equal(r.err?.status, STATUS.BadCertificatePolicyCheckFailed, `ERR status 0x${r.err?.status?.toString(16)}: ${r.error}`);
 });
 
-test('GIVEN a trusted client certificate without keyEncipherment/dataEncipherment WHEN it connects THEN ERR with BadCertificateUseNotAllowed', async () => {
-  const r = await attempt(await trusted('no-encipher', { keyUsage: 'digitalSignature, nonRepudiation' }));
+test('GIVEN a trusted client certificate without keyEncipherment/dataEncipherment WHEN it connects THEN ERR with BadCertificateUseNotAllowed', async (t) => {
+  const r = await attempt(await trusted('no-encipher', { keyUsage: 'digitalSignature, nonRepudiation' }), 'SignAndEncrypt', t);
   assert.equal(r.err?.status, STATUS.BadCertificateUseNotAllowed, `ERR status 0x${r.err?.status?.toString(16)}: ${r.error}`);
 });
 
-test('GIVEN a trusted client certificate that expired WHEN it connects THEN ERR with BadCertificateTimeInvalid', async () => {
-  const r = await attempt(await trusted('expired', { notBefore: '20200101000000Z', notAfter: '20210101000000Z' }));
+test('GIVEN a trusted client certificate that expired WHEN it connects THEN ERR with BadCertificateTimeInvalid', async (t) => {
+  const r = await attempt(await trusted('expired', { notBefore: '20200101000000Z', notAfter: '20210101000000Z' }), 'SignAndEncrypt', t);
   assert.equal(r.err?.status, STATUS.BadCertificateTimeInvalid, `ERR status 0x${r.err?.status?.toString(16)}: ${r.error}`);
 });
 
-test('GIVEN a 5 s channel with 10 outstanding publishes held by slow keep-alives WHEN the token is renewed THEN no response arrives secured with an expired token or one older than the client uses', async () => {
+test('GIVEN a 5 s channel with 10 outstanding publishes held by slow keep-alives WHEN the token is renewed THEN no response arrives secured with an expired token or one older than the client uses', async (t) => {
   const engine = (o as unknown as { ClientSidePublishEngine: { publishRequestCountInPipeline: number } }).ClientSidePublishEngine;
   const pipeline = engine.publishRequestCountInPipeline;
   engine.publishRequestCountInPipeline = 10; // open62541's default: many publishes queued in the server across a renewal
@@ -159,5 +161,7 @@ test('GIVEN a 5 s channel with 10 outstanding publishes held by slow keep-alives
     if (c.at > expiry(c.tokenId) + 50) violations.push(`token ${c.tokenId} used ${c.at - expiry(c.tokenId)} ms after it expired`);
     if (c.tokenId < clientToken.id && c.at > clientToken.at + 50) violations.push(`token ${c.tokenId} used after the client moved to ${clientToken.id}`);
   }
+  const served = chunks.filter((c) => c.dir === 's2c' && c.type === 'MSG');
+  t.diagnostic(`${issued.length - 1} renewals in 9 s; ${served.length} responses, tokens ${[...new Set(served.map((c) => c.tokenId))].join(',')}; violations: ${violations.length}`);
   assert.deepEqual(violations, []);
 });
