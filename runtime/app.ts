@@ -26,11 +26,11 @@ import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
-import type { ConsoleSupervisor } from './observability/console';
+import type { ConsoleSupervisor } from './api/console/view-model';
 import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
-import type { WriteDecisionFn } from './industrial/modbus/inspector';
+import type { WriteDecider } from './industrial/write-decision';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
@@ -138,20 +138,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
-    // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
-    const processImage: { read?: () => PlantSnapshot | undefined } = {};
-    const { withInterlocks } = await import('./industrial/interlocks');
-    const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
-    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
+    // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
+    const policy = gatewayDecide(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const gatewayAudit = (records: AuditRecordInput[]) => {
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options, opcuaAccounts });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts });
     stack.push(() => plant.stop());
-    processImage.read = plant.image;
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
     const supervisor = new Supervisor({
@@ -190,7 +186,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lastStatus.set(agent, status);
     });
 
-    const { wireConsole } = await import('./observability/console');
+    const { wireConsole } = await import('./api/console/view-model');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
     const { reasoningSettings } = await import('./reasoning/config');
     const wired = wireConsole({
@@ -352,7 +348,7 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: (records: AuditRecordInput[]) => void; decide: WriteDecisionFn; options: RuntimeOptions;
+  audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
   opcuaAccounts: import('./industrial/opcua/users').OpcuaUserStore;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
@@ -360,7 +356,7 @@ async function startPlant(o: {
     const { startExternalPlant } = await import('./industrial/external');
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -375,7 +371,7 @@ async function startPlant(o: {
   }
   const { startEmbeddedPlant } = await import('./industrial/embedded');
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? config.opcua.port,
     opcuaAccounts: o.opcuaAccounts,

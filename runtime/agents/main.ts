@@ -8,6 +8,7 @@ import { GlimmerError, asGlimmerError } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
+import { requestHold, type HoldOptions } from '../lifecycle/hold';
 import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
@@ -29,12 +30,14 @@ class AgentProcess {
   private messenger?: AgentMessenger;
   private peers: Readonly<Record<string, string>> = {};
   private renewal?: { resolve: (identity: AgentIdentity) => void; reject: (err: Error) => void };
+  private holds?: HoldOptions;
 
   async boot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
     const machine = new StateMachine(cmd.spec.name);
     this.machine = machine;
     machine.onTransition((transition) => send({ type: 'transition', transition }));
+    this.holds = { machine, logger, audit: (record) => send({ type: 'audit', record }), escalate: (why) => this.terminate(why) };
     const behaviour = loadBehaviour(cmd.spec.kind)(cmd.spec, cmd.config);
     this.behaviour = behaviour;
     for (const [state, hook] of bootHooks(cmd, behaviour.artifacts, (record) => send({ type: 'audit', record }))) machine.onEnter(state, hook);
@@ -95,12 +98,13 @@ class AgentProcess {
     });
   }
 
+  /** A safety hold (the agent's own, or the supervisor's): refused transitions are logged, audited, retried, escalated. */
   async pause(reason: string): Promise<void> {
-    if (this.machine?.state === 'ACTIVE') await this.machine.transition('PAUSED', reason).catch(() => undefined);
+    if (this.holds) await requestHold(this.holds, 'ACTIVE', 'PAUSED', reason, () => this.stopping);
   }
 
   async resume(reason: string): Promise<void> {
-    if (this.machine?.state === 'PAUSED' && !this.stopping) await this.machine.transition('ACTIVE', reason).catch(() => undefined);
+    if (this.holds) await requestHold(this.holds, 'PAUSED', 'ACTIVE', reason, () => this.stopping);
   }
 
   async terminate(reason: string): Promise<void> {

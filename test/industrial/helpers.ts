@@ -4,7 +4,8 @@ import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
 import { startSimulatedPlc, type SimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { ModbusGateway, type GatewayLimits } from '../../runtime/industrial/modbus/gateway';
 import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
-import type { GatewayAuditRecord, WriteDecisionFn } from '../../runtime/industrial/modbus/inspector';
+import type { GatewayAuditRecord } from '../../runtime/industrial/modbus/inspector';
+import type { WriteDecider } from '../../runtime/industrial/write-decision';
 import type { Zone, Conduit } from '../../runtime/config/types';
 
 export const ZONES: Zone[] = [
@@ -31,7 +32,7 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(options: { decide?: WriteDecisionFn; limits?: Partial<GatewayLimits> } = {}): Promise<Rig> {
+export async function startRig(options: { decide?: WriteDecider; limits?: Partial<GatewayLimits> } = {}): Promise<Rig> {
   const plant = new PlantRuntime({ seed: 42, tickMs: 100 });
   let plc = await startSimulatedPlc({ plant });
   const plcPort = plc.port;

@@ -12,7 +12,8 @@ import { GlimmerError, quote, type ErrorCode } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { adu as buildAdu, exceptionAdu, type DecodedRequest } from './frame';
-import { ClientSession, Inspector, type GatewayAuditSink, type InspectorLimits, type SessionHooks, type WriteDecisionFn } from './inspector';
+import { ClientSession, type GatewayAuditSink, Inspector, type InspectorLimits, type SessionHooks } from './inspector';
+import type { WriteDecider } from '../write-decision';
 import type { CompiledRules } from './rules';
 import { Upstream, type UpstreamOptions } from './upstream';
 
@@ -44,7 +45,7 @@ export interface GatewayOptions {
   readonly routes: readonly RouteOptions[];
   readonly rules: CompiledRules;
   /** Policy decision for every write that passed the static checks. @default denySafetyWrites */
-  readonly decide?: WriteDecisionFn;
+  readonly decide?: WriteDecider;
   readonly audit: GatewayAuditSink;
   readonly metrics?: Metrics;
   readonly logger?: Logger;

@@ -19,7 +19,7 @@ import { GlimmerError, quote } from '../../errors';
 import type { AuditRecordInput } from '../../model/messages';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
-import { failSafeWrites, type WriteDecisionFn } from '../modbus/inspector';
+import { type WriteDecider, failSafeOnly } from '../write-decision';
 import { SecurityEventAggregator } from '../opcua/events';
 import { certificateDer, certificateManager, describeCertificate, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
 import type { OpcuaSecurity } from '../opcua/security';
@@ -48,7 +48,7 @@ export interface PlantOpcuaServerOptions {
   readonly users: readonly PlantOpcuaUser[];
   /** Agents shown under Objects/Agents. */
   readonly agents?: readonly string[];
-  readonly decide?: WriteDecisionFn;
+  readonly decide?: WriteDecider;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
 }
@@ -101,7 +101,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   const userCm = await certificateManager(identityFor(options.stateDir, 'plant-server-users'));
   const passwords = new Map(options.users.map((u) => [u.name, { secret: userPassword(options.stateDir, u.name, true), zone: u.zone }]));
   const roleOf = (username: string): OpcuaWriter['role'] => (passwords.has(username) ? 'agent' : options.accounts?.get(username)?.role ?? 'unknown');
-  const decide = options.decide ?? failSafeWrites;
+  const decide = options.decide ?? failSafeOnly;
   const modes = options.security.modes.map((m) => (m === 'None' ? o.MessageSecurityMode.None : o.MessageSecurityMode.SignAndEncrypt));
   const policies = options.security.policies.map((p) => (o.SecurityPolicy as unknown as Record<string, Opcua.SecurityPolicy>)[p] as Opcua.SecurityPolicy);
 
@@ -205,7 +205,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const raw = toRaw(e, value as number | boolean);
     const decision = writer.role === 'viewer' || writer.role === 'unknown'
       ? { allow: false, reason: `OPC UA role ${writer.role} may not write` }
-      : decide({ zone: writer.zone === 'unknown' ? 'control' : writer.zone, connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, quantity: 1, signals: [e.id], values: [raw], safety: e.safety });
+      : decide({ zone: writer.zone === 'unknown' ? 'control' : writer.zone, connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, count: 1, signals: [e], values: [raw], safety: e.safety });
     options.audit?.([{ type: 'opcua.write', signal: e.id, value: raw, allow: decision.allow, ...(decision.reason !== undefined ? { reason: decision.reason } : {}), user: writer.user, role: writer.role, zone: writer.zone, application_uri: writer.applicationUri }]);
     if (!decision.allow) {
       options.logger?.warn({ signal: e.id, user: writer.user, application_uri: writer.applicationUri, reason: decision.reason ?? 'denied' }, 'OPC UA write refused');
