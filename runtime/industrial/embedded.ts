@@ -82,7 +82,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     const opcua = await startPlantOpcuaServer({
       plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE),
       users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
-      decide, logger, metrics: options.metrics, audit: options.audit, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
+      decide, logger, metrics: options.metrics, audit: options.audit, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
     });
     started.push(opcua);
 

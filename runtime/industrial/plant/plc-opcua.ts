@@ -24,7 +24,7 @@ import { SecurityEventAggregator } from '../opcua/events';
 import { certificateDer, certificateManager, describeCertificate, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
 import type { OpcuaSecurity } from '../opcua/security';
 import { defaultOpcuaNetwork, type OpcuaNetwork } from '../opcua/network';
-import type { OpcuaUserStore, OpcuaRole } from '../opcua/users';
+import { operatorName, type OpcuaUserStore, type OpcuaRole } from '../opcua/users';
 import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, type PlantMapEntry, plantMap, toRaw } from '../../model/plant-map';
 import { signalValue } from './map';
 import type { PlantRuntime } from './runtime';
@@ -42,6 +42,8 @@ export interface PlantOpcuaServerOptions {
   readonly accounts?: OpcuaUserStore;
   /** Receives write decisions and aggregated security events. */
   readonly audit?: (records: AuditRecordInput[]) => void;
+  /** Trust domain of the writers' SPIFFE IDs in policy requests. @default 'glimmer.local' */
+  readonly trustDomain?: string;
   /** Aggregation window of security events in the audit log. @default 10000 */
   readonly securityEventWindowMs?: number;
   /** Users allowed to open sessions (password under <stateDir>/opcua/users/<name>.password, created if missing). */
@@ -55,6 +57,8 @@ export interface PlantOpcuaServerOptions {
 
 /** Who wrote over OPC UA: the session's user and the client application's URI. */
 export interface OpcuaWriter {
+  /** SPIFFE ID the policy decides for: the agent's, or the account's operator (opcua-<name>). */
+  readonly principal: string;
   readonly user: string;
   readonly role: OpcuaRole | 'agent' | 'unknown';
   readonly zone: string;
@@ -196,7 +200,9 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const user = session?.userIdentityToken?.userName ?? 'anonymous';
     const role = roleOf(user);
     const zone = passwords.get(user)?.zone ?? options.accounts?.get(user)?.zone ?? 'unknown';
-    return { user, role, zone, applicationUri: session?.clientDescription?.applicationUri ?? '' };
+    const td = options.trustDomain ?? 'glimmer.local';
+    const principal = role === 'agent' ? `spiffe://${td}/zone/${zone}/agent/${user}` : `spiffe://${td}/operator/${operatorName(user)}`;
+    return { principal, user, role, zone, applicationUri: session?.clientDescription?.applicationUri ?? '' };
   }
 
   function write(e: PlantMapEntry, variant: Opcua.Variant, writer: OpcuaWriter): Opcua.StatusCode {
@@ -205,8 +211,15 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const raw = toRaw(e, value as number | boolean);
     const decision = writer.role === 'viewer' || writer.role === 'unknown'
       ? { allow: false, reason: `OPC UA role ${writer.role} may not write` }
-      : decide({ zone: writer.zone === 'unknown' ? 'control' : writer.zone, connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, count: 1, signals: [e], values: [raw], safety: e.safety });
-    options.audit?.([{ type: 'opcua.write', signal: e.id, value: raw, allow: decision.allow, ...(decision.reason !== undefined ? { reason: decision.reason } : {}), user: writer.user, role: writer.role, zone: writer.zone, application_uri: writer.applicationUri }]);
+      // The policy sees the write as the Modbus write of one coil (5) or register (6) it is, by the session's user.
+      : decide({
+        zone: writer.zone, connectionId: 0, unitId: e.unit_id, functionCode: e.table === 'coil' ? 5 : 6, table: e.table as 'coil' | 'holding', address: e.address,
+        count: 1, signals: [e], values: [raw], safety: e.safety, principal: writer.principal, protocol: 'opcua', applicationUri: writer.applicationUri,
+      });
+    options.audit?.([{
+      type: 'opcua.write', signal: e.id, value: raw, allow: decision.allow, ...(decision.reason !== undefined ? { reason: decision.reason } : {}),
+      principal: writer.principal, user: writer.user, role: writer.role, zone: writer.zone, application_uri: writer.applicationUri,
+    }]);
     if (!decision.allow) {
       options.logger?.warn({ signal: e.id, user: writer.user, application_uri: writer.applicationUri, reason: decision.reason ?? 'denied' }, 'OPC UA write refused');
       return o.StatusCodes.BadUserAccessDenied;
