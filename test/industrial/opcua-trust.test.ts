@@ -106,7 +106,7 @@ async function close(c: Connected | undefined): Promise<void> {
 const rejectedDir = () => path.join(identityFor(dir, 'plant-server').rootFolder, 'rejected');
 const inRejected = (thumbprint: string) => fs.readdirSync(rejectedDir()).some((f) => describeCertificate(Buffer.from(new crypto.X509Certificate(fs.readFileSync(path.join(rejectedDir(), f))).raw)).thumbprint === thumbprint);
 
-test('GIVEN a SCADA client rejected once WHEN an operator trusts it with the CLI, then revokes it THEN it connects after trust, its live session is dropped on revoke, and each step is audited with the operator', async () => {
+test('GIVEN a SCADA client rejected once WHEN an operator trusts it with the CLI, then revokes it THEN it connects after trust, its live session is dropped on revoke, and each step is audited with the operator', async (t) => {
   const cert = makeClientCertificate(dir, { name: 'scada-1' });
   const thumbprint = describeCertificate(cert.der).thumbprint;
   const op = await apiCall('POST', '/v1/opcua/users', { name: 'scada', role: 'operator' });
@@ -119,11 +119,13 @@ test('GIVEN a SCADA client rejected once WHEN an operator trusts it with the CLI
   const list = await glimmer(['opcua', 'certs', 'list', '--url', url, '--token', TOKEN]);
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, new RegExp(`${thumbprint}\\s+rejected\\s+CN=scada-1`));
+  t.diagnostic(`certs list: ${list.stdout.trim().split('\n').filter((l) => l.includes(thumbprint)).join('')}`);
 
   const trust = await glimmer(['opcua', 'certs', 'trust', thumbprint, '--url', url, '--token', TOKEN, '--json']);
   assert.equal(trust.code, 0, trust.stderr);
   assert.equal((JSON.parse(trust.stdout) as { status: string }).status, 'trusted');
   assert.equal(inRejected(thumbprint), false, 'trusting takes it out of rejected/');
+  t.diagnostic(`certs trust: ${trust.stdout.replace(/\s+/g, ' ')}`);
 
   const live = await connect(cert, 'scada', password);
   try {
@@ -133,6 +135,7 @@ test('GIVEN a SCADA client rejected once WHEN an operator trusts it with the CLI
     const revoke = await glimmer(['opcua', 'certs', 'revoke', thumbprint, '--url', url, '--token', TOKEN, '--json']);
     assert.equal(revoke.code, 0, revoke.stderr);
     assert.equal((JSON.parse(revoke.stdout) as { sessions_dropped: number }).sessions_dropped, 1);
+    t.diagnostic(`certs revoke: ${revoke.stdout.replace(/\s+/g, ' ')}`);
     assert.ok(await until(() => lost && server.activatedSessions === 0, 5000), 'the live session and channel are gone');
   } finally {
     await close(live);
@@ -145,6 +148,7 @@ test('GIVEN a SCADA client rejected once WHEN an operator trusts it with the CLI
   assert.equal(trusted.at(-1)?.thumbprint, thumbprint);
   assert.equal(revoked.at(-1)?.by, 'admin');
   assert.equal(revoked.at(-1)?.sessions_dropped, 1);
+  t.diagnostic(`audit: ${JSON.stringify(trusted.at(-1))} ${JSON.stringify(revoked.at(-1))}`);
 });
 
 test('GIVEN an unknown thumbprint WHEN it is trusted through the CLI THEN exit 1 with GLM_ERR_OPCUA_CERT_UNKNOWN', async () => {
