@@ -159,6 +159,8 @@ export const runtimeConfigSchema = {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         mtls_port: { type: 'integer', minimum: 0, maximum: 65535 },
+        // Host names the API answers under besides IP addresses (DNS rebinding defence). Default: [localhost].
+        allowed_hosts: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' } },
       },
     },
     // The plant OPC UA server on a plant network: bind address, advertised host names, certificate SANs.
