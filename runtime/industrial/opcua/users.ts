@@ -36,6 +36,11 @@ function hash(password: string, salt: Buffer): Buffer {
   return crypto.scryptSync(password, salt, KEY_LEN, SCRYPT);
 }
 
+// Logins hash on libuv's thread pool: a burst of them never stalls the event loop the Modbus gateway shares.
+function hashAsync(password: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => crypto.scrypt(password, salt, KEY_LEN, SCRYPT, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
 /** The Cedar operator name of an OPC UA account (distinct from API operators of the same name). */
 export function operatorName(account: string): string {
   return `opcua-${account}`;
@@ -101,11 +106,11 @@ export class OpcuaUserStore {
   }
 
   /** The account when `password` is its password; undefined otherwise (same cost for unknown names). */
-  verify(name: string, password: string): OpcuaAccount | undefined {
+  async verify(name: string, password: string): Promise<OpcuaAccount | undefined> {
     const a = this.#accounts.find((x) => x.name === name);
     const salt = a ? Buffer.from(a.salt, 'base64') : this.#decoy.salt;
     const expected = a ? Buffer.from(a.hash, 'base64') : this.#decoy.hash;
-    const ok = crypto.timingSafeEqual(hash(password, salt), expected.length === KEY_LEN ? expected : Buffer.alloc(KEY_LEN));
+    const ok = crypto.timingSafeEqual(await hashAsync(password, salt), expected.length === KEY_LEN ? expected : Buffer.alloc(KEY_LEN));
     return ok && a ? this.get(name) : undefined;
   }
 }

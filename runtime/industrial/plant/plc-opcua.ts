@@ -128,10 +128,11 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     maxConnectionsPerEndpoint: 32,
     isAuditing: false,
     userManager: {
-      isValidUser: (username: string, password: string) => {
+      isValidUserAsync: (username: string, password: string, callback: (err: Error | null, ok?: boolean) => void) => {
         const u = passwords.get(username);
-        if (u !== undefined) return sameSecret(u.secret, password);
-        return options.accounts?.verify(username, password) !== undefined;
+        if (u !== undefined) { callback(null, sameSecret(u.secret, password)); return; }
+        if (options.accounts === undefined) { callback(null, false); return; }
+        options.accounts.verify(username, password).then((a) => callback(null, a !== undefined), (err: Error) => callback(err));
       },
       getUserRoles: (username: string) => {
         const role = roleOf(username);
