@@ -236,3 +236,25 @@ test('GIVEN three untrusted attempts and three wrong passwords WHEN counted THEN
   const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { component?: string; msg?: string });
   assert.ok(lines.some((l) => l.component === 'node-opcua' && /Sender Certificate/.test(l.msg ?? '')), 'the library\'s certificate warnings are structured log lines');
 });
+
+test('GIVEN bad input to the OPC UA routes WHEN called THEN each answers its typed error and changes nothing', async () => {
+  const before = accounts.list().length;
+  const cases: [string, string, unknown, number, string][] = [
+    ['POST', '/v1/opcua/certs/trust', {}, 400, 'GLM_ERR_API_BODY_INVALID'],
+    ['POST', '/v1/opcua/certs/revoke', { thumbprint: '00'.repeat(20) }, 404, 'GLM_ERR_OPCUA_CERT_UNKNOWN'],
+    ['POST', '/v1/opcua/certs/issuers', { certificate: 'not a certificate' }, 400, 'GLM_ERR_OPCUA_CERT_INVALID'],
+    ['POST', '/v1/opcua/certs/crl', { crl: Buffer.from('garbage').toString('base64') }, 400, 'GLM_ERR_OPCUA_CERT_INVALID'],
+    ['POST', '/v1/opcua/users', { name: 'eve', role: 'admin' }, 400, 'GLM_ERR_OPCUA_USER_INVALID'],
+    ['POST', '/v1/opcua/users', { name: '../etc', role: 'viewer' }, 400, 'GLM_ERR_OPCUA_USER_INVALID'],
+    ['POST', '/v1/opcua/users', { name: 'short', role: 'viewer', password: 'abc' }, 400, 'GLM_ERR_OPCUA_USER_INVALID'],
+    ['DELETE', '/v1/opcua/users?name=nobody', undefined, 404, 'GLM_ERR_API_NOT_FOUND'],
+  ];
+  for (const [method, route, body, status, code] of cases) {
+    const r = await apiCall(method, route, body);
+    assert.equal(r.status, status, `${method} ${route}`);
+    assert.equal((r.json.error as { code: string }).code, code, `${method} ${route}`);
+  }
+  assert.equal(accounts.list().length, before);
+  const unauth = await fetch(`${url}/v1/opcua/certs`);
+  assert.equal(unauth.status, 401);
+});
