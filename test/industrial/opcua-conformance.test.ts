@@ -119,7 +119,7 @@ test('GIVEN a trusted client certificate that expired WHEN it connects THEN ERR 
   assert.equal(r.err?.status, STATUS.BadCertificateTimeInvalid, `ERR status 0x${r.err?.status?.toString(16)}: ${r.error}`);
 });
 
-test('GIVEN a 5 s channel with 10 outstanding publishes held by slow keep-alives WHEN the token is renewed THEN no response arrives secured with an expired token or one older than the client uses', async (t) => {
+test('GIVEN a 2.5 s token lifetime with 10 outstanding publishes held by slow keep-alives WHEN the token is renewed THEN no response arrives secured with an expired token or one older than the client uses', async (t) => {
   const engine = (o as unknown as { ClientSidePublishEngine: { publishRequestCountInPipeline: number } }).ClientSidePublishEngine;
   const pipeline = engine.publishRequestCountInPipeline;
   engine.publishRequestCountInPipeline = 10; // open62541's default: many publishes queued in the server across a renewal
@@ -152,14 +152,16 @@ test('GIVEN a 5 s channel with 10 outstanding publishes held by slow keep-alives
   assert.ok(issued.length >= 4, `renewed ${issued.length - 1} times`);
   const firstToken = chunks.find((c) => c.dir === 'c2s' && c.type === 'MSG')?.tokenId ?? 1;
   const expiry = (tokenId: number) => (issued[tokenId - firstToken] ?? 0) + LIFETIME;
-  // 50 ms of slack for a response already on its way when the client's message passed the relay.
+  // 200 ms of slack for a response already on its way when the client's message passed the relay, and for this
+  // process's own event-loop delay in stamping arrivals on a loaded machine; an unpatched server is seconds late.
+  const SLACK_MS = 200;
   let clientToken = { id: 0, at: 0 };
   const violations: string[] = [];
   for (const c of chunks) {
     if (c.type !== 'MSG' || c.tokenId === undefined) continue;
     if (c.dir === 'c2s') { if (c.tokenId > clientToken.id) clientToken = { id: c.tokenId, at: c.at }; continue; }
-    if (c.at > expiry(c.tokenId) + 50) violations.push(`token ${c.tokenId} used ${c.at - expiry(c.tokenId)} ms after it expired`);
-    if (c.tokenId < clientToken.id && c.at > clientToken.at + 50) violations.push(`token ${c.tokenId} used after the client moved to ${clientToken.id}`);
+    if (c.at > expiry(c.tokenId) + SLACK_MS) violations.push(`token ${c.tokenId} used ${c.at - expiry(c.tokenId)} ms after it expired`);
+    if (c.tokenId < clientToken.id && c.at > clientToken.at + SLACK_MS) violations.push(`token ${c.tokenId} used after the client moved to ${clientToken.id}`);
   }
   const served = chunks.filter((c) => c.dir === 's2c' && c.type === 'MSG');
   t.diagnostic(`${issued.length - 1} renewals in 9 s; ${served.length} responses, tokens ${[...new Set(served.map((c) => c.tokenId))].join(',')}; violations: ${violations.length}`);
