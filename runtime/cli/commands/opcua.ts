@@ -42,6 +42,10 @@ async function call(base: string, token: string, method: string, pathname: strin
   return { ok: res.ok, status: res.status, json };
 }
 
+function readToken(file: string): string {
+  try { return fs.readFileSync(file, 'utf8').trim(); } catch { return usage(`cannot read --token-file ${quote(file)}`); }
+}
+
 function readArg(file: string | undefined, what: string): string {
   if (file === undefined) return usage(`${what} needs a FILE`);
   try {
@@ -69,7 +73,7 @@ const command: Command = async (argv) => {
   if (values.help || positionals.length === 0) { process.stdout.write(USAGE); return values.help ? 0 : 2; }
   const [group, action, arg] = positionals;
   if (values.url === undefined) usage('--url is required');
-  const token = values.token ?? (values['token-file'] !== undefined ? fs.readFileSync(values['token-file'], 'utf8').trim() : undefined);
+  const token = values.token ?? (values['token-file'] !== undefined ? readToken(values['token-file']) : undefined);
   if (!token) usage('--token or --token-file is required');
   const base = values.url as string;
   let r: Awaited<ReturnType<typeof call>>;
