@@ -166,13 +166,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { trustMetricHooks } = await import('./trust/metrics');
     const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
+    // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
+    const { OpcuaUserStore, operatorName } = await import('./industrial/opcua/users');
+    let accountsChanged: () => void = () => undefined;
+    const opcuaAccounts = new OpcuaUserStore(stateDir, () => accountsChanged());
+    const policyModel = () => ({
+      trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology,
+      operators: opcuaAccounts.list().map((a) => ({ name: operatorName(a.name), zone: a.zone, roles: [a.role] })),
+    });
     const pdp = await PolicyDecisionPoint.create({
       // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
-      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
+      model: policyModel(),
       audit: record,
       onDecision: hooks.onDecision,
       validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
+    // A provisioned or removed account changes the Cedar operators at once.
+    accountsChanged = () => pdp.setModel(policyModel());
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
@@ -184,7 +194,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -260,6 +270,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
+    if (opcuaServer) {
+      const { opcuaRoutes } = await import('./api/routes/opcua');
+      const { OpcuaTrustStore } = await import('./industrial/opcua/trust');
+      const { PROCESS_ZONE } = await import('./model/plant');
+      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+    }
     const { createApiAuthorizer } = await import('./trust/policy/api');
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
     const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
@@ -394,7 +410,9 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
   return (principal, method, pathname) => {
     if (method === 'GET') return;
     const resource: PolicyResource | undefined =
-      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
+      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false }
+        // The OPC UA server's trust list and accounts: configuring the server is an engineer's (or admin's) act.
+        : pathname.startsWith('/v1/opcua/') ? { type: 'Asset', id: 'opcua-server', zone: 'control', safety: false } : undefined;
     if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
     assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
   };
@@ -446,6 +464,7 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
   audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
+  opcuaAccounts: import('./industrial/opcua/users').OpcuaUserStore;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
@@ -469,7 +488,8 @@ async function startPlant(o: {
   const embedded = await startEmbeddedPlant({
     config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
-    opcuaPort: o.options.opcuaPort ?? 4840,
+    opcuaPort: o.options.opcuaPort ?? config.opcua.port,
+    opcuaAccounts: o.opcuaAccounts,
   });
   return {
     endpoints: embedded.endpoints,

@@ -56,8 +56,10 @@ export function createMetrics() {
       collect() { this.set((processImageAge.read?.() ?? 0) / 1000); },
     }),
     gatewayUpstreamReconnects: new client.Counter({ name: 'glimmer_gateway_upstream_reconnects_total', help: 'Reconnection attempts of the gateway to an upstream PLC', labelNames: ['plc'], registers: r }),
-    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Open sessions on the plant OPC UA server', registers: r }),
-    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
+    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Activated sessions on the plant OPC UA server (created but never activated ones do not count)', registers: r }),
+    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused (untrusted, revoked, out of policy), by side and OPC UA status', labelNames: ['side', 'status'], registers: r }),
+    opcuaActivationFailures: new client.Counter({ name: 'glimmer_opcua_activation_failures_total', help: 'Refused OPC UA session activations (bad password, unknown user, refused token type), by OPC UA status', labelNames: ['status'], registers: r }),
+    opcuaChannelRefusals: new client.Counter({ name: 'glimmer_opcua_channel_refusals_total', help: 'OpenSecureChannel requests the plant OPC UA server refused, by the OPC UA status of the ERR message sent', labelNames: ['status'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) ---
