@@ -203,3 +203,50 @@ test('GIVEN the API authorizer WHEN the bearer-token admin and an agent ask to c
   const agent = authorize({ id: id('control', 'industrial-1'), kind: 'agent' }, 'configure', { type: 'AuditConfig' });
   assert.throws(() => assertAllowed(agent, 'POST /v1/audit/config'), (err) => isGlimmerError(err, 'GLM_ERR_API_FORBIDDEN') && /forbid-agents-configure-audit/.test(err.message));
 });
+
+// A forbid whose condition overflows a Long for any address above 1 (and is false at address 0): it validates, and
+// errors only at evaluation.
+const OVERFLOWING_FORBID = '@id("forbid-overflowing")\nforbid (principal, action == Glimmer::Action::"write", resource is Glimmer::Register)\nwhen { resource.address * 9223372036854775807 > 0 };\n';
+
+test('GIVEN a permit that is satisfied and a forbid whose condition errors (Long overflow) WHEN decided THEN denied as evaluation-failed, with the error, and audited as a deny', async () => {
+  const records: TrustAuditRecord[] = [];
+  const local = await PolicyDecisionPoint.create({ model, policyDir: await policyDirWith({ 'zz-overflow.cedar': OVERFLOWING_FORBID }), audit: (r) => records.push(r) });
+  // At address 0 the forbid evaluates (false) and the permit decides.
+  assert.deepEqual(local.decide(id('control', 'industrial-1'), 'write', register({ address: 0 }), modbus), { allow: true, reasons: ['register-write-from-writer-zone'], errors: [] });
+  const d = local.authorize(id('control', 'industrial-1'), 'write', register({ address: 2 }), modbus);
+  assert.equal(d.allow, false);
+  assert.deepEqual(d.reasons, ['evaluation-failed']);
+  assert.equal(d.errors.length, 1);
+  assert.match(d.errors[0] ?? '', /^forbid-overflowing: integer overflow/);
+  const rec = records.at(-1);
+  assert.ok(rec?.type === 'policy.decision');
+  assert.equal(rec.decision, 'deny');
+  assert.deepEqual(rec.errors, d.errors);
+});
+
+test('GIVEN an erroring forbid and the decision cache WHEN an agent call is decided twice THEN both answers deny (an erroring decision is not turned into an allow by the cache)', async () => {
+  const forbid = '@id("forbid-call-overflowing")\nforbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)\nwhen { principal.securityLevel * 9223372036854775807 > 1 };\n';
+  const local = await PolicyDecisionPoint.create({ model, policyDir: await policyDirWith({ 'zz-call.cedar': forbid }), audit: () => undefined });
+  const target = { type: 'Agent', id: id('control', 'industrial-1') } as const;
+  for (let i = 0; i < 2; i++) {
+    const d = local.decide(id('operations', 'cognitive-1'), 'call', target, { protocol: 'a2a', skill: 'read-process' });
+    assert.equal(d.allow, false, `decision ${i}`);
+    assert.deepEqual(d.reasons, ['evaluation-failed']);
+    assert.match(d.errors[0] ?? '', /^forbid-call-overflowing: integer overflow/);
+  }
+  assert.equal(local.decisionCache.hits, 1);
+});
+
+test('GIVEN a request Cedar refuses to evaluate (a context Long that is not an integer) WHEN decided THEN denied as evaluation-failed with Cedar\'s error', () => {
+  const d = pdp.decide(id('control', 'industrial-1'), 'write', register({}), { protocol: 'modbus', functionCode: 5.5 });
+  assert.equal(d.allow, false);
+  assert.deepEqual(d.reasons, ['evaluation-failed']);
+  assert.ok(d.errors.length > 0 && d.errors.every((e) => e.length > 0 && e.length <= 200), JSON.stringify(d.errors));
+});
+
+test('GIVEN a request that makes Cedar throw (an entity attribute it cannot serialize) WHEN decided THEN denied as evaluation-failed, never thrown', () => {
+  const d = pdp.decide(id('control', 'industrial-1'), 'write', register({ address: 2n as unknown as number }), modbus);
+  assert.equal(d.allow, false);
+  assert.deepEqual(d.reasons, ['evaluation-failed']);
+  assert.equal(d.errors.length, 1);
+});
