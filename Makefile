@@ -10,8 +10,9 @@ REPORT ?= bench/reports/$(SCENARIO).json
 CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
-# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
+# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
+# server imports, Chromium) and the tools they call (curl, ss from iproute2, strace for the fsync count).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace
 APT_RUN := softhsm2
 
 .PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean

@@ -27,8 +27,8 @@ import { freePort, until } from './helpers';
 const PEER = path.join(__dirname, 'peers', 'pymodbus_plc.py');
 const DATA_ONLY = [{ name: 'data-1', kind: 'data', zone: 'dmz', required_safety_level: 2 }];
 
-async function startPeer(port: number): Promise<ChildProcess> {
-  const child = spawn('/usr/bin/python3', [PEER, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+async function startPeer(port: number, options: { tripped?: boolean } = {}): Promise<ChildProcess> {
+  const child = spawn('/usr/bin/python3', [PEER, String(port), ...(options.tripped ? ['tripped'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   assert.ok(await waitListening(port, 10_000), `pymodbus PLC did not listen on ${port}: ${stderr} ${spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`:${port}`)).join('\n')}`);
@@ -138,6 +138,8 @@ test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the r
   assert.equal((await control.writeCoil(1, 0, true)).exception, 0);
   assert.deepEqual(bits((await direct.readCoils(1, 0, 2)).pdu, 2), [true, false], 'pump_1 started on the PLC, pump_2 not');
   assert.ok(await untilAsync(async () => (await auditRecords(rt)).some((r) => r.type === 'modbus.decision' && r.decision === 'deny' && r.reason === 'interlock'), 5000), 'interlock deny audited');
+  // No level interlock tripped on the PLC: resetting the emergency stop reaches it.
+  assert.equal((await control.writeCoil(2, 0, false)).exception, 0, 'e-stop reset passes while the safety PLC reports no trip');
 
   // Fault injection needs the simulator.
   const fault = await api(rt, 'POST', '/v1/plant/faults', { asset: 'pump_1', fault: 'leak' });
@@ -161,6 +163,33 @@ test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the r
   assert.equal((await control.readInputRegisters(1, 10, 1)).exception, 0);
   operations.close();
   control.close();
+});
+
+test('GIVEN plant.mode external and a safety PLC reporting a tripped level interlock WHEN the running gateway gets writes THEN resetting the emergency stop, enabling the bypass and moving a trip setpoint are refused with 01 (audited as interlock, never reaching the PLC) while tripping the emergency stop passes', async (t) => {
+  const plcPort = await freePort();
+  const peer = await startPeer(plcPort, { tripped: true });
+  t.after(() => { peer.kill('SIGKILL'); });
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-ext-trip-'));
+  const file = writeConfig(externalConfig({ host: '127.0.0.1', port: plcPort }, { poll_interval_ms: 100, stale_after_ms: 5000 }, DATA_ONLY));
+  const rt = await startRuntime({ configFile: file, stateDir, apiPort: 0, apiMtlsPort: 0, modbusPort: 0, logger: silentLogger() });
+  t.after(async () => { await rt.stop(); fs.rmSync(stateDir, { recursive: true, force: true }); });
+  // The refusals below are the trip's, not a stale image's: the image is fresh and reports the trip.
+  assert.ok(await until(() => rt.processImage?.snapshot !== undefined, 5000), 'process image polled');
+  assert.equal((rt.processImage!.snapshot!.assets.safety_1 as { interlock_tripped: boolean }).interlock_tripped, true);
+  const control = await connect(rt.endpoints.modbus_control);
+  const safety = await connect(rt.endpoints.modbus_safety);
+  const direct = await connect(`127.0.0.1:${plcPort}`);
+  t.after(() => { control.close(); safety.close(); direct.close(); });
+
+  assert.equal((await control.writeCoil(2, 0, true)).exception, 0, 'tripping the emergency stop is never blocked');
+  assert.equal((await control.writeCoil(2, 0, false)).exception, 0x01, 'reset refused while tripped');
+  assert.equal((await safety.writeCoil(2, 0, false)).exception, 0x01, 'reset refused from the safety zone too');
+  assert.equal((await safety.writeCoil(2, 1, true)).exception, 0x01, 'bypass refused while tripped');
+  assert.equal((await safety.writeRegister(2, 0, 4000)).exception, 0x01, 'setpoint change refused while tripped');
+  assert.ok(rt.processImage?.snapshot !== undefined, 'the image was still fresh');
+  assert.deepEqual(bits((await direct.readCoils(2, 0, 2)).pdu, 2), [true, false], 'the PLC holds the trip and no bypass');
+  assert.deepEqual(registers((await direct.readHoldingRegisters(2, 0, 1)).pdu), [3000], 'the setpoint never reached the PLC');
+  assert.ok(await untilAsync(async () => (await auditRecords(rt)).filter((r) => r.type === 'modbus.decision' && r.decision === 'deny' && r.reason === 'interlock' && r.unit === 2).length === 4, 5000), 'the four refusals are audited as interlock');
 });
 
 test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime runs THEN there is no process image (only a complete one counts): process reads pass, safety reads get 0A, interlocked writes are refused', async (t) => {
