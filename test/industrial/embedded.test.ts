@@ -46,7 +46,7 @@ test('GIVEN the embedded runtime and its gateway WHEN a level interlock trips TH
   assert.equal(tripped(rt), false, 'the plant starts with no level interlock tripped');
   assert.equal((await control.writeCoil(SAFETY_UNIT, ESTOP, true)).exception, 0);
   assert.equal((await control.writeCoil(SAFETY_UNIT, ESTOP, false)).exception, 0, 'reset allowed while nothing is tripped');
-  assert.equal(rt.plant?.snapshot.assets.safety_1?.emergency_stop, false);
+  assert.equal((rt.plant?.snapshot.assets.safety_1 as { emergency_stop?: boolean } | undefined)?.emergency_stop, false);
 
   // Trip T-1's high-high interlock: its setpoint (0.5 m, written by the safety zone) below the tank's level.
   assert.equal((await safety.writeRegister(SAFETY_UNIT, HIGH_HIGH, 500)).exception, 0);

@@ -289,7 +289,7 @@ test('GIVEN a write decision that throws (a failing policy decision point) WHEN 
   const r2 = await startRig({ decide: () => { calls += 1; throw new TypeError('decision point crashed'); } });
   try {
     r2.plant.write('safety_1.emergency_stop', true);
-    const setpoint = (r2.plant.snapshot.assets.pump_1!.values as { speed_setpoint_pct: number }).speed_setpoint_pct;
+    const setpoint = (r2.plant.snapshot.assets.pump_1 as { speed_setpoint_pct: number }).speed_setpoint_pct;
     const safety = new ModbusTcpClient('127.0.0.1', r2.ports.safety as number);
     const operations = new ModbusTcpClient('127.0.0.1', r2.ports.operations as number);
     await safety.connect();
@@ -298,7 +298,7 @@ test('GIVEN a write decision that throws (a failing policy decision point) WHEN 
     assert.equal((await operations.writeRegister(1, 0, toRaw(mapEntry('pump_1.speed_setpoint_pct'), setpoint === 20 ? 30 : 20))).exception, 0x01);
     assert.equal(calls, 2, 'the decision was asked for both writes');
     assert.equal((r2.plant.snapshot.assets.safety_1 as { emergency_stop: boolean }).emergency_stop, true, 'the reset never reached the PLC');
-    assert.equal((r2.plant.snapshot.assets.pump_1!.values as { speed_setpoint_pct: number }).speed_setpoint_pct, setpoint, 'the setpoint never reached the PLC');
+    assert.equal((r2.plant.snapshot.assets.pump_1 as { speed_setpoint_pct: number }).speed_setpoint_pct, setpoint, 'the setpoint never reached the PLC');
     const denied = flushAudit(r2).filter((x) => x.decision === 'deny');
     assert.deepEqual(denied.map((x) => [x.unit, x.code, x.reason]), [[2, 'GLM_ERR_MODBUS_POLICY_DENIED', 'policy'], [1, 'GLM_ERR_MODBUS_POLICY_DENIED', 'policy']]);
     // Reads do not ask the decision and still pass.
@@ -315,9 +315,9 @@ test('GIVEN a write decision that answers without a boolean allow (undefined, "y
   try {
     const c = new ModbusTcpClient('127.0.0.1', r2.ports.control as number);
     await c.connect();
-    const running = (r2.plant.snapshot.assets.pump_1 as { running: boolean }).running;
-    for (let i = 0; i < answers.length; i++) assert.equal((await c.writeCoil(1, 0, !running)).exception, 0x01, `answer ${JSON.stringify(answers[i])}`);
-    assert.equal((r2.plant.snapshot.assets.pump_1 as { running: boolean }).running, running, 'pump_1 never started or stopped');
+    const command = (r2.plant.snapshot.assets.pump_1 as { run_command: boolean }).run_command;
+    for (let i = 0; i < answers.length; i++) assert.equal((await c.writeCoil(1, 0, !command)).exception, 0x01, `answer ${JSON.stringify(answers[i])}`);
+    assert.equal((r2.plant.snapshot.assets.pump_1 as { run_command: boolean }).run_command, command, 'the run command never reached the PLC');
     c.close();
   } finally { await r2.stop(); }
 });
