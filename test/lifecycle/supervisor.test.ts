@@ -90,6 +90,26 @@ test('GIVEN a tampered rule file WHEN the cognitive agent boots THEN the boot is
   assert.match(await metrics.registry.metrics(), /glimmer_boot_refusals_total\{agent="cognitive-1",code="GLM_ERR_BOOT_ARTIFACT_MISMATCH"\} 1/);
 });
 
+test('GIVEN a Cedar policy file edited after signing (a forbid removed) WHEN the industrial agent (whose A2A endpoint loads the policies) boots THEN the boot is refused naming the policy file, audited, and the agent is not restarted', async () => {
+  const release = testRelease([{ name: 'industrial-1', kind: 'industrial', zone: 'control' }]);
+  const policy = path.join(release.root, 'rules', 'policies', 'registers.cedar');
+  const text = fs.readFileSync(policy, 'utf8');
+  const forbid = text.indexOf('@id("forbid-ai-writes-safety")');
+  assert.ok(forbid > 0, 'the signed policy set holds the forbid');
+  fs.writeFileSync(policy, text.slice(0, forbid) + text.slice(text.indexOf('@id(', forbid + 1)));
+  const { supervisor, audit } = await supervise(release);
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['TERMINATED'], 15000));
+  const [agent] = supervisor.agents();
+  assert.equal(agent?.last_error?.code, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH');
+  assert.match(agent?.last_error?.message ?? '', /rules\/policies\/registers\.cedar/);
+  assert.equal(agent?.restarts, 0, 'a refused boot is not retried');
+  await supervisor.stop('test');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.ok(records.some((r) => r.type === 'agent.boot.refused' && r.code === 'GLM_ERR_BOOT_ARTIFACT_MISMATCH' && r.artifact === 'rules/policies/registers.cedar'));
+  assert.ok(!records.some((r) => r.type === 'agent.boot.measured'), 'no measurement was accepted');
+});
+
 test('GIVEN an identity for another zone WHEN the agent boots THEN GLM_ERR_CERT_IDENTITY_MISMATCH refuses it before measured boot', async () => {
   const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }]);
   const { supervisor, audit } = await supervise(release);
