@@ -2,7 +2,7 @@
  * The Modbus/TCP security gateway over real sockets on loopback: our client, and the independent peers mbpoll
  * (libmodbus) and pymodbus, against the gateway in front of the simulated PLC.
  */
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -11,12 +11,14 @@ import { ModbusTcpClient, bits, registers } from '../../runtime/industrial/modbu
 import { adu, requestPdu } from '../../runtime/industrial/modbus/frame';
 import { failSafeWrites } from '../../runtime/industrial/modbus/inspector';
 import { mapEntry, toRaw } from '../../runtime/industrial/plant/map';
-import { flushAudit, startRig, type Rig } from './helpers';
+import { flushAudit, resetAudit, startRig, type Rig } from './helpers';
 
 const run = promisify(execFile);
 let rig: Rig;
 before(async () => { rig = await startRig(); });
 after(async () => { await rig.stop(); });
+// Each test asserts on its own audit records only, never on ones an earlier test left.
+beforeEach(() => { resetAudit(rig); });
 
 async function client(zone: string): Promise<ModbusTcpClient> {
   const c = new ModbusTcpClient('127.0.0.1', rig.ports[zone] as number, 3000);

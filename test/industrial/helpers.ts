@@ -52,6 +52,13 @@ export async function startRig(options: { decide?: WriteDecisionFn; limits?: Par
   return rig;
 }
 
+/** Drops every audit record so far (buffered ones included): a test that starts with it sees only its own records. */
+export function resetAudit(rig: Rig): void {
+  rig.gateway.inspector.audit.flush();
+  rig.audit.length = 0;
+}
+
+/** The records since the last resetAudit, the inspector's buffer flushed first. */
 export function flushAudit(rig: Rig): GatewayAuditRecord[] {
   rig.gateway.inspector.audit.flush();
   return rig.audit;
