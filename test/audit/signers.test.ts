@@ -13,10 +13,10 @@ import { ensureSoftHsmToken, pkcs11Signer } from '../../runtime/audit/pkcs11';
 import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { tempDir } from './helpers';
-import { startKmsServer } from './kms-server';
+import { startKmsServer, TEST_SECRET } from './kms-server';
 
 const KEY = 'glimmer.test/audit';
-const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: 'test-secret-not-real' };
+const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: TEST_SECRET };
 const rejectsWith = (p: Promise<unknown>, code: ErrorCode) => assert.rejects(p, (e) => isGlimmerError(e, code));
 
 function capture(): { logger: pino.Logger; text: () => string } {
@@ -44,8 +44,22 @@ test('GIVEN a KMS-protocol endpoint on loopback with a real ECC_NIST_P384 key WH
     const pub = crypto.createPublicKey({ key: kms.keys['p384-key']?.publicKey as Buffer, format: 'der', type: 'spki' });
     assert.ok(crypto.verify('sha384', Buffer.from(parsed.text), pub, parsed.signatures[0]?.signature as Buffer));
     assert.ok(kms.calls.some((c) => c.target === 'TrentService.Sign'));
-    assert.ok(kms.calls.every((c) => c.signed));
+    assert.ok(kms.calls.every((c) => c.signed), 'every request carries a SigV4 signature that verifies with the secret');
+    assert.ok(kms.calls.every((c) => c.scope === 'eu-central-1/kms'), JSON.stringify(kms.calls));
     await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN the loopback KMS endpoint WHEN the SDK signs its requests with a secret the endpoint does not know THEN the endpoint refuses them (InvalidSignatureException) and the signer is GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', async () => {
+  const kms = await startKmsServer();
+  try {
+    await assert.rejects(
+      kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: { ...CREDS, secretAccessKey: `${TEST_SECRET}-wrong` } }),
+      (err) => isGlimmerError(err, 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE'),
+    );
+    assert.ok(kms.calls.length > 0 && kms.calls.every((c) => !c.signed));
   } finally {
     await kms.close();
   }
