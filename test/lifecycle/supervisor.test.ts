@@ -127,7 +127,7 @@ test('GIVEN an identity for another zone WHEN the agent boots THEN GLM_ERR_CERT_
   assert.ok(!records.some((r) => r.type === 'agent.boot.measured'));
 });
 
-test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor restarts it with backoff and it is ACTIVE again', async () => {
+test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor restarts it after the initial backoff (audited as restart_in_ms) and it is ACTIVE again', async () => {
   const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }], { restart_backoff_ms: { initial: 50, max: 200 } });
   const { supervisor, audit } = await supervise(release);
   await supervisor.start();
@@ -140,7 +140,7 @@ test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor resta
   assert.equal(supervisor.agents()[0]?.restarts, 1);
   await supervisor.stop('test');
   const records = await durableRecords(audit, release.stateDir);
-  assert.ok(records.some((r) => r.type === 'agent.crash' && r.agent === 'data-1'));
+  assert.deepEqual(records.filter((r) => r.type === 'agent.crash' && r.agent === 'data-1').map((r) => (r as { restart_in_ms?: unknown }).restart_in_ms), [50]);
 });
 
 test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN the supervisor gives up with GLM_ERR_AGENT_CRASH_LOOP', async () => {
@@ -159,6 +159,8 @@ test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN t
   await supervisor.stop('test');
   const records = await durableRecords(audit, release.stateDir);
   assert.ok(records.some((r) => r.type === 'agent.crash_loop'));
+  // Exponential backoff, capped at max (10, then 20); the crash that spends the budget schedules no restart.
+  assert.deepEqual(records.filter((r) => r.type === 'agent.crash').map((r) => (r as { restart_in_ms?: unknown }).restart_in_ms), [10, 20, null]);
 });
 
 test('GIVEN the configuration mounted outside the release (a pod ConfigMap) WHEN it is pinned THEN the agent boots, and WHEN it is not THEN measured boot refuses it', async () => {
