@@ -14,6 +14,7 @@ import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { tempDir } from './helpers';
 import { startKmsServer, TEST_SECRET } from './kms-server';
+import { restartablePort } from '../helpers/ports';
 
 const KEY = 'glimmer.test/audit';
 const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: TEST_SECRET };
@@ -92,8 +93,8 @@ test('GIVEN a KMS key that cannot sign checkpoints (RSA encryption key, unknown 
 });
 
 test('GIVEN the KMS becomes unreachable WHEN appends continue THEN they stay durable, checkpoints fail with GLM_ERR_AUDIT_SIGNER_UNAVAILABLE and the age metric grows; WHEN KMS returns THEN checkpoints catch up and the age drops to 0', async () => {
-  let kms = await startKmsServer();
-  const port = Number(new URL(kms.endpoint).port);
+  const port = await restartablePort();
+  let kms = await startKmsServer(port);
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const metrics = createMetrics();
   const signer = await kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });
@@ -196,8 +197,8 @@ test('GIVEN no SoftHSM2 library WHEN the embedded default signer starts THEN it 
 });
 
 test('GIVEN KMS is unreachable when the runtime starts and the key spec is declared WHEN entries are appended THEN the log opens and appends are durable; WHEN KMS answers THEN the key is recorded and the checkpoint verifies', async () => {
-  const first = await startKmsServer();
-  const port = Number(new URL(first.endpoint).port);
+  const port = await restartablePort();
+  const first = await startKmsServer(port);
   const raw = first.raw;
   await first.close();
   const signer = await kmsSigner({ keyId: 'p384-key', keySpec: 'ECC_NIST_P384', keyName: KEY, region: 'eu-central-1', endpoint: first.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });

@@ -6,6 +6,7 @@ import { ModbusGateway, type GatewayLimits } from '../../runtime/industrial/modb
 import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
 import type { GatewayAuditRecord, WriteDecisionFn } from '../../runtime/industrial/modbus/inspector';
 import type { Zone, Conduit } from '../../runtime/config/types';
+import { restartablePort } from '../helpers/ports';
 
 export const ZONES: Zone[] = [
   { name: 'enterprise', isa95_level: 4, security_level: 1 },
@@ -33,7 +34,8 @@ export interface Rig {
 
 export async function startRig(options: { decide?: WriteDecisionFn; limits?: Partial<GatewayLimits> } = {}): Promise<Rig> {
   const plant = new PlantRuntime({ seed: 42, tickMs: 100 });
-  let plc = await startSimulatedPlc({ plant });
+  // restartPlc brings the PLC back on this port: one no outgoing connection can be given meanwhile.
+  let plc = await startSimulatedPlc({ plant, port: await restartablePort() });
   const plcPort = plc.port;
   const audit: GatewayAuditRecord[] = [];
   const rules = compileRules(defaultZoneRules({ zones: ZONES, conduits: CONDUITS }));

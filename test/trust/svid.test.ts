@@ -29,9 +29,15 @@ function rejectsWith(code: ErrorCode, fn: () => unknown): void {
 
 const hour = 3600_000;
 
+// The clock around the issue of `good`: its validity is checked against these, not against a guess at how long ago it was.
+let issuedAfter: number;
+let issuedBefore: number;
+
 before(async () => {
   ca = await ensureCa(await tempDir(), TD);
+  issuedAfter = Date.now();
   good = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-1' });
+  issuedBefore = Date.now();
   opts = { bundlePem: ca.bundlePem, trustDomain: TD };
 });
 
@@ -77,7 +83,9 @@ test('GIVEN issueSvid WHEN the certificate is read by openssl-compatible Node TH
   assert.equal(cert.ca, false);
   assert.deepEqual([...(cert.keyUsage ?? [])].sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
   assert.equal(readSvidExtensions(cert.raw).keyUsage, 1);
-  assert.equal(good.notAfter.getTime() - Date.now() <= hour && good.notAfter.getTime() - Date.now() > hour - 60_000, true);
+  // X.509 times have whole seconds: notAfter lies in [issue start + 1 h - 1 s, issue end + 1 h].
+  assert.ok(good.notAfter.getTime() >= issuedAfter + hour - 1000 && good.notAfter.getTime() <= issuedBefore + hour, `notAfter ${good.notAfter.toISOString()}`);
+  assert.equal(new Date(cert.validTo).getTime(), good.notAfter.getTime());
   assert.equal(good.spiffeId, 'spiffe://plant.example/zone/cell1/agent/industrial-1');
   assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(good.keyPem)));
   assert.equal(good.serial, cert.serialNumber.toLowerCase().replace(/^0+/, ''));
