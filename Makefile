@@ -14,8 +14,10 @@ TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 # server imports, Chromium) and the tools they call (curl, ss from iproute2, strace for the fsync count).
 APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace
 APT_RUN := softhsm2
+# Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean
+.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run tools-test mutation mutation-changed clean
 
 all: test
 
@@ -33,6 +35,9 @@ apt-test:
 apt-run:
 	@scripts/apt-ensure.sh $(APT_RUN)
 
+tools-test:
+	@scripts/tools-ensure.sh
+
 build: deps
 	node scripts/build.mjs
 	node --import tsx scripts/release-manifest.ts
@@ -46,7 +51,7 @@ lint: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
-test: deps apt-test build typecheck lint
+test: deps apt-test tools-test build typecheck lint
 	node --import tsx --test --test-concurrency=2 $(TEST_FILES)
 
 synth: deps
@@ -59,4 +64,4 @@ precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
 
 clean:
-	rm -rf dist cdktf.out bench/reports test-results
+	rm -rf dist cdktf.out bench/reports test-results reports .stryker-tmp .tools
