@@ -60,6 +60,18 @@ synth: deps
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
 
+# Mutation testing (StrykerJS) of the safety and evidence paths, one module at a time: MODULES=pdp,merkle for some.
+# Reports: reports/mutation/<module>/mutation.{html,json}, scores in reports/mutation/summary.json.
+MODULES ?=
+BASE ?= HEAD~1
+MUTATION_BUDGET_MIN ?= 30
+mutation: deps apt-test build
+	node --import tsx scripts/mutation.ts $(if $(MODULES),--module $(MODULES))
+
+# CI: only the lines changed since BASE in the listed files, within MUTATION_BUDGET_MIN minutes.
+mutation-changed: deps apt-test build
+	node --import tsx scripts/mutation.ts --since $(BASE) --budget-min $(MUTATION_BUDGET_MIN)
+
 precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
 
