@@ -17,7 +17,7 @@ APT_RUN := softhsm2
 # Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run tools-test mutation mutation-changed clean
+.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run tools-test mutation mutation-changed clean compliance-docs
 
 all: test
 
@@ -71,6 +71,10 @@ mutation: deps apt-test build
 # CI: only the lines changed since BASE in the listed files, within MUTATION_BUDGET_MIN minutes.
 mutation-changed: deps apt-test build
 	node --import tsx scripts/mutation.ts --since $(BASE) --budget-min $(MUTATION_BUDGET_MIN)
+
+# docs/compliance/ from the control catalogues (a test checks it is fresh).
+compliance-docs: deps
+	node --import tsx scripts/gen-compliance-docs.ts
 
 precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)

@@ -22,12 +22,12 @@ import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/c
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
-import type { AuditRecordInput } from './agents/behaviour';
+import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
 import type { ConsoleSupervisor } from './observability/console';
-import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
+import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
 import type { WriteDecisionFn } from './industrial/modbus/inspector';
@@ -117,7 +117,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
     const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');
     const { trustMetricHooks } = await import('./trust/metrics');
-    const { plantMap } = await import('./industrial/plant/map');
+    const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
     const pdp = await PolicyDecisionPoint.create({
       // The whole zone model, even when this process supervises one agent: its peers must stay known principals.

@@ -127,6 +127,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_INFRA_ZONE_MODEL_INVALID: { status: 400, doc: 'The zone model (config/glimmer.yml zones and conduits) breaks the ISA-95 rules the stacks enforce: a direct level 4 to level 0-2 conduit, or an agent or conduit naming no zone.' },
   GLM_ERR_INFRA_ALERT_RULES_INVALID: { status: 400, doc: 'monitoring/prometheus/custom_rules.yml is present but is not a Prometheus rule file (`groups:` of named rule lists), so no PrometheusRule can be built from it.' },
   // plan review, threat model and CI gates (runtime/review, scripts/precommit.ts, scripts/sign-release.ts)
+  GLM_ERR_COMPLIANCE_CATALOGUE_INVALID: { status: 500, doc: 'compliance: a control catalogue under rules/compliance/catalogue/ cannot be read or breaks its rules (schema, a duplicate requirement, a met row without a test); the message names the file and the requirement.' },
   GLM_ERR_REVIEW_INPUT_UNREADABLE: { status: 400, doc: 'plan-review: the plan file cannot be read (missing, a directory, permission denied).' },
   GLM_ERR_REVIEW_INPUT_TOO_LARGE: { status: 413, doc: 'plan-review: the plan file is larger than the limit (64 MiB) or nested deeper than 256 levels.' },
   GLM_ERR_REVIEW_INPUT_NOT_JSON: { status: 400, doc: 'plan-review: the file is not JSON (or not UTF-8); the message gives the parser\'s position.' },

@@ -19,7 +19,7 @@ import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { mapEntry } from '../../runtime/industrial/plant/map';
 import { startSimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
-import type { PlantSnapshot } from '../../runtime/industrial/plant/simulation';
+import type { PlantSnapshot } from '../../runtime/model/plant';
 import { CognitiveCore, type ShutdownCommand } from '../../runtime/reasoning/cognitive-core';
 import { RULES_DIR } from '../../runtime/reasoning/config';
 import { ENTRY_GOALS, RuleEngine, entryListText } from '../../runtime/reasoning/engine';

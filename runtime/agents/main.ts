@@ -9,7 +9,8 @@ import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
 import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
-import type { AgentBehaviour, AgentContext, AgentMessage } from './behaviour';
+import type { AgentBehaviour, AgentContext } from './behaviour';
+import type { AgentMessage } from '../model/messages';
 import type { AgentMessenger } from './messaging';
 import { loadBehaviour } from './registry';
 

@@ -234,7 +234,7 @@ function verifySegmentFiles(
   }
 }
 
-/** Verifies a running log through its HTTP API (CONTRACT.md routes plus /v1/audit/keys). */
+/** Verifies a running log through its HTTP API (the docs/audit.md routes plus /v1/audit/keys). */
 export async function verifyRemote(baseUrl: string, token: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const findings = new Findings();
   const get = async (p: string): Promise<unknown> => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { GlimmerError, quote } from '../errors';
+import { dmzBypassReason, firstDmzBypass } from '../model/zones';
 import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
 import type { CognitiveConfig, RuntimeConfig, RuntimeConfigFile } from './types';
@@ -97,6 +98,12 @@ function crossCheck(file: string, cfg: RuntimeConfigFile): void {
       if (!zones.has(c[end])) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /conduits/${i}/${end}: received ${quote(c[end])}, allowed: one of ${known}`);
     }
   });
+  const bypass = firstDmzBypass(cfg.zones, cfg.conduits);
+  if (bypass >= 0) {
+    const c = cfg.conduits[bypass] as RuntimeConfigFile['conduits'][number];
+    const level = (name: string) => cfg.zones.find((z) => z.name === name) as RuntimeConfigFile['zones'][number];
+    throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /conduits/${bypass}: ${dmzBypassReason(level(c.from), level(c.to))}`, { details: { file, path: `/conduits/${bypass}` } });
+  }
   const names = new Set<string>();
   cfg.agents.forEach((a, i) => {
     if (!zones.has(a.zone)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /agents/${i}/zone: received ${quote(a.zone)}, allowed: one of ${known}`);

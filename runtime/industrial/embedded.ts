@@ -4,18 +4,18 @@
  * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
 import { failSafeWrites, withSafetyInterlocks, type WriteDecisionFn } from './modbus/inspector';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaSecurityFor } from './opcua/security';
-import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
+import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
 import { PlantRuntime } from './plant/runtime';
-import { PROCESS_ZONE } from './plant/simulation';
+import { PROCESS_ZONE } from '../model/plant';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
 /** What the runtime hands to the plant it starts, embedded or external. */

@@ -9,7 +9,7 @@ import type { PlantStartOptions } from './embedded';
 import type { ModbusGateway } from './modbus/gateway';
 import { failSafeWrites, withSafetyInterlocks } from './modbus/inspector';
 import { provisionExternalOpcuaTrust } from './opcua/client';
-import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
+import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { PolledProcessImage, upstreamReader } from './process-image';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 

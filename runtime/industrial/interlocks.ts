@@ -1,12 +1,13 @@
 /**
- * The plant interlocks of rules/industrial_safety.pl, checked per Modbus write. Prolog never runs per frame (DESIGN.md),
+ * The plant interlocks of rules/industrial_safety.pl, checked per Modbus write. Prolog never runs per frame (a query costs
+ * milliseconds, a frame's budget is microseconds),
  * so the gateway checks the same two interlocks natively, from the same plant profile the rule engine reads, against
  * the latest process image; test/industrial/interlocks.test.ts proves the answers equal the rule engine's on random
  * plant states.
  *   IL-01 no pump start while its suction tank is low;  IL-02 no valve close against a running pump.
  */
 import { tripsEmergencyStop, type Decision, type WriteDecisionFn, type WriteDecisionRequest } from './modbus/inspector';
-import type { PlantSnapshot } from './plant/simulation';
+import type { PlantSnapshot } from '../model/plant';
 
 export interface InterlockProfile {
   /** [pump, tank]: the pump draws from the tank. */

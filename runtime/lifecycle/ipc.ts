@@ -1,5 +1,5 @@
 /** Messages between the supervisor and an agent process (Node IPC channel, structured clone). */
-import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
+import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentSpec, RuntimeConfig } from '../config/types';
 import type { ConfigPins } from './config-pins';
 import type { Transition } from './state-machine';

@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
+import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
 import { GlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';

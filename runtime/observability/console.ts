@@ -9,8 +9,8 @@ import crypto from 'node:crypto';
 import type { Zone } from '../config/types';
 import type { GatewayAuditRecord } from '../industrial/modbus/inspector';
 import { FUNCTION_NAMES } from '../industrial/modbus/inspector';
-import { plantMap } from '../industrial/plant/map';
-import type { PlantSnapshot } from '../industrial/plant/simulation';
+import { plantMap } from '../model/plant-map';
+import type { PlantSnapshot } from '../model/plant';
 import { AlertEvaluator } from './alerts';
 import type { Metrics } from './metrics';
 

@@ -34,7 +34,7 @@ export function createMetrics() {
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
     requiredSafetyLevel: new client.Gauge({ name: 'required_safety_level', help: 'Safety integrity level the agent requires', labelNames: ['agent', 'zone'], registers: r }),
 
-    // --- industrial gateway (runtime/industrial) --- defined by observability (issue 8); the gateway owner fills them.
+    // --- industrial gateway (runtime/industrial) --- names fixed here so dashboards and alerts have one source.
     // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);
     // decision: allow|deny; reason: a bounded code (policy, interlock, sanity, zone, ...). Never a client address.
     gatewayDecisions: new client.Counter({ name: 'glimmer_gateway_decisions_total', help: 'Gateway decisions on Modbus/OPC UA requests by target zone, function, decision and reason', labelNames: ['zone', 'function', 'decision', 'reason'], registers: r, collect: () => heldGatewayDecisions.forEach((take) => take()) }),
@@ -55,7 +55,7 @@ export function createMetrics() {
     opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
     // --- end industrial gateway ---
 
-    // --- audit (runtime/audit) --- metric names defined by observability (issue 8); filled by the audit owner.
+    // --- audit (runtime/audit) ---
     auditAppends: new client.Counter({ name: 'glimmer_audit_appends_total', help: 'Entries appended to the Merkle audit log and acknowledged as durable', registers: r }),
     auditCheckpointAge: new client.Gauge({ name: 'glimmer_audit_checkpoint_age_seconds', help: 'Seconds the oldest durable audit entry has waited for a signed checkpoint (0 while the latest checkpoint covers every entry)', registers: r }),
     auditTreeSize: new client.Gauge({ name: 'glimmer_audit_tree_size', help: 'Entries in the audit Merkle tree (durable)', registers: r }),
@@ -65,7 +65,7 @@ export function createMetrics() {
     auditSegmentsSealed: new client.Counter({ name: 'glimmer_audit_segments_sealed_total', help: 'Audit segments closed with a sealed final checkpoint', registers: r }),
     // --- end audit ---
 
-    // --- trust (runtime/trust) --- defined by observability (issue 8); the trust owner fills it.
+    // --- trust (runtime/trust) ---
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
     // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
     tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
@@ -79,7 +79,7 @@ export function createMetrics() {
     policyGeneration: new client.Gauge({ name: 'glimmer_policy_generation', help: 'Version of the policy set and model in force (increases on every reload or model change)', registers: r }),
     // --- end trust ---
 
-    // --- reasoning (runtime/reasoning) --- defined by observability (issue 8); the reasoning owner fills them.
+    // --- reasoning (runtime/reasoning) ---
     // ruleset: the rule file's base name (bounded by config/cognitive.yml); asset: asset ids of the plant model (bounded).
     ruleEvaluations: new client.Counter({ name: 'glimmer_rule_evaluations_total', help: 'Safety and asset rule evaluations by ruleset and outcome (ok|violation|error)', labelNames: ['ruleset', 'outcome'], registers: r }),
     ruleEvaluationDuration: new client.Histogram({ name: 'glimmer_rule_evaluation_duration_seconds', help: 'Duration of one rule evaluation', labelNames: ['ruleset'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: r }),

@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { ModbusTcpClient, bits, registers } from '../../runtime/industrial/modbus/client';
 import { adu, requestPdu } from '../../runtime/industrial/modbus/frame';
 import { failSafeWrites } from '../../runtime/industrial/modbus/inspector';
-import { mapEntry, toRaw } from '../../runtime/industrial/plant/map';
+import { mapEntry } from '../../runtime/industrial/plant/map';
+import { toRaw } from '../../runtime/model/plant-map';
 import { flushAudit, resetAudit, startRig, type Rig } from './helpers';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { commandsOf, violatedInterlocks, withInterlocks, type Command, type InterlockProfile } from '../../runtime/industrial/interlocks';
 import type { WriteDecisionRequest } from '../../runtime/industrial/modbus/inspector';
-import type { PlantSnapshot } from '../../runtime/industrial/plant/simulation';
+import type { PlantSnapshot } from '../../runtime/model/plant';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
 import { RuleEngine } from '../../runtime/reasoning/engine';
 import { SIMULATED_PLANT_PROFILE } from '../../runtime/reasoning/plant-facts';

@@ -109,7 +109,7 @@ test('GIVEN a zone model with a direct enterprise -> control conduit WHEN checke
     agents: [],
     trustDomain: 'glimmer.local',
   };
-  refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel(model), /"enterprise->control" joins ISA-95 level 4 and level 2 directly/);
+  refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel(model), /conduit enterprise \(ISA-95 level 4\) -> control \(level 2\) bypasses the DMZ/);
   refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel({ ...model, conduits: [{ from: 'dmz', to: 'nowhere', protocols: ['https'] }] }), /unknown zone/);
   refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel({ ...model, conduits: [], agents: [{ name: 'a', kind: 'data', zone: 'lab' }] }), /agent "a" is in unknown zone "lab"/);
 });

@@ -42,7 +42,7 @@ function variablesOnly(stack: string): string {
 
 function terraform(dir: string, args: string[]): { status: number | null; output: string } {
   const r = spawnSync('terraform', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfig, TF_IN_AUTOMATION: '1', TF_INPUT: '0' } });
-  assert.ok(!r.error, `cannot run terraform (${String(r.error)}): these tests need the terraform >= 1.9 binary on PATH (it is on this machine kind, see DESIGN.md)`);
+  assert.ok(!r.error, `cannot run terraform (${String(r.error)}): these tests need the terraform >= 1.9 binary on PATH (the README says where it comes from)`);
   const output = `${r.stdout}${r.stderr}`.replace(/[│╷╵]/g, ' ').replace(/\s+/g, ' ');
   return { status: r.status, output };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import type { AuditRecordInput } from '../../runtime/agents/behaviour';
+import type { AuditRecordInput } from '../../runtime/model/messages';
 import cognitiveFactory from '../../runtime/agents/cognitive';
 import { loadConfig } from '../../runtime/config/load';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';

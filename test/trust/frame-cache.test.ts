@@ -8,7 +8,7 @@ import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/model';
 import { createFrameDecider, decideFrame, gatewayDecide, indexPlantMap, type FrameRequest } from '../../runtime/trust/policy/frame';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
-import { plantMap } from '../../runtime/industrial/plant/map';
+import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
 
 const TD = 'glimmer.local';

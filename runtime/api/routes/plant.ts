@@ -4,9 +4,9 @@
  */
 import type { AuditSink } from '../../lifecycle/supervisor';
 import { GlimmerError, quote } from '../../errors';
-import { plantMap } from '../../industrial/plant/map';
+import { plantMap } from '../../model/plant-map';
 import type { PlantRuntime } from '../../industrial/plant/runtime';
-import { FAULT_KINDS, type FaultKind } from '../../industrial/plant/simulation';
+import { FAULT_KINDS, type FaultKind } from '../../model/plant';
 import type { Route } from '../router';
 
 /** Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). */

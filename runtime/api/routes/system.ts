@@ -1,4 +1,4 @@
-/** GET /healthz, GET /metrics (public, as CONTRACT.md says) and GET /v1/agents (authenticated). */
+/** GET /healthz, GET /metrics (public: probes and Prometheus carry no token) and GET /v1/agents (authenticated). */
 import type { Registry } from 'prom-client';
 import type { AgentView } from '../../lifecycle/supervisor';
 import type { Route } from '../router';

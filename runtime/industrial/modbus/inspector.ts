@@ -7,7 +7,7 @@
 import type { ErrorCode } from '../../errors';
 import type { Metrics } from '../../observability/metrics';
 import type { Logger } from '../../observability/logger';
-import type { AuditRecordInput } from '../../agents/behaviour';
+import type { AuditRecordInput } from '../../model/messages';
 import { checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, MAX_ADU_BYTES, newDecodedRequest, TABLE, TABLE_NAMES, writtenValue, type DecodedRequest } from './frame';
 import type { CompiledRules } from './rules';
 

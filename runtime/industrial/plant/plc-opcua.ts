@@ -15,7 +15,8 @@ import type { Metrics } from '../../observability/metrics';
 import { failSafeWrites, type WriteDecisionFn } from '../modbus/inspector';
 import { certificateManager, identityFor, loadOpcua, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
 import type { OpcuaSecurity } from '../opcua/security';
-import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, plantMap, signalValue, toRaw, type PlantMapEntry } from './map';
+import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, type PlantMapEntry, plantMap, toRaw } from '../../model/plant-map';
+import { signalValue } from './map';
 import type { PlantRuntime } from './runtime';
 
 export interface PlantOpcuaUser { readonly name: string; readonly zone: string }

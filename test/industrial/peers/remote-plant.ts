@@ -13,7 +13,7 @@ import { opcuaSecurityFor } from '../../../runtime/industrial/opcua/security';
 import { startSimulatedPlc } from '../../../runtime/industrial/plant/plc-modbus';
 import { startPlantOpcuaServer } from '../../../runtime/industrial/plant/plc-opcua';
 import { PlantRuntime } from '../../../runtime/industrial/plant/runtime';
-import { PROCESS_ZONE } from '../../../runtime/industrial/plant/simulation';
+import { PROCESS_ZONE } from '../../../runtime/model/plant';
 
 async function main(): Promise<void> {
   const [stateDir, modbusPort, opcuaPort] = process.argv.slice(2) as [string, string, string];
