@@ -166,6 +166,11 @@ function main(): number {
     console.error(`unknown module(s) ${unknown.join(', ')}; known: ${MODULES.map((m) => m.name).join(', ')}`);
     return 2;
   }
+  if (values.since !== undefined && spawnSync('git', ['rev-parse', '--verify', '--quiet', `${values.since}^{commit}`], { cwd: ROOT }).status !== 0) {
+    // A shallow clone or a first commit has no base to compare with: nothing counts as changed.
+    console.log(`mutation: ${values.since} is not a commit here; no changed lines to mutate`);
+    return 0;
+  }
   const threshold = Number(values.threshold);
   const deadline = values['budget-min'] ? Date.now() + Number(values['budget-min']) * 60_000 : Infinity;
   const equivalents = readEquivalents();
