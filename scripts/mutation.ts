@@ -11,6 +11,8 @@
  * Usage: node --import tsx scripts/mutation.ts [--module pdp,merkle] [--since <git rev>] [--threshold 90]
  *   --since: incremental (CI): mutate only the lines changed since <rev> in the listed files; nothing listed changed,
  *            nothing runs. Stale equivalent entries are not checked then (most mutants are not generated).
+ *   --survivors: mutate only the lines where the module's last report has survivors (after adding tests), and score
+ *            that report with the rerun's answers merged in (reports/mutation/<module>/merged.json).
  *   --budget-min: stop a run that takes longer and report what did not run, without failing (default: none; CI
  *            passes one so the incremental run stays within its time limit).
  */
@@ -134,6 +136,49 @@ export function changedLines(rev: string, files: readonly string[], cwd = ROOT):
   return out;
 }
 
+/**
+ * `file:a-a` for each line holding a mutant that survived the module's last full run (from its JSON report): after new
+ * tests, only those lines are mutated again. The result is merged into the last report (see mergeReports).
+ */
+function survivorLines(module: MutationModule): string[] {
+  const file = path.join(REPORTS, module.name, 'mutation.json');
+  if (!fs.existsSync(file)) return [...module.mutate];
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
+  fs.copyFileSync(file, path.join(REPORTS, module.name, 'previous.json'));
+  const lines = new Set<string>();
+  for (const [f, { mutants }] of Object.entries(report.files)) {
+    const rel = path.isAbsolute(f) ? path.relative(ROOT, f) : f;
+    for (const m of mutants) if (UNDETECTED.has(m.status)) lines.add(`${rel}:${m.location.start.line}-${m.location.end.line}`);
+  }
+  return [...lines];
+}
+
+/**
+ * The previous full report with each mutant the rerun tried again replaced by the rerun's answer, matched by line,
+ * mutator, original text and replacement (so an edit within a line still matches; an edit that moves lines needs a
+ * full run). A mutant the rerun no longer generates (its code was removed) is dropped.
+ */
+function mergeReports(previous: Report, rerun: Report): Report {
+  const files: Report['files'] = {};
+  for (const [f, entry] of Object.entries(previous.files)) {
+    const again = rerun.files[f];
+    if (!again) {
+      files[f] = entry;
+      continue;
+    }
+    const key = (source: string, m: ReportMutant) => `${m.mutatorName} ${m.location.start.line} ${originalText(source, m)} ${m.replacement ?? ''}`;
+    const answers = new Map(again.mutants.map((m) => [key(again.source, m), m]));
+    const rerunLines = new Set(again.mutants.map((m) => m.location.start.line));
+    const mutants = entry.mutants.flatMap((m) => {
+      const answer = answers.get(key(entry.source, m));
+      if (answer) return [{ ...answer, location: m.location }];
+      return rerunLines.has(m.location.start.line) && UNDETECTED.has(m.status) ? [] : [m];
+    });
+    files[f] = { source: entry.source, mutants };
+  }
+  return { files };
+}
+
 function strykerConfig(module: MutationModule, mutate: readonly string[]): Record<string, unknown> {
   const dir = path.join('reports', 'mutation', module.name);
   return {
@@ -159,7 +204,7 @@ function readEquivalents(): EquivalentMutant[] {
 }
 
 function main(): number {
-  const { values } = parseArgs({ options: { module: { type: 'string' }, since: { type: 'string' }, threshold: { type: 'string', default: '90' }, 'budget-min': { type: 'string' } } });
+  const { values } = parseArgs({ options: { module: { type: 'string' }, since: { type: 'string' }, survivors: { type: 'boolean' }, threshold: { type: 'string', default: '90' }, 'budget-min': { type: 'string' } } });
   const wanted = values.module ? values.module.split(',') : MODULES.map((m) => m.name);
   const unknown = wanted.filter((n) => !MODULES.some((m) => m.name === n));
   if (unknown.length > 0) {
@@ -179,7 +224,7 @@ function main(): number {
   const used = new Set<EquivalentMutant>();
   let failed = false;
   for (const module of MODULES.filter((m) => wanted.includes(m.name))) {
-    const mutate = values.since === undefined ? [...module.mutate] : changedLines(values.since, module.mutate);
+    const mutate = values.survivors ? survivorLines(module) : values.since === undefined ? [...module.mutate] : changedLines(values.since, module.mutate);
     if (mutate.length === 0) {
       console.log(`mutation ${module.name}: no change since ${values.since}`);
       continue;
@@ -189,7 +234,7 @@ function main(): number {
     console.log(`mutation ${module.name}: ${mutate.join(' ')} against ${module.tests.join(' ')}`);
     const started = Date.now();
     const left = deadline - started;
-    const run = spawnSync(process.execPath, [require.resolve('@stryker-mutator/core/bin/stryker.js'), 'run', configFile], {
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js'), 'run', configFile], {
       cwd: ROOT, stdio: 'inherit', ...(Number.isFinite(left) ? { timeout: Math.max(1, left) } : {}),
     });
     const seconds = Math.round((Date.now() - started) / 1000);
@@ -203,7 +248,12 @@ function main(): number {
       failed = true;
       break;
     }
-    const report = JSON.parse(fs.readFileSync(path.join(ROOT, 'reports', 'mutation', module.name, 'mutation.json'), 'utf8')) as Report;
+    let report = JSON.parse(fs.readFileSync(path.join(ROOT, 'reports', 'mutation', module.name, 'mutation.json'), 'utf8')) as Report;
+    const previousFile = path.join(REPORTS, module.name, 'previous.json');
+    if (values.survivors && fs.existsSync(previousFile)) {
+      report = mergeReports(JSON.parse(fs.readFileSync(previousFile, 'utf8')) as Report, report);
+      fs.writeFileSync(path.join(REPORTS, module.name, 'merged.json'), JSON.stringify(report));
+    }
     const r = scoreReport(module.name, report, equivalents, seconds);
     r.matched.forEach((e) => used.add(e));
     const { matched: _matched, ...result } = r;

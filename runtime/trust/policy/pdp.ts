@@ -263,7 +263,7 @@ export class PolicyDecisionPoint {
       throw new GlimmerError('GLM_ERR_POLICY_INVALID', `the policy set from ${quote(policies.dir)} cannot be prepared: ${result.errors.map((e) => e.message).join('; ')}`);
     }
     this.#setId = id;
-    this.#audit?.({ type: 'policy.loaded', at: new Date().toISOString(), policy_ids: [...policies.sources.keys()].sort(), digest: policies.digest });
+    this.#audit({ type: 'policy.loaded', at: new Date().toISOString(), policy_ids: [...policies.sources.keys()].sort(), digest: policies.digest });
   }
 
   #changed(): void {
