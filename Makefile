@@ -80,4 +80,4 @@ precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
 
 clean:
-	rm -rf dist cdktf.out bench/reports test-results reports .stryker-tmp .tools
+	rm -rf dist cdktf.out bench/reports test-results reports .stryker-tmp* .tools

@@ -193,7 +193,7 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
     jsonReporter: { fileName: path.join(dir, 'mutation.json') },
     // The sandbox needs the sources, the tests and the release key the runtime checks; not the bundle or reports.
     ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release'],
-    tempDirName: '.stryker-tmp',
+    tempDirName: `.stryker-tmp-${module.name}`,
     cleanTempDir: 'always',
     timeoutMS: 30_000,
   };
