@@ -11,8 +11,9 @@ CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
-# server imports, Chromium) and the tools they call (curl, ss from iproute2, strace for the fsync count).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace
+# server imports, Chromium) and the tools they call (curl, ss from iproute2, strace for the fsync count, git for the
+# mutation harness test).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace git
 APT_RUN := softhsm2
 # Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
