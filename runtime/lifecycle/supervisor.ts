@@ -476,10 +476,13 @@ export class Supervisor extends EventEmitter {
     const now = Date.now();
     const { restartBackoffMs, maxRestarts, restartWindowS } = this.config.supervisor;
     slot.crashTimes = [...slot.crashTimes.filter((t) => now - t < restartWindowS * 1000), now];
+    const givesUp = slot.crashTimes.length > maxRestarts;
+    const delay = Math.min(restartBackoffMs.max, restartBackoffMs.initial * 2 ** (slot.crashTimes.length - 1));
     this.options.logger.warn({ agent: slot.spec.name, code, signal }, 'agent process exited unexpectedly');
-    void this.append({ type: 'agent.crash', agent: slot.spec.name, exit_code: code, signal });
+    // The backoff chosen is part of the record: how long the agent stays down is evidence too.
+    void this.append({ type: 'agent.crash', agent: slot.spec.name, exit_code: code, signal, restart_in_ms: givesUp ? null : delay });
     if (slot.state !== 'TERMINATED') this.record(slot, { agent: slot.spec.name, from: slot.state, to: 'TERMINATED', at: new Date().toISOString(), reason: `crashed (${signal ?? `exit ${code}`})` });
-    if (slot.crashTimes.length > maxRestarts) {
+    if (givesUp) {
       slot.crashLooped = true;
       this.updateGauges(slot);
       slot.lastError = { code: 'GLM_ERR_AGENT_CRASH_LOOP', message: `agent ${slot.spec.name} crashed ${slot.crashTimes.length} times within ${restartWindowS}s; not restarting` };
@@ -488,7 +491,6 @@ export class Supervisor extends EventEmitter {
       this.emit('crash-loop', slot.spec.name);
       return;
     }
-    const delay = Math.min(restartBackoffMs.max, restartBackoffMs.initial * 2 ** (slot.crashTimes.length - 1));
     slot.timer = setTimeout(() => {
       slot.restarts += 1;
       this.options.metrics.agentRestarts.inc({ agent: slot.spec.name });
