@@ -10,7 +10,7 @@ import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
 import { requestHold, type HoldOptions } from '../lifecycle/hold';
-import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, SUPERVISOR_PID_ENV, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
 import type { AgentMessenger } from './messaging';
@@ -288,7 +288,9 @@ function supervisorGone(reason: string): void {
   setTimeout(() => process.exit(EXIT_ORPHANED), ORPHAN_EXIT_MS);
   void agent.terminate(reason);
 }
-const supervisorPid = process.ppid;
+const supervisorPid = Number(process.env[SUPERVISOR_PID_ENV]) || process.ppid;
+// The supervisor may have died while this process was still loading its code.
+if (process.ppid !== supervisorPid) supervisorGone('supervisor exited before the agent started');
 setInterval(() => {
   if (process.ppid !== supervisorPid) supervisorGone('supervisor exited');
 }, PARENT_WATCH_MS).unref();

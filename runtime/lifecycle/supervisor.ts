@@ -21,7 +21,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
+import { EXIT_BOOT_REFUSED, SUPERVISOR_PID_ENV, type AgentIdentity, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
 import { SafetyOrderReadiness, type TargetKind } from './safety-orders';
 import { reportedDecisions } from '../trust/metrics';
 import { STATES, type LifecycleState } from './states';
@@ -260,7 +260,10 @@ export class Supervisor extends EventEmitter {
     const identity = await this.options.identityFor(slot.spec);
     // stop() may have run while the identity was issued: never fork an agent nobody will terminate.
     if (this.stopping) return;
-    const child = fork(file, [], { execArgv, env: agentProcessEnv(this.options.stateDir), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    // The agent compares its parent with this pid as soon as its code runs: re-parented (this process died while it
+    // loaded), it exits at once.
+    const env = { ...agentProcessEnv(this.options.stateDir), [SUPERVISOR_PID_ENV]: String(process.pid) };
+    const child = fork(file, [], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
     slot.state = 'INIT';
     slot.since = new Date().toISOString();

@@ -133,6 +133,6 @@ test('GIVEN a JSON body nested 5,000 levels deep WHEN posted THEN 400 GLM_ERR_AP
   const { error } = (await res.json()) as { error: { code: string; message: string } };
   assert.equal(error.code, 'GLM_ERR_API_BODY_INVALID');
   assert.match(error.message, /deeper than 64 levels/);
-  // The same value reaching an error message stays a short text.
-  assert.equal(quote(JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`)), '[deeply nested array]');
+  // The same value reaching an error message stays a short text, never a stack overflow.
+  assert.ok(quote(JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`)).length <= 81);
 });

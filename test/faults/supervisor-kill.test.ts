@@ -85,7 +85,8 @@ test('GIVEN agents still booting WHEN the supervisor is killed with SIGKILL THEN
   try {
     await g.apiUrl();
     const pid = g.child.pid as number;
-    await waitUntil('three agent processes', () => childPids(pid).length === 3, 60000, 20);
+    // Killed once an agent is booting (its code loaded, its boot under way): the state the watch must cover.
+    await waitUntil('three agent processes, one of them booting', () => childPids(pid).length === 3 && /"to":"BOOTSTRAPPING"/.test(g.output().stderr), 60000, 20);
     agentPids = childPids(pid);
     const before = Date.now();
     process.kill(pid, 'SIGKILL');
