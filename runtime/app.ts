@@ -19,10 +19,10 @@ import { injectFault, plantRoutes } from './api/routes/plant';
 import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
 import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
-import { Supervisor, type AuditSink } from './lifecycle/supervisor';
+import { Supervisor } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
-import type { AuditRecordInput } from './model/messages';
+import type { AuditAppender, AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
@@ -104,7 +104,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { openAuditLog } = await import('./audit/log');
     const audit = await openAuditLog({ stateDir, logger, metrics });
     stack.push(() => audit.close());
-    const sink: AuditSink = { append: (record) => audit.append(record) };
+    const sink: AuditAppender = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
     // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
     const record = (r: AuditRecordInput) => {
@@ -115,7 +115,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
     const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
-    const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');
+    const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame-decider');
     const { trustMetricHooks } = await import('./trust/metrics');
     const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
@@ -261,7 +261,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 }
 
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
-function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditSink, logger: Logger): NodeJS.Timeout[] {
+function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditAppender, logger: Logger): NodeJS.Timeout[] {
   return config.plant.faultSchedule.map((entry) => {
     const timer = setTimeout(() => {
       injectFault(plant, audit, entry.asset, entry.fault as FaultKind, 'fault_schedule').then(

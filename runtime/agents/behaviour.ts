@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../observability/logger';
 import type { AgentSpec, RuntimeConfig } from '../config/types';
-import type { AcceptedTopic, startAgentMessenger } from './messaging';
+import type { AcceptedTopic, startAgentMessenger } from '../trust/a2a/messenger';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
 export interface AgentContext {

@@ -11,7 +11,7 @@ import { GlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
-import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
 
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
@@ -44,7 +44,7 @@ const factory: BehaviourFactory = (spec, config) => {
     messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SNAPSHOT, description: 'Evaluates a plant snapshot with the safety rules and the anomaly model' }] },
     async start(ctx) {
       const { RuleEngine } = await import('../reasoning/engine');
-      const { loadAnomalyModel } = await import('../reasoning/model');
+      const { loadAnomalyModel } = await import('../reasoning/anomaly-model');
       const { CognitiveCore } = await import('../reasoning/cognitive-core');
       const [{ SIMULATED_PLANT_PROFILE }, { staticFacts }] = await Promise.all([import('../model/plant'), import('../reasoning/plant-facts')]);
       const engine = await RuleEngine.create({

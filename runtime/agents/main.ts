@@ -2,17 +2,18 @@
  * Agent process entry (bundled to dist/agent.js). The supervisor forks one process per agent and sends `boot`; the
  * agent validates its identity and measures its artifacts (into BOOTSTRAPPING), allocates its resources (into ACTIVE),
  * and reports every transition back over IPC. It never holds the audit log: records go to the supervisor.
- * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
+ * Messages to other agents go over A2A on mTLS (trust/a2a/messenger.ts); the supervisor only tells it where peers listen.
  */
 import { GlimmerError, asGlimmerError } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
 import { requestHold, type HoldOptions } from '../lifecycle/hold';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import type { AgentIdentity } from '../trust/svid';
+import { EXIT_BOOT_REFUSED, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
-import type { AgentMessenger } from './messaging';
+import type { AgentMessenger } from '../trust/a2a/messenger';
 import { loadBehaviour } from './registry';
 
 const SEAL_TIMEOUT_MS = 3000;

@@ -21,6 +21,7 @@ import { type MerkleAlgorithm, hasher } from './merkle';
 import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
 import { CHUNK, LogTree } from './tree';
 import { type AuditWriter, type CommittedBatch, type Statement, openAuditWriter } from './writer';
+import type { AuditRecordInput } from '../model/messages';
 
 export type { CheckpointSigner } from './note';
 
@@ -28,11 +29,6 @@ export type AuditMetrics = Pick<
   Metrics,
   'auditAppends' | 'auditCheckpointAge' | 'auditTreeSize' | 'auditCheckpointSize' | 'auditCheckpointFailures' | 'auditCommitDuration' | 'auditSegmentsSealed'
 >;
-
-export interface AuditRecord {
-  readonly type: string;
-  readonly [key: string]: unknown;
-}
 
 export interface AuditLogOptions {
   /** State directory; the log lives in `<stateDir>/audit/`. */
@@ -88,7 +84,7 @@ export interface AuditLog {
   readonly origin: string;
   readonly dir: string;
   /** Resolves once the entry is durable (committed and fsynced). */
-  append(record: AuditRecord): Promise<{ index: number }>;
+  append(record: AuditRecordInput): Promise<{ index: number }>;
   /** Durable entries. */
   size(): number;
   /** Signs (if needed) and returns a checkpoint covering every entry appended before the call. */
@@ -158,7 +154,7 @@ CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries BEGI
  * The leaf text: canonical JSON of `{"index": i, "record": {...}, "ts": "<ISO 8601>"}`. The envelope's keys are
  * already in canonical order, so only the record goes through the canonicaliser.
  */
-export function leafText(index: number, record: AuditRecord, ts: string): string {
+export function leafText(index: number, record: AuditRecordInput, ts: string): string {
   return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
 }
 
@@ -384,7 +380,7 @@ class AuditLogImpl implements AuditLog {
     return this.tree.size;
   }
 
-  append(record: AuditRecord): Promise<{ index: number }> {
+  append(record: AuditRecordInput): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     }

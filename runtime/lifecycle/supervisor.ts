@@ -8,20 +8,17 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentMessage, AuditRecordInput } from '../model/messages';
+import type { AgentMessage, AuditAppender, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
 import { GlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SupervisorToAgent } from './ipc';
+import type { AgentIdentity } from '../trust/svid';
+import { EXIT_BOOT_REFUSED, type AgentToSupervisor, type SupervisorToAgent } from './ipc';
 import { STATES, type LifecycleState } from './states';
 import type { Transition } from './state-machine';
-
-export interface AuditSink {
-  append(record: AuditRecordInput): Promise<unknown>;
-}
 
 export interface AgentView {
   readonly id: string;
@@ -43,7 +40,7 @@ export interface SupervisorOptions {
   readonly root: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly audit: AuditSink;
+  readonly audit: AuditAppender;
   readonly releaseKeyPem: string;
   /** Pins of deployment configuration outside the release (GLIMMER_CONFIG_SHA256). @default {} */
   readonly configPins?: ConfigPins;

@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../errors';
 import type { Metrics } from '../observability/metrics';
-import type { Decision, PolicyAction, PolicyDecisionPoint, RequestContext } from './policy/pdp';
+import type { PolicyDecision, PolicyAction, PolicyDecisionPoint, RequestContext } from './policy/pdp';
 import type { SvidSource } from './rotation';
 
 export type TrustMetrics = Pick<Metrics, 'certificateExpiry' | 'tlsRefusals' | 'svidRotations' | 'policyDecisions' | 'policyCacheLookups' | 'policyDecisionCacheLookups' | 'heldDecisionCacheLookups' | 'policyGeneration'>;
@@ -18,10 +18,10 @@ export function trustMetricHooks(metrics: TrustMetrics) {
     /** Counts rotations of a source (call once per SvidSource). */
     watchRotations: (agent: string, source: SvidSource) => source.onRotate(() => metrics.svidRotations.inc({ agent })),
     /** PdpOptions.onDecision */
-    onDecision: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) =>
+    onDecision: (decision: PolicyDecision, action: PolicyAction, protocol: RequestContext['protocol']) =>
       metrics.policyDecisions.inc({ function: `${protocol}_${action}`, decision: decision.allow ? 'allow' : 'deny' }),
     /** FrameDeciderOptions.onDecision */
-    onFrameDecision: (decision: Decision, action: string) =>
+    onFrameDecision: (decision: PolicyDecision, action: string) =>
       metrics.policyDecisions.inc({ function: `modbus_${action.startsWith('modbus:') ? 'invalid' : action}`, decision: decision.allow ? 'allow' : 'deny' }),
     /** FrameDeciderOptions.onLookup */
     onLookup: (hit: boolean) => metrics.policyCacheLookups.inc({ outcome: hit ? 'hit' : 'miss' }),

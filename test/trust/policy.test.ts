@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadPolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE } from '../../runtime/trust/policy/load';
 import { PolicyDecisionPoint, type PolicyResource } from '../../runtime/trust/policy/pdp';
-import type { PolicyModelInput } from '../../runtime/trust/policy/model';
+import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { isGlimmerError } from '../../runtime/errors';
 import { loadConfig } from '../../runtime/config/load';
@@ -18,7 +18,7 @@ let pdp: PolicyDecisionPoint;
 const audit: TrustAuditRecord[] = [];
 
 const register = (o: Partial<Extract<PolicyResource, { type: 'Register' }>>): PolicyResource => ({
-  type: 'Register', unitId: 1, table: 'coil', address: 0, count: 1, zone: 'control', safety: false, writableFrom: ['control', 'operations'], mapped: true, ...o,
+  type: 'Register', unitId: 1, table: 'coil', address: 0, quantity: 1, zone: 'control', safety: false, writableFrom: ['control', 'operations'], mapped: true, ...o,
 });
 const safetyCoil = register({ unitId: 2, zone: 'safety', safety: true, writableFrom: ['control', 'safety'] });
 const modbus = { protocol: 'modbus', functionCode: 5 } as const;

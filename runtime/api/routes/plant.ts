@@ -2,7 +2,7 @@
  * The simulated plant over the API: its live snapshot and address map, and fault injection for demos, drills and the
  * console. Injections are audited; a bad asset or fault is a 400 naming what is allowed.
  */
-import type { AuditSink } from '../../lifecycle/supervisor';
+import type { AuditAppender } from '../../model/messages';
 import { GlimmerError, quote } from '../../errors';
 import { plantMap } from '../../model/plant-map';
 import type { PlantRuntime } from '../../industrial/plant/runtime';
@@ -10,12 +10,12 @@ import { FAULT_KINDS, type FaultKind } from '../../model/plant';
 import type { Route } from '../router';
 
 /** Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). */
-export async function injectFault(plant: PlantRuntime, audit: AuditSink, asset: string, fault: FaultKind, by: string): Promise<void> {
+export async function injectFault(plant: PlantRuntime, audit: AuditAppender, asset: string, fault: FaultKind, by: string): Promise<void> {
   plant.sim.injectFault(asset, fault);
   await audit.append({ type: 'plant.fault.injected', asset, fault, by });
 }
 
-export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
+export function plantRoutes(plant: PlantRuntime, audit: AuditAppender): Route[] {
   return [
     { method: 'GET', path: '/v1/plant', handle: () => ({ body: plant.snapshot }) },
     { method: 'GET', path: '/v1/plant/map', handle: () => ({ body: plantMap() }) },

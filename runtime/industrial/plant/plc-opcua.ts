@@ -128,7 +128,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const value = variant.value as unknown;
     if (typeof value !== (e.type === 'bool' ? 'boolean' : 'number')) return o.StatusCodes.BadTypeMismatch;
     const raw = toRaw(e, value as number | boolean);
-    const decision = decide({ zone: 'control', connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, count: 1, signals: [e], values: [raw], safety: e.safety });
+    const decision = decide({ zone: 'control', connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, quantity: 1, signals: [e], values: [raw], safety: e.safety });
     if (!decision.allow) {
       options.logger?.warn({ signal: e.id, reason: decision.reason ?? 'denied' }, 'OPC UA write refused');
       return o.StatusCodes.BadUserAccessDenied;

@@ -18,7 +18,8 @@ import type { AddressInfo } from 'node:net';
 import type { AgentCard, Message, Part, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { A2ARequestHandler, AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../audit';
+import type { AuditSink } from '../../model/messages';
+import type { TrustAuditRecord } from '../audit';
 import { createMtlsHttpServer, peerIdentity, type MtlsServer } from '../mtls';
 import type { PolicyDecisionPoint } from '../policy/pdp';
 import type { RevocationList } from '../revocation';
@@ -53,7 +54,7 @@ export interface A2aReply {
 export interface A2aServerOptions {
   readonly identity: IdentitySource;
   readonly pdp: PolicyDecisionPoint;
-  readonly audit: AuditSink;
+  readonly audit: AuditSink<TrustAuditRecord>;
   readonly revocation?: RevocationList;
   readonly name: string;
   readonly description: string;
