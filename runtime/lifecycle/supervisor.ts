@@ -161,6 +161,8 @@ export class Supervisor extends EventEmitter {
     if (this.stopping) return;
     const { file, execArgv } = this.entry(slot.spec.kind);
     const identity = await this.options.identityFor(slot.spec);
+    // stop() may have run while the identity was issued: never fork an agent nobody will terminate.
+    if (this.stopping) return;
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
     slot.state = 'INIT';

@@ -23,8 +23,9 @@ const EX_BUSY = EX.SERVER_DEVICE_BUSY, EX_PATH = EX.GATEWAY_PATH_UNAVAILABLE, EX
 export const VERDICTS = [
   ['allow', 'zone'], ['allow', 'policy'], ['deny', 'function'], ['deny', 'address'], ['deny', 'sanity'], ['deny', 'zone'],
   ['deny', 'policy'], ['deny', 'interlock'], ['deny', 'rate_limit'], ['deny', 'route'], ['deny', 'malformed'], ['deny', 'upstream'], ['deny', 'slow_client'],
+  ['deny', 'connection'],
 ] as const;
-const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12;
+const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12, V_CONNECTION = 13;
 export const FUNCTION_NAMES = ['other', 'read_coils', 'read_discrete_inputs', 'read_holding_registers', 'read_input_registers', 'write_single_coil', 'write_single_register', 'write_multiple_coils', 'write_multiple_registers'] as const;
 const FUNCTION_INDEX = new Uint8Array(256);
 [1, 2, 3, 4, 5, 6].forEach((fc) => { FUNCTION_INDEX[fc] = fc; });
@@ -36,6 +37,8 @@ export interface GatewayAuditRecord extends AuditRecordInput {
   readonly time_ms: number;
   readonly zone: string;
   readonly connection: number;
+  /** The client's address (the audit governor's source). */
+  readonly peer: string;
   readonly transaction: number;
   readonly unit: number;
   readonly function_code: number;
@@ -159,7 +162,7 @@ export class Inspector {
     this.counts[(tz * FUNCTION_NAMES.length + (FUNCTION_INDEX[functionCode] as number)) * VERDICTS.length + verdict]! += 1;
     const [decision, reason] = VERDICTS[verdict] as (typeof VERDICTS)[number];
     this.audit.push({
-      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, transaction: transactionId,
+      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, peer: s.peer, transaction: transactionId,
       unit: unitId, function_code: functionCode, address, quantity, decision, reason, exception, code, safety,
     });
   }
@@ -242,6 +245,15 @@ export class Inspector {
     hooks.reply(s, exceptionFor(req.transactionId, req.unitId, req.functionCode, exception));
   }
 
+  /** A connection refused or evicted by the connection budgets (no session inspected it): audited, aggregated per source. */
+  connectionRefused(zone: string, peer: string, now: number): void {
+    this.counts[((this.targetZones.length - 1) * FUNCTION_NAMES.length) * VERDICTS.length + V_CONNECTION]! += 1;
+    this.audit.push({
+      type: 'modbus.decision', time_ms: now, zone, connection: 0, peer, transaction: 0, unit: 0, function_code: 0, address: 0, quantity: 0,
+      decision: 'deny', reason: 'connection', exception: 0, code: 'GLM_ERR_MODBUS_CONNECTION_LIMIT', safety: false,
+    });
+  }
+
   closeFor(s: ClientSession, now: number, code: ErrorCode): void {
     const verdict = code === 'GLM_ERR_MODBUS_FRAME_MALFORMED' || code === 'GLM_ERR_MODBUS_FRAME_OVERSIZE' ? V_MALFORMED : V_SLOW;
     this.record(s, now, 0, 0, 0, 0, 0, verdict, 0, code, false);
@@ -264,8 +276,15 @@ export class ClientSession {
   corked = false;
   /** Free slot for the transport (the socket, in the gateway). */
   transport: unknown;
+  /** The client's address, set by the transport. */
+  peer = '';
+  /** True once a complete ADU arrived (connections that never send one get the shorter first-frame timeout). */
+  spoke = false;
+
+  readonly openedAt: number;
 
   constructor(readonly inspector: Inspector, readonly zone: number, readonly id: number, now: number) {
+    this.openedAt = now;
     this.tokens = inspector.limits.burst;
     this.refilledAt = now;
     this.lastActivity = now;
@@ -296,6 +315,7 @@ export class ClientSession {
         return;
       }
       const len = lengthOf(buf, off);
+      this.spoke = true;
       this.inspector.inspect(this, hooks, buf, off, len, now);
       if (this.closed) return;
       off += len;
