@@ -4,10 +4,10 @@
  * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
+import type { GatewayAuditSink } from './modbus/inspector';
 import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaSecurityFor } from './opcua/security';
@@ -25,7 +25,7 @@ export interface PlantStartOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
-  readonly audit: (records: AuditRecordInput[]) => void;
+  readonly audit: GatewayAuditSink;
   /**
    * Step 1 of the write decision (write-decision.ts): who may write what (the trust PDP's `gatewayDecide`).
    * The plant adds the interlock steps itself, from its own process image.

@@ -78,6 +78,16 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /** Calls back on every lifecycle transition and every published status; returns the unsubscribe function. */
+  watchAgents(onTransition: (t: Transition) => void, onStatus: (agent: string, status: Record<string, unknown>) => void): () => void {
+    this.on('transition', onTransition);
+    this.on('status', onStatus);
+    return () => {
+      this.off('transition', onTransition);
+      this.off('status', onStatus);
+    };
+  }
+
   agents(): AgentView[] {
     return [...this.slots.values()].map((s) => ({
       id: s.spec.name,

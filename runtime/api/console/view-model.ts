@@ -344,9 +344,8 @@ export function decisionFromGatewayRecord(record: GatewayAuditRecord): ConsoleDe
 /** What `wireConsole` needs from the supervisor (runtime/lifecycle/supervisor.ts satisfies it). */
 export interface ConsoleSupervisor {
   agents(): readonly ConsoleAgent[];
-  on(event: 'transition', listener: () => void): unknown;
-  on(event: 'status', listener: (agent: string, status: Record<string, unknown>) => void): unknown;
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  /** Calls back on every lifecycle transition and every published status; returns the unsubscribe function. */
+  watchAgents(onTransition: () => void, onStatus: (agent: string, status: Record<string, unknown>) => void): () => void;
 }
 
 export interface WireConsoleOptions {
@@ -410,8 +409,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
     const scores = scoresFromStatus(status, threshold);
     if (scores) feed.setScores(scores);
   };
-  supervisor.on('transition', onTransition);
-  supervisor.on('status', onStatus);
+  const unwatch = supervisor.watchAgents(onTransition, onStatus);
   const unsubscribePlant = options.plant?.onSnapshot((s) => feed.pushPlant(plantViewFromSnapshot(s)));
   const alerts = new AlertEvaluator(options.metrics);
   alerts.start(options.alertIntervalMs ?? 1000, (list) => feed.setAlerts(list));
@@ -431,8 +429,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
       feed.pushDecisions(records.filter((r) => r.type === 'modbus.decision'), decisionFromGatewayRecord);
     },
     stop() {
-      supervisor.off('transition', onTransition);
-      supervisor.off('status', onStatus as (...args: never[]) => void);
+      unwatch();
       unsubscribePlant?.();
       alerts.stop();
       clearInterval(checkpointTimer);

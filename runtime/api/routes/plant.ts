@@ -7,7 +7,7 @@ import { GlimmerError, quote } from '../../errors';
 import { plantMap } from '../../model/plant-map';
 import type { PlantRuntime } from '../../industrial/plant/runtime';
 import { FAULT_KINDS, type FaultKind } from '../../model/plant';
-import type { Route } from '../router';
+import type { Route, RoutePolicy } from '../router';
 
 /**
  * Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). The record
@@ -19,6 +19,9 @@ export async function injectFault(plant: PlantRuntime, audit: AuditAppender, ass
   plant.sim.injectFault(asset, fault);
 }
 
+/** Fault injection and clearing change the plant: an operator's `configure` on the plant asset. */
+export const PLANT_FAULTS_POLICY: RoutePolicy = { action: 'configure', resource: { type: 'Asset', id: 'plant', zone: 'control', safety: false } };
+
 export function plantRoutes(plant: PlantRuntime, audit: AuditAppender): Route[] {
   return [
     { method: 'GET', path: '/v1/plant', handle: () => ({ body: plant.snapshot }) },
@@ -26,6 +29,7 @@ export function plantRoutes(plant: PlantRuntime, audit: AuditAppender): Route[] 
     {
       method: 'POST',
       path: '/v1/plant/faults',
+      policy: PLANT_FAULTS_POLICY,
       async handle(ctx) {
         const body = (await ctx.json()) as { asset?: unknown; fault?: unknown } | null;
         if (body === null || typeof body !== 'object' || typeof body.asset !== 'string') {
@@ -41,6 +45,7 @@ export function plantRoutes(plant: PlantRuntime, audit: AuditAppender): Route[] 
     {
       method: 'DELETE',
       path: '/v1/plant/faults',
+      policy: PLANT_FAULTS_POLICY,
       async handle(ctx) {
         const asset = ctx.url.searchParams.get('asset') ?? undefined;
         if (asset !== undefined) plant.sim.checkAssetId(asset);
