@@ -10,7 +10,8 @@ import type Database from 'better-sqlite3';
 import { GlimmerError, isGlimmerError, quote } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
+import { type CheckpointSigner, formatCheckpoint } from './checkpoint-body';
+import { formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
 import type { LogTree } from './tree';
 import type { AuditWriter, Statement } from './writer';
 

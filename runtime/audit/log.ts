@@ -18,13 +18,12 @@ import { ByteWriter, canonicalJson, writeCanonicalJson } from './canonical';
 import { type AuditConfig, DEFAULT_AUDIT_CONFIG, durationMs, mergeAuditConfig } from './config';
 import { type MerkleAlgorithm, hasher } from './merkle';
 import { type AuditMetrics, CheckpointSigning } from './checkpoints';
-import type { CheckpointSigner } from './note';
+import type { CheckpointSigner } from './checkpoint-body';
 import { type SegmentInfo, SegmentSealing } from './segments';
 import { CHUNK, LogTree } from './tree';
 import { type AuditWriter, type CommittedBatch, openAuditWriter } from './writer';
 import type { AuditRecordInput } from '../model/messages';
 
-export type { CheckpointSigner } from './note';
 
 /** Whether the log can make entries durable right now (readiness, and the gateway's write decision). */
 export interface AuditHealth {
