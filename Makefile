@@ -10,8 +10,8 @@ REPORT ?= bench/reports/$(SCENARIO).json
 CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
-# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
+# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium, swtpm + tpm2-tools).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl swtpm swtpm-tools tpm2-tools
 APT_RUN := softhsm2
 
 .PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean compliance-docs

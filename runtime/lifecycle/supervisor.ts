@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
-import { GlimmerError } from '../errors';
+import { GlimmerError, asGlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
@@ -163,7 +163,15 @@ export class Supervisor extends EventEmitter {
   private async spawn(slot: Slot): Promise<void> {
     if (this.stopping) return;
     const { file, execArgv } = this.entry(slot.spec.kind);
-    const identity = await this.options.identityFor(slot.spec);
+    let identity: AgentIdentity;
+    try {
+      identity = await this.options.identityFor(slot.spec);
+    } catch (err) {
+      // No identity (attestation refused, TPM unreachable): the agent is refused like a failed measured boot.
+      const e = asGlimmerError(err);
+      this.refuse(slot, e.code, e.message);
+      return;
+    }
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
     slot.state = 'INIT';
@@ -207,14 +215,7 @@ export class Supervisor extends EventEmitter {
   private onMessage(slot: Slot, msg: AgentToSupervisor): void {
     switch (msg.type) {
       case 'transition': this.record(slot, msg.transition); break;
-      case 'refused':
-        slot.lastError = { code: msg.code, message: msg.message };
-        if (msg.code.startsWith('GLM_ERR_BOOT_') || msg.code.startsWith('GLM_ERR_CERT_')) {
-          slot.refused = true;
-          this.options.metrics.bootRefusals.inc({ agent: slot.spec.name, code: msg.code });
-        }
-        this.options.logger.error({ agent: slot.spec.name, code: msg.code, reason: msg.message }, 'agent refused to start');
-        break;
+      case 'refused': this.refuse(slot, msg.code, msg.message); break;
       case 'audit':
         void this.append({ ...msg.record, agent: slot.spec.name });
         this.emit('audit', slot.spec.name, msg.record);
@@ -242,6 +243,16 @@ export class Supervisor extends EventEmitter {
       case 'hold': this.post(slot, { type: 'pause', reason: msg.reason }); break;
       case 'clear': this.post(slot, { type: 'resume', reason: 'clearance' }); break;
     }
+  }
+
+  /** A boot refused for its identity or measurement stays refused (never restarted); anything else may be retried. */
+  private refuse(slot: Slot, code: string, message: string): void {
+    slot.lastError = { code, message };
+    if (code.startsWith('GLM_ERR_BOOT_') || code.startsWith('GLM_ERR_CERT_') || code.startsWith('GLM_ERR_ATTESTATION_')) {
+      slot.refused = true;
+      this.options.metrics.bootRefusals.inc({ agent: slot.spec.name, code });
+    }
+    this.options.logger.error({ agent: slot.spec.name, code, reason: message }, 'agent refused to start');
   }
 
   private append(record: AuditRecordInput): Promise<unknown> {

@@ -15,11 +15,11 @@ export interface RunningGlimmer {
   readonly stop: () => Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-export async function startGlimmerRun(stateDir: string, extraArgs: string[] = []): Promise<RunningGlimmer> {
+export async function startGlimmerRun(stateDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningGlimmer> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'glimmer'), 'run', '--state-dir', stateDir, '--api-port', '0', '--api-mtls-port', '0', '--modbus-port', '0', '--opcua-port', '0', ...extraArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GLIMMER_LOG_LEVEL: 'warn' },
+    env: { ...process.env, GLIMMER_LOG_LEVEL: 'warn', ...env },
   });
   let stdout = '';
   let stderr = '';
