@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
@@ -22,15 +23,18 @@ import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/c
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import { Readiness, type Condition } from './observability/health';
+import type { AuditLog } from './audit/log';
+import type { AgentView } from './lifecycle/supervisor';
 import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
-import type { ConsoleSupervisor } from './observability/console';
+import type { ConsoleSupervisor } from './api/console/view-model';
 import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
-import type { WriteDecisionFn } from './industrial/modbus/inspector';
+import type { WriteDecider } from './industrial/write-decision';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 import { identitySource, parsePolicyPins, PCR_POLICY_ENV } from './lifecycle/attestation/identity';
@@ -72,6 +76,9 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
+  /** GET /readyz's named conditions; register more with `readiness.register(name, check)`. */
+  readonly readiness: Readiness;
+  readonly audit: AuditLog;
   /** The simulated plant (plant.mode embedded); undefined against real PLCs. */
   readonly plant: PlantRuntime | undefined;
   /** The process image polled from the real PLCs (plant.mode external, where this process runs the gateway). */
@@ -85,10 +92,25 @@ export interface Runtime {
   stop(reason?: string): Promise<void>;
 }
 
+/**
+ * GLIMMER_AUDIT_COSIGNING_KEY names a KMS ML_DSA_44 key (stacks: the audit cosigner key): every checkpoint then also
+ * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
+ * (default glimmer.local/audit-cosigner).
+ */
+async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+  const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
+  if (keyId === undefined || keyId === '') return [];
+  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+}
+
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
   const fullConfig = loadConfig(options.configFile);
+  // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
+  applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
   const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
@@ -102,19 +124,37 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const releaseKeyPem = pinReleaseKey(stateDir, fs.readFileSync(shippedKey, 'utf8'));
 
   const stack: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const unwind = async () => {
     for (const close of stack.reverse()) await close().catch((err: Error) => logger.error({ err: err.message }, 'shutdown step failed'));
   };
   try {
     const { openAuditLog } = await import('./audit/log');
-    const audit = await openAuditLog({ stateDir, logger, metrics });
+    const cosigners = await auditCosigners();
+    // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}) });
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
-    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
-    const record = (r: AuditRecordInput) => {
-      audit.append(r).catch((err: Error) => logger.error({ err: err.message, type: r.type }, 'audit append failed'));
+    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway. Refused appends are
+    // logged once and then summarised every 10 s: a flood must not move from the audit log into the process log.
+    const refusedLog = { count: 0, lastAt: 0 };
+    const appendFailed = (err: Error, type: string) => {
+      refusedLog.count += 1;
+      const now = Date.now();
+      if (now - refusedLog.lastAt < 10_000) return;
+      logger.error({ err: err.message, type, refused: refusedLog.count }, 'audit append failed');
+      refusedLog.lastAt = now;
+      refusedLog.count = 0;
     };
+    const appendNow = (r: AuditRecordInput) => {
+      audit.append(r).catch((err: Error) => appendFailed(err, r.type));
+    };
+    // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
+    const { AuditGovernor, governedSink } = await import('./audit/governor');
+    const governor = new AuditGovernor({ sink: appendNow, metrics });
+    stack.push(async () => governor.close());
+    const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
@@ -130,24 +170,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
       audit: record,
       onDecision: hooks.onDecision,
+      validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
-    // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
-    const processImage: { read?: () => PlantSnapshot | undefined } = {};
-    const { withInterlocks } = await import('./industrial/interlocks');
-    const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
-    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
+    // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
+    const policy = gatewayDecide(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const gatewayAudit = (records: AuditRecordInput[]) => {
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options });
     stack.push(() => plant.stop());
-    processImage.read = plant.image;
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
     const supervisor = new Supervisor({
@@ -183,7 +220,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lastStatus.set(agent, status);
     });
 
-    const { wireConsole } = await import('./observability/console');
+    const { wireConsole } = await import('./api/console/view-model');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
     const { reasoningSettings } = await import('./reasoning/config');
     const wired = wireConsole({
@@ -198,21 +235,31 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
     stack.push(async () => wired.stop());
 
+    // Readiness: one named condition per subsystem; another subsystem adds its own with readiness.register().
+    const readiness = new Readiness()
+      .register('agents', () => agentsReady(supervisor.agents()))
+      .register('audit', () => {
+        const h = audit.health();
+        return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
+      })
+      .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }));
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
     const { externalPlantRoutes } = await import('./api/routes/plant-external');
     const routes: Route[] = [
-      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
+      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry, readiness }),
       ...auditRoutes(audit),
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
     const { createApiAuthorizer } = await import('./trust/policy/api');
-    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
-    const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
+    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
+    const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
     stack.push(() => api.close());
+    logger.info({ host: config.api.host, port: apiPort }, 'api listening');
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
     const { SvidSource } = await import('./trust/rotation');
     const { createMtlsHttpServer } = await import('./trust/mtls');
@@ -224,8 +271,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit: record,
       onExpiry: hooks.onExpiry('api'),
     });
-    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
-    const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
+    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
+    const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
       apiIdentity.stop();
@@ -239,13 +286,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
-    let stopped: Promise<void> | undefined;
     return {
       config,
       stateDir,
       adminToken,
       metrics,
       supervisor,
+      readiness,
+      audit,
       plant: plant.embedded?.plant,
       processImage: plant.external?.image,
       apiPort,
@@ -256,6 +304,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
           await supervisor.stop(reason);
+          // The runtime's last own record, before the log seals its final checkpoint.
+          await audit.append({ type: 'runtime.stop', reason }).catch((err: Error) => appendFailed(err, 'runtime.stop'));
           await unwind();
         })();
         return stopped;
@@ -265,6 +315,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await unwind();
     throw err;
   }
+}
+
+/** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */
+async function listening<T>(what: string, host: string, port: number, listen: (port: number, host: string) => Promise<T>): Promise<T> {
+  try {
+    return await listen(port, host);
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_API_LISTEN_FAILED', `the ${what} cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Ready when every agent runs (ACTIVE or PAUSED): not while one boots, was refused or crash-loops. */
+function agentsReady(agents: readonly AgentView[]): Condition {
+  const bad = agents.filter((a) => a.state !== 'ACTIVE' && a.state !== 'PAUSED');
+  if (bad.length === 0) return { ok: true };
+  return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
 }
 
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
@@ -337,14 +403,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: (records: AuditRecordInput[]) => void; decide: WriteDecisionFn; options: RuntimeOptions;
+  audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const { startExternalPlant } = await import('./industrial/external');
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -359,7 +425,7 @@ async function startPlant(o: {
   }
   const { startEmbeddedPlant } = await import('./industrial/embedded');
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? 4840,
   });

@@ -11,6 +11,8 @@ export interface Topology {
   readonly control_zone: string;
   readonly safety_zone_level: number;
   readonly trust_domain: string;
+  /** Post-quantum key exchange on the runtime's TLS links (runtime/trust/pq-tls.ts). @default 'hybrid-preferred' */
+  readonly tls_pq_mode?: 'pqc-only' | 'hybrid-preferred' | 'classical';
 }
 export interface Zone { readonly name: string; readonly isa95_level: number; readonly security_level: number }
 export interface Conduit { readonly from: string; readonly to: string; readonly protocols: readonly string[]; readonly allow_insecure_opcua?: boolean }
@@ -73,7 +75,7 @@ export interface RuntimeConfigFile {
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
-  readonly api?: { host?: string; port?: number; mtls_port?: number };
+  readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly cognitive_config?: string;
   readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
@@ -88,7 +90,8 @@ export interface RuntimeConfig {
   readonly supervisor: { restartBackoffMs: { initial: number; max: number }; maxRestarts: number; restartWindowS: number; shutdownGraceMs: number };
   /** `mode: embedded` (default) runs the simulated plant in-process; `external` talks to the real PLCs of `external`. */
   readonly plant: { mode: PlantMode; seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[]; external?: ExternalPlant };
-  readonly api: { host: string; port: number; mtlsPort: number };
+  /** allowedHosts: names the API answers under besides IP addresses (DNS rebinding defence). */
+  readonly api: { host: string; port: number; mtlsPort: number; allowedHosts: readonly string[] };
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };

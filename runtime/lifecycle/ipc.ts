@@ -52,3 +52,6 @@ export type AgentToSupervisor =
 
 /** Exit code of an agent process whose boot was refused (bad identity, tampered artifact): never restarted. */
 export const EXIT_BOOT_REFUSED = 3;
+
+/** Exit code of an agent process that outlived its supervisor (drained briefly, then left). */
+export const EXIT_ORPHANED = 4;

@@ -42,6 +42,7 @@ export function createMetrics() {
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
     // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
     gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),
+    gatewayConnectionsRefused: new client.Counter({ name: 'glimmer_gateway_connections_refused_total', help: 'Modbus client connections refused or evicted by the connection budgets, by client zone and reason (listener_full|source_limit|evicted)', labelNames: ['zone', 'reason'], registers: r }),
     gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
     processImageAge,
     plantProcessImageAge: new client.Gauge({
@@ -63,11 +64,16 @@ export function createMetrics() {
     auditCheckpointFailures: new client.Counter({ name: 'glimmer_audit_checkpoint_failures_total', help: 'Failed attempts to sign an audit checkpoint, by signer kind (kms|pkcs11|file|ml-dsa|ephemeral)', labelNames: ['signer'], registers: r }),
     auditCommitDuration: new client.Histogram({ name: 'glimmer_audit_commit_duration_seconds', help: 'Duration of one audit group commit (transaction plus fsync)', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: r }),
     auditSegmentsSealed: new client.Counter({ name: 'glimmer_audit_segments_sealed_total', help: 'Audit segments closed with a sealed final checkpoint', registers: r }),
+    auditDiskFree: new client.Gauge({ name: 'glimmer_audit_disk_free_bytes', help: 'Free bytes on the file system of the audit log, checked every checkpoint interval', registers: r }),
+    auditDiskWatermark: new client.Gauge({ name: 'glimmer_audit_disk_watermark_bytes', help: 'Low-disk watermark of the audit log: free space below it fires AuditDiskLow', registers: r }),
+    auditCommitFailing: new client.Gauge({ name: 'glimmer_audit_commit_failing', help: '1 while the audit log cannot commit (appends refused, writes to PLCs refused but the fail-safe direction); 0 otherwise', registers: r }),
+    auditAggregated: new client.Counter({ name: 'glimmer_audit_aggregated_total', help: 'Audit records folded into a per-source aggregate record instead of being written one by one, by kind', labelNames: ['kind'], registers: r }),
     // --- end audit ---
 
     // --- trust (runtime/trust) ---
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
     // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
+    tlsHandshakes: new client.Counter({ name: 'glimmer_tls_handshakes_total', help: 'Verified mTLS handshakes by side, negotiated key-exchange group (X25519MLKEM768 is hybrid post-quantum; unknown: a server in hybrid-preferred mode cannot read it) and post-quantum mode', labelNames: ['side', 'group', 'mode'], registers: r }),
     tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
     svidRotations: new client.Counter({ name: 'glimmer_svid_rotations_total', help: 'X.509-SVIDs re-issued at half-life', labelNames: ['agent'], registers: r }),
     // function: <enforcement>_<action>, enforcement modbus|opcua|https|a2a, action read|write|shutdown|configure|call
