@@ -203,11 +203,11 @@ export interface EvidenceLog {
  * commit) before the write goes on. Writes have their own budget per client address, apart from its refusals and
  * reads (a flood of refusals cannot starve its writes); once spent, further writes are refused (rate limit).
  */
-export function gatewayEvidence(governor: AuditGovernor, log: EvidenceLog, onRecord: (record: AuditRecordInput & { peer: string }) => void = () => undefined) {
+export function gatewayEvidence<R extends AuditRecordInput & { peer: string }>(governor: AuditGovernor, log: EvidenceLog, onRecord: (record: R) => void = () => undefined) {
   return {
     committing: () => log.health().committing,
     admit: (peer: string) => governor.admits(`modbus-write:${peer}`),
-    commit: (record: AuditRecordInput & { peer: string }) => {
+    commit: (record: R) => {
       governor.chargeFor(`modbus-write:${record.peer}`, record);
       onRecord(record);
       return log.append(record, { urgent: true });

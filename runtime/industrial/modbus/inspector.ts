@@ -289,7 +289,7 @@ export class Inspector {
       let decision: WriteDecision;
       let request: WriteRequest | undefined;
       try {
-        request = { zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, count: req.quantity, signals, values, safety };
+        request = { zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety };
         decision = this.decide(request);
       } catch {
         decision = { allow: false, reason: 'policy decision point failed' };
