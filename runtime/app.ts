@@ -86,7 +86,7 @@ export interface Runtime {
  * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
  * (default glimmer.local/audit-cosigner).
  */
-async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+export async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
   const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
   if (keyId === undefined || keyId === '') return [];
   const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
