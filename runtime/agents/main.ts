@@ -54,16 +54,8 @@ class AgentProcess {
     };
     machine.onEnter('ACTIVE', async ({ from }) => {
       if (from !== 'BOOTSTRAPPING') return behaviour.resume?.();
-      // The A2A endpoint and the behaviour's resources start together: the first is CPU in this process (policy set,
-      // SDK), the second mostly waits on peers (the OPC UA handshake, whose crypto runs in the plant's process) or on
-      // WebAssembly compilation off the main thread. Messages sent before the endpoint is up are dropped, as on any
-      // peer outage; the behaviour's first sends come a snapshot interval later.
-      const started = await Promise.allSettled([
-        behaviour.messaging ? this.startMessenger(cmd, behaviour.messaging, ctx) : Promise.resolve(),
-        behaviour.start(ctx),
-      ]);
-      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      if (behaviour.messaging) await this.startMessenger(cmd, behaviour.messaging, ctx);
+      await behaviour.start(ctx);
     });
     machine.onEnter('PAUSED', async ({ reason }) => behaviour.pause?.(reason));
     machine.onEnter('TERMINATED', async ({ from }) => {
