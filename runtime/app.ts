@@ -3,6 +3,7 @@
  * front of real PLCs: plant.mode external) -> supervisor -> API.
  * Separate from the process entry (`glimmer run`) so tests start the real thing on port 0 in-process.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
@@ -10,7 +11,7 @@ import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
-import { GlimmerError } from './errors';
+import { GlimmerError, asGlimmerError } from './errors';
 import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
 import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
 import type { PolicyResource } from './trust/policy/pdp';
@@ -23,15 +24,18 @@ import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/c
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import { Readiness, type Condition } from './observability/health';
+import type { AuditLog } from './audit/log';
+import type { AgentView } from './lifecycle/supervisor';
 import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
-import type { ConsoleSupervisor } from './observability/console';
+import type { ConsoleSupervisor } from './api/console/view-model';
 import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
-import type { WriteDecisionFn } from './industrial/modbus/inspector';
+import type { WriteDecider } from './industrial/write-decision';
 import { ensureCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
@@ -68,6 +72,9 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
+  /** GET /readyz's named conditions; register more with `readiness.register(name, check)`. */
+  readonly readiness: Readiness;
+  readonly audit: AuditLog;
   /** The simulated plant (plant.mode embedded); undefined against real PLCs. */
   readonly plant: PlantRuntime | undefined;
   /** The process image polled from the real PLCs (plant.mode external, where this process runs the gateway). */
@@ -78,6 +85,12 @@ export interface Runtime {
    *  (modbus_<zone>), the plant's OPC UA server (opcua) and the PLCs (plc_<zone>). */
   readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
+  /**
+   * Re-reads the configuration file and applies new zone security levels and required safety levels (SIGHUP in
+   * `glimmer run`): safety holds follow at once. Anything else changed refuses the whole reload
+   * (GLM_ERR_CONFIG_RELOAD_REFUSED). Returns the changes applied.
+   */
+  reload(): Promise<string[]>;
   stop(reason?: string): Promise<void>;
 }
 
@@ -97,7 +110,7 @@ export async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
-  const fullConfig = loadConfig(options.configFile);
+  let fullConfig = loadConfig(options.configFile);
   // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
   applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
@@ -113,6 +126,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const releaseKeyPem = pinReleaseKey(stateDir, fs.readFileSync(shippedKey, 'utf8'));
 
   const stack: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const unwind = async () => {
     for (const close of stack.reverse()) await close().catch((err: Error) => logger.error({ err: err.message }, 'shutdown step failed'));
   };
@@ -124,10 +138,25 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
-    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
-    const record = (r: AuditRecordInput) => {
-      audit.append(r).catch((err: Error) => logger.error({ err: err.message, type: r.type }, 'audit append failed'));
+    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway. Refused appends are
+    // logged once and then summarised every 10 s: a flood must not move from the audit log into the process log.
+    const refusedLog = { count: 0, lastAt: 0 };
+    const appendFailed = (err: Error, type: string) => {
+      refusedLog.count += 1;
+      const now = Date.now();
+      if (now - refusedLog.lastAt < 10_000) return;
+      logger.error({ err: err.message, type, refused: refusedLog.count }, 'audit append failed');
+      refusedLog.lastAt = now;
+      refusedLog.count = 0;
     };
+    const appendNow = (r: AuditRecordInput) => {
+      audit.append(r).catch((err: Error) => appendFailed(err, r.type));
+    };
+    // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
+    const { AuditGovernor, governedSink } = await import('./audit/governor');
+    const governor = new AuditGovernor({ sink: appendNow, metrics });
+    stack.push(async () => governor.close());
+    const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
@@ -137,30 +166,36 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { trustMetricHooks } = await import('./trust/metrics');
     const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
+    // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
+    const { OpcuaUserStore, operatorName } = await import('./industrial/opcua/users');
+    let accountsChanged: () => void = () => undefined;
+    const opcuaAccounts = new OpcuaUserStore(stateDir, () => accountsChanged());
+    const policyModel = () => ({
+      trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology,
+      operators: opcuaAccounts.list().map((a) => ({ name: operatorName(a.name), zone: a.zone, roles: [a.role] })),
+    });
     const pdp = await PolicyDecisionPoint.create({
       // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
-      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
+      model: policyModel(),
       audit: record,
       onDecision: hooks.onDecision,
       validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
+    // A provisioned or removed account changes the Cedar operators at once.
+    accountsChanged = () => pdp.setModel(policyModel());
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
-    // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
-    const processImage: { read?: () => PlantSnapshot | undefined } = {};
-    const { withInterlocks } = await import('./industrial/interlocks');
-    const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
-    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
+    // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
+    const policy = gatewayDecide(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const gatewayAudit = (records: AuditRecordInput[]) => {
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts });
     stack.push(() => plant.stop());
-    processImage.read = plant.image;
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
     const supervisor = new Supervisor({
@@ -199,7 +234,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lastStatus.set(agent, status);
     });
 
-    const { wireConsole } = await import('./observability/console');
+    const { wireConsole } = await import('./api/console/view-model');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
     const { reasoningSettings } = await import('./reasoning/config');
     const wired = wireConsole({
@@ -214,21 +249,38 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
     stack.push(async () => wired.stop());
 
+    // Readiness: one named condition per subsystem; another subsystem adds its own with readiness.register().
+    const readiness = new Readiness()
+      .register('agents', () => agentsReady(supervisor.agents()))
+      .register('audit', () => {
+        const h = audit.health();
+        return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
+      })
+      .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }))
+      .register('safety_orders', () => supervisor.safetyOrders.condition());
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
     const { externalPlantRoutes } = await import('./api/routes/plant-external');
     const routes: Route[] = [
-      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
+      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry, readiness }),
       ...auditRoutes(audit),
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
+    if (opcuaServer) {
+      const { opcuaRoutes } = await import('./api/routes/opcua');
+      const { OpcuaTrustStore } = await import('./industrial/opcua/trust');
+      const { PROCESS_ZONE } = await import('./model/plant');
+      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+    }
     const { createApiAuthorizer } = await import('./trust/policy/api');
-    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
-    const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
+    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
+    const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
     stack.push(() => api.close());
+    logger.info({ host: config.api.host, port: apiPort }, 'api listening');
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
     const { SvidSource } = await import('./trust/rotation');
     const { createMtlsHttpServer } = await import('./trust/mtls');
@@ -241,7 +293,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       onExpiry: hooks.onExpiry('api'),
     });
     const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
-    const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
+    const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
       apiIdentity.stop();
@@ -255,23 +307,63 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
-    let stopped: Promise<void> | undefined;
+    let reloading = Promise.resolve<unknown>(undefined);
+    const reload = async (): Promise<string[]> => {
+      const { levelChanges } = await import('./config/reload');
+      try {
+        const file = fullConfig.file;
+        const rel = path.relative(root, file);
+        // A file of the signed release is measured against its manifest at every agent start: changing it is a new
+        // release (make build), not a reload.
+        if (!rel.startsWith('..') && !path.isAbsolute(rel)) {
+          throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} is part of the signed release; rebuild (make build) and restart to change it, or run with --config on a deployment copy`);
+        }
+        const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+        const next = loadConfig(file);
+        if (crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') !== sha) throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} changed while it was being reloaded; send SIGHUP again`);
+        const changes = levelChanges(fullConfig, next);
+        if (changes.length > 0) {
+          pdp.setModel({ trustDomain: next.topology.trust_domain, zones: next.zones, conduits: next.conduits, agents: next.agents, topology: next.topology });
+          fullConfig = next;
+          // Agents restarted from now on measure the file that was applied (its earlier pin no longer matches it).
+          supervisor.applyLevels(next, { ...configPins, [path.basename(file)]: sha });
+        }
+        await audit.append({ type: 'config.reload', config: path.basename(next.file), sha256: sha, changes });
+        logger.info({ changes }, 'configuration reloaded');
+        return changes;
+      } catch (err) {
+        const e = asGlimmerError(err);
+        record({ type: 'config.reload_refused', code: e.code, message: e.message.slice(0, 300) });
+        logger.error({ code: e.code, reason: e.message }, 'configuration reload refused');
+        throw e;
+      }
+    };
     return {
       config,
       stateDir,
       adminToken,
       metrics,
       supervisor,
+      readiness,
+      audit,
       plant: plant.embedded?.plant,
       processImage: plant.external?.image,
       apiPort,
       apiMtlsPort,
       endpoints: plant.endpoints,
       consoleUrl,
+      reload() {
+        // One reload at a time, in the order the signals came.
+        const next = reloading.then(reload);
+        reloading = next.catch(() => undefined);
+        return next;
+      },
       stop(reason = 'shutdown') {
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
           await supervisor.stop(reason);
+          // The runtime's last own record, before the log seals its final checkpoint.
+          await audit.append({ type: 'runtime.stop', reason }).catch((err: Error) => appendFailed(err, 'runtime.stop'));
           await unwind();
         })();
         return stopped;
@@ -281,6 +373,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await unwind();
     throw err;
   }
+}
+
+/** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */
+async function listening<T>(what: string, host: string, port: number, listen: (port: number, host: string) => Promise<T>): Promise<T> {
+  try {
+    return await listen(port, host);
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_API_LISTEN_FAILED', `the ${what} cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Ready when every agent runs (ACTIVE or PAUSED): not while one boots, was refused or crash-loops. */
+function agentsReady(agents: readonly AgentView[]): Condition {
+  const bad = agents.filter((a) => a.state !== 'ACTIVE' && a.state !== 'PAUSED');
+  if (bad.length === 0) return { ok: true };
+  return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
 }
 
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
@@ -302,7 +410,9 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
   return (principal, method, pathname) => {
     if (method === 'GET') return;
     const resource: PolicyResource | undefined =
-      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
+      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false }
+        // The OPC UA server's trust list and accounts: configuring the server is an engineer's (or admin's) act.
+        : pathname.startsWith('/v1/opcua/') ? { type: 'Asset', id: 'opcua-server', zone: 'control', safety: false } : undefined;
     if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
     assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
   };
@@ -353,14 +463,15 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: (records: AuditRecordInput[]) => void; decide: WriteDecisionFn; options: RuntimeOptions;
+  audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
+  opcuaAccounts: import('./industrial/opcua/users').OpcuaUserStore;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const { startExternalPlant } = await import('./industrial/external');
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -375,9 +486,10 @@ async function startPlant(o: {
   }
   const { startEmbeddedPlant } = await import('./industrial/embedded');
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
-    opcuaPort: o.options.opcuaPort ?? 4840,
+    opcuaPort: o.options.opcuaPort ?? config.opcua.port,
+    opcuaAccounts: o.opcuaAccounts,
   });
   return {
     endpoints: embedded.endpoints,

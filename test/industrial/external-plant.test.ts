@@ -4,10 +4,9 @@
  * ours; the zone gateway forwards to the PLC, the interlocks read the image polled from it and fail closed without it.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -21,49 +20,10 @@ import { testRelease } from '../lifecycle/fixtures';
 import { isGlimmerError } from '../../runtime/errors';
 import { bits, ModbusTcpClient, registers } from '../../runtime/industrial/modbus/client';
 import { createLogger, silentLogger } from '../../runtime/observability/logger';
-import { externalConfig, writeConfig } from '../helpers/external-plant';
+import { externalConfig, portBelowEphemeralRange, startPeer, waitListening, writeConfig } from '../helpers/external-plant';
 import { freePort, until } from './helpers';
 
-const PEER = path.join(__dirname, 'peers', 'pymodbus_plc.py');
 const DATA_ONLY = [{ name: 'data-1', kind: 'data', zone: 'dmz', required_safety_level: 2 }];
-
-async function startPeer(port: number): Promise<ChildProcess> {
-  const child = spawn('/usr/bin/python3', [PEER, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
-  assert.ok(await waitListening(port, 10_000), `pymodbus PLC did not listen on ${port}: ${stderr} ${spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`:${port}`)).join('\n')}`);
-  return child;
-}
-
-async function waitListening(port: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
-/**
- * A free port outside the kernel's ephemeral range: while the PLC is down, the gateway reconnecting to a port in that
- * range can be given the very same port as its own source port and connect to itself (TCP simultaneous open).
- */
-async function portBelowEphemeralRange(): Promise<number> {
-  const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-}
 
 /** TCP ports this process listens on (ss shows the owning pid). */
 function ownListeningPorts(): number[] {
@@ -163,7 +123,7 @@ test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the r
   control.close();
 });
 
-test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime runs THEN there is no process image (only a complete one counts): process reads pass, safety reads get 0A, interlocked writes are refused', async (t) => {
+test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime runs THEN there is no process image (only a complete one counts): process reads pass, safety reads get 0A, interlocked writes and an emergency stop reset are refused, the trip is forwarded', async (t) => {
   const plcPort = await portBelowEphemeralRange();
   const peer = await startPeer(plcPort);
   t.after(() => { peer.kill('SIGKILL'); });
@@ -180,6 +140,10 @@ test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime r
   assert.equal(rt.processImage?.snapshot, undefined, 'half an image is no image');
   assert.match(rt.processImage?.error ?? '', /plc-safety/);
   assert.equal((await control.writeCoil(1, 0, true)).exception, 0x01, 'interlocks cannot be checked: refused');
+  // The safety PLC's state is unknown, which counts as tripped (as in embedded mode): a reset of the emergency stop is
+  // refused by the decision, while the trip passes it and meets the unreachable PLC.
+  assert.equal((await control.writeCoil(2, 0, false)).exception, 0x01, 'reset refused while the safety state is unknown');
+  assert.equal((await control.writeCoil(2, 0, true)).exception, 0x0a, 'the trip passes the decision');
   control.close();
 });
 

@@ -8,7 +8,8 @@ import { CognitiveCore, type ShutdownCommand } from '../../runtime/reasoning/cog
 import { reasoningSettings } from '../../runtime/reasoning/config';
 import { RuleEngine } from '../../runtime/reasoning/engine';
 import { loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/model';
-import { SIMULATED_PLANT_PROFILE, staticFacts } from '../../runtime/reasoning/plant-facts';
+import { SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
+import { staticFacts } from '../../runtime/reasoning/plant-facts';
 import { INT8_MODEL, sha256Of } from '../../bench/scenarios/inference';
 import { RULES_DIR, RULESETS } from './engines';
 

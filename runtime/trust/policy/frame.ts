@@ -24,9 +24,19 @@ export interface FrameRequest {
   readonly address: number;
   /** Number of coils/registers addressed (1 for function codes 5 and 6). */
   readonly count: number;
+  /**
+   * The plant map entries of the addressed range, in address order, when the caller already looked them up (the
+   * gateway has): the decider then reads them instead of its own index. They are a function of the other fields, so
+   * they are not part of the cache key.
+   */
+  readonly signals?: readonly PlantSignal[];
+  /** Where the write came from (the policy context's protocol). @default 'modbus' */
+  readonly protocol?: 'modbus' | 'opcua';
+  /** The OPC UA client application's URI (policy context `applicationUri`). */
+  readonly applicationUri?: string;
 }
 
-/** The plant map fields the decider reads (runtime/industrial/plant/map.ts PlantMapEntry fits). */
+/** The plant map fields the decider reads (runtime/model/plant-map.ts PlantMapEntry fits). */
 export interface PlantSignal {
   readonly unit_id: number;
   readonly table: 'coil' | 'discrete' | 'input' | 'holding';
@@ -91,8 +101,9 @@ export function frameToPolicyRequest(index: PlantIndex, request: FrameRequest): 
   let safety = false;
   let mapped = true;
   let writers: Set<string> | undefined;
+  const given = request.signals !== undefined && request.signals.length === count ? request.signals : undefined;
   for (let a = address; a < address + count; a++) {
-    const signal = index.signals.get(`${unitId}/${fn.table}/${a}`);
+    const signal = given !== undefined ? given[a - address] : index.signals.get(`${unitId}/${fn.table}/${a}`);
     if (signal === undefined) {
       mapped = false;
       continue;
@@ -147,7 +158,9 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     if (typeof mapped === 'string') {
       return { decision: Object.freeze({ allow: false, reasons: [mapped], errors: [] }), action: `modbus:${request.functionCode}`, resource: `Frame::${request.unitId}/${request.functionCode}/${request.address}+${request.count}` };
     }
-    const decision = pdp.decide(request.principal, mapped.action, mapped.resource, { protocol: 'modbus', functionCode: request.functionCode });
+    const decision = pdp.decide(request.principal, mapped.action, mapped.resource, {
+      protocol: request.protocol ?? 'modbus', functionCode: request.functionCode, ...(request.applicationUri !== undefined ? { applicationUri: request.applicationUri } : {}),
+    });
     return { decision: Object.freeze(decision), action: mapped.action, resource: resourceLabel(mapped.resource) };
   };
 
@@ -157,7 +170,9 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
       generation = pdp.generation;
     }
     // Numbers first, principal last: the key is unambiguous whatever the principal string holds.
-    const key = `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.principal}`;
+    const key = request.protocol === undefined || request.protocol === 'modbus'
+      ? `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.principal}`
+      : `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.protocol}|${request.applicationUri ?? ''}|${request.principal}`;
     let entry = cache.get(key);
     const hit = entry !== undefined;
     if (entry === undefined) {
@@ -174,7 +189,8 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     if (auditWhat === 'all' || (auditWhat === 'deny' && !d.allow)) {
       options.audit?.({
         type: 'policy.decision', at: new Date().toISOString(), decision: d.allow ? 'allow' : 'deny', subject: request.principal,
-        action: entry.action, resource: entry.resource, reasons: d.reasons, errors: d.errors, enforcement: 'modbus',
+        action: entry.action, resource: entry.resource, reasons: d.reasons, errors: d.errors, enforcement: request.protocol ?? 'modbus',
+        ...(request.applicationUri !== undefined ? { application_uri: request.applicationUri } : {}),
       });
     }
     return { allow: d.allow, reasons: d.reasons, errors: d.errors, cached: hit };
@@ -195,20 +211,19 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   };
 }
 
-/** The fields of the Modbus gateway's write decision request this adapter reads (runtime/industrial/modbus). */
+/** The fields of the gateway's write request (runtime/industrial/write-decision.ts WriteRequest) this adapter reads. */
 export interface GatewayWriteRequest {
   /** Zone of the listener the client connected to. */
   readonly zone: string;
   readonly unitId: number;
   readonly functionCode: number;
   readonly address: number;
-  readonly quantity: number;
-}
-
-export interface GatewayDecision {
-  readonly allow: boolean;
-  readonly reason?: string;
-  readonly by?: 'policy';
+  readonly count: number;
+  readonly signals: readonly PlantSignal[];
+  /** An identified writer (OPC UA user) instead of the zone's network client. */
+  readonly principal?: string;
+  readonly protocol?: 'modbus' | 'opcua';
+  readonly applicationUri?: string;
 }
 
 /**
@@ -216,15 +231,18 @@ export interface GatewayDecision {
  * (see zoneClientId); a deny names the deciding policies. Raw written values are not part of the policy request
  * (range and interlock checks are the gateway's), so they are rightly absent from the cache key.
  */
-export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => GatewayDecision {
+export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => { allow: boolean; reason?: string; by: 'policy' } {
   const principals = new Map<string, string>();
   return (r) => {
-    let principal = principals.get(r.zone);
+    let principal = r.principal ?? principals.get(r.zone);
     if (principal === undefined) {
       principal = zoneClientId(trustDomain, r.zone);
       principals.set(r.zone, principal);
     }
-    const d = decider.decide({ principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.quantity });
+    const d = decider.decide({
+      principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.count, signals: r.signals,
+      ...(r.protocol !== undefined ? { protocol: r.protocol } : {}), ...(r.applicationUri !== undefined ? { applicationUri: r.applicationUri } : {}),
+    });
     return d.allow ? { allow: true, by: 'policy' } : { allow: false, reason: `policy: ${d.reasons.join(', ')}`, by: 'policy' };
   };
 }

@@ -52,6 +52,8 @@ export interface RequestContext {
   readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a';
   readonly functionCode?: number;
   readonly skill?: string;
+  /** The OPC UA client application's URI (OPC UA writes). */
+  readonly applicationUri?: string;
 }
 
 export interface Decision {
@@ -171,7 +173,7 @@ export class PolicyDecisionPoint {
   /** Decides without auditing (the frame cache audits its own answers). Never throws: failures are denials. */
   decide(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
     if (this.#cacheSize === 0 || (resource.type !== 'Agent' && resource.type !== 'AuditConfig')) return this.#evaluate(principal, action, resource, context);
-    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null]);
+    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null, context.applicationUri ?? null]);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#hits += 1;
@@ -196,6 +198,7 @@ export class PolicyDecisionPoint {
     const ctx: Record<string, string | number> = { protocol: context.protocol };
     if (context.functionCode !== undefined) ctx.functionCode = context.functionCode;
     if (context.skill !== undefined) ctx.skill = context.skill;
+    if (context.applicationUri !== undefined) ctx.applicationUri = context.applicationUri;
     const entities: EntityJson[] = target.entity ? [who.entity, target.entity] : [who.entity];
     let answer;
     try {
