@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
-import { applyTlsPqMode } from './trust/pq-tls';
+import { applyTlsPqMode, tlsGroupOptions } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
@@ -102,9 +102,11 @@ export interface Runtime {
 export async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
   const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
   if (keyId === undefined || keyId === '') return [];
-  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const [{ kmsSigner }, { c2spCosigner }, https] = await Promise.all([import('./audit/kms'), import('./audit/cosignature'), import('node:https')]);
   const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
-  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+  // The KMS link uses the runtime's post-quantum TLS mode like every other link.
+  const httpsAgent = new https.Agent({ keepAlive: true, ...tlsGroupOptions() });
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44', httpsAgent }))];
 }
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {

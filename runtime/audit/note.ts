@@ -9,7 +9,7 @@
  */
 import crypto from 'node:crypto';
 import { GlimmerError, quote } from '../errors';
-import { verifyCosignature } from './cosignature';
+import { verifyCosignedTree } from './cosigned-message';
 import { mlDsaPublicKey, mlDsaVerify } from './ml-dsa';
 
 export type SignatureAlgorithm = 'ed25519' | 'ecdsa-p256-sha256' | 'ecdsa-p384-sha384' | 'ml-dsa-44' | 'ml-dsa-65' | 'ml-dsa-44-cosignature';
@@ -21,7 +21,7 @@ export const SIGNATURE_TYPES: Readonly<Record<SignatureAlgorithm, Buffer>> = {
   'ecdsa-p384-sha384': Buffer.from([0xff, 0x02]),
   'ml-dsa-44': Buffer.from([0xff, 0x03]),
   'ml-dsa-65': Buffer.from([0xff, 0x04]),
-  // C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature (cosignature.ts): a registered type, not behind the escape.
+  // C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature (cosigned-message.ts): a registered type, not behind the escape.
   'ml-dsa-44-cosignature': Buffer.from([0x06]),
 };
 
@@ -179,7 +179,7 @@ export async function verifySignature(key: VerifierKey, message: Uint8Array, sig
       case 'ml-dsa-65':
         return mlDsaVerify(mlDsaPublicKey(key.algorithm === 'ml-dsa-44' ? 44 : 65, key.publicKey), message, signature);
       case 'ml-dsa-44-cosignature':
-        return verifyCosignature(key.name, key.publicKey, message, signature);
+        return verifyCosignedTree(key.name, key.publicKey, parseCheckpoint(Buffer.from(message).toString('utf8')), signature);
     }
   } catch {
     return false;
