@@ -9,7 +9,7 @@
 import type https from 'node:https';
 import { GlimmerError, quote } from '../errors';
 import { ML_DSA_PUBLIC_KEY_BYTES } from './ml-dsa';
-import type { CheckpointSigner, SignatureAlgorithm } from './note';
+import type { CheckpointSigner, SignatureAlgorithm } from './checkpoint-body';
 
 export interface KmsSignerOptions {
   /** Key id, ARN or alias of an asymmetric SIGN_VERIFY key. */

@@ -13,7 +13,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentMessage, AuditRecordInput } from '../model/messages';
+import type { AgentMessage, AuditAppender, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
 import { CONFIGURATION_HOLDER, safetyLevelShortfall, shortfallMessage } from '../model/zones';
 import { GlimmerError, quote, type ErrorCode } from '../errors';
@@ -21,15 +21,12 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
+import type { AgentIdentity } from '../trust/svid';
+import { EXIT_BOOT_REFUSED, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
 import { SafetyOrderReadiness, type TargetKind } from './safety-orders';
 import { reportedDecisions } from '../trust/metrics';
 import { STATES, type LifecycleState } from './states';
 import type { Transition } from './state-machine';
-
-export interface AuditSink {
-  append(record: AuditRecordInput): Promise<unknown>;
-}
 
 export interface AgentView {
   readonly id: string;
@@ -63,7 +60,7 @@ export interface SupervisorOptions {
   readonly root: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly audit: AuditSink;
+  readonly audit: AuditAppender;
   readonly releaseKeyPem: string;
   /** Pins of deployment configuration outside the release (GLIMMER_CONFIG_SHA256). @default {} */
   readonly configPins?: ConfigPins;
@@ -122,6 +119,16 @@ export class Supervisor extends EventEmitter {
     for (const spec of options.agents ?? options.config.agents) {
       this.slots.set(spec.name, { spec, holds: new Map(), safetyPaused: false, crashLooped: false, state: 'INIT', since: new Date().toISOString(), restarts: 0, crashTimes: [], refused: false });
     }
+  }
+
+  /** Calls back on every lifecycle transition and every published status; returns the unsubscribe function. */
+  watchAgents(onTransition: (t: Transition) => void, onStatus: (agent: string, status: Record<string, unknown>) => void): () => void {
+    this.on('transition', onTransition);
+    this.on('status', onStatus);
+    return () => {
+      this.off('transition', onTransition);
+      this.off('status', onStatus);
+    };
   }
 
   agents(): AgentView[] {
@@ -476,10 +483,13 @@ export class Supervisor extends EventEmitter {
     const now = Date.now();
     const { restartBackoffMs, maxRestarts, restartWindowS } = this.config.supervisor;
     slot.crashTimes = [...slot.crashTimes.filter((t) => now - t < restartWindowS * 1000), now];
+    const givesUp = slot.crashTimes.length > maxRestarts;
+    const delay = Math.min(restartBackoffMs.max, restartBackoffMs.initial * 2 ** (slot.crashTimes.length - 1));
     this.options.logger.warn({ agent: slot.spec.name, code, signal }, 'agent process exited unexpectedly');
-    void this.append({ type: 'agent.crash', agent: slot.spec.name, exit_code: code, signal });
+    // The backoff chosen is part of the record: how long the agent stays down is evidence too.
+    void this.append({ type: 'agent.crash', agent: slot.spec.name, exit_code: code, signal, restart_in_ms: givesUp ? null : delay });
     if (slot.state !== 'TERMINATED') this.record(slot, { agent: slot.spec.name, from: slot.state, to: 'TERMINATED', at: new Date().toISOString(), reason: `crashed (${signal ?? `exit ${code}`})` });
-    if (slot.crashTimes.length > maxRestarts) {
+    if (givesUp) {
       slot.crashLooped = true;
       this.updateGauges(slot);
       slot.lastError = { code: 'GLM_ERR_AGENT_CRASH_LOOP', message: `agent ${slot.spec.name} crashed ${slot.crashTimes.length} times within ${restartWindowS}s; not restarting` };
@@ -488,7 +498,6 @@ export class Supervisor extends EventEmitter {
       this.emit('crash-loop', slot.spec.name);
       return;
     }
-    const delay = Math.min(restartBackoffMs.max, restartBackoffMs.initial * 2 ** (slot.crashTimes.length - 1));
     slot.timer = setTimeout(() => {
       slot.restarts += 1;
       this.options.metrics.agentRestarts.inc({ agent: slot.spec.name });
