@@ -24,7 +24,7 @@ import { shiftReports } from './agents/data/shift-reports';
 import { AuditGovernor, governedSink } from './audit/governor';
 import { openAuditLog, type AuditLog } from './audit/log';
 import { loadConfig, REPO_ROOT } from './config/load';
-import { applyTlsPqMode } from './trust/pq-tls';
+import { applyTlsPqMode, tlsGroupOptions } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
@@ -124,12 +124,14 @@ export interface Runtime {
  * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
  * (default glimmer.local/audit-cosigner).
  */
-async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+export async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
   const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
   if (keyId === undefined || keyId === '') return [];
-  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const [{ kmsSigner }, { c2spCosigner }, https] = await Promise.all([import('./audit/kms'), import('./audit/cosignature'), import('node:https')]);
   const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
-  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+  // The KMS link uses the runtime's post-quantum TLS mode like every other link.
+  const httpsAgent = new https.Agent({ keepAlive: true, ...tlsGroupOptions() });
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44', httpsAgent }))];
 }
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
