@@ -20,6 +20,8 @@ import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
 import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
+import { assertDurableStore, type ClusterSettings, clusterSettings, isClusterMode } from './lifecycle/cluster';
+import type { AuditLogOptions } from './audit/log';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import type { AuditRecordInput } from './agents/behaviour';
@@ -88,6 +90,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   checkExternalPlantFiles(config);
   const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
   const root = options.root ?? REPO_ROOT;
+  // Cluster mode: the provisioned KMS keys, bucket and volume, or no start at all (checked before anything is created).
+  const cluster = isClusterMode() ? clusterSettings() : undefined;
+  if (cluster) assertDurableStore(path.resolve(options.stateDir ?? '.glimmer'));
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);
   const metrics = createMetrics();
@@ -102,7 +107,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   };
   try {
     const { openAuditLog } = await import('./audit/log');
-    const audit = await openAuditLog({ stateDir, logger, metrics });
+    const audit = await openAuditLog({ stateDir, logger, metrics, ...(cluster ? await clusterAudit(cluster, logger) : {}) });
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
@@ -262,6 +267,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Cluster mode's audit log: checkpoints signed by the stack's KMS key (its public key is fetched now, so a key that
+ * is missing or of the wrong kind stops the start), sealed segments archived to the Object Lock bucket.
+ */
+async function clusterAudit(cluster: ClusterSettings, logger: Logger): Promise<Pick<AuditLogOptions, 'signer' | 'archive'>> {
+  const { kmsSigner } = await import('./audit/kms');
+  const { s3SegmentArchive } = await import('./audit/archive');
+  const signer = await kmsSigner({ keyId: cluster.signingKey, keyName: 'glimmer.cluster/audit', maxAttempts: 3 });
+  const archive = await s3SegmentArchive({ bucket: cluster.bucket, prefix: cluster.prefix, retention: cluster.retention });
+  logger.info({ signer: 'kms', key: cluster.signingKey, algorithm: signer.algorithm, archive: archive.location, retention: cluster.retention }, 'cluster mode: audit checkpoints signed by KMS, sealed segments archived');
+  return { signer, archive };
 }
 
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */

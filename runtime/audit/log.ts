@@ -21,6 +21,7 @@ import { type MerkleAlgorithm, hasher } from './merkle';
 import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
 import { CHUNK, LogTree } from './tree';
 import { type AuditWriter, type CommittedBatch, type Statement, openAuditWriter } from './writer';
+import type { SegmentArchive } from './archive';
 
 export type { CheckpointSigner } from './note';
 
@@ -64,6 +65,12 @@ export interface AuditLogOptions {
   readonly busyTimeoutMs?: number;
   /** Clock (ms since the epoch). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Where sealed segments are also written (cluster mode: the Object Lock bucket). A segment is marked archived
+   * (`<id>.archived`) once the archive holds it; failed uploads are retried every checkpoint interval and at start.
+   * @default - none: sealed segments stay on the volume
+   */
+  readonly archive?: SegmentArchive;
 }
 
 export interface AuditEntry {
@@ -331,6 +338,7 @@ class AuditLogImpl implements AuditLog {
         await this.exportSegment(seg);
       }
     }
+    void this.archivePending();
     this.nextIndex = this.tree.size;
     await this.writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
     this.updateGauges();
@@ -617,6 +625,7 @@ class AuditLogImpl implements AuditLog {
       const open = this.openSegment();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
       if (open && this.now() - open.openedAt >= rotateMs && this.tree.size > open.start) await this.rotate();
+      if (this.archivePendingCount > 0) await this.archivePending();
     } catch {
       // Logged and counted in signCheckpoint; the next tick retries.
     } finally {
@@ -665,7 +674,40 @@ class AuditLogImpl implements AuditLog {
     await this.exportSegment(sealed);
     this.options.metrics?.auditSegmentsSealed.inc();
     this.log.info({ segment: sealed.id, start: sealed.start, end }, 'audit segment sealed');
+    await this.archivePending();
     return sealed;
+  }
+
+  private archiving: Promise<void> | undefined;
+  private archivePendingCount = 0;
+
+  /**
+   * Uploads the sealed segments the archive does not hold yet, oldest first. A failure is logged and leaves the
+   * segment pending (retried next tick); it never fails appends or sealing: the segment is safe on the volume.
+   */
+  private archivePending(): Promise<void> {
+    const archive = this.options.archive;
+    if (!archive) return Promise.resolve();
+    this.archiving ??= (async () => {
+      const base = (id: number) => path.join(this.dir, 'segments', String(id).padStart(6, '0'));
+      const pending = this.segments().filter((seg) => seg.end !== undefined && seg.checkpoint && !fs.existsSync(`${base(seg.id)}.archived`));
+      this.archivePendingCount = pending.length;
+      const log = { algorithm: this.algorithm, origin: this.origin, keys: this.verifierKeys() };
+      for (const seg of pending) {
+        try {
+          await archive.put(log, { id: seg.id, leavesFile: `${base(seg.id)}.leaves`, checkpoint: seg.checkpoint as string, sealedAt: seg.sealedAt ?? this.now() });
+        } catch (err) {
+          this.log.error({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_AUDIT_ARCHIVE_FAILED', segment: seg.id, archive: archive.location }, 'sealed segment not archived; retrying later');
+          return;
+        }
+        fs.writeFileSync(`${base(seg.id)}.archived`, `${archive.location}\n`);
+        this.archivePendingCount -= 1;
+        this.log.info({ segment: seg.id, archive: archive.location }, 'sealed segment archived');
+      }
+    })().finally(() => {
+      this.archiving = undefined;
+    });
+    return this.archiving;
   }
 
   /**
@@ -724,6 +766,8 @@ class AuditLogImpl implements AuditLog {
     }
     this.closed = true;
     await this.signChain;
+    await this.archiving;
+    await this.options.archive?.close();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
     await this.writer.close();
