@@ -33,7 +33,7 @@ import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
 import type { WriteDecisionFn } from './industrial/modbus/inspector';
-import { ensureCa } from './trust/ca';
+import { ensureCa, loadCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
@@ -117,7 +117,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     };
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
-    const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    // Cluster mode: every pod's SVIDs chain to the one mounted CA, so agents in other pods verify them.
+    const ca = cluster ? await loadCa(cluster.trustCaDir, config.topology.trust_domain) : await ensureCa(stateDir, config.topology.trust_domain);
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
     const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
     const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');

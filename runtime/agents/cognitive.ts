@@ -70,7 +70,8 @@ const factory: BehaviourFactory = (spec, config) => {
         },
       });
       ctx.onMessage((message) => {
-        if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body);
+        // Change snapshots (sent as plant signals change) run the rules only; the periodic ones also feed the model.
+        if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body, { window: (message.body as { trigger?: unknown } | null)?.trigger !== 'change' });
       });
       ctx.audit({ type: 'cognitive.started', rulesets: settings.rulesets, model: { path: modelRel, sha256: model.sha256 }, threshold: settings.threshold, inference_limit: settings.inferenceLimit });
       stopCore = async () => {

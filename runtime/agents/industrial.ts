@@ -22,6 +22,12 @@ import { PROCESS_ZONE } from '../industrial/plant/simulation';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
+/**
+ * OPC UA sampling and publishing interval of the plant signals. Every published change also goes to the Cognitive
+ * agents at once as a `change` snapshot (rules only, outside the model's 1 s window), so a hazard reaches the safety
+ * rules within about one interval instead of waiting for the next periodic snapshot.
+ */
+export const SAMPLING_INTERVAL_MS = 25;
 
 export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 
@@ -48,6 +54,7 @@ const factory: BehaviourFactory = (spec, config) => {
   let stopped = false;
   let shutdowns = 0;
   let lastSnapshotAt = 0;
+  let changeQueued = false;
   const cognitive = config.agents.filter((a) => a.kind === 'cognitive').map((a) => a.name);
 
   async function gateway(): Promise<ModbusTcpClient> {
@@ -127,6 +134,18 @@ const factory: BehaviourFactory = (spec, config) => {
       opcua = await connectPlantOpcua({
         ...session, endpointUrl, stateDir: context.stateDir, name: spec.name,
         security: opcuaSecurityFor(config, PROCESS_ZONE), logger: context.logger,
+        samplingIntervalMs: SAMPLING_INTERVAL_MS,
+        // The values of one publish arrive in one burst: one change snapshot per burst.
+        onValue: () => {
+          if (changeQueued || stopped) return;
+          changeQueued = true;
+          setImmediate(() => {
+            changeQueued = false;
+            if (stopped || !opcua || opcua.values.size === 0) return;
+            const snapshot = { ...snapshotFromSignals(opcua.values, Date.now(), config.plant.seed), trigger: 'change' };
+            for (const to of cognitive) context.send(to, TOPIC_SNAPSHOT, snapshot);
+          });
+        },
         onRecovered: () => context.audit({ type: 'industrial.opcua_recovered', endpoint: endpointUrl }),
       });
       context.onMessage(onMessage);

@@ -6,7 +6,9 @@
  *  - sealed segments exported to the Object Lock bucket GLIMMER_AUDIT_BUCKET under GLIMMER_AUDIT_PREFIX, each object
  *    with its own retention (GLIMMER_AUDIT_RETENTION_MODE, GLIMMER_AUDIT_RETENTION_DAYS);
  *  - GDPR data keys wrapped by the KMS key GLIMMER_DATA_KEY;
- *  - the audit store on the pod's persistent volume (the state directory must already exist and must not be tmpfs).
+ *  - the audit store on the pod's persistent volume (the state directory must already exist and must not be tmpfs);
+ *  - one trust anchor for every pod (GLIMMER_TRUST_CA_DIR: the mounted CA Secret), so the agents' X.509-SVIDs verify
+ *    across pods; a CA of its own per pod would make every cross-pod A2A call fail.
  */
 import fs from 'node:fs';
 import { GlimmerError, quote } from '../errors';
@@ -27,6 +29,8 @@ export interface ClusterSettings {
   readonly retention: ObjectLockRetention;
   /** KMS key id, ARN or alias of the symmetric key wrapping the GDPR data key. */
   readonly dataKey: string;
+  /** Directory with the shared CA (ca.crt, ca.key). */
+  readonly trustCaDir: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -56,11 +60,11 @@ function normalisePrefix(prefix: string, what: string): string {
 
 /** The cluster settings from the environment; names every missing variable at once. */
 export function clusterSettings(env: Env = process.env): ClusterSettings {
-  const missing = ['GLIMMER_AUDIT_SIGNING_KEY', 'GLIMMER_AUDIT_BUCKET', 'GLIMMER_DATA_KEY'].filter((k) => !env[k]?.trim());
+  const missing = ['GLIMMER_AUDIT_SIGNING_KEY', 'GLIMMER_AUDIT_BUCKET', 'GLIMMER_DATA_KEY', 'GLIMMER_TRUST_CA_DIR'].filter((k) => !env[k]?.trim());
   if (missing.length > 0) {
     throw new GlimmerError(
       'GLM_ERR_CLUSTER_SIGNER_REQUIRED',
-      `${RUNTIME_MODE_ENV}=cluster needs a durable checkpoint signer, segment archive and data key, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set; the runtime does not fall back to a local key`,
+      `${RUNTIME_MODE_ENV}=cluster needs a durable checkpoint signer, segment archive, data key and shared trust anchor, but ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set; the runtime does not fall back to a local key`,
       { details: { missing } },
     );
   }
@@ -81,6 +85,7 @@ export function clusterSettings(env: Env = process.env): ClusterSettings {
     prefix: `${urlPrefix}${prefix}`,
     retention: { mode, days },
     dataKey: (env.GLIMMER_DATA_KEY as string).trim(),
+    trustCaDir: (env.GLIMMER_TRUST_CA_DIR as string).trim(),
   };
 }
 

@@ -110,13 +110,13 @@ test('GIVEN the HSM-backed KMS key WHEN the GDPR data key is generated and the p
 });
 
 test('GIVEN GLIMMER_RUNTIME_MODE=cluster WHEN the signing key, bucket or data key is missing, a value is malformed, or the state dir is absent or on tmpfs THEN the start is refused with the GLM_ERR_CLUSTER_ code naming it', () => {
-  const full = { GLIMMER_AUDIT_SIGNING_KEY: 'alias/a', GLIMMER_AUDIT_BUCKET: 'glimmer-audit', GLIMMER_DATA_KEY: 'alias/d' };
-  assert.throws(() => clusterSettings({ GLIMMER_AUDIT_BUCKET: 'b' }), (err) => isGlimmerError(err, 'GLM_ERR_CLUSTER_SIGNER_REQUIRED') && /GLIMMER_AUDIT_SIGNING_KEY, GLIMMER_DATA_KEY are not set/.test(err.message));
+  const full = { GLIMMER_AUDIT_SIGNING_KEY: 'alias/a', GLIMMER_AUDIT_BUCKET: 'glimmer-audit', GLIMMER_DATA_KEY: 'alias/d', GLIMMER_TRUST_CA_DIR: '/etc/glimmer/trust' };
+  assert.throws(() => clusterSettings({ GLIMMER_AUDIT_BUCKET: 'b' }), (err) => isGlimmerError(err, 'GLM_ERR_CLUSTER_SIGNER_REQUIRED') && /GLIMMER_AUDIT_SIGNING_KEY, GLIMMER_DATA_KEY, GLIMMER_TRUST_CA_DIR are not set/.test(err.message));
   assert.throws(() => clusterSettings({ ...full, GLIMMER_AUDIT_RETENTION_MODE: 'LEGAL' }), (err) => isGlimmerError(err, 'GLM_ERR_CLUSTER_CONFIG_INVALID') && err.message.includes('"LEGAL"'));
   assert.throws(() => clusterSettings({ ...full, GLIMMER_AUDIT_RETENTION_DAYS: '0' }), (err) => isGlimmerError(err, 'GLM_ERR_CLUSTER_CONFIG_INVALID'));
   assert.throws(() => clusterSettings({ ...full, GLIMMER_AUDIT_PREFIX: '../x' }), (err) => isGlimmerError(err, 'GLM_ERR_CLUSTER_CONFIG_INVALID'));
   assert.deepEqual(clusterSettings({ ...full, GLIMMER_AUDIT_BUCKET: 's3://glimmer-audit/edge', GLIMMER_AUDIT_PREFIX: 'industrial-1' }), {
-    signingKey: 'alias/a', bucket: 'glimmer-audit', prefix: 'edge/industrial-1/', retention: { mode: 'COMPLIANCE', days: 2555 }, dataKey: 'alias/d',
+    signingKey: 'alias/a', bucket: 'glimmer-audit', prefix: 'edge/industrial-1/', retention: { mode: 'COMPLIANCE', days: 2555 }, dataKey: 'alias/d', trustCaDir: '/etc/glimmer/trust',
   });
   assert.throws(() => assertDurableStore('/nonexistent/glimmer-state'), (err) => isGlimmerError(err, 'GLM_ERR_CLUSTER_STORE_NOT_DURABLE') && /does not exist/.test(err.message));
   const shm = fs.mkdtempSync('/dev/shm/glimmer-');

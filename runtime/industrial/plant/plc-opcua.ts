@@ -25,6 +25,8 @@ export interface PlantOpcuaServerOptions {
   readonly stateDir: string;
   readonly port: number;
   readonly host?: string;
+  /** The host name the server advertises in its endpoints (a plant server on another host: its address). @default localhost */
+  readonly hostname?: string;
   readonly security: OpcuaSecurity;
   /** Users allowed to open sessions (password under <stateDir>/opcua/users/<name>.password, created if missing). */
   readonly users: readonly PlantOpcuaUser[];
@@ -62,7 +64,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   const server = new o.OPCUAServer({
     port: options.port,
     host: options.host ?? '127.0.0.1',
-    hostname: 'localhost',
+    hostname: options.hostname ?? 'localhost',
     securityModes: modes,
     securityPolicies: policies,
     allowAnonymous: options.security.allowAnonymous,
@@ -165,7 +167,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     await server.shutdown(0).catch(() => undefined);
     throw new GlimmerError('GLM_ERR_OPCUA_SERVER_START_FAILED', `OPC UA server cannot listen on port ${quote(options.port)}: ${(err as Error).message}`, { cause: err });
   }
-  const endpointUrl = `opc.tcp://localhost:${options.port === 0 ? (server.endpoints[0]?.port ?? 0) : options.port}`;
+  const endpointUrl = `opc.tcp://${options.hostname ?? 'localhost'}:${options.port === 0 ? (server.endpoints[0]?.port ?? 0) : options.port}`;
   options.logger?.info({ endpoint: endpointUrl, modes: options.security.modes, policies: options.security.policies }, 'plant OPC UA server listening');
   return {
     endpointUrl,
