@@ -1,10 +1,15 @@
 /**
  * A VPC over three availability zones: private subnets for nodes, HSMs and endpoints; small public subnets only for
- * the NAT gateways; interface endpoints so KMS, ECR, STS and EKS Auth calls stay inside the VPC.
+ * the NAT gateways; interface endpoints so KMS, ECR, STS and EKS Auth calls stay inside the VPC; flow logs of all
+ * traffic to a CloudWatch log group with a retention (evidence of what crossed the VPC, kept as long as asked).
  */
 import { Construct } from 'constructs';
 import { DataAwsAvailabilityZones } from '@cdktf/provider-aws/lib/data-aws-availability-zones';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { FlowLog } from '@cdktf/provider-aws/lib/flow-log';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
 import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
 import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
@@ -32,6 +37,10 @@ export interface NetworkProps {
   readonly interfaceEndpoints?: readonly string[];
   /** Name tag prefix; also tags the subnets for the cluster's internal load balancers. @default 'glimmer' */
   readonly name?: string;
+  /** Extra tags of the private subnets (Karpenter's discovery tag). @default {} */
+  readonly privateSubnetTags?: Readonly<Record<string, string>>;
+  /** Retention of the flow log group, days (a number or a token). @default 365 */
+  readonly flowLogRetentionDays?: number;
 }
 
 export class Network extends Construct {
@@ -42,10 +51,10 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
-    const cidr = checkPattern('Network', 'cidr', props.cidr ?? '10.42.0.0/16', /^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|20)$/, 'an IPv4 CIDR with a prefix /16../20');
-    const azCount = checkInt('Network', 'azCount', props.azCount ?? 3, 2, 6);
-    const nat = checkOneOf('Network', 'natGateways', props.natGateways ?? 'one-per-az', NAT_MODES);
-    const name = checkPattern('Network', 'name', props.name ?? 'glimmer', /^[a-z][a-z0-9-]{0,30}$/, 'a lower-case name of up to 31 characters');
+    const cidr = checkPattern(this, 'cidr', props.cidr ?? '10.42.0.0/16', /^\d{1,3}(\.\d{1,3}){3}\/(1[6-9]|20)$/, 'an IPv4 CIDR with a prefix /16../20');
+    const azCount = checkInt(this, 'azCount', props.azCount ?? 3, 2, 6);
+    const nat = checkOneOf(this, 'natGateways', props.natGateways ?? 'one-per-az', NAT_MODES);
+    const name = checkPattern(this, 'name', props.name ?? 'glimmer', /^[a-z][a-z0-9-]{0,30}$/, 'a lower-case name of up to 31 characters');
     const azs = new DataAwsAvailabilityZones(this, 'azs', { state: 'available', filter: [{ name: 'opt-in-status', values: ['opt-in-not-required'] }] });
     const az = (i: number): string => Token.asString(Fn.element(azs.names, i));
 
@@ -58,7 +67,7 @@ export class Network extends Construct {
         availabilityZone: az(i),
         cidrBlock: Fn.cidrsubnet(cidr, 3, i),
         mapPublicIpOnLaunch: false,
-        tags: { Name: `${name}-private-${i}`, 'kubernetes.io/role/internal-elb': '1' },
+        tags: { Name: `${name}-private-${i}`, 'kubernetes.io/role/internal-elb': '1', ...(props.privateSubnetTags ?? {}) },
       }));
       this.publicSubnets.push(new Subnet(this, `public-${i}`, {
         vpcId: this.vpc.id,
@@ -91,6 +100,8 @@ export class Network extends Construct {
       return rt;
     });
 
+    this.flowLogs(name, props.flowLogRetentionDays ?? 365);
+
     new VpcEndpoint(this, 'endpoint-s3', {
       vpcId: this.vpc.id,
       serviceName: `com.amazonaws.${props.region}.s3`,
@@ -104,7 +115,7 @@ export class Network extends Construct {
       ingress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: [this.vpc.cidrBlock], description: 'HTTPS from the VPC' }],
     });
     for (const service of props.interfaceEndpoints ?? DEFAULT_INTERFACE_ENDPOINTS) {
-      checkPattern('Network', 'interfaceEndpoints', service, /^[a-z0-9][a-z0-9.-]{0,40}$/, 'AWS service suffixes like kms or ecr.api');
+      checkPattern(this, 'interfaceEndpoints', service, /^[a-z0-9][a-z0-9.-]{0,40}$/, 'AWS service suffixes like kms or ecr.api');
       new VpcEndpoint(this, `endpoint-${service.replace(/\./g, '-')}`, {
         vpcId: this.vpc.id,
         serviceName: `com.amazonaws.${props.region}.${service}`,
@@ -114,6 +125,20 @@ export class Network extends Construct {
         securityGroupIds: [this.endpointSecurityGroup.id],
       });
     }
+  }
+
+  private flowLogs(name: string, retentionDays: number): void {
+    const group = new CloudwatchLogGroup(this, 'flow-log-group', { namePrefix: `/glimmer/${name}/vpc-flow-logs-`, retentionInDays: retentionDays });
+    const role = new IamRole(this, 'flow-log-role', {
+      namePrefix: `${name}-flow-logs-`,
+      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'vpc-flow-logs.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    });
+    new IamRolePolicy(this, 'flow-log-policy', {
+      role: role.id,
+      name: 'write-flow-logs',
+      policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], Resource: `${group.arn}:*` }] }),
+    });
+    new FlowLog(this, 'flow-log', { vpcId: this.vpc.id, trafficType: 'ALL', logDestinationType: 'cloud-watch-logs', logDestination: group.arn, iamRoleArn: role.arn });
   }
 
   get privateSubnetIds(): string[] {

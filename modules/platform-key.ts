@@ -36,8 +36,8 @@ export class PlatformKey extends Construct {
 
   constructor(scope: Construct, id: string, props: PlatformKeyProps) {
     super(scope, id);
-    const aliasName = checkPattern('PlatformKey', 'aliasName', props.aliasName ?? 'glimmer/platform', /^[A-Za-z0-9/_-]{1,250}$/, 'an alias name of letters, digits, /, _ and -');
-    const window = checkInt('PlatformKey', 'deletionWindowDays', props.deletionWindowDays ?? 30, 7, 30);
+    const aliasName = checkPattern(this, 'aliasName', props.aliasName ?? 'glimmer/platform', /^[A-Za-z0-9/_-]{1,250}$/, 'an alias name of letters, digits, /, _ and -');
+    const window = checkInt(this, 'deletionWindowDays', props.deletionWindowDays ?? 30, 7, 30);
     const statements: PolicyStatement[] = [
       adminStatement(props.accountRootArn),
       {

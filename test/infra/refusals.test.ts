@@ -130,10 +130,12 @@ test('GIVEN a public EKS endpoint open to 0.0.0.0/0 WHEN EksCluster is built THE
   refuses('GLM_ERR_INFRA_PROP_INVALID', () => new EksCluster(s, 'e', { name: 'x', clusterRole, subnetIds: ['a', 'b'], secretsKmsKeyArn: 'k', publicEndpoint: true, publicAccessCidrs: ['0.0.0.0/0'] }), /publicAccessCidrs must be a non-empty list of CIDRs other than 0\.0\.0\.0\/0/);
 });
 
-test('GIVEN an agent with maxReplicas below minReplicas or a bad name WHEN AgentWorkload is built THEN it is refused', () => {
+test('GIVEN an agent with maxReplicas below minReplicas or a bad name WHEN AgentWorkload is built THEN it is refused, naming the construct path of that agent', () => {
   const agent = { name: 'industrial-1', kind: 'industrial' as const, zone: 'control' };
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent, image: 'i', configMaps: [], minReplicas: 3, maxReplicas: 2 }), /maxReplicas must be >= minReplicas \(3\), received 2/);
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent: { ...agent, name: 'Bad_Name' }, image: 'i', configMaps: [] }), /agent\.name must be a Kubernetes object name, received "Bad_Name"/);
+  const configVolumes = [{ volume: { name: 'glimmer-config', configMap: { name: 'glimmer-config' } }, mountPath: '/etc/glimmer/config' }];
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'agent-industrial-1', { agent, image: 'i', configVolumes, minReplicas: 3, maxReplicas: 2 }), /^AgentWorkload s\/agent-industrial-1: maxReplicas must be >= minReplicas \(3\), received 2/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent: { ...agent, name: 'Bad_Name' }, image: 'i', configVolumes }), /agent\.name must be a Kubernetes object name, received "Bad_Name"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent, image: 'i', configVolumes: [] }), /configVolumes must be at least the glimmer-config volume/);
 });
 
 test('GIVEN a rule file in a sub-directory name or over 1 MiB WHEN RuntimeConfigMaps is built THEN it is refused', () => {
