@@ -20,6 +20,7 @@ import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
 import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
 import { Supervisor, type AuditSink } from './lifecycle/supervisor';
+import { rulesPins } from './config/rules-dir';
 import { assertDurableStore, type ClusterSettings, clusterSettings, isClusterMode } from './lifecycle/cluster';
 import type { AuditLogOptions } from './audit/log';
 import { createLogger, type Logger } from './observability/logger';
@@ -88,7 +89,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const fullConfig = loadConfig(options.configFile);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
-  const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
+  const configPins = options.configPins ?? { ...parseConfigPins(process.env[CONFIG_PINS_ENV]), ...rulesPins() };
   const root = options.root ?? REPO_ROOT;
   // Cluster mode: the provisioned KMS keys, bucket and volume, or no start at all (checked before anything is created).
   const cluster = isClusterMode() ? clusterSettings() : undefined;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
+import { ruleArtifact } from '../config/rules-dir';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
 import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
 
@@ -40,7 +41,7 @@ const factory: BehaviourFactory = (spec, config) => {
   let stopCore: (() => Promise<void>) | undefined;
 
   const behaviour: AgentBehaviour = {
-    artifacts: [...settings.rulesets.map((r) => `rules/${r}`), modelRel, ...policyArtifacts()],
+    artifacts: [...settings.rulesets.map((r) => ruleArtifact(r)), modelRel, ...policyArtifacts()],
     messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SNAPSHOT, description: 'Evaluates a plant snapshot with the safety rules and the anomaly model' }] },
     async start(ctx) {
       const { RuleEngine } = await import('../reasoning/engine');

@@ -310,7 +310,7 @@ export async function verifyRemote(baseUrl: string, token: string, options: Veri
  * s3://bucket/prefix`), streaming each object: every leaf re-read, canonical and carrying its index, the segments
  * contiguous from entry 0, every sealed checkpoint's signature checked and its root recomputed from all the leaves
  * before it (so each checkpoint is consistent with the previous one), and every object under Object Lock retention.
- * A prefix holding no `log.json` but logs one level down (`<agent>/log.json`) verifies each of them.
+ * A prefix holding no `log.json` itself verifies every log below it (each `.../log.json`, e.g. one per agent).
  */
 export async function verifyBucket(url: string, options: VerifyOptions & { endpoint?: string; region?: string } = {}): Promise<VerifyReport & { logs?: string[] }> {
   const { parseBucket } = await import('../lifecycle/cluster');
@@ -333,9 +333,10 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
   const body = async (key: string) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as NodeJS.ReadableStream & { transformToString(): Promise<string> };
   try {
     const top = await list(prefix, '/');
-    if (!top.keys.includes(`${prefix}log.json`) && top.prefixes.length > 0) {
+    const below = top.keys.includes(`${prefix}log.json`) ? [] : (await list(prefix)).keys.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
+    if (below.length > 0) {
       const reports = [];
-      for (const sub of top.prefixes) reports.push({ sub, report: await verifyBucketLog(sub) });
+      for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub) });
       return {
         ok: reports.length > 0 && reports.every((r) => r.report.ok),
         size: reports.reduce((n, r) => n + r.report.size, 0),

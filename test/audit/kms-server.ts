@@ -8,6 +8,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface KmsTestServer {
@@ -77,6 +78,8 @@ export interface KmsServerOptions {
   readonly aliases?: Record<string, string>;
   /** @default 127.0.0.1 */
   readonly host?: string;
+  /** Serve HTTPS with this certificate and key (PEM). @default plain HTTP */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>, options: KmsServerOptions = {}): Promise<KmsTestServer & { raw: Record<string, Key> }> {
@@ -86,7 +89,7 @@ export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>, 
     return keyId === undefined ? undefined : { keyId, key: keys[keyId] };
   };
   const calls: { target: string; signed: boolean }[] = [];
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -135,12 +138,13 @@ export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>, 
         reply(400, { __type: 'UnknownOperationException', message: target });
       }
     });
-  });
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((done) => server.listen(port, host, done));
   const actual = (server.address() as AddressInfo).port;
   return {
-    endpoint: `http://${host}:${actual}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://${host}:${actual}`,
     keys: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, { spec: v.spec, publicKey: v.publicKey }])),
     raw: keys,
     calls,

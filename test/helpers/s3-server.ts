@@ -14,15 +14,15 @@ export interface S3TestServer {
 
 export const TEST_AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIAGLIMMERTEST00000', AWS_SECRET_ACCESS_KEY: 'glimmer-test-secret', AWS_REGION: 'eu-central-1' } as const;
 
-/** Starts moto_server on `host` (a free port) and resolves once it listens. */
-export async function startS3Server(host = '127.0.0.1', command = 'moto_server'): Promise<S3TestServer> {
-  const child = spawn(command, ['-H', host, '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+/** Starts moto_server on `host` (a free port; HTTPS with `tls` files) and resolves once it listens. */
+export async function startS3Server(host = '127.0.0.1', tls?: { certFile: string; keyFile: string }, command = 'moto_server'): Promise<S3TestServer> {
+  const child = spawn(command, ['-H', host, '-p', '0', ...(tls ? ['-s', '-c', tls.certFile, '-k', tls.keyFile] : [])], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const endpoint = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`moto_server did not start within 20 s: ${out.slice(-500)}`)), 20_000);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /Running on (http:\/\/[^\s]+)/.exec(out);
+      const m = /Running on (https?:\/\/[^\s]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve((m[1] as string).replace(/\/$/, ''));
@@ -58,9 +58,10 @@ export async function startS3Server(host = '127.0.0.1', command = 'moto_server')
 }
 
 /** Creates a bucket with Object Lock enabled (which also turns versioning on), as the stacks' audit bucket is. */
-export async function createLockedBucket(endpoint: string, bucket: string, objectLock = true): Promise<void> {
+export async function createLockedBucket(endpoint: string, bucket: string, objectLock = true, caPem?: string): Promise<void> {
   const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({ endpoint, forcePathStyle: true, region: TEST_AWS_ENV.AWS_REGION, credentials: { accessKeyId: TEST_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: TEST_AWS_ENV.AWS_SECRET_ACCESS_KEY } });
+  const https = await import('node:https');
+  const client = new S3Client({ endpoint, forcePathStyle: true, ...(caPem ? { requestHandler: { httpsAgent: new https.Agent({ ca: caPem }) } } : {}), region: TEST_AWS_ENV.AWS_REGION, credentials: { accessKeyId: TEST_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: TEST_AWS_ENV.AWS_SECRET_ACCESS_KEY } });
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: objectLock, CreateBucketConfiguration: { LocationConstraint: TEST_AWS_ENV.AWS_REGION as 'eu-central-1' } }));
   } finally {

@@ -102,10 +102,9 @@ export function hostRules(host: Host, hosts: readonly Host[], policies: readonly
 
 /**
  * The nftables ruleset of one host. `node` is the node's address on the pod network: the kubelet's probes reach the
- * API port from it (Kubernetes lets the node reach its pods whatever the policies say), and the cloud endpoints (KMS,
- * S3) it serves stand for the AWS endpoints, reached as `extraEgress`.
+ * API port from it (Kubernetes lets the node reach its pods whatever the policies say).
  */
-export function nftRuleset(table: string, r: HostRules, node: { ip: string; probePorts: readonly number[]; extraEgress: readonly string[] }): string {
+export function nftRuleset(table: string, r: HostRules, node: { ip: string; probePorts: readonly number[] }): string {
   const chain = (name: string, hook: string, isolated: boolean, lo: string, statements: string[]) => [
     `  chain ${name} {`,
     `    type filter hook ${hook} priority 0; policy ${isolated ? 'drop' : 'accept'};`,
@@ -117,7 +116,7 @@ export function nftRuleset(table: string, r: HostRules, node: { ip: string; prob
   return [
     `table inet ${table} {`,
     ...chain('ingress', 'input', r.ingressIsolated, 'iif lo', [...node.probePorts.map((p) => `ip saddr ${node.ip} tcp dport ${p} accept`), ...r.ingress]),
-    ...chain('egress', 'output', r.egressIsolated, 'oif lo', [...node.extraEgress, ...r.egress]),
+    ...chain('egress', 'output', r.egressIsolated, 'oif lo', r.egress),
     '}',
     '',
   ].join('\n');

@@ -27,10 +27,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import YAML from 'yaml';
-import { verifyBucket } from '../../runtime/audit/verify';
 import { hasher, verifyConsistency } from '../../runtime/audit/merkle';
 import { openCheckpoint, parseVerifierKey } from '../../runtime/audit/note';
 import { REPO_ROOT } from '../../runtime/config/load';
+import { ensureCa } from '../../runtime/trust/ca';
 import { startKmsServer } from '../audit/kms-server';
 import { createLockedBucket, startS3Server, TEST_AWS_ENV } from '../helpers/s3-server';
 import { hostRules, nftRuleset, type Host, type NetworkPolicy } from './netpol';
@@ -209,13 +209,32 @@ function materialiseVolumes(h: RehearsalHost, configMaps: Map<string, Record<str
   return out;
 }
 
+/** A CA and a server certificate for `ip` (openssl), for the TLS endpoints standing in for KMS and S3. */
+function endpointCertificate(ip: string): { caFile: string; certFile: string; keyFile: string } {
+  const dir = path.join(runDir, 'endpoint-tls');
+  fs.mkdirSync(dir, { recursive: true });
+  const f = (n: string) => path.join(dir, n);
+  sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=rehearsal endpoints CA', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+  sh('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${ip}`, '-keyout', f('server.key'), '-out', f('server.csr')]);
+  fs.writeFileSync(f('ext.cnf'), `subjectAltName=IP:${ip}\nextendedKeyUsage=serverAuth\n`);
+  sh('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('ext.cnf'), '-out', f('server.pem')]);
+  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
+}
+
+/** The shared trust anchor every pod mounts (Secret glimmer-trust-ca), made the way the runtime makes its CA. */
+async function trustCa(trustDomain: string): Promise<Record<string, string>> {
+  const dir = path.join(runDir, 'trust-ca');
+  const ca = await ensureCa(dir, trustDomain);
+  return { 'ca.crt': fs.readFileSync(path.join(ca.dir, 'ca.crt'), 'utf8'), 'ca.key': fs.readFileSync(path.join(ca.dir, 'ca.key'), 'utf8') };
+}
+
 function mapImagePath(p: string): string {
   if (p === '/nodejs/bin/node') return process.execPath;
   return p.startsWith('/app/') ? path.join(REPO_ROOT, p.slice('/app/'.length)) : p;
 }
 
 /** Starts (or restarts) a host: bind mounts in a private mount namespace, then the container's process. */
-function startHost(h: RehearsalHost, configMaps: Map<string, Record<string, string>>, secrets: Map<string, Record<string, string>>, fresh: boolean): void {
+function startHost(h: RehearsalHost, configMaps: Map<string, Record<string, string>>, secrets: Map<string, Record<string, string>>, fresh: boolean, imageEnv: Record<string, string>): void {
   const c = h.workload.template.spec.containers[0] as Container;
   const sources = materialiseVolumes(h, configMaps, secrets, fresh);
   const binds: string[] = [];
@@ -226,7 +245,7 @@ function startHost(h: RehearsalHost, configMaps: Map<string, Record<string, stri
     fs.mkdirSync(m.mountPath, { recursive: true });
     binds.push(`mount --bind ${JSON.stringify(m.subPath ? path.join(src, m.subPath) : src)} ${JSON.stringify(m.mountPath)}${m.readOnly ? ` && mount -o remount,bind,ro ${JSON.stringify(m.mountPath)}` : ''}`);
   }
-  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', NODE_OPTIONS: '' };
+  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', NODE_OPTIONS: '', ...imageEnv };
   for (const e of c.env ?? []) {
     if (e.value === undefined) throw new Error(`host ${h.name}: env ${e.name} is not a literal value (valueFrom is not rehearsed)`);
     env[e.name] = e.value;
@@ -292,15 +311,15 @@ async function main(): Promise<number> {
   createBridge();
   log(`bridge ${bridge} ${nodeIp}/24`);
 
-  // Cloud endpoints on the node's address: KMS (test server, keys by alias) and S3 (moto, Object Lock bucket).
-  const kms = await startKmsServer(0, undefined, { host: nodeIp, aliases: { 'alias/glimmer/audit-checkpoint': 'p384-key', 'alias/glimmer/data-key': 'data-key' } });
+  // Cloud endpoints on the node's address, over TLS as the stack requires: KMS (test server, keys by alias) and S3
+  // (moto, Object Lock bucket). Their CA stands for the one an on-premises site bakes into its image's trust store.
+  const tls = endpointCertificate(nodeIp);
+  const kms = await startKmsServer(0, undefined, { host: nodeIp, tls: { cert: fs.readFileSync(tls.certFile, 'utf8'), key: fs.readFileSync(tls.keyFile, 'utf8') }, aliases: { 'alias/glimmer/audit-checkpoint': 'p384-key', 'alias/glimmer/data-key': 'data-key' } });
   undo.push({ what: 'kms', fn: () => void kms.close() });
-  const s3 = await startS3Server(nodeIp);
+  const s3 = await startS3Server(nodeIp, tls);
   children.add(s3.process);
   Object.assign(process.env, TEST_AWS_ENV);
-  await createLockedBucket(s3.endpoint, BUCKET);
-  const kmsPort = Number(new URL(kms.endpoint).port);
-  const s3Port = Number(new URL(s3.endpoint).port);
+  await createLockedBucket(s3.endpoint, BUCKET, true, fs.readFileSync(tls.caFile, 'utf8'));
   log(`KMS ${kms.endpoint}, S3 ${s3.endpoint}`);
 
   // The plant network: PLCs and the OPC UA server, outside the cluster.
@@ -355,10 +374,14 @@ async function main(): Promise<number> {
   const secrets = new Map<string, Record<string, string>>([
     ['glimmer-opcua-credentials', { password: fs.readFileSync(ready.password_file, 'utf8'), 'client.pem': fs.readFileSync(ready.client_certificate, 'utf8'), 'client.key': fs.readFileSync(ready.client_private_key, 'utf8') }],
     ['glimmer-aws-credentials', { credentials: `[default]\naws_access_key_id = ${TEST_AWS_ENV.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${TEST_AWS_ENV.AWS_SECRET_ACCESS_KEY}\n` }],
+    ['glimmer-trust-ca', await trustCa(YAML.parse(configMaps.get(`${runtime.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'glimmer-config')?.metadata.namespace}/glimmer-config`)?.['glimmer.yml'] ?? '{}').topology?.trust_domain ?? 'glimmer.local')],
   ]);
 
   // Hosts: one network namespace per workload; Services resolve through each host's /etc/hosts.
   const loads = workloads(runtime);
+  // DEVONLY-BEGIN
+  if (process.env.REHEARSAL_DEV) for (const w of loads) { const c = w.template.spec.containers[0] as Container; if (!(c.env ?? []).some((e) => e.name === 'GLIMMER_TRUST_CA_DIR')) { c.env?.push({ name: 'GLIMMER_TRUST_CA_DIR', value: '/etc/glimmer/trust' }); c.volumeMounts?.push({ name: 'trust-ca', mountPath: '/etc/glimmer/trust', readOnly: true }); w.template.spec.volumes?.push({ name: 'trust-ca', secret: { secretName: 'glimmer-trust-ca' } }); } }
+  // DEVONLY-END
   const hostsFile = `127.0.0.1 localhost\n${loads.map((w, i) => `${subnet}.${10 + i} ${w.name}.${w.namespace}.svc ${w.name}.${w.namespace}.svc.cluster.local`).join('\n')}\n`;
   const hosts: RehearsalHost[] = loads.map((w, i) => {
     const root = path.join(runDir, 'hosts', w.name);
@@ -375,19 +398,23 @@ async function main(): Promise<number> {
   const hostReport: Record<string, unknown>[] = [];
   for (const h of hosts) {
     const rules = hostRules(h, hosts, policies, namespaceLabels);
-    const extraEgress = [`ip daddr ${nodeIp} tcp dport { ${kmsPort}, ${s3Port} } accept`];
-    const ruleset = nftRuleset('glimmer', rules, { ip: nodeIp, probePorts: [API_PORT], extraEgress });
+    const ruleset = nftRuleset('glimmer', rules, { ip: nodeIp, probePorts: [API_PORT] });
     fs.writeFileSync(path.join(runDir, `${h.name}.nft`), ruleset);
     sh('ip', ['netns', 'exec', h.ns, 'nft', '-f', path.join(runDir, `${h.name}.nft`)]);
     hostReport.push({ host: h.name, zone: h.namespace, kind: h.workload.kind, ip: h.ip, network_policies: rules.policies.length, nft_ingress_rules: rules.ingress.length, nft_egress_rules: rules.egress.length });
   }
-  for (const h of hosts) startHost(h, configMaps, secrets, true);
+  // The image's trust store holds the on-premises endpoints' CA.
+  const imageEnv = { NODE_EXTRA_CA_CERTS: tls.caFile };
+  for (const h of hosts) startHost(h, configMaps, secrets, true, imageEnv);
   const states = await Promise.all(hosts.map((h) => waitActive(h, 60_000)));
   hosts.forEach((h, i) => Object.assign(hostReport[i] as object, { state: states[i] }));
   const allActive = states.every((s) => s === 'ACTIVE');
   log(`agents: ${hosts.map((h, i) => `${h.name}=${states[i]}`).join(' ')}`);
   for (const [i, h] of hosts.entries()) if (states[i] !== 'ACTIVE') log(`${h.name} output:\n${h.output.slice(-3000)}`);
 
+  // DEVONLY-BEGIN
+  if (process.env.REHEARSAL_PAUSE) { log(`paused: ${hosts.map((h) => `${h.ns}=${h.ip}`).join(' ')}`); await new Promise((r) => setTimeout(r, Number(process.env.REHEARSAL_PAUSE))); }
+  // DEVONLY-END
   const industrial = hosts.find((h) => h.workload.template.metadata.labels['app.kubernetes.io/component'] === 'industrial') ?? hosts.find((h) => h.name.startsWith('industrial'));
   if (!industrial) throw new Error('the edge-runtime stack renders no industrial workload');
   const gatewayPorts = ((YAML.parse(configMaps.get(`${industrial.namespace}/glimmer-config`)?.['glimmer.yml'] ?? '{}') as { plant?: { external?: { gateway?: { ports?: Record<string, number> } } } }).plant?.external?.gateway?.ports) ?? {};
@@ -447,7 +474,7 @@ async function main(): Promise<number> {
     const cpBefore = await openCheckpoint(before, vkeys, h.size);
     killGroup(industrial.process as ChildProcess, 'SIGKILL');
     await new Promise<void>((r) => (industrial.process?.exitCode !== null || industrial.process?.signalCode !== null ? r() : industrial.process?.once('exit', () => r())));
-    startHost(industrial, configMaps, secrets, true);
+    startHost(industrial, configMaps, secrets, true, imageEnv);
     restart.state_after = await waitActive(industrial, 60_000);
     let cpAfter = cpBefore;
     let after = before;
@@ -483,7 +510,16 @@ async function main(): Promise<number> {
     // The container runtime's stop: SIGTERM to the container's main process.
     try { process.kill(c.pid as number, 'SIGTERM'); } catch { resolve(); }
   })));
-  const bucket = await verifyBucket(`s3://${BUCKET}/`, { endpoint: s3.endpoint }).catch((err: Error) => ({ ok: false, findings: [err.message], size: 0, segments: 0, checkpoints: 0, proofsChecked: 0 }));
+  // `glimmer audit verify --bucket`, as a user runs it, from the node.
+  const verify = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'audit', 'verify', '--bucket', `s3://${BUCKET}/`, '--json'], {
+    encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile, AWS_ENDPOINT_URL_S3: s3.endpoint }, timeout: 60_000,
+  });
+  let bucket: { ok: boolean; findings: readonly string[]; size: number; segments: number; logs?: string[] };
+  try {
+    bucket = { ...(JSON.parse(verify.stdout) as typeof bucket), ...{ exit_code: verify.status } };
+  } catch {
+    bucket = { ok: false, findings: [`glimmer audit verify --bucket exited ${verify.status}: ${verify.stderr.slice(-500)}`], size: 0, segments: 0 };
+  }
   log(`bucket: ${bucket.ok ? 'verified' : `FAILED ${bucket.findings.slice(0, 3).join('; ')}`}`);
 
   const wall = (performance.now() - t0) / 1000;

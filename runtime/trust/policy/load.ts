@@ -5,6 +5,7 @@
  * missing or duplicate id, validation error or validation warning (e.g. an impossible policy) refuses the set with GLM_ERR_POLICY_INVALID naming file, line and id.
  */
 import { REPO_ROOT } from '../../config/load';
+import { rulesDir } from '../../config/rules-dir';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -46,7 +47,7 @@ function invalid(message: string, details: Record<string, unknown> = {}): Glimme
   return new GlimmerError('GLM_ERR_POLICY_INVALID', message, { details });
 }
 
-export async function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): Promise<LoadedPolicySet> {
+export async function loadPolicySet(dir: string = path.join(rulesDir(), 'policies')): Promise<LoadedPolicySet> {
   let names: string[];
   let schema: string;
   try {
