@@ -27,7 +27,7 @@ export const SNAPSHOT_INTERVAL_MS = 1000;
  * agents at once as a `change` snapshot (rules only, outside the model's 1 s window), so a hazard reaches the safety
  * rules within about one interval instead of waiting for the next periodic snapshot.
  */
-export const SAMPLING_INTERVAL_MS = 25;
+export const SAMPLING_INTERVAL_MS = 20;
 
 export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 

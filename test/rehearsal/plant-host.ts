@@ -25,6 +25,9 @@ import { SIMULATED_PLANT_PROFILE } from '../../runtime/reasoning/plant-facts';
 const OVERPRESSURE_KPA = (SIMULATED_PLANT_PROFILE.pressureLimitKPa.pump_1 as number) + 120;
 
 async function main(): Promise<void> {
+  // A fast PLC's server: publishing down to 10 ms (node-opcua's own floor is 50 ms).
+  const { Subscription } = await import('node-opcua-server');
+  Subscription.minimumPublishingInterval = 10;
   const [stateDir, host, modbusPort, opcuaPort] = process.argv.slice(2) as [string, string, string, string];
   const plant = new PlantRuntime({ seed: 7, tickMs: 100 });
   // The sensor value the PLC reports: overridden while a hazard is injected.
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
   const plc = await startSimulatedPlc({ plant, port: Number(modbusPort), host, unitIds: [1, 2] });
   await provisionOpcuaTrust(stateDir, 'industrial-1');
   const opcua = await startPlantOpcuaServer({
-    plant, stateDir, port: Number(opcuaPort), host, hostname: host, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
+    plant, stateDir, port: Number(opcuaPort), host, hostname: host, minimumSamplingIntervalMs: 10, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
     users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeWrites,
   });
   const client = identityFor(stateDir, 'industrial-1');

@@ -27,6 +27,8 @@ export interface PlantOpcuaServerOptions {
   readonly host?: string;
   /** The host name the server advertises in its endpoints (a plant server on another host: its address). @default localhost */
   readonly hostname?: string;
+  /** The fastest sampling the signals allow (a fast PLC's server samples faster than the 100 ms plant tick). @default 100 */
+  readonly minimumSamplingIntervalMs?: number;
   readonly security: OpcuaSecurity;
   /** Users allowed to open sessions (password under <stateDir>/opcua/users/<name>.password, created if missing). */
   readonly users: readonly PlantOpcuaUser[];
@@ -107,7 +109,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const common = {
       componentOf: asset, browseName: e.signal, nodeId: `s=${e.id}`, description: e.description,
       accessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead', userAccessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
-      minimumSamplingInterval: 100,
+      minimumSamplingInterval: options.minimumSamplingIntervalMs ?? 100,
     };
     const set = writable ? (variant: Opcua.Variant): Opcua.StatusCode => write(e, variant) : undefined;
     let v: Opcua.UAVariable;
