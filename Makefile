@@ -14,7 +14,7 @@ TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
 APT_RUN := softhsm2
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean
+.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean compliance-docs
 
 all: test
 
@@ -53,6 +53,10 @@ synth: deps
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
+
+# docs/compliance/ from the control catalogues (a test checks it is fresh).
+compliance-docs: deps
+	node --import tsx scripts/gen-compliance-docs.ts
 
 precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)

@@ -1,6 +1,6 @@
 /**
  * `make benchmark SCENARIO=<name> DURATION=<30s|5m|1h> [REPORT=path.json]`: runs one scenario, draws progress on a TTY,
- * prints a summary table and writes the JSON report of CONTRACT.md.
+ * prints a summary table and writes the JSON report (docs/observability.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -13,10 +13,11 @@ import { Fn, Op, Token } from './tf';
 import { checkOneOf, checkPattern, isUnresolved } from './validate';
 
 export const SIGNING_KEY_SPECS = ['ECC_NIST_P384', 'ML_DSA_65'] as const;
-/** The KMS signing algorithm that goes with each key spec. */
-export const SIGNING_ALGORITHMS: Readonly<Record<(typeof SIGNING_KEY_SPECS)[number], string>> = {
+/** The KMS signing algorithm that goes with each key spec (the cosigner is ML_DSA_44). */
+export const SIGNING_ALGORITHMS: Readonly<Record<(typeof SIGNING_KEY_SPECS)[number] | 'ML_DSA_44', string>> = {
   ECC_NIST_P384: 'ECDSA_SHA_384',
   ML_DSA_65: 'ML_DSA_SHAKE_256',
+  ML_DSA_44: 'ML_DSA_SHAKE_256',
 };
 
 export interface AuditSigningKeyProps {
@@ -27,19 +28,24 @@ export interface AuditSigningKeyProps {
   readonly activeSpec?: string;
   /** Alias name without the `alias/` prefix. @default 'glimmer/audit-checkpoint' */
   readonly aliasName?: string;
+  /** Alias of the ML_DSA_44 checkpoint cosigner key, without `alias/`. @default 'glimmer/audit-cosigner' */
+  readonly cosignerAliasName?: string;
 }
 
 export class AuditSigningKey extends Construct {
   /** The ECC_NIST_P384 key (its id predates the ML-DSA key and is kept, so existing deployments keep their key). */
   readonly key: KmsKey;
   readonly mlDsaKey: KmsKey;
+  /** The post-quantum cosigner (ML_DSA_44): checkpoints carry its signature beside the active key's. */
+  readonly cosignerKey: KmsKey;
   readonly alias: KmsAlias;
 
   constructor(scope: Construct, id: string, props: AuditSigningKeyProps) {
     super(scope, id);
     const spec = checkOneOf(this, 'activeSpec', props.activeSpec ?? 'ECC_NIST_P384', SIGNING_KEY_SPECS as unknown as string[]);
     const aliasName = checkPattern(this, 'aliasName', props.aliasName ?? 'glimmer/audit-checkpoint', /^[A-Za-z0-9/_-]{1,250}$/, 'an alias name of letters, digits, /, _ and -');
-    const keyOf = (id: string, keySpec: (typeof SIGNING_KEY_SPECS)[number]) => new KmsKey(this, id, {
+    const cosignerAlias = checkPattern(this, 'cosignerAliasName', props.cosignerAliasName ?? 'glimmer/audit-cosigner', /^[A-Za-z0-9/_-]{1,250}$/, 'an alias name of letters, digits, /, _ and -');
+    const keyOf = (id: string, keySpec: keyof typeof SIGNING_ALGORITHMS) => new KmsKey(this, id, {
       description: `Glimmer audit checkpoint signing key, ${keySpec} (RFC 9162 signed notes)`,
       keyUsage: 'SIGN_VERIFY',
       customerMasterKeySpec: keySpec,
@@ -67,7 +73,9 @@ export class AuditSigningKey extends Construct {
     });
     this.key = keyOf('key', 'ECC_NIST_P384');
     this.mlDsaKey = keyOf('key-ml-dsa', 'ML_DSA_65');
-    const target = isUnresolved(spec) ? Fn.conditional(Op.eq(spec, 'ML_DSA_65'), this.mlDsaKey.keyId, this.key.keyId) : spec === 'ML_DSA_65' ? this.mlDsaKey.keyId : this.key.keyId;
+    const target = isUnresolved(spec) ? Fn.conditional(Op.eq(Fn.tostring(spec), 'ML_DSA_65'), this.mlDsaKey.keyId, this.key.keyId) : spec === 'ML_DSA_65' ? this.mlDsaKey.keyId : this.key.keyId;
     this.alias = new KmsAlias(this, 'alias', { name: `alias/${aliasName}`, targetKeyId: Token.asString(target) });
+    this.cosignerKey = keyOf('key-cosigner', 'ML_DSA_44');
+    new KmsAlias(this, 'cosigner-alias', { name: `alias/${cosignerAlias}`, targetKeyId: this.cosignerKey.keyId });
   }
 }

@@ -71,7 +71,7 @@ function loadBalancerControllerPolicy(): Record<string, unknown> {
 }
 
 /** Karpenter's controller permissions, condensed: launch and terminate tagged instances, pass its node role, read prices. */
-function karpenterControllerPolicy(cluster: string, nodeRoleArn: string, queueArn: string): Record<string, unknown> {
+function karpenterControllerPolicy(cluster: string, nodeRoleArn: string, queueArn: string, queueKeyArn: string): Record<string, unknown> {
   const owned = { StringEquals: { [`aws:ResourceTag/kubernetes.io/cluster/${cluster}`]: 'owned' } };
   return {
     Version: '2012-10-17',
@@ -82,6 +82,7 @@ function karpenterControllerPolicy(cluster: string, nodeRoleArn: string, queueAr
       { Sid: 'PassNodeRole', Effect: 'Allow', Action: 'iam:PassRole', Resource: nodeRoleArn, Condition: { StringEquals: { 'iam:PassedToService': ['ec2.amazonaws.com'] } } },
       { Sid: 'InstanceProfiles', Effect: 'Allow', Action: ['iam:CreateInstanceProfile', 'iam:TagInstanceProfile', 'iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'], Resource: '*', Condition: owned },
       { Sid: 'Interruptions', Effect: 'Allow', Action: ['sqs:DeleteMessage', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], Resource: queueArn },
+      { Sid: 'ReadEncryptedInterruptions', Effect: 'Allow', Action: 'kms:Decrypt', Resource: queueKeyArn },
     ],
   };
 }
@@ -97,7 +98,6 @@ export class ClusterAddonIdentities extends Construct {
   readonly karpenterNodeRole: IamRole;
   readonly karpenterControllerRole: IamRole;
   readonly loadBalancerControllerRole: IamRole;
-  readonly interruptionQueue: SqsQueue;
   private readonly cluster: string;
 
   constructor(scope: Construct, id: string, props: ClusterAddonIdentitiesProps) {
@@ -120,14 +120,25 @@ export class ClusterAddonIdentities extends Construct {
       new IamRolePolicyAttachment(this, `karpenter-node-${p}`, { role: this.karpenterNodeRole.name, policyArn: `${arn}:iam::aws:policy/${p}` });
     }
 
-    this.interruptionQueue = new SqsQueue(this, 'karpenter-queue', { name: karpenterNames.queue(cluster), messageRetentionSeconds: 300, sqsManagedSseEnabled: true });
+    // The controller's policy names the interruption queue, created with the cluster binding (attach).
+    this.karpenterControllerRole = new IamRole(this, 'karpenter-role', { namePrefix: 'glimmer-karpenter-', assumeRolePolicy: podsTrust });
+  }
+
+  /**
+   * Binds the roles once the cluster exists: Pod Identity associations, the nodes' access entry, the discovery tag,
+   * and Karpenter's interruption queue (encrypted with `queueKmsKeyArn`, whose policy admits EventBridge).
+   */
+  attach(clusterName: string, clusterSecurityGroupId: string, dependsOn: readonly ITerraformDependable[], queueKmsKeyArn: string): SqsQueue {
+    const deps = [...dependsOn];
+    const cluster = this.cluster;
+    const queue = new SqsQueue(this, 'karpenter-queue', { name: karpenterNames.queue(cluster), messageRetentionSeconds: 300, kmsMasterKeyId: queueKmsKeyArn });
     new SqsQueuePolicy(this, 'karpenter-queue-policy', {
-      queueUrl: this.interruptionQueue.url,
+      queueUrl: queue.url,
       policy: Fn.jsonencode({
         Version: '2012-10-17',
         Statement: [
-          { Sid: 'EventBridgeSends', Effect: 'Allow', Principal: { Service: ['events.amazonaws.com', 'sqs.amazonaws.com'] }, Action: 'sqs:SendMessage', Resource: this.interruptionQueue.arn },
-          { Sid: 'TlsOnly', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: this.interruptionQueue.arn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+          { Sid: 'EventBridgeSends', Effect: 'Allow', Principal: { Service: ['events.amazonaws.com', 'sqs.amazonaws.com'] }, Action: 'sqs:SendMessage', Resource: queue.arn },
+          { Sid: 'TlsOnly', Effect: 'Deny', Principal: '*', Action: 'sqs:*', Resource: queue.arn, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
         ],
       }),
     });
@@ -139,14 +150,11 @@ export class ClusterAddonIdentities extends Construct {
     };
     for (const [name, pattern] of Object.entries(events)) {
       const rule = new CloudwatchEventRule(this, `karpenter-${name}`, { namePrefix: `glimmer-karpenter-${name}-`.slice(0, 38), eventPattern: JSON.stringify(pattern) });
-      new CloudwatchEventTarget(this, `karpenter-${name}-target`, { rule: rule.name, arn: this.interruptionQueue.arn });
+      new CloudwatchEventTarget(this, `karpenter-${name}-target`, { rule: rule.name, arn: queue.arn });
     }
-    this.karpenterControllerRole = role('karpenter', karpenterControllerPolicy(cluster, this.karpenterNodeRole.arn, this.interruptionQueue.arn));
-  }
+    new IamRolePolicy(this, 'karpenter-policy', { role: this.karpenterControllerRole.id, name: 'glimmer-karpenter', policy: Fn.jsonencode(karpenterControllerPolicy(cluster, this.karpenterNodeRole.arn, queue.arn, queueKmsKeyArn)) });
 
-  /** Binds the roles once the cluster exists: Pod Identity associations, the nodes' access entry, the discovery tag. */
-  attach(clusterName: string, clusterSecurityGroupId: string, dependsOn: readonly ITerraformDependable[]): void {
-    const deps = [...dependsOn];
+
     const bind = (name: string, serviceAccount: string, role: IamRole) =>
       new EksPodIdentityAssociation(this, `${name}-identity`, { clusterName, namespace: 'kube-system', serviceAccount, roleArn: role.arn, dependsOn: deps });
     bind('lb-controller', ADDON_SERVICE_ACCOUNTS.loadBalancerController, this.loadBalancerControllerRole);
@@ -154,6 +162,7 @@ export class ClusterAddonIdentities extends Construct {
     // Nodes Karpenter launches join with this role: EKS admits them only through an EC2_LINUX access entry.
     new EksAccessEntry(this, 'karpenter-node-entry', { clusterName, principalArn: this.karpenterNodeRole.arn, type: 'EC2_LINUX', dependsOn: deps });
     new Ec2Tag(this, 'karpenter-security-group-tag', { resourceId: clusterSecurityGroupId, key: KARPENTER_DISCOVERY_TAG, value: this.cluster });
+    return queue;
   }
 }
 

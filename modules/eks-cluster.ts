@@ -76,7 +76,7 @@ export class EksCluster extends Construct {
     const arn = props.partitionArnPrefix ?? 'arn:aws';
 
     // Created before the cluster, so EKS writes into a group with a retention instead of creating one that never expires.
-    const logGroup = new CloudwatchLogGroup(this, 'log-group', { name: `/aws/eks/${props.name}/cluster`, retentionInDays: props.logRetentionDays ?? 365 });
+    const logGroup = new CloudwatchLogGroup(this, 'log-group', { name: `/aws/eks/${props.name}/cluster`, retentionInDays: props.logRetentionDays ?? 365, kmsKeyId: props.secretsKmsKeyArn });
     this.cluster = new AwsEksCluster(this, 'cluster', {
       name: props.name,
       version,

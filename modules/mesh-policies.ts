@@ -27,6 +27,11 @@ export interface MeshPoliciesProps {
   /** Namespace and service account of the ingress gateway. @default 'istio-ingress', 'istio-ingressgateway' */
   readonly gatewayNamespace?: string;
   readonly gatewayServiceAccount?: string;
+  /**
+   * Zones where an agent serves A2A: an a2a conduit opens the A2A port back into its source zone only if something
+   * there listens (a policy opening a port no Service targets is a hole with no purpose). @default - every zone
+   */
+  readonly a2aZones?: readonly string[];
   /** @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
@@ -78,7 +83,7 @@ export class MeshPolicies extends Construct {
     for (const c of props.conduits) {
       add(`${c.to}-conduit-${c.from}`, allow(c.to, `conduit-${c.from}-to-${c.to}`, [`${td}/ns/${c.from}/sa/*`], portsOf(c.protocols)));
       // A2A is a conversation between agents: either end may call, as the runtime's PDP reads an a2a conduit.
-      if (c.protocols.includes('a2a')) add(`${c.from}-a2a-conduit-${c.to}`, allow(c.from, `a2a-conduit-${c.to}-to-${c.from}`, [`${td}/ns/${c.to}/sa/*`], [A2A_PORT]));
+      if (c.protocols.includes('a2a') && (!props.a2aZones || props.a2aZones.includes(c.from))) add(`${c.from}-a2a-conduit-${c.to}`, allow(c.from, `a2a-conduit-${c.to}-to-${c.from}`, [`${td}/ns/${c.to}/sa/*`], [A2A_PORT]));
     }
     add('control-zone-allow-ingress-gateway', allow(props.controlZoneNamespace, 'allow-ingress-gateway', [`${td}/ns/${gwNs}/sa/${gwSa}`], [API_PORT]));
   }

@@ -7,7 +7,9 @@ import { Construct } from 'constructs';
 import { DataAwsAvailabilityZones } from '@cdktf/provider-aws/lib/data-aws-availability-zones';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { Ec2TransitGatewayVpcAttachment } from '@cdktf/provider-aws/lib/ec2-transit-gateway-vpc-attachment';
 import { FlowLog } from '@cdktf/provider-aws/lib/flow-log';
+import { Route } from '@cdktf/provider-aws/lib/route';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
@@ -39,8 +41,6 @@ export interface NetworkProps {
   readonly name?: string;
   /** Extra tags of the private subnets (Karpenter's discovery tag). @default {} */
   readonly privateSubnetTags?: Readonly<Record<string, string>>;
-  /** Retention of the flow log group, days (a number or a token). @default 365 */
-  readonly flowLogRetentionDays?: number;
 }
 
 export class Network extends Construct {
@@ -48,6 +48,8 @@ export class Network extends Construct {
   readonly privateSubnets: Subnet[];
   readonly publicSubnets: Subnet[];
   readonly endpointSecurityGroup: SecurityGroup;
+  private readonly name: string;
+  private privateRouteTables: RouteTable[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -55,6 +57,7 @@ export class Network extends Construct {
     const azCount = checkInt(this, 'azCount', props.azCount ?? 3, 2, 6);
     const nat = checkOneOf(this, 'natGateways', props.natGateways ?? 'one-per-az', NAT_MODES);
     const name = checkPattern(this, 'name', props.name ?? 'glimmer', /^[a-z][a-z0-9-]{0,30}$/, 'a lower-case name of up to 31 characters');
+    this.name = name;
     const azs = new DataAwsAvailabilityZones(this, 'azs', { state: 'available', filter: [{ name: 'opt-in-status', values: ['opt-in-not-required'] }] });
     const az = (i: number): string => Token.asString(Fn.element(azs.names, i));
 
@@ -89,7 +92,7 @@ export class Network extends Construct {
         natIds.push(new NatGateway(this, `nat-${i}`, { allocationId: eip.id, subnetId: (this.publicSubnets[i] as Subnet).id, tags: { Name: `${name}-${i}` }, dependsOn: [igw] }).id);
       }
     }
-    const privateRts = this.privateSubnets.map((s, i) => {
+    const privateRts = (this.privateRouteTables = this.privateSubnets.map((s, i) => {
       const natId = natIds.length === 0 ? undefined : natIds[Math.min(i, natIds.length - 1)];
       const rt = new RouteTable(this, `private-rt-${i}`, {
         vpcId: this.vpc.id,
@@ -98,9 +101,7 @@ export class Network extends Construct {
       });
       new RouteTableAssociation(this, `private-rta-${i}`, { subnetId: s.id, routeTableId: rt.id });
       return rt;
-    });
-
-    this.flowLogs(name, props.flowLogRetentionDays ?? 365);
+    }));
 
     new VpcEndpoint(this, 'endpoint-s3', {
       vpcId: this.vpc.id,
@@ -127,8 +128,10 @@ export class Network extends Construct {
     }
   }
 
-  private flowLogs(name: string, retentionDays: number): void {
-    const group = new CloudwatchLogGroup(this, 'flow-log-group', { namePrefix: `/glimmer/${name}/vpc-flow-logs-`, retentionInDays: retentionDays });
+  /** Flow logs of all traffic to a log group with this retention, encrypted with this key (its policy admits CloudWatch Logs). */
+  flowLogs(retentionDays: number, kmsKeyArn: string): void {
+    const name = this.name;
+    const group = new CloudwatchLogGroup(this, 'flow-log-group', { namePrefix: `/glimmer/${name}/vpc-flow-logs-`, retentionInDays: retentionDays, kmsKeyId: kmsKeyArn });
     const role = new IamRole(this, 'flow-log-role', {
       namePrefix: `${name}-flow-logs-`,
       assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'vpc-flow-logs.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
@@ -139,6 +142,28 @@ export class Network extends Construct {
       policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], Resource: `${group.arn}:*` }] }),
     });
     new FlowLog(this, 'flow-log', { vpcId: this.vpc.id, trafficType: 'ALL', logDestinationType: 'cloud-watch-logs', logDestination: group.arn, iamRoleArn: role.arn });
+  }
+
+  /**
+   * The way from the private subnets to the plant network (where the Industrial Agent's PLCs are): a transit gateway
+   * attachment and a route in every private route table, created when `count` is 1 (a token: the plant_network
+   * variable is set). The transit gateway (with its Site-to-Site VPN or Direct Connect to the plant) is the site's.
+   */
+  routeToPlant(count: number, cidr: string, transitGatewayId: string): void {
+    const attachment = new Ec2TransitGatewayVpcAttachment(this, 'plant-attachment', {
+      count,
+      transitGatewayId,
+      vpcId: this.vpc.id,
+      subnetIds: this.privateSubnetIds,
+      tags: { Name: `${this.name}-plant` },
+    });
+    this.privateRouteTables.forEach((rt, i) => new Route(this, `plant-route-${i}`, {
+      count,
+      routeTableId: rt.id,
+      destinationCidrBlock: cidr,
+      transitGatewayId,
+      dependsOn: [attachment],
+    }));
   }
 
   get privateSubnetIds(): string[] {

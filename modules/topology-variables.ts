@@ -144,7 +144,7 @@ export class TopologyVariables extends Construct {
         },
         {
           condition: `\${var.service_mesh.encryption_mode == null || contains(${hclList(MESH_ENCRYPTION_MODES)}, coalesce(var.service_mesh.encryption_mode, "unset"))}`,
-          errorMessage: `service_mesh.encryption_mode must be one of ${MESH_ENCRYPTION_MODES.join(', ')}, received "\${var.service_mesh.encryption_mode}".`,
+          errorMessage: `service_mesh.encryption_mode must be one of ${MESH_ENCRYPTION_MODES.join(', ')} (or unset), received "\${coalesce(var.service_mesh.encryption_mode, "null")}".`,
         },
       ],
     });
@@ -174,7 +174,7 @@ export class TopologyVariables extends Construct {
         },
         {
           condition: '${var.quantum_safe.kyber_512_hybrid == null || (var.quantum_safe.kyber_512_hybrid == true) == (var.pq_mode != "classical")}',
-          errorMessage: 'quantum_safe.kyber_512_hybrid=${var.quantum_safe.kyber_512_hybrid} disagrees with pq_mode=${var.pq_mode} (true needs hybrid-preferred or pqc-only, false needs classical); pq_mode decides, so drop kyber_512_hybrid or make them agree.',
+          errorMessage: 'quantum_safe.kyber_512_hybrid disagrees with pq_mode=${var.pq_mode} (true needs hybrid-preferred or pqc-only, false needs classical); pq_mode decides, so drop kyber_512_hybrid or make them agree.',
         },
       ],
     });
@@ -185,8 +185,12 @@ export class TopologyVariables extends Construct {
       description: 'Measured boot: enforce_measured_boot makes the runtime refuse to start unless its artifacts match the signed release manifest (GLIMMER_ENFORCE_MEASURED_BOOT, pin pcr_policy_hash). The HSM data key is bound to the agents\' Pod Identity (cluster, namespace, service account); enclave_attestation=true additionally requires a Nitro Enclaves attestation with image SHA-384 pcr_policy_hash (enclave node groups only: EKS pods are not enclaves). root_key_handle names the data key alias.',
       validation: [
         {
-          condition: '${!var.tpm_attestation.enforce_measured_boot || can(regex("^[0-9a-fA-F]{96}$", var.tpm_attestation.pcr_policy_hash))}',
-          errorMessage: 'tpm_attestation.pcr_policy_hash must be a SHA-384 digest (96 hex characters) when enforce_measured_boot is true, received "${var.tpm_attestation.pcr_policy_hash}".',
+          condition: '${!var.tpm_attestation.enforce_measured_boot || can(regex("^([0-9a-fA-F]{64}|[0-9a-fA-F]{96})$", var.tpm_attestation.pcr_policy_hash))}',
+          errorMessage: 'tpm_attestation.pcr_policy_hash must be a TPM2 PolicyPCR digest (SHA-256, 64 hex characters) or, for Nitro Enclaves, an image SHA-384 (96 hex characters) when enforce_measured_boot is true, received "${var.tpm_attestation.pcr_policy_hash}".',
+        },
+        {
+          condition: '${!var.tpm_attestation.enclave_attestation || can(regex("^[0-9a-fA-F]{96}$", var.tpm_attestation.pcr_policy_hash))}',
+          errorMessage: 'tpm_attestation.enclave_attestation needs pcr_policy_hash to be the enclave image SHA-384 (96 hex characters), received "${var.tpm_attestation.pcr_policy_hash}".',
         },
         {
           condition: '${can(regex("^aws-kms:///keys/[A-Za-z0-9/_-]{1,200}$", var.tpm_attestation.root_key_handle))}',

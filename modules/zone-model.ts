@@ -4,6 +4,7 @@
  * one model. Modules never read the file themselves.
  */
 import { GlimmerError, quote } from '../runtime/errors';
+import { bypassesDmz, dmzBypassReason } from '../runtime/model/zones';
 
 export type Protocol = 'https' | 'a2a' | 'opcua' | 'modbus';
 export type AgentKind = 'industrial' | 'cognitive' | 'data';
@@ -76,8 +77,8 @@ function zoneError(message: string): never {
 }
 
 /**
- * The ISA-95 rules the stacks enforce: every conduit and agent names a known zone, and no conduit joins level 4
- * directly with levels 0-2 (enterprise traffic crosses the DMZ at level 3.5).
+ * The rules the stacks enforce: every conduit and agent names a known zone, and no conduit bypasses the DMZ (the one
+ * DMZ rule of runtime/model/zones.ts, which `glimmer run` and the threat model apply too).
  */
 export function checkZoneModel(model: ZoneModel): void {
   const byName = new Map(model.zones.map((z) => [z.name, z]));
@@ -87,12 +88,8 @@ export function checkZoneModel(model: ZoneModel): void {
     const from = byName.get(c.from);
     const to = byName.get(c.to);
     if (!from || !to) zoneError(`zone model: conduit ${quote(`${c.from}->${c.to}`)} names an unknown zone; allowed zones: ${known}`);
-    const levels = [from.isa95Level, to.isa95Level];
-    if (levels.includes(4) && levels.some((l) => l <= 2)) {
-      zoneError(
-        `zone model: conduit ${quote(`${c.from}->${c.to}`)} joins ISA-95 level ${from.isa95Level} and level ${to.isa95Level} directly; ` +
-          'allowed: level 4 reaches levels 0-2 only through the DMZ at level 3.5',
-      );
+    if (bypassesDmz(from.isa95Level, to.isa95Level)) {
+      zoneError(`zone model: ${dmzBypassReason({ name: from.name, isa95_level: from.isa95Level }, { name: to.name, isa95_level: to.isa95Level })}`);
     }
   }
   for (const a of model.agents) {

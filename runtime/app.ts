@@ -25,15 +25,18 @@ import { assertDurableStore, type ClusterSettings, clusterSettings, isClusterMod
 import type { AuditLogOptions } from './audit/log';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
-import type { AuditRecordInput } from './agents/behaviour';
+import { Readiness, type Condition } from './observability/health';
+import type { AuditLog } from './audit/log';
+import type { AgentView } from './lifecycle/supervisor';
+import type { AuditRecordInput } from './model/messages';
 import { shiftReports } from './agents/data/shift-reports';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
-import type { ConsoleSupervisor } from './observability/console';
-import type { FaultKind, PlantSnapshot } from './industrial/plant/simulation';
+import type { ConsoleSupervisor } from './api/console/view-model';
+import type { FaultKind, PlantSnapshot } from './model/plant';
 import type { EmbeddedPlant } from './industrial/embedded';
 import type { ExternalPlantConnection } from './industrial/external';
-import type { WriteDecisionFn } from './industrial/modbus/inspector';
+import type { WriteDecider } from './industrial/write-decision';
 import { ensureCa, loadCa } from './trust/ca';
 import { issueSvid } from './trust/svid';
 
@@ -70,6 +73,9 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
+  /** GET /readyz's named conditions; register more with `readiness.register(name, check)`. */
+  readonly readiness: Readiness;
+  readonly audit: AuditLog;
   /** The simulated plant (plant.mode embedded); undefined against real PLCs. */
   readonly plant: PlantRuntime | undefined;
   /** The process image polled from the real PLCs (plant.mode external, where this process runs the gateway). */
@@ -103,6 +109,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const releaseKeyPem = pinReleaseKey(stateDir, fs.readFileSync(shippedKey, 'utf8'));
 
   const stack: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const unwind = async () => {
     for (const close of stack.reverse()) await close().catch((err: Error) => logger.error({ err: err.message }, 'shutdown step failed'));
   };
@@ -112,10 +119,25 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
-    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
-    const record = (r: AuditRecordInput) => {
-      audit.append(r).catch((err: Error) => logger.error({ err: err.message, type: r.type }, 'audit append failed'));
+    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway. Refused appends are
+    // logged once and then summarised every 10 s: a flood must not move from the audit log into the process log.
+    const refusedLog = { count: 0, lastAt: 0 };
+    const appendFailed = (err: Error, type: string) => {
+      refusedLog.count += 1;
+      const now = Date.now();
+      if (now - refusedLog.lastAt < 10_000) return;
+      logger.error({ err: err.message, type, refused: refusedLog.count }, 'audit append failed');
+      refusedLog.lastAt = now;
+      refusedLog.count = 0;
     };
+    const appendNow = (r: AuditRecordInput) => {
+      audit.append(r).catch((err: Error) => appendFailed(err, r.type));
+    };
+    // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
+    const { AuditGovernor, governedSink } = await import('./audit/governor');
+    const governor = new AuditGovernor({ sink: appendNow, metrics });
+    stack.push(async () => governor.close());
+    const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     // Cluster mode: every pod's SVIDs chain to the one mounted CA, so agents in other pods verify them.
@@ -124,7 +146,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
     const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');
     const { trustMetricHooks } = await import('./trust/metrics');
-    const { plantMap } = await import('./industrial/plant/map');
+    const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
     const pdp = await PolicyDecisionPoint.create({
       // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
@@ -135,20 +157,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
-    // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
-    const processImage: { read?: () => PlantSnapshot | undefined } = {};
-    const { withInterlocks } = await import('./industrial/interlocks');
-    const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
-    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
+    // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
+    const policy = gatewayDecide(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
     const gatewayAudit = (records: AuditRecordInput[]) => {
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options });
     stack.push(() => plant.stop());
-    processImage.read = plant.image;
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
     const supervisor = new Supervisor({
@@ -187,7 +205,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lastStatus.set(agent, status);
     });
 
-    const { wireConsole } = await import('./observability/console');
+    const { wireConsole } = await import('./api/console/view-model');
     // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
     const { reasoningSettings } = await import('./reasoning/config');
     const wired = wireConsole({
@@ -202,21 +220,31 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
     stack.push(async () => wired.stop());
 
+    // Readiness: one named condition per subsystem; another subsystem adds its own with readiness.register().
+    const readiness = new Readiness()
+      .register('agents', () => agentsReady(supervisor.agents()))
+      .register('audit', () => {
+        const h = audit.health();
+        return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
+      })
+      .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }));
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
     const { externalPlantRoutes } = await import('./api/routes/plant-external');
     const routes: Route[] = [
-      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
+      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry, readiness }),
       ...auditRoutes(audit),
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
     const { createApiAuthorizer } = await import('./trust/policy/api');
-    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
-    const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
+    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
+    const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
     stack.push(() => api.close());
+    logger.info({ host: config.api.host, port: apiPort }, 'api listening');
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
     const { SvidSource } = await import('./trust/rotation');
     const { createMtlsHttpServer } = await import('./trust/mtls');
@@ -229,7 +257,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       onExpiry: hooks.onExpiry('api'),
     });
     const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
-    const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
+    const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
       apiIdentity.stop();
@@ -243,13 +271,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
-    let stopped: Promise<void> | undefined;
     return {
       config,
       stateDir,
       adminToken,
       metrics,
       supervisor,
+      readiness,
+      audit,
       plant: plant.embedded?.plant,
       processImage: plant.external?.image,
       apiPort,
@@ -260,6 +289,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
           await supervisor.stop(reason);
+          // The runtime's last own record, before the log seals its final checkpoint.
+          await audit.append({ type: 'runtime.stop', reason }).catch((err: Error) => appendFailed(err, 'runtime.stop'));
           await unwind();
         })();
         return stopped;
@@ -282,6 +313,22 @@ async function clusterAudit(cluster: ClusterSettings, logger: Logger): Promise<P
   const archive = await s3SegmentArchive({ bucket: cluster.bucket, prefix: cluster.prefix, retention: cluster.retention });
   logger.info({ signer: 'kms', key: cluster.signingKey, algorithm: signer.algorithm, archive: archive.location, retention: cluster.retention }, 'cluster mode: audit checkpoints signed by KMS, sealed segments archived');
   return { signer, archive };
+}
+
+/** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */
+async function listening<T>(what: string, host: string, port: number, listen: (port: number, host: string) => Promise<T>): Promise<T> {
+  try {
+    return await listen(port, host);
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_API_LISTEN_FAILED', `the ${what} cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Ready when every agent runs (ACTIVE or PAUSED): not while one boots, was refused or crash-loops. */
+function agentsReady(agents: readonly AgentView[]): Condition {
+  const bad = agents.filter((a) => a.state !== 'ACTIVE' && a.state !== 'PAUSED');
+  if (bad.length === 0) return { ok: true };
+  return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
 }
 
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
@@ -354,14 +401,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: (records: AuditRecordInput[]) => void; decide: WriteDecisionFn; options: RuntimeOptions;
+  audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const { startExternalPlant } = await import('./industrial/external');
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -376,7 +423,7 @@ async function startPlant(o: {
   }
   const { startEmbeddedPlant } = await import('./industrial/embedded');
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? 4840,
   });

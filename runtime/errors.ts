@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_ARTIFACT_MISSING: { status: 500, doc: 'Measured boot: an artifact listed in the release manifest is missing, or the agent loads one the manifest does not list.' },
   GLM_ERR_BOOT_MANIFEST_SIGNATURE: { status: 500, doc: 'Measured boot: the release manifest signature does not verify against the release public key.' },
   GLM_ERR_BOOT_CONFIG_PIN_INVALID: { status: 500, doc: 'GLIMMER_CONFIG_SHA256 is not a list of <file name>=<sha256> pins of the deployment configuration.' },
+  GLM_ERR_STATE_DIR_UNUSABLE: { status: 500, doc: 'The state directory cannot be created or written (permissions, a read-only or full file system, a file in the way) or lies on a kernel pseudo file system (/proc, /sys, cgroup); the message names the path and the reason.' },
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
   GLM_ERR_CLUSTER_SIGNER_REQUIRED: { status: 500, doc: 'GLIMMER_RUNTIME_MODE=cluster without a durable signer, archive or data key: GLIMMER_AUDIT_SIGNING_KEY, GLIMMER_AUDIT_BUCKET, GLIMMER_DATA_KEY and GLIMMER_TRUST_CA_DIR (the shared CA every pod mounts) must all be set (the runtime never falls back to an ephemeral or per-pod key in a cluster); the message names what is missing.' },
   GLM_ERR_CLUSTER_STORE_NOT_DURABLE: { status: 500, doc: 'GLIMMER_RUNTIME_MODE=cluster with a state directory that is not a mounted persistent volume (missing, not writable, or on tmpfs): the audit log would not survive a restart.' },
@@ -56,6 +57,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_API_NOT_FOUND: { status: 404, doc: 'No such route.' },
   GLM_ERR_API_METHOD_NOT_ALLOWED: { status: 405, doc: 'The route exists but not for this method.' },
   GLM_ERR_API_BODY_INVALID: { status: 400, doc: 'The request body is not valid JSON or does not match the schema; the message names the field path.' },
+  GLM_ERR_API_LISTEN_FAILED: { status: 500, doc: 'The API (or the mTLS API) cannot listen on its address: the port is in use or not permitted; the message names the host, the port and the reason.' },
+  GLM_ERR_API_HOST_REFUSED: { status: 421, doc: 'The request\'s Host header is neither an IP address nor a name in api.allowed_hosts (DNS rebinding defence): the API answers no route under a foreign name.' },
   GLM_ERR_API_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the limit.' },
   GLM_ERR_API_TOO_MANY_STREAMS: { status: 503, doc: 'GET /v1/events refused a new live stream: too many consoles are connected; close one and retry.' },
 
@@ -83,6 +86,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_MODBUS_RATE_LIMITED: { status: 429, doc: 'Modbus gateway: a client exceeded its request rate (exception 06, server device busy).' },
   GLM_ERR_MODBUS_CLIENT_TIMEOUT: { status: 408, doc: 'Modbus gateway: a client left a partial frame unfinished or stayed idle too long; the connection is closed.' },
   GLM_ERR_MODBUS_BUFFER_OVERFLOW: { status: 503, doc: 'Modbus gateway: a client has too many requests in flight or does not read its responses; the connection is closed.' },
+  GLM_ERR_MODBUS_CONNECTION_LIMIT: { status: 503, doc: 'Modbus gateway: a connection was refused (the zone listener or the client address is at its connection budget) or evicted (a connection that never sent a complete ADU made room for a new one); counted in glimmer_gateway_connections_refused_total and aggregated in the audit log.' },
   GLM_ERR_MODBUS_CONFIG_INVALID: { status: 400, doc: 'Modbus gateway: its options (listeners, zones, routes, limits) are inconsistent; the message names the value.' },
   GLM_ERR_OPCUA_SECURITY_REFUSED: { status: 403, doc: 'OPC UA: security mode None or anonymous login asked for where no conduit allows it (never at security level 3 or above).' },
   GLM_ERR_OPCUA_CERT_UNTRUSTED: { status: 401, doc: 'OPC UA: the peer certificate is not in the trusted folder of the certificate manager (it is moved to rejected, never auto-accepted).' },
@@ -109,6 +113,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_STATE_CORRUPT: { status: 500, doc: 'At open, the stored log disagrees with itself (missing entries, or a root that differs from its latest signed checkpoint).' },
   GLM_ERR_AUDIT_ARCHIVE_FAILED: { status: 503, doc: 'A sealed segment could not be written to the Object Lock bucket (or read back from it for verification); the segment stays on the volume and the upload is retried.' },
   GLM_ERR_DATA_KEY_UNAVAILABLE: { status: 503, doc: 'The GDPR data key could not be generated or unwrapped by the KMS key (GLIMMER_DATA_KEY), or a wrapped store was opened without it: personal-data pseudonyms are refused rather than keyed in clear.' },
+  GLM_ERR_AUDIT_KEY_UNPINNED: { status: 500, doc: 'At open, the audit store lists a checkpoint verifier key, or the configured signer has a key, that is not pinned in <state-dir>/trust/audit-keys.txt; the runtime refuses to start (a store re-signed with another key, or a replaced key file). Add the key there when it was rotated on purpose.' },
   GLM_ERR_AUDIT_VERIFY_FAILED: { status: 500, doc: '`glimmer audit verify` found tampering: a bad signature, a recomputed root or proof that differs, or missing entries.' },
   GLM_ERR_AUDIT_SUBJECT_ERASED: { status: 410, doc: 'The data subject was erased (crypto-shredded); its pseudonyms can no longer be linked to it.' },
   GLM_ERR_AUDIT_PIN_MISSING: { status: 400, doc: 'The PKCS#11 signer has no user PIN (set a PIN file or the GLIMMER_PKCS11_PIN environment variable).' },
@@ -132,6 +137,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_INFRA_ZONE_MODEL_INVALID: { status: 400, doc: 'The zone model (config/glimmer.yml zones and conduits) breaks the ISA-95 rules the stacks enforce: a direct level 4 to level 0-2 conduit, or an agent or conduit naming no zone.' },
   GLM_ERR_INFRA_ALERT_RULES_INVALID: { status: 400, doc: 'monitoring/prometheus/custom_rules.yml is present but is not a Prometheus rule file (`groups:` of named rule lists), so no PrometheusRule can be built from it.' },
   // plan review, threat model and CI gates (runtime/review, scripts/precommit.ts, scripts/sign-release.ts)
+  GLM_ERR_COMPLIANCE_CATALOGUE_INVALID: { status: 500, doc: 'compliance: a control catalogue under rules/compliance/catalogue/ cannot be read or breaks its rules (schema, a duplicate requirement, a met row without a test); the message names the file and the requirement.' },
   GLM_ERR_REVIEW_INPUT_UNREADABLE: { status: 400, doc: 'plan-review: the plan file cannot be read (missing, a directory, permission denied).' },
   GLM_ERR_REVIEW_INPUT_TOO_LARGE: { status: 413, doc: 'plan-review: the plan file is larger than the limit (64 MiB) or nested deeper than 256 levels.' },
   GLM_ERR_REVIEW_INPUT_NOT_JSON: { status: 400, doc: 'plan-review: the file is not JSON (or not UTF-8); the message gives the parser\'s position.' },
@@ -181,7 +187,12 @@ export function quote(value: unknown, max = 80): string {
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    try {
+      text = String(value);
+    } catch {
+      // A value nested deeper than the stack (a hostile 5,000-level body) has no printable form.
+      text = Array.isArray(value) ? '[deeply nested array]' : `[unprintable ${typeof value}]`;
+    }
   }
   // eslint-disable-next-line no-control-regex
   text = text.replace(/[\u0000-\u001f\u007f]/g, '?');

@@ -32,6 +32,7 @@ export function cloudAuditStore(scope: Construct, aws: { region: string; cluster
     env: {
       AWS_REGION: aws.region,
       GLIMMER_AUDIT_SIGNING_KEY: `alias/${cloudNames.signingKeyAlias(aws.clusterName)}`,
+      GLIMMER_AUDIT_COSIGNING_KEY: `alias/${cloudNames.cosigningKeyAlias(aws.clusterName)}`,
       GLIMMER_AUDIT_BUCKET: bucket,
       GLIMMER_AUDIT_RETENTION_MODE: mode.stringValue,
       GLIMMER_AUDIT_RETENTION_DAYS: Token.asString(days.numberValue),
@@ -53,9 +54,9 @@ const portOf = (url: string) => `\${try(tonumber(regex("^https://[^/:]+:([0-9]+)
 
 export function edgeAuditStore(scope: Construct): AuditStore {
   const v = stackVariable(scope, 'audit_store', {
-    type: 'object({signing_key = string, bucket = string, data_key = string, region = optional(string, "us-east-1"), kms_endpoint = optional(string), s3_endpoint = optional(string), credentials_secret = optional(string, "glimmer-aws-credentials"), retention_mode = optional(string, "COMPLIANCE"), retention_days = optional(number, 2555)})',
+    type: 'object({signing_key = string, cosigning_key = optional(string), bucket = string, data_key = string, region = optional(string, "us-east-1"), kms_endpoint = optional(string), s3_endpoint = optional(string), credentials_secret = optional(string, "glimmer-aws-credentials"), retention_mode = optional(string, "COMPLIANCE"), retention_days = optional(number, 2555)})',
     nullable: false,
-    description: 'The durable signer and store of the edge pods (required: the runtime refuses to run in cluster mode without them): KMS key id/alias/ARN for checkpoint signatures, the Object Lock bucket for sealed segments and its retention, the KMS data key wrapping GDPR data keys, the region, optional KMS-/S3-compatible https endpoints (on-premises), and the Secret in each agent namespace holding `credentials` (an AWS shared credentials file).',
+    description: 'The durable signer and store of the edge pods (required: the runtime refuses to run in cluster mode without them): KMS key id/alias/ARN for checkpoint signatures (and optionally an ML_DSA_44 cosigner key), the Object Lock bucket for sealed segments and its retention, the KMS data key wrapping GDPR data keys, the region, optional KMS-/S3-compatible https endpoints (on-premises), and the Secret in each agent namespace holding `credentials` (an AWS shared credentials file).',
     validation: [
       { condition: '${length(trimspace(var.audit_store.signing_key)) > 0 && length(trimspace(var.audit_store.data_key)) > 0}', errorMessage: 'audit_store.signing_key and audit_store.data_key must name KMS keys (id, alias/... or ARN).' },
       { condition: '${can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.audit_store.bucket))}', errorMessage: 'audit_store.bucket must be an S3 bucket name, received "${var.audit_store.bucket}".' },
@@ -76,6 +77,8 @@ export function edgeAuditStore(scope: Construct): AuditStore {
       AWS_ENDPOINT_URL_S3: `\${coalesce(${s3}, "")}`,
       AWS_SHARED_CREDENTIALS_FILE: `${AWS_CREDENTIALS_MOUNT}/credentials`,
       GLIMMER_AUDIT_SIGNING_KEY: at('signing_key'),
+      // Empty: no cosigner (the runtime signs with the signing key alone).
+      GLIMMER_AUDIT_COSIGNING_KEY: '${coalesce(var.audit_store.cosigning_key, "")}',
       GLIMMER_AUDIT_BUCKET: at('bucket'),
       GLIMMER_AUDIT_RETENTION_MODE: at('retention_mode'),
       GLIMMER_AUDIT_RETENTION_DAYS: Token.asString(Fn.tostring(Fn.lookup(v.value, 'retention_days'))),

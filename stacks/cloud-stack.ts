@@ -50,6 +50,7 @@ export function awsLocationVariables(scope: Construct): { region: string; cluste
 /** Names derived from cluster_name, shared with cloud-runtime (which finds the resources by name, not by state). */
 export const cloudNames = {
   signingKeyAlias: (cluster: string) => `${cluster}/audit-checkpoint`,
+  cosigningKeyAlias: (cluster: string) => `${cluster}/audit-cosigner`,
   platformKeyAlias: (cluster: string) => `${cluster}/platform`,
   auditBucket: (cluster: string, account: string) => `${cluster}-audit-${account}`,
   repository: (cluster: string) => `${cluster}/runtime`,
@@ -58,7 +59,7 @@ export const cloudNames = {
 export class CloudStack extends TerraformStack {
   constructor(scope: Construct, id: string, inputs: StackInputs, backend: BackendOptions = {}) {
     super(scope, id);
-    configureBackend(this, id, backend);
+    configureBackend(this, id, backend, true);
     const topo = new TopologyVariables(this, 'topology', {
       deploymentModel: 'HYPERSCALE',
       zones: zoneModelOf(inputs.config, 0).zones,
@@ -114,6 +115,12 @@ export class CloudStack extends TerraformStack {
       description: 'CIDRs allowed to the private API endpoint on 443: the subnet of the in-VPC runner (or the VPN) that applies cloud-platform and cloud-runtime (docs/deploy.md).',
       validation: [{ condition: '${alltrue([for c in var.deployer_cidrs : can(cidrnetmask(c)) && c != "0.0.0.0/0"])}', errorMessage: 'deployer_cidrs must hold IPv4 CIDRs other than 0.0.0.0/0.' }],
     });
+    // Read by routeToPlant below through its expressions (a null object has no attributes to take tokens of).
+    stackVariable(this, 'plant_network', {
+      type: 'object({cidr = string, transit_gateway_id = string})', default: null, nullable: true,
+      description: 'The plant network the Industrial Agent reaches (same CIDR as the runtime stack\'s plant.network_cidr) and the transit gateway that connects it to this VPC (Site-to-Site VPN or Direct Connect on the site\'s side). Null: no route (the agents then cannot reach a PLC).',
+      validation: [{ condition: '${var.plant_network == null || (can(cidrnetmask(try(var.plant_network.cidr, ""))) && can(regex("^tgw-[0-9a-f]{8,17}$", try(var.plant_network.transit_gateway_id, ""))))}', errorMessage: 'plant_network needs cidr (an IPv4 CIDR) and transit_gateway_id (tgw-...).' }],
+    });
     const logRetention = stackVariable(this, 'log_retention_days', {
       type: 'number', default: 365, nullable: false,
       description: 'Retention of the EKS control-plane log group and the VPC flow logs, days (a CloudWatch Logs retention value).',
@@ -131,7 +138,6 @@ export class CloudStack extends TerraformStack {
       region,
       azCount: AZ_COUNT,
       privateSubnetTags: { [KARPENTER_DISCOVERY_TAG]: clusterName },
-      flowLogRetentionDays: logRetention.numberValue,
     });
     const hsm = new HsmCluster(this, 'hsm', { subnetIds: network.privateSubnetIds.slice(0, 2) });
     const addonIdentities = new ClusterAddonIdentities(this, 'addon-identities', { clusterName, partitionArnPrefix: arnPrefix });
@@ -153,14 +159,16 @@ export class CloudStack extends TerraformStack {
         addonIdentities.karpenterControllerRole.arn,
       ],
       region,
+      logsAndEvents: { accountId: caller.accountId },
     });
     const signing = new AuditSigningKey(this, 'audit-signing-key', {
       accountRootArn: accountRoot,
       signerRoleArn: identity.role.arn,
       activeSpec: topo.signingKeySpec,
       aliasName: cloudNames.signingKeyAlias(clusterName),
+      cosignerAliasName: cloudNames.cosigningKeyAlias(clusterName),
     });
-    identity.allowSigningWith([signing.key.arn, signing.mlDsaKey.arn]);
+    identity.allowSigningWith([signing.key.arn, signing.mlDsaKey.arn, signing.cosignerKey.arn]);
     const dataKeys = new HsmKeyStore(this, 'hsm-keys', {
       accountRootArn: accountRoot,
       cloudHsmClusterId: hsm.cluster.clusterId,
@@ -187,7 +195,9 @@ export class CloudStack extends TerraformStack {
       deployerCidrs: Token.asString(deployerCidrs.listValue),
       logRetentionDays: logRetention.numberValue,
     });
-    addonIdentities.attach(eks.cluster.name, eks.cluster.vpcConfig.clusterSecurityGroupId, eks.beforeComputeAddons);
+    addonIdentities.attach(eks.cluster.name, eks.cluster.vpcConfig.clusterSecurityGroupId, eks.beforeComputeAddons, platformKey.key.arn);
+    network.flowLogs(logRetention.numberValue, platformKey.key.arn);
+    network.routeToPlant(Token.asNumber('${var.plant_network == null ? 0 : 1}'), '${try(var.plant_network.cidr, "")}', '${try(var.plant_network.transit_gateway_id, "")}');
     identity.associate(eks.cluster.name, model.agents.map((a) => ({ namespace: a.zone, name: a.name })));
 
     const nodes = new SystemNodeGroups(this, 'nodes', {
@@ -217,7 +227,8 @@ export class CloudStack extends TerraformStack {
     out('custom_key_store_id', dataKeys.keyStoreId, 'KMS custom key store id (null before cloudhsm_stage KEY_STORE).');
     out('data_key_arn', dataKeys.dataKeyArn, 'ARN of the HSM-backed data key (null before cloudhsm_stage KEYS).');
     out('platform_key_arn', platformKey.key.arn, 'ARN of the platform key (EKS secrets, audit bucket, ECR).');
-    out('signing_key_arn', signing.key.arn, 'ARN of the audit checkpoint signing key.');
+    out('signing_key_arn', signing.key.arn, 'ARN of the audit checkpoint signing key (ECC_NIST_P384; the alias may point at the ML_DSA_65 one).');
+    out('cosigning_key_arn', signing.cosignerKey.arn, 'ARN of the ML_DSA_44 checkpoint cosigner key.');
     out('audit_bucket', bucket.bucket.bucket, 'S3 bucket of sealed audit segments (Object Lock COMPLIANCE).');
     out('ecr_repository_url', repo.repository.repositoryUrl, 'Push the image built from deploy/Dockerfile here; deploy it by digest (runtime_image).');
     out('runtime_role_arn', identity.role.arn, 'IAM role of the runtime pods (EKS Pod Identity).');

@@ -29,9 +29,18 @@ export interface BackendOptions {
   readonly outdir?: string;
 }
 
-/** Local state `terraform.<stack>.tfstate` (in localStateDir), or S3 when a state bucket is given. */
-export function configureBackend(stack: TerraformStack, name: string, options: BackendOptions): void {
-  if (!options.stateBucket && options.localStateDir && options.outdir) {
+/**
+ * Local state `terraform.<stack>.tfstate` (in localStateDir), or S3 when a state bucket is given. A stack whose state
+ * holds secrets (`remoteOnly`: the cloud stack keeps the key store password in the custom key store's state) never
+ * gets local state: without a bucket it gets an encrypted S3 backend with no bucket, so `terraform init` stops and asks
+ * for one (GLIMMER_STATE_BUCKET) instead of writing the password to a file on the deploying machine.
+ */
+export function configureBackend(stack: TerraformStack, name: string, options: BackendOptions, remoteOnly = false): void {
+  if (!options.stateBucket && remoteOnly) {
+    new S3Backend(stack, { bucket: 'unset', key: `glimmer/${name}.tfstate`, region: options.stateRegion, encrypt: true });
+    stack.addOverride('terraform.backend.s3.bucket', undefined);
+    stack.addOverride('terraform.backend.s3.use_lockfile', true);
+  } else if (!options.stateBucket && options.localStateDir && options.outdir) {
     const rel = path.relative(path.join(options.outdir, 'stacks', name), options.localStateDir);
     new LocalBackend(stack, { path: path.join(rel, `terraform.${name}.tfstate`) });
   } else if (options.stateBucket) {

@@ -5,7 +5,7 @@
  * process image from them, and the Industrial Agent opens its OPC UA session to this server.
  */
 import type { Construct } from 'constructs';
-import { gatewayListenerZones } from '../runtime/industrial/modbus/rules';
+import { gatewayListenerZones } from '../runtime/model/zones';
 import type { RuntimeConfig } from '../runtime/config/types';
 import type { FileSet } from '../modules/runtime-config-maps';
 import type { SecretMount } from '../modules/agent-workload';

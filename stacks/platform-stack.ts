@@ -5,7 +5,9 @@
  */
 import type { Construct } from 'constructs';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { KIND_PORTS } from '../modules/agent-workload';
 import { ClusterAccess } from '../modules/cluster-access';
+import type { AgentSpec } from '../modules/zone-model';
 import { ClusterAddons, AWS_NLB_CLASS, GATEWAY_NLB_ANNOTATIONS } from '../modules/cluster-addons';
 import { ISTIO_PLATFORMS, IstioMesh } from '../modules/istio-mesh';
 import { TerraformStack, type TerraformVariable } from '../modules/tf';
@@ -19,6 +21,11 @@ import { zoneModelOf, type StackInputs } from './inputs';
 export type TopologyName = 'edge' | 'cloud';
 
 /** Variables, providers and cluster access every Kubernetes stack of a topology shares. */
+/** The zones where some agent serves A2A (its kind's ports include tls-a2a). */
+export function a2aZonesOf(agents: readonly AgentSpec[]): string[] {
+  return [...new Set(agents.filter((a) => KIND_PORTS[a.kind]['tls-a2a'] !== undefined).map((a) => a.zone))];
+}
+
 export function kubernetesStackBase(stack: TerraformStack, topology: TopologyName, inputs: StackInputs) {
   const topo = new TopologyVariables(stack, 'topology', {
     deploymentModel: topology === 'cloud' ? 'HYPERSCALE' : 'ISA95_ZONED',
@@ -79,6 +86,7 @@ export class PlatformStack extends TerraformStack {
       zones: model.zones,
       conduits: model.conduits,
       controlZoneNamespace: topo.controlZoneNamespace,
+      a2aZones: a2aZonesOf(model.agents),
       dependsOn: [...namespaces.namespaces.values(), ...mesh.namespaces],
     });
     output(this, 'zone_namespaces', model.zones.map((z) => z.name), 'One namespace per IEC 62443 zone.');

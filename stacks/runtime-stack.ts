@@ -22,9 +22,9 @@ import { KarpenterNodePool } from '../modules/karpenter-node-pool';
 import { externalPlantConfig, plantCredentialsMount, plantEgress, plantFileSet, plantVariable } from './plant';
 import type { TopologyVariables } from '../modules/topology-variables';
 import { A2A_PORT, API_MTLS_PORT, API_PORT } from '../modules/zone-model';
-import { configureBackend, prometheusOperatorVariable, runtimeImageVariable, stackOutput as output, type BackendOptions } from './common';
+import { configureBackend, prometheusOperatorVariable, runtimeImageVariable, stackVariable, stackOutput as output, type BackendOptions } from './common';
 import { RULES_MOUNT, type StackInputs } from './inputs';
-import { kubernetesStackBase, type TopologyName } from './platform-stack';
+import { a2aZonesOf, kubernetesStackBase, type TopologyName } from './platform-stack';
 
 /**
  * glimmer.yml for the pods: the repository's config with the topology variables, an in-pod API address, and the real
@@ -55,6 +55,21 @@ export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariabl
   });
 }
 
+/** Where every agent pod finds the mesh-independent trust anchor of the agents' own mTLS (A2A, API): ca.crt, ca.key. */
+export const TRUST_CA_MOUNT = '/etc/glimmer/trust';
+
+/**
+ * `trust_ca_secret`: the Secret (operator-created, never in Terraform state) holding the agents' shared CA, so an agent
+ * in one pod trusts the certificates of agents in others. The pods wait for it.
+ */
+function trustCaSecretVariable(scope: Construct): TerraformVariable {
+  return stackVariable(scope, 'trust_ca_secret', {
+    type: 'string', default: 'glimmer-trust-ca', nullable: false,
+    description: 'Secret in every agent namespace with ca.crt and ca.key: the agents\' shared CA for their own mTLS (A2A, the API), mounted at /etc/glimmer/trust (GLIMMER_TRUST_CA_DIR). Created by the operator (docs/deploy.md).',
+    validation: [{ condition: '${can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.trust_ca_secret))}', errorMessage: 'trust_ca_secret must be a Kubernetes Secret name, received "${var.trust_ca_secret}".' }],
+  });
+}
+
 /** scaling_policy read as Karpenter's consolidation: AI_PREDICTIVE_2023 also replaces underused nodes. */
 const CONSOLIDATION_POLICY = '${var.cluster_autoscaling.scaling_policy == "AI_PREDICTIVE_2023" ? "WhenEmptyOrUnderutilized" : "WhenEmpty"}';
 
@@ -66,12 +81,14 @@ export class RuntimeStack extends TerraformStack {
     const image = runtimeImageVariable(this);
     const plant = plantVariable(this);
     const monitoring = prometheusOperatorVariable(this);
+    const trustCa = trustCaSecretVariable(this);
 
     const mesh = new MeshPolicies(this, 'mesh-policies', {
       zones: model.zones,
       conduits: model.conduits,
       trustDomain: model.trustDomain,
       controlZoneNamespace: topo.controlZoneNamespace,
+      a2aZones: a2aZonesOf(model.agents),
     });
 
     // Where the durable signer and store are: named by the cloud stack's conventions, or the edge's audit_store.
@@ -89,6 +106,7 @@ export class RuntimeStack extends TerraformStack {
       GLIMMER_PCR_POLICY_HASH: topo.pcrPolicyHash,
       GLIMMER_TLS_PQ_MODE: topo.pqMode.stringValue,
       GLIMMER_RULES_DIR: RULES_MOUNT,
+      GLIMMER_TRUST_CA_DIR: TRUST_CA_MOUNT,
     };
 
     const glimmerYml = runtimeConfigDocument(inputs, topo, plant);
@@ -110,7 +128,7 @@ export class RuntimeStack extends TerraformStack {
         image: image.stringValue,
         configVolumes: maps.volumes,
         zoneNodeAffinity: topology === 'edge',
-        secrets: [...(egress ? [plantCredentialsMount(plant)] : []), ...store.secrets],
+        secrets: [...(egress ? [plantCredentialsMount(plant)] : []), ...store.secrets, { name: 'trust-ca', secretName: trustCa.stringValue, mountPath: TRUST_CA_MOUNT }],
         podAnnotations: excluded.length > 0 ? { [EXCLUDE_OUTBOUND]: excluded.join(',') } : {},
         // Measured boot checks the mounted config and rules against these pins (no release manifest can list a ConfigMap).
         env: { ...env, GLIMMER_AUDIT_PREFIX: `segments/${agent.name}/`, GLIMMER_CONFIG_SHA256: maps.configPins, GLIMMER_RULES_SHA256: maps.treePins },

@@ -1,4 +1,4 @@
-/** The benchmark report of CONTRACT.md, plus the statistics every scenario uses (medians and p99s, never a best run). */
+/** The benchmark JSON report (shape: `Report` below; the README lists its metric ids), plus the statistics every scenario uses (medians and p99s, never a best run). */
 import os from 'node:os';
 
 export interface Metric {

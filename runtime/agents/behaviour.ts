@@ -6,20 +6,7 @@
 import type { Logger } from '../observability/logger';
 import type { AgentSpec, RuntimeConfig } from '../config/types';
 import type { AcceptedTopic, startAgentMessenger } from './messaging';
-
-/** A record for the audit log; the supervisor appends it (agents never hold the log themselves). */
-export interface AuditRecordInput {
-  readonly type: string;
-  readonly [field: string]: unknown;
-}
-
-/** A message between agents (A2A over SPIFFE mTLS, runtime/agents/messaging.ts), or from the runtime over IPC. */
-export interface AgentMessage {
-  readonly from: string;
-  readonly to: string;
-  readonly topic: string;
-  readonly body: unknown;
-}
+import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
 export interface AgentContext {
   readonly spec: AgentSpec;

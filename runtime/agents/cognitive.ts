@@ -47,7 +47,7 @@ const factory: BehaviourFactory = (spec, config) => {
       const { RuleEngine } = await import('../reasoning/engine');
       const { loadAnomalyModel } = await import('../reasoning/model');
       const { CognitiveCore } = await import('../reasoning/cognitive-core');
-      const { SIMULATED_PLANT_PROFILE, staticFacts } = await import('../reasoning/plant-facts');
+      const [{ SIMULATED_PLANT_PROFILE }, { staticFacts }] = await Promise.all([import('../model/plant'), import('../reasoning/plant-facts')]);
       const engine = await RuleEngine.create({
         rulesDir: settings.rulesDir,
         rulesets: settings.rulesets,

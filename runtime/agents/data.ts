@@ -7,7 +7,8 @@
 import path from 'node:path';
 import type { Pseudonymiser as SubjectKeys } from '../audit/gdpr';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
-import type { AgentContext, AgentMessage, BehaviourFactory } from './behaviour';
+import type { AgentContext, BehaviourFactory } from './behaviour';
+import type { AgentMessage } from '../model/messages';
 import { conduitBetween } from './data/conduits';
 import { DEFAULT_EXPORT_SCHEMA, filterRecord } from './data/filter';
 import { ZoneOutbox } from './data/outbox';

@@ -11,14 +11,16 @@
  * write over OPC UA (the OPC UA server applies the same write decision). Refusals are never retried another way.
  * node-opcua is loaded inside start(), never at import.
  */
-import type { AgentBehaviour, AgentContext, AgentMessage, BehaviourFactory } from './behaviour';
+import type { AgentBehaviour, AgentContext, BehaviourFactory } from './behaviour';
+import type { AgentMessage } from '../model/messages';
 import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { PlantOpcuaClient } from '../industrial/opcua/client';
 import { ModbusTcpClient } from '../industrial/modbus/client';
 import { requestPdu } from '../industrial/modbus/frame';
-import { mapEntry, plantMap, snapshotFromSignals, toRaw } from '../industrial/plant/map';
-import { PROCESS_ZONE } from '../industrial/plant/simulation';
+import { mapEntry, snapshotFromSignals } from '../industrial/plant/map';
+import { plantMap, toRaw } from '../model/plant-map';
+import { PROCESS_ZONE } from '../model/plant';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;

@@ -4,19 +4,33 @@
  * and reports every transition back over IPC. It never holds the audit log: records go to the supervisor.
  * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
  */
+import { Worker } from 'node:worker_threads';
 import { GlimmerError, asGlimmerError } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
-import type { AgentBehaviour, AgentContext, AgentMessage } from './behaviour';
+import { requestHold, type HoldOptions } from '../lifecycle/hold';
+import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import type { AgentBehaviour, AgentContext } from './behaviour';
+import type { AgentMessage } from '../model/messages';
 import type { AgentMessenger } from './messaging';
 import { loadBehaviour } from './registry';
 
 const SEAL_TIMEOUT_MS = 3000;
+/** How long an agent whose supervisor is gone may drain before it exits anyway (the 1 s orphan budget, with the watch). */
+const ORPHAN_EXIT_MS = 600;
+/** How often the agent checks that its supervisor is still its parent (a kill -9 may not close the channel at once). */
+const PARENT_WATCH_MS = 100;
 
 function send(message: AgentToSupervisor): void {
-  if (process.connected) process.send?.(message);
+  if (!process.connected) return;
+  try {
+    // The callback takes the error of a channel that closed meanwhile (EPIPE): the supervisor is gone, and the
+    // parent-death watch ends this process; it must not crash on an unhandled 'error'.
+    process.send?.(message, undefined, undefined, () => undefined);
+  } catch {
+    /* channel closed between the check and the send */
+  }
 }
 
 class AgentProcess {
@@ -28,12 +42,22 @@ class AgentProcess {
   private messenger?: AgentMessenger;
   private peers: Readonly<Record<string, string>> = {};
   private renewal?: { resolve: (identity: AgentIdentity) => void; reject: (err: Error) => void };
+  private holds?: HoldOptions;
 
-  async boot(cmd: BootCommand): Promise<void> {
+  /** The boot in progress (terminate waits for it, so a SIGTERM during boot drains instead of racing it). */
+  private booting?: Promise<void>;
+
+  boot(cmd: BootCommand): Promise<void> {
+    this.booting = this.runBoot(cmd);
+    return this.booting;
+  }
+
+  private async runBoot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
     const machine = new StateMachine(cmd.spec.name);
     this.machine = machine;
     machine.onTransition((transition) => send({ type: 'transition', transition }));
+    this.holds = { machine, logger, audit: (record) => send({ type: 'audit', record }), escalate: (why) => this.terminate(why) };
     const behaviour = loadBehaviour(cmd.spec.kind)(cmd.spec, cmd.config);
     this.behaviour = behaviour;
     for (const [state, hook] of bootHooks(cmd, behaviour.artifacts, (record) => send({ type: 'audit', record }))) machine.onEnter(state, hook);
@@ -72,6 +96,8 @@ class AgentProcess {
       this.exit(EXIT_BOOT_REFUSED);
       return;
     }
+    // A terminate that arrived during BOOTSTRAPPING: allocate nothing; terminate() retires the agent.
+    if (this.stopping) return;
     try {
       await machine.transition('ACTIVE', 'resources allocated');
     } catch (err) {
@@ -94,17 +120,20 @@ class AgentProcess {
     });
   }
 
+  /** A safety hold (the agent's own, or the supervisor's): refused transitions are logged, audited, retried, escalated. */
   async pause(reason: string): Promise<void> {
-    if (this.machine?.state === 'ACTIVE') await this.machine.transition('PAUSED', reason).catch(() => undefined);
+    if (this.holds) await requestHold(this.holds, 'ACTIVE', 'PAUSED', reason, () => this.stopping);
   }
 
   async resume(reason: string): Promise<void> {
-    if (this.machine?.state === 'PAUSED' && !this.stopping) await this.machine.transition('ACTIVE', reason).catch(() => undefined);
+    if (this.holds) await requestHold(this.holds, 'PAUSED', 'ACTIVE', reason, () => this.stopping);
   }
 
   async terminate(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Draining starts from a settled state: a boot step in progress finishes (or fails) first.
+    await this.booting?.catch(() => undefined);
     const machine = this.machine;
     try {
       if (machine?.state === 'ACTIVE') await machine.transition('PAUSED', `draining: ${reason}`);
@@ -182,6 +211,33 @@ process.on('message', (raw: SupervisorToAgent) => {
     case 'svid-refused': agent.onSvid(raw); break;
   }
 });
-// The supervisor is gone: do not linger as an orphan holding PLC sessions.
-process.on('disconnect', () => void agent.terminate('supervisor disconnected'));
+// The supervisor is gone (its IPC channel closed, or this process was re-parented after a kill -9): do not linger as
+// an orphan holding PLC sessions or attach to the next runtime's servers. Drain briefly, then exit whatever hangs.
+let orphaned = false;
+function supervisorGone(reason: string): void {
+  if (orphaned) return;
+  orphaned = true;
+  setTimeout(() => process.exit(EXIT_ORPHANED), ORPHAN_EXIT_MS);
+  void agent.terminate(reason);
+}
+const supervisorPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== supervisorPid) supervisorGone('supervisor exited');
+}, PARENT_WATCH_MS).unref();
+// The same watch on its own thread: a main thread busy in synchronous work (key generation, a long OPC UA handshake
+// under load) runs no timer, so only another thread can end the process in time. It waits for the graceful exit
+// above and then kills the process outright.
+const watchdog = new Worker(
+  `const { workerData } = require('node:worker_threads');
+   const check = setInterval(() => {
+     if (process.ppid === workerData.parent) return;
+     clearInterval(check);
+     setTimeout(() => process.kill(workerData.self, 'SIGKILL'), workerData.graceMs);
+   }, workerData.everyMs);`,
+  { eval: true, workerData: { parent: supervisorPid, self: process.pid, everyMs: PARENT_WATCH_MS, graceMs: ORPHAN_EXIT_MS + 100 }, resourceLimits: { maxOldGenerationSizeMb: 8 } },
+);
+watchdog.unref();
+process.on('disconnect', () => supervisorGone('supervisor disconnected'));
 process.on('SIGTERM', () => void agent.terminate('SIGTERM'));
+// Ctrl-C reaches the whole process group: the supervisor drives the shutdown, an agent must not die on its own.
+process.on('SIGINT', () => undefined);

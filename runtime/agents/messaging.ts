@@ -19,7 +19,7 @@ import type { TrustAuditRecord } from '../trust/audit';
 import type { PolicyAction } from '../trust/policy/pdp';
 import { SvidSource } from '../trust/rotation';
 import { type IssuedSvid, validateSvid } from '../trust/svid';
-import type { AgentMessage, AuditRecordInput } from './behaviour';
+import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
 /** Snapshots from the Industrial agent to the Cognitive agents, and shutdown orders back. */
 export const TOPIC_SNAPSHOT = 'plant.snapshot';

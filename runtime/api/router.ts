@@ -26,7 +26,7 @@ export type Reply = { status?: number; body: unknown; type?: string; headers?: R
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
-  /** Unauthenticated routes are the exception (CONTRACT.md: only /healthz and /metrics, and the console shell). */
+  /** Unauthenticated routes are the exception (only /healthz and /metrics, for probes and Prometheus, and the console shell, which holds no data). */
   readonly public?: boolean;
   handle(ctx: RequestContext): Promise<Reply> | Reply;
 }

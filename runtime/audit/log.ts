@@ -28,7 +28,18 @@ export type { CheckpointSigner } from './note';
 export type AuditMetrics = Pick<
   Metrics,
   'auditAppends' | 'auditCheckpointAge' | 'auditTreeSize' | 'auditCheckpointSize' | 'auditCheckpointFailures' | 'auditCommitDuration' | 'auditSegmentsSealed'
+  | 'auditDiskFree' | 'auditDiskWatermark' | 'auditCommitFailing'
 >;
+
+/** Whether the log can make entries durable right now (readiness, and the gateway's write decision). */
+export interface AuditHealth {
+  readonly committing: boolean;
+  /** Why not (the storage error), while not committing. */
+  readonly reason?: string;
+  /** Free bytes on the log's file system at the last check, and whether that is below the low-disk watermark. */
+  readonly diskFreeBytes?: number;
+  readonly diskLow: boolean;
+}
 
 export interface AuditRecord {
   readonly type: string;
@@ -71,6 +82,18 @@ export interface AuditLogOptions {
    * @default - none: sealed segments stay on the volume
    */
   readonly archive?: SegmentArchive;
+  /**
+   * Free space on the log's file system below which `glimmer_audit_disk_free_bytes` falls under the watermark gauge
+   * (the AuditDiskLow alert), so operators act before a full disk stops the log. @default 256 MiB
+   */
+  readonly diskWatermarkBytes?: number;
+  /**
+   * After a failed commit the log refuses appends and retries this often (reopening its writer) once the file system
+   * has room again: it recovers without a restart. @default 1000
+   */
+  readonly recoveryIntervalMs?: number;
+  /** A segment holding this many entries is sealed at the next tick, whatever its age (bounded export and shutdown). @default 1000000 */
+  readonly maxSegmentEntries?: number;
 }
 
 export interface AuditEntry {
@@ -96,6 +119,8 @@ export interface AuditLog {
   readonly dir: string;
   /** Resolves once the entry is durable (committed and fsynced). */
   append(record: AuditRecord): Promise<{ index: number }>;
+  /** Whether appends can become durable now (false from a failed commit until the log has recovered). */
+  health(): AuditHealth;
   /** Durable entries. */
   size(): number;
   /** Signs (if needed) and returns a checkpoint covering every entry appended before the call. */
@@ -148,6 +173,8 @@ export const PAGE_SIZE = 16384;
 const BATCHES_IN_FLIGHT = 4;
 const MIN_BATCH_BYTES = 16 * 1024;
 const MAX_PAGE = 1000;
+/** Free space a recovery waits for before reopening the store (a few group commits and their WAL frames). */
+const RECOVERY_MIN_FREE_BYTES = 4 * 1024 * 1024;
 const SET_META = 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -167,6 +194,20 @@ CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries BEGI
  */
 export function leafText(index: number, record: AuditRecord, ts: string): string {
   return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
+}
+
+/** File name of the pinned checkpoint verifier keys, in the state dir's trust directory. */
+export const AUDIT_PIN_FILE = 'audit-keys.txt';
+
+/** The leaf is canonical JSON carrying its own index (a cheap sanity check to name the exact tampered entry). */
+function leafIsSound(leaf: Buffer, index: number): boolean {
+  try {
+    const text = leaf.toString('utf8');
+    const parsed = JSON.parse(text) as { index?: unknown };
+    return typeof parsed === 'object' && parsed !== null && parsed.index === index && canonicalJson(parsed) === text;
+  } catch {
+    return false;
+  }
 }
 
 export function auditDir(stateDir: string): string {
@@ -203,12 +244,13 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const signers = [signer, ...(options.cosigners ?? [])];
 
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  const writer = await openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
+  const openWriter = () => openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
+  const writer = await openWriter();
   let db: Database.Database | undefined;
   try {
     // The writer created the store and set WAL mode; the event loop only ever reads.
     db = new Database(auditDbPath(options.stateDir), { readonly: true, timeout: busyTimeoutMs });
-    return await AuditLogImpl.create(db, writer, options, signers, log, now, dir);
+    return await AuditLogImpl.create(db, writer, openWriter, options, signers, log, now, dir);
   } catch (err) {
     db?.close();
     await writer.close().catch(() => undefined);
@@ -227,6 +269,12 @@ class AuditLogImpl implements AuditLog {
   private lastCommit: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private failure: GlimmerError | undefined;
+  /** Since when appends fail (ms), and how many were refused meanwhile: both go into the recovery record. */
+  private failedSince = 0;
+  private refusedWhileFailed = 0;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovering = false;
+  private diskFreeBytes: number | undefined;
   private closed = false;
   private closing = false;
   private latest: { size: number; note: string; createdAt: number } | undefined;
@@ -242,7 +290,8 @@ class AuditLogImpl implements AuditLog {
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly writer: AuditWriter,
+    private writer: AuditWriter,
+    private readonly openWriter: () => Promise<AuditWriter>,
     private readonly options: AuditLogOptions,
     private readonly signers: readonly CheckpointSigner[],
     private readonly log: Logger,
@@ -262,6 +311,7 @@ class AuditLogImpl implements AuditLog {
   static async create(
     db: Database.Database,
     writer: AuditWriter,
+    openWriter: () => Promise<AuditWriter>,
     options: AuditLogOptions,
     signers: readonly CheckpointSigner[],
     log: Logger,
@@ -287,32 +337,25 @@ class AuditLogImpl implements AuditLog {
       [SET_META, ['origin', origin]],
     ]);
 
-    const self = new AuditLogImpl(db, writer, options, signers, log, now, dir, algorithm, origin);
+    const self = new AuditLogImpl(db, writer, openWriter, options, signers, log, now, dir, algorithm, origin);
     await self.recover(counts.n);
     return self;
   }
 
   private async recover(n: number): Promise<void> {
+    this.verifyStore(n);
     const h = this.tree.h;
-    const full = Math.floor(n / CHUNK);
-    const chunkRows = this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ? ORDER BY idx').raw(true).all(full) as [number, Buffer][];
-    for (let c = 0, row = 0; c < full; c++) {
-      const stored = chunkRows[row];
-      if (stored && stored[0] === c && stored[1].length === h.size) {
-        this.tree.restoreChunk(stored[1]);
-        row += 1;
-      } else {
-        // A chunk hash is derived data; recompute it from the leaves when it is missing.
-        for (const [, leaf] of this.leavesRange.raw(true).all(c * CHUNK, c * CHUNK + CHUNK - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
-        if (stored?.[0] === c) row += 1;
-      }
-    }
-    for (const [, leaf] of this.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
-
     try {
       await this.recordKeys();
     } catch (err) {
+      // An unpinned signer key is tampering (a replaced key file), not an outage: refuse to start.
+      if (isGlimmerError(err) && err.code === 'GLM_ERR_AUDIT_KEY_UNPINNED') throw err;
       this.log.warn({ code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
+    }
+    // Read after recordKeys, which pins the signers' keys on first use.
+    const pinned = this.pinnedKeys();
+    for (const vkey of this.verifierKeys()) {
+      if (!pinned.has(vkey)) throw new GlimmerError('GLM_ERR_AUDIT_KEY_UNPINNED', `the audit store lists verifier key ${quote(vkey.split('+').slice(0, 2).join('+'))}, which is not pinned in ${quote(this.pinFile())}`);
     }
 
     const last = this.db.prepare('SELECT size, note, created_at AS createdAt FROM checkpoints ORDER BY size DESC LIMIT 1').get() as
@@ -322,7 +365,8 @@ class AuditLogImpl implements AuditLog {
       if (last.size > n) {
         throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the latest signed checkpoint covers ${last.size} entries but the store holds ${n}`);
       }
-      const cp = await openCheckpoint(last.note, this.verifierKeys().map(parseVerifierKey), h.size);
+      // Only pinned keys vouch for a checkpoint: never the keys the store itself lists.
+      const cp = await openCheckpoint(last.note, [...pinned].map(parseVerifierKey), h.size);
       if (!cp.root.equals(this.tree.root(last.size))) {
         throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the stored entries do not match the root of the latest signed checkpoint (size ${last.size})`);
       }
@@ -341,6 +385,7 @@ class AuditLogImpl implements AuditLog {
     void this.archivePending();
     this.nextIndex = this.tree.size;
     await this.writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
+    this.checkDisk();
     this.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
@@ -349,11 +394,75 @@ class AuditLogImpl implements AuditLog {
 
   private keysRecorded = false;
 
+  /**
+   * Recomputes the whole tree from the stored leaves, chunk by chunk, and compares every stored chunk hash: a leaf
+   * changed inside a completed chunk is found here, not trusted. Throws GLM_ERR_AUDIT_STATE_CORRUPT naming the first
+   * bad index (the exact entry when the leaf no longer carries its index in canonical form, else its chunk's first).
+   */
+  private verifyStore(n: number): void {
+    const h = this.tree.h;
+    const full = Math.floor(n / CHUNK);
+    const stored: (Buffer | undefined)[] = new Array(full);
+    for (const [c, hash] of this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ?').raw(true).all(full) as [number, Buffer][]) stored[c] = hash;
+    let bad = -1;
+    for (const [idx, leaf] of this.db.prepare('SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx').raw(true).iterate(n) as IterableIterator<[number, Buffer]>) {
+      const chunkHash = this.tree.append(h.leaf(leaf));
+      if (chunkHash === undefined) continue;
+      const c = Math.floor(idx / CHUNK);
+      const expected = stored[c];
+      // A missing chunk row is derived data lost (a crash between tables cannot happen: one transaction), a differing one is tampering.
+      if (expected !== undefined && !expected.equals(chunkHash)) {
+        bad = c;
+        break;
+      }
+    }
+    if (bad < 0) return;
+    let first = bad * CHUNK;
+    for (const [idx, leaf] of this.leavesRange.raw(true).all(bad * CHUNK, bad * CHUNK + CHUNK - 1) as [number, Buffer][]) {
+      if (!leafIsSound(leaf, idx)) {
+        first = idx;
+        break;
+      }
+    }
+    throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry ${first} does not match the stored hash of entries ${bad * CHUNK}..${bad * CHUNK + CHUNK - 1}: the store was modified; refusing to start on it`);
+  }
+
+  /** `<stateDir>/trust/audit-keys.txt`: the verifier keys trusted to sign this log's checkpoints, one per line. */
+  private pinFile(): string {
+    return path.join(path.dirname(this.dir), 'trust', AUDIT_PIN_FILE);
+  }
+
+  /**
+   * The pinned verifier keys. A store without a pin file pins its current signers' keys once (first start, or an
+   * upgrade); from then on a key that is not listed there is never trusted, whatever the store says.
+   */
+  private pinnedKeys(): Set<string> {
+    try {
+      return new Set(fs.readFileSync(this.pinFile(), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `cannot read the pinned audit keys ${quote(this.pinFile())}: ${(err as Error).message}`);
+      return new Set();
+    }
+  }
+
   /** Remembers every signer's verifier key (table `keys` and `keys.txt`) so offline verification can find them. */
   private async recordKeys(): Promise<void> {
     if (this.keysRecorded) return;
     const rows: Statement[] = [];
-    for (const s of this.signers) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now()]]);
+    const vkeys: string[] = [];
+    for (const s of this.signers) vkeys.push(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()));
+    const pinned = this.pinnedKeys();
+    if (pinned.size === 0) {
+      fs.mkdirSync(path.dirname(this.pinFile()), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(this.pinFile(), `${vkeys.join('\n')}\n`, { mode: 0o644 });
+      this.log.info({ file: this.pinFile(), keys: vkeys.length }, 'audit checkpoint keys pinned (first use)');
+    } else {
+      const unpinned = vkeys.find((k) => !pinned.has(k));
+      if (unpinned !== undefined) {
+        throw new GlimmerError('GLM_ERR_AUDIT_KEY_UNPINNED', `the checkpoint signer's key ${quote(unpinned.split('+').slice(0, 2).join('+'))} is not pinned in ${quote(this.pinFile())}; add its verifier key there if the key was rotated on purpose`);
+      }
+    }
+    for (const vkey of vkeys) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [vkey, this.now()]]);
     await this.writer.run(rows);
     fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
     this.keysRecorded = true;
@@ -394,6 +503,7 @@ class AuditLogImpl implements AuditLog {
 
   append(record: AuditRecord): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
+      if (this.failure) this.refusedWhileFailed += 1;
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
@@ -498,10 +608,95 @@ class AuditLogImpl implements AuditLog {
 
   private failClosed(err: unknown, batch: Batch): void {
     // Nothing of the failed commit reached the tree; the writer refuses every later commit, so no gap is ever stored.
-    this.failure ??= new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
-    this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
+    if (!this.failure) {
+      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', `the audit store could not commit (${(err as { cause?: Error }).cause?.message ?? (err as Error).message}); the log failed closed`, { cause: err });
+      this.failedSince = this.now();
+      this.refusedWhileFailed = 0;
+      this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends until the store can commit again');
+      this.options.metrics?.auditCommitFailing.set(1);
+    }
     this.rejectAll(batch, this.failure);
     for (const queued of this.queued.splice(0)) this.rejectAll(queued, this.failure);
+    this.scheduleRecovery();
+  }
+
+  health(): AuditHealth {
+    const disk = { ...(this.diskFreeBytes === undefined ? {} : { diskFreeBytes: this.diskFreeBytes }), diskLow: this.diskFreeBytes !== undefined && this.diskFreeBytes < this.watermark() };
+    if (this.failure) return { committing: false, reason: this.failure.message, ...disk };
+    if (this.closed || this.closing) return { committing: false, reason: 'the audit log is closed', ...disk };
+    return { committing: true, ...disk };
+  }
+
+  private watermark(): number {
+    return this.options.diskWatermarkBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Free bytes for this process on the log's file system (undefined where statfs is unavailable). */
+  private checkDisk(): number | undefined {
+    try {
+      const st = fs.statfsSync(this.dir);
+      this.diskFreeBytes = st.bavail * st.bsize;
+    } catch {
+      this.diskFreeBytes = undefined;
+    }
+    const m = this.options.metrics;
+    if (m && this.diskFreeBytes !== undefined) {
+      m.auditDiskFree.set(this.diskFreeBytes);
+      m.auditDiskWatermark.set(this.watermark());
+    }
+    return this.diskFreeBytes;
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recoveryTimer || this.closed || this.closing) return;
+    this.recoveryTimer = setInterval(() => void this.tryRecover(), this.options.recoveryIntervalMs ?? 1000);
+    this.recoveryTimer.unref();
+  }
+
+  /**
+   * Leaves the failed state without a restart: once no commit is in flight and the file system has room, a fresh
+   * writer thread is opened on the store at the tree's size (entries a failed writer committed without an answer
+   * are read back into the tree first, so no index is ever reused) and an `audit.recovered` record states the outage.
+   */
+  private async tryRecover(): Promise<void> {
+    if (this.closed || this.closing) {
+      clearInterval(this.recoveryTimer);
+      this.recoveryTimer = undefined;
+      return;
+    }
+    if (this.recovering || !this.failure || this.batchesInFlight > 0) return;
+    const free = this.checkDisk();
+    if (free !== undefined && free < RECOVERY_MIN_FREE_BYTES) return;
+    this.recovering = true;
+    let writer: AuditWriter | undefined;
+    try {
+      await this.writer.close().catch(() => undefined);
+      writer = await this.openWriter();
+      const n = this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM entries').pluck().get() as number;
+      if (n > this.tree.size) for (const [, leaf] of this.leavesRange.raw(true).all(this.tree.size, n - 1) as [number, Buffer][]) this.tree.append(this.tree.h.leaf(leaf));
+      await writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
+    } catch (err) {
+      await writer?.close().catch(() => undefined);
+      this.recovering = false;
+      if (this.now() - this.lastFailureLog > 60000) {
+        this.lastFailureLog = this.now();
+        this.log.warn({ err: (err as Error).message }, 'audit store still cannot be reopened; retrying');
+      }
+      return;
+    }
+    const failure = this.failure;
+    const since = this.failedSince;
+    const refused = this.refusedWhileFailed;
+    this.writer = writer;
+    this.nextIndex = this.tree.size;
+    this.failure = undefined;
+    this.recovering = false;
+    clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    this.options.metrics?.auditCommitFailing.set(0);
+    this.log.warn({ refused, failed_ms: this.now() - since }, 'audit store commits again; appends accepted');
+    // If this first commit fails too, the log fails closed again and the timer restarts.
+    this.append({ type: 'audit.recovered', failed_at: new Date(since).toISOString(), refused_appends: refused, error: failure.message }).catch(() => undefined);
   }
 
   /** A durable group commit: its leaf and chunk hashes join the tree, then its appends are acknowledged. */
@@ -586,6 +781,8 @@ class AuditLogImpl implements AuditLog {
       const body = formatCheckpoint({ origin: this.origin, size: n, root: this.tree.root(n), extensions: [] });
       let note: string;
       try {
+        // A key that is not pinned never signs (checked once, before its first signature).
+        await this.recordKeys();
         note = await withTimeout(signNote(body, this.signers), this.options.signTimeoutMs ?? 10000, 'signing a checkpoint');
       } catch (err) {
         for (const s of this.signers) this.options.metrics?.auditCheckpointFailures.inc({ signer: s.kind });
@@ -596,8 +793,6 @@ class AuditLogImpl implements AuditLog {
         }
         throw e;
       }
-      // A signer that was unreachable at open gets its key recorded once it has signed.
-      await this.recordKeys();
       const createdAt = this.now();
       await this.writer.run([['INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)', [n, note, createdAt]]]);
       this.latest = { size: n, note, createdAt };
@@ -624,11 +819,13 @@ class AuditLogImpl implements AuditLog {
       if (this.tree.size > (this.latest?.size ?? -1) && !this.failure) await this.signCheckpoint();
       const open = this.openSegment();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
-      if (open && this.now() - open.openedAt >= rotateMs && this.tree.size > open.start) await this.rotate();
+      const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
+      if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
       if (this.archivePendingCount > 0) await this.archivePending();
     } catch {
       // Logged and counted in signCheckpoint; the next tick retries.
     } finally {
+      this.checkDisk();
       this.updateGauges();
     }
   }
@@ -758,6 +955,7 @@ class AuditLogImpl implements AuditLog {
     if (this.closed || this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.settle();
     try {
       if (!this.failure) await this.rotate();

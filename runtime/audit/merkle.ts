@@ -1,5 +1,5 @@
 /**
- * RFC 9162 Merkle tree hashing (CONTRACT.md "Audit hashing"): leaf = H(0x00 || leaf), node = H(0x01 || left || right),
+ * RFC 9162 Merkle tree hashing (docs/audit.md "Hashing"): leaf = H(0x00 || leaf), node = H(0x01 || left || right),
  * empty tree = H(""). Proofs follow RFC 9162 §2.1.3 (inclusion) and §2.1.4 (consistency); the verifiers are the
  * iterative algorithms of §2.1.3.2 and §2.1.4.2. Everything here is pure: storage lives in log.ts.
  */

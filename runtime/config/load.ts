@@ -8,6 +8,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { GlimmerError, quote } from '../errors';
+import { dmzBypassReason, firstDmzBypass } from '../model/zones';
 import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
 import type { CognitiveConfig, RuntimeConfig, RuntimeConfigFile } from './types';
@@ -97,6 +98,12 @@ function crossCheck(file: string, cfg: RuntimeConfigFile): void {
       if (!zones.has(c[end])) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /conduits/${i}/${end}: received ${quote(c[end])}, allowed: one of ${known}`);
     }
   });
+  const bypass = firstDmzBypass(cfg.zones, cfg.conduits);
+  if (bypass >= 0) {
+    const c = cfg.conduits[bypass] as RuntimeConfigFile['conduits'][number];
+    const level = (name: string) => cfg.zones.find((z) => z.name === name) as RuntimeConfigFile['zones'][number];
+    throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /conduits/${bypass}: ${dmzBypassReason(level(c.from), level(c.to))}`, { details: { file, path: `/conduits/${bypass}` } });
+  }
   const names = new Set<string>();
   cfg.agents.forEach((a, i) => {
     if (!zones.has(a.zone)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /agents/${i}/zone: received ${quote(a.zone)}, allowed: one of ${known}`);
@@ -133,7 +140,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
       shutdownGraceMs: doc.supervisor?.shutdown_grace_ms ?? 5000,
     },
     plant: normalisePlant(abs, doc),
-    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443 },
+    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443, allowedHosts: (doc.api?.allowed_hosts ?? ['localhost']).map((h) => h.toLowerCase()) },
     a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
   };

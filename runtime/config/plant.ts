@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
-import { gatewayListenerZones } from '../industrial/modbus/rules';
-import { plantMap } from '../industrial/plant/map';
+import { plantMap } from '../model/plant-map';
+import { gatewayListenerZones } from '../model/zones';
 import type { ExternalPlant, PlcEndpoint, PlcEndpointFile, RuntimeConfig, RuntimeConfigFile } from './types';
 
 export const DEFAULT_GATEWAY_PORT = 5020;

@@ -159,6 +159,8 @@ export const runtimeConfigSchema = {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         mtls_port: { type: 'integer', minimum: 0, maximum: 65535 },
+        // Host names the API answers under besides IP addresses (DNS rebinding defence). Default: [localhost].
+        allowed_hosts: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' } },
       },
     },
     // Agent-to-agent A2A endpoints: where this process's agents listen, and where agents of other pods are reached.

@@ -72,7 +72,7 @@ export interface RuntimeConfigFile {
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
-  readonly api?: { host?: string; port?: number; mtls_port?: number };
+  readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly cognitive_config?: string;
 }
@@ -86,7 +86,8 @@ export interface RuntimeConfig {
   readonly supervisor: { restartBackoffMs: { initial: number; max: number }; maxRestarts: number; restartWindowS: number; shutdownGraceMs: number };
   /** `mode: embedded` (default) runs the simulated plant in-process; `external` talks to the real PLCs of `external`. */
   readonly plant: { mode: PlantMode; seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[]; external?: ExternalPlant };
-  readonly api: { host: string; port: number; mtlsPort: number };
+  /** allowedHosts: names the API answers under besides IP addresses (DNS rebinding defence). */
+  readonly api: { host: string; port: number; mtlsPort: number; allowedHosts: readonly string[] };
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };

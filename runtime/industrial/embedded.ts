@@ -4,18 +4,18 @@
  * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
-import { failSafeWrites, withSafetyInterlocks, type WriteDecisionFn } from './modbus/inspector';
+import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaSecurityFor } from './opcua/security';
-import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from './plant/map';
+import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
 import { PlantRuntime } from './plant/runtime';
-import { PROCESS_ZONE } from './plant/simulation';
+import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE } from '../model/plant';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
 /** What the runtime hands to the plant it starts, embedded or external. */
@@ -27,11 +27,13 @@ export interface PlantStartOptions {
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
   readonly audit: (records: AuditRecordInput[]) => void;
   /**
-   * Policy decision for writes (plug the trust PDP here, e.g. `gatewayDecide(...)` of runtime/trust/policy/frame).
-   * The plant's safety interlocks are applied after it (withSafetyInterlocks).
-   * @default failSafeWrites: only tripping the emergency stop
+   * Step 1 of the write decision (write-decision.ts): who may write what (the trust PDP's `gatewayDecide`).
+   * The plant adds the interlock steps itself, from its own process image.
+   * @default failSafeOnly: of the safety writes, only tripping the emergency stop
    */
-  readonly decide?: WriteDecisionFn;
+  readonly policy?: WriteDecider;
+  /** The plant's interlock topology and limits. @default SIMULATED_PLANT_PROFILE */
+  readonly profile?: InterlockProfile;
 }
 
 export interface EmbeddedPlantOptions extends PlantStartOptions {
@@ -63,8 +65,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const plant = new PlantRuntime({ seed: config.plant.seed, tickMs: config.plant.tickMs });
   plant.start();
-  const tripped = () => (plant.snapshot.assets.safety_1 as { interlock_tripped?: boolean } | undefined)?.interlock_tripped === true;
-  const decide = withSafetyInterlocks(options.decide ?? failSafeWrites, tripped);
+  const decide = composeWriteDecision({ policy: options.policy, profile: options.profile ?? SIMULATED_PLANT_PROFILE, image: () => plant.snapshot });
   const started: { stop(): Promise<void> }[] = [{ stop: async () => plant.stop() }];
   try {
     const plc = await startSimulatedPlc({ plant, port: options.plcPort ?? 0, host });

@@ -10,8 +10,9 @@ import type { Logger } from '../observability/logger';
 import { bits, registers } from './modbus/client';
 import { EX, FC, newDecodedRequest } from './modbus/frame';
 import type { Upstream } from './modbus/upstream';
-import { fromRaw, plantMap, snapshotFromSignals, tableSizes, type ModbusTable, type PlantMapEntry } from './plant/map';
-import type { PlantSnapshot } from './plant/simulation';
+import { type ModbusTable, type PlantMapEntry, fromRaw, plantMap, tableSizes } from '../model/plant-map';
+import { snapshotFromSignals } from './plant/map';
+import type { PlantSnapshot } from '../model/plant';
 
 /** Reads `quantity` items of a table from a unit; resolves with the response PDU. */
 export type UnitReader = (unitId: number, functionCode: number, address: number, quantity: number) => Promise<Buffer>;

@@ -4,12 +4,13 @@
  * the plant map's unit ids.
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { ModbusGateway, type RouteOptions } from './modbus/gateway';
-import type { WriteDecisionFn } from './modbus/inspector';
-import { compileRules, defaultZoneRules, gatewayListenerZones } from './modbus/rules';
+import type { WriteDecider } from './write-decision';
+import { compileRules, defaultZoneRules } from './modbus/rules';
+import { gatewayListenerZones } from '../model/zones';
 
 /** Listener ports from a first port: operations on `base`, the other zones on the next ones (0: any free port each). */
 export function consecutivePorts(config: Pick<RuntimeConfig, 'zones' | 'conduits'>, base: number): Record<string, number> {
@@ -21,8 +22,8 @@ export interface ZoneGatewayOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   readonly audit: (records: AuditRecordInput[]) => void;
-  /** The write decision: policy, then the safety interlocks (`withSafetyInterlocks`). */
-  readonly decide: WriteDecisionFn;
+  /** The write decision (`composeWriteDecision`): policy, then the interlocks. */
+  readonly decide: WriteDecider;
   /** Client zone -> listen port. */
   readonly ports: Readonly<Record<string, number>>;
   readonly host: string;

@@ -5,7 +5,7 @@
  * Both outcomes are audited; a refusal keeps the error code that names what failed.
  */
 import path from 'node:path';
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import { asGlimmerError } from '../errors';
 import { validateSvid } from '../trust/svid';
 import { ruleArtifact } from '../config/rules-dir';

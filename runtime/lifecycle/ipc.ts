@@ -1,5 +1,5 @@
 /** Messages between the supervisor and an agent process (Node IPC channel, structured clone). */
-import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
+import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentSpec, RuntimeConfig } from '../config/types';
 import type { ConfigPins } from './config-pins';
 import type { Transition } from './state-machine';
@@ -52,3 +52,6 @@ export type AgentToSupervisor =
 
 /** Exit code of an agent process whose boot was refused (bad identity, tampered artifact): never restarted. */
 export const EXIT_BOOT_REFUSED = 3;
+
+/** Exit code of an agent process that outlived its supervisor (drained briefly, then left). */
+export const EXIT_ORPHANED = 4;

@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentMessage, AuditRecordInput } from '../agents/behaviour';
+import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
 import { GlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
@@ -164,6 +164,8 @@ export class Supervisor extends EventEmitter {
     if (this.stopping) return;
     const { file, execArgv } = this.entry(slot.spec.kind);
     const identity = await this.options.identityFor(slot.spec);
+    // stop() may have run while the identity was issued: never fork an agent nobody will terminate.
+    if (this.stopping) return;
     const child = fork(file, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
     slot.state = 'INIT';

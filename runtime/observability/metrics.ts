@@ -34,7 +34,7 @@ export function createMetrics() {
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
     requiredSafetyLevel: new client.Gauge({ name: 'required_safety_level', help: 'Safety integrity level the agent requires', labelNames: ['agent', 'zone'], registers: r }),
 
-    // --- industrial gateway (runtime/industrial) --- defined by observability (issue 8); the gateway owner fills them.
+    // --- industrial gateway (runtime/industrial) --- names fixed here so dashboards and alerts have one source.
     // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);
     // decision: allow|deny; reason: a bounded code (policy, interlock, sanity, zone, ...). Never a client address.
     gatewayDecisions: new client.Counter({ name: 'glimmer_gateway_decisions_total', help: 'Gateway decisions on Modbus/OPC UA requests by target zone, function, decision and reason', labelNames: ['zone', 'function', 'decision', 'reason'], registers: r, collect: () => heldGatewayDecisions.forEach((take) => take()) }),
@@ -42,6 +42,7 @@ export function createMetrics() {
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
     // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
     gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),
+    gatewayConnectionsRefused: new client.Counter({ name: 'glimmer_gateway_connections_refused_total', help: 'Modbus client connections refused or evicted by the connection budgets, by client zone and reason (listener_full|source_limit|evicted)', labelNames: ['zone', 'reason'], registers: r }),
     gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
     processImageAge,
     plantProcessImageAge: new client.Gauge({
@@ -55,7 +56,7 @@ export function createMetrics() {
     opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
     // --- end industrial gateway ---
 
-    // --- audit (runtime/audit) --- metric names defined by observability (issue 8); filled by the audit owner.
+    // --- audit (runtime/audit) ---
     auditAppends: new client.Counter({ name: 'glimmer_audit_appends_total', help: 'Entries appended to the Merkle audit log and acknowledged as durable', registers: r }),
     auditCheckpointAge: new client.Gauge({ name: 'glimmer_audit_checkpoint_age_seconds', help: 'Seconds the oldest durable audit entry has waited for a signed checkpoint (0 while the latest checkpoint covers every entry)', registers: r }),
     auditTreeSize: new client.Gauge({ name: 'glimmer_audit_tree_size', help: 'Entries in the audit Merkle tree (durable)', registers: r }),
@@ -63,9 +64,13 @@ export function createMetrics() {
     auditCheckpointFailures: new client.Counter({ name: 'glimmer_audit_checkpoint_failures_total', help: 'Failed attempts to sign an audit checkpoint, by signer kind (kms|pkcs11|file|ml-dsa|ephemeral)', labelNames: ['signer'], registers: r }),
     auditCommitDuration: new client.Histogram({ name: 'glimmer_audit_commit_duration_seconds', help: 'Duration of one audit group commit (transaction plus fsync)', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: r }),
     auditSegmentsSealed: new client.Counter({ name: 'glimmer_audit_segments_sealed_total', help: 'Audit segments closed with a sealed final checkpoint', registers: r }),
+    auditDiskFree: new client.Gauge({ name: 'glimmer_audit_disk_free_bytes', help: 'Free bytes on the file system of the audit log, checked every checkpoint interval', registers: r }),
+    auditDiskWatermark: new client.Gauge({ name: 'glimmer_audit_disk_watermark_bytes', help: 'Low-disk watermark of the audit log: free space below it fires AuditDiskLow', registers: r }),
+    auditCommitFailing: new client.Gauge({ name: 'glimmer_audit_commit_failing', help: '1 while the audit log cannot commit (appends refused, writes to PLCs refused but the fail-safe direction); 0 otherwise', registers: r }),
+    auditAggregated: new client.Counter({ name: 'glimmer_audit_aggregated_total', help: 'Audit records folded into a per-source aggregate record instead of being written one by one, by kind', labelNames: ['kind'], registers: r }),
     // --- end audit ---
 
-    // --- trust (runtime/trust) --- defined by observability (issue 8); the trust owner fills it.
+    // --- trust (runtime/trust) ---
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
     // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
     tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
@@ -79,7 +84,7 @@ export function createMetrics() {
     policyGeneration: new client.Gauge({ name: 'glimmer_policy_generation', help: 'Version of the policy set and model in force (increases on every reload or model change)', registers: r }),
     // --- end trust ---
 
-    // --- reasoning (runtime/reasoning) --- defined by observability (issue 8); the reasoning owner fills them.
+    // --- reasoning (runtime/reasoning) ---
     // ruleset: the rule file's base name (bounded by config/cognitive.yml); asset: asset ids of the plant model (bounded).
     ruleEvaluations: new client.Counter({ name: 'glimmer_rule_evaluations_total', help: 'Safety and asset rule evaluations by ruleset and outcome (ok|violation|error)', labelNames: ['ruleset', 'outcome'], registers: r }),
     ruleEvaluationDuration: new client.Histogram({ name: 'glimmer_rule_evaluation_duration_seconds', help: 'Duration of one rule evaluation', labelNames: ['ruleset'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: r }),

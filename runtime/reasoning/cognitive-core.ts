@@ -11,7 +11,7 @@
  */
 import crypto from 'node:crypto';
 import { asGlimmerError } from '../errors';
-import type { AuditRecordInput } from '../agents/behaviour';
+import type { AuditRecordInput } from '../model/messages';
 import { featureVector } from '../industrial/plant/dataset';
 import type { Evaluation, RuleEngine } from './engine';
 import { FEATURE_COUNT, type AnomalyModel, type WindowScores } from './model';

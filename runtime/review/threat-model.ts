@@ -117,8 +117,7 @@ function entry(root: string, spec: { id: string; scope: ThreatEntry['scope']; su
   return { ...spec, missingFiles: missing, status };
 }
 
-const isDmzBypass = (a: Zone, b: Zone) => Math.max(a.isa95_level, b.isa95_level) >= 4 && Math.min(a.isa95_level, b.isa95_level) <= 3;
-
+/** Per conduit threats. A conduit that bypasses the DMZ never gets here: loadConfig refuses it (runtime/model/zones.ts). */
 function conduitThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] {
   const byName = new Map(cfg.zones.map((z) => [z.name, z]));
   const out: ThreatEntry[] = [];
@@ -127,9 +126,6 @@ function conduitThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] {
     const to = byName.get(c.to) as Zone;
     const subject = `conduit:${c.from}->${c.to}`;
     const base = `TM-CD-${c.from}-${c.to}`.toUpperCase();
-    if (isDmzBypass(from, to)) {
-      out.push(entry(root, { id: `${base}-Z`, scope: 'conduit', subject, stride: 'E', threat: `The conduit ${c.from} (L${from.isa95_level}) -> ${c.to} (L${to.isa95_level}) connects the enterprise level to levels 0-3 without crossing the DMZ (ISA-95 level 3.5).` }));
-    }
     const web = c.protocols.filter((p) => p === 'https' || p === 'a2a');
     if (web.length > 0) {
       out.push(entry(root, {

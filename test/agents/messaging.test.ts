@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { AgentMessage, AuditRecordInput } from '../../runtime/agents/behaviour';
+import type { AgentMessage, AuditRecordInput } from '../../runtime/model/messages';
 import { type AgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT, policyArtifacts, startAgentMessenger } from '../../runtime/agents/messaging';
 import { loadConfig } from '../../runtime/config/load';
 import type { AgentSpec, RuntimeConfig } from '../../runtime/config/types';

@@ -109,7 +109,7 @@ test('GIVEN invalid config bodies WHEN posted THEN 400 GLM_ERR_API_BODY_INVALID 
   }
 });
 
-test('GIVEN a log with entries WHEN a client fetches checkpoint, entries and proofs THEN the shapes are as CONTRACT.md and everything verifies against the signed root', async () => {
+test('GIVEN a log with entries WHEN a client fetches checkpoint, entries and proofs THEN the shapes are as docs/audit.md says and everything verifies against the signed root', async () => {
   const s = await serve();
   try {
     await Promise.all(Array.from({ length: 37 }, (_, i) => s.log.append({ type: 'api.test', i })));

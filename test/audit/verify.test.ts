@@ -99,7 +99,9 @@ test('GIVEN history rewritten and re-signed with an attacker key that was added 
   const pinned = path.join(tempDir(), 'keys.txt');
   fs.copyFileSync(path.join(dir, 'audit', 'keys.txt'), pinned);
   // The attacker rewrites entry 5, recomputes everything with the log's own code and signs with a new key.
-  tamper(dir, "UPDATE entries SET leaf = CAST(REPLACE(CAST(leaf AS TEXT), '\"i\":5', '\"i\":6') AS BLOB) WHERE idx = 5; DELETE FROM checkpoints; UPDATE segments SET checkpoint = NULL; DELETE FROM chunks;");
+  tamper(dir, "UPDATE entries SET leaf = CAST(REPLACE(CAST(leaf AS TEXT), '\"i\":5', '\"i\":6') AS BLOB) WHERE idx = 5; DELETE FROM checkpoints; UPDATE segments SET checkpoint = NULL; DELETE FROM chunks; DELETE FROM keys;");
+  // With the whole state dir in hand it also drops the runtime's key pin: only the auditor's own copy catches it.
+  fs.rmSync(path.join(dir, 'trust', 'audit-keys.txt'));
   const attacker = ephemeralSigner(KEY);
   const log = await openAuditLog({ stateDir: dir, signer: attacker });
   const note = await log.checkpoint();

@@ -39,7 +39,7 @@ test('GIVEN a file without the optional blocks WHEN loaded THEN every default is
   const cfg = loadConfig(write(rest));
   assert.deepEqual(cfg.supervisor, { restartBackoffMs: { initial: 100, max: 10000 }, maxRestarts: 5, restartWindowS: 60, shutdownGraceMs: 5000 });
   assert.deepEqual(cfg.plant, { mode: 'embedded', seed: 42, tickMs: 100, faultSchedule: [] });
-  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, mtlsPort: 8443 });
+  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, mtlsPort: 8443, allowedHosts: ['localhost'] });
   assert.deepEqual(cfg.a2a, { host: '127.0.0.1', port: 0, peers: {} });
 });
 

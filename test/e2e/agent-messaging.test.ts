@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { AuditRecordInput } from '../../runtime/agents/behaviour';
+import type { AuditRecordInput } from '../../runtime/model/messages';
 import { startRuntime } from '../../runtime/app';
 import { silentLogger } from '../../runtime/observability/logger';
 

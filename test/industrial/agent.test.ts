@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import factory, { shutdownWrite } from '../../runtime/agents/industrial';
-import type { AgentBehaviour, AgentContext, AgentMessage, AuditRecordInput } from '../../runtime/agents/behaviour';
+import type { AgentBehaviour, AgentContext } from '../../runtime/agents/behaviour';
+import type { AgentMessage, AuditRecordInput } from '../../runtime/model/messages';
 import { loadConfig } from '../../runtime/config/load';
 import type { RuntimeConfig } from '../../runtime/config/types';
 import { startEmbeddedPlant, type EmbeddedPlant } from '../../runtime/industrial/embedded';
 import { silentLogger } from '../../runtime/observability/logger';
 import { createMetrics } from '../../runtime/observability/metrics';
-import type { PlantSnapshot } from '../../runtime/industrial/plant/simulation';
+import type { PlantSnapshot } from '../../runtime/model/plant';
 import { freePort, until } from './helpers';
 
 let dir: string;

@@ -163,7 +163,7 @@ test('GIVEN plant.mode external and a pymodbus PLC in its own process WHEN the r
   control.close();
 });
 
-test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime runs THEN there is no process image (only a complete one counts): process reads pass, safety reads get 0A, interlocked writes are refused', async (t) => {
+test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime runs THEN there is no process image (only a complete one counts): process reads pass, safety reads get 0A, interlocked writes and an emergency stop reset are refused, the trip is forwarded', async (t) => {
   const plcPort = await portBelowEphemeralRange();
   const peer = await startPeer(plcPort);
   t.after(() => { peer.kill('SIGKILL'); });
@@ -180,6 +180,10 @@ test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime r
   assert.equal(rt.processImage?.snapshot, undefined, 'half an image is no image');
   assert.match(rt.processImage?.error ?? '', /plc-safety/);
   assert.equal((await control.writeCoil(1, 0, true)).exception, 0x01, 'interlocks cannot be checked: refused');
+  // The safety PLC's state is unknown, which counts as tripped (as in embedded mode): a reset of the emergency stop is
+  // refused by the decision, while the trip passes it and meets the unreachable PLC.
+  assert.equal((await control.writeCoil(2, 0, false)).exception, 0x01, 'reset refused while the safety state is unknown');
+  assert.equal((await control.writeCoil(2, 0, true)).exception, 0x0a, 'the trip passes the decision');
   control.close();
 });
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
-import { applyWrite, mapEntry, plantMap, signalValue, tableSizes } from '../../runtime/industrial/plant/map';
+import { applyWrite, mapEntry, signalValue } from '../../runtime/industrial/plant/map';
+import { plantMap, tableSizes } from '../../runtime/model/plant-map';
 import { featureVector, FEATURE_NAMES, generateWindows } from '../../runtime/industrial/plant/dataset';
 import { isGlimmerError } from '../../runtime/errors';
 

@@ -17,6 +17,7 @@ import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitorin
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { A2A_PORT, LABELS, portsOf } from '../../modules/zone-model';
 import { findManifest, K8S_STACKS, manifests, resources, synthAll, type K8sManifest } from './helpers';
+import { a2aZonesOf } from '../../stacks/platform-stack';
 
 const { stacks, inputs } = synthAll();
 interface PodSpec {
@@ -106,10 +107,12 @@ for (const name of ['edge', 'cloud-platform']) {
         }
       }
     }
-    // An a2a conduit also opens its A2A port the other way (either agent may call, as the runtime's PDP reads it).
+    // An a2a conduit also opens its A2A port the other way (either agent may call, as the runtime's PDP reads it),
+    // into zones where an agent serves A2A (the data agent in the DMZ serves none: no port opens there for nothing).
+    const a2aZones = a2aZonesOf(cfg.agents as never);
     const expected = cfg.conduits.flatMap((c) => [
       `${c.from}->${c.to}:${portsOf(c.protocols as never).join(',')}`,
-      ...(c.protocols.includes('a2a') ? [`${c.to}->${c.from}:${A2A_PORT}`] : []),
+      ...(c.protocols.includes('a2a') && a2aZones.includes(c.from) ? [`${c.to}->${c.from}:${A2A_PORT}`] : []),
     ]);
     assert.deepEqual(open.sort(), expected.sort());
   });

@@ -43,7 +43,7 @@ test('GIVEN a cdktf.json whose context.topology is bad WHEN no flag or env is se
   fs.writeFileSync(file, JSON.stringify({ context: { topology: 'edge' } }));
   assert.equal(resolveTopology({ env: {}, cdktfJson: file }), 'edge');
   assert.equal(resolveTopology({ env: { CDKTF_CONTEXT_JSON: '{"topology":"cloud"}' }, cdktfJson: file }), 'cloud');
-  assert.equal(resolveTopology({ env: {}, cdktfJson: '/nonexistent' }), 'all');
+  assert.equal(resolveTopology({ env: {}, cdktfJson: path.join(tmp, 'no-such-cdktf.json') }), 'all');
 });
 
 test('GIVEN a bad topology WHEN the synth entry point runs THEN it exits 2 and writes nothing', () => {
@@ -91,15 +91,16 @@ test('GIVEN one HSM or a non-FIPS typo WHEN HsmCluster is built THEN GLM_ERR_INF
   refuses('GLM_ERR_INFRA_PROP_INVALID', () => new HsmCluster(stack(), 'h', { subnetIds: ['a'] }), /subnetIds/);
 });
 
-test('GIVEN the seed istio_version 1.18.2-hardened WHEN IstioMesh is built THEN it is refused: COMPLIANCE_POLICY=pqc needs >= 1.27', () => {
+test('GIVEN the seed istio_version 1.18.2-hardened or an end-of-life 1.27/1.28 WHEN IstioMesh is built THEN it is refused, naming the construct path', () => {
   const base = { compliancePolicy: 'pqc', trustDomain: 'glimmer.local' };
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.18.2-hardened' }), /version must be a pinned Istio release 1\.27\.0 or later.*received "1\.18\.2-hardened"/);
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.26.4' }), /received "1\.26\.4"/);
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.27.3', compliancePolicy: 'FIPS_140_3_LEVEL4' }), /compliancePolicy must be one of pqc, fips-140-2/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.18.2-hardened' }), /^IstioMesh s\/i: version must be a pinned Istio release 1\.29\.0 or later.*received "1\.18\.2-hardened"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.27.3' }), /received "1\.27\.3"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.28.9' }), /received "1\.28\.9"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.30.3', compliancePolicy: 'FIPS_140_3_LEVEL4' }), /compliancePolicy must be one of , pqc, fips-140-2/);
 });
 
 test('GIVEN restricted zone namespaces WHEN the Istio CNI is turned off THEN IstioMesh refuses (istio-init would need NET_ADMIN)', () => {
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { version: '1.27.3', compliancePolicy: 'pqc', trustDomain: 'glimmer.local', cni: false }), /cni must be true while the workload namespaces enforce Pod Security restricted .*, received false/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { version: '1.30.3', compliancePolicy: 'pqc', trustDomain: 'glimmer.local', cni: false }), /cni must be true while the workload namespaces enforce Pod Security restricted .*, received false/);
 });
 
 test('GIVEN a zone model with a direct enterprise -> control conduit WHEN checked THEN GLM_ERR_INFRA_ZONE_MODEL_INVALID names the conduit and the levels', () => {
@@ -109,7 +110,7 @@ test('GIVEN a zone model with a direct enterprise -> control conduit WHEN checke
     agents: [],
     trustDomain: 'glimmer.local',
   };
-  refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel(model), /"enterprise->control" joins ISA-95 level 4 and level 2 directly/);
+  refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel(model), /conduit enterprise \(ISA-95 level 4\) -> control \(level 2\) bypasses the DMZ/);
   refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel({ ...model, conduits: [{ from: 'dmz', to: 'nowhere', protocols: ['https'] }] }), /unknown zone/);
   refuses('GLM_ERR_INFRA_ZONE_MODEL_INVALID', () => checkZoneModel({ ...model, conduits: [], agents: [{ name: 'a', kind: 'data', zone: 'lab' }] }), /agent "a" is in unknown zone "lab"/);
 });

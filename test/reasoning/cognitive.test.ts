@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import type { AuditRecordInput } from '../../runtime/agents/behaviour';
+import type { AuditRecordInput } from '../../runtime/model/messages';
 import cognitiveFactory from '../../runtime/agents/cognitive';
 import { loadConfig } from '../../runtime/config/load';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
@@ -8,7 +8,8 @@ import { CognitiveCore, type ShutdownCommand } from '../../runtime/reasoning/cog
 import { reasoningSettings } from '../../runtime/reasoning/config';
 import { RuleEngine } from '../../runtime/reasoning/engine';
 import { loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/model';
-import { SIMULATED_PLANT_PROFILE, staticFacts } from '../../runtime/reasoning/plant-facts';
+import { SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
+import { staticFacts } from '../../runtime/reasoning/plant-facts';
 import { INT8_MODEL, sha256Of } from '../../bench/scenarios/inference';
 import { RULES_DIR, RULESETS } from './engines';
 

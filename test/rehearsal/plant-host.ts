@@ -11,15 +11,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../runtime/config/load';
-import { failSafeWrites } from '../../runtime/industrial/modbus/inspector';
+import { failSafeOnly } from '../../runtime/industrial/write-decision';
 import { provisionOpcuaTrust } from '../../runtime/industrial/opcua/client';
 import { identityFor, opcuaDir } from '../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../runtime/industrial/opcua/security';
 import { startSimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { startPlantOpcuaServer } from '../../runtime/industrial/plant/plc-opcua';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
-import { PROCESS_ZONE, type PlantSnapshot, type PumpSnapshot } from '../../runtime/industrial/plant/simulation';
-import { SIMULATED_PLANT_PROFILE } from '../../runtime/reasoning/plant-facts';
+import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE, type PlantSnapshot, type PumpSnapshot } from '../../runtime/model/plant';
 
 /** kPa above P-1's limit while a hazard is active (the rules compare kPa). */
 const OVERPRESSURE_KPA = (SIMULATED_PLANT_PROFILE.pressureLimitKPa.pump_1 as number) + 120;
@@ -51,7 +50,7 @@ async function main(): Promise<void> {
   await provisionOpcuaTrust(stateDir, 'industrial-1');
   const opcua = await startPlantOpcuaServer({
     plant, stateDir, port: Number(opcuaPort), host, hostname: host, minimumSamplingIntervalMs: 10, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
-    users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeWrites,
+    users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeOnly,
   });
   const client = identityFor(stateDir, 'industrial-1');
   process.stdout.write(`\nREADY ${JSON.stringify({

@@ -393,9 +393,6 @@ async function main(): Promise<number> {
 
   // Hosts: one network namespace per workload; Services resolve through each host's /etc/hosts.
   const loads = workloads(runtime);
-  // DEVONLY-BEGIN
-  if (process.env.REHEARSAL_DEV) for (const w of loads) { const c = w.template.spec.containers[0] as Container; if (!(c.env ?? []).some((e) => e.name === 'GLIMMER_TRUST_CA_DIR')) { c.env?.push({ name: 'GLIMMER_TRUST_CA_DIR', value: '/etc/glimmer/trust' }); c.volumeMounts?.push({ name: 'trust-ca', mountPath: '/etc/glimmer/trust', readOnly: true }); w.template.spec.volumes?.push({ name: 'trust-ca', secret: { secretName: 'glimmer-trust-ca' } }); } }
-  // DEVONLY-END
   const hostsFile = `127.0.0.1 localhost\n${loads.map((w, i) => `${subnet}.${10 + i} ${w.name}.${w.namespace}.svc ${w.name}.${w.namespace}.svc.cluster.local`).join('\n')}\n`;
   const hosts: RehearsalHost[] = loads.map((w, i) => {
     const root = path.join(runDir, 'hosts', w.name);
@@ -426,9 +423,6 @@ async function main(): Promise<number> {
   log(`agents: ${hosts.map((h, i) => `${h.name}=${states[i]}`).join(' ')}`);
   for (const [i, h] of hosts.entries()) if (states[i] !== 'ACTIVE') log(`${h.name} output:\n${h.output.slice(-3000)}`);
 
-  // DEVONLY-BEGIN
-  if (process.env.REHEARSAL_PAUSE) { log(`paused: ${hosts.map((h) => `${h.ns}=${h.ip}`).join(' ')}`); await new Promise((r) => setTimeout(r, Number(process.env.REHEARSAL_PAUSE))); }
-  // DEVONLY-END
   const industrial = hosts.find((h) => h.workload.template.metadata.labels['app.kubernetes.io/component'] === 'industrial') ?? hosts.find((h) => h.name.startsWith('industrial'));
   if (!industrial) throw new Error('the edge-runtime stack renders no industrial workload');
   const gatewayPorts = ((YAML.parse(configMaps.get(`${industrial.namespace}/glimmer-config`)?.['glimmer.yml'] ?? '{}') as { plant?: { external?: { gateway?: { ports?: Record<string, number> } } } }).plant?.external?.gateway?.ports) ?? {};

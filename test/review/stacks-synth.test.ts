@@ -1,7 +1,7 @@
 /**
  * plan-review on the real synthesized configurations of our own stacks (stacks/main.ts, both topologies, into a
- * temporary outdir). The stacks must stay clean: every finding must be one of the open items below, each reported
- * to the stacks' owner with its reason; a new finding fails the test.
+ * temporary outdir). The stacks must stay clean: every finding must be one of the open items below, each with the
+ * reason it stays open; a new finding fails the test.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

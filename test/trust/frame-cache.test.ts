@@ -7,8 +7,9 @@ import { compilePolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE, type LoadedPolicySet
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/model';
 import { createFrameDecider, decideFrame, gatewayDecide, indexPlantMap, type FrameRequest } from '../../runtime/trust/policy/frame';
+import { zoneClientId } from '../../runtime/trust/policy/model';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
-import { plantMap } from '../../runtime/industrial/plant/map';
+import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
 
 const TD = 'glimmer.local';
@@ -185,11 +186,27 @@ test('GIVEN the gateway adapter WHEN zone clients write process and safety signa
   const pump = plantMap().find((e) => e.id === 'pump_1.run');
   const estop = plantMap().find((e) => e.id === 'safety_1.emergency_stop');
   assert.ok(pump && estop);
-  const write = (zone: string, e: typeof pump) => decide({ zone, unitId: e.unit_id, functionCode: 5, address: e.address, quantity: 1 });
+  const write = (zone: string, e: typeof pump) => decide({ zone, unitId: e.unit_id, functionCode: 5, address: e.address, count: 1, signals: [e] });
   assert.deepEqual(write('operations', pump), { allow: true, by: 'policy' });
   assert.deepEqual(write('control', estop), { allow: true, by: 'policy' });
   const denied = write('operations', estop);
   assert.equal(denied.allow, false);
   assert.match(denied.reason ?? '', /forbid-safety-write-below-level/);
   assert.equal(write('enterprise', pump).allow, false);
+});
+
+test('GIVEN every mapped signal and every zone client WHEN decided with the entries the gateway already looked up and without THEN the PDP answers are equal', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
+  const index = indexPlantMap(plantMap());
+  let compared = 0;
+  for (const e of plantMap()) {
+    for (const zone of ['enterprise', 'dmz', 'operations', 'control', 'safety']) {
+      for (const functionCode of e.table === 'coil' ? [1, 5] : e.table === 'holding' ? [3, 6] : [e.table === 'discrete' ? 2 : 4]) {
+        const request: FrameRequest = { principal: zoneClientId(TD, zone), unitId: e.unit_id, functionCode, address: e.address, count: 1 };
+        assert.deepEqual(decideFrame(pdp, index, { ...request, signals: [e] }), decideFrame(pdp, index, request), `${e.id} from ${zone}, function ${functionCode}`);
+        compared += 1;
+      }
+    }
+  }
+  assert.ok(compared > 100);
 });

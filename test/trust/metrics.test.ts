@@ -4,7 +4,7 @@ import { createMetrics } from '../../runtime/observability/metrics';
 import { trustMetricHooks } from '../../runtime/trust/metrics';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import { createFrameDecider } from '../../runtime/trust/policy/frame';
-import { plantMap } from '../../runtime/industrial/plant/map';
+import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
 
 test('GIVEN the trust metric hooks WHEN refusals, expiries, decisions and cache lookups happen THEN the trust block metrics show them', async () => {

@@ -3,7 +3,7 @@
  * shift (a fictional roster, deterministic by time). They carry personal data on purpose, so the demo shows the
  * Data Agent's GDPR filter at work on the way from the DMZ to the enterprise zone.
  */
-import type { PlantSnapshot } from '../../industrial/plant/simulation';
+import type { PlantSnapshot } from '../../model/plant';
 
 const ROSTER = [
   { operator_name: 'Alex Example', operator_badge: 'B-1001', operator_email: 'alex.example@plant.example' },

@@ -1,5 +1,5 @@
 /**
- * Audit log routes (CONTRACT.md): configuration, the latest signed checkpoint, entries, inclusion and consistency
+ * Audit log routes (docs/audit.md): configuration, the latest signed checkpoint, entries, inclusion and consistency
  * proofs; plus `GET /v1/audit/keys` (verifier keys) and `GET /v1/audit/segments`, which `glimmer audit verify --url`
  * uses. Every route needs an authenticated principal; changing the configuration needs `configure`.
  */

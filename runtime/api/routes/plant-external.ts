@@ -4,8 +4,8 @@
  * GLM_ERR_PLANT_SIMULATOR_ABSENT (409), never a silent success.
  */
 import { GlimmerError } from '../../errors';
-import { plantMap } from '../../industrial/plant/map';
-import type { PlantSnapshot } from '../../industrial/plant/simulation';
+import { plantMap } from '../../model/plant-map';
+import type { PlantSnapshot } from '../../model/plant';
 import type { Route } from '../router';
 
 export function externalPlantRoutes(image: () => PlantSnapshot | undefined, why: () => string): Route[] {

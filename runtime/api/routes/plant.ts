@@ -4,15 +4,19 @@
  */
 import type { AuditSink } from '../../lifecycle/supervisor';
 import { GlimmerError, quote } from '../../errors';
-import { plantMap } from '../../industrial/plant/map';
+import { plantMap } from '../../model/plant-map';
 import type { PlantRuntime } from '../../industrial/plant/runtime';
-import { FAULT_KINDS, type FaultKind } from '../../industrial/plant/simulation';
+import { FAULT_KINDS, type FaultKind } from '../../model/plant';
 import type { Route } from '../router';
 
-/** Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). */
+/**
+ * Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). The record
+ * is durable before the fault applies: when the audit log cannot commit, nothing is applied (the caller gets 503).
+ */
 export async function injectFault(plant: PlantRuntime, audit: AuditSink, asset: string, fault: FaultKind, by: string): Promise<void> {
-  plant.sim.injectFault(asset, fault);
+  plant.sim.checkFault(asset, fault);
   await audit.append({ type: 'plant.fault.injected', asset, fault, by });
+  plant.sim.injectFault(asset, fault);
 }
 
 export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
@@ -39,8 +43,10 @@ export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
       path: '/v1/plant/faults',
       async handle(ctx) {
         const asset = ctx.url.searchParams.get('asset') ?? undefined;
-        plant.sim.clearFaults(asset);
+        if (asset !== undefined) plant.sim.checkAssetId(asset);
+        // Audited first, as injections are: no change without its durable record.
         await audit.append({ type: 'plant.fault.cleared', asset: asset ?? 'all', by: ctx.principal?.id ?? 'unknown' });
+        plant.sim.clearFaults(asset);
         return { status: 200, body: { cleared: asset ?? 'all' } };
       },
     },

@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import { GlimmerError, quote } from '../../errors';
 import type { Command } from '../command';
-import { plantMap } from '../../industrial/plant/map';
-import { FAULT_KINDS, PlantSimulation, type FaultKind } from '../../industrial/plant/simulation';
+import { plantMap } from '../../model/plant-map';
+import { FAULT_KINDS, type FaultKind } from '../../model/plant';
+import { PlantSimulation } from '../../industrial/plant/simulation';
 
 const USAGE = `Usage:
   glimmer plant map [--json]

@@ -34,6 +34,19 @@ const command: Command = async (argv) => {
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return printHelp(HELP);
+  // Signals are taken from the first moment: a SIGTERM while the runtime is still starting (Kubernetes stops pods
+  // that are starting) must drain, not kill the process with the default handler.
+  let signalled: ((signal: string) => void) | undefined;
+  const stopSignal = new Promise<string>((resolve) => {
+    signalled = resolve;
+  });
+  const onSignal = (signal: string) => () => {
+    process.stdout.write(`\n${signal}: terminating agents...\n`);
+    signalled?.(signal);
+  };
+  // `on`, not `once`: a second signal during the drain must not kill the process with the default handler.
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  process.on('SIGINT', onSignal('SIGINT'));
   const { startRuntime } = await import('../../app');
   const runtime = await startRuntime({
     configFile: values.config,
@@ -44,7 +57,18 @@ const command: Command = async (argv) => {
     apiMtlsPort: port('api-mtls-port', values['api-mtls-port']),
     agent: values.agent,
   });
-  const ready = await runtime.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 30000);
+  const shutdown = (signal: string): Promise<number> =>
+    runtime.stop(signal).then(
+      () => {
+        const states = runtime.supervisor.agents().map((a) => `${a.id}=${a.state}`).join(' ');
+        process.stdout.write(`stopped: ${states}\n`);
+        return 0;
+      },
+      () => 1,
+    );
+  const early = await Promise.race([runtime.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 30000).then((ready) => ({ ready })), stopSignal.then((signal) => ({ signal }))]);
+  if ('signal' in early) return shutdown(early.signal);
+  const ready = early.ready;
   const agents = runtime.supervisor.agents();
   process.stdout.write(
     [
@@ -58,20 +82,6 @@ const command: Command = async (argv) => {
       '',
     ].join('\n'),
   );
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      process.stdout.write(`\n${signal}: terminating agents...\n`);
-      runtime.stop(signal).then(
-        () => {
-          const states = runtime.supervisor.agents().map((a) => `${a.id}=${a.state}`).join(' ');
-          process.stdout.write(`stopped: ${states}\n`);
-          resolve(0);
-        },
-        () => resolve(1),
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  return shutdown(await stopSignal);
 };
 export default command;

@@ -10,8 +10,8 @@
  *   map entry's writable_from. Every write is then checked address by address.
  */
 import { GlimmerError, quote } from '../../errors';
-import type { Conduit, Zone } from '../../config/types';
-import { plantMap, toRaw, type PlantMapEntry } from '../plant/map';
+import { modbusReach, type ConduitEnds, type ZoneLevel } from '../../model/zones';
+import { type PlantMapEntry, plantMap, toRaw } from '../../model/plant-map';
 import { FC, TABLE_NAMES } from './frame';
 
 export const READ_FUNCTIONS = [FC.READ_COILS, FC.READ_DISCRETE_INPUTS, FC.READ_HOLDING_REGISTERS, FC.READ_INPUT_REGISTERS] as const;
@@ -52,25 +52,21 @@ export interface CompiledRules {
   zoneIndex(zone: string): number;
 }
 
-/** Zone rules from the configuration's zones and modbus conduits (see the module comment). */
 /** The zone model as far as the gateway needs it (the file as written or the normalised config). */
 export interface GatewayZoneModel {
-  readonly zones: readonly Pick<Zone, 'name'>[];
-  readonly conduits: readonly Pick<Conduit, 'from' | 'to' | 'protocols'>[];
+  readonly zones: readonly Pick<ZoneLevel, 'name'>[];
+  readonly conduits: readonly ConduitEnds[];
 }
 
+/** Zone rules from the configuration's zones and modbus conduits (see the module comment). */
 export function defaultZoneRules(config: GatewayZoneModel, map: readonly PlantMapEntry[] = plantMap()): ZoneRule[] {
   const unitZones = new Map<number, string>();
   for (const e of map) unitZones.set(e.unit_id, e.zone);
   const writers = new Set(map.flatMap((e) => e.writable_from));
-  const edges = config.conduits.filter((c) => c.protocols.includes('modbus'));
+  const reach = modbusReach(config.zones, config.conduits);
   const rules: ZoneRule[] = [];
   for (const z of config.zones) {
-    const reachable = new Set([z.name]);
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const c of edges) if (reachable.has(c.from) && !reachable.has(c.to)) { reachable.add(c.to); changed = true; }
-    }
+    const reachable = reach.get(z.name) as Set<string>;
     const units = [...unitZones].filter(([, zone]) => reachable.has(zone)).map(([u]) => u).sort((a, b) => a - b);
     if (units.length === 0) continue;
     rules.push({ zone: z.name, units, functions: writers.has(z.name) ? [...READ_FUNCTIONS, ...WRITE_FUNCTIONS] : [...READ_FUNCTIONS] });
@@ -129,10 +125,4 @@ export function compileRules(zoneRules: readonly ZoneRule[], map: readonly Plant
       return i;
     },
   };
-}
-
-/** The client zones the gateway listens for, in listener order: operations first, then the others of the zone rules. */
-export function gatewayListenerZones(config: GatewayZoneModel): string[] {
-  const zones = defaultZoneRules(config).map((r) => r.zone);
-  return zones.includes('operations') ? ['operations', ...zones.filter((z) => z !== 'operations')] : zones;
 }

@@ -8,7 +8,7 @@
 import type * as Opcua from 'node-opcua';
 import { GlimmerError, quote } from '../../errors';
 import type { Logger } from '../../observability/logger';
-import { plantMap, type PlantMapEntry } from '../plant/map';
+import { type PlantMapEntry, plantMap } from '../../model/plant-map';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

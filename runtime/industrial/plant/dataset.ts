@@ -3,7 +3,8 @@
  * Every window comes from its own simulation (seed derived from the base seed and the window index), at a random
  * operating point, with at most one fault active on one asset for the whole window.
  */
-import { FAULTS_BY_KIND, PlantSimulation, PUMP_IDS, SeededRandom, TANK_IDS, VALVE_IDS, type FaultKind, type PlantSnapshot } from './simulation';
+import { FAULTS_BY_KIND, type FaultKind, PUMP_IDS, type PlantSnapshot, TANK_IDS, VALVE_IDS } from '../../model/plant';
+import { PlantSimulation, SeededRandom } from './simulation';
 
 export type WindowLabel = 'normal' | FaultKind;
 

@@ -12,10 +12,11 @@ import type * as Opcua from 'node-opcua';
 import { GlimmerError, quote } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
-import { failSafeWrites, type WriteDecisionFn } from '../modbus/inspector';
+import { type WriteDecider, failSafeOnly } from '../write-decision';
 import { certificateManager, identityFor, loadOpcua, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
 import type { OpcuaSecurity } from '../opcua/security';
-import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, plantMap, signalValue, toRaw, type PlantMapEntry } from './map';
+import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, type PlantMapEntry, plantMap, toRaw } from '../../model/plant-map';
+import { signalValue } from './map';
 import type { PlantRuntime } from './runtime';
 
 export interface PlantOpcuaUser { readonly name: string; readonly zone: string }
@@ -34,7 +35,7 @@ export interface PlantOpcuaServerOptions {
   readonly users: readonly PlantOpcuaUser[];
   /** Agents shown under Objects/Agents. */
   readonly agents?: readonly string[];
-  readonly decide?: WriteDecisionFn;
+  readonly decide?: WriteDecider;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
 }
@@ -59,7 +60,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   const serverCm = await certificateManager(identity);
   const userCm = await certificateManager(identityFor(options.stateDir, 'plant-server-users'));
   const passwords = new Map(options.users.map((u) => [u.name, { secret: userPassword(options.stateDir, u.name, true), zone: u.zone }]));
-  const decide = options.decide ?? failSafeWrites;
+  const decide = options.decide ?? failSafeOnly;
   const modes = options.security.modes.map((m) => (m === 'None' ? o.MessageSecurityMode.None : o.MessageSecurityMode.SignAndEncrypt));
   const policies = options.security.policies.map((p) => (o.SecurityPolicy as unknown as Record<string, Opcua.SecurityPolicy>)[p] as Opcua.SecurityPolicy);
 
@@ -131,7 +132,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const value = variant.value as unknown;
     if (typeof value !== (e.type === 'bool' ? 'boolean' : 'number')) return o.StatusCodes.BadTypeMismatch;
     const raw = toRaw(e, value as number | boolean);
-    const decision = decide({ zone: 'control', connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, quantity: 1, signals: [e.id], values: [raw], safety: e.safety });
+    const decision = decide({ zone: 'control', connectionId: 0, unitId: e.unit_id, functionCode: 0, table: e.table as 'coil' | 'holding', address: e.address, count: 1, signals: [e], values: [raw], safety: e.safety });
     if (!decision.allow) {
       options.logger?.warn({ signal: e.id, reason: decision.reason ?? 'denied' }, 'OPC UA write refused');
       return o.StatusCodes.BadUserAccessDenied;

@@ -3,8 +3,10 @@
  * and writes applied through the address map. Both protocol faces (Modbus PLC, OPC UA server) read from here.
  */
 import { GlimmerError, quote } from '../../errors';
-import { applyWrite, fromRaw, mapEntry, plantMap, signalValue, toRaw, type ModbusTable, type PlantMapEntry } from './map';
-import { PlantSimulation, type PlantSnapshot } from './simulation';
+import { applyWrite, mapEntry, signalValue } from './map';
+import { type ModbusTable, type PlantMapEntry, fromRaw, plantMap, toRaw } from '../../model/plant-map';
+import { PlantSimulation } from './simulation';
+import type { PlantSnapshot } from '../../model/plant';
 
 export type SnapshotListener = (snapshot: PlantSnapshot) => void;
 

@@ -20,70 +20,10 @@
  * - stuck_sensor (any process asset): its readings freeze while the process keeps moving.
  */
 import { GlimmerError, quote } from '../../errors';
-
-export const FAULT_KINDS = ['bearing_wear', 'leak', 'stuck_sensor'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
-export type AssetKind = 'pump' | 'tank' | 'valve' | 'safety';
-
-/** Which faults each kind of asset can suffer. */
-export const FAULTS_BY_KIND: Readonly<Record<AssetKind, readonly FaultKind[]>> = {
-  pump: ['bearing_wear', 'leak', 'stuck_sensor'],
-  tank: ['leak', 'stuck_sensor'],
-  valve: ['stuck_sensor'],
-  safety: [],
-};
-
-export interface PumpValues {
-  flow_m3h: number;
-  discharge_pressure_bar: number;
-  vibration_mm_s: number;
-  bearing_temperature_c: number;
-  speed_pct: number;
-}
-export interface TankValues { level_m: number }
-export interface ValveValues { position_pct: number; flow_m3h: number }
-export interface SafetyValues { tank_1_level_high_high_m: number; tank_2_level_low_low_m: number }
-
-interface AssetSnapshotBase { readonly zone: string; readonly faults: FaultKind[] }
-export interface PumpSnapshot extends AssetSnapshotBase {
-  readonly kind: 'pump';
-  /** Operator command (the `run` coil). */
-  readonly run_command: boolean;
-  /** Actual state (command and permissives: no emergency stop, no interlock trip). */
-  readonly running: boolean;
-  readonly speed_setpoint_pct: number;
-  readonly values: PumpValues;
-}
-export interface TankSnapshot extends AssetSnapshotBase { readonly kind: 'tank'; readonly values: TankValues; readonly high_alarm: boolean; readonly low_alarm: boolean }
-export interface ValveSnapshot extends AssetSnapshotBase { readonly kind: 'valve'; readonly open_command: boolean; readonly open: boolean; readonly values: ValveValues }
-export interface SafetySnapshot extends AssetSnapshotBase {
-  readonly kind: 'safety';
-  readonly emergency_stop: boolean;
-  readonly interlock_bypass: boolean;
-  readonly interlock_tripped: boolean;
-  readonly values: SafetyValues;
-}
-export type AssetSnapshot = PumpSnapshot | TankSnapshot | ValveSnapshot | SafetySnapshot;
-
-/** Plain JSON: the simulated time and every asset's readings (as the sensors report them) and states. */
-export interface PlantSnapshot {
-  readonly time_ms: number;
-  readonly seed: number;
-  readonly assets: Record<string, AssetSnapshot>;
-}
-
-export const PUMP_IDS = ['pump_1', 'pump_2'] as const;
-export const TANK_IDS = ['tank_1', 'tank_2'] as const;
-export const VALVE_IDS = ['valve_1', 'valve_2'] as const;
-export const SAFETY_ID = 'safety_1';
-export type PumpId = (typeof PUMP_IDS)[number];
-export type TankId = (typeof TANK_IDS)[number];
-export type ValveId = (typeof VALVE_IDS)[number];
-export const ASSET_IDS = [...PUMP_IDS, ...TANK_IDS, ...VALVE_IDS, SAFETY_ID] as const;
-export type AssetId = (typeof ASSET_IDS)[number];
-
-export const PROCESS_ZONE = 'control';
-export const SAFETY_ZONE = 'safety';
+import {
+  ASSET_IDS, FAULTS_BY_KIND, PROCESS_ZONE, PUMP_IDS, SAFETY_ID, SAFETY_ZONE, TANK_IDS, VALVE_IDS,
+  type AssetId, type AssetKind, type AssetSnapshot, type FaultKind, type PlantSnapshot, type PumpId, type PumpValues, type TankId, type TankValues, type ValveId, type ValveValues,
+} from '../../model/plant';
 
 // ---- physical constants of the simulated process -------------------------------------------------------------
 const AMBIENT_C = 25;
@@ -325,13 +265,23 @@ export class PlantSimulation {
   // ---- faults ----------------------------------------------------------------------------------------------------
 
   injectFault(assetId: string, fault: FaultKind): void {
+    this.checkFault(assetId, fault);
+    const set = this.faults.get(assetId as AssetId) ?? new Set<FaultKind>();
+    set.add(fault);
+    this.faults.set(assetId as AssetId, set);
+  }
+
+  /** Throws what injectFault would throw, changing nothing (the API audits an injection before applying it). */
+  checkFault(assetId: string, fault: FaultKind): void {
     const kind = this.kindOf(assetId);
     if (!(FAULTS_BY_KIND[kind] as readonly string[]).includes(fault)) {
       throw new GlimmerError('GLM_ERR_PLANT_FAULT_INVALID', `fault ${quote(fault)} does not apply to ${kind} ${quote(assetId)}; allowed: ${FAULTS_BY_KIND[kind].join(', ') || 'none'}`);
     }
-    const set = this.faults.get(assetId as AssetId) ?? new Set<FaultKind>();
-    set.add(fault);
-    this.faults.set(assetId as AssetId, set);
+  }
+
+  /** Throws GLM_ERR_PLANT_ASSET_UNKNOWN for an asset the plant does not have. */
+  checkAssetId(assetId: string): void {
+    this.checkAsset(assetId);
   }
 
   /** Clears the faults of one asset, or of every asset. Bearing wear is repaired (severity back to 0). */

@@ -24,9 +24,15 @@ export interface FrameRequest {
   readonly address: number;
   /** Number of coils/registers addressed (1 for function codes 5 and 6). */
   readonly count: number;
+  /**
+   * The plant map entries of the addressed range, in address order, when the caller already looked them up (the
+   * gateway has): the decider then reads them instead of its own index. They are a function of the other fields, so
+   * they are not part of the cache key.
+   */
+  readonly signals?: readonly PlantSignal[];
 }
 
-/** The plant map fields the decider reads (runtime/industrial/plant/map.ts PlantMapEntry fits). */
+/** The plant map fields the decider reads (runtime/model/plant-map.ts PlantMapEntry fits). */
 export interface PlantSignal {
   readonly unit_id: number;
   readonly table: 'coil' | 'discrete' | 'input' | 'holding';
@@ -91,8 +97,9 @@ export function frameToPolicyRequest(index: PlantIndex, request: FrameRequest): 
   let safety = false;
   let mapped = true;
   let writers: Set<string> | undefined;
+  const given = request.signals !== undefined && request.signals.length === count ? request.signals : undefined;
   for (let a = address; a < address + count; a++) {
-    const signal = index.signals.get(`${unitId}/${fn.table}/${a}`);
+    const signal = given !== undefined ? given[a - address] : index.signals.get(`${unitId}/${fn.table}/${a}`);
     if (signal === undefined) {
       mapped = false;
       continue;
@@ -195,20 +202,15 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   };
 }
 
-/** The fields of the Modbus gateway's write decision request this adapter reads (runtime/industrial/modbus). */
+/** The fields of the gateway's write request (runtime/industrial/write-decision.ts WriteRequest) this adapter reads. */
 export interface GatewayWriteRequest {
   /** Zone of the listener the client connected to. */
   readonly zone: string;
   readonly unitId: number;
   readonly functionCode: number;
   readonly address: number;
-  readonly quantity: number;
-}
-
-export interface GatewayDecision {
-  readonly allow: boolean;
-  readonly reason?: string;
-  readonly by?: 'policy';
+  readonly count: number;
+  readonly signals: readonly PlantSignal[];
 }
 
 /**
@@ -216,7 +218,7 @@ export interface GatewayDecision {
  * (see zoneClientId); a deny names the deciding policies. Raw written values are not part of the policy request
  * (range and interlock checks are the gateway's), so they are rightly absent from the cache key.
  */
-export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => GatewayDecision {
+export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => { allow: boolean; reason?: string; by: 'policy' } {
   const principals = new Map<string, string>();
   return (r) => {
     let principal = principals.get(r.zone);
@@ -224,7 +226,7 @@ export function gatewayDecide(decider: FrameDecider, trustDomain: string): (requ
       principal = zoneClientId(trustDomain, r.zone);
       principals.set(r.zone, principal);
     }
-    const d = decider.decide({ principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.quantity });
+    const d = decider.decide({ principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.count, signals: r.signals });
     return d.allow ? { allow: true, by: 'policy' } : { allow: false, reason: `policy: ${d.reasons.join(', ')}`, by: 'policy' };
   };
 }

@@ -6,14 +6,14 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../../../runtime/config/load';
-import { failSafeWrites } from '../../../runtime/industrial/modbus/inspector';
+import { failSafeOnly } from '../../../runtime/industrial/write-decision';
 import { provisionOpcuaTrust } from '../../../runtime/industrial/opcua/client';
 import { identityFor, opcuaDir } from '../../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../../runtime/industrial/opcua/security';
 import { startSimulatedPlc } from '../../../runtime/industrial/plant/plc-modbus';
 import { startPlantOpcuaServer } from '../../../runtime/industrial/plant/plc-opcua';
 import { PlantRuntime } from '../../../runtime/industrial/plant/runtime';
-import { PROCESS_ZONE } from '../../../runtime/industrial/plant/simulation';
+import { PROCESS_ZONE } from '../../../runtime/model/plant';
 
 async function main(): Promise<void> {
   const [stateDir, modbusPort, opcuaPort] = process.argv.slice(2) as [string, string, string];
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   await provisionOpcuaTrust(stateDir, 'industrial-1');
   const opcua = await startPlantOpcuaServer({
     plant, stateDir, port: Number(opcuaPort), security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
-    users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeWrites,
+    users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeOnly,
   });
   const client = identityFor(stateDir, 'industrial-1');
   process.stdout.write(`\nREADY ${JSON.stringify({

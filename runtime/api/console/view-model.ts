@@ -2,17 +2,17 @@
  * What the operator console shows, as an interface the runtime implements (`ConsoleView`), plus `ConsoleFeed`: the
  * bounded buffers and the fan-out of live events most implementations need. The supervisor builds a ConsoleView from
  * its agents, the embedded plant, the gateway's decisions and the cognitive agent's scores; the routes in
- * runtime/api/routes/console.ts and events.ts serve it. Everything here is bounded: the console never grows memory
+ * runtime/api/routes/console.ts and events.ts serve it, and the static page beside this file draws it. Everything here is bounded: the console never grows memory
  * with traffic.
  */
 import crypto from 'node:crypto';
-import type { Zone } from '../config/types';
-import type { GatewayAuditRecord } from '../industrial/modbus/inspector';
-import { FUNCTION_NAMES } from '../industrial/modbus/inspector';
-import { plantMap } from '../industrial/plant/map';
-import type { PlantSnapshot } from '../industrial/plant/simulation';
-import { AlertEvaluator } from './alerts';
-import type { Metrics } from './metrics';
+import type { Zone } from '../../config/types';
+import type { GatewayAuditRecord } from '../../industrial/modbus/inspector';
+import { FUNCTION_NAMES } from '../../industrial/modbus/inspector';
+import { plantMap } from '../../model/plant-map';
+import type { PlantSnapshot } from '../../model/plant';
+import { AlertEvaluator, type ActiveAlert } from '../../observability/alerts';
+import type { Metrics } from '../../observability/metrics';
 
 export interface ConsoleAgent {
   readonly id: string;
@@ -70,24 +70,13 @@ export interface AnomalyScore {
   readonly t: number;
 }
 
-export interface ConsoleAlert {
-  readonly name: string;
-  readonly severity: 'critical' | 'warning';
-  readonly state: 'pending' | 'firing';
-  /** epoch ms when the condition started to hold. */
-  readonly since: number;
-  readonly summary: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly response_plan: string;
-}
-
 export type ConsoleEvent =
   | { readonly type: 'agents'; readonly agents: readonly ConsoleAgent[] }
   | { readonly type: 'plant'; readonly plant: PlantView }
   /** Gateway decisions since the last batch (at most 50, newest last) and the running totals. */
   | { readonly type: 'decisions'; readonly decisions: readonly GatewayDecision[]; readonly totals: DecisionTotals }
   | { readonly type: 'scores'; readonly scores: readonly AnomalyScore[] }
-  | { readonly type: 'alerts'; readonly alerts: readonly ConsoleAlert[] }
+  | { readonly type: 'alerts'; readonly alerts: readonly ActiveAlert[] }
   | { readonly type: 'checkpoint'; readonly size: number };
 
 export interface DecisionTotals {
@@ -112,7 +101,7 @@ export interface ConsoleView {
   /** Allowed and denied gateway decisions since the runtime started. */
   decisionTotals(): DecisionTotals;
   scores(): readonly AnomalyScore[];
-  alerts(): readonly ConsoleAlert[];
+  alerts(): readonly ActiveAlert[];
   /** Live events; returns the unsubscribe function. Listeners must not throw (errors are swallowed). */
   subscribe(listener: ConsoleListener): () => void;
 }
@@ -167,7 +156,7 @@ export class ConsoleFeed {
   private batchTimer: NodeJS.Timeout | undefined;
   private totals = { allow: 0, deny: 0 };
   private readonly decisionsSize: number;
-  private currentAlerts: ConsoleAlert[] = [];
+  private currentAlerts: ActiveAlert[] = [];
 
   constructor(options: ConsoleFeedOptions = {}) {
     this.history = new Ring(options.historySize ?? 120);
@@ -232,7 +221,7 @@ export class ConsoleFeed {
     this.emit({ type: 'scores', scores: this.currentScores });
   }
 
-  setAlerts(alerts: readonly ConsoleAlert[]): void {
+  setAlerts(alerts: readonly ActiveAlert[]): void {
     this.currentAlerts = [...alerts];
     this.emit({ type: 'alerts', alerts: this.currentAlerts });
   }
@@ -262,7 +251,7 @@ export class ConsoleFeed {
     return this.currentScores;
   }
 
-  alerts(): readonly ConsoleAlert[] {
+  alerts(): readonly ActiveAlert[] {
     return this.currentAlerts;
   }
 
@@ -308,7 +297,7 @@ function unitOf(quantity: string): string {
   return UNITS.find(([suffix]) => quantity.endsWith(suffix))?.[1] ?? '';
 }
 
-/** Turns the simulated plant's snapshot (runtime/industrial/plant/simulation.ts) into what the console draws. */
+/** Turns a plant snapshot (runtime/model/plant.ts) into what the console draws. */
 export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): PlantView {
   const points: PlantPoint[] = [];
   const faults: { asset: string; fault: string }[] = [];
