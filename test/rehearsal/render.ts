@@ -42,7 +42,7 @@ export function renderManifests(stackFile: string, vars: Record<string, unknown>
   fs.writeFileSync(env.TF_CLI_CONFIG_FILE, '');
   const run = (a: string[]) => {
     const r = spawnSync('terraform', a, { cwd: dir, encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
-    if (r.error || r.status !== 0) throw new Error(`terraform ${a[0]} in ${dir} failed: ${String(r.error ?? '')}${r.stdout}${r.stderr}`.slice(0, 4000));
+    if (r.error || r.status !== 0) throw new Error(`terraform ${a[0]} in ${dir} failed: ${String(r.error ?? '')}${r.stderr}${r.stdout.slice(-1500)}`.slice(0, 4000));
     return r.stdout;
   };
   run(['init', '-input=false', '-no-color', '-backend=false']);
