@@ -11,10 +11,10 @@ CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl iproute2 nftables util-linux
 APT_RUN := softhsm2
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean compliance-docs
+.PHONY: all run test synth rehearse benchmark precommit build lint typecheck deps apt-test apt-run clean compliance-docs
 
 all: test
 
@@ -50,6 +50,13 @@ test: deps apt-test build typecheck lint
 
 synth: deps
 	node stacks/synth.cjs --topology $(TOPOLOGY)
+
+# The deployment rehearsal (root: network namespaces, nftables, bind mounts): synthesizes the edge stacks, renders them
+# with terraform and runs every agent workload as a host; writes rehearsal-report.json (docs/deploy.md).
+rehearse: deps apt-test build
+	@command -v moto_server >/dev/null || { echo "make rehearse: moto_server (Python moto, the S3 Object Lock endpoint) is not on PATH" >&2; exit 1; }
+	@command -v terraform >/dev/null || { echo "make rehearse: terraform is not on PATH" >&2; exit 1; }
+	node --import tsx test/rehearsal/rehearse.ts
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)

@@ -310,10 +310,14 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 async function main(): Promise<number> {
   fs.mkdirSync(runDir, { recursive: true });
   undo.push({ what: runDir, fn: () => { if (!process.env.REHEARSAL_KEEP) fs.rmSync(runDir, { recursive: true, force: true }); } });
+  // `make synth TOPOLOGY=edge`, beside the setup below: the rehearsal reads what synth writes, never a copy.
   const stacksDir = path.join(REPO_ROOT, 'cdktf.out', 'stacks');
-  for (const s of ['edge', 'edge-runtime']) {
-    if (!fs.existsSync(path.join(stacksDir, s, 'cdk.tf.json'))) throw new Error(`${stacksDir}/${s}/cdk.tf.json is missing: run \`make synth TOPOLOGY=edge\` (make rehearse does)`);
-  }
+  const synth = new Promise<void>((resolve, reject) => {
+    const c = spawn(process.execPath, [path.join(REPO_ROOT, 'stacks', 'synth.cjs'), '--topology', 'edge'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+    c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`synth --topology edge exited ${code}: ${err}`))));
+  });
   createBridge();
   log(`bridge ${bridge} ${nodeIp}/24`);
 
@@ -376,6 +380,7 @@ async function main(): Promise<number> {
       kms_endpoint: kms.endpoint, s3_endpoint: s3.endpoint, retention_mode: 'GOVERNANCE', retention_days: 1,
     },
   };
+  await synth;
   const renderDir = path.join(runDir, 'render');
   const platform = renderManifests(path.join(stacksDir, 'edge', 'cdk.tf.json'), vars, renderDir);
   const runtime = renderManifests(path.join(stacksDir, 'edge-runtime', 'cdk.tf.json'), vars, renderDir);
