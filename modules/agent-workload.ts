@@ -17,7 +17,7 @@ import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { INodeSelector } from 'kubernetes-models/v1/NodeSelector';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
-import { k8sObject, type K8sObject } from './k8s';
+import { k8sObject, RESTRICTED_CONTAINER_SECURITY_CONTEXT, type K8sObject } from './k8s';
 import type { MountedVolume } from './runtime-config-maps';
 import type { ITerraformDependable } from './tf';
 import { checkInt, checkPattern, DNS_LABEL, invalidProp } from './validate';
@@ -206,14 +206,7 @@ export class AgentWorkload extends Construct {
               args,
               env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
               ports: Object.entries(ports).map(([portName, port]) => ({ name: portName, containerPort: port, protocol: 'TCP' as const })),
-              securityContext: {
-                runAsNonRoot: true,
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
               resources: { requests: { ...(props.requests ?? { cpu: '250m', memory: '256Mi' }) }, limits: { ...(props.limits ?? { cpu: '1', memory: '512Mi' }) } },
               readinessProbe: { httpGet: { path: '/healthz', port: API_PORT }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: '/healthz', port: API_PORT }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },

@@ -95,32 +95,28 @@ export class EksCluster extends Construct {
       dependsOn: [props.clusterRole.attachment, logGroup],
     });
 
+    // Cluster-admin through an access entry and the EKS admin policy, for each principal (forEach) or one (count).
+    const clusterAdmin = (id: string, principalArn: string, repeat: { forEach: TerraformIterator } | { count: number }) => {
+      const entry = new EksAccessEntry(this, `${id}-entry`, { ...repeat, clusterName: this.cluster.name, principalArn, type: 'STANDARD' });
+      new EksAccessPolicyAssociation(this, `${id}-policy`, {
+        ...repeat,
+        clusterName: this.cluster.name,
+        principalArn,
+        policyArn: `${arn}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+        accessScope: { type: 'cluster' },
+        dependsOn: [entry],
+      });
+    };
     const adminList: string[] = typeof props.adminRoleArns === 'string' ? Token.asList(props.adminRoleArns) : [...(props.adminRoleArns ?? [])];
     const admins = TerraformIterator.fromList(adminList);
-    const entry = new EksAccessEntry(this, 'admin-entry', { forEach: admins, clusterName: this.cluster.name, principalArn: admins.value, type: 'STANDARD' });
-    new EksAccessPolicyAssociation(this, 'admin-policy', {
-      forEach: admins,
-      clusterName: this.cluster.name,
-      principalArn: admins.value,
-      policyArn: `${arn}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
-      accessScope: { type: 'cluster' },
-      dependsOn: [entry],
-    });
+    clusterAdmin('admin', admins.value, { forEach: admins });
 
     const creator = props.creatorAdmin ?? true;
     const creatorCount = typeof creator === 'boolean' ? (creator ? 1 : 0) : Token.asNumber(Fn.conditional(creator, 1, 0));
     const caller = new DataAwsCallerIdentity(this, 'caller');
     // An assumed-role session's ARN is not a principal EKS accepts: the role (issuer) is.
     const session = new DataAwsIamSessionContext(this, 'session', { arn: caller.arn });
-    const creatorEntry = new EksAccessEntry(this, 'creator-entry', { count: creatorCount, clusterName: this.cluster.name, principalArn: session.issuerArn, type: 'STANDARD' });
-    new EksAccessPolicyAssociation(this, 'creator-policy', {
-      count: creatorCount,
-      clusterName: this.cluster.name,
-      principalArn: session.issuerArn,
-      policyArn: `${arn}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
-      accessScope: { type: 'cluster' },
-      dependsOn: [creatorEntry],
-    });
+    clusterAdmin('creator', session.issuerArn, { count: creatorCount });
 
     const deployerList: string[] = typeof props.deployerCidrs === 'string' ? Token.asList(props.deployerCidrs) : [...(props.deployerCidrs ?? [])];
     const deployers = TerraformIterator.fromList(deployerList);

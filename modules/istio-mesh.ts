@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 import { Release } from '@cdktf/provider-helm/lib/release';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
-import { k8sObject } from './k8s';
+import { k8sObject, RESTRICTED_CONTAINER_SECURITY_CONTEXT } from './k8s';
 import { Fn, type ITerraformDependable } from './tf';
 import { checkOneOf, checkPattern, invalidProp, isUnresolved } from './validate';
 
@@ -169,14 +169,7 @@ export class IstioMesh extends Construct {
         seccompProfile: { type: 'RuntimeDefault' },
         sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }],
       },
-      containerSecurityContext: {
-        runAsNonRoot: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'] },
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
+      containerSecurityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
     };
 
     this.base = release('istio-base', 'base', ns, baseValues, [systemNs]);

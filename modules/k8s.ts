@@ -9,6 +9,7 @@
  */
 import type { Construct } from 'constructs';
 import type { IIoK8sApimachineryPkgApisMetaV1ObjectMeta } from '@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
 import type { ITerraformDependable } from './tf';
 import { invalidProp } from './validate';
@@ -45,6 +46,19 @@ export function k8sObject<T extends K8sObject = never>(scope: Construct, id: str
     count: options.count,
   });
 }
+
+/**
+ * The container securityContext Pod Security `restricted` asks for, and more: non-root, no escalation, not privileged,
+ * read-only root filesystem, every capability dropped, seccomp RuntimeDefault. Our pods and the gateway chart's share it.
+ */
+export const RESTRICTED_CONTAINER_SECURITY_CONTEXT: Readonly<ISecurityContext> = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
 
 /**
  * Escapes Terraform template sequences in literal text (rule files, alert expressions): cdk.tf.json strings are

@@ -60,7 +60,7 @@ export function edgeAuditStore(scope: Construct): AuditStore {
     validation: [
       { condition: '${length(trimspace(var.audit_store.signing_key)) > 0 && length(trimspace(var.audit_store.data_key)) > 0}', errorMessage: 'audit_store.signing_key and audit_store.data_key must name KMS keys (id, alias/... or ARN).' },
       { condition: '${can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.audit_store.bucket))}', errorMessage: 'audit_store.bucket must be an S3 bucket name, received "${var.audit_store.bucket}".' },
-      { condition: `\${(var.audit_store.kms_endpoint == null || can(regex("${URL}", coalesce(var.audit_store.kms_endpoint, "x")))) && (var.audit_store.s3_endpoint == null || can(regex("${URL}", coalesce(var.audit_store.s3_endpoint, "x"))))}`, errorMessage: 'audit_store.kms_endpoint and s3_endpoint must be https://host[:port] URLs (TLS only), received "${coalesce(var.audit_store.kms_endpoint, "")}" and "${coalesce(var.audit_store.s3_endpoint, "")}".' },
+      { condition: `\${(var.audit_store.kms_endpoint == null || can(regex("${URL}", coalesce(var.audit_store.kms_endpoint, "x")))) && (var.audit_store.s3_endpoint == null || can(regex("${URL}", coalesce(var.audit_store.s3_endpoint, "x"))))}`, errorMessage: 'audit_store.kms_endpoint and s3_endpoint must be https://host[:port] URLs (TLS only), received "${var.audit_store.kms_endpoint == null ? "" : var.audit_store.kms_endpoint}" and "${var.audit_store.s3_endpoint == null ? "" : var.audit_store.s3_endpoint}".' },
       { condition: `\${contains(${JSON.stringify(OBJECT_LOCK_MODES)}, var.audit_store.retention_mode) && var.audit_store.retention_days >= (var.audit_store.retention_mode == "COMPLIANCE" ? 365 : 1) && var.audit_store.retention_days <= 36500}`, errorMessage: 'audit_store.retention_mode must be COMPLIANCE (retention_days 365..36500) or GOVERNANCE (1..36500), received ${var.audit_store.retention_mode} ${var.audit_store.retention_days} days.' },
       { condition: '${can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.audit_store.credentials_secret))}', errorMessage: 'audit_store.credentials_secret must be a Kubernetes Secret name.' },
     ],
@@ -72,13 +72,14 @@ export function edgeAuditStore(scope: Construct): AuditStore {
   return {
     env: {
       AWS_REGION: region,
-      // Standard AWS SDK names: the SDK uses them with no runtime code; empty means the public endpoint.
-      AWS_ENDPOINT_URL_KMS: `\${coalesce(${kms}, "")}`,
-      AWS_ENDPOINT_URL_S3: `\${coalesce(${s3}, "")}`,
+      // Standard AWS SDK names: the SDK uses them with no runtime code. Unset endpoints become AWS's regional ones (an
+      // empty value would be an invalid URL to the SDK, and the env list is fixed at synth).
+      AWS_ENDPOINT_URL_KMS: `\${coalesce(${kms}, "https://kms.\${var.audit_store.region}.amazonaws.com")}`,
+      AWS_ENDPOINT_URL_S3: `\${coalesce(${s3}, "https://s3.\${var.audit_store.region}.amazonaws.com")}`,
       AWS_SHARED_CREDENTIALS_FILE: `${AWS_CREDENTIALS_MOUNT}/credentials`,
       GLIMMER_AUDIT_SIGNING_KEY: at('signing_key'),
       // Empty: no cosigner (the runtime signs with the signing key alone).
-      GLIMMER_AUDIT_COSIGNING_KEY: '${coalesce(var.audit_store.cosigning_key, "")}',
+      GLIMMER_AUDIT_COSIGNING_KEY: '${var.audit_store.cosigning_key == null ? "" : var.audit_store.cosigning_key}',
       GLIMMER_AUDIT_BUCKET: at('bucket'),
       GLIMMER_AUDIT_RETENTION_MODE: at('retention_mode'),
       GLIMMER_AUDIT_RETENTION_DAYS: Token.asString(Fn.tostring(Fn.lookup(v.value, 'retention_days'))),

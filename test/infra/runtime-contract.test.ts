@@ -62,7 +62,9 @@ test('GIVEN the audit_store of the var file WHEN the pods\' environment is rende
 test('GIVEN the repository\'s rules/ WHEN a pod\'s mounted files are rendered THEN GLIMMER_RULES_DIR holds the same tree (rules, policies/, compliance/) and GLIMMER_RULES_SHA256 pins each file', () => {
   const repoFiles = (dir: string, prefix = ''): Record<string, string> => Object.fromEntries(fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? Object.entries(repoFiles(path.join(dir, e.name), `${prefix}${e.name}/`)) : [[`${prefix}${e.name}`, fs.readFileSync(path.join(dir, e.name), 'utf8')]]));
-  const repo = repoFiles(path.join(ROOT, 'rules'));
+  // The agents load rules/*.pl, rules/policies/* and rules/<dir>/*; deeper trees (the compliance catalogue, read by
+  // the `glimmer compliance` CLI on an operator's machine) are not shipped to the pods.
+  const repo = Object.fromEntries(Object.entries(repoFiles(path.join(ROOT, 'rules'))).filter(([rel]) => rel.split('/').length <= 2));
   for (const w of workloads()) {
     const dir = w.env.GLIMMER_RULES_DIR!;
     assert.equal(dir, '/etc/glimmer/rules');
@@ -89,4 +91,15 @@ test('GIVEN the cloud runtime WHEN the agents get their AWS settings THEN they n
   assert.equal(env.GLIMMER_DATA_KEY, 'alias/${trimprefix(var.tpm_attestation.root_key_handle, "aws-kms:///keys/")}');
   assert.equal(env.AWS_SHARED_CREDENTIALS_FILE, undefined, 'EKS Pod Identity injects the container credentials');
   assert.equal(env.AWS_ENDPOINT_URL_KMS, undefined);
+});
+
+test('GIVEN an audit_store without endpoints WHEN the pods\' environment is rendered THEN the SDK endpoint variables name AWS\'s regional endpoints (never an empty, invalid URL) and there is no cosigner', () => {
+  const values = JSON.parse(fs.readFileSync(varFile, 'utf8')) as { audit_store: Record<string, unknown> };
+  const { kms_endpoint: _k, s3_endpoint: _s, cosigning_key: _c, ...store } = values.audit_store;
+  const file = path.join(sandbox.root, 'no-endpoints.tfvars.json');
+  fs.writeFileSync(file, JSON.stringify({ ...values, audit_store: store }));
+  const [w] = renderWorkloads(sandbox, stacks['edge-runtime']!, [file]);
+  assert.equal(w!.env.AWS_ENDPOINT_URL_KMS, `https://kms.${String(store.region)}.amazonaws.com`);
+  assert.equal(w!.env.AWS_ENDPOINT_URL_S3, `https://s3.${String(store.region)}.amazonaws.com`);
+  assert.equal(w!.env.GLIMMER_AUDIT_COSIGNING_KEY, '');
 });

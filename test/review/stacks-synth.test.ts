@@ -55,7 +55,7 @@ describe('plan-review of the synthesized stacks', () => {
     for (const stack of [...reports.keys()].filter((s) => s.endsWith('-runtime'))) {
       const input = loadReviewInput(path.join(outdir, 'stacks', stack, 'cdk.tf.json'));
       const kinds = input.resources.map(k8sObject).map((o) => o?.kind);
-      assert.ok(kinds.includes('PeerAuthentication') && kinds.includes('Deployment'), `${stack} has mesh policies and workloads`);
+      assert.ok(kinds.includes('PeerAuthentication') && kinds.includes('StatefulSet'), `${stack} has mesh policies and workloads`);
       assert.deepEqual(reports.get(stack)?.findings.map((f) => f.ruleId) ?? [], [], stack);
     }
   });
