@@ -25,9 +25,11 @@ import { PROCESS_ZONE } from '../model/plant';
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
 /**
- * OPC UA sampling and publishing interval of the plant signals. Every published change also goes to the Cognitive
- * agents at once as a `change` snapshot (rules only, outside the model's 1 s window), so a hazard reaches the safety
- * rules within about one interval instead of waiting for the next periodic snapshot.
+ * OPC UA sampling and publishing interval of the plant signals (a server revises it up to its own floor). Every
+ * published change also goes to the Cognitive agents at once as a `change` snapshot (rules only, outside the model's
+ * 1 s window), so a hazard reaches the safety rules within about one interval instead of waiting for the next periodic
+ * snapshot. (Exception-based sampling, 0, is not used: the plant server's getter-bound variables would report stale
+ * values.)
  */
 export const SAMPLING_INTERVAL_MS = 20;
 

@@ -24,13 +24,13 @@ import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE, type PlantSnapshot, type PumpSna
 const OVERPRESSURE_KPA = (SIMULATED_PLANT_PROFILE.pressureLimitKPa.pump_1 as number) + 120;
 
 async function main(): Promise<void> {
-  // A fast PLC's server: publishing down to 10 ms (node-opcua's own floor is 50 ms).
+  // A fast PLC's server: sampling and publishing down to 10 ms (node-opcua's own publishing floor is 50 ms).
   const { Subscription } = await import('node-opcua-server');
   Subscription.minimumPublishingInterval = 10;
   const [stateDir, host, modbusPort, opcuaPort] = process.argv.slice(2) as [string, string, string, string];
   const plant = new PlantRuntime({ seed: 7, tickMs: 100 });
   // The sensor value the PLC reports: overridden while a hazard is injected.
-  let hazard: { n: number; t0: number } | undefined;
+  let hazard: { n: number; t0: number; at: number } | undefined;
   const sim = (plant as unknown as { sim: { snapshot(): PlantSnapshot } }).sim;
   const read = sim.snapshot.bind(sim);
   sim.snapshot = () => {
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   };
   plant.onSnapshot((s) => {
     if (hazard && !(s.assets.pump_1 as PumpSnapshot).run_command) {
-      process.stdout.write(`STOPPED ${hazard.n} ${(performance.now() - hazard.t0).toFixed(3)}\n`);
+      process.stdout.write(`STOPPED ${hazard.n} ${(performance.now() - hazard.t0).toFixed(3)} ${hazard.at}\n`);
       hazard = undefined;
     }
   });
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [cmd, arg] = line.trim().split(/\s+/);
     if (cmd === 'hazard') {
-      hazard = { n: Number(arg), t0: performance.now() };
+      hazard = { n: Number(arg), t0: performance.now(), at: Date.now() };
       plant.tick(0);
     } else if (cmd === 'reset') {
       hazard = undefined;

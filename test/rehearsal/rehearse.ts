@@ -23,6 +23,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -299,6 +300,29 @@ async function waitActive(h: RehearsalHost, ms: number): Promise<string> {
   return last;
 }
 
+/** Where a hazard's time goes, from the industrial host's `industrial.shutdown` records matched to the injections. */
+async function hazardBreakdown(h: RehearsalHost, injectedAt: readonly number[]): Promise<Record<string, number>> {
+  const records: { type: string; target?: string; outcome?: string; snapshot_time_ms?: number | null; executed_at_ms?: number }[] = [];
+  for (let start = 0; ; start += 1000) {
+    const res = await api(h, `/v1/audit/entries?start=${start}&end=${start + 999}`);
+    if (!res.ok) break;
+    const page = (await res.json()) as { record: (typeof records)[number] }[];
+    records.push(...page.map((e) => e.record));
+    if (page.length < 1000) break;
+  }
+  const shutdowns = records.filter((r) => r.type === 'industrial.shutdown' && r.target === 'pump_1' && r.outcome === 'executed' && typeof r.snapshot_time_ms === 'number');
+  const toSnapshot: number[] = [];
+  const toWrite: number[] = [];
+  for (const at of injectedAt) {
+    const s = shutdowns.find((r) => (r.snapshot_time_ms as number) >= at);
+    if (!s) continue;
+    toSnapshot.push((s.snapshot_time_ms as number) - at);
+    toWrite.push((s.executed_at_ms as number) - (s.snapshot_time_ms as number));
+  }
+  const median = (xs: number[]) => round(percentile([...xs].sort((a, b) => a - b), 50), 1);
+  return { matched: toSnapshot.length, plc_to_industrial_snapshot: median(toSnapshot), snapshot_to_shutdown_write_done: median(toWrite) };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -455,15 +479,18 @@ async function main(): Promise<number> {
   // Hazards at the PLC -> OPC UA -> industrial host -> A2A -> cognitive host (rules) -> A2A -> industrial host ->
   // zone gateway -> PLC: the pump stops. Timed at the PLC.
   const latencies: number[] = [];
+  const injectedAt: number[] = [];
   const warmup: number[] = [];
   const failures: string[] = [];
   if (allActive) {
     await new Promise((r) => setTimeout(r, 1000));
     for (let n = 1; n <= WARMUP + HAZARDS; n++) {
-      const stopped = nextLine(new RegExp(`^STOPPED ${n} ([0-9.]+)$`), 5000);
+      const stopped = nextLine(new RegExp(`^STOPPED ${n} ([0-9.]+) ([0-9]+)$`), 5000);
       plant.stdin?.write(`hazard ${n}\n`);
       try {
-        (n <= WARMUP ? warmup : latencies).push(Number((await stopped)[1]));
+        const m = await stopped;
+        (n <= WARMUP ? warmup : latencies).push(Number(m[1]));
+        if (n > WARMUP) injectedAt.push(Number(m[2]));
       } catch (err) {
         failures.push(`hazard ${n}: ${(err as Error).message.split(':')[0]}`);
       }
@@ -474,6 +501,7 @@ async function main(): Promise<number> {
     }
   }
   const sorted = [...latencies].sort((a, b) => a - b);
+  const breakdown = allActive ? await hazardBreakdown(industrial, injectedAt).catch((err: Error) => ({ error: err.message })) : undefined;
   const p99 = percentile(sorted, 99);
   log(`hazards: ${latencies.length}/${HAZARDS} stopped, p50 ${round(percentile(sorted, 50))} ms, p99 ${round(p99)} ms`);
 
@@ -564,6 +592,12 @@ async function main(): Promise<number> {
       latency_ms: { p50: round(percentile(sorted, 50), 2), p95: round(percentile(sorted, 95), 2), p99: round(p99, 2), max: round(sorted[sorted.length - 1] ?? Number.NaN, 2) },
       p99_target_ms: TARGETS.hazard_p99_ms,
       samples_ms: latencies.map((x) => round(x, 2)),
+      // Medians from the industrial host's audit records (wall clocks of one machine): PLC -> the snapshot the
+      // industrial host sent, that snapshot -> the shutdown write done (A2A, rules, A2A, gateway), that write -> the
+      // PLC's stop seen by the plant.
+      breakdown_median_ms: breakdown,
+      load_average_1m: round(os.loadavg()[0] ?? 0, 1),
+      cpus: os.cpus().length,
       failures,
     },
     isolation,
