@@ -15,6 +15,11 @@ import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-ru
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
 import { DataAwsEksCluster } from '@cdktf/provider-aws/lib/data-aws-eks-cluster';
 import { Ec2Tag } from '@cdktf/provider-aws/lib/ec2-tag';
+import { EksAddon } from '@cdktf/provider-aws/lib/eks-addon';
+import { DataAwsKmsAlias } from '@cdktf/provider-aws/lib/data-aws-kms-alias';
+import type { IStorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
+import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import { k8sObject } from './k8s';
 import { EksAccessEntry } from '@cdktf/provider-aws/lib/eks-access-entry';
 import { EksPodIdentityAssociation } from '@cdktf/provider-aws/lib/eks-pod-identity-association';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
@@ -98,6 +103,8 @@ export class ClusterAddonIdentities extends Construct {
   readonly karpenterNodeRole: IamRole;
   readonly karpenterControllerRole: IamRole;
   readonly loadBalancerControllerRole: IamRole;
+  /** The EBS CSI driver's role: the agents' state volumes (StatefulSet claims) are EBS volumes it creates. */
+  readonly ebsCsiRole: IamRole;
   private readonly cluster: string;
 
   constructor(scope: Construct, id: string, props: ClusterAddonIdentitiesProps) {
@@ -120,8 +127,26 @@ export class ClusterAddonIdentities extends Construct {
       new IamRolePolicyAttachment(this, `karpenter-node-${p}`, { role: this.karpenterNodeRole.name, policyArn: `${arn}:iam::aws:policy/${p}` });
     }
 
+    this.ebsCsiRole = new IamRole(this, 'ebs-csi-role', { namePrefix: 'glimmer-ebs-csi-', assumeRolePolicy: podsTrust });
+    new IamRolePolicyAttachment(this, 'ebs-csi-policy', { role: this.ebsCsiRole.name, policyArn: `${arn}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy` });
+
     // The controller's policy names the interruption queue, created with the cluster binding (attach).
     this.karpenterControllerRole = new IamRole(this, 'karpenter-role', { namePrefix: 'glimmer-karpenter-', assumeRolePolicy: podsTrust });
+  }
+
+  /**
+   * The EBS CSI driver as an EKS add-on with its Pod Identity (the driver's controller needs nodes to run on, so it
+   * waits for `nodes`). Without it no PersistentVolumeClaim binds on EKS.
+   */
+  ebsCsiDriver(clusterName: string, nodes: readonly ITerraformDependable[]): EksAddon {
+    return new EksAddon(this, 'addon-aws-ebs-csi-driver', {
+      clusterName,
+      addonName: 'aws-ebs-csi-driver',
+      resolveConflictsOnCreate: 'OVERWRITE',
+      resolveConflictsOnUpdate: 'PRESERVE',
+      podIdentityAssociation: [{ roleArn: this.ebsCsiRole.arn, serviceAccount: 'ebs-csi-controller-sa' }],
+      dependsOn: [...nodes],
+    });
   }
 
   /**
@@ -166,9 +191,14 @@ export class ClusterAddonIdentities extends Construct {
   }
 }
 
+/** The StorageClass of the agents' state volumes on EKS. */
+export const STATE_STORAGE_CLASS = 'glimmer-gp3';
+
 export interface ClusterAddonsProps {
   readonly clusterName: string;
   readonly region: string;
+  /** Alias (`alias/...`) of the KMS key encrypting the state volumes. */
+  readonly volumeKmsKeyAlias: string;
   /** @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
@@ -178,6 +208,8 @@ export class ClusterAddons extends Construct {
   readonly loadBalancerController: Release;
   readonly karpenter: Release;
   readonly metricsServer: Release;
+  /** gp3, encrypted with our key, Retain: a deleted claim never deletes an audit store. */
+  readonly storageClass: Manifest;
   /** The values each release is installed with (tests check them against the charts). */
   readonly values: Readonly<Record<'loadBalancerController' | 'karpenter' | 'metricsServer', Record<string, unknown>>>;
 
@@ -212,5 +244,16 @@ export class ClusterAddons extends Construct {
     this.karpenter = release('karpenter', 'karpenter');
     this.metricsServer = release('metricsServer', 'metrics-server');
     this.values = values;
+    const key = new DataAwsKmsAlias(this, 'volume-key', { name: props.volumeKmsKeyAlias });
+    this.storageClass = k8sObject<IStorageClass>(this, 'storage-class', {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: STATE_STORAGE_CLASS },
+      provisioner: 'ebs.csi.aws.com',
+      parameters: { type: 'gp3', encrypted: 'true', kmsKeyId: key.targetKeyArn },
+      reclaimPolicy: 'Retain',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      allowVolumeExpansion: true,
+    });
   }
 }

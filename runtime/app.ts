@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
@@ -89,10 +90,25 @@ export interface Runtime {
   stop(reason?: string): Promise<void>;
 }
 
+/**
+ * GLIMMER_AUDIT_COSIGNING_KEY names a KMS ML_DSA_44 key (stacks: the audit cosigner key): every checkpoint then also
+ * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
+ * (default glimmer.local/audit-cosigner).
+ */
+async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+  const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
+  if (keyId === undefined || keyId === '') return [];
+  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+}
+
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
   const fullConfig = loadConfig(options.configFile);
+  // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
+  applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
   const configPins = options.configPins ?? { ...parseConfigPins(process.env[CONFIG_PINS_ENV]), ...rulesPins() };
@@ -115,7 +131,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   };
   try {
     const { openAuditLog } = await import('./audit/log');
-    const audit = await openAuditLog({ stateDir, logger, metrics, ...(cluster ? await clusterAudit(cluster, logger) : {}) });
+    const cosigners = await auditCosigners();
+    // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}), ...(cluster ? await clusterAudit(cluster, logger) : {}) });
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
@@ -153,6 +171,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
       audit: record,
       onDecision: hooks.onDecision,
+      validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
@@ -256,7 +275,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit: record,
       onExpiry: hooks.onExpiry('api'),
     });
-    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
+    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
     const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();

@@ -50,6 +50,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_CERT_KEY_USAGE: { status: 401, doc: 'A certificate lacks the key usage / extended key usage its role requires.' },
   GLM_ERR_CERT_UNREADABLE: { status: 400, doc: 'A certificate or key file cannot be parsed.' },
   GLM_ERR_CERT_RENEWAL_FAILED: { status: 503, doc: 'The supervisor issued no next SVID for an agent; the agent keeps its current SVID and retries.' },
+  GLM_ERR_TLS_PQ_MODE_INVALID: { status: 400, doc: 'The post-quantum TLS mode (GLIMMER_TLS_PQ_MODE or topology.tls_pq_mode) is not pqc-only, hybrid-preferred or classical; the message names the source and the value.' },
 
   // --- HTTP API ---
   GLM_ERR_API_UNAUTHENTICATED: { status: 401, doc: 'The request has no valid bearer token or client certificate.' },

@@ -157,6 +157,8 @@ export class CloudStack extends TerraformStack {
       ebsLaunchRoleArns: [
         Token.asString(Fn.format('arn:%s:iam::%s:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling', [partition.partition, caller.accountId])),
         addonIdentities.karpenterControllerRole.arn,
+        // The EBS CSI driver creates the agents' encrypted state volumes.
+        addonIdentities.ebsCsiRole.arn,
       ],
       region,
       logsAndEvents: { accountId: caller.accountId },
@@ -210,6 +212,7 @@ export class CloudStack extends TerraformStack {
       dependsOn: eks.beforeComputeAddons,
       partitionArnPrefix: arnPrefix,
     });
+    addonIdentities.ebsCsiDriver(eks.cluster.name, nodes.nodeGroups);
     const bucket = new AuditBucket(this, 'audit-bucket', { bucketName: auditBucketName, kmsKeyArn: platformKey.key.arn, retentionDays: retention.days.numberValue, mode: retention.mode.stringValue as 'COMPLIANCE' });
     const repo = new ImageRepository(this, 'image-repository', { name: cloudNames.repository(clusterName), kmsKeyArn: platformKey.key.arn });
 

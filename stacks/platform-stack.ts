@@ -14,7 +14,7 @@ import { TerraformStack, type TerraformVariable } from '../modules/tf';
 import { TopologyVariables } from '../modules/topology-variables';
 import { ZoneNamespaces } from '../modules/zone-namespaces';
 import { ZoneNetworkPolicies } from '../modules/zone-network-policies';
-import { awsLocationVariables } from './cloud-stack';
+import { awsLocationVariables, cloudNames } from './cloud-stack';
 import { configureBackend, stackOutput as output, stackVariable, type BackendOptions } from './common';
 import { zoneModelOf, type StackInputs } from './inputs';
 
@@ -67,7 +67,7 @@ export class PlatformStack extends TerraformStack {
     configureBackend(this, id, backend);
     const { topo, model, aws } = kubernetesStackBase(this, topology, inputs);
     const namespaces = new ZoneNamespaces(this, 'zones', { zones: model.zones });
-    const addons = aws ? new ClusterAddons(this, 'addons', { clusterName: aws.clusterName, region: aws.region }) : undefined;
+    const addons = aws ? new ClusterAddons(this, 'addons', { clusterName: aws.clusterName, region: aws.region, volumeKmsKeyAlias: `alias/${cloudNames.platformKeyAlias(aws.clusterName)}` }) : undefined;
     const platform = topology === 'edge' ? istioPlatformVariable(this).stringValue : 'eks';
     const mesh = new IstioMesh(this, 'istio', {
       version: topo.istioVersion,

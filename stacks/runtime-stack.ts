@@ -17,7 +17,7 @@ import { AwsApiEgress, EXCLUDE_OUTBOUND } from '../modules/aws-api-egress';
 import { Fn, Op, TerraformStack, Token, type TerraformVariable } from '../modules/tf';
 import { cloudAuditStore, edgeAuditStore } from './audit-store';
 import { AZ_COUNT, cloudNames } from './cloud-stack';
-import { karpenterNames } from '../modules/cluster-addons';
+import { karpenterNames, STATE_STORAGE_CLASS } from '../modules/cluster-addons';
 import { KarpenterNodePool } from '../modules/karpenter-node-pool';
 import { externalPlantConfig, plantCredentialsMount, plantEgress, plantFileSet, plantVariable } from './plant';
 import type { TopologyVariables } from '../modules/topology-variables';
@@ -128,6 +128,8 @@ export class RuntimeStack extends TerraformStack {
         image: image.stringValue,
         configVolumes: maps.volumes,
         zoneNodeAffinity: topology === 'edge',
+        // EKS: gp3 encrypted with the platform key, Retain; the edge cluster's default class (k3s: local-path).
+        storageClassName: aws ? STATE_STORAGE_CLASS : undefined,
         secrets: [...(egress ? [plantCredentialsMount(plant)] : []), ...store.secrets, { name: 'trust-ca', secretName: trustCa.stringValue, mountPath: TRUST_CA_MOUNT }],
         podAnnotations: excluded.length > 0 ? { [EXCLUDE_OUTBOUND]: excluded.join(',') } : {},
         // Measured boot checks the mounted config and rules against these pins (no release manifest can list a ConfigMap).

@@ -66,6 +66,7 @@ export const runtimeConfigSchema = {
         control_zone: { type: 'string', minLength: 1, maxLength: 32 },
         safety_zone_level: { type: 'integer', minimum: 1, maximum: 4 },
         trust_domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?$' },
+        tls_pq_mode: { enum: ['pqc-only', 'hybrid-preferred', 'classical'] },
       },
     },
     zones: {

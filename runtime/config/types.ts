@@ -10,6 +10,8 @@ export interface Topology {
   readonly control_zone: string;
   readonly safety_zone_level: number;
   readonly trust_domain: string;
+  /** Post-quantum key exchange on the runtime's TLS links (runtime/trust/pq-tls.ts). @default 'hybrid-preferred' */
+  readonly tls_pq_mode?: 'pqc-only' | 'hybrid-preferred' | 'classical';
 }
 export interface Zone { readonly name: string; readonly isa95_level: number; readonly security_level: number }
 export interface Conduit { readonly from: string; readonly to: string; readonly protocols: readonly string[]; readonly allow_insecure_opcua?: boolean }

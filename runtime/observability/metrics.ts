@@ -73,6 +73,7 @@ export function createMetrics() {
     // --- trust (runtime/trust) ---
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
     // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
+    tlsHandshakes: new client.Counter({ name: 'glimmer_tls_handshakes_total', help: 'Verified mTLS handshakes by side, negotiated key-exchange group (X25519MLKEM768 is hybrid post-quantum; unknown: a server in hybrid-preferred mode cannot read it) and post-quantum mode', labelNames: ['side', 'group', 'mode'], registers: r }),
     tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
     svidRotations: new client.Counter({ name: 'glimmer_svid_rotations_total', help: 'X.509-SVIDs re-issued at half-life', labelNames: ['agent'], registers: r }),
     // function: <enforcement>_<action>, enforcement modbus|opcua|https|a2a, action read|write|shutdown|configure|call

@@ -10,6 +10,8 @@
  *   - Istio base, cni and istiod charts 1.30.3: no values.schema.json (any key is accepted; nothing to encode).
  *   - aws-load-balancer-controller chart: helm/aws-load-balancer-controller/values.schema.json (no
  *     additionalProperties; the types of the keys we set).
+ *   - karpenter and metrics-server charts: no values.schema.json in their chart directories (nothing to encode; the
+ *     keys we set, settings.clusterName/interruptionQueue and serviceAccount, are in their values.yaml).
  */
 
 /** A JSON-schema subset: the keywords the charts above use for the keys we set. */

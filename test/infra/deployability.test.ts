@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
-import { findManifest, manifests, one, resources, synthAll, type K8sManifest } from './helpers';
+import { findManifest, manifests, one, policyOf, resources, synthAll, type K8sManifest } from './helpers';
 import { DEFAULT_ISTIO_VERSION } from '../../modules/topology-variables';
 
 const { stacks, inputs } = synthAll();
@@ -139,4 +139,22 @@ test('GIVEN no GLIMMER_STATE_BUCKET WHEN the cloud stack (whose state holds the 
     fs.rmSync(dir, { recursive: true, force: true });
   }
   assert.deepEqual(Object.keys((stacks.edge!.terraform as { backend: object }).backend), ['local'], 'edge stacks hold no secret: local state stays possible');
+});
+
+test('GIVEN the agents\' state volume claims on EKS WHEN they are provisioned THEN the EBS CSI driver add-on (with its Pod Identity) exists after the nodes, and the StorageClass they name is gp3, encrypted with the platform key and Retain', () => {
+  const csi = resources(cloud, 'aws_eks_addon').find(([, a]) => a.addon_name === 'aws-ebs-csi-driver')![1];
+  assert.deepEqual((csi.pod_identity_association as Array<Record<string, unknown>>)[0]!.service_account, 'ebs-csi-controller-sa');
+  assert.equal((csi.depends_on as string[]).filter((d) => d.startsWith('aws_eks_node_group.')).length, 3);
+  const sc = findManifest(stacks['cloud-platform']!, 'StorageClass', 'glimmer-gp3') as K8sManifest & { parameters: Record<string, string>; reclaimPolicy: string; provisioner: string };
+  assert.equal(sc.provisioner, 'ebs.csi.aws.com');
+  assert.deepEqual({ ...sc.parameters, kmsKeyId: /data\.aws_kms_alias\.addons_volume-key_[0-9A-F]+\.target_key_arn/.test(sc.parameters.kmsKeyId!) }, { type: 'gp3', encrypted: 'true', kmsKeyId: true });
+  assert.equal(sc.reclaimPolicy, 'Retain');
+  for (const a of inputs.config.agents) {
+    const sts = findManifest(stacks['cloud-runtime']!, 'StatefulSet', a.name, a.zone).spec as { volumeClaimTemplates: Array<{ spec: { storageClassName?: string } }> };
+    assert.equal(sts.volumeClaimTemplates[0]!.spec.storageClassName, 'glimmer-gp3');
+    const edge = findManifest(stacks['edge-runtime']!, 'StatefulSet', a.name, a.zone).spec as { volumeClaimTemplates: Array<{ spec: { storageClassName?: string } }> };
+    assert.equal(edge.volumeClaimTemplates[0]!.spec.storageClassName, undefined, 'the edge cluster\'s default class');
+  }
+  const ebs = policyOf(one(cloud, 'aws_kms_key', 'platform-key')).Statement.find((st) => st.Sid === 'NodeVolumesThroughEc2Only')!;
+  assert.match(JSON.stringify(ebs.Principal), /aws_iam_role\.addon-identities_ebs-csi-role/);
 });

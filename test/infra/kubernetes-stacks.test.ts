@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -36,6 +37,7 @@ const MODELS: Record<string, Model> = {
   'v1/Service': Service as unknown as Model,
   'v1/ServiceAccount': ServiceAccount as unknown as Model,
   'apps/v1/StatefulSet': StatefulSet as unknown as Model,
+  'storage.k8s.io/v1/StorageClass': StorageClass as unknown as Model,
   'networking.istio.io/v1beta1/ServiceEntry': ServiceEntry as unknown as Model,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler as unknown as Model,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as Model,

@@ -121,7 +121,7 @@ for (const stack of ['edge-runtime', 'cloud-runtime']) {
 }
 
 test('GIVEN the AWS Load Balancer Controller release WHEN its values are checked THEN the chart schema accepts them (cluster, region, VPC, its Pod Identity service account)', () => {
-  const addons = new ClusterAddons(new TerraformStack(Testing.app(), 's'), 'addons', { clusterName: 'glimmer', region: 'eu-central-1' });
+  const addons = new ClusterAddons(new TerraformStack(Testing.app(), 's'), 'addons', { clusterName: 'glimmer', region: 'eu-central-1', volumeKmsKeyAlias: 'alias/glimmer/platform' });
   assert.deepEqual(schemaViolations(addons.values.loadBalancerController, AWS_LOAD_BALANCER_CONTROLLER_SCHEMA), []);
   assert.deepEqual(schemaViolations({ ...addons.values.loadBalancerController, serviceAccount: { create: 'yes' } }, AWS_LOAD_BALANCER_CONTROLLER_SCHEMA), ['serviceAccount.create: string is not boolean']);
 });

@@ -63,6 +63,22 @@ test('GIVEN a policy that uses an attribute the schema lacks WHEN loaded THEN GL
   });
 });
 
+test('GIVEN a validated-set directory WHEN a set is loaded twice THEN the first load leaves one 0600 marker and the second returns the same policies; WHEN a policy then changes to an invalid one THEN it is validated again and refused', async () => {
+  const validatedDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'glimmer-cedar-validated-')), 'cache');
+  const dir = await policyDirWith({});
+  const first = await loadPolicySet(dir, { validatedDir });
+  const markers = await readdir(validatedDir);
+  assert.equal(markers.length, 1);
+  assert.match(markers[0] as string, /^[0-9a-f]{64}$/);
+  assert.equal((await import('node:fs')).statSync(path.join(validatedDir, markers[0] as string)).mode & 0o777, 0o600);
+  const second = await loadPolicySet(dir, { validatedDir });
+  assert.deepEqual(second.policies, first.policies);
+  assert.equal(second.digest, first.digest);
+  await writeFile(path.join(dir, 'zz-bad.cedar'), '@id("bad-attribute")\npermit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)\nwhen { resource.colour == "red" };\n');
+  await assert.rejects(loadPolicySet(dir, { validatedDir }), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_INVALID') && /colour/.test(err.message));
+  assert.equal((await readdir(validatedDir)).length, 1);
+});
+
 test('GIVEN a policy with a syntax error WHEN loaded THEN GLM_ERR_POLICY_INVALID naming the file and line', async () => {
   const dir = await policyDirWith({ 'zz-syntax.cedar': '@id("ok-one")\npermit (principal, action, resource);\n\n\n@id("broken")\npermit (principal, action resource);\n' });
   await assert.rejects(loadPolicySet(dir), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_INVALID') && /zz-syntax\.cedar:6/.test(err.message));

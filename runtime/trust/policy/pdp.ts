@@ -72,6 +72,8 @@ export interface PdpOptions {
   readonly onDecision?: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) => void;
   /** Entries of the decision cache for Agent and AuditConfig resources; 0 turns it off. @default 4096 */
   readonly decisionCacheSize?: number;
+  /** Where validated policy sets are remembered (loadPolicySet's validatedDir). @default - validate every load */
+  readonly validatedDir?: string;
 }
 
 /** Counters of the decision cache (since the PDP was created; `size` is the current entry count). */
@@ -110,7 +112,7 @@ export class PolicyDecisionPoint {
 
   /** Loads and validates the policy set (GLM_ERR_POLICY_INVALID on any error) and builds the PDP. */
   static async create(options: PdpOptions): Promise<PolicyDecisionPoint> {
-    const policies = await loadPolicySet(options.policyDir);
+    const policies = await loadPolicySet(options.policyDir, { validatedDir: options.validatedDir });
     const model = options.model instanceof PolicyModel ? options.model : new PolicyModel(options.model);
     return new PolicyDecisionPoint(policies, model, options);
   }
