@@ -14,7 +14,26 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { GlimmerError, quote } from '../errors';
-import type { ObjectLockRetention } from '../lifecycle/cluster';
+
+export interface ObjectLockRetention {
+  readonly mode: 'COMPLIANCE' | 'GOVERNANCE';
+  readonly days: number;
+}
+
+/** `name` or `s3://name/prefix/`: the bucket and the prefix it carries. */
+export function parseBucket(text: string): { bucket: string; prefix: string } {
+  const m = /^(?:s3:\/\/)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text.trim());
+  if (!m) throw new GlimmerError('GLM_ERR_CLUSTER_CONFIG_INVALID', `bucket ${quote(text)} is not an S3 bucket name or s3://bucket/prefix`);
+  return { bucket: m[1] as string, prefix: normalisePrefix(m[2] ?? '', 'the bucket URL') };
+}
+
+export function normalisePrefix(prefix: string, what: string): string {
+  if (prefix === '') return '';
+  if (!/^[A-Za-z0-9!_.*'()/-]{1,512}$/.test(prefix) || prefix.split('/').some((p) => p === '..' || p === '.')) {
+    throw new GlimmerError('GLM_ERR_CLUSTER_CONFIG_INVALID', `${what}: object key prefix ${quote(prefix)} may hold letters, digits and !_.*'()/- only`);
+  }
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
 
 export interface ArchivedLog {
   readonly algorithm: string;

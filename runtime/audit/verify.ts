@@ -339,8 +339,7 @@ export async function verifyRemote(baseUrl: string, token: string, options: Veri
  * A prefix holding no `log.json` itself verifies every log below it (each `.../log.json`, e.g. one per agent).
  */
 export async function verifyBucket(url: string, options: VerifyOptions & { endpoint?: string; region?: string } = {}): Promise<VerifyReport & { logs?: string[] }> {
-  const { parseBucket } = await import('../lifecycle/cluster');
-  const { s3Client, segmentKey } = await import('./archive');
+  const { parseBucket, s3Client, segmentKey } = await import('./archive');
   const { ListObjectsV2Command, GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
   const { bucket, prefix } = parseBucket(url);
   const client = await s3Client({ bucket, prefix, ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });

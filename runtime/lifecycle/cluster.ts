@@ -11,14 +11,10 @@
  *    across pods; a CA of its own per pod would make every cross-pod A2A call fail.
  */
 import fs from 'node:fs';
+import { normalisePrefix, parseBucket, type ObjectLockRetention } from '../audit/archive';
 import { GlimmerError, quote } from '../errors';
 
 export const RUNTIME_MODE_ENV = 'GLIMMER_RUNTIME_MODE';
-
-export interface ObjectLockRetention {
-  readonly mode: 'COMPLIANCE' | 'GOVERNANCE';
-  readonly days: number;
-}
 
 export interface ClusterSettings {
   /** KMS key id, ARN or alias of the asymmetric checkpoint key. */
@@ -41,21 +37,6 @@ export function isClusterMode(env: Env = process.env): boolean {
   if (mode === undefined || mode === '' || mode === 'local') return false;
   if (mode === 'cluster') return true;
   throw new GlimmerError('GLM_ERR_CLUSTER_CONFIG_INVALID', `${RUNTIME_MODE_ENV}=${quote(mode)}: allowed: cluster, local`);
-}
-
-/** `name` or `s3://name/prefix/`: the bucket and the prefix it carries. */
-export function parseBucket(text: string): { bucket: string; prefix: string } {
-  const m = /^(?:s3:\/\/)?([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text.trim());
-  if (!m) throw new GlimmerError('GLM_ERR_CLUSTER_CONFIG_INVALID', `bucket ${quote(text)} is not an S3 bucket name or s3://bucket/prefix`);
-  return { bucket: m[1] as string, prefix: normalisePrefix(m[2] ?? '', 'the bucket URL') };
-}
-
-function normalisePrefix(prefix: string, what: string): string {
-  if (prefix === '') return '';
-  if (!/^[A-Za-z0-9!_.*'()/-]{1,512}$/.test(prefix) || prefix.split('/').some((p) => p === '..' || p === '.')) {
-    throw new GlimmerError('GLM_ERR_CLUSTER_CONFIG_INVALID', `${what}: object key prefix ${quote(prefix)} may hold letters, digits and !_.*'()/- only`);
-  }
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
 /** The cluster settings from the environment; names every missing variable at once. */
