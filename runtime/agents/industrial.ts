@@ -25,13 +25,14 @@ import { PROCESS_ZONE } from '../model/plant';
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
 /**
- * OPC UA sampling and publishing interval of the plant signals (a server revises it up to its own floor). Every
- * published change also goes to the Cognitive agents at once as a `change` snapshot (rules only, outside the model's
- * 1 s window), so a hazard reaches the safety rules within about one interval instead of waiting for the next periodic
- * snapshot. (Exception-based sampling, 0, is not used: the plant server's getter-bound variables would report stale
- * values.)
+ * OPC UA sampling of the plant signals: 0 asks for exception-based reporting (each change as it happens; a server
+ * revises it to its fastest sampling where it has none), published every PUBLISHING_INTERVAL_MS (a server revises it up
+ * to its floor). Every published change also goes to the Cognitive agents at once as a `change` snapshot (rules only,
+ * outside the model's 1 s window), so a hazard reaches the safety rules within about one publishing interval instead of
+ * waiting for the next periodic snapshot.
  */
-export const SAMPLING_INTERVAL_MS = 20;
+export const SAMPLING_INTERVAL_MS = 0;
+export const PUBLISHING_INTERVAL_MS = 10;
 
 export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 
@@ -139,6 +140,7 @@ const factory: BehaviourFactory = (spec, config) => {
         ...session, endpointUrl, stateDir: context.stateDir, name: spec.name,
         security: opcuaSecurityFor(config, PROCESS_ZONE), logger: context.logger,
         samplingIntervalMs: SAMPLING_INTERVAL_MS,
+        publishingIntervalMs: PUBLISHING_INTERVAL_MS,
         // The values of one publish arrive in one burst: one change snapshot per burst.
         onValue: () => {
           if (changeQueued || stopped) return;

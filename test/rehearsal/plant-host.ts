@@ -24,7 +24,7 @@ import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE, type PlantSnapshot, type PumpSna
 const OVERPRESSURE_KPA = (SIMULATED_PLANT_PROFILE.pressureLimitKPa.pump_1 as number) + 120;
 
 async function main(): Promise<void> {
-  // A fast PLC's server: sampling and publishing down to 10 ms (node-opcua's own publishing floor is 50 ms).
+  // A fast PLC's server: exception-based read-only signals, publishing down to 10 ms (node-opcua's own floor is 50 ms).
   const { Subscription } = await import('node-opcua-server');
   Subscription.minimumPublishingInterval = 10;
   const [stateDir, host, modbusPort, opcuaPort] = process.argv.slice(2) as [string, string, string, string];
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const plc = await startSimulatedPlc({ plant, port: Number(modbusPort), host, unitIds: [1, 2] });
   await provisionOpcuaTrust(stateDir, 'industrial-1');
   const opcua = await startPlantOpcuaServer({
-    plant, stateDir, port: Number(opcuaPort), host, hostname: host, minimumSamplingIntervalMs: 10, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
+    plant, stateDir, port: Number(opcuaPort), host, hostname: host, minimumSamplingIntervalMs: 0, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
     users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeOnly,
   });
   const client = identityFor(stateDir, 'industrial-1');

@@ -28,7 +28,11 @@ export interface PlantOpcuaServerOptions {
   readonly host?: string;
   /** The host name the server advertises in its endpoints (a plant server on another host: its address). @default localhost */
   readonly hostname?: string;
-  /** The fastest sampling the signals allow (a fast PLC's server samples faster than the 100 ms plant tick). @default 100 */
+  /**
+   * The fastest sampling the signals allow. 0: the read-only signals are exception-based (their values are pushed to
+   * subscribers as the plant changes, no polling) and the writable ones sampled at 10 ms, as a fast PLC's server does.
+   * @default 100
+   */
   readonly minimumSamplingIntervalMs?: number;
   readonly security: OpcuaSecurity;
   /** Users allowed to open sessions (password under <stateDir>/opcua/users/<name>.password, created if missing). */
@@ -100,7 +104,9 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   const agentsFolder = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'Agents', nodeId: 's=Agents' });
 
   const assets = new Map<string, Opcua.UAObject>();
-  const variables = new Map<string, { v: Opcua.UAVariable; e: PlantMapEntry; last: number | boolean | undefined }>();
+  const variables = new Map<string, { v: Opcua.UAVariable; e: PlantMapEntry; last: number | boolean | undefined; pushed: boolean }>();
+  const eventDriven = options.minimumSamplingIntervalMs === 0;
+  const variant = (e: PlantMapEntry, value: number | boolean) => new o.Variant({ dataType: e.type === 'bool' ? o.DataType.Boolean : o.DataType.Double, value });
   const snap = () => options.plant.snapshot;
   for (const e of plantMap()) {
     let asset = assets.get(e.asset);
@@ -110,22 +116,24 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const common = {
       componentOf: asset, browseName: e.signal, nodeId: `s=${e.id}`, description: e.description,
       accessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead', userAccessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
-      minimumSamplingInterval: options.minimumSamplingIntervalMs ?? 100,
+      minimumSamplingInterval: eventDriven ? (writable ? 10 : 0) : (options.minimumSamplingIntervalMs ?? 100),
     };
+    // Exception-based signals hold their value (set on every change below); the others are read when sampled.
+    const pushed = eventDriven && !writable;
     const set = writable ? (variant: Opcua.Variant): Opcua.StatusCode => write(e, variant) : undefined;
     let v: Opcua.UAVariable;
     if (bool) {
-      v = ns.addVariable({ ...common, dataType: 'Boolean', value: { get: () => new o.Variant({ dataType: o.DataType.Boolean, value: signalValue(snap(), e) as boolean }), ...(set ? { set } : {}) } } as Opcua.AddVariableOptions);
+      v = ns.addVariable({ ...common, dataType: 'Boolean', value: pushed ? variant(e, signalValue(snap(), e)) : { get: () => new o.Variant({ dataType: o.DataType.Boolean, value: signalValue(snap(), e) as boolean }), ...(set ? { set } : {}) } } as Opcua.AddVariableOptions);
     } else {
       const unitKey = EU[e.unit];
       v = ns.addAnalogDataItem({
         ...common, dataType: 'Double',
         engineeringUnitsRange: { low: (EU_RANGE[e.unit] ?? [0, 100])[0], high: (EU_RANGE[e.unit] ?? [0, 100])[1] },
         ...(unitKey ? { engineeringUnits: o.standardUnits[unitKey] as Opcua.EUInformation } : {}),
-        value: { get: () => new o.Variant({ dataType: o.DataType.Double, value: signalValue(snap(), e) as number }), ...(set ? { set } : {}) },
+        value: pushed ? variant(e, signalValue(snap(), e)) : { get: () => new o.Variant({ dataType: o.DataType.Double, value: signalValue(snap(), e) as number }), ...(set ? { set } : {}) },
       } as unknown as Opcua.AddAnalogDataItemOptions);
     }
-    variables.set(e.id, { v, e, last: undefined });
+    variables.set(e.id, { v, e, last: undefined, pushed });
   }
 
   function write(e: PlantMapEntry, variant: Opcua.Variant): Opcua.StatusCode {
@@ -147,7 +155,8 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       const value = signalValue(s, item.e);
       if (value === item.last) continue;
       item.last = value;
-      item.v.touchValue();
+      if (item.pushed) item.v.setValueFromSource(variant(item.e, value));
+      else item.v.touchValue();
     }
   });
 
