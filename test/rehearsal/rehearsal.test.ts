@@ -11,7 +11,7 @@ import { test } from 'node:test';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-test('GIVEN the synthesized edge and edge-runtime stacks WHEN the rehearsal deploys them onto network namespaces THEN every agent is ACTIVE, 20+ hazards stop the pump across hosts within the p99 target, lower zones reach neither PLC nor control/safety listeners, a SIGKILLed industrial host keeps its log and key, and the bucket verifies', { timeout: 240_000 }, async () => {
+test('GIVEN the synthesized edge and edge-runtime stacks WHEN the rehearsal deploys them onto network namespaces THEN every agent is ACTIVE, 100 hazards stop the pump across hosts within the p99 target, lower zones reach neither PLC nor control/safety listeners, a SIGKILLed industrial host keeps its log and key, and the bucket verifies', { timeout: 240_000 }, async () => {
   const report = path.join(ROOT, 'rehearsal-report.json');
   fs.rmSync(report, { force: true });
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'rehearse.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });

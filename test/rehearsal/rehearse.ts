@@ -37,7 +37,7 @@ import { createLockedBucket, startS3Server, TEST_AWS_ENV } from '../helpers/s3-s
 import { hostRules, nftRuleset, type Host, type NetworkPolicy } from './netpol';
 import { renderManifests, type K8sManifest } from './render';
 
-const HAZARDS = Number(process.env.REHEARSAL_HAZARDS ?? 20);
+const HAZARDS = Number(process.env.REHEARSAL_HAZARDS ?? 100);
 /** Hazards before the measured ones: the first opens the A2A and gateway connections (reported apart, not hidden). */
 const WARMUP = 2;
 const TARGETS = { hazard_p99_ms: 100, wall_time_s: 90 } as const;
