@@ -11,7 +11,7 @@ import { verifyRemote, verifyStateDir } from '../audit/verify';
 import { asGlimmerError, quote } from '../errors';
 import { measuredBoot, parseManifest } from '../lifecycle/manifest';
 import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../lifecycle/release';
-import { loadReviewInput, type ResourceView } from '../review/model';
+import { loadReviewInput, type ResourceView } from '../review/resources';
 import { at } from '../review/json';
 import { runRules, type RuleId } from '../review/rules';
 

@@ -33,13 +33,19 @@ export interface WriteRequest {
   readonly table: 'coil' | 'holding';
   readonly address: number;
   /** Number of coils or registers written. */
-  readonly count: number;
+  readonly quantity: number;
   /** The plant map entries of the written addresses, in address order. */
   readonly signals: readonly PlantMapEntry[];
   /** Raw values written (0/1 for coils, register words). */
   readonly values: readonly number[];
   /** True when any written signal is a safety signal. */
   readonly safety: boolean;
+  /** SPIFFE ID of an identified writer (an OPC UA session's user); absent: the zone's network client. */
+  readonly principal?: string;
+  /** @default 'modbus' */
+  readonly protocol?: 'modbus' | 'opcua';
+  /** The OPC UA client application's URI, part of the policy request's context. */
+  readonly applicationUri?: string;
 }
 
 /** The verdict on one write. */

@@ -14,6 +14,13 @@ import { readSvidExtensions, type SvidExtensions } from './der';
 import { agentSpiffeId, operatorSpiffeId, parseSpiffeId, type SpiffeId } from './spiffe';
 import { x509, type X509Module, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, exportKeyPem, normalizeSerial, randomSerial } from './x509';
 
+/** The X.509-SVID an agent process holds, as PEM: its certificate, its key and the trust bundle it verifies peers with. */
+export interface AgentIdentity {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly bundlePem: string;
+}
+
 export interface IssuedSvid {
   readonly certPem: string;
   readonly keyPem: string;

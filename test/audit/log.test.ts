@@ -4,7 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { openAuditLog, auditDbPath, leafText, type AuditLog, type AuditRecord } from '../../runtime/audit/log';
+import { openAuditLog, auditDbPath, leafText, type AuditLog } from '../../runtime/audit/log';
+import type { AuditRecordInput } from '../../runtime/model/messages';
 import { canonicalJson } from '../../runtime/audit/canonical';
 import { hasher, verifyConsistency, verifyInclusion } from '../../runtime/audit/merkle';
 import { openCheckpoint, parseSignedNote, parseVerifierKey } from '../../runtime/audit/note';
@@ -78,15 +79,19 @@ test('GIVEN a trickle of appends, one every few milliseconds, WHEN the commit de
   const metrics = createMetrics();
   const log = await open(dir, { metrics, commitDelayMs: 1000 });
   const acks: Promise<{ index: number }>[] = [];
+  const started = performance.now();
   for (let i = 0; i < 12; i++) {
     acks.push(log.append({ type: 'trickle', i }));
     await new Promise((r) => setTimeout(r, 5));
   }
   const resolved = await Promise.all(acks);
+  const elapsed = performance.now() - started;
   assert.deepEqual(resolved.map((a) => a.index), Array.from({ length: 12 }, (_, i) => i));
   const commits = (await metrics.auditCommitDuration.get()).values.find((v) => v.metricName === 'glimmer_audit_commit_duration_seconds_count')?.value ?? 0;
-  // The first append commits at once; the ones arriving within the delay wait for the next commit together.
-  assert.ok(commits >= 2 && commits <= 3, `12 trickled appends took ${commits} commits`);
+  // At most one commit per commit delay, plus the first one that goes at once: a bound that holds however slowly a
+  // loaded machine trickles (no exact count, which depends on timer lateness).
+  assert.ok(commits >= 1 && commits <= 2 + Math.floor(elapsed / 1000), `12 trickled appends over ${Math.round(elapsed)} ms took ${commits} commits`);
+  assert.ok(commits < 12, `12 trickled appends shared commits (${commits})`);
   // Durable means in the store a second connection reads.
   const db = new Database(auditDbPath(dir), { readonly: true });
   assert.equal((db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n, 12);
@@ -381,7 +386,7 @@ test('GIVEN arbitrary records (escapes, non-ASCII, lone surrogates, nesting, lon
   const log = await open(tempDir(), { now: clock });
   const ts = new Date(clock()).toISOString();
   const value = fc.oneof(fc.jsonValue(), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'binary', minLength: 60, maxLength: 70 }), fc.double(), fc.constant(undefined));
-  const records: AuditRecord[] = fc.sample(fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), value, { maxKeys: 8 }), 300).map((r) => ({ ...r, type: 'prop' }));
+  const records: AuditRecordInput[] = fc.sample(fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), value, { maxKeys: 8 }), 300).map((r) => ({ ...r, type: 'prop' }));
   records.push({ type: 'edge', limit: 'é'.repeat(32 * 1024 - 100) }, { type: 'edge', over: 'é'.repeat(33 * 1024) });
   let expectedIndex = 0;
   for (const record of records) {

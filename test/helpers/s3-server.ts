@@ -12,7 +12,8 @@ export interface S3TestServer {
   close(): Promise<void>;
 }
 
-export const TEST_AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIAGLIMMERTEST00000', AWS_SECRET_ACCESS_KEY: 'glimmer-test-secret', AWS_REGION: 'eu-central-1' } as const;
+/** Static test credentials; the secret is the one the KMS test server checks SigV4 signatures with (TEST_SECRET). */
+export const TEST_AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIAGLIMMERTEST00000', AWS_SECRET_ACCESS_KEY: 'test-secret-not-real', AWS_REGION: 'eu-central-1' } as const;
 
 /** Starts moto_server on `host` (a free port; HTTPS with `tls` files) and resolves once it listens. */
 export async function startS3Server(host = '127.0.0.1', tls?: { certFile: string; keyFile: string }, command = 'moto_server'): Promise<S3TestServer> {

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const plc = await startSimulatedPlc({ plant, port: Number(modbusPort), host, unitIds: [1, 2] });
   await provisionOpcuaTrust(stateDir, 'industrial-1');
   const opcua = await startPlantOpcuaServer({
-    plant, stateDir, port: Number(opcuaPort), host, hostname: host, minimumSamplingIntervalMs: 0, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
+    plant, stateDir, port: Number(opcuaPort), network: { host, advertisedHosts: [host], certificateDns: [], certificateIps: [host] }, minimumSamplingIntervalMs: 0, security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
     users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeOnly,
   });
   const client = identityFor(stateDir, 'industrial-1');
