@@ -27,7 +27,7 @@ import { loadConfig, REPO_ROOT } from './config/load';
 import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
-import type { RuntimeConfig, Zone } from './config/types';
+import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
 import { GlimmerError, asGlimmerError } from './errors';
 import { startEmbeddedPlant, type EmbeddedPlant } from './industrial/embedded';
 import { startExternalPlant, type ExternalPlantConnection } from './industrial/external';
@@ -61,6 +61,11 @@ import { createFrameDecider, gatewayDecide } from './trust/policy/frame-decider'
 import { PolicyDecisionPoint } from './trust/policy/pdp';
 import { SvidSource } from './trust/rotation';
 import { issueSvid } from './trust/svid';
+import { identitySource, parsePolicyPins, PCR_POLICY_ENV } from './lifecycle/attestation/identity';
+import { Attestor } from './lifecycle/attestation/attestor';
+import { Tpm } from './lifecycle/attestation/tpm';
+import { MANIFEST_FILE } from './lifecycle/release';
+import { launchArtifacts } from './agents/artifacts';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
 const EXPORT_TOPIC = 'records.export';
@@ -185,6 +190,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
     // Cluster mode: every pod's SVIDs chain to the one mounted CA, so agents in other pods verify them.
     const ca = cluster ? await loadCa(cluster.trustCaDir, config.topology.trust_domain) : await ensureCa(stateDir, config.topology.trust_domain);
+    const attestation = config.attestation.mode === 'tpm' ? await startAttestation(config, fullConfig, { stateDir, root, configPins, audit: record }) : undefined;
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
     const hooks = trustMetricHooks(metrics);
     // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
@@ -229,10 +235,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       releaseKeyPem,
       configPins,
       endpoints: plant.endpoints,
-      identityFor: async (spec) => {
-        const svid = await issueSvid(ca, { zone: spec.zone, agent: spec.name });
-        return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem };
-      },
+      identityFor: identitySource({ ca, ...(attestation ? { attestation } : {}) }),
     });
     stack.push(() => supervisor.stop());
     // The embedded plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
@@ -503,4 +506,28 @@ async function startPlant(o: {
     embedded,
     stop: () => embedded.stop(),
   };
+}
+
+/**
+ * `attestation: tpm`: proves the TPM's attestation key once (EK certificate chain, credential activation), then
+ * attests each agent before its SVID. The attested artifacts are exactly what the agent's own measured boot
+ * measures, so the quoted PCR equals the measurement the agent records. A TPM that cannot be reached refuses start.
+ */
+async function startAttestation(
+  config: RuntimeConfig,
+  fullConfig: RuntimeConfig,
+  ctx: { stateDir: string; root: string; configPins: ConfigPins; audit: (r: AuditRecordInput) => void },
+) {
+  if (config.attestation.mode !== 'tpm') return undefined;
+  const dir = path.join(ctx.stateDir, 'tpm');
+  let ekCaPem: string;
+  try {
+    ekCaPem = fs.readFileSync(config.attestation.ekCaFile, 'utf8');
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `attestation.ek_ca_file ${config.attestation.ekCaFile} cannot be read`, { cause: err });
+  }
+  const tpm = new Tpm({ tcti: config.attestation.tcti, dir });
+  const attestor = new Attestor({ tpm, ekCaPem, root: ctx.root, manifestFile: path.join(ctx.root, MANIFEST_FILE), configPins: ctx.configPins, dir, audit: ctx.audit });
+  await attestor.provision();
+  return { attestor, artifactsOf: (spec: AgentSpec) => launchArtifacts(spec, fullConfig, ctx.root), pins: parsePolicyPins(process.env[PCR_POLICY_ENV]) };
 }
