@@ -21,6 +21,7 @@ import { type AuditMetrics, CheckpointSigning } from './checkpoints';
 import type { CheckpointSigner } from './checkpoint-body';
 import { type SegmentInfo, SegmentSealing } from './segments';
 import { CHUNK, LogTree } from './tree';
+import type { SegmentArchive } from './archive';
 import { type AuditWriter, type CommittedBatch, openAuditWriter } from './writer';
 import type { AuditRecordInput } from '../model/messages';
 
@@ -83,6 +84,12 @@ export interface AuditLogOptions {
    * @default 32 MiB
    */
   readonly closeSealMaxBytes?: number;
+  /**
+   * Where sealed segments are also written (cluster mode: the Object Lock bucket). A segment is marked archived
+   * (`<id>.archived`) once the archive holds it; failed uploads are retried every checkpoint interval and at start.
+   * @default - none: sealed segments stay on the volume
+   */
+  readonly archive?: SegmentArchive;
 }
 
 export interface AuditEntry {
@@ -289,6 +296,7 @@ class AuditLogImpl implements AuditLog {
       onSealed: (end) => {
         this.openSegmentBytes = end >= this.tree.size ? 0 : (db.prepare('SELECT COALESCE(SUM(LENGTH(leaf)), 0) FROM entries WHERE idx >= ?').pluck().get(end) as number);
       },
+      ...(options.archive ? { archive: { to: options.archive, log: () => ({ algorithm, origin, keys: this.checkpoints.verifierKeys() }) } } : {}),
     });
   }
 
@@ -686,6 +694,7 @@ class AuditLogImpl implements AuditLog {
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
       const full = this.openSegmentBytes >= (this.options.maxSegmentBytes ?? 256 * 1024 * 1024);
       if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
+      if (this.sealer.pendingArchive > 0) await this.sealer.archivePending();
     } catch {
       // Logged and counted by the checkpoint signing; the next tick retries.
     } finally {
@@ -740,6 +749,7 @@ class AuditLogImpl implements AuditLog {
     }
     this.closed = true;
     await this.checkpoints.idle();
+    await this.sealer.closeArchive();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
     await this.writer.close();
