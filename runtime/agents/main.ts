@@ -21,10 +21,10 @@ import { parseShutdownBody } from './safety-orders';
 import { decisionKey } from '../trust/metrics';
 
 const SEAL_TIMEOUT_MS = 3000;
-/** How long an agent whose supervisor is gone may drain before it exits anyway (the 1 s orphan budget, with the watch). */
-const ORPHAN_EXIT_MS = 600;
+/** How long an orphaned agent may close its PLC sessions before it exits anyway: no supervisor takes its records any more, and the 1 s orphan budget must hold on a loaded machine. */
+const ORPHAN_EXIT_MS = 250;
 /** How often the agent checks that its supervisor is still its parent (a kill -9 may not close the channel at once). */
-const PARENT_WATCH_MS = 100;
+const PARENT_WATCH_MS = 50;
 /** How often the agent reports its PDP's decision counts to the supervisor (which alone serves /metrics). */
 const DECISION_REPORT_MS = 1000;
 
