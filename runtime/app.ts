@@ -251,6 +251,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
+      ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({ config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints }).routes : []),
     ];
     const { createApiAuthorizer } = await import('./trust/policy/api');
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
@@ -349,7 +350,7 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
   return (principal, method, pathname) => {
     if (method === 'GET') return;
     const resource: PolicyResource | undefined =
-      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
+      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' || pathname === '/v1/mcp/approvals' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
     if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
     assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
   };

@@ -76,7 +76,30 @@ export interface RuntimeConfigFile {
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
   readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
+  readonly mcp?: McpConfigFile;
   readonly cognitive_config?: string;
+}
+
+/** The MCP server for AI copilots (docs/mcp.md); absent: no MCP endpoint on the API. */
+export interface McpConfigFile {
+  /** This server's resource identifier: the audience tokens must be bound to (RFC 8707), e.g. https://plant.example/mcp. */
+  readonly resource: string;
+  /** Authorization servers whose access tokens are accepted, each with its JWKS. */
+  readonly issuers: readonly { readonly issuer: string; readonly jwks_uri: string; readonly jwks_refresh_min_s?: number }[];
+  /** Tool calls per client per minute. @default 600 */
+  readonly max_calls_per_minute?: number;
+  /** The zone approved writes enter the gateway from. @default control */
+  readonly write_zone?: string;
+  /** Pending write requests kept for approval. @default 32 */
+  readonly max_pending_writes?: number;
+}
+
+export interface McpConfig {
+  readonly resource: string;
+  readonly issuers: readonly { readonly issuer: string; readonly jwksUri: string; readonly jwksRefreshMinS: number }[];
+  readonly maxCallsPerMinute: number;
+  readonly writeZone: string;
+  readonly maxPendingWrites: number;
 }
 
 export interface RuntimeConfig {
@@ -93,4 +116,6 @@ export interface RuntimeConfig {
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };
+  /** Undefined without an mcp section: the API then serves no MCP endpoint. */
+  readonly mcp?: McpConfig;
 }
