@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startRuntime, type Runtime } from '../../runtime/app';
 import { REPO_ROOT } from '../../runtime/config/load';
@@ -300,6 +301,28 @@ describe('MCP server', { timeout: 240000 }, () => {
       else assert.ok(body.result !== undefined || body.error !== undefined);
     }), { numRuns: 300 });
     assert.equal(estop(), before);
+  });
+
+  test('GIVEN `glimmer mcp` started by a local client over stdio WHEN it lists and calls tools THEN they relay to the runtime under the token\'s identity (reads served, a safety write refused by policy), and a bad token fails the start', async () => {
+    const entry = path.join(REPO_ROOT, 'runtime', 'cli', 'entry.ts');
+    const token = await issuer.token({ sub: 'desktop', scope: 'plant.read plant.write.request', client_id: 'desktop-client' }, RESOURCE);
+    const client = new Client({ name: 'local-assistant', version: '1.0.0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', entry, 'mcp', '--url', `${base}/mcp`], env: { ...process.env, GLIMMER_MCP_TOKEN: token } as Record<string, string>, stderr: 'pipe' }));
+    try {
+      const { tools } = await client.listTools();
+      assert.equal(tools.length, 5);
+      const plant = (await call(client, 'read_plant', { assets: ['tank_1'] })).structuredContent as { assets: Record<string, unknown> };
+      assert.deepEqual(Object.keys(plant.assets), ['tank_1']);
+      const e = errorOf(await call(client, 'request_write', { signal: 'safety_1.emergency_stop', value: 0, reason: 'reset it' }));
+      assert.equal(e.code, 'GLM_ERR_MCP_TOOL_DENIED');
+      assert.ok((await auditRecords('mcp.call')).some((r) => r.client === 'desktop-client' && r.tool === 'read_plant' && r.outcome === 'ok'));
+    } finally {
+      await client.close();
+    }
+    const { glimmer } = await import('../helpers/cli');
+    const refused = await glimmer(['mcp', '--url', `${base}/mcp`], { env: { GLIMMER_MCP_TOKEN: 'not-a-jwt' } });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /GLM_ERR_MCP_TOKEN_INVALID/);
   });
 });
 
