@@ -26,13 +26,17 @@ REPORT ?= bench/reports/$(SCENARIO).json
 CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
-# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
+# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
+# server imports, Chromium, swtpm + tpm2-tools) and the tools they call (curl, ss from iproute2, strace for the fsync
+# count, git for the mutation harness test).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace git
 APT_RUN := softhsm2
 # node-gyp's toolchain: native addons are compiled from source against the pinned Node's headers.
 APT_BUILD := python3 make g++
+# Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build clean compliance-docs
+.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs
 
 all: test
 
@@ -60,6 +64,9 @@ apt-test:
 apt-run:
 	@scripts/apt-ensure.sh $(APT_RUN)
 
+tools-test:
+	@scripts/tools-ensure.sh
+
 build: deps
 	node scripts/build.mjs
 	node --import tsx scripts/release-manifest.ts
@@ -73,7 +80,7 @@ lint: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
-test: deps apt-test build typecheck lint
+test: deps apt-test tools-test build typecheck lint
 	node --import tsx --test --test-concurrency=2 $(TEST_FILES)
 
 synth: deps
@@ -81,6 +88,18 @@ synth: deps
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
+
+# Mutation testing (StrykerJS) of the safety and evidence paths, one module at a time: MODULES=pdp,merkle for some.
+# Reports: reports/mutation/<module>/mutation.{html,json}, scores in reports/mutation/summary.json.
+MODULES ?=
+BASE ?= HEAD~1
+MUTATION_BUDGET_MIN ?= 30
+mutation: deps apt-test build
+	node --import tsx scripts/mutation.ts $(if $(MODULES),--module $(MODULES))
+
+# CI: only the lines changed since BASE in the listed files, within MUTATION_BUDGET_MIN minutes.
+mutation-changed: deps apt-test build
+	node --import tsx scripts/mutation.ts --since $(BASE) --budget-min $(MUTATION_BUDGET_MIN)
 
 # docs/compliance/ from the control catalogues (a test checks it is fresh).
 compliance-docs: deps
@@ -90,4 +109,4 @@ precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
 
 clean:
-	rm -rf dist cdktf.out bench/reports test-results
+	rm -rf dist cdktf.out bench/reports test-results reports .stryker-tmp* .tools

@@ -24,13 +24,14 @@ import { checkInt, checkPattern, DNS_LABEL, invalidProp } from './validate';
 import { A2A_PORT, API_MTLS_PORT, API_PORT, ISTIO_METRICS_PORT, LABELS, MODBUS_PORT, OPCUA_PORT, type AgentSpec } from './zone-model';
 
 /**
- * The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. The kinds that accept
- * messages from other agents (runtime/agents: shutdown orders, plant snapshots) serve A2A.
+ * The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. Every kind serves A2A:
+ * safety orders reach any agent there (runtime/agents/safety-orders.ts), and shutdowns and snapshots the others.
  */
 export const KIND_PORTS: Readonly<Record<AgentSpec['kind'], Readonly<Record<string, number>>>> = {
   industrial: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT, 'tcp-modbus': MODBUS_PORT, 'tcp-opcua': OPCUA_PORT },
   cognitive: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT },
-  data: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT },
+  // Data agents take safety orders (their supervisor holds them) on A2A like the other kinds.
+  data: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT },
 };
 export const RUNTIME_UID = 65532;
 

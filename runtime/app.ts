@@ -3,6 +3,7 @@
  * front of real PLCs: plant.mode external) -> supervisor -> API.
  * Separate from the process entry (`glimmer run`) so tests start the real thing on port 0 in-process.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
@@ -10,7 +11,7 @@ import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
-import { GlimmerError } from './errors';
+import { GlimmerError, asGlimmerError } from './errors';
 import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
 import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
 import type { PolicyResource } from './trust/policy/pdp';
@@ -84,6 +85,12 @@ export interface Runtime {
    *  (modbus_<zone>), the plant's OPC UA server (opcua) and the PLCs (plc_<zone>). */
   readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
+  /**
+   * Re-reads the configuration file and applies new zone security levels and required safety levels (SIGHUP in
+   * `glimmer run`): safety holds follow at once. Anything else changed refuses the whole reload
+   * (GLM_ERR_CONFIG_RELOAD_REFUSED). Returns the changes applied.
+   */
+  reload(): Promise<string[]>;
   stop(reason?: string): Promise<void>;
 }
 
@@ -103,7 +110,7 @@ async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
-  const fullConfig = loadConfig(options.configFile);
+  let fullConfig = loadConfig(options.configFile);
   // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
   applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
@@ -159,13 +166,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { trustMetricHooks } = await import('./trust/metrics');
     const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
+    // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
+    const { OpcuaUserStore, operatorName } = await import('./industrial/opcua/users');
+    let accountsChanged: () => void = () => undefined;
+    const opcuaAccounts = new OpcuaUserStore(stateDir, () => accountsChanged());
+    const policyModel = () => ({
+      trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology,
+      operators: opcuaAccounts.list().map((a) => ({ name: operatorName(a.name), zone: a.zone, roles: [a.role] })),
+    });
     const pdp = await PolicyDecisionPoint.create({
       // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
-      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
+      model: policyModel(),
       audit: record,
       onDecision: hooks.onDecision,
       validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
+    // A provisioned or removed account changes the Cedar operators at once.
+    accountsChanged = () => pdp.setModel(policyModel());
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
@@ -177,7 +194,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -240,7 +257,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
       })
       .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
-      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }));
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }))
+      .register('safety_orders', () => supervisor.safetyOrders.condition());
     const { auditRoutes } = await import('./api/routes/audit');
     const { consoleRoutes } = await import('./api/routes/console');
     const { eventRoutes } = await import('./api/routes/events');
@@ -253,6 +271,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...eventRoutes(wired.view),
       ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({ config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints }).routes : []),
     ];
+    if (opcuaServer) {
+      const { opcuaRoutes } = await import('./api/routes/opcua');
+      const { OpcuaTrustStore } = await import('./industrial/opcua/trust');
+      const { PROCESS_ZONE } = await import('./model/plant');
+      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+    }
     const { createApiAuthorizer } = await import('./trust/policy/api');
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
     const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
@@ -284,6 +308,37 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
+    let reloading = Promise.resolve<unknown>(undefined);
+    const reload = async (): Promise<string[]> => {
+      const { levelChanges } = await import('./config/reload');
+      try {
+        const file = fullConfig.file;
+        const rel = path.relative(root, file);
+        // A file of the signed release is measured against its manifest at every agent start: changing it is a new
+        // release (make build), not a reload.
+        if (!rel.startsWith('..') && !path.isAbsolute(rel)) {
+          throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} is part of the signed release; rebuild (make build) and restart to change it, or run with --config on a deployment copy`);
+        }
+        const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+        const next = loadConfig(file);
+        if (crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') !== sha) throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} changed while it was being reloaded; send SIGHUP again`);
+        const changes = levelChanges(fullConfig, next);
+        if (changes.length > 0) {
+          pdp.setModel({ trustDomain: next.topology.trust_domain, zones: next.zones, conduits: next.conduits, agents: next.agents, topology: next.topology });
+          fullConfig = next;
+          // Agents restarted from now on measure the file that was applied (its earlier pin no longer matches it).
+          supervisor.applyLevels(next, { ...configPins, [path.basename(file)]: sha });
+        }
+        await audit.append({ type: 'config.reload', config: path.basename(next.file), sha256: sha, changes });
+        logger.info({ changes }, 'configuration reloaded');
+        return changes;
+      } catch (err) {
+        const e = asGlimmerError(err);
+        record({ type: 'config.reload_refused', code: e.code, message: e.message.slice(0, 300) });
+        logger.error({ code: e.code, reason: e.message }, 'configuration reload refused');
+        throw e;
+      }
+    };
     return {
       config,
       stateDir,
@@ -298,6 +353,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       apiMtlsPort,
       endpoints: plant.endpoints,
       consoleUrl,
+      reload() {
+        // One reload at a time, in the order the signals came.
+        const next = reloading.then(reload);
+        reloading = next.catch(() => undefined);
+        return next;
+      },
       stop(reason = 'shutdown') {
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
@@ -350,7 +411,9 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
   return (principal, method, pathname) => {
     if (method === 'GET') return;
     const resource: PolicyResource | undefined =
-      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' || pathname === '/v1/mcp/approvals' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
+      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' || pathname === '/v1/mcp/approvals' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false }
+        // The OPC UA server's trust list and accounts: configuring the server is an engineer's (or admin's) act.
+        : pathname.startsWith('/v1/opcua/') ? { type: 'Asset', id: 'opcua-server', zone: 'control', safety: false } : undefined;
     if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
     assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
   };
@@ -402,6 +465,7 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
   audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
+  opcuaAccounts: import('./industrial/opcua/users').OpcuaUserStore;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
@@ -425,7 +489,8 @@ async function startPlant(o: {
   const embedded = await startEmbeddedPlant({
     config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
-    opcuaPort: o.options.opcuaPort ?? 4840,
+    opcuaPort: o.options.opcuaPort ?? config.opcua.port,
+    opcuaAccounts: o.opcuaAccounts,
   });
   return {
     endpoints: embedded.endpoints,

@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   // --- configuration ---
   GLM_ERR_CONFIG_INVALID: { status: 400, doc: 'A configuration file does not match its schema; the message names the file, the path inside it, the value and what is allowed.' },
   GLM_ERR_CONFIG_UNREADABLE: { status: 400, doc: 'A configuration file cannot be read or is not valid YAML/JSON.' },
+  GLM_ERR_CONFIG_RELOAD_REFUSED: { status: 400, doc: 'A configuration reload (SIGHUP) changed more than the zone security levels and required safety levels, which are all a running swarm takes; nothing was applied.' },
   GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID: { status: 400, doc: 'plant.mode external: a PLC address, gateway listen port or OPC UA endpoint URL is malformed or inconsistent (two listeners on one port, a port for a zone without a listener); the message names the field path and the value.' },
   GLM_ERR_CONFIG_PLANT_FILE_UNREADABLE: { status: 400, doc: 'plant.mode external: a configured OPC UA certificate, private key or password file cannot be read or is not what it should be (a PEM/DER X.509 certificate, a PEM key); the message names the field path and the file.' },
 
@@ -33,6 +34,11 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
   GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },
   GLM_ERR_AGENT_MESSAGE_REFUSED: { status: 502, doc: 'Another agent did not complete an A2A message: its policy denied the call or its handler failed.' },
+  GLM_ERR_SAFETY_HELD: { status: 409, doc: 'An agent under a safety hold was asked to resume; it resumes only when every holder (the ordering rules, its configured levels) releases it.' },
+  GLM_ERR_SAFETY_TARGET_UNKNOWN: { status: 404, doc: 'A safety order names neither a plant unit nor an agent this process can reach; the order is audited as not delivered.' },
+  GLM_ERR_SAFETY_ORDER_UNDELIVERED: { status: 502, doc: 'A safety order could not be delivered: the target agent\'s endpoint is unknown or not answering, or no Industrial agent exists for a plant unit.' },
+  GLM_ERR_SAFETY_ORDER_INVALID: { status: 400, doc: 'A safety order received over A2A is malformed (target, action, decision id or codes); it is refused and audited.' },
+  GLM_ERR_SAFETY_HOLD_NOT_ENFORCED: { status: 500, doc: 'An agent under a safety hold did not reach PAUSED in time; the supervisor keeps asking and the process reports not ready.' },
   GLM_ERR_DATA_RECORD_INVALID: { status: 400, doc: 'The Data Agent received a record that is not a bounded JSON object of scalars.' },
   GLM_ERR_DATA_NO_CONDUIT: { status: 403, doc: 'The Data Agent was asked to move records between zones that no conduit connects.' },
 
@@ -99,6 +105,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_OPCUA_CERT_UNTRUSTED: { status: 401, doc: 'OPC UA: the peer certificate is not in the trusted folder of the certificate manager (it is moved to rejected, never auto-accepted).' },
   GLM_ERR_OPCUA_CONNECT_FAILED: { status: 502, doc: 'OPC UA: the client cannot open a secure session with the plant server (endpoint, security policy or certificate).' },
   GLM_ERR_OPCUA_SERVER_START_FAILED: { status: 500, doc: 'OPC UA: the plant server cannot start (port in use, certificate store unreadable).' },
+  GLM_ERR_OPCUA_CERT_UNKNOWN: { status: 404, doc: 'OPC UA: no certificate with this thumbprint in the server\'s trusted or rejected folder (list them with `glimmer opcua certs list`).' },
+  GLM_ERR_OPCUA_CERT_INVALID: { status: 400, doc: 'OPC UA: an issuer certificate or CRL given to the trust workflow cannot be parsed (PEM or DER expected).' },
+  GLM_ERR_OPCUA_USER_INVALID: { status: 400, doc: 'OPC UA: an account name, role or password does not meet the rules (role viewer, operator or engineer; password of 12 characters or more), or the account store is unreadable.' },
   GLM_ERR_INDUSTRIAL_COMMAND_FAILED: { status: 502, doc: 'Industrial agent: a plant command (e.g. a safety shutdown) could not be executed through the gateway or OPC UA.' },
 
   // --- policy (runtime/trust) ---

@@ -9,6 +9,7 @@
 import type { Construct } from 'constructs';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { AgentWorkload, a2aUrl } from '../modules/agent-workload';
+import { safetyLevelShortfall, shortfallMessage, STARTS_HELD_ANNOTATION } from '../runtime/model/zones';
 import { escapeDeep, k8sObject } from '../modules/k8s';
 import { MeshPolicies } from '../modules/mesh-policies';
 import { RuntimeConfigMaps } from '../modules/runtime-config-maps';
@@ -73,6 +74,16 @@ function trustCaSecretVariable(scope: Construct): TerraformVariable {
 /** scaling_policy read as Karpenter's consolidation: AI_PREDICTIVE_2023 also replaces underused nodes. */
 const CONSOLIDATION_POLICY = '${var.cluster_autoscaling.scaling_policy == "AI_PREDICTIVE_2023" ? "WhenEmptyOrUnderutilized" : "WhenEmpty"}';
 
+/**
+ * An agent whose required level exceeds its zone's deploys like any other and starts held by its pod's supervisor (the
+ * runtime's own verdict); the annotation says so where `kubectl describe` shows it.
+ */
+function heldAnnotation(inputs: StackInputs, agent: string): Record<string, string> {
+  const spec = inputs.config.agents.find((a) => a.name === agent);
+  const shortfall = spec && safetyLevelShortfall(spec, inputs.config.zones);
+  return shortfall ? { [STARTS_HELD_ANNOTATION]: shortfallMessage(shortfall) } : {};
+}
+
 export class RuntimeStack extends TerraformStack {
   constructor(scope: Construct, id: string, topology: TopologyName, inputs: StackInputs, backend: BackendOptions = {}) {
     super(scope, id);
@@ -131,7 +142,7 @@ export class RuntimeStack extends TerraformStack {
         // EKS: gp3 encrypted with the platform key, Retain; the edge cluster's default class (k3s: local-path).
         storageClassName: aws ? STATE_STORAGE_CLASS : undefined,
         secrets: [...(egress ? [plantCredentialsMount(plant)] : []), ...store.secrets, { name: 'trust-ca', secretName: trustCa.stringValue, mountPath: TRUST_CA_MOUNT }],
-        podAnnotations: excluded.length > 0 ? { [EXCLUDE_OUTBOUND]: excluded.join(',') } : {},
+        podAnnotations: { ...(excluded.length > 0 ? { [EXCLUDE_OUTBOUND]: excluded.join(',') } : {}), ...heldAnnotation(inputs, agent.name) },
         // Measured boot checks the mounted config and rules against these pins (no release manifest can list a ConfigMap).
         env: { ...env, GLIMMER_AUDIT_PREFIX: `segments/${agent.name}/`, GLIMMER_CONFIG_SHA256: maps.configPins, GLIMMER_RULES_SHA256: maps.treePins },
         dependsOn: [...maps.objects, ...mesh.objects, ...awsApis.objects],

@@ -5,7 +5,7 @@
  * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
  */
 import { Worker } from 'node:worker_threads';
-import { GlimmerError, asGlimmerError } from '../errors';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
@@ -15,12 +15,16 @@ import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
 import type { AgentMessenger } from './messaging';
 import { loadBehaviour } from './registry';
+import { parseShutdownBody, TOPIC_SHUTDOWN } from './safety-orders';
+import { decisionKey } from '../trust/metrics';
 
 const SEAL_TIMEOUT_MS = 3000;
 /** How long an agent whose supervisor is gone may drain before it exits anyway (the 1 s orphan budget, with the watch). */
 const ORPHAN_EXIT_MS = 600;
 /** How often the agent checks that its supervisor is still its parent (a kill -9 may not close the channel at once). */
 const PARENT_WATCH_MS = 100;
+/** How often the agent reports its PDP's decision counts to the supervisor (which alone serves /metrics). */
+const DECISION_REPORT_MS = 1000;
 
 function send(message: AgentToSupervisor): void {
   if (!process.connected) return;
@@ -35,6 +39,7 @@ function send(message: AgentToSupervisor): void {
 
 class AgentProcess {
   private machine?: StateMachine;
+  private cmd?: BootCommand;
   private behaviour?: AgentBehaviour;
   private readonly handlers: ((m: AgentMessage) => void)[] = [];
   private sealed?: () => void;
@@ -43,6 +48,9 @@ class AgentProcess {
   private peers: Readonly<Record<string, string>> = {};
   private renewal?: { resolve: (identity: AgentIdentity) => void; reject: (err: Error) => void };
   private holds?: HoldOptions;
+  /** PDP decisions since the last report, by decisionKey. */
+  private readonly decisions = new Map<string, number>();
+  private decisionReports?: NodeJS.Timeout;
 
   /** The boot in progress (terminate waits for it, so a SIGTERM during boot drains instead of racing it). */
   private booting?: Promise<void>;
@@ -54,6 +62,7 @@ class AgentProcess {
 
   private async runBoot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
+    this.cmd = cmd;
     const machine = new StateMachine(cmd.spec.name);
     this.machine = machine;
     machine.onTransition((transition) => send({ type: 'transition', transition }));
@@ -69,7 +78,11 @@ class AgentProcess {
       logger,
       endpoints: cmd.endpoints,
       audit: (record) => send({ type: 'audit', record }),
-      send: (to, topic, body) => this.messenger?.send(to, topic, body),
+      send: (to, topic, body, done) => {
+        if (this.messenger) this.messenger.send(to, topic, body, done);
+        else done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `agent ${cmd.spec.name} has no A2A messenger to reach ${to}`));
+      },
+      order: (order) => send({ type: 'safety-order', order }),
       onMessage: (handler) => this.handlers.push(handler),
       publish: (status) => send({ type: 'publish', status }),
       hold: (reason) => void this.pause(reason),
@@ -144,9 +157,43 @@ class AgentProcess {
     }
   }
 
+  /** Throws for a safety order it cannot take, so the A2A caller hears of it (and audits it) too. */
   deliver(message: AgentMessage): void {
+    if (message.topic === TOPIC_SHUTDOWN) {
+      this.deliverOrder(message);
+      return;
+    }
     if (this.machine?.state !== 'ACTIVE' && this.machine?.state !== 'PAUSED') return;
     for (const handler of this.handlers) handler(message);
+  }
+
+  /**
+   * A safety order about this agent goes up to its supervisor, whatever the kind (the supervisor holds the agent, not
+   * the behaviour); one about a plant unit goes to the Industrial behaviour, the only kind that executes those.
+   */
+  private deliverOrder(message: AgentMessage): void {
+    const spec = this.cmd?.spec;
+    const state = this.machine?.state;
+    let target: unknown = (message.body as { target?: unknown } | null)?.target;
+    try {
+      const order = parseShutdownBody(message.body);
+      target = order.target;
+      if (spec === undefined || (state !== 'ACTIVE' && state !== 'PAUSED')) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `agent ${spec?.name ?? '?'} is ${state ?? 'not booted'}`);
+      if (order.target === spec.name) {
+        send({ type: 'safety-order', order: { action: order.action, target: order.target, decision_id: order.decision_id, codes: order.codes, from: message.from } });
+        return;
+      }
+      if (spec.kind !== 'industrial') throw new GlimmerError('GLM_ERR_SAFETY_TARGET_UNKNOWN', `agent ${spec.name} (${spec.kind}) executes no order for ${quote(order.target)}`);
+      for (const handler of this.handlers) handler(message);
+    } catch (err) {
+      const e = asGlimmerError(err);
+      send({ type: 'audit', record: { type: 'safety.order_refused', target: String(target ?? '').slice(0, 64), from: message.from, code: e.code, message: e.message.slice(0, 200) } });
+      throw e;
+    }
+  }
+
+  levels(zones: Parameters<NonNullable<AgentBehaviour['levels']>>[0], agents: Parameters<NonNullable<AgentBehaviour['levels']>>[1]): void {
+    this.behaviour?.levels?.(zones, agents);
   }
 
   onSealed(): void {
@@ -161,14 +208,25 @@ class AgentProcess {
       stateDir: cmd.stateDir,
       identity: cmd.identity,
       renew: () => this.renew(),
+      onDecision: (decision, action, protocol) => {
+        const key = decisionKey(decision, action, protocol);
+        this.decisions.set(key, (this.decisions.get(key) ?? 0) + 1);
+      },
       accepts: messaging.accepts,
       audit: ctx.audit,
       logger: ctx.logger,
       deliver: (message) => this.deliver(message),
     });
     this.messenger = messenger;
+    this.decisionReports ??= setInterval(() => this.reportDecisions(), DECISION_REPORT_MS).unref();
     messenger.setPeers(this.peers);
     if (messenger.url !== undefined) send({ type: 'a2a-endpoint', url: messenger.url });
+  }
+
+  reportDecisions(): void {
+    if (this.decisions.size === 0) return;
+    send({ type: 'policy-decisions', counts: Object.fromEntries(this.decisions) });
+    this.decisions.clear();
   }
 
   setPeers(peers: Readonly<Record<string, string>>): void {
@@ -193,6 +251,8 @@ class AgentProcess {
   }
 
   private exit(code: number): void {
+    clearInterval(this.decisionReports);
+    this.reportDecisions();
     // Let the IPC channel flush the last messages before leaving.
     setImmediate(() => process.exit(code));
   }
@@ -205,7 +265,14 @@ process.on('message', (raw: SupervisorToAgent) => {
     case 'pause': void agent.pause(raw.reason); break;
     case 'resume': void agent.resume(raw.reason); break;
     case 'terminate': void agent.terminate(raw.reason); break;
-    case 'message': agent.deliver(raw.message); break;
+    case 'message':
+      try {
+        agent.deliver(raw.message);
+      } catch {
+        // audited by deliver
+      }
+      break;
+    case 'levels': agent.levels(raw.zones, raw.agents); break;
     case 'sealed': agent.onSealed(); break;
     case 'peers': agent.setPeers(raw.peers); break;
     case 'svid': agent.onSvid({ identity: raw.identity }); break;

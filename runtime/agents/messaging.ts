@@ -16,14 +16,14 @@ import type { Logger } from '../observability/logger';
 import type { A2aClient, A2aPeer } from '../trust/a2a/client';
 import type { A2aServer } from '../trust/a2a/server';
 import type { TrustAuditRecord } from '../trust/audit';
-import type { PolicyAction } from '../trust/policy/pdp';
+import type { PdpOptions, PolicyAction } from '../trust/policy/pdp';
 import { SvidSource } from '../trust/rotation';
 import { type IssuedSvid, validateSvid } from '../trust/svid';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
-/** Snapshots from the Industrial agent to the Cognitive agents, and shutdown orders back. */
+/** Snapshots from the Industrial agent to the Cognitive agents, and shutdown orders back (safety-orders.ts). */
 export const TOPIC_SNAPSHOT = 'plant.snapshot';
-export const TOPIC_SHUTDOWN = 'safety.shutdown';
+export { TOPIC_SHUTDOWN } from './safety-orders';
 
 /** The files the PDP of an A2A endpoint loads (rules/policies): measured at boot like every other artifact. */
 export function policyArtifacts(): string[] {
@@ -50,6 +50,8 @@ export interface MessengerOptions {
   readonly deliver: (message: AgentMessage) => void;
   /** The agent's state dir (caches). @default - no cache */
   readonly stateDir?: string;
+  /** Hears every decision of the endpoint's PDP (the agent process counts them for the supervisor's metrics). */
+  readonly onDecision?: PdpOptions['onDecision'];
   /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
   readonly rotateAt?: number;
 }
@@ -59,8 +61,11 @@ export interface AgentMessenger {
   readonly url: string | undefined;
   /** Where the other agents listen (agent name -> URL), as the supervisor knows it. */
   setPeers(peers: Readonly<Record<string, string>>): void;
-  /** Fire and forget; failures are logged and audited, never thrown. */
-  send(to: string, topic: string, body: unknown): void;
+  /**
+   * Fire and forget; failures are logged and audited, never thrown. `done` hears the outcome of this one message
+   * (undefined once the peer completed it, else the error, drops included), for senders that must act on it.
+   */
+  send(to: string, topic: string, body: unknown, done?: (err?: GlimmerError) => void): void;
   close(): Promise<void>;
 }
 
@@ -99,7 +104,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
     const { createA2aServer } = await import('../trust/a2a/server');
     // The supervisor validated this policy set already (same state dir): the marker spares the agent a second time.
     const validatedDir = options.stateDir === undefined ? undefined : path.join(options.stateDir, 'cache', 'cedar-validated');
-    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, validatedDir });
+    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, validatedDir, onDecision: options.onDecision });
     const self = identity.current.spiffeId;
     server = createA2aServer({
       identity,
@@ -171,23 +176,26 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
     setPeers(next) {
       peers = next;
     },
-    send(to, topic, body) {
+    send(to, topic, body, done) {
       const url = peers[to];
       if (url === undefined) {
         // The peer has not started (or is restarting): nothing to call yet.
         logger.debug({ to, topic }, 'agent message dropped: peer endpoint unknown');
+        done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `no A2A endpoint of ${quote(to)} is known (not started, restarting, or not configured in a2a.peers)`));
         return;
       }
       const n = inFlight.get(to) ?? 0;
       if (n >= MAX_IN_FLIGHT_PER_PEER) {
         logger.warn({ to, topic, in_flight: n }, 'agent message dropped: peer is not answering');
+        done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `${quote(to)} has ${n} messages unanswered`));
         return;
       }
       inFlight.set(to, n + 1);
       deliverTo(to, url, topic, body)
-        .catch((err: unknown) => {
+        .then(() => done?.(), (err: unknown) => {
           connections.delete(url);
           failed(to, topic, err);
+          done?.(asGlimmerError(err));
         })
         .finally(() => inFlight.set(to, (inFlight.get(to) ?? 1) - 1));
     },

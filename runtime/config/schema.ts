@@ -188,6 +188,18 @@ export const runtimeConfigSchema = {
         max_pending_writes: { type: 'integer', minimum: 1, maximum: 1024 },
       },
     },
+    // The plant OPC UA server on a plant network: bind address, advertised host names, certificate SANs.
+    opcua: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host,
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        advertised_hosts: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$' } },
+        certificate_dns: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9*.-]{1,253}$' } },
+        certificate_ips: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[0-9A-Fa-f.:]{2,45}$' } },
+      },
+    },
     // Agent-to-agent A2A endpoints: where this process's agents listen, and where agents of other pods are reached.
     a2a: {
       type: 'object',

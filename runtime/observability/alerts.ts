@@ -124,6 +124,15 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'AgentCrashLoop',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#agent-crash-loop`,
+    async active(m) {
+      return (await samples(m.agentCrashLoop)).filter((s) => s.value === 1).map((s) => ({ labels: s.labels, summary: `agent ${s.labels.agent} crashed past its restart budget; the supervisor gave up on it` }));
+    },
+  },
+  {
     name: 'AuditCheckpointOverdue',
     severity: 'critical',
     forS: 300,

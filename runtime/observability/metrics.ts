@@ -29,10 +29,14 @@ export function createMetrics() {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
     agentTransitions: new client.Counter({ name: 'glimmer_agent_transitions_total', help: 'Lifecycle transitions by agent, source and target state', labelNames: ['agent', 'from', 'to'], registers: r }),
+    agentCrashLoop: new client.Gauge({ name: 'glimmer_agent_crash_loop', help: '1 when the supervisor gave up on the agent after it crashed more often than max_restarts within restart_window_s, else 0', labelNames: ['agent'], registers: r }),
     agentRestarts: new client.Counter({ name: 'glimmer_agent_restarts_total', help: 'Agent process restarts by the supervisor', labelNames: ['agent'], registers: r }),
     bootRefusals: new client.Counter({ name: 'glimmer_boot_refusals_total', help: 'Boots refused by certificate validation or measured boot, by error code', labelNames: ['agent', 'code'], registers: r }),
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
     requiredSafetyLevel: new client.Gauge({ name: 'required_safety_level', help: 'Safety integrity level the agent requires', labelNames: ['agent', 'zone'], registers: r }),
+    safetyHolds: new client.Gauge({ name: 'glimmer_safety_holds', help: 'Safety holds in force on the agent (one per ordering agent, plus one when its configured levels disagree); the supervisor keeps it PAUSED while above 0', labelNames: ['agent'], registers: r }),
+    // target_kind: agent|plant|unknown; code: a GLM_ERR_* code (bounded by the error catalogue).
+    safetyOrderFailures: new client.Counter({ name: 'glimmer_safety_order_failures_total', help: 'Safety orders (shutdowns, holds, releases) that were not delivered or not enforced, by target kind and error code', labelNames: ['target_kind', 'code'], registers: r }),
 
     // --- industrial gateway (runtime/industrial) --- names fixed here so dashboards and alerts have one source.
     // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);
@@ -52,8 +56,10 @@ export function createMetrics() {
       collect() { this.set((processImageAge.read?.() ?? 0) / 1000); },
     }),
     gatewayUpstreamReconnects: new client.Counter({ name: 'glimmer_gateway_upstream_reconnects_total', help: 'Reconnection attempts of the gateway to an upstream PLC', labelNames: ['plc'], registers: r }),
-    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Open sessions on the plant OPC UA server', registers: r }),
-    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
+    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Activated sessions on the plant OPC UA server (created but never activated ones do not count)', registers: r }),
+    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused (untrusted, revoked, out of policy), by side and OPC UA status', labelNames: ['side', 'status'], registers: r }),
+    opcuaActivationFailures: new client.Counter({ name: 'glimmer_opcua_activation_failures_total', help: 'Refused OPC UA session activations (bad password, unknown user, refused token type), by OPC UA status', labelNames: ['status'], registers: r }),
+    opcuaChannelRefusals: new client.Counter({ name: 'glimmer_opcua_channel_refusals_total', help: 'OpenSecureChannel requests the plant OPC UA server refused, by the OPC UA status of the ERR message sent', labelNames: ['status'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) ---
@@ -79,6 +85,8 @@ export function createMetrics() {
     // function: <enforcement>_<action>, enforcement modbus|opcua|https|a2a, action read|write|shutdown|configure|call
     // (at most 20 values); decision: allow|deny.
     policyDecisions: new client.Counter({ name: 'glimmer_policy_decisions_total', help: 'Policy decisions by enforcement point and action, and outcome (frame cache hits included)', labelNames: ['function', 'decision'], registers: r }),
+    // agent: the configured agent names (bounded); function and decision as above, checked by the supervisor.
+    agentPolicyDecisions: new client.Counter({ name: 'glimmer_agent_policy_decisions_total', help: 'Policy decisions of the agents\' own PDPs (their A2A endpoints), reported to the supervisor, by agent, enforcement point and action, and outcome (glimmer_policy_decisions_total counts the supervisor process\'s own)', labelNames: ['agent', 'function', 'decision'], registers: r }),
     policyCacheLookups: new client.Counter({ name: 'glimmer_policy_cache_lookups_total', help: 'Frame decision cache lookups by outcome (hit|miss)', labelNames: ['outcome'], registers: r }),
     policyDecisionCacheLookups: new client.Counter({ name: 'glimmer_policy_decision_cache_lookups_total', help: 'PDP exact decision cache lookups (Agent and AuditConfig resources) by outcome (hit|miss)', labelNames: ['outcome'], registers: r, collect: () => heldDecisionCacheLookups.forEach((take) => take()) }),
     heldDecisionCacheLookups,

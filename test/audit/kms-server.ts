@@ -10,9 +10,38 @@ import type { AddressInfo } from 'node:net';
 export interface KmsTestServer {
   readonly endpoint: string;
   readonly keys: Record<string, { spec: string; publicKey: Buffer }>;
-  /** Requests seen, by target, and whether each carried a SigV4 Authorization header. */
-  readonly calls: { target: string; signed: boolean }[];
+  /**
+   * Requests seen, by target; `signed`: the SigV4 Authorization header verifies (recomputed here from the request with
+   * TEST_SECRET, independently of the SDK's signer) for a credential scope of region eu-central-1 and service kms.
+   */
+  readonly calls: { target: string; signed: boolean; scope: string }[];
   close(): Promise<void>;
+}
+
+/** The secret access key the tests' static credentials carry (a dummy: the server only checks signatures with it). */
+export const TEST_SECRET = 'test-secret-not-real';
+
+const hmac = (key: Buffer | string, data: string) => crypto.createHmac('sha256', key).update(data).digest();
+const sha256 = (data: Buffer | string) => crypto.createHash('sha256').update(data).digest('hex');
+
+/** AWS Signature Version 4, checked from the request as received (docs: "Create a signed AWS API request"). */
+function verifySigV4(req: http.IncomingMessage, body: Buffer, secret: string): { ok: boolean; scope: string } {
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(String(req.headers.authorization ?? ''));
+  if (!m) return { ok: false, scope: '' };
+  const [, , date, region, service, signedHeaders, signature] = m as unknown as string[];
+  const amzDate = String(req.headers['x-amz-date'] ?? '');
+  if (!amzDate.startsWith(date as string)) return { ok: false, scope: '' };
+  const names = (signedHeaders as string).split(';');
+  if (!names.includes('host') || !names.includes('x-amz-date')) return { ok: false, scope: '' };
+  const url = new URL(req.url ?? '/', 'http://x');
+  const query = [...url.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
+  const headers = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonical = [req.method, url.pathname, query, headers, signedHeaders, sha256(body)].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date as string), region as string), service as string), 'aws4_request');
+  const expected = hmac(key, toSign);
+  return { ok: crypto.timingSafeEqual(expected, Buffer.from(signature as string, 'hex')), scope: `${region}/${service}` };
 }
 
 type Key = { spec: string; publicKey: Buffer; sign(message: Buffer, algorithm: string): Buffer | undefined };
@@ -46,13 +75,19 @@ async function makeKeys(): Promise<Record<string, Key>> {
 
 export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>): Promise<KmsTestServer & { raw: Record<string, Key> }> {
   const keys = reuseKeys ?? (await makeKeys());
-  const calls: { target: string; signed: boolean }[] = [];
+  const calls: { target: string; signed: boolean; scope: string }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '');
-      calls.push({ target, signed: String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ') });
+      const sig = verifySigV4(req, Buffer.concat(chunks), TEST_SECRET);
+      calls.push({ target, signed: sig.ok, scope: sig.scope });
+      if (!sig.ok) {
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ __type: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided.' }));
+        return;
+      }
       const reply = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
         res.end(JSON.stringify(body));

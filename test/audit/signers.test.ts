@@ -14,10 +14,11 @@ import { ensureSoftHsmToken, pkcs11Signer } from '../../runtime/audit/pkcs11';
 import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { tempDir } from './helpers';
-import { startKmsServer } from './kms-server';
+import { startKmsServer, TEST_SECRET } from './kms-server';
+import { restartablePort } from '../helpers/ports';
 
 const KEY = 'glimmer.test/audit';
-const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: 'test-secret-not-real' };
+const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: TEST_SECRET };
 const rejectsWith = (p: Promise<unknown>, code: ErrorCode) => assert.rejects(p, (e) => isGlimmerError(e, code));
 
 function capture(): { logger: pino.Logger; text: () => string } {
@@ -45,8 +46,22 @@ test('GIVEN a KMS-protocol endpoint on loopback with a real ECC_NIST_P384 key WH
     const pub = crypto.createPublicKey({ key: kms.keys['p384-key']?.publicKey as Buffer, format: 'der', type: 'spki' });
     assert.ok(crypto.verify('sha384', Buffer.from(parsed.text), pub, parsed.signatures[0]?.signature as Buffer));
     assert.ok(kms.calls.some((c) => c.target === 'TrentService.Sign'));
-    assert.ok(kms.calls.every((c) => c.signed));
+    assert.ok(kms.calls.every((c) => c.signed), 'every request carries a SigV4 signature that verifies with the secret');
+    assert.ok(kms.calls.every((c) => c.scope === 'eu-central-1/kms'), JSON.stringify(kms.calls));
     await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN the loopback KMS endpoint WHEN the SDK signs its requests with a secret the endpoint does not know THEN the endpoint refuses them (InvalidSignatureException) and the signer is GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', async () => {
+  const kms = await startKmsServer();
+  try {
+    await assert.rejects(
+      kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: { ...CREDS, secretAccessKey: `${TEST_SECRET}-wrong` } }),
+      (err) => isGlimmerError(err, 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE'),
+    );
+    assert.ok(kms.calls.length > 0 && kms.calls.every((c) => !c.signed));
   } finally {
     await kms.close();
   }
@@ -111,8 +126,8 @@ test('GIVEN a KMS key that cannot sign checkpoints (RSA encryption key, unknown 
 });
 
 test('GIVEN the KMS becomes unreachable WHEN appends continue THEN they stay durable, checkpoints fail with GLM_ERR_AUDIT_SIGNER_UNAVAILABLE and the age metric grows; WHEN KMS returns THEN checkpoints catch up and the age drops to 0', async () => {
-  let kms = await startKmsServer();
-  const port = Number(new URL(kms.endpoint).port);
+  const port = await restartablePort();
+  let kms = await startKmsServer(port);
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const metrics = createMetrics();
   const signer = await kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });
@@ -215,8 +230,8 @@ test('GIVEN no SoftHSM2 library WHEN the embedded default signer starts THEN it 
 });
 
 test('GIVEN KMS is unreachable when the runtime starts and the key spec is declared WHEN entries are appended THEN the log opens and appends are durable; WHEN KMS answers THEN the key is recorded and the checkpoint verifies', async () => {
-  const first = await startKmsServer();
-  const port = Number(new URL(first.endpoint).port);
+  const port = await restartablePort();
+  const first = await startKmsServer(port);
   const raw = first.raw;
   await first.close();
   const signer = await kmsSigner({ keyId: 'p384-key', keySpec: 'ECC_NIST_P384', keyName: KEY, region: 'eu-central-1', endpoint: first.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });

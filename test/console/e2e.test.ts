@@ -12,6 +12,7 @@ import { chromium, type Page } from 'playwright-core';
 import { startRuntime, type Runtime } from '../../runtime/app';
 import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { silentLogger } from '../../runtime/observability/logger';
+import { restartablePort } from '../helpers/ports';
 
 /** The little of the DOM the page-side predicates use (the tests are type-checked without the DOM library). */
 declare const document: {
@@ -61,7 +62,8 @@ async function threeActive(page: Page, rt: Runtime): Promise<void> {
 /** A runtime on a fresh state dir and a browser; both end with the test. `restart()` replaces the runtime on its port. */
 async function rig(t: TestContext) {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-console-e2e-'));
-  let rt = await start(stateDir);
+  // restart() brings the runtime back on this port (the browser keeps its address).
+  let rt = await start(stateDir, await restartablePort());
   t.after(async () => {
     await rt.stop('test');
     fs.rmSync(stateDir, { recursive: true, force: true });

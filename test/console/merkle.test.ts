@@ -85,17 +85,34 @@ test('GIVEN a real audit log with a signed checkpoint WHEN the browser code pars
   }
 });
 
-test('GIVEN hostile checkpoint texts WHEN the browser code parses them THEN it throws an Error, never anything else', () => {
+/** Every refusal parseCheckpoint makes on purpose; anything else thrown (a TypeError, a DOMException) is a bug. */
+const CHECKPOINT_REFUSALS = [
+  /^the checkpoint has no signature block$/, /^the checkpoint body needs origin, size and root$/, /^the checkpoint size is not a number$/,
+  /^the checkpoint size is too large$/, /^not base64$/, /^a checkpoint root must be 32 or 64 bytes, received \d+$/,
+];
+
+test('GIVEN hostile checkpoint texts (random, and random lines around a valid shape) WHEN the browser code parses them THEN it returns a checkpoint whose size and root match the text or throws one of its own refusals (a plain Error), never anything else', () => {
+  const b64 = fc.oneof(fc.constant(Buffer.alloc(32, 7).toString('base64')), fc.constant(Buffer.alloc(64, 9).toString('base64')), fc.base64String({ maxLength: 100 }), fc.string({ maxLength: 12 }));
+  const shaped = fc.tuple(fc.string({ maxLength: 20 }), fc.oneof(fc.nat().map(String), fc.string({ maxLength: 22 })), b64, fc.string({ maxLength: 40 }))
+    .map(([origin, size, root, rest]) => `${origin}\n${size}\n${root}\n\n${rest}`);
   fc.assert(
-    fc.property(fc.string({ maxLength: 200 }), (text) => {
+    fc.property(fc.oneof(fc.string({ maxLength: 200 }), shaped), (text) => {
+      let parsed;
       try {
-        browser.parseCheckpoint(text);
+        parsed = browser.parseCheckpoint(text);
       } catch (err) {
-        assert.ok(err instanceof Error);
+        assert.equal((err as Error).constructor, Error, `a plain Error, not ${String((err as Error)?.constructor?.name)}`);
+        assert.ok(CHECKPOINT_REFUSALS.some((re) => re.test((err as Error).message)), `an unexpected refusal: ${(err as Error).message}`);
+        return;
       }
+      const body = text.slice(0, text.indexOf('\n\n')).split('\n');
+      assert.equal(parsed.size, Number(body[1]));
+      assert.ok(parsed.root.length === 32 || parsed.root.length === 64);
+      assert.deepEqual(Buffer.from(parsed.root), Buffer.from(body[2] ?? '', 'base64'));
     }),
-    { numRuns: 300 },
+    { numRuns: 500 },
   );
+  assert.throws(() => browser.parseCheckpoint('origin\n12\nA\n\n'), (err) => (err as Error).constructor === Error && (err as Error).message === 'not base64');
   assert.throws(() => browser.parseCheckpoint('origin\n12\nAAAA\n\n— x y\n'), /32 or 64 bytes/);
   assert.throws(() => browser.parseCheckpoint('origin\nx\nAAAA\n\n'), /size/);
 });

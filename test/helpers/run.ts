@@ -2,7 +2,8 @@
  * Starts the real `glimmer run` process (built bundle, real agent processes, the simulated plant on loopback, every
  * port picked by the OS) and resolves once it prints the console address.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -11,6 +12,9 @@ export interface RunningGlimmer {
   readonly url: URL;
   readonly token: string;
   readonly output: () => { stdout: string; stderr: string };
+  /** The `glimmer run` process (its agents are its children). */
+  readonly pid: number;
+  readonly kill: (signal: NodeJS.Signals) => void;
   /** SIGTERM, then the exit code and the whole output. */
   readonly stop: () => Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
@@ -26,11 +30,12 @@ export interface SpawnedGlimmer {
   apiUrl(timeoutMs?: number): Promise<string>;
 }
 
-export function spawnGlimmerRun(stateDir: string, options: { extraArgs?: string[]; logLevel?: string } = {}): SpawnedGlimmer {
+/** `extraArgs` come last, so e.g. `--api-port 9000` overrides the default 0; `env` adds to the environment. */
+export function spawnGlimmerRun(stateDir: string, options: { extraArgs?: string[]; logLevel?: string; env?: NodeJS.ProcessEnv } = {}): SpawnedGlimmer {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'glimmer'), 'run', '--state-dir', stateDir, '--api-port', '0', '--api-mtls-port', '0', '--modbus-port', '0', '--opcua-port', '0', ...(options.extraArgs ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GLIMMER_LOG_LEVEL: options.logLevel ?? 'warn' },
+    env: { ...process.env, GLIMMER_LOG_LEVEL: options.logLevel ?? 'warn', ...options.env },
   });
   let stdout = '';
   let stderr = '';
@@ -74,8 +79,8 @@ export function spawnGlimmerRun(stateDir: string, options: { extraArgs?: string[
   };
 }
 
-export async function startGlimmerRun(stateDir: string, extraArgs: string[] = []): Promise<RunningGlimmer> {
-  const g = spawnGlimmerRun(stateDir, { extraArgs });
+export async function startGlimmerRun(stateDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningGlimmer> {
+  const g = spawnGlimmerRun(stateDir, { extraArgs, env });
   const stop = async () => {
     g.child.kill('SIGTERM');
     const { code } = await g.exited;
@@ -83,9 +88,21 @@ export async function startGlimmerRun(stateDir: string, extraArgs: string[] = []
   };
   try {
     const url = await g.consoleUrl();
-    return { url, token: url.hash.replace('#token=', ''), output: g.output, stop };
+    return { url, token: url.hash.replace('#token=', ''), output: g.output, pid: g.child.pid as number, kill: (signal) => g.child.kill(signal), stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** The agent processes a runtime process (`glimmer run`, or this test process) forked for one agent kind (their bundle is dist/agent-<kind>.js). */
+export function agentProcesses(parent: number, kind: string): number[] {
+  const pids = spawnSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  return pids.filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`agent-${kind}.js`);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -195,8 +195,8 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   const { parseConfigPins } = await import('../../runtime/lifecycle/config-pins');
   const { sha256File } = await import('../../runtime/lifecycle/manifest');
   assert.deepEqual(parseConfigPins(pins.stdout), { 'glimmer.yml': sha256File(path.join(configDir, 'glimmer.yml')), 'cognitive.yml': sha256File(path.join(configDir, 'cognitive.yml')) });
-  // Agents reach each other's A2A endpoints through their Services; the data agent serves none.
-  assert.deepEqual(cfg.a2a, { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443', 'cognitive-1': 'https://cognitive-1.operations.svc:9443' } });
+  // Agents reach each other's A2A endpoints through their Services (safety orders reach the data agent there too).
+  assert.deepEqual(cfg.a2a, { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443', 'cognitive-1': 'https://cognitive-1.operations.svc:9443', 'data-1': 'https://data-1.dmz.svc:9443' } });
   assert.deepEqual(cfg.topology, { deployment_model: 'ISA95_ZONED', control_zone: 'dmz', safety_zone_level: 4, trust_domain: 'glimmer.local' });
   assert.equal(cfg.zones.find((z) => z.name === 'safety')?.security_level, 4);
   assert.equal(cfg.api.host, '0.0.0.0');

@@ -97,7 +97,13 @@
 
   function base64ToBytes(b64) {
     if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new Error('not base64');
-    const bin = root.atob(b64);
+    // atob throws a DOMException on a bad length ('A'): report it as the same plain Error as any other bad input.
+    let bin;
+    try {
+      bin = root.atob(b64);
+    } catch {
+      throw new Error('not base64');
+    }
     const out = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
     return out;

@@ -13,7 +13,10 @@ Runs the agent swarm. The plant it drives comes from the config's plant.mode:
              stale_after_ms, and the Industrial Agent opens its session to the plant's OPC UA server.
              Configuration keys, refusals and the pods' setup: docs/deploy.md.
 Prints the operator console address with the admin token in its fragment.
---agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.`;
+--agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.
+An agent whose required_safety_level exceeds its zone's security level starts held (PAUSED) with a warning.
+SIGHUP re-reads the configuration file and applies changed zone security levels and required safety levels (safety
+holds follow at once); a file that changes anything else is refused whole (GLM_ERR_CONFIG_RELOAD_REFUSED).`;
 
 function port(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -57,6 +60,12 @@ const command: Command = async (argv) => {
     apiMtlsPort: port('api-mtls-port', values['api-mtls-port']),
     agent: values.agent,
   });
+  process.on('SIGHUP', () => {
+    runtime.reload().then(
+      (changes) => process.stdout.write(`SIGHUP: configuration reloaded (${changes.length === 0 ? 'no level changed' : changes.join('; ')})\n`),
+      (err: Error & { code?: string }) => process.stdout.write(`SIGHUP: reload refused: ${err.code ?? 'GLM_ERR_INTERNAL'}: ${err.message}\n`),
+    );
+  });
   const shutdown = (signal: string): Promise<number> =>
     runtime.stop(signal).then(
       () => {
@@ -66,7 +75,7 @@ const command: Command = async (argv) => {
       },
       () => 1,
     );
-  const early = await Promise.race([runtime.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 30000).then((ready) => ({ ready })), stopSignal.then((signal) => ({ signal }))]);
+  const early = await Promise.race([runtime.supervisor.waitFor(['ACTIVE', 'PAUSED', 'TERMINATED'], 30000).then((ready) => ({ ready })), stopSignal.then((signal) => ({ signal }))]);
   if ('signal' in early) return shutdown(early.signal);
   const ready = early.ready;
   const agents = runtime.supervisor.agents();
@@ -74,7 +83,7 @@ const command: Command = async (argv) => {
     [
       '',
       `Glimmer is running (${runtime.config.topology.deployment_model}, ${agents.length} agents${ready ? '' : ', some still starting'}).`,
-      ...agents.map((a) => `  ${a.id.padEnd(14)} ${a.kind.padEnd(10)} zone ${a.zone.padEnd(11)} ${a.state}${a.last_error ? `  (${a.last_error.code}: ${a.last_error.message})` : ''}`),
+      ...agents.map((a) => `  ${a.id.padEnd(14)} ${a.kind.padEnd(10)} zone ${a.zone.padEnd(11)} ${a.state}${a.last_error ? `  (${a.last_error.code}: ${a.last_error.message})` : ''}${a.holds ? `  (safety hold: ${a.holds.map((h) => `${h.by} ${h.codes.join(' ')}`).join(', ')})` : ''}`),
       '',
       `Operator console: ${runtime.consoleUrl}`,
       `Admin token file: ${runtime.stateDir}/admin-token`,
