@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import os from 'node:os';
+import { chromium } from 'playwright-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -18,6 +20,9 @@ import { hasher, verifyInclusion } from '../../runtime/audit/merkle';
 import { silentLogger } from '../../runtime/observability/logger';
 import { tempDir } from '../audit/helpers';
 import { TestIssuer, unsignedToken } from '../helpers/oauth-issuer';
+
+/** The little of the DOM the page-side predicates use (tests are type-checked without the DOM library). */
+declare const document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
 
 const RESOURCE = 'https://plant.glimmer.test/mcp';
 const RATE = 120;
@@ -323,6 +328,28 @@ describe('MCP server', { timeout: 240000 }, () => {
     const refused = await glimmer(['mcp', '--url', `${base}/mcp`], { env: { GLIMMER_MCP_TOKEN: 'not-a-jwt' } });
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /GLM_ERR_MCP_TOKEN_INVALID/);
+  });
+
+  test('GIVEN a queued copilot write WHEN an operator clicks Approve in the console (Chromium) THEN it is executed through the gateway, the plant changes and the approval is audited with the operator', async () => {
+    const client = await connect(await issuer.token({ sub: 'console-writer', scope: 'plant.write.request', client_id: 'console-client' }, RESOURCE));
+    const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-chromium-'));
+    const context = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const queued = (await call(client, 'request_write', { signal: 'pump_1.speed_setpoint_pct', value: 63, reason: 'raise throughput for the night shift' })).structuredContent as { request_id: string };
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(`${base}/#token=${rt.adminToken}`);
+      await page.locator(`[data-request="${queued.request_id}"]`).waitFor({ timeout: 30000 });
+      await page.locator(`[data-approve="${queued.request_id}"]`).click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="approval-result"]')?.getAttribute('data-outcome') === 'executed', undefined, { timeout: 30000 });
+      await waitFor(() => (rt.plant!.snapshot.assets.pump_1 as { speed_setpoint_pct: number }).speed_setpoint_pct === 63);
+      const approved = (await auditRecords('mcp.write.approved')).find((r) => r.request_id === queued.request_id);
+      assert.equal(approved?.by, 'admin');
+      assert.equal(approved?.client, 'console-client');
+    } finally {
+      await context.close();
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+      await client.close();
+    }
   });
 });
 
