@@ -122,6 +122,14 @@ describe('MCP server', { timeout: 240000 }, () => {
       const ok = verifyInclusion(hasher(entry.algorithm as 'RFC9162_SHA256'), entry.index, entry.tree_size, Buffer.from(entry.leaf_hash, 'hex'), entry.inclusion_proof.map((h) => Buffer.from(h, 'hex')), Buffer.from(entry.root_hash, 'hex'));
       assert.ok(ok, 'the inclusion proof verifies against the root');
       assert.match(entry.checkpoint, new RegExp(`^.+\\n${entry.tree_size}\\n`));
+      const { resources } = await client.listResources();
+      assert.deepEqual(resources.map((r) => r.uri), ['glimmer://plant/map', 'glimmer://runbooks/iec61508']);
+      const map = await client.readResource({ uri: 'glimmer://plant/map' });
+      const entries = JSON.parse((map.contents[0] as { text: string }).text) as { id: string; safety: boolean }[];
+      assert.equal(entries.find((e) => e.id === 'safety_1.emergency_stop')?.safety, true);
+      const runbook = await client.readResource({ uri: 'glimmer://runbooks/iec61508' });
+      assert.match((runbook.contents[0] as { text: string }).text, /afety shutdown/);
+      await assert.rejects(client.readResource({ uri: 'file:///etc/passwd' }), /GLM_ERR_MCP_ARGUMENTS_INVALID: at \/uri: received "file:\/\/\/etc\/passwd"/);
     } finally {
       await client.close();
     }
@@ -133,6 +141,9 @@ describe('MCP server', { timeout: 240000 }, () => {
       const e = errorOf(await call(client, 'query_audit', {}));
       assert.equal(e.code, 'GLM_ERR_MCP_TOOL_DENIED');
       assert.match(e.message, /default-deny/);
+      const auditOnly = await connect(await issuer.token({ sub: 'auditor', scope: 'audit.read' }, RESOURCE));
+      await assert.rejects(auditOnly.readResource({ uri: 'glimmer://plant/map' }), /GLM_ERR_MCP_TOOL_DENIED: reading glimmer:\/\/plant\/map denied by policy: default-deny/);
+      await auditOnly.close();
       const w = errorOf(await call(client, 'request_write', { signal: 'pump_1.speed_setpoint_pct', value: 50, reason: 'test' }));
       assert.equal(w.code, 'GLM_ERR_MCP_TOOL_DENIED');
       const records = await auditRecords('mcp.call');
@@ -316,6 +327,7 @@ describe('MCP server', { timeout: 240000 }, () => {
     try {
       const { tools } = await client.listTools();
       assert.equal(tools.length, 5);
+      assert.equal((await client.listResources()).resources[0]?.uri, 'glimmer://plant/map');
       const plant = (await call(client, 'read_plant', { assets: ['tank_1'] })).structuredContent as { assets: Record<string, unknown> };
       assert.deepEqual(Object.keys(plant.assets), ['tank_1']);
       const e = errorOf(await call(client, 'request_write', { signal: 'safety_1.emergency_stop', value: 0, reason: 'reset it' }));

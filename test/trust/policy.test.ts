@@ -228,6 +228,7 @@ test('GIVEN AI copilots known by their token scopes WHEN they call the MCP tools
   const tool = (kind: string): PolicyResource => ({ type: 'Tool', id: kind, kind });
   assert.deepEqual(pdp.decide(reader, 'readPlant', tool('read_plant'), mcp).reasons, ['copilot-reads-plant']);
   assert.deepEqual(pdp.decide(reader, 'readAlarms', tool('read_alarms'), mcp).reasons, ['copilot-reads-plant']);
+  assert.deepEqual(pdp.decide(reader, 'readResource', tool('glimmer://plant/map'), mcp).reasons, ['copilot-reads-plant']);
   assert.deepEqual(pdp.decide(reader, 'readAudit', tool('query_audit'), mcp).reasons, ['default-deny']);
   assert.deepEqual(pdp.decide(writer, 'readAudit', tool('query_audit'), mcp).reasons, ['copilot-reads-audit']);
   assert.deepEqual(pdp.decide(copilot([]), 'readPlant', tool('read_plant'), mcp).reasons, ['default-deny']);

@@ -10,7 +10,10 @@ import type http from 'node:http';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema, ErrorCode, ListResourcesRequestSchema, ListToolsRequestSchema, McpError, ReadResourceRequestSchema,
+  type CallToolResult, type ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { McpConfig } from '../../config/types';
 import { GlimmerError, asGlimmerError, quote } from '../../errors';
 import type { AuditRecordInput } from '../../model/messages';
@@ -20,6 +23,7 @@ import type { CopilotPrincipal, Decision, PolicyAction, PolicyResource, RequestC
 import { TOOLS, type ToolSpec } from './tools';
 import { checkWrite, planWrite, type WriteChecks } from './write-check';
 import { PendingWrites } from './approvals';
+import { findResource, mcpResources, type McpResource } from './resources';
 
 /** Largest serialised arguments object a tool accepts. */
 export const MAX_ARGUMENT_BYTES = 4096;
@@ -43,6 +47,8 @@ export interface McpServiceOptions {
   readonly execute: (request: import('../../industrial/write-decision').WriteRequest) => Promise<void>;
   readonly version?: string;
   readonly now?: () => number;
+  /** @default the plant map and the runbooks of docs/response/ */
+  readonly resources?: readonly McpResource[];
 }
 
 interface Bucket {
@@ -58,9 +64,11 @@ export class McpService {
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #buckets = new Map<string, Bucket>();
   readonly #now: () => number;
+  readonly #resources: readonly McpResource[];
 
   constructor(options: McpServiceOptions) {
     this.#o = options;
+    this.#resources = options.resources ?? mcpResources();
     this.#now = options.now ?? Date.now;
     const ajv = new Ajv({ strict: true, allErrors: false, allowUnionTypes: true });
     for (const t of TOOLS) this.#validators.set(t.name, ajv.compile(t.inputSchema));
@@ -69,7 +77,11 @@ export class McpService {
 
   /** Serves one authenticated streamable-HTTP POST (body already parsed, bounded by the API server). */
   async handle(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, principal: CopilotPrincipal): Promise<void> {
-    const server = new Server({ name: 'glimmer', version: this.#o.version ?? '0.1.0' }, { capabilities: { tools: {} } });
+    const server = new Server({ name: 'glimmer', version: this.#o.version ?? '0.1.0' }, { capabilities: { tools: {}, resources: {} } });
+    server.setRequestHandler(ListResourcesRequestSchema, () => ({
+      resources: this.#resources.map((r) => ({ uri: r.uri, name: r.name, description: r.description, mimeType: r.mimeType })),
+    }));
+    server.setRequestHandler(ReadResourceRequestSchema, (request) => this.readResource(principal, request.params.uri));
     server.setRequestHandler(ListToolsRequestSchema, () => ({
       tools: TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema, annotations: t.annotations })),
     }));
@@ -115,6 +127,27 @@ export class McpService {
       else this.#o.append(record).catch(() => undefined);
       const message = e.code === 'GLM_ERR_INTERNAL' ? 'internal error' : e.message;
       return { isError: true, content: [{ type: 'text', text: `${e.code}: ${message}` }], structuredContent: { error: { code: e.code, message } } };
+    }
+  }
+
+  /**
+   * resources/read through the same pipeline as a tool call (rate limit, the URI against the list, one Cedar decision
+   * `readResource`, an `mcp.call` record); a refusal is a JSON-RPC error whose message starts with the GLM_ERR code.
+   */
+  async readResource(principal: CopilotPrincipal, uri: unknown): Promise<ReadResourceResult> {
+    const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: 'resources/read', args_sha256: crypto.createHash('sha256').update(JSON.stringify(uri ?? null)).digest('hex') };
+    try {
+      if (!this.#take(principal.id)) throw new GlimmerError('GLM_ERR_MCP_RATE_LIMITED', `client ${quote(principal.client)} exceeded ${this.#o.config.maxCallsPerMinute} calls per minute`);
+      const resource = findResource(this.#resources, uri);
+      const decision = this.#o.pdp.authorize(principal, 'readResource', { type: 'Tool', id: resource.uri, kind: 'resource' }, { protocol: 'mcp', tool: 'resources/read' });
+      if (!decision.allow) throw new GlimmerError('GLM_ERR_MCP_TOOL_DENIED', `reading ${resource.uri} denied by policy: ${decision.reasons.join(', ')}`);
+      const text = resource.read();
+      this.#o.append({ ...base, outcome: 'ok', uri: resource.uri }).catch(() => undefined);
+      return { contents: [{ uri: resource.uri, mimeType: resource.mimeType, text }] };
+    } catch (err) {
+      const e = asGlimmerError(err);
+      this.#o.append({ ...base, outcome: 'refused', code: e.code, reason: e.message.slice(0, 300) }).catch(() => undefined);
+      throw new McpError(e.code === 'GLM_ERR_MCP_ARGUMENTS_INVALID' ? ErrorCode.InvalidParams : ErrorCode.InvalidRequest, `${e.code}: ${e.code === 'GLM_ERR_INTERNAL' ? 'internal error' : e.message}`);
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * `glimmer mcp`: the MCP server on stdio for a local client (an IDE or desktop assistant that starts its servers as
- * child processes). It holds no plant access of its own: it relays each tools/list and tools/call to the runtime's
+ * child processes). It holds no plant access of its own: it relays each tools and resources request to the runtime's
  * streamable HTTP endpoint as one client with one access token, so the calls meet the same token validation, Cedar
  * decision, write decision, rate limit and audit as any remote client. The token's audience is that endpoint; it is
  * sent nowhere else.
@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListResourcesRequestSchema, ListToolsRequestSchema, ReadResourceRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { GlimmerError, asGlimmerError, quote } from '../../errors';
 
 export interface StdioRelay {
@@ -30,8 +30,11 @@ export async function serveStdio(options: { url: string; token: string; version?
   } catch (err) {
     throw new GlimmerError('GLM_ERR_MCP_TOKEN_INVALID', `the runtime at ${url.origin} refused the connection: ${(err as Error).message.slice(0, 300)}`);
   }
-  const server = new Server({ name: 'glimmer', version: options.version ?? '0.1.0' }, { capabilities: { tools: {} } });
+  const server = new Server({ name: 'glimmer', version: options.version ?? '0.1.0' }, { capabilities: { tools: {}, resources: {} } });
   server.setRequestHandler(ListToolsRequestSchema, async () => remote.listTools());
+  // Resource errors stay JSON-RPC errors (the SDK client rethrows them here with the runtime's message).
+  server.setRequestHandler(ListResourcesRequestSchema, async () => remote.listResources());
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => remote.readResource({ uri: request.params.uri }));
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     try {
       return (await remote.callTool({ name: request.params.name, arguments: request.params.arguments })) as CallToolResult;
