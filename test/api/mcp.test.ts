@@ -106,11 +106,11 @@ describe('MCP server', { timeout: 240000 }, () => {
     await assert.rejects(connect(await issuer.token({ sub: 'a', scope: 'plant.read', aud: 'https://other.example/mcp' }, RESOURCE)));
   });
 
-  test('GIVEN a read-scoped token WHEN the SDK client lists and calls the read tools THEN schemas are listed, values, alarms and an audit entry with a verifying inclusion proof come back', async () => {
+  test('GIVEN a read-scoped token WHEN the SDK client lists and calls the read tools and resources THEN schemas are listed; values, alarms, an explained cognitive decision and an audit entry (both with verifying inclusion proofs), the plant map and a runbook come back; an unknown decision or resource is refused', async () => {
     const client = await connect(await issuer.token({ sub: 'reader', scope: 'plant.read audit.read' }, RESOURCE));
     try {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['dry_run_write', 'query_audit', 'read_alarms', 'read_plant', 'request_write']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['dry_run_write', 'explain_decision', 'query_audit', 'read_alarms', 'read_plant', 'request_write']);
       for (const t of tools) assert.equal(t.inputSchema.type, 'object');
       const plant = (await call(client, 'read_plant', { assets: ['pump_1', 'tank_1'] })).structuredContent as { assets: Record<string, { kind: string }> };
       assert.deepEqual(Object.keys(plant.assets).sort(), ['pump_1', 'tank_1']);
@@ -122,6 +122,25 @@ describe('MCP server', { timeout: 240000 }, () => {
       const ok = verifyInclusion(hasher(entry.algorithm as 'RFC9162_SHA256'), entry.index, entry.tree_size, Buffer.from(entry.leaf_hash, 'hex'), entry.inclusion_proof.map((h) => Buffer.from(h, 'hex')), Buffer.from(entry.root_hash, 'hex'));
       assert.ok(ok, 'the inclusion proof verifies against the root');
       assert.match(entry.checkpoint, new RegExp(`^.+\\n${entry.tree_size}\\n`));
+      // The cognitive agent's decision record, as it writes it (agents of this test runtime are refused at boot).
+      const decisionId = '0b7c3c1e-2f4d-4a6b-9c8d-1e2f3a4b5c6d';
+      await rt.audit.append({
+        type: 'cognitive.decision', decision_id: decisionId, trigger: 'snapshot', snapshot_time_ms: 1000,
+        fired: [{ rule: 'pump_dry_run_risk', bindings: { Pump: 'pump_2', Tank: 'tank_2' } }],
+        violations: [{ asset: 'pump_2', code: 'IL-01-PUMP-START-LOW-TANK' }], new_violations: [], shutdowns: ['pump_2'], shutdowns_sent: ['pump_2'], clearances_sent: [],
+        scores: { window_end_ms: 1000, anomaly: 0.91, mode: 'bearing_wear', asset: 'pump_2', assets: { pump_2: 0.91 }, threshold: 0.8 }, model: { sha256: 'ab'.repeat(32), path: 'models/anomaly.onnx' },
+      });
+      await rt.audit.append({ type: 'unrelated' });
+      for (const args of [{}, { decision_id: decisionId }]) {
+        const explained = (await call(client, 'explain_decision', args)).structuredContent as { index: number; record: { decision_id: string; fired: { rule: string; bindings: Record<string, string> }[]; scores: { anomaly: number }; model: { sha256: string } }; algorithm: string; leaf_hash: string; tree_size: number; root_hash: string; inclusion_proof: string[] };
+        assert.equal(explained.record.decision_id, decisionId);
+        assert.deepEqual(explained.record.fired, [{ rule: 'pump_dry_run_risk', bindings: { Pump: 'pump_2', Tank: 'tank_2' } }]);
+        assert.equal(explained.record.scores.anomaly, 0.91);
+        assert.ok(verifyInclusion(hasher(explained.algorithm as 'RFC9162_SHA256'), explained.index, explained.tree_size, Buffer.from(explained.leaf_hash, 'hex'), explained.inclusion_proof.map((h) => Buffer.from(h, 'hex')), Buffer.from(explained.root_hash, 'hex')));
+      }
+      const unknown = errorOf(await call(client, 'explain_decision', { decision_id: '00000000-0000-4000-8000-000000000000' }));
+      assert.equal(unknown.code, 'GLM_ERR_MCP_ARGUMENTS_INVALID');
+      assert.match(unknown.message, /no such cognitive decision/);
       const { resources } = await client.listResources();
       assert.deepEqual(resources.map((r) => r.uri), ['glimmer://plant/map', 'glimmer://runbooks/iec61508']);
       const map = await client.readResource({ uri: 'glimmer://plant/map' });
@@ -293,7 +312,7 @@ describe('MCP server', { timeout: 240000 }, () => {
 
   test('GIVEN random tool names and arguments (fuzz) WHEN called over HTTP THEN every answer is a result or a typed tool error, never an internal error, and the safety PLC is never written', async () => {
     const tokens = await Promise.all([0, 1, 2, 3].map((i) => issuer.token({ sub: `fuzz-${i}`, scope: 'plant.read plant.write.request audit.read' }, RESOURCE)));
-    const names = ['read_plant', 'read_alarms', 'query_audit', 'dry_run_write', 'request_write', 'x', ''];
+    const names = ['read_plant', 'read_alarms', 'query_audit', 'explain_decision', 'dry_run_write', 'request_write', 'x', ''];
     const estop = () => (rt.plant!.snapshot.assets.safety_1 as { emergency_stop?: boolean }).emergency_stop;
     const before = estop();
     const allowed = new Set(['GLM_ERR_MCP_ARGUMENTS_INVALID', 'GLM_ERR_MCP_TOOL_DENIED', 'GLM_ERR_MCP_WRITE_REFUSED']);
@@ -326,7 +345,7 @@ describe('MCP server', { timeout: 240000 }, () => {
     await client.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', entry, 'mcp', '--url', `${base}/mcp`], env: { ...process.env, GLIMMER_MCP_TOKEN: token } as Record<string, string>, stderr: 'pipe' }));
     try {
       const { tools } = await client.listTools();
-      assert.equal(tools.length, 5);
+      assert.equal(tools.length, 6);
       assert.equal((await client.listResources()).resources[0]?.uri, 'glimmer://plant/map');
       const plant = (await call(client, 'read_plant', { assets: ['tank_1'] })).structuredContent as { assets: Record<string, unknown> };
       assert.deepEqual(Object.keys(plant.assets), ['tank_1']);

@@ -25,6 +25,9 @@ import { checkWrite, planWrite, type WriteChecks } from './write-check';
 import { PendingWrites } from './approvals';
 import { findResource, mcpResources, type McpResource } from './resources';
 
+/** How far back explain_decision looks for a decision record (newest first). */
+const EXPLAIN_SCAN_ENTRIES = 20_000;
+
 /** Largest serialised arguments object a tool accepts. */
 export const MAX_ARGUMENT_BYTES = 4096;
 
@@ -170,6 +173,8 @@ export class McpService {
         return { outcome: 'ok', body: this.#o.alarms((a.limit as number | undefined) ?? 20) };
       case 'query_audit':
         return { outcome: 'ok', body: await this.#auditEntry(a.index as number | undefined) };
+      case 'explain_decision':
+        return { outcome: 'ok', body: await this.#auditEntry(this.#findDecision(a.decision_id as string | undefined)) };
       case 'dry_run_write': {
         const p = planned as NonNullable<typeof planned>;
         const copilot = this.#o.pdp.decide(principal, 'requestWrite', p.resource, ctx);
@@ -226,6 +231,25 @@ export class McpService {
       throw new GlimmerError('GLM_ERR_MCP_WRITE_REFUSED', `the gateway refused the write of ${signal}: ${why}`, { cause: err });
     }
     await this.#o.append({ type: 'mcp.write.executed', signal, value: request.values[0] });
+  }
+
+  /** The audit index of a cognitive.decision record (the latest, or the one with this id), among the newest entries. */
+  #findDecision(id: string | undefined): number {
+    const log = this.#o.auditLog;
+    const end = log.size();
+    const start = Math.max(0, end - EXPLAIN_SCAN_ENTRIES);
+    for (let hi = end - 1; hi >= start; hi -= 256) {
+      const lo = Math.max(start, hi - 255);
+      const batch = log.entries(lo, hi);
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const e = batch[i] as (typeof batch)[number];
+        const r = (JSON.parse(e.leaf.toString('utf8')) as { record?: { type?: unknown; decision_id?: unknown } }).record;
+        if (r?.type === 'cognitive.decision' && (id === undefined || r.decision_id === id)) return e.index;
+      }
+    }
+    throw new GlimmerError('GLM_ERR_MCP_ARGUMENTS_INVALID', id === undefined
+      ? `no cognitive decision among the last ${EXPLAIN_SCAN_ENTRIES} audit entries`
+      : `at /decision_id: received ${quote(id)}, no such cognitive decision among the last ${EXPLAIN_SCAN_ENTRIES} audit entries`);
   }
 
   async #auditEntry(index: number | undefined): Promise<unknown> {

@@ -31,6 +31,12 @@ export const TOOLS: readonly ToolSpec[] = [
     action: 'readAlarms', target: 'tool', annotations: { readOnlyHint: true },
   },
   {
+    name: 'explain_decision',
+    description: 'Why the cognitive agent decided what it did: the rules that fired with their bindings, the violations, the model scores and the model hash, from its audit record (default: the latest decision), with the record\'s inclusion proof.',
+    inputSchema: { type: 'object', additionalProperties: false, properties: { decision_id: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } } },
+    action: 'readAlarms', target: 'tool', annotations: { readOnlyHint: true },
+  },
+  {
     name: 'query_audit',
     description: 'One audit log entry with its RFC 9162 inclusion proof against a fresh signed checkpoint (default: the latest entry).',
     inputSchema: { type: 'object', additionalProperties: false, properties: { index: { type: 'integer', minimum: 0, maximum: 9007199254740991 } } },
