@@ -1,9 +1,10 @@
 /** Typed configuration: `RuntimeConfigFile` is the file as written, `RuntimeConfig` the normalised result with defaults. */
-import type { AGENT_KINDS, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
+import type { AGENT_KINDS, ATTESTATION_MODES, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
 
 export type AgentKind = (typeof AGENT_KINDS)[number];
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];
 export type PlantMode = (typeof PLANT_MODES)[number];
+export type AttestationMode = (typeof ATTESTATION_MODES)[number];
 
 export interface Topology {
   readonly deployment_model: DeploymentModel;
@@ -79,6 +80,7 @@ export interface RuntimeConfigFile {
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly mcp?: McpConfigFile;
   readonly cognitive_config?: string;
+  readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
 }
 
 /** The MCP server for AI copilots (docs/mcp.md); absent: no MCP endpoint on the API. */
@@ -119,6 +121,8 @@ export interface RuntimeConfig {
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };
+  /** `tpm`: the supervisor attests each agent with the TPM at `tcti` before it issues the agent's SVID. */
+  readonly attestation: { mode: 'none' } | { mode: 'tpm'; tcti: string; ekCaFile: string };
   /** Undefined without an mcp section: the API then serves no MCP endpoint. */
   readonly mcp?: McpConfig;
 }

@@ -5,11 +5,14 @@
  */
 import { GlimmerError, quote } from '../../errors';
 import type { McpConfig } from '../../config/types';
-import type { Route } from '../router';
+import type { Route, RoutePolicy } from '../router';
 import type { McpService } from './service';
 import { metadataPath, protectedResourceMetadata, type TokenVerifier } from './token';
 
 export const APPROVALS_PATH = '/v1/mcp/approvals';
+
+/** Approving a copilot's write changes the plant: the same question as injecting a fault (engineers and admins). */
+export const APPROVALS_POLICY: RoutePolicy = { action: 'configure', resource: { type: 'Asset', id: 'plant', zone: 'control', safety: false } };
 
 export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenVerifier): Route[] {
   const metadata = protectedResourceMetadata(config);
@@ -45,6 +48,7 @@ export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenV
     {
       method: 'POST',
       path: APPROVALS_PATH,
+      policy: APPROVALS_POLICY,
       async handle(ctx) {
         const body = (await ctx.json()) as { id?: unknown; approve?: unknown } | null;
         if (body === null || typeof body !== 'object' || typeof body.id !== 'string' || body.id.length > 64) {

@@ -19,7 +19,7 @@ import { GlimmerError, asGlimmerError, quote } from '../../errors';
 import type { AuditRecordInput } from '../../model/messages';
 import type { PlantSnapshot } from '../../model/plant';
 import type { AuditLog } from '../../audit/log';
-import type { CopilotPrincipal, Decision, PolicyAction, PolicyResource, RequestContext } from '../../trust/policy/pdp';
+import type { CopilotPrincipal, PolicyDecision, PolicyAction, PolicyResource, RequestContext } from '../../trust/policy/pdp';
 import { TOOLS, type ToolSpec } from './tools';
 import { checkWrite, planWrite, type WriteChecks } from './write-check';
 import { PendingWrites } from './approvals';
@@ -32,8 +32,8 @@ const EXPLAIN_SCAN_ENTRIES = 20_000;
 export const MAX_ARGUMENT_BYTES = 4096;
 
 export interface McpPdp {
-  authorize(principal: CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision;
-  decide(principal: CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision;
+  authorize(principal: CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision;
+  decide(principal: CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision;
 }
 
 export interface McpServiceOptions {

@@ -44,11 +44,11 @@ export function planWrite(signal: string, value: number | boolean, zone: string)
   if (entry.type === 'int16' && raw < 0) raw += 0x10000;
   const table = entry.table === 'coil' ? 'coil' : 'holding';
   const request: WriteRequest = {
-    zone, connectionId: 0, unitId: entry.unit_id, functionCode: table === 'coil' ? 5 : 6, table, address: entry.address, count: 1,
+    zone, connectionId: 0, unitId: entry.unit_id, functionCode: table === 'coil' ? 5 : 6, table, address: entry.address, quantity: 1,
     signals: [entry], values: [raw], safety: entry.safety,
   };
   const resource = {
-    type: 'Register' as const, unitId: entry.unit_id, table: entry.table, address: entry.address, count: 1, zone: entry.zone,
+    type: 'Register' as const, unitId: entry.unit_id, table: entry.table, address: entry.address, quantity: 1, zone: entry.zone,
     safety: entry.safety, writableFrom: [...entry.writable_from].sort(), mapped: true,
   };
   return { entry, request, resource };
