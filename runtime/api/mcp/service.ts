@@ -117,8 +117,16 @@ export class McpService {
       }
       const result = await this.#run(tool, principal, a);
       const record = { ...base, outcome: result.outcome, ...(result.detail ?? {}) };
-      if (write) await this.#o.append(record);
-      else this.#o.append(record).catch(() => undefined);
+      if (write) {
+        try {
+          await this.#o.append(record);
+        } catch (err) {
+          // No queued request without its durable record: an operator must never approve what the log does not hold.
+          const id = result.detail?.request_id;
+          if (typeof id === 'string') this.pending.take(id);
+          throw err;
+        }
+      } else this.#o.append(record).catch(() => undefined);
       return { content: [{ type: 'text', text: JSON.stringify(result.body) }], structuredContent: result.body as Record<string, unknown> };
     } catch (err) {
       const e = asGlimmerError(err);
