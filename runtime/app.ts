@@ -287,6 +287,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
+      ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({ config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints }).routes : []),
     ];
     if (opcuaServer) {
       routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));

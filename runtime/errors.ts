@@ -77,6 +77,15 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_API_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the limit.' },
   GLM_ERR_API_TOO_MANY_STREAMS: { status: 503, doc: 'GET /v1/events refused a new live stream: too many consoles are connected; close one and retry.' },
 
+  // --- MCP server for AI copilots (runtime/api/mcp) ---
+  GLM_ERR_MCP_TOKEN_INVALID: { status: 401, doc: 'An MCP request has no bearer token, or its JWT fails validation: signature against the configured issuer keys, issuer, audience (must be this server\'s resource), expiry; the message says which check failed.' },
+  GLM_ERR_MCP_NOT_CONFIGURED: { status: 400, doc: 'The mcp section of the configuration is missing or inconsistent (no issuer, a JWKS URI that is neither https nor loopback http); the message names the field.' },
+  GLM_ERR_MCP_ARGUMENTS_INVALID: { status: 400, doc: 'A tool call\'s arguments do not match the tool\'s JSON Schema or exceed the size bound; the message names the path, the value and what is allowed.' },
+  GLM_ERR_MCP_RATE_LIMITED: { status: 429, doc: 'An MCP client made more tool calls than mcp.max_calls_per_minute allows; the call was refused before any policy decision.' },
+  GLM_ERR_MCP_TOOL_DENIED: { status: 403, doc: 'The Cedar policy denied an MCP tool call for this client (scopes, forbid policies); the message names the deciding policies.' },
+  GLM_ERR_MCP_WRITE_REFUSED: { status: 409, doc: 'A write requested by an MCP client was refused by the write decision (zone, policy, process image, interlock, safety trip); the message names the step and the reason. Nothing was written.' },
+  GLM_ERR_MCP_APPROVAL_UNKNOWN: { status: 404, doc: 'No pending write request with that id: it was never queued, already decided, or expired.' },
+
   // --- benchmark harness ---
   GLM_ERR_BENCH_UNKNOWN_SCENARIO: { status: 400, doc: 'make benchmark was given a SCENARIO that does not exist.' },
   GLM_ERR_BENCH_DURATION_INVALID: { status: 400, doc: 'make benchmark was given a DURATION that is not like 30s, 5m or 1h.' },
