@@ -3,6 +3,22 @@ SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL := skip
 export NODE_OPTIONS ?=
 
+# Node.js: the release pinned in .nvmrc runs every target. A machine whose `node` is another version (Debian's or
+# NodeSource's 20, say) gets the pinned one from the npm registry into .tools/node/ (scripts/ensure-node.sh), first
+# in PATH for every recipe below, and native addons compile against its headers offline (npm_config_nodedir).
+NODE_VERSION := $(shell tr -d '[:space:]v' < .nvmrc)
+NODE_ARCH := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
+ifeq ($(shell node --version 2>/dev/null),v$(NODE_VERSION))
+NODE_HOME := $(abspath $(dir $(shell command -v node))..)
+else
+NODE_HOME := $(CURDIR)/.tools/node/v$(NODE_VERSION)-$(NODE_ARCH)
+export PATH := $(NODE_HOME)/bin:$(PATH)
+endif
+ifneq ($(wildcard $(NODE_HOME)/include/node/node.h)$(findstring .tools/node,$(NODE_HOME)),)
+export npm_config_nodedir := $(NODE_HOME)
+endif
+NODE_STAMP := node_modules/.installed-node-v$(NODE_VERSION)
+
 TOPOLOGY ?= all
 SCENARIO ?= cold_start
 DURATION ?= 30s
@@ -10,27 +26,46 @@ REPORT ?= bench/reports/$(SCENARIO).json
 CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
-# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus, Chromium).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus chromium openssl
+# Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
+# server imports, Chromium, swtpm + tpm2-tools) and the tools they call (curl, ss from iproute2, strace for the fsync
+# count, git for the mutation harness test).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace git
 APT_RUN := softhsm2
+# node-gyp's toolchain: native addons are compiled from source against the pinned Node's headers.
+APT_BUILD := python3 make g++
+# Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run clean compliance-docs
+.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs
 
 all: test
 
-# One install at a time (flock), and never wipe a populated node_modules: `npm ci` on a fresh clone, an incremental
-# `npm install` from the lockfile afterwards.
-node_modules/.installed: package.json package-lock.json
-	flock /tmp/glimmer-npm.lock sh -c 'if [ -d node_modules/typescript ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi'
+$(NODE_HOME)/bin/node:
+	@scripts/ensure-node.sh >/dev/null
+
+node: $(NODE_HOME)/bin/node
+	@echo "node $$(node --version) at $$(command -v node)"
+
+# The stamp names the Node release: node_modules installed under another one (a copy made under Node 20, a CI cache)
+# has no such stamp, and scripts/install-deps.sh rebuilds its native addons for this Node.
+$(NODE_STAMP): package.json package-lock.json .nvmrc | $(NODE_HOME)/bin/node apt-build
+	scripts/install-deps.sh
+	rm -f node_modules/.installed node_modules/.installed-node-*
 	touch $@
 
-deps: node_modules/.installed
+deps: $(NODE_STAMP)
+
+apt-build:
+	@scripts/apt-ensure.sh $(APT_BUILD)
 
 apt-test:
 	@scripts/apt-ensure.sh $(APT_TEST)
 
 apt-run:
 	@scripts/apt-ensure.sh $(APT_RUN)
+
+tools-test:
+	@scripts/tools-ensure.sh
 
 build: deps
 	node scripts/build.mjs
@@ -45,7 +80,7 @@ lint: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
-test: deps apt-test build typecheck lint
+test: deps apt-test tools-test build typecheck lint
 	node --import tsx --test --test-concurrency=2 $(TEST_FILES)
 
 synth: deps
@@ -53,6 +88,18 @@ synth: deps
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)
+
+# Mutation testing (StrykerJS) of the safety and evidence paths, one module at a time: MODULES=pdp,merkle for some.
+# Reports: reports/mutation/<module>/mutation.{html,json}, scores in reports/mutation/summary.json.
+MODULES ?=
+BASE ?= HEAD~1
+MUTATION_BUDGET_MIN ?= 30
+mutation: deps apt-test build
+	node --import tsx scripts/mutation.ts $(if $(MODULES),--module $(MODULES))
+
+# CI: only the lines changed since BASE in the listed files, within MUTATION_BUDGET_MIN minutes.
+mutation-changed: deps apt-test build
+	node --import tsx scripts/mutation.ts --since $(BASE) --budget-min $(MUTATION_BUDGET_MIN)
 
 # docs/compliance/ from the control catalogues (a test checks it is fresh).
 compliance-docs: deps
@@ -62,4 +109,4 @@ precommit: deps
 	node --import tsx scripts/precommit.ts --checkers $(CHECKERS)
 
 clean:
-	rm -rf dist cdktf.out bench/reports test-results
+	rm -rf dist cdktf.out bench/reports test-results reports .stryker-tmp* .tools

@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import security from 'eslint-plugin-security';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'cdktf.out/', '.glimmer/', 'bench/reports/', 'test-results/', 'runtime/api/console/vendor/'] },
+  { ignores: ['node_modules/', 'dist/', 'cdktf.out/', '.glimmer/', 'bench/reports/', 'test-results/', 'runtime/api/console/vendor/', 'reports/', '.stryker-tmp*/', '.tools/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

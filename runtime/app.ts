@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { applyTlsPqMode } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { RuntimeConfig, Zone } from './config/types';
@@ -93,10 +94,25 @@ export interface Runtime {
   stop(reason?: string): Promise<void>;
 }
 
+/**
+ * GLIMMER_AUDIT_COSIGNING_KEY names a KMS ML_DSA_44 key (stacks: the audit cosigner key): every checkpoint then also
+ * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
+ * (default glimmer.local/audit-cosigner).
+ */
+async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+  const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
+  if (keyId === undefined || keyId === '') return [];
+  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+}
+
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
   let fullConfig = loadConfig(options.configFile);
+  // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
+  applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
   const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
@@ -116,7 +132,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   };
   try {
     const { openAuditLog } = await import('./audit/log');
-    const audit = await openAuditLog({ stateDir, logger, metrics });
+    const cosigners = await auditCosigners();
+    // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}) });
     stack.push(() => audit.close());
     const sink: AuditSink = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
@@ -148,12 +166,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const { trustMetricHooks } = await import('./trust/metrics');
     const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
+    // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
+    const { OpcuaUserStore, operatorName } = await import('./industrial/opcua/users');
+    let accountsChanged: () => void = () => undefined;
+    const opcuaAccounts = new OpcuaUserStore(stateDir, () => accountsChanged());
+    const policyModel = () => ({
+      trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology,
+      operators: opcuaAccounts.list().map((a) => ({ name: operatorName(a.name), zone: a.zone, roles: [a.role] })),
+    });
     const pdp = await PolicyDecisionPoint.create({
       // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
-      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
+      model: policyModel(),
       audit: record,
       onDecision: hooks.onDecision,
+      validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
+    // A provisioned or removed account changes the Cedar operators at once.
+    accountsChanged = () => pdp.setModel(policyModel());
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
@@ -165,7 +194,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -241,6 +270,12 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
+    if (opcuaServer) {
+      const { opcuaRoutes } = await import('./api/routes/opcua');
+      const { OpcuaTrustStore } = await import('./industrial/opcua/trust');
+      const { PROCESS_ZONE } = await import('./model/plant');
+      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+    }
     const { createApiAuthorizer } = await import('./trust/policy/api');
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
     const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
@@ -257,7 +292,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit: record,
       onExpiry: hooks.onExpiry('api'),
     });
-    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
+    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
     const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
@@ -375,7 +410,9 @@ function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['autho
   return (principal, method, pathname) => {
     if (method === 'GET') return;
     const resource: PolicyResource | undefined =
-      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
+      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false }
+        // The OPC UA server's trust list and accounts: configuring the server is an engineer's (or admin's) act.
+        : pathname.startsWith('/v1/opcua/') ? { type: 'Asset', id: 'opcua-server', zone: 'control', safety: false } : undefined;
     if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
     assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
   };
@@ -427,6 +464,7 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
   audit: (records: AuditRecordInput[]) => void; policy: WriteDecider; options: RuntimeOptions;
+  opcuaAccounts: import('./industrial/opcua/users').OpcuaUserStore;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
@@ -450,7 +488,8 @@ async function startPlant(o: {
   const embedded = await startEmbeddedPlant({
     config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
-    opcuaPort: o.options.opcuaPort ?? 4840,
+    opcuaPort: o.options.opcuaPort ?? config.opcua.port,
+    opcuaAccounts: o.opcuaAccounts,
   });
   return {
     endpoints: embedded.endpoints,

@@ -53,6 +53,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_CERT_KEY_USAGE: { status: 401, doc: 'A certificate lacks the key usage / extended key usage its role requires.' },
   GLM_ERR_CERT_UNREADABLE: { status: 400, doc: 'A certificate or key file cannot be parsed.' },
   GLM_ERR_CERT_RENEWAL_FAILED: { status: 503, doc: 'The supervisor issued no next SVID for an agent; the agent keeps its current SVID and retries.' },
+  GLM_ERR_TLS_PQ_MODE_INVALID: { status: 400, doc: 'The post-quantum TLS mode (GLIMMER_TLS_PQ_MODE or topology.tls_pq_mode) is not pqc-only, hybrid-preferred or classical; the message names the source and the value.' },
 
   // --- HTTP API ---
   GLM_ERR_API_UNAUTHENTICATED: { status: 401, doc: 'The request has no valid bearer token or client certificate.' },
@@ -95,6 +96,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_OPCUA_CERT_UNTRUSTED: { status: 401, doc: 'OPC UA: the peer certificate is not in the trusted folder of the certificate manager (it is moved to rejected, never auto-accepted).' },
   GLM_ERR_OPCUA_CONNECT_FAILED: { status: 502, doc: 'OPC UA: the client cannot open a secure session with the plant server (endpoint, security policy or certificate).' },
   GLM_ERR_OPCUA_SERVER_START_FAILED: { status: 500, doc: 'OPC UA: the plant server cannot start (port in use, certificate store unreadable).' },
+  GLM_ERR_OPCUA_CERT_UNKNOWN: { status: 404, doc: 'OPC UA: no certificate with this thumbprint in the server\'s trusted or rejected folder (list them with `glimmer opcua certs list`).' },
+  GLM_ERR_OPCUA_CERT_INVALID: { status: 400, doc: 'OPC UA: an issuer certificate or CRL given to the trust workflow cannot be parsed (PEM or DER expected).' },
+  GLM_ERR_OPCUA_USER_INVALID: { status: 400, doc: 'OPC UA: an account name, role or password does not meet the rules (role viewer, operator or engineer; password of 12 characters or more), or the account store is unreadable.' },
   GLM_ERR_INDUSTRIAL_COMMAND_FAILED: { status: 502, doc: 'Industrial agent: a plant command (e.g. a safety shutdown) could not be executed through the gateway or OPC UA.' },
 
   // --- policy (runtime/trust) ---

@@ -26,7 +26,10 @@ export function machine(): Report['machine'] {
 export function percentile(samples: readonly number[], q: number): number {
   if (samples.length === 0) return Number.NaN;
   const sorted = [...samples].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  // q * n in floating point can land just above an integer (0.07 * 100 = 7.000000000000001), which would take the
+  // next rank: round off that error before the ceiling.
+  const exact = q * sorted.length;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(exact - 1e-9 * Math.max(1, exact)) - 1));
   return sorted[rank] as number;
 }
 

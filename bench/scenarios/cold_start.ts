@@ -1,22 +1,36 @@
 /**
  * cold_start: fork of a fresh agent process (its kind's esbuild bundle, dist/agent-<kind>.js) until it reports ACTIVE: certificate
- * validation, measured boot of its artifacts against the signed manifest, and resource allocation included.
+ * validation, measured boot of its artifacts against the signed manifest, and resource allocation included, per kind:
+ * the Data Agent; the Industrial Agent up to its OPC UA session (SignAndEncrypt) with the embedded plant started
+ * here; the Cognitive Agent up to its rules engine (swipl-wasm) and ONNX model loaded.
  * Baseline: `node -e 0` (spawn to exit) measured in the same run, interleaved so both see the same machine load.
  */
 import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../../runtime/config/load';
 import type { AgentKind } from '../../runtime/config/types';
 import type { AgentToSupervisor, BootCommand } from '../../runtime/lifecycle/ipc';
 import { PUBLIC_KEY_FILE, agentBundle } from '../../runtime/lifecycle/release';
+import { agentProcessEnv } from '../../runtime/lifecycle/supervisor';
 import { ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
 import { round, summarize } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 
-const MIN_STARTS = 50;
+const MIN_STARTS: Readonly<Record<AgentKind, number>> = { data: 50, industrial: 20, cognitive: 20 };
+const TARGET_P99_MS: Readonly<Record<AgentKind, number>> = { data: 250, industrial: 500, cognitive: 500 };
+const KINDS: readonly AgentKind[] = ['data', 'industrial', 'cognitive'];
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
 
 function nodeBaseline(): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -31,8 +45,8 @@ function nodeBaseline(): Promise<number> {
 export async function coldStartOnce(boot: BootCommand): Promise<number> {
   const entry = path.join(REPO_ROOT, agentBundle(REPO_ROOT, boot.spec.kind));
   const t0 = process.hrtime.bigint();
-  // execArgv: [] as the supervisor forks it; the default would inherit this runner's --import tsx.
-  const child = fork(entry, [], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
+  // execArgv: [] and the environment as the supervisor forks it; the default would inherit this runner's --import tsx.
+  const child = fork(entry, [], { execArgv: [], env: agentProcessEnv(boot.stateDir), stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
   return new Promise((resolve, reject) => {
     let active = 0;
     child.on('message', (msg: AgentToSupervisor) => {
@@ -50,7 +64,7 @@ export async function coldStartOnce(boot: BootCommand): Promise<number> {
   });
 }
 
-export async function bootCommandFor(kind: AgentKind, stateDir: string): Promise<BootCommand> {
+export async function bootCommandFor(kind: AgentKind, stateDir: string, endpoints: Readonly<Record<string, string>> = {}): Promise<BootCommand> {
   const config = loadConfig();
   const spec = config.agents.find((a) => a.kind === kind);
   if (!spec) throw new Error(`no ${kind} agent in the default config`);
@@ -65,36 +79,59 @@ export async function bootCommandFor(kind: AgentKind, stateDir: string): Promise
     identity: { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem },
     releaseKeyPem: fs.readFileSync(path.join(REPO_ROOT, PUBLIC_KEY_FILE), 'utf8'),
     configPins: {},
-    endpoints: {},
+    endpoints,
   };
 }
 
+async function measureKind(boot: BootCommand, seconds: number, min: number, progress: (f: number) => void) {
+  const starts: number[] = [];
+  const baseline: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  await coldStartOnce(boot); // warm the page cache (and the compile cache) once, as any deployment would be
+  await nodeBaseline();
+  while (starts.length < min || (Date.now() < deadline && starts.length < 2000)) {
+    baseline.push(await nodeBaseline());
+    starts.push(await coldStartOnce(boot));
+    progress(Math.min(1, Math.min(starts.length / min, 1 - (deadline - Date.now()) / (seconds * 1000))));
+  }
+  return { a: summarize(starts), b: summarize(baseline) };
+}
+
 const scenario: Scenario = {
-  description: 'fork of a fresh agent process to ACTIVE (p99) vs node -e 0',
+  description: 'fork of a fresh agent process to ACTIVE (p99) per kind vs node -e 0',
   async run(ctx) {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-cold-'));
-    const boot = await bootCommandFor('data', stateDir);
-    const starts: number[] = [];
-    const baseline: number[] = [];
-    const deadline = Date.now() + ctx.durationS * 1000;
-    await coldStartOnce(boot); // warm the page cache once, as any deployment would be
-    await nodeBaseline();
-    while (starts.length < MIN_STARTS || (Date.now() < deadline && starts.length < 2000)) {
-      baseline.push(await nodeBaseline());
-      starts.push(await coldStartOnce(boot));
-      ctx.progress(Math.min(starts.length / MIN_STARTS, (Date.now() - deadline + ctx.durationS * 1000) / (ctx.durationS * 1000)));
+    const config = loadConfig();
+    // The Industrial Agent's ACTIVE includes its OPC UA session: it needs the plant's server.
+    const { startEmbeddedPlant } = await import('../../runtime/industrial/embedded');
+    const { createMetrics } = await import('../../runtime/observability/metrics');
+    const { silentLogger } = await import('../../runtime/observability/logger');
+    const plant = await startEmbeddedPlant({ config, stateDir, logger: silentLogger(), metrics: createMetrics(), audit: () => undefined, modbusPort: 0, opcuaPort: await freePort() });
+    const out: Record<string, { value: number; unit: string; baseline: number; baseline_what: string; detail: Record<string, unknown> }> = {};
+    try {
+      let done = 0;
+      for (const kind of KINDS) {
+        const boot = await bootCommandFor(kind, stateDir, plant.endpoints);
+        const { a, b } = await measureKind(boot, ctx.durationS / KINDS.length, MIN_STARTS[kind], (f) => ctx.progress((done + f) / KINDS.length, kind));
+        done += 1;
+        out[`agent_cold_start_p99_ms_${kind}`] = {
+          value: round(a.p99, 1),
+          unit: 'ms',
+          baseline: round(b.p99, 1),
+          baseline_what: 'node -e 0 spawn-to-exit p99, same run, interleaved',
+          detail: { p50_ms: round(a.p50, 1), starts: a.n, baseline_p50_ms: round(b.p50, 1), agent_kind: kind, target_p99_ms: TARGET_P99_MS[kind], node: process.version, load_average_1m: round(os.loadavg()[0] ?? 0, 2) },
+        };
+      }
+    } finally {
+      await plant.stop();
+      fs.rmSync(stateDir, { recursive: true, force: true });
     }
     ctx.progress(1);
-    const a = summarize(starts);
-    const b = summarize(baseline);
+    const data = out.agent_cold_start_p99_ms_data as (typeof out)[string];
     return {
-      agent_cold_start_p99_ms: {
-        value: round(a.p99, 1),
-        unit: 'ms',
-        baseline: round(b.p99, 1),
-        baseline_what: 'node -e 0 spawn-to-exit p99, same run, interleaved',
-        detail: { p50_ms: round(a.p50, 1), starts: a.n, baseline_p50_ms: round(b.p50, 1), agent_kind: 'data', target_p99_ms: 250, seed_claim_p99_ms: 850 },
-      },
+      // The id the seed's 850 ms claim is compared with: the Data Agent, as before per-kind figures existed.
+      agent_cold_start_p99_ms: { ...data, detail: { ...data.detail, seed_claim_p99_ms: 850 } },
+      ...out,
     };
   },
 };

@@ -205,6 +205,7 @@ class AgentProcess {
     const messenger = await messaging.start({
       spec: cmd.spec,
       config: cmd.config,
+      stateDir: cmd.stateDir,
       identity: cmd.identity,
       renew: () => this.renew(),
       onDecision: (decision, action, protocol) => {

@@ -48,6 +48,8 @@ export interface MessengerOptions {
   readonly audit: (record: AuditRecordInput) => void;
   readonly logger: Logger;
   readonly deliver: (message: AgentMessage) => void;
+  /** The agent's state dir (caches). @default - no cache */
+  readonly stateDir?: string;
   /** Hears every decision of the endpoint's PDP (the agent process counts them for the supervisor's metrics). */
   readonly onDecision?: PdpOptions['onDecision'];
   /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
@@ -100,7 +102,9 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
   if (options.accepts.length > 0) {
     const { PolicyDecisionPoint } = await import('../trust/policy/pdp');
     const { createA2aServer } = await import('../trust/a2a/server');
-    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, onDecision: options.onDecision });
+    // The supervisor validated this policy set already (same state dir): the marker spares the agent a second time.
+    const validatedDir = options.stateDir === undefined ? undefined : path.join(options.stateDir, 'cache', 'cedar-validated');
+    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, validatedDir, onDecision: options.onDecision });
     const self = identity.current.spiffeId;
     server = createA2aServer({
       identity,
@@ -144,7 +148,14 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
   const deliverTo = async (to: string, url: string, topic: string, body: unknown): Promise<void> => {
     if (!client) {
       const { createA2aClient } = await import('../trust/a2a/client');
-      client = createA2aClient({ identity, audit });
+      // Each new connection to a peer records its key-exchange group (X25519MLKEM768 when both ends do ML-KEM).
+      client = createA2aClient({
+        identity,
+        audit,
+        onHandshake: (side, group, mode, peer) => {
+          if (side === 'client') audit({ type: 'trust.tls_established', at: new Date().toISOString(), side, group, mode, peer, subject: identity.current.spiffeId });
+        },
+      });
     }
     let peer = connections.get(url);
     if (!peer) {

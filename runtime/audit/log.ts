@@ -132,6 +132,8 @@ export interface AuditLog {
   /** Seals the open segment now (normally done every rotation_interval). */
   rotate(): Promise<SegmentInfo | undefined>;
   getConfig(): AuditConfig;
+  /** journal_mode and synchronous as the writer's own connection reports them (WAL and 2, FULL: every commit fsyncs). */
+  durability(): Promise<{ readonly journalMode: string; readonly synchronous: number }>;
   /** Validated partial update; refuses switching immutable_logs off and changing the algorithm of a non-empty log. */
   setConfig(update: unknown): Promise<AuditConfig>;
   /** Flushes, writes and seals a final checkpoint, closes the store and the signers. */
@@ -889,6 +891,10 @@ class AuditLogImpl implements AuditLog {
       fs.chmodSync(`${base}.leaves`, 0o444);
       fs.chmodSync(`${base}.checkpoint`, 0o444);
     }
+  }
+
+  durability(): Promise<{ readonly journalMode: string; readonly synchronous: number }> {
+    return this.writer.durability();
   }
 
   getConfig(): AuditConfig {

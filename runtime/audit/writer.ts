@@ -42,6 +42,8 @@ export interface AuditWriter {
   append(first: number, count: number, bytes: Buffer, starts: Uint32Array): Promise<CommittedBatch>;
   /** Runs the statements in one durable transaction. */
   run(statements: readonly Statement[]): Promise<void>;
+  /** The durability settings in force on the writer's own connection (what every commit runs under). */
+  durability(): Promise<{ readonly journalMode: string; readonly synchronous: number }>;
   /** Closes the connection (the last one checkpoints the WAL) and ends the thread. */
   close(): Promise<void>;
 }
@@ -207,6 +209,9 @@ const ops = {
       for (const [sql, args] of list) prepared(sql).run(...args);
     })();
   },
+  durability() {
+    return { journalMode: db.pragma('journal_mode', { simple: true }), synchronous: db.pragma('synchronous', { simple: true }) };
+  },
   close() {
     db.close();
   },
@@ -326,6 +331,7 @@ export async function openAuditWriter(options: AuditWriterOptions): Promise<Audi
         throw storageFailed(err);
       }
     },
+    durability: () => request({ op: 'durability' }),
     async close() {
       if (closing) return;
       try {

@@ -10,6 +10,8 @@ export interface Topology {
   readonly control_zone: string;
   readonly safety_zone_level: number;
   readonly trust_domain: string;
+  /** Post-quantum key exchange on the runtime's TLS links (runtime/trust/pq-tls.ts). @default 'hybrid-preferred' */
+  readonly tls_pq_mode?: 'pqc-only' | 'hybrid-preferred' | 'classical';
 }
 export interface Zone { readonly name: string; readonly isa95_level: number; readonly security_level: number }
 export interface Conduit { readonly from: string; readonly to: string; readonly protocols: readonly string[]; readonly allow_insecure_opcua?: boolean }
@@ -73,6 +75,7 @@ export interface RuntimeConfigFile {
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
   readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
+  readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly cognitive_config?: string;
 }
@@ -88,6 +91,8 @@ export interface RuntimeConfig {
   readonly plant: { mode: PlantMode; seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[]; external?: ExternalPlant };
   /** allowedHosts: names the API answers under besides IP addresses (DNS rebinding defence). */
   readonly api: { host: string; port: number; mtlsPort: number; allowedHosts: readonly string[] };
+  /** The plant OPC UA server's network settings as written (runtime/industrial/opcua/network.ts derives the rest). */
+  readonly opcua: { host?: string; port: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };

@@ -10,7 +10,9 @@ import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
 import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
+import { opcuaNetwork } from './opcua/network';
 import { opcuaSecurityFor } from './opcua/security';
+import type { OpcuaUserStore } from './opcua/users';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
@@ -39,8 +41,10 @@ export interface PlantStartOptions {
 export interface EmbeddedPlantOptions extends PlantStartOptions {
   /** First gateway listener port (operations); control and safety listen on the next two. @default 5020 */
   readonly modbusPort?: number;
-  /** @default 4840 */
+  /** @default config opcua.port (4840) */
   readonly opcuaPort?: number;
+  /** OPC UA role accounts (viewer, operator, engineer) the plant server accepts besides the agents. */
+  readonly opcuaAccounts?: OpcuaUserStore;
   /** Internal port of the simulated PLC. @default 0 (any free loopback port) */
   readonly plcPort?: number;
   /** @default '127.0.0.1' */
@@ -72,12 +76,13 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     started.push({ stop: () => plc.close() });
 
     const industrial = config.agents.filter((a) => a.kind === 'industrial');
-    for (const a of industrial) await provisionOpcuaTrust(options.stateDir, a.name);
-    const opcuaPort = options.opcuaPort ?? 4840;
+    const network = opcuaNetwork(config.opcua);
+    for (const a of industrial) await provisionOpcuaTrust(options.stateDir, a.name, network);
+    const opcuaPort = options.opcuaPort ?? config.opcua.port;
     const opcua = await startPlantOpcuaServer({
-      plant, stateDir: options.stateDir, port: opcuaPort, host, security: opcuaSecurityFor(config, PROCESS_ZONE),
+      plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE),
       users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
-      decide, logger, metrics: options.metrics,
+      decide, logger, metrics: options.metrics, audit: options.audit, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
     });
     started.push(opcua);
 

@@ -40,6 +40,12 @@ export interface WriteRequest {
   readonly values: readonly number[];
   /** True when any written signal is a safety signal. */
   readonly safety: boolean;
+  /** SPIFFE ID of an identified writer (an OPC UA session's user); absent: the zone's network client. */
+  readonly principal?: string;
+  /** @default 'modbus' */
+  readonly protocol?: 'modbus' | 'opcua';
+  /** The OPC UA client application's URI, part of the policy request's context. */
+  readonly applicationUri?: string;
 }
 
 /** The verdict on one write. */

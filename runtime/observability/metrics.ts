@@ -56,8 +56,10 @@ export function createMetrics() {
       collect() { this.set((processImageAge.read?.() ?? 0) / 1000); },
     }),
     gatewayUpstreamReconnects: new client.Counter({ name: 'glimmer_gateway_upstream_reconnects_total', help: 'Reconnection attempts of the gateway to an upstream PLC', labelNames: ['plc'], registers: r }),
-    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Open sessions on the plant OPC UA server', registers: r }),
-    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
+    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Activated sessions on the plant OPC UA server (created but never activated ones do not count)', registers: r }),
+    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused (untrusted, revoked, out of policy), by side and OPC UA status', labelNames: ['side', 'status'], registers: r }),
+    opcuaActivationFailures: new client.Counter({ name: 'glimmer_opcua_activation_failures_total', help: 'Refused OPC UA session activations (bad password, unknown user, refused token type), by OPC UA status', labelNames: ['status'], registers: r }),
+    opcuaChannelRefusals: new client.Counter({ name: 'glimmer_opcua_channel_refusals_total', help: 'OpenSecureChannel requests the plant OPC UA server refused, by the OPC UA status of the ERR message sent', labelNames: ['status'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) ---
@@ -77,6 +79,7 @@ export function createMetrics() {
     // --- trust (runtime/trust) ---
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
     // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
+    tlsHandshakes: new client.Counter({ name: 'glimmer_tls_handshakes_total', help: 'Verified mTLS handshakes by side, negotiated key-exchange group (X25519MLKEM768 is hybrid post-quantum; unknown: a server in hybrid-preferred mode cannot read it) and post-quantum mode', labelNames: ['side', 'group', 'mode'], registers: r }),
     tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
     svidRotations: new client.Counter({ name: 'glimmer_svid_rotations_total', help: 'X.509-SVIDs re-issued at half-life', labelNames: ['agent'], registers: r }),
     // function: <enforcement>_<action>, enforcement modbus|opcua|https|a2a, action read|write|shutdown|configure|call

@@ -21,6 +21,18 @@ export type TrustAuditRecord =
       /** This end's SPIFFE ID. */
       readonly subject: string;
     }
+  | {
+      /** A new mTLS connection this end opened, with its key-exchange group (X25519MLKEM768: hybrid post-quantum). */
+      readonly type: 'trust.tls_established';
+      readonly at: string;
+      readonly side: 'client';
+      readonly group: string;
+      readonly mode: 'pqc-only' | 'hybrid-preferred' | 'classical';
+      /** The server's SPIFFE ID. */
+      readonly peer: string | null;
+      /** This end's SPIFFE ID. */
+      readonly subject: string;
+    }
   | { readonly type: 'trust.svid_rotated'; readonly at: string; readonly subject: string; readonly serial: string; readonly not_after: string; readonly previous_serial: string }
   | { readonly type: 'trust.svid_revoked'; readonly at: string; readonly serial: string; readonly reason: string; readonly connections_closed: number }
   | {

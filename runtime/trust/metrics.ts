@@ -1,13 +1,14 @@
 /**
  * Wires the trust layer's callbacks to the Prometheus metrics of runtime/observability/metrics.ts (trust block).
- * Pass the returned functions as the `onRefusal`, `onExpiry`, `onDecision`, `onLookup` options.
+ * Pass the returned functions as the `onRefusal`, `onHandshake`, `onExpiry`, `onDecision`, `onLookup` options.
  */
 import type { ErrorCode } from '../errors';
 import type { Metrics } from '../observability/metrics';
 import { POLICY_ACTIONS, type Decision, type PolicyAction, type PolicyDecisionPoint, type RequestContext } from './policy/pdp';
+import type { TlsPqMode } from './pq-tls';
 import type { SvidSource } from './rotation';
 
-export type TrustMetrics = Pick<Metrics, 'certificateExpiry' | 'tlsRefusals' | 'svidRotations' | 'policyDecisions' | 'policyCacheLookups' | 'policyDecisionCacheLookups' | 'heldDecisionCacheLookups' | 'policyGeneration'>;
+export type TrustMetrics = Pick<Metrics, 'certificateExpiry' | 'tlsRefusals' | 'tlsHandshakes' | 'svidRotations' | 'policyDecisions' | 'policyCacheLookups' | 'policyDecisionCacheLookups' | 'heldDecisionCacheLookups' | 'policyGeneration'>;
 
 const PROTOCOLS: readonly RequestContext['protocol'][] = ['modbus', 'opcua', 'https', 'a2a'];
 /** Every `function` label value a PDP decision can have: bounded by the protocols and actions. */
@@ -43,6 +44,8 @@ export function trustMetricHooks(metrics: TrustMetrics) {
   return {
     /** MtlsOptions.onRefusal */
     onRefusal: (code: ErrorCode, side: 'server' | 'client') => metrics.tlsRefusals.inc({ side, code }),
+    /** MtlsOptions.onHandshake */
+    onHandshake: (side: 'server' | 'client', group: string, mode: TlsPqMode, _peer: string | null) => metrics.tlsHandshakes.inc({ side, group, mode }),
     /** SvidSourceOptions.onExpiry for one agent. */
     onExpiry: (agent: string) => (notAfter: Date) => metrics.certificateExpiry.set({ agent }, notAfter.getTime() / 1000),
     /** Counts rotations of a source (call once per SvidSource). */

@@ -1,7 +1,6 @@
 /**
  * A loopback HTTP server that speaks the AWS KMS JSON 1.1 protocol (`X-Amz-Target: TrentService.GetPublicKey` and
- * `TrentService.Sign`) with real keys generated here (ECDSA P-384 and P-256 by node:crypto, ML-DSA-65 by
- * @noble/post-quantum), so the real @aws-sdk/client-kms runs against it (endpoint override, static dummy credentials).
+ * `TrentService.Sign`) with real keys generated here (ECDSA P-384 and P-256, ML-DSA-65, all by node:crypto), so the real @aws-sdk/client-kms runs against it (endpoint override, static dummy credentials).
  * It is a test peer, not an emulator of all of KMS: only what the checkpoint signer calls.
  */
 import crypto from 'node:crypto';
@@ -11,9 +10,38 @@ import type { AddressInfo } from 'node:net';
 export interface KmsTestServer {
   readonly endpoint: string;
   readonly keys: Record<string, { spec: string; publicKey: Buffer }>;
-  /** Requests seen, by target, and whether each carried a SigV4 Authorization header. */
-  readonly calls: { target: string; signed: boolean }[];
+  /**
+   * Requests seen, by target; `signed`: the SigV4 Authorization header verifies (recomputed here from the request with
+   * TEST_SECRET, independently of the SDK's signer) for a credential scope of region eu-central-1 and service kms.
+   */
+  readonly calls: { target: string; signed: boolean; scope: string }[];
   close(): Promise<void>;
+}
+
+/** The secret access key the tests' static credentials carry (a dummy: the server only checks signatures with it). */
+export const TEST_SECRET = 'test-secret-not-real';
+
+const hmac = (key: Buffer | string, data: string) => crypto.createHmac('sha256', key).update(data).digest();
+const sha256 = (data: Buffer | string) => crypto.createHash('sha256').update(data).digest('hex');
+
+/** AWS Signature Version 4, checked from the request as received (docs: "Create a signed AWS API request"). */
+function verifySigV4(req: http.IncomingMessage, body: Buffer, secret: string): { ok: boolean; scope: string } {
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(String(req.headers.authorization ?? ''));
+  if (!m) return { ok: false, scope: '' };
+  const [, , date, region, service, signedHeaders, signature] = m as unknown as string[];
+  const amzDate = String(req.headers['x-amz-date'] ?? '');
+  if (!amzDate.startsWith(date as string)) return { ok: false, scope: '' };
+  const names = (signedHeaders as string).split(';');
+  if (!names.includes('host') || !names.includes('x-amz-date')) return { ok: false, scope: '' };
+  const url = new URL(req.url ?? '/', 'http://x');
+  const query = [...url.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).sort().join('&');
+  const headers = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonical = [req.method, url.pathname, query, headers, signedHeaders, sha256(body)].join('\n');
+  const scope = `${date}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date as string), region as string), service as string), 'aws4_request');
+  const expected = hmac(key, toSign);
+  return { ok: crypto.timingSafeEqual(expected, Buffer.from(signature as string, 'hex')), scope: `${region}/${service}` };
 }
 
 type Key = { spec: string; publicKey: Buffer; sign(message: Buffer, algorithm: string): Buffer | undefined };
@@ -27,30 +55,39 @@ async function makeKeys(): Promise<Record<string, Key>> {
       sign: (m, alg) => (alg === algorithm ? crypto.sign(hash, m, privateKey) : undefined),
     };
   };
-  const { ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
-  const pq = ml_dsa65.keygen(crypto.randomBytes(32));
-  // SPKI for ML-DSA-65 (id-ml-dsa-65, 2.16.840.1.101.3.4.3.18): SEQUENCE { SEQUENCE { OID }, BIT STRING }.
-  const oid = Buffer.from('300b0609608648016503040312', 'hex');
-  const bits = Buffer.concat([Buffer.from([0x03, 0x82, 0x07, 0xa1, 0x00]), pq.publicKey]);
-  const body = Buffer.concat([oid, bits]);
-  const spki = Buffer.concat([Buffer.from([0x30, 0x82, body.length >> 8, body.length & 0xff]), body]);
+  // KMS signs ML_DSA_SHAKE_256 with MessageType RAW as pure ML-DSA (empty context), what crypto.sign(null) does.
+  const mlDsa = (type: 'ml-dsa-65' | 'ml-dsa-44', spec: string): Key => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync(type);
+    return {
+      spec,
+      publicKey: publicKey.export({ format: 'der', type: 'spki' }),
+      sign: (m, alg) => (alg === 'ML_DSA_SHAKE_256' ? crypto.sign(null, m, privateKey) : undefined),
+    };
+  };
   return {
     'p384-key': ec('P-384', 'sha384', 'ECDSA_SHA_384', 'ECC_NIST_P384'),
     'p256-key': ec('P-256', 'sha256', 'ECDSA_SHA_256', 'ECC_NIST_P256'),
-    'mldsa-key': { spec: 'ML_DSA_65', publicKey: spki, sign: (m, alg) => (alg === 'ML_DSA_SHAKE_256' ? Buffer.from(ml_dsa65.sign(m, pq.secretKey)) : undefined) },
+    'mldsa-key': mlDsa('ml-dsa-65', 'ML_DSA_65'),
+    'mldsa44-key': mlDsa('ml-dsa-44', 'ML_DSA_44'),
     'rsa-key': { spec: 'RSA_2048', publicKey: Buffer.alloc(10), sign: () => undefined },
   };
 }
 
 export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>): Promise<KmsTestServer & { raw: Record<string, Key> }> {
   const keys = reuseKeys ?? (await makeKeys());
-  const calls: { target: string; signed: boolean }[] = [];
+  const calls: { target: string; signed: boolean; scope: string }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const target = String(req.headers['x-amz-target'] ?? '');
-      calls.push({ target, signed: String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ') });
+      const sig = verifySigV4(req, Buffer.concat(chunks), TEST_SECRET);
+      calls.push({ target, signed: sig.ok, scope: sig.scope });
+      if (!sig.ok) {
+        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ __type: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided.' }));
+        return;
+      }
       const reply = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
         res.end(JSON.stringify(body));

@@ -78,15 +78,19 @@ test('GIVEN a trickle of appends, one every few milliseconds, WHEN the commit de
   const metrics = createMetrics();
   const log = await open(dir, { metrics, commitDelayMs: 1000 });
   const acks: Promise<{ index: number }>[] = [];
+  const started = performance.now();
   for (let i = 0; i < 12; i++) {
     acks.push(log.append({ type: 'trickle', i }));
     await new Promise((r) => setTimeout(r, 5));
   }
   const resolved = await Promise.all(acks);
+  const elapsed = performance.now() - started;
   assert.deepEqual(resolved.map((a) => a.index), Array.from({ length: 12 }, (_, i) => i));
   const commits = (await metrics.auditCommitDuration.get()).values.find((v) => v.metricName === 'glimmer_audit_commit_duration_seconds_count')?.value ?? 0;
-  // The first append commits at once; the ones arriving within the delay wait for the next commit together.
-  assert.ok(commits >= 2 && commits <= 3, `12 trickled appends took ${commits} commits`);
+  // At most one commit per commit delay, plus the first one that goes at once: a bound that holds however slowly a
+  // loaded machine trickles (no exact count, which depends on timer lateness).
+  assert.ok(commits >= 1 && commits <= 2 + Math.floor(elapsed / 1000), `12 trickled appends over ${Math.round(elapsed)} ms took ${commits} commits`);
+  assert.ok(commits < 12, `12 trickled appends shared commits (${commits})`);
   // Durable means in the store a second connection reads.
   const db = new Database(auditDbPath(dir), { readonly: true });
   assert.equal((db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n, 12);

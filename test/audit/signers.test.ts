@@ -7,16 +7,18 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { embeddedSigner } from '../../runtime/audit/embedded';
 import { kmsSigner } from '../../runtime/audit/kms';
+import { mlDsaFileSigner } from '../../runtime/audit/signers';
 import { openAuditLog } from '../../runtime/audit/log';
 import { openCheckpoint, parseSignedNote, parseVerifierKey } from '../../runtime/audit/note';
 import { ensureSoftHsmToken, pkcs11Signer } from '../../runtime/audit/pkcs11';
 import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { tempDir } from './helpers';
-import { startKmsServer } from './kms-server';
+import { startKmsServer, TEST_SECRET } from './kms-server';
+import { restartablePort } from '../helpers/ports';
 
 const KEY = 'glimmer.test/audit';
-const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: 'test-secret-not-real' };
+const CREDS = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: TEST_SECRET };
 const rejectsWith = (p: Promise<unknown>, code: ErrorCode) => assert.rejects(p, (e) => isGlimmerError(e, code));
 
 function capture(): { logger: pino.Logger; text: () => string } {
@@ -44,8 +46,22 @@ test('GIVEN a KMS-protocol endpoint on loopback with a real ECC_NIST_P384 key WH
     const pub = crypto.createPublicKey({ key: kms.keys['p384-key']?.publicKey as Buffer, format: 'der', type: 'spki' });
     assert.ok(crypto.verify('sha384', Buffer.from(parsed.text), pub, parsed.signatures[0]?.signature as Buffer));
     assert.ok(kms.calls.some((c) => c.target === 'TrentService.Sign'));
-    assert.ok(kms.calls.every((c) => c.signed));
+    assert.ok(kms.calls.every((c) => c.signed), 'every request carries a SigV4 signature that verifies with the secret');
+    assert.ok(kms.calls.every((c) => c.scope === 'eu-central-1/kms'), JSON.stringify(kms.calls));
     await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN the loopback KMS endpoint WHEN the SDK signs its requests with a secret the endpoint does not know THEN the endpoint refuses them (InvalidSignatureException) and the signer is GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', async () => {
+  const kms = await startKmsServer();
+  try {
+    await assert.rejects(
+      kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: { ...CREDS, secretAccessKey: `${TEST_SECRET}-wrong` } }),
+      (err) => isGlimmerError(err, 'GLM_ERR_AUDIT_SIGNER_UNAVAILABLE'),
+    );
+    assert.ok(kms.calls.length > 0 && kms.calls.every((c) => !c.signed));
   } finally {
     await kms.close();
   }
@@ -66,6 +82,38 @@ test('GIVEN a KMS ML_DSA_65 key on the loopback endpoint WHEN a checkpoint is si
   }
 });
 
+test('GIVEN a KMS ML_DSA_44 key on the loopback endpoint WHEN a checkpoint is signed with ML_DSA_SHAKE_256 over the RAW note THEN it verifies as ml-dsa-44 with node:crypto and the 1312-byte key KMS reports', async () => {
+  const kms = await startKmsServer();
+  try {
+    const signer = await kmsSigner({ keyId: 'mldsa44-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS, keySpec: 'ML_DSA_44' });
+    assert.equal(signer.algorithm, 'ml-dsa-44');
+    const log = await openAuditLog({ stateDir: tempDir(), signer, origin: KEY });
+    await log.append({ type: 'x' });
+    const note = await log.checkpoint();
+    const opened = await openCheckpoint(note, log.verifierKeys().map(parseVerifierKey));
+    assert.deepEqual(opened.verifiedBy, [`${KEY}/ml-dsa-44`]);
+    assert.equal((await signer.publicKey()).length, 1312);
+    const parsed = parseSignedNote(note);
+    const pub = crypto.createPublicKey({ key: kms.keys['mldsa44-key']?.publicKey as Buffer, format: 'der', type: 'spki' });
+    assert.ok(crypto.verify(null, Buffer.from(parsed.text), pub, parsed.signatures[0]?.signature as Buffer));
+    await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN a fixed 32-byte seed WHEN the ML-DSA file signer derives its key natively THEN the public key is the FIPS 204 one the earlier JavaScript signer derived (seed files keep their key)', async () => {
+  const dir = tempDir();
+  const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+  const expected = { 44: '9f107644c1084526af3bc8098680b05499a2325a644e388fb4f970e058d19d46', 65: 'd666806e11cee19a7c989f7445f90dd419cf4d2d51db8c0fdb4c0f0a542238c9' } as const;
+  for (const level of [44, 65] as const) {
+    const keyFile = path.join(dir, `pq-${level}.seed`);
+    fs.writeFileSync(keyFile, seed, { mode: 0o600 });
+    const signer = await mlDsaFileSigner({ keyFile, keyName: KEY, level });
+    assert.equal(crypto.createHash('sha256').update(await signer.publicKey()).digest('hex'), expected[level]);
+  }
+});
+
 test('GIVEN a KMS key that cannot sign checkpoints (RSA encryption key, unknown key id) WHEN the signer is created THEN GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', async () => {
   const kms = await startKmsServer();
   try {
@@ -78,8 +126,8 @@ test('GIVEN a KMS key that cannot sign checkpoints (RSA encryption key, unknown 
 });
 
 test('GIVEN the KMS becomes unreachable WHEN appends continue THEN they stay durable, checkpoints fail with GLM_ERR_AUDIT_SIGNER_UNAVAILABLE and the age metric grows; WHEN KMS returns THEN checkpoints catch up and the age drops to 0', async () => {
-  let kms = await startKmsServer();
-  const port = Number(new URL(kms.endpoint).port);
+  const port = await restartablePort();
+  let kms = await startKmsServer(port);
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const metrics = createMetrics();
   const signer = await kmsSigner({ keyId: 'p384-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });
@@ -182,8 +230,8 @@ test('GIVEN no SoftHSM2 library WHEN the embedded default signer starts THEN it 
 });
 
 test('GIVEN KMS is unreachable when the runtime starts and the key spec is declared WHEN entries are appended THEN the log opens and appends are durable; WHEN KMS answers THEN the key is recorded and the checkpoint verifies', async () => {
-  const first = await startKmsServer();
-  const port = Number(new URL(first.endpoint).port);
+  const port = await restartablePort();
+  const first = await startKmsServer(port);
   const raw = first.raw;
   await first.close();
   const signer = await kmsSigner({ keyId: 'p384-key', keySpec: 'ECC_NIST_P384', keyName: KEY, region: 'eu-central-1', endpoint: first.endpoint, credentials: CREDS, maxAttempts: 1, requestTimeoutMs: 500 });

@@ -12,6 +12,7 @@ import { chromium, type Page } from 'playwright-core';
 import { startRuntime, type Runtime } from '../../runtime/app';
 import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { silentLogger } from '../../runtime/observability/logger';
+import { restartablePort } from '../helpers/ports';
 
 /** The little of the DOM the page-side predicates use (the tests are type-checked without the DOM library). */
 declare const document: {
@@ -61,7 +62,8 @@ async function threeActive(page: Page, rt: Runtime): Promise<void> {
 /** A runtime on a fresh state dir and a browser; both end with the test. `restart()` replaces the runtime on its port. */
 async function rig(t: TestContext) {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-console-e2e-'));
-  let rt = await start(stateDir);
+  // restart() brings the runtime back on this port (the browser keeps its address).
+  let rt = await start(stateDir, await restartablePort());
   t.after(async () => {
     await rt.stop('test');
     fs.rmSync(stateDir, { recursive: true, force: true });
@@ -123,8 +125,10 @@ test('GIVEN the running runtime WHEN an operator opens the console address THEN 
   await page.waitForSelector('[data-alert="SafetyWriteDenied"]', { timeout: 10_000 });
   await shot(page, '2-fault');
 
-  // The inclusion proof of the latest checkpoint's last entry, verified by WebCrypto in the page.
+  // The checkpoint's signature (SoftHSM P-384 ECDSA), checked by WebCrypto in the page.
   await page.waitForSelector('[data-field="tree-size"]');
+  assert.match((await page.textContent('[data-field="signatures"]')) ?? '', /ecdsa-p384-sha384: ✓ verified in this browser/);
+  // The inclusion proof of the latest checkpoint's last entry, verified by WebCrypto in the page.
   await page.click('[data-testid="verify"]');
   await page.waitForSelector('[data-verified]', { timeout: 20_000 });
   assert.equal(await page.getAttribute('[data-verified]', 'data-verified'), 'true', await page.textContent('[data-testid="verify-result"]') ?? '');

@@ -51,9 +51,9 @@ export function pinsOf(configFile: string): Record<string, string> {
 
 const PEER = path.join(__dirname, '..', 'industrial', 'peers', 'pymodbus_plc.py');
 
-/** The pymodbus PLC (test/industrial/peers/pymodbus_plc.py) on a loopback port, once it listens. */
-export async function startPeer(port: number): Promise<ChildProcess> {
-  const child = spawn('/usr/bin/python3', [PEER, String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** The pymodbus PLC (test/industrial/peers/pymodbus_plc.py) on a loopback port, once it listens; `tripped`: its safety PLC reports a tripped level interlock. */
+export async function startPeer(port: number, options: { tripped?: boolean } = {}): Promise<ChildProcess> {
+  const child = spawn('/usr/bin/python3', [PEER, String(port), ...(options.tripped ? ['tripped'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   assert.ok(await waitListening(port, 10_000), `pymodbus PLC did not listen on ${port}: ${stderr} ${spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`:${port}`)).join('\n')}`);
@@ -71,21 +71,4 @@ export async function waitListening(port: number, ms: number): Promise<boolean> 
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
-}
-
-/**
- * A free port outside the kernel's ephemeral range: while the PLC is down, the gateway reconnecting to a port in that
- * range can be given the very same port as its own source port and connect to itself (TCP simultaneous open).
- */
-export async function portBelowEphemeralRange(): Promise<number> {
-  const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import factory, { shutdownWrite } from '../../runtime/agents/industrial';
+import factory, { SNAPSHOT_INTERVAL_MS, shutdownWrite } from '../../runtime/agents/industrial';
 import type { AgentBehaviour, AgentContext } from '../../runtime/agents/behaviour';
 import type { AgentMessage, AuditRecordInput } from '../../runtime/model/messages';
 import { loadConfig } from '../../runtime/config/load';
@@ -25,7 +25,8 @@ let embedded: EmbeddedPlant;
 let agent: AgentBehaviour;
 const gatewayAudit: AuditRecordInput[] = [];
 const agentAudit: AuditRecordInput[] = [];
-const sent: { to: string; topic: string; body: unknown }[] = [];
+const sent: { to: string; topic: string; body: unknown; at: number }[] = [];
+const published: Record<string, unknown>[] = [];
 let deliver: ((m: AgentMessage) => void) | undefined;
 const metrics = createMetrics();
 
@@ -37,8 +38,8 @@ before(async () => {
   const spec = config.agents.find((a) => a.kind === 'industrial')!;
   const ctx: AgentContext = {
     spec, config, stateDir: dir, logger: silentLogger(), endpoints: embedded.endpoints,
-    audit: (r) => agentAudit.push(r), send: (to, topic, body) => sent.push({ to, topic, body }),
-    onMessage: (h) => { deliver = h; }, publish: () => undefined, hold: () => undefined, clear: () => undefined, order: () => undefined,
+    audit: (r) => agentAudit.push(r), send: (to, topic, body) => sent.push({ to, topic, body, at: performance.now() }),
+    onMessage: (h) => { deliver = h; }, publish: (p) => { published.push(p as Record<string, unknown>); }, hold: () => undefined, clear: () => undefined, order: () => undefined,
   };
   agent = factory(spec, config);
   await agent.start(ctx);
@@ -56,8 +57,13 @@ test('GIVEN the embedded plant WHEN started THEN endpoints name the OPC UA serve
   assert.equal(embedded.endpoints.modbus_enterprise, undefined);
 });
 
-test('GIVEN a running agent WHEN the plant ticks THEN snapshots reach the cognitive agent about once a second', async () => {
-  assert.ok(await until(() => sent.filter((m) => m.topic === 'plant.snapshot').length >= 2, 15_000));
+test('GIVEN a running agent WHEN the plant ticks THEN snapshots reach the cognitive agent, never more often than the advertised snapshot_interval_ms (1000), each with tank and pump values', async () => {
+  assert.ok(await until(() => sent.filter((m) => m.topic === 'plant.snapshot').length >= 3, 15_000));
+  assert.ok(published.some((p) => p.snapshot_interval_ms === SNAPSHOT_INTERVAL_MS), JSON.stringify(published));
+  assert.equal(SNAPSHOT_INTERVAL_MS, 1000);
+  // A loaded machine only delays a timer, so the lower bound is exact (less a millisecond of timer rounding).
+  const at = sent.filter((m) => m.topic === 'plant.snapshot').map((m) => m.at);
+  for (let i = 1; i < at.length; i++) assert.ok((at[i] as number) - (at[i - 1] as number) >= SNAPSHOT_INTERVAL_MS - 1, `snapshot gap ${(at[i] as number) - (at[i - 1] as number)} ms`);
   const m = sent.find((x) => x.topic === 'plant.snapshot')!;
   assert.equal(m.to, 'cognitive-1');
   const snap = m.body as PlantSnapshot;

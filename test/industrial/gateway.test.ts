@@ -2,7 +2,7 @@
  * The Modbus/TCP security gateway over real sockets on loopback: our client, and the independent peers mbpoll
  * (libmodbus) and pymodbus, against the gateway in front of the simulated PLC.
  */
-import { after, before, test } from 'node:test';
+import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -12,12 +12,14 @@ import { adu, requestPdu } from '../../runtime/industrial/modbus/frame';
 import { failSafeOnly } from '../../runtime/industrial/write-decision';
 import { mapEntry } from '../../runtime/industrial/plant/map';
 import { toRaw } from '../../runtime/model/plant-map';
-import { flushAudit, startRig, type Rig } from './helpers';
+import { flushAudit, resetAudit, startRig, type Rig } from './helpers';
 
 const run = promisify(execFile);
 let rig: Rig;
 before(async () => { rig = await startRig(); });
 after(async () => { await rig.stop(); });
+// Each test asserts on its own audit records only, never on ones an earlier test left.
+beforeEach(() => { resetAudit(rig); });
 
 async function client(zone: string): Promise<ModbusTcpClient> {
   const c = new ModbusTcpClient('127.0.0.1', rig.ports[zone] as number, 3000);
@@ -289,4 +291,42 @@ test('GIVEN a silent PLC and one that is down WHEN clients read through the gate
     await gw.stop();
     await new Promise((r) => silent.close(r));
   }
+});
+
+test('GIVEN a write decision that throws (a failing policy decision point) WHEN the safety zone resets the emergency stop or the operations zone writes a setpoint THEN each is refused with 01 GLM_ERR_MODBUS_POLICY_DENIED, audited, and never reaches the PLC', async () => {
+  let calls = 0;
+  const r2 = await startRig({ decide: () => { calls += 1; throw new TypeError('decision point crashed'); } });
+  try {
+    r2.plant.write('safety_1.emergency_stop', true);
+    const setpoint = (r2.plant.snapshot.assets.pump_1 as { speed_setpoint_pct: number }).speed_setpoint_pct;
+    const safety = new ModbusTcpClient('127.0.0.1', r2.ports.safety as number);
+    const operations = new ModbusTcpClient('127.0.0.1', r2.ports.operations as number);
+    await safety.connect();
+    await operations.connect();
+    assert.equal((await safety.writeCoil(2, 0, false)).exception, 0x01);
+    assert.equal((await operations.writeRegister(1, 0, toRaw(mapEntry('pump_1.speed_setpoint_pct'), setpoint === 20 ? 30 : 20))).exception, 0x01);
+    assert.equal(calls, 2, 'the decision was asked for both writes');
+    assert.equal((r2.plant.snapshot.assets.safety_1 as { emergency_stop: boolean }).emergency_stop, true, 'the reset never reached the PLC');
+    assert.equal((r2.plant.snapshot.assets.pump_1 as { speed_setpoint_pct: number }).speed_setpoint_pct, setpoint, 'the setpoint never reached the PLC');
+    const denied = flushAudit(r2).filter((x) => x.decision === 'deny');
+    assert.deepEqual(denied.map((x) => [x.unit, x.code, x.reason]), [[2, 'GLM_ERR_MODBUS_POLICY_DENIED', 'policy'], [1, 'GLM_ERR_MODBUS_POLICY_DENIED', 'policy']]);
+    // Reads do not ask the decision and still pass.
+    assert.equal((await operations.readInputRegisters(1, 10, 1)).exception, 0);
+    safety.close();
+    operations.close();
+  } finally { await r2.stop(); }
+});
+
+test('GIVEN a write decision that answers without a boolean allow (undefined, "yes", 1) WHEN the control zone writes THEN refused with 01 (only allow === true lets a write through)', async () => {
+  const answers = [{}, { allow: 'yes' }, { allow: 1 }] as unknown as { allow: boolean }[];
+  let next = 0;
+  const r2 = await startRig({ decide: () => answers[next++ % answers.length] as { allow: boolean } });
+  try {
+    const c = new ModbusTcpClient('127.0.0.1', r2.ports.control as number);
+    await c.connect();
+    const command = (r2.plant.snapshot.assets.pump_1 as { run_command: boolean }).run_command;
+    for (let i = 0; i < answers.length; i++) assert.equal((await c.writeCoil(1, 0, !command)).exception, 0x01, `answer ${JSON.stringify(answers[i])}`);
+    assert.equal((r2.plant.snapshot.assets.pump_1 as { run_command: boolean }).run_command, command, 'the run command never reached the PLC');
+    c.close();
+  } finally { await r2.stop(); }
 });

@@ -8,6 +8,7 @@ import type { GatewayAuditRecord } from '../../runtime/industrial/modbus/inspect
 import type { WriteDecider } from '../../runtime/industrial/write-decision';
 import type { Zone, Conduit } from '../../runtime/config/types';
 import type { Metrics } from '../../runtime/observability/metrics';
+import { restartablePort } from '../helpers/ports';
 
 export const ZONES: Zone[] = [
   { name: 'enterprise', isa95_level: 4, security_level: 1 },
@@ -35,7 +36,8 @@ export interface Rig {
 
 export async function startRig(options: { decide?: WriteDecider; limits?: Partial<GatewayLimits>; metrics?: Metrics } = {}): Promise<Rig> {
   const plant = new PlantRuntime({ seed: 42, tickMs: 100 });
-  let plc = await startSimulatedPlc({ plant });
+  // restartPlc brings the PLC back on this port: one no outgoing connection can be given meanwhile.
+  let plc = await startSimulatedPlc({ plant, port: await restartablePort() });
   const plcPort = plc.port;
   const audit: GatewayAuditRecord[] = [];
   const rules = compileRules(defaultZoneRules({ zones: ZONES, conduits: CONDUITS }));
@@ -54,6 +56,13 @@ export async function startRig(options: { decide?: WriteDecider; limits?: Partia
   return rig;
 }
 
+/** Drops every audit record so far (buffered ones included): a test that starts with it sees only its own records. */
+export function resetAudit(rig: Rig): void {
+  rig.gateway.inspector.audit.flush();
+  rig.audit.length = 0;
+}
+
+/** The records since the last resetAudit, the inspector's buffer flushed first. */
 export function flushAudit(rig: Rig): GatewayAuditRecord[] {
   rig.gateway.inspector.audit.flush();
   return rig.audit;

@@ -4,6 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,11 +50,26 @@ test('GIVEN the zone model WHEN the server zone is at SL 3 THEN only SignAndEncr
   assert.ok(sl2.modes.includes('None'));
 });
 
-test('GIVEN a client asking for security None at SL 3 WHEN it connects THEN GLM_ERR_OPCUA_SECURITY_REFUSED before any packet', async () => {
+test('GIVEN a client asking for security None at SL 3 WHEN it connects THEN GLM_ERR_OPCUA_SECURITY_REFUSED before any packet (a listener standing in for the server sees no connection)', async () => {
   await assert.rejects(
     connectPlantOpcua({ endpointUrl: server.endpointUrl, stateDir: dir, name: 'industrial-1', user: 'industrial-1', security, requested: { mode: 'None', policy: 'None' } }),
     (e) => isGlimmerError(e, 'GLM_ERR_OPCUA_SECURITY_REFUSED'),
   );
+  let connections = 0;
+  const listener = net.createServer((s) => { connections += 1; s.destroy(); });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', () => r()));
+  try {
+    const endpointUrl = `opc.tcp://127.0.0.1:${(listener.address() as net.AddressInfo).port}`;
+    await assert.rejects(
+      connectPlantOpcua({ endpointUrl, stateDir: dir, name: 'industrial-1', user: 'industrial-1', security, requested: { mode: 'None', policy: 'None' } }),
+      (e) => isGlimmerError(e, 'GLM_ERR_OPCUA_SECURITY_REFUSED'),
+    );
+    // Any TCP connect would have been accepted (and counted) by now: the refusal came first.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(connections, 0);
+  } finally {
+    await new Promise((r) => listener.close(r));
+  }
 });
 
 test('GIVEN a provisioned client WHEN it subscribes THEN monitored items push plant values with SignAndEncrypt', async () => {

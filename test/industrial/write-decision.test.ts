@@ -169,3 +169,33 @@ test('GIVEN a write that only trips the emergency stop WHEN the image would refu
   const decide = decider(() => { throw new Error('the fail-safe direction never waits on the process image'); });
   assert.deepEqual(decide(write(['safety_1.emergency_stop'], [1])), { allow: true });
 });
+
+test('GIVEN writes of run and open coils with 0 and 1 WHEN decoded THEN start, stop, open and close come out in signal order, and other signals none', () => {
+  assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'pump_2.run', 'valve_1.open', 'valve_2.open', 'safety_1.emergency_stop'].map(entry), values: [1, 0, 1, 0, 1] }), [
+    { asset: 'pump_1', action: 'start' },
+    { asset: 'pump_2', action: 'stop' },
+    { asset: 'valve_1', action: 'open' },
+    { asset: 'valve_2', action: 'close' },
+  ]);
+});
+
+test('GIVEN a tank exactly at its low limit WHEN its pump starts THEN allowed (only a level below the limit blocks); one centimetre below THEN IL-01', () => {
+  const profile: InterlockProfile = { suction: [['pump_2', 'tank_2']], discharge: [], tankLowLimitCm: { tank_2: 30 } };
+  assert.deepEqual(violatedInterlocks(profile, snapshotOf([1, 0.3], [false, false]), { asset: 'pump_2', action: 'start' }), []);
+  assert.deepEqual(violatedInterlocks(profile, snapshotOf([1, 0.29], [false, false]), { asset: 'pump_2', action: 'start' }), ['IL-01-PUMP-START-LOW-TANK']);
+});
+
+test('GIVEN a process image that lacks the tank, the tank\'s values or the pump WHEN an interlocked command is checked THEN no interlock fires and nothing throws (as the rule engine, which has no fact to fire on)', () => {
+  const profile: InterlockProfile = { suction: [['pump_2', 'tank_2']], discharge: [['pump_1', 'valve_1']], tankLowLimitCm: { tank_2: 30 } };
+  const without = (drop: string, replace?: unknown) => {
+    const snap = snapshotOf([1, 0.1], [true, false]) as unknown as { assets: Record<string, unknown> };
+    if (replace === undefined) delete snap.assets[drop];
+    else snap.assets[drop] = replace;
+    return snap as unknown as PlantSnapshot;
+  };
+  assert.deepEqual(violatedInterlocks(profile, without('tank_2'), { asset: 'pump_2', action: 'start' }), []);
+  assert.deepEqual(violatedInterlocks(profile, without('tank_2', { kind: 'tank' }), { asset: 'pump_2', action: 'start' }), []);
+  assert.deepEqual(violatedInterlocks(profile, without('pump_1'), { asset: 'valve_1', action: 'close' }), []);
+  // With the pump there and running, closing its discharge valve is refused.
+  assert.deepEqual(violatedInterlocks(profile, snapshotOf([1, 0.1], [true, false]), { asset: 'valve_1', action: 'close' }), ['IL-02-VALVE-CLOSE-RUNNING-PUMP']);
+});

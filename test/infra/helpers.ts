@@ -121,3 +121,13 @@ export function policyOf(resource: Record<string, unknown>, key = 'policy'): { S
 export const CLOUD_STACKS = ['cloud', 'cloud-platform', 'cloud-runtime'] as const;
 export const EDGE_STACKS = ['edge', 'edge-runtime'] as const;
 export const K8S_STACKS = ['cloud-platform', 'cloud-runtime', 'edge', 'edge-runtime'] as const;
+
+/**
+ * Whether the logical-id snapshot is to be rewritten (GLIMMER_UPDATE_SNAPSHOT=1). Refused when CI is set: there the
+ * switch would only make the comparison pass; an update is a reviewed, committed change.
+ */
+export function snapshotUpdateRequested(env: Readonly<Record<string, string | undefined>>): boolean {
+  if (env.GLIMMER_UPDATE_SNAPSHOT !== '1') return false;
+  if (env.CI) throw new Error(`GLIMMER_UPDATE_SNAPSHOT=1 is refused under CI (CI=${env.CI}): update the snapshot locally and commit it`);
+  return true;
+}

@@ -1,13 +1,14 @@
 /**
  * Contracts of the synthesized JSON: logical ids never change silently (renaming one replaces a KMS key or an HSM),
  * secrets never reach cdk.tf.json, and every topology variable is declared with its validation.
- * Update the snapshot deliberately with GLIMMER_UPDATE_SNAPSHOT=1 after reviewing which resources would be replaced.
+ * Update the snapshot deliberately with GLIMMER_UPDATE_SNAPSHOT=1 after reviewing which resources would be replaced
+ * (refused under CI, where the switch would only make the comparison pass).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
-import { synthAll, type TfJson } from './helpers';
+import { snapshotUpdateRequested, synthAll, type TfJson } from './helpers';
 
 const SNAPSHOT = path.join(__dirname, 'logical-ids.snapshot.json');
 const { stacks, text } = synthAll();
@@ -23,7 +24,7 @@ function logicalIds(stack: TfJson): string[] {
 
 test('GIVEN every stack WHEN its logical ids are compared with the committed snapshot THEN none was added, renamed or removed unnoticed', () => {
   const current = Object.fromEntries(Object.entries(stacks).map(([name, s]) => [name, logicalIds(s)]));
-  if (process.env.GLIMMER_UPDATE_SNAPSHOT === '1') fs.writeFileSync(SNAPSHOT, `${JSON.stringify(current, null, 2)}\n`);
+  if (snapshotUpdateRequested(process.env)) fs.writeFileSync(SNAPSHOT, `${JSON.stringify(current, null, 2)}\n`);
   const committed = JSON.parse(fs.readFileSync(SNAPSHOT, 'utf8')) as Record<string, string[]>;
   assert.deepEqual(current, committed);
 });
@@ -83,4 +84,11 @@ test('GIVEN every synthesized stack WHEN glimmer plan-review reads its cdk.tf.js
     assert.equal(report.summary.blocking, 0, `${name}: ${JSON.stringify(report.findings.map((f) => [f.ruleId, f.message]))}`);
     assert.ok(report.resourcesReviewed > 0);
   }
+});
+
+test('GIVEN GLIMMER_UPDATE_SNAPSHOT=1 WHEN CI is set THEN the update is refused instead of rewriting the snapshot; without CI it is honoured, and without the switch nothing is written', () => {
+  assert.throws(() => snapshotUpdateRequested({ GLIMMER_UPDATE_SNAPSHOT: '1', CI: 'true' }), /refused under CI/);
+  assert.equal(snapshotUpdateRequested({ GLIMMER_UPDATE_SNAPSHOT: '1' }), true);
+  assert.equal(snapshotUpdateRequested({ CI: 'true' }), false);
+  assert.equal(snapshotUpdateRequested({}), false);
 });

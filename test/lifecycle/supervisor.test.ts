@@ -90,6 +90,26 @@ test('GIVEN a tampered rule file WHEN the cognitive agent boots THEN the boot is
   assert.match(await metrics.registry.metrics(), /glimmer_boot_refusals_total\{agent="cognitive-1",code="GLM_ERR_BOOT_ARTIFACT_MISMATCH"\} 1/);
 });
 
+test('GIVEN a Cedar policy file edited after signing (a forbid removed) WHEN the industrial agent (whose A2A endpoint loads the policies) boots THEN the boot is refused naming the policy file, audited, and the agent is not restarted', async () => {
+  const release = testRelease([{ name: 'industrial-1', kind: 'industrial', zone: 'control' }]);
+  const policy = path.join(release.root, 'rules', 'policies', 'registers.cedar');
+  const text = fs.readFileSync(policy, 'utf8');
+  const forbid = text.indexOf('@id("forbid-ai-writes-safety")');
+  assert.ok(forbid > 0, 'the signed policy set holds the forbid');
+  fs.writeFileSync(policy, text.slice(0, forbid) + text.slice(text.indexOf('@id(', forbid + 1)));
+  const { supervisor, audit } = await supervise(release);
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['TERMINATED'], 15000));
+  const [agent] = supervisor.agents();
+  assert.equal(agent?.last_error?.code, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH');
+  assert.match(agent?.last_error?.message ?? '', /rules\/policies\/registers\.cedar/);
+  assert.equal(agent?.restarts, 0, 'a refused boot is not retried');
+  await supervisor.stop('test');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.ok(records.some((r) => r.type === 'agent.boot.refused' && r.code === 'GLM_ERR_BOOT_ARTIFACT_MISMATCH' && r.artifact === 'rules/policies/registers.cedar'));
+  assert.ok(!records.some((r) => r.type === 'agent.boot.measured'), 'no measurement was accepted');
+});
+
 test('GIVEN an identity for another zone WHEN the agent boots THEN GLM_ERR_CERT_IDENTITY_MISMATCH refuses it before measured boot', async () => {
   const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }]);
   const { supervisor, audit } = await supervise(release);
@@ -107,7 +127,7 @@ test('GIVEN an identity for another zone WHEN the agent boots THEN GLM_ERR_CERT_
   assert.ok(!records.some((r) => r.type === 'agent.boot.measured'));
 });
 
-test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor restarts it with backoff and it is ACTIVE again', async () => {
+test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor restarts it after the initial backoff (audited as restart_in_ms) and it is ACTIVE again', async () => {
   const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }], { restart_backoff_ms: { initial: 50, max: 200 } });
   const { supervisor, audit } = await supervise(release);
   await supervisor.start();
@@ -120,7 +140,7 @@ test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor resta
   assert.equal(supervisor.agents()[0]?.restarts, 1);
   await supervisor.stop('test');
   const records = await durableRecords(audit, release.stateDir);
-  assert.ok(records.some((r) => r.type === 'agent.crash' && r.agent === 'data-1'));
+  assert.deepEqual(records.filter((r) => r.type === 'agent.crash' && r.agent === 'data-1').map((r) => (r as { restart_in_ms?: unknown }).restart_in_ms), [50]);
 });
 
 test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN the supervisor gives up with GLM_ERR_AGENT_CRASH_LOOP', async () => {
@@ -139,6 +159,8 @@ test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN t
   await supervisor.stop('test');
   const records = await durableRecords(audit, release.stateDir);
   assert.ok(records.some((r) => r.type === 'agent.crash_loop'));
+  // Exponential backoff, capped at max (10, then 20); the crash that spends the budget schedules no restart.
+  assert.deepEqual(records.filter((r) => r.type === 'agent.crash').map((r) => (r as { restart_in_ms?: unknown }).restart_in_ms), [10, 20, null]);
 });
 
 test('GIVEN the configuration mounted outside the release (a pod ConfigMap) WHEN it is pinned THEN the agent boots, and WHEN it is not THEN measured boot refuses it', async () => {

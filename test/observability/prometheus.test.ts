@@ -20,7 +20,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
-import { BASE_CONFIG, externalConfig, portBelowEphemeralRange, startPeer, writeConfig } from '../helpers/external-plant';
+import { BASE_CONFIG, externalConfig, startPeer, writeConfig } from '../helpers/external-plant';
+import { restartablePort } from '../helpers/ports';
 import { agentProcesses, startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -124,7 +125,7 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const startingA = glimmerRun(configA, path.join(dir, 'a', 'state'), 0);
 
   // Swarm B: a PLC that is not ours and the Data agent alone, given up on after its second crash.
-  const plcPort = await portBelowEphemeralRange();
+  const plcPort = await restartablePort();
   let plc = await startPeer(plcPort);
   children.push(plc);
   const docB = externalConfig({ host: '127.0.0.1', port: plcPort }, { poll_interval_ms: 100, stale_after_ms: 600 }, [{ name: 'data-1', kind: 'data', zone: 'dmz', required_safety_level: 2 }]) as Record<string, unknown>;

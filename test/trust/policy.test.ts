@@ -63,6 +63,22 @@ test('GIVEN a policy that uses an attribute the schema lacks WHEN loaded THEN GL
   });
 });
 
+test('GIVEN a validated-set directory WHEN a set is loaded twice THEN the first load leaves one 0600 marker and the second returns the same policies; WHEN a policy then changes to an invalid one THEN it is validated again and refused', async () => {
+  const validatedDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'glimmer-cedar-validated-')), 'cache');
+  const dir = await policyDirWith({});
+  const first = await loadPolicySet(dir, { validatedDir });
+  const markers = await readdir(validatedDir);
+  assert.equal(markers.length, 1);
+  assert.match(markers[0] as string, /^[0-9a-f]{64}$/);
+  assert.equal((await import('node:fs')).statSync(path.join(validatedDir, markers[0] as string)).mode & 0o777, 0o600);
+  const second = await loadPolicySet(dir, { validatedDir });
+  assert.deepEqual(second.policies, first.policies);
+  assert.equal(second.digest, first.digest);
+  await writeFile(path.join(dir, 'zz-bad.cedar'), '@id("bad-attribute")\npermit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)\nwhen { resource.colour == "red" };\n');
+  await assert.rejects(loadPolicySet(dir, { validatedDir }), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_INVALID') && /colour/.test(err.message));
+  assert.equal((await readdir(validatedDir)).length, 1);
+});
+
 test('GIVEN a policy with a syntax error WHEN loaded THEN GLM_ERR_POLICY_INVALID naming the file and line', async () => {
   const dir = await policyDirWith({ 'zz-syntax.cedar': '@id("ok-one")\npermit (principal, action, resource);\n\n\n@id("broken")\npermit (principal, action resource);\n' });
   await assert.rejects(loadPolicySet(dir), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_INVALID') && /zz-syntax\.cedar:6/.test(err.message));
@@ -202,4 +218,172 @@ test('GIVEN the API authorizer WHEN the bearer-token admin and an agent ask to c
   assertAllowed(admin, 'POST /v1/audit/config');
   const agent = authorize({ id: id('control', 'industrial-1'), kind: 'agent' }, 'configure', { type: 'AuditConfig' });
   assert.throws(() => assertAllowed(agent, 'POST /v1/audit/config'), (err) => isGlimmerError(err, 'GLM_ERR_API_FORBIDDEN') && /forbid-agents-configure-audit/.test(err.message));
+});
+
+// A forbid whose condition overflows a Long for any address above 1 (and is false at address 0): it validates, and
+// errors only at evaluation.
+const OVERFLOWING_FORBID = '@id("forbid-overflowing")\nforbid (principal, action == Glimmer::Action::"write", resource is Glimmer::Register)\nwhen { resource.address * 9223372036854775807 > 0 };\n';
+
+test('GIVEN a permit that is satisfied and a forbid whose condition errors (Long overflow) WHEN decided THEN denied as evaluation-failed, with the error, and audited as a deny', async () => {
+  const records: TrustAuditRecord[] = [];
+  const local = await PolicyDecisionPoint.create({ model, policyDir: await policyDirWith({ 'zz-overflow.cedar': OVERFLOWING_FORBID }), audit: (r) => records.push(r) });
+  // At address 0 the forbid evaluates (false) and the permit decides.
+  assert.deepEqual(local.decide(id('control', 'industrial-1'), 'write', register({ address: 0 }), modbus), { allow: true, reasons: ['register-write-from-writer-zone'], errors: [] });
+  const d = local.authorize(id('control', 'industrial-1'), 'write', register({ address: 2 }), modbus);
+  assert.equal(d.allow, false);
+  assert.deepEqual(d.reasons, ['evaluation-failed']);
+  assert.equal(d.errors.length, 1);
+  assert.match(d.errors[0] ?? '', /^forbid-overflowing: integer overflow/);
+  const rec = records.at(-1);
+  assert.ok(rec?.type === 'policy.decision');
+  assert.equal(rec.decision, 'deny');
+  assert.deepEqual(rec.errors, d.errors);
+});
+
+test('GIVEN an erroring forbid and the decision cache WHEN an agent call is decided twice THEN both answers deny (an erroring decision is not turned into an allow by the cache)', async () => {
+  const forbid = '@id("forbid-call-overflowing")\nforbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)\nwhen { principal.securityLevel * 9223372036854775807 > 1 };\n';
+  const local = await PolicyDecisionPoint.create({ model, policyDir: await policyDirWith({ 'zz-call.cedar': forbid }), audit: () => undefined });
+  const target = { type: 'Agent', id: id('control', 'industrial-1') } as const;
+  for (let i = 0; i < 2; i++) {
+    const d = local.decide(id('operations', 'cognitive-1'), 'call', target, { protocol: 'a2a', skill: 'read-process' });
+    assert.equal(d.allow, false, `decision ${i}`);
+    assert.deepEqual(d.reasons, ['evaluation-failed']);
+    assert.match(d.errors[0] ?? '', /^forbid-call-overflowing: integer overflow/);
+  }
+  assert.equal(local.decisionCache.hits, 1);
+});
+
+test('GIVEN a request Cedar refuses to evaluate (a context Long that is not an integer) WHEN decided THEN denied as evaluation-failed with Cedar\'s error', () => {
+  const d = pdp.decide(id('control', 'industrial-1'), 'write', register({}), { protocol: 'modbus', functionCode: 5.5 });
+  assert.equal(d.allow, false);
+  assert.deepEqual(d.reasons, ['evaluation-failed']);
+  assert.ok(d.errors.length > 0 && d.errors.every((e) => e.length > 0 && e.length <= 200), JSON.stringify(d.errors));
+});
+
+test('GIVEN a request that makes Cedar throw (an entity attribute it cannot serialize) WHEN decided THEN denied as evaluation-failed, never thrown', () => {
+  const d = pdp.decide(id('control', 'industrial-1'), 'write', register({ address: 2n as unknown as number }), modbus);
+  assert.equal(d.allow, false);
+  assert.deepEqual(d.reasons, ['evaluation-failed']);
+  assert.equal(d.errors.length, 1);
+  assert.match(d.errors[0] ?? '', /^called `Result::unwrap_throw\(\)`/, 'the thrown error\'s message, not its String()');
+});
+
+test('GIVEN requests the PDP cannot map to Cedar (an unknown action, a zone or resource type it does not know, an operator named as an agent) WHEN decided THEN each is denied with its own reason and no error', () => {
+  const who = id('control', 'industrial-1');
+  const denied = (reason: string) => ({ allow: false, reasons: [reason], errors: [] });
+  assert.deepEqual(pdp.decide(who, 'delete' as 'read', register({}), modbus), denied('invalid-action'));
+  assert.deepEqual(pdp.decide(who, 'write', register({ zone: 'nowhere' }), modbus), denied('unknown-zone'));
+  assert.deepEqual(pdp.decide(who, 'shutdown', { type: 'Asset', id: 'pump_1', zone: 'nowhere', safety: false }, modbus), denied('unknown-zone'));
+  assert.deepEqual(pdp.decide(who, 'read', { type: 'Tank' } as unknown as PolicyResource, modbus), denied('invalid-resource'));
+  assert.deepEqual(pdp.decide(who, 'call', { type: 'Agent', id: op('alice') }, { protocol: 'a2a' }), denied('unknown-resource'));
+  assert.deepEqual(pdp.decide(`spiffe://${TD}/zone/control/agent/nobody`, 'read', register({}), modbus), denied('unknown-principal'));
+});
+
+test('GIVEN decisions on an asset and on the audit config WHEN authorized THEN the audit records name Asset::<id> and AuditConfig::audit', () => {
+  const records: TrustAuditRecord[] = [];
+  const before = audit.length;
+  pdp.authorize(id('operations', 'cognitive-1'), 'shutdown', { type: 'Asset', id: 'pump_1', zone: 'control', safety: false }, { protocol: 'a2a' });
+  pdp.authorize(op('root'), 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
+  records.push(...audit.slice(before));
+  assert.deepEqual(records.map((r) => (r.type === 'policy.decision' ? [r.resource, r.decision, r.reasons] : [])), [
+    ['Asset::pump_1', 'allow', ['cognitive-may-shutdown']], ['AuditConfig::audit', 'allow', ['admin-configures-audit']],
+  ]);
+});
+
+// Policies that read every fact the PDP builds for Cedar: a permit holds only when each one is what it should be.
+const FACTS_POLICIES = `
+@id("asset-facts")
+permit (principal, action == Glimmer::Action::"configure", resource is Glimmer::Asset)
+when { resource.zone == "safety" && resource.securityLevel == 3 && resource.safety && resource in Glimmer::Zone::"safety" && resource == Glimmer::Asset::"estop_1" };
+
+@id("register-facts")
+permit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)
+when { resource == Glimmer::Register::"7/holding/3+2" && resource in Glimmer::Zone::"control" && resource.unitId == 7 && resource.count == 2 };
+
+@id("audit-config-facts")
+permit (principal, action == Glimmer::Action::"read", resource == Glimmer::AuditConfig::"audit");
+
+@id("forbid-opcua-context")
+forbid (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)
+when { context.protocol == "opcua" };
+
+@id("forbid-function-16")
+forbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)
+when { context has functionCode && context.functionCode == 16 };
+
+@id("forbid-skill-wipe")
+forbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)
+when { context has skill && context.skill == "wipe" };
+`;
+
+test('GIVEN policies that test each fact the PDP hands Cedar (asset and register attributes, uids and zone parents, context fields) WHEN decided THEN each fact is there: the permits hold and the forbids see protocol, functionCode and skill', async () => {
+  const local = await PolicyDecisionPoint.create({ model, policyDir: await policyDirWith({ 'zz-facts.cedar': FACTS_POLICIES }), audit: () => undefined });
+  const engineer = op('root');
+  assert.deepEqual(local.decide(engineer, 'configure', { type: 'Asset', id: 'estop_1', zone: 'safety', safety: true }, { protocol: 'https' }).reasons, ['asset-facts', 'engineer-may-configure']);
+  assert.deepEqual(local.decide(id('dmz', 'data-1'), 'configure', { type: 'Asset', id: 'estop_1', zone: 'safety', safety: true }, { protocol: 'https' }).reasons, ['asset-facts']);
+  const reg = register({ unitId: 7, table: 'holding', address: 3, count: 2, zone: 'control' });
+  assert.deepEqual(local.decide(id('dmz', 'data-1'), 'read', reg, modbus).reasons, ['register-facts', 'register-read']);
+  assert.deepEqual(local.decide(id('dmz', 'data-1'), 'read', reg, { protocol: 'opcua' }), { allow: false, reasons: ['forbid-opcua-context'], errors: [] });
+  assert.deepEqual(local.decide(op('eve'), 'read', { type: 'AuditConfig' }, { protocol: 'https' }).reasons, ['audit-config-facts']);
+  const from = id('dmz', 'data-1');
+  const to = { type: 'Agent', id: id('operations', 'cognitive-1') } as const;
+  // Same principal, target and skill: only the function code differs, and the cached answer must not be shared.
+  assert.equal(local.decide(from, 'call', to, { protocol: 'a2a', skill: 'status' }).allow, true);
+  assert.deepEqual(local.decide(from, 'call', to, { protocol: 'a2a', skill: 'status', functionCode: 16 }).reasons, ['forbid-function-16']);
+  assert.deepEqual(local.decide(from, 'call', to, { protocol: 'a2a', skill: 'wipe' }).reasons, ['forbid-skill-wipe']);
+  assert.equal(local.decide(from, 'call', to, { protocol: 'a2a' }).allow, true, 'no skill: the skill forbid does not apply');
+});
+
+test('GIVEN a PDP WHEN the model and the policy set change THEN the generation rises by one each time, listeners hear the new generation until they unsubscribe, and policies names the set in force', async () => {
+  const local = await PolicyDecisionPoint.create({ model, audit: () => undefined });
+  const heard: number[] = [];
+  const off = local.onChange((g) => heard.push(g));
+  const g0 = local.generation;
+  local.setModel(model);
+  const set = await loadPolicySet(await policyDirWith({ 'zz-facts.cedar': FACTS_POLICIES }));
+  local.setPolicies(set);
+  assert.equal(local.policies, set);
+  assert.deepEqual(heard, [g0 + 1, g0 + 2]);
+  assert.equal(local.generation, g0 + 2);
+  off();
+  local.setModel(model);
+  assert.deepEqual(heard, [g0 + 1, g0 + 2], 'no call after unsubscribing');
+});
+
+test('GIVEN a policy set Cedar cannot prepare WHEN installed THEN GLM_ERR_POLICY_INVALID names the directory and Cedar\'s error, and the previous set, generation and answers stay', async () => {
+  const records: TrustAuditRecord[] = [];
+  const local = await PolicyDecisionPoint.create({ model, audit: (r) => records.push(r) });
+  const before = local.policies;
+  const g = local.generation;
+  const loaded = records.find((r) => r.type === 'policy.loaded');
+  assert.ok(loaded?.type === 'policy.loaded');
+  assert.deepEqual(loaded.policy_ids, [...before.sources.keys()].sort());
+  assert.equal(loaded.digest, before.digest);
+  assert.throws(() => local.setPolicies({ ...before, dir: '/broken/policies', policies: { 'broken-one': 'permit (principal, action, resource' } }), (err) => {
+    assert.ok(isGlimmerError(err, 'GLM_ERR_POLICY_INVALID'));
+    assert.match(err.message, /^the policy set from "\/broken\/policies" cannot be prepared: \S/);
+    return true;
+  });
+  assert.equal(local.policies, before);
+  assert.equal(local.generation, g);
+  assert.equal(local.decide(id('control', 'industrial-1'), 'write', register({}), modbus).allow, true);
+});
+
+test('GIVEN two PDPs with different policy sets in one process WHEN both decide THEN each answers from its own set (their prepared sets do not overwrite each other)', async () => {
+  const permissive = await PolicyDecisionPoint.create({ model, audit: () => undefined });
+  const strict = await PolicyDecisionPoint.create({ model, policyDir: await policyDirWith({ 'zz-deny.cedar': '@id("forbid-all-writes")\nforbid (principal, action == Glimmer::Action::"write", resource);\n' }), audit: () => undefined });
+  assert.equal(permissive.decide(id('control', 'industrial-1'), 'write', register({}), modbus).allow, true);
+  assert.deepEqual(strict.decide(id('control', 'industrial-1'), 'write', register({}), modbus).reasons, ['forbid-all-writes']);
+});
+
+test('GIVEN decisionCacheSize 0 WHEN an agent call is decided twice THEN nothing is cached; GIVEN the default WHEN the audit config is read twice THEN the second is a hit', async () => {
+  const off = await PolicyDecisionPoint.create({ model, audit: () => undefined, decisionCacheSize: 0 });
+  const call = { type: 'Agent', id: id('operations', 'cognitive-1') } as const;
+  off.decide(id('dmz', 'data-1'), 'call', call, { protocol: 'a2a' });
+  off.decide(id('dmz', 'data-1'), 'call', call, { protocol: 'a2a' });
+  assert.deepEqual(off.decisionCache, { size: 0, hits: 0, misses: 0 });
+  const on = await PolicyDecisionPoint.create({ model, audit: () => undefined });
+  on.decide(op('root'), 'read', { type: 'AuditConfig' }, { protocol: 'https' });
+  on.decide(op('root'), 'read', { type: 'AuditConfig' }, { protocol: 'https' });
+  assert.deepEqual(on.decisionCache, { size: 1, hits: 1, misses: 1 });
 });

@@ -29,9 +29,15 @@ function rejectsWith(code: ErrorCode, fn: () => unknown): void {
 
 const hour = 3600_000;
 
+// The clock around the issue of `good`: its validity is checked against these, not against a guess at how long ago it was.
+let issuedAfter: number;
+let issuedBefore: number;
+
 before(async () => {
   ca = await ensureCa(await tempDir(), TD);
+  issuedAfter = Date.now();
   good = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-1' });
+  issuedBefore = Date.now();
   opts = { bundlePem: ca.bundlePem, trustDomain: TD };
 });
 
@@ -77,7 +83,9 @@ test('GIVEN issueSvid WHEN the certificate is read by openssl-compatible Node TH
   assert.equal(cert.ca, false);
   assert.deepEqual([...(cert.keyUsage ?? [])].sort(), ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
   assert.equal(readSvidExtensions(cert.raw).keyUsage, 1);
-  assert.equal(good.notAfter.getTime() - Date.now() <= hour && good.notAfter.getTime() - Date.now() > hour - 60_000, true);
+  // X.509 times have whole seconds: notAfter lies in [issue start + 1 h - 1 s, issue end + 1 h].
+  assert.ok(good.notAfter.getTime() >= issuedAfter + hour - 1000 && good.notAfter.getTime() <= issuedBefore + hour, `notAfter ${good.notAfter.toISOString()}`);
+  assert.equal(new Date(cert.validTo).getTime(), good.notAfter.getTime());
   assert.equal(good.spiffeId, 'spiffe://plant.example/zone/cell1/agent/industrial-1');
   assert.ok(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(good.keyPem)));
   assert.equal(good.serial, cert.serialNumber.toLowerCase().replace(/^0+/, ''));
@@ -215,4 +223,31 @@ test('GIVEN malformed SPIFFE IDs WHEN parsed THEN GLM_ERR_CERT_SAN_INVALID', () 
     assert.throws(() => parseSpiffeId(uri), (err) => isGlimmerError(err, 'GLM_ERR_CERT_SAN_INVALID'), uri);
   }
   assert.deepEqual(parseSpiffeId('spiffe://p/operator/bob'), { kind: 'operator', spiffeId: 'spiffe://p/operator/bob', trustDomain: 'p', operator: 'bob' });
+});
+
+test('GIVEN an SVID WHEN validated at the first and the last millisecond of its validity THEN it is valid, and one millisecond outside THEN NOT_YET_VALID or EXPIRED', () => {
+  const from = good.notBefore.getTime();
+  const to = good.notAfter.getTime();
+  assert.equal(validateSvid(good.certPem, { ...opts, now: new Date(from) }).spiffeId, good.spiffeId);
+  assert.equal(validateSvid(good.certPem, { ...opts, now: new Date(to) }).notAfter.getTime(), to);
+  rejectsWith('GLM_ERR_CERT_NOT_YET_VALID', () => validateSvid(good.certPem, { ...opts, now: new Date(from - 1) }));
+  rejectsWith('GLM_ERR_CERT_EXPIRED', () => validateSvid(good.certPem, { ...opts, now: new Date(to + 1) }));
+});
+
+test('GIVEN the issuing CA WHEN the check runs at the last millisecond of the CA\'s validity THEN the SVID is valid; one millisecond later THEN GLM_ERR_CERT_EXPIRED names the CA', async () => {
+  const caTo = Date.parse(new X509Certificate(ca.certPem).validTo);
+  // A leaf valid beyond the CA's end, so only the CA's validity decides.
+  const leaf = await issueLeaf(ca, { uris: [good.spiffeId], notBefore: new Date(caTo - hour), notAfter: new Date(caTo + hour) });
+  assert.equal(validateSvid(leaf.certPem, { ...opts, now: new Date(caTo) }).spiffeId, good.spiffeId);
+  assert.throws(() => validateSvid(leaf.certPem, { ...opts, now: new Date(caTo + 1) }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_EXPIRED') && /the CA that issued/.test(err.message));
+});
+
+test('GIVEN expected identities WHEN an agent SVID is checked against each field alone THEN zone, agent and operator are each compared (an agent is never the expected operator)', () => {
+  const check = (expect: { zone?: string; agent?: string; operator?: string }) => () => validateSvid(good.certPem, { ...opts, expect });
+  assert.equal(check({ zone: 'cell1' })().spiffeId, good.spiffeId);
+  assert.equal(check({ agent: 'industrial-1' })().spiffeId, good.spiffeId);
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ zone: 'cell2' }));
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ agent: 'industrial-2' }));
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ operator: 'industrial-1' }));
+  assert.throws(check({ zone: 'cell2', agent: 'x' }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_IDENTITY_MISMATCH') && err.message.includes('"zone/cell2/agent/x"'));
 });

@@ -19,7 +19,7 @@ import type { AgentCard, Message, Part, SendMessageRequest, Task } from '@a2a-js
 import type { A2ARequestHandler, AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
 import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../audit';
-import { createMtlsHttpServer, peerIdentity, type MtlsServer } from '../mtls';
+import { createMtlsHttpServer, peerIdentity, type MtlsOptions, type MtlsServer } from '../mtls';
 import type { PolicyDecisionPoint } from '../policy/pdp';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
@@ -58,6 +58,9 @@ export interface A2aServerOptions {
   readonly name: string;
   readonly description: string;
   readonly skills: readonly A2aSkill[];
+  /** Post-quantum TLS mode and handshake callback of the link (MtlsOptions). */
+  readonly pqMode?: MtlsOptions['pqMode'];
+  readonly onHandshake?: MtlsOptions['onHandshake'];
   /** Finished tasks kept for GetTask/ListTasks (oldest evicted first). @default 10000 */
   readonly maxTasks?: number;
 }
@@ -388,7 +391,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
   };
 
-  const mtls = createMtlsHttpServer({ source: options.identity, revocation: options.revocation, audit: options.audit }, (req, res) => {
+  const mtls = createMtlsHttpServer({ source: options.identity, revocation: options.revocation, audit: options.audit, pqMode: options.pqMode, onHandshake: options.onHandshake }, (req, res) => {
     onRequest(req, res).catch(() => {
       if (!res.headersSent) sendError(res, new GlimmerError('GLM_ERR_INTERNAL', 'the A2A request failed'));
       else res.destroy();

@@ -30,6 +30,10 @@ export interface FrameRequest {
    * they are not part of the cache key.
    */
   readonly signals?: readonly PlantSignal[];
+  /** Where the write came from (the policy context's protocol). @default 'modbus' */
+  readonly protocol?: 'modbus' | 'opcua';
+  /** The OPC UA client application's URI (policy context `applicationUri`). */
+  readonly applicationUri?: string;
 }
 
 /** The plant map fields the decider reads (runtime/model/plant-map.ts PlantMapEntry fits). */
@@ -154,7 +158,9 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     if (typeof mapped === 'string') {
       return { decision: Object.freeze({ allow: false, reasons: [mapped], errors: [] }), action: `modbus:${request.functionCode}`, resource: `Frame::${request.unitId}/${request.functionCode}/${request.address}+${request.count}` };
     }
-    const decision = pdp.decide(request.principal, mapped.action, mapped.resource, { protocol: 'modbus', functionCode: request.functionCode });
+    const decision = pdp.decide(request.principal, mapped.action, mapped.resource, {
+      protocol: request.protocol ?? 'modbus', functionCode: request.functionCode, ...(request.applicationUri !== undefined ? { applicationUri: request.applicationUri } : {}),
+    });
     return { decision: Object.freeze(decision), action: mapped.action, resource: resourceLabel(mapped.resource) };
   };
 
@@ -164,7 +170,9 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
       generation = pdp.generation;
     }
     // Numbers first, principal last: the key is unambiguous whatever the principal string holds.
-    const key = `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.principal}`;
+    const key = request.protocol === undefined || request.protocol === 'modbus'
+      ? `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.principal}`
+      : `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.protocol}|${request.applicationUri ?? ''}|${request.principal}`;
     let entry = cache.get(key);
     const hit = entry !== undefined;
     if (entry === undefined) {
@@ -181,7 +189,8 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     if (auditWhat === 'all' || (auditWhat === 'deny' && !d.allow)) {
       options.audit?.({
         type: 'policy.decision', at: new Date().toISOString(), decision: d.allow ? 'allow' : 'deny', subject: request.principal,
-        action: entry.action, resource: entry.resource, reasons: d.reasons, errors: d.errors, enforcement: 'modbus',
+        action: entry.action, resource: entry.resource, reasons: d.reasons, errors: d.errors, enforcement: request.protocol ?? 'modbus',
+        ...(request.applicationUri !== undefined ? { application_uri: request.applicationUri } : {}),
       });
     }
     return { allow: d.allow, reasons: d.reasons, errors: d.errors, cached: hit };
@@ -211,6 +220,10 @@ export interface GatewayWriteRequest {
   readonly address: number;
   readonly count: number;
   readonly signals: readonly PlantSignal[];
+  /** An identified writer (OPC UA user) instead of the zone's network client. */
+  readonly principal?: string;
+  readonly protocol?: 'modbus' | 'opcua';
+  readonly applicationUri?: string;
 }
 
 /**
@@ -221,12 +234,15 @@ export interface GatewayWriteRequest {
 export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => { allow: boolean; reason?: string; by: 'policy' } {
   const principals = new Map<string, string>();
   return (r) => {
-    let principal = principals.get(r.zone);
+    let principal = r.principal ?? principals.get(r.zone);
     if (principal === undefined) {
       principal = zoneClientId(trustDomain, r.zone);
       principals.set(r.zone, principal);
     }
-    const d = decider.decide({ principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.count, signals: r.signals });
+    const d = decider.decide({
+      principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.count, signals: r.signals,
+      ...(r.protocol !== undefined ? { protocol: r.protocol } : {}), ...(r.applicationUri !== undefined ? { applicationUri: r.applicationUri } : {}),
+    });
     return d.allow ? { allow: true, by: 'policy' } : { allow: false, reason: `policy: ${d.reasons.join(', ')}`, by: 'policy' };
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The policy decision point: Cedar (@cedar-policy/cedar-wasm) over the validated policy set of rules/policies/ and
  * the facts of the PolicyModel. Default deny: a request is allowed only when a permit policy is satisfied and no
- * forbid policy is; unknown principals, unknown resources and evaluation errors are denied. Every decision carries
- * its reasons (the ids of the deciding policies, or why it was denied without one) and is audited.
+ * forbid policy is; unknown principals, unknown resources and evaluation errors (of any policy, even when a permit is
+ * satisfied) are denied. Every decision carries its reasons (the ids of the deciding policies, or why it was denied
+ * without one) and is audited.
  *
  * The policy set is preparsed once per version (`preparsePolicySet`) and each request goes through
  * `statefulIsAuthorized` (about 115 µs here, more under load); the per-frame path of the gateway uses the
@@ -52,6 +53,8 @@ export interface RequestContext {
   readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a';
   readonly functionCode?: number;
   readonly skill?: string;
+  /** The OPC UA client application's URI (OPC UA writes). */
+  readonly applicationUri?: string;
 }
 
 export interface Decision {
@@ -72,6 +75,8 @@ export interface PdpOptions {
   readonly onDecision?: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) => void;
   /** Entries of the decision cache for Agent and AuditConfig resources; 0 turns it off. @default 4096 */
   readonly decisionCacheSize?: number;
+  /** Where validated policy sets are remembered (loadPolicySet's validatedDir). @default - validate every load */
+  readonly validatedDir?: string;
 }
 
 /** Counters of the decision cache (since the PDP was created; `size` is the current entry count). */
@@ -110,7 +115,7 @@ export class PolicyDecisionPoint {
 
   /** Loads and validates the policy set (GLM_ERR_POLICY_INVALID on any error) and builds the PDP. */
   static async create(options: PdpOptions): Promise<PolicyDecisionPoint> {
-    const policies = await loadPolicySet(options.policyDir);
+    const policies = await loadPolicySet(options.policyDir, { validatedDir: options.validatedDir });
     const model = options.model instanceof PolicyModel ? options.model : new PolicyModel(options.model);
     return new PolicyDecisionPoint(policies, model, options);
   }
@@ -169,7 +174,7 @@ export class PolicyDecisionPoint {
   /** Decides without auditing (the frame cache audits its own answers). Never throws: failures are denials. */
   decide(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
     if (this.#cacheSize === 0 || (resource.type !== 'Agent' && resource.type !== 'AuditConfig')) return this.#evaluate(principal, action, resource, context);
-    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null]);
+    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null, context.applicationUri ?? null]);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#hits += 1;
@@ -194,6 +199,7 @@ export class PolicyDecisionPoint {
     const ctx: Record<string, string | number> = { protocol: context.protocol };
     if (context.functionCode !== undefined) ctx.functionCode = context.functionCode;
     if (context.skill !== undefined) ctx.skill = context.skill;
+    if (context.applicationUri !== undefined) ctx.applicationUri = context.applicationUri;
     const entities: EntityJson[] = target.entity ? [who.entity, target.entity] : [who.entity];
     let answer;
     try {
@@ -213,6 +219,8 @@ export class PolicyDecisionPoint {
     }
     const { decision, diagnostics } = answer.response;
     const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`.slice(0, 200));
+    // Cedar skips a policy whose condition errors, so an erroring forbid would let a permit through: any error denies.
+    if (errors.length > 0) return { allow: false, reasons: ['evaluation-failed'], errors };
     const reasons = diagnostics.reason.length > 0 ? [...diagnostics.reason].sort() : ['default-deny'];
     return { allow: decision === 'allow', reasons, errors };
   }
@@ -260,7 +268,7 @@ export class PolicyDecisionPoint {
       throw new GlimmerError('GLM_ERR_POLICY_INVALID', `the policy set from ${quote(policies.dir)} cannot be prepared: ${result.errors.map((e) => e.message).join('; ')}`);
     }
     this.#setId = id;
-    this.#audit?.({ type: 'policy.loaded', at: new Date().toISOString(), policy_ids: [...policies.sources.keys()].sort(), digest: policies.digest });
+    this.#audit({ type: 'policy.loaded', at: new Date().toISOString(), policy_ids: [...policies.sources.keys()].sort(), digest: policies.digest });
   }
 
   #changed(): void {
