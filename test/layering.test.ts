@@ -43,7 +43,7 @@ test('GIVEN a copy of the tree with back-imports added WHEN the layering is chec
   const dir = treeWith({
     // The model reaching up into the write decision; trust reaching into audit; the lifecycle into agents; a cycle.
     'runtime/model/probe-back.ts': "import type { WriteDecision } from '../industrial/write-decision';\nexport type Probe = WriteDecision;\n",
-    'runtime/trust/probe-audit.ts': "import type { AuditRecord } from '../audit/log';\nexport type Probe = AuditRecord;\n",
+    'runtime/trust/probe-audit.ts': "import type { AuditLog } from '../audit/log';\nexport type Probe = AuditLog;\n",
     'runtime/lifecycle/probe-cycle-a.ts': "import { b } from './probe-cycle-b';\nexport const a = () => b;\n",
     'runtime/lifecycle/probe-cycle-b.ts': "import { a } from './probe-cycle-a';\nexport const b = () => a;\n",
     'modules/probe-runtime.ts': "import { composeWriteDecision } from '../runtime/industrial/write-decision';\nexport const probe = composeWriteDecision;\n",

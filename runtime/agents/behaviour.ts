@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger';
 import type { AgentSpec, RuntimeConfig, Zone } from '../config/types';
 import type { GlimmerError } from '../errors';
 import type { SafetyOrder } from '../lifecycle/ipc';
-import type { AcceptedTopic, startAgentMessenger } from './messaging';
+import type { AcceptedTopic, startAgentMessenger } from '../trust/a2a/messenger';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
 export interface AgentContext {

@@ -12,8 +12,8 @@ import { GlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
-import { policyArtifacts, startAgentMessenger, TOPIC_SNAPSHOT } from './messaging';
-import { SafetyOrderRouter, TOPIC_SHUTDOWN } from './safety-orders';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
+import { SafetyOrderRouter } from './safety-orders';
 
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
@@ -53,7 +53,7 @@ const factory: BehaviourFactory = (spec, config) => {
     },
     async start(ctx) {
       const { RuleEngine } = await import('../reasoning/engine');
-      const { loadAnomalyModel } = await import('../reasoning/model');
+      const { loadAnomalyModel } = await import('../reasoning/anomaly-model');
       const { CognitiveCore } = await import('../reasoning/cognitive-core');
       const [{ SIMULATED_PLANT_PROFILE }, { staticFacts }] = await Promise.all([import('../model/plant'), import('../reasoning/plant-facts')]);
       const { plantMap } = await import('../model/plant-map');

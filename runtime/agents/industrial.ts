@@ -12,9 +12,9 @@
  * node-opcua is loaded inside start(), never at import.
  */
 import type { AgentBehaviour, AgentContext, BehaviourFactory } from './behaviour';
-import type { AgentMessage } from '../model/messages';
-import { policyArtifacts, startAgentMessenger, TOPIC_SNAPSHOT } from './messaging';
-import { parseShutdownBody, TOPIC_SHUTDOWN } from './safety-orders';
+import type { AgentMessage, ShutdownOrder } from '../model/messages';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
+import { parseShutdownBody } from './safety-orders';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { PlantOpcuaClient } from '../industrial/opcua/client';
 import { ModbusTcpClient } from '../industrial/modbus/client';
@@ -25,8 +25,6 @@ import { PROCESS_ZONE } from '../model/plant';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
-
-export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 
 /** The write that shuts `target` down: [signal id, engineering value], or undefined when it is no plant unit. */
 export function shutdownWrite(target: string): [string, boolean] | undefined {
@@ -62,7 +60,7 @@ const factory: BehaviourFactory = (spec, config) => {
     return client;
   }
 
-  async function execute(request: ShutdownRequest): Promise<void> {
+  async function execute(request: Pick<ShutdownOrder, 'target'> & Partial<ShutdownOrder>): Promise<void> {
     const c = ctx as AgentContext;
     const write = shutdownWrite(request.target);
     if (write === undefined) {

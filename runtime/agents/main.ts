@@ -2,7 +2,7 @@
  * Agent process entry (bundled to dist/agent.js). The supervisor forks one process per agent and sends `boot`; the
  * agent validates its identity and measures its artifacts (into BOOTSTRAPPING), allocates its resources (into ACTIVE),
  * and reports every transition back over IPC. It never holds the audit log: records go to the supervisor.
- * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
+ * Messages to other agents go over A2A on mTLS (trust/a2a/messenger.ts); the supervisor only tells it where peers listen.
  */
 import { Worker } from 'node:worker_threads';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
@@ -10,12 +10,14 @@ import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
 import { requestHold, type HoldOptions } from '../lifecycle/hold';
-import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import type { AgentIdentity } from '../trust/svid';
+import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
-import type { AgentMessenger } from './messaging';
+import type { AgentMessenger } from '../trust/a2a/messenger';
 import { loadBehaviour } from './registry';
-import { parseShutdownBody, TOPIC_SHUTDOWN } from './safety-orders';
+import { TOPIC_SHUTDOWN } from '../trust/a2a/messenger';
+import { parseShutdownBody } from './safety-orders';
 import { decisionKey } from '../trust/metrics';
 
 const SEAL_TIMEOUT_MS = 3000;

@@ -15,8 +15,8 @@ import { GlimmerError, quote } from '../errors';
 import type { SafetyOrder } from '../lifecycle/ipc';
 import type { Logger } from '../observability/logger';
 import type { AuditRecordInput } from '../model/messages';
+import { TOPIC_SHUTDOWN } from '../trust/a2a/messenger';
 
-export const TOPIC_SHUTDOWN = 'safety.shutdown';
 
 /** The body of a `safety.shutdown` message. `action` defaults to hold (plant units are only ever shut down). */
 export interface ShutdownOrderBody {

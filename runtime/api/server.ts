@@ -19,7 +19,7 @@ export interface ApiServerOptions {
    * The policy enforcement point for authenticated routes, called after authentication and before the handler;
    * throws (GLM_ERR_API_FORBIDDEN) to refuse. @default - authentication only
    */
-  readonly authorize?: (principal: Principal, method: string, pathname: string) => void;
+  readonly authorize?: (principal: Principal, route: Route, pathname: string) => void;
   /**
    * Host names requests may carry besides IP addresses: a DNS-rebinding page reaches the API under its own name and
    * is refused (421) even on public routes. @default ['localhost']
@@ -110,7 +110,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         throw err;
       }
       const principal = route.public ? undefined : authenticate(req, options.adminToken);
-      if (principal) options.authorize?.(principal, route.method, url.pathname);
+      if (principal) options.authorize?.(principal, route, url.pathname);
       const ctx: RequestContext = {
         req,
         res,

@@ -11,7 +11,7 @@
  */
 import { GlimmerError, quote } from '../errors';
 import { mlDsaPublicKey, mlDsaVerify } from './ml-dsa';
-import { parseCheckpoint, type Checkpoint, type CheckpointSigner } from './note';
+import { type Checkpoint, type CheckpointSigner, parseCheckpoint } from './checkpoint-body';
 
 const LABEL = Buffer.from('subtree/v1\n\0', 'latin1');
 export const COSIGNATURE_ML_DSA_44_TYPE = 0x06;

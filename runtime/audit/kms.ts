@@ -10,7 +10,7 @@ import https from 'node:https';
 import { GlimmerError, quote } from '../errors';
 import { tlsGroupOptions } from '../trust/pq-tls';
 import { ML_DSA_PUBLIC_KEY_BYTES } from './ml-dsa';
-import type { CheckpointSigner, SignatureAlgorithm } from './note';
+import type { CheckpointSigner, SignatureAlgorithm } from './checkpoint-body';
 
 export interface KmsSignerOptions {
   /** Key id, ARN or alias of an asymmetric SIGN_VERIFY key. */

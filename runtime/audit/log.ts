@@ -14,21 +14,16 @@ import Database from 'better-sqlite3';
 import { GlimmerError, isGlimmerError, quote } from '../errors';
 import type { Logger } from '../observability/logger';
 import { silentLogger } from '../observability/logger';
-import type { Metrics } from '../observability/metrics';
 import { ByteWriter, canonicalJson, writeCanonicalJson } from './canonical';
 import { type AuditConfig, DEFAULT_AUDIT_CONFIG, durationMs, mergeAuditConfig } from './config';
 import { type MerkleAlgorithm, hasher } from './merkle';
-import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
+import { type AuditMetrics, CheckpointSigning } from './checkpoints';
+import type { CheckpointSigner } from './checkpoint-body';
+import { type SegmentInfo, SegmentSealing } from './segments';
 import { CHUNK, LogTree } from './tree';
-import { type AuditWriter, type CommittedBatch, type Statement, openAuditWriter } from './writer';
+import { type AuditWriter, type CommittedBatch, openAuditWriter } from './writer';
+import type { AuditRecordInput } from '../model/messages';
 
-export type { CheckpointSigner } from './note';
-
-export type AuditMetrics = Pick<
-  Metrics,
-  'auditAppends' | 'auditCheckpointAge' | 'auditTreeSize' | 'auditCheckpointSize' | 'auditCheckpointFailures' | 'auditCommitDuration' | 'auditSegmentsSealed'
-  | 'auditDiskFree' | 'auditDiskWatermark' | 'auditCommitFailing'
->;
 
 /** Whether the log can make entries durable right now (readiness, and the gateway's write decision). */
 export interface AuditHealth {
@@ -38,11 +33,6 @@ export interface AuditHealth {
   /** Free bytes on the log's file system at the last check, and whether that is below the low-disk watermark. */
   readonly diskFreeBytes?: number;
   readonly diskLow: boolean;
-}
-
-export interface AuditRecord {
-  readonly type: string;
-  readonly [key: string]: unknown;
 }
 
 export interface AuditLogOptions {
@@ -95,23 +85,12 @@ export interface AuditEntry {
   readonly leaf: Buffer;
 }
 
-export interface SegmentInfo {
-  readonly id: number;
-  readonly start: number;
-  /** Exclusive end; undefined while the segment is open. */
-  readonly end?: number;
-  readonly openedAt: number;
-  readonly sealedAt?: number;
-  /** The sealed final checkpoint (signed note). */
-  readonly checkpoint?: string;
-}
-
 export interface AuditLog {
   readonly algorithm: MerkleAlgorithm;
   readonly origin: string;
   readonly dir: string;
   /** Resolves once the entry is durable (committed and fsynced). */
-  append(record: AuditRecord): Promise<{ index: number }>;
+  append(record: AuditRecordInput): Promise<{ index: number }>;
   /** Whether appends can become durable now (false from a failed commit until the log has recovered). */
   health(): AuditHealth;
   /** Durable entries. */
@@ -187,12 +166,9 @@ CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries BEGI
  * The leaf text: canonical JSON of `{"index": i, "record": {...}, "ts": "<ISO 8601>"}`. The envelope's keys are
  * already in canonical order, so only the record goes through the canonicaliser.
  */
-export function leafText(index: number, record: AuditRecord, ts: string): string {
+export function leafText(index: number, record: AuditRecordInput, ts: string): string {
   return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
 }
-
-/** File name of the pinned checkpoint verifier keys, in the state dir's trust directory. */
-export const AUDIT_PIN_FILE = 'audit-keys.txt';
 
 /** The leaf is canonical JSON carrying its own index (a cheap sanity check to name the exact tampered entry). */
 function leafIsSound(leaf: Buffer, index: number): boolean {
@@ -211,14 +187,6 @@ export function auditDir(stateDir: string): string {
 
 export function auditDbPath(stateDir: string): string {
   return path.join(auditDir(stateDir), 'log.db');
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function integer(value: number, name: string): number {
@@ -272,13 +240,11 @@ class AuditLogImpl implements AuditLog {
   private diskFreeBytes: number | undefined;
   private closed = false;
   private closing = false;
-  private latest: { size: number; note: string; createdAt: number } | undefined;
-  private signChain: Promise<unknown> = Promise.resolve();
-  /** Commit times of batches not yet covered by a checkpoint: [end size, ms]. */
-  private uncovered: [number, number][] = [];
   private timer: NodeJS.Timeout | undefined;
-  private sealing: Promise<SegmentInfo | undefined> | undefined;
   private lastFailureLog = 0;
+  /** Checkpoint signing (checkpoints.ts) and segment sealing (segments.ts); this class keeps the group commits. */
+  private readonly checkpoints: CheckpointSigning;
+  private readonly sealer: SegmentSealing;
   private config: AuditConfig;
   private readonly tree: LogTree;
   private readonly leavesRange: Database.Statement;
@@ -301,6 +267,12 @@ class AuditLogImpl implements AuditLog {
     this.tree = new LogTree(h, (chunk) => (chunkLeaves.all(chunk * CHUNK, chunk * CHUNK + CHUNK) as [Buffer][]).map(([leaf]) => h.leaf(leaf)));
     const stored = db.prepare("SELECT value FROM meta WHERE key = 'config'").pluck().get() as string | undefined;
     this.config = stored ? (JSON.parse(stored) as AuditConfig) : { ...DEFAULT_AUDIT_CONFIG, cryptographic_sealing: { ...DEFAULT_AUDIT_CONFIG.cryptographic_sealing, algorithm } };
+    const writerNow = () => this.writer;
+    this.checkpoints = new CheckpointSigning({ db, writer: writerNow, tree: this.tree, signers, origin, dir, log, now, metrics: options.metrics, signTimeoutMs: options.signTimeoutMs });
+    this.sealer = new SegmentSealing({
+      db, writer: writerNow, tree: this.tree, leavesRange: this.leavesRange, checkpoints: this.checkpoints, settle: () => this.settle(),
+      config: () => this.config, dir, log, now, metrics: options.metrics, exportPage: MAX_PAGE * 10,
+    });
   }
 
   static async create(
@@ -339,54 +311,16 @@ class AuditLogImpl implements AuditLog {
 
   private async recover(n: number): Promise<void> {
     this.verifyStore(n);
-    const h = this.tree.h;
-    try {
-      await this.recordKeys();
-    } catch (err) {
-      // An unpinned signer key is tampering (a replaced key file), not an outage: refuse to start.
-      if (isGlimmerError(err) && err.code === 'GLM_ERR_AUDIT_KEY_UNPINNED') throw err;
-      this.log.warn({ code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
-    }
-    // Read after recordKeys, which pins the signers' keys on first use.
-    const pinned = this.pinnedKeys();
-    for (const vkey of this.verifierKeys()) {
-      if (!pinned.has(vkey)) throw new GlimmerError('GLM_ERR_AUDIT_KEY_UNPINNED', `the audit store lists verifier key ${quote(vkey.split('+').slice(0, 2).join('+'))}, which is not pinned in ${quote(this.pinFile())}`);
-    }
-
-    const last = this.db.prepare('SELECT size, note, created_at AS createdAt FROM checkpoints ORDER BY size DESC LIMIT 1').get() as
-      | { size: number; note: string; createdAt: number }
-      | undefined;
-    if (last) {
-      if (last.size > n) {
-        throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the latest signed checkpoint covers ${last.size} entries but the store holds ${n}`);
-      }
-      // Only pinned keys vouch for a checkpoint: never the keys the store itself lists.
-      const cp = await openCheckpoint(last.note, [...pinned].map(parseVerifierKey), h.size);
-      if (!cp.root.equals(this.tree.root(last.size))) {
-        throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the stored entries do not match the root of the latest signed checkpoint (size ${last.size})`);
-      }
-      this.latest = last;
-    }
-    if (n > (this.latest?.size ?? 0)) this.uncovered.push([n, this.now()]);
-    if (!this.db.prepare('SELECT 1 FROM segments WHERE end_idx IS NULL').get()) {
-      await this.writer.run([['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [this.latestSealedEnd(), this.now()]]]);
-    }
-    // A crash between sealing a segment and exporting it leaves no `.checkpoint` file (written last): export again.
-    for (const seg of this.segments()) {
-      if (seg.end !== undefined && seg.checkpoint && !fs.existsSync(path.join(this.dir, 'segments', `${String(seg.id).padStart(6, '0')}.checkpoint`))) {
-        await this.exportSegment(seg);
-      }
-    }
+    await this.checkpoints.restore(n);
+    await this.sealer.restore();
     this.nextIndex = this.tree.size;
     await this.writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
     this.checkDisk();
-    this.updateGauges();
+    this.checkpoints.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
     this.timer.unref();
   }
-
-  private keysRecorded = false;
 
   /**
    * Recomputes the whole tree from the stored leaves, chunk by chunk, and compares every stored chunk hash: a leaf
@@ -421,51 +355,6 @@ class AuditLogImpl implements AuditLog {
     throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry ${first} does not match the stored hash of entries ${bad * CHUNK}..${bad * CHUNK + CHUNK - 1}: the store was modified; refusing to start on it`);
   }
 
-  /** `<stateDir>/trust/audit-keys.txt`: the verifier keys trusted to sign this log's checkpoints, one per line. */
-  private pinFile(): string {
-    return path.join(path.dirname(this.dir), 'trust', AUDIT_PIN_FILE);
-  }
-
-  /**
-   * The pinned verifier keys. A store without a pin file pins its current signers' keys once (first start, or an
-   * upgrade); from then on a key that is not listed there is never trusted, whatever the store says.
-   */
-  private pinnedKeys(): Set<string> {
-    try {
-      return new Set(fs.readFileSync(this.pinFile(), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `cannot read the pinned audit keys ${quote(this.pinFile())}: ${(err as Error).message}`);
-      return new Set();
-    }
-  }
-
-  /** Remembers every signer's verifier key (table `keys` and `keys.txt`) so offline verification can find them. */
-  private async recordKeys(): Promise<void> {
-    if (this.keysRecorded) return;
-    const rows: Statement[] = [];
-    const vkeys: string[] = [];
-    for (const s of this.signers) vkeys.push(formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()));
-    const pinned = this.pinnedKeys();
-    if (pinned.size === 0) {
-      fs.mkdirSync(path.dirname(this.pinFile()), { recursive: true, mode: 0o700 });
-      fs.writeFileSync(this.pinFile(), `${vkeys.join('\n')}\n`, { mode: 0o644 });
-      this.log.info({ file: this.pinFile(), keys: vkeys.length }, 'audit checkpoint keys pinned (first use)');
-    } else {
-      const unpinned = vkeys.find((k) => !pinned.has(k));
-      if (unpinned !== undefined) {
-        throw new GlimmerError('GLM_ERR_AUDIT_KEY_UNPINNED', `the checkpoint signer's key ${quote(unpinned.split('+').slice(0, 2).join('+'))} is not pinned in ${quote(this.pinFile())}; add its verifier key there if the key was rotated on purpose`);
-      }
-    }
-    for (const vkey of vkeys) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [vkey, this.now()]]);
-    await this.writer.run(rows);
-    fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
-    this.keysRecorded = true;
-  }
-
-  private latestSealedEnd(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number) ?? 0;
-  }
-
   private lastMs = -1;
   private lastIso = '';
   private lastSuffix = '';
@@ -495,7 +384,7 @@ class AuditLogImpl implements AuditLog {
     return this.tree.size;
   }
 
-  append(record: AuditRecord): Promise<{ index: number }> {
+  append(record: AuditRecordInput): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
       if (this.failure) this.refusedWhileFailed += 1;
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
@@ -714,13 +603,13 @@ class AuditLogImpl implements AuditLog {
       m.auditAppends.inc(n);
       m.auditTreeSize.set(this.tree.size);
     }
-    this.uncovered.push([this.tree.size, this.now()]);
+    this.checkpoints.committed(this.tree.size);
     for (let i = 0; i < n; i++) (batch.resolvers[i] as (v: { index: number }) => void)({ index: batch.first + i });
     if (this.queued.length > 0) this.flush();
   }
 
   latestCheckpoint() {
-    return this.latest ? { ...this.latest } : undefined;
+    return this.checkpoints.latestCheckpoint();
   }
 
   root(size = this.tree.size): Buffer {
@@ -757,140 +646,38 @@ class AuditLogImpl implements AuditLog {
   }
 
   verifierKeys(): string[] {
-    return this.db.prepare('SELECT vkey FROM keys ORDER BY added_at, vkey').pluck().all() as string[];
+    return this.checkpoints.verifierKeys();
   }
 
   async checkpoint(): Promise<string> {
     if (this.closed) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
     await this.settle();
     if (this.failure) throw this.failure;
-    return this.signCheckpoint();
-  }
-
-  /** Signs a checkpoint for the current durable size, one signing at a time. */
-  private signCheckpoint(): Promise<string> {
-    const run = this.signChain.then(async () => {
-      const n = this.tree.size;
-      if (this.latest && this.latest.size === n) return this.latest.note;
-      const body = formatCheckpoint({ origin: this.origin, size: n, root: this.tree.root(n), extensions: [] });
-      let note: string;
-      try {
-        // A key that is not pinned never signs (checked once, before its first signature).
-        await this.recordKeys();
-        note = await withTimeout(signNote(body, this.signers), this.options.signTimeoutMs ?? 10000, 'signing a checkpoint');
-      } catch (err) {
-        for (const s of this.signers) this.options.metrics?.auditCheckpointFailures.inc({ signer: s.kind });
-        const e = isGlimmerError(err) ? err : new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', 'the checkpoint signer failed', { cause: err });
-        if (this.now() - this.lastFailureLog > 60000) {
-          this.lastFailureLog = this.now();
-          this.log.warn({ code: e.code, size: n, signer: this.signers[0]?.kind }, 'audit checkpoint signing failed; appends continue, checkpoints will catch up');
-        }
-        throw e;
-      }
-      const createdAt = this.now();
-      await this.writer.run([['INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)', [n, note, createdAt]]]);
-      this.latest = { size: n, note, createdAt };
-      this.uncovered = this.uncovered.filter(([end]) => end > n);
-      this.updateGauges();
-      return note;
-    });
-    this.signChain = run.catch(() => undefined);
-    return run;
-  }
-
-  private updateGauges(): void {
-    const m = this.options.metrics;
-    if (!m) return;
-    const oldest = this.uncovered[0];
-    m.auditCheckpointAge.set(oldest ? Math.max(0, (this.now() - oldest[1]) / 1000) : 0);
-    m.auditTreeSize.set(this.tree.size);
-    m.auditCheckpointSize.set(this.latest?.size ?? 0);
+    return this.checkpoints.sign();
   }
 
   private async tick(): Promise<void> {
     if (this.closed) return;
     try {
-      if (this.tree.size > (this.latest?.size ?? -1) && !this.failure) await this.signCheckpoint();
-      const open = this.openSegment();
+      if (this.checkpoints.behind && !this.failure) await this.checkpoints.sign();
+      const open = this.sealer.open();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
       const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
       if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
     } catch {
-      // Logged and counted in signCheckpoint; the next tick retries.
+      // Logged and counted by the checkpoint signing; the next tick retries.
     } finally {
       this.checkDisk();
-      this.updateGauges();
+      this.checkpoints.updateGauges();
     }
-  }
-
-  private openSegment(): SegmentInfo | undefined {
-    return this.segments().find((s) => s.end === undefined);
   }
 
   segments(): SegmentInfo[] {
-    const rows = this.db
-      .prepare('SELECT id, start_idx AS start, end_idx AS end, opened_at AS openedAt, sealed_at AS sealedAt, checkpoint FROM segments ORDER BY id')
-      .all() as { id: number; start: number; end: number | null; openedAt: number; sealedAt: number | null; checkpoint: string | null }[];
-    return rows.map((r) => ({
-      id: r.id,
-      start: r.start,
-      openedAt: r.openedAt,
-      ...(r.end === null ? {} : { end: r.end }),
-      ...(r.sealedAt === null ? {} : { sealedAt: r.sealedAt }),
-      ...(r.checkpoint === null ? {} : { checkpoint: r.checkpoint }),
-    }));
+    return this.sealer.list();
   }
 
   rotate(): Promise<SegmentInfo | undefined> {
-    this.sealing ??= this.seal().finally(() => {
-      this.sealing = undefined;
-    });
-    return this.sealing;
-  }
-
-  private async seal(): Promise<SegmentInfo | undefined> {
-    const open = this.openSegment();
-    await this.settle();
-    if (!open || this.tree.size === open.start) return undefined;
-    const note = await this.signCheckpoint();
-    const end = this.latest?.size ?? 0;
-    if (end <= open.start) return undefined;
-    const sealedAt = this.now();
-    await this.writer.run([
-      ['UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?', [end, sealedAt, note, open.id]],
-      ['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [end, sealedAt]],
-    ]);
-    const sealed: SegmentInfo = { ...open, end, sealedAt, checkpoint: note };
-    await this.exportSegment(sealed);
-    this.options.metrics?.auditSegmentsSealed.inc();
-    this.log.info({ segment: sealed.id, start: sealed.start, end }, 'audit segment sealed');
-    return sealed;
-  }
-
-  /**
-   * Writes a sealed segment as files for archiving (e.g. to S3 Object Lock): `<id>.leaves` holds the leaves one per
-   * line (canonical JSON has no raw newline), `<id>.checkpoint` the sealed final checkpoint. Read-only when
-   * immutable_logs is on.
-   */
-  private async exportSegment(seg: SegmentInfo): Promise<void> {
-    const base = path.join(this.dir, 'segments', String(seg.id).padStart(6, '0'));
-    const fd = fs.openSync(`${base}.leaves.tmp`, 'w', 0o644);
-    try {
-      for (let i = seg.start; i < (seg.end as number); i += MAX_PAGE * 10) {
-        const rows = this.leavesRange.raw(true).all(i, Math.min(i + MAX_PAGE * 10, seg.end as number) - 1) as [number, Buffer][];
-        fs.writeSync(fd, Buffer.concat(rows.flatMap(([, leaf]) => [leaf, Buffer.from('\n')])));
-        await new Promise((r) => setImmediate(r));
-      }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(`${base}.leaves.tmp`, `${base}.leaves`);
-    fs.writeFileSync(`${base}.checkpoint`, seg.checkpoint as string);
-    if (this.config.immutable_logs) {
-      fs.chmodSync(`${base}.leaves`, 0o444);
-      fs.chmodSync(`${base}.checkpoint`, 0o444);
-    }
+    return this.sealer.rotate();
   }
 
   durability(): Promise<{ readonly journalMode: string; readonly synchronous: number }> {
@@ -927,10 +714,10 @@ class AuditLogImpl implements AuditLog {
       this.log.warn({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_INTERNAL' }, 'audit log closed without a final checkpoint; the next start catches up');
     }
     this.closed = true;
-    await this.signChain;
+    await this.checkpoints.idle();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
     await this.writer.close();
-    for (const s of this.signers) await s.close?.();
+    await this.checkpoints.closeSigners();
   }
 }

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
-import type { CheckpointSigner } from './note';
+import type { CheckpointSigner } from './checkpoint-body';
 import { mlDsaPrivateKeyFromSeed, mlDsaRawPublicKey, mlDsaSign } from './ml-dsa';
 
 function readOrCreateSecret(file: string, create: () => Buffer): { bytes: Buffer; created: boolean } {

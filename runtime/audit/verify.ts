@@ -11,7 +11,8 @@ import { GlimmerError, isGlimmerError, quote } from '../errors';
 import { canonicalJson } from './canonical';
 import { auditDbPath, auditDir } from './log';
 import { CompactRange, type Hasher, type MerkleAlgorithm, MERKLE_ALGORITHMS, hasher, verifyConsistency, verifyInclusion } from './merkle';
-import { type Checkpoint, type VerifierKey, openCheckpoint, parseVerifierKey } from './note';
+import type { Checkpoint } from './checkpoint-body';
+import { type VerifierKey, openCheckpoint, parseVerifierKey } from './note';
 import { CHUNK, LogTree } from './tree';
 
 export interface VerifyOptions {

@@ -5,6 +5,7 @@ export const AGENT_KINDS = ['industrial', 'cognitive', 'data'] as const;
 export const DEPLOYMENT_MODELS = ['ISA95_ZONED', 'HYPERSCALE'] as const;
 
 export const PLANT_MODES = ['embedded', 'external'] as const;
+export const ATTESTATION_MODES = ['none', 'tpm'] as const;
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 /** A host name or IP literal (no scheme, no port, no spaces); checked further at load. */
@@ -191,6 +192,17 @@ export const runtimeConfigSchema = {
       },
     },
     cognitive_config: { type: 'string', minLength: 1 },
+    // TPM 2.0 attestation before each SVID: off unless asked for (the laptop demo has no TPM); edge nodes turn it on.
+    attestation: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: {
+        mode: { enum: ATTESTATION_MODES },
+        tcti: { type: 'string', pattern: '^(swtpm|device|mssim):[A-Za-z0-9=,./:_-]{1,200}$' },
+        ek_ca_file: filePath,
+      },
+    },
   },
 } as const;
 

@@ -1,9 +1,10 @@
 /** Typed configuration: `RuntimeConfigFile` is the file as written, `RuntimeConfig` the normalised result with defaults. */
-import type { AGENT_KINDS, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
+import type { AGENT_KINDS, ATTESTATION_MODES, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
 
 export type AgentKind = (typeof AGENT_KINDS)[number];
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];
 export type PlantMode = (typeof PLANT_MODES)[number];
+export type AttestationMode = (typeof ATTESTATION_MODES)[number];
 
 export interface Topology {
   readonly deployment_model: DeploymentModel;
@@ -78,6 +79,7 @@ export interface RuntimeConfigFile {
   readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly cognitive_config?: string;
+  readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
 }
 
 export interface RuntimeConfig {
@@ -96,4 +98,6 @@ export interface RuntimeConfig {
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };
+  /** `tpm`: the supervisor attests each agent with the TPM at `tcti` before it issues the agent's SVID. */
+  readonly attestation: { mode: 'none' } | { mode: 'tpm'; tcti: string; ekCaFile: string };
 }

@@ -4,10 +4,11 @@
  * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
+import type { AuditRecordInput } from '../model/messages';
+import type { GatewayAuditSink } from './modbus/inspector';
 import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaNetwork } from './opcua/network';
@@ -27,7 +28,7 @@ export interface PlantStartOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
-  readonly audit: (records: AuditRecordInput[]) => void;
+  readonly audit: GatewayAuditSink;
   /**
    * Step 1 of the write decision (write-decision.ts): who may write what (the trust PDP's `gatewayDecide`).
    * The plant adds the interlock steps itself, from its own process image.
@@ -43,6 +44,8 @@ export interface EmbeddedPlantOptions extends PlantStartOptions {
   readonly modbusPort?: number;
   /** @default config opcua.port (4840) */
   readonly opcuaPort?: number;
+  /** Receives the OPC UA server's records (writes, certificate and session events), apart from the gateway's decisions. */
+  readonly opcuaAudit?: (records: AuditRecordInput[]) => void;
   /** OPC UA role accounts (viewer, operator, engineer) the plant server accepts besides the agents. */
   readonly opcuaAccounts?: OpcuaUserStore;
   /** Internal port of the simulated PLC. @default 0 (any free loopback port) */
@@ -82,7 +85,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     const opcua = await startPlantOpcuaServer({
       plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE),
       users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
-      decide, logger, metrics: options.metrics, audit: options.audit, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
+      decide, logger, metrics: options.metrics, audit: options.opcuaAudit, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
     });
     started.push(opcua);
 

@@ -33,7 +33,7 @@ export interface WriteRequest {
   readonly table: 'coil' | 'holding';
   readonly address: number;
   /** Number of coils or registers written. */
-  readonly count: number;
+  readonly quantity: number;
   /** The plant map entries of the written addresses, in address order. */
   readonly signals: readonly PlantMapEntry[];
   /** Raw values written (0/1 for coils, register words). */

@@ -2,13 +2,8 @@
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentSpec, RuntimeConfig, Zone } from '../config/types';
 import type { ConfigPins } from './config-pins';
+import type { AgentIdentity } from '../trust/svid';
 import type { Transition } from './state-machine';
-
-export interface AgentIdentity {
-  readonly certPem: string;
-  readonly keyPem: string;
-  readonly bundlePem: string;
-}
 
 /**
  * A safety order about one agent: `hold` when a rule (enforce_safety_shutdown/1) names it, `release` when that rule

@@ -13,23 +13,20 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentMessage, AuditRecordInput } from '../model/messages';
+import type { AgentMessage, AuditAppender, AuditRecordInput } from '../model/messages';
 import type { AgentKind, AgentSpec, RuntimeConfig } from '../config/types';
 import { CONFIGURATION_HOLDER, safetyLevelShortfall, shortfallMessage } from '../model/zones';
-import { GlimmerError, quote, type ErrorCode } from '../errors';
+import { GlimmerError, asGlimmerError, quote, type ErrorCode } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
+import type { AgentIdentity } from '../trust/svid';
+import { EXIT_BOOT_REFUSED, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
 import { SafetyOrderReadiness, type TargetKind } from './safety-orders';
 import { reportedDecisions } from '../trust/metrics';
 import { STATES, type LifecycleState } from './states';
 import type { Transition } from './state-machine';
-
-export interface AuditSink {
-  append(record: AuditRecordInput): Promise<unknown>;
-}
 
 export interface AgentView {
   readonly id: string;
@@ -63,7 +60,7 @@ export interface SupervisorOptions {
   readonly root: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly audit: AuditSink;
+  readonly audit: AuditAppender;
   readonly releaseKeyPem: string;
   /** Pins of deployment configuration outside the release (GLIMMER_CONFIG_SHA256). @default {} */
   readonly configPins?: ConfigPins;
@@ -122,6 +119,16 @@ export class Supervisor extends EventEmitter {
     for (const spec of options.agents ?? options.config.agents) {
       this.slots.set(spec.name, { spec, holds: new Map(), safetyPaused: false, crashLooped: false, state: 'INIT', since: new Date().toISOString(), restarts: 0, crashTimes: [], refused: false });
     }
+  }
+
+  /** Calls back on every lifecycle transition and every published status; returns the unsubscribe function. */
+  watchAgents(onTransition: (t: Transition) => void, onStatus: (agent: string, status: Record<string, unknown>) => void): () => void {
+    this.on('transition', onTransition);
+    this.on('status', onStatus);
+    return () => {
+      this.off('transition', onTransition);
+      this.off('status', onStatus);
+    };
   }
 
   agents(): AgentView[] {
@@ -257,7 +264,15 @@ export class Supervisor extends EventEmitter {
   private async spawn(slot: Slot): Promise<void> {
     if (this.stopping) return;
     const { file, execArgv } = this.entry(slot.spec.kind);
-    const identity = await this.options.identityFor(slot.spec);
+    let identity: AgentIdentity;
+    try {
+      identity = await this.options.identityFor(slot.spec);
+    } catch (err) {
+      // No identity (attestation refused, TPM unreachable): the agent is refused like a failed measured boot.
+      const e = asGlimmerError(err);
+      this.refuse(slot, e.code, e.message);
+      return;
+    }
     // stop() may have run while the identity was issued: never fork an agent nobody will terminate.
     if (this.stopping) return;
     const child = fork(file, [], { execArgv, env: agentProcessEnv(this.options.stateDir), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
@@ -303,14 +318,7 @@ export class Supervisor extends EventEmitter {
   private onMessage(slot: Slot, msg: AgentToSupervisor): void {
     switch (msg.type) {
       case 'transition': this.record(slot, msg.transition); break;
-      case 'refused':
-        slot.lastError = { code: msg.code, message: msg.message };
-        if (msg.code.startsWith('GLM_ERR_BOOT_') || msg.code.startsWith('GLM_ERR_CERT_')) {
-          slot.refused = true;
-          this.options.metrics.bootRefusals.inc({ agent: slot.spec.name, code: msg.code });
-        }
-        this.options.logger.error({ agent: slot.spec.name, code: msg.code, reason: msg.message }, 'agent refused to start');
-        break;
+      case 'refused': this.refuse(slot, msg.code, msg.message); break;
       case 'audit': {
         void this.append({ ...msg.record, agent: slot.spec.name });
         const failed = this.safetyOrders.observe(msg.record);
@@ -424,6 +432,16 @@ export class Supervisor extends EventEmitter {
     this.options.metrics.safetyOrderFailures.inc({ target_kind: kind, code });
     this.options.logger.error({ target, code, decision_id: decisionId, reason: message }, 'safety order not delivered');
     void this.append({ type: 'safety.order_failed', target, target_kind: kind, action: order?.action ?? null, from: order?.from ?? null, decision_id: decisionId, code, message });
+  }
+
+  /** A boot refused for its identity or measurement stays refused (never restarted); anything else may be retried. */
+  private refuse(slot: Slot, code: string, message: string): void {
+    slot.lastError = { code, message };
+    if (code.startsWith('GLM_ERR_BOOT_') || code.startsWith('GLM_ERR_CERT_') || code.startsWith('GLM_ERR_ATTESTATION_')) {
+      slot.refused = true;
+      this.options.metrics.bootRefusals.inc({ agent: slot.spec.name, code });
+    }
+    this.options.logger.error({ agent: slot.spec.name, code, reason: message }, 'agent refused to start');
   }
 
   private append(record: AuditRecordInput): Promise<unknown> {

@@ -12,28 +12,18 @@
  */
 import crypto from 'node:crypto';
 import { asGlimmerError } from '../errors';
-import type { AuditRecordInput } from '../model/messages';
+import type { AuditRecordInput, ShutdownOrder } from '../model/messages';
 import { featureVector } from '../industrial/plant/dataset';
 import type { Evaluation, RuleEngine } from './engine';
-import { FEATURE_COUNT, type AnomalyModel, type WindowScores } from './model';
+import { FEATURE_COUNT, type AnomalyModel, type WindowScores } from './anomaly-model';
 import { WINDOW_LENGTH } from './model-contract';
 import { scoreFacts, snapshotFacts } from './plant-facts';
 import { termToString, type Fact, type Term } from './terms';
 
-export interface ShutdownCommand {
-  /** The unit to shut down: a plant asset (pump_2) or an agent (cognitive-1). */
-  readonly target: string;
-  /** The violation codes logged for the target in the same evaluation (e.g. SIF-01-DRY-RUN). */
-  readonly codes: readonly string[];
-  readonly decision_id: string;
-  /** Simulated plant time of the snapshot that caused it. */
-  readonly snapshot_time_ms: number | null;
-}
-
 export interface CoreSinks {
-  shutdown(command: ShutdownCommand): void;
+  shutdown(command: ShutdownOrder): void;
   /** The rules no longer demand the shutdown of `command.target` (codes empty). */
-  clear?(command: ShutdownCommand): void;
+  clear?(command: ShutdownOrder): void;
   audit(record: AuditRecordInput): void;
   publish(status: Record<string, unknown>): void;
 }

@@ -5,7 +5,7 @@
  */
 import type { AgentSpec, Zone } from '../config/types';
 import type { Fact } from './terms';
-import type { WindowScores } from './model';
+import type { WindowScores } from './anomaly-model';
 import type { PlantProfile } from '../model/plant';
 
 const f = (pred: string, ...args: (string | number)[]): Fact => ({ pred, args });

@@ -6,6 +6,7 @@
  * SPIFFE ID in a field named `subject` or `peer` so the audit log can pseudonymise exactly those fields.
  */
 import type { ErrorCode } from '../errors';
+import type { AuditSink } from '../model/messages';
 
 export type TrustAuditRecord =
   | {
@@ -49,7 +50,7 @@ export type TrustAuditRecord =
     }
   | { readonly type: 'policy.loaded'; readonly at: string; readonly policy_ids: readonly string[]; readonly digest: string };
 
-export type AuditSink = (record: TrustAuditRecord) => void;
+
 
 /** Drops records: for callers that explicitly opt out (benchmark baselines), never a default. */
-export const discardAudit: AuditSink = () => undefined;
+export const discardAudit: AuditSink<TrustAuditRecord> = () => undefined;

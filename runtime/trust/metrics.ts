@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../errors';
 import type { Metrics } from '../observability/metrics';
-import { POLICY_ACTIONS, type Decision, type PolicyAction, type PolicyDecisionPoint, type RequestContext } from './policy/pdp';
+import { POLICY_ACTIONS, type PolicyDecision, type PolicyAction, type PolicyDecisionPoint, type RequestContext } from './policy/pdp';
 import type { TlsPqMode } from './pq-tls';
 import type { SvidSource } from './rotation';
 
@@ -17,7 +17,7 @@ export const DECISION_FUNCTIONS: ReadonlySet<string> = new Set(PROTOCOLS.flatMap
 const MAX_REPORTED = 1_000_000;
 
 /** The key an agent process counts a decision under (its report to the supervisor). */
-export function decisionKey(decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']): string {
+export function decisionKey(decision: PolicyDecision, action: PolicyAction, protocol: RequestContext['protocol']): string {
   return `${protocol}_${action}|${decision.allow ? 'allow' : 'deny'}`;
 }
 
@@ -51,10 +51,10 @@ export function trustMetricHooks(metrics: TrustMetrics) {
     /** Counts rotations of a source (call once per SvidSource). */
     watchRotations: (agent: string, source: SvidSource) => source.onRotate(() => metrics.svidRotations.inc({ agent })),
     /** PdpOptions.onDecision */
-    onDecision: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) =>
+    onDecision: (decision: PolicyDecision, action: PolicyAction, protocol: RequestContext['protocol']) =>
       metrics.policyDecisions.inc({ function: `${protocol}_${action}`, decision: decision.allow ? 'allow' : 'deny' }),
     /** FrameDeciderOptions.onDecision */
-    onFrameDecision: (decision: Decision, action: string) =>
+    onFrameDecision: (decision: PolicyDecision, action: string) =>
       metrics.policyDecisions.inc({ function: `modbus_${action.startsWith('modbus:') ? 'invalid' : action}`, decision: decision.allow ? 'allow' : 'deny' }),
     /** FrameDeciderOptions.onLookup */
     onLookup: (hit: boolean) => metrics.policyCacheLookups.inc({ outcome: hit ? 'hit' : 'miss' }),

@@ -21,7 +21,8 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { GlimmerError, asGlimmerError, isGlimmerError, type ErrorCode } from '../errors';
-import type { AuditSink } from './audit';
+import type { AuditSink } from '../model/messages';
+import type { TrustAuditRecord } from './audit';
 import type { RevocationList } from './revocation';
 import type { IdentitySource } from './rotation';
 import { readSvidExtensions } from './der';
@@ -32,7 +33,7 @@ import { currentTlsPqMode, negotiatedGroup, tlsGroupOptions, type TlsPqMode } fr
 export interface MtlsOptions {
   readonly source: IdentitySource;
   readonly revocation?: RevocationList;
-  readonly audit?: AuditSink;
+  readonly audit?: AuditSink<TrustAuditRecord>;
   /** Called on each refusal with its code and side (e.g. to count it in metrics). */
   readonly onRefusal?: (code: ErrorCode, side: 'server' | 'client') => void;
   /** Post-quantum key-exchange mode of this link. @default - the process's mode (currentTlsPqMode) */

@@ -20,7 +20,7 @@ import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
 import { composeWriteDecision } from '../../runtime/industrial/write-decision';
 import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
 import { plantMap } from '../../runtime/model/plant-map';
-import { createFrameDecider, gatewayDecide } from '../../runtime/trust/policy/frame';
+import { createFrameDecider, gatewayDecide } from '../../runtime/trust/policy/frame-decider';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import { freePort } from './helpers';
 import { makeClientCertificate, type TestCertificate } from './opcua-certs';

@@ -81,7 +81,7 @@ function entry(id: string): PlantMapEntry {
 function write(ids: string[], values: number[]): WriteRequest {
   const signals = ids.map(entry);
   const first = signals[0] as PlantMapEntry;
-  return { zone: 'control', connectionId: 1, unitId: first.unit_id, functionCode: 15, table: first.table === 'holding' ? 'holding' : 'coil', address: first.address, count: signals.length, signals, values, safety: signals.some((e) => e.safety) };
+  return { zone: 'control', connectionId: 1, unitId: first.unit_id, functionCode: 15, table: first.table === 'holding' ? 'holding' : 'coil', address: first.address, quantity: signals.length, signals, values, safety: signals.some((e) => e.safety) };
 }
 
 const allowAll: WriteDecider = () => ({ allow: true });

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { k8sObject } from '../../runtime/review/k8s';
-import { loadReviewInput } from '../../runtime/review/model';
+import { loadReviewInput } from '../../runtime/review/resources';
 import { reviewFile, type PlanReviewReport } from '../../runtime/review/plan-review';
 
 const ROOT = path.resolve(__dirname, '..', '..');

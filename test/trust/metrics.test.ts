@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { DECISION_FUNCTIONS, decisionKey, reportedDecisions, trustMetricHooks } from '../../runtime/trust/metrics';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
-import { createFrameDecider } from '../../runtime/trust/policy/frame';
+import { createFrameDecider } from '../../runtime/trust/policy/frame-decider';
 import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
 
@@ -16,7 +16,7 @@ test('GIVEN the trust metric hooks WHEN refusals, expiries, decisions and cache 
   const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain: config.topology.trust_domain }, audit: () => undefined, onDecision: hooks.onDecision });
   hooks.watchPolicy(pdp);
   const decider = createFrameDecider(pdp, { plantMap: plantMap(), onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
-  const frame = { principal: `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1`, unitId: 1, functionCode: 1, address: 0, count: 1 };
+  const frame = { principal: `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1`, unitId: 1, functionCode: 1, address: 0, quantity: 1 };
   decider.decide(frame);
   decider.decide(frame);
   pdp.authorize(frame.principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });

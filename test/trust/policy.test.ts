@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadPolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE } from '../../runtime/trust/policy/load';
 import { PolicyDecisionPoint, type PolicyResource } from '../../runtime/trust/policy/pdp';
-import type { PolicyModelInput } from '../../runtime/trust/policy/model';
+import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { isGlimmerError } from '../../runtime/errors';
 import { loadConfig } from '../../runtime/config/load';
@@ -18,7 +18,7 @@ let pdp: PolicyDecisionPoint;
 const audit: TrustAuditRecord[] = [];
 
 const register = (o: Partial<Extract<PolicyResource, { type: 'Register' }>>): PolicyResource => ({
-  type: 'Register', unitId: 1, table: 'coil', address: 0, count: 1, zone: 'control', safety: false, writableFrom: ['control', 'operations'], mapped: true, ...o,
+  type: 'Register', unitId: 1, table: 'coil', address: 0, quantity: 1, zone: 'control', safety: false, writableFrom: ['control', 'operations'], mapped: true, ...o,
 });
 const safetyCoil = register({ unitId: 2, zone: 'safety', safety: true, writableFrom: ['control', 'safety'] });
 const modbus = { protocol: 'modbus', functionCode: 5 } as const;
@@ -298,7 +298,7 @@ when { resource.zone == "safety" && resource.securityLevel == 3 && resource.safe
 
 @id("register-facts")
 permit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)
-when { resource == Glimmer::Register::"7/holding/3+2" && resource in Glimmer::Zone::"control" && resource.unitId == 7 && resource.count == 2 };
+when { resource == Glimmer::Register::"7/holding/3+2" && resource in Glimmer::Zone::"control" && resource.unitId == 7 && resource.quantity == 2 };
 
 @id("audit-config-facts")
 permit (principal, action == Glimmer::Action::"read", resource == Glimmer::AuditConfig::"audit");
@@ -321,7 +321,7 @@ test('GIVEN policies that test each fact the PDP hands Cedar (asset and register
   const engineer = op('root');
   assert.deepEqual(local.decide(engineer, 'configure', { type: 'Asset', id: 'estop_1', zone: 'safety', safety: true }, { protocol: 'https' }).reasons, ['asset-facts', 'engineer-may-configure']);
   assert.deepEqual(local.decide(id('dmz', 'data-1'), 'configure', { type: 'Asset', id: 'estop_1', zone: 'safety', safety: true }, { protocol: 'https' }).reasons, ['asset-facts']);
-  const reg = register({ unitId: 7, table: 'holding', address: 3, count: 2, zone: 'control' });
+  const reg = register({ unitId: 7, table: 'holding', address: 3, quantity: 2, zone: 'control' });
   assert.deepEqual(local.decide(id('dmz', 'data-1'), 'read', reg, modbus).reasons, ['register-facts', 'register-read']);
   assert.deepEqual(local.decide(id('dmz', 'data-1'), 'read', reg, { protocol: 'opcua' }), { allow: false, reasons: ['forbid-opcua-context'], errors: [] });
   assert.deepEqual(local.decide(op('eve'), 'read', { type: 'AuditConfig' }, { protocol: 'https' }).reasons, ['audit-config-facts']);

@@ -43,7 +43,7 @@ export interface PlantView {
   readonly flags: Readonly<Record<string, boolean>>;
 }
 
-export interface GatewayDecision {
+export interface ConsoleDecision {
   /** epoch ms */
   readonly t: number;
   /** The zone of the addressed register. */
@@ -74,7 +74,7 @@ export type ConsoleEvent =
   | { readonly type: 'agents'; readonly agents: readonly ConsoleAgent[] }
   | { readonly type: 'plant'; readonly plant: PlantView }
   /** Gateway decisions since the last batch (at most 50, newest last) and the running totals. */
-  | { readonly type: 'decisions'; readonly decisions: readonly GatewayDecision[]; readonly totals: DecisionTotals }
+  | { readonly type: 'decisions'; readonly decisions: readonly ConsoleDecision[]; readonly totals: DecisionTotals }
   | { readonly type: 'scores'; readonly scores: readonly AnomalyScore[] }
   | { readonly type: 'alerts'; readonly alerts: readonly ActiveAlert[] }
   | { readonly type: 'checkpoint'; readonly size: number };
@@ -97,7 +97,7 @@ export interface ConsoleView {
   /** Recent plant samples, oldest first (for the sparklines of a console that just connected). */
   plantHistory(): readonly PlantView[];
   /** The most recent gateway decisions, newest last, at most `limit`. */
-  decisions(limit: number): readonly GatewayDecision[];
+  decisions(limit: number): readonly ConsoleDecision[];
   /** Allowed and denied gateway decisions since the runtime started. */
   decisionTotals(): DecisionTotals;
   scores(): readonly AnomalyScore[];
@@ -145,14 +145,14 @@ export class ConsoleFeed {
   readonly bootId = crypto.randomUUID();
   private readonly listeners = new Set<ConsoleListener>();
   private readonly history: Ring<PlantView>;
-  private readonly decisionRing: Ring<GatewayDecision>;
+  private readonly decisionRing: Ring<ConsoleDecision>;
   private readonly plantIntervalMs: number;
   private readonly maxSubscribers: number;
   private latestPlant: PlantView | undefined;
   private lastPlantPublished = 0;
   private currentScores: AnomalyScore[] = [];
   private readonly decisionBatchMs: number;
-  private pendingDecisions: GatewayDecision[] = [];
+  private pendingDecisions: ConsoleDecision[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
   private totals = { allow: 0, deny: 0 };
   private readonly decisionsSize: number;
@@ -179,7 +179,7 @@ export class ConsoleFeed {
     this.emit({ type: 'plant', plant: view });
   }
 
-  pushDecision(decision: GatewayDecision): void {
+  pushDecision(decision: ConsoleDecision): void {
     this.totals[decision.decision] += 1;
     this.keep(decision);
   }
@@ -188,12 +188,12 @@ export class ConsoleFeed {
    * Many decisions at once (a gateway audit batch): every one is counted, only the newest `decisionsSize` are
    * converted and kept, so the console costs the gateway almost nothing at thousands of decisions a second.
    */
-  pushDecisions<T extends { decision: 'allow' | 'deny' }>(items: readonly T[], toDecision: (item: T) => GatewayDecision): void {
+  pushDecisions<T extends { decision: 'allow' | 'deny' }>(items: readonly T[], toDecision: (item: T) => ConsoleDecision): void {
     for (const item of items) this.totals[item.decision] += 1;
     for (let i = Math.max(0, items.length - this.decisionsSize); i < items.length; i++) this.keep(toDecision(items[i] as T));
   }
 
-  private keep(decision: GatewayDecision): void {
+  private keep(decision: ConsoleDecision): void {
     this.decisionRing.push(decision);
     this.pendingDecisions.push(decision);
     if (this.pendingDecisions.length > MAX_DECISIONS_PER_BATCH) this.pendingDecisions.shift();
@@ -242,7 +242,7 @@ export class ConsoleFeed {
     return this.history.list();
   }
 
-  decisions(limit: number): readonly GatewayDecision[] {
+  decisions(limit: number): readonly ConsoleDecision[] {
     const all = this.decisionRing.list();
     return all.slice(Math.max(0, all.length - limit));
   }
@@ -325,7 +325,7 @@ export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): 
 let unitZones: Map<number, string> | undefined;
 
 /** Turns one Modbus gateway audit record (runtime/industrial/modbus/inspector.ts) into a console decision. */
-export function decisionFromGatewayRecord(record: GatewayAuditRecord): GatewayDecision {
+export function decisionFromGatewayRecord(record: GatewayAuditRecord): ConsoleDecision {
   unitZones ??= new Map(plantMap().map((e) => [e.unit_id, e.zone]));
   const fc = record.function_code;
   const name = fc >= 1 && fc <= 6 ? FUNCTION_NAMES[fc] : fc === 15 ? FUNCTION_NAMES[7] : fc === 16 ? FUNCTION_NAMES[8] : `function_${fc}`;
@@ -344,9 +344,8 @@ export function decisionFromGatewayRecord(record: GatewayAuditRecord): GatewayDe
 /** What `wireConsole` needs from the supervisor (runtime/lifecycle/supervisor.ts satisfies it). */
 export interface ConsoleSupervisor {
   agents(): readonly ConsoleAgent[];
-  on(event: 'transition', listener: () => void): unknown;
-  on(event: 'status', listener: (agent: string, status: Record<string, unknown>) => void): unknown;
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  /** Calls back on every lifecycle transition and every published status; returns the unsubscribe function. */
+  watchAgents(onTransition: () => void, onStatus: (agent: string, status: Record<string, unknown>) => void): () => void;
 }
 
 export interface WireConsoleOptions {
@@ -410,8 +409,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
     const scores = scoresFromStatus(status, threshold);
     if (scores) feed.setScores(scores);
   };
-  supervisor.on('transition', onTransition);
-  supervisor.on('status', onStatus);
+  const unwatch = supervisor.watchAgents(onTransition, onStatus);
   const unsubscribePlant = options.plant?.onSnapshot((s) => feed.pushPlant(plantViewFromSnapshot(s)));
   const alerts = new AlertEvaluator(options.metrics);
   alerts.start(options.alertIntervalMs ?? 1000, (list) => feed.setAlerts(list));
@@ -431,8 +429,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
       feed.pushDecisions(records.filter((r) => r.type === 'modbus.decision'), decisionFromGatewayRecord);
     },
     stop() {
-      supervisor.off('transition', onTransition);
-      supervisor.off('status', onStatus as (...args: never[]) => void);
+      unwatch();
       unsubscribePlant?.();
       alerts.stop();
       clearInterval(checkpointTimer);

@@ -2,11 +2,11 @@
  * The plant OPC UA server over the API: its client certificate trust workflow and its role accounts. Every change is
  * audited with the caller's identity; a provisioned password is in the response once and nowhere else.
  */
-import type { AuditSink } from '../../lifecycle/supervisor';
+import type { AuditAppender } from '../../model/messages';
 import { GlimmerError, quote } from '../../errors';
 import type { OpcuaTrustStore } from '../../industrial/opcua/trust';
 import type { OpcuaUserStore } from '../../industrial/opcua/users';
-import type { RequestContext, Route } from '../router';
+import type { RequestContext, Route, RoutePolicy } from '../router';
 
 export interface OpcuaRouteDeps {
   readonly trust: OpcuaTrustStore;
@@ -15,7 +15,7 @@ export interface OpcuaRouteDeps {
   readonly accounts: OpcuaUserStore;
   /** Zone of accounts provisioned without one (the plant server's zone). */
   readonly defaultZone: string;
-  readonly audit: AuditSink;
+  readonly audit: AuditAppender;
 }
 
 async function field(ctx: RequestContext, name: string, optional = false): Promise<string | undefined> {
@@ -31,11 +31,15 @@ async function field(ctx: RequestContext, name: string, optional = false): Promi
 /** PEM text as is, or DER sent as base64. */
 const pemOrBase64 = (text: string): Buffer => (text.includes('-----BEGIN') ? Buffer.from(text) : Buffer.from(text, 'base64'));
 
+/** Configuring the OPC UA server's trust list and accounts is an engineer's (or admin's) act. */
+const OPCUA_SERVER_POLICY: RoutePolicy = { action: 'configure', resource: { type: 'Asset', id: 'opcua-server', zone: 'control', safety: false } };
+
 export function opcuaRoutes(d: OpcuaRouteDeps): Route[] {
   const by = (ctx: RequestContext) => ctx.principal?.id ?? 'unknown';
   const certAction = (action: 'trust' | 'reject' | 'revoke'): Route => ({
     method: 'POST',
     path: `/v1/opcua/certs/${action}`,
+    policy: OPCUA_SERVER_POLICY,
     async handle(ctx) {
       const thumbprint = (await field(ctx, 'thumbprint')) as string;
       const cert = action === 'trust' ? await d.trust.trust(thumbprint) : await d.trust.reject(thumbprint);
@@ -52,6 +56,7 @@ export function opcuaRoutes(d: OpcuaRouteDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/opcua/certs/issuers',
+      policy: OPCUA_SERVER_POLICY,
       async handle(ctx) {
         const thumbprint = await d.trust.addIssuer(pemOrBase64((await field(ctx, 'certificate')) as string));
         await d.audit.append({ type: 'opcua.certificate.issuer_added', thumbprint, by: by(ctx) });
@@ -61,6 +66,7 @@ export function opcuaRoutes(d: OpcuaRouteDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/opcua/certs/crl',
+      policy: OPCUA_SERVER_POLICY,
       async handle(ctx) {
         await d.trust.addCrl(pemOrBase64((await field(ctx, 'crl')) as string));
         await d.audit.append({ type: 'opcua.certificate.crl_added', by: by(ctx) });
@@ -71,6 +77,7 @@ export function opcuaRoutes(d: OpcuaRouteDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/opcua/users',
+      policy: OPCUA_SERVER_POLICY,
       async handle(ctx) {
         const body = (await ctx.json()) as Record<string, unknown> | null;
         const get = (k: string) => (body !== null && typeof body === 'object' && typeof body[k] === 'string' ? (body[k] as string) : undefined);
@@ -85,6 +92,7 @@ export function opcuaRoutes(d: OpcuaRouteDeps): Route[] {
     {
       method: 'DELETE',
       path: '/v1/opcua/users',
+      policy: OPCUA_SERVER_POLICY,
       async handle(ctx) {
         const name = ctx.url.searchParams.get('name') ?? '';
         if (!d.accounts.remove(name)) throw new GlimmerError('GLM_ERR_API_NOT_FOUND', `no OPC UA account ${quote(name)}`);

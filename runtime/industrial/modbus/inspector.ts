@@ -221,7 +221,7 @@ export class Inspector {
       for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i] as PlantMapEntry; values[i] = valueOf(buf, req, i); }
       let decision: WriteDecision;
       try {
-        decision = this.decide({ zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, count: req.quantity, signals, values, safety });
+        decision = this.decide({ zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety });
       } catch {
         decision = { allow: false, reason: 'policy decision point failed' };
       }

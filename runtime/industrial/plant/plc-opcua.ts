@@ -215,7 +215,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       // The policy sees the write as the Modbus write of one coil (5) or register (6) it is, by the session's user.
       : decide({
         zone: writer.zone, connectionId: 0, unitId: e.unit_id, functionCode: e.table === 'coil' ? 5 : 6, table: e.table as 'coil' | 'holding', address: e.address,
-        count: 1, signals: [e], values: [raw], safety: e.safety, principal: writer.principal, protocol: 'opcua', applicationUri: writer.applicationUri,
+        quantity: 1, signals: [e], values: [raw], safety: e.safety, principal: writer.principal, protocol: 'opcua', applicationUri: writer.applicationUri,
       });
     options.audit?.([{
       type: 'opcua.write', signal: e.id, value: raw, allow: decision.allow, ...(decision.reason !== undefined ? { reason: decision.reason } : {}),

@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@a2a-js/sdk/client';
 import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../audit';
+import type { AuditSink } from '../../model/messages';
+import type { TrustAuditRecord } from '../audit';
 import { createMtlsClient, type MtlsClient, type MtlsOptions } from '../mtls';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
@@ -19,7 +20,7 @@ import { MAX_BUFFERED_BYTES, mtlsFetch } from './fetch';
 
 export interface A2aClientOptions {
   readonly identity: IdentitySource;
-  readonly audit: AuditSink;
+  readonly audit: AuditSink<TrustAuditRecord>;
   readonly revocation?: RevocationList;
   /** Post-quantum TLS mode and handshake callback of the link (MtlsOptions). */
   readonly pqMode?: MtlsOptions['pqMode'];

@@ -8,22 +8,21 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GlimmerError, asGlimmerError, quote } from '../errors';
-import { REPO_ROOT } from '../config/load';
-import type { AgentSpec, RuntimeConfig } from '../config/types';
-import type { AgentIdentity } from '../lifecycle/ipc';
-import type { Logger } from '../observability/logger';
-import type { A2aClient, A2aPeer } from '../trust/a2a/client';
-import type { A2aServer } from '../trust/a2a/server';
-import type { TrustAuditRecord } from '../trust/audit';
-import type { PdpOptions, PolicyAction } from '../trust/policy/pdp';
-import { SvidSource } from '../trust/rotation';
-import { type IssuedSvid, validateSvid } from '../trust/svid';
-import type { AgentMessage, AuditRecordInput } from '../model/messages';
+import { GlimmerError, asGlimmerError, quote } from '../../errors';
+import { REPO_ROOT } from '../../config/load';
+import type { AgentSpec, RuntimeConfig } from '../../config/types';
+import type { Logger } from '../../observability/logger';
+import type { A2aClient, A2aPeer } from './client';
+import type { A2aServer } from './server';
+import type { TrustAuditRecord } from '../audit';
+import type { PdpOptions, PolicyAction } from '../policy/pdp';
+import { SvidSource } from '../rotation';
+import { type AgentIdentity, type IssuedSvid, validateSvid } from '../svid';
+import type { AgentMessage, AuditRecordInput } from '../../model/messages';
 
-/** Snapshots from the Industrial agent to the Cognitive agents, and shutdown orders back (safety-orders.ts). */
+/** Snapshots from the Industrial agent to the Cognitive agents, and safety orders (agents/safety-orders.ts) back. */
 export const TOPIC_SNAPSHOT = 'plant.snapshot';
-export { TOPIC_SHUTDOWN } from './safety-orders';
+export const TOPIC_SHUTDOWN = 'safety.shutdown';
 
 /** The files the PDP of an A2A endpoint loads (rules/policies): measured at boot like every other artifact. */
 export function policyArtifacts(): string[] {
@@ -100,8 +99,8 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
 
   let server: A2aServer | undefined;
   if (options.accepts.length > 0) {
-    const { PolicyDecisionPoint } = await import('../trust/policy/pdp');
-    const { createA2aServer } = await import('../trust/a2a/server');
+    const { PolicyDecisionPoint } = await import('../policy/pdp');
+    const { createA2aServer } = await import('./server');
     // The supervisor validated this policy set already (same state dir): the marker spares the agent a second time.
     const validatedDir = options.stateDir === undefined ? undefined : path.join(options.stateDir, 'cache', 'cedar-validated');
     const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, validatedDir, onDecision: options.onDecision });
@@ -147,7 +146,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
 
   const deliverTo = async (to: string, url: string, topic: string, body: unknown): Promise<void> => {
     if (!client) {
-      const { createA2aClient } = await import('../trust/a2a/client');
+      const { createA2aClient } = await import('./client');
       // Each new connection to a peer records its key-exchange group (X25519MLKEM768 when both ends do ML-KEM).
       client = createA2aClient({
         identity,
