@@ -24,7 +24,7 @@ import { shiftReports } from './agents/data/shift-reports';
 import { AuditGovernor, governedSink } from './audit/governor';
 import { openAuditLog, type AuditLog } from './audit/log';
 import { loadConfig, REPO_ROOT } from './config/load';
-import { applyTlsPqMode } from './trust/pq-tls';
+import { applyTlsPqMode, tlsGroupOptions } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
 import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
@@ -35,6 +35,9 @@ import { OpcuaTrustStore } from './industrial/opcua/trust';
 import { OpcuaUserStore, operatorName } from './industrial/opcua/users';
 import { levelChanges } from './config/reload';
 import type { GatewayAuditRecord, GatewayAuditSink } from './industrial/modbus/inspector';
+import { rulesPins } from './config/rules-dir';
+import { assertDurableStore, type ClusterSettings, clusterSettings, isClusterMode } from './lifecycle/cluster';
+import type { AuditLogOptions } from './audit/log';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
 import type { WriteDecider } from './industrial/write-decision';
@@ -50,7 +53,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { reasoningSettings } from './reasoning/config';
 import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
-import { ensureCa } from './trust/ca';
+import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
 import { createMtlsHttpServer } from './trust/mtls';
 import { createApiAuthorizer } from './trust/policy/api';
@@ -124,12 +127,14 @@ export interface Runtime {
  * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
  * (default glimmer.local/audit-cosigner).
  */
-async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+export async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
   const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
   if (keyId === undefined || keyId === '') return [];
-  const [{ kmsSigner }, { c2spCosigner }] = await Promise.all([import('./audit/kms'), import('./audit/cosignature')]);
+  const [{ kmsSigner }, { c2spCosigner }, https] = await Promise.all([import('./audit/kms'), import('./audit/cosignature'), import('node:https')]);
   const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
-  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44' }))];
+  // The KMS link uses the runtime's post-quantum TLS mode like every other link.
+  const httpsAgent = new https.Agent({ keepAlive: true, ...tlsGroupOptions() });
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44', httpsAgent }))];
 }
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
@@ -140,8 +145,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
-  const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
+  const configPins = options.configPins ?? { ...parseConfigPins(process.env[CONFIG_PINS_ENV]), ...rulesPins() };
   const root = options.root ?? REPO_ROOT;
+  // Cluster mode: the provisioned KMS keys, bucket and volume, or no start at all (checked before anything is created).
+  const cluster = isClusterMode() ? clusterSettings() : undefined;
+  if (cluster) assertDurableStore(path.resolve(options.stateDir ?? '.glimmer'));
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);
   const metrics = createMetrics();
@@ -158,7 +166,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   try {
     const cosigners = await auditCosigners();
     // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
-    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}) });
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}), ...(cluster ? await clusterAudit(cluster, logger) : {}) });
     stack.push(() => audit.close());
     const sink: AuditAppender = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
@@ -182,7 +190,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
-    const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    // Cluster mode: every pod's SVIDs chain to the one mounted CA, so agents in other pods verify them.
+    const ca = cluster ? await loadCa(cluster.trustCaDir, config.topology.trust_domain) : await ensureCa(stateDir, config.topology.trust_domain);
     const attestation = config.attestation.mode === 'tpm' ? await startAttestation(config, fullConfig, { stateDir, root, configPins, audit: record }) : undefined;
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
     const hooks = trustMetricHooks(metrics);
@@ -374,6 +383,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Cluster mode's audit log: checkpoints signed by the stack's KMS key (its public key is fetched now, so a key that
+ * is missing or of the wrong kind stops the start), sealed segments archived to the Object Lock bucket.
+ */
+async function clusterAudit(cluster: ClusterSettings, logger: Logger): Promise<Pick<AuditLogOptions, 'signer' | 'archive'>> {
+  const { kmsSigner } = await import('./audit/kms');
+  const { s3SegmentArchive } = await import('./audit/archive');
+  const signer = await kmsSigner({ keyId: cluster.signingKey, keyName: 'glimmer.cluster/audit', maxAttempts: 3 });
+  const archive = await s3SegmentArchive({ bucket: cluster.bucket, prefix: cluster.prefix, retention: cluster.retention });
+  logger.info({ signer: 'kms', key: cluster.signingKey, algorithm: signer.algorithm, archive: archive.location, retention: cluster.retention }, 'cluster mode: audit checkpoints signed by KMS, sealed segments archived');
+  return { signer, archive };
 }
 
 /** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */

@@ -6,9 +6,8 @@
  * In the cloud topology the key comes from the stack's KMS signing key; tests point `endpoint` at a loopback server
  * that speaks the KMS JSON protocol with real keys.
  */
-import https from 'node:https';
+import type https from 'node:https';
 import { GlimmerError, quote } from '../errors';
-import { tlsGroupOptions } from '../trust/pq-tls';
 import { ML_DSA_PUBLIC_KEY_BYTES } from './ml-dsa';
 import type { CheckpointSigner, SignatureAlgorithm } from './checkpoint-body';
 
@@ -22,6 +21,11 @@ export interface KmsSignerOptions {
   readonly endpoint?: string;
   /** @default - the SDK's default credential chain */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * The HTTPS agent of the link to KMS, e.g. one with the runtime's post-quantum TLS groups (the composition root
+   * builds it from runtime/trust/pq-tls.ts; AWS KMS endpoints accept X25519MLKEM768). @default - the SDK's agent
+   */
+  readonly httpsAgent?: https.Agent;
   /** SDK attempts per call. @default 2 */
   readonly maxAttempts?: number;
   /** Per-request timeout. @default 5000 */
@@ -52,11 +56,10 @@ export async function kmsSigner(options: KmsSignerOptions): Promise<CheckpointSi
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 2,
-    // The TLS link to KMS uses the runtime's post-quantum mode (AWS KMS endpoints accept X25519MLKEM768).
     requestHandler: {
       requestTimeout: options.requestTimeoutMs ?? 5000,
       connectionTimeout: options.requestTimeoutMs ?? 5000,
-      httpsAgent: new https.Agent({ keepAlive: true, ...tlsGroupOptions() }),
+      ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
     },
   });
   let spec: { algorithm: SignatureAlgorithm; signing: string } | undefined;

@@ -21,6 +21,7 @@ import { type AuditMetrics, CheckpointSigning } from './checkpoints';
 import type { CheckpointSigner } from './checkpoint-body';
 import { type SegmentInfo, SegmentSealing } from './segments';
 import { CHUNK, LogTree } from './tree';
+import type { SegmentArchive } from './archive';
 import { type AuditWriter, type CommittedBatch, openAuditWriter } from './writer';
 import type { AuditRecordInput } from '../model/messages';
 
@@ -77,6 +78,12 @@ export interface AuditLogOptions {
   readonly recoveryIntervalMs?: number;
   /** A segment holding this many entries is sealed at the next tick, whatever its age (bounded export and shutdown). @default 1000000 */
   readonly maxSegmentEntries?: number;
+  /**
+   * Where sealed segments are also written (cluster mode: the Object Lock bucket). A segment is marked archived
+   * (`<id>.archived`) once the archive holds it; failed uploads are retried every checkpoint interval and at start.
+   * @default - none: sealed segments stay on the volume
+   */
+  readonly archive?: SegmentArchive;
 }
 
 export interface AuditEntry {
@@ -272,6 +279,7 @@ class AuditLogImpl implements AuditLog {
     this.sealer = new SegmentSealing({
       db, writer: writerNow, tree: this.tree, leavesRange: this.leavesRange, checkpoints: this.checkpoints, settle: () => this.settle(),
       config: () => this.config, dir, log, now, metrics: options.metrics, exportPage: MAX_PAGE * 10,
+      ...(options.archive ? { archive: { to: options.archive, log: () => ({ algorithm, origin, keys: this.checkpoints.verifierKeys() }) } } : {}),
     });
   }
 
@@ -664,6 +672,7 @@ class AuditLogImpl implements AuditLog {
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
       const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
       if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
+      if (this.sealer.pendingArchive > 0) await this.sealer.archivePending();
     } catch {
       // Logged and counted by the checkpoint signing; the next tick retries.
     } finally {
@@ -715,6 +724,7 @@ class AuditLogImpl implements AuditLog {
     }
     this.closed = true;
     await this.checkpoints.idle();
+    await this.sealer.closeArchive();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
     await this.writer.close();

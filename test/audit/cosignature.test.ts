@@ -158,3 +158,29 @@ test('GIVEN a cosignature built by hand from the spec struct WHEN the runtime ve
   assert.equal(verifyCosignature(`${COSIGNER}2`, pk, Buffer.from(text), sig), false, 'the ML-DSA-44 message commits to the cosigner name');
   assert.equal(verifyCosignature(COSIGNER, pk, Buffer.from(text.replace('\n7\n', '\n8\n')), sig), false);
 });
+
+test('GIVEN GLIMMER_AUDIT_COSIGNING_KEY naming a KMS ML_DSA_44 key (endpoint and credentials from the AWS SDK variables) WHEN the runtime builds its cosigners THEN it gets one C2SP cosigner whose cosignature verifies; without the variable, none', async () => {
+  const { auditCosigners } = await import('../../runtime/app');
+  assert.deepEqual(await auditCosigners({}), []);
+  const kms = await startKmsServer();
+  const saved = { ...process.env };
+  Object.assign(process.env, { AWS_ENDPOINT_URL_KMS: kms.endpoint, AWS_REGION: 'eu-central-1', AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey });
+  try {
+    const [cosigner, ...rest] = await auditCosigners({ GLIMMER_AUDIT_COSIGNING_KEY: 'mldsa44-key' });
+    assert.equal(rest.length, 0);
+    assert.ok(cosigner);
+    assert.equal(cosigner.algorithm, 'ml-dsa-44-cosignature');
+    assert.equal(cosigner.keyName, 'glimmer.local/audit-cosigner');
+    const text = `${ORIGIN}\n3\n${crypto.createHash('sha256').update('r').digest('base64')}\n`;
+    const sig = await cosigner.sign(Buffer.from(text));
+    assert.equal(verifyCosignature(cosigner.keyName, await cosigner.publicKey(), Buffer.from(text), sig), true);
+    assert.ok(kms.calls.some((c) => c.target === 'TrentService.Sign'));
+    await cosigner.close?.();
+  } finally {
+    for (const k of ['AWS_ENDPOINT_URL_KMS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    await kms.close();
+  }
+});
