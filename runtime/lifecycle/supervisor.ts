@@ -76,6 +76,9 @@ interface Slot {
   readonly holds: Map<string, SafetyHold>;
   /** PAUSED by a hold (so the last release resumes it; other pauses are not ours to undo). */
   safetyPaused: boolean;
+  /** The process the hold's pause was sent to: one pause per process (the agent retries a refused one itself, and a
+   *  pause queued behind a frozen process must not land after the release). */
+  pauseSentTo?: ChildProcess;
   holdCheck?: NodeJS.Timeout;
   child?: ChildProcess;
   state: LifecycleState;
@@ -405,7 +408,10 @@ export class Supervisor extends EventEmitter {
       if (slot.state !== 'ACTIVE') return;
       const reason = `safety hold: ${[...slot.holds.values()].map((h) => `${h.by}${h.decision_id ? ` (decision ${h.decision_id})` : ''}`).join(', ')}`;
       slot.safetyPaused = true;
-      this.post(slot, { type: 'pause', reason });
+      if (slot.pauseSentTo !== slot.child) {
+        slot.pauseSentTo = slot.child;
+        this.post(slot, { type: 'pause', reason });
+      }
       if (slot.holdCheck === undefined) {
         slot.holdCheck = setTimeout(() => {
           slot.holdCheck = undefined;
@@ -419,6 +425,7 @@ export class Supervisor extends EventEmitter {
     }
     if (slot.safetyPaused && slot.state === 'PAUSED') {
       slot.safetyPaused = false;
+      slot.pauseSentTo = undefined;
       this.post(slot, { type: 'resume', reason: 'safety hold released' });
     }
   }

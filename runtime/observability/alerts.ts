@@ -95,6 +95,26 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'SafetyOrderUndelivered',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#safety-order-undelivered`,
+    async active(m, now, memory) {
+      const out: { labels: Labels; summary: string }[] = [];
+      for (const s of await samples(m.safetyOrderFailures)) {
+        const labels = { target_kind: s.labels.target_kind ?? '', code: s.labels.code ?? '' };
+        // As for SafetyWriteDenied: a series seen for the first time counts from zero.
+        const h = memory.history.get(key(labels)) ?? [{ t: now, value: 0 }];
+        h.push({ t: now, value: s.value });
+        while (h.length > 1 && (h[0] as { t: number }).t < now - 300_000) h.shift();
+        memory.history.set(key(labels), h);
+        const increase = s.value - (h[0] as { value: number }).value;
+        if (increase > 0) out.push({ labels, summary: `${increase} safety order(s) not delivered in 5 minutes (target kind ${labels.target_kind}, ${labels.code})` });
+      }
+      return out;
+    },
+  },
+  {
     name: 'PlcUnreachable',
     severity: 'critical',
     forS: 60,
