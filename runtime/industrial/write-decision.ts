@@ -105,7 +105,8 @@ export function commandsOf(request: Pick<WriteRequest, 'signals' | 'values'>): C
 
 function levelCm(snapshot: PlantSnapshot, tank: string): number | undefined {
   const a = snapshot.assets[tank];
-  const m = a?.kind === 'tank' ? a.values.level_m : undefined;
+  // An image from a PLC may lack a tank's values (an untyped snapshot): no fact, as for the rule engine.
+  const m = a?.kind === 'tank' ? (a.values as Partial<typeof a.values> | undefined)?.level_m : undefined;
   return typeof m === 'number' ? Math.round(m * 100) : undefined;
 }
 
