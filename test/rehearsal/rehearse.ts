@@ -248,6 +248,9 @@ function startHost(h: RehearsalHost, configMaps: Map<string, Record<string, stri
   for (const m of c.volumeMounts ?? []) {
     const src = sources.get(m.name);
     if (!src) throw new Error(`host ${h.name}: volumeMount ${m.name} names no volume`);
+    // A mount over the directory that holds this checkout or its Node (a clone under /tmp, and the pod's /tmp
+    // scratch emptyDir) would hide the "image" itself: the machine's own directory stands in for that volume.
+    if ([REPO_ROOT, process.execPath].some((p) => p === m.mountPath || p.startsWith(`${m.mountPath.replace(/\/$/, '')}/`))) continue;
     // Mount points on this machine (empty directories, created once and left in place).
     fs.mkdirSync(m.mountPath, { recursive: true });
     binds.push(`mount --bind ${JSON.stringify(m.subPath ? path.join(src, m.subPath) : src)} ${JSON.stringify(m.mountPath)}${m.readOnly ? ` && mount -o remount,bind,ro ${JSON.stringify(m.mountPath)}` : ''}`);
