@@ -343,9 +343,9 @@ test('GIVEN a policy set Cedar cannot prepare WHEN installed THEN GLM_ERR_POLICY
   assert.ok(loaded?.type === 'policy.loaded');
   assert.deepEqual(loaded.policy_ids, [...before.sources.keys()].sort());
   assert.equal(loaded.digest, before.digest);
-  assert.throws(() => local.setPolicies({ ...before, dir: '/broken/policies', policies: { 'broken-one': 'permit (principal, action, resource' } }), (err) => {
+  assert.throws(() => local.setPolicies({ ...before, dir: '/broken/policies', policies: { 'broken-one': 'permit (principal, action, resource', 'broken-two': 'forbid (' } }), (err) => {
     assert.ok(isGlimmerError(err, 'GLM_ERR_POLICY_INVALID'));
-    assert.match(err.message, /^the policy set from "\/broken\/policies" cannot be prepared: \S/);
+    assert.match(err.message, /^the policy set from "\/broken\/policies" cannot be prepared: failed to parse policy with id `broken-(one|two)`[^;]*; failed to parse policy with id `broken-(one|two)`/);
     return true;
   });
   assert.equal(local.policies, before);
