@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, readdir } from 'node:fs/promises';
@@ -300,4 +301,47 @@ test('GIVEN ttlSeconds WHEN an SVID is issued THEN 60 s up to 30 days are accept
     // notBefore is backdated by a minute for clock skew; whole seconds in X.509.
     assert.ok(Math.abs(lifetime - (ttlSeconds + 60) * 1000) <= 1000, `lifetime ${lifetime} ms for ${ttlSeconds} s`);
   }
+});
+
+/** openssl's view of a certificate's extensions (an independent X.509 parser). */
+function opensslText(certPem: string): string {
+  return execFileSync('openssl', ['x509', '-noout', '-text'], { input: certPem, encoding: 'utf8' });
+}
+
+test('GIVEN issued SVIDs WHEN openssl prints them THEN basicConstraints, keyUsage and the URI SAN are critical, the EKU is not, the subject is O=Glimmer, and a leaf asked for no URI or no EKU has no such extension', async () => {
+  const text = opensslText(good.certPem);
+  assert.match(text, /X509v3 Basic Constraints: critical\s+CA:FALSE/);
+  assert.match(text, /X509v3 Key Usage: critical\s+Digital Signature/);
+  assert.match(text, /X509v3 Subject Alternative Name: critical\s+URI:spiffe:\/\/plant\.example\/zone\/cell1\/agent\/industrial-1/);
+  assert.match(text, /X509v3 Extended Key Usage:\s*\n/);
+  assert.doesNotMatch(text, /Extended Key Usage: critical/);
+  assert.match(text, /TLS Web Server Authentication/);
+  assert.match(text, /TLS Web Client Authentication/);
+  assert.match(text, /Subject: O ?= ?Glimmer/);
+  assert.ok(good.certPem.endsWith('-----END CERTIFICATE-----\n'));
+  const bare = await issueLeaf(ca, { uris: [], eku: [], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  const bareText = opensslText(bare.certPem);
+  assert.doesNotMatch(bareText, /Subject Alternative Name/);
+  assert.doesNotMatch(bareText, /Extended Key Usage/);
+  assert.equal(bare.spiffeId, '');
+});
+
+test('GIVEN an operator SVID WHEN an agent identity, another operator or the same operator is expected THEN only the same operator passes, and the message names what was expected', async () => {
+  const alice = await issueOperatorSvid(ca, { operator: 'alice' });
+  const check = (expect: { zone?: string; agent?: string; operator?: string }) => () => validateSvid(alice.certPem, { ...opts, expect });
+  assert.equal(check({ operator: 'alice' })().spiffeId, 'spiffe://plant.example/operator/alice');
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ zone: 'cell1' }));
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ agent: 'alice' }));
+  assert.throws(check({ operator: 'bob' }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_IDENTITY_MISMATCH') && err.message.includes('"operator/bob"'));
+});
+
+test('GIVEN a leaf that names our CA as issuer (same issuer name and key id) but is signed by another key WHEN validated THEN GLM_ERR_CERT_UNKNOWN_CA (the signature, not the name, decides)', async () => {
+  const other = await ensureCa(await tempDir(), TD);
+  const forged = await issueLeaf({ ...ca, keys: other.keys }, { uris: [good.spiffeId], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  assert.equal(new X509Certificate(forged.certPem).checkIssued(new X509Certificate(ca.certPem)), true, 'the names match');
+  rejectsWith('GLM_ERR_CERT_UNKNOWN_CA', () => validateSvid(forged.certPem, opts));
+});
+
+test('GIVEN text that is not a certificate WHEN validated THEN GLM_ERR_CERT_UNREADABLE says it cannot be parsed as X.509', () => {
+  assert.throws(() => validateSvid('not a certificate', opts), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE') && err.message === 'the certificate cannot be parsed as X.509' && err.cause !== undefined);
 });
