@@ -3,6 +3,22 @@ SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL := skip
 export NODE_OPTIONS ?=
 
+# Node.js: the release pinned in .nvmrc runs every target. A machine whose `node` is another version (Debian's or
+# NodeSource's 20, say) gets the pinned one from the npm registry into .tools/node/ (scripts/ensure-node.sh), first
+# in PATH for every recipe below, and native addons compile against its headers offline (npm_config_nodedir).
+NODE_VERSION := $(shell tr -d '[:space:]v' < .nvmrc)
+NODE_ARCH := $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
+ifeq ($(shell node --version 2>/dev/null),v$(NODE_VERSION))
+NODE_HOME := $(abspath $(dir $(shell command -v node))..)
+else
+NODE_HOME := $(CURDIR)/.tools/node/v$(NODE_VERSION)-$(NODE_ARCH)
+export PATH := $(NODE_HOME)/bin:$(PATH)
+endif
+ifneq ($(wildcard $(NODE_HOME)/include/node/node.h)$(findstring .tools/node,$(NODE_HOME)),)
+export npm_config_nodedir := $(NODE_HOME)
+endif
+NODE_STAMP := node_modules/.installed-node-v$(NODE_VERSION)
+
 TOPOLOGY ?= all
 SCENARIO ?= cold_start
 DURATION ?= 30s
@@ -11,24 +27,36 @@ CHECKERS ?= vulnscan,static-analysis,sbom-gen
 TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
-# server imports, Chromium) and the tools they call (curl, ss from iproute2, strace for the fsync count, git for the
-# mutation harness test).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace git
+# server imports, Chromium, swtpm + tpm2-tools) and the tools they call (curl, ss from iproute2, strace for the fsync
+# count, git for the mutation harness test).
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace git swtpm swtpm-tools tpm2-tools
 APT_RUN := softhsm2
+# node-gyp's toolchain: native addons are compiled from source against the pinned Node's headers.
+APT_BUILD := python3 make g++
 # Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps apt-test apt-run tools-test mutation mutation-changed clean compliance-docs
+.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs
 
 all: test
 
-# One install at a time (flock), and never wipe a populated node_modules: `npm ci` on a fresh clone, an incremental
-# `npm install` from the lockfile afterwards.
-node_modules/.installed: package.json package-lock.json
-	flock /tmp/glimmer-npm.lock sh -c 'if [ -d node_modules/typescript ]; then npm install --no-audit --no-fund; else npm ci --no-audit --no-fund; fi'
+$(NODE_HOME)/bin/node:
+	@scripts/ensure-node.sh >/dev/null
+
+node: $(NODE_HOME)/bin/node
+	@echo "node $$(node --version) at $$(command -v node)"
+
+# The stamp names the Node release: node_modules installed under another one (a copy made under Node 20, a CI cache)
+# has no such stamp, and scripts/install-deps.sh rebuilds its native addons for this Node.
+$(NODE_STAMP): package.json package-lock.json .nvmrc | $(NODE_HOME)/bin/node apt-build
+	scripts/install-deps.sh
+	rm -f node_modules/.installed node_modules/.installed-node-*
 	touch $@
 
-deps: node_modules/.installed
+deps: $(NODE_STAMP)
+
+apt-build:
+	@scripts/apt-ensure.sh $(APT_BUILD)
 
 apt-test:
 	@scripts/apt-ensure.sh $(APT_TEST)

@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${IMAGE:?set IMAGE to the repository:tag to build}"
-NODE_TAG="${NODE_TAG:-docker.io/library/node:20-bookworm}"
-RUNTIME_TAG="${RUNTIME_TAG:-gcr.io/distroless/nodejs20-debian12:nonroot}"
+# The Node release pinned in .nvmrc (Active LTS); the build stage is Debian 13 (glibc of distroless debian13).
+NODE_VERSION="$(tr -d '[:space:]v' < .nvmrc)"
+NODE_TAG="${NODE_TAG:-docker.io/library/node:${NODE_VERSION}-trixie}"
+RUNTIME_TAG="${RUNTIME_TAG:-gcr.io/distroless/nodejs${NODE_VERSION%%.*}-debian13:nonroot}"
 
 pin() { # name@sha256:<digest> of a tag, from the registry
   local digest

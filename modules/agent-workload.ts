@@ -1,24 +1,37 @@
 /**
  * One agent of the swarm in its zone's namespace: ServiceAccount (no token automount; EKS Pod Identity injects its
- * own), Deployment with a hardened pod (non-root, read-only root filesystem, seccomp RuntimeDefault, all capabilities
- * dropped, no privilege escalation), Service, HorizontalPodAutoscaler and PodDisruptionBudget.
+ * own), StatefulSet with a hardened pod (non-root, read-only root filesystem, seccomp RuntimeDefault, all capabilities
+ * dropped, no privilege escalation) and one PersistentVolumeClaim per replica for the state directory (the audit log,
+ * its segments, the PKI), Service, PodDisruptionBudget, and a HorizontalPodAutoscaler for the kinds that scale.
+ *
+ * Why a StatefulSet: the audit store must survive a rescheduled pod (an emptyDir loses the trail), each replica needs
+ * its own store (two writers on one SQLite log would fork it), and a StatefulSet rolls a replica by stopping it before
+ * starting its successor, so a single-replica agent never runs twice against the same PLCs during a rollout.
  */
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
-import { k8sObject } from './k8s';
-import type { MountedConfigMap } from './runtime-config-maps';
+import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { INodeSelector } from 'kubernetes-models/v1/NodeSelector';
+import type { IVolume } from 'kubernetes-models/v1/Volume';
+import { k8sObject, RESTRICTED_CONTAINER_SECURITY_CONTEXT, type K8sObject } from './k8s';
+import type { MountedVolume } from './runtime-config-maps';
 import type { ITerraformDependable } from './tf';
 import { checkInt, checkPattern, DNS_LABEL, invalidProp } from './validate';
 import { A2A_PORT, API_MTLS_PORT, API_PORT, ISTIO_METRICS_PORT, LABELS, MODBUS_PORT, OPCUA_PORT, type AgentSpec } from './zone-model';
 
 /**
- * The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. The kinds that accept
- * messages from other agents (runtime/agents: shutdown orders, plant snapshots) serve A2A.
+ * The ports each agent kind serves (name -> port); names carry Istio's protocol prefixes. Every kind serves A2A:
+ * safety orders reach any agent there (runtime/agents/safety-orders.ts), and shutdowns and snapshots the others.
  */
 export const KIND_PORTS: Readonly<Record<AgentSpec['kind'], Readonly<Record<string, number>>>> = {
   industrial: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT, 'tcp-modbus': MODBUS_PORT, 'tcp-opcua': OPCUA_PORT },
   cognitive: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT },
-  data: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT },
+  // Data agents take safety orders (their supervisor holds them) on A2A like the other kinds.
+  data: { 'http-api': API_PORT, 'tls-mtls-api': API_MTLS_PORT, 'tls-a2a': A2A_PORT },
 };
 export const RUNTIME_UID = 65532;
 
@@ -45,14 +58,20 @@ export interface SecretMount {
   /** The Secret in the agent's namespace (a literal or a token). */
   readonly secretName: string;
   readonly mountPath: string;
+  /** The pod starts without it (e.g. credentials only some sites use). @default false: the pod waits for it */
+  readonly optional?: boolean;
 }
+
+/** Where the runtime keeps its state (`--state-dir`): the audit log under `audit/`, on the replica's volume claim. */
+export const STATE_DIR = '/var/lib/glimmer';
+export const STATE_VOLUME = 'state';
 
 export interface AgentWorkloadProps {
   readonly agent: AgentSpec;
   /** Image reference, pinned by digest (a literal or a Terraform variable validated there). */
   readonly image: string;
-  /** ConfigMaps to mount (from RuntimeConfigMaps of the same namespace). */
-  readonly configMaps: readonly MountedConfigMap[];
+  /** Volumes to mount (RuntimeConfigMaps of the same namespace): glimmer-config first. */
+  readonly configVolumes: readonly MountedVolume[];
   /** HPA bounds. @default KIND_REPLICAS of the agent's kind */
   readonly minReplicas?: number;
   readonly maxReplicas?: number;
@@ -62,10 +81,14 @@ export interface AgentWorkloadProps {
   readonly zoneNodeAffinity?: boolean;
   /** Extra pod template annotations (values may be tokens), e.g. Istio's outbound exclusions. @default {} */
   readonly podAnnotations?: Readonly<Record<string, string>>;
-  /** Secrets to mount (the pod waits until they exist). @default [] */
+  /** Secrets to mount. @default [] */
   readonly secrets?: readonly SecretMount[];
   /** Extra environment variables (values may be tokens). @default {} */
   readonly env?: Readonly<Record<string, string>>;
+  /** Size of each replica's state volume claim. @default '10Gi' */
+  readonly stateVolumeSize?: string;
+  /** StorageClass of the state volume claims (a token allowed). @default - the cluster's default StorageClass */
+  readonly storageClassName?: string;
   /** @default { cpu: '250m', memory: '256Mi' } */
   readonly requests?: Readonly<{ cpu: string; memory: string }>;
   /** @default { cpu: '1', memory: '512Mi' } */
@@ -80,23 +103,26 @@ export class AgentWorkload extends Construct {
   constructor(scope: Construct, id: string, props: AgentWorkloadProps) {
     super(scope, id);
     const { agent } = props;
-    checkPattern('AgentWorkload', 'agent.name', agent.name, DNS_LABEL, 'a Kubernetes object name');
-    checkPattern('AgentWorkload', 'agent.zone', agent.zone, DNS_LABEL, 'a Kubernetes namespace name');
+    checkPattern(this, 'agent.name', agent.name, DNS_LABEL, 'a Kubernetes object name');
+    checkPattern(this, 'agent.zone', agent.zone, DNS_LABEL, 'a Kubernetes namespace name');
     const ports = KIND_PORTS[agent.kind];
-    if (!ports) invalidProp('AgentWorkload', 'agent.kind', agent.kind, `one of ${Object.keys(KIND_PORTS).join(', ')}`);
-    const min = checkInt('AgentWorkload', 'minReplicas', props.minReplicas ?? KIND_REPLICAS[agent.kind].min, 1, 1000);
-    const max = checkInt('AgentWorkload', 'maxReplicas', props.maxReplicas ?? KIND_REPLICAS[agent.kind].max, 1, 1000);
-    if (max < min) invalidProp('AgentWorkload', 'maxReplicas', max, `>= minReplicas (${min})`);
-    const cpu = checkInt('AgentWorkload', 'targetCpuPercent', props.targetCpuPercent ?? 70, 10, 100);
+    if (!ports) invalidProp(this, 'agent.kind', agent.kind, `one of ${Object.keys(KIND_PORTS).join(', ')}`);
+    const min = checkInt(this, 'minReplicas', props.minReplicas ?? KIND_REPLICAS[agent.kind].min, 1, 1000);
+    const max = checkInt(this, 'maxReplicas', props.maxReplicas ?? KIND_REPLICAS[agent.kind].max, 1, 1000);
+    if (max < min) invalidProp(this, 'maxReplicas', max, `>= minReplicas (${min})`);
+    const cpu = checkInt(this, 'targetCpuPercent', props.targetCpuPercent ?? 70, 10, 100);
+    const size = checkPattern(this, 'stateVolumeSize', props.stateVolumeSize ?? '10Gi', /^[1-9][0-9]*(Mi|Gi|Ti)$/, 'a size like 10Gi');
+    const config = props.configVolumes[0];
+    if (!config) invalidProp(this, 'configVolumes', [], 'at least the glimmer-config volume');
     const ns = agent.zone;
     const name = agent.name;
     const selector = { [LABELS.name]: 'glimmer', [LABELS.instance]: name };
     const labels = { ...selector, [LABELS.component]: agent.kind, [LABELS.partOf]: 'glimmer', [LABELS.zone]: ns, [LABELS.agent]: name };
     const deps = { dependsOn: props.dependsOn };
-    const add = (kind: string, object: Parameters<typeof k8sObject>[2], computedFields?: string[]) =>
-      this.objects.push(k8sObject(this, kind, object, { ...deps, computedFields }));
+    const add = <T extends K8sObject = never>(kind: string, object: NoInfer<T>, computedFields?: string[]) =>
+      this.objects.push(k8sObject<T>(this, kind, object, { ...deps, computedFields }));
 
-    add('service-account', {
+    add<IServiceAccount>('service-account', {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: { name, namespace: ns, labels },
@@ -104,32 +130,48 @@ export class AgentWorkload extends Construct {
     });
 
     // The gateway's listen ports and the plant's endpoints come from glimmer.yml (plant.external), not from flags.
-    const args = ['run', '--config', `${props.configMaps[0]?.mountPath ?? '/etc/glimmer/config'}/glimmer.yml`, '--state-dir', '/var/lib/glimmer', '--api-port', String(API_PORT)];
+    const args = ['run', '--config', `${config.mountPath}/glimmer.yml`, '--state-dir', STATE_DIR, '--api-port', String(API_PORT)];
     const secrets = props.secrets ?? [];
     for (const s of secrets) {
-      checkPattern('AgentWorkload', 'secrets.name', s.name, DNS_LABEL, 'a volume name');
-      checkPattern('AgentWorkload', 'secrets.secretName', s.secretName, DNS_LABEL, 'a Kubernetes Secret name');
-      if (!s.mountPath.startsWith('/')) invalidProp('AgentWorkload', `secrets ${s.name} mountPath`, s.mountPath, 'an absolute path');
+      checkPattern(this, 'secrets.name', s.name, DNS_LABEL, 'a volume name');
+      checkPattern(this, 'secrets.secretName', s.secretName, DNS_LABEL, 'a Kubernetes Secret name');
+      if (!s.mountPath.startsWith('/')) invalidProp(this, `secrets ${s.name} mountPath`, s.mountPath, 'an absolute path');
     }
-    const env = { GLIMMER_AGENT: name, GLIMMER_ZONE: ns, GLIMMER_AGENT_KIND: agent.kind, ...(props.env ?? {}) };
-    const affinity: Record<string, unknown> = {
-      podAntiAffinity: {
-        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }],
-      },
-    };
-    if (props.zoneNodeAffinity ?? true) {
-      affinity.nodeAffinity = {
-        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: LABELS.zone, operator: 'In', values: [ns] }] }] },
-      };
-    }
+    const env = { GLIMMER_RUNTIME_MODE: 'cluster', GLIMMER_AGENT: name, GLIMMER_ZONE: ns, GLIMMER_AGENT_KIND: agent.kind, ...(props.env ?? {}) };
+    const preferSpread = { podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } }, weight: 100 };
+    const zoneNodes: INodeSelector = { nodeSelectorTerms: [{ matchExpressions: [{ key: LABELS.zone, operator: 'In', values: [ns] }] }] };
+    const volumes: IVolume[] = [
+      ...props.configVolumes.map((v) => v.volume),
+      ...secrets.map((s): IVolume => ({ name: s.name, secret: { secretName: s.secretName, defaultMode: 0o440, ...(s.optional ? { optional: true } : {}) } })),
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+    ];
 
-    add('deployment', {
+    // A fixed-size agent gets no HPA (it would only need metrics-server to say so); a scaling one owns spec.replicas.
+    const scales = max > min;
+    add<IStatefulSet>('statefulset', {
       apiVersion: 'apps/v1',
-      kind: 'Deployment',
+      kind: 'StatefulSet',
       metadata: { name, namespace: ns, labels },
       spec: {
+        serviceName: name,
+        replicas: min,
         selector: { matchLabels: selector },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        // Replicas are independent (each its own log): start and stop them together, not one by one.
+        podManagementPolicy: 'Parallel',
+        // The controller deletes a replica before creating its successor: never two agents on the same PLCs.
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        // Audit evidence outlives the workload: deleting or scaling down never deletes a claim.
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        volumeClaimTemplates: [{
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: STATE_VOLUME, labels: selector },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            resources: { requests: { storage: size } },
+            ...(props.storageClassName ? { storageClassName: props.storageClassName } : {}),
+          },
+        }],
         template: {
           metadata: {
             labels,
@@ -150,9 +192,13 @@ export class AgentWorkload extends Construct {
               runAsUser: RUNTIME_UID,
               runAsGroup: RUNTIME_UID,
               fsGroup: RUNTIME_UID,
+              fsGroupChangePolicy: 'OnRootMismatch',
               seccompProfile: { type: 'RuntimeDefault' },
             },
-            affinity,
+            affinity: {
+              podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [preferSpread] },
+              ...((props.zoneNodeAffinity ?? true) ? { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: zoneNodes } } : {}),
+            },
             topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } }],
             containers: [{
               name: 'agent',
@@ -160,37 +206,25 @@ export class AgentWorkload extends Construct {
               imagePullPolicy: 'IfNotPresent',
               args,
               env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
-              ports: Object.entries(ports).map(([portName, port]) => ({ name: portName, containerPort: port, protocol: 'TCP' })),
-              securityContext: {
-                runAsNonRoot: true,
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              ports: Object.entries(ports).map(([portName, port]) => ({ name: portName, containerPort: port, protocol: 'TCP' as const })),
+              securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
               resources: { requests: { ...(props.requests ?? { cpu: '250m', memory: '256Mi' }) }, limits: { ...(props.limits ?? { cpu: '1', memory: '512Mi' }) } },
               readinessProbe: { httpGet: { path: '/healthz', port: API_PORT }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: '/healthz', port: API_PORT }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
               volumeMounts: [
-                ...props.configMaps.map((c) => ({ name: c.name, mountPath: c.mountPath, readOnly: true })),
+                ...props.configVolumes.map((v) => ({ name: v.volume.name, mountPath: v.mountPath, readOnly: true })),
                 ...secrets.map((s) => ({ name: s.name, mountPath: s.mountPath, readOnly: true })),
-                { name: 'state', mountPath: '/var/lib/glimmer' },
+                { name: STATE_VOLUME, mountPath: STATE_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             }],
-            volumes: [
-              ...props.configMaps.map((c) => ({ name: c.name, configMap: { name: c.name } })),
-              ...secrets.map((s) => ({ name: s.name, secret: { secretName: s.secretName, defaultMode: 0o440 } })),
-              { name: 'state', emptyDir: { sizeLimit: '1Gi' } },
-              { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
-            ],
+            volumes,
           },
         },
       },
-    }, ['metadata.labels', 'metadata.annotations', 'spec.replicas']);
+    }, ['metadata.labels', 'metadata.annotations', ...(scales ? ['spec.replicas'] : [])]);
 
-    add('service', {
+    add<IService>('service', {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name, namespace: ns, labels },
@@ -198,29 +232,33 @@ export class AgentWorkload extends Construct {
         type: 'ClusterIP',
         selector,
         ports: [
-          ...Object.entries(ports).map(([portName, port]) => ({ name: portName, port, targetPort: port, protocol: 'TCP' })),
-          { name: 'http-envoy-prom', port: ISTIO_METRICS_PORT, targetPort: ISTIO_METRICS_PORT, protocol: 'TCP' },
+          ...Object.entries(ports).map(([portName, port]) => ({ name: portName, port, targetPort: port, protocol: 'TCP' as const })),
+          { name: 'http-envoy-prom', port: ISTIO_METRICS_PORT, targetPort: ISTIO_METRICS_PORT, protocol: 'TCP' as const },
         ],
       },
     });
 
-    add('hpa', {
-      apiVersion: 'autoscaling/v2',
-      kind: 'HorizontalPodAutoscaler',
-      metadata: { name, namespace: ns, labels },
-      spec: {
-        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-        minReplicas: min,
-        maxReplicas: max,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: cpu } } }],
-      },
-    });
+    if (scales) {
+      add<IHorizontalPodAutoscaler>('hpa', {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name, namespace: ns, labels },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name },
+          minReplicas: min,
+          maxReplicas: max,
+          metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: cpu } } }],
+        },
+      });
+    }
 
-    add('pdb', {
+    // maxUnavailable, not minAvailable: on a one-replica agent minAvailable 1 blocks every node drain; this lets a
+    // drain move the agent (it restarts on its volume) while a multi-replica agent loses at most one at a time.
+    add<IPodDisruptionBudget>('pdb', {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata: { name, namespace: ns, labels },
-      spec: { minAvailable: 1, selector: { matchLabels: selector } },
+      spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
     });
   }
 }

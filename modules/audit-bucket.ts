@@ -31,8 +31,8 @@ export class AuditBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditBucketProps) {
     super(scope, id);
-    const days = checkInt('AuditBucket', 'retentionDays', props.retentionDays ?? 2555, 1, 36500);
-    const mode = checkOneOf('AuditBucket', 'mode', props.mode ?? 'COMPLIANCE', OBJECT_LOCK_MODES);
+    const days = checkInt(this, 'retentionDays', props.retentionDays ?? 2555, 1, 36500);
+    const mode = checkOneOf(this, 'mode', props.mode ?? 'COMPLIANCE', OBJECT_LOCK_MODES);
     this.bucket = new S3Bucket(this, 'bucket', {
       bucket: props.bucketName,
       objectLockEnabled: true,

@@ -28,10 +28,10 @@ export class HsmCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: HsmClusterProps) {
     super(scope, id);
-    const hsmType = checkOneOf('HsmCluster', 'hsmType', props.hsmType ?? 'hsm2m.medium', HSM_TYPES);
-    const mode = checkOneOf('HsmCluster', 'mode', props.mode ?? 'FIPS', HSM_MODES);
-    const count = checkInt('HsmCluster', 'hsmCount', props.hsmCount ?? 2, 2, 28);
-    if (props.subnetIds.length < count) invalidProp('HsmCluster', 'subnetIds', props.subnetIds.length, `at least hsmCount (${count}) subnets in distinct AZs`);
+    const hsmType = checkOneOf(this, 'hsmType', props.hsmType ?? 'hsm2m.medium', HSM_TYPES);
+    const mode = checkOneOf(this, 'mode', props.mode ?? 'FIPS', HSM_MODES);
+    const count = checkInt(this, 'hsmCount', props.hsmCount ?? 2, 2, 28);
+    if (props.subnetIds.length < count) invalidProp(this, 'subnetIds', props.subnetIds.length, `at least hsmCount (${count}) subnets in distinct AZs`);
     this.cluster = new CloudhsmV2Cluster(this, 'cluster', {
       hsmType,
       mode,

@@ -29,8 +29,14 @@ export interface HsmKeyStoreProps {
   /** The role allowed Decrypt/GenerateDataKey on the data key. */
   readonly consumerRoleArn: string;
   /**
-   * When true (or a token true at plan), Decrypt/GenerateDataKey require a Nitro attestation document whose
-   * image SHA-384 equals `attestationImageSha384`. @default true
+   * The workload the key is bound to: EKS Pod Identity session tags the role's sessions carry (eks-cluster-name,
+   * kubernetes-namespace, kubernetes-service-account). Only sessions of these pods may use the key. @default - any session of the role
+   */
+  readonly workload?: { readonly clusterName: string; readonly namespaces: readonly string[]; readonly serviceAccounts: readonly string[] };
+  /**
+   * Nitro Enclaves only: Decrypt/GenerateDataKey also require an enclave attestation document whose image SHA-384
+   * equals `attestationImageSha384`. EKS pods are not enclaves (their requests carry no attestation): turn this on only
+   * for enclave node groups. A boolean or a token. @default false
    */
   readonly enforceAttestation?: unknown;
   /** Hex SHA-384 of the attested image (PCR0), usually `tpm_attestation.pcr_policy_hash`. @default '' */
@@ -51,12 +57,12 @@ export class HsmKeyStore extends Construct {
   constructor(scope: Construct, id: string, props: HsmKeyStoreProps) {
     super(scope, id);
     if (!isUnresolved(props.keyStorePassword)) {
-      invalidProp('HsmKeyStore', 'keyStorePassword', '<literal redacted>', 'a reference to a sensitive Terraform variable (a literal would be written into cdk.tf.json)');
+      invalidProp(this, 'keyStorePassword', '<literal redacted>', 'a reference to a sensitive Terraform variable (a literal would be written into cdk.tf.json)');
     }
-    const stage = checkOneOf('HsmKeyStore', 'stage', props.stage ?? 'CLUSTER', HSM_STAGES as unknown as string[]);
+    const stage = checkOneOf(this, 'stage', props.stage ?? 'CLUSTER', HSM_STAGES as unknown as string[]);
     const storeCount = Token.asNumber(Fn.conditional(Fn.contains(['KEY_STORE', 'KEYS'], stage), 1, 0));
     const keyCount = Token.asNumber(Fn.conditional(Fn.contains(['KEYS'], stage), 1, 0));
-    const enforce = props.enforceAttestation ?? true;
+    const enforce = props.enforceAttestation ?? false;
 
     this.keyStore = new KmsCustomKeyStore(this, 'store', {
       count: storeCount,
@@ -69,15 +75,21 @@ export class HsmKeyStore extends Construct {
     });
 
     const use = ['kms:Decrypt', 'kms:GenerateDataKey'];
+    // Measured boot is proven by the runtime itself against the signed release manifest; the key is bound to the
+    // workload's identity (Pod Identity session tags), which every pod request carries.
+    const w = props.workload;
+    const workload = w
+      ? { StringEquals: { 'aws:PrincipalTag/eks-cluster-name': w.clusterName, 'aws:PrincipalTag/kubernetes-namespace': [...w.namespaces], 'aws:PrincipalTag/kubernetes-service-account': [...w.serviceAccounts] } }
+      : {};
     const attested = {
-      Sid: 'RuntimeDataKeyUseOnlyFromAttestedImage',
+      Sid: 'RuntimeDataKeyUseOnlyFromAttestedEnclave',
       Effect: 'Allow',
       Principal: { AWS: props.consumerRoleArn },
       Action: use,
       Resource: '*',
-      Condition: { StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': props.attestationImageSha384 ?? '' } },
+      Condition: { ...workload, StringEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': props.attestationImageSha384 ?? '' } },
     };
-    const unattested = { Sid: 'RuntimeDataKeyUse', Effect: 'Allow', Principal: { AWS: props.consumerRoleArn }, Action: use, Resource: '*' };
+    const unattested = { Sid: 'RuntimeDataKeyUseFromItsWorkload', Effect: 'Allow', Principal: { AWS: props.consumerRoleArn }, Action: use, Resource: '*', ...(w ? { Condition: workload } : {}) };
     const describe = { Sid: 'RuntimeDescribesDataKey', Effect: 'Allow', Principal: { AWS: props.consumerRoleArn }, Action: ['kms:DescribeKey'], Resource: '*' };
     const useStatements = isUnresolved(enforce) ? Fn.conditional(enforce, [attested], [unattested]) : enforce ? [attested] : [unattested];
 

@@ -21,8 +21,8 @@ export class ImageRepository extends Construct {
 
   constructor(scope: Construct, id: string, props: ImageRepositoryProps) {
     super(scope, id);
-    const name = checkPattern('ImageRepository', 'name', props.name ?? 'glimmer/runtime', /^[a-z0-9]+([._/-][a-z0-9]+)*$/, 'an ECR repository name (lower-case, . _ / -)');
-    const days = checkInt('ImageRepository', 'untaggedExpiryDays', props.untaggedExpiryDays ?? 14, 1, 3650);
+    const name = checkPattern(this, 'name', props.name ?? 'glimmer/runtime', /^[a-z0-9]+([._/-][a-z0-9]+)*$/, 'an ECR repository name (lower-case, . _ / -)');
+    const days = checkInt(this, 'untaggedExpiryDays', props.untaggedExpiryDays ?? 14, 1, 3650);
     this.repository = new EcrRepository(this, 'repository', {
       name,
       imageTagMutability: 'IMMUTABLE',

@@ -5,10 +5,16 @@
  */
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
-import { k8sObject, type K8sObject } from './k8s';
+import type { IAuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
+import type { IPeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
+import { GATEWAY_CLIENT_PORTS } from './istio-mesh';
+import { k8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
 import { checkPattern } from './validate';
 import { checkZoneModel, A2A_PORT, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
+
+/** Istio serves PeerAuthentication as security.istio.io/v1; the models ship its (identical) v1beta1 schema only. */
+type PeerAuthenticationV1 = Omit<IPeerAuthentication, 'apiVersion'> & { apiVersion: 'security.istio.io/v1' };
 
 export interface MeshPoliciesProps {
   readonly zones: readonly ZoneSpec[];
@@ -21,6 +27,11 @@ export interface MeshPoliciesProps {
   /** Namespace and service account of the ingress gateway. @default 'istio-ingress', 'istio-ingressgateway' */
   readonly gatewayNamespace?: string;
   readonly gatewayServiceAccount?: string;
+  /**
+   * Zones where an agent serves A2A: an a2a conduit opens the A2A port back into its source zone only if something
+   * there listens (a policy opening a port no Service targets is a hole with no purpose). @default - every zone
+   */
+  readonly a2aZones?: readonly string[];
   /** @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
@@ -31,12 +42,13 @@ export class MeshPolicies extends Construct {
   constructor(scope: Construct, id: string, props: MeshPoliciesProps) {
     super(scope, id);
     checkZoneModel({ zones: props.zones, conduits: props.conduits, agents: [], trustDomain: props.trustDomain });
-    const td = checkPattern('MeshPolicies', 'trustDomain', props.trustDomain, /^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?$/, 'a DNS-like trust domain');
+    const td = checkPattern(this, 'trustDomain', props.trustDomain, /^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?$/, 'a DNS-like trust domain');
     const root = props.rootNamespace ?? 'istio-system';
     const gwNs = props.gatewayNamespace ?? 'istio-ingress';
     const gwSa = props.gatewayServiceAccount ?? 'istio-ingressgateway';
-    const add = (idPart: string, object: K8sObject) => this.objects.push(k8sObject(this, idPart, object, { dependsOn: props.dependsOn }));
-    const allow = (namespace: string, name: string, principals: string[], ports?: number[]): K8sObject => ({
+    type Policy = IAuthorizationPolicy | PeerAuthenticationV1;
+    const add = (idPart: string, object: Policy) => this.objects.push(k8sObject<Policy>(this, idPart, object, { dependsOn: props.dependsOn }));
+    const allow = (namespace: string, name: string, principals: string[], ports?: readonly number[]): IAuthorizationPolicy => ({
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
       metadata: { name, namespace },
@@ -62,7 +74,8 @@ export class MeshPolicies extends Construct {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
       metadata: { name: 'allow-inbound', namespace: gwNs },
-      spec: { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['8080', '8443'] } }] }] },
+      // AuthorizationPolicy ports are the pod's (the Service's target ports), 80/443 for the gateway chart.
+      spec: { selector: { matchLabels: { istio: 'ingressgateway' } }, action: 'ALLOW', rules: [{ to: [{ operation: { ports: GATEWAY_CLIENT_PORTS.map(String) } }] }] },
     });
     for (const zone of props.zones) {
       add(`${zone.name}-allow-same-zone`, allow(zone.name, 'allow-same-zone', [`${td}/ns/${zone.name}/sa/*`]));
@@ -70,7 +83,7 @@ export class MeshPolicies extends Construct {
     for (const c of props.conduits) {
       add(`${c.to}-conduit-${c.from}`, allow(c.to, `conduit-${c.from}-to-${c.to}`, [`${td}/ns/${c.from}/sa/*`], portsOf(c.protocols)));
       // A2A is a conversation between agents: either end may call, as the runtime's PDP reads an a2a conduit.
-      if (c.protocols.includes('a2a')) add(`${c.from}-a2a-conduit-${c.to}`, allow(c.from, `a2a-conduit-${c.to}-to-${c.from}`, [`${td}/ns/${c.to}/sa/*`], [A2A_PORT]));
+      if (c.protocols.includes('a2a') && (!props.a2aZones || props.a2aZones.includes(c.from))) add(`${c.from}-a2a-conduit-${c.to}`, allow(c.from, `a2a-conduit-${c.to}-to-${c.from}`, [`${td}/ns/${c.to}/sa/*`], [A2A_PORT]));
     }
     add('control-zone-allow-ingress-gateway', allow(props.controlZoneNamespace, 'allow-ingress-gateway', [`${td}/ns/${gwNs}/sa/${gwSa}`], [API_PORT]));
   }

@@ -26,6 +26,11 @@ export interface PlatformKeyProps {
    * @default []
    */
   readonly ebsLaunchRoleArns?: readonly string[];
+  /**
+   * Services that encrypt with this key on their own behalf: CloudWatch Logs (log groups of this account only) and
+   * EventBridge (delivering to an encrypted SQS queue). @default false
+   */
+  readonly logsAndEvents?: { readonly accountId: string } | false;
   /** Waiting period before deletion, days. @default 30 */
   readonly deletionWindowDays?: number;
 }
@@ -36,8 +41,8 @@ export class PlatformKey extends Construct {
 
   constructor(scope: Construct, id: string, props: PlatformKeyProps) {
     super(scope, id);
-    const aliasName = checkPattern('PlatformKey', 'aliasName', props.aliasName ?? 'glimmer/platform', /^[A-Za-z0-9/_-]{1,250}$/, 'an alias name of letters, digits, /, _ and -');
-    const window = checkInt('PlatformKey', 'deletionWindowDays', props.deletionWindowDays ?? 30, 7, 30);
+    const aliasName = checkPattern(this, 'aliasName', props.aliasName ?? 'glimmer/platform', /^[A-Za-z0-9/_-]{1,250}$/, 'an alias name of letters, digits, /, _ and -');
+    const window = checkInt(this, 'deletionWindowDays', props.deletionWindowDays ?? 30, 7, 30);
     const statements: PolicyStatement[] = [
       adminStatement(props.accountRootArn),
       {
@@ -49,6 +54,26 @@ export class PlatformKey extends Construct {
         Condition: { StringEquals: { 'kms:ViaService': `eks.${props.region}.amazonaws.com` } },
       },
     ];
+    if (props.logsAndEvents) {
+      statements.push(
+        {
+          Sid: 'CloudWatchLogsOfThisAccount',
+          Effect: 'Allow',
+          Principal: { Service: `logs.${props.region}.amazonaws.com` },
+          Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
+          Resource: '*',
+          Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:*:logs:${props.region}:${props.logsAndEvents.accountId}:*` } },
+        },
+        {
+          Sid: 'EventBridgeToEncryptedQueues',
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:SourceAccount': props.logsAndEvents.accountId } },
+        },
+      );
+    }
     if ((props.s3WriterRoleArns ?? []).length > 0) {
       statements.push({
         Sid: 'AuditBucketThroughS3Only',

@@ -5,6 +5,8 @@
  */
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import type { IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { escapeDeep, k8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
 import { checkPattern, DNS_LABEL, invalidProp } from './validate';
@@ -27,6 +29,8 @@ export interface RuntimeMonitoringProps {
   readonly selectorLabels?: Readonly<Record<string, string>>;
   /** @default '30s' */
   readonly scrapeInterval?: string;
+  /** Terraform `count` of every object: 1, 0, or a token (the prometheus_operator variable). @default 1 */
+  readonly enabled?: number;
   /** @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
@@ -37,11 +41,12 @@ export class RuntimeMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: RuntimeMonitoringProps) {
     super(scope, id);
     const extra = props.selectorLabels ?? { release: 'prometheus' };
-    const interval = checkPattern('RuntimeMonitoring', 'scrapeInterval', props.scrapeInterval ?? '30s', /^[1-9][0-9]*(s|m)$/, 'a duration like 30s or 1m');
+    const interval = checkPattern(this, 'scrapeInterval', props.scrapeInterval ?? '30s', /^[1-9][0-9]*(s|m)$/, 'a duration like 30s or 1m');
     const deps = { dependsOn: props.dependsOn };
+    const count = props.enabled ?? 1;
     for (const ns of props.namespaces) {
-      checkPattern('RuntimeMonitoring', 'namespaces', ns, DNS_LABEL, 'Kubernetes namespace names');
-      this.objects.push(k8sObject(this, `${ns}-service-monitor`, {
+      checkPattern(this, 'namespaces', ns, DNS_LABEL, 'Kubernetes namespace names');
+      this.objects.push(k8sObject<IServiceMonitor>(this, `${ns}-service-monitor`, {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'ServiceMonitor',
         metadata: { name: 'glimmer', namespace: ns, labels: { ...extra, [LABELS.partOf]: 'glimmer' } },
@@ -50,20 +55,20 @@ export class RuntimeMonitoring extends Construct {
           namespaceSelector: { matchNames: [ns] },
           endpoints: [{ port: 'http-envoy-prom', path: '/stats/prometheus', interval }],
         },
-      }, deps));
+      }, { ...deps, count }));
     }
     const groups = props.ruleGroups ?? [];
     if (groups.length > 0) {
-      const ruleNs = checkPattern('RuntimeMonitoring', 'ruleNamespace', props.ruleNamespace ?? 'monitoring', DNS_LABEL, 'a Kubernetes namespace name');
+      const ruleNs = checkPattern(this, 'ruleNamespace', props.ruleNamespace ?? 'monitoring', DNS_LABEL, 'a Kubernetes namespace name');
       for (const g of groups) {
-        if (typeof g.name !== 'string' || !Array.isArray(g.rules)) invalidProp('RuntimeMonitoring', 'ruleGroups', g, 'groups with a name and a rules list');
+        if (typeof g.name !== 'string' || !Array.isArray(g.rules)) invalidProp(this, 'ruleGroups', g, 'groups with a name and a rules list');
       }
-      this.objects.push(k8sObject(this, 'prometheus-rule', {
+      this.objects.push(k8sObject<IPrometheusRule>(this, 'prometheus-rule', {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PrometheusRule',
         metadata: { name: 'glimmer', namespace: ruleNs, labels: { ...extra, [LABELS.partOf]: 'glimmer' } },
-        spec: { groups: escapeDeep(groups) },
-      }, deps));
+        spec: { groups: escapeDeep(groups) as NonNullable<IPrometheusRule['spec']>['groups'] },
+      }, { ...deps, count }));
     }
   }
 }

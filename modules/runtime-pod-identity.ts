@@ -41,19 +41,23 @@ export class RuntimePodIdentity extends Construct {
       name: 'glimmer-runtime-audit',
       policy: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Sid: 'WriteSealedSegments', Effect: 'Allow', Action: ['s3:PutObject'], Resource: `${props.auditBucketArn}/segments/*` }],
+        Statement: [
+          // PutObjectRetention: each sealed segment is written with its own Object Lock retain-until date.
+          { Sid: 'WriteSealedSegments', Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject'], Resource: `${props.auditBucketArn}/segments/*` },
+          { Sid: 'ListOwnSegments', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: props.auditBucketArn, Condition: { StringLike: { 's3:prefix': ['segments/*'] } } },
+        ],
       }),
     });
   }
 
-  /** Allows kms:Sign (and GetPublicKey) on this key and no other. */
-  allowSigningWith(signingKeyArn: string): IamRolePolicy {
+  /** Allows kms:Sign (and GetPublicKey) on these keys and no other. */
+  allowSigningWith(signingKeyArns: readonly string[]): IamRolePolicy {
     return new IamRolePolicy(this, 'sign-policy', {
       role: this.role.id,
       name: 'glimmer-runtime-sign',
       policy: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Sid: 'SignAuditCheckpoints', Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: signingKeyArn }],
+        Statement: [{ Sid: 'SignAuditCheckpoints', Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: [...signingKeyArns] }],
       }),
     });
   }
@@ -61,8 +65,8 @@ export class RuntimePodIdentity extends Construct {
   /** One Pod Identity association per service account (one per agent). */
   associate(clusterName: string, serviceAccounts: readonly ServiceAccountRef[]): void {
     for (const sa of serviceAccounts) {
-      checkPattern('RuntimePodIdentity', 'serviceAccounts.namespace', sa.namespace, DNS_LABEL, 'a Kubernetes namespace name');
-      checkPattern('RuntimePodIdentity', 'serviceAccounts.name', sa.name, DNS_LABEL, 'a Kubernetes service account name');
+      checkPattern(this, 'serviceAccounts.namespace', sa.namespace, DNS_LABEL, 'a Kubernetes namespace name');
+      checkPattern(this, 'serviceAccounts.name', sa.name, DNS_LABEL, 'a Kubernetes service account name');
       this.associations.push(new EksPodIdentityAssociation(this, `${sa.namespace}-${sa.name}`, {
         clusterName,
         namespace: sa.namespace,

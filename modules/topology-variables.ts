@@ -12,9 +12,14 @@ export const DEPLOYMENT_MODELS = ['ISA95_ZONED', 'HYPERSCALE'] as const;
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];
 export const SCALING_POLICIES = ['AI_PREDICTIVE_2023', 'PREDICTIVE_FORECAST_ONLY', 'NONE'] as const;
 export const MESH_ENCRYPTION_MODES = ['FIPS_140_2', 'PQC_HYBRID'] as const;
-/** The Istio release pinned by default (COMPLIANCE_POLICY=pqc needs >= 1.27). */
-export const DEFAULT_ISTIO_VERSION = '1.27.3';
-export const ISTIO_VERSION_PATTERN = '^1\\.(2[7-9]|[3-9][0-9])\\.[0-9]+$';
+/** Post-quantum key exchange policy of the mesh and of the runtime's own TLS (one variable, `pq_mode`). */
+export const PQ_MODES = ['pqc-only', 'hybrid-preferred', 'classical'] as const;
+export const DEFAULT_PQ_MODE = 'hybrid-preferred';
+/** Hybrid first, classical fallback: what `hybrid-preferred` offers (meshConfig.tlsDefaults.ecdhCurves). */
+export const HYBRID_ECDH_CURVES = ['X25519MLKEM768', 'X25519', 'P-256'] as const;
+/** The Istio release pinned by default: the newest patch of a supported minor (1.27 and 1.28 are end of life). */
+export const DEFAULT_ISTIO_VERSION = '1.30.3';
+export const ISTIO_VERSION_PATTERN = '^1\\.(29|[3-9][0-9])\\.[0-9]+$';
 export const DEFAULT_ROOT_KEY_HANDLE = 'aws-kms:///keys/root-key-001';
 
 export interface TopologyVariablesProps {
@@ -26,6 +31,8 @@ export interface TopologyVariablesProps {
   readonly defaultControlZone?: string;
   /** Default of `safety_zone_level`. @default 3 */
   readonly defaultSafetyZoneLevel?: number;
+  /** Extra validations of `cluster_autoscaling` (the cloud stack's node budget against vpc_cidr). @default [] */
+  readonly scalingValidations?: ReadonlyArray<{ condition: string; errorMessage: string }>;
 }
 
 /** HCL that lists strings, for conditions and messages. */
@@ -41,17 +48,18 @@ export class TopologyVariables extends Construct {
   readonly serviceMesh: TerraformVariable;
   readonly quantumSafe: TerraformVariable;
   readonly tpmAttestation: TerraformVariable;
+  readonly pqMode: TerraformVariable;
 
   constructor(scope: Construct, id: string, props: TopologyVariablesProps) {
     super(scope, id);
     const model = props.deploymentModel ?? 'ISA95_ZONED';
-    if (!DEPLOYMENT_MODELS.includes(model)) invalidProp('TopologyVariables', 'deploymentModel', model, `one of ${DEPLOYMENT_MODELS.join(', ')}`);
+    if (!DEPLOYMENT_MODELS.includes(model)) invalidProp(this, 'deploymentModel', model, `one of ${DEPLOYMENT_MODELS.join(', ')}`);
     const dmzZones = props.zones.filter((z) => z.isa95Level === 3.5).map((z) => z.name.toUpperCase());
-    if (dmzZones.length === 0) invalidProp('TopologyVariables', 'zones', props.zones.map((z) => z.name), 'a zone model with a zone at ISA-95 level 3.5 (the DMZ)');
+    if (dmzZones.length === 0) invalidProp(this, 'zones', props.zones.map((z) => z.name), 'a zone model with a zone at ISA-95 level 3.5 (the DMZ)');
     const controlDefault = props.defaultControlZone ?? dmzZones[0];
-    if (!dmzZones.includes(String(controlDefault).toUpperCase())) invalidProp('TopologyVariables', 'defaultControlZone', controlDefault, `one of ${dmzZones.join(', ')}`);
+    if (!dmzZones.includes(String(controlDefault).toUpperCase())) invalidProp(this, 'defaultControlZone', controlDefault, `one of ${dmzZones.join(', ')}`);
     const safetyDefault = props.defaultSafetyZoneLevel ?? 3;
-    if (!Number.isInteger(safetyDefault) || safetyDefault < 1 || safetyDefault > 4) invalidProp('TopologyVariables', 'defaultSafetyZoneLevel', safetyDefault, 'an integer 1..4');
+    if (!Number.isInteger(safetyDefault) || safetyDefault < 1 || safetyDefault > 4) invalidProp(this, 'defaultSafetyZoneLevel', safetyDefault, 'an integer 1..4');
 
     const variable = (name: string, config: ConstructorParameters<typeof TerraformVariable>[2]): TerraformVariable => {
       const v = new TerraformVariable(this, name, config);
@@ -103,7 +111,7 @@ export class TopologyVariables extends Construct {
       type: 'object({min_size = optional(number, 3), max_size = optional(number, 30), desired_size = optional(number), scaling_policy = optional(string, "AI_PREDICTIVE_2023"), metrics_window = optional(string, "5m")})',
       default: {},
       nullable: false,
-      description: 'Worker nodes of the cloud cluster (totals across the per-AZ node groups) and the ASG scaling policy.',
+      description: 'Worker nodes of the cloud cluster: min_size is the floor held by the per-AZ managed node groups (ceil(min_size/3) each, at most 450), max_size the ceiling Karpenter scales to (checked against the private subnets\' addresses); scaling_policy is Karpenter\'s consolidation (AI_PREDICTIVE_2023: empty or underused nodes, PREDICTIVE_FORECAST_ONLY: empty nodes only, NONE: never), metrics_window how long before it consolidates. desired_size is ignored (Karpenter decides).',
       validation: [
         {
           condition: '${var.cluster_autoscaling.min_size >= 1 && var.cluster_autoscaling.max_size >= var.cluster_autoscaling.min_size && floor(var.cluster_autoscaling.min_size) == var.cluster_autoscaling.min_size && floor(var.cluster_autoscaling.max_size) == var.cluster_autoscaling.max_size}',
@@ -119,41 +127,70 @@ export class TopologyVariables extends Construct {
         },
         {
           condition: '${can(regex("^[1-9][0-9]*[sm]$", var.cluster_autoscaling.metrics_window)) && try(tonumber(trimsuffix(trimsuffix(var.cluster_autoscaling.metrics_window, "s"), "m")) * (endswith(var.cluster_autoscaling.metrics_window, "m") ? 60 : 1) <= 3600, false)}',
-          errorMessage: 'cluster_autoscaling.metrics_window must be a duration like 300s or 5m, at most 60m (the predictive scaling buffer), received "${var.cluster_autoscaling.metrics_window}".',
+          errorMessage: 'cluster_autoscaling.metrics_window must be a duration like 300s or 5m, at most 60m (how long a node stays empty or underused before Karpenter consolidates it), received "${var.cluster_autoscaling.metrics_window}".',
         },
+        ...(props.scalingValidations ?? []),
       ],
     });
     this.serviceMesh = variable('service_mesh', {
-      type: `object({istio_version = optional(string, "${DEFAULT_ISTIO_VERSION}"), encryption_mode = optional(string, "FIPS_140_2")})`,
+      type: `object({istio_version = optional(string, "${DEFAULT_ISTIO_VERSION}"), encryption_mode = optional(string)})`,
       default: {},
       nullable: false,
-      description: 'Istio chart version (pinned, >= 1.27) and the mesh TLS policy: FIPS_140_2 (COMPLIANCE_POLICY=fips-140-2) or PQC_HYBRID (COMPLIANCE_POLICY=pqc, X25519MLKEM768).',
+      description: 'Istio chart version (pinned, >= 1.29; 1.27 and 1.28 are end of life) and the FIPS choice: encryption_mode FIPS_140_2 (COMPLIANCE_POLICY=fips-140-2, needs pq_mode classical) or PQC_HYBRID (a synonym of pq_mode hybrid-preferred or pqc-only); unset: decided by pq_mode alone.',
       validation: [
         {
           condition: `\${can(regex("${ISTIO_VERSION_PATTERN.replace(/\\/g, '\\\\')}", var.service_mesh.istio_version))}`,
-          errorMessage: 'service_mesh.istio_version must be a pinned Istio release 1.27.0 or later (like 1.27.3), received "${var.service_mesh.istio_version}".',
+          errorMessage: `service_mesh.istio_version must be a pinned Istio release 1.29.0 or later (like ${DEFAULT_ISTIO_VERSION}; 1.27 and 1.28 are end of life), received "\${var.service_mesh.istio_version}".`,
         },
         {
-          condition: `\${contains(${hclList(MESH_ENCRYPTION_MODES)}, var.service_mesh.encryption_mode)}`,
-          errorMessage: `service_mesh.encryption_mode must be one of ${MESH_ENCRYPTION_MODES.join(', ')}, received "\${var.service_mesh.encryption_mode}".`,
+          condition: `\${var.service_mesh.encryption_mode == null || contains(${hclList(MESH_ENCRYPTION_MODES)}, coalesce(var.service_mesh.encryption_mode, "unset"))}`,
+          errorMessage: `service_mesh.encryption_mode must be one of ${MESH_ENCRYPTION_MODES.join(', ')} (or unset), received "\${coalesce(var.service_mesh.encryption_mode, "null")}".`,
         },
       ],
     });
     this.quantumSafe = variable('quantum_safe', {
-      type: 'object({kyber_512_hybrid = optional(bool, true), dilithium_aes_fusion = optional(bool, false)})',
+      type: 'object({kyber_512_hybrid = optional(bool), dilithium_aes_fusion = optional(bool, false)})',
       default: {},
       nullable: false,
-      description: 'kyber_512_hybrid: hybrid post-quantum key exchange in the mesh (Istio uses X25519MLKEM768, i.e. ML-KEM-768). dilithium_aes_fusion: the audit signing key is ML_DSA_65 instead of ECC_NIST_P384.',
+      description: 'kyber_512_hybrid: kept for the seed command; when set it must agree with pq_mode (true: hybrid-preferred or pqc-only, false: classical). Istio uses X25519MLKEM768, i.e. ML-KEM-768, not Kyber-512. dilithium_aes_fusion: the audit signing key alias points at the ML_DSA_65 key instead of the ECC_NIST_P384 one (both keys exist, so toggling never replaces a key).',
     });
-    this.tpmAttestation = variable('tpm_attestation', {
-      type: `object({enforce_measured_boot = optional(bool, true), pcr_policy_hash = optional(string, ""), root_key_handle = optional(string, "${DEFAULT_ROOT_KEY_HANDLE}")})`,
-      default: {},
+    this.pqMode = variable('pq_mode', {
+      type: 'string',
+      default: DEFAULT_PQ_MODE,
       nullable: false,
-      description: 'Measured boot: when enforce_measured_boot is on, Decrypt/GenerateDataKey on the HSM data key require a Nitro attestation whose image SHA-384 is pcr_policy_hash. root_key_handle names the data key alias.',
+      description: 'Post-quantum key exchange of the mesh and of the runtime\'s TLS: pqc-only (COMPLIANCE_POLICY=pqc: TLS 1.3 with X25519MLKEM768 only, TLS 1.2 clients refused, gateway included), hybrid-preferred (X25519MLKEM768 offered first, X25519/P-256 fallback) or classical (no ML-KEM; FIPS 140-2 when service_mesh.encryption_mode is FIPS_140_2). docs/infrastructure.md.',
       validation: [
         {
-          condition: '${!var.tpm_attestation.enforce_measured_boot || can(regex("^[0-9a-fA-F]{96}$", var.tpm_attestation.pcr_policy_hash))}',
-          errorMessage: 'tpm_attestation.pcr_policy_hash must be a SHA-384 digest (96 hex characters) when enforce_measured_boot is true, received "${var.tpm_attestation.pcr_policy_hash}".',
+          condition: `\${contains(${hclList(PQ_MODES)}, var.pq_mode)}`,
+          errorMessage: `pq_mode must be one of ${PQ_MODES.join(', ')}, received "\${var.pq_mode}".`,
+        },
+        {
+          condition: '${var.pq_mode == "classical" || var.service_mesh.encryption_mode != "FIPS_140_2"}',
+          errorMessage: 'pq_mode ${var.pq_mode} conflicts with service_mesh.encryption_mode FIPS_140_2: Istio\'s COMPLIANCE_POLICY holds one value (fips-140-2 allows only TLS 1.2 with P-256, no ML-KEM). Set pq_mode=classical for FIPS 140-2, or drop encryption_mode.',
+        },
+        {
+          condition: '${var.pq_mode != "classical" || var.service_mesh.encryption_mode != "PQC_HYBRID"}',
+          errorMessage: 'pq_mode classical conflicts with service_mesh.encryption_mode PQC_HYBRID; choose one.',
+        },
+        {
+          condition: '${var.quantum_safe.kyber_512_hybrid == null || (var.quantum_safe.kyber_512_hybrid == true) == (var.pq_mode != "classical")}',
+          errorMessage: 'quantum_safe.kyber_512_hybrid disagrees with pq_mode=${var.pq_mode} (true needs hybrid-preferred or pqc-only, false needs classical); pq_mode decides, so drop kyber_512_hybrid or make them agree.',
+        },
+      ],
+    });
+    this.tpmAttestation = variable('tpm_attestation', {
+      type: `object({enforce_measured_boot = optional(bool, true), pcr_policy_hash = optional(string, ""), root_key_handle = optional(string, "${DEFAULT_ROOT_KEY_HANDLE}"), enclave_attestation = optional(bool, false)})`,
+      default: {},
+      nullable: false,
+      description: 'Measured boot: enforce_measured_boot makes the runtime refuse to start unless its artifacts match the signed release manifest (GLIMMER_ENFORCE_MEASURED_BOOT, pin pcr_policy_hash). The HSM data key is bound to the agents\' Pod Identity (cluster, namespace, service account); enclave_attestation=true additionally requires a Nitro Enclaves attestation with image SHA-384 pcr_policy_hash (enclave node groups only: EKS pods are not enclaves). root_key_handle names the data key alias.',
+      validation: [
+        {
+          condition: '${!var.tpm_attestation.enforce_measured_boot || can(regex("^([0-9a-fA-F]{64}|[0-9a-fA-F]{96})$", var.tpm_attestation.pcr_policy_hash))}',
+          errorMessage: 'tpm_attestation.pcr_policy_hash must be a TPM2 PolicyPCR digest (SHA-256, 64 hex characters) or, for Nitro Enclaves, an image SHA-384 (96 hex characters) when enforce_measured_boot is true, received "${var.tpm_attestation.pcr_policy_hash}".',
+        },
+        {
+          condition: '${!var.tpm_attestation.enclave_attestation || can(regex("^[0-9a-fA-F]{96}$", var.tpm_attestation.pcr_policy_hash))}',
+          errorMessage: 'tpm_attestation.enclave_attestation needs pcr_policy_hash to be the enclave image SHA-384 (96 hex characters), received "${var.tpm_attestation.pcr_policy_hash}".',
         },
         {
           condition: '${can(regex("^aws-kms:///keys/[A-Za-z0-9/_-]{1,200}$", var.tpm_attestation.root_key_handle))}',
@@ -163,15 +200,16 @@ export class TopologyVariables extends Construct {
     });
   }
 
-  /** `pqc` when quantum_safe.kyber_512_hybrid or service_mesh.encryption_mode = PQC_HYBRID, else `fips-140-2`. */
+  /** Istio COMPLIANCE_POLICY: `pqc` for pqc-only, `fips-140-2` for classical with FIPS_140_2, else '' (none). */
   get compliancePolicy(): string {
-    return Token.asString(
-      Fn.conditional(
-        Op.or(Fn.lookup(this.quantumSafe.value, 'kyber_512_hybrid'), Op.eq(Fn.lookup(this.serviceMesh.value, 'encryption_mode'), 'PQC_HYBRID')),
-        'pqc',
-        'fips-140-2',
-      ),
-    );
+    const pq = this.pqMode.stringValue;
+    const fips = Op.and(Op.eq(pq, 'classical'), Op.eq(Fn.lookup(this.serviceMesh.value, 'encryption_mode'), 'FIPS_140_2'));
+    return Token.asString(Fn.conditional(Op.eq(pq, 'pqc-only'), 'pqc', Fn.conditional(fips, 'fips-140-2', '')));
+  }
+
+  /** meshConfig.tlsDefaults.ecdhCurves: the hybrid-first list for hybrid-preferred, else [] (the policy decides). */
+  get tlsEcdhCurves(): string[] {
+    return Token.asList(Fn.conditional(Op.eq(this.pqMode.stringValue, 'hybrid-preferred'), [...HYBRID_ECDH_CURVES], []));
   }
 
   /** ML_DSA_65 when quantum_safe.dilithium_aes_fusion, else ECC_NIST_P384. */
@@ -190,6 +228,11 @@ export class TopologyVariables extends Construct {
 
   get enforceMeasuredBoot(): unknown {
     return Fn.lookup(this.tpmAttestation.value, 'enforce_measured_boot');
+  }
+
+  /** Nitro Enclaves attestation on the data key (enclave node groups only). */
+  get enclaveAttestation(): unknown {
+    return Fn.lookup(this.tpmAttestation.value, 'enclave_attestation');
   }
 
   get pcrPolicyHash(): string {

@@ -1,7 +1,10 @@
 /**
  * Synth-time validation of construct props. A value that is a Terraform token (a variable, an attribute) is unknown at
  * synth: it is passed through and validated by the Terraform `validation` block instead, never branched on here.
+ * Errors name the construct's class and its path in the app (`AgentWorkload edge-runtime/agent-industrial-1`), as
+ * aws-cdk's validation errors do, so a refusal says which agent's workload or which zone is wrong.
  */
+import type { IConstruct } from 'constructs';
 import { GlimmerError, quote } from '../runtime/errors';
 import { Token } from './tf';
 
@@ -9,28 +12,34 @@ export function isUnresolved(value: unknown): boolean {
   return Token.isUnresolved(value);
 }
 
-/** Throws GLM_ERR_INFRA_PROP_INVALID: `<Construct>: <prop> must be <allowed>, received <value>`. */
-export function invalidProp(construct: string, prop: string, value: unknown, allowed: string): never {
-  throw new GlimmerError('GLM_ERR_INFRA_PROP_INVALID', `${construct}: ${prop} must be ${allowed}, received ${quote(value)}`, {
-    details: { construct, prop },
+/** `<Class> <construct path>`, e.g. `AgentWorkload edge-runtime/agent-industrial-1`. */
+export function constructLabel(scope: IConstruct): string {
+  return `${scope.constructor.name} ${scope.node.path}`;
+}
+
+/** Throws GLM_ERR_INFRA_PROP_INVALID: `<Class> <path>: <prop> must be <allowed>, received <value>`. */
+export function invalidProp(scope: IConstruct, prop: string, value: unknown, allowed: string): never {
+  const construct = scope.constructor.name;
+  throw new GlimmerError('GLM_ERR_INFRA_PROP_INVALID', `${constructLabel(scope)}: ${prop} must be ${allowed}, received ${quote(value)}`, {
+    details: { construct, path: scope.node.path, prop },
   });
 }
 
-export function checkOneOf<T extends string>(construct: string, prop: string, value: T, allowed: readonly T[]): T {
+export function checkOneOf<T extends string>(scope: IConstruct, prop: string, value: T, allowed: readonly T[]): T {
   if (isUnresolved(value)) return value;
-  if (!allowed.includes(value)) invalidProp(construct, prop, value, `one of ${allowed.join(', ')}`);
+  if (!allowed.includes(value)) invalidProp(scope, prop, value, `one of ${allowed.join(', ')}`);
   return value;
 }
 
-export function checkInt(construct: string, prop: string, value: number, min: number, max: number): number {
+export function checkInt(scope: IConstruct, prop: string, value: number, min: number, max: number): number {
   if (isUnresolved(value)) return value;
-  if (!Number.isInteger(value) || value < min || value > max) invalidProp(construct, prop, value, `an integer ${min}..${max}`);
+  if (!Number.isInteger(value) || value < min || value > max) invalidProp(scope, prop, value, `an integer ${min}..${max}`);
   return value;
 }
 
-export function checkPattern(construct: string, prop: string, value: string, pattern: RegExp, what: string): string {
+export function checkPattern(scope: IConstruct, prop: string, value: string, pattern: RegExp, what: string): string {
   if (isUnresolved(value)) return value;
-  if (typeof value !== 'string' || !pattern.test(value)) invalidProp(construct, prop, value, what);
+  if (typeof value !== 'string' || !pattern.test(value)) invalidProp(scope, prop, value, what);
   return value;
 }
 

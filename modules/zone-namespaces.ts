@@ -4,6 +4,7 @@
  */
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import { k8sObject } from './k8s';
 import { checkOneOf, checkPattern, DNS_LABEL } from './validate';
 import { LABELS, type ZoneSpec } from './zone-model';
@@ -23,10 +24,10 @@ export class ZoneNamespaces extends Construct {
 
   constructor(scope: Construct, id: string, props: ZoneNamespacesProps) {
     super(scope, id);
-    const pss = checkOneOf('ZoneNamespaces', 'podSecurity', props.podSecurity ?? 'restricted', POD_SECURITY_LEVELS);
+    const pss = checkOneOf(this, 'podSecurity', props.podSecurity ?? 'restricted', POD_SECURITY_LEVELS);
     for (const zone of props.zones) {
-      checkPattern('ZoneNamespaces', 'zones.name', zone.name, DNS_LABEL, 'a Kubernetes namespace name');
-      this.namespaces.set(zone.name, k8sObject(this, zone.name, {
+      checkPattern(this, 'zones.name', zone.name, DNS_LABEL, 'a Kubernetes namespace name');
+      this.namespaces.set(zone.name, k8sObject<INamespace>(this, zone.name, {
         apiVersion: 'v1',
         kind: 'Namespace',
         metadata: {

@@ -7,7 +7,11 @@
  */
 import { Construct } from 'constructs';
 import type { Manifest } from '@cdktf/provider-kubernetes/lib/manifest';
-import { k8sObject, type K8sObject } from './k8s';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { INetworkPolicyEgressRule } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule';
+import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec';
+import { GATEWAY_CLIENT_PORTS, GATEWAY_TARGET_PORTS } from './istio-mesh';
+import { k8sObject } from './k8s';
 import type { ITerraformDependable } from './tf';
 import { checkZoneModel, A2A_PORT, ISTIO_METRICS_PORT, LABELS, API_PORT, portsOf, type ConduitSpec, type ZoneSpec } from './zone-model';
 
@@ -22,12 +26,17 @@ export interface ZoneNetworkPoliciesProps {
   readonly istioNamespace?: string;
   /** Namespace of Prometheus. @default 'monitoring' */
   readonly monitoringNamespace?: string;
+  /**
+   * Zones where an agent serves A2A: an a2a conduit opens the A2A port back into its source zone only if something
+   * there listens (a policy opening a port no Service targets is a hole with no purpose). @default - every zone
+   */
+  readonly a2aZones?: readonly string[];
   /** The namespaces, so policies are created after them. @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
 
 const NS = 'kubernetes.io/metadata.name';
-const tcp = (ports: readonly number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+const tcp = (ports: readonly number[]) => ports.map((port) => ({ protocol: 'TCP' as const, port }));
 
 export class ZoneNetworkPolicies extends Construct {
   readonly policies: Manifest[] = [];
@@ -39,8 +48,8 @@ export class ZoneNetworkPolicies extends Construct {
     const monitoring = props.monitoringNamespace ?? 'monitoring';
     const gateway = props.gatewayNamespace ?? 'istio-ingress';
     const deps = { dependsOn: props.dependsOn };
-    const add = (idPart: string, object: K8sObject) => this.policies.push(k8sObject(this, idPart, object, deps));
-    const policy = (namespace: string, name: string, spec: Record<string, unknown>): K8sObject => ({
+    const add = (idPart: string, object: INetworkPolicy) => this.policies.push(k8sObject<INetworkPolicy>(this, idPart, object, deps));
+    const policy = (namespace: string, name: string, spec: Omit<INetworkPolicySpec, 'podSelector'> & Partial<Pick<INetworkPolicySpec, 'podSelector'>>): INetworkPolicy => ({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: { name, namespace },
@@ -82,7 +91,7 @@ export class ZoneNetworkPolicies extends Construct {
         policyTypes: ['Egress'],
         egress: [{ to: [{ namespaceSelector: { matchLabels: { [LABELS.zone]: c.to } } }], ports }],
       }));
-      if (!c.protocols.includes('a2a')) continue;
+      if (!c.protocols.includes('a2a') || (props.a2aZones && !props.a2aZones.includes(c.from))) continue;
       // A2A is a conversation between agents: either end may call, as the runtime's PDP reads an a2a conduit.
       const back = `a2a-conduit-${c.to}-to-${c.from}`;
       add(`${c.from}-${back}-ingress`, policy(c.from, `${back}-ingress`, {
@@ -99,7 +108,7 @@ export class ZoneNetworkPolicies extends Construct {
       ingress: [{ from: [{ namespaceSelector: { matchLabels: { [NS]: gateway } } }], ports: tcp([API_PORT]) }],
     }));
 
-    const dns = { to: [{ namespaceSelector: { matchLabels: { [NS]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] };
+    const dns: INetworkPolicyEgressRule = { to: [{ namespaceSelector: { matchLabels: { [NS]: 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] };
     const anywhere = [{ ipBlock: { cidr: '0.0.0.0/0' } }];
     add('istio-default-deny', policy(istio, 'default-deny', { policyTypes: ['Ingress', 'Egress'] }));
     add('istio-allow-istiod', policy(istio, 'allow-istiod', {
@@ -114,7 +123,8 @@ export class ZoneNetworkPolicies extends Construct {
     add('gateway-allow-clients', policy(gateway, 'allow-clients', {
       podSelector: { matchLabels: { istio: 'ingressgateway' } },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ from: anywhere, ports: tcp([8080, 8443]) }],
+      // The chart's Service targets 80/443 on the pod (not 8080/8443), and 15021 for the load balancer's health check.
+      ingress: [{ from: anywhere, ports: tcp(GATEWAY_CLIENT_PORTS) }, { from: anywhere, ports: tcp([GATEWAY_TARGET_PORTS['status-port']]) }],
       egress: [
         { to: [{ namespaceSelector: { matchLabels: { [NS]: istio } } }], ports: tcp([15012]) },
         { to: [{ namespaceSelector: { matchLabels: { [NS]: props.controlZoneNamespace } } }], ports: tcp([API_PORT]) },

@@ -3,36 +3,66 @@
  * front of real PLCs: plant.mode external) -> supervisor -> API.
  * Separate from the process entry (`glimmer run`) so tests start the real thing on port 0 in-process.
  */
+// Every import is static: the runtime is bundled into the CLI and loaded only by `glimmer run`, and what an
+// `await import()` could defer here is the plant branch not taken, measured at 5-27 ms of module load (tsx, load
+// average about 20) against 0.6-1.6 s for the rest, which is no measurable cut of cold start.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { routePolicyCheck } from './api/auth';
+import { wireConsole } from './api/console/view-model';
+import type { Route } from './api/router';
+import { auditRoutes } from './api/routes/audit';
+import { consoleRoutes } from './api/routes/console';
+import { eventRoutes } from './api/routes/events';
+import { injectFault, plantRoutes } from './api/routes/plant';
+import { externalPlantRoutes } from './api/routes/plant-external';
+import { opcuaRoutes } from './api/routes/opcua';
+import { systemRoutes } from './api/routes/system';
+import { createApiServer, type ApiServer } from './api/server';
+import { shiftReports } from './agents/data/shift-reports';
+import { AuditGovernor, governedSink } from './audit/governor';
+import { openAuditLog, type AuditLog } from './audit/log';
 import { loadConfig, REPO_ROOT } from './config/load';
+import { applyTlsPqMode, tlsGroupOptions } from './trust/pq-tls';
 import { checkExternalPlantFiles } from './config/plant';
 import { selectAgent } from './config/select';
-import type { RuntimeConfig, Zone } from './config/types';
-import { GlimmerError } from './errors';
-import { createApiServer, type ApiServer, type ApiServerOptions } from './api/server';
-import { assertAllowed, type ApiAuthorize } from './trust/policy/api';
-import type { PolicyResource } from './trust/policy/pdp';
-import type { Route } from './api/router';
-import { systemRoutes } from './api/routes/system';
-import { injectFault, plantRoutes } from './api/routes/plant';
-import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
-import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
-import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
-import { Supervisor, type AuditSink } from './lifecycle/supervisor';
-import { createLogger, type Logger } from './observability/logger';
-import { createMetrics, type Metrics } from './observability/metrics';
-import type { AuditRecordInput } from './model/messages';
-import { shiftReports } from './agents/data/shift-reports';
+import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
+import { GlimmerError, asGlimmerError } from './errors';
+import { startEmbeddedPlant, type EmbeddedPlant } from './industrial/embedded';
+import { startExternalPlant, type ExternalPlantConnection } from './industrial/external';
+import { OpcuaTrustStore } from './industrial/opcua/trust';
+import { OpcuaUserStore, operatorName } from './industrial/opcua/users';
+import { levelChanges } from './config/reload';
+import type { GatewayAuditRecord, GatewayAuditSink } from './industrial/modbus/inspector';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
-import type { ConsoleSupervisor } from './observability/console';
-import type { FaultKind, PlantSnapshot } from './model/plant';
-import type { EmbeddedPlant } from './industrial/embedded';
-import type { ExternalPlantConnection } from './industrial/external';
-import type { WriteDecisionFn } from './industrial/modbus/inspector';
+import type { WriteDecider } from './industrial/write-decision';
+import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
+import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
+import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
+import { Supervisor, type AgentView } from './lifecycle/supervisor';
+import type { AuditAppender, AuditRecordInput } from './model/messages';
+import { PROCESS_ZONE, type FaultKind, type PlantSnapshot } from './model/plant';
+import { plantMap } from './model/plant-map';
+import { Readiness, type Condition } from './observability/health';
+import { createLogger, type Logger } from './observability/logger';
+import { createMetrics, type Metrics } from './observability/metrics';
+import { reasoningSettings } from './reasoning/config';
+import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
 import { ensureCa } from './trust/ca';
+import { trustMetricHooks } from './trust/metrics';
+import { createMtlsHttpServer } from './trust/mtls';
+import { createApiAuthorizer } from './trust/policy/api';
+import { createFrameDecider, gatewayDecide } from './trust/policy/frame-decider';
+import { PolicyDecisionPoint } from './trust/policy/pdp';
+import { SvidSource } from './trust/rotation';
 import { issueSvid } from './trust/svid';
+import { identitySource, parsePolicyPins, PCR_POLICY_ENV } from './lifecycle/attestation/identity';
+import { Attestor } from './lifecycle/attestation/attestor';
+import { Tpm } from './lifecycle/attestation/tpm';
+import { MANIFEST_FILE } from './lifecycle/release';
+import { launchArtifacts } from './agents/artifacts';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
 const EXPORT_TOPIC = 'records.export';
@@ -67,6 +97,9 @@ export interface Runtime {
   readonly adminToken: string;
   readonly metrics: Metrics;
   readonly supervisor: Supervisor;
+  /** GET /readyz's named conditions; register more with `readiness.register(name, check)`. */
+  readonly readiness: Readiness;
+  readonly audit: AuditLog;
   /** The simulated plant (plant.mode embedded); undefined against real PLCs. */
   readonly plant: PlantRuntime | undefined;
   /** The process image polled from the real PLCs (plant.mode external, where this process runs the gateway). */
@@ -77,13 +110,36 @@ export interface Runtime {
    *  (modbus_<zone>), the plant's OPC UA server (opcua) and the PLCs (plc_<zone>). */
   readonly endpoints: Readonly<Record<string, string>>;
   readonly consoleUrl: string;
+  /**
+   * Re-reads the configuration file and applies new zone security levels and required safety levels (SIGHUP in
+   * `glimmer run`): safety holds follow at once. Anything else changed refuses the whole reload
+   * (GLM_ERR_CONFIG_RELOAD_REFUSED). Returns the changes applied.
+   */
+  reload(): Promise<string[]>;
   stop(reason?: string): Promise<void>;
+}
+
+/**
+ * GLIMMER_AUDIT_COSIGNING_KEY names a KMS ML_DSA_44 key (stacks: the audit cosigner key): every checkpoint then also
+ * carries its C2SP tlog-cosignature v1.1 ML-DSA-44 cosignature, named GLIMMER_AUDIT_COSIGNER_NAME
+ * (default glimmer.local/audit-cosigner).
+ */
+export async function auditCosigners(env: NodeJS.ProcessEnv = process.env) {
+  const keyId = env.GLIMMER_AUDIT_COSIGNING_KEY;
+  if (keyId === undefined || keyId === '') return [];
+  const [{ kmsSigner }, { c2spCosigner }, https] = await Promise.all([import('./audit/kms'), import('./audit/cosignature'), import('node:https')]);
+  const keyName = env.GLIMMER_AUDIT_COSIGNER_NAME || 'glimmer.local/audit-cosigner';
+  // The KMS link uses the runtime's post-quantum TLS mode like every other link.
+  const httpsAgent = new https.Agent({ keepAlive: true, ...tlsGroupOptions() });
+  return [c2spCosigner(await kmsSigner({ keyId, keyName, keySpec: 'ML_DSA_44', httpsAgent }))];
 }
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger();
   // One agent per pod when GLIMMER_AGENT (or --agent) names it; the whole swarm otherwise.
-  const fullConfig = loadConfig(options.configFile);
+  let fullConfig = loadConfig(options.configFile);
+  // Before any TLS link exists or agent is forked: they read the mode from this process (and its environment).
+  applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
   const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
@@ -97,51 +153,70 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const releaseKeyPem = pinReleaseKey(stateDir, fs.readFileSync(shippedKey, 'utf8'));
 
   const stack: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | undefined;
   const unwind = async () => {
     for (const close of stack.reverse()) await close().catch((err: Error) => logger.error({ err: err.message }, 'shutdown step failed'));
   };
   try {
-    const { openAuditLog } = await import('./audit/log');
-    const audit = await openAuditLog({ stateDir, logger, metrics });
+    const cosigners = await auditCosigners();
+    // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}) });
     stack.push(() => audit.close());
-    const sink: AuditSink = { append: (record) => audit.append(record) };
+    const sink: AuditAppender = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
-    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway.
-    const record = (r: AuditRecordInput) => {
-      audit.append(r).catch((err: Error) => logger.error({ err: err.message, type: r.type }, 'audit append failed'));
+    // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway. Refused appends are
+    // logged once and then summarised every 10 s: a flood must not move from the audit log into the process log.
+    const refusedLog = { count: 0, lastAt: 0 };
+    const appendFailed = (err: Error, type: string) => {
+      refusedLog.count += 1;
+      const now = Date.now();
+      if (now - refusedLog.lastAt < 10_000) return;
+      logger.error({ err: err.message, type, refused: refusedLog.count }, 'audit append failed');
+      refusedLog.lastAt = now;
+      refusedLog.count = 0;
     };
+    const appendNow = (r: AuditRecordInput) => {
+      audit.append(r).catch((err: Error) => appendFailed(err, r.type));
+    };
+    // Per-source budget: refusals, reads and TLS refusals beyond it are aggregated (runtime/audit/governor.ts).
+    const governor = new AuditGovernor({ sink: appendNow, metrics });
+    stack.push(async () => governor.close());
+    const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
     const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    const attestation = config.attestation.mode === 'tpm' ? await startAttestation(config, fullConfig, { stateDir, root, configPins, audit: record }) : undefined;
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
-    const { PolicyDecisionPoint } = await import('./trust/policy/pdp');
-    const { createFrameDecider, gatewayDecide } = await import('./trust/policy/frame');
-    const { trustMetricHooks } = await import('./trust/metrics');
-    const { plantMap } = await import('./model/plant-map');
     const hooks = trustMetricHooks(metrics);
+    // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
+    let accountsChanged: () => void = () => undefined;
+    const opcuaAccounts = new OpcuaUserStore(stateDir, () => accountsChanged());
+    // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
+    const policyModel = (c: RuntimeConfig) => ({
+      trustDomain: c.topology.trust_domain, zones: c.zones, conduits: c.conduits, agents: c.agents, topology: c.topology,
+      operators: opcuaAccounts.list().map((a) => ({ name: operatorName(a.name), zone: a.zone, roles: [a.role] })),
+    });
     const pdp = await PolicyDecisionPoint.create({
-      // The whole zone model, even when this process supervises one agent: its peers must stay known principals.
-      model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: fullConfig.agents, topology: config.topology },
+      model: policyModel(fullConfig),
       audit: record,
       onDecision: hooks.onDecision,
+      validatedDir: path.join(stateDir, 'cache', 'cedar-validated'),
     });
+    // A provisioned or removed account changes the Cedar operators at once.
+    accountsChanged = () => pdp.setModel(policyModel(fullConfig));
     const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: record, auditDecisions: 'deny', onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
     hooks.watchPolicy(pdp);
     hooks.watchDecisionCache(pdp);
-    // The gateway is built with the plant; its interlock check reads the process image once the plant exists.
-    const processImage: { read?: () => PlantSnapshot | undefined } = {};
-    const { withInterlocks } = await import('./industrial/interlocks');
-    const { SIMULATED_PLANT_PROFILE } = await import('./reasoning/plant-facts');
-    const decide = withInterlocks(gatewayDecide(frames, config.topology.trust_domain), SIMULATED_PLANT_PROFILE, () => processImage.read?.());
+    // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
+    const policy = gatewayDecide(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
-    let onGatewayRecords: (records: AuditRecordInput[]) => void = () => undefined;
-    const gatewayAudit = (records: AuditRecordInput[]) => {
+    let onGatewayRecords: GatewayAuditSink = () => undefined;
+    const gatewayAudit = (records: GatewayAuditRecord[]) => {
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, decide, options });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
     stack.push(() => plant.stop());
-    processImage.read = plant.image;
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
     const supervisor = new Supervisor({
@@ -155,10 +230,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       releaseKeyPem,
       configPins,
       endpoints: plant.endpoints,
-      identityFor: async (spec) => {
-        const svid = await issueSvid(ca, { zone: spec.zone, agent: spec.name });
-        return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem };
-      },
+      identityFor: identitySource({ ca, ...(attestation ? { attestation } : {}) }),
     });
     stack.push(() => supervisor.stop());
     // The embedded plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
@@ -172,7 +244,6 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       });
     }
     // Agents run in their own processes: their reasoning metrics are derived here from what they report.
-    const { observeCognitiveRecord, observeCognitiveStatus } = await import('./reasoning/observe');
     const lastStatus = new Map<string, unknown>();
     supervisor.on('audit', (_agent: string, r: AuditRecordInput) => observeCognitiveRecord(metrics, r));
     supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
@@ -180,39 +251,42 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       lastStatus.set(agent, status);
     });
 
-    const { wireConsole } = await import('./observability/console');
-    // EventEmitter's on/off are wider than the console's typed view of them; the events and payloads match.
-    const { reasoningSettings } = await import('./reasoning/config');
     const wired = wireConsole({
-      supervisor: supervisor as unknown as ConsoleSupervisor,
+      supervisor,
       zones: config.zones,
       metrics,
       plant: plant.snapshots,
       audit,
       scoreThreshold: reasoningSettings(config.cognitive).threshold,
     });
-    // The console only reads the records whose type is 'modbus.decision' (the gateway's decision records).
-    onGatewayRecords = (records) => wired.onGatewayRecords(records as unknown as Parameters<typeof wired.onGatewayRecords>[0]);
+    onGatewayRecords = (records) => wired.onGatewayRecords(records);
     stack.push(async () => wired.stop());
 
-    const { auditRoutes } = await import('./api/routes/audit');
-    const { consoleRoutes } = await import('./api/routes/console');
-    const { eventRoutes } = await import('./api/routes/events');
-    const { externalPlantRoutes } = await import('./api/routes/plant-external');
+    // Readiness: one named condition per subsystem; another subsystem adds its own with readiness.register().
+    const readiness = new Readiness()
+      .register('agents', () => agentsReady(supervisor.agents()))
+      .register('audit', () => {
+        const h = audit.health();
+        return h.committing ? { ok: true } : { ok: false, reason: h.reason ?? 'the audit log cannot commit' };
+      })
+      .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
+      .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }))
+      .register('safety_orders', () => supervisor.safetyOrders.condition());
     const routes: Route[] = [
-      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry }),
+      ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry, readiness }),
       ...auditRoutes(audit),
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
     ];
-    const { createApiAuthorizer } = await import('./trust/policy/api');
-    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: apiPolicy(createApiAuthorizer(pdp)) });
-    const apiPort = await api.listen(options.apiPort ?? config.api.port, config.api.host);
+    if (opcuaServer) {
+      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+    }
+    const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: routePolicyCheck(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
+    const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
     stack.push(() => api.close());
+    logger.info({ host: config.api.host, port: apiPort }, 'api listening');
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
-    const { SvidSource } = await import('./trust/rotation');
-    const { createMtlsHttpServer } = await import('./trust/mtls');
     const apiZone = config.zones.find((z) => z.name === config.topology.control_zone.toLowerCase())?.name ?? (config.zones[0] as Zone).name;
     const apiIdentity = await SvidSource.start({
       issue: () => issueSvid(ca, { zone: apiZone, agent: 'api' }),
@@ -221,8 +295,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       audit: record,
       onExpiry: hooks.onExpiry('api'),
     });
-    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal }, api.handler);
-    const apiMtlsPort = (await mtls.listen(options.apiMtlsPort ?? config.api.mtlsPort, config.api.host)).port;
+    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
+    const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
       apiIdentity.stop();
@@ -236,23 +310,63 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
-    let stopped: Promise<void> | undefined;
+    let reloading = Promise.resolve<unknown>(undefined);
+    const reload = async (): Promise<string[]> => {
+      try {
+        const file = fullConfig.file;
+        const rel = path.relative(root, file);
+        // A file of the signed release is measured against its manifest at every agent start: changing it is a new
+        // release (make build), not a reload.
+        if (!rel.startsWith('..') && !path.isAbsolute(rel)) {
+          throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} is part of the signed release; rebuild (make build) and restart to change it, or run with --config on a deployment copy`);
+        }
+        const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+        const next = loadConfig(file);
+        if (crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') !== sha) throw new GlimmerError('GLM_ERR_CONFIG_RELOAD_REFUSED', `${file} changed while it was being reloaded; send SIGHUP again`);
+        const changes = levelChanges(fullConfig, next);
+        if (changes.length > 0) {
+          fullConfig = next;
+          pdp.setModel(policyModel(next));
+          // Agents restarted from now on measure the file that was applied (its earlier pin no longer matches it).
+          supervisor.applyLevels(next, { ...configPins, [path.basename(file)]: sha });
+        }
+        await audit.append({ type: 'config.reload', config: path.basename(next.file), sha256: sha, changes });
+        logger.info({ changes }, 'configuration reloaded');
+        return changes;
+      } catch (err) {
+        const e = asGlimmerError(err);
+        record({ type: 'config.reload_refused', code: e.code, message: e.message.slice(0, 300) });
+        logger.error({ code: e.code, reason: e.message }, 'configuration reload refused');
+        throw e;
+      }
+    };
+
     return {
       config,
       stateDir,
       adminToken,
       metrics,
       supervisor,
+      readiness,
+      audit,
       plant: plant.embedded?.plant,
       processImage: plant.external?.image,
       apiPort,
       apiMtlsPort,
       endpoints: plant.endpoints,
       consoleUrl,
+      reload() {
+        // One reload at a time, in the order the signals came.
+        const next = reloading.then(reload);
+        reloading = next.catch(() => undefined);
+        return next;
+      },
       stop(reason = 'shutdown') {
         stopped ??= (async () => {
           // Agents first (they write their final audit records), then the API, the plant and the audit log.
           await supervisor.stop(reason);
+          // The runtime's last own record, before the log seals its final checkpoint.
+          await audit.append({ type: 'runtime.stop', reason }).catch((err: Error) => appendFailed(err, 'runtime.stop'));
           await unwind();
         })();
         return stopped;
@@ -264,8 +378,24 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 }
 
+/** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */
+async function listening<T>(what: string, host: string, port: number, listen: (port: number, host: string) => Promise<T>): Promise<T> {
+  try {
+    return await listen(port, host);
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_API_LISTEN_FAILED', `the ${what} cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Ready when every agent runs (ACTIVE or PAUSED): not while one boots, was refused or crash-loops. */
+function agentsReady(agents: readonly AgentView[]): Condition {
+  const bad = agents.filter((a) => a.state !== 'ACTIVE' && a.state !== 'PAUSED');
+  if (bad.length === 0) return { ok: true };
+  return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
+}
+
 /** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
-function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditSink, logger: Logger): NodeJS.Timeout[] {
+function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditAppender, logger: Logger): NodeJS.Timeout[] {
   return config.plant.faultSchedule.map((entry) => {
     const timer = setTimeout(() => {
       injectFault(plant, audit, entry.asset, entry.fault as FaultKind, 'fault_schedule').then(
@@ -276,17 +406,6 @@ function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: Audit
     timer.unref();
     return timer;
   });
-}
-
-/** Which policy question each state-changing API call asks; reads need only authentication. */
-function apiPolicy(authorize: ApiAuthorize): NonNullable<ApiServerOptions['authorize']> {
-  return (principal, method, pathname) => {
-    if (method === 'GET') return;
-    const resource: PolicyResource | undefined =
-      pathname === '/v1/audit/config' ? { type: 'AuditConfig' } : pathname === '/v1/plant/faults' ? { type: 'Asset', id: 'plant', zone: 'control', safety: false } : undefined;
-    if (!resource) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${method} ${pathname} has no policy mapping (default deny)`);
-    assertAllowed(authorize(principal, 'configure', resource), `${method} ${pathname}`);
-  };
 }
 
 /**
@@ -334,14 +453,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: (records: AuditRecordInput[]) => void; decide: WriteDecisionFn; options: RuntimeOptions;
+  audit: GatewayAuditSink; policy: WriteDecider; options: RuntimeOptions;
+  opcuaAccounts: OpcuaUserStore; opcuaAudit: (records: AuditRecordInput[]) => void;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
-    const { startExternalPlant } = await import('./industrial/external');
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -354,11 +473,12 @@ async function startPlant(o: {
       stop: () => external.stop(),
     };
   }
-  const { startEmbeddedPlant } = await import('./industrial/embedded');
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, decide: o.decide,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
-    opcuaPort: o.options.opcuaPort ?? 4840,
+    opcuaPort: o.options.opcuaPort ?? o.config.opcua.port,
+    opcuaAccounts: o.opcuaAccounts,
+    opcuaAudit: o.opcuaAudit,
   });
   return {
     endpoints: embedded.endpoints,
@@ -368,4 +488,28 @@ async function startPlant(o: {
     embedded,
     stop: () => embedded.stop(),
   };
+}
+
+/**
+ * `attestation: tpm`: proves the TPM's attestation key once (EK certificate chain, credential activation), then
+ * attests each agent before its SVID. The attested artifacts are exactly what the agent's own measured boot
+ * measures, so the quoted PCR equals the measurement the agent records. A TPM that cannot be reached refuses start.
+ */
+async function startAttestation(
+  config: RuntimeConfig,
+  fullConfig: RuntimeConfig,
+  ctx: { stateDir: string; root: string; configPins: ConfigPins; audit: (r: AuditRecordInput) => void },
+) {
+  if (config.attestation.mode !== 'tpm') return undefined;
+  const dir = path.join(ctx.stateDir, 'tpm');
+  let ekCaPem: string;
+  try {
+    ekCaPem = fs.readFileSync(config.attestation.ekCaFile, 'utf8');
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `attestation.ek_ca_file ${config.attestation.ekCaFile} cannot be read`, { cause: err });
+  }
+  const tpm = new Tpm({ tcti: config.attestation.tcti, dir });
+  const attestor = new Attestor({ tpm, ekCaPem, root: ctx.root, manifestFile: path.join(ctx.root, MANIFEST_FILE), configPins: ctx.configPins, dir, audit: ctx.audit });
+  await attestor.provision();
+  return { attestor, artifactsOf: (spec: AgentSpec) => launchArtifacts(spec, fullConfig, ctx.root), pins: parsePolicyPins(process.env[PCR_POLICY_ENV]) };
 }

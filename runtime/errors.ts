@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE = {
   // --- configuration ---
   GLM_ERR_CONFIG_INVALID: { status: 400, doc: 'A configuration file does not match its schema; the message names the file, the path inside it, the value and what is allowed.' },
   GLM_ERR_CONFIG_UNREADABLE: { status: 400, doc: 'A configuration file cannot be read or is not valid YAML/JSON.' },
+  GLM_ERR_CONFIG_RELOAD_REFUSED: { status: 400, doc: 'A configuration reload (SIGHUP) changed more than the zone security levels and required safety levels, which are all a running swarm takes; nothing was applied.' },
   GLM_ERR_CONFIG_PLANT_ENDPOINT_INVALID: { status: 400, doc: 'plant.mode external: a PLC address, gateway listen port or OPC UA endpoint URL is malformed or inconsistent (two listeners on one port, a port for a zone without a listener); the message names the field path and the value.' },
   GLM_ERR_CONFIG_PLANT_FILE_UNREADABLE: { status: 400, doc: 'plant.mode external: a configured OPC UA certificate, private key or password file cannot be read or is not what it should be (a PEM/DER X.509 certificate, a PEM key); the message names the field path and the file.' },
 
@@ -28,10 +29,24 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_ARTIFACT_MISSING: { status: 500, doc: 'Measured boot: an artifact listed in the release manifest is missing, or the agent loads one the manifest does not list.' },
   GLM_ERR_BOOT_MANIFEST_SIGNATURE: { status: 500, doc: 'Measured boot: the release manifest signature does not verify against the release public key.' },
   GLM_ERR_BOOT_CONFIG_PIN_INVALID: { status: 500, doc: 'GLIMMER_CONFIG_SHA256 is not a list of <file name>=<sha256> pins of the deployment configuration.' },
+  GLM_ERR_STATE_DIR_UNUSABLE: { status: 500, doc: 'The state directory cannot be created or written (permissions, a read-only or full file system, a file in the way) or lies on a kernel pseudo file system (/proc, /sys, cgroup); the message names the path and the reason.' },
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
+  GLM_ERR_ATTESTATION_TPM_UNAVAILABLE: { status: 503, doc: 'attestation: tpm is set and the TPM cannot be reached or refused a command; no SVID is issued (fail closed). The message names the TCTI and the tool.' },
+  GLM_ERR_ATTESTATION_EK_UNTRUSTED: { status: 500, doc: 'attestation: the TPM\'s EK certificate does not chain to the configured CA, or its attestation key is not bound to that EK (credential activation failed).' },
+  GLM_ERR_ATTESTATION_QUOTE_INVALID: { status: 500, doc: 'attestation: a TPM quote is malformed, quotes other PCRs or another bank than the one the verifier asked for.' },
+  GLM_ERR_ATTESTATION_SIGNATURE_INVALID: { status: 500, doc: 'attestation: a TPM quote\'s signature does not verify against the attestation key.' },
+  GLM_ERR_ATTESTATION_NONCE_MISMATCH: { status: 500, doc: 'attestation: a TPM quote carries another nonce than the verifier\'s fresh one (a replayed or foreign quote).' },
+  GLM_ERR_ATTESTATION_PCR_MISMATCH: { status: 500, doc: 'attestation: the quoted PCR digest differs from the one the signed release manifest predicts for the agent; the message names the PCR and both digests.' },
+  GLM_ERR_ATTESTATION_UNSEAL_REFUSED: { status: 500, doc: 'attestation: the TPM refused to unseal an agent\'s SVID key because the PCR does not hold the value the key was sealed to.' },
+  GLM_ERR_ATTESTATION_POLICY_MISMATCH: { status: 500, doc: 'attestation: the PolicyPCR digest computed from the release manifest differs from the deployment\'s pcr_policy_hash (GLIMMER_PCR_POLICY_HASH).' },
   GLM_ERR_AGENT_CRASH_LOOP: { status: 503, doc: 'An agent crashed more often than the restart budget allows; the supervisor gave up on it.' },
   GLM_ERR_AGENT_UNKNOWN: { status: 404, doc: 'No agent with that id exists in the swarm.' },
   GLM_ERR_AGENT_MESSAGE_REFUSED: { status: 502, doc: 'Another agent did not complete an A2A message: its policy denied the call or its handler failed.' },
+  GLM_ERR_SAFETY_HELD: { status: 409, doc: 'An agent under a safety hold was asked to resume; it resumes only when every holder (the ordering rules, its configured levels) releases it.' },
+  GLM_ERR_SAFETY_TARGET_UNKNOWN: { status: 404, doc: 'A safety order names neither a plant unit nor an agent this process can reach; the order is audited as not delivered.' },
+  GLM_ERR_SAFETY_ORDER_UNDELIVERED: { status: 502, doc: 'A safety order could not be delivered: the target agent\'s endpoint is unknown or not answering, or no Industrial agent exists for a plant unit.' },
+  GLM_ERR_SAFETY_ORDER_INVALID: { status: 400, doc: 'A safety order received over A2A is malformed (target, action, decision id or codes); it is refused and audited.' },
+  GLM_ERR_SAFETY_HOLD_NOT_ENFORCED: { status: 500, doc: 'An agent under a safety hold did not reach PAUSED in time; the supervisor keeps asking and the process reports not ready.' },
   GLM_ERR_DATA_RECORD_INVALID: { status: 400, doc: 'The Data Agent received a record that is not a bounded JSON object of scalars.' },
   GLM_ERR_DATA_NO_CONDUIT: { status: 403, doc: 'The Data Agent was asked to move records between zones that no conduit connects.' },
 
@@ -46,6 +61,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_CERT_KEY_USAGE: { status: 401, doc: 'A certificate lacks the key usage / extended key usage its role requires.' },
   GLM_ERR_CERT_UNREADABLE: { status: 400, doc: 'A certificate or key file cannot be parsed.' },
   GLM_ERR_CERT_RENEWAL_FAILED: { status: 503, doc: 'The supervisor issued no next SVID for an agent; the agent keeps its current SVID and retries.' },
+  GLM_ERR_TLS_PQ_MODE_INVALID: { status: 400, doc: 'The post-quantum TLS mode (GLIMMER_TLS_PQ_MODE or topology.tls_pq_mode) is not pqc-only, hybrid-preferred or classical; the message names the source and the value.' },
 
   // --- HTTP API ---
   GLM_ERR_API_UNAUTHENTICATED: { status: 401, doc: 'The request has no valid bearer token or client certificate.' },
@@ -53,6 +69,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_API_NOT_FOUND: { status: 404, doc: 'No such route.' },
   GLM_ERR_API_METHOD_NOT_ALLOWED: { status: 405, doc: 'The route exists but not for this method.' },
   GLM_ERR_API_BODY_INVALID: { status: 400, doc: 'The request body is not valid JSON or does not match the schema; the message names the field path.' },
+  GLM_ERR_API_LISTEN_FAILED: { status: 500, doc: 'The API (or the mTLS API) cannot listen on its address: the port is in use or not permitted; the message names the host, the port and the reason.' },
+  GLM_ERR_API_HOST_REFUSED: { status: 421, doc: 'The request\'s Host header is neither an IP address nor a name in api.allowed_hosts (DNS rebinding defence): the API answers no route under a foreign name.' },
   GLM_ERR_API_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the limit.' },
   GLM_ERR_API_TOO_MANY_STREAMS: { status: 503, doc: 'GET /v1/events refused a new live stream: too many consoles are connected; close one and retry.' },
 
@@ -80,11 +98,15 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_MODBUS_RATE_LIMITED: { status: 429, doc: 'Modbus gateway: a client exceeded its request rate (exception 06, server device busy).' },
   GLM_ERR_MODBUS_CLIENT_TIMEOUT: { status: 408, doc: 'Modbus gateway: a client left a partial frame unfinished or stayed idle too long; the connection is closed.' },
   GLM_ERR_MODBUS_BUFFER_OVERFLOW: { status: 503, doc: 'Modbus gateway: a client has too many requests in flight or does not read its responses; the connection is closed.' },
+  GLM_ERR_MODBUS_CONNECTION_LIMIT: { status: 503, doc: 'Modbus gateway: a connection was refused (the zone listener or the client address is at its connection budget) or evicted (a connection that never sent a complete ADU made room for a new one); counted in glimmer_gateway_connections_refused_total and aggregated in the audit log.' },
   GLM_ERR_MODBUS_CONFIG_INVALID: { status: 400, doc: 'Modbus gateway: its options (listeners, zones, routes, limits) are inconsistent; the message names the value.' },
   GLM_ERR_OPCUA_SECURITY_REFUSED: { status: 403, doc: 'OPC UA: security mode None or anonymous login asked for where no conduit allows it (never at security level 3 or above).' },
   GLM_ERR_OPCUA_CERT_UNTRUSTED: { status: 401, doc: 'OPC UA: the peer certificate is not in the trusted folder of the certificate manager (it is moved to rejected, never auto-accepted).' },
   GLM_ERR_OPCUA_CONNECT_FAILED: { status: 502, doc: 'OPC UA: the client cannot open a secure session with the plant server (endpoint, security policy or certificate).' },
   GLM_ERR_OPCUA_SERVER_START_FAILED: { status: 500, doc: 'OPC UA: the plant server cannot start (port in use, certificate store unreadable).' },
+  GLM_ERR_OPCUA_CERT_UNKNOWN: { status: 404, doc: 'OPC UA: no certificate with this thumbprint in the server\'s trusted or rejected folder (list them with `glimmer opcua certs list`).' },
+  GLM_ERR_OPCUA_CERT_INVALID: { status: 400, doc: 'OPC UA: an issuer certificate or CRL given to the trust workflow cannot be parsed (PEM or DER expected).' },
+  GLM_ERR_OPCUA_USER_INVALID: { status: 400, doc: 'OPC UA: an account name, role or password does not meet the rules (role viewer, operator or engineer; password of 12 characters or more), or the account store is unreadable.' },
   GLM_ERR_INDUSTRIAL_COMMAND_FAILED: { status: 502, doc: 'Industrial agent: a plant command (e.g. a safety shutdown) could not be executed through the gateway or OPC UA.' },
 
   // --- policy (runtime/trust) ---
@@ -104,6 +126,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_CLOSED: { status: 503, doc: 'The audit log was closed, or it failed closed after a storage error; reopen it to recover.' },
   GLM_ERR_AUDIT_STORAGE_FAILED: { status: 503, doc: 'The audit store could not make entries durable (disk full, I/O error); the pending appends were not acknowledged.' },
   GLM_ERR_AUDIT_STATE_CORRUPT: { status: 500, doc: 'At open, the stored log disagrees with itself (missing entries, or a root that differs from its latest signed checkpoint).' },
+  GLM_ERR_AUDIT_KEY_UNPINNED: { status: 500, doc: 'At open, the audit store lists a checkpoint verifier key, or the configured signer has a key, that is not pinned in <state-dir>/trust/audit-keys.txt; the runtime refuses to start (a store re-signed with another key, or a replaced key file). Add the key there when it was rotated on purpose.' },
   GLM_ERR_AUDIT_VERIFY_FAILED: { status: 500, doc: '`glimmer audit verify` found tampering: a bad signature, a recomputed root or proof that differs, or missing entries.' },
   GLM_ERR_AUDIT_SUBJECT_ERASED: { status: 410, doc: 'The data subject was erased (crypto-shredded); its pseudonyms can no longer be linked to it.' },
   GLM_ERR_AUDIT_PIN_MISSING: { status: 400, doc: 'The PKCS#11 signer has no user PIN (set a PIN file or the GLIMMER_PKCS11_PIN environment variable).' },
@@ -177,7 +200,12 @@ export function quote(value: unknown, max = 80): string {
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    try {
+      text = String(value);
+    } catch {
+      // A value nested deeper than the stack (a hostile 5,000-level body) has no printable form.
+      text = Array.isArray(value) ? '[deeply nested array]' : `[unprintable ${typeof value}]`;
+    }
   }
   // eslint-disable-next-line no-control-regex
   text = text.replace(/[\u0000-\u001f\u007f]/g, '?');

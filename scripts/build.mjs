@@ -28,7 +28,7 @@ for (const [name, [entry, kind]] of Object.entries(entries)) {
     outfile: `dist/${name}.js`,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node26',
     format: 'cjs',
     sourcemap: 'linked',
     external,

@@ -1,6 +1,7 @@
 /** Helpers shared by the stacks: stack-level variables with pinned names, and the state backend. */
 import path from 'node:path';
 import type { Construct } from 'constructs';
+import { OBJECT_LOCK_MODES } from '../modules/audit-bucket';
 import { LocalBackend, S3Backend, TerraformOutput, TerraformVariable, type TerraformStack } from '../modules/tf';
 
 export type VariableConfig = ConstructorParameters<typeof TerraformVariable>[2];
@@ -28,9 +29,18 @@ export interface BackendOptions {
   readonly outdir?: string;
 }
 
-/** Local state `terraform.<stack>.tfstate` (in localStateDir), or S3 when a state bucket is given. */
-export function configureBackend(stack: TerraformStack, name: string, options: BackendOptions): void {
-  if (!options.stateBucket && options.localStateDir && options.outdir) {
+/**
+ * Local state `terraform.<stack>.tfstate` (in localStateDir), or S3 when a state bucket is given. A stack whose state
+ * holds secrets (`remoteOnly`: the cloud stack keeps the key store password in the custom key store's state) never
+ * gets local state: without a bucket it gets an encrypted S3 backend with no bucket, so `terraform init` stops and asks
+ * for one (GLIMMER_STATE_BUCKET) instead of writing the password to a file on the deploying machine.
+ */
+export function configureBackend(stack: TerraformStack, name: string, options: BackendOptions, remoteOnly = false): void {
+  if (!options.stateBucket && remoteOnly) {
+    new S3Backend(stack, { bucket: 'unset', key: `glimmer/${name}.tfstate`, region: options.stateRegion, encrypt: true });
+    stack.addOverride('terraform.backend.s3.bucket', undefined);
+    stack.addOverride('terraform.backend.s3.use_lockfile', true);
+  } else if (!options.stateBucket && options.localStateDir && options.outdir) {
     const rel = path.relative(path.join(options.outdir, 'stacks', name), options.localStateDir);
     new LocalBackend(stack, { path: path.join(rel, `terraform.${name}.tfstate`) });
   } else if (options.stateBucket) {
@@ -60,3 +70,42 @@ export function runtimeImageVariable(scope: Construct): TerraformVariable {
 export function stackOutput(stack: TerraformStack, name: string, value: unknown, description: string, sensitive = false): void {
   new TerraformOutput(stack, `output-${name}`, { value, description, sensitive }).overrideLogicalId(name);
 }
+
+export const PROMETHEUS_OPERATOR_MODES = ['none', 'existing'] as const;
+
+/**
+ * `prometheus_operator`: `existing` creates the ServiceMonitors and the PrometheusRule (their CRDs and the `monitoring`
+ * namespace must exist: kube-prometheus-stack, docs/observability.md); `none` (the default) creates neither, so a
+ * cluster without the operator plans cleanly.
+ */
+export function prometheusOperatorVariable(scope: Construct): TerraformVariable {
+  return stackVariable(scope, 'prometheus_operator', {
+    type: 'string',
+    default: 'none',
+    nullable: false,
+    description: 'none: no Prometheus Operator objects; existing: create ServiceMonitors and the PrometheusRule (needs the operator CRDs and the monitoring namespace, e.g. from kube-prometheus-stack).',
+    validation: [{
+      condition: `\${contains(${JSON.stringify(PROMETHEUS_OPERATOR_MODES)}, var.prometheus_operator)}`,
+      errorMessage: `prometheus_operator must be one of ${PROMETHEUS_OPERATOR_MODES.join(', ')}, received "\${var.prometheus_operator}".`,
+    }],
+  });
+}
+
+/** `audit_retention_days` / `audit_object_lock_mode`: declared by `cloud` (the bucket) and `cloud-runtime` (the pods). */
+export function retentionVariables(scope: Construct): { days: TerraformVariable; mode: TerraformVariable } {
+  const mode = stackVariable(scope, 'audit_object_lock_mode', {
+    type: 'string', default: 'COMPLIANCE', nullable: false,
+    description: 'Object Lock mode of sealed audit segments: COMPLIANCE (production: nobody, root included, can delete a locked version before it expires) or GOVERNANCE (non-production: users with s3:BypassGovernanceRetention can delete, so test buckets can be emptied).',
+    validation: [{ condition: `\${contains(${JSON.stringify(OBJECT_LOCK_MODES)}, var.audit_object_lock_mode)}`, errorMessage: `audit_object_lock_mode must be one of ${OBJECT_LOCK_MODES.join(', ')}, received "\${var.audit_object_lock_mode}".` }],
+  });
+  const days = stackVariable(scope, 'audit_retention_days', {
+    type: 'number', default: 2555, nullable: false,
+    description: 'Object Lock retention of sealed audit segments, days: 365..36500 in COMPLIANCE mode, 1..36500 in GOVERNANCE mode (test deployments).',
+    validation: [{
+      condition: '${floor(var.audit_retention_days) == var.audit_retention_days && var.audit_retention_days <= 36500 && var.audit_retention_days >= (var.audit_object_lock_mode == "COMPLIANCE" ? 365 : 1)}',
+      errorMessage: 'audit_retention_days must be an integer 365..36500 in COMPLIANCE mode (1..36500 in GOVERNANCE mode), received ${var.audit_retention_days} with ${var.audit_object_lock_mode}.',
+    }],
+  });
+  return { days, mode };
+}
+

@@ -42,16 +42,22 @@ function filesIn(dir: string, accept: (name: string) => boolean): Record<string,
   return out;
 }
 
-/** rules/*.pl -> glimmer-rules; rules/policies/* -> glimmer-policies; any other rules/<dir>/* -> glimmer-rules-<dir>. */
+/** Where the pods find the rules tree: the repository's `rules/` layout (GLIMMER_RULES_DIR). */
+export const RULES_MOUNT = `${MOUNT_ROOT}/rules`;
+
+/**
+ * rules/*.pl -> glimmer-rules; rules/policies/* -> glimmer-policies; any other rules/<dir>/* -> glimmer-rules-<dir>.
+ * All mount at RULES_MOUNT, each set in its own subdirectory, so the pod sees the repository's tree.
+ */
 export function ruleFileSets(rulesDir: string): FileSet[] {
   const sets: FileSet[] = [
-    { name: 'glimmer-rules', mountPath: `${MOUNT_ROOT}/rules`, files: filesIn(rulesDir, (n) => n.endsWith('.pl')) },
-    { name: 'glimmer-policies', mountPath: `${MOUNT_ROOT}/policies`, files: filesIn(path.join(rulesDir, 'policies'), (n) => !n.startsWith('.')) },
+    { name: 'glimmer-rules', mountPath: RULES_MOUNT, files: filesIn(rulesDir, (n) => n.endsWith('.pl')) },
+    { name: 'glimmer-policies', mountPath: RULES_MOUNT, subdirectory: 'policies', files: filesIn(path.join(rulesDir, 'policies'), (n) => !n.startsWith('.')) },
   ];
   if (fs.existsSync(rulesDir)) {
     for (const d of fs.readdirSync(rulesDir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       if (!d.isDirectory() || d.name === 'policies' || !/^[a-z0-9-]{1,40}$/.test(d.name)) continue;
-      sets.push({ name: `glimmer-rules-${d.name}`, mountPath: `${MOUNT_ROOT}/rules-${d.name}`, files: filesIn(path.join(rulesDir, d.name), (n) => !n.startsWith('.')) });
+      sets.push({ name: `glimmer-rules-${d.name}`, mountPath: RULES_MOUNT, subdirectory: d.name, files: filesIn(path.join(rulesDir, d.name), (n) => !n.startsWith('.')) });
     }
   }
   return sets;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { asGlimmerError } from '../runtime/errors';
 import { REPO_ROOT } from '../runtime/config/load';
+import { safetyLevelShortfalls, shortfallMessage } from '../runtime/model/zones';
 import { buildApp } from './app';
 import { loadStackInputs } from './inputs';
 import { resolveTopology } from './topology';
@@ -31,6 +32,8 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env): numb
     // earlier TOPOLOGY=all run). Only the app's own outputs are removed, never the rest of the directory.
     fs.rmSync(path.join(outdir, 'stacks'), { recursive: true, force: true });
     fs.rmSync(path.join(outdir, 'manifest.json'), { force: true });
+    // The runtime's own verdict (runtime/model/zones.ts): accepted, and the agent starts held.
+    for (const s of safetyLevelShortfalls(inputs.config)) process.stderr.write(`synth: warning: ${shortfallMessage(s)}\n`);
     const app = buildApp({ topology, inputs, outdir, backend: { stateBucket: env.GLIMMER_STATE_BUCKET, stateRegion: env.GLIMMER_STATE_REGION, localStateDir: root, outdir } });
     app.synth();
     const stacks = app.node.children.map((c) => c.node.id);

@@ -10,7 +10,7 @@ import type { RuntimeConfig } from '../runtime/config/types';
 import type { FileSet } from '../modules/runtime-config-maps';
 import type { SecretMount } from '../modules/agent-workload';
 import { Fn, Token, type TerraformVariable } from '../modules/tf';
-import type { K8sObject } from '../modules/k8s';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { LABELS, MODBUS_PORT } from '../modules/zone-model';
 import { stackVariable } from './common';
 
@@ -108,8 +108,8 @@ function opcuaPort(): string {
  * Modbus ports and the OPC UA port (the zones deny all egress by default), and the pod annotation that keeps that
  * traffic out of the sidecar (the PLCs are not in the mesh; Istio runs REGISTRY_ONLY).
  */
-export function plantEgress(plant: TerraformVariable, agent: { readonly name: string; readonly zone: string }): { policy: K8sObject; podAnnotations: Record<string, string> } {
-  const port = (p: string) => ({ protocol: 'TCP', port: p });
+export function plantEgress(plant: TerraformVariable, agent: { readonly name: string; readonly zone: string }): { policy: INetworkPolicy; podAnnotations: Record<string, string> } {
+  const port = (p: string) => ({ protocol: 'TCP' as const, port: p });
   return {
     podAnnotations: { 'traffic.sidecar.istio.io/excludeOutboundIPRanges': at(plant, 'network_cidr') },
     policy: {

@@ -1,22 +1,45 @@
 /**
  * cold_start: fork of a fresh agent process (its kind's esbuild bundle, dist/agent-<kind>.js) until it reports ACTIVE: certificate
- * validation, measured boot of its artifacts against the signed manifest, and resource allocation included.
+ * validation, measured boot of its artifacts against the signed manifest, and resource allocation included, per kind:
+ * the Data Agent; the Industrial Agent up to its OPC UA session (SignAndEncrypt) with the embedded plant started
+ * here; the Cognitive Agent up to its rules engine (swipl-wasm) and ONNX model loaded.
  * Baseline: `node -e 0` (spawn to exit) measured in the same run, interleaved so both see the same machine load.
+ * Attested variant (`agent_cold_start_p99_ms_attested`): the same starts with `attestation: tpm` against a swtpm,
+ * timed from the identity request (PCR reset and extends, quote, verification, unseal, SVID) to ACTIVE, beside the
+ * plain start of the same kind; the quote step alone is reported as its p50/p99.
  */
 import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../../runtime/config/load';
-import type { AgentKind } from '../../runtime/config/types';
+import { launchArtifacts } from '../../runtime/agents/artifacts';
+import type { AgentKind, AgentSpec } from '../../runtime/config/types';
+import { Attestor } from '../../runtime/lifecycle/attestation/attestor';
+import { identitySource } from '../../runtime/lifecycle/attestation/identity';
+import { Tpm } from '../../runtime/lifecycle/attestation/tpm';
 import type { AgentToSupervisor, BootCommand } from '../../runtime/lifecycle/ipc';
-import { PUBLIC_KEY_FILE, agentBundle } from '../../runtime/lifecycle/release';
+import type { AgentIdentity } from '../../runtime/trust/svid';
+import { MANIFEST_FILE, PUBLIC_KEY_FILE, agentBundle } from '../../runtime/lifecycle/release';
+import { agentProcessEnv } from '../../runtime/lifecycle/supervisor';
 import { ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
 import { round, summarize } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 
-const MIN_STARTS = 50;
+const MIN_STARTS: Readonly<Record<AgentKind, number>> = { data: 50, industrial: 20, cognitive: 20 };
+const TARGET_P99_MS: Readonly<Record<AgentKind, number>> = { data: 250, industrial: 500, cognitive: 500 };
+const KINDS: readonly AgentKind[] = ['data', 'industrial', 'cognitive'];
+const ATTESTED_STARTS = 20;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
 
 function nodeBaseline(): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -31,8 +54,8 @@ function nodeBaseline(): Promise<number> {
 export async function coldStartOnce(boot: BootCommand): Promise<number> {
   const entry = path.join(REPO_ROOT, agentBundle(REPO_ROOT, boot.spec.kind));
   const t0 = process.hrtime.bigint();
-  // execArgv: [] as the supervisor forks it; the default would inherit this runner's --import tsx.
-  const child = fork(entry, [], { execArgv: [], stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
+  // execArgv: [] and the environment as the supervisor forks it; the default would inherit this runner's --import tsx.
+  const child = fork(entry, [], { execArgv: [], env: agentProcessEnv(boot.stateDir), stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
   return new Promise((resolve, reject) => {
     let active = 0;
     child.on('message', (msg: AgentToSupervisor) => {
@@ -50,7 +73,7 @@ export async function coldStartOnce(boot: BootCommand): Promise<number> {
   });
 }
 
-export async function bootCommandFor(kind: AgentKind, stateDir: string): Promise<BootCommand> {
+export async function bootCommandFor(kind: AgentKind, stateDir: string, endpoints: Readonly<Record<string, string>> = {}): Promise<BootCommand> {
   const config = loadConfig();
   const spec = config.agents.find((a) => a.kind === kind);
   if (!spec) throw new Error(`no ${kind} agent in the default config`);
@@ -65,36 +88,108 @@ export async function bootCommandFor(kind: AgentKind, stateDir: string): Promise
     identity: { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem },
     releaseKeyPem: fs.readFileSync(path.join(REPO_ROOT, PUBLIC_KEY_FILE), 'utf8'),
     configPins: {},
-    endpoints: {},
+    endpoints,
   };
 }
 
+async function measureKind(boot: BootCommand, seconds: number, min: number, progress: (f: number) => void) {
+  const starts: number[] = [];
+  const baseline: number[] = [];
+  const deadline = Date.now() + seconds * 1000;
+  await coldStartOnce(boot); // warm the page cache (and the compile cache) once, as any deployment would be
+  await nodeBaseline();
+  while (starts.length < min || (Date.now() < deadline && starts.length < 2000)) {
+    baseline.push(await nodeBaseline());
+    starts.push(await coldStartOnce(boot));
+    progress(Math.min(1, Math.min(starts.length / min, 1 - (deadline - Date.now()) / (seconds * 1000))));
+  }
+  return { a: summarize(starts), b: summarize(baseline) };
+}
+
+/** Starts of one kind with a TPM-attested identity each time: identity request to ACTIVE, and the attestation alone. */
+async function measureAttested(boot: BootCommand, issue: (spec: AgentSpec) => Promise<AgentIdentity>, attestMs: number[], count: number) {
+  const starts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    const identity = await issue(boot.spec);
+    attestMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    starts.push(attestMs[attestMs.length - 1] as number + (await coldStartOnce({ ...boot, identity })));
+  }
+  return summarize(starts);
+}
+
+async function attestedStarts(stateDir: string, endpoints: Readonly<Record<string, string>>, plain: Record<string, { value: number }>, progress: (f: number) => void) {
+  const { startSwtpm } = await import('../../test/helpers/swtpm');
+  const tpm = await startSwtpm();
+  try {
+    const config = loadConfig();
+    const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    const dir = path.join(stateDir, 'tpm');
+    const attestor = new Attestor({ tpm: new Tpm({ tcti: tpm.tcti, dir }), ekCaPem: fs.readFileSync(tpm.ekCaFile, 'utf8'), root: REPO_ROOT, manifestFile: path.join(REPO_ROOT, MANIFEST_FILE), dir, audit: () => undefined });
+    await attestor.provision();
+    const issue = identitySource({ ca, attestation: { attestor, artifactsOf: (spec) => launchArtifacts(spec, config, REPO_ROOT) } });
+    const attestMs: number[] = [];
+    const perKind: Record<string, { p50_ms: number; p99_ms: number; plain_p99_ms: number; starts: number }> = {};
+    let worst: { kind: AgentKind; p99: number } | undefined;
+    for (const [i, kind] of KINDS.entries()) {
+      const boot = await bootCommandFor(kind, stateDir, endpoints);
+      await issue(boot.spec); // first seal of the agent's key, as at a first deployment
+      const s = await measureAttested(boot, issue, attestMs, ATTESTED_STARTS);
+      const plainP99 = plain[`agent_cold_start_p99_ms_${kind}`]?.value ?? 0;
+      perKind[kind] = { p50_ms: round(s.p50, 1), p99_ms: round(s.p99, 1), plain_p99_ms: plainP99, starts: s.n };
+      if (!worst || s.p99 > worst.p99) worst = { kind, p99: s.p99 };
+      progress((i + 1) / KINDS.length);
+    }
+    const q = summarize(attestMs);
+    const w = worst as { kind: AgentKind; p99: number };
+    return {
+      value: round(w.p99, 1),
+      unit: 'ms',
+      baseline: perKind[w.kind]?.plain_p99_ms ?? 0,
+      baseline_what: `plain (unattested) ${w.kind} agent start p99, same run`,
+      detail: { agent_kind: w.kind, per_kind: perKind, attestation_p50_ms: round(q.p50, 1), attestation_p99_ms: round(q.p99, 1), attestations: q.n, target_p99_ms: 500, tpm: 'swtpm (socket), tpm2-tools', load_average_1m: round(os.loadavg()[0] ?? 0, 2) },
+    };
+  } finally {
+    await tpm.stop();
+  }
+}
+
 const scenario: Scenario = {
-  description: 'fork of a fresh agent process to ACTIVE (p99) vs node -e 0',
+  description: 'fork of a fresh agent process to ACTIVE (p99) per kind vs node -e 0',
   async run(ctx) {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-cold-'));
-    const boot = await bootCommandFor('data', stateDir);
-    const starts: number[] = [];
-    const baseline: number[] = [];
-    const deadline = Date.now() + ctx.durationS * 1000;
-    await coldStartOnce(boot); // warm the page cache once, as any deployment would be
-    await nodeBaseline();
-    while (starts.length < MIN_STARTS || (Date.now() < deadline && starts.length < 2000)) {
-      baseline.push(await nodeBaseline());
-      starts.push(await coldStartOnce(boot));
-      ctx.progress(Math.min(starts.length / MIN_STARTS, (Date.now() - deadline + ctx.durationS * 1000) / (ctx.durationS * 1000)));
+    const config = loadConfig();
+    // The Industrial Agent's ACTIVE includes its OPC UA session: it needs the plant's server.
+    const { startEmbeddedPlant } = await import('../../runtime/industrial/embedded');
+    const { createMetrics } = await import('../../runtime/observability/metrics');
+    const { silentLogger } = await import('../../runtime/observability/logger');
+    const plant = await startEmbeddedPlant({ config, stateDir, logger: silentLogger(), metrics: createMetrics(), audit: () => undefined, modbusPort: 0, opcuaPort: await freePort() });
+    const out: Record<string, { value: number; unit: string; baseline: number; baseline_what: string; detail: Record<string, unknown> }> = {};
+    try {
+      let done = 0;
+      for (const kind of KINDS) {
+        const boot = await bootCommandFor(kind, stateDir, plant.endpoints);
+        const { a, b } = await measureKind(boot, ctx.durationS / KINDS.length, MIN_STARTS[kind], (f) => ctx.progress((done + f) / KINDS.length, kind));
+        done += 1;
+        out[`agent_cold_start_p99_ms_${kind}`] = {
+          value: round(a.p99, 1),
+          unit: 'ms',
+          baseline: round(b.p99, 1),
+          baseline_what: 'node -e 0 spawn-to-exit p99, same run, interleaved',
+          detail: { p50_ms: round(a.p50, 1), starts: a.n, baseline_p50_ms: round(b.p50, 1), agent_kind: kind, target_p99_ms: TARGET_P99_MS[kind], node: process.version, load_average_1m: round(os.loadavg()[0] ?? 0, 2) },
+        };
+      }
+      out.agent_cold_start_p99_ms_attested = await attestedStarts(stateDir, plant.endpoints, out, (f) => ctx.progress(0.9 + f / 10, 'attested'));
+    } finally {
+      await plant.stop();
+      fs.rmSync(stateDir, { recursive: true, force: true });
     }
     ctx.progress(1);
-    const a = summarize(starts);
-    const b = summarize(baseline);
+    const data = out.agent_cold_start_p99_ms_data as (typeof out)[string];
     return {
-      agent_cold_start_p99_ms: {
-        value: round(a.p99, 1),
-        unit: 'ms',
-        baseline: round(b.p99, 1),
-        baseline_what: 'node -e 0 spawn-to-exit p99, same run, interleaved',
-        detail: { p50_ms: round(a.p50, 1), starts: a.n, baseline_p50_ms: round(b.p50, 1), agent_kind: 'data', target_p99_ms: 250, seed_claim_p99_ms: 850 },
-      },
+      // The id the seed's 850 ms claim is compared with: the Data Agent, as before per-kind figures existed.
+      agent_cold_start_p99_ms: { ...data, detail: { ...data.detail, seed_claim_p99_ms: 850 } },
+      ...out,
     };
   },
 };

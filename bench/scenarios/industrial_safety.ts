@@ -28,13 +28,14 @@ import { fileSigner } from '../../runtime/audit/signers';
 import { loadConfig } from '../../runtime/config/load';
 import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { ModbusGateway } from '../../runtime/industrial/modbus/gateway';
-import { failSafeWrites, type GatewayAuditRecord } from '../../runtime/industrial/modbus/inspector';
+import { failSafeOnly } from '../../runtime/industrial/write-decision';
+import type { GatewayAuditRecord } from '../../runtime/industrial/modbus/inspector';
 import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
 import { startSimulatedPlc, type SimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
 import type { FaultKind } from '../../runtime/model/plant';
 import { AlertEvaluator } from '../../runtime/observability/alerts';
-import { ConsoleFeed, decisionFromGatewayRecord, plantViewFromSnapshot } from '../../runtime/observability/console';
+import { ConsoleFeed, decisionFromGatewayRecord, plantViewFromSnapshot } from '../../runtime/api/console/view-model';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { percentile, round, summarize, type Metric } from '../lib/report';
 import type { Scenario, ScenarioContext } from '../lib/scenario';
@@ -152,7 +153,7 @@ export async function plantUnderLoad(options: SoakOptions): Promise<SoakResult> 
     listeners: [{ zone: 'operations', port: 0 }, { zone: 'control', port: 0 }, { zone: 'safety', port: 0 }],
     routes: [1, 2].map((unitId) => ({ unitId, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 50, maxMs: 1000 } })),
     rules: compileRules(defaultZoneRules(config)),
-    decide: failSafeWrites,
+    decide: failSafeOnly,
     audit: onAudit,
     metrics,
   });

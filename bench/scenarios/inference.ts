@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { REPO_ROOT } from '../../runtime/config/load';
 import { featureVector, generateWindows, type LabelledWindow } from '../../runtime/industrial/plant/dataset';
 import { WINDOW_LENGTH } from '../../runtime/reasoning/model-contract';
-import { FEATURE_COUNT, loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/model';
+import { FEATURE_COUNT, loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/anomaly-model';
 import { round, summarize, type Metric } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 

@@ -19,11 +19,13 @@ import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { mapEntry } from '../../runtime/industrial/plant/map';
 import { startSimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
+import type { ShutdownOrder } from '../../runtime/model/messages';
 import type { PlantSnapshot } from '../../runtime/model/plant';
-import { CognitiveCore, type ShutdownCommand } from '../../runtime/reasoning/cognitive-core';
+import { CognitiveCore } from '../../runtime/reasoning/cognitive-core';
 import { RULES_DIR } from '../../runtime/reasoning/config';
 import { ENTRY_GOALS, RuleEngine, entryListText } from '../../runtime/reasoning/engine';
-import { SIMULATED_PLANT_PROFILE, staticFacts } from '../../runtime/reasoning/plant-facts';
+import { SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
+import { staticFacts } from '../../runtime/reasoning/plant-facts';
 import { HOST_PL } from '../../runtime/reasoning/prolog-host';
 import { prng, syntheticPlantFacts } from '../../runtime/reasoning/synthetic-plant';
 import { factText, type Fact, type FactDelta } from '../../runtime/reasoning/terms';
@@ -126,7 +128,7 @@ export interface HazardOptions {
    * Carries a shutdown command to the PLC and resolves once it is written. @default a Modbus/TCP write of the
    * target's `run` coil (off) straight to the simulated PLC on loopback. industrial_safety passes its gateway path.
    */
-  readonly deliver?: (command: ShutdownCommand) => Promise<void>;
+  readonly deliver?: (command: ShutdownOrder) => Promise<void>;
   /** Replace the rule engine by a hard-coded check (the baseline). @default false */
   readonly bareCheck?: boolean;
   readonly progress?: (fraction: number) => void;
@@ -141,12 +143,12 @@ export async function measureHazardToShutdown(options: HazardOptions): Promise<n
   const plc = await startSimulatedPlc({ plant, port: 0, host: '127.0.0.1' });
   const client = new ModbusTcpClient('127.0.0.1', plc.port);
   await client.connect();
-  const deliver = options.deliver ?? (async (command: ShutdownCommand) => {
+  const deliver = options.deliver ?? (async (command: ShutdownOrder) => {
     const coil = mapEntry(`${command.target}.run`);
     await client.writeCoil(coil.unit_id, coil.address, false);
   });
   let pending: Promise<void> | undefined;
-  const onShutdown = (command: ShutdownCommand) => { pending = deliver(command); };
+  const onShutdown = (command: ShutdownOrder) => { pending = deliver(command); };
   let feed: (s: PlantSnapshot) => void;
   if (options.bareCheck) {
     feed = (s) => {

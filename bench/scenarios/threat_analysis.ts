@@ -15,7 +15,8 @@ import type { Scenario } from '../lib/scenario';
 import { percentile, round, type Metric } from '../lib/report';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { adu, checkFrame, FRAME, frameLength, requestPdu } from '../../runtime/industrial/modbus/frame';
-import { Inspector, failSafeWrites, type ClientSession, type GatewayAuditRecord, type SessionHooks } from '../../runtime/industrial/modbus/inspector';
+import { type ClientSession, type GatewayAuditRecord, Inspector, type SessionHooks } from '../../runtime/industrial/modbus/inspector';
+import { failSafeOnly } from '../../runtime/industrial/write-decision';
 import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
 import { ModbusGateway } from '../../runtime/industrial/modbus/gateway';
 import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
@@ -53,7 +54,7 @@ function buildChunks(seed: number): Buffer[] {
 function pipeline(durationMs: number, zone: string, rules: ReturnType<typeof compileRules>): { perSecond: number; frames: number; audited: number } {
   let audited = 0;
   const sink = (batch: GatewayAuditRecord[]) => { audited += batch.length; };
-  const inspector = new Inspector({ rules, decide: failSafeWrites, audit: sink, metrics: createMetrics() });
+  const inspector = new Inspector({ rules, decide: failSafeOnly, audit: sink, metrics: createMetrics() });
   let frames = 0;
   const hooks: SessionHooks = {
     forward: (s: ClientSession) => { frames++; s.settled(0, hooks); },
@@ -136,7 +137,7 @@ const scenario: Scenario = {
     plant.start();
     const plc = await startSimulatedPlc({ plant });
     const gateway = new ModbusGateway({
-      listeners: [{ zone: 'operations', port: 0 }], rules, decide: failSafeWrites, audit: () => undefined, metrics: createMetrics(),
+      listeners: [{ zone: 'operations', port: 0 }], rules, decide: failSafeOnly, audit: () => undefined, metrics: createMetrics(),
       routes: [{ unitId: 1, host: '127.0.0.1', port: plc.port }, { unitId: 2, host: '127.0.0.1', port: plc.port }],
       limits: { ratePerSecond: 1e9, burst: 1e9 },
     });

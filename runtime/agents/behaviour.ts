@@ -4,8 +4,10 @@
  * Each kind lives in `runtime/agents/<kind>.ts` and default-exports a `BehaviourFactory`.
  */
 import type { Logger } from '../observability/logger';
-import type { AgentSpec, RuntimeConfig } from '../config/types';
-import type { AcceptedTopic, startAgentMessenger } from './messaging';
+import type { AgentSpec, RuntimeConfig, Zone } from '../config/types';
+import type { GlimmerError } from '../errors';
+import type { SafetyOrder } from '../lifecycle/ipc';
+import type { AcceptedTopic, startAgentMessenger } from '../trust/a2a/messenger';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
 export interface AgentContext {
@@ -16,8 +18,10 @@ export interface AgentContext {
   /** Ports of the embedded plant and gateway, as the supervisor started them. */
   readonly endpoints: Readonly<Record<string, string>>;
   audit(record: AuditRecordInput): void;
-  /** Sends to another agent over A2A (fire and forget; failures are logged and audited). */
-  send(to: string, topic: string, body: unknown): void;
+  /** Sends to another agent over A2A (fire and forget; failures are logged and audited; `done` hears the outcome). */
+  send(to: string, topic: string, body: unknown, done?: (err?: GlimmerError) => void): void;
+  /** Passes a safety order about this agent to its supervisor, which holds or releases it. */
+  order(order: SafetyOrder): void;
   onMessage(handler: (message: AgentMessage) => void): void;
   /** Publishes a small status object (scores, decisions) shown by the API and the console. */
   publish(status: Record<string, unknown>): void;
@@ -38,6 +42,8 @@ export interface AgentBehaviour {
   start(ctx: AgentContext): Promise<void>;
   pause?(reason: string): Promise<void>;
   resume?(): Promise<void>;
+  /** The configuration was reloaded: the zone security levels and required safety levels now in force. */
+  levels?(zones: readonly Zone[], agents: readonly AgentSpec[]): void;
   /** Releases everything; must be idempotent and finish quickly (the supervisor has a grace period). */
   stop(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 /**
  * The Cognitive Agent: Prolog safety and asset rules fused with the int8 anomaly model (runtime/reasoning).
  * It receives plant snapshots from the Industrial agent (topic `plant.snapshot`), decides per snapshot with the rules
- * and per window with the model, audits every changed decision with its explanation, publishes its scores, and sends
- * `safety.shutdown` to the Industrial agent when enforce_safety_shutdown/1 fires for a plant unit (an agent named as
- * the target is sent the command itself; this agent holds itself). Heavy modules load in `start`, not at import.
+ * and per window with the model, audits every changed decision with its explanation, publishes its scores, and routes
+ * a safety order whenever enforce_safety_shutdown/1 fires (safety-orders.ts: plant units to the Industrial agent,
+ * agents to their own endpoint and so to their supervisor, itself to its own supervisor), and a release when it stops
+ * firing for an agent. A configuration reload's new safety levels become facts at once. Heavy modules load in `start`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { GlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
-import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
+import { SafetyOrderRouter } from './safety-orders';
 
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
@@ -35,18 +37,37 @@ export function manifestSha256(rel: string, manifestFile?: string): string {
 const factory: BehaviourFactory = (spec, config) => {
   const settings = reasoningSettings(config.cognitive);
   const modelRel = path.isAbsolute(settings.modelPath) ? path.relative(REPO_ROOT, settings.modelPath).split(path.sep).join('/') : settings.modelPath;
-  const industrial = config.agents.find((a) => a.kind === 'industrial')?.name ?? 'industrial-1';
+  const industrial = config.agents.find((a) => a.kind === 'industrial')?.name;
   const agentNames = new Set(config.agents.map((a) => a.name));
   let stopCore: (() => Promise<void>) | undefined;
+  let onLevels: AgentBehaviour['levels'];
 
   const behaviour: AgentBehaviour = {
     artifacts: [...settings.rulesets.map((r) => `rules/${r}`), modelRel, ...policyArtifacts()],
-    messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SNAPSHOT, description: 'Evaluates a plant snapshot with the safety rules and the anomaly model' }] },
+    messaging: {
+      start: startAgentMessenger,
+      accepts: [
+        { topic: TOPIC_SNAPSHOT, description: 'Evaluates a plant snapshot with the safety rules and the anomaly model' },
+        { topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Holds or releases this agent (its supervisor pauses it) on a safety order' },
+      ],
+    },
     async start(ctx) {
       const { RuleEngine } = await import('../reasoning/engine');
-      const { loadAnomalyModel } = await import('../reasoning/model');
+      const { loadAnomalyModel } = await import('../reasoning/anomaly-model');
       const { CognitiveCore } = await import('../reasoning/cognitive-core');
-      const { SIMULATED_PLANT_PROFILE, staticFacts } = await import('../reasoning/plant-facts');
+      const [{ SIMULATED_PLANT_PROFILE }, { staticFacts }] = await Promise.all([import('../model/plant'), import('../reasoning/plant-facts')]);
+      const { plantMap } = await import('../model/plant-map');
+      const plantUnits = new Set(['plant', ...plantMap().map((e) => e.asset)]);
+      const orders = new SafetyOrderRouter({
+        self: spec.name,
+        agents: agentNames,
+        industrial,
+        isPlantUnit: (t) => plantUnits.has(t),
+        send: (to, topic, body, done) => ctx.send(to, topic, body, done),
+        order: (o) => ctx.order(o),
+        audit: (r) => ctx.audit(r),
+        logger: ctx.logger,
+      });
       const engine = await RuleEngine.create({
         rulesDir: settings.rulesDir,
         rulesets: settings.rulesets,
@@ -61,14 +82,16 @@ const factory: BehaviourFactory = (spec, config) => {
         threshold: settings.threshold,
         staticFacts: staticFacts(SIMULATED_PLANT_PROFILE, config.agents, config.zones),
         sinks: {
-          shutdown: (command) => {
-            if (command.target === spec.name) ctx.hold(`safety shutdown: ${command.codes.join(', ') || 'enforce_safety_shutdown'}`);
-            else ctx.send(agentNames.has(command.target) ? command.target : industrial, TOPIC_SHUTDOWN, command);
-          },
+          shutdown: (command) => orders.hold(command),
+          clear: (command) => orders.release(command),
           audit: (record) => ctx.audit(record),
           publish: (status) => ctx.publish(status),
         },
       });
+      onLevels = (zones, agents) => {
+        core.setStaticFacts(staticFacts(SIMULATED_PLANT_PROFILE, agents, zones));
+        ctx.audit({ type: 'cognitive.levels', zones: zones.map((z) => ({ name: z.name, security_level: z.security_level })), agents: agents.map((a) => ({ name: a.name, required_safety_level: a.required_safety_level })) });
+      };
       ctx.onMessage((message) => {
         if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body);
       });
@@ -78,6 +101,9 @@ const factory: BehaviourFactory = (spec, config) => {
         await core.idle();
         await model.close();
       };
+    },
+    levels(zones, agents) {
+      onLevels?.(zones, agents);
     },
     async stop() {
       const s = stopCore;

@@ -2,13 +2,15 @@
  * The Data Agent: moves records from its zone to a neighbouring zone over a conduit of the zone model, through the
  * GDPR filter (default deny on fields; operator names, badge ids and e-mails leave only as keyed pseudonyms that an
  * erasure request crypto-shreds). Delivery is durable (fsynced JSON Lines per target zone); each batch is audited with
- * counts only, never the personal values.
+ * counts only, never the personal values. Its A2A endpoint takes only safety orders about itself; while PAUSED (a
+ * safety hold) it exports nothing.
  */
 import path from 'node:path';
 import type { Pseudonymiser as SubjectKeys } from '../audit/gdpr';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { AgentContext, BehaviourFactory } from './behaviour';
 import type { AgentMessage } from '../model/messages';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN } from '../trust/a2a/messenger';
 import { conduitBetween } from './data/conduits';
 import { DEFAULT_EXPORT_SCHEMA, filterRecord } from './data/filter';
 import { ZoneOutbox } from './data/outbox';
@@ -35,10 +37,13 @@ const factory: BehaviourFactory = (spec, config) => {
   let keys: SubjectKeys | undefined;
   let exported = 0;
   let refused = 0;
+  /** PAUSED (a safety hold): no record leaves the zone until the supervisor resumes the agent. */
+  let paused = false;
 
   function handle(ctx: AgentContext, message: AgentMessage): void {
     if (message.topic !== EXPORT_TOPIC || !outbox || !keys) return;
     try {
+      if (paused) throw new GlimmerError('GLM_ERR_SAFETY_HELD', `agent ${spec.name} is paused; no records are exported until it resumes`);
       const request = parseRequest(message.body);
       if (!config.zones.some((z) => z.name === request.to_zone) || !conduitBetween(config.conduits, spec.zone, request.to_zone)) {
         throw new GlimmerError('GLM_ERR_DATA_NO_CONDUIT', `no data conduit connects zone ${spec.zone} to zone ${quote(request.to_zone)}`);
@@ -66,13 +71,21 @@ const factory: BehaviourFactory = (spec, config) => {
   }
 
   return {
-    artifacts: [],
+    // Its A2A endpoint takes safety orders about it (safety_integrity_check), which its supervisor enforces.
+    artifacts: policyArtifacts(),
+    messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Holds or releases this agent (its supervisor pauses it) on a safety order' }] },
     async start(ctx) {
       const { openPseudonymiser } = await import('../audit/gdpr');
       keys = openPseudonymiser({ stateDir: ctx.stateDir });
       outbox = new ZoneOutbox(path.join(ctx.stateDir, 'exports'));
       ctx.onMessage((m) => handle(ctx, m));
       ctx.publish({ exported, refused });
+    },
+    async pause() {
+      paused = true;
+    },
+    async resume() {
+      paused = false;
     },
     async stop() {
       outbox?.close();

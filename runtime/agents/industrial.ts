@@ -7,13 +7,14 @@
  * It executes the shutdowns it is sent (topic `safety.shutdown`, body `{ target, codes?, decision_id? }`) as Modbus
  * writes through the security gateway's listener of its own zone, so the gateway's policy, interlocks and audit apply:
  * a pump target stops that pump, a valve target closes that valve, any other plant unit (a tank, `plant`,
- * `safety_1`) trips the emergency stop; a target naming this agent holds it (ctx.hold); unknown targets are refused. Only when the gateway cannot be reached at all does it fall back to the same
+ * `safety_1`) trips the emergency stop; unknown targets are refused (an order naming this agent goes to its supervisor). Only when the gateway cannot be reached at all does it fall back to the same
  * write over OPC UA (the OPC UA server applies the same write decision). Refusals are never retried another way.
  * node-opcua is loaded inside start(), never at import.
  */
 import type { AgentBehaviour, AgentContext, BehaviourFactory } from './behaviour';
-import type { AgentMessage } from '../model/messages';
-import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from './messaging';
+import type { AgentMessage, ShutdownOrder } from '../model/messages';
+import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
+import { parseShutdownBody } from './safety-orders';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { PlantOpcuaClient } from '../industrial/opcua/client';
 import { ModbusTcpClient } from '../industrial/modbus/client';
@@ -24,8 +25,6 @@ import { PROCESS_ZONE } from '../model/plant';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
-
-export interface ShutdownRequest { readonly target: string; readonly codes?: readonly string[]; readonly decision_id?: string; readonly snapshot_time_ms?: number | null }
 
 /** The write that shuts `target` down: [signal id, engineering value], or undefined when it is no plant unit. */
 export function shutdownWrite(target: string): [string, boolean] | undefined {
@@ -61,7 +60,7 @@ const factory: BehaviourFactory = (spec, config) => {
     return client;
   }
 
-  async function execute(request: ShutdownRequest): Promise<void> {
+  async function execute(request: Pick<ShutdownOrder, 'target'> & Partial<ShutdownOrder>): Promise<void> {
     const c = ctx as AgentContext;
     const write = shutdownWrite(request.target);
     if (write === undefined) {
@@ -98,18 +97,14 @@ const factory: BehaviourFactory = (spec, config) => {
 
   function onMessage(message: AgentMessage): void {
     if (message.topic !== TOPIC_SHUTDOWN) return;
-    const body = message.body as Partial<ShutdownRequest> | null;
-    if (!body || typeof body.target !== 'string' || body.target.length > 64) {
-      ctx?.logger.warn({ from: message.from }, 'malformed shutdown request ignored');
+    // Validated by the agent process, which also passed an order naming this agent up to the supervisor instead.
+    const body = parseShutdownBody(message.body);
+    if (body.action === 'release') {
+      // A stopped plant unit stays stopped until an operator restarts it.
+      ctx?.audit({ type: 'industrial.shutdown', target: body.target, outcome: 'release_ignored', decision_id: body.decision_id });
       return;
     }
-    if (body.target === spec.name) {
-      // The rules shut this agent down (not the plant): hold it; the lifecycle decides what follows.
-      ctx?.audit({ type: 'industrial.shutdown', target: body.target, outcome: 'agent_hold', decision_id: typeof body.decision_id === 'string' ? body.decision_id.slice(0, 80) : null });
-      ctx?.hold(`safety shutdown: ${Array.isArray(body.codes) ? body.codes.slice(0, 4).map(String).join(', ') : 'enforce_safety_shutdown'}`);
-      return;
-    }
-    execute({ target: body.target, snapshot_time_ms: typeof body.snapshot_time_ms === 'number' ? body.snapshot_time_ms : null, codes: Array.isArray(body.codes) ? body.codes.slice(0, 16).map(String) : [], decision_id: typeof body.decision_id === 'string' ? body.decision_id.slice(0, 80) : undefined })
+    execute({ target: body.target, snapshot_time_ms: body.snapshot_time_ms, codes: body.codes, decision_id: body.decision_id ?? undefined })
       .catch((err) => ctx?.logger.error({ code: asGlimmerError(err).code }, 'shutdown failed'));
   }
 

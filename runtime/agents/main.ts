@@ -2,26 +2,46 @@
  * Agent process entry (bundled to dist/agent.js). The supervisor forks one process per agent and sends `boot`; the
  * agent validates its identity and measures its artifacts (into BOOTSTRAPPING), allocates its resources (into ACTIVE),
  * and reports every transition back over IPC. It never holds the audit log: records go to the supervisor.
- * Messages to other agents go over A2A on mTLS (messaging.ts); the supervisor only tells it where peers listen.
+ * Messages to other agents go over A2A on mTLS (trust/a2a/messenger.ts); the supervisor only tells it where peers listen.
  */
-import { GlimmerError, asGlimmerError } from '../errors';
+import { Worker } from 'node:worker_threads';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
 import { createLogger } from '../observability/logger';
 import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
-import { EXIT_BOOT_REFUSED, type AgentIdentity, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import { requestHold, type HoldOptions } from '../lifecycle/hold';
+import type { AgentIdentity } from '../trust/svid';
+import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
-import type { AgentMessenger } from './messaging';
+import type { AgentMessenger } from '../trust/a2a/messenger';
 import { loadBehaviour } from './registry';
+import { TOPIC_SHUTDOWN } from '../trust/a2a/messenger';
+import { parseShutdownBody } from './safety-orders';
+import { decisionKey } from '../trust/metrics';
 
 const SEAL_TIMEOUT_MS = 3000;
+/** How long an agent whose supervisor is gone may drain before it exits anyway (the 1 s orphan budget, with the watch). */
+const ORPHAN_EXIT_MS = 600;
+/** How often the agent checks that its supervisor is still its parent (a kill -9 may not close the channel at once). */
+const PARENT_WATCH_MS = 100;
+/** How often the agent reports its PDP's decision counts to the supervisor (which alone serves /metrics). */
+const DECISION_REPORT_MS = 1000;
 
 function send(message: AgentToSupervisor): void {
-  if (process.connected) process.send?.(message);
+  if (!process.connected) return;
+  try {
+    // The callback takes the error of a channel that closed meanwhile (EPIPE): the supervisor is gone, and the
+    // parent-death watch ends this process; it must not crash on an unhandled 'error'.
+    process.send?.(message, undefined, undefined, () => undefined);
+  } catch {
+    /* channel closed between the check and the send */
+  }
 }
 
 class AgentProcess {
   private machine?: StateMachine;
+  private cmd?: BootCommand;
   private behaviour?: AgentBehaviour;
   private readonly handlers: ((m: AgentMessage) => void)[] = [];
   private sealed?: () => void;
@@ -29,12 +49,26 @@ class AgentProcess {
   private messenger?: AgentMessenger;
   private peers: Readonly<Record<string, string>> = {};
   private renewal?: { resolve: (identity: AgentIdentity) => void; reject: (err: Error) => void };
+  private holds?: HoldOptions;
+  /** PDP decisions since the last report, by decisionKey. */
+  private readonly decisions = new Map<string, number>();
+  private decisionReports?: NodeJS.Timeout;
 
-  async boot(cmd: BootCommand): Promise<void> {
+  /** The boot in progress (terminate waits for it, so a SIGTERM during boot drains instead of racing it). */
+  private booting?: Promise<void>;
+
+  boot(cmd: BootCommand): Promise<void> {
+    this.booting = this.runBoot(cmd);
+    return this.booting;
+  }
+
+  private async runBoot(cmd: BootCommand): Promise<void> {
     const logger = createLogger({ name: `agent:${cmd.spec.name}` });
+    this.cmd = cmd;
     const machine = new StateMachine(cmd.spec.name);
     this.machine = machine;
     machine.onTransition((transition) => send({ type: 'transition', transition }));
+    this.holds = { machine, logger, audit: (record) => send({ type: 'audit', record }), escalate: (why) => this.terminate(why) };
     const behaviour = loadBehaviour(cmd.spec.kind)(cmd.spec, cmd.config);
     this.behaviour = behaviour;
     for (const [state, hook] of bootHooks(cmd, behaviour.artifacts, (record) => send({ type: 'audit', record }))) machine.onEnter(state, hook);
@@ -46,7 +80,11 @@ class AgentProcess {
       logger,
       endpoints: cmd.endpoints,
       audit: (record) => send({ type: 'audit', record }),
-      send: (to, topic, body) => this.messenger?.send(to, topic, body),
+      send: (to, topic, body, done) => {
+        if (this.messenger) this.messenger.send(to, topic, body, done);
+        else done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `agent ${cmd.spec.name} has no A2A messenger to reach ${to}`));
+      },
+      order: (order) => send({ type: 'safety-order', order }),
       onMessage: (handler) => this.handlers.push(handler),
       publish: (status) => send({ type: 'publish', status }),
       hold: (reason) => void this.pause(reason),
@@ -73,6 +111,8 @@ class AgentProcess {
       this.exit(EXIT_BOOT_REFUSED);
       return;
     }
+    // A terminate that arrived during BOOTSTRAPPING: allocate nothing; terminate() retires the agent.
+    if (this.stopping) return;
     try {
       await machine.transition('ACTIVE', 'resources allocated');
     } catch (err) {
@@ -95,17 +135,20 @@ class AgentProcess {
     });
   }
 
+  /** A safety hold (the agent's own, or the supervisor's): refused transitions are logged, audited, retried, escalated. */
   async pause(reason: string): Promise<void> {
-    if (this.machine?.state === 'ACTIVE') await this.machine.transition('PAUSED', reason).catch(() => undefined);
+    if (this.holds) await requestHold(this.holds, 'ACTIVE', 'PAUSED', reason, () => this.stopping);
   }
 
   async resume(reason: string): Promise<void> {
-    if (this.machine?.state === 'PAUSED' && !this.stopping) await this.machine.transition('ACTIVE', reason).catch(() => undefined);
+    if (this.holds) await requestHold(this.holds, 'PAUSED', 'ACTIVE', reason, () => this.stopping);
   }
 
   async terminate(reason: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Draining starts from a settled state: a boot step in progress finishes (or fails) first.
+    await this.booting?.catch(() => undefined);
     const machine = this.machine;
     try {
       if (machine?.state === 'ACTIVE') await machine.transition('PAUSED', `draining: ${reason}`);
@@ -116,9 +159,43 @@ class AgentProcess {
     }
   }
 
+  /** Throws for a safety order it cannot take, so the A2A caller hears of it (and audits it) too. */
   deliver(message: AgentMessage): void {
+    if (message.topic === TOPIC_SHUTDOWN) {
+      this.deliverOrder(message);
+      return;
+    }
     if (this.machine?.state !== 'ACTIVE' && this.machine?.state !== 'PAUSED') return;
     for (const handler of this.handlers) handler(message);
+  }
+
+  /**
+   * A safety order about this agent goes up to its supervisor, whatever the kind (the supervisor holds the agent, not
+   * the behaviour); one about a plant unit goes to the Industrial behaviour, the only kind that executes those.
+   */
+  private deliverOrder(message: AgentMessage): void {
+    const spec = this.cmd?.spec;
+    const state = this.machine?.state;
+    let target: unknown = (message.body as { target?: unknown } | null)?.target;
+    try {
+      const order = parseShutdownBody(message.body);
+      target = order.target;
+      if (spec === undefined || (state !== 'ACTIVE' && state !== 'PAUSED')) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `agent ${spec?.name ?? '?'} is ${state ?? 'not booted'}`);
+      if (order.target === spec.name) {
+        send({ type: 'safety-order', order: { action: order.action, target: order.target, decision_id: order.decision_id, codes: order.codes, from: message.from } });
+        return;
+      }
+      if (spec.kind !== 'industrial') throw new GlimmerError('GLM_ERR_SAFETY_TARGET_UNKNOWN', `agent ${spec.name} (${spec.kind}) executes no order for ${quote(order.target)}`);
+      for (const handler of this.handlers) handler(message);
+    } catch (err) {
+      const e = asGlimmerError(err);
+      send({ type: 'audit', record: { type: 'safety.order_refused', target: String(target ?? '').slice(0, 64), from: message.from, code: e.code, message: e.message.slice(0, 200) } });
+      throw e;
+    }
+  }
+
+  levels(zones: Parameters<NonNullable<AgentBehaviour['levels']>>[0], agents: Parameters<NonNullable<AgentBehaviour['levels']>>[1]): void {
+    this.behaviour?.levels?.(zones, agents);
   }
 
   onSealed(): void {
@@ -130,16 +207,28 @@ class AgentProcess {
     const messenger = await messaging.start({
       spec: cmd.spec,
       config: cmd.config,
+      stateDir: cmd.stateDir,
       identity: cmd.identity,
       renew: () => this.renew(),
+      onDecision: (decision, action, protocol) => {
+        const key = decisionKey(decision, action, protocol);
+        this.decisions.set(key, (this.decisions.get(key) ?? 0) + 1);
+      },
       accepts: messaging.accepts,
       audit: ctx.audit,
       logger: ctx.logger,
       deliver: (message) => this.deliver(message),
     });
     this.messenger = messenger;
+    this.decisionReports ??= setInterval(() => this.reportDecisions(), DECISION_REPORT_MS).unref();
     messenger.setPeers(this.peers);
     if (messenger.url !== undefined) send({ type: 'a2a-endpoint', url: messenger.url });
+  }
+
+  reportDecisions(): void {
+    if (this.decisions.size === 0) return;
+    send({ type: 'policy-decisions', counts: Object.fromEntries(this.decisions) });
+    this.decisions.clear();
   }
 
   setPeers(peers: Readonly<Record<string, string>>): void {
@@ -164,6 +253,8 @@ class AgentProcess {
   }
 
   private exit(code: number): void {
+    clearInterval(this.decisionReports);
+    this.reportDecisions();
     // Let the IPC channel flush the last messages before leaving.
     setImmediate(() => process.exit(code));
   }
@@ -176,13 +267,47 @@ process.on('message', (raw: SupervisorToAgent) => {
     case 'pause': void agent.pause(raw.reason); break;
     case 'resume': void agent.resume(raw.reason); break;
     case 'terminate': void agent.terminate(raw.reason); break;
-    case 'message': agent.deliver(raw.message); break;
+    case 'message':
+      try {
+        agent.deliver(raw.message);
+      } catch {
+        // audited by deliver
+      }
+      break;
+    case 'levels': agent.levels(raw.zones, raw.agents); break;
     case 'sealed': agent.onSealed(); break;
     case 'peers': agent.setPeers(raw.peers); break;
     case 'svid': agent.onSvid({ identity: raw.identity }); break;
     case 'svid-refused': agent.onSvid(raw); break;
   }
 });
-// The supervisor is gone: do not linger as an orphan holding PLC sessions.
-process.on('disconnect', () => void agent.terminate('supervisor disconnected'));
+// The supervisor is gone (its IPC channel closed, or this process was re-parented after a kill -9): do not linger as
+// an orphan holding PLC sessions or attach to the next runtime's servers. Drain briefly, then exit whatever hangs.
+let orphaned = false;
+function supervisorGone(reason: string): void {
+  if (orphaned) return;
+  orphaned = true;
+  setTimeout(() => process.exit(EXIT_ORPHANED), ORPHAN_EXIT_MS);
+  void agent.terminate(reason);
+}
+const supervisorPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== supervisorPid) supervisorGone('supervisor exited');
+}, PARENT_WATCH_MS).unref();
+// The same watch on its own thread: a main thread busy in synchronous work (key generation, a long OPC UA handshake
+// under load) runs no timer, so only another thread can end the process in time. It waits for the graceful exit
+// above and then kills the process outright.
+const watchdog = new Worker(
+  `const { workerData } = require('node:worker_threads');
+   const check = setInterval(() => {
+     if (process.ppid === workerData.parent) return;
+     clearInterval(check);
+     setTimeout(() => process.kill(workerData.self, 'SIGKILL'), workerData.graceMs);
+   }, workerData.everyMs);`,
+  { eval: true, workerData: { parent: supervisorPid, self: process.pid, everyMs: PARENT_WATCH_MS, graceMs: ORPHAN_EXIT_MS + 100 }, resourceLimits: { maxOldGenerationSizeMb: 8 } },
+);
+watchdog.unref();
+process.on('disconnect', () => supervisorGone('supervisor disconnected'));
 process.on('SIGTERM', () => void agent.terminate('SIGTERM'));
+// Ctrl-C reaches the whole process group: the supervisor drives the shutdown, an agent must not die on its own.
+process.on('SIGINT', () => undefined);

@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GlimmerError } from '../errors';
 import { peerIdentity } from '../trust/mtls';
-import type { Principal } from './router';
+import { assertAllowed, type ApiAuthorize } from '../trust/policy/api';
+import type { Principal, Route } from './router';
 
 export function tokensEqual(presented: string, expected: string): boolean {
   // Hash both sides first so the comparison is constant-time even when lengths differ.
@@ -24,4 +25,16 @@ export function authenticate(req: IncomingMessage, adminToken: string): Principa
     if (tokensEqual(header.slice(7).trim(), adminToken)) return { id: 'admin', kind: 'admin' };
   }
   throw new GlimmerError('GLM_ERR_API_UNAUTHENTICATED', 'authentication required: a bearer token or an mTLS client certificate');
+}
+
+/**
+ * The API's authorization step: reads need only authentication; a state-changing route asks the PDP the question its
+ * `policy` declares, and a route that declares none is refused (default deny).
+ */
+export function routePolicyCheck(authorize: ApiAuthorize): (principal: Principal, route: Route, pathname: string) => void {
+  return (principal, route, pathname) => {
+    if (route.method === 'GET') return;
+    if (!route.policy) throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${route.method} ${pathname} has no policy mapping (default deny)`);
+    assertAllowed(authorize(principal, route.policy.action, route.policy.resource), `${route.method} ${pathname}`);
+  };
 }

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GlimmerError } from '../errors';
+import type { PolicyAction, PolicyResource } from '../trust/policy/pdp';
 
 export interface Principal {
   /** `admin` for the admin token, or the SPIFFE ID of an mTLS client certificate. */
@@ -23,9 +24,17 @@ export interface RequestContext {
 
 export type Reply = { status?: number; body: unknown; type?: string; headers?: Record<string, string> } | 'handled';
 
+/** The policy question a state-changing route asks of the PDP, declared on the route itself. */
+export interface RoutePolicy {
+  readonly action: PolicyAction;
+  readonly resource: PolicyResource;
+}
+
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
+  /** Required on every state-changing route (reads need only authentication): without it the route is refused. */
+  readonly policy?: RoutePolicy;
   /** Unauthenticated routes are the exception (only /healthz and /metrics, for probes and Prometheus, and the console shell, which holds no data). */
   readonly public?: boolean;
   handle(ctx: RequestContext): Promise<Reply> | Reply;

@@ -3,7 +3,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GlimmerError, asGlimmerError } from '../errors';
+import net from 'node:net';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { Logger } from '../observability/logger';
 import { authenticate } from './auth';
 import { Router, type Principal, type RequestContext, type Route } from './router';
@@ -18,7 +19,14 @@ export interface ApiServerOptions {
    * The policy enforcement point for authenticated routes, called after authentication and before the handler;
    * throws (GLM_ERR_API_FORBIDDEN) to refuse. @default - authentication only
    */
-  readonly authorize?: (principal: Principal, method: string, pathname: string) => void;
+  readonly authorize?: (principal: Principal, route: Route, pathname: string) => void;
+  /**
+   * Host names requests may carry besides IP addresses: a DNS-rebinding page reaches the API under its own name and
+   * is refused (421) even on public routes. @default ['localhost']
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Deepest nesting of arrays and objects a JSON body may have. @default 64 */
+  readonly maxJsonDepth?: number;
 }
 
 export interface ApiServer {
@@ -54,17 +62,55 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** The host part of a Host header (no port; IPv6 without brackets), lower case. */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') < 0 ? undefined : h.indexOf(']'));
+  const colon = h.lastIndexOf(':');
+  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
+}
+
+/** Nesting depth of a JSON text (brackets outside strings), stopping once it passes `max`: linear, no recursion. */
+function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const router = new Router().add(...options.routes);
   const limit = options.maxBodyBytes ?? 1024 * 1024;
+  const maxDepth = options.maxJsonDepth ?? 64;
+  const allowedHosts = new Set((options.allowedHosts ?? ['localhost']).map((h) => h.toLowerCase()));
   const log = options.logger;
 
-  const handler: http.RequestListener = async (req, res) => {
+  // checkHost: on the plain HTTP listener only. A browser page cannot present an SVID, so DNS rebinding cannot reach
+  // the mTLS listener, where machine clients may use any service name.
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, checkHost: boolean): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
-      const route = router.match(req.method ?? 'GET', url.pathname);
+      const host = hostName(req.headers.host ?? '');
+      if (checkHost && net.isIP(host) === 0 && !allowedHosts.has(host)) throw new GlimmerError('GLM_ERR_API_HOST_REFUSED', `host ${quote(host)} is not an IP address or one of api.allowed_hosts`);
+      // Authentication comes before routing: an unauthenticated client learns nothing of which routes exist.
+      let route: Route;
+      try {
+        route = router.match(req.method ?? 'GET', url.pathname);
+      } catch (err) {
+        authenticate(req, options.adminToken);
+        throw err;
+      }
       const principal = route.public ? undefined : authenticate(req, options.adminToken);
-      if (principal) options.authorize?.(principal, route.method, url.pathname);
+      if (principal) options.authorize?.(principal, route, url.pathname);
       const ctx: RequestContext = {
         req,
         res,
@@ -72,8 +118,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         principal,
         async json() {
           const raw = await readBody(req, limit);
+          const text = raw.toString('utf8');
+          if (jsonDepthExceeds(text, maxDepth)) throw new GlimmerError('GLM_ERR_API_BODY_INVALID', `request body nests deeper than ${maxDepth} levels`);
           try {
-            return JSON.parse(raw.toString('utf8')) as unknown;
+            return JSON.parse(text) as unknown;
           } catch {
             throw new GlimmerError('GLM_ERR_API_BODY_INVALID', 'request body is not valid JSON');
           }
@@ -99,7 +147,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       res.end(JSON.stringify(e.toJSON()));
     }
   };
-  const server = http.createServer(handler);
+  const handler: http.RequestListener = (req, res) => void handle(req, res, false);
+  const server = http.createServer((req, res) => void handle(req, res, true));
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isGlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
-import type { CheckpointSigner } from './note';
+import type { CheckpointSigner } from './checkpoint-body';
 import { SOFTHSM2_LIBRARY, ensureSoftHsmToken, pkcs11Signer } from './pkcs11';
 import { fileSigner } from './signers';
 

@@ -1,12 +1,15 @@
 /**
  * A checkpoint signer backed by AWS KMS (`GetPublicKey`, `Sign`) with an asymmetric SIGN_VERIFY key:
- * ECC_NIST_P384 (ECDSA_SHA_384), ECC_NIST_P256 (ECDSA_SHA_256) or ML_DSA_65 (ML_DSA_SHAKE_256). The note text is sent
+ * ECC_NIST_P384 (ECDSA_SHA_384), ECC_NIST_P256 (ECDSA_SHA_256), ML_DSA_65 or ML_DSA_44 (ML_DSA_SHAKE_256: with
+ * MessageType RAW, pure ML-DSA over the message, so the signature verifies with node:crypto's ML-DSA as is). The note text is sent
  * as a RAW message (checkpoints are far below KMS's 4096-byte limit), so KMS hashes it. The SDK is loaded lazily.
  * In the cloud topology the key comes from the stack's KMS signing key; tests point `endpoint` at a loopback server
  * that speaks the KMS JSON protocol with real keys.
  */
+import type https from 'node:https';
 import { GlimmerError, quote } from '../errors';
-import type { CheckpointSigner, SignatureAlgorithm } from './note';
+import { ML_DSA_PUBLIC_KEY_BYTES } from './ml-dsa';
+import type { CheckpointSigner, SignatureAlgorithm } from './checkpoint-body';
 
 export interface KmsSignerOptions {
   /** Key id, ARN or alias of an asymmetric SIGN_VERIFY key. */
@@ -18,6 +21,11 @@ export interface KmsSignerOptions {
   readonly endpoint?: string;
   /** @default - the SDK's default credential chain */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * The HTTPS agent of the link to KMS, e.g. one with the runtime's post-quantum TLS groups (the composition root
+   * builds it from runtime/trust/pq-tls.ts; AWS KMS endpoints accept X25519MLKEM768). @default - the SDK's agent
+   */
+  readonly httpsAgent?: https.Agent;
   /** SDK attempts per call. @default 2 */
   readonly maxAttempts?: number;
   /** Per-request timeout. @default 5000 */
@@ -27,16 +35,15 @@ export interface KmsSignerOptions {
    * appends) start even while KMS is unreachable; the public key is fetched, and checked to match, on first use.
    * @default - GetPublicKey is called at creation and its failure is an error
    */
-  readonly keySpec?: 'ECC_NIST_P384' | 'ECC_NIST_P256' | 'ML_DSA_65';
+  readonly keySpec?: 'ECC_NIST_P384' | 'ECC_NIST_P256' | 'ML_DSA_65' | 'ML_DSA_44';
 }
 
 const SPECS: Record<string, { algorithm: SignatureAlgorithm; signing: string }> = {
   ECC_NIST_P384: { algorithm: 'ecdsa-p384-sha384', signing: 'ECDSA_SHA_384' },
   ECC_NIST_P256: { algorithm: 'ecdsa-p256-sha256', signing: 'ECDSA_SHA_256' },
   ML_DSA_65: { algorithm: 'ml-dsa-65', signing: 'ML_DSA_SHAKE_256' },
+  ML_DSA_44: { algorithm: 'ml-dsa-44', signing: 'ML_DSA_SHAKE_256' },
 };
-
-const ML_DSA_65_PUBLIC_KEY_BYTES = 1952;
 
 function unavailable(message: string, cause: unknown): GlimmerError {
   return new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', message, { cause });
@@ -49,7 +56,11 @@ export async function kmsSigner(options: KmsSignerOptions): Promise<CheckpointSi
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 2,
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 5000, connectionTimeout: options.requestTimeoutMs ?? 5000 },
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? 5000,
+      connectionTimeout: options.requestTimeoutMs ?? 5000,
+      ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
+    },
   });
   let spec: { algorithm: SignatureAlgorithm; signing: string } | undefined;
   let publicKey: Uint8Array | undefined;
@@ -64,11 +75,12 @@ export async function kmsSigner(options: KmsSignerOptions): Promise<CheckpointSi
     }
     const found = SPECS[out.KeySpec ?? ''];
     if (!found || out.KeyUsage !== 'SIGN_VERIFY' || !out.PublicKey || (options.keySpec && out.KeySpec !== options.keySpec)) {
-      throw new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `KMS key ${quote(options.keyId)} is ${quote(out.KeySpec)}/${quote(out.KeyUsage)}; checkpoints need ECC_NIST_P384, ECC_NIST_P256 or ML_DSA_65 with SIGN_VERIFY`);
+      throw new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `KMS key ${quote(options.keyId)} is ${quote(out.KeySpec)}/${quote(out.KeyUsage)}; checkpoints need ECC_NIST_P384, ECC_NIST_P256, ML_DSA_65 or ML_DSA_44 with SIGN_VERIFY`);
     }
     spec = found;
     // ECDSA keys stay DER SPKI; an ML-DSA SPKI ends with the raw FIPS 204 public key.
-    publicKey = found.algorithm === 'ml-dsa-65' ? out.PublicKey.subarray(out.PublicKey.length - ML_DSA_65_PUBLIC_KEY_BYTES) : out.PublicKey;
+    const mlDsa = found.algorithm === 'ml-dsa-65' ? 65 : found.algorithm === 'ml-dsa-44' ? 44 : undefined;
+    publicKey = mlDsa ? out.PublicKey.subarray(out.PublicKey.length - ML_DSA_PUBLIC_KEY_BYTES[mlDsa]) : out.PublicKey;
     return { spec, publicKey };
   };
 

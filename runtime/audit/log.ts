@@ -14,24 +14,25 @@ import Database from 'better-sqlite3';
 import { GlimmerError, isGlimmerError, quote } from '../errors';
 import type { Logger } from '../observability/logger';
 import { silentLogger } from '../observability/logger';
-import type { Metrics } from '../observability/metrics';
 import { ByteWriter, canonicalJson, writeCanonicalJson } from './canonical';
 import { type AuditConfig, DEFAULT_AUDIT_CONFIG, durationMs, mergeAuditConfig } from './config';
 import { type MerkleAlgorithm, hasher } from './merkle';
-import { type CheckpointSigner, formatCheckpoint, formatVerifierKey, openCheckpoint, parseVerifierKey, signNote } from './note';
+import { type AuditMetrics, CheckpointSigning } from './checkpoints';
+import type { CheckpointSigner } from './checkpoint-body';
+import { type SegmentInfo, SegmentSealing } from './segments';
 import { CHUNK, LogTree } from './tree';
-import { type AuditWriter, type CommittedBatch, type Statement, openAuditWriter } from './writer';
+import { type AuditWriter, type CommittedBatch, openAuditWriter } from './writer';
+import type { AuditRecordInput } from '../model/messages';
 
-export type { CheckpointSigner } from './note';
 
-export type AuditMetrics = Pick<
-  Metrics,
-  'auditAppends' | 'auditCheckpointAge' | 'auditTreeSize' | 'auditCheckpointSize' | 'auditCheckpointFailures' | 'auditCommitDuration' | 'auditSegmentsSealed'
->;
-
-export interface AuditRecord {
-  readonly type: string;
-  readonly [key: string]: unknown;
+/** Whether the log can make entries durable right now (readiness, and the gateway's write decision). */
+export interface AuditHealth {
+  readonly committing: boolean;
+  /** Why not (the storage error), while not committing. */
+  readonly reason?: string;
+  /** Free bytes on the log's file system at the last check, and whether that is below the low-disk watermark. */
+  readonly diskFreeBytes?: number;
+  readonly diskLow: boolean;
 }
 
 export interface AuditLogOptions {
@@ -64,6 +65,18 @@ export interface AuditLogOptions {
   readonly busyTimeoutMs?: number;
   /** Clock (ms since the epoch). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Free space on the log's file system below which `glimmer_audit_disk_free_bytes` falls under the watermark gauge
+   * (the AuditDiskLow alert), so operators act before a full disk stops the log. @default 256 MiB
+   */
+  readonly diskWatermarkBytes?: number;
+  /**
+   * After a failed commit the log refuses appends and retries this often (reopening its writer) once the file system
+   * has room again: it recovers without a restart. @default 1000
+   */
+  readonly recoveryIntervalMs?: number;
+  /** A segment holding this many entries is sealed at the next tick, whatever its age (bounded export and shutdown). @default 1000000 */
+  readonly maxSegmentEntries?: number;
 }
 
 export interface AuditEntry {
@@ -72,23 +85,14 @@ export interface AuditEntry {
   readonly leaf: Buffer;
 }
 
-export interface SegmentInfo {
-  readonly id: number;
-  readonly start: number;
-  /** Exclusive end; undefined while the segment is open. */
-  readonly end?: number;
-  readonly openedAt: number;
-  readonly sealedAt?: number;
-  /** The sealed final checkpoint (signed note). */
-  readonly checkpoint?: string;
-}
-
 export interface AuditLog {
   readonly algorithm: MerkleAlgorithm;
   readonly origin: string;
   readonly dir: string;
   /** Resolves once the entry is durable (committed and fsynced). */
-  append(record: AuditRecord): Promise<{ index: number }>;
+  append(record: AuditRecordInput): Promise<{ index: number }>;
+  /** Whether appends can become durable now (false from a failed commit until the log has recovered). */
+  health(): AuditHealth;
   /** Durable entries. */
   size(): number;
   /** Signs (if needed) and returns a checkpoint covering every entry appended before the call. */
@@ -143,6 +147,8 @@ export const PAGE_SIZE = 16384;
 const BATCHES_IN_FLIGHT = 4;
 const MIN_BATCH_BYTES = 16 * 1024;
 const MAX_PAGE = 1000;
+/** Free space a recovery waits for before reopening the store (a few group commits and their WAL frames). */
+const RECOVERY_MIN_FREE_BYTES = 4 * 1024 * 1024;
 const SET_META = 'INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -160,8 +166,19 @@ CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries BEGI
  * The leaf text: canonical JSON of `{"index": i, "record": {...}, "ts": "<ISO 8601>"}`. The envelope's keys are
  * already in canonical order, so only the record goes through the canonicaliser.
  */
-export function leafText(index: number, record: AuditRecord, ts: string): string {
+export function leafText(index: number, record: AuditRecordInput, ts: string): string {
   return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
+}
+
+/** The leaf is canonical JSON carrying its own index (a cheap sanity check to name the exact tampered entry). */
+function leafIsSound(leaf: Buffer, index: number): boolean {
+  try {
+    const text = leaf.toString('utf8');
+    const parsed = JSON.parse(text) as { index?: unknown };
+    return typeof parsed === 'object' && parsed !== null && parsed.index === index && canonicalJson(parsed) === text;
+  } catch {
+    return false;
+  }
 }
 
 export function auditDir(stateDir: string): string {
@@ -170,14 +187,6 @@ export function auditDir(stateDir: string): string {
 
 export function auditDbPath(stateDir: string): string {
   return path.join(auditDir(stateDir), 'log.db');
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function integer(value: number, name: string): number {
@@ -198,12 +207,13 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const signers = [signer, ...(options.cosigners ?? [])];
 
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  const writer = await openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
+  const openWriter = () => openAuditWriter({ dbPath: auditDbPath(options.stateDir), schema: SCHEMA, busyTimeoutMs, rowsPerInsert: ROWS_PER_INSERT, pageSize: PAGE_SIZE, commitDelayMs: options.commitDelayMs ?? 10 });
+  const writer = await openWriter();
   let db: Database.Database | undefined;
   try {
     // The writer created the store and set WAL mode; the event loop only ever reads.
     db = new Database(auditDbPath(options.stateDir), { readonly: true, timeout: busyTimeoutMs });
-    return await AuditLogImpl.create(db, writer, options, signers, log, now, dir);
+    return await AuditLogImpl.create(db, writer, openWriter, options, signers, log, now, dir);
   } catch (err) {
     db?.close();
     await writer.close().catch(() => undefined);
@@ -222,22 +232,27 @@ class AuditLogImpl implements AuditLog {
   private lastCommit: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private failure: GlimmerError | undefined;
+  /** Since when appends fail (ms), and how many were refused meanwhile: both go into the recovery record. */
+  private failedSince = 0;
+  private refusedWhileFailed = 0;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovering = false;
+  private diskFreeBytes: number | undefined;
   private closed = false;
   private closing = false;
-  private latest: { size: number; note: string; createdAt: number } | undefined;
-  private signChain: Promise<unknown> = Promise.resolve();
-  /** Commit times of batches not yet covered by a checkpoint: [end size, ms]. */
-  private uncovered: [number, number][] = [];
   private timer: NodeJS.Timeout | undefined;
-  private sealing: Promise<SegmentInfo | undefined> | undefined;
   private lastFailureLog = 0;
+  /** Checkpoint signing (checkpoints.ts) and segment sealing (segments.ts); this class keeps the group commits. */
+  private readonly checkpoints: CheckpointSigning;
+  private readonly sealer: SegmentSealing;
   private config: AuditConfig;
   private readonly tree: LogTree;
   private readonly leavesRange: Database.Statement;
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly writer: AuditWriter,
+    private writer: AuditWriter,
+    private readonly openWriter: () => Promise<AuditWriter>,
     private readonly options: AuditLogOptions,
     private readonly signers: readonly CheckpointSigner[],
     private readonly log: Logger,
@@ -252,11 +267,18 @@ class AuditLogImpl implements AuditLog {
     this.tree = new LogTree(h, (chunk) => (chunkLeaves.all(chunk * CHUNK, chunk * CHUNK + CHUNK) as [Buffer][]).map(([leaf]) => h.leaf(leaf)));
     const stored = db.prepare("SELECT value FROM meta WHERE key = 'config'").pluck().get() as string | undefined;
     this.config = stored ? (JSON.parse(stored) as AuditConfig) : { ...DEFAULT_AUDIT_CONFIG, cryptographic_sealing: { ...DEFAULT_AUDIT_CONFIG.cryptographic_sealing, algorithm } };
+    const writerNow = () => this.writer;
+    this.checkpoints = new CheckpointSigning({ db, writer: writerNow, tree: this.tree, signers, origin, dir, log, now, metrics: options.metrics, signTimeoutMs: options.signTimeoutMs });
+    this.sealer = new SegmentSealing({
+      db, writer: writerNow, tree: this.tree, leavesRange: this.leavesRange, checkpoints: this.checkpoints, settle: () => this.settle(),
+      config: () => this.config, dir, log, now, metrics: options.metrics, exportPage: MAX_PAGE * 10,
+    });
   }
 
   static async create(
     db: Database.Database,
     writer: AuditWriter,
+    openWriter: () => Promise<AuditWriter>,
     options: AuditLogOptions,
     signers: readonly CheckpointSigner[],
     log: Logger,
@@ -282,79 +304,55 @@ class AuditLogImpl implements AuditLog {
       [SET_META, ['origin', origin]],
     ]);
 
-    const self = new AuditLogImpl(db, writer, options, signers, log, now, dir, algorithm, origin);
+    const self = new AuditLogImpl(db, writer, openWriter, options, signers, log, now, dir, algorithm, origin);
     await self.recover(counts.n);
     return self;
   }
 
   private async recover(n: number): Promise<void> {
-    const h = this.tree.h;
-    const full = Math.floor(n / CHUNK);
-    const chunkRows = this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ? ORDER BY idx').raw(true).all(full) as [number, Buffer][];
-    for (let c = 0, row = 0; c < full; c++) {
-      const stored = chunkRows[row];
-      if (stored && stored[0] === c && stored[1].length === h.size) {
-        this.tree.restoreChunk(stored[1]);
-        row += 1;
-      } else {
-        // A chunk hash is derived data; recompute it from the leaves when it is missing.
-        for (const [, leaf] of this.leavesRange.raw(true).all(c * CHUNK, c * CHUNK + CHUNK - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
-        if (stored?.[0] === c) row += 1;
-      }
-    }
-    for (const [, leaf] of this.leavesRange.raw(true).all(full * CHUNK, n - 1) as [number, Buffer][]) this.tree.append(h.leaf(leaf));
-
-    try {
-      await this.recordKeys();
-    } catch (err) {
-      this.log.warn({ code: isGlimmerError(err) ? err.code : undefined }, 'audit signer public key unavailable; checkpoints will wait');
-    }
-
-    const last = this.db.prepare('SELECT size, note, created_at AS createdAt FROM checkpoints ORDER BY size DESC LIMIT 1').get() as
-      | { size: number; note: string; createdAt: number }
-      | undefined;
-    if (last) {
-      if (last.size > n) {
-        throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the latest signed checkpoint covers ${last.size} entries but the store holds ${n}`);
-      }
-      const cp = await openCheckpoint(last.note, this.verifierKeys().map(parseVerifierKey), h.size);
-      if (!cp.root.equals(this.tree.root(last.size))) {
-        throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `the stored entries do not match the root of the latest signed checkpoint (size ${last.size})`);
-      }
-      this.latest = last;
-    }
-    if (n > (this.latest?.size ?? 0)) this.uncovered.push([n, this.now()]);
-    if (!this.db.prepare('SELECT 1 FROM segments WHERE end_idx IS NULL').get()) {
-      await this.writer.run([['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [this.latestSealedEnd(), this.now()]]]);
-    }
-    // A crash between sealing a segment and exporting it leaves no `.checkpoint` file (written last): export again.
-    for (const seg of this.segments()) {
-      if (seg.end !== undefined && seg.checkpoint && !fs.existsSync(path.join(this.dir, 'segments', `${String(seg.id).padStart(6, '0')}.checkpoint`))) {
-        await this.exportSegment(seg);
-      }
-    }
+    this.verifyStore(n);
+    await this.checkpoints.restore(n);
+    await this.sealer.restore();
     this.nextIndex = this.tree.size;
     await this.writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
-    this.updateGauges();
+    this.checkDisk();
+    this.checkpoints.updateGauges();
     const interval = this.options.checkpointIntervalMs ?? 1000;
     this.timer = setInterval(() => void this.tick(), interval);
     this.timer.unref();
   }
 
-  private keysRecorded = false;
-
-  /** Remembers every signer's verifier key (table `keys` and `keys.txt`) so offline verification can find them. */
-  private async recordKeys(): Promise<void> {
-    if (this.keysRecorded) return;
-    const rows: Statement[] = [];
-    for (const s of this.signers) rows.push(['INSERT OR IGNORE INTO keys(vkey, added_at) VALUES (?, ?)', [formatVerifierKey(s.keyName, s.algorithm, await s.publicKey()), this.now()]]);
-    await this.writer.run(rows);
-    fs.writeFileSync(path.join(this.dir, 'keys.txt'), `${this.verifierKeys().join('\n')}\n`, { mode: 0o644 });
-    this.keysRecorded = true;
-  }
-
-  private latestSealedEnd(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number) ?? 0;
+  /**
+   * Recomputes the whole tree from the stored leaves, chunk by chunk, and compares every stored chunk hash: a leaf
+   * changed inside a completed chunk is found here, not trusted. Throws GLM_ERR_AUDIT_STATE_CORRUPT naming the first
+   * bad index (the exact entry when the leaf no longer carries its index in canonical form, else its chunk's first).
+   */
+  private verifyStore(n: number): void {
+    const h = this.tree.h;
+    const full = Math.floor(n / CHUNK);
+    const stored: (Buffer | undefined)[] = new Array(full);
+    for (const [c, hash] of this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ?').raw(true).all(full) as [number, Buffer][]) stored[c] = hash;
+    let bad = -1;
+    for (const [idx, leaf] of this.db.prepare('SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx').raw(true).iterate(n) as IterableIterator<[number, Buffer]>) {
+      const chunkHash = this.tree.append(h.leaf(leaf));
+      if (chunkHash === undefined) continue;
+      const c = Math.floor(idx / CHUNK);
+      const expected = stored[c];
+      // A missing chunk row is derived data lost (a crash between tables cannot happen: one transaction), a differing one is tampering.
+      if (expected !== undefined && !expected.equals(chunkHash)) {
+        bad = c;
+        break;
+      }
+    }
+    if (bad < 0) return;
+    let first = bad * CHUNK;
+    for (const [idx, leaf] of this.leavesRange.raw(true).all(bad * CHUNK, bad * CHUNK + CHUNK - 1) as [number, Buffer][]) {
+      if (!leafIsSound(leaf, idx)) {
+        first = idx;
+        break;
+      }
+    }
+    throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry ${first} does not match the stored hash of entries ${bad * CHUNK}..${bad * CHUNK + CHUNK - 1}: the store was modified; refusing to start on it`);
   }
 
   private lastMs = -1;
@@ -386,8 +384,9 @@ class AuditLogImpl implements AuditLog {
     return this.tree.size;
   }
 
-  append(record: AuditRecord): Promise<{ index: number }> {
+  append(record: AuditRecordInput): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
+      if (this.failure) this.refusedWhileFailed += 1;
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
@@ -492,10 +491,95 @@ class AuditLogImpl implements AuditLog {
 
   private failClosed(err: unknown, batch: Batch): void {
     // Nothing of the failed commit reached the tree; the writer refuses every later commit, so no gap is ever stored.
-    this.failure ??= new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit; the log failed closed', { cause: err });
-    this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends');
+    if (!this.failure) {
+      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', `the audit store could not commit (${(err as { cause?: Error }).cause?.message ?? (err as Error).message}); the log failed closed`, { cause: err });
+      this.failedSince = this.now();
+      this.refusedWhileFailed = 0;
+      this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends until the store can commit again');
+      this.options.metrics?.auditCommitFailing.set(1);
+    }
     this.rejectAll(batch, this.failure);
     for (const queued of this.queued.splice(0)) this.rejectAll(queued, this.failure);
+    this.scheduleRecovery();
+  }
+
+  health(): AuditHealth {
+    const disk = { ...(this.diskFreeBytes === undefined ? {} : { diskFreeBytes: this.diskFreeBytes }), diskLow: this.diskFreeBytes !== undefined && this.diskFreeBytes < this.watermark() };
+    if (this.failure) return { committing: false, reason: this.failure.message, ...disk };
+    if (this.closed || this.closing) return { committing: false, reason: 'the audit log is closed', ...disk };
+    return { committing: true, ...disk };
+  }
+
+  private watermark(): number {
+    return this.options.diskWatermarkBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Free bytes for this process on the log's file system (undefined where statfs is unavailable). */
+  private checkDisk(): number | undefined {
+    try {
+      const st = fs.statfsSync(this.dir);
+      this.diskFreeBytes = st.bavail * st.bsize;
+    } catch {
+      this.diskFreeBytes = undefined;
+    }
+    const m = this.options.metrics;
+    if (m && this.diskFreeBytes !== undefined) {
+      m.auditDiskFree.set(this.diskFreeBytes);
+      m.auditDiskWatermark.set(this.watermark());
+    }
+    return this.diskFreeBytes;
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recoveryTimer || this.closed || this.closing) return;
+    this.recoveryTimer = setInterval(() => void this.tryRecover(), this.options.recoveryIntervalMs ?? 1000);
+    this.recoveryTimer.unref();
+  }
+
+  /**
+   * Leaves the failed state without a restart: once no commit is in flight and the file system has room, a fresh
+   * writer thread is opened on the store at the tree's size (entries a failed writer committed without an answer
+   * are read back into the tree first, so no index is ever reused) and an `audit.recovered` record states the outage.
+   */
+  private async tryRecover(): Promise<void> {
+    if (this.closed || this.closing) {
+      clearInterval(this.recoveryTimer);
+      this.recoveryTimer = undefined;
+      return;
+    }
+    if (this.recovering || !this.failure || this.batchesInFlight > 0) return;
+    const free = this.checkDisk();
+    if (free !== undefined && free < RECOVERY_MIN_FREE_BYTES) return;
+    this.recovering = true;
+    let writer: AuditWriter | undefined;
+    try {
+      await this.writer.close().catch(() => undefined);
+      writer = await this.openWriter();
+      const n = this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM entries').pluck().get() as number;
+      if (n > this.tree.size) for (const [, leaf] of this.leavesRange.raw(true).all(this.tree.size, n - 1) as [number, Buffer][]) this.tree.append(this.tree.h.leaf(leaf));
+      await writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
+    } catch (err) {
+      await writer?.close().catch(() => undefined);
+      this.recovering = false;
+      if (this.now() - this.lastFailureLog > 60000) {
+        this.lastFailureLog = this.now();
+        this.log.warn({ err: (err as Error).message }, 'audit store still cannot be reopened; retrying');
+      }
+      return;
+    }
+    const failure = this.failure;
+    const since = this.failedSince;
+    const refused = this.refusedWhileFailed;
+    this.writer = writer;
+    this.nextIndex = this.tree.size;
+    this.failure = undefined;
+    this.recovering = false;
+    clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    this.options.metrics?.auditCommitFailing.set(0);
+    this.log.warn({ refused, failed_ms: this.now() - since }, 'audit store commits again; appends accepted');
+    // If this first commit fails too, the log fails closed again and the timer restarts.
+    this.append({ type: 'audit.recovered', failed_at: new Date(since).toISOString(), refused_appends: refused, error: failure.message }).catch(() => undefined);
   }
 
   /** A durable group commit: its leaf and chunk hashes join the tree, then its appends are acknowledged. */
@@ -519,13 +603,13 @@ class AuditLogImpl implements AuditLog {
       m.auditAppends.inc(n);
       m.auditTreeSize.set(this.tree.size);
     }
-    this.uncovered.push([this.tree.size, this.now()]);
+    this.checkpoints.committed(this.tree.size);
     for (let i = 0; i < n; i++) (batch.resolvers[i] as (v: { index: number }) => void)({ index: batch.first + i });
     if (this.queued.length > 0) this.flush();
   }
 
   latestCheckpoint() {
-    return this.latest ? { ...this.latest } : undefined;
+    return this.checkpoints.latestCheckpoint();
   }
 
   root(size = this.tree.size): Buffer {
@@ -562,138 +646,38 @@ class AuditLogImpl implements AuditLog {
   }
 
   verifierKeys(): string[] {
-    return this.db.prepare('SELECT vkey FROM keys ORDER BY added_at, vkey').pluck().all() as string[];
+    return this.checkpoints.verifierKeys();
   }
 
   async checkpoint(): Promise<string> {
     if (this.closed) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
     await this.settle();
     if (this.failure) throw this.failure;
-    return this.signCheckpoint();
-  }
-
-  /** Signs a checkpoint for the current durable size, one signing at a time. */
-  private signCheckpoint(): Promise<string> {
-    const run = this.signChain.then(async () => {
-      const n = this.tree.size;
-      if (this.latest && this.latest.size === n) return this.latest.note;
-      const body = formatCheckpoint({ origin: this.origin, size: n, root: this.tree.root(n), extensions: [] });
-      let note: string;
-      try {
-        note = await withTimeout(signNote(body, this.signers), this.options.signTimeoutMs ?? 10000, 'signing a checkpoint');
-      } catch (err) {
-        for (const s of this.signers) this.options.metrics?.auditCheckpointFailures.inc({ signer: s.kind });
-        const e = isGlimmerError(err) ? err : new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', 'the checkpoint signer failed', { cause: err });
-        if (this.now() - this.lastFailureLog > 60000) {
-          this.lastFailureLog = this.now();
-          this.log.warn({ code: e.code, size: n, signer: this.signers[0]?.kind }, 'audit checkpoint signing failed; appends continue, checkpoints will catch up');
-        }
-        throw e;
-      }
-      // A signer that was unreachable at open gets its key recorded once it has signed.
-      await this.recordKeys();
-      const createdAt = this.now();
-      await this.writer.run([['INSERT OR REPLACE INTO checkpoints(size, note, created_at) VALUES (?, ?, ?)', [n, note, createdAt]]]);
-      this.latest = { size: n, note, createdAt };
-      this.uncovered = this.uncovered.filter(([end]) => end > n);
-      this.updateGauges();
-      return note;
-    });
-    this.signChain = run.catch(() => undefined);
-    return run;
-  }
-
-  private updateGauges(): void {
-    const m = this.options.metrics;
-    if (!m) return;
-    const oldest = this.uncovered[0];
-    m.auditCheckpointAge.set(oldest ? Math.max(0, (this.now() - oldest[1]) / 1000) : 0);
-    m.auditTreeSize.set(this.tree.size);
-    m.auditCheckpointSize.set(this.latest?.size ?? 0);
+    return this.checkpoints.sign();
   }
 
   private async tick(): Promise<void> {
     if (this.closed) return;
     try {
-      if (this.tree.size > (this.latest?.size ?? -1) && !this.failure) await this.signCheckpoint();
-      const open = this.openSegment();
+      if (this.checkpoints.behind && !this.failure) await this.checkpoints.sign();
+      const open = this.sealer.open();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
-      if (open && this.now() - open.openedAt >= rotateMs && this.tree.size > open.start) await this.rotate();
+      const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
+      if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
     } catch {
-      // Logged and counted in signCheckpoint; the next tick retries.
+      // Logged and counted by the checkpoint signing; the next tick retries.
     } finally {
-      this.updateGauges();
+      this.checkDisk();
+      this.checkpoints.updateGauges();
     }
-  }
-
-  private openSegment(): SegmentInfo | undefined {
-    return this.segments().find((s) => s.end === undefined);
   }
 
   segments(): SegmentInfo[] {
-    const rows = this.db
-      .prepare('SELECT id, start_idx AS start, end_idx AS end, opened_at AS openedAt, sealed_at AS sealedAt, checkpoint FROM segments ORDER BY id')
-      .all() as { id: number; start: number; end: number | null; openedAt: number; sealedAt: number | null; checkpoint: string | null }[];
-    return rows.map((r) => ({
-      id: r.id,
-      start: r.start,
-      openedAt: r.openedAt,
-      ...(r.end === null ? {} : { end: r.end }),
-      ...(r.sealedAt === null ? {} : { sealedAt: r.sealedAt }),
-      ...(r.checkpoint === null ? {} : { checkpoint: r.checkpoint }),
-    }));
+    return this.sealer.list();
   }
 
   rotate(): Promise<SegmentInfo | undefined> {
-    this.sealing ??= this.seal().finally(() => {
-      this.sealing = undefined;
-    });
-    return this.sealing;
-  }
-
-  private async seal(): Promise<SegmentInfo | undefined> {
-    const open = this.openSegment();
-    await this.settle();
-    if (!open || this.tree.size === open.start) return undefined;
-    const note = await this.signCheckpoint();
-    const end = this.latest?.size ?? 0;
-    if (end <= open.start) return undefined;
-    const sealedAt = this.now();
-    await this.writer.run([
-      ['UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?', [end, sealedAt, note, open.id]],
-      ['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [end, sealedAt]],
-    ]);
-    const sealed: SegmentInfo = { ...open, end, sealedAt, checkpoint: note };
-    await this.exportSegment(sealed);
-    this.options.metrics?.auditSegmentsSealed.inc();
-    this.log.info({ segment: sealed.id, start: sealed.start, end }, 'audit segment sealed');
-    return sealed;
-  }
-
-  /**
-   * Writes a sealed segment as files for archiving (e.g. to S3 Object Lock): `<id>.leaves` holds the leaves one per
-   * line (canonical JSON has no raw newline), `<id>.checkpoint` the sealed final checkpoint. Read-only when
-   * immutable_logs is on.
-   */
-  private async exportSegment(seg: SegmentInfo): Promise<void> {
-    const base = path.join(this.dir, 'segments', String(seg.id).padStart(6, '0'));
-    const fd = fs.openSync(`${base}.leaves.tmp`, 'w', 0o644);
-    try {
-      for (let i = seg.start; i < (seg.end as number); i += MAX_PAGE * 10) {
-        const rows = this.leavesRange.raw(true).all(i, Math.min(i + MAX_PAGE * 10, seg.end as number) - 1) as [number, Buffer][];
-        fs.writeSync(fd, Buffer.concat(rows.flatMap(([, leaf]) => [leaf, Buffer.from('\n')])));
-        await new Promise((r) => setImmediate(r));
-      }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(`${base}.leaves.tmp`, `${base}.leaves`);
-    fs.writeFileSync(`${base}.checkpoint`, seg.checkpoint as string);
-    if (this.config.immutable_logs) {
-      fs.chmodSync(`${base}.leaves`, 0o444);
-      fs.chmodSync(`${base}.checkpoint`, 0o444);
-    }
+    return this.sealer.rotate();
   }
 
   durability(): Promise<{ readonly journalMode: string; readonly synchronous: number }> {
@@ -722,6 +706,7 @@ class AuditLogImpl implements AuditLog {
     if (this.closed || this.closing) return;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.settle();
     try {
       if (!this.failure) await this.rotate();
@@ -729,10 +714,10 @@ class AuditLogImpl implements AuditLog {
       this.log.warn({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_INTERNAL' }, 'audit log closed without a final checkpoint; the next start catches up');
     }
     this.closed = true;
-    await this.signChain;
+    await this.checkpoints.idle();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
     await this.writer.close();
-    for (const s of this.signers) await s.close?.();
+    await this.checkpoints.closeSigners();
   }
 }

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as pkcs11js from 'pkcs11js';
 import { GlimmerError, quote } from '../errors';
-import type { CheckpointSigner } from './note';
+import type { CheckpointSigner } from './checkpoint-body';
 
 export const SOFTHSM2_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 

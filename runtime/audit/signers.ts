@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
-import type { CheckpointSigner } from './note';
+import type { CheckpointSigner } from './checkpoint-body';
+import { mlDsaPrivateKeyFromSeed, mlDsaRawPublicKey, mlDsaSign } from './ml-dsa';
 
 function readOrCreateSecret(file: string, create: () => Buffer): { bytes: Buffer; created: boolean } {
   try {
@@ -59,21 +60,21 @@ export function fileSigner(options: { keyFile: string; keyName: string }): Check
 
 /**
  * An ML-DSA (FIPS 204) signer whose 32-byte seed sits in a file (mode 0600), created on first use. Meant as a
- * post-quantum cosigner beside a classical signer; @noble/post-quantum does the maths.
+ * post-quantum cosigner beside a classical signer; node:crypto (OpenSSL) does the maths. The seed is FIPS 204's
+ * KeyGen input, so seed files written by the earlier JavaScript implementation give the same key.
  */
 export async function mlDsaFileSigner(options: { keyFile: string; keyName: string; level?: 44 | 65 }): Promise<CheckpointSigner> {
-  const { ml_dsa44, ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
   const level = options.level ?? 44;
-  const dsa = level === 44 ? ml_dsa44 : ml_dsa65;
   const { bytes } = readOrCreateSecret(options.keyFile, () => crypto.randomBytes(32));
   if (bytes.length !== 32) throw new GlimmerError('GLM_ERR_AUDIT_SIGNER_UNAVAILABLE', `ML-DSA seed file ${quote(options.keyFile)} must hold 32 bytes`);
-  const keys = dsa.keygen(new Uint8Array(bytes));
+  const privateKey = mlDsaPrivateKeyFromSeed(level, bytes);
+  const raw = mlDsaRawPublicKey(privateKey);
   return {
     keyName: options.keyName,
     algorithm: level === 44 ? 'ml-dsa-44' : 'ml-dsa-65',
     kind: 'ml-dsa',
-    publicKey: async () => keys.publicKey,
-    sign: async (message) => dsa.sign(message, keys.secretKey),
+    publicKey: async () => raw,
+    sign: async (message) => mlDsaSign(privateKey, message),
   };
 }
 

@@ -11,7 +11,8 @@ import { GlimmerError, isGlimmerError, quote } from '../errors';
 import { canonicalJson } from './canonical';
 import { auditDbPath, auditDir } from './log';
 import { CompactRange, type Hasher, type MerkleAlgorithm, MERKLE_ALGORITHMS, hasher, verifyConsistency, verifyInclusion } from './merkle';
-import { type Checkpoint, type VerifierKey, openCheckpoint, parseVerifierKey } from './note';
+import type { Checkpoint } from './checkpoint-body';
+import { type VerifierKey, openCheckpoint, parseVerifierKey } from './note';
 import { CHUNK, LogTree } from './tree';
 
 export interface VerifyOptions {
@@ -203,6 +204,9 @@ export async function verifyStateDir(stateDir: string, options: VerifyOptions = 
   }
 }
 
+/** Bytes read at a time from an exported segment: segments of any size stream (never one Buffer or string). */
+const SEGMENT_READ_BYTES = 8 * 1024 * 1024;
+
 function verifySegmentFiles(
   base: string,
   seg: { id: number; start: number; end: number | null; checkpoint: string | null },
@@ -210,22 +214,45 @@ function verifySegmentFiles(
   h: Hasher,
   findings: Findings,
 ): void {
-  let leaves: Buffer;
+  let fd: number;
   try {
-    leaves = fs.readFileSync(`${base}.leaves`);
+    fd = fs.openSync(`${base}.leaves`, 'r');
   } catch {
     findings.add(`segment ${seg.id}: exported file ${path.basename(base)}.leaves is missing`);
     return;
   }
-  const lines = leaves.length === 0 ? [] : leaves.subarray(0, leaves[leaves.length - 1] === 0x0a ? -1 : undefined).toString('utf8').split('\n');
   const expected = (seg.end as number) - seg.start;
-  if (lines.length !== expected || leaves[leaves.length - 1] !== 0x0a) {
-    findings.add(`segment ${seg.id}: exported file holds ${lines.length} entries, the segment has ${expected} (truncated or extended)`);
+  let lines = 0;
+  let endsWithNewline = true;
+  let empty = true;
+  try {
+    const buf = Buffer.allocUnsafe(SEGMENT_READ_BYTES);
+    // A line cut by a read boundary: its parts so far.
+    let carry: Buffer[] = [];
+    const line = (bytes: Buffer) => {
+      if (leafHash && lines < expected && !h.leaf(bytes).equals(leafHash(seg.start + lines))) findings.add(`segment ${seg.id}: exported entry ${seg.start + lines} differs from the store`);
+      lines += 1;
+    };
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      empty = false;
+      let from = 0;
+      for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < n; nl = buf.indexOf(0x0a, from)) {
+        const part = buf.subarray(from, nl);
+        line(carry.length === 0 ? part : Buffer.concat([...carry, part]));
+        carry = [];
+        from = nl + 1;
+      }
+      if (from < n) carry.push(Buffer.from(buf.subarray(from, n)));
+      endsWithNewline = buf[n - 1] === 0x0a;
+    }
+    if (carry.length > 0) line(Buffer.concat(carry));
+  } finally {
+    fs.closeSync(fd);
   }
-  if (leafHash) {
-    lines.slice(0, expected).forEach((line, i) => {
-      if (!h.leaf(Buffer.from(line, 'utf8')).equals(leafHash(seg.start + i))) findings.add(`segment ${seg.id}: exported entry ${seg.start + i} differs from the store`);
-    });
+  if (lines !== expected || (!empty && !endsWithNewline) || (empty && expected > 0)) {
+    findings.add(`segment ${seg.id}: exported file holds ${lines} entries, the segment has ${expected} (truncated or extended)`);
   }
   try {
     if (fs.readFileSync(`${base}.checkpoint`, 'utf8') !== seg.checkpoint) findings.add(`segment ${seg.id}: exported checkpoint differs from the store`);

@@ -5,13 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { auditDbPath } from '../audit/log';
+import { readAuditRecords } from '../audit/records';
 import { verifyRemote, verifyStateDir } from '../audit/verify';
 import { asGlimmerError, quote } from '../errors';
 import { measuredBoot, parseManifest } from '../lifecycle/manifest';
 import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../lifecycle/release';
-import { loadReviewInput, type ResourceView } from '../review/model';
+import { loadReviewInput, type ResourceView } from '../review/resources';
 import { at } from '../review/json';
 import { runRules, type RuleId } from '../review/rules';
 
@@ -101,31 +100,8 @@ function stackRule(id: string, title: string, rules: readonly RuleId[], requires
   };
 }
 
-/** Every audit record of a state dir (read-only) or a running API (paged), oldest first. */
-async function* auditRecords(inputs: LiveInputs): AsyncGenerator<Record<string, unknown>> {
-  if (inputs.stateDir) {
-    const db = new Database(auditDbPath(inputs.stateDir), { readonly: true, fileMustExist: true });
-    try {
-      for (const [leaf] of db.prepare('SELECT leaf FROM entries ORDER BY idx').raw(true).iterate() as Iterable<[Buffer]>) {
-        yield (JSON.parse(leaf.toString('utf8')) as { record: Record<string, unknown> }).record;
-      }
-    } finally {
-      db.close();
-    }
-    return;
-  }
-  const base = inputs.url as string;
-  const get = async (p: string): Promise<unknown> => {
-    const res = await fetch(new URL(p, base), { headers: { authorization: `Bearer ${inputs.token ?? ''}` } });
-    if (!res.ok) throw new Error(`GET ${p} answered ${res.status}`);
-    return res.json();
-  };
-  for (let start = 0; ; ) {
-    const page = (await get(`/v1/audit/entries?start=${start}&end=${start + 999}`)) as { leaf: string }[];
-    for (const e of page) yield (JSON.parse(Buffer.from(e.leaf, 'base64').toString('utf8')) as { record: Record<string, unknown> }).record;
-    if (page.length < 1000) return;
-    start += page.length;
-  }
+function auditRecords(inputs: LiveInputs): AsyncGenerator<Record<string, unknown>> {
+  return readAuditRecords(inputs.stateDir ? { stateDir: inputs.stateDir } : { url: inputs.url as string, token: inputs.token ?? '' });
 }
 
 const CHECKS: readonly LiveCheck[] = [

@@ -140,8 +140,20 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
       shutdownGraceMs: doc.supervisor?.shutdown_grace_ms ?? 5000,
     },
     plant: normalisePlant(abs, doc),
-    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443 },
+    api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443, allowedHosts: (doc.api?.allowed_hosts ?? ['localhost']).map((h) => h.toLowerCase()) },
+    opcua: { ...doc.opcua, port: doc.opcua?.port ?? 4840 },
     a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
+    attestation: normaliseAttestation(abs, doc),
   };
+}
+
+/** `attestation: {mode: tpm}` needs the TPM's address and the CA its EK certificate must chain to. */
+function normaliseAttestation(file: string, doc: RuntimeConfigFile): RuntimeConfig['attestation'] {
+  const a = doc.attestation;
+  if (!a || a.mode === 'none') return { mode: 'none' };
+  for (const key of ['tcti', 'ek_ca_file'] as const) {
+    if (!a[key]) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /attestation/${key}: required when attestation.mode is tpm`);
+  }
+  return { mode: 'tpm', tcti: a.tcti as string, ekCaFile: path.resolve(path.dirname(file), a.ek_ca_file as string) };
 }

@@ -5,6 +5,7 @@ export const AGENT_KINDS = ['industrial', 'cognitive', 'data'] as const;
 export const DEPLOYMENT_MODELS = ['ISA95_ZONED', 'HYPERSCALE'] as const;
 
 export const PLANT_MODES = ['embedded', 'external'] as const;
+export const ATTESTATION_MODES = ['none', 'tpm'] as const;
 
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 /** A host name or IP literal (no scheme, no port, no spaces); checked further at load. */
@@ -66,6 +67,7 @@ export const runtimeConfigSchema = {
         control_zone: { type: 'string', minLength: 1, maxLength: 32 },
         safety_zone_level: { type: 'integer', minimum: 1, maximum: 4 },
         trust_domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?$' },
+        tls_pq_mode: { enum: ['pqc-only', 'hybrid-preferred', 'classical'] },
       },
     },
     zones: {
@@ -159,6 +161,20 @@ export const runtimeConfigSchema = {
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         mtls_port: { type: 'integer', minimum: 0, maximum: 65535 },
+        // Host names the API answers under besides IP addresses (DNS rebinding defence). Default: [localhost].
+        allowed_hosts: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' } },
+      },
+    },
+    // The plant OPC UA server on a plant network: bind address, advertised host names, certificate SANs.
+    opcua: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host,
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        advertised_hosts: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$' } },
+        certificate_dns: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9*.-]{1,253}$' } },
+        certificate_ips: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[0-9A-Fa-f.:]{2,45}$' } },
       },
     },
     // Agent-to-agent A2A endpoints: where this process's agents listen, and where agents of other pods are reached.
@@ -176,6 +192,17 @@ export const runtimeConfigSchema = {
       },
     },
     cognitive_config: { type: 'string', minLength: 1 },
+    // TPM 2.0 attestation before each SVID: off unless asked for (the laptop demo has no TPM); edge nodes turn it on.
+    attestation: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: {
+        mode: { enum: ATTESTATION_MODES },
+        tcti: { type: 'string', pattern: '^(swtpm|device|mssim):[A-Za-z0-9=,./:_-]{1,200}$' },
+        ek_ca_file: filePath,
+      },
+    },
   },
 } as const;
 

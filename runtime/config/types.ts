@@ -1,15 +1,18 @@
 /** Typed configuration: `RuntimeConfigFile` is the file as written, `RuntimeConfig` the normalised result with defaults. */
-import type { AGENT_KINDS, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
+import type { AGENT_KINDS, ATTESTATION_MODES, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
 
 export type AgentKind = (typeof AGENT_KINDS)[number];
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];
 export type PlantMode = (typeof PLANT_MODES)[number];
+export type AttestationMode = (typeof ATTESTATION_MODES)[number];
 
 export interface Topology {
   readonly deployment_model: DeploymentModel;
   readonly control_zone: string;
   readonly safety_zone_level: number;
   readonly trust_domain: string;
+  /** Post-quantum key exchange on the runtime's TLS links (runtime/trust/pq-tls.ts). @default 'hybrid-preferred' */
+  readonly tls_pq_mode?: 'pqc-only' | 'hybrid-preferred' | 'classical';
 }
 export interface Zone { readonly name: string; readonly isa95_level: number; readonly security_level: number }
 export interface Conduit { readonly from: string; readonly to: string; readonly protocols: readonly string[]; readonly allow_insecure_opcua?: boolean }
@@ -72,9 +75,11 @@ export interface RuntimeConfigFile {
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
-  readonly api?: { host?: string; port?: number; mtls_port?: number };
+  readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
+  readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly cognitive_config?: string;
+  readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
 }
 
 export interface RuntimeConfig {
@@ -86,8 +91,13 @@ export interface RuntimeConfig {
   readonly supervisor: { restartBackoffMs: { initial: number; max: number }; maxRestarts: number; restartWindowS: number; shutdownGraceMs: number };
   /** `mode: embedded` (default) runs the simulated plant in-process; `external` talks to the real PLCs of `external`. */
   readonly plant: { mode: PlantMode; seed: number; tickMs: number; faultSchedule: readonly FaultScheduleEntry[]; external?: ExternalPlant };
-  readonly api: { host: string; port: number; mtlsPort: number };
+  /** allowedHosts: names the API answers under besides IP addresses (DNS rebinding defence). */
+  readonly api: { host: string; port: number; mtlsPort: number; allowedHosts: readonly string[] };
+  /** The plant OPC UA server's network settings as written (runtime/industrial/opcua/network.ts derives the rest). */
+  readonly opcua: { host?: string; port: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };
+  /** `tpm`: the supervisor attests each agent with the TPM at `tcti` before it issues the agent's SVID. */
+  readonly attestation: { mode: 'none' } | { mode: 'tpm'; tcti: string; ekCaFile: string };
 }

@@ -4,18 +4,21 @@
  * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
-import { failSafeWrites, withSafetyInterlocks, type WriteDecisionFn } from './modbus/inspector';
+import type { AuditRecordInput } from '../model/messages';
+import type { GatewayAuditSink } from './modbus/inspector';
+import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
+import { opcuaNetwork } from './opcua/network';
 import { opcuaSecurityFor } from './opcua/security';
+import type { OpcuaUserStore } from './opcua/users';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
 import { PlantRuntime } from './plant/runtime';
-import { PROCESS_ZONE } from '../model/plant';
+import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE } from '../model/plant';
 import { consecutivePorts, startZoneGateway } from './zone-gateway';
 
 /** What the runtime hands to the plant it starts, embedded or external. */
@@ -25,20 +28,26 @@ export interface PlantStartOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
-  readonly audit: (records: AuditRecordInput[]) => void;
+  readonly audit: GatewayAuditSink;
   /**
-   * Policy decision for writes (plug the trust PDP here, e.g. `gatewayDecide(...)` of runtime/trust/policy/frame).
-   * The plant's safety interlocks are applied after it (withSafetyInterlocks).
-   * @default failSafeWrites: only tripping the emergency stop
+   * Step 1 of the write decision (write-decision.ts): who may write what (the trust PDP's `gatewayDecide`).
+   * The plant adds the interlock steps itself, from its own process image.
+   * @default failSafeOnly: of the safety writes, only tripping the emergency stop
    */
-  readonly decide?: WriteDecisionFn;
+  readonly policy?: WriteDecider;
+  /** The plant's interlock topology and limits. @default SIMULATED_PLANT_PROFILE */
+  readonly profile?: InterlockProfile;
 }
 
 export interface EmbeddedPlantOptions extends PlantStartOptions {
   /** First gateway listener port (operations); control and safety listen on the next two. @default 5020 */
   readonly modbusPort?: number;
-  /** @default 4840 */
+  /** @default config opcua.port (4840) */
   readonly opcuaPort?: number;
+  /** Receives the OPC UA server's records (writes, certificate and session events), apart from the gateway's decisions. */
+  readonly opcuaAudit?: (records: AuditRecordInput[]) => void;
+  /** OPC UA role accounts (viewer, operator, engineer) the plant server accepts besides the agents. */
+  readonly opcuaAccounts?: OpcuaUserStore;
   /** Internal port of the simulated PLC. @default 0 (any free loopback port) */
   readonly plcPort?: number;
   /** @default '127.0.0.1' */
@@ -63,20 +72,20 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const plant = new PlantRuntime({ seed: config.plant.seed, tickMs: config.plant.tickMs });
   plant.start();
-  const tripped = () => (plant.snapshot.assets.safety_1 as { interlock_tripped?: boolean } | undefined)?.interlock_tripped === true;
-  const decide = withSafetyInterlocks(options.decide ?? failSafeWrites, tripped);
+  const decide = composeWriteDecision({ policy: options.policy, profile: options.profile ?? SIMULATED_PLANT_PROFILE, image: () => plant.snapshot });
   const started: { stop(): Promise<void> }[] = [{ stop: async () => plant.stop() }];
   try {
     const plc = await startSimulatedPlc({ plant, port: options.plcPort ?? 0, host });
     started.push({ stop: () => plc.close() });
 
     const industrial = config.agents.filter((a) => a.kind === 'industrial');
-    for (const a of industrial) await provisionOpcuaTrust(options.stateDir, a.name);
-    const opcuaPort = options.opcuaPort ?? 4840;
+    const network = opcuaNetwork(config.opcua);
+    for (const a of industrial) await provisionOpcuaTrust(options.stateDir, a.name, network);
+    const opcuaPort = options.opcuaPort ?? config.opcua.port;
     const opcua = await startPlantOpcuaServer({
-      plant, stateDir: options.stateDir, port: opcuaPort, host, security: opcuaSecurityFor(config, PROCESS_ZONE),
+      plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE),
       users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
-      decide, logger, metrics: options.metrics,
+      decide, logger, metrics: options.metrics, audit: options.opcuaAudit, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
     });
     started.push(opcua);
 

@@ -7,7 +7,8 @@
 import type { ExternalPlant } from '../config/types';
 import type { PlantStartOptions } from './embedded';
 import type { ModbusGateway } from './modbus/gateway';
-import { failSafeWrites, withSafetyInterlocks } from './modbus/inspector';
+import { composeWriteDecision } from './write-decision';
+import { SIMULATED_PLANT_PROFILE } from '../model/plant';
 import { provisionExternalOpcuaTrust } from './opcua/client';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
 import { PolledProcessImage, upstreamReader } from './process-image';
@@ -68,11 +69,6 @@ export async function startExternalPlant(options: ExternalPlantOptions): Promise
     seed: config.plant.seed,
     logger,
   });
-  // Unknown (no fresh image) counts as tripped: only the emergency stop may be written then.
-  const tripped = () => {
-    const s = image.snapshot?.assets.safety_1 as { interlock_tripped?: boolean } | undefined;
-    return s === undefined || s.interlock_tripped === true;
-  };
   const routes = ([[PROCESS_UNIT_ID, 'control'], [SAFETY_UNIT_ID, 'safety']] as const).map(([unitId, zone]) => {
     const plc = external.plcs[zone];
     return { unitId, name: `plc-${zone}`, host: plc.host, port: plc.port, upstreamUnitId: plc.unitId };
@@ -80,7 +76,7 @@ export async function startExternalPlant(options: ExternalPlantOptions): Promise
   const host = external.gateway.host;
   const started = await startZoneGateway({
     config, logger, metrics: options.metrics, audit: options.audit, host, routes,
-    decide: withSafetyInterlocks(options.decide ?? failSafeWrites, tripped),
+    decide: composeWriteDecision({ policy: options.policy, profile: options.profile ?? SIMULATED_PLANT_PROFILE, image: () => image.snapshot }),
     ports: options.modbusPort === undefined ? external.gateway.ports : consecutivePorts(config, options.modbusPort),
   });
   const gateway = started.gateway;

@@ -4,11 +4,11 @@
  * the plant map's unit ids.
  */
 import type { RuntimeConfig } from '../config/types';
-import type { AuditRecordInput } from '../model/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { ModbusGateway, type RouteOptions } from './modbus/gateway';
-import type { WriteDecisionFn } from './modbus/inspector';
+import type { GatewayAuditSink } from './modbus/inspector';
+import type { WriteDecider } from './write-decision';
 import { compileRules, defaultZoneRules } from './modbus/rules';
 import { gatewayListenerZones } from '../model/zones';
 
@@ -21,9 +21,9 @@ export interface ZoneGatewayOptions {
   readonly config: RuntimeConfig;
   readonly logger: Logger;
   readonly metrics?: Metrics;
-  readonly audit: (records: AuditRecordInput[]) => void;
-  /** The write decision: policy, then the safety interlocks (`withSafetyInterlocks`). */
-  readonly decide: WriteDecisionFn;
+  readonly audit: GatewayAuditSink;
+  /** The write decision (`composeWriteDecision`): policy, then the interlocks. */
+  readonly decide: WriteDecider;
   /** Client zone -> listen port. */
   readonly ports: Readonly<Record<string, number>>;
   readonly host: string;

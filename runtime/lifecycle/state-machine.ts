@@ -34,6 +34,11 @@ export class StateMachine {
     return this.sinceIso;
   }
 
+  /** A transition's hooks are running (the state changes, or not, when they finish). */
+  get inTransition(): boolean {
+    return this.busy;
+  }
+
   /** Registers a guard run before entering `state` (the seed's TRANSITION_HOOKS). */
   onEnter(state: LifecycleState, hook: TransitionHook): this {
     this.hooks.set(state, [...(this.hooks.get(state) ?? []), hook]);

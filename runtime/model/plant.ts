@@ -66,3 +66,31 @@ export type AssetId = (typeof ASSET_IDS)[number];
 
 export const PROCESS_ZONE = 'control';
 export const SAFETY_ZONE = 'safety';
+
+/** The plant's process topology and limits, as the rules (facts) and the gateway's interlocks read them. */
+export interface PlantProfile {
+  readonly criticality: Readonly<Record<string, number>>;
+  readonly redundant: readonly string[];
+  readonly monitored: readonly string[];
+  /** [pump, tank]: the pump draws from the tank. */
+  readonly suction: readonly (readonly [string, string])[];
+  /** [pump, valve]: the valve is on the pump's discharge line. */
+  readonly discharge: readonly (readonly [string, string])[];
+  readonly tankLowLimitCm: Readonly<Record<string, number>>;
+  readonly pressureLimitKPa: Readonly<Record<string, number>>;
+}
+
+/**
+ * The simulated plant (the simulator in runtime/industrial/plant): pump_2 circulates tank_2 (dry-run hazard below the
+ * 0.5 m low alarm); pump_1 feeds tank_1 from an unlimited source; both outlet valves are gravity drains, not pump
+ * discharges. Pressure limits sit just under each pump's shut-off head at full speed.
+ */
+export const SIMULATED_PLANT_PROFILE: PlantProfile = {
+  criticality: { pump_1: 4, pump_2: 4, tank_1: 3, tank_2: 3, valve_1: 2, valve_2: 2 },
+  redundant: ['tank_1', 'tank_2'],
+  monitored: ['pump_1', 'pump_2', 'tank_1', 'tank_2', 'valve_1', 'valve_2'],
+  suction: [['pump_2', 'tank_2']],
+  discharge: [],
+  tankLowLimitCm: { tank_2: 50 },
+  pressureLimitKPa: { pump_1: 440, pump_2: 290 },
+};

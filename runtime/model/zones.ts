@@ -68,3 +68,41 @@ export function gatewayListenerZones(config: { readonly zones: readonly Pick<Zon
   const zones = config.zones.map((z) => z.name).filter((z) => [...(reach.get(z) ?? [])].some((r) => plc.has(r)));
   return zones.includes('operations') ? ['operations', ...zones.filter((z) => z !== 'operations')] : zones;
 }
+
+/**
+ * An agent whose required_safety_level exceeds its zone's security level: the configuration verdict that `glimmer run`,
+ * `make synth` and the threat model share. Such a configuration is accepted with a warning and the agent starts held
+ * (PAUSED by its supervisor) until the levels agree, because that is what the seed's safety_integrity_check orders at
+ * every evaluation anyway. Refusing it would stop the whole swarm (the Industrial agent with its shutdowns included)
+ * for one misplaced agent; starting it ACTIVE would let it run until the first rule evaluation, and in a pod without a
+ * reachable Cognitive agent for good.
+ */
+export interface AgentLevel { readonly name: string; readonly zone: string; readonly required_safety_level: number }
+export interface ZoneSecurityLevel { readonly name: string; readonly security_level: number }
+
+export interface SafetyLevelShortfall {
+  readonly agent: string;
+  readonly zone: string;
+  readonly required: number;
+  readonly zoneLevel: number;
+}
+
+/** The pod annotation `make synth` puts on such an agent's workload (the message says why). */
+export const STARTS_HELD_ANNOTATION = 'glimmer.io/starts-held';
+
+/** The holder name of a hold the configuration itself places (beside the ordering agents' names). */
+export const CONFIGURATION_HOLDER = 'configuration';
+
+export function safetyLevelShortfall(agent: AgentLevel, zones: readonly ZoneSecurityLevel[]): SafetyLevelShortfall | undefined {
+  const zoneLevel = zones.find((z) => z.name === agent.zone)?.security_level ?? 0;
+  return agent.required_safety_level > zoneLevel ? { agent: agent.name, zone: agent.zone, required: agent.required_safety_level, zoneLevel } : undefined;
+}
+
+export function safetyLevelShortfalls(config: { readonly agents: readonly AgentLevel[]; readonly zones: readonly ZoneSecurityLevel[] }): SafetyLevelShortfall[] {
+  return config.agents.flatMap((a) => safetyLevelShortfall(a, config.zones) ?? []);
+}
+
+/** The one sentence all three tools print for a shortfall. */
+export function shortfallMessage(s: SafetyLevelShortfall): string {
+  return `agent ${s.agent} requires safety level ${s.required} but zone ${s.zone} provides ${s.zoneLevel}: it starts held (PAUSED) and stays held until the zone's level or its required level is changed so that they agree (safety_integrity_check)`;
+}

@@ -4,7 +4,18 @@
  * severities as the YAML (test/observability/alerts.test.ts checks they agree); Prometheus stays the reference.
  */
 import type { Metrics } from './metrics';
-import type { ConsoleAlert } from './console';
+
+/** An alert whose condition holds (pending until its `for` duration has passed, then firing). */
+export interface ActiveAlert {
+  readonly name: string;
+  readonly severity: 'critical' | 'warning';
+  readonly state: 'pending' | 'firing';
+  /** epoch ms when the condition started to hold. */
+  readonly since: number;
+  readonly summary: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly response_plan: string;
+}
 
 type Labels = Record<string, string>;
 interface Sample { labels: Labels; value: number }
@@ -113,6 +124,15 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'AgentCrashLoop',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#agent-crash-loop`,
+    async active(m) {
+      return (await samples(m.agentCrashLoop)).filter((s) => s.value === 1).map((s) => ({ labels: s.labels, summary: `agent ${s.labels.agent} crashed past its restart budget; the supervisor gave up on it` }));
+    },
+  },
+  {
     name: 'AuditCheckpointOverdue',
     severity: 'critical',
     forS: 300,
@@ -156,8 +176,8 @@ export class AlertEvaluator {
 
   constructor(private readonly metrics: Metrics, private readonly rules: readonly RuntimeAlertRule[] = RUNTIME_ALERT_RULES) {}
 
-  async evaluate(now = Date.now()): Promise<ConsoleAlert[]> {
-    const alerts: ConsoleAlert[] = [];
+  async evaluate(now = Date.now()): Promise<ActiveAlert[]> {
+    const alerts: ActiveAlert[] = [];
     const seen = new Set<string>();
     for (const rule of this.rules) {
       const memory = this.memory.get(rule.name) ?? { history: new Map() };
@@ -183,7 +203,7 @@ export class AlertEvaluator {
   }
 
   /** Evaluates every `intervalMs` and calls `onChange` when the set of alerts or their states change. */
-  start(intervalMs: number, onChange: (alerts: ConsoleAlert[]) => void): void {
+  start(intervalMs: number, onChange: (alerts: ActiveAlert[]) => void): void {
     let last = '[]';
     const tick = async () => {
       const alerts = await this.evaluate();

@@ -29,10 +29,14 @@ export function createMetrics() {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
     agentTransitions: new client.Counter({ name: 'glimmer_agent_transitions_total', help: 'Lifecycle transitions by agent, source and target state', labelNames: ['agent', 'from', 'to'], registers: r }),
+    agentCrashLoop: new client.Gauge({ name: 'glimmer_agent_crash_loop', help: '1 when the supervisor gave up on the agent after it crashed more often than max_restarts within restart_window_s, else 0', labelNames: ['agent'], registers: r }),
     agentRestarts: new client.Counter({ name: 'glimmer_agent_restarts_total', help: 'Agent process restarts by the supervisor', labelNames: ['agent'], registers: r }),
     bootRefusals: new client.Counter({ name: 'glimmer_boot_refusals_total', help: 'Boots refused by certificate validation or measured boot, by error code', labelNames: ['agent', 'code'], registers: r }),
     safetyIntegrityLevel: new client.Gauge({ name: 'safety_integrity_level', help: 'Safety integrity level the agent currently operates at (its zone\'s level)', labelNames: ['agent', 'zone'], registers: r }),
     requiredSafetyLevel: new client.Gauge({ name: 'required_safety_level', help: 'Safety integrity level the agent requires', labelNames: ['agent', 'zone'], registers: r }),
+    safetyHolds: new client.Gauge({ name: 'glimmer_safety_holds', help: 'Safety holds in force on the agent (one per ordering agent, plus one when its configured levels disagree); the supervisor keeps it PAUSED while above 0', labelNames: ['agent'], registers: r }),
+    // target_kind: agent|plant|unknown; code: a GLM_ERR_* code (bounded by the error catalogue).
+    safetyOrderFailures: new client.Counter({ name: 'glimmer_safety_order_failures_total', help: 'Safety orders (shutdowns, holds, releases) that were not delivered or not enforced, by target kind and error code', labelNames: ['target_kind', 'code'], registers: r }),
 
     // --- industrial gateway (runtime/industrial) --- names fixed here so dashboards and alerts have one source.
     // zone: the zone of the addressed PLC register; function: Modbus function name (read_coils, write_single_register, ...);
@@ -42,6 +46,7 @@ export function createMetrics() {
     plcUp: new client.Gauge({ name: 'glimmer_plc_up', help: '1 when the gateway reached the PLC on its last poll, 0 when it did not', labelNames: ['plc'], registers: r }),
     // zone: the listener's (client's) zone; reason: malformed|oversize|slow_client|idle|overflow|peer|shutdown.
     gatewayConnections: new client.Gauge({ name: 'glimmer_gateway_connections', help: 'Open Modbus client connections at the gateway by client zone', labelNames: ['zone'], registers: r }),
+    gatewayConnectionsRefused: new client.Counter({ name: 'glimmer_gateway_connections_refused_total', help: 'Modbus client connections refused or evicted by the connection budgets, by client zone and reason (listener_full|source_limit|evicted)', labelNames: ['zone', 'reason'], registers: r }),
     gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
     processImageAge,
     plantProcessImageAge: new client.Gauge({
@@ -51,8 +56,10 @@ export function createMetrics() {
       collect() { this.set((processImageAge.read?.() ?? 0) / 1000); },
     }),
     gatewayUpstreamReconnects: new client.Counter({ name: 'glimmer_gateway_upstream_reconnects_total', help: 'Reconnection attempts of the gateway to an upstream PLC', labelNames: ['plc'], registers: r }),
-    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Open sessions on the plant OPC UA server', registers: r }),
-    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused because they are not trusted', labelNames: ['side'], registers: r }),
+    opcuaSessions: new client.Gauge({ name: 'glimmer_opcua_sessions', help: 'Activated sessions on the plant OPC UA server (created but never activated ones do not count)', registers: r }),
+    opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused (untrusted, revoked, out of policy), by side and OPC UA status', labelNames: ['side', 'status'], registers: r }),
+    opcuaActivationFailures: new client.Counter({ name: 'glimmer_opcua_activation_failures_total', help: 'Refused OPC UA session activations (bad password, unknown user, refused token type), by OPC UA status', labelNames: ['status'], registers: r }),
+    opcuaChannelRefusals: new client.Counter({ name: 'glimmer_opcua_channel_refusals_total', help: 'OpenSecureChannel requests the plant OPC UA server refused, by the OPC UA status of the ERR message sent', labelNames: ['status'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) ---
@@ -63,16 +70,23 @@ export function createMetrics() {
     auditCheckpointFailures: new client.Counter({ name: 'glimmer_audit_checkpoint_failures_total', help: 'Failed attempts to sign an audit checkpoint, by signer kind (kms|pkcs11|file|ml-dsa|ephemeral)', labelNames: ['signer'], registers: r }),
     auditCommitDuration: new client.Histogram({ name: 'glimmer_audit_commit_duration_seconds', help: 'Duration of one audit group commit (transaction plus fsync)', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: r }),
     auditSegmentsSealed: new client.Counter({ name: 'glimmer_audit_segments_sealed_total', help: 'Audit segments closed with a sealed final checkpoint', registers: r }),
+    auditDiskFree: new client.Gauge({ name: 'glimmer_audit_disk_free_bytes', help: 'Free bytes on the file system of the audit log, checked every checkpoint interval', registers: r }),
+    auditDiskWatermark: new client.Gauge({ name: 'glimmer_audit_disk_watermark_bytes', help: 'Low-disk watermark of the audit log: free space below it fires AuditDiskLow', registers: r }),
+    auditCommitFailing: new client.Gauge({ name: 'glimmer_audit_commit_failing', help: '1 while the audit log cannot commit (appends refused, writes to PLCs refused but the fail-safe direction); 0 otherwise', registers: r }),
+    auditAggregated: new client.Counter({ name: 'glimmer_audit_aggregated_total', help: 'Audit records folded into a per-source aggregate record instead of being written one by one, by kind', labelNames: ['kind'], registers: r }),
     // --- end audit ---
 
     // --- trust (runtime/trust) ---
     certificateExpiry: new client.Gauge({ name: 'glimmer_certificate_expiry_timestamp_seconds', help: 'notAfter of the agent\'s current X.509 identity certificate, as a Unix timestamp', labelNames: ['agent'], registers: r }),
     // side: server|client; code: a GLM_ERR_CERT_* code or GLM_ERR_API_UNAUTHENTICATED (bounded by the error catalogue).
+    tlsHandshakes: new client.Counter({ name: 'glimmer_tls_handshakes_total', help: 'Verified mTLS handshakes by side, negotiated key-exchange group (X25519MLKEM768 is hybrid post-quantum; unknown: a server in hybrid-preferred mode cannot read it) and post-quantum mode', labelNames: ['side', 'group', 'mode'], registers: r }),
     tlsRefusals: new client.Counter({ name: 'glimmer_tls_refusals_total', help: 'mTLS peers refused by SPIFFE certificate validation, by side and error code', labelNames: ['side', 'code'], registers: r }),
     svidRotations: new client.Counter({ name: 'glimmer_svid_rotations_total', help: 'X.509-SVIDs re-issued at half-life', labelNames: ['agent'], registers: r }),
     // function: <enforcement>_<action>, enforcement modbus|opcua|https|a2a, action read|write|shutdown|configure|call
     // (at most 20 values); decision: allow|deny.
     policyDecisions: new client.Counter({ name: 'glimmer_policy_decisions_total', help: 'Policy decisions by enforcement point and action, and outcome (frame cache hits included)', labelNames: ['function', 'decision'], registers: r }),
+    // agent: the configured agent names (bounded); function and decision as above, checked by the supervisor.
+    agentPolicyDecisions: new client.Counter({ name: 'glimmer_agent_policy_decisions_total', help: 'Policy decisions of the agents\' own PDPs (their A2A endpoints), reported to the supervisor, by agent, enforcement point and action, and outcome (glimmer_policy_decisions_total counts the supervisor process\'s own)', labelNames: ['agent', 'function', 'decision'], registers: r }),
     policyCacheLookups: new client.Counter({ name: 'glimmer_policy_cache_lookups_total', help: 'Frame decision cache lookups by outcome (hit|miss)', labelNames: ['outcome'], registers: r }),
     policyDecisionCacheLookups: new client.Counter({ name: 'glimmer_policy_decision_cache_lookups_total', help: 'PDP exact decision cache lookups (Agent and AuditConfig resources) by outcome (hit|miss)', labelNames: ['outcome'], registers: r, collect: () => heldDecisionCacheLookups.forEach((take) => take()) }),
     heldDecisionCacheLookups,

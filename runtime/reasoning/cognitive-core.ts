@@ -7,30 +7,23 @@
  * snapshots the model scores the latest full window off that path; its scores become facts and the rules run again.
  * Each decision fuses both: the audit record names the rules that fired with their bindings, the violations, the
  * shutdowns, the model's scores and the model's sha256. Shutdowns go out at once and again every `resendMs` while the
- * rule keeps firing; records are written when the outcome changes, not per snapshot.
+ * rule keeps firing, and a clearance goes out once when it stops naming a target (the target's supervisor releases a
+ * held agent on it); records are written when the outcome changes, not per snapshot.
  */
 import crypto from 'node:crypto';
 import { asGlimmerError } from '../errors';
-import type { AuditRecordInput } from '../model/messages';
+import type { AuditRecordInput, ShutdownOrder } from '../model/messages';
 import { featureVector } from '../industrial/plant/dataset';
 import type { Evaluation, RuleEngine } from './engine';
-import { FEATURE_COUNT, type AnomalyModel, type WindowScores } from './model';
+import { FEATURE_COUNT, type AnomalyModel, type WindowScores } from './anomaly-model';
 import { WINDOW_LENGTH } from './model-contract';
 import { scoreFacts, snapshotFacts } from './plant-facts';
 import { termToString, type Fact, type Term } from './terms';
 
-export interface ShutdownCommand {
-  /** The unit to shut down: a plant asset (pump_2) or an agent (cognitive-1). */
-  readonly target: string;
-  /** The violation codes logged for the target in the same evaluation (e.g. SIF-01-DRY-RUN). */
-  readonly codes: readonly string[];
-  readonly decision_id: string;
-  /** Simulated plant time of the snapshot that caused it. */
-  readonly snapshot_time_ms: number | null;
-}
-
 export interface CoreSinks {
-  shutdown(command: ShutdownCommand): void;
+  shutdown(command: ShutdownOrder): void;
+  /** The rules no longer demand the shutdown of `command.target` (codes empty). */
+  clear?(command: ShutdownOrder): void;
   audit(record: AuditRecordInput): void;
   publish(status: Record<string, unknown>): void;
 }
@@ -73,8 +66,10 @@ export class CognitiveCore {
   private readonly outcomes = { ok: 0, violation: 0, error: 0 };
   private durations: number[] = [];
   private lastDecisionId: string | null = null;
+  private staticFacts: readonly Fact[];
 
   constructor(private readonly options: CognitiveCoreOptions) {
+    this.staticFacts = options.staticFacts;
     this.stride = options.stride ?? 10;
     this.resendMs = options.resendMs ?? 2000;
     this.now = options.now ?? (() => performance.now());
@@ -108,6 +103,11 @@ export class CognitiveCore {
 
   close(): void {
     this.closed = true;
+  }
+
+  /** Replaces the configuration's facts (a reload changed safety levels); the next snapshot decides with them. */
+  setStaticFacts(facts: readonly Fact[]): void {
+    this.staticFacts = facts;
   }
 
   get latestScores(): WindowScores | undefined {
@@ -171,7 +171,7 @@ export class CognitiveCore {
     let ev: Evaluation;
     const t0 = performance.now();
     try {
-      engine.sync([...this.options.staticFacts, ...snapshotFacts(this.latest), ...scoreFacts(this.scores?.scores, threshold)]);
+      engine.sync([...this.staticFacts, ...snapshotFacts(this.latest), ...scoreFacts(this.scores?.scores, threshold)]);
       ev = engine.evaluate();
     } catch (err) {
       this.fail(err);
@@ -186,7 +186,8 @@ export class CognitiveCore {
     const outcome = JSON.stringify([violations.map((v) => `${v.asset} ${v.code}`).sort(), [...shutdowns].sort()]);
     const now = this.now();
     const due = shutdowns.filter((t) => now - (this.sentAt.get(t) ?? -Infinity) >= this.resendMs);
-    for (const t of [...this.sentAt.keys()]) if (!shutdowns.includes(t)) this.sentAt.delete(t);
+    const cleared = [...this.sentAt.keys()].filter((t) => !shutdowns.includes(t));
+    for (const t of cleared) this.sentAt.delete(t);
     const changed = outcome !== this.outcome;
     if (!changed && due.length === 0) return ev;
     this.outcome = outcome;
@@ -200,6 +201,7 @@ export class CognitiveCore {
       this.stats.shutdownsSent++;
       sinks.shutdown({ target, codes: violations.filter((v) => v.asset === target).map((v) => v.code), decision_id: decisionId, snapshot_time_ms: snapshotTimeMs });
     }
+    for (const target of cleared) sinks.clear?.({ target, codes: [], decision_id: decisionId, snapshot_time_ms: snapshotTimeMs });
     const s = this.scores;
     sinks.audit({
       type: 'cognitive.decision',
@@ -211,6 +213,7 @@ export class CognitiveCore {
       new_violations: newViolations,
       shutdowns,
       shutdowns_sent: due,
+      clearances_sent: cleared,
       scores: s ? { window_end_ms: s.window_end_ms, anomaly: round(s.scores.anomaly), mode: s.scores.mode, asset: s.scores.asset, assets: mapRound(s.scores.assetScores), threshold } : null,
       model: this.options.model ? { sha256: this.options.model.sha256, path: this.options.modelPath ?? this.options.model.file } : null,
     });

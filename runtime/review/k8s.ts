@@ -4,7 +4,7 @@
  * Both are read through one view so that every rule checks both spellings.
  */
 import { at, block, blocks, get, isObj, str, stringMap, type Json, type JsonObject } from './json';
-import type { ResourceView } from './model';
+import type { ResourceView } from './resources';
 
 export type K8sStyle = 'provider' | 'manifest';
 

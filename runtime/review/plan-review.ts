@@ -3,7 +3,7 @@
  * (text, JSON, SARIF 2.1.0, JUnit XML) render. Exit code 1 when any finding is blocking.
  */
 import { parseUntrustedJson, readBounded } from './json';
-import { toReviewInput, type ReviewInput } from './model';
+import { toReviewInput, type ReviewInput } from './resources';
 import { runRules, type Finding, type RuleOptions } from './rules';
 import pkg from '../../package.json';
 

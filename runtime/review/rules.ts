@@ -5,7 +5,7 @@
  */
 import { arr, at, block, blocks, get, isObj, str, stringMap, type Json, type JsonObject } from './json';
 import { containers, k8sObject, podSpec, POD_FIELDS, resolveNamespaceRefs, securityContext, selectsAll, type K8sObject } from './k8s';
-import { UNKNOWN, type ReviewInput, type ResourceView } from './model';
+import { UNKNOWN, type ReviewInput, type ResourceView } from './resources';
 
 export type Severity = 'blocking' | 'warning';
 

@@ -86,7 +86,7 @@ export const THREATS: readonly ThreatSpec[] = [
     mitigation: { summary: 'Pods non-root, read-only root filesystem, seccomp RuntimeDefault, all capabilities dropped, no privilege escalation, Pod Security `restricted`; distroless image; plan-review blocks privileged pods (GLM-POD-001).', files: ['modules/agent-workload.ts', 'modules/zone-namespaces.ts', 'deploy/Dockerfile', 'runtime/review/rules.ts'] } },
   // --- policy decision point ---
   { id: 'TM-PDP-S1', component: 'pdp', stride: 'S', threat: 'A caller asserts a zone or security level it does not have to get a permit.',
-    mitigation: { summary: 'Principal attributes come from the verified SVID and the zone model, never from the request.', files: ['runtime/trust/policy/model.ts', 'runtime/trust/spiffe.ts'] } },
+    mitigation: { summary: 'Principal attributes come from the verified SVID and the zone model, never from the request.', files: ['runtime/trust/policy/principals.ts', 'runtime/trust/spiffe.ts'] } },
   { id: 'TM-PDP-T1', component: 'pdp', stride: 'T', threat: 'Policy files are changed to permit writes to safety registers.',
     mitigation: { summary: 'Policies are validated against the Cedar schema at load (an invalid policy set is refused) and are measured-boot artifacts listed in the signed release manifest.', files: ['runtime/trust/policy/load.ts', 'rules/policies/schema.cedarschema', 'runtime/lifecycle/manifest.ts'] } },
   { id: 'TM-PDP-R1', component: 'pdp', stride: 'R', threat: 'A permit or deny cannot be explained after an incident.',

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
 import { DEFAULT_CONFIG_FILE, loadConfig, REPO_ROOT } from '../config/load';
+import { safetyLevelShortfalls, shortfallMessage } from '../model/zones';
 import type { Conduit, RuntimeConfig, Zone } from '../config/types';
 import { achievedPL, plAtLeast, requiredPL, type PL } from './iso13849';
 import { verifyInterlocks, type RuleCheck, type RuleFileInventory } from './interlocks';
@@ -157,16 +158,18 @@ function conduitThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] {
   return out;
 }
 
+/**
+ * The same verdict as `glimmer run` and `make synth` (runtime/model/zones.ts): the agent would operate with
+ * less protection than it requires (elevation), which the runtime mitigates by holding it; what remains is that it
+ * provides no function until the levels agree.
+ */
 function agentPlacementThreats(root: string, cfg: RuntimeConfig): ThreatEntry[] {
-  const byName = new Map(cfg.zones.map((z) => [z.name, z]));
-  return cfg.agents.flatMap((a) => {
-    const z = byName.get(a.zone) as Zone;
-    if (a.required_safety_level <= z.security_level) return [];
-    return [entry(root, {
-      id: `TM-ZONE-${a.name.toUpperCase()}`, scope: 'zone', subject: `zone:${a.zone}`, stride: 'E',
-      threat: `Agent ${a.name} requires SL ${a.required_safety_level} but runs in zone ${a.zone} at SL ${z.security_level}: the seed's safety_integrity_check shuts it down at every evaluation.`,
-    })];
-  });
+  return safetyLevelShortfalls(cfg).map((s) => entry(root, {
+    id: `TM-ZONE-${s.agent.toUpperCase()}`, scope: 'zone', subject: `zone:${s.zone}`, stride: 'E',
+    threat: `Agent ${s.agent} would operate in zone ${s.zone} at SL ${s.zoneLevel} with less protection than the SL ${s.required} it requires.`,
+    mitigation: { summary: `${shortfallMessage(s)}; the Cognitive agent's safety_integrity_check orders the same hold at every evaluation.`, files: ['runtime/model/zones.ts', 'runtime/lifecycle/supervisor.ts', 'rules/compliance/iso55001_checks.pl'] },
+    residual: `${s.agent} provides no function while held: raise zone ${s.zone}'s security level or lower the agent's required_safety_level, or place the agent in a zone that meets it.`,
+  }));
 }
 
 const RULE_STRIDE: Record<string, Stride> = { ENC: 'I', KMS: 'I', NET: 'E', MESH: 'S', NETPOL: 'E', S3: 'T', LIFE: 'D', POD: 'E' };

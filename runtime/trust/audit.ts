@@ -6,6 +6,7 @@
  * SPIFFE ID in a field named `subject` or `peer` so the audit log can pseudonymise exactly those fields.
  */
 import type { ErrorCode } from '../errors';
+import type { AuditSink } from '../model/messages';
 
 export type TrustAuditRecord =
   | {
@@ -18,6 +19,18 @@ export type TrustAuditRecord =
       /** The peer's SPIFFE ID when it could be read, else null. */
       readonly peer: string | null;
       readonly serial: string | null;
+      /** This end's SPIFFE ID. */
+      readonly subject: string;
+    }
+  | {
+      /** A new mTLS connection this end opened, with its key-exchange group (X25519MLKEM768: hybrid post-quantum). */
+      readonly type: 'trust.tls_established';
+      readonly at: string;
+      readonly side: 'client';
+      readonly group: string;
+      readonly mode: 'pqc-only' | 'hybrid-preferred' | 'classical';
+      /** The server's SPIFFE ID. */
+      readonly peer: string | null;
       /** This end's SPIFFE ID. */
       readonly subject: string;
     }
@@ -37,7 +50,7 @@ export type TrustAuditRecord =
     }
   | { readonly type: 'policy.loaded'; readonly at: string; readonly policy_ids: readonly string[]; readonly digest: string };
 
-export type AuditSink = (record: TrustAuditRecord) => void;
+
 
 /** Drops records: for callers that explicitly opt out (benchmark baselines), never a default. */
-export const discardAudit: AuditSink = () => undefined;
+export const discardAudit: AuditSink<TrustAuditRecord> = () => undefined;

@@ -12,6 +12,8 @@
  * Rotation: servers swap their certificate with `setSecureContext` (live connections keep going); clients build a
  * fresh connection pool with the new certificate and let the old pool idle out.
  * Revocation: revoking a serial closes live connections authenticated with it.
+ * Key exchange: the groups of the post-quantum TLS mode (pq-tls.ts; X25519MLKEM768 first by default); each verified
+ * handshake reports its group through `onHandshake`.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -19,19 +21,25 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { GlimmerError, asGlimmerError, isGlimmerError, type ErrorCode } from '../errors';
-import type { AuditSink } from './audit';
+import type { AuditSink } from '../model/messages';
+import type { TrustAuditRecord } from './audit';
 import type { RevocationList } from './revocation';
 import type { IdentitySource } from './rotation';
 import { readSvidExtensions } from './der';
 import { validateSvid, type SvidIdentity, type ValidateSvidOptions } from './svid';
 import { normalizeSerial } from './x509';
+import { currentTlsPqMode, negotiatedGroup, tlsGroupOptions, type TlsPqMode } from './pq-tls';
 
 export interface MtlsOptions {
   readonly source: IdentitySource;
   readonly revocation?: RevocationList;
-  readonly audit?: AuditSink;
+  readonly audit?: AuditSink<TrustAuditRecord>;
   /** Called on each refusal with its code and side (e.g. to count it in metrics). */
   readonly onRefusal?: (code: ErrorCode, side: 'server' | 'client') => void;
+  /** Post-quantum key-exchange mode of this link. @default - the process's mode (currentTlsPqMode) */
+  readonly pqMode?: TlsPqMode;
+  /** Called after each handshake that passed the SPIFFE checks, with the negotiated group (e.g. to label a metric). */
+  readonly onHandshake?: (side: 'server' | 'client', group: string, mode: TlsPqMode, peer: string | null) => void;
 }
 
 export interface MtlsServerOptions extends MtlsOptions {
@@ -44,8 +52,6 @@ export interface MtlsClientOptions extends MtlsOptions {
   readonly expectServer?: ValidateSvidOptions['expect'];
 }
 
-const TLS13 = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
-
 const peers = new WeakMap<tls.TLSSocket, SvidIdentity>();
 
 /** The verified SPIFFE identity of a socket (or an HTTP request's socket) accepted by an mTLS server. */
@@ -54,9 +60,9 @@ export function peerIdentity(socketOrRequest: tls.TLSSocket | http.IncomingMessa
   return peers.get(socket as tls.TLSSocket);
 }
 
-function secureContextOptions(source: IdentitySource): tls.SecureContextOptions {
-  const { certPem, keyPem } = source.current;
-  return { cert: certPem, key: keyPem, ca: source.bundlePem, ...TLS13 };
+function secureContextOptions(options: MtlsOptions): tls.SecureContextOptions {
+  const { certPem, keyPem } = options.source.current;
+  return { cert: certPem, key: keyPem, ca: options.source.bundlePem, ...tlsGroupOptions(options.pqMode ?? currentTlsPqMode()) };
 }
 
 function refusal(options: MtlsOptions, side: 'server' | 'client', err: GlimmerError, peerDer: Uint8Array | undefined): void {
@@ -100,7 +106,8 @@ export interface MtlsServer {
 export function createMtlsServer(options: MtlsServerOptions, onConnection: (socket: tls.TLSSocket, peer: SvidIdentity) => void): MtlsServer {
   const connections = new Set<tls.TLSSocket>();
   // noDelay: responses go out as several small writes; with Nagle on, delayed ACKs add tens of milliseconds.
-  const server = tls.createServer({ ...secureContextOptions(options.source), requestCert: true, rejectUnauthorized: false, noDelay: true });
+  const server = tls.createServer({ ...secureContextOptions(options), requestCert: true, rejectUnauthorized: false, noDelay: true });
+  const mode = options.pqMode ?? currentTlsPqMode();
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     const cert = socket.getPeerCertificate(false);
     let peer: SvidIdentity;
@@ -116,6 +123,7 @@ export function createMtlsServer(options: MtlsServerOptions, onConnection: (sock
     }
     peers.set(socket, peer);
     connections.add(socket);
+    options.onHandshake?.('server', negotiatedGroup(socket, mode), mode, peer.spiffeId);
     // Backstop: a connection never outlives its client's certificate.
     const expiry = setTimeout(() => socket.destroy(), Math.min(Math.max(0, peer.notAfter.getTime() - Date.now()), 2 ** 31 - 1));
     expiry.unref();
@@ -127,7 +135,7 @@ export function createMtlsServer(options: MtlsServerOptions, onConnection: (sock
   });
   // Handshake failures before a certificate is seen (wrong TLS version, no shared cipher) are not SVID refusals.
   server.on('tlsClientError', () => undefined);
-  const offRotate = options.source.onRotate(() => server.setSecureContext(secureContextOptions(options.source)));
+  const offRotate = options.source.onRotate(() => server.setSecureContext(secureContextOptions(options)));
   const offRevoke = options.revocation?.onRevoke((serial) => {
     let closed = 0;
     for (const socket of connections) {
@@ -218,6 +226,18 @@ export interface MtlsClient {
  * its own, so host, port and server name identify a connection.
  */
 class MtlsAgent extends https.Agent {
+  constructor(agentOptions: https.AgentOptions, private readonly onSecure?: (socket: tls.TLSSocket) => void) {
+    super(agentOptions);
+  }
+
+  // Each new pooled connection reports its handshake once (keep-alive reuses it without another handshake).
+  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
+    const socket = super.createConnection(...args);
+    const onSecure = this.onSecure;
+    if (onSecure !== undefined && socket instanceof tls.TLSSocket) socket.once('secureConnect', () => onSecure(socket));
+    return socket;
+  }
+
   override getName(options: https.RequestOptions & { servername?: string } = {}): string {
     return `${options.host ?? 'localhost'}:${options.port ?? ''}:${options.servername ?? ''}:${options.localAddress ?? ''}:${options.family ?? ''}`;
   }
@@ -233,20 +253,32 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
     }
   };
   const connectOptions = (): https.RequestOptions & tls.ConnectionOptions => ({
-    ...secureContextOptions(options.source),
+    ...secureContextOptions(options),
     rejectUnauthorized: true,
     checkServerIdentity,
   });
   // The pool holds one secure context (SVID, key, bundle, TLS 1.3 only) instead of the PEM options, which each new
   // connection would parse again (pool naming: MtlsAgent).
+  // noDelay is a net.connect option the agent passes through; @types/node's AgentOptions no longer lists it.
+  const mode = options.pqMode ?? currentTlsPqMode();
+  const onSecure = options.onHandshake === undefined ? undefined : (socket: tls.TLSSocket) => {
+    // secureConnect also fires before checkServerIdentity's verdict is applied: only authorized sockets count.
+    if (!socket.authorized) return;
+    let peer: string | null = null;
+    try {
+      const { uris } = readSvidExtensions(socket.getPeerCertificate(false).raw);
+      if (uris.length === 1) peer = (uris[0] as string).slice(0, 300);
+    } catch { /* checked by checkServerIdentity already; the callback only reports */ }
+    options.onHandshake?.('client', negotiatedGroup(socket, mode), mode, peer);
+  };
   const newAgent = () => new MtlsAgent({
-    secureContext: tls.createSecureContext(secureContextOptions(options.source)),
+    secureContext: tls.createSecureContext(secureContextOptions(options)),
     rejectUnauthorized: true,
     checkServerIdentity,
     keepAlive: true,
     maxCachedSessions: 0,
-    noDelay: true,
-  });
+    ...{ noDelay: true },
+  }, onSecure);
   let agent = newAgent();
   const retired = new Set<https.Agent>();
   const offRotate = options.source.onRotate(() => {

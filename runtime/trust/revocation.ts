@@ -7,7 +7,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
-import type { AuditSink } from './audit';
+import type { AuditSink } from '../model/messages';
+import type { TrustAuditRecord } from './audit';
 import { normalizeSerial } from './x509';
 
 interface RevokedEntry {
@@ -22,21 +23,21 @@ export class RevocationList {
   readonly #file: string | undefined;
   readonly #entries = new Map<string, RevokedEntry>();
   readonly #listeners = new Set<RevocationListener>();
-  readonly #audit: AuditSink | undefined;
+  readonly #audit: AuditSink<TrustAuditRecord> | undefined;
   #snapshot: ReadonlySet<string> | undefined;
 
-  private constructor(file: string | undefined, audit: AuditSink | undefined) {
+  private constructor(file: string | undefined, audit: AuditSink<TrustAuditRecord> | undefined) {
     this.#file = file;
     this.#audit = audit;
   }
 
   /** An in-memory list (tests, agents that receive the list from their supervisor). */
-  static inMemory(audit?: AuditSink): RevocationList {
+  static inMemory(audit?: AuditSink<TrustAuditRecord>): RevocationList {
     return new RevocationList(undefined, audit);
   }
 
   /** Loads (or starts) the persisted list of a state dir. */
-  static async load(stateDir: string, audit?: AuditSink): Promise<RevocationList> {
+  static async load(stateDir: string, audit?: AuditSink<TrustAuditRecord>): Promise<RevocationList> {
     const file = path.join(stateDir, 'pki', 'revoked.json');
     const list = new RevocationList(file, audit);
     let text: string | undefined;

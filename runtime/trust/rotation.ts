@@ -4,7 +4,8 @@
  * `setSecureContext`, which only affects new handshakes; clients open new connections with the new certificate and
  * let the old ones idle out.
  */
-import type { AuditSink } from './audit';
+import type { AuditSink } from '../model/messages';
+import type { TrustAuditRecord } from './audit';
 import type { IssuedSvid } from './svid';
 
 export interface SvidSourceOptions {
@@ -13,7 +14,7 @@ export interface SvidSourceOptions {
   /** PEM of the trusted CAs. */
   readonly bundlePem: string;
   readonly trustDomain: string;
-  readonly audit?: AuditSink;
+  readonly audit?: AuditSink<TrustAuditRecord>;
   /** Called with each new SVID's notAfter (e.g. metrics.certificateExpiry.set({agent}, seconds)). */
   readonly onExpiry?: (notAfter: Date) => void;
   /** Called when a scheduled re-issue fails; it is retried after `retryMs`. */

@@ -7,12 +7,19 @@
  * UNREADABLE, UNKNOWN_CA, NOT_YET_VALID / EXPIRED, REVOKED, KEY_USAGE, SAN_INVALID, FOREIGN_TRUST_DOMAIN,
  * IDENTITY_MISMATCH.
  */
-import { X509Certificate as NodeX509, webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509, createPublicKey, webcrypto } from 'node:crypto';
 import { GlimmerError, quote } from '../errors';
 import type { Ca } from './ca';
 import { readSvidExtensions, type SvidExtensions } from './der';
 import { agentSpiffeId, operatorSpiffeId, parseSpiffeId, type SpiffeId } from './spiffe';
-import { x509, type X509Module, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, exportKeyPem, normalizeSerial, randomSerial } from './x509';
+import { x509, type X509Module, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM, exportKeyPem, importKeyPairPem, normalizeSerial, randomSerial } from './x509';
+
+/** The X.509-SVID an agent process holds, as PEM: its certificate, its key and the trust bundle it verifies peers with. */
+export interface AgentIdentity {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly bundlePem: string;
+}
 
 export interface IssuedSvid {
   readonly certPem: string;
@@ -29,6 +36,8 @@ export interface IssueSvidOptions {
   readonly agent: string;
   /** @default 3600 (SPIFFE/SPIRE's default X.509-SVID TTL) */
   readonly ttlSeconds?: number;
+  /** An existing private key (PKCS#8 PEM, P-256) to certify, e.g. one the TPM kept sealed. @default a fresh key */
+  readonly keyPem?: string;
 }
 
 export type ExtendedKeyUsageName = 'clientAuth' | 'serverAuth';
@@ -50,6 +59,8 @@ export interface LeafOptions {
   readonly isCa?: boolean;
   /** @default a random 128-bit serial */
   readonly serial?: string;
+  /** @default a fresh P-256 key pair */
+  readonly keys?: webcrypto.CryptoKeyPair;
 }
 
 /** Clock skew allowance: certificates start this long before they are issued. */
@@ -57,7 +68,8 @@ const BACKDATE_MS = 60_000;
 const MAX_TTL_SECONDS = 30 * 24 * 3600;
 
 export async function issueSvid(ca: Ca, options: IssueSvidOptions): Promise<IssuedSvid> {
-  return issueFor(ca, agentSpiffeId(ca.trustDomain, options.zone, options.agent), options.ttlSeconds);
+  const keys = options.keyPem === undefined ? undefined : await importKeyPairPem(options.keyPem, createPublicKey(options.keyPem).export({ type: 'spki', format: 'der' }));
+  return issueFor(ca, agentSpiffeId(ca.trustDomain, options.zone, options.agent), options.ttlSeconds, keys);
 }
 
 /** An operator identity `spiffe://<td>/operator/<name>` (console and CLI clients over mTLS). */
@@ -65,17 +77,17 @@ export async function issueOperatorSvid(ca: Ca, options: { readonly operator: st
   return issueFor(ca, operatorSpiffeId(ca.trustDomain, options.operator), options.ttlSeconds);
 }
 
-async function issueFor(ca: Ca, spiffeId: string, ttlSeconds = 3600): Promise<IssuedSvid> {
+async function issueFor(ca: Ca, spiffeId: string, ttlSeconds = 3600, keys?: webcrypto.CryptoKeyPair): Promise<IssuedSvid> {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 60 || ttlSeconds > MAX_TTL_SECONDS) {
     throw new GlimmerError('GLM_ERR_USAGE', `ttlSeconds must be an integer 60..${MAX_TTL_SECONDS}, received ${quote(ttlSeconds)}`);
   }
   const now = Date.now();
-  return issueLeaf(ca, { uris: [spiffeId], notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + ttlSeconds * 1000) });
+  return issueLeaf(ca, { uris: [spiffeId], notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + ttlSeconds * 1000), ...(keys ? { keys } : {}) });
 }
 
 export async function issueLeaf(ca: Ca, options: LeafOptions): Promise<IssuedSvid> {
   const X = x509();
-  const keys = (await webcrypto.subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = options.keys ?? ((await webcrypto.subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair);
   const caCert = new X.X509Certificate(ca.certPem);
   const serial = options.serial ?? randomSerial();
   const eku = options.eku ?? ['clientAuth', 'serverAuth'];

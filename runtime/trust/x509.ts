@@ -12,7 +12,8 @@ export function x509(): X509Module {
   if (loaded === undefined) {
     require('reflect-metadata');
     const mod = require('@peculiar/x509') as X509Module;
-    mod.cryptoProvider.set(webcrypto as unknown as Parameters<X509Module['cryptoProvider']['set']>[0]);
+    // node:crypto's webcrypto and the DOM lib's Crypto differ only in typings (BufferSource generics).
+    mod.cryptoProvider.set(webcrypto as never);
     loaded = mod;
   }
   return loaded;
@@ -43,6 +44,6 @@ export async function exportKeyPem(key: webcrypto.CryptoKey): Promise<string> {
 export async function importKeyPairPem(keyPem: string, certPublicKeyDer: Uint8Array): Promise<webcrypto.CryptoKeyPair> {
   const body = keyPem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
   const privateKey = await webcrypto.subtle.importKey('pkcs8', Buffer.from(body, 'base64'), EC_KEY_ALGORITHM, true, ['sign']);
-  const publicKey = await webcrypto.subtle.importKey('spki', certPublicKeyDer, EC_KEY_ALGORITHM, true, ['verify']);
+  const publicKey = await webcrypto.subtle.importKey('spki', new Uint8Array(certPublicKeyDer), EC_KEY_ALGORITHM, true, ['verify']);
   return { privateKey, publicKey };
 }

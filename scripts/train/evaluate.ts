@@ -11,7 +11,7 @@ import { FEATURE_NAMES } from '../../runtime/industrial/plant/dataset';
 import { fromRaw, toRaw } from '../../runtime/model/plant-map';
 import { mapEntry } from '../../runtime/industrial/plant/map';
 import { CLASS_NAMES, WINDOW_LENGTH } from '../../runtime/reasoning/model-contract';
-import { FEATURE_COUNT, loadAnomalyModel, type AnomalyModel, type WindowScores } from '../../runtime/reasoning/model';
+import { FEATURE_COUNT, loadAnomalyModel, type AnomalyModel, type WindowScores } from '../../runtime/reasoning/anomaly-model';
 import { sha256Of } from '../../bench/scenarios/inference';
 
 export async function scoreAll(model: AnomalyModel, x: Float32Array, batch = 64): Promise<WindowScores[]> {

@@ -56,6 +56,7 @@ function harness(stateDir: string) {
     publish: () => undefined,
     hold: () => undefined,
     clear: () => undefined,
+    order: () => undefined,
   };
   const deliver = (body: unknown) => handlers.forEach((h) => h({ from: 'industrial-1', to: spec.name, topic: EXPORT_TOPIC, body }));
   return { ctx, audits, deliver, behaviour: dataAgent(spec, config) };

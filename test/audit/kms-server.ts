@@ -1,7 +1,6 @@
 /**
  * A loopback HTTP server that speaks the AWS KMS JSON 1.1 protocol (`X-Amz-Target: TrentService.GetPublicKey` and
- * `TrentService.Sign`) with real keys generated here (ECDSA P-384 and P-256 by node:crypto, ML-DSA-65 by
- * @noble/post-quantum), so the real @aws-sdk/client-kms runs against it (endpoint override, static dummy credentials).
+ * `TrentService.Sign`) with real keys generated here (ECDSA P-384 and P-256, ML-DSA-65, all by node:crypto), so the real @aws-sdk/client-kms runs against it (endpoint override, static dummy credentials).
  * It is a test peer, not an emulator of all of KMS: only what the checkpoint signer calls.
  */
 import crypto from 'node:crypto';
@@ -56,17 +55,20 @@ async function makeKeys(): Promise<Record<string, Key>> {
       sign: (m, alg) => (alg === algorithm ? crypto.sign(hash, m, privateKey) : undefined),
     };
   };
-  const { ml_dsa65 } = await import('@noble/post-quantum/ml-dsa.js');
-  const pq = ml_dsa65.keygen(crypto.randomBytes(32));
-  // SPKI for ML-DSA-65 (id-ml-dsa-65, 2.16.840.1.101.3.4.3.18): SEQUENCE { SEQUENCE { OID }, BIT STRING }.
-  const oid = Buffer.from('300b0609608648016503040312', 'hex');
-  const bits = Buffer.concat([Buffer.from([0x03, 0x82, 0x07, 0xa1, 0x00]), pq.publicKey]);
-  const body = Buffer.concat([oid, bits]);
-  const spki = Buffer.concat([Buffer.from([0x30, 0x82, body.length >> 8, body.length & 0xff]), body]);
+  // KMS signs ML_DSA_SHAKE_256 with MessageType RAW as pure ML-DSA (empty context), what crypto.sign(null) does.
+  const mlDsa = (type: 'ml-dsa-65' | 'ml-dsa-44', spec: string): Key => {
+    const { privateKey, publicKey } = crypto.generateKeyPairSync(type);
+    return {
+      spec,
+      publicKey: publicKey.export({ format: 'der', type: 'spki' }),
+      sign: (m, alg) => (alg === 'ML_DSA_SHAKE_256' ? crypto.sign(null, m, privateKey) : undefined),
+    };
+  };
   return {
     'p384-key': ec('P-384', 'sha384', 'ECDSA_SHA_384', 'ECC_NIST_P384'),
     'p256-key': ec('P-256', 'sha256', 'ECDSA_SHA_256', 'ECC_NIST_P256'),
-    'mldsa-key': { spec: 'ML_DSA_65', publicKey: spki, sign: (m, alg) => (alg === 'ML_DSA_SHAKE_256' ? Buffer.from(ml_dsa65.sign(m, pq.secretKey)) : undefined) },
+    'mldsa-key': mlDsa('ml-dsa-65', 'ML_DSA_65'),
+    'mldsa44-key': mlDsa('ml-dsa-44', 'ML_DSA_44'),
     'rsa-key': { spec: 'RSA_2048', publicKey: Buffer.alloc(10), sign: () => undefined },
   };
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { openAuditLog, auditDbPath, leafText, type AuditLog, type AuditRecord } from '../../runtime/audit/log';
+import { openAuditLog, auditDbPath, leafText, type AuditLog } from '../../runtime/audit/log';
+import type { AuditRecordInput } from '../../runtime/model/messages';
 import { canonicalJson } from '../../runtime/audit/canonical';
 import { hasher, verifyConsistency, verifyInclusion } from '../../runtime/audit/merkle';
 import { openCheckpoint, parseSignedNote, parseVerifierKey } from '../../runtime/audit/note';
@@ -385,7 +386,7 @@ test('GIVEN arbitrary records (escapes, non-ASCII, lone surrogates, nesting, lon
   const log = await open(tempDir(), { now: clock });
   const ts = new Date(clock()).toISOString();
   const value = fc.oneof(fc.jsonValue(), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'binary', minLength: 60, maxLength: 70 }), fc.double(), fc.constant(undefined));
-  const records: AuditRecord[] = fc.sample(fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), value, { maxKeys: 8 }), 300).map((r) => ({ ...r, type: 'prop' }));
+  const records: AuditRecordInput[] = fc.sample(fc.dictionary(fc.string({ unit: 'binary', maxLength: 10 }), value, { maxKeys: 8 }), 300).map((r) => ({ ...r, type: 'prop' }));
   records.push({ type: 'edge', limit: 'é'.repeat(32 * 1024 - 100) }, { type: 'edge', over: 'é'.repeat(33 * 1024) });
   let expectedIndex = 0;
   for (const record of records) {

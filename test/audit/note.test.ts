@@ -4,16 +4,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ByteWriter, canonicalJson, writeCanonicalJson } from '../../runtime/audit/canonical';
 import { DEFAULT_AUDIT_CONFIG, mergeAuditConfig } from '../../runtime/audit/config';
-import {
-  formatCheckpoint,
-  formatVerifierKey,
-  keyId,
-  openCheckpoint,
-  parseCheckpoint,
-  parseSignedNote,
-  parseVerifierKey,
-  signNote,
-} from '../../runtime/audit/note';
+import { formatCheckpoint, parseCheckpoint } from '../../runtime/audit/checkpoint-body';
+import { formatVerifierKey, keyId, openCheckpoint, parseSignedNote, parseVerifierKey, signNote } from '../../runtime/audit/note';
 import { ephemeralSigner } from '../../runtime/audit/signers';
 import { GlimmerError, isGlimmerError } from '../../runtime/errors';
 

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { embeddedSigner } from '../../runtime/audit/embedded';
 import { kmsSigner } from '../../runtime/audit/kms';
+import { mlDsaFileSigner } from '../../runtime/audit/signers';
 import { openAuditLog } from '../../runtime/audit/log';
 import { openCheckpoint, parseSignedNote, parseVerifierKey } from '../../runtime/audit/note';
 import { ensureSoftHsmToken, pkcs11Signer } from '../../runtime/audit/pkcs11';
@@ -78,6 +79,38 @@ test('GIVEN a KMS ML_DSA_65 key on the loopback endpoint WHEN a checkpoint is si
     await log.close();
   } finally {
     await kms.close();
+  }
+});
+
+test('GIVEN a KMS ML_DSA_44 key on the loopback endpoint WHEN a checkpoint is signed with ML_DSA_SHAKE_256 over the RAW note THEN it verifies as ml-dsa-44 with node:crypto and the 1312-byte key KMS reports', async () => {
+  const kms = await startKmsServer();
+  try {
+    const signer = await kmsSigner({ keyId: 'mldsa44-key', keyName: KEY, region: 'eu-central-1', endpoint: kms.endpoint, credentials: CREDS, keySpec: 'ML_DSA_44' });
+    assert.equal(signer.algorithm, 'ml-dsa-44');
+    const log = await openAuditLog({ stateDir: tempDir(), signer, origin: KEY });
+    await log.append({ type: 'x' });
+    const note = await log.checkpoint();
+    const opened = await openCheckpoint(note, log.verifierKeys().map(parseVerifierKey));
+    assert.deepEqual(opened.verifiedBy, [`${KEY}/ml-dsa-44`]);
+    assert.equal((await signer.publicKey()).length, 1312);
+    const parsed = parseSignedNote(note);
+    const pub = crypto.createPublicKey({ key: kms.keys['mldsa44-key']?.publicKey as Buffer, format: 'der', type: 'spki' });
+    assert.ok(crypto.verify(null, Buffer.from(parsed.text), pub, parsed.signatures[0]?.signature as Buffer));
+    await log.close();
+  } finally {
+    await kms.close();
+  }
+});
+
+test('GIVEN a fixed 32-byte seed WHEN the ML-DSA file signer derives its key natively THEN the public key is the FIPS 204 one the earlier JavaScript signer derived (seed files keep their key)', async () => {
+  const dir = tempDir();
+  const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+  const expected = { 44: '9f107644c1084526af3bc8098680b05499a2325a644e388fb4f970e058d19d46', 65: 'd666806e11cee19a7c989f7445f90dd419cf4d2d51db8c0fdb4c0f0a542238c9' } as const;
+  for (const level of [44, 65] as const) {
+    const keyFile = path.join(dir, `pq-${level}.seed`);
+    fs.writeFileSync(keyFile, seed, { mode: 0o600 });
+    const signer = await mlDsaFileSigner({ keyFile, keyName: KEY, level });
+    assert.equal(crypto.createHash('sha256').update(await signer.publicKey()).digest('hex'), expected[level]);
   }
 });
 

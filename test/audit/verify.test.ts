@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { auditRoutes } from '../../runtime/api/routes/audit';
 import { createApiServer } from '../../runtime/api/server';
 import { auditDbPath, openAuditLog } from '../../runtime/audit/log';
-import { formatCheckpoint, parseCheckpoint, parseSignedNote, signNote } from '../../runtime/audit/note';
+import { formatCheckpoint, parseCheckpoint } from '../../runtime/audit/checkpoint-body';
+import { parseSignedNote, signNote } from '../../runtime/audit/note';
 import { ephemeralSigner, fileSigner } from '../../runtime/audit/signers';
 import { verifyRemote, verifyStateDir } from '../../runtime/audit/verify';
 import { isGlimmerError } from '../../runtime/errors';
@@ -99,7 +100,9 @@ test('GIVEN history rewritten and re-signed with an attacker key that was added 
   const pinned = path.join(tempDir(), 'keys.txt');
   fs.copyFileSync(path.join(dir, 'audit', 'keys.txt'), pinned);
   // The attacker rewrites entry 5, recomputes everything with the log's own code and signs with a new key.
-  tamper(dir, "UPDATE entries SET leaf = CAST(REPLACE(CAST(leaf AS TEXT), '\"i\":5', '\"i\":6') AS BLOB) WHERE idx = 5; DELETE FROM checkpoints; UPDATE segments SET checkpoint = NULL; DELETE FROM chunks;");
+  tamper(dir, "UPDATE entries SET leaf = CAST(REPLACE(CAST(leaf AS TEXT), '\"i\":5', '\"i\":6') AS BLOB) WHERE idx = 5; DELETE FROM checkpoints; UPDATE segments SET checkpoint = NULL; DELETE FROM chunks; DELETE FROM keys;");
+  // With the whole state dir in hand it also drops the runtime's key pin: only the auditor's own copy catches it.
+  fs.rmSync(path.join(dir, 'trust', 'audit-keys.txt'));
   const attacker = ephemeralSigner(KEY);
   const log = await openAuditLog({ stateDir: dir, signer: attacker });
   const note = await log.checkpoint();

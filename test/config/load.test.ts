@@ -39,7 +39,7 @@ test('GIVEN a file without the optional blocks WHEN loaded THEN every default is
   const cfg = loadConfig(write(rest));
   assert.deepEqual(cfg.supervisor, { restartBackoffMs: { initial: 100, max: 10000 }, maxRestarts: 5, restartWindowS: 60, shutdownGraceMs: 5000 });
   assert.deepEqual(cfg.plant, { mode: 'embedded', seed: 42, tickMs: 100, faultSchedule: [] });
-  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, mtlsPort: 8443 });
+  assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, mtlsPort: 8443, allowedHosts: ['localhost'] });
   assert.deepEqual(cfg.a2a, { host: '127.0.0.1', port: 0, peers: {} });
 });
 
@@ -111,4 +111,11 @@ test('GIVEN GLIMMER_AGENT naming one agent WHEN selected THEN only that agent is
   assert.deepEqual(selectAgent(cfg, 'data-1').agents.map((a) => a.name), ['data-1']);
   assert.equal(selectAgent(cfg, undefined), cfg);
   assert.throws(() => selectAgent(cfg, 'ghost-9'), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_INVALID') && /received agent "ghost-9".*allowed: one of industrial-1, cognitive-1, data-1/.test(err.message));
+});
+
+test('GIVEN opcua network settings WHEN loaded THEN host, port, advertised hosts and SANs come through; defaults otherwise; a URL as a host is refused', () => {
+  assert.deepEqual(loadConfig().opcua, { port: 4840 });
+  const cfg = loadConfig(mutate((d) => { d.opcua = { host: '10.1.2.10', port: 4841, advertised_hosts: ['plant-opcua.site.example', '10.1.2.10'], certificate_dns: ['plant-opcua'], certificate_ips: ['10.1.2.11'] }; }));
+  assert.deepEqual(cfg.opcua, { host: '10.1.2.10', port: 4841, advertised_hosts: ['plant-opcua.site.example', '10.1.2.10'], certificate_dns: ['plant-opcua'], certificate_ips: ['10.1.2.11'] });
+  assert.throws(() => loadConfig(mutate((d) => { d.opcua = { advertised_hosts: ['opc.tcp://x:4840'] }; })), (e) => isGlimmerError(e, 'GLM_ERR_CONFIG_INVALID'));
 });

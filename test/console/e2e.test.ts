@@ -125,8 +125,10 @@ test('GIVEN the running runtime WHEN an operator opens the console address THEN 
   await page.waitForSelector('[data-alert="SafetyWriteDenied"]', { timeout: 10_000 });
   await shot(page, '2-fault');
 
-  // The inclusion proof of the latest checkpoint's last entry, verified by WebCrypto in the page.
+  // The checkpoint's signature (SoftHSM P-384 ECDSA), checked by WebCrypto in the page.
   await page.waitForSelector('[data-field="tree-size"]');
+  assert.match((await page.textContent('[data-field="signatures"]')) ?? '', /ecdsa-p384-sha384: ✓ verified in this browser/);
+  // The inclusion proof of the latest checkpoint's last entry, verified by WebCrypto in the page.
   await page.click('[data-testid="verify"]');
   await page.waitForSelector('[data-verified]', { timeout: 20_000 });
   assert.equal(await page.getAttribute('[data-verified]', 'data-verified'), 'true', await page.textContent('[data-testid="verify-result"]') ?? '');

@@ -1,6 +1,6 @@
 /**
  * The console verifies inclusion proofs in the browser (runtime/api/console/merkle.js, WebCrypto). These tests run that
- * same file in Node 20 (globalThis.crypto.subtle) against the runtime's RFC 9162 implementation and a real audit log.
+ * same file in Node (globalThis.crypto.subtle) against the runtime's RFC 9162 implementation and a real audit log.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,12 +10,16 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { openAuditLog } from '../../runtime/audit/log';
 import { hasher, inclusionPath, memorySource, rootOf, type MerkleAlgorithm } from '../../runtime/audit/merkle';
-import { fileSigner } from '../../runtime/audit/signers';
+import { c2spCosigner } from '../../runtime/audit/cosignature';
+import { kmsSigner } from '../../runtime/audit/kms';
+import { fileSigner, mlDsaFileSigner } from '../../runtime/audit/signers';
+import { startKmsServer } from '../audit/kms-server';
 
 interface BrowserMerkle {
   verifyInclusion(leaf: Uint8Array, index: number, size: number, hexPath: string[], root: Uint8Array): Promise<{ ok: boolean; reason?: string; algorithm?: string }>;
   parseCheckpoint(text: string): { origin: string; size: number; root: Uint8Array; rootBase64: string; signatures: string[] };
   base64ToBytes(b64: string): Uint8Array;
+  verifyNoteSignatures(note: string, vkeys: string[]): Promise<{ name: string; algorithm: string; status: string }[]>;
 }
 const browser = require('../../runtime/api/console/merkle.js') as BrowserMerkle;
 
@@ -111,4 +115,45 @@ test('GIVEN hostile checkpoint texts (random, and random lines around a valid sh
   assert.throws(() => browser.parseCheckpoint('origin\n12\nA\n\n'), (err) => (err as Error).constructor === Error && (err as Error).message === 'not base64');
   assert.throws(() => browser.parseCheckpoint('origin\n12\nAAAA\n\n— x y\n'), /32 or 64 bytes/);
   assert.throws(() => browser.parseCheckpoint('origin\nx\nAAAA\n\n'), /size/);
+});
+
+test('GIVEN a checkpoint signed by Ed25519, ECDSA P-384 (KMS, DER), ML-DSA-65 and a C2SP ML-DSA-44 cosignature WHEN the browser code checks it with WebCrypto THEN every signature is verified; a flipped byte in each is invalid', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-console-sig-'));
+  const kms = await startKmsServer();
+  const creds = { accessKeyId: 'AKIDTESTTESTTEST', secretAccessKey: 'test-secret-not-real' };
+  try {
+    const log = await openAuditLog({
+      stateDir: dir,
+      algorithm: 'RFC9162_SHA256',
+      signer: fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: 'glimmer.test/audit' }),
+      cosigners: [
+        await kmsSigner({ keyId: 'p384-key', keyName: 'kms.test/p384', region: 'eu-central-1', endpoint: kms.endpoint, credentials: creds }),
+        await mlDsaFileSigner({ keyFile: path.join(dir, 'pq65.seed'), keyName: 'glimmer.test/ml-dsa-65', level: 65 }),
+        c2spCosigner(await mlDsaFileSigner({ keyFile: path.join(dir, 'pq.seed'), keyName: 'witness.test/pq' })),
+      ],
+    });
+    await log.append({ type: 'x' });
+    const note = await log.checkpoint();
+    const vkeys = log.verifierKeys();
+    await log.close();
+    const results = await browser.verifyNoteSignatures(note, vkeys);
+    assert.deepEqual(results.map((r) => `${r.algorithm}:${r.status}`).sort(), [
+      'ecdsa-p384-sha384:verified', 'ed25519:verified', 'ml-dsa-44-cosignature:verified', 'ml-dsa-65:verified',
+    ]);
+    const lines = note.split('\n');
+    for (let i = lines.findIndex((l) => l === '') + 1; i < lines.length; i++) {
+      const line = lines[i] as string;
+      if (!line.startsWith('\u2014 ')) continue;
+      const b64 = line.slice(line.lastIndexOf(' ') + 1);
+      const raw = Buffer.from(b64, 'base64');
+      raw[raw.length - 3] = (raw[raw.length - 3] as number) ^ 0x40;
+      const forged = [...lines.slice(0, i), line.replace(b64, raw.toString('base64')), ...lines.slice(i + 1)].join('\n');
+      const name = line.slice(2, line.lastIndexOf(' '));
+      const r = (await browser.verifyNoteSignatures(forged, vkeys)).find((x) => x.name === name);
+      assert.equal(r?.status, 'invalid', name);
+    }
+  } finally {
+    await kms.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

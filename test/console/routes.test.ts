@@ -11,7 +11,7 @@ import { CONSOLE_ASSETS, consoleAssetsDir, consoleRoutes } from '../../runtime/a
 import { eventRoutes, sseFrame } from '../../runtime/api/routes/events';
 import { loadConfig } from '../../runtime/config/load';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
-import { ConsoleFeed, createConsoleView, plantViewFromSnapshot, scoresFromStatus } from '../../runtime/observability/console';
+import { ConsoleFeed, createConsoleView, plantViewFromSnapshot, scoresFromStatus } from '../../runtime/api/console/view-model';
 import { silentLogger } from '../../runtime/observability/logger';
 
 const TOKEN = 'console-test-token-0123456789abcdefghijklmnop';

@@ -1,7 +1,7 @@
 /**
  * The swarm's own traffic: the Industrial agent's snapshots reach the Cognitive agent as A2A calls between the two
  * agent processes over SPIFFE mTLS, authorized and audited by the receiving agent's PDP (no supervisor relay).
- * Shutdown orders take the same path the other way (test/agents/messaging.test.ts proves their policy checks).
+ * Shutdown orders take the same path the other way (test/trust/a2a-messenger.test.ts proves their policy checks).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -1,6 +1,9 @@
 /** Shared by the external-plant tests: a glimmer.yml with plant.mode external, and real certificate files. */
-import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -37,4 +40,35 @@ export function externalConfig(plc: { host: string; port: number }, extra: Recor
       },
     },
   };
+}
+
+/** The deployment's pins of a configuration outside the release (what GLIMMER_CONFIG_SHA256 carries in a pod). */
+export function pinsOf(configFile: string): Record<string, string> {
+  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(path.dirname(configFile), f))).digest('hex');
+  return { 'glimmer.yml': sha('glimmer.yml'), 'cognitive.yml': sha('cognitive.yml') };
+}
+
+
+const PEER = path.join(__dirname, '..', 'industrial', 'peers', 'pymodbus_plc.py');
+
+/** The pymodbus PLC (test/industrial/peers/pymodbus_plc.py) on a loopback port, once it listens; `tripped`: its safety PLC reports a tripped level interlock. */
+export async function startPeer(port: number, options: { tripped?: boolean } = {}): Promise<ChildProcess> {
+  const child = spawn('/usr/bin/python3', [PEER, String(port), ...(options.tripped ? ['tripped'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  assert.ok(await waitListening(port, 10_000), `pymodbus PLC did not listen on ${port}: ${stderr} ${spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`:${port}`)).join('\n')}`);
+  return child;
+}
+
+export async function waitListening(port: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
 }

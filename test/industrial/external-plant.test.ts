@@ -4,10 +4,9 @@
  * ours; the zone gateway forwards to the PLC, the interlocks read the image polled from it and fail closed without it.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -21,33 +20,11 @@ import { testRelease } from '../lifecycle/fixtures';
 import { isGlimmerError } from '../../runtime/errors';
 import { bits, ModbusTcpClient, registers } from '../../runtime/industrial/modbus/client';
 import { createLogger, silentLogger } from '../../runtime/observability/logger';
-import { externalConfig, writeConfig } from '../helpers/external-plant';
+import { externalConfig, startPeer, waitListening, writeConfig } from '../helpers/external-plant';
 import { freePort, until } from './helpers';
 import { restartablePort } from '../helpers/ports';
 
-const PEER = path.join(__dirname, 'peers', 'pymodbus_plc.py');
 const DATA_ONLY = [{ name: 'data-1', kind: 'data', zone: 'dmz', required_safety_level: 2 }];
-
-async function startPeer(port: number, options: { tripped?: boolean } = {}): Promise<ChildProcess> {
-  const child = spawn('/usr/bin/python3', [PEER, String(port), ...(options.tripped ? ['tripped'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
-  assert.ok(await waitListening(port, 10_000), `pymodbus PLC did not listen on ${port}: ${stderr} ${spawnSync('ss', ['-tanp'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(`:${port}`)).join('\n')}`);
-  return child;
-}
-
-async function waitListening(port: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 
 /** TCP ports this process listens on (ss shows the owning pid). */
 function ownListeningPorts(): number[] {
@@ -193,6 +170,10 @@ test('GIVEN the process PLC up but the safety PLC unreachable WHEN the runtime r
   assert.equal(rt.processImage?.snapshot, undefined, 'half an image is no image');
   assert.match(rt.processImage?.error ?? '', /plc-safety/);
   assert.equal((await control.writeCoil(1, 0, true)).exception, 0x01, 'interlocks cannot be checked: refused');
+  // The safety PLC's state is unknown, which counts as tripped (as in embedded mode): a reset of the emergency stop is
+  // refused by the decision, while the trip passes it and meets the unreachable PLC.
+  assert.equal((await control.writeCoil(2, 0, false)).exception, 0x01, 'reset refused while the safety state is unknown');
+  assert.equal((await control.writeCoil(2, 0, true)).exception, 0x0a, 'the trip passes the decision');
   control.close();
 });
 

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { ModbusTcpClient, bits, registers } from '../../runtime/industrial/modbus/client';
 import { adu, requestPdu } from '../../runtime/industrial/modbus/frame';
-import { failSafeWrites } from '../../runtime/industrial/modbus/inspector';
+import { failSafeOnly } from '../../runtime/industrial/write-decision';
 import { mapEntry } from '../../runtime/industrial/plant/map';
 import { toRaw } from '../../runtime/model/plant-map';
 import { flushAudit, resetAudit, startRig, type Rig } from './helpers';
@@ -164,7 +164,7 @@ test('GIVEN the upstream PLC is killed WHEN clients read THEN 0A/0B come back; W
 });
 
 test('GIVEN a fail-safe decision function WHEN the control zone trips the emergency stop THEN it reaches the PLC; a reset is refused', async () => {
-  const r2 = await startRig({ decide: failSafeWrites });
+  const r2 = await startRig({ decide: failSafeOnly });
   try {
     const c = new ModbusTcpClient('127.0.0.1', r2.ports.control as number);
     await c.connect();
@@ -241,9 +241,15 @@ test('GIVEN a client that never reads its responses WHEN it keeps sending THEN t
 });
 
 test('GIVEN a policy that allows every write WHEN an interlock is tripped THEN resetting the emergency stop is refused as an interlock (01) and tripping it is not', async () => {
-  const { withSafetyInterlocks } = await import('../../runtime/industrial/modbus/inspector');
+  const { composeWriteDecision } = await import('../../runtime/industrial/write-decision');
+  const { SIMULATED_PLANT_PROFILE } = await import('../../runtime/model/plant');
+  const { PlantSimulation } = await import('../../runtime/industrial/plant/simulation');
+  const snap = new PlantSimulation({ seed: 1 }).snapshot();
+  const safety = snap.assets.safety_1;
+  assert.ok(safety?.kind === 'safety');
   let trip = true;
-  const r2 = await startRig({ decide: withSafetyInterlocks(() => ({ allow: true }), () => trip) });
+  const image = () => ({ ...snap, assets: { ...snap.assets, safety_1: { ...safety, interlock_tripped: trip } } });
+  const r2 = await startRig({ decide: composeWriteDecision({ policy: () => ({ allow: true }), profile: SIMULATED_PLANT_PROFILE, image }) });
   try {
     const c = new ModbusTcpClient('127.0.0.1', r2.ports.safety as number);
     await c.connect();

@@ -45,24 +45,36 @@ test('GIVEN the HSM data key WHEN synthesized THEN it is symmetric, lives in the
   assert.deepEqual(key.lifecycle, { prevent_destroy: true });
 });
 
-test('GIVEN tpm_attestation.enforce_measured_boot WHEN the data key policy is rendered THEN Decrypt/GenerateDataKey require the Nitro attestation image hash from pcr_policy_hash', () => {
+test('GIVEN EKS pods (no Nitro enclave attestation on their requests) WHEN the data key policy is rendered THEN use is bound to the agents\' Pod Identity session tags, and the enclave condition only follows tpm_attestation.enclave_attestation (default false)', () => {
   const policy = one(cloud, 'aws_kms_key', 'hsm-keys_data-key').policy as string;
-  assert.ok(policy.includes('var.tpm_attestation.enforce_measured_boot ? [{"Sid" = "RuntimeDataKeyUseOnlyFromAttestedImage"'), policy);
-  assert.ok(policy.includes('"Action" = ["kms:Decrypt", "kms:GenerateDataKey"], "Resource" = "*", "Condition" = {"StringEqualsIgnoreCase" = {"kms:RecipientAttestation:ImageSha384" = var.tpm_attestation.pcr_policy_hash}}'));
+  const workload = '"Condition" = {"StringEquals" = {"aws:PrincipalTag/eks-cluster-name" = var.cluster_name, "aws:PrincipalTag/kubernetes-namespace" = ["control", "operations", "dmz"], "aws:PrincipalTag/kubernetes-service-account" = ["industrial-1", "cognitive-1", "data-1"]}';
+  assert.ok(!policy.includes('var.tpm_attestation.enforce_measured_boot'), 'measured boot no longer gates the key: pods carry no attestation');
+  assert.ok(policy.includes('var.tpm_attestation.enclave_attestation ? [{"Sid" = "RuntimeDataKeyUseOnlyFromAttestedEnclave"'), policy);
+  assert.ok(policy.includes(`"Sid" = "RuntimeDataKeyUseFromItsWorkload", "Effect" = "Allow", "Principal" = {"AWS" = ${roleRef('runtime-identity_role').slice(2, -1)}}, "Action" = ["kms:Decrypt", "kms:GenerateDataKey"], "Resource" = "*", ${workload}}}`), policy);
+  assert.ok(policy.includes('"StringEqualsIgnoreCase" = {"kms:RecipientAttestation:ImageSha384" = var.tpm_attestation.pcr_policy_hash}'));
+  const tpm = cloud.variable!.tpm_attestation!.type as string;
+  assert.match(tpm, /enclave_attestation = optional\(bool, false\)/);
   assert.ok(policy.includes(`"Principal" = {"AWS" = ${roleRef('runtime-identity_role').slice(2, -1)}}`));
   const admin = /"Sid" = "KeyAdministrationWithoutUse".*?"Action" = \[(.*?)\]/.exec(policy)?.[1] ?? '';
   for (const a of USE_ACTIONS) assert.ok(!admin.includes(`"${a}"`), `admin statement grants ${a}`);
 });
 
-test('GIVEN the audit signing key WHEN synthesized THEN it is an asymmetric SIGN_VERIFY key (ECC_NIST_P384, ML_DSA_65 with dilithium_aes_fusion) only the runtime role may Sign with', () => {
-  const key = one(cloud, 'aws_kms_key', 'audit-signing-key');
-  assert.equal(key.key_usage, 'SIGN_VERIFY');
-  assert.equal(key.customer_master_key_spec, '${var.quantum_safe.dilithium_aes_fusion ? "ML_DSA_65" : "ECC_NIST_P384"}');
-  const signers = policyOf(key).Statement.filter((s) => JSON.stringify(s.Action).includes('kms:Sign'));
-  assert.equal(signers.length, 1);
-  assert.deepEqual(signers[0]!.Principal, { AWS: roleRef('runtime-identity_role') });
-  assert.deepEqual(signers[0]!.Action, ['kms:Sign']);
-  assert.deepEqual(signers[0]!.Condition, { StringEquals: { 'kms:SigningAlgorithm': ['ECDSA_SHA_384', 'ML_DSA_SHAKE_256'] } });
+test('GIVEN dilithium_aes_fusion WHEN it is toggled THEN no prevent_destroy key changes spec (that would replace it): both signing keys exist with fixed specs and only the alias moves', () => {
+  const keys = resources(cloud, 'aws_kms_key').filter(([id]) => id.startsWith('audit-signing-key'));
+  // ML_DSA_44 is the post-quantum cosigner, always present beside the active key.
+  assert.deepEqual(keys.map(([, k]) => k.customer_master_key_spec).sort(), ['ECC_NIST_P384', 'ML_DSA_44', 'ML_DSA_65']);
+  for (const [, key] of keys) {
+    assert.equal(key.key_usage, 'SIGN_VERIFY');
+    assert.deepEqual(key.lifecycle, { prevent_destroy: true });
+    const signers = policyOf(key).Statement.filter((st) => JSON.stringify(st.Action).includes('kms:Sign'));
+    assert.equal(signers.length, 1);
+    assert.deepEqual(signers[0]!.Principal, { AWS: roleRef('runtime-identity_role') });
+    assert.deepEqual(signers[0]!.Action, ['kms:Sign']);
+    assert.deepEqual(signers[0]!.Condition, { StringEquals: { 'kms:SigningAlgorithm': key.customer_master_key_spec === 'ECC_NIST_P384' ? 'ECDSA_SHA_384' : 'ML_DSA_SHAKE_256' } });
+  }
+  const alias = one(cloud, 'aws_kms_alias', 'audit-signing-key_alias');
+  // The ECC key keeps its pre-existing logical id: deployments made before the ML-DSA key existed keep their key.
+  assert.equal(alias.target_key_id, `\${(tostring(var.quantum_safe.dilithium_aes_fusion ? "ML_DSA_65" : "ECC_NIST_P384") == "ML_DSA_65") ? ${keyRef('audit-signing-key_key-ml-dsa', 'key_id').slice(2, -1)} : ${keyRef('audit-signing-key_B', 'key_id').slice(2, -1)}}`);
 });
 
 test('GIVEN every KMS key WHEN its policy is read THEN the account root administers but never uses it, and no statement grants kms:*', () => {
@@ -87,15 +99,19 @@ test('GIVEN the platform key WHEN synthesized THEN it rotates, and EKS and S3 ma
 test('GIVEN the runtime role WHEN its IAM policies are read THEN its only KMS right is Sign/GetPublicKey on the signing key and it assumes through EKS Pod Identity', () => {
   const role = one(cloud, 'aws_iam_role', 'runtime-identity_role');
   assert.deepEqual(JSON.parse(role.assume_role_policy as string).Statement[0].Principal, { Service: 'pods.eks.amazonaws.com' });
-  const statements = resources(cloud, 'aws_iam_role_policy').flatMap(([, p]) => policyOf(p).Statement);
+  const statements = resources(cloud, 'aws_iam_role_policy').filter(([id]) => id.startsWith('runtime-identity')).flatMap(([, p]) => policyOf(p).Statement);
   const kms = statements.filter((s) => JSON.stringify(s.Action).includes('kms:'));
-  assert.deepEqual(kms, [{ Sid: 'SignAuditCheckpoints', Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: keyRef('audit-signing-key') }]);
+  assert.deepEqual(kms, [{ Sid: 'SignAuditCheckpoints', Effect: 'Allow', Action: ['kms:Sign', 'kms:GetPublicKey'], Resource: [keyRef('audit-signing-key_B'), keyRef('audit-signing-key_key-ml-dsa'), keyRef('audit-signing-key_key-cosigner')] }]);
+  // Sealed segments carry their own retain-until date: PutObjectRetention, under segments/ only.
+  assert.deepEqual(statements.find((st) => st.Sid === 'WriteSealedSegments')!.Action, ['s3:PutObject', 's3:PutObjectRetention', 's3:GetObject']);
 });
 
 test('GIVEN the agents of config/glimmer.yml WHEN the cloud stack is synthesized THEN each agent service account has a pod identity association with the runtime role', () => {
-  const got = resources(cloud, 'aws_eks_pod_identity_association').map(([, r]) => `${r.namespace}/${r.service_account}`).sort();
-  assert.deepEqual(got, inputs.config.agents.map((a) => `${a.zone}/${a.name}`).sort());
-  for (const [, r] of resources(cloud, 'aws_eks_pod_identity_association')) assert.equal(r.role_arn, roleRef('runtime-identity_role'));
+  const runtime = resources(cloud, 'aws_eks_pod_identity_association').filter(([id]) => id.startsWith('runtime-identity'));
+  assert.deepEqual(runtime.map(([, r]) => `${r.namespace}/${r.service_account}`).sort(), inputs.config.agents.map((a) => `${a.zone}/${a.name}`).sort());
+  for (const [, r] of runtime) assert.equal(r.role_arn, roleRef('runtime-identity_role'));
+  const addons = resources(cloud, 'aws_eks_pod_identity_association').filter(([id]) => id.startsWith('addon-identities'));
+  assert.deepEqual(addons.map(([, r]) => `${r.namespace}/${r.service_account}`).sort(), ['kube-system/aws-load-balancer-controller', 'kube-system/karpenter']);
 });
 
 test('GIVEN the VPC WHEN synthesized THEN it spans three AZs with private subnets that never map public IPs', () => {
@@ -115,17 +131,14 @@ test('GIVEN the EKS cluster WHEN synthesized THEN its endpoint is private, secre
   assertResource(cloud, 'aws_eks_access_policy_association', { access_scope: { type: 'cluster' } });
 });
 
-test('GIVEN cluster_autoscaling WHEN node groups are synthesized THEN one group per AZ takes min/max/desired from the variable, after the before-compute add-ons', () => {
+test('GIVEN cluster_autoscaling WHEN node groups are synthesized THEN one fixed-size group per AZ holds the floor ceil(min_size/3), after the before-compute add-ons', () => {
   const groups = resources(cloud, 'aws_eks_node_group');
   assert.equal(groups.length, 3);
   const addons = resources(cloud, 'aws_eks_addon');
   const before = addons.filter(([, a]) => ['vpc-cni', 'kube-proxy', 'eks-pod-identity-agent'].includes(a.addon_name as string)).map(([id]) => `aws_eks_addon.${id}`);
   for (const [, g] of groups) {
-    assert.deepEqual(g.scaling_config, {
-      desired_size: '${ceil((coalesce(var.cluster_autoscaling.desired_size, var.cluster_autoscaling.min_size) / 3))}',
-      max_size: '${ceil((var.cluster_autoscaling.max_size / 3))}',
-      min_size: '${ceil((var.cluster_autoscaling.min_size / 3))}',
-    });
+    const floor = '${ceil((var.cluster_autoscaling.min_size / 3))}';
+    assert.deepEqual(g.scaling_config, { desired_size: floor, max_size: floor, min_size: floor });
     for (const b of before) assert.ok((g.depends_on as string[]).includes(b), `node group does not wait for ${b}`);
   }
   const coredns = addons.find(([, a]) => a.addon_name === 'coredns')![1];
@@ -141,23 +154,23 @@ test('GIVEN the nodes WHEN their launch template is read THEN IMDSv2 is required
   assert.deepEqual(st.find((s) => s.Sid === 'NodeVolumeGrantsForAwsResourcesOnly')!.Condition, { Bool: { 'kms:GrantIsForAWSResource': 'true' } });
 });
 
-test('GIVEN scaling_policy AI_PREDICTIVE_2023 WHEN synthesized THEN each node group ASG gets a PredictiveScaling policy in ForecastAndScale mode', () => {
-  const policies = resources(cloud, 'aws_autoscaling_policy');
-  assert.equal(policies.length, 3);
-  for (const [, p] of policies) {
-    assert.equal(p.policy_type, 'PredictiveScaling');
-    assert.match(p.autoscaling_group_name as string, /aws_eks_node_group\.nodes_group-\d_[0-9A-F]+\.resources\[0\]\.autoscaling_groups\[0\]\.name/);
-    assert.equal(p.count, '${(var.cluster_autoscaling.scaling_policy == "NONE") ? 0 : 1}');
-    const cfg = p.predictive_scaling_configuration as Record<string, unknown>;
-    assert.equal(cfg.mode, '${(var.cluster_autoscaling.scaling_policy == "PREDICTIVE_FORECAST_ONLY") ? "ForecastOnly" : "ForecastAndScale"}');
-    assert.match(cfg.scheduling_buffer_time as string, /var\.cluster_autoscaling\.metrics_window/);
-    assert.deepEqual(cfg.metric_specification, { predefined_metric_pair_specification: { predefined_metric_type: 'ASGCPUUtilization' }, target_value: 50 });
-  }
+test('GIVEN pending pods or idle nodes WHEN the cloud cluster scales THEN Karpenter does it (no ASG predictive policy, which never scales in): its roles, node access entry, interruption queue and discovery tags exist', () => {
+  assert.equal(resources(cloud, 'aws_autoscaling_policy').length, 0);
+  assertResource(cloud, 'aws_iam_role', { name: '${var.cluster_name}-karpenter-node' });
+  assertResource(cloud, 'aws_eks_access_entry', { type: 'EC2_LINUX' });
+  assertResource(cloud, 'aws_sqs_queue', { name: '${var.cluster_name}-karpenter', kms_master_key_id: keyRef('platform-key') });
+  assert.equal(resources(cloud, 'aws_cloudwatch_event_target').length, 4);
+  for (const [, subnet] of resources(cloud, 'aws_subnet').filter(([id]) => id.includes('private'))) assert.equal((subnet.tags as Record<string, string>)['karpenter.sh/discovery'], '${var.cluster_name}');
+  assertResource(cloud, 'aws_ec2_tag', { key: 'karpenter.sh/discovery', value: '${var.cluster_name}' });
+  // Karpenter launches nodes with its controller role: the platform key must admit it for encrypted volumes.
+  const ebs = policyOf(one(cloud, 'aws_kms_key', 'platform-key')).Statement.find((st) => st.Sid === 'NodeVolumesThroughEc2Only')!;
+  assert.match(JSON.stringify(ebs.Principal), /aws_iam_role\.addon-identities_karpenter-role/);
 });
 
 test('GIVEN the audit bucket WHEN synthesized THEN Object Lock is COMPLIANCE for audit_retention_days, SSE-KMS with our key, public access blocked and TLS-only', () => {
   assertResource(cloud, 'aws_s3_bucket', { object_lock_enabled: true, force_destroy: false, lifecycle: { prevent_destroy: true } });
-  assertResource(cloud, 'aws_s3_bucket_object_lock_configuration', { object_lock_enabled: 'Enabled', rule: { default_retention: { mode: 'COMPLIANCE', days: '${var.audit_retention_days}' } } });
+  assertResource(cloud, 'aws_s3_bucket_object_lock_configuration', { object_lock_enabled: 'Enabled', rule: { default_retention: { mode: '${var.audit_object_lock_mode}', days: '${var.audit_retention_days}' } } });
+  assert.equal(cloud.variable!.audit_object_lock_mode!.default, 'COMPLIANCE');
   assertResource(cloud, 'aws_s3_bucket_server_side_encryption_configuration', { rule: [{ bucket_key_enabled: true, apply_server_side_encryption_by_default: { sse_algorithm: 'aws:kms', kms_master_key_id: keyRef('platform-key') } }] });
   assertResource(cloud, 'aws_s3_bucket_public_access_block', { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
   assertResource(cloud, 'aws_s3_bucket_versioning', { versioning_configuration: { status: 'Enabled' } });

@@ -6,16 +6,19 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { StatefulSet } from 'kubernetes-models/apps/v1';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
+import { ServiceEntry } from '@kubernetes-models/istio/networking.istio.io/v1beta1/ServiceEntry';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { A2A_PORT, LABELS, portsOf } from '../../modules/zone-model';
 import { findManifest, K8S_STACKS, manifests, resources, synthAll, type K8sManifest } from './helpers';
+import { a2aZonesOf } from '../../stacks/platform-stack';
 
 const { stacks, inputs } = synthAll();
 interface PodSpec {
@@ -33,7 +36,9 @@ const MODELS: Record<string, Model> = {
   'v1/ConfigMap': ConfigMap as unknown as Model,
   'v1/Service': Service as unknown as Model,
   'v1/ServiceAccount': ServiceAccount as unknown as Model,
-  'apps/v1/Deployment': Deployment as unknown as Model,
+  'apps/v1/StatefulSet': StatefulSet as unknown as Model,
+  'storage.k8s.io/v1/StorageClass': StorageClass as unknown as Model,
+  'networking.istio.io/v1beta1/ServiceEntry': ServiceEntry as unknown as Model,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler as unknown as Model,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as Model,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as unknown as Model,
@@ -49,9 +54,16 @@ for (const name of K8S_STACKS) {
     const all = manifests(stacks[name]!);
     assert.ok(all.length > 0);
     for (const { id, manifest } of all) {
+      // Karpenter's CRDs ship in no model package: their fields are typed in modules/karpenter-node-pool.ts.
+      if (manifest.apiVersion.startsWith('karpenter.')) continue;
       const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
       assert.ok(Model, `${id}: no schema model for ${manifest.apiVersion}/${manifest.kind}`);
-      const data = manifest.kind === 'PeerAuthentication' ? { ...manifest, apiVersion: 'security.istio.io/v1beta1' } : manifest;
+      let data: K8sManifest = manifest.kind === 'PeerAuthentication' ? { ...manifest, apiVersion: 'security.istio.io/v1beta1' } : manifest;
+      if (manifest.kind === 'ServiceEntry') {
+        // An edge endpoint's port is one whole Terraform expression (a number once evaluated); the schema sees it then.
+        const spec = manifest.spec as { ports: Array<{ number: unknown }> };
+        data = { ...manifest, spec: { ...spec, ports: spec.ports.map((p) => ({ ...p, number: /^\$\{.*\}$/.test(String(p.number)) ? 443 : p.number })) } };
+      }
       assert.doesNotThrow(() => new Model(data as never).validate(), `${id} (${manifest.kind} ${manifest.metadata.namespace}/${manifest.metadata.name})`);
     }
   });
@@ -97,10 +109,12 @@ for (const name of ['edge', 'cloud-platform']) {
         }
       }
     }
-    // An a2a conduit also opens its A2A port the other way (either agent may call, as the runtime's PDP reads it).
+    // An a2a conduit also opens its A2A port the other way (either agent may call, as the runtime's PDP reads it),
+    // into zones where an agent serves A2A (the data agent in the DMZ serves none: no port opens there for nothing).
+    const a2aZones = a2aZonesOf(cfg.agents as never);
     const expected = cfg.conduits.flatMap((c) => [
       `${c.from}->${c.to}:${portsOf(c.protocols as never).join(',')}`,
-      ...(c.protocols.includes('a2a') ? [`${c.to}->${c.from}:${A2A_PORT}`] : []),
+      ...(c.protocols.includes('a2a') && a2aZones.includes(c.from) ? [`${c.to}->${c.from}:${A2A_PORT}`] : []),
     ]);
     assert.deepEqual(open.sort(), expected.sort());
   });
@@ -121,13 +135,13 @@ for (const name of ['edge', 'cloud-platform']) {
   });
 
   test(`GIVEN Istio WHEN ${name} installs it THEN base -> cni -> istiod -> gateway, one pinned chart version, COMPLIANCE_POLICY on istiod, sidecars and gateway`, () => {
-    const rel = Object.fromEntries(resources(stack(), 'helm_release').map(([id, r]) => [r.name as string, { id, r }]));
+    const rel = Object.fromEntries(resources(stack(), 'helm_release').filter(([, r]) => String(r.name).startsWith('istio')).map(([id, r]) => [r.name as string, { id, r }]));
     assert.deepEqual(Object.keys(rel).sort(), ['istio-base', 'istio-cni', 'istio-ingressgateway', 'istiod']);
     const dep = (a: string, b: string) => assert.ok((rel[a]!.r.depends_on as string[]).includes(`helm_release.${rel[b]!.id}`), `${a} must wait for ${b}`);
     dep('istio-cni', 'istio-base');
     dep('istiod', 'istio-cni');
     dep('istio-ingressgateway', 'istiod');
-    const policy = '(var.quantum_safe.kyber_512_hybrid || (var.service_mesh.encryption_mode == "PQC_HYBRID")) ? "pqc" : "fips-140-2"';
+    const policy = '(var.pq_mode == "pqc-only") ? "pqc" : ((var.pq_mode == "classical") && (var.service_mesh.encryption_mode == "FIPS_140_2")) ? "fips-140-2" : ""';
     for (const { r } of Object.values(rel)) {
       assert.equal(r.version, '${var.service_mesh.istio_version}');
       assert.equal(r.repository, 'https://istio-release.storage.googleapis.com/charts');
@@ -141,9 +155,19 @@ for (const name of ['edge', 'cloud-platform']) {
   });
 }
 
-test('GIVEN the cloud topology WHEN its gateway Service is configured THEN it is an internal NLB, never internet-facing', () => {
-  const gw = resources(stacks['cloud-platform']!, 'helm_release').find(([, r]) => r.name === 'istio-ingressgateway')![1];
-  assert.ok((gw.values as string[])[0]!.includes('"service.beta.kubernetes.io/aws-load-balancer-scheme" = "internal"'));
+test('GIVEN the cloud topology WHEN its gateway Service is configured THEN the AWS Load Balancer Controller (installed first) makes it an internal NLB with IP targets, never the in-tree controller', () => {
+  const releases = resources(stacks['cloud-platform']!, 'helm_release');
+  const gw = releases.find(([, r]) => r.name === 'istio-ingressgateway')![1];
+  const values = (gw.values as string[])[0]!;
+  for (const a of ['"service.beta.kubernetes.io/aws-load-balancer-scheme" = "internal"', '"service.beta.kubernetes.io/aws-load-balancer-type" = "external"', '"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type" = "ip"', '"loadBalancerClass" = "service.k8s.aws/nlb"']) {
+    assert.ok(values.includes(a), a);
+  }
+  const lbc = releases.find(([, r]) => r.name === 'aws-load-balancer-controller');
+  assert.ok(lbc, 'the controller is installed');
+  const base = releases.find(([, r]) => r.name === 'istio-base')![1];
+  const ns = manifests(stacks['cloud-platform']!).find((m) => m.manifest.kind === 'Namespace' && m.manifest.metadata.name === 'istio-system')!;
+  assert.ok((ns.resource.depends_on as string[]).includes(`helm_release.${lbc[0]}`), 'Istio (and its gateway Service) waits for the controller');
+  assert.ok(base);
 });
 
 for (const name of ['edge-runtime', 'cloud-runtime']) {
@@ -166,26 +190,33 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
     assert.equal(allows.length, cfg.conduits.length);
   });
 
-  test(`GIVEN the agents WHEN ${name} deploys them THEN each has a ServiceAccount, Deployment, Service, HPA and PDB in its zone namespace`, () => {
+  test(`GIVEN the agents WHEN ${name} deploys them THEN each has a ServiceAccount, StatefulSet, Service and PDB in its zone namespace`, () => {
     for (const a of cfg.agents) {
-      for (const kind of ['ServiceAccount', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']) findManifest(stack(), kind, a.name, a.zone);
+      for (const kind of ['ServiceAccount', 'StatefulSet', 'Service', 'PodDisruptionBudget']) findManifest(stack(), kind, a.name, a.zone);
       assert.equal(findManifest(stack(), 'ServiceAccount', a.name, a.zone).automountServiceAccountToken, false);
     }
   });
 
-  test(`GIVEN the agents WHEN ${name} scales them THEN the industrial and cognitive agents run one replica each (their snapshot stream is per plant) and the data agent scales 2..6`, () => {
-    const bounds = (a: { name: string; zone: string }) => {
-      const spec = findManifest(stack(), 'HorizontalPodAutoscaler', a.name, a.zone).spec as { minReplicas: number; maxReplicas: number };
-      return [spec.minReplicas, spec.maxReplicas];
-    };
-    for (const a of cfg.agents) assert.deepEqual(bounds(a), a.kind === 'data' ? [2, 6] : [1, 1], a.name);
+  test(`GIVEN the agents WHEN ${name} scales them THEN the industrial and cognitive agents run one fixed replica (their snapshot stream is per plant, no HPA) and the data agent's HPA scales its StatefulSet 2..6`, () => {
+    for (const a of cfg.agents) {
+      const hpa = manifests(stack()).find((m) => m.manifest.kind === 'HorizontalPodAutoscaler' && m.manifest.metadata.name === a.name);
+      const sts = findManifest(stack(), 'StatefulSet', a.name, a.zone) as K8sManifest & { spec: { replicas: number } };
+      if (a.kind === 'data') {
+        const spec = hpa!.manifest.spec as { minReplicas: number; maxReplicas: number; scaleTargetRef: { kind: string } };
+        assert.deepEqual([spec.minReplicas, spec.maxReplicas, spec.scaleTargetRef.kind], [2, 6, 'StatefulSet']);
+        assert.ok((hpa!.resource.computed_fields as string[] | undefined) === undefined);
+      } else {
+        assert.equal(hpa, undefined, `${a.name} has no HPA`);
+        assert.equal(sts.spec.replicas, 1);
+      }
+    }
   });
 
   test(`GIVEN ${name} WHEN the agent pods are specified THEN they run non-root, read-only, seccomp RuntimeDefault, all capabilities dropped, no privilege escalation`, () => {
     for (const a of cfg.agents) {
-      const d = findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec } } };
+      const d = findManifest(stack(), 'StatefulSet', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec } } };
       const pod = d.spec.template.spec;
-      assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } });
       assert.equal(pod.automountServiceAccountToken, false);
       for (const c of pod.containers) {
         assert.deepEqual(c.securityContext, { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
@@ -216,15 +247,16 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
       const plantFiles = findManifest(stack(), 'ConfigMap', 'glimmer-plant', zone).data as Record<string, string>;
       assert.deepEqual(plantFiles, { 'opcua-server.pem': '${var.plant.opcua.server_certificate_pem}' });
     }
+    const podIdentity = name === 'cloud-runtime' ? ['169.254.170.23/32'] : [];
     for (const a of cfg.agents) {
-      const pod = (findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec & { volumes: Array<{ name: string; secret?: { secretName: string } }> } } } }).spec.template.spec;
-      const secret = pod.volumes.find((v) => v.secret !== undefined);
-      const annotations = (findManifest(stack(), 'Deployment', a.name, a.zone) as K8sManifest & { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
+      const pod = (findManifest(stack(), 'StatefulSet', a.name, a.zone) as K8sManifest & { spec: { template: { spec: PodSpec & { volumes: Array<{ name: string; secret?: { secretName: string } }> } } } }).spec.template.spec;
+      const secret = pod.volumes.find((v) => v.name === 'plant-credentials');
+      const annotations = (findManifest(stack(), 'StatefulSet', a.name, a.zone) as K8sManifest & { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template.metadata.annotations;
       const egress = manifests(stack()).find((m) => m.manifest.kind === 'NetworkPolicy' && m.manifest.metadata.name === `${a.name}-plant-egress`)?.manifest as (K8sManifest & { spec: Record<string, unknown> }) | undefined;
       if (a.kind === 'industrial') {
         assert.deepEqual(secret, { name: 'plant-credentials', secret: { secretName: '${var.plant.opcua.credentials_secret}', defaultMode: 0o440 } });
         // Its way out to the plant network: egress to network_cidr on the PLC ports and the OPC UA port, outside the sidecar.
-        assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'], '${var.plant.network_cidr}');
+        assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'], ['${var.plant.network_cidr}', ...podIdentity].join(','));
         assert.equal(egress?.metadata.namespace, a.zone);
         assert.deepEqual(egress?.spec.egress, [{
           to: [{ ipBlock: { cidr: '${var.plant.network_cidr}' } }],
@@ -233,14 +265,17 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
       } else {
         assert.equal(secret, undefined, `${a.name} opens no OPC UA session: no credentials in its pod`);
         assert.equal(egress, undefined, `${a.name} never reaches the plant network`);
-        assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'], undefined);
+        assert.equal(annotations['traffic.sidecar.istio.io/excludeOutboundIPRanges'], podIdentity.length > 0 ? podIdentity.join(',') : undefined);
       }
       assert.ok(!pod.containers[0]!.args.includes('--modbus-port'), 'the gateway ports come from glimmer.yml');
     }
   });
 
-  test(`GIVEN monitoring/prometheus/custom_rules.yml WHEN ${name} is synthesized THEN a PrometheusRule carries its alert groups and each agent zone has a ServiceMonitor`, () => {
+  test(`GIVEN monitoring/prometheus/custom_rules.yml WHEN ${name} is synthesized THEN a PrometheusRule carries its alert groups and each agent zone has a ServiceMonitor, all counted by prometheus_operator (none plans no CR)`, () => {
     const rule = findManifest(stack(), 'PrometheusRule', 'glimmer', 'monitoring') as K8sManifest & { spec: { groups: Array<{ name: string; rules: Array<{ alert?: string }> }> } };
+    for (const m of manifests(stack()).filter((x) => x.manifest.apiVersion.startsWith('monitoring.coreos.com'))) {
+      assert.equal(m.resource.count, '${(var.prometheus_operator == "existing") ? 1 : 0}', m.id);
+    }
     assert.deepEqual(rule.spec.groups.map((g) => g.name), inputs.ruleGroups.map((g) => g.name));
     assert.ok(rule.spec.groups.flatMap((g) => g.rules.map((r) => r.alert)).includes('SafetyIntegrityBreach'));
     for (const zone of new Set(cfg.agents.map((a) => a.zone))) findManifest(stack(), 'ServiceMonitor', 'glimmer', zone);
@@ -248,7 +283,7 @@ for (const name of ['edge-runtime', 'cloud-runtime']) {
 }
 
 test('GIVEN the edge topology WHEN agents are scheduled THEN they require nodes labelled with their zone; the cloud does not (its nodes are per AZ)', () => {
-  const affinity = (s: string, a: { name: string; zone: string }) => (findManifest(stacks[s]!, 'Deployment', a.name, a.zone).spec as { template: { spec: PodSpec } }).template.spec.affinity!.nodeAffinity;
+  const affinity = (s: string, a: { name: string; zone: string }) => (findManifest(stacks[s]!, 'StatefulSet', a.name, a.zone).spec as { template: { spec: PodSpec } }).template.spec.affinity!.nodeAffinity;
   for (const a of cfg.agents) {
     assert.deepEqual(affinity('edge-runtime', a)?.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [{ matchExpressions: [{ key: LABELS.zone, operator: 'In', values: [a.zone] }] }]);
     assert.equal(affinity('cloud-runtime', a), undefined);
@@ -256,7 +291,7 @@ test('GIVEN the edge topology WHEN agents are scheduled THEN they require nodes 
 });
 
 test('GIVEN the cloud runtime WHEN the agents get their AWS settings THEN they name the signing key alias and the audit bucket derived from cluster_name', () => {
-  const d = findManifest(stacks['cloud-runtime']!, 'Deployment', cfg.agents[0]!.name, cfg.agents[0]!.zone).spec as { template: { spec: PodSpec } };
+  const d = findManifest(stacks['cloud-runtime']!, 'StatefulSet', cfg.agents[0]!.name, cfg.agents[0]!.zone).spec as { template: { spec: PodSpec } };
   const env = Object.fromEntries(d.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
   assert.equal(env.GLIMMER_AUDIT_SIGNING_KEY, 'alias/${var.cluster_name}/audit-checkpoint');
   assert.match(String(env.GLIMMER_AUDIT_BUCKET), /^\$\{var\.cluster_name\}-audit-\$\{data\.aws_caller_identity\./);

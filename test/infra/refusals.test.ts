@@ -43,7 +43,7 @@ test('GIVEN a cdktf.json whose context.topology is bad WHEN no flag or env is se
   fs.writeFileSync(file, JSON.stringify({ context: { topology: 'edge' } }));
   assert.equal(resolveTopology({ env: {}, cdktfJson: file }), 'edge');
   assert.equal(resolveTopology({ env: { CDKTF_CONTEXT_JSON: '{"topology":"cloud"}' }, cdktfJson: file }), 'cloud');
-  assert.equal(resolveTopology({ env: {}, cdktfJson: '/nonexistent' }), 'all');
+  assert.equal(resolveTopology({ env: {}, cdktfJson: path.join(tmp, 'no-such-cdktf.json') }), 'all');
 });
 
 test('GIVEN a bad topology WHEN the synth entry point runs THEN it exits 2 and writes nothing', () => {
@@ -91,15 +91,16 @@ test('GIVEN one HSM or a non-FIPS typo WHEN HsmCluster is built THEN GLM_ERR_INF
   refuses('GLM_ERR_INFRA_PROP_INVALID', () => new HsmCluster(stack(), 'h', { subnetIds: ['a'] }), /subnetIds/);
 });
 
-test('GIVEN the seed istio_version 1.18.2-hardened WHEN IstioMesh is built THEN it is refused: COMPLIANCE_POLICY=pqc needs >= 1.27', () => {
+test('GIVEN the seed istio_version 1.18.2-hardened or an end-of-life 1.27/1.28 WHEN IstioMesh is built THEN it is refused, naming the construct path', () => {
   const base = { compliancePolicy: 'pqc', trustDomain: 'glimmer.local' };
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.18.2-hardened' }), /version must be a pinned Istio release 1\.27\.0 or later.*received "1\.18\.2-hardened"/);
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.26.4' }), /received "1\.26\.4"/);
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.27.3', compliancePolicy: 'FIPS_140_3_LEVEL4' }), /compliancePolicy must be one of pqc, fips-140-2/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.18.2-hardened' }), /^IstioMesh s\/i: version must be a pinned Istio release 1\.29\.0 or later.*received "1\.18\.2-hardened"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.27.3' }), /received "1\.27\.3"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.28.9' }), /received "1\.28\.9"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { ...base, version: '1.30.3', compliancePolicy: 'FIPS_140_3_LEVEL4' }), /compliancePolicy must be one of , pqc, fips-140-2/);
 });
 
 test('GIVEN restricted zone namespaces WHEN the Istio CNI is turned off THEN IstioMesh refuses (istio-init would need NET_ADMIN)', () => {
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { version: '1.27.3', compliancePolicy: 'pqc', trustDomain: 'glimmer.local', cni: false }), /cni must be true while the workload namespaces enforce Pod Security restricted .*, received false/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new IstioMesh(stack(), 'i', { version: '1.30.3', compliancePolicy: 'pqc', trustDomain: 'glimmer.local', cni: false }), /cni must be true while the workload namespaces enforce Pod Security restricted .*, received false/);
 });
 
 test('GIVEN a zone model with a direct enterprise -> control conduit WHEN checked THEN GLM_ERR_INFRA_ZONE_MODEL_INVALID names the conduit and the levels', () => {
@@ -130,10 +131,12 @@ test('GIVEN a public EKS endpoint open to 0.0.0.0/0 WHEN EksCluster is built THE
   refuses('GLM_ERR_INFRA_PROP_INVALID', () => new EksCluster(s, 'e', { name: 'x', clusterRole, subnetIds: ['a', 'b'], secretsKmsKeyArn: 'k', publicEndpoint: true, publicAccessCidrs: ['0.0.0.0/0'] }), /publicAccessCidrs must be a non-empty list of CIDRs other than 0\.0\.0\.0\/0/);
 });
 
-test('GIVEN an agent with maxReplicas below minReplicas or a bad name WHEN AgentWorkload is built THEN it is refused', () => {
+test('GIVEN an agent with maxReplicas below minReplicas or a bad name WHEN AgentWorkload is built THEN it is refused, naming the construct path of that agent', () => {
   const agent = { name: 'industrial-1', kind: 'industrial' as const, zone: 'control' };
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent, image: 'i', configMaps: [], minReplicas: 3, maxReplicas: 2 }), /maxReplicas must be >= minReplicas \(3\), received 2/);
-  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent: { ...agent, name: 'Bad_Name' }, image: 'i', configMaps: [] }), /agent\.name must be a Kubernetes object name, received "Bad_Name"/);
+  const configVolumes = [{ volume: { name: 'glimmer-config', configMap: { name: 'glimmer-config' } }, mountPath: '/etc/glimmer/config' }];
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'agent-industrial-1', { agent, image: 'i', configVolumes, minReplicas: 3, maxReplicas: 2 }), /^AgentWorkload s\/agent-industrial-1: maxReplicas must be >= minReplicas \(3\), received 2/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent: { ...agent, name: 'Bad_Name' }, image: 'i', configVolumes }), /agent\.name must be a Kubernetes object name, received "Bad_Name"/);
+  refuses('GLM_ERR_INFRA_PROP_INVALID', () => new AgentWorkload(stack(), 'a', { agent, image: 'i', configVolumes: [] }), /configVolumes must be at least the glimmer-config volume/);
 });
 
 test('GIVEN a rule file in a sub-directory name or over 1 MiB WHEN RuntimeConfigMaps is built THEN it is refused', () => {

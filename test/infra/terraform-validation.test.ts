@@ -19,6 +19,8 @@ const cliConfig = path.join(root, 'terraformrc');
 fs.writeFileSync(cliConfig, '');
 const PCR = 'a'.repeat(96);
 const IMAGE = '123456789012.dkr.ecr.eu-central-1.amazonaws.com/glimmer/runtime@sha256:' + 'b'.repeat(64);
+/** edge-runtime's durable signer and store (required: the runtime refuses cluster mode without them). */
+const AUDIT_STORE = '{signing_key="alias/glimmer/audit-checkpoint", bucket="glimmer-audit-site-1", data_key="alias/root-key-001"}';
 /** The runtime stacks' `plant` (the real PLCs and OPC UA server the pods talk to), as a -var value. */
 const CERT_PEM = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n';
 function plantVar(control = 'plc-control.plant.local', extra = ''): string {
@@ -56,7 +58,7 @@ test('GIVEN the seed command (ISA95_ZONED, DMZ, safety_zone_level=3) WHEN terraf
   const seed = { deployment_model: 'ISA95_ZONED', control_zone: 'DMZ', safety_zone_level: '3', tpm_attestation: `{pcr_policy_hash="${PCR}"}` };
   const edge = plan('edge', seed);
   assert.equal(edge.status, 0, edge.output);
-  const runtime = plan('edge-runtime', { ...seed, runtime_image: IMAGE, plant: plantVar() });
+  const runtime = plan('edge-runtime', { ...seed, runtime_image: IMAGE, plant: plantVar(), audit_store: AUDIT_STORE });
   assert.equal(runtime.status, 0, runtime.output);
 });
 
@@ -80,9 +82,9 @@ test('GIVEN bad topology values (the seed 1.18.2-hardened and FIPS_140_3_LEVEL4 
     'deployment_model must be ISA95_ZONED in this stack, received "HYPERSCALE"',
     'control_zone must be one of DMZ (the zones at ISA-95 level 3.5), received "control"',
     'safety_zone_level must be an integer 1..4 (IEC 62443 SL), received 7',
-    'service_mesh.istio_version must be a pinned Istio release 1.27.0 or later (like 1.27.3), received "1.18.2-hardened"',
-    'service_mesh.encryption_mode must be one of FIPS_140_2, PQC_HYBRID, received "FIPS_140_3_LEVEL4"',
-    'tpm_attestation.pcr_policy_hash must be a SHA-384 digest (96 hex characters) when enforce_measured_boot is true, received "abc"',
+    'service_mesh.istio_version must be a pinned Istio release 1.29.0 or later (like 1.30.3; 1.27 and 1.28 are end of life), received "1.18.2-hardened"',
+    'service_mesh.encryption_mode must be one of FIPS_140_2, PQC_HYBRID (or unset), received "FIPS_140_3_LEVEL4"',
+    'tpm_attestation.pcr_policy_hash must be a TPM2 PolicyPCR digest (SHA-256, 64 hex characters) or, for Nitro Enclaves, an image SHA-384 (96 hex characters) when enforce_measured_boot is true, received "abc"',
     'tpm_attestation.root_key_handle must look like aws-kms:///keys/<name>',
   ]) assert.ok(r.output.includes(message), `missing: ${message}\n${r.output}`);
 });
@@ -99,7 +101,6 @@ test('GIVEN bad cluster and storage values WHEN terraform plans cloud THEN each 
     cloudhsm_stage: 'ALL',
     audit_retention_days: '30',
     region: 'mars',
-    vpc_cidr: '10.0.0.0/8',
     cluster_admin_role_arns: '["root"]',
     kubernetes_version: '1.18',
     tpm_attestation: `{pcr_policy_hash="${PCR}"}`,
@@ -110,12 +111,14 @@ test('GIVEN bad cluster and storage values WHEN terraform plans cloud THEN each 
     'cluster_autoscaling.scaling_policy must be one of AI_PREDICTIVE_2023, PREDICTIVE_FORECAST_ONLY, NONE, received "AI_MAGIC"',
     'cluster_autoscaling.metrics_window must be a duration like 300s or 5m, at most 60m',
     'cloudhsm_stage must be one of CLUSTER, KEY_STORE, KEYS, received "ALL"',
-    'audit_retention_days must be an integer 365..36500, received 30',
+    'audit_retention_days must be an integer 365..36500 in COMPLIANCE mode (1..36500 in GOVERNANCE mode), received 30 with COMPLIANCE',
     'region must be an AWS region name like eu-central-1, received "mars"',
-    'vpc_cidr must be an IPv4 CIDR with a prefix /16../20, received "10.0.0.0/8"',
     'cluster_admin_role_arns must hold IAM role ARNs',
-    'kubernetes_version must be a minor version 1.28..1.39',
+    'kubernetes_version must be a minor version in EKS standard support, 1.34..1.39',
   ]) assert.ok(r.output.includes(message), `missing: ${message}\n${r.output}`);
+  // Planned alone: cluster_autoscaling's budget validations read vpc_cidr, and terraform skips them when it is invalid.
+  const cidr = plan('cloud', { vpc_cidr: '10.0.0.0/8', tpm_attestation: `{pcr_policy_hash="${PCR}"}` });
+  assert.ok(cidr.output.includes('vpc_cidr must be an IPv4 CIDR with a prefix /16../20, received "10.0.0.0/8"'), cidr.output);
 });
 
 test('GIVEN cloudhsm_stage KEYS without key store password or trust anchor WHEN planned THEN both are refused', () => {
@@ -146,9 +149,17 @@ test('GIVEN a validation on a sensitive variable WHEN it fails under this terraf
 });
 
 test('GIVEN a runtime image by tag instead of digest WHEN planned THEN runtime_image is refused', () => {
-  const r = plan('edge-runtime', { runtime_image: 'glimmer/runtime:latest', tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: plantVar() });
+  const r = plan('edge-runtime', { runtime_image: 'glimmer/runtime:latest', tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: plantVar(), audit_store: AUDIT_STORE });
   assert.equal(r.status, 1);
   assert.ok(r.output.includes('runtime_image must be an image reference pinned by digest, <registry>/<repository>@sha256:<64 lower-case hex>, received "glimmer/runtime:latest"'), r.output);
+});
+
+test('GIVEN a TPM2 PolicyPCR digest (64 hex) WHEN planned THEN it is accepted for measured boot, but the enclave option needs the 96-hex image SHA-384', () => {
+  const tpm = 'c'.repeat(64);
+  assert.equal(plan('edge', { tpm_attestation: `{pcr_policy_hash="${tpm}"}` }).status, 0);
+  const enclave = plan('edge', { tpm_attestation: `{pcr_policy_hash="${tpm}", enclave_attestation=true}` });
+  assert.equal(enclave.status, 1);
+  assert.ok(enclave.output.includes('tpm_attestation.enclave_attestation needs pcr_policy_hash to be the enclave image SHA-384 (96 hex characters)'), enclave.output);
 });
 
 test('GIVEN measured boot switched off explicitly WHEN planned THEN no PCR hash is needed (the opt-out is visible in the plan)', () => {
@@ -163,12 +174,12 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   const rendered = findManifest(stacks['edge-runtime']!, 'ConfigMap', 'glimmer-config', 'control').data as Record<string, string>;
   const dir = path.join(root, 'render');
   fs.mkdirSync(dir);
-  const env = (findManifest(stacks['edge-runtime']!, 'Deployment', 'industrial-1', 'control').spec as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } })
+  const env = (findManifest(stacks['edge-runtime']!, 'StatefulSet', 'industrial-1', 'control').spec as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } })
     .template.spec.containers[0]!.env;
   const pinExpr = env.find((e) => e.name === 'GLIMMER_CONFIG_SHA256')?.value;
   assert.ok(pinExpr, 'the pod pins its configuration');
   fs.writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify({ variable: stacks['edge-runtime']!.variable, output: { glimmer_yml: { value: rendered['glimmer.yml'] }, pins: { value: pinExpr } } }));
-  const vars = ['-var', 'safety_zone_level=4', '-var', 'control_zone=dmz', '-var', `runtime_image=${IMAGE}`, '-var', `tpm_attestation={pcr_policy_hash="${PCR}"}`, '-var', `plant=${plantVar()}`];
+  const vars = ['-var', 'safety_zone_level=4', '-var', 'control_zone=dmz', '-var', `runtime_image=${IMAGE}`, '-var', `tpm_attestation={pcr_policy_hash="${PCR}"}`, '-var', `plant=${plantVar()}`, '-var', `audit_store=${AUDIT_STORE}`];
   const apply = terraform(dir, ['apply', '-auto-approve', '-input=false', '-no-color', '-lock=false', ...vars]);
   assert.equal(apply.status, 0, apply.output);
   const out = spawnSync('terraform', ['output', '-raw', 'glimmer_yml'], { cwd: dir, encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: cliConfig } });
@@ -184,8 +195,8 @@ test('GIVEN -var safety_zone_level=4 WHEN terraform renders the pods\' glimmer.y
   const { parseConfigPins } = await import('../../runtime/lifecycle/config-pins');
   const { sha256File } = await import('../../runtime/lifecycle/manifest');
   assert.deepEqual(parseConfigPins(pins.stdout), { 'glimmer.yml': sha256File(path.join(configDir, 'glimmer.yml')), 'cognitive.yml': sha256File(path.join(configDir, 'cognitive.yml')) });
-  // Agents reach each other's A2A endpoints through their Services; the data agent serves none.
-  assert.deepEqual(cfg.a2a, { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443', 'cognitive-1': 'https://cognitive-1.operations.svc:9443' } });
+  // Agents reach each other's A2A endpoints through their Services (safety orders reach the data agent there too).
+  assert.deepEqual(cfg.a2a, { host: '0.0.0.0', port: 9443, peers: { 'industrial-1': 'https://industrial-1.control.svc:9443', 'cognitive-1': 'https://cognitive-1.operations.svc:9443', 'data-1': 'https://data-1.dmz.svc:9443' } });
   assert.deepEqual(cfg.topology, { deployment_model: 'ISA95_ZONED', control_zone: 'dmz', safety_zone_level: 4, trust_domain: 'glimmer.local' });
   assert.equal(cfg.zones.find((z) => z.name === 'safety')?.security_level, 4);
   assert.equal(cfg.api.host, '0.0.0.0');
@@ -212,14 +223,58 @@ const badPlants: [string, string, RegExp][] = [
 ];
 for (const [what, value, message] of badPlants) {
   test(`GIVEN a runtime stack planned with ${what} in plant WHEN planned THEN the plant variable is refused naming the value`, () => {
-    const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: value });
+    const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: value, audit_store: AUDIT_STORE });
     assert.equal(r.status, 1, r.output);
     assert.match(r.output, message);
   });
 }
 
 test('GIVEN a runtime stack planned without plant WHEN planned THEN terraform asks for it (no pod is deployed without saying where its PLCs are)', () => {
-  const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}` });
+  const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}`, audit_store: AUDIT_STORE });
   assert.equal(r.status, 1);
   assert.match(r.output, /input variable "plant" is not set/);
+});
+
+test('GIVEN an edge runtime planned without audit_store WHEN planned THEN terraform asks for it (no pod runs without a durable signer and store)', () => {
+  const r = plan('edge-runtime', { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: plantVar() });
+  assert.equal(r.status, 1);
+  assert.match(r.output, /input variable "audit_store" is not set/);
+});
+
+test('GIVEN an audit_store with a plain-http endpoint or a 30-day COMPLIANCE lock WHEN planned THEN each is refused; GOVERNANCE (non-production) accepts 1 day', () => {
+  const base = { runtime_image: IMAGE, tpm_attestation: `{pcr_policy_hash="${PCR}"}`, plant: plantVar() };
+  const http = plan('edge-runtime', { ...base, audit_store: AUDIT_STORE.replace('}', ', s3_endpoint="http://minio.plant.local:9000"}') });
+  assert.equal(http.status, 1);
+  assert.match(http.output, /audit_store\.kms_endpoint and s3_endpoint must be https:\/\/host\[:port\] URLs \(TLS only\)/);
+  const short = plan('edge-runtime', { ...base, audit_store: AUDIT_STORE.replace('}', ', retention_days=30}') });
+  assert.equal(short.status, 1);
+  assert.match(short.output, /audit_store\.retention_mode must be COMPLIANCE \(retention_days 365\.\.36500\) or GOVERNANCE \(1\.\.36500\), received COMPLIANCE 30 days/);
+  const test = plan('edge-runtime', { ...base, audit_store: AUDIT_STORE.replace('}', ', retention_mode="GOVERNANCE", retention_days=1}') });
+  assert.equal(test.status, 0, test.output);
+  const cloud = plan('cloud', { tpm_attestation: `{pcr_policy_hash="${PCR}"}`, audit_object_lock_mode: 'GOVERNANCE', audit_retention_days: '1' });
+  assert.equal(cloud.status, 0, cloud.output);
+});
+
+test('GIVEN the seed\'s 1,000..10,000 nodes WHEN terraform plans cloud THEN the node budget refuses them: 334 per managed group is fine, 10,000 nodes need more pod addresses than the private /19s hold', () => {
+  const r = plan('cloud', { tpm_attestation: `{pcr_policy_hash="${PCR}"}`, cluster_autoscaling: '{min_size=1000,max_size=10000}' });
+  assert.equal(r.status, 1);
+  assert.ok(!r.output.includes('above the default quota of 450'), r.output);
+  assert.ok(r.output.includes('cluster_autoscaling.max_size=10000 nodes need 320000 pod network addresses (32 per node: 29 pods, the node, 2 warm), the private subnets of vpc_cidr 10.42.0.0/16 hold 24561'), r.output);
+  const quota = plan('cloud', { tpm_attestation: `{pcr_policy_hash="${PCR}"}`, cluster_autoscaling: '{min_size=1500,max_size=1500}', vpc_cidr: '10.0.0.0/16' });
+  assert.ok(quota.output.includes('cluster_autoscaling.min_size=1500 puts 500 nodes in each of the 3 managed node groups, above the default quota of 450 nodes per group'), quota.output);
+  const fits = plan('cloud', { tpm_attestation: `{pcr_policy_hash="${PCR}"}`, cluster_autoscaling: '{min_size=30,max_size=700}' });
+  assert.equal(fits.status, 0, fits.output);
+});
+
+test('GIVEN pq_mode WHEN it contradicts encryption_mode FIPS_140_2 or kyber_512_hybrid THEN terraform refuses the pair explaining that COMPLIANCE_POLICY holds one value', () => {
+  const pcr = `{pcr_policy_hash="${PCR}"}`;
+  const fips = plan('edge', { tpm_attestation: pcr, service_mesh: '{encryption_mode="FIPS_140_2"}' });
+  assert.equal(fips.status, 1);
+  assert.ok(fips.output.includes('pq_mode hybrid-preferred conflicts with service_mesh.encryption_mode FIPS_140_2'), fips.output);
+  assert.equal(plan('edge', { tpm_attestation: pcr, service_mesh: '{encryption_mode="FIPS_140_2"}', pq_mode: 'classical' }).status, 0);
+  const kyber = plan('edge', { tpm_attestation: pcr, quantum_safe: '{kyber_512_hybrid=false}' });
+  assert.equal(kyber.status, 1);
+  assert.ok(kyber.output.includes('quantum_safe.kyber_512_hybrid disagrees with pq_mode=hybrid-preferred'), kyber.output);
+  const bad = plan('edge', { tpm_attestation: pcr, pq_mode: 'kyber512' });
+  assert.ok(bad.output.includes('pq_mode must be one of pqc-only, hybrid-preferred, classical, received "kyber512"'), bad.output);
 });

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import type { AuditRecordInput } from '../../runtime/model/messages';
+import type { AuditRecordInput, ShutdownOrder } from '../../runtime/model/messages';
 import cognitiveFactory from '../../runtime/agents/cognitive';
 import { loadConfig } from '../../runtime/config/load';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
-import { CognitiveCore, type ShutdownCommand } from '../../runtime/reasoning/cognitive-core';
+import { CognitiveCore } from '../../runtime/reasoning/cognitive-core';
 import { reasoningSettings } from '../../runtime/reasoning/config';
 import { RuleEngine } from '../../runtime/reasoning/engine';
-import { loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/model';
-import { SIMULATED_PLANT_PROFILE, staticFacts } from '../../runtime/reasoning/plant-facts';
+import { loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/anomaly-model';
+import { SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
+import { staticFacts } from '../../runtime/reasoning/plant-facts';
 import { INT8_MODEL, sha256Of } from '../../bench/scenarios/inference';
 import { RULES_DIR, RULESETS } from './engines';
 
@@ -20,10 +21,10 @@ before(async () => {
 });
 
 function recorder() {
-  const shutdowns: ShutdownCommand[] = [];
+  const shutdowns: ShutdownOrder[] = [];
   const audits: AuditRecordInput[] = [];
   const statuses: Record<string, unknown>[] = [];
-  return { shutdowns, audits, statuses, sinks: { shutdown: (c: ShutdownCommand) => shutdowns.push(c), audit: (r: AuditRecordInput) => audits.push(r), publish: (s: Record<string, unknown>) => statuses.push(s) } };
+  return { shutdowns, audits, statuses, sinks: { shutdown: (c: ShutdownOrder) => shutdowns.push(c), audit: (r: AuditRecordInput) => audits.push(r), publish: (s: Record<string, unknown>) => statuses.push(s) } };
 }
 
 async function core(rec: ReturnType<typeof recorder>, now?: () => number): Promise<CognitiveCore> {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../runtime/config/load';
 import { reasoningSettings } from '../../runtime/reasoning/config';
 import { CLASS_NAMES } from '../../runtime/reasoning/model-contract';
-import { loadAnomalyModel } from '../../runtime/reasoning/model';
+import { loadAnomalyModel } from '../../runtime/reasoning/anomaly-model';
 import { generateWindows } from '../../runtime/industrial/plant/dataset';
 import { FP32_MODEL, INT8_MODEL, sha256Of, windowsTensor } from '../../bench/scenarios/inference';
 import { quality, scoreAll, wireQuantize } from '../../scripts/train/evaluate';

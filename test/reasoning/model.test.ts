@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { manifestSha256 } from '../../runtime/agents/cognitive';
 import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
-import { loadAnomalyModel } from '../../runtime/reasoning/model';
+import { loadAnomalyModel } from '../../runtime/reasoning/anomaly-model';
 import { FP32_MODEL, INT8_MODEL, sha256Of } from '../../bench/scenarios/inference';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'reasoning');

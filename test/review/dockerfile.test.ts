@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -71,12 +72,30 @@ describe('deploy/Dockerfile', () => {
     assert.ok(guard, 'the build stage checks the digests');
     const sh = (nodeImage: string, runtimeImage: string) => spawnSync('/bin/sh', ['-c', guard.args], { env: { PATH: process.env.PATH, NODE_IMAGE: nodeImage, RUNTIME_IMAGE: runtimeImage }, encoding: 'utf8' });
     const d = `sha256:${'a1'.repeat(32)}`;
-    assert.equal(sh(`docker.io/library/node:20-bookworm@${d}`, `gcr.io/distroless/nodejs20-debian12:nonroot@${d}`).status, 0);
-    const tag = sh('docker.io/library/node:20-bookworm', `gcr.io/distroless/nodejs20-debian12@${d}`);
+    assert.equal(sh(`docker.io/library/node:26.12.1-trixie@${d}`, `gcr.io/distroless/nodejs26-debian13:nonroot@${d}`).status, 0);
+    const tag = sh('docker.io/library/node:26.12.1-trixie', `gcr.io/distroless/nodejs26-debian13@${d}`);
     assert.equal(tag.status, 1);
     assert.match(tag.stderr, /NODE_IMAGE must be pinned by digest/);
     assert.equal(sh(`node@${d}`, `distroless@sha256:${'a1'.repeat(31)}`).status, 1, 'a short digest is refused');
     assert.equal(sh(`node@${d}`, '').status, 1, 'an unset base is refused');
+  });
+
+  test('GIVEN the Node guard of the build stage WHEN run by a real shell THEN a base whose Node major differs from .nvmrc is refused', () => {
+    const guard = stage('build').instructions.find((i) => i.keyword === 'RUN' && i.args.includes('.nvmrc'));
+    assert.ok(guard, 'the build stage checks the Node release');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-nvmrc-'));
+    try {
+      const sh = (pinned: string) => {
+        fs.writeFileSync(path.join(dir, '.nvmrc'), `${pinned}\n`);
+        return spawnSync('/bin/sh', ['-c', guard.args], { cwd: dir, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+      };
+      assert.equal(sh(process.versions.node).status, 0);
+      const other = sh(`${Number(process.versions.node.split('.')[0]) - 6}.1.0`);
+      assert.equal(other.status, 1);
+      assert.match(other.stderr, /NODE_IMAGE runs Node \d+\.\d+\.\d+, \.nvmrc pins \d+\.1\.0/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('GIVEN the build and prod-deps stages WHEN read THEN the bundle is built with scripts/build.mjs and production deps come from npm ci --omit=dev with ONNXRUNTIME_NODE_INSTALL=skip', () => {
@@ -113,10 +132,11 @@ describe('deploy/Dockerfile', () => {
     assert.equal(cmd[cmd.indexOf('--state-dir') + 1], '/var/lib/glimmer');
   });
 
-  test('GIVEN the build recipe WHEN read THEN the bases are node:20 (bookworm, glibc like distroless) and distroless nodejs20, resolved to digests', () => {
+  test('GIVEN the build recipe WHEN read THEN the bases are node:<.nvmrc>-trixie (glibc like distroless debian13) and distroless nodejs<major>, resolved to digests', () => {
     const script = fs.readFileSync(path.join(ROOT, 'deploy', 'build-image.sh'), 'utf8');
-    assert.match(script, /node:20-bookworm/);
-    assert.match(script, /gcr\.io\/distroless\/nodejs20-debian12:nonroot/);
+    assert.match(script, /< \.nvmrc/);
+    assert.match(script, /node:\$\{NODE_VERSION\}-trixie/);
+    assert.match(script, /gcr\.io\/distroless\/nodejs\$\{NODE_VERSION%%\.\*\}-debian13:nonroot/);
     assert.match(script, /imagetools inspect/);
     assert.match(script, /--build-context release=release/);
     assert.equal(spawnSync('bash', ['-n', path.join(ROOT, 'deploy', 'build-image.sh')]).status, 0);
@@ -127,6 +147,6 @@ describe('deploy/Dockerfile', () => {
       assert.ok(fs.existsSync(path.join(ROOT, f)), f);
     }
     const ignore = fs.readFileSync(path.join(ROOT, 'deploy', 'Dockerfile.dockerignore'), 'utf8').split('\n');
-    for (const p of ['**/node_modules', '.git', '.glimmer', '.glimmer-release', 'dist']) assert.ok(ignore.includes(p), p);
+    for (const p of ['**/node_modules', '.git', '.glimmer', '.glimmer-release', '.tools', 'dist']) assert.ok(ignore.includes(p), p);
   });
 });

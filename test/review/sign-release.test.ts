@@ -2,7 +2,7 @@
  * scripts/sign-release.ts: the real @aws-sdk/client-kms against a loopback peer speaking the KMS JSON 1.1 protocol
  * (GetPublicKey, Sign with MessageType RAW and DIGEST) with real P-384 keys; the result is checked with the runtime's
  * own manifest verifier. (test/audit/kms-server.ts only signs RAW messages; a manifest over 4096 bytes needs DIGEST,
- * signed here with @noble/curves, which @noble/post-quantum already brings in.)
+ * signed here with @noble/curves, a test-only dependency: node:crypto cannot sign a precomputed ECDSA digest.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { k8sObject } from '../../runtime/review/k8s';
-import { loadReviewInput } from '../../runtime/review/model';
+import { loadReviewInput } from '../../runtime/review/resources';
 import { reviewFile, type PlanReviewReport } from '../../runtime/review/plan-review';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -56,7 +56,7 @@ describe('plan-review of the synthesized stacks', () => {
     for (const stack of [...reports.keys()].filter((s) => s.endsWith('-runtime'))) {
       const input = loadReviewInput(path.join(outdir, 'stacks', stack, 'cdk.tf.json'));
       const kinds = input.resources.map(k8sObject).map((o) => o?.kind);
-      assert.ok(kinds.includes('PeerAuthentication') && kinds.includes('Deployment'), `${stack} has mesh policies and workloads`);
+      assert.ok(kinds.includes('PeerAuthentication') && kinds.includes('StatefulSet'), `${stack} has mesh policies and workloads`);
       assert.deepEqual(reports.get(stack)?.findings.map((f) => f.ruleId) ?? [], [], stack);
     }
   });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { DEFAULT_POLICY_DIR } from '../../runtime/trust/policy/load';
 import { POLICY_ACTIONS, PolicyDecisionPoint, type PolicyResource, type RequestContext } from '../../runtime/trust/policy/pdp';
-import type { PolicyModelInput } from '../../runtime/trust/policy/model';
+import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { loadConfig } from '../../runtime/config/load';
 
@@ -126,7 +126,7 @@ test('GIVEN a cache of 2 entries WHEN 3 different requests are decided THEN the 
 
 test('GIVEN register and asset requests (caller-supplied attributes) WHEN decided THEN never cached', async () => {
   const pdp = await PolicyDecisionPoint.create({ model, audit: () => undefined });
-  const register: PolicyResource = { type: 'Register', unitId: 1, table: 'coil', address: 0, count: 1, zone: 'control', safety: false, writableFrom: ['control'], mapped: true };
+  const register: PolicyResource = { type: 'Register', unitId: 1, table: 'coil', address: 0, quantity: 1, zone: 'control', safety: false, writableFrom: ['control'], mapped: true };
   pdp.decide(agent('control', 'industrial-1'), 'write', register, { protocol: 'modbus', functionCode: 5 });
   pdp.decide(agent('control', 'industrial-1'), 'shutdown', { type: 'Asset', id: 'pump-1', zone: 'control', safety: true }, { protocol: 'https' });
   assert.deepEqual(pdp.decisionCache, { size: 0, hits: 0, misses: 0 });

@@ -5,8 +5,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { compilePolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE, type LoadedPolicySet } from '../../runtime/trust/policy/load';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
-import type { PolicyModelInput } from '../../runtime/trust/policy/model';
-import { createFrameDecider, decideFrame, gatewayDecide, indexPlantMap, type FrameRequest } from '../../runtime/trust/policy/frame';
+import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
+import { createFrameDecider, decideFrame, gatewayDecide, indexPlantMap, type FrameRequest } from '../../runtime/trust/policy/frame-decider';
+import { zoneClientId } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
@@ -55,7 +56,7 @@ const requestArb: fc.Arbitrary<FrameRequest> = fc.record({
   unitId: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(1, 2) }, { weight: 1, arbitrary: fc.constant(3) }),
   functionCode: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(1, 2, 3, 4, 5, 6, 15, 16) }, { weight: 1, arbitrary: fc.constantFrom(8, 23) }),
   address: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.constantFrom(-1, 65535) }),
-  count: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 2 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 2001) }),
+  quantity: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 2 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 2001) }),
 });
 
 type Op = { kind: 'frame'; pick: number } | { kind: 'model'; index: number } | { kind: 'policies'; index: number } | { kind: 'invalidate' };
@@ -103,7 +104,7 @@ test('GIVEN random frames interleaved with random policy, identity and zone chan
 test('GIVEN a cached allow WHEN the policy set changes THEN the next answer is recomputed and reflects the new policy', async () => {
   const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
   const decider = createFrameDecider(pdp, { plantMap: plantMap() });
-  const write = { principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 6, address: 0, count: 1 };
+  const write = { principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 6, address: 0, quantity: 1 };
   const holding = plantMap().find((e) => e.unit_id === 1 && e.table === 'holding');
   assert.ok(holding);
   write.address = holding.address;
@@ -119,7 +120,7 @@ test('GIVEN a cached allow WHEN the policy set changes THEN the next answer is r
 test('GIVEN a cached allow WHEN the agent moves to another zone (identity change) THEN the cached answer is dropped', async () => {
   const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
   const decider = createFrameDecider(pdp, { plantMap: plantMap() });
-  const read = { principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 1, address: 0, count: 2 };
+  const read = { principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 1, address: 0, quantity: 2 };
   assert.equal(decider.decide(read).allow, true);
   assert.equal(decider.decide(read).cached, true);
   pdp.setModel(models[1] as PolicyModelInput);
@@ -131,7 +132,7 @@ test('GIVEN a cached allow WHEN the agent moves to another zone (identity change
 test('GIVEN a cached deny WHEN a zone\'s security level changes THEN the decision is recomputed', async () => {
   const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
   const decider = createFrameDecider(pdp, { plantMap: plantMap() });
-  const safetyRead = { principal: agentId('operations', 'cognitive-1'), unitId: 2, functionCode: 2, address: 0, count: 1 };
+  const safetyRead = { principal: agentId('operations', 'cognitive-1'), unitId: 2, functionCode: 2, address: 0, quantity: 1 };
   assert.equal(decider.decide(safetyRead).allow, false);
   pdp.setModel(models[2] as PolicyModelInput);
   const after = decider.decide(safetyRead);
@@ -142,16 +143,16 @@ test('GIVEN a cached deny WHEN a zone\'s security level changes THEN the decisio
 test('GIVEN a full cache WHEN a new frame arrives THEN the oldest entry is evicted and the size stays bounded', async () => {
   const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
   const decider = createFrameDecider(pdp, { plantMap: plantMap(), maxEntries: 4 });
-  for (let a = 0; a < 10; a++) decider.decide({ principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 4, address: a, count: 1 });
+  for (let a = 0; a < 10; a++) decider.decide({ principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 4, address: a, quantity: 1 });
   assert.equal(decider.size, 4);
-  assert.equal(decider.decide({ principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 4, address: 0, count: 1 }).cached, false);
+  assert.equal(decider.decide({ principal: agentId('control', 'industrial-1'), unitId: 1, functionCode: 4, address: 0, quantity: 1 }).cached, false);
 });
 
 test('GIVEN frame decisions WHEN cached or not THEN each one is audited with its reasons (and deny-only auditing skips allows)', async () => {
   const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
   const records: TrustAuditRecord[] = [];
   const decider = createFrameDecider(pdp, { plantMap: plantMap(), audit: (r) => records.push(r) });
-  const frame = { principal: agentId('dmz', 'data-1'), unitId: 1, functionCode: 5, address: 0, count: 1 };
+  const frame = { principal: agentId('dmz', 'data-1'), unitId: 1, functionCode: 5, address: 0, quantity: 1 };
   decider.decide(frame);
   decider.decide(frame);
   assert.equal(records.length, 2);
@@ -173,10 +174,10 @@ test('GIVEN malformed frames WHEN decided THEN denied with the specific reason',
   const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
   const decider = createFrameDecider(pdp, { plantMap: plantMap() });
   const p = agentId('control', 'industrial-1');
-  assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 43, address: 0, count: 1 }).reasons, ['unsupported-function']);
-  assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 5, address: 0, count: 2 }).reasons, ['invalid-range']);
-  assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 3, address: 65535, count: 2 }).reasons, ['invalid-range']);
-  assert.deepEqual(decider.decide({ principal: p, unitId: 9, functionCode: 3, address: 0, count: 1 }).reasons, ['unknown-unit']);
+  assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 43, address: 0, quantity: 1 }).reasons, ['unsupported-function']);
+  assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 5, address: 0, quantity: 2 }).reasons, ['invalid-range']);
+  assert.deepEqual(decider.decide({ principal: p, unitId: 1, functionCode: 3, address: 65535, quantity: 2 }).reasons, ['invalid-range']);
+  assert.deepEqual(decider.decide({ principal: p, unitId: 9, functionCode: 3, address: 0, quantity: 1 }).reasons, ['unknown-unit']);
 });
 
 test('GIVEN the gateway adapter WHEN zone clients write process and safety signals THEN writer zones are allowed and others denied with the policy named', async () => {
@@ -185,11 +186,27 @@ test('GIVEN the gateway adapter WHEN zone clients write process and safety signa
   const pump = plantMap().find((e) => e.id === 'pump_1.run');
   const estop = plantMap().find((e) => e.id === 'safety_1.emergency_stop');
   assert.ok(pump && estop);
-  const write = (zone: string, e: typeof pump) => decide({ zone, unitId: e.unit_id, functionCode: 5, address: e.address, quantity: 1 });
+  const write = (zone: string, e: typeof pump) => decide({ zone, unitId: e.unit_id, functionCode: 5, address: e.address, quantity: 1, signals: [e] });
   assert.deepEqual(write('operations', pump), { allow: true, by: 'policy' });
   assert.deepEqual(write('control', estop), { allow: true, by: 'policy' });
   const denied = write('operations', estop);
   assert.equal(denied.allow, false);
   assert.match(denied.reason ?? '', /forbid-safety-write-below-level/);
   assert.equal(write('enterprise', pump).allow, false);
+});
+
+test('GIVEN every mapped signal and every zone client WHEN decided with the entries the gateway already looked up and without THEN the PDP answers are equal', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
+  const index = indexPlantMap(plantMap());
+  let compared = 0;
+  for (const e of plantMap()) {
+    for (const zone of ['enterprise', 'dmz', 'operations', 'control', 'safety']) {
+      for (const functionCode of e.table === 'coil' ? [1, 5] : e.table === 'holding' ? [3, 6] : [e.table === 'discrete' ? 2 : 4]) {
+        const request: FrameRequest = { principal: zoneClientId(TD, zone), unitId: e.unit_id, functionCode, address: e.address, quantity: 1 };
+        assert.deepEqual(decideFrame(pdp, index, { ...request, signals: [e] }), decideFrame(pdp, index, request), `${e.id} from ${zone}, function ${functionCode}`);
+        compared += 1;
+      }
+    }
+  }
+  assert.ok(compared > 100);
 });

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMetrics } from '../../runtime/observability/metrics';
-import { trustMetricHooks } from '../../runtime/trust/metrics';
+import { DECISION_FUNCTIONS, decisionKey, reportedDecisions, trustMetricHooks } from '../../runtime/trust/metrics';
 import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
-import { createFrameDecider } from '../../runtime/trust/policy/frame';
+import { createFrameDecider } from '../../runtime/trust/policy/frame-decider';
 import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
 
@@ -16,7 +16,7 @@ test('GIVEN the trust metric hooks WHEN refusals, expiries, decisions and cache 
   const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain: config.topology.trust_domain }, audit: () => undefined, onDecision: hooks.onDecision });
   hooks.watchPolicy(pdp);
   const decider = createFrameDecider(pdp, { plantMap: plantMap(), onLookup: hooks.onLookup, onDecision: hooks.onFrameDecision });
-  const frame = { principal: `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1`, unitId: 1, functionCode: 1, address: 0, count: 1 };
+  const frame = { principal: `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1`, unitId: 1, functionCode: 1, address: 0, quantity: 1 };
   decider.decide(frame);
   decider.decide(frame);
   pdp.authorize(frame.principal, 'configure', { type: 'AuditConfig' }, { protocol: 'https' });
@@ -53,4 +53,25 @@ test('GIVEN a PDP watched by the trust hooks WHEN it answers the same audit-conf
   text = await m.registry.metrics();
   assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="hit"\} 2\n/);
   assert.match(text, /glimmer_policy_decision_cache_lookups_total\{outcome="miss"\} 1\n/);
+});
+
+test('GIVEN decision counts reported by an agent process WHEN the supervisor takes them THEN only known functions and outcomes with whole bounded counts become labels, the rest is rejected', async () => {
+  const config = loadConfig();
+  const counted = new Map<string, number>();
+  const pdp = await PolicyDecisionPoint.create({
+    model: { ...config, trustDomain: config.topology.trust_domain },
+    audit: () => undefined,
+    onDecision: (d, action, protocol) => counted.set(decisionKey(d, action, protocol), (counted.get(decisionKey(d, action, protocol)) ?? 0) + 1),
+  });
+  const resource = { type: 'Agent' as const, id: `spiffe://${config.topology.trust_domain}/zone/control/agent/industrial-1` };
+  pdp.authorize(`spiffe://${config.topology.trust_domain}/zone/operations/agent/cognitive-1`, 'shutdown', resource, { protocol: 'a2a', skill: 'safety.shutdown' });
+  pdp.authorize(`spiffe://${config.topology.trust_domain}/zone/dmz/agent/data-1`, 'shutdown', resource, { protocol: 'a2a', skill: 'safety.shutdown' });
+  const real = reportedDecisions(Object.fromEntries(counted));
+  assert.deepEqual(real, { accepted: [{ function: 'a2a_shutdown', decision: 'allow', n: 1 }, { function: 'a2a_shutdown', decision: 'deny', n: 1 }], rejected: 0 });
+
+  const hostile = reportedDecisions({ 'a2a_call|allow': 3, 'a2a_evil|allow': 1, 'a2a_call|maybe': 1, 'a2a_call|allow|x': 1, 'https_read|deny': -1, 'https_read|allow': 1.5, 'opcua_write|deny': 1e12, 'modbus_read|allow': '2' });
+  assert.deepEqual(hostile, { accepted: [{ function: 'a2a_call', decision: 'allow', n: 3 }], rejected: 7 });
+  assert.deepEqual(reportedDecisions(null), { accepted: [], rejected: 1 });
+  assert.deepEqual(reportedDecisions(['a2a_call|allow']), { accepted: [], rejected: 1 });
+  assert.equal(DECISION_FUNCTIONS.size, 20, 'four enforcement points times five actions');
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadPolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE } from '../../runtime/trust/policy/load';
 import { PolicyDecisionPoint, type PolicyResource } from '../../runtime/trust/policy/pdp';
-import type { PolicyModelInput } from '../../runtime/trust/policy/model';
+import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { isGlimmerError } from '../../runtime/errors';
 import { loadConfig } from '../../runtime/config/load';
@@ -18,7 +18,7 @@ let pdp: PolicyDecisionPoint;
 const audit: TrustAuditRecord[] = [];
 
 const register = (o: Partial<Extract<PolicyResource, { type: 'Register' }>>): PolicyResource => ({
-  type: 'Register', unitId: 1, table: 'coil', address: 0, count: 1, zone: 'control', safety: false, writableFrom: ['control', 'operations'], mapped: true, ...o,
+  type: 'Register', unitId: 1, table: 'coil', address: 0, quantity: 1, zone: 'control', safety: false, writableFrom: ['control', 'operations'], mapped: true, ...o,
 });
 const safetyCoil = register({ unitId: 2, zone: 'safety', safety: true, writableFrom: ['control', 'safety'] });
 const modbus = { protocol: 'modbus', functionCode: 5 } as const;
@@ -61,6 +61,22 @@ test('GIVEN a policy that uses an attribute the schema lacks WHEN loaded THEN GL
     assert.ok((err.details.line as number) >= 3);
     return true;
   });
+});
+
+test('GIVEN a validated-set directory WHEN a set is loaded twice THEN the first load leaves one 0600 marker and the second returns the same policies; WHEN a policy then changes to an invalid one THEN it is validated again and refused', async () => {
+  const validatedDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'glimmer-cedar-validated-')), 'cache');
+  const dir = await policyDirWith({});
+  const first = await loadPolicySet(dir, { validatedDir });
+  const markers = await readdir(validatedDir);
+  assert.equal(markers.length, 1);
+  assert.match(markers[0] as string, /^[0-9a-f]{64}$/);
+  assert.equal((await import('node:fs')).statSync(path.join(validatedDir, markers[0] as string)).mode & 0o777, 0o600);
+  const second = await loadPolicySet(dir, { validatedDir });
+  assert.deepEqual(second.policies, first.policies);
+  assert.equal(second.digest, first.digest);
+  await writeFile(path.join(dir, 'zz-bad.cedar'), '@id("bad-attribute")\npermit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)\nwhen { resource.colour == "red" };\n');
+  await assert.rejects(loadPolicySet(dir, { validatedDir }), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_INVALID') && /colour/.test(err.message));
+  assert.equal((await readdir(validatedDir)).length, 1);
 });
 
 test('GIVEN a policy with a syntax error WHEN loaded THEN GLM_ERR_POLICY_INVALID naming the file and line', async () => {
@@ -282,7 +298,7 @@ when { resource.zone == "safety" && resource.securityLevel == 3 && resource.safe
 
 @id("register-facts")
 permit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)
-when { resource == Glimmer::Register::"7/holding/3+2" && resource in Glimmer::Zone::"control" && resource.unitId == 7 && resource.count == 2 };
+when { resource == Glimmer::Register::"7/holding/3+2" && resource in Glimmer::Zone::"control" && resource.unitId == 7 && resource.quantity == 2 };
 
 @id("audit-config-facts")
 permit (principal, action == Glimmer::Action::"read", resource == Glimmer::AuditConfig::"audit");
@@ -305,7 +321,7 @@ test('GIVEN policies that test each fact the PDP hands Cedar (asset and register
   const engineer = op('root');
   assert.deepEqual(local.decide(engineer, 'configure', { type: 'Asset', id: 'estop_1', zone: 'safety', safety: true }, { protocol: 'https' }).reasons, ['asset-facts', 'engineer-may-configure']);
   assert.deepEqual(local.decide(id('dmz', 'data-1'), 'configure', { type: 'Asset', id: 'estop_1', zone: 'safety', safety: true }, { protocol: 'https' }).reasons, ['asset-facts']);
-  const reg = register({ unitId: 7, table: 'holding', address: 3, count: 2, zone: 'control' });
+  const reg = register({ unitId: 7, table: 'holding', address: 3, quantity: 2, zone: 'control' });
   assert.deepEqual(local.decide(id('dmz', 'data-1'), 'read', reg, modbus).reasons, ['register-facts', 'register-read']);
   assert.deepEqual(local.decide(id('dmz', 'data-1'), 'read', reg, { protocol: 'opcua' }), { allow: false, reasons: ['forbid-opcua-context'], errors: [] });
   assert.deepEqual(local.decide(op('eve'), 'read', { type: 'AuditConfig' }, { protocol: 'https' }).reasons, ['audit-config-facts']);

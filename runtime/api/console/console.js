@@ -261,6 +261,14 @@
     replace($('decisions'), state.decisions.slice().reverse().map(decisionItem));
   }
 
+  /** What the browser itself checked: verified, invalid, or not checkable by this browser's WebCrypto. */
+  function signatureSummary(results) {
+    if (!results) return 'not checked';
+    if (results.length === 0) return 'no signature from a key the log lists';
+    const words = { verified: '✓ verified in this browser', invalid: '✗ does NOT verify', unsupported: 'not checkable here (this browser has no WebCrypto support for it)' };
+    return results.map((r) => r.name + ' ' + r.algorithm + ': ' + words[r.status]).join('; ');
+  }
+
   function renderCheckpoint() {
     const cp = state.checkpoint;
     if (!cp) return;
@@ -274,6 +282,7 @@
       ['root', cp.rootBase64],
       ['hash', GlimmerMerkle.algorithmForRootLength(cp.root.length)],
       ['signed by', cp.signatures.join(', ') || '(no signatures)'],
+      ['signatures', signatureSummary(cp.verification)],
       ['fetched', new Date(cp.fetched).toLocaleTimeString()],
     ];
     replace($('checkpoint'), rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { 'data-field': k.replace(' ', '-'), text: v })]));
@@ -314,8 +323,12 @@
 
   async function loadCheckpoint() {
     try {
-      const text = await (await api('/v1/audit/checkpoint', 'text/plain')).text();
-      state.checkpoint = Object.assign(GlimmerMerkle.parseCheckpoint(text), { fetched: Date.now() });
+      const [text, keys] = await Promise.all([
+        api('/v1/audit/checkpoint', 'text/plain').then((r) => r.text()),
+        api('/v1/audit/keys').then((r) => r.json()),
+      ]);
+      const verification = await GlimmerMerkle.verifyNoteSignatures(text, keys.keys);
+      state.checkpoint = Object.assign(GlimmerMerkle.parseCheckpoint(text), { fetched: Date.now(), verification: verification });
     } catch (err) {
       if (err instanceof Unauthenticated) throw err;
       state.checkpoint = { error: 'checkpoint unavailable: ' + err.message };

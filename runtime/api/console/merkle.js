@@ -1,7 +1,10 @@
 /*
  * RFC 9162 Merkle inclusion proofs, verified in the browser with WebCrypto (crypto.subtle.digest).
  * leaf = H(0x00 || leaf bytes), node = H(0x01 || left || right); the hash is SHA-512 (RFC9162_SHA512, the default)
- * or SHA-256, told apart by the checkpoint root's length. Runs unchanged in Node 20 (globalThis.crypto), where
+ * or SHA-256, told apart by the checkpoint root's length. Also checks the checkpoint's signatures against the log's
+ * verifier keys: Ed25519, ECDSA P-256/P-384, ML-DSA-44/65 and C2SP ML-DSA-44 cosignatures, each only where the
+ * browser's WebCrypto implements the algorithm (ML-DSA: Chromium 156 does, many browsers do not yet); a signature
+ * the browser cannot check is reported as such, never as verified. Runs unchanged in Node (globalThis.crypto), where
  * test/console/merkle.test.ts checks it against the runtime's own implementation.
  */
 /* global self */
@@ -131,7 +134,128 @@
     return { origin: body[0], size: size, root: rootHash, rootBase64: body[2], extensions: body.slice(3), signatures: signatures };
   }
 
-  const api = { algorithmForRootLength, leafHash, nodeHash, rootFromInclusionProof, verifyInclusion, hexToBytes, base64ToBytes, bytesToBase64, parseCheckpoint };
+  // ---- checkpoint signatures (C2SP signed-note; key types of runtime/audit/note.ts) ------------------------------
+  const TYPES = [
+    { id: [0x01], algorithm: 'ed25519', web: { name: 'Ed25519' }, format: 'raw' },
+    { id: [0xff, 0x01], algorithm: 'ecdsa-p256-sha256', web: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }, format: 'spki', der: 32 },
+    { id: [0xff, 0x02], algorithm: 'ecdsa-p384-sha384', web: { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' }, format: 'spki', der: 48 },
+    { id: [0xff, 0x03], algorithm: 'ml-dsa-44', web: { name: 'ML-DSA-44' }, format: 'raw-public' },
+    { id: [0xff, 0x04], algorithm: 'ml-dsa-65', web: { name: 'ML-DSA-65' }, format: 'raw-public' },
+    { id: [0x06], algorithm: 'ml-dsa-44-cosignature', web: { name: 'ML-DSA-44' }, format: 'raw-public', cosignature: true },
+  ];
+
+  function concat(parts) {
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /** `<name>+<hex id>+<base64(type || key)>` -> {name, id, type, key}; unknown types are skipped by the caller. */
+  function parseVerifierKey(text) {
+    const first = text.indexOf('+');
+    const second = text.indexOf('+', first + 1);
+    if (first <= 0 || second < 0) throw new Error('malformed verifier key');
+    const raw = base64ToBytes(text.slice(second + 1));
+    const type = TYPES.find((t) => equalBytes(raw.subarray(0, t.id.length), Uint8Array.from(t.id)) && (t.id.length === 2 || raw[0] !== 0xff));
+    return { name: text.slice(0, first), id: hexToBytes(text.slice(first + 1, second)), type: type, key: type ? raw.subarray(type.id.length) : raw };
+  }
+
+  /** ECDSA DER (as KMS and PKCS#11 signers store it) to WebCrypto's fixed-width r || s. */
+  function derToRaw(der, width) {
+    let p = 2;
+    if (der[0] !== 0x30) throw new Error('not a DER signature');
+    if (der[1] & 0x80) p = 2 + (der[1] & 0x7f);
+    const out = new Uint8Array(2 * width);
+    for (let k = 0; k < 2; k++) {
+      if (der[p] !== 0x02) throw new Error('not a DER integer');
+      let len = der[p + 1];
+      let start = p + 2;
+      while (len > width && der[start] === 0) {
+        start++;
+        len--;
+      }
+      if (len > width) throw new Error('DER integer too long');
+      out.set(der.subarray(start, start + len), k * width + width - len);
+      p = start + len;
+    }
+    return out;
+  }
+
+  function u64(n) {
+    const b = new Uint8Array(8);
+    let v = BigInt(n);
+    for (let i = 7; i >= 0; i--) {
+      b[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    return b;
+  }
+
+  /** C2SP tlog-cosignature v1.1 cosigned_message of a checkpoint (start 0, end = size). */
+  function cosignedMessage(name, timestamp, cp) {
+    const enc = new TextEncoder();
+    const n = enc.encode(name);
+    const o = enc.encode(cp.origin);
+    return concat([enc.encode('subtree/v1\n\0'), Uint8Array.of(n.length), n, timestamp, Uint8Array.of(o.length), o, u64(0), u64(cp.size), cp.root]);
+  }
+
+  /**
+   * Checks every signature line of a signed checkpoint whose name and key ID match a trusted verifier key. Returns one
+   * result per such line: status 'verified', 'invalid', or 'unsupported' (this browser's WebCrypto lacks the algorithm).
+   */
+  async function verifyNoteSignatures(noteText, vkeys) {
+    const blank = noteText.lastIndexOf('\n\n');
+    if (blank < 0) throw new Error('the checkpoint has no signature block');
+    const body = new TextEncoder().encode(noteText.slice(0, blank + 1));
+    const cp = parseCheckpoint(noteText);
+    const keys = [];
+    for (const v of vkeys) {
+      const k = parseVerifierKey(v);
+      if (k.type) keys.push(k);
+    }
+    const results = [];
+    for (const line of noteText.slice(blank + 2).split('\n')) {
+      if (!line.startsWith('\u2014 ')) continue;
+      const space = line.lastIndexOf(' ');
+      const name = line.slice(2, space);
+      const raw = base64ToBytes(line.slice(space + 1));
+      const key = keys.find((k) => k.name === name && equalBytes(k.id, raw.subarray(0, 4)));
+      if (!key) continue;
+      const t = key.type;
+      let sig = raw.subarray(4);
+      let message = body;
+      let status;
+      try {
+        if (t.cosignature) {
+          if (cp.root.length !== 32 || sig.length !== 8 + 2420) throw new Error('malformed cosignature');
+          message = cosignedMessage(name, sig.subarray(0, 8), cp);
+          sig = sig.subarray(8);
+        } else if (t.der) {
+          sig = derToRaw(sig, t.der);
+        }
+        let cryptoKey;
+        try {
+          cryptoKey = await root.crypto.subtle.importKey(t.format, key.key, t.web, false, ['verify']);
+        } catch (err) {
+          if (err && (err.name === 'NotSupportedError' || err.name === 'TypeError' || err.name === 'SyntaxError')) status = 'unsupported';
+          else throw err;
+        }
+        if (!status) status = (await root.crypto.subtle.verify(t.web, cryptoKey, sig, message)) ? 'verified' : 'invalid';
+      } catch {
+        status = 'invalid';
+      }
+      results.push({ name: name, algorithm: t.algorithm, status: status });
+    }
+    return results;
+  }
+
+  const api = { verifyNoteSignatures, parseVerifierKey, algorithmForRootLength, leafHash, nodeHash, rootFromInclusionProof, verifyInclusion, hexToBytes, base64ToBytes, bytesToBase64, parseCheckpoint };
   if (typeof module === 'object' && module.exports) module.exports = api;
   else root.GlimmerMerkle = api;
 })(typeof self !== 'undefined' ? self : globalThis);

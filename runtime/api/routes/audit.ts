@@ -62,6 +62,7 @@ export function auditRoutes(log: AuditLog, options: AuditRoutesOptions = {}): Ro
     {
       method: 'POST',
       path: '/v1/audit/config',
+      policy: { action: 'configure', resource: { type: 'AuditConfig' } },
       async handle(ctx) {
         await authorize(ctx.principal, 'configure');
         const before = log.getConfig();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError } from '../../errors';
-import type { ConsoleView } from '../../observability/console';
+import type { ConsoleView } from '../console/view-model';
 import type { Route } from '../router';
 
 export interface ConsoleRouteOptions {

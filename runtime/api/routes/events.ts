@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { GlimmerError } from '../../errors';
-import type { ConsoleEvent, ConsoleView } from '../../observability/console';
+import type { ConsoleEvent, ConsoleView } from '../console/view-model';
 import type { Route } from '../router';
 
 export interface EventRouteOptions {

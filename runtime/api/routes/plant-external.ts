@@ -7,6 +7,7 @@ import { GlimmerError } from '../../errors';
 import { plantMap } from '../../model/plant-map';
 import type { PlantSnapshot } from '../../model/plant';
 import type { Route } from '../router';
+import { PLANT_FAULTS_POLICY } from './plant';
 
 export function externalPlantRoutes(image: () => PlantSnapshot | undefined, why: () => string): Route[] {
   const absent = () => {
@@ -23,7 +24,7 @@ export function externalPlantRoutes(image: () => PlantSnapshot | undefined, why:
       },
     },
     { method: 'GET', path: '/v1/plant/map', handle: () => ({ body: plantMap() }) },
-    { method: 'POST', path: '/v1/plant/faults', handle: absent },
-    { method: 'DELETE', path: '/v1/plant/faults', handle: absent },
+    { method: 'POST', path: '/v1/plant/faults', policy: PLANT_FAULTS_POLICY, handle: absent },
+    { method: 'DELETE', path: '/v1/plant/faults', policy: PLANT_FAULTS_POLICY, handle: absent },
   ];
 }

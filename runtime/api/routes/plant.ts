@@ -2,26 +2,34 @@
  * The simulated plant over the API: its live snapshot and address map, and fault injection for demos, drills and the
  * console. Injections are audited; a bad asset or fault is a 400 naming what is allowed.
  */
-import type { AuditSink } from '../../lifecycle/supervisor';
+import type { AuditAppender } from '../../model/messages';
 import { GlimmerError, quote } from '../../errors';
 import { plantMap } from '../../model/plant-map';
 import type { PlantRuntime } from '../../industrial/plant/runtime';
 import { FAULT_KINDS, type FaultKind } from '../../model/plant';
-import type { Route } from '../router';
+import type { Route, RoutePolicy } from '../router';
 
-/** Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). */
-export async function injectFault(plant: PlantRuntime, audit: AuditSink, asset: string, fault: FaultKind, by: string): Promise<void> {
-  plant.sim.injectFault(asset, fault);
+/**
+ * Injects a fault into the simulated plant and audits who did it (API calls and the demo's fault schedule). The record
+ * is durable before the fault applies: when the audit log cannot commit, nothing is applied (the caller gets 503).
+ */
+export async function injectFault(plant: PlantRuntime, audit: AuditAppender, asset: string, fault: FaultKind, by: string): Promise<void> {
+  plant.sim.checkFault(asset, fault);
   await audit.append({ type: 'plant.fault.injected', asset, fault, by });
+  plant.sim.injectFault(asset, fault);
 }
 
-export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
+/** Fault injection and clearing change the plant: an operator's `configure` on the plant asset. */
+export const PLANT_FAULTS_POLICY: RoutePolicy = { action: 'configure', resource: { type: 'Asset', id: 'plant', zone: 'control', safety: false } };
+
+export function plantRoutes(plant: PlantRuntime, audit: AuditAppender): Route[] {
   return [
     { method: 'GET', path: '/v1/plant', handle: () => ({ body: plant.snapshot }) },
     { method: 'GET', path: '/v1/plant/map', handle: () => ({ body: plantMap() }) },
     {
       method: 'POST',
       path: '/v1/plant/faults',
+      policy: PLANT_FAULTS_POLICY,
       async handle(ctx) {
         const body = (await ctx.json()) as { asset?: unknown; fault?: unknown } | null;
         if (body === null || typeof body !== 'object' || typeof body.asset !== 'string') {
@@ -37,10 +45,13 @@ export function plantRoutes(plant: PlantRuntime, audit: AuditSink): Route[] {
     {
       method: 'DELETE',
       path: '/v1/plant/faults',
+      policy: PLANT_FAULTS_POLICY,
       async handle(ctx) {
         const asset = ctx.url.searchParams.get('asset') ?? undefined;
-        plant.sim.clearFaults(asset);
+        if (asset !== undefined) plant.sim.checkAssetId(asset);
+        // Audited first, as injections are: no change without its durable record.
         await audit.append({ type: 'plant.fault.cleared', asset: asset ?? 'all', by: ctx.principal?.id ?? 'unknown' });
+        plant.sim.clearFaults(asset);
         return { status: 200, body: { cleared: asset ?? 'all' } };
       },
     },

@@ -13,7 +13,10 @@ Runs the agent swarm. The plant it drives comes from the config's plant.mode:
              stale_after_ms, and the Industrial Agent opens its session to the plant's OPC UA server.
              Configuration keys, refusals and the pods' setup: docs/deploy.md.
 Prints the operator console address with the admin token in its fragment.
---agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.`;
+--agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.
+An agent whose required_safety_level exceeds its zone's security level starts held (PAUSED) with a warning.
+SIGHUP re-reads the configuration file and applies changed zone security levels and required safety levels (safety
+holds follow at once); a file that changes anything else is refused whole (GLM_ERR_CONFIG_RELOAD_REFUSED).`;
 
 function port(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -34,6 +37,19 @@ const command: Command = async (argv) => {
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return printHelp(HELP);
+  // Signals are taken from the first moment: a SIGTERM while the runtime is still starting (Kubernetes stops pods
+  // that are starting) must drain, not kill the process with the default handler.
+  let signalled: ((signal: string) => void) | undefined;
+  const stopSignal = new Promise<string>((resolve) => {
+    signalled = resolve;
+  });
+  const onSignal = (signal: string) => () => {
+    process.stdout.write(`\n${signal}: terminating agents...\n`);
+    signalled?.(signal);
+  };
+  // `on`, not `once`: a second signal during the drain must not kill the process with the default handler.
+  process.on('SIGTERM', onSignal('SIGTERM'));
+  process.on('SIGINT', onSignal('SIGINT'));
   const { startRuntime } = await import('../../app');
   const runtime = await startRuntime({
     configFile: values.config,
@@ -44,13 +60,30 @@ const command: Command = async (argv) => {
     apiMtlsPort: port('api-mtls-port', values['api-mtls-port']),
     agent: values.agent,
   });
-  const ready = await runtime.supervisor.waitFor(['ACTIVE', 'TERMINATED'], 30000);
+  process.on('SIGHUP', () => {
+    runtime.reload().then(
+      (changes) => process.stdout.write(`SIGHUP: configuration reloaded (${changes.length === 0 ? 'no level changed' : changes.join('; ')})\n`),
+      (err: Error & { code?: string }) => process.stdout.write(`SIGHUP: reload refused: ${err.code ?? 'GLM_ERR_INTERNAL'}: ${err.message}\n`),
+    );
+  });
+  const shutdown = (signal: string): Promise<number> =>
+    runtime.stop(signal).then(
+      () => {
+        const states = runtime.supervisor.agents().map((a) => `${a.id}=${a.state}`).join(' ');
+        process.stdout.write(`stopped: ${states}\n`);
+        return 0;
+      },
+      () => 1,
+    );
+  const early = await Promise.race([runtime.supervisor.waitFor(['ACTIVE', 'PAUSED', 'TERMINATED'], 30000).then((ready) => ({ ready })), stopSignal.then((signal) => ({ signal }))]);
+  if ('signal' in early) return shutdown(early.signal);
+  const ready = early.ready;
   const agents = runtime.supervisor.agents();
   process.stdout.write(
     [
       '',
       `Glimmer is running (${runtime.config.topology.deployment_model}, ${agents.length} agents${ready ? '' : ', some still starting'}).`,
-      ...agents.map((a) => `  ${a.id.padEnd(14)} ${a.kind.padEnd(10)} zone ${a.zone.padEnd(11)} ${a.state}${a.last_error ? `  (${a.last_error.code}: ${a.last_error.message})` : ''}`),
+      ...agents.map((a) => `  ${a.id.padEnd(14)} ${a.kind.padEnd(10)} zone ${a.zone.padEnd(11)} ${a.state}${a.last_error ? `  (${a.last_error.code}: ${a.last_error.message})` : ''}${a.holds ? `  (safety hold: ${a.holds.map((h) => `${h.by} ${h.codes.join(' ')}`).join(', ')})` : ''}`),
       '',
       `Operator console: ${runtime.consoleUrl}`,
       `Admin token file: ${runtime.stateDir}/admin-token`,
@@ -58,20 +91,6 @@ const command: Command = async (argv) => {
       '',
     ].join('\n'),
   );
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      process.stdout.write(`\n${signal}: terminating agents...\n`);
-      runtime.stop(signal).then(
-        () => {
-          const states = runtime.supervisor.agents().map((a) => `${a.id}=${a.state}`).join(' ');
-          process.stdout.write(`stopped: ${states}\n`);
-          resolve(0);
-        },
-        () => resolve(1),
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  return shutdown(await stopSignal);
 };
 export default command;

@@ -4,15 +4,17 @@
  * inspection of every ADU (inspector.ts), routing by unit id to upstream PLCs (upstream.ts).
  *
  * Connection-level defences: a malformed or oversize frame closes that connection only; a partial frame left
- * unfinished for `frameTimeoutMs` (slowloris) or a connection idle for `idleTimeoutMs` is closed; a client that does not
- * read its responses (more than `maxWriteBufferBytes` queued) is closed; at most `maxConnectionsPerListener` clients.
+ * unfinished for `frameTimeoutMs` (slowloris), a connection that sent no complete ADU within `firstFrameTimeoutMs`, or one
+ * idle for `idleTimeoutMs` is closed; a client that does not read its responses (more than `maxWriteBufferBytes` queued)
+ * is closed; at most `maxConnectionsPerListener` clients per zone and `maxConnectionsPerSource` per client address.
  */
 import net from 'node:net';
 import { GlimmerError, quote, type ErrorCode } from '../../errors';
 import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { adu as buildAdu, exceptionAdu, type DecodedRequest } from './frame';
-import { ClientSession, Inspector, type GatewayAuditSink, type InspectorLimits, type SessionHooks, type WriteDecisionFn } from './inspector';
+import { ClientSession, type GatewayAuditSink, Inspector, type InspectorLimits, type SessionHooks } from './inspector';
+import type { WriteDecider } from '../write-decision';
 import type { CompiledRules } from './rules';
 import { Upstream, type UpstreamOptions } from './upstream';
 
@@ -27,8 +29,15 @@ export interface RouteOptions extends Omit<UpstreamOptions, 'name'> {
 }
 
 export interface GatewayLimits extends InspectorLimits {
-  /** @default 256 */
+  /**
+   * Connections per zone listener. When it is full, the oldest connection that never sent a complete ADU is evicted
+   * to admit a new one; only when every connection has spoken is the new one refused. @default 256
+   */
   readonly maxConnectionsPerListener: number;
+  /** Connections per client address and listener, so one host cannot take a zone's port. @default 16 */
+  readonly maxConnectionsPerSource: number;
+  /** A connection that sent no complete ADU within this time is closed. @default 5000 */
+  readonly firstFrameTimeoutMs: number;
   /** A partial frame must complete within this time. @default 2000 */
   readonly frameTimeoutMs: number;
   /** A connection with no bytes for this long is closed. @default 300000 */
@@ -44,7 +53,7 @@ export interface GatewayOptions {
   readonly routes: readonly RouteOptions[];
   readonly rules: CompiledRules;
   /** Policy decision for every write that passed the static checks. @default denySafetyWrites */
-  readonly decide?: WriteDecisionFn;
+  readonly decide?: WriteDecider;
   readonly audit: GatewayAuditSink;
   readonly metrics?: Metrics;
   readonly logger?: Logger;
@@ -52,7 +61,7 @@ export interface GatewayOptions {
 }
 
 const DEFAULT_LIMITS: Omit<GatewayLimits, keyof InspectorLimits> = {
-  maxConnectionsPerListener: 256, frameTimeoutMs: 2000, idleTimeoutMs: 300_000, maxWriteBufferBytes: 256 * 1024, upstreamTimeoutMs: 1000,
+  maxConnectionsPerListener: 256, maxConnectionsPerSource: 16, firstFrameTimeoutMs: 5000, frameTimeoutMs: 2000, idleTimeoutMs: 300_000, maxWriteBufferBytes: 256 * 1024, upstreamTimeoutMs: 1000,
 };
 
 const CLOSE_REASON: Partial<Record<ErrorCode, string>> = {
@@ -97,8 +106,8 @@ export class ModbusGateway {
     const ports: Record<string, number> = {};
     for (const l of this.options.listeners) {
       const sockets = new Set<net.Socket>();
-      const server = net.createServer({ noDelay: true }, (socket) => this.accept(l.zone, socket, sockets));
-      server.maxConnections = this.limits.maxConnectionsPerListener;
+      // No server.maxConnections: it drops connections silently; admit() counts and audits every refusal.
+      const server = net.createServer({ noDelay: true }, (socket) => this.admit(l.zone, socket, sockets));
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => reject(new GlimmerError('GLM_ERR_MODBUS_CONFIG_INVALID', `cannot listen on ${l.host ?? '127.0.0.1'}:${l.port} for zone ${quote(l.zone)}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
         server.listen(l.port, l.host ?? '127.0.0.1', () => resolve());
@@ -123,9 +132,44 @@ export class ModbusGateway {
     return results.every(Boolean);
   }
 
-  private accept(zone: string, socket: net.Socket, sockets: Set<net.Socket>): void {
+  /** The connection budgets: per listener (evicting a connection that never spoke first) and per client address. */
+  private admit(zone: string, socket: net.Socket, sockets: Set<net.Socket>): void {
+    const peer = socket.remoteAddress ?? '';
+    const now = Date.now();
+    let fromPeer = 0;
+    for (const s of sockets) if (this.sessions.get(s)?.peer === peer) fromPeer++;
+    let refused: 'source_limit' | 'listener_full' | undefined;
+    if (fromPeer >= this.limits.maxConnectionsPerSource) refused = 'source_limit';
+    else if (sockets.size >= this.limits.maxConnectionsPerListener) {
+      let victim: net.Socket | undefined;
+      for (const s of sockets) {
+        const session = this.sessions.get(s);
+        if (session && !session.spoke && !session.closed) { victim = s; break; }
+      }
+      if (victim) {
+        const v = this.sessions.get(victim) as ClientSession;
+        v.closed = true;
+        this.metrics?.gatewayConnectionsRefused.inc({ zone, reason: 'evicted' });
+        this.inspector.connectionRefused(zone, v.peer, now);
+        victim.destroy();
+        sockets.delete(victim);
+        this.metrics?.gatewayConnections.dec({ zone });
+      } else refused = 'listener_full';
+    }
+    if (refused) {
+      this.metrics?.gatewayConnectionsRefused.inc({ zone, reason: refused });
+      this.inspector.connectionRefused(zone, peer, now);
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    this.accept(zone, socket, sockets, peer);
+  }
+
+  private accept(zone: string, socket: net.Socket, sockets: Set<net.Socket>, peer: string): void {
     const session = this.inspector.session(zone, Date.now());
     session.transport = socket;
+    session.peer = peer;
     this.sessions.set(socket, session);
     sockets.add(socket);
     this.metrics?.gatewayConnections.inc({ zone });
@@ -133,7 +177,8 @@ export class ModbusGateway {
     socket.on('data', (chunk: Buffer) => session.feed(chunk, Date.now(), this.hooks));
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      sockets.delete(socket);
+      // An evicted socket left the set (and the gauge) when it was evicted.
+      if (!sockets.delete(socket)) return;
       this.metrics?.gatewayConnections.dec({ zone });
       if (!session.closed) { session.closed = true; this.metrics?.gatewayConnectionsClosed.inc({ zone, reason: 'peer' }); }
     });
@@ -187,6 +232,7 @@ export class ModbusGateway {
         const session = this.sessionOf(socket);
         if (!session || session.closed) continue;
         if (session.hasPartialFrame() && now - session.partialSince > this.limits.frameTimeoutMs) session.fail(now, 'GLM_ERR_MODBUS_CLIENT_TIMEOUT', this.hooks);
+        else if (!session.spoke && now - session.openedAt > this.limits.firstFrameTimeoutMs) session.fail(now, 'GLM_ERR_MODBUS_CLIENT_TIMEOUT', this.hooks);
         else if (session.inflight === 0 && now - session.lastActivity > this.limits.idleTimeoutMs) session.fail(now, 'GLM_ERR_MODBUS_CLIENT_TIMEOUT', this.hooks);
       }
     }

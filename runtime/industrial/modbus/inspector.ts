@@ -1,8 +1,8 @@
 /**
  * The gateway's inspection pipeline, independent of sockets so the benchmark runs exactly this code:
  * framing (close on a bad header) -> rate limit (06) -> unit route (0A) -> zone function allow-list (01) ->
- * request decoding (03/02/01) -> address range (02) -> writable_from (01) -> value range (03) -> policy decision for
- * writes (01) -> forward. Every decision is one audit record (batched) and one count (flushed to prom-client in bulk).
+ * request decoding (03/02/01) -> address range (02) -> writable_from (01) -> value range (03) -> the write decision
+ * (write-decision.ts: policy, interlocks; 01) -> forward. Every decision is one audit record (batched) and one count (flushed to prom-client in bulk).
  */
 import type { ErrorCode } from '../../errors';
 import type { Metrics } from '../../observability/metrics';
@@ -10,6 +10,8 @@ import type { Logger } from '../../observability/logger';
 import type { AuditRecordInput } from '../../model/messages';
 import { checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, MAX_ADU_BYTES, newDecodedRequest, TABLE, TABLE_NAMES, writtenValue, type DecodedRequest } from './frame';
 import type { CompiledRules } from './rules';
+import type { PlantMapEntry } from '../../model/plant-map';
+import { denySafetyWrites, type WriteDecider, type WriteDecision } from '../write-decision';
 
 // Module-level copies: imported bindings are property reads on the module object in CommonJS (a getter each time
 // under tsx); the per-frame path reads these locals instead.
@@ -17,68 +19,13 @@ const check = checkFrame, lengthOf = frameLength, decode = decodeRequest, valueO
 const NEED_MORE = FRAME.NEED_MORE, OK = FRAME.OK, HOLDING = TABLE.HOLDING, MAX_ADU = MAX_ADU_BYTES;
 const EX_BUSY = EX.SERVER_DEVICE_BUSY, EX_PATH = EX.GATEWAY_PATH_UNAVAILABLE, EX_FUNCTION = EX.ILLEGAL_FUNCTION, EX_ADDRESS = EX.ILLEGAL_DATA_ADDRESS, EX_VALUE = EX.ILLEGAL_DATA_VALUE;
 
-/** What the policy decision point sees for one write request. */
-export interface WriteDecisionRequest {
-  readonly zone: string;
-  readonly connectionId: number;
-  readonly unitId: number;
-  readonly functionCode: number;
-  readonly table: 'coil' | 'holding';
-  readonly address: number;
-  readonly quantity: number;
-  /** Plant map ids of the written signals, in address order. */
-  readonly signals: readonly string[];
-  /** Raw values written (0/1 for coils, register words). */
-  readonly values: readonly number[];
-  /** True when any written signal is a safety signal. */
-  readonly safety: boolean;
-}
-export interface Decision {
-  readonly allow: boolean;
-  /** Free text for the log; never a label. */
-  readonly reason?: string;
-  /** What refused: the policy (default) or a safety interlock (metric reason label). */
-  readonly by?: 'policy' | 'interlock';
-}
-export type WriteDecisionFn = (request: WriteDecisionRequest) => Decision;
-
-/** Default: writes that passed the static checks are allowed, safety writes are denied (plug a policy decision point). */
-export const denySafetyWrites: WriteDecisionFn = (r) => (r.safety ? { allow: false, reason: 'no policy decision point configured' } : { allow: true });
-
-/** Fail-safe direction only: a safety write is allowed when it trips the emergency stop (sets the coil to 1); every
- *  other safety write (reset, bypass, trip setpoints) is denied. The embedded default without a policy decision point. */
-export const failSafeWrites: WriteDecisionFn = (r) => {
-  if (!r.safety) return { allow: true };
-  const ok = r.table === 'coil' && r.signals.every((s, i) => s === 'safety_1.emergency_stop' && r.values[i] === 1);
-  return ok ? { allow: true } : { allow: false, reason: 'only tripping the emergency stop is allowed without a policy decision point' };
-};
-
-/** The write only trips the emergency stop (moves towards the safe state): no interlock ever blocks it. */
-export function tripsEmergencyStop(r: Pick<WriteDecisionRequest, 'table' | 'signals' | 'values'>): boolean {
-  return r.table === 'coil' && r.signals.length > 0 && r.signals.every((s, i) => s === 'safety_1.emergency_stop' && r.values[i] === 1);
-}
-
-/**
- * Safety interlocks around a policy decision (the policy decides who may write what; the interlocks decide whether
- * now is safe): while `tripped()` reports an active trip, writes that move away from the safe state are refused
- * (`by: 'interlock'`): resetting the emergency stop (0), enabling the interlock bypass (1), changing a trip setpoint.
- * Tripping the emergency stop is never blocked by an interlock.
- */
-export function withSafetyInterlocks(decide: WriteDecisionFn, tripped: () => boolean): WriteDecisionFn {
-  return (r) => {
-    const d = decide(r);
-    if (!d.allow || !r.safety) return d;
-    if (tripsEmergencyStop(r) || !tripped()) return d;
-    return { allow: false, reason: 'a safety interlock is tripped: only the emergency stop may be written', by: 'interlock' };
-  };
-}
-
 /** Verdicts: [decision, reason] pairs; the reason is the bounded metric label of glimmer_gateway_decisions_total. */
 export const VERDICTS = [
   ['allow', 'zone'], ['allow', 'policy'], ['deny', 'function'], ['deny', 'address'], ['deny', 'sanity'], ['deny', 'zone'],
   ['deny', 'policy'], ['deny', 'interlock'], ['deny', 'rate_limit'], ['deny', 'route'], ['deny', 'malformed'], ['deny', 'upstream'], ['deny', 'slow_client'],
+  ['deny', 'connection'],
 ] as const;
-const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12;
+const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12, V_CONNECTION = 13;
 export const FUNCTION_NAMES = ['other', 'read_coils', 'read_discrete_inputs', 'read_holding_registers', 'read_input_registers', 'write_single_coil', 'write_single_register', 'write_multiple_coils', 'write_multiple_registers'] as const;
 const FUNCTION_INDEX = new Uint8Array(256);
 [1, 2, 3, 4, 5, 6].forEach((fc) => { FUNCTION_INDEX[fc] = fc; });
@@ -90,6 +37,8 @@ export interface GatewayAuditRecord extends AuditRecordInput {
   readonly time_ms: number;
   readonly zone: string;
   readonly connection: number;
+  /** The client's address (the audit governor's source). */
+  readonly peer: string;
   readonly transaction: number;
   readonly unit: number;
   readonly function_code: number;
@@ -159,7 +108,7 @@ export class AuditBatcher {
 export class Inspector {
   readonly rules: CompiledRules;
   readonly limits: InspectorLimits;
-  private readonly decide: WriteDecisionFn;
+  private readonly decide: WriteDecider;
   readonly audit: AuditBatcher;
   private readonly metrics: Metrics | undefined;
   /** Decision counts per target zone x function x verdict, flushed to prom-client with each audit batch. */
@@ -170,7 +119,7 @@ export class Inspector {
   private readonly req = newDecodedRequest();
   private nextConnectionId = 1;
 
-  constructor(options: { rules: CompiledRules; decide?: WriteDecisionFn; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits> }) {
+  constructor(options: { rules: CompiledRules; decide?: WriteDecider; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits> }) {
     this.rules = options.rules;
     this.limits = { ...DEFAULT_INSPECTOR_LIMITS, ...options.limits };
     this.decide = options.decide ?? denySafetyWrites;
@@ -213,7 +162,7 @@ export class Inspector {
     this.counts[(tz * FUNCTION_NAMES.length + (FUNCTION_INDEX[functionCode] as number)) * VERDICTS.length + verdict]! += 1;
     const [decision, reason] = VERDICTS[verdict] as (typeof VERDICTS)[number];
     this.audit.push({
-      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, transaction: transactionId,
+      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, peer: s.peer, transaction: transactionId,
       unit: unitId, function_code: functionCode, address, quantity, decision, reason, exception, code, safety,
     });
   }
@@ -265,11 +214,12 @@ export class Inspector {
           if (v < (unit.rawMin[a] as number) || v > (unit.rawMax[a] as number)) return this.refuse(s, hooks, req, now, V_SANITY, EX_VALUE, 'GLM_ERR_MODBUS_VALUE_INVALID', safety);
         }
       }
-      const signals: string[] = new Array(req.quantity);
+      // Every written address is writable from this zone, so it has a map entry: the decision gets the entries.
+      const signals: PlantMapEntry[] = new Array(req.quantity);
       const values: number[] = new Array(req.quantity);
-      const entries = unit.entries[t] as readonly ({ id: string } | undefined)[];
-      for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i]?.id ?? ''; values[i] = valueOf(buf, req, i); }
-      let decision: Decision;
+      const entries = unit.entries[t] as readonly (PlantMapEntry | undefined)[];
+      for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i] as PlantMapEntry; values[i] = valueOf(buf, req, i); }
+      let decision: WriteDecision;
       try {
         decision = this.decide({ zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety });
       } catch {
@@ -295,6 +245,15 @@ export class Inspector {
     hooks.reply(s, exceptionFor(req.transactionId, req.unitId, req.functionCode, exception));
   }
 
+  /** A connection refused or evicted by the connection budgets (no session inspected it): audited, aggregated per source. */
+  connectionRefused(zone: string, peer: string, now: number): void {
+    this.counts[((this.targetZones.length - 1) * FUNCTION_NAMES.length) * VERDICTS.length + V_CONNECTION]! += 1;
+    this.audit.push({
+      type: 'modbus.decision', time_ms: now, zone, connection: 0, peer, transaction: 0, unit: 0, function_code: 0, address: 0, quantity: 0,
+      decision: 'deny', reason: 'connection', exception: 0, code: 'GLM_ERR_MODBUS_CONNECTION_LIMIT', safety: false,
+    });
+  }
+
   closeFor(s: ClientSession, now: number, code: ErrorCode): void {
     const verdict = code === 'GLM_ERR_MODBUS_FRAME_MALFORMED' || code === 'GLM_ERR_MODBUS_FRAME_OVERSIZE' ? V_MALFORMED : V_SLOW;
     this.record(s, now, 0, 0, 0, 0, 0, verdict, 0, code, false);
@@ -317,8 +276,15 @@ export class ClientSession {
   corked = false;
   /** Free slot for the transport (the socket, in the gateway). */
   transport: unknown;
+  /** The client's address, set by the transport. */
+  peer = '';
+  /** True once a complete ADU arrived (connections that never send one get the shorter first-frame timeout). */
+  spoke = false;
+
+  readonly openedAt: number;
 
   constructor(readonly inspector: Inspector, readonly zone: number, readonly id: number, now: number) {
+    this.openedAt = now;
     this.tokens = inspector.limits.burst;
     this.refilledAt = now;
     this.lastActivity = now;
@@ -349,6 +315,7 @@ export class ClientSession {
         return;
       }
       const len = lengthOf(buf, off);
+      this.spoke = true;
       this.inspector.inspect(this, hooks, buf, off, len, now);
       if (this.closed) return;
       off += len;

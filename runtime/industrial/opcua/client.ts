@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readCertificate } from '../../config/plant';
 import type { ExternalPlant, RuntimeConfig } from '../../config/types';
-import { certificateDer, certificateManager, identityFor, loadOpcua, trustPeer, userPassword } from './pki';
+import type { OpcuaNetwork } from './network';
+import { certificateDer, certificateManager, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, trustPeer, userPassword } from './pki';
 import { checkClientSecurity, type OpcuaSecurity } from './security';
 
 export interface PlantOpcuaClientOptions {
@@ -49,10 +50,12 @@ export interface PlantOpcuaClient {
 }
 
 /** Explicit trust provisioning: the plant server trusts this client's certificate and the client the server's. */
-export async function provisionOpcuaTrust(stateDir: string, clientName: string): Promise<void> {
+export async function provisionOpcuaTrust(stateDir: string, clientName: string, network?: OpcuaNetwork): Promise<void> {
   const server = identityFor(stateDir, 'plant-server');
   const client = identityFor(stateDir, clientName);
   const serverCm = await certificateManager(server);
+  // The server certificate the client will trust is the one the server will present (reissued for new names first).
+  if (network) await ensureOwnCertificate(server, serverCm, network);
   const clientCm = await certificateManager(client);
   await trustPeer(serverCm, client);
   await trustPeer(clientCm, server);
@@ -97,6 +100,7 @@ export function externalOpcuaSession(config: RuntimeConfig, agentName: string): 
 export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promise<PlantOpcuaClient> {
   const requested = options.requested ?? { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' };
   checkClientSecurity(options.security, { mode: requested.mode, policy: requested.policy, anonymous: false });
+  if (options.logger) routeLibraryLogs(options.logger);
   const o = loadOpcua();
   const id = identityFor(options.stateDir, options.name);
   const cm = await certificateManager(id);

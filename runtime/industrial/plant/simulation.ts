@@ -265,13 +265,23 @@ export class PlantSimulation {
   // ---- faults ----------------------------------------------------------------------------------------------------
 
   injectFault(assetId: string, fault: FaultKind): void {
+    this.checkFault(assetId, fault);
+    const set = this.faults.get(assetId as AssetId) ?? new Set<FaultKind>();
+    set.add(fault);
+    this.faults.set(assetId as AssetId, set);
+  }
+
+  /** Throws what injectFault would throw, changing nothing (the API audits an injection before applying it). */
+  checkFault(assetId: string, fault: FaultKind): void {
     const kind = this.kindOf(assetId);
     if (!(FAULTS_BY_KIND[kind] as readonly string[]).includes(fault)) {
       throw new GlimmerError('GLM_ERR_PLANT_FAULT_INVALID', `fault ${quote(fault)} does not apply to ${kind} ${quote(assetId)}; allowed: ${FAULTS_BY_KIND[kind].join(', ') || 'none'}`);
     }
-    const set = this.faults.get(assetId as AssetId) ?? new Set<FaultKind>();
-    set.add(fault);
-    this.faults.set(assetId as AssetId, set);
+  }
+
+  /** Throws GLM_ERR_PLANT_ASSET_UNKNOWN for an asset the plant does not have. */
+  checkAssetId(assetId: string): void {
+    this.checkAsset(assetId);
   }
 
   /** Clears the faults of one asset, or of every asset. Bearing wear is repaired (severity back to 0). */

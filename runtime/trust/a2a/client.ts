@@ -11,16 +11,20 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@a2a-js/sdk/client';
 import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../audit';
-import { createMtlsClient, type MtlsClient } from '../mtls';
+import type { AuditSink } from '../../model/messages';
+import type { TrustAuditRecord } from '../audit';
+import { createMtlsClient, type MtlsClient, type MtlsOptions } from '../mtls';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
 import { MAX_BUFFERED_BYTES, mtlsFetch } from './fetch';
 
 export interface A2aClientOptions {
   readonly identity: IdentitySource;
-  readonly audit: AuditSink;
+  readonly audit: AuditSink<TrustAuditRecord>;
   readonly revocation?: RevocationList;
+  /** Post-quantum TLS mode and handshake callback of the link (MtlsOptions). */
+  readonly pqMode?: MtlsOptions['pqMode'];
+  readonly onHandshake?: MtlsOptions['onHandshake'];
 }
 
 export interface A2aResult {
@@ -51,7 +55,7 @@ export function createA2aClient(options: A2aClientOptions): A2aClient {
     connect: async (baseUrl, expect) => {
       const sdkClient = require('@a2a-js/sdk/client') as typeof import('@a2a-js/sdk/client');
       const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
-      const mtls = createMtlsClient({ source: options.identity, revocation: options.revocation, audit: options.audit, expectServer: expect });
+      const mtls = createMtlsClient({ source: options.identity, revocation: options.revocation, audit: options.audit, expectServer: expect, pqMode: options.pqMode, onHandshake: options.onHandshake });
       transports.push(mtls);
       const fetchImpl = mtlsFetch(mtls);
       const factory = new sdkClient.ClientFactory({

@@ -89,7 +89,7 @@ export class BufferedResponse {
   }
 
   async blob(): Promise<Blob> {
-    return new Blob([this.#take()], { type: this.headers.get('content-type') ?? '' });
+    return new Blob([new Uint8Array(this.#take())], { type: this.headers.get('content-type') ?? '' });
   }
 
   async formData(): Promise<never> {

@@ -18,8 +18,9 @@ import type { AddressInfo } from 'node:net';
 import type { AgentCard, Message, Part, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { A2ARequestHandler, AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../audit';
-import { createMtlsHttpServer, peerIdentity, type MtlsServer } from '../mtls';
+import type { AuditSink } from '../../model/messages';
+import type { TrustAuditRecord } from '../audit';
+import { createMtlsHttpServer, peerIdentity, type MtlsOptions, type MtlsServer } from '../mtls';
 import type { PolicyDecisionPoint } from '../policy/pdp';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
@@ -53,11 +54,14 @@ export interface A2aReply {
 export interface A2aServerOptions {
   readonly identity: IdentitySource;
   readonly pdp: PolicyDecisionPoint;
-  readonly audit: AuditSink;
+  readonly audit: AuditSink<TrustAuditRecord>;
   readonly revocation?: RevocationList;
   readonly name: string;
   readonly description: string;
   readonly skills: readonly A2aSkill[];
+  /** Post-quantum TLS mode and handshake callback of the link (MtlsOptions). */
+  readonly pqMode?: MtlsOptions['pqMode'];
+  readonly onHandshake?: MtlsOptions['onHandshake'];
   /** Finished tasks kept for GetTask/ListTasks (oldest evicted first). @default 10000 */
   readonly maxTasks?: number;
 }
@@ -196,43 +200,55 @@ function oneShotRequest(sdk: typeof import('@a2a-js/sdk'), params: Record<string
   }
 }
 
-export function createA2aServer(options: A2aServerOptions): A2aServer {
-  const sdkServer = require('@a2a-js/sdk/server') as typeof import('@a2a-js/sdk/server');
-  const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
-  const sdkErrors = require('@a2a-js/sdk/errors') as typeof import('@a2a-js/sdk/errors');
+type Sdk = typeof import('@a2a-js/sdk');
+type SdkServer = typeof import('@a2a-js/sdk/server');
+type SdkErrors = typeof import('@a2a-js/sdk/errors');
 
-  const self = options.identity.current.spiffeId;
-  const resource = { type: 'Agent', id: self } as const;
+/** The Agent Card and its served form (what the SDK's agentCardHandler sends: the JSON, a weak ETag, an hour's caching). */
+class ServedCard {
+  readonly card: AgentCard;
+  #body = '';
+  #etag = '';
+
+  constructor(options: A2aServerOptions, sdk: Sdk) {
+    this.card = {
+      name: options.name,
+      description: options.description,
+      supportedInterfaces: [{ url: A2A_JSONRPC_PATH, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: sdk.A2A_PROTOCOL_VERSION }],
+      provider: { organization: 'Glimmer', url: 'https://glimmer.local' },
+      version: '1.0.0',
+      capabilities: { streaming: false, pushNotifications: false, extensions: [], extendedAgentCard: false },
+      securitySchemes: { mtls: { scheme: { $case: 'mtlsSecurityScheme', value: { description: `X.509-SVID of trust domain ${options.identity.trustDomain}; policy-checked per call` } } } },
+      securityRequirements: [{ schemes: { mtls: { list: [] } } }],
+      defaultInputModes: ['text/plain', 'application/json'],
+      defaultOutputModes: ['text/plain', 'application/json'],
+      skills: options.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: [], examples: [], inputModes: [], outputModes: [], securityRequirements: [] })),
+      signatures: [],
+    };
+    this.setUrl('');
+  }
+
+  /** The endpoint's base URL, known once listening; the card names it. */
+  setUrl(base: string): void {
+    (this.card.supportedInterfaces[0] as { url: string }).url = `${base}${A2A_JSONRPC_PATH}`;
+    this.#body = JSON.stringify(this.card);
+    this.#etag = `W/"${createHash('sha256').update(this.#body).digest('hex').slice(0, 16)}"`;
+  }
+
+  /** GET or HEAD of the card: 304 when the caller's ETag matches. */
+  answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const cache = { etag: this.#etag, 'cache-control': 'public, max-age=3600' };
+    if (header(req, 'if-none-match')?.split(',').some((t) => t.trim() === this.#etag)) {
+      res.writeHead(304, cache);
+      res.end();
+    } else send(res, 200, this.#body, cache);
+  }
+}
+
+/** Runs the skill a message names and returns its finished task (completed, failed or rejected). */
+function skillRunner(options: A2aServerOptions, sdk: Sdk): RunTask {
   const skills = new Map(options.skills.map((s) => [s.id, s]));
-  let url = '';
-
-  const card: AgentCard = {
-    name: options.name,
-    description: options.description,
-    supportedInterfaces: [{ url: A2A_JSONRPC_PATH, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: sdk.A2A_PROTOCOL_VERSION }],
-    provider: { organization: 'Glimmer', url: 'https://glimmer.local' },
-    version: '1.0.0',
-    capabilities: { streaming: false, pushNotifications: false, extensions: [], extendedAgentCard: false },
-    securitySchemes: { mtls: { scheme: { $case: 'mtlsSecurityScheme', value: { description: `X.509-SVID of trust domain ${options.identity.trustDomain}; policy-checked per call` } } } },
-    securityRequirements: [{ schemes: { mtls: { list: [] } } }],
-    defaultInputModes: ['text/plain', 'application/json'],
-    defaultOutputModes: ['text/plain', 'application/json'],
-    skills: options.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: [], examples: [], inputModes: [], outputModes: [], securityRequirements: [] })),
-    signatures: [],
-  };
-  /** The card as served (what the SDK's agentCardHandler sends: the card JSON, a weak ETag, an hour of caching). */
-  let cardBody = '';
-  let cardEtag = '';
-  const setUrl = (base: string): void => {
-    url = base;
-    (card.supportedInterfaces[0] as { url: string }).url = `${base}${A2A_JSONRPC_PATH}`;
-    cardBody = JSON.stringify(card);
-    cardEtag = `W/"${createHash('sha256').update(cardBody).digest('hex').slice(0, 16)}"`;
-  };
-  setUrl('');
-
-  /** Runs the skill a message names and returns its finished task (completed, failed or rejected). */
-  const runTask: RunTask = async (message, taskId, contextId, user) => {
+  return async (message, taskId, contextId, user) => {
     const caller = users.get(user as object);
     const skillId = typeof message.metadata?.skill === 'string' ? message.metadata.skill : options.skills[0]?.id ?? '';
     const skill = skills.get(skillId);
@@ -257,7 +273,13 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       return finish(sdk.TaskState.TASK_STATE_FAILED, [], err instanceof GlimmerError ? `${err.code}: ${err.message}` : 'the skill failed');
     }
   };
+}
 
+type JsonRpcEndpoint = (req: http.IncomingMessage, res: http.ServerResponse, caller: SvidIdentity, body: unknown) => Promise<void>;
+
+/** One JSON-RPC request, as the SDK's express jsonRpcHandler answers it (tasks through the SDK's request handler). */
+function jsonRpcEndpoint(deps: { sdk: Sdk; sdkServer: SdkServer; sdkErrors: SdkErrors; card: AgentCard; runTask: RunTask; maxTasks: number }): JsonRpcEndpoint {
+  const { sdk, sdkServer, sdkErrors, card, runTask } = deps;
   const executor: AgentExecutor = {
     execute: async (ctx: RequestContext, bus: ExecutionEventBus) => {
       bus.publish(sdkServer.AgentEvent.task(await runTask(ctx.userMessage, ctx.taskId, ctx.contextId, ctx.context.user)));
@@ -265,8 +287,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     },
     cancelTask: async () => undefined,
   };
-
-  const store = new BoundedTaskStore(options.maxTasks ?? 10_000);
+  const store = new BoundedTaskStore(deps.maxTasks);
   const runOneShot: RunOneShot = async (params, context) => {
     const m = params.message as Message;
     const contextId = m.contextId || randomUUID();
@@ -276,10 +297,9 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
   };
   const handler = new (requestHandlerClass())(card, store, executor, runOneShot);
   const transport = new sdkServer.JsonRpcTransportHandler(handler);
-  const rpcError = (id: unknown, err: unknown) => ({ jsonrpc: '2.0', id: id ?? null, error: sdkServer.JsonRpcTransportHandler.mapToJSONRPCError(err) });
+  const rpcError = (id: unknown, err: unknown) => rpcErrorOf(sdkServer, id, err);
 
-  /** One JSON-RPC request, as the SDK's express jsonRpcHandler answers it. */
-  const jsonRpc = async (req: http.IncomingMessage, res: http.ServerResponse, caller: SvidIdentity, body: unknown): Promise<void> => {
+  return async (req, res, caller, body) => {
     const id = (body as { id?: unknown } | undefined)?.id;
     try {
       const user = { isAuthenticated: true, userName: caller.spiffeId };
@@ -332,6 +352,36 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       else if (!res.writableEnded) res.end();
     }
   };
+}
+
+function rpcErrorOf(sdkServer: SdkServer, id: unknown, err: unknown) {
+  return { jsonrpc: '2.0', id: id ?? null, error: sdkServer.JsonRpcTransportHandler.mapToJSONRPCError(err) };
+}
+
+/** A POST's JSON body: parsed only with a JSON content type, as express.json() does; 'closed' if the peer left. */
+async function readRpcBody(req: http.IncomingMessage): Promise<{ body: unknown; malformed?: 'parse' | 'content-type' } | 'closed' | 'too-large'> {
+  const raw = await readBody(req, A2A_MAX_BODY_BYTES);
+  if (raw === 'closed' || raw === 'too-large') return raw;
+  const type = header(req, 'content-type');
+  if (type !== undefined && (type.split(';', 1)[0] as string).trim().toLowerCase() !== JSON_TYPE) return { body: undefined, malformed: 'content-type' };
+  if (type === undefined || raw.length === 0) return { body: undefined };
+  try {
+    return { body: JSON.parse(raw.toString('utf8')) };
+  } catch {
+    return { body: undefined, malformed: 'parse' };
+  }
+}
+
+export function createA2aServer(options: A2aServerOptions): A2aServer {
+  const sdkServer = require('@a2a-js/sdk/server') as SdkServer;
+  const sdk = require('@a2a-js/sdk') as Sdk;
+  const sdkErrors = require('@a2a-js/sdk/errors') as SdkErrors;
+
+  const self = options.identity.current.spiffeId;
+  const resource = { type: 'Agent', id: self } as const;
+  let url = '';
+  const served = new ServedCard(options, sdk);
+  const jsonRpc = jsonRpcEndpoint({ sdk, sdkServer, sdkErrors, card: served.card, runTask: skillRunner(options, sdk), maxTasks: options.maxTasks ?? 10_000 });
 
   const onRequest = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const caller = peerIdentity(req);
@@ -340,28 +390,19 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       return;
     }
     const path = (req.url ?? '/').split('?', 1)[0] as string;
-    // Body: JSON-RPC POSTs only; a body without a content type is not parsed (as express.json() does).
-    let body: unknown;
-    let malformed: 'parse' | 'content-type' | undefined;
     const post = req.method === 'POST';
+    let read: { body: unknown; malformed?: 'parse' | 'content-type' } = { body: undefined };
     if (post) {
-      const raw = await readBody(req, A2A_MAX_BODY_BYTES);
-      if (raw === 'closed') return;
-      if (raw === 'too-large') {
+      const r = await readRpcBody(req);
+      if (r === 'closed') return;
+      if (r === 'too-large') {
         res.shouldKeepAlive = false;
         sendError(res, new GlimmerError('GLM_ERR_API_BODY_TOO_LARGE', `the request body exceeds ${A2A_MAX_BODY_BYTES} bytes`));
         return;
       }
-      const type = header(req, 'content-type');
-      if (type !== undefined && (type.split(';', 1)[0] as string).trim().toLowerCase() !== JSON_TYPE) malformed = 'content-type';
-      else if (type !== undefined && raw.length > 0) {
-        try {
-          body = JSON.parse(raw.toString('utf8'));
-        } catch {
-          malformed = 'parse';
-        }
-      }
+      read = r;
     }
+    const { body, malformed } = read;
     const decision = options.pdp.authorize(caller.spiffeId, 'call', resource, { protocol: 'a2a', skill: req.method === 'GET' ? 'agent-card' : skillOf(body) });
     if (!decision.allow) {
       sendError(res, new GlimmerError('GLM_ERR_POLICY_DENIED', `call to ${self} denied: ${decision.reasons.join(', ')}`));
@@ -369,18 +410,14 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
     if (path === A2A_JSONRPC_PATH && post) {
       if (malformed === 'content-type') {
-        send(res, 200, JSON.stringify(rpcError(null, new sdkErrors.ContentTypeNotSupportedError(`Unsupported Content-Type ${quote(header(req, 'content-type'))}; expected application/json.`))));
+        send(res, 200, JSON.stringify(rpcErrorOf(sdkServer, null, new sdkErrors.ContentTypeNotSupportedError(`Unsupported Content-Type ${quote(header(req, 'content-type'))}; expected application/json.`))));
       } else if (malformed === 'parse') {
         send(res, 200, JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: sdkErrors.A2A_ERROR_CODE.PARSE_ERROR, message: 'Invalid JSON payload.' } }));
       } else {
         await jsonRpc(req, res, caller, body);
       }
     } else if (path === `/${sdk.AGENT_CARD_PATH}` && (req.method === 'GET' || req.method === 'HEAD')) {
-      const cache = { etag: cardEtag, 'cache-control': 'public, max-age=3600' };
-      if (header(req, 'if-none-match')?.split(',').some((t) => t.trim() === cardEtag)) {
-        res.writeHead(304, cache);
-        res.end();
-      } else send(res, 200, cardBody, cache);
+      served.answer(req, res);
     } else if (path === A2A_JSONRPC_PATH || path === `/${sdk.AGENT_CARD_PATH}`) {
       sendError(res, new GlimmerError('GLM_ERR_API_METHOD_NOT_ALLOWED', `${quote(req.method)} is not allowed on ${path}`));
     } else {
@@ -388,7 +425,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     }
   };
 
-  const mtls = createMtlsHttpServer({ source: options.identity, revocation: options.revocation, audit: options.audit }, (req, res) => {
+  const mtls = createMtlsHttpServer({ source: options.identity, revocation: options.revocation, audit: options.audit, pqMode: options.pqMode, onHandshake: options.onHandshake }, (req, res) => {
     onRequest(req, res).catch(() => {
       if (!res.headersSent) sendError(res, new GlimmerError('GLM_ERR_INTERNAL', 'the A2A request failed'));
       else res.destroy();
@@ -401,7 +438,8 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     },
     listen: async (port = 0, host = '127.0.0.1') => {
       const addr = await mtls.listen(port, host);
-      setUrl(`https://${host}:${addr.port}`);
+      url = `https://${host}:${addr.port}`;
+      served.setUrl(url);
       return addr;
     },
     close: () => mtls.close(),

@@ -3,8 +3,8 @@
  * SPIFFE ID, or the admin bearer token, which stands for operator `admin`); the decision is audited by the PDP.
  */
 import { GlimmerError, quote } from '../../errors';
-import { ADMIN_OPERATOR } from './model';
-import type { Decision, PolicyAction, PolicyDecisionPoint, PolicyResource } from './pdp';
+import { ADMIN_OPERATOR } from './principals';
+import type { PolicyDecision, PolicyAction, PolicyDecisionPoint, PolicyResource } from './pdp';
 
 /** The API's principal shape (runtime/api/router.ts Principal fits). */
 export interface ApiPrincipal {
@@ -12,7 +12,7 @@ export interface ApiPrincipal {
   readonly kind: string;
 }
 
-export type ApiAuthorize = (principal: ApiPrincipal | string, action: PolicyAction, resource: PolicyResource) => Decision;
+export type ApiAuthorize = (principal: ApiPrincipal | string, action: PolicyAction, resource: PolicyResource) => PolicyDecision;
 
 export function createApiAuthorizer(pdp: PolicyDecisionPoint): ApiAuthorize {
   return (principal, action, resource) => {
@@ -23,7 +23,7 @@ export function createApiAuthorizer(pdp: PolicyDecisionPoint): ApiAuthorize {
 }
 
 /** Throws GLM_ERR_API_FORBIDDEN (403) naming the deciding policies when the decision is a deny. */
-export function assertAllowed(decision: Decision, what: string): void {
+export function assertAllowed(decision: PolicyDecision, what: string): void {
   if (!decision.allow) {
     throw new GlimmerError('GLM_ERR_API_FORBIDDEN', `${what} denied by policy: ${quote(decision.reasons.join(', '))}`, { details: { reasons: decision.reasons } });
   }

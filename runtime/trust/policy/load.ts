@@ -6,6 +6,7 @@
  */
 import { REPO_ROOT } from '../../config/load';
 import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GlimmerError, quote } from '../../errors';
@@ -46,7 +47,19 @@ function invalid(message: string, details: Record<string, unknown> = {}): Glimme
   return new GlimmerError('GLM_ERR_POLICY_INVALID', message, { details });
 }
 
-export async function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): Promise<LoadedPolicySet> {
+export interface LoadOptions {
+  /**
+   * A directory (in the state dir) holding one empty file per policy set that passed Cedar's strict validation, named
+   * by the SHA-256 of the Cedar version, the schema and the parsed policies. A set found there is not validated again:
+   * validation costs most of an Industrial or Cognitive Agent's start, and every agent re-validates the set its
+   * supervisor validated already. The policies enforced are always the ones parsed from the files (which measured
+   * boot checks); a planted marker can only skip the schema check of a set, never change what is enforced.
+   * @default - validate on every load
+   */
+  readonly validatedDir?: string;
+}
+
+export async function loadPolicySet(dir: string = DEFAULT_POLICY_DIR, options: LoadOptions = {}): Promise<LoadedPolicySet> {
   let names: string[];
   let schema: string;
   try {
@@ -56,18 +69,21 @@ export async function loadPolicySet(dir: string = DEFAULT_POLICY_DIR): Promise<L
     throw new GlimmerError('GLM_ERR_POLICY_INVALID', `policy directory ${quote(dir)} or its ${SCHEMA_FILE} cannot be read`, { cause: err });
   }
   const files = await Promise.all(names.map(async (name) => ({ name, text: await readFile(path.join(dir, name), 'utf8') })));
-  return compilePolicySet(dir, schema, files);
+  return compilePolicySet(dir, schema, files, options);
 }
 
 /** Validates a schema and policy files given as text (what loadPolicySet does after reading the directory). */
-export function compilePolicySet(dir: string, schema: string, files: readonly { name: string; text: string }[]): LoadedPolicySet {
+export function compilePolicySet(dir: string, schema: string, files: readonly { name: string; text: string }[], options: LoadOptions = {}): LoadedPolicySet {
   const c = cedar();
-  const schemaCheck = c.checkParseSchema(schema);
-  if (schemaCheck.type === 'failure') {
+  // validate() below parses the schema too; checkParseSchema runs only to locate a schema error (it costs about a
+  // third of an agent's policy load, which every Industrial and Cognitive Agent start pays).
+  const schemaError = (): GlimmerError | undefined => {
+    const schemaCheck = c.checkParseSchema(schema);
+    if (schemaCheck.type !== 'failure') return undefined;
     const at = schemaCheck.errors[0]?.sourceLocations?.[0];
     const where = at ? `${SCHEMA_FILE}:${lineOf(schema, at.start)}` : SCHEMA_FILE;
-    throw invalid(`${where}: the schema does not parse: ${describe(schemaCheck.errors)}`, { file: SCHEMA_FILE });
-  }
+    return invalid(`${where}: the schema does not parse: ${describe(schemaCheck.errors)}`, { file: SCHEMA_FILE });
+  };
   if (files.length === 0) throw invalid(`policy directory ${quote(dir)} holds no .cedar file: nothing would ever be allowed`);
 
   const policies: Record<string, string> = {};
@@ -82,8 +98,13 @@ export function compilePolicySet(dir: string, schema: string, files: readonly { 
     let searchFrom = 0;
     for (const policy of parts.policies) {
       // policySetTextToParts re-prints each policy; find its line through its first distinctive token in the file.
-      const json = c.policyToJson(policy);
-      const id = json.type === 'success' ? json.json.annotations?.id : undefined;
+      // The re-print puts annotations first, one per line: read @id there, and ask Cedar's JSON form only otherwise.
+      const printed = /^\s*@id\("([a-z0-9][a-z0-9-]{0,80})"\)\s*$/m.exec(policy.slice(0, policy.search(/\b(permit|forbid)\s*\(/) >>> 0));
+      let id: string | undefined = printed?.[1];
+      if (id === undefined) {
+        const json = c.policyToJson(policy);
+        id = json.type === 'success' ? json.json.annotations?.id : undefined;
+      }
       const marker = id === undefined ? -1 : text.indexOf(`"${id}"`, searchFrom);
       const line = marker >= 0 ? lineOf(text, marker) : lineOf(text, searchFrom);
       if (marker >= 0) searchFrom = marker + 1;
@@ -97,8 +118,14 @@ export function compilePolicySet(dir: string, schema: string, files: readonly { 
     }
   }
 
+  const hash = createHash('sha256').update(schema);
+  for (const id of Object.keys(policies).sort()) hash.update(`\0${id}\0${policies[id] as string}`);
+  const digest = hash.digest('hex');
+  const marker = options.validatedDir === undefined ? undefined : path.join(options.validatedDir, `${createHash('sha256').update(`${c.getCedarVersion()}\0${digest}`).digest('hex')}`);
+  if (marker !== undefined && existsSync(marker)) return { dir, schema, policies, sources, digest };
+
   const result = c.validate({ schema, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
-  if (result.type === 'failure') throw invalid(`the policy set does not validate: ${describe(result.errors)}`);
+  if (result.type === 'failure') throw schemaError() ?? invalid(`the policy set does not validate: ${describe(result.errors)}`);
   // Warnings refuse too: they flag policies that can never apply (a scope the schema rules out) or confusable text.
   const problems = [...result.validationErrors, ...result.validationWarnings];
   const first = problems[0];
@@ -113,7 +140,11 @@ export function compilePolicySet(dir: string, schema: string, files: readonly { 
       (problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''), { file: src?.file, line, id: first.policyId });
   }
 
-  const hash = createHash('sha256').update(schema);
-  for (const id of Object.keys(policies).sort()) hash.update(`\0${id}\0${policies[id] as string}`);
-  return { dir, schema, policies, sources, digest: hash.digest('hex') };
+  if (marker !== undefined) {
+    try {
+      mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
+      writeFileSync(marker, '', { mode: 0o600 });
+    } catch { /* a read-only cache only costs the next load a validation */ }
+  }
+  return { dir, schema, policies, sources, digest };
 }

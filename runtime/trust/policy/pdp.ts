@@ -19,10 +19,11 @@
  * bounded (oldest entry evicted first); cached decisions are frozen. A cached decision is audited like a fresh one.
  */
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../audit';
+import type { AuditSink } from '../../model/messages';
+import type { TrustAuditRecord } from '../audit';
 import { cedar, type EntityJson } from './cedar';
 import { loadPolicySet, type LoadedPolicySet } from './load';
-import { PolicyModel, type PolicyModelInput } from './model';
+import { PolicyModel, type PolicyModelInput } from './principals';
 
 export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call'] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
@@ -33,7 +34,7 @@ export type PolicyResource =
       readonly unitId: number;
       readonly table: 'coil' | 'discrete' | 'input' | 'holding';
       readonly address: number;
-      readonly count: number;
+      readonly quantity: number;
       /** Zone of the PLC holding the range. */
       readonly zone: string;
       /** Any signal in the range is a safety function. */
@@ -53,9 +54,11 @@ export interface RequestContext {
   readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a';
   readonly functionCode?: number;
   readonly skill?: string;
+  /** The OPC UA client application's URI (OPC UA writes). */
+  readonly applicationUri?: string;
 }
 
-export interface Decision {
+export interface PolicyDecision {
   readonly allow: boolean;
   /** Ids of the policies that decided; on a deny without one: 'default-deny', 'unknown-principal', ... */
   readonly reasons: readonly string[];
@@ -66,13 +69,15 @@ export interface Decision {
 export interface PdpOptions {
   readonly model: PolicyModel | PolicyModelInput;
   /** Every decision goes here. */
-  readonly audit: AuditSink;
+  readonly audit: AuditSink<TrustAuditRecord>;
   /** @default rules/policies of the repository */
   readonly policyDir?: string;
   /** Called after each decision (e.g. to count it in metrics). */
-  readonly onDecision?: (decision: Decision, action: PolicyAction, protocol: RequestContext['protocol']) => void;
+  readonly onDecision?: (decision: PolicyDecision, action: PolicyAction, protocol: RequestContext['protocol']) => void;
   /** Entries of the decision cache for Agent and AuditConfig resources; 0 turns it off. @default 4096 */
   readonly decisionCacheSize?: number;
+  /** Where validated policy sets are remembered (loadPolicySet's validatedDir). @default - validate every load */
+  readonly validatedDir?: string;
 }
 
 /** Counters of the decision cache (since the PDP was created; `size` is the current entry count). */
@@ -92,10 +97,10 @@ export class PolicyDecisionPoint {
   #generation = 0;
   #setId = '';
   readonly #instance = ++instances;
-  readonly #audit: AuditSink;
+  readonly #audit: AuditSink<TrustAuditRecord>;
   readonly #onDecision: PdpOptions['onDecision'];
   readonly #listeners = new Set<ChangeListener>();
-  readonly #cache = new Map<string, Decision>();
+  readonly #cache = new Map<string, PolicyDecision>();
   readonly #cacheSize: number;
   #hits = 0;
   #misses = 0;
@@ -111,7 +116,7 @@ export class PolicyDecisionPoint {
 
   /** Loads and validates the policy set (GLM_ERR_POLICY_INVALID on any error) and builds the PDP. */
   static async create(options: PdpOptions): Promise<PolicyDecisionPoint> {
-    const policies = await loadPolicySet(options.policyDir);
+    const policies = await loadPolicySet(options.policyDir, { validatedDir: options.validatedDir });
     const model = options.model instanceof PolicyModel ? options.model : new PolicyModel(options.model);
     return new PolicyDecisionPoint(policies, model, options);
   }
@@ -153,7 +158,7 @@ export class PolicyDecisionPoint {
   }
 
   /** Decides and audits. */
-  authorize(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
+  authorize(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
     const decision = this.decide(principal, action, resource, context);
     this.#audit({
       type: 'policy.decision', at: new Date().toISOString(), decision: decision.allow ? 'allow' : 'deny', subject: principal,
@@ -168,9 +173,9 @@ export class PolicyDecisionPoint {
   }
 
   /** Decides without auditing (the frame cache audits its own answers). Never throws: failures are denials. */
-  decide(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
+  decide(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
     if (this.#cacheSize === 0 || (resource.type !== 'Agent' && resource.type !== 'AuditConfig')) return this.#evaluate(principal, action, resource, context);
-    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null]);
+    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null, context.applicationUri ?? null]);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#hits += 1;
@@ -186,7 +191,7 @@ export class PolicyDecisionPoint {
     return decision;
   }
 
-  #evaluate(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): Decision {
+  #evaluate(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
     if (!(POLICY_ACTIONS as readonly string[]).includes(action)) return deny('invalid-action');
     const who = this.#model.principal(principal);
     if (who === undefined) return deny('unknown-principal');
@@ -195,6 +200,7 @@ export class PolicyDecisionPoint {
     const ctx: Record<string, string | number> = { protocol: context.protocol };
     if (context.functionCode !== undefined) ctx.functionCode = context.functionCode;
     if (context.skill !== undefined) ctx.skill = context.skill;
+    if (context.applicationUri !== undefined) ctx.applicationUri = context.applicationUri;
     const entities: EntityJson[] = target.entity ? [who.entity, target.entity] : [who.entity];
     let answer;
     try {
@@ -238,14 +244,14 @@ export class PolicyDecisionPoint {
       case 'Register': {
         const zone = this.#model.zone(resource.zone);
         if (zone === undefined) return 'unknown-zone';
-        const uid = { type: 'Glimmer::Register', id: `${resource.unitId}/${resource.table}/${resource.address}+${resource.count}` };
+        const uid = { type: 'Glimmer::Register', id: `${resource.unitId}/${resource.table}/${resource.address}+${resource.quantity}` };
         return {
           uid,
           entity: {
             uid,
             attrs: {
               zone: zone.name, securityLevel: zone.securityLevel, unitId: resource.unitId, table: resource.table,
-              address: resource.address, count: resource.count, safety: resource.safety, writableFrom: [...resource.writableFrom], mapped: resource.mapped,
+              address: resource.address, quantity: resource.quantity, safety: resource.safety, writableFrom: [...resource.writableFrom], mapped: resource.mapped,
             },
             parents: [{ type: 'Glimmer::Zone', id: zone.name }],
           },
@@ -273,14 +279,14 @@ export class PolicyDecisionPoint {
   }
 }
 
-function deny(reason: string): Decision {
+function deny(reason: string): PolicyDecision {
   return { allow: false, reasons: [reason], errors: [] };
 }
 
 export function resourceLabel(resource: PolicyResource): string {
   switch (resource.type) {
     case 'Register':
-      return `Register::${resource.unitId}/${resource.table}/${resource.address}+${resource.count}`;
+      return `Register::${resource.unitId}/${resource.table}/${resource.address}+${resource.quantity}`;
     case 'Asset':
       return `Asset::${resource.id}`;
     case 'Agent':

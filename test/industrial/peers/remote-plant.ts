@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { loadConfig } from '../../../runtime/config/load';
-import { failSafeWrites } from '../../../runtime/industrial/modbus/inspector';
+import { failSafeOnly } from '../../../runtime/industrial/write-decision';
 import { provisionOpcuaTrust } from '../../../runtime/industrial/opcua/client';
 import { identityFor, opcuaDir } from '../../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../../runtime/industrial/opcua/security';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   await provisionOpcuaTrust(stateDir, 'industrial-1');
   const opcua = await startPlantOpcuaServer({
     plant, stateDir, port: Number(opcuaPort), security: opcuaSecurityFor(loadConfig(), PROCESS_ZONE),
-    users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeWrites,
+    users: [{ name: 'industrial-1', zone: 'control' }], decide: failSafeOnly,
   });
   const client = identityFor(stateDir, 'industrial-1');
   process.stdout.write(`\nREADY ${JSON.stringify({

@@ -1,17 +1,19 @@
 /**
- * The gateway's native interlock check must answer exactly as rules/industrial_safety.pl's interlock/2 does, on the
- * same facts: random plant states, random plant profiles and random commands through the real rule engine.
+ * The write decision (runtime/industrial/write-decision.ts): its native interlock check answers exactly as
+ * rules/industrial_safety.pl's interlock/2 does on the same facts (random plant states, profiles and commands through
+ * the real rule engine), and its steps run in the documented order with the fail-safe direction never blocked.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { commandsOf, violatedInterlocks, withInterlocks, type Command, type InterlockProfile } from '../../runtime/industrial/interlocks';
-import type { WriteDecisionRequest } from '../../runtime/industrial/modbus/inspector';
+import { commandsOf, composeWriteDecision, safetyTripped, violatedInterlocks, type Command, type InterlockProfile, type WriteDecider, type WriteRequest } from '../../runtime/industrial/write-decision';
+import { findMapEntry, type PlantMapEntry } from '../../runtime/model/plant-map';
 import type { PlantSnapshot } from '../../runtime/model/plant';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
+import { snapshotFromSignals } from '../../runtime/industrial/plant/map';
 import { RuleEngine } from '../../runtime/reasoning/engine';
-import { SIMULATED_PLANT_PROFILE } from '../../runtime/reasoning/plant-facts';
+import { SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
 import type { Fact } from '../../runtime/reasoning/terms';
 
 const RULES = path.join(__dirname, '..', '..', 'rules');
@@ -70,15 +72,26 @@ test('GIVEN random plant states, profiles and commands WHEN the native interlock
   assert.ok(blocked > 20 && blocked < runs, `both outcomes exercised (${blocked}/${runs} blocked)`);
 });
 
-function write(signals: string[], values: number[]): WriteDecisionRequest {
-  return { zone: 'control', connectionId: 1, unitId: 1, functionCode: 15, table: 'coil', address: 0, quantity: signals.length, signals, values, safety: false };
+function entry(id: string): PlantMapEntry {
+  const e = findMapEntry(id);
+  assert.ok(e, id);
+  return e;
 }
+
+function write(ids: string[], values: number[]): WriteRequest {
+  const signals = ids.map(entry);
+  const first = signals[0] as PlantMapEntry;
+  return { zone: 'control', connectionId: 1, unitId: first.unit_id, functionCode: 15, table: first.table === 'holding' ? 'holding' : 'coil', address: first.address, quantity: signals.length, signals, values, safety: signals.some((e) => e.safety) };
+}
+
+const allowAll: WriteDecider = () => ({ allow: true });
+const decider = (image: () => PlantSnapshot | undefined, policy: WriteDecider = allowAll) => composeWriteDecision({ policy, profile: SIMULATED_PLANT_PROFILE, image });
 
 test('GIVEN the simulated plant with tank_2 drained below its low limit WHEN a write starts pump_2 THEN the gateway decision is a deny by interlock IL-01; stopping it is allowed', () => {
   const sim = new PlantSimulation({ seed: 1 });
   const snap = sim.snapshot() as PlantSnapshot & { assets: Record<string, { values: { level_m: number } }> };
   const low = { ...snap, assets: { ...snap.assets, tank_2: { ...snap.assets.tank_2, values: { ...snap.assets.tank_2!.values, level_m: 0.2 } } } } as unknown as PlantSnapshot;
-  const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => low);
+  const decide = decider(() => low);
   const start = decide(write(['pump_2.run'], [1]));
   assert.equal(start.allow, false);
   assert.equal(start.by, 'interlock');
@@ -88,33 +101,77 @@ test('GIVEN the simulated plant with tank_2 drained below its low limit WHEN a w
 });
 
 test('GIVEN a policy deny WHEN interlocks wrap it THEN the policy decision stands (interlocks never widen a policy)', () => {
-  const decide = withInterlocks(() => ({ allow: false, reason: 'policy: default-deny', by: 'policy' }), SIMULATED_PLANT_PROFILE, () => {
+  const decide = decider(() => {
     throw new Error('the process image is not read when the policy already refused');
-  });
+  }, () => ({ allow: false, reason: 'policy: default-deny', by: 'policy' }));
   assert.deepEqual(decide(write(['pump_1.run'], [1])), { allow: false, reason: 'policy: default-deny', by: 'policy' });
 });
 
 test('GIVEN no process image yet WHEN a write passes the policy THEN it is refused by the interlocks (fail closed)', () => {
-  const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => undefined);
+  const decide = decider(() => undefined);
   assert.deepEqual(decide(write(['pump_1.run'], [0])), { allow: false, reason: 'interlocks: no fresh process image', by: 'interlock' });
 });
 
 test('GIVEN no fresh process image (external PLCs unreachable) WHEN the emergency stop is tripped or reset THEN the trip passes and the reset is refused', () => {
-  const decide = withInterlocks(() => ({ allow: true }), SIMULATED_PLANT_PROFILE, () => undefined);
-  const estop = (value: number) => ({ ...write(['safety_1.emergency_stop'], [value]), unitId: 2, safety: true });
+  const decide = decider(() => undefined);
+  const estop = (value: number) => write(['safety_1.emergency_stop'], [value]);
   assert.deepEqual(decide(estop(1)), { allow: true }, 'moving towards the safe state is never blocked by an interlock');
   assert.equal(decide(estop(0)).allow, false);
 });
 
 test('GIVEN multi-signal writes WHEN decoded THEN each run/open signal becomes its command', () => {
-  assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'valve_2.open', 'pump_2.speed_pct'], values: [1, 0, 50] }), [
+  assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'valve_2.open', 'pump_2.speed_setpoint_pct'].map(entry), values: [1, 0, 50] }), [
     { asset: 'pump_1', action: 'start' },
     { asset: 'valve_2', action: 'close' },
   ]);
 });
 
+/** The simulated plant's snapshot with the safety PLC's state replaced (undefined: the asset is absent). */
+function withSafety(interlockTripped: boolean | undefined): PlantSnapshot {
+  const snap = new PlantSimulation({ seed: 3 }).snapshot();
+  const assets = { ...snap.assets };
+  const safety = assets.safety_1;
+  assert.ok(safety?.kind === 'safety');
+  if (interlockTripped === undefined) delete assets.safety_1;
+  else assets.safety_1 = { ...safety, interlock_tripped: interlockTripped };
+  return { ...snap, assets };
+}
+
+test('GIVEN a tripped safety interlock WHEN safety writes pass the policy THEN only tripping the emergency stop goes through; process writes still pass the interlock steps', () => {
+  const decide = decider(() => withSafety(true));
+  assert.deepEqual(decide(write(['safety_1.emergency_stop'], [1])), { allow: true });
+  for (const [id, value] of [['safety_1.emergency_stop', 0], ['safety_1.interlock_bypass', 1]] as const) {
+    const d = decide(write([id], [value]));
+    assert.equal(d.allow, false, id);
+    assert.equal(d.by, 'interlock');
+    assert.match(d.reason ?? '', /safety interlock is tripped/);
+  }
+  assert.equal(decide(write(['safety_1.tank_1_level_high_high_m'], [3000])).allow, false);
+  assert.equal(decide(write(['pump_1.run'], [0])).allow, true);
+  assert.equal(decider(() => withSafety(false))(write(['safety_1.emergency_stop'], [0])).allow, true, 'untripped: a reset passes');
+});
+
+test('GIVEN an unknown safety PLC state (no safety asset, no image, or no boolean) WHEN a safety write moves away from the safe state THEN it is refused as if tripped, in both plant modes', () => {
+  const unknown = withSafety(undefined);
+  // What a polled image holds for the safety PLC when none of its signals came in (the shape external mode reads).
+  const noBoolean = snapshotFromSignals(new Map(), Date.now());
+  // embedded: the simulator's snapshot; external: the polled image is undefined while stale, or built from signals.
+  for (const [mode, image] of [['embedded', unknown], ['external, stale image', undefined], ['external, no boolean', noBoolean]] as const) {
+    assert.equal(safetyTripped(image), true, mode);
+    const decide = decider(() => image);
+    assert.equal(decide(write(['safety_1.emergency_stop'], [0])).allow, false, mode);
+    assert.equal(decide(write(['safety_1.emergency_stop'], [0])).by, 'interlock', mode);
+    assert.equal(decide(write(['safety_1.emergency_stop'], [1])).allow, true, `${mode}: the trip passes`);
+  }
+});
+
+test('GIVEN a write that only trips the emergency stop WHEN the image would refuse everything else THEN the image is not even read', () => {
+  const decide = decider(() => { throw new Error('the fail-safe direction never waits on the process image'); });
+  assert.deepEqual(decide(write(['safety_1.emergency_stop'], [1])), { allow: true });
+});
+
 test('GIVEN writes of run and open coils with 0 and 1 WHEN decoded THEN start, stop, open and close come out in signal order, and other signals none', () => {
-  assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'pump_2.run', 'valve_1.open', 'valve_2.open', 'safety_1.emergency_stop'], values: [1, 0, 1, 0, 1] }), [
+  assert.deepEqual(commandsOf({ signals: ['pump_1.run', 'pump_2.run', 'valve_1.open', 'valve_2.open', 'safety_1.emergency_stop'].map(entry), values: [1, 0, 1, 0, 1] }), [
     { asset: 'pump_1', action: 'start' },
     { asset: 'pump_2', action: 'stop' },
     { asset: 'valve_1', action: 'open' },

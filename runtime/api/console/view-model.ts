@@ -2,17 +2,17 @@
  * What the operator console shows, as an interface the runtime implements (`ConsoleView`), plus `ConsoleFeed`: the
  * bounded buffers and the fan-out of live events most implementations need. The supervisor builds a ConsoleView from
  * its agents, the embedded plant, the gateway's decisions and the cognitive agent's scores; the routes in
- * runtime/api/routes/console.ts and events.ts serve it. Everything here is bounded: the console never grows memory
+ * runtime/api/routes/console.ts and events.ts serve it, and the static page beside this file draws it. Everything here is bounded: the console never grows memory
  * with traffic.
  */
 import crypto from 'node:crypto';
-import type { Zone } from '../config/types';
-import type { GatewayAuditRecord } from '../industrial/modbus/inspector';
-import { FUNCTION_NAMES } from '../industrial/modbus/inspector';
-import { plantMap } from '../model/plant-map';
-import type { PlantSnapshot } from '../model/plant';
-import { AlertEvaluator } from './alerts';
-import type { Metrics } from './metrics';
+import type { Zone } from '../../config/types';
+import type { GatewayAuditRecord } from '../../industrial/modbus/inspector';
+import { FUNCTION_NAMES } from '../../industrial/modbus/inspector';
+import { plantMap } from '../../model/plant-map';
+import type { PlantSnapshot } from '../../model/plant';
+import { AlertEvaluator, type ActiveAlert } from '../../observability/alerts';
+import type { Metrics } from '../../observability/metrics';
 
 export interface ConsoleAgent {
   readonly id: string;
@@ -43,7 +43,7 @@ export interface PlantView {
   readonly flags: Readonly<Record<string, boolean>>;
 }
 
-export interface GatewayDecision {
+export interface ConsoleDecision {
   /** epoch ms */
   readonly t: number;
   /** The zone of the addressed register. */
@@ -70,24 +70,13 @@ export interface AnomalyScore {
   readonly t: number;
 }
 
-export interface ConsoleAlert {
-  readonly name: string;
-  readonly severity: 'critical' | 'warning';
-  readonly state: 'pending' | 'firing';
-  /** epoch ms when the condition started to hold. */
-  readonly since: number;
-  readonly summary: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly response_plan: string;
-}
-
 export type ConsoleEvent =
   | { readonly type: 'agents'; readonly agents: readonly ConsoleAgent[] }
   | { readonly type: 'plant'; readonly plant: PlantView }
   /** Gateway decisions since the last batch (at most 50, newest last) and the running totals. */
-  | { readonly type: 'decisions'; readonly decisions: readonly GatewayDecision[]; readonly totals: DecisionTotals }
+  | { readonly type: 'decisions'; readonly decisions: readonly ConsoleDecision[]; readonly totals: DecisionTotals }
   | { readonly type: 'scores'; readonly scores: readonly AnomalyScore[] }
-  | { readonly type: 'alerts'; readonly alerts: readonly ConsoleAlert[] }
+  | { readonly type: 'alerts'; readonly alerts: readonly ActiveAlert[] }
   | { readonly type: 'checkpoint'; readonly size: number };
 
 export interface DecisionTotals {
@@ -108,11 +97,11 @@ export interface ConsoleView {
   /** Recent plant samples, oldest first (for the sparklines of a console that just connected). */
   plantHistory(): readonly PlantView[];
   /** The most recent gateway decisions, newest last, at most `limit`. */
-  decisions(limit: number): readonly GatewayDecision[];
+  decisions(limit: number): readonly ConsoleDecision[];
   /** Allowed and denied gateway decisions since the runtime started. */
   decisionTotals(): DecisionTotals;
   scores(): readonly AnomalyScore[];
-  alerts(): readonly ConsoleAlert[];
+  alerts(): readonly ActiveAlert[];
   /** Live events; returns the unsubscribe function. Listeners must not throw (errors are swallowed). */
   subscribe(listener: ConsoleListener): () => void;
 }
@@ -156,18 +145,18 @@ export class ConsoleFeed {
   readonly bootId = crypto.randomUUID();
   private readonly listeners = new Set<ConsoleListener>();
   private readonly history: Ring<PlantView>;
-  private readonly decisionRing: Ring<GatewayDecision>;
+  private readonly decisionRing: Ring<ConsoleDecision>;
   private readonly plantIntervalMs: number;
   private readonly maxSubscribers: number;
   private latestPlant: PlantView | undefined;
   private lastPlantPublished = 0;
   private currentScores: AnomalyScore[] = [];
   private readonly decisionBatchMs: number;
-  private pendingDecisions: GatewayDecision[] = [];
+  private pendingDecisions: ConsoleDecision[] = [];
   private batchTimer: NodeJS.Timeout | undefined;
   private totals = { allow: 0, deny: 0 };
   private readonly decisionsSize: number;
-  private currentAlerts: ConsoleAlert[] = [];
+  private currentAlerts: ActiveAlert[] = [];
 
   constructor(options: ConsoleFeedOptions = {}) {
     this.history = new Ring(options.historySize ?? 120);
@@ -190,7 +179,7 @@ export class ConsoleFeed {
     this.emit({ type: 'plant', plant: view });
   }
 
-  pushDecision(decision: GatewayDecision): void {
+  pushDecision(decision: ConsoleDecision): void {
     this.totals[decision.decision] += 1;
     this.keep(decision);
   }
@@ -199,12 +188,12 @@ export class ConsoleFeed {
    * Many decisions at once (a gateway audit batch): every one is counted, only the newest `decisionsSize` are
    * converted and kept, so the console costs the gateway almost nothing at thousands of decisions a second.
    */
-  pushDecisions<T extends { decision: 'allow' | 'deny' }>(items: readonly T[], toDecision: (item: T) => GatewayDecision): void {
+  pushDecisions<T extends { decision: 'allow' | 'deny' }>(items: readonly T[], toDecision: (item: T) => ConsoleDecision): void {
     for (const item of items) this.totals[item.decision] += 1;
     for (let i = Math.max(0, items.length - this.decisionsSize); i < items.length; i++) this.keep(toDecision(items[i] as T));
   }
 
-  private keep(decision: GatewayDecision): void {
+  private keep(decision: ConsoleDecision): void {
     this.decisionRing.push(decision);
     this.pendingDecisions.push(decision);
     if (this.pendingDecisions.length > MAX_DECISIONS_PER_BATCH) this.pendingDecisions.shift();
@@ -232,7 +221,7 @@ export class ConsoleFeed {
     this.emit({ type: 'scores', scores: this.currentScores });
   }
 
-  setAlerts(alerts: readonly ConsoleAlert[]): void {
+  setAlerts(alerts: readonly ActiveAlert[]): void {
     this.currentAlerts = [...alerts];
     this.emit({ type: 'alerts', alerts: this.currentAlerts });
   }
@@ -253,7 +242,7 @@ export class ConsoleFeed {
     return this.history.list();
   }
 
-  decisions(limit: number): readonly GatewayDecision[] {
+  decisions(limit: number): readonly ConsoleDecision[] {
     const all = this.decisionRing.list();
     return all.slice(Math.max(0, all.length - limit));
   }
@@ -262,7 +251,7 @@ export class ConsoleFeed {
     return this.currentScores;
   }
 
-  alerts(): readonly ConsoleAlert[] {
+  alerts(): readonly ActiveAlert[] {
     return this.currentAlerts;
   }
 
@@ -308,7 +297,7 @@ function unitOf(quantity: string): string {
   return UNITS.find(([suffix]) => quantity.endsWith(suffix))?.[1] ?? '';
 }
 
-/** Turns the simulated plant's snapshot (runtime/industrial/plant/simulation.ts) into what the console draws. */
+/** Turns a plant snapshot (runtime/model/plant.ts) into what the console draws. */
 export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): PlantView {
   const points: PlantPoint[] = [];
   const faults: { asset: string; fault: string }[] = [];
@@ -336,7 +325,7 @@ export function plantViewFromSnapshot(snapshot: PlantSnapshot, t = Date.now()): 
 let unitZones: Map<number, string> | undefined;
 
 /** Turns one Modbus gateway audit record (runtime/industrial/modbus/inspector.ts) into a console decision. */
-export function decisionFromGatewayRecord(record: GatewayAuditRecord): GatewayDecision {
+export function decisionFromGatewayRecord(record: GatewayAuditRecord): ConsoleDecision {
   unitZones ??= new Map(plantMap().map((e) => [e.unit_id, e.zone]));
   const fc = record.function_code;
   const name = fc >= 1 && fc <= 6 ? FUNCTION_NAMES[fc] : fc === 15 ? FUNCTION_NAMES[7] : fc === 16 ? FUNCTION_NAMES[8] : `function_${fc}`;
@@ -355,9 +344,8 @@ export function decisionFromGatewayRecord(record: GatewayAuditRecord): GatewayDe
 /** What `wireConsole` needs from the supervisor (runtime/lifecycle/supervisor.ts satisfies it). */
 export interface ConsoleSupervisor {
   agents(): readonly ConsoleAgent[];
-  on(event: 'transition', listener: () => void): unknown;
-  on(event: 'status', listener: (agent: string, status: Record<string, unknown>) => void): unknown;
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  /** Calls back on every lifecycle transition and every published status; returns the unsubscribe function. */
+  watchAgents(onTransition: () => void, onStatus: (agent: string, status: Record<string, unknown>) => void): () => void;
 }
 
 export interface WireConsoleOptions {
@@ -421,8 +409,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
     const scores = scoresFromStatus(status, threshold);
     if (scores) feed.setScores(scores);
   };
-  supervisor.on('transition', onTransition);
-  supervisor.on('status', onStatus);
+  const unwatch = supervisor.watchAgents(onTransition, onStatus);
   const unsubscribePlant = options.plant?.onSnapshot((s) => feed.pushPlant(plantViewFromSnapshot(s)));
   const alerts = new AlertEvaluator(options.metrics);
   alerts.start(options.alertIntervalMs ?? 1000, (list) => feed.setAlerts(list));
@@ -442,8 +429,7 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
       feed.pushDecisions(records.filter((r) => r.type === 'modbus.decision'), decisionFromGatewayRecord);
     },
     stop() {
-      supervisor.off('transition', onTransition);
-      supervisor.off('status', onStatus as (...args: never[]) => void);
+      unwatch();
       unsubscribePlant?.();
       alerts.stop();
       clearInterval(checkpointTimer);

@@ -2,7 +2,7 @@
  * The Modbus gateway's per-frame enforcement point: `(request) => Decision` with a decision cache in front of the PDP.
  *
  * Why the cache is exact: the decision for a frame is a pure function of (policy set, policy model, plant map,
- * frame request). The frame request fields (principal, unit id, function code, address, count) are the whole cache
+ * frame request). The frame request fields (principal, unit id, function code, address, quantity) are the whole cache
  * key; everything else the policy reads (the principal's zone, security level, kind, roles; the table, safety flag,
  * writable_from and zone of the range) is derived from them and from the three inputs. The plant map is fixed for
  * the life of a decider, and the PDP's `generation` changes on every policy or model change (identity, zone, role),
@@ -10,9 +10,10 @@
  * would give now. test/trust/frame-cache.test.ts checks this with fast-check over random requests and random
  * invalidations. The cache is bounded (oldest entry evicted first).
  */
-import type { AuditSink } from '../audit';
-import { zoneClientId } from './model';
-import { resourceLabel, type Decision, type PolicyDecisionPoint, type PolicyResource } from './pdp';
+import type { AuditSink } from '../../model/messages';
+import type { TrustAuditRecord } from '../audit';
+import { zoneClientId } from './principals';
+import { resourceLabel, type PolicyDecision, type PolicyDecisionPoint, type PolicyResource } from './pdp';
 
 /** What the gateway knows about one parsed Modbus request. */
 export interface FrameRequest {
@@ -23,10 +24,20 @@ export interface FrameRequest {
   /** First PDU address (0-based). */
   readonly address: number;
   /** Number of coils/registers addressed (1 for function codes 5 and 6). */
-  readonly count: number;
+  readonly quantity: number;
+  /**
+   * The plant map entries of the addressed range, in address order, when the caller already looked them up (the
+   * gateway has): the decider then reads them instead of its own index. They are a function of the other fields, so
+   * they are not part of the cache key.
+   */
+  readonly signals?: readonly PlantSignal[];
+  /** Where the write came from (the policy context's protocol). @default 'modbus' */
+  readonly protocol?: 'modbus' | 'opcua';
+  /** The OPC UA client application's URI (policy context `applicationUri`). */
+  readonly applicationUri?: string;
 }
 
-/** The plant map fields the decider reads (runtime/industrial/plant/map.ts PlantMapEntry fits). */
+/** The plant map fields the decider reads (runtime/model/plant-map.ts PlantMapEntry fits). */
 export interface PlantSignal {
   readonly unit_id: number;
   readonly table: 'coil' | 'discrete' | 'input' | 'holding';
@@ -36,7 +47,7 @@ export interface PlantSignal {
   readonly writable_from: readonly string[];
 }
 
-export type FrameDecision = Decision & { readonly cached: boolean };
+export type FrameDecision = PolicyDecision & { readonly cached: boolean };
 
 export interface FrameDecider {
   /** The function the gateway calls per frame. */
@@ -51,7 +62,7 @@ export interface FrameDecider {
 export interface FrameDeciderOptions {
   readonly plantMap: readonly PlantSignal[];
   /** Audit sink for frame decisions. @default the PDP's decisions are audited through `audit` when given */
-  readonly audit?: AuditSink;
+  readonly audit?: AuditSink<TrustAuditRecord>;
   /** Which frame decisions to audit. @default 'all' */
   readonly auditDecisions?: 'all' | 'deny' | 'none';
   /** @default 65536 */
@@ -59,7 +70,7 @@ export interface FrameDeciderOptions {
   /** Called on every lookup (metrics: glimmer_policy_cache_lookups_total). */
   readonly onLookup?: (hit: boolean) => void;
   /** Called with every frame decision, cached or not (metrics: glimmer_policy_decisions_total). */
-  readonly onDecision?: (decision: Decision, action: string) => void;
+  readonly onDecision?: (decision: PolicyDecision, action: string) => void;
 }
 
 const FUNCTIONS: Readonly<Record<number, { action: 'read' | 'write'; table: PlantSignal['table']; single?: true }>> = {
@@ -74,16 +85,16 @@ const FUNCTIONS: Readonly<Record<number, { action: 'read' | 'write'; table: Plan
 };
 
 /** Modbus limits on one request (coils / registers). */
-const MAX_COUNT = 2000;
+const MAX_QUANTITY = 2000;
 const MAX_ADDRESS = 0xffff;
 
 /** Maps a frame to the PDP's request: exported so tests can ask the uncached PDP the same question. */
 export function frameToPolicyRequest(index: PlantIndex, request: FrameRequest): { action: 'read' | 'write'; resource: PolicyResource } | string {
   const fn = FUNCTIONS[request.functionCode];
   if (fn === undefined) return 'unsupported-function';
-  const { address, count, unitId } = request;
-  if (!Number.isInteger(address) || !Number.isInteger(count) || !Number.isInteger(unitId) || address < 0 || count < 1 ||
-      count > MAX_COUNT || address + count - 1 > MAX_ADDRESS || (fn.single && count !== 1)) {
+  const { address, quantity, unitId } = request;
+  if (!Number.isInteger(address) || !Number.isInteger(quantity) || !Number.isInteger(unitId) || address < 0 || quantity < 1 ||
+      quantity > MAX_QUANTITY || address + quantity - 1 > MAX_ADDRESS || (fn.single && quantity !== 1)) {
     return 'invalid-range';
   }
   const zone = index.unitZones.get(unitId);
@@ -91,8 +102,9 @@ export function frameToPolicyRequest(index: PlantIndex, request: FrameRequest): 
   let safety = false;
   let mapped = true;
   let writers: Set<string> | undefined;
-  for (let a = address; a < address + count; a++) {
-    const signal = index.signals.get(`${unitId}/${fn.table}/${a}`);
+  const given = request.signals !== undefined && request.signals.length === quantity ? request.signals : undefined;
+  for (let a = address; a < address + quantity; a++) {
+    const signal = given !== undefined ? given[a - address] : index.signals.get(`${unitId}/${fn.table}/${a}`);
     if (signal === undefined) {
       mapped = false;
       continue;
@@ -102,7 +114,7 @@ export function frameToPolicyRequest(index: PlantIndex, request: FrameRequest): 
   }
   return {
     action: fn.action,
-    resource: { type: 'Register', unitId, table: fn.table, address, count, zone, safety, writableFrom: [...(writers ?? [])].sort(), mapped },
+    resource: { type: 'Register', unitId, table: fn.table, address, quantity, zone, safety, writableFrom: [...(writers ?? [])].sort(), mapped },
   };
 }
 
@@ -122,7 +134,7 @@ export function indexPlantMap(plantMap: readonly PlantSignal[]): PlantIndex {
 }
 
 /** The uncached frame decision (what the cache must always agree with). */
-export function decideFrame(pdp: PolicyDecisionPoint, index: PlantIndex, request: FrameRequest): Decision {
+export function decideFrame(pdp: PolicyDecisionPoint, index: PlantIndex, request: FrameRequest): PolicyDecision {
   const mapped = frameToPolicyRequest(index, request);
   if (typeof mapped === 'string') return { allow: false, reasons: [mapped], errors: [] };
   return pdp.decide(request.principal, mapped.action, mapped.resource, { protocol: 'modbus', functionCode: request.functionCode });
@@ -133,7 +145,7 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   const max = options.maxEntries ?? 65536;
   const auditWhat = options.audit === undefined ? 'none' : (options.auditDecisions ?? 'all');
   interface Entry {
-    readonly decision: Decision;
+    readonly decision: PolicyDecision;
     readonly action: string;
     readonly resource: string;
   }
@@ -145,9 +157,11 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   const evaluate = (request: FrameRequest): Entry => {
     const mapped = frameToPolicyRequest(index, request);
     if (typeof mapped === 'string') {
-      return { decision: Object.freeze({ allow: false, reasons: [mapped], errors: [] }), action: `modbus:${request.functionCode}`, resource: `Frame::${request.unitId}/${request.functionCode}/${request.address}+${request.count}` };
+      return { decision: Object.freeze({ allow: false, reasons: [mapped], errors: [] }), action: `modbus:${request.functionCode}`, resource: `Frame::${request.unitId}/${request.functionCode}/${request.address}+${request.quantity}` };
     }
-    const decision = pdp.decide(request.principal, mapped.action, mapped.resource, { protocol: 'modbus', functionCode: request.functionCode });
+    const decision = pdp.decide(request.principal, mapped.action, mapped.resource, {
+      protocol: request.protocol ?? 'modbus', functionCode: request.functionCode, ...(request.applicationUri !== undefined ? { applicationUri: request.applicationUri } : {}),
+    });
     return { decision: Object.freeze(decision), action: mapped.action, resource: resourceLabel(mapped.resource) };
   };
 
@@ -157,7 +171,9 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
       generation = pdp.generation;
     }
     // Numbers first, principal last: the key is unambiguous whatever the principal string holds.
-    const key = `${request.unitId}|${request.functionCode}|${request.address}|${request.count}|${request.principal}`;
+    const key = request.protocol === undefined || request.protocol === 'modbus'
+      ? `${request.unitId}|${request.functionCode}|${request.address}|${request.quantity}|${request.principal}`
+      : `${request.unitId}|${request.functionCode}|${request.address}|${request.quantity}|${request.protocol}|${request.applicationUri ?? ''}|${request.principal}`;
     let entry = cache.get(key);
     const hit = entry !== undefined;
     if (entry === undefined) {
@@ -174,7 +190,8 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     if (auditWhat === 'all' || (auditWhat === 'deny' && !d.allow)) {
       options.audit?.({
         type: 'policy.decision', at: new Date().toISOString(), decision: d.allow ? 'allow' : 'deny', subject: request.principal,
-        action: entry.action, resource: entry.resource, reasons: d.reasons, errors: d.errors, enforcement: 'modbus',
+        action: entry.action, resource: entry.resource, reasons: d.reasons, errors: d.errors, enforcement: request.protocol ?? 'modbus',
+        ...(request.applicationUri !== undefined ? { application_uri: request.applicationUri } : {}),
       });
     }
     return { allow: d.allow, reasons: d.reasons, errors: d.errors, cached: hit };
@@ -195,7 +212,7 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   };
 }
 
-/** The fields of the Modbus gateway's write decision request this adapter reads (runtime/industrial/modbus). */
+/** The fields of the gateway's write request (runtime/industrial/write-decision.ts WriteRequest) this adapter reads. */
 export interface GatewayWriteRequest {
   /** Zone of the listener the client connected to. */
   readonly zone: string;
@@ -203,12 +220,11 @@ export interface GatewayWriteRequest {
   readonly functionCode: number;
   readonly address: number;
   readonly quantity: number;
-}
-
-export interface GatewayDecision {
-  readonly allow: boolean;
-  readonly reason?: string;
-  readonly by?: 'policy';
+  readonly signals: readonly PlantSignal[];
+  /** An identified writer (OPC UA user) instead of the zone's network client. */
+  readonly principal?: string;
+  readonly protocol?: 'modbus' | 'opcua';
+  readonly applicationUri?: string;
 }
 
 /**
@@ -216,15 +232,18 @@ export interface GatewayDecision {
  * (see zoneClientId); a deny names the deciding policies. Raw written values are not part of the policy request
  * (range and interlock checks are the gateway's), so they are rightly absent from the cache key.
  */
-export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => GatewayDecision {
+export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => { allow: boolean; reason?: string; by: 'policy' } {
   const principals = new Map<string, string>();
   return (r) => {
-    let principal = principals.get(r.zone);
+    let principal = r.principal ?? principals.get(r.zone);
     if (principal === undefined) {
       principal = zoneClientId(trustDomain, r.zone);
       principals.set(r.zone, principal);
     }
-    const d = decider.decide({ principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, count: r.quantity });
+    const d = decider.decide({
+      principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, quantity: r.quantity, signals: r.signals,
+      ...(r.protocol !== undefined ? { protocol: r.protocol } : {}), ...(r.applicationUri !== undefined ? { applicationUri: r.applicationUri } : {}),
+    });
     return d.allow ? { allow: true, by: 'policy' } : { allow: false, reason: `policy: ${d.reasons.join(', ')}`, by: 'policy' };
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Agent-to-agent messages over A2A on SPIFFE mTLS (runtime/agents/messaging.ts): real certificates from the runtime's
+ * Agent-to-agent messages over A2A on SPIFFE mTLS (runtime/trust/a2a/messenger.ts): real certificates from the runtime's
  * CA, real TLS 1.3 sockets on loopback, the real Cedar policies of rules/policies.
  */
 import assert from 'node:assert/strict';
@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { AgentMessage, AuditRecordInput } from '../../runtime/model/messages';
-import { type AgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT, policyArtifacts, startAgentMessenger } from '../../runtime/agents/messaging';
+import { type AgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT, policyArtifacts, startAgentMessenger } from '../../runtime/trust/a2a/messenger';
 import { loadConfig } from '../../runtime/config/load';
 import type { AgentSpec, RuntimeConfig } from '../../runtime/config/types';
-import type { AgentIdentity } from '../../runtime/lifecycle/ipc';
+import type { AgentIdentity } from '../../runtime/trust/svid';
 import { silentLogger } from '../../runtime/observability/logger';
 import { type Ca, ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';

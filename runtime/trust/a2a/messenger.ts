@@ -8,20 +8,19 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GlimmerError, asGlimmerError, quote } from '../errors';
-import { REPO_ROOT } from '../config/load';
-import type { AgentSpec, RuntimeConfig } from '../config/types';
-import type { AgentIdentity } from '../lifecycle/ipc';
-import type { Logger } from '../observability/logger';
-import type { A2aClient, A2aPeer } from '../trust/a2a/client';
-import type { A2aServer } from '../trust/a2a/server';
-import type { TrustAuditRecord } from '../trust/audit';
-import type { PolicyAction } from '../trust/policy/pdp';
-import { SvidSource } from '../trust/rotation';
-import { type IssuedSvid, validateSvid } from '../trust/svid';
-import type { AgentMessage, AuditRecordInput } from '../model/messages';
+import { GlimmerError, asGlimmerError, quote } from '../../errors';
+import { REPO_ROOT } from '../../config/load';
+import type { AgentSpec, RuntimeConfig } from '../../config/types';
+import type { Logger } from '../../observability/logger';
+import type { A2aClient, A2aPeer } from './client';
+import type { A2aServer } from './server';
+import type { TrustAuditRecord } from '../audit';
+import type { PdpOptions, PolicyAction } from '../policy/pdp';
+import { SvidSource } from '../rotation';
+import { type AgentIdentity, type IssuedSvid, validateSvid } from '../svid';
+import type { AgentMessage, AuditRecordInput } from '../../model/messages';
 
-/** Snapshots from the Industrial agent to the Cognitive agents, and shutdown orders back. */
+/** Snapshots from the Industrial agent to the Cognitive agents, and safety orders (agents/safety-orders.ts) back. */
 export const TOPIC_SNAPSHOT = 'plant.snapshot';
 export const TOPIC_SHUTDOWN = 'safety.shutdown';
 
@@ -48,6 +47,10 @@ export interface MessengerOptions {
   readonly audit: (record: AuditRecordInput) => void;
   readonly logger: Logger;
   readonly deliver: (message: AgentMessage) => void;
+  /** The agent's state dir (caches). @default - no cache */
+  readonly stateDir?: string;
+  /** Hears every decision of the endpoint's PDP (the agent process counts them for the supervisor's metrics). */
+  readonly onDecision?: PdpOptions['onDecision'];
   /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
   readonly rotateAt?: number;
 }
@@ -57,8 +60,11 @@ export interface AgentMessenger {
   readonly url: string | undefined;
   /** Where the other agents listen (agent name -> URL), as the supervisor knows it. */
   setPeers(peers: Readonly<Record<string, string>>): void;
-  /** Fire and forget; failures are logged and audited, never thrown. */
-  send(to: string, topic: string, body: unknown): void;
+  /**
+   * Fire and forget; failures are logged and audited, never thrown. `done` hears the outcome of this one message
+   * (undefined once the peer completed it, else the error, drops included), for senders that must act on it.
+   */
+  send(to: string, topic: string, body: unknown, done?: (err?: GlimmerError) => void): void;
   close(): Promise<void>;
 }
 
@@ -93,9 +99,11 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
 
   let server: A2aServer | undefined;
   if (options.accepts.length > 0) {
-    const { PolicyDecisionPoint } = await import('../trust/policy/pdp');
-    const { createA2aServer } = await import('../trust/a2a/server');
-    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit });
+    const { PolicyDecisionPoint } = await import('../policy/pdp');
+    const { createA2aServer } = await import('./server');
+    // The supervisor validated this policy set already (same state dir): the marker spares the agent a second time.
+    const validatedDir = options.stateDir === undefined ? undefined : path.join(options.stateDir, 'cache', 'cedar-validated');
+    const pdp = await PolicyDecisionPoint.create({ model: { ...config, trustDomain }, audit, validatedDir, onDecision: options.onDecision });
     const self = identity.current.spiffeId;
     server = createA2aServer({
       identity,
@@ -138,8 +146,15 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
 
   const deliverTo = async (to: string, url: string, topic: string, body: unknown): Promise<void> => {
     if (!client) {
-      const { createA2aClient } = await import('../trust/a2a/client');
-      client = createA2aClient({ identity, audit });
+      const { createA2aClient } = await import('./client');
+      // Each new connection to a peer records its key-exchange group (X25519MLKEM768 when both ends do ML-KEM).
+      client = createA2aClient({
+        identity,
+        audit,
+        onHandshake: (side, group, mode, peer) => {
+          if (side === 'client') audit({ type: 'trust.tls_established', at: new Date().toISOString(), side, group, mode, peer, subject: identity.current.spiffeId });
+        },
+      });
     }
     let peer = connections.get(url);
     if (!peer) {
@@ -160,23 +175,26 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
     setPeers(next) {
       peers = next;
     },
-    send(to, topic, body) {
+    send(to, topic, body, done) {
       const url = peers[to];
       if (url === undefined) {
         // The peer has not started (or is restarting): nothing to call yet.
         logger.debug({ to, topic }, 'agent message dropped: peer endpoint unknown');
+        done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `no A2A endpoint of ${quote(to)} is known (not started, restarting, or not configured in a2a.peers)`));
         return;
       }
       const n = inFlight.get(to) ?? 0;
       if (n >= MAX_IN_FLIGHT_PER_PEER) {
         logger.warn({ to, topic, in_flight: n }, 'agent message dropped: peer is not answering');
+        done?.(new GlimmerError('GLM_ERR_SAFETY_ORDER_UNDELIVERED', `${quote(to)} has ${n} messages unanswered`));
         return;
       }
       inFlight.set(to, n + 1);
       deliverTo(to, url, topic, body)
-        .catch((err: unknown) => {
+        .then(() => done?.(), (err: unknown) => {
           connections.delete(url);
           failed(to, topic, err);
+          done?.(asGlimmerError(err));
         })
         .finally(() => inFlight.set(to, (inFlight.get(to) ?? 1) - 1));
     },
