@@ -185,7 +185,8 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
   return {
     testRunner: 'tap',
     plugins: ['@stryker-mutator/tap-runner'],
-    tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx', '--require', '{{hookFile}}', '{{testFile}}'], forceBail: true },
+    // TAP explicitly: Node 26 prints its spec reporter by default even into a pipe, which the tap runner cannot read.
+    tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx', '--test-reporter=tap', '--require', '{{hookFile}}', '{{testFile}}'], forceBail: true },
     mutate,
     coverageAnalysis: 'perTest',
     concurrency: 1,
