@@ -29,14 +29,14 @@ TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
 # server imports, Chromium, swtpm + tpm2-tools) and the tools they call (curl, ss from iproute2, strace for the fsync
 # count, git for the mutation harness test).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 strace git swtpm swtpm-tools tpm2-tools
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 nftables util-linux strace git swtpm swtpm-tools tpm2-tools
 APT_RUN := softhsm2
 # node-gyp's toolchain: native addons are compiled from source against the pinned Node's headers.
 APT_BUILD := python3 make g++
 # Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs
+.PHONY: all run test synth rehearse benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs
 
 all: test
 
@@ -85,6 +85,13 @@ test: deps apt-test tools-test build typecheck lint
 
 synth: deps
 	node stacks/synth.cjs --topology $(TOPOLOGY)
+
+# The deployment rehearsal (root: network namespaces, nftables, bind mounts): synthesizes the edge stacks, renders them
+# with terraform and runs every agent workload as a host; writes rehearsal-report.json (docs/deploy.md).
+rehearse: deps apt-test build
+	@command -v moto_server >/dev/null || { echo "make rehearse: moto_server (Python moto, the S3 Object Lock endpoint) is not on PATH" >&2; exit 1; }
+	@command -v terraform >/dev/null || { echo "make rehearse: terraform is not on PATH" >&2; exit 1; }
+	node --import tsx test/rehearsal/rehearse.ts
 
 benchmark: deps apt-test build
 	node --import tsx bench/run.ts --scenario $(SCENARIO) --duration $(DURATION) --report $(REPORT)

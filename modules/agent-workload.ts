@@ -209,7 +209,9 @@ export class AgentWorkload extends Construct {
               ports: Object.entries(ports).map(([portName, port]) => ({ name: portName, containerPort: port, protocol: 'TCP' as const })),
               securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
               resources: { requests: { ...(props.requests ?? { cpu: '250m', memory: '256Mi' }) }, limits: { ...(props.limits ?? { cpu: '1', memory: '512Mi' }) } },
-              readinessProbe: { httpGet: { path: '/healthz', port: API_PORT }, periodSeconds: 5, failureThreshold: 3 },
+              // Readiness is the truthful one (503 while an agent is refused or crash-loops, the audit log cannot commit or
+              // the plant image is stale); liveness only asks whether the process answers, so a full disk is not a restart loop.
+              readinessProbe: { httpGet: { path: '/readyz', port: API_PORT }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: '/healthz', port: API_PORT }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
               volumeMounts: [
                 ...props.configVolumes.map((v) => ({ name: v.volume.name, mountPath: v.mountPath, readOnly: true })),

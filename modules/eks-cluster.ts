@@ -48,7 +48,7 @@ export interface EksClusterProps {
   readonly creatorAdmin?: boolean | string;
   /** CIDRs (the in-VPC runner's subnet, a VPN) allowed to the private API endpoint: a list or a list token. @default [] */
   readonly deployerCidrs?: readonly string[] | string;
-  /** Retention of the control-plane log group, days (a number or a token). @default 365 */
+  /** Retention of the control-plane log group, days (a number or a token). @default 1827 (five years) */
   readonly logRetentionDays?: number;
 }
 
@@ -76,7 +76,7 @@ export class EksCluster extends Construct {
     const arn = props.partitionArnPrefix ?? 'arn:aws';
 
     // Created before the cluster, so EKS writes into a group with a retention instead of creating one that never expires.
-    const logGroup = new CloudwatchLogGroup(this, 'log-group', { name: `/aws/eks/${props.name}/cluster`, retentionInDays: props.logRetentionDays ?? 365, kmsKeyId: props.secretsKmsKeyArn });
+    const logGroup = new CloudwatchLogGroup(this, 'log-group', { name: `/aws/eks/${props.name}/cluster`, retentionInDays: props.logRetentionDays ?? 1827, kmsKeyId: props.secretsKmsKeyArn });
     this.cluster = new AwsEksCluster(this, 'cluster', {
       name: props.name,
       version,

@@ -21,7 +21,7 @@ import { opcuaRoutes } from './api/routes/opcua';
 import { systemRoutes } from './api/routes/system';
 import { createApiServer, type ApiServer } from './api/server';
 import { shiftReports } from './agents/data/shift-reports';
-import { AuditGovernor, governedSink } from './audit/governor';
+import { AuditGovernor, gatewayEvidence, governedSink } from './audit/governor';
 import { openAuditLog, type AuditLog } from './audit/log';
 import { loadConfig, REPO_ROOT } from './config/load';
 import { applyTlsPqMode, tlsGroupOptions } from './trust/pq-tls';
@@ -34,7 +34,10 @@ import { startExternalPlant, type ExternalPlantConnection } from './industrial/e
 import { OpcuaTrustStore } from './industrial/opcua/trust';
 import { OpcuaUserStore, operatorName } from './industrial/opcua/users';
 import { levelChanges } from './config/reload';
-import type { GatewayAuditRecord, GatewayAuditSink } from './industrial/modbus/inspector';
+import type { GatewayAuditRecord, GatewayAuditSink, WriteEvidence } from './industrial/modbus/inspector';
+import { rulesPins } from './config/rules-dir';
+import { assertDurableStore, type ClusterSettings, clusterSettings, isClusterMode } from './lifecycle/cluster';
+import type { AuditLogOptions } from './audit/log';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
 import type { WriteDecider } from './industrial/write-decision';
@@ -50,7 +53,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { reasoningSettings } from './reasoning/config';
 import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
-import { ensureCa } from './trust/ca';
+import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
 import { createMtlsHttpServer } from './trust/mtls';
 import { createApiAuthorizer } from './trust/policy/api';
@@ -142,8 +145,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   applyTlsPqMode(fullConfig.topology.tls_pq_mode);
   const config = selectAgent(fullConfig, options.agent ?? process.env.GLIMMER_AGENT);
   checkExternalPlantFiles(config);
-  const configPins = options.configPins ?? parseConfigPins(process.env[CONFIG_PINS_ENV]);
+  const configPins = options.configPins ?? { ...parseConfigPins(process.env[CONFIG_PINS_ENV]), ...rulesPins() };
   const root = options.root ?? REPO_ROOT;
+  // Cluster mode: the provisioned KMS keys, bucket and volume, or no start at all (checked before anything is created).
+  const cluster = isClusterMode() ? clusterSettings() : undefined;
+  if (cluster) assertDurableStore(path.resolve(options.stateDir ?? '.glimmer'));
   const stateDir = ensureStateDir(options.stateDir ?? '.glimmer');
   const adminToken = ensureAdminToken(stateDir);
   const metrics = createMetrics();
@@ -160,7 +166,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   try {
     const cosigners = await auditCosigners();
     // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
-    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}) });
+    const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}), ...(cluster ? await clusterAudit(cluster, logger) : {}) });
     stack.push(() => audit.close());
     const sink: AuditAppender = { append: (record) => audit.append(record) };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
@@ -184,7 +190,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const record = governedSink(governor, appendNow);
     await audit.append({ type: 'runtime.start', config: path.basename(config.file), deployment_model: config.topology.deployment_model });
 
-    const ca = await ensureCa(stateDir, config.topology.trust_domain);
+    // Cluster mode: every pod's SVIDs chain to the one mounted CA, so agents in other pods verify them.
+    const ca = cluster ? await loadCa(cluster.trustCaDir, config.topology.trust_domain) : await ensureCa(stateDir, config.topology.trust_domain);
     const attestation = config.attestation.mode === 'tpm' ? await startAttestation(config, fullConfig, { stateDir, root, configPins, audit: record }) : undefined;
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
     const hooks = trustMetricHooks(metrics);
@@ -215,7 +222,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       for (const r of records) record(r);
       onGatewayRecords(records);
     };
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, policy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
+    // Control follows evidence: an allowed write's record is durable before the PLC sees the write (governor.ts).
+    const evidence: WriteEvidence = gatewayEvidence(governor, audit, (r) => onGatewayRecords([r]));
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -278,6 +287,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
+      ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({ config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints }).routes : []),
     ];
     if (opcuaServer) {
       routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
@@ -378,6 +388,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 }
 
+/**
+ * Cluster mode's audit log: checkpoints signed by the stack's KMS key (its public key is fetched now, so a key that
+ * is missing or of the wrong kind stops the start), sealed segments archived to the Object Lock bucket.
+ */
+async function clusterAudit(cluster: ClusterSettings, logger: Logger): Promise<Pick<AuditLogOptions, 'signer' | 'archive'>> {
+  const { kmsSigner } = await import('./audit/kms');
+  const { s3SegmentArchive } = await import('./audit/archive');
+  const signer = await kmsSigner({ keyId: cluster.signingKey, keyName: 'glimmer.cluster/audit', maxAttempts: 3 });
+  const archive = await s3SegmentArchive({ bucket: cluster.bucket, prefix: cluster.prefix, retention: cluster.retention });
+  logger.info({ signer: 'kms', key: cluster.signingKey, algorithm: signer.algorithm, archive: archive.location, retention: cluster.retention }, 'cluster mode: audit checkpoints signed by KMS, sealed segments archived');
+  return { signer, archive };
+}
+
 /** Listens, or refuses with GLM_ERR_API_LISTEN_FAILED naming the listener, host, port and reason (e.g. EADDRINUSE). */
 async function listening<T>(what: string, host: string, port: number, listen: (port: number, host: string) => Promise<T>): Promise<T> {
   try {
@@ -453,14 +476,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: GatewayAuditSink; policy: WriteDecider; options: RuntimeOptions;
+  audit: GatewayAuditSink; evidence: WriteEvidence; policy: WriteDecider; options: RuntimeOptions;
   opcuaAccounts: OpcuaUserStore; opcuaAudit: (records: AuditRecordInput[]) => void;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -474,7 +497,7 @@ async function startPlant(o: {
     };
   }
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, policy: o.policy,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? o.config.opcua.port,
     opcuaAccounts: o.opcuaAccounts,

@@ -31,6 +31,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_BOOT_CONFIG_PIN_INVALID: { status: 500, doc: 'GLIMMER_CONFIG_SHA256 is not a list of <file name>=<sha256> pins of the deployment configuration.' },
   GLM_ERR_STATE_DIR_UNUSABLE: { status: 500, doc: 'The state directory cannot be created or written (permissions, a read-only or full file system, a file in the way) or lies on a kernel pseudo file system (/proc, /sys, cgroup); the message names the path and the reason.' },
   GLM_ERR_BOOT_MANIFEST_INVALID: { status: 500, doc: 'Measured boot: the release manifest is missing or malformed.' },
+  GLM_ERR_CLUSTER_SIGNER_REQUIRED: { status: 500, doc: 'GLIMMER_RUNTIME_MODE=cluster without a durable signer, archive or data key: GLIMMER_AUDIT_SIGNING_KEY, GLIMMER_AUDIT_BUCKET, GLIMMER_DATA_KEY and GLIMMER_TRUST_CA_DIR (the shared CA every pod mounts) must all be set (the runtime never falls back to an ephemeral or per-pod key in a cluster); the message names what is missing.' },
+  GLM_ERR_CLUSTER_STORE_NOT_DURABLE: { status: 500, doc: 'GLIMMER_RUNTIME_MODE=cluster with a state directory that is not a mounted persistent volume (missing, not writable, or on tmpfs): the audit log would not survive a restart.' },
+  GLM_ERR_CLUSTER_CONFIG_INVALID: { status: 500, doc: 'A cluster-mode variable has a malformed value (GLIMMER_RUNTIME_MODE, GLIMMER_AUDIT_RETENTION_MODE, GLIMMER_AUDIT_RETENTION_DAYS, GLIMMER_AUDIT_PREFIX, GLIMMER_RULES_SHA256); the message names the variable and the value.' },
   GLM_ERR_ATTESTATION_TPM_UNAVAILABLE: { status: 503, doc: 'attestation: tpm is set and the TPM cannot be reached or refused a command; no SVID is issued (fail closed). The message names the TCTI and the tool.' },
   GLM_ERR_ATTESTATION_EK_UNTRUSTED: { status: 500, doc: 'attestation: the TPM\'s EK certificate does not chain to the configured CA, or its attestation key is not bound to that EK (credential activation failed).' },
   GLM_ERR_ATTESTATION_QUOTE_INVALID: { status: 500, doc: 'attestation: a TPM quote is malformed, quotes other PCRs or another bank than the one the verifier asked for.' },
@@ -74,6 +77,15 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_API_BODY_TOO_LARGE: { status: 413, doc: 'The request body exceeds the limit.' },
   GLM_ERR_API_TOO_MANY_STREAMS: { status: 503, doc: 'GET /v1/events refused a new live stream: too many consoles are connected; close one and retry.' },
 
+  // --- MCP server for AI copilots (runtime/api/mcp) ---
+  GLM_ERR_MCP_TOKEN_INVALID: { status: 401, doc: 'An MCP request has no bearer token, or its JWT fails validation: signature against the configured issuer keys, issuer, audience (must be this server\'s resource), expiry; the message says which check failed.' },
+  GLM_ERR_MCP_NOT_CONFIGURED: { status: 400, doc: 'The mcp section of the configuration is missing or inconsistent (no issuer, a JWKS URI that is neither https nor loopback http); the message names the field.' },
+  GLM_ERR_MCP_ARGUMENTS_INVALID: { status: 400, doc: 'A tool call\'s arguments do not match the tool\'s JSON Schema or exceed the size bound; the message names the path, the value and what is allowed.' },
+  GLM_ERR_MCP_RATE_LIMITED: { status: 429, doc: 'An MCP client made more tool calls than mcp.max_calls_per_minute allows; the call was refused before any policy decision.' },
+  GLM_ERR_MCP_TOOL_DENIED: { status: 403, doc: 'The Cedar policy denied an MCP tool call for this client (scopes, forbid policies); the message names the deciding policies.' },
+  GLM_ERR_MCP_WRITE_REFUSED: { status: 409, doc: 'A write requested by an MCP client was refused by the write decision (zone, policy, process image, interlock, safety trip); the message names the step and the reason. Nothing was written.' },
+  GLM_ERR_MCP_APPROVAL_UNKNOWN: { status: 404, doc: 'No pending write request with that id: it was never queued, already decided, or expired.' },
+
   // --- benchmark harness ---
   GLM_ERR_BENCH_UNKNOWN_SCENARIO: { status: 400, doc: 'make benchmark was given a SCENARIO that does not exist.' },
   GLM_ERR_BENCH_DURATION_INVALID: { status: 400, doc: 'make benchmark was given a DURATION that is not like 30s, 5m or 1h.' },
@@ -98,6 +110,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_MODBUS_RATE_LIMITED: { status: 429, doc: 'Modbus gateway: a client exceeded its request rate (exception 06, server device busy).' },
   GLM_ERR_MODBUS_CLIENT_TIMEOUT: { status: 408, doc: 'Modbus gateway: a client left a partial frame unfinished or stayed idle too long; the connection is closed.' },
   GLM_ERR_MODBUS_BUFFER_OVERFLOW: { status: 503, doc: 'Modbus gateway: a client has too many requests in flight or does not read its responses; the connection is closed.' },
+  GLM_ERR_MODBUS_AUDIT_UNAVAILABLE: { status: 503, doc: 'Modbus gateway: the audit log cannot make the write\'s decision record durable (disk full, I/O error), so the write is refused (exception 04); writes that move the plant to its safe state (tripping the emergency stop, stopping a pump) still go through.' },
   GLM_ERR_MODBUS_CONNECTION_LIMIT: { status: 503, doc: 'Modbus gateway: a connection was refused (the zone listener or the client address is at its connection budget) or evicted (a connection that never sent a complete ADU made room for a new one); counted in glimmer_gateway_connections_refused_total and aggregated in the audit log.' },
   GLM_ERR_MODBUS_CONFIG_INVALID: { status: 400, doc: 'Modbus gateway: its options (listeners, zones, routes, limits) are inconsistent; the message names the value.' },
   GLM_ERR_OPCUA_SECURITY_REFUSED: { status: 403, doc: 'OPC UA: security mode None or anonymous login asked for where no conduit allows it (never at security level 3 or above).' },
@@ -126,6 +139,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_CLOSED: { status: 503, doc: 'The audit log was closed, or it failed closed after a storage error; reopen it to recover.' },
   GLM_ERR_AUDIT_STORAGE_FAILED: { status: 503, doc: 'The audit store could not make entries durable (disk full, I/O error); the pending appends were not acknowledged.' },
   GLM_ERR_AUDIT_STATE_CORRUPT: { status: 500, doc: 'At open, the stored log disagrees with itself (missing entries, or a root that differs from its latest signed checkpoint).' },
+  GLM_ERR_AUDIT_ARCHIVE_FAILED: { status: 503, doc: 'A sealed segment could not be written to the Object Lock bucket (or read back from it for verification); the segment stays on the volume and the upload is retried.' },
+  GLM_ERR_DATA_KEY_UNAVAILABLE: { status: 503, doc: 'The GDPR data key could not be generated or unwrapped by the KMS key (GLIMMER_DATA_KEY), or a wrapped store was opened without it: personal-data pseudonyms are refused rather than keyed in clear.' },
   GLM_ERR_AUDIT_KEY_UNPINNED: { status: 500, doc: 'At open, the audit store lists a checkpoint verifier key, or the configured signer has a key, that is not pinned in <state-dir>/trust/audit-keys.txt; the runtime refuses to start (a store re-signed with another key, or a replaced key file). Add the key there when it was rotated on purpose.' },
   GLM_ERR_AUDIT_VERIFY_FAILED: { status: 500, doc: '`glimmer audit verify` found tampering: a bad signature, a recomputed root or proof that differs, or missing entries.' },
   GLM_ERR_AUDIT_SUBJECT_ERASED: { status: 410, doc: 'The data subject was erased (crypto-shredded); its pseudonyms can no longer be linked to it.' },

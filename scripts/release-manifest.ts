@@ -6,8 +6,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { launchArtifacts } from '../runtime/agents/artifacts';
+import { loadConfig } from '../runtime/config/load';
+import { policyDigestFor } from '../runtime/lifecycle/attestation/attestor';
 import { buildManifest, signManifest } from '../runtime/lifecycle/manifest';
-import { DEV_KEY_DIR, MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../runtime/lifecycle/release';
+import { DEV_KEY_DIR, MANIFEST_FILE, PCR_POLICY_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../runtime/lifecycle/release';
 
 const root = path.resolve(__dirname, '..');
 
@@ -31,3 +34,8 @@ fs.writeFileSync(path.join(root, SIGNATURE_FILE), `${signManifest(manifest, priv
 const publicPem = crypto.createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
 fs.writeFileSync(path.join(root, PUBLIC_KEY_FILE), publicPem);
 process.stdout.write(`signed release manifest: ${MANIFEST_FILE} (${JSON.parse(manifest.toString()).artifacts.length} artifacts)\n`);
+// The TPM PolicyPCR digest each agent of the shipped configuration seals its key to (the stacks' pcr_policy_hash),
+// from the manifest just written. A deployment with its own configuration computes it with `glimmer attest --policy`.
+const config = loadConfig();
+const digests = config.agents.map((a) => `${a.name}=${policyDigestFor(path.join(root, MANIFEST_FILE), launchArtifacts(a, config, root))}`);
+fs.writeFileSync(path.join(root, PCR_POLICY_FILE), `${digests.join('\n')}\n`);

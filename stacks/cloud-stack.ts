@@ -122,8 +122,10 @@ export class CloudStack extends TerraformStack {
       validation: [{ condition: '${var.plant_network == null || (can(cidrnetmask(try(var.plant_network.cidr, ""))) && can(regex("^tgw-[0-9a-f]{8,17}$", try(var.plant_network.transit_gateway_id, ""))))}', errorMessage: 'plant_network needs cidr (an IPv4 CIDR) and transit_gateway_id (tgw-...).' }],
     });
     const logRetention = stackVariable(this, 'log_retention_days', {
-      type: 'number', default: 365, nullable: false,
-      description: 'Retention of the EKS control-plane log group and the VPC flow logs, days (a CloudWatch Logs retention value).',
+      // Five years by default, the keeping period the Machinery Regulation asks of records of interventions; lower it for
+      // test accounts (a visible choice in the plan).
+      type: 'number', default: 1827, nullable: false,
+      description: 'Retention of the EKS control-plane log group and the VPC flow logs, days (a CloudWatch Logs retention value). Default 1827: five years; lower it for non-production accounts.',
       validation: [{ condition: `\${contains(${JSON.stringify(LOG_RETENTION_DAYS)}, var.log_retention_days)}`, errorMessage: `log_retention_days must be one of CloudWatch's retention values (${LOG_RETENTION_DAYS.join(', ')}), received \${var.log_retention_days}.` }],
     });
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { GlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
+import { ruleArtifact } from '../config/rules-dir';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
 import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
 import { SafetyOrderRouter } from './safety-orders';
@@ -43,7 +44,7 @@ const factory: BehaviourFactory = (spec, config) => {
   let onLevels: AgentBehaviour['levels'];
 
   const behaviour: AgentBehaviour = {
-    artifacts: [...settings.rulesets.map((r) => `rules/${r}`), modelRel, ...policyArtifacts()],
+    artifacts: [...settings.rulesets.map((r) => ruleArtifact(r)), modelRel, ...policyArtifacts()],
     messaging: {
       start: startAgentMessenger,
       accepts: [
@@ -93,7 +94,8 @@ const factory: BehaviourFactory = (spec, config) => {
         ctx.audit({ type: 'cognitive.levels', zones: zones.map((z) => ({ name: z.name, security_level: z.security_level })), agents: agents.map((a) => ({ name: a.name, required_safety_level: a.required_safety_level })) });
       };
       ctx.onMessage((message) => {
-        if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body);
+        // Change snapshots (sent as plant signals change) run the rules only; the periodic ones also feed the model.
+        if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body, { window: (message.body as { trigger?: unknown } | null)?.trigger !== 'change' });
       });
       ctx.audit({ type: 'cognitive.started', rulesets: settings.rulesets, model: { path: modelRel, sha256: model.sha256 }, threshold: settings.threshold, inference_limit: settings.inferenceLimit });
       stopCore = async () => {

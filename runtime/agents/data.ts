@@ -76,7 +76,14 @@ const factory: BehaviourFactory = (spec, config) => {
     messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Holds or releases this agent (its supervisor pauses it) on a safety order' }] },
     async start(ctx) {
       const { openPseudonymiser } = await import('../audit/gdpr');
-      keys = openPseudonymiser({ stateDir: ctx.stateDir });
+      const { isClusterMode, clusterSettings } = await import('../lifecycle/cluster');
+      // Cluster mode: the subject keys are sealed under a data key that only the HSM-backed KMS key unwraps.
+      let dataKey: Buffer | undefined;
+      if (isClusterMode()) {
+        const { kmsDataKey } = await import('../audit/data-key');
+        dataKey = await kmsDataKey({ keyId: clusterSettings().dataKey, stateDir: ctx.stateDir });
+      }
+      keys = openPseudonymiser({ stateDir: ctx.stateDir, ...(dataKey ? { dataKey } : {}) });
       outbox = new ZoneOutbox(path.join(ctx.stateDir, 'exports'));
       ctx.onMessage((m) => handle(ctx, m));
       ctx.publish({ exported, refused });

@@ -25,6 +25,15 @@ import { PROCESS_ZONE } from '../model/plant';
 
 /** Snapshot cadence towards the cognitive agents (the anomaly model's windows are 1 s apart). */
 export const SNAPSHOT_INTERVAL_MS = 1000;
+/**
+ * OPC UA sampling of the plant signals: 0 asks for exception-based reporting (each change as it happens; a server
+ * revises it to its fastest sampling where it has none), published every PUBLISHING_INTERVAL_MS (a server revises it up
+ * to its floor). Every published change also goes to the Cognitive agents at once as a `change` snapshot (rules only,
+ * outside the model's 1 s window), so a hazard reaches the safety rules within about one publishing interval instead of
+ * waiting for the next periodic snapshot.
+ */
+export const SAMPLING_INTERVAL_MS = 0;
+export const PUBLISHING_INTERVAL_MS = 10;
 
 /** The write that shuts `target` down: [signal id, engineering value], or undefined when it is no plant unit. */
 export function shutdownWrite(target: string): [string, boolean] | undefined {
@@ -49,6 +58,7 @@ const factory: BehaviourFactory = (spec, config) => {
   let stopped = false;
   let shutdowns = 0;
   let lastSnapshotAt = 0;
+  let changeQueued = false;
   const cognitive = config.agents.filter((a) => a.kind === 'cognitive').map((a) => a.name);
 
   async function gateway(): Promise<ModbusTcpClient> {
@@ -124,6 +134,19 @@ const factory: BehaviourFactory = (spec, config) => {
       opcua = await connectPlantOpcua({
         ...session, endpointUrl, stateDir: context.stateDir, name: spec.name,
         security: opcuaSecurityFor(config, PROCESS_ZONE), logger: context.logger,
+        samplingIntervalMs: SAMPLING_INTERVAL_MS,
+        publishingIntervalMs: PUBLISHING_INTERVAL_MS,
+        // The values of one publish arrive in one burst: one change snapshot per burst.
+        onValue: () => {
+          if (changeQueued || stopped) return;
+          changeQueued = true;
+          setImmediate(() => {
+            changeQueued = false;
+            if (stopped || !opcua || opcua.values.size === 0) return;
+            const snapshot = { ...snapshotFromSignals(opcua.values, Date.now(), config.plant.seed), trigger: 'change' };
+            for (const to of cognitive) context.send(to, TOPIC_SNAPSHOT, snapshot);
+          });
+        },
         onRecovered: () => context.audit({ type: 'industrial.opcua_recovered', endpoint: endpointUrl }),
       });
       context.onMessage(onMessage);

@@ -11,7 +11,7 @@ import { StateMachine } from '../lifecycle/state-machine';
 import { bootHooks } from '../lifecycle/boot';
 import { requestHold, type HoldOptions } from '../lifecycle/hold';
 import type { AgentIdentity } from '../trust/svid';
-import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
+import { EXIT_BOOT_REFUSED, EXIT_ORPHANED, SUPERVISOR_PID_ENV, type AgentToSupervisor, type BootCommand, type SupervisorToAgent } from '../lifecycle/ipc';
 import type { AgentBehaviour, AgentContext } from './behaviour';
 import type { AgentMessage } from '../model/messages';
 import type { AgentMessenger } from '../trust/a2a/messenger';
@@ -21,10 +21,10 @@ import { parseShutdownBody } from './safety-orders';
 import { decisionKey } from '../trust/metrics';
 
 const SEAL_TIMEOUT_MS = 3000;
-/** How long an agent whose supervisor is gone may drain before it exits anyway (the 1 s orphan budget, with the watch). */
-const ORPHAN_EXIT_MS = 600;
+/** How long an orphaned agent may close its PLC sessions before it exits anyway: no supervisor takes its records any more, and the 1 s orphan budget must hold on a loaded machine. */
+const ORPHAN_EXIT_MS = 250;
 /** How often the agent checks that its supervisor is still its parent (a kill -9 may not close the channel at once). */
-const PARENT_WATCH_MS = 100;
+const PARENT_WATCH_MS = 50;
 /** How often the agent reports its PDP's decision counts to the supervisor (which alone serves /metrics). */
 const DECISION_REPORT_MS = 1000;
 
@@ -290,7 +290,9 @@ function supervisorGone(reason: string): void {
   setTimeout(() => process.exit(EXIT_ORPHANED), ORPHAN_EXIT_MS);
   void agent.terminate(reason);
 }
-const supervisorPid = process.ppid;
+const supervisorPid = Number(process.env[SUPERVISOR_PID_ENV]) || process.ppid;
+// The supervisor may have died while this process was still loading its code.
+if (process.ppid !== supervisorPid) supervisorGone('supervisor exited before the agent started');
 setInterval(() => {
   if (process.ppid !== supervisorPid) supervisorGone('supervisor exited');
 }, PARENT_WATCH_MS).unref();

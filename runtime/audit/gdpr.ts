@@ -8,6 +8,10 @@
  * The key table is indexed by HMAC(lookup secret, subject), so it holds no identifier in clear either; the lookup
  * secret sits in `<stateDir>/audit/subject-lookup.key` (mode 0600). SQLite runs with secure_delete and the WAL is
  * truncated after an erasure, so a deleted key does not linger in free pages.
+ *
+ * With a data key (cluster mode: generated and wrapped by the HSM-backed KMS key, data-key.ts), the subject keys and the
+ * lookup secret are stored sealed under it (AES-256-GCM), so the volume alone yields no key. A store is created either
+ * sealed or clear and is never opened the other way.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -45,16 +49,44 @@ export function normaliseSubject(subject: string): string {
   return s.includes('@') ? s.toLowerCase() : s;
 }
 
-export function openPseudonymiser(options: { stateDir: string }): Pseudonymiser {
+/** AES-256-GCM under the data key: iv (12) | tag (16) | ciphertext. */
+function seal(dataKey: Buffer, plain: Buffer): Buffer {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', dataKey, iv);
+  const ct = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), ct]);
+}
+
+function unseal(dataKey: Buffer, blob: Buffer, what: string): Buffer {
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', dataKey, blob.subarray(0, 12));
+    d.setAuthTag(blob.subarray(12, 28));
+    return Buffer.concat([d.update(blob.subarray(28)), d.final()]);
+  } catch (err) {
+    throw new GlimmerError('GLM_ERR_DATA_KEY_UNAVAILABLE', `${what} does not open under the data key (another data key, or tampered)`, { cause: err });
+  }
+}
+
+export function openPseudonymiser(options: { stateDir: string; dataKey?: Buffer }): Pseudonymiser {
   const dir = path.join(options.stateDir, 'audit');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const secretFile = path.join(dir, 'subject-lookup.key');
+  const dataKey = options.dataKey;
+  if (dataKey && dataKey.length !== 32) throw new GlimmerError('GLM_ERR_DATA_KEY_UNAVAILABLE', `the data key must be 32 bytes, received ${dataKey.length}`);
+  const clearFile = path.join(dir, 'subject-lookup.key');
+  const sealedFile = path.join(dir, 'subject-lookup.key.sealed');
+  if (fs.existsSync(dataKey ? clearFile : sealedFile)) {
+    throw new GlimmerError('GLM_ERR_DATA_KEY_UNAVAILABLE', dataKey
+      ? `${quote(dir)} holds clear subject keys; a sealed store cannot be opened over them`
+      : `${quote(dir)} holds subject keys sealed under a KMS data key; open it with the data key (GLIMMER_DATA_KEY)`);
+  }
+  const secretFile = dataKey ? sealedFile : clearFile;
   try {
-    fs.writeFileSync(secretFile, crypto.randomBytes(32), { mode: 0o600, flag: 'wx' });
+    const secret = crypto.randomBytes(32);
+    fs.writeFileSync(secretFile, dataKey ? seal(dataKey, secret) : secret, { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  const lookupSecret = fs.readFileSync(secretFile);
+  const lookupSecret = dataKey ? unseal(dataKey, fs.readFileSync(secretFile), secretFile) : fs.readFileSync(secretFile);
   const db = new Database(path.join(dir, 'subjects.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -77,14 +109,19 @@ export function openPseudonymiser(options: { stateDir: string }): Pseudonymiser 
     const lookup = lookupOf(subject);
     const hit = cache.get(lookup);
     if (hit) return hit;
-    let key = getKey.get(lookup) as Buffer | undefined;
+    const stored = () => {
+      const raw = getKey.get(lookup) as Buffer | undefined;
+      return raw && dataKey ? unseal(dataKey, raw, 'a subject key') : raw;
+    };
+    let key = stored();
     if (!key && create) {
       // A subject seen again after an erasure gets a fresh key: new pseudonyms, unlinkable to the erased ones.
+      const fresh = crypto.randomBytes(32);
       db.transaction(() => {
-        putKey.run(lookup, crypto.randomBytes(32), Date.now());
+        putKey.run(lookup, dataKey ? seal(dataKey, fresh) : fresh, Date.now());
         delErasure.run(lookup);
       })();
-      key = getKey.get(lookup) as Buffer;
+      key = stored() as Buffer;
     }
     if (key) {
       cache.set(lookup, key);

@@ -13,9 +13,12 @@ export interface AuditGovernorOptions {
   readonly sink: (record: AuditRecordInput) => void;
   /** Aggregation window. @default 10000 */
   readonly windowMs?: number;
-  /** Bytes per second one source may write one by one (token bucket refill). @default 8192 */
+  /**
+   * Bytes per second one source may write one by one (token bucket refill). A client address has two sources (its
+   * writes, and its refusals and reads): with the aggregates of a window this keeps it under 1 MB per minute. @default 6144
+   */
   readonly bytesPerSecond?: number;
-  /** Token bucket size in bytes. @default 32768 */
+  /** Token bucket size in bytes. @default 24576 */
   readonly burstBytes?: number;
   /** Records of one kind from one source written one by one per window before the rest are aggregated. @default 10 */
   readonly individualPerWindow?: number;
@@ -41,6 +44,9 @@ interface Source {
   readonly kinds: Map<string, { written: number; fold?: Fold }>;
 }
 
+/** The record types governedSink() folds. */
+const GOVERNED_TYPES = ['modbus.decision', 'trust.tls_refused', 'policy.decision'] as const;
+
 /** Bytes a leaf adds besides the record (index, timestamp envelope). */
 const ENVELOPE_BYTES = 64;
 
@@ -56,11 +62,13 @@ export class AuditGovernor {
 
   constructor(private readonly options: AuditGovernorOptions) {
     this.now = options.now ?? Date.now;
-    this.rate = options.bytesPerSecond ?? 8192;
-    this.burst = options.burstBytes ?? 32768;
+    this.rate = options.bytesPerSecond ?? 6144;
+    this.burst = options.burstBytes ?? 24576;
     this.perWindow = options.individualPerWindow ?? 10;
     this.maxSources = options.maxSources ?? 4096;
     this.windowStart = this.now();
+    // Every kind a series from the start: a flood adds counts, never series.
+    for (const kind of GOVERNED_TYPES) options.metrics?.auditAggregated.inc({ kind }, 0);
     this.timer = setInterval(() => this.closeWindow(), options.windowMs ?? 10_000);
     this.timer.unref();
   }
@@ -89,6 +97,16 @@ export class AuditGovernor {
   keep(sourceId: string, record: AuditRecordInput): void {
     this.charge(this.source(sourceId), JSON.stringify(record).length + ENVELOPE_BYTES);
     this.options.sink(record);
+  }
+
+  /** Whether the source has budget left (a write-ahead caller asks before it writes an action's record itself). */
+  admits(sourceId: string): boolean {
+    return this.hasBudget(this.source(sourceId));
+  }
+
+  /** Charges a record the caller writes itself (write-ahead) to the source's budget. */
+  chargeFor(sourceId: string, record: AuditRecordInput): void {
+    this.charge(this.source(sourceId), JSON.stringify(record).length + ENVELOPE_BYTES);
   }
 
   /** A refusal or a read: written while the source has budget and the kind its per-window allowance, else folded. */
@@ -171,5 +189,28 @@ export function governedSink(governor: AuditGovernor, write: (r: AuditRecordInpu
       default:
         write(r);
     }
+  };
+}
+
+/** The audit log as the gateway's write-ahead needs it (structural: the gateway's WriteEvidence). */
+export interface EvidenceLog {
+  health(): { committing: boolean };
+  append(record: AuditRecordInput, options?: { urgent?: boolean }): Promise<unknown>;
+}
+
+/**
+ * The gateway's write-ahead evidence over the audit log: each allowed write's record is made durable (urgent group
+ * commit) before the write goes on. Writes have their own budget per client address, apart from its refusals and
+ * reads (a flood of refusals cannot starve its writes); once spent, further writes are refused (rate limit).
+ */
+export function gatewayEvidence<R extends AuditRecordInput & { peer: string }>(governor: AuditGovernor, log: EvidenceLog, onRecord: (record: R) => void = () => undefined) {
+  return {
+    committing: () => log.health().committing,
+    admit: (peer: string) => governor.admits(`modbus-write:${peer}`),
+    commit: (record: R) => {
+      governor.chargeFor(`modbus-write:${record.peer}`, record);
+      onRecord(record);
+      return log.append(record, { urgent: true });
+    },
   };
 }

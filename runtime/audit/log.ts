@@ -21,6 +21,7 @@ import { type AuditMetrics, CheckpointSigning } from './checkpoints';
 import type { CheckpointSigner } from './checkpoint-body';
 import { type SegmentInfo, SegmentSealing } from './segments';
 import { CHUNK, LogTree } from './tree';
+import type { SegmentArchive } from './archive';
 import { type AuditWriter, type CommittedBatch, openAuditWriter } from './writer';
 import type { AuditRecordInput } from '../model/messages';
 
@@ -75,8 +76,20 @@ export interface AuditLogOptions {
    * has room again: it recovers without a restart. @default 1000
    */
   readonly recoveryIntervalMs?: number;
-  /** A segment holding this many entries is sealed at the next tick, whatever its age (bounded export and shutdown). @default 1000000 */
-  readonly maxSegmentEntries?: number;
+  /** A segment whose leaves reach this many bytes is sealed at the next tick, whatever its age (bounded export files). @default 256 MiB */
+  readonly maxSegmentBytes?: number;
+  /**
+   * close() seals the open segment only up to this many leaf bytes (its export is written during shutdown); a larger
+   * one is left open under a final signed checkpoint, so shutdown stays within its grace period with any workload.
+   * @default 32 MiB
+   */
+  readonly closeSealMaxBytes?: number;
+  /**
+   * Where sealed segments are also written (cluster mode: the Object Lock bucket). A segment is marked archived
+   * (`<id>.archived`) once the archive holds it; failed uploads are retried every checkpoint interval and at start.
+   * @default - none: sealed segments stay on the volume
+   */
+  readonly archive?: SegmentArchive;
 }
 
 export interface AuditEntry {
@@ -89,8 +102,11 @@ export interface AuditLog {
   readonly algorithm: MerkleAlgorithm;
   readonly origin: string;
   readonly dir: string;
-  /** Resolves once the entry is durable (committed and fsynced). */
-  append(record: AuditRecordInput): Promise<{ index: number }>;
+  /**
+   * Resolves once the entry is durable (committed and fsynced). `urgent`: something waits for this entry before it
+   * acts (a write to the plant): its group commit skips the commit delay.
+   */
+  append(record: AuditRecordInput, options?: { urgent?: boolean }): Promise<{ index: number }>;
   /** Whether appends can become durable now (false from a failed commit until the log has recovered). */
   health(): AuditHealth;
   /** Durable entries. */
@@ -130,6 +146,8 @@ interface Batch {
   /** starts[0 .. count] (starts[count] = end of the last leaf). */
   readonly starts: Uint32Array;
   count: number;
+  /** An entry of this batch is awaited before an action (commit without the commit delay). */
+  urgent: boolean;
   /**
    * Only the resolve functions are kept (an in-flight append then holds a promise and one function): a failed batch
    * resolves them with a rejected promise, which rejects them.
@@ -238,6 +256,8 @@ class AuditLogImpl implements AuditLog {
   private recoveryTimer: NodeJS.Timeout | undefined;
   private recovering = false;
   private diskFreeBytes: number | undefined;
+  /** Leaf bytes in the open segment (size-based sealing; whether close() may seal). */
+  private openSegmentBytes = 0;
   private closed = false;
   private closing = false;
   private timer: NodeJS.Timeout | undefined;
@@ -272,6 +292,11 @@ class AuditLogImpl implements AuditLog {
     this.sealer = new SegmentSealing({
       db, writer: writerNow, tree: this.tree, leavesRange: this.leavesRange, checkpoints: this.checkpoints, settle: () => this.settle(),
       config: () => this.config, dir, log, now, metrics: options.metrics, exportPage: MAX_PAGE * 10,
+      // Entries committed after the sealed end already belong to the new segment.
+      onSealed: (end) => {
+        this.openSegmentBytes = end >= this.tree.size ? 0 : (db.prepare('SELECT COALESCE(SUM(LENGTH(leaf)), 0) FROM entries WHERE idx >= ?').pluck().get(end) as number);
+      },
+      ...(options.archive ? { archive: { to: options.archive, log: () => ({ algorithm, origin, keys: this.checkpoints.verifierKeys() }) } } : {}),
     });
   }
 
@@ -333,7 +358,9 @@ class AuditLogImpl implements AuditLog {
     const stored: (Buffer | undefined)[] = new Array(full);
     for (const [c, hash] of this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ?').raw(true).all(full) as [number, Buffer][]) stored[c] = hash;
     let bad = -1;
+    const openStart = (this.db.prepare('SELECT start_idx FROM segments WHERE end_idx IS NULL').pluck().get() as number | undefined) ?? (this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number);
     for (const [idx, leaf] of this.db.prepare('SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx').raw(true).iterate(n) as IterableIterator<[number, Buffer]>) {
+      if (idx >= openStart) this.openSegmentBytes += leaf.length;
       const chunkHash = this.tree.append(h.leaf(leaf));
       if (chunkHash === undefined) continue;
       const c = Math.floor(idx / CHUNK);
@@ -384,7 +411,7 @@ class AuditLogImpl implements AuditLog {
     return this.tree.size;
   }
 
-  append(record: AuditRecordInput): Promise<{ index: number }> {
+  append(record: AuditRecordInput, options?: { urgent?: boolean }): Promise<{ index: number }> {
     if (this.closed || this.closing || this.failure) {
       if (this.failure) this.refusedWhileFailed += 1;
       return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
@@ -397,7 +424,7 @@ class AuditLogImpl implements AuditLog {
     const maxBatch = this.options.maxBatch ?? 4096;
     let batch = this.queued[this.queued.length - 1];
     if (!batch || batch.count >= maxBatch) {
-      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, resolvers: [] };
+      batch = { first: index, bytes: new ByteWriter(this.batchBytesHint), starts: new Uint32Array(maxBatch + 1), count: 0, urgent: false, resolvers: [] };
       this.queued.push(batch);
     }
     const w = batch.bytes;
@@ -427,6 +454,7 @@ class AuditLogImpl implements AuditLog {
     }
     this.nextIndex = index + 1;
     batch.count += 1;
+    if (options?.urgent) batch.urgent = true;
     batch.starts[batch.count] = w.pos;
     const b = batch;
     return new Promise((resolve) => {
@@ -459,7 +487,7 @@ class AuditLogImpl implements AuditLog {
       this.batchesInFlight += 1;
       // The next batch starts with room for about as many bytes as this one holds.
       this.batchBytesHint = Math.max(MIN_BATCH_BYTES, Math.ceil(batch.bytes.pos * 1.25));
-      const committed = this.writer.append(batch.first, batch.count, batch.bytes.buf, batch.starts);
+      const committed = this.writer.append(batch.first, batch.count, batch.bytes.buf, batch.starts, batch.urgent);
       this.lastCommit = committed.then(
         (result) => this.applyCommit(batch, result),
         (err: unknown) => {
@@ -604,6 +632,8 @@ class AuditLogImpl implements AuditLog {
       m.auditTreeSize.set(this.tree.size);
     }
     this.checkpoints.committed(this.tree.size);
+    // Leaf bytes less each leaf's 0x00 prefix (the ByteWriter's position survives the transfer of its buffer).
+    this.openSegmentBytes += batch.bytes.pos - n;
     for (let i = 0; i < n; i++) (batch.resolvers[i] as (v: { index: number }) => void)({ index: batch.first + i });
     if (this.queued.length > 0) this.flush();
   }
@@ -662,8 +692,9 @@ class AuditLogImpl implements AuditLog {
       if (this.checkpoints.behind && !this.failure) await this.checkpoints.sign();
       const open = this.sealer.open();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
-      const full = open !== undefined && this.tree.size - open.start >= (this.options.maxSegmentEntries ?? 1_000_000);
+      const full = this.openSegmentBytes >= (this.options.maxSegmentBytes ?? 256 * 1024 * 1024);
       if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
+      if (this.sealer.pendingArchive > 0) await this.sealer.archivePending();
     } catch {
       // Logged and counted by the checkpoint signing; the next tick retries.
     } finally {
@@ -709,12 +740,16 @@ class AuditLogImpl implements AuditLog {
     if (this.recoveryTimer) clearInterval(this.recoveryTimer);
     await this.settle();
     try {
-      if (!this.failure) await this.rotate();
+      // Sealing exports the segment's leaves to a file: bounded at shutdown by sealing only a small open segment; a
+      // larger one gets a final signed checkpoint now and is sealed at its next rotation (size or time).
+      const small = this.openSegmentBytes <= (this.options.closeSealMaxBytes ?? 32 * 1024 * 1024);
+      if (!this.failure) await (small ? this.rotate() : this.checkpoints.sign());
     } catch (err) {
       this.log.warn({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_INTERNAL' }, 'audit log closed without a final checkpoint; the next start catches up');
     }
     this.closed = true;
     await this.checkpoints.idle();
+    await this.sealer.closeArchive();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
     this.db.close();
     await this.writer.close();

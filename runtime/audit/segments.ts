@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { isGlimmerError } from '../errors';
 import type { Logger } from '../observability/logger';
+import type { ArchivedLog, SegmentArchive } from './archive';
 import type { AuditConfig } from './config';
 import type { AuditMetrics, CheckpointSigning } from './checkpoints';
 import type { LogTree } from './tree';
@@ -40,6 +42,10 @@ export interface SegmentSealingOptions {
   readonly metrics?: AuditMetrics;
   /** Leaves read per export step. */
   readonly exportPage: number;
+  /** Called once a segment is sealed (its end index), before its export. */
+  readonly onSealed?: (end: number) => void;
+  /** Where sealed segments are also written (cluster mode: the Object Lock bucket), with what a verifier needs. */
+  readonly archive?: { readonly to: SegmentArchive; readonly log: () => ArchivedLog };
 }
 
 export class SegmentSealing {
@@ -58,6 +64,46 @@ export class SegmentSealing {
         await this.export(seg);
       }
     }
+    void this.archivePending();
+  }
+
+  private archiving: Promise<void> | undefined;
+  /** Sealed segments the archive does not hold yet (as of the last attempt). */
+  pendingArchive = 0;
+
+  /**
+   * Uploads the sealed segments the archive does not hold yet (no `<id>.archived` marker), oldest first. A failure is
+   * logged and leaves the segment pending (retried next tick and at start); it never fails appends or sealing: the
+   * segment is safe on the volume.
+   */
+  archivePending(): Promise<void> {
+    const archive = this.o.archive;
+    if (!archive) return Promise.resolve();
+    this.archiving ??= (async () => {
+      const base = (id: number) => path.join(this.o.dir, 'segments', String(id).padStart(6, '0'));
+      const pending = this.list().filter((seg) => seg.end !== undefined && seg.checkpoint && !fs.existsSync(`${base(seg.id)}.archived`));
+      this.pendingArchive = pending.length;
+      for (const seg of pending) {
+        try {
+          await archive.to.put(archive.log(), { id: seg.id, leavesFile: `${base(seg.id)}.leaves`, checkpoint: seg.checkpoint as string, sealedAt: seg.sealedAt ?? this.o.now() });
+        } catch (err) {
+          this.o.log.error({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_AUDIT_ARCHIVE_FAILED', segment: seg.id, archive: archive.to.location }, 'sealed segment not archived; retrying later');
+          return;
+        }
+        fs.writeFileSync(`${base(seg.id)}.archived`, `${archive.to.location}\n`);
+        this.pendingArchive -= 1;
+        this.o.log.info({ segment: seg.id, archive: archive.to.location }, 'sealed segment archived');
+      }
+    })().finally(() => {
+      this.archiving = undefined;
+    });
+    return this.archiving;
+  }
+
+  /** Waits for an upload in flight and closes the archive. */
+  async closeArchive(): Promise<void> {
+    await this.archiving;
+    await this.o.archive?.to.close();
   }
 
   open(): SegmentInfo | undefined {
@@ -102,10 +148,12 @@ export class SegmentSealing {
       ['UPDATE segments SET end_idx = ?, sealed_at = ?, checkpoint = ? WHERE id = ?', [end, sealedAt, note, open.id]],
       ['INSERT INTO segments(start_idx, opened_at) VALUES (?, ?)', [end, sealedAt]],
     ]);
+    this.o.onSealed?.(end);
     const sealed: SegmentInfo = { ...open, end, sealedAt, checkpoint: note };
     await this.export(sealed);
     this.o.metrics?.auditSegmentsSealed.inc();
     this.o.log.info({ segment: sealed.id, start: sealed.start, end }, 'audit segment sealed');
+    await this.archivePending();
     return sealed;
   }
 

@@ -39,7 +39,7 @@ export interface AuditWriter {
    * afterwards) and must own their ArrayBuffers. Resolves after the fsync; rejects with GLM_ERR_AUDIT_STORAGE_FAILED
    * (and so does every later append).
    */
-  append(first: number, count: number, bytes: Buffer, starts: Uint32Array): Promise<CommittedBatch>;
+  append(first: number, count: number, bytes: Buffer, starts: Uint32Array, urgent?: boolean): Promise<CommittedBatch>;
   /** Runs the statements in one durable transaction. */
   run(statements: readonly Statement[]): Promise<void>;
   /** The durability settings in force on the writer's own connection (what every commit runs under). */
@@ -254,11 +254,15 @@ function drain() {
 
 parentPort.on('message', (msg) => {
   queued.push(msg);
-  if (timer !== undefined) return;
+  // An urgent append (a write waiting for its record before it may reach the plant) does not wait for the delay.
+  if (timer !== undefined) {
+    if (msg.urgent) { clearTimeout(timer); drain(); }
+    return;
+  }
   // Group commit delay: at most one commit per commitDelayMs, so a steady trickle of appends shares fsyncs too
   // (the first request after a quiet spell goes at once).
   const wait = lastCommit + commitDelayMs - performance.now();
-  if (wait > 0) timer = setTimeout(drain, wait);
+  if (wait > 0 && !msg.urgent) timer = setTimeout(drain, wait);
   else drain();
 });
 `;
@@ -311,10 +315,10 @@ export async function openAuditWriter(options: AuditWriterOptions): Promise<Audi
   const storageFailed = (err: unknown) => new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit', { cause: err });
   const writer: AuditWriter = {
     start: (algorithm, next, tail) => request({ op: 'start', algorithm, next, tail: tail.map((b) => new Uint8Array(b)) }),
-    async append(first, count, bytes, starts) {
+    async append(first, count, bytes, starts, urgent = false) {
       let r: { leaves: ArrayBuffer; chunks: ArrayBuffer; chunkCount: number; commit?: { seconds: number; batches: number } };
       try {
-        r = await request({ op: 'append', first, count, bytes: bytes.buffer, starts: starts.buffer }, [bytes.buffer as ArrayBuffer, starts.buffer as ArrayBuffer]);
+        r = await request({ op: 'append', first, count, bytes: bytes.buffer, starts: starts.buffer, urgent }, [bytes.buffer as ArrayBuffer, starts.buffer as ArrayBuffer]);
       } catch (err) {
         throw storageFailed(err);
       }

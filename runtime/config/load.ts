@@ -145,6 +145,15 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
     a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
     attestation: normaliseAttestation(abs, doc),
+    ...(doc.mcp ? {
+      mcp: {
+        resource: doc.mcp.resource,
+        issuers: doc.mcp.issuers.map((i) => ({ issuer: i.issuer, jwksUri: i.jwks_uri, jwksRefreshMinS: i.jwks_refresh_min_s ?? 30 })),
+        maxCallsPerMinute: doc.mcp.max_calls_per_minute ?? 600,
+        writeZone: doc.mcp.write_zone ?? 'control',
+        maxPendingWrites: doc.mcp.max_pending_writes ?? 32,
+      },
+    } : {}),
   };
 }
 

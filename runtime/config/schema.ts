@@ -165,6 +165,30 @@ export const runtimeConfigSchema = {
         allowed_hosts: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' } },
       },
     },
+    // The MCP server for AI copilots: an OAuth 2.1 resource server (docs/mcp.md).
+    mcp: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['resource', 'issuers'],
+      properties: {
+        resource: { type: 'string', minLength: 1, maxLength: 512, pattern: '^https?://' },
+        issuers: {
+          type: 'array', minItems: 1, maxItems: 8,
+          items: {
+            type: 'object', additionalProperties: false, required: ['issuer', 'jwks_uri'],
+            properties: {
+              issuer: { type: 'string', minLength: 1, maxLength: 512 },
+              // https, or http to a loopback address (a test or sidecar issuer); checked again at start.
+              jwks_uri: { type: 'string', minLength: 1, maxLength: 512, pattern: '^(https://|http://(127[.]0[.]0[.]1|localhost|\\[::1\\])[:/])' },
+              jwks_refresh_min_s: { type: 'integer', minimum: 0, maximum: 3600 },
+            },
+          },
+        },
+        max_calls_per_minute: { type: 'integer', minimum: 1, maximum: 100000 },
+        write_zone: { type: 'string', minLength: 1, maxLength: 64 },
+        max_pending_writes: { type: 'integer', minimum: 1, maximum: 1024 },
+      },
+    },
     // The plant OPC UA server on a plant network: bind address, advertised host names, certificate SANs.
     opcua: {
       type: 'object',

@@ -78,8 +78,31 @@ export interface RuntimeConfigFile {
   readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
   readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
+  readonly mcp?: McpConfigFile;
   readonly cognitive_config?: string;
   readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
+}
+
+/** The MCP server for AI copilots (docs/mcp.md); absent: no MCP endpoint on the API. */
+export interface McpConfigFile {
+  /** This server's resource identifier: the audience tokens must be bound to (RFC 8707), e.g. https://plant.example/mcp. */
+  readonly resource: string;
+  /** Authorization servers whose access tokens are accepted, each with its JWKS. */
+  readonly issuers: readonly { readonly issuer: string; readonly jwks_uri: string; readonly jwks_refresh_min_s?: number }[];
+  /** Tool calls per client per minute. @default 600 */
+  readonly max_calls_per_minute?: number;
+  /** The zone approved writes enter the gateway from. @default control */
+  readonly write_zone?: string;
+  /** Pending write requests kept for approval. @default 32 */
+  readonly max_pending_writes?: number;
+}
+
+export interface McpConfig {
+  readonly resource: string;
+  readonly issuers: readonly { readonly issuer: string; readonly jwksUri: string; readonly jwksRefreshMinS: number }[];
+  readonly maxCallsPerMinute: number;
+  readonly writeZone: string;
+  readonly maxPendingWrites: number;
 }
 
 export interface RuntimeConfig {
@@ -100,4 +123,6 @@ export interface RuntimeConfig {
   readonly cognitive: CognitiveConfig & { readonly file: string };
   /** `tpm`: the supervisor attests each agent with the TPM at `tcti` before it issues the agent's SVID. */
   readonly attestation: { mode: 'none' } | { mode: 'tpm'; tcti: string; ekCaFile: string };
+  /** Undefined without an mcp section: the API then serves no MCP endpoint. */
+  readonly mcp?: McpConfig;
 }

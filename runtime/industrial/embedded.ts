@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { ModbusGateway } from './modbus/gateway';
 import type { AuditRecordInput } from '../model/messages';
-import type { GatewayAuditSink } from './modbus/inspector';
+import type { GatewayAuditSink, WriteEvidence } from './modbus/inspector';
 import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaNetwork } from './opcua/network';
@@ -29,6 +29,8 @@ export interface PlantStartOptions {
   readonly metrics?: Metrics;
   /** Receives the gateway's decisions in batches (`type: 'modbus.decision'`), never one call per frame. */
   readonly audit: GatewayAuditSink;
+  /** Write-ahead audit of allowed gateway writes (control follows evidence). @default - none: batched like reads */
+  readonly evidence?: WriteEvidence;
   /**
    * Step 1 of the write decision (write-decision.ts): who may write what (the trust PDP's `gatewayDecide`).
    * The plant adds the interlock steps itself, from its own process image.
@@ -90,7 +92,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     started.push(opcua);
 
     const { gateway, ports } = await startZoneGateway({
-      config, logger, metrics: options.metrics, audit: options.audit, decide, host,
+      config, logger, metrics: options.metrics, audit: options.audit, evidence: options.evidence, decide, host,
       ports: consecutivePorts(config, options.modbusPort ?? 5020),
       routes: [PROCESS_UNIT_ID, SAFETY_UNIT_ID].map((unitId) => ({ unitId, host, port: plc.port })),
     });

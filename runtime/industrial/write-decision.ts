@@ -69,6 +69,18 @@ export function tripsEmergencyStop(r: Pick<WriteRequest, 'table' | 'signals' | '
   return true;
 }
 
+/**
+ * The fail-safe direction in the wider sense the gateway uses when the audit log cannot commit: tripping the
+ * emergency stop, or stopping pumps (`<pump>.run` written 0). Such a write still goes to the PLC without its durable
+ * record: refusing a move towards the safe state would trade safety for evidence.
+ */
+export function movesToSafeState(r: Pick<WriteRequest, 'table' | 'signals' | 'values'>): boolean {
+  if (tripsEmergencyStop(r)) return true;
+  if (r.table !== 'coil' || r.signals.length === 0) return false;
+  for (let i = 0; i < r.signals.length; i++) if (r.signals[i]?.signal !== 'run' || r.values[i] !== 0) return false;
+  return true;
+}
+
 /** The policy without a policy decision point: process writes pass, and of the safety writes only the fail-safe one. */
 export const failSafeOnly: WriteDecider = (r) => {
   if (!r.safety || tripsEmergencyStop(r)) return { allow: true };
@@ -93,7 +105,8 @@ export function commandsOf(request: Pick<WriteRequest, 'signals' | 'values'>): C
 
 function levelCm(snapshot: PlantSnapshot, tank: string): number | undefined {
   const a = snapshot.assets[tank];
-  const m = a?.kind === 'tank' ? a.values.level_m : undefined;
+  // An image from a PLC may lack a tank's values (an untyped snapshot): no fact, as for the rule engine.
+  const m = a?.kind === 'tank' ? (a.values as Partial<typeof a.values> | undefined)?.level_m : undefined;
   return typeof m === 'number' ? Math.round(m * 100) : undefined;
 }
 

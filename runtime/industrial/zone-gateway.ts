@@ -7,7 +7,7 @@ import type { RuntimeConfig } from '../config/types';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { ModbusGateway, type RouteOptions } from './modbus/gateway';
-import type { GatewayAuditSink } from './modbus/inspector';
+import type { GatewayAuditSink, WriteEvidence } from './modbus/inspector';
 import type { WriteDecider } from './write-decision';
 import { compileRules, defaultZoneRules } from './modbus/rules';
 import { gatewayListenerZones } from '../model/zones';
@@ -22,6 +22,8 @@ export interface ZoneGatewayOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   readonly audit: GatewayAuditSink;
+  /** Write-ahead audit of allowed writes (control follows evidence). @default - none */
+  readonly evidence?: WriteEvidence;
   /** The write decision (`composeWriteDecision`): policy, then the interlocks. */
   readonly decide: WriteDecider;
   /** Client zone -> listen port. */
@@ -42,6 +44,7 @@ export async function startZoneGateway(options: ZoneGatewayOptions): Promise<Zon
     rules: compileRules(defaultZoneRules(options.config)),
     decide: options.decide,
     audit: options.audit,
+    evidence: options.evidence,
     metrics: options.metrics,
     logger: options.logger,
     routes: options.routes,

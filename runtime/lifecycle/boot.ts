@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { AuditRecordInput } from '../model/messages';
 import { asGlimmerError } from '../errors';
 import { validateSvid } from '../trust/svid';
+import { ruleArtifact } from '../config/rules-dir';
 import type { BootCommand } from './ipc';
 import { measuredBoot } from './manifest';
 import { MANIFEST_FILE, SIGNATURE_FILE, agentArtifacts, agentBundle, relativeTo } from './release';
@@ -18,7 +19,7 @@ import type { TransitionHook } from './state-machine';
 export function configuredArtifacts(cmd: Pick<BootCommand, 'spec' | 'config'>): string[] {
   if (cmd.spec.kind !== 'cognitive') return [];
   const hr = cmd.config.cognitive.hybrid_reasoning;
-  const rules = hr.symbolic_components.flatMap((c) => c.rulesets.map((r) => `rules/${r}`));
+  const rules = hr.symbolic_components.flatMap((c) => c.rulesets.map((r) => ruleArtifact(r)));
   const models = hr.neural_components.flatMap((c) => (c.path ? [c.path] : []));
   return [...rules, ...models];
 }
@@ -44,7 +45,7 @@ export function bootHooks(
   };
   const measured: TransitionHook = () => {
     const configFiles = [cmd.config.file, cmd.config.cognitive.file].map((f) => relativeTo(cmd.root, f));
-    const kindFiles = [...configuredArtifacts(cmd), ...kindArtifacts];
+    const kindFiles = [...configuredArtifacts(cmd), ...kindArtifacts].map((f) => (path.isAbsolute(f) ? relativeTo(cmd.root, f) : f));
     try {
       const m = measuredBoot({
         root: cmd.root,

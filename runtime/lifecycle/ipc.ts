@@ -70,3 +70,6 @@ export const EXIT_BOOT_REFUSED = 3;
 
 /** Exit code of an agent process that outlived its supervisor (drained briefly, then left). */
 export const EXIT_ORPHANED = 4;
+
+/** Environment variable carrying the supervisor's pid to each agent (its parent-death watch compares against it). */
+export const SUPERVISOR_PID_ENV = 'GLIMMER_SUPERVISOR_PID';

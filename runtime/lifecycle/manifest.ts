@@ -127,7 +127,8 @@ export function measuredBoot(input: MeasuredBootInput): Measurement {
   const measured: ManifestArtifact[] = [];
   for (const rel of input.artifacts) {
     const outside = rel.startsWith('../') || path.isAbsolute(rel);
-    const want = outside ? input.configPins?.[path.basename(rel)] : expected.get(rel);
+    // Outside files: pinned by absolute path (mounted rule files) or by file name (the mounted configuration).
+    const want = outside ? (input.configPins?.[path.resolve(input.root, rel)] ?? input.configPins?.[path.basename(rel)]) : expected.get(rel);
     if (want === undefined) {
       const why = outside ? `is outside the release and not pinned by ${CONFIG_PINS_ENV}` : 'is loaded but not listed in the signed release manifest';
       throw new GlimmerError('GLM_ERR_BOOT_ARTIFACT_MISSING', `measured boot: ${rel} ${why}`, { details: { artifact: rel } });

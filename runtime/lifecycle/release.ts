@@ -13,6 +13,8 @@ import { GlimmerError } from '../errors';
 export const MANIFEST_FILE = 'dist/release-manifest.json';
 export const SIGNATURE_FILE = 'dist/release-manifest.sig';
 export const PUBLIC_KEY_FILE = 'dist/release-key.pub.pem';
+/** `agent=<PolicyPCR digest>` per agent of the shipped configuration, written by `make build` (TPM attestation). */
+export const PCR_POLICY_FILE = 'dist/pcr-policy.txt';
 export const DEV_KEY_DIR = '.glimmer-release';
 
 function walk(root: string, dir: string, accept: (rel: string) => boolean, out: string[]): void {

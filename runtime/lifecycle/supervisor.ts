@@ -22,7 +22,7 @@ import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
 import type { AgentIdentity } from '../trust/svid';
-import { EXIT_BOOT_REFUSED, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
+import { EXIT_BOOT_REFUSED, SUPERVISOR_PID_ENV, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
 import { SafetyOrderReadiness, type TargetKind } from './safety-orders';
 import { reportedDecisions } from '../trust/metrics';
 import { STATES, type LifecycleState } from './states';
@@ -76,6 +76,9 @@ interface Slot {
   readonly holds: Map<string, SafetyHold>;
   /** PAUSED by a hold (so the last release resumes it; other pauses are not ours to undo). */
   safetyPaused: boolean;
+  /** The process the hold's pause was sent to: one pause per process (the agent retries a refused one itself, and a
+   *  pause queued behind a frozen process must not land after the release). */
+  pauseSentTo?: ChildProcess;
   holdCheck?: NodeJS.Timeout;
   child?: ChildProcess;
   state: LifecycleState;
@@ -275,7 +278,10 @@ export class Supervisor extends EventEmitter {
     }
     // stop() may have run while the identity was issued: never fork an agent nobody will terminate.
     if (this.stopping) return;
-    const child = fork(file, [], { execArgv, env: agentProcessEnv(this.options.stateDir), stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    // The agent compares its parent with this pid as soon as its code runs: re-parented (this process died while it
+    // loaded), it exits at once.
+    const env = { ...agentProcessEnv(this.options.stateDir), [SUPERVISOR_PID_ENV]: String(process.pid) };
+    const child = fork(file, [], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     slot.child = child;
     slot.state = 'INIT';
     slot.since = new Date().toISOString();
@@ -402,7 +408,10 @@ export class Supervisor extends EventEmitter {
       if (slot.state !== 'ACTIVE') return;
       const reason = `safety hold: ${[...slot.holds.values()].map((h) => `${h.by}${h.decision_id ? ` (decision ${h.decision_id})` : ''}`).join(', ')}`;
       slot.safetyPaused = true;
-      this.post(slot, { type: 'pause', reason });
+      if (slot.pauseSentTo !== slot.child) {
+        slot.pauseSentTo = slot.child;
+        this.post(slot, { type: 'pause', reason });
+      }
       if (slot.holdCheck === undefined) {
         slot.holdCheck = setTimeout(() => {
           slot.holdCheck = undefined;
@@ -416,6 +425,7 @@ export class Supervisor extends EventEmitter {
     }
     if (slot.safetyPaused && slot.state === 'PAUSED') {
       slot.safetyPaused = false;
+      slot.pauseSentTo = undefined;
       this.post(slot, { type: 'resume', reason: 'safety hold released' });
     }
   }

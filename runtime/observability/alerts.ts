@@ -95,6 +95,26 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'SafetyOrderUndelivered',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#safety-order-undelivered`,
+    async active(m, now, memory) {
+      const out: { labels: Labels; summary: string }[] = [];
+      for (const s of await samples(m.safetyOrderFailures)) {
+        const labels = { target_kind: s.labels.target_kind ?? '', code: s.labels.code ?? '' };
+        // As for SafetyWriteDenied: a series seen for the first time counts from zero.
+        const h = memory.history.get(key(labels)) ?? [{ t: now, value: 0 }];
+        h.push({ t: now, value: s.value });
+        while (h.length > 1 && (h[0] as { t: number }).t < now - 300_000) h.shift();
+        memory.history.set(key(labels), h);
+        const increase = s.value - (h[0] as { value: number }).value;
+        if (increase > 0) out.push({ labels, summary: `${increase} safety order(s) not delivered in 5 minutes (target kind ${labels.target_kind}, ${labels.code})` });
+      }
+      return out;
+    },
+  },
+  {
     name: 'PlcUnreachable',
     severity: 'critical',
     forS: 60,
@@ -139,6 +159,26 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     responsePlan: `${RUNBOOK}#audit-checkpoint-overdue`,
     async active(m) {
       return (await samples(m.auditCheckpointAge)).filter((s) => s.value > 900).map((s) => ({ labels: s.labels, summary: `no signed audit checkpoint for ${humanize(s.value)}` }));
+    },
+  },
+  {
+    name: 'AuditLogCannotCommit',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#audit-cannot-commit`,
+    async active(m) {
+      return (await samples(m.auditCommitFailing)).filter((s) => s.value === 1).map((s) => ({ labels: s.labels, summary: 'the audit log cannot commit: writes to the plant are refused except the fail-safe direction' }));
+    },
+  },
+  {
+    name: 'AuditDiskLow',
+    severity: 'warning',
+    forS: 60,
+    responsePlan: `${RUNBOOK}#audit-disk-low`,
+    async active(m) {
+      const watermark = (await samples(m.auditDiskWatermark))[0]?.value;
+      if (watermark === undefined) return [];
+      return (await samples(m.auditDiskFree)).filter((s) => s.value < watermark).map((s) => ({ labels: s.labels, summary: `the audit log's file system has ${Math.round(s.value / 1048576)} MiB free, below its ${Math.round(watermark / 1048576)} MiB watermark` }));
     },
   },
   {

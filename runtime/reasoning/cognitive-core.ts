@@ -75,8 +75,11 @@ export class CognitiveCore {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** The rules path: synchronous from snapshot to shutdown command. */
-  onSnapshot(snapshot: unknown): Evaluation | undefined {
+  /**
+   * The rules path: synchronous from snapshot to shutdown command. With `window: false` (a snapshot sent on a change,
+   * between the periodic ones) the rules run but the model's window, sampled at the periodic cadence, is left as is.
+   */
+  onSnapshot(snapshot: unknown, options: { window?: boolean } = {}): Evaluation | undefined {
     if (this.closed) return undefined;
     const assets = (snapshot as { assets?: unknown } | null)?.assets;
     if (assets === null || typeof assets !== 'object' || Array.isArray(assets)) {
@@ -85,6 +88,7 @@ export class CognitiveCore {
     }
     this.stats.snapshots++;
     this.latest = snapshot;
+    if (options.window === false) return this.decide('snapshot');
     const values = featureVector(snapshot as Parameters<typeof featureVector>[0]);
     this.ring.set(values.map((v) => (Number.isFinite(v) ? v : 0)), (this.seen % WINDOW_LENGTH) * FEATURE_COUNT);
     this.seen++;

@@ -1,6 +1,7 @@
 /** Normalises the cognitive part of the configuration once: rule files, inference limit, model path and threshold. */
 import path from 'node:path';
 import { REPO_ROOT } from '../config/load';
+import { rulesDir } from '../config/rules-dir';
 import type { CognitiveConfig } from '../config/types';
 import { DEFAULT_INFERENCE_LIMIT } from './engine';
 
@@ -23,7 +24,7 @@ export function reasoningSettings(cognitive: CognitiveConfig): ReasoningSettings
   const symbolic = cognitive.hybrid_reasoning.symbolic_components;
   const neural = cognitive.hybrid_reasoning.neural_components[0];
   return {
-    rulesDir: RULES_DIR,
+    rulesDir: rulesDir(),
     rulesets: [...new Set(symbolic.flatMap((s) => s.rulesets))],
     inferenceLimit: Math.min(...symbolic.map((s) => s.inference_limit ?? DEFAULT_INFERENCE_LIMIT)),
     modelPath: neural?.path ?? DEFAULT_MODEL_PATH,

@@ -67,7 +67,8 @@ async function createCaFiles(trustDomain: string): Promise<{ certPem: string; ke
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-async function loadCa(dir: string, trustDomain: string): Promise<Ca> {
+/** A CA from `dir/ca.crt` and `dir/ca.key` (cluster mode: the shared trust anchor every pod mounts from a Secret). */
+export async function loadCa(dir: string, trustDomain: string): Promise<Ca> {
   const certFile = path.join(dir, 'ca.crt');
   const keyFile = path.join(dir, 'ca.key');
   let certPem: string;

@@ -1,10 +1,13 @@
 /**
  * A loopback HTTP server that speaks the AWS KMS JSON 1.1 protocol (`X-Amz-Target: TrentService.GetPublicKey` and
  * `TrentService.Sign`) with real keys generated here (ECDSA P-384 and P-256, ML-DSA-65, all by node:crypto), so the real @aws-sdk/client-kms runs against it (endpoint override, static dummy credentials).
- * It is a test peer, not an emulator of all of KMS: only what the checkpoint signer calls.
+ * It is a test peer, not an emulator of all of KMS: only what the checkpoint signer calls, and for the GDPR data key
+ * `GenerateDataKey` and `Decrypt` with a symmetric key (`data-key`, AES-256-GCM, the encryption context as AAD).
+ * Keys are also found by alias (`aliases`), as KMS resolves `alias/...` key ids.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface KmsTestServer {
@@ -44,7 +47,7 @@ function verifySigV4(req: http.IncomingMessage, body: Buffer, secret: string): {
   return { ok: crypto.timingSafeEqual(expected, Buffer.from(signature as string, 'hex')), scope: `${region}/${service}` };
 }
 
-type Key = { spec: string; publicKey: Buffer; sign(message: Buffer, algorithm: string): Buffer | undefined };
+type Key = { spec: string; publicKey: Buffer; sign(message: Buffer, algorithm: string): Buffer | undefined; secret?: Buffer };
 
 async function makeKeys(): Promise<Record<string, Key>> {
   const ec = (curve: string, hash: string, algorithm: string, spec: string): Key => {
@@ -70,13 +73,54 @@ async function makeKeys(): Promise<Record<string, Key>> {
     'mldsa-key': mlDsa('ml-dsa-65', 'ML_DSA_65'),
     'mldsa44-key': mlDsa('ml-dsa-44', 'ML_DSA_44'),
     'rsa-key': { spec: 'RSA_2048', publicKey: Buffer.alloc(10), sign: () => undefined },
+    'data-key': { spec: 'SYMMETRIC_DEFAULT', publicKey: Buffer.alloc(0), sign: () => undefined, secret: crypto.randomBytes(32) },
   };
 }
 
-export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>): Promise<KmsTestServer & { raw: Record<string, Key> }> {
+/** Canonical AAD of an encryption context (sorted keys), as KMS binds it to the ciphertext. */
+function contextAad(context: Record<string, string> | undefined): Buffer {
+  return Buffer.from(JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => a.localeCompare(b))));
+}
+
+/** A ciphertext blob: key id length | key id | iv | tag | ciphertext. */
+function wrap(keyId: string, key: Buffer, plain: Buffer, context?: Record<string, string>): Buffer {
+  const iv = crypto.randomBytes(12);
+  const c = crypto.createCipheriv('aes-256-gcm', key, iv).setAAD(contextAad(context));
+  const ct = Buffer.concat([c.update(plain), c.final()]);
+  return Buffer.concat([Buffer.from([keyId.length]), Buffer.from(keyId), iv, c.getAuthTag(), ct]);
+}
+
+function unwrap(keys: Record<string, Key>, blob: Buffer, context?: Record<string, string>): { keyId: string; plain: Buffer } | undefined {
+  const n = blob[0] ?? 0;
+  const keyId = blob.subarray(1, 1 + n).toString();
+  const key = keys[keyId]?.secret;
+  if (!key) return undefined;
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', key, blob.subarray(1 + n, 13 + n)).setAAD(contextAad(context));
+    d.setAuthTag(blob.subarray(13 + n, 29 + n));
+    return { keyId, plain: Buffer.concat([d.update(blob.subarray(29 + n)), d.final()]) };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface KmsServerOptions {
+  /** alias/... -> key id. @default {} */
+  readonly aliases?: Record<string, string>;
+  /** @default 127.0.0.1 */
+  readonly host?: string;
+  /** Serve HTTPS with this certificate and key (PEM). @default plain HTTP */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>, options: KmsServerOptions = {}): Promise<KmsTestServer & { raw: Record<string, Key> }> {
   const keys = reuseKeys ?? (await makeKeys());
+  const resolve = (id: string | undefined) => {
+    const keyId = id?.startsWith('alias/') ? options.aliases?.[id] : id?.replace(/^arn:aws:kms:[^:]*:[0-9]*:key\//, '');
+    return keyId === undefined ? undefined : { keyId, key: keys[keyId] };
+  };
   const calls: { target: string; signed: boolean; scope: string }[] = [];
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -92,20 +136,35 @@ export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>):
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
         res.end(JSON.stringify(body));
       };
-      let input: { KeyId?: string; Message?: string; MessageType?: string; SigningAlgorithm?: string };
+      let input: { KeyId?: string; Message?: string; MessageType?: string; SigningAlgorithm?: string; KeySpec?: string; CiphertextBlob?: string; EncryptionContext?: Record<string, string> };
       try {
         input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof input;
       } catch {
         reply(400, { __type: 'SerializationException', message: 'bad JSON' });
         return;
       }
-      const key = keys[input.KeyId ?? ''];
-      if (!key) {
+      if (target === 'TrentService.Decrypt') {
+        const out = unwrap(keys, Buffer.from(input.CiphertextBlob ?? '', 'base64'), input.EncryptionContext);
+        const wanted = input.KeyId === undefined ? undefined : resolve(input.KeyId)?.keyId;
+        if (!out || (wanted !== undefined && wanted !== out.keyId)) reply(400, { __type: 'InvalidCiphertextException', message: 'the ciphertext does not open under this key and context' });
+        else reply(200, { KeyId: `arn:aws:kms:eu-central-1:111122223333:key/${out.keyId}`, Plaintext: out.plain.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
+        return;
+      }
+      const found = resolve(input.KeyId);
+      const key = found?.key;
+      if (!found || !key) {
         reply(400, { __type: 'NotFoundException', message: `Key '${input.KeyId}' does not exist` });
         return;
       }
-      const arn = `arn:aws:kms:eu-central-1:111122223333:key/${input.KeyId}`;
-      if (target === 'TrentService.GetPublicKey') {
+      const arn = `arn:aws:kms:eu-central-1:111122223333:key/${found.keyId}`;
+      if (target === 'TrentService.GenerateDataKey') {
+        if (!key.secret || input.KeySpec !== 'AES_256') {
+          reply(400, { __type: 'InvalidKeyUsageException', message: 'GenerateDataKey needs a symmetric key and KeySpec AES_256' });
+          return;
+        }
+        const plain = crypto.randomBytes(32);
+        reply(200, { KeyId: arn, Plaintext: plain.toString('base64'), CiphertextBlob: wrap(found.keyId, key.secret, plain, input.EncryptionContext).toString('base64') });
+      } else if (target === 'TrentService.GetPublicKey') {
         reply(200, { KeyId: arn, KeySpec: key.spec, KeyUsage: key.spec.startsWith('RSA') ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY', PublicKey: key.publicKey.toString('base64') });
       } else if (target === 'TrentService.Sign') {
         const message = Buffer.from(input.Message ?? '', 'base64');
@@ -116,11 +175,13 @@ export async function startKmsServer(port = 0, reuseKeys?: Record<string, Key>):
         reply(400, { __type: 'UnknownOperationException', message: target });
       }
     });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  };
+  const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((done) => server.listen(port, host, done));
   const actual = (server.address() as AddressInfo).port;
   return {
-    endpoint: `http://127.0.0.1:${actual}`,
+    endpoint: `${options.tls ? 'https' : 'http'}://${host}:${actual}`,
     keys: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, { spec: v.spec, publicKey: v.publicKey }])),
     raw: keys,
     calls,

@@ -78,3 +78,23 @@ test('GIVEN a running swarm under Modbus traffic WHEN each agent is killed with 
     if (g.child.exitCode === null) g.child.kill('SIGKILL');
   }
 });
+
+test('GIVEN agents still booting WHEN the supervisor is killed with SIGKILL THEN no agent is alive 1 s later (a booting agent busy in its OPC UA handshake included)', { timeout: 180000 }, async () => {
+  const g = startGlimmer();
+  let agentPids: number[] = [];
+  try {
+    await g.apiUrl();
+    const pid = g.child.pid as number;
+    // Killed once an agent is booting (its code loaded, its boot under way): the state the watch must cover.
+    await waitUntil('three agent processes, one of them booting', () => childPids(pid).length === 3 && /"to":"BOOTSTRAPPING"/.test(g.output().stderr), 60000, 20);
+    agentPids = childPids(pid);
+    const before = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await g.exited;
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - before))));
+    assert.deepEqual(agentPids.filter(alive), [], 'agents alive 1 s after the supervisor\'s SIGKILL during boot');
+  } finally {
+    for (const p of agentPids) if (alive(p)) process.kill(p, 'SIGKILL');
+    if (g.child.exitCode === null) g.child.kill('SIGKILL');
+  }
+});

@@ -15,7 +15,7 @@ import { formatVerifierKey, signNote } from '../../runtime/audit/note';
 import { ephemeralSigner, fileSigner } from '../../runtime/audit/signers';
 import { tempDir } from '../audit/helpers';
 import { glimmer } from '../helpers/cli';
-import { BULK_KEY, bulkLog, bulkOptions } from './bulk-store';
+import { BULK_KEY, bulkLog, bulkOptions } from '../../bench/lib/bulk-audit';
 
 function tamper(dir: string, sql: string): void {
   const db = new Database(auditDbPath(dir));

@@ -57,12 +57,15 @@ test('GIVEN the embedded plant WHEN started THEN endpoints name the OPC UA serve
   assert.equal(embedded.endpoints.modbus_enterprise, undefined);
 });
 
-test('GIVEN a running agent WHEN the plant ticks THEN snapshots reach the cognitive agent, never more often than the advertised snapshot_interval_ms (1000), each with tank and pump values', async () => {
-  assert.ok(await until(() => sent.filter((m) => m.topic === 'plant.snapshot').length >= 3, 15_000));
+test('GIVEN a running agent WHEN the plant ticks THEN periodic snapshots reach the cognitive agent never more often than the advertised snapshot_interval_ms (1000), change snapshots (trigger change) come between them as the plant changes, each with tank and pump values', async () => {
+  const periodic = () => sent.filter((m) => m.topic === 'plant.snapshot' && (m.body as { trigger?: string }).trigger === undefined);
+  assert.ok(await until(() => periodic().length >= 3, 15_000));
   assert.ok(published.some((p) => p.snapshot_interval_ms === SNAPSHOT_INTERVAL_MS), JSON.stringify(published));
   assert.equal(SNAPSHOT_INTERVAL_MS, 1000);
+  // The plant's readings change every tick: the OPC UA server publishes them and each publish becomes a change snapshot.
+  assert.ok(sent.some((m) => m.topic === 'plant.snapshot' && (m.body as { trigger?: string }).trigger === 'change'));
   // A loaded machine only delays a timer, so the lower bound is exact (less a millisecond of timer rounding).
-  const at = sent.filter((m) => m.topic === 'plant.snapshot').map((m) => m.at);
+  const at = periodic().map((m) => m.at);
   for (let i = 1; i < at.length; i++) assert.ok((at[i] as number) - (at[i - 1] as number) >= SNAPSHOT_INTERVAL_MS - 1, `snapshot gap ${(at[i] as number) - (at[i - 1] as number)} ms`);
   const m = sent.find((x) => x.topic === 'plant.snapshot')!;
   assert.equal(m.to, 'cognitive-1');

@@ -19,7 +19,7 @@ import { identitySource, parsePolicyPins } from '../../runtime/lifecycle/attesta
 import { ATTESTATION_PCR, parseQuote, pcrAfter, pcrPolicyDigest, verifyQuote } from '../../runtime/lifecycle/attestation/quote';
 import { Tpm } from '../../runtime/lifecycle/attestation/tpm';
 import { measuredBoot } from '../../runtime/lifecycle/manifest';
-import { MANIFEST_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../../runtime/lifecycle/release';
+import { MANIFEST_FILE, PCR_POLICY_FILE, PUBLIC_KEY_FILE, SIGNATURE_FILE, releaseFiles } from '../../runtime/lifecycle/release';
 import type { AuditRecordInput } from '../../runtime/model/messages';
 import { ensureCa } from '../../runtime/trust/ca';
 import { validateSvid } from '../../runtime/trust/svid';
@@ -60,7 +60,7 @@ function attestor(t: TestTpm, root: string, records: AuditRecordInput[], ekCaFil
 const COGNITIVE: AgentSpec = { name: 'cognitive-1', kind: 'cognitive', zone: 'operations', required_safety_level: 2 };
 const ARTIFACTS = ['dist/agent-cognitive.js', 'config/glimmer.yml', 'config/cognitive.yml', 'rules/industrial_safety.pl', 'rules/iso55001_asset_rules.pl'];
 
-test('GIVEN a clean release and a fresh TPM WHEN an agent is attested THEN the AK is certified, the quote verifies, PCR 23 equals the measured-boot measurement and the SVID certifies the TPM-sealed key', async () => {
+test('GIVEN a clean release and a fresh TPM WHEN an agent is attested THEN the AK is certified, the quote verifies, PCR 23 equals the measured-boot measurement, its policy is the one make build wrote, and the SVID certifies the TPM-sealed key', async () => {
   const t = await freshTpm();
   const records: AuditRecordInput[] = [];
   const a = attestor(t, ROOT, records);
@@ -77,6 +77,8 @@ test('GIVEN a clean release and a fresh TPM WHEN an agent is attested THEN the A
   const quoteRecord = records.find((r) => r.type === 'attestation.quote') as Record<string, string>;
   const measured = measuredBoot({ root: ROOT, manifestFile: path.join(ROOT, MANIFEST_FILE), signatureFile: path.join(ROOT, SIGNATURE_FILE), publicKeyPem: fs.readFileSync(path.join(ROOT, PUBLIC_KEY_FILE), 'utf8'), artifacts });
   assert.equal(quoteRecord.expected_pcr, measured.value, 'the quoted PCR is the measured-boot measurement');
+  // make build wrote the same PolicyPCR digest for this agent (what the stacks' pcr_policy_hash carries).
+  assert.ok(fs.readFileSync(path.join(ROOT, PCR_POLICY_FILE), 'utf8').split('\n').includes(`${spec.name}=${quoteRecord.policy_digest}`));
   assert.ok(records.some((r) => r.type === 'attestation.key.sealed' && r.agent === spec.name));
   // A second identity (restart or renewal) attests again and certifies the same sealed key.
   const second = await issue(spec);

@@ -177,3 +177,27 @@ test('GIVEN GLIMMER_CONFIG_SHA256 values WHEN parsed THEN pins come out by file 
     }
   }), { numRuns: 2000 });
 });
+
+test('GIVEN rule files mounted outside the release (GLIMMER_RULES_DIR) pinned by GLIMMER_RULES_SHA256 WHEN the agent boots THEN each is measured against its own path pin; an unpinned, tampered or same-named file elsewhere is refused', async () => {
+  const { rulesPins, ruleArtifact } = await import('../../runtime/config/rules-dir');
+  const { root, input } = release(FILES);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-rules-mount-'));
+  fs.mkdirSync(path.join(dir, 'compliance'));
+  fs.writeFileSync(path.join(dir, 'industrial_safety.pl'), 'safe(y).\n');
+  fs.writeFileSync(path.join(dir, 'compliance', 'checks.pl'), 'check(1).\n');
+  const env = { GLIMMER_RULES_DIR: dir, GLIMMER_RULES_SHA256: `industrial_safety.pl=${sha256File(path.join(dir, 'industrial_safety.pl'))},compliance/checks.pl=${sha256File(path.join(dir, 'compliance', 'checks.pl'))}` };
+  const rel = (r: string) => path.relative(root, ruleArtifact(r, env));
+  assert.equal(ruleArtifact('compliance/checks.pl', env), path.join(dir, 'compliance', 'checks.pl'));
+  assert.equal(ruleArtifact('compliance/checks.pl', {}), 'rules/compliance/checks.pl');
+  const pins = rulesPins(env);
+  const m = measuredBoot({ ...input([rel('industrial_safety.pl'), rel('compliance/checks.pl')]), configPins: pins });
+  assert.equal(m.artifacts.length, 2);
+  // A pin is for its path: the same file name in another directory is not pinned by it.
+  fs.writeFileSync(path.join(dir, 'checks.pl'), 'check(1).\n');
+  assert.throws(() => measuredBoot({ ...input([rel('checks.pl')]), configPins: pins }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING'));
+  fs.appendFileSync(path.join(dir, 'industrial_safety.pl'), 'unsafe(z).\n');
+  assert.throws(() => measuredBoot({ ...input([rel('industrial_safety.pl')]), configPins: pins }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH'));
+  for (const bad of ['../x.pl=' + 'a'.repeat(64), 'x.pl=ABC', 'x.pl']) {
+    assert.throws(() => rulesPins({ GLIMMER_RULES_DIR: dir, GLIMMER_RULES_SHA256: bad }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_CONFIG_PIN_INVALID'));
+  }
+});

@@ -105,7 +105,11 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
   const changes = await rt.reload();
   assert.equal(changes.length, 3, changes.join('; '));
   await until('every agent ACTIVE again', () => agents.every((a) => stateOf(a) === 'ACTIVE'), 30_000);
-  const after = await auditRecords(base, rt.adminToken);
+  // Appends are not awaited by the supervisor: wait until the last of them is durable.
+  const after = await until('every release in the audit log', async () => {
+    const all = await auditRecords(base, rt.adminToken);
+    return agents.every((a) => ['configuration', 'cognitive-1'].every((by) => all.some((r) => r.type === 'safety.release' && r.agent === a && r.by === by))) && all;
+  }, 10_000);
   for (const name of agents) {
     assert.ok(after.some((r) => r.type === 'safety.release' && r.agent === name && r.by === 'configuration'), `${name}: configuration release`);
     const release = after.find((r) => r.type === 'safety.release' && r.agent === name && r.by === 'cognitive-1') as Rec | undefined;

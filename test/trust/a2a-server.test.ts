@@ -311,3 +311,16 @@ test('GIVEN arbitrary bodies and content types (fuzz) WHEN posted THEN the serve
   const client = await stockClient();
   assert.equal((await client.sendMessage(textMessage('still', 'echo')) as Task).status?.state, sdk.TaskState.TASK_STATE_COMPLETED);
 });
+
+test('GIVEN an endpoint listening with the URL its Service is reached at WHEN the card is fetched THEN the card names that URL, never the listen address (callers on other hosts would call themselves)', async () => {
+  const other = createA2aServer({ identity: await identity('operations', 'cognitive-1'), pdp, audit: (r) => audit.push(r), name: 'cognitive-1', description: 'd', skills: [] });
+  try {
+    const { port } = await other.listen(0, '127.0.0.1', 'https://cognitive-1.operations.svc:9443/');
+    assert.equal(other.url, 'https://cognitive-1.operations.svc:9443');
+    const c = await mtls();
+    const card = JSON.parse((await c.request(`https://127.0.0.1:${port}/.well-known/agent-card.json`)).body.toString()) as { supportedInterfaces: { url: string }[] };
+    assert.equal(card.supportedInterfaces[0]?.url, `https://cognitive-1.operations.svc:9443${A2A_JSONRPC_PATH}`);
+  } finally {
+    await other.close();
+  }
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { DECISION_FUNCTIONS, decisionKey, reportedDecisions, trustMetricHooks } from '../../runtime/trust/metrics';
-import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
+import { POLICY_ACTIONS, PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import { createFrameDecider } from '../../runtime/trust/policy/frame-decider';
 import { plantMap } from '../../runtime/model/plant-map';
 import { loadConfig } from '../../runtime/config/load';
@@ -73,5 +73,6 @@ test('GIVEN decision counts reported by an agent process WHEN the supervisor tak
   assert.deepEqual(hostile, { accepted: [{ function: 'a2a_call', decision: 'allow', n: 3 }], rejected: 7 });
   assert.deepEqual(reportedDecisions(null), { accepted: [], rejected: 1 });
   assert.deepEqual(reportedDecisions(['a2a_call|allow']), { accepted: [], rejected: 1 });
-  assert.equal(DECISION_FUNCTIONS.size, 20, 'four enforcement points times five actions');
+  assert.equal(DECISION_FUNCTIONS.size, 4 * POLICY_ACTIONS.length, 'four enforcement points times the policy actions');
+  assert.ok(DECISION_FUNCTIONS.size <= 64, `a bounded label set, ${DECISION_FUNCTIONS.size} values`);
 });

@@ -220,6 +220,31 @@ test('GIVEN the API authorizer WHEN the bearer-token admin and an agent ask to c
   assert.throws(() => assertAllowed(agent, 'POST /v1/audit/config'), (err) => isGlimmerError(err, 'GLM_ERR_API_FORBIDDEN') && /forbid-agents-configure-audit/.test(err.message));
 });
 
+test('GIVEN AI copilots known by their token scopes WHEN they call the MCP tools THEN reads need their scope, writes can only be requested (never without approval) and never for a safety function', () => {
+  const copilot = (scopes: string[]) => ({ type: 'Copilot' as const, id: 'https://issuer.example#bot', issuer: 'https://issuer.example', client: 'bot', scopes });
+  const mcp = { protocol: 'mcp' } as const;
+  const reader = copilot(['plant.read']);
+  const writer = copilot(['plant.read', 'plant.write.request', 'audit.read']);
+  const tool = (kind: string): PolicyResource => ({ type: 'Tool', id: kind, kind });
+  assert.deepEqual(pdp.decide(reader, 'readPlant', tool('read_plant'), mcp).reasons, ['copilot-reads-plant']);
+  assert.deepEqual(pdp.decide(reader, 'readAlarms', tool('read_alarms'), mcp).reasons, ['copilot-reads-plant']);
+  assert.deepEqual(pdp.decide(reader, 'readResource', tool('glimmer://plant/map'), mcp).reasons, ['copilot-reads-plant']);
+  assert.deepEqual(pdp.decide(reader, 'readAudit', tool('query_audit'), mcp).reasons, ['default-deny']);
+  assert.deepEqual(pdp.decide(writer, 'readAudit', tool('query_audit'), mcp).reasons, ['copilot-reads-audit']);
+  assert.deepEqual(pdp.decide(copilot([]), 'readPlant', tool('read_plant'), mcp).reasons, ['default-deny']);
+  const processCoil = register({});
+  assert.deepEqual(pdp.decide(reader, 'dryRunWrite', processCoil, mcp).reasons, ['copilot-dry-runs-writes']);
+  assert.deepEqual(pdp.decide(reader, 'requestWrite', processCoil, mcp).reasons, ['default-deny']);
+  assert.deepEqual(pdp.decide(writer, 'requestWrite', processCoil, mcp).reasons, ['copilot-requests-writes']);
+  assert.deepEqual(pdp.decide(writer, 'requestWrite', register({ mapped: false }), mcp).reasons, ['default-deny']);
+  // Read-only by default: no shipped policy lets a copilot's write skip the operator.
+  assert.equal(pdp.decide(writer, 'writeWithoutApproval', processCoil, mcp).allow, false);
+  assert.deepEqual(pdp.decide(writer, 'requestWrite', safetyCoil, mcp).reasons, ['forbid-copilot-safety-writes']);
+  assert.deepEqual(pdp.decide(writer, 'writeWithoutApproval', safetyCoil, mcp).reasons, ['forbid-copilot-safety-writes']);
+  // A copilot is no configured agent or operator: the plant actions do not apply to it.
+  assert.equal(pdp.decide(writer, 'write', processCoil, mcp).allow, false);
+});
+
 // A forbid whose condition overflows a Long for any address above 1 (and is false at address 0): it validates, and
 // errors only at evaluation.
 const OVERFLOWING_FORBID = '@id("forbid-overflowing")\nforbid (principal, action == Glimmer::Action::"write", resource is Glimmer::Register)\nwhen { resource.address * 9223372036854775807 > 0 };\n';

@@ -501,6 +501,53 @@
     }
   }
 
+  // ---- copilot write requests (GET/POST /v1/mcp/approvals; absent when the runtime has no MCP endpoint) ---------
+  async function loadApprovals() {
+    let body;
+    try {
+      body = await (await api('/v1/mcp/approvals')).json();
+    } catch (err) {
+      // No MCP endpoint on this runtime: stop asking until the page reloads.
+      if (err.status === 404) {
+        $('approvals-card').hidden = true;
+        state.noApprovals = true;
+      }
+      return;
+    }
+    const pending = Array.isArray(body.pending) ? body.pending : [];
+    $('approvals-card').hidden = false;
+    $('approval-count').textContent = pending.length ? String(pending.length) : '';
+    $('approvals').replaceChildren(...pending.map((p) => {
+      const approve = el('button', { type: 'button', 'data-approve': p.id, text: 'Approve' });
+      const reject = el('button', { type: 'button', 'data-reject': p.id, text: 'Reject' });
+      approve.addEventListener('click', () => decideApproval(p.id, true));
+      reject.addEventListener('click', () => decideApproval(p.id, false));
+      return el('li', { 'data-request': p.id }, [
+        el('strong', { text: p.signal + ' = ' + JSON.stringify(p.value) }),
+        el('span', { class: 'muted small', text: ' · ' + p.client + ' · ' + new Date(p.requestedAt).toLocaleTimeString() }),
+        el('div', { text: p.reason }),
+        approve, ' ', reject,
+      ]);
+    }));
+  }
+
+  async function decideApproval(id, approve) {
+    const out = $('approval-result');
+    try {
+      const res = await fetch('/v1/mcp/approvals', {
+        method: 'POST', cache: 'no-store',
+        headers: { authorization: 'Bearer ' + state.token, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, approve }),
+      });
+      const body = await res.json();
+      out.textContent = res.ok ? body.signal + ': ' + body.status : body.error.code + ': ' + body.error.message;
+      out.setAttribute('data-outcome', res.ok ? body.status : body.error.code);
+    } catch (err) {
+      out.textContent = String(err.message || err);
+    }
+    loadApprovals().catch(() => undefined);
+  }
+
   // ---- start --------------------------------------------------------------------------------------------------
   function tick() {
     if (!state.token) return;
@@ -523,6 +570,9 @@
     $('signout').addEventListener('click', () => signOut(''));
     $('verify-form').addEventListener('submit', verifyEntry);
     setInterval(tick, 1000);
+    setInterval(() => {
+      if (state.token && !state.noApprovals) loadApprovals().catch(() => undefined);
+    }, 2000);
     setInterval(() => {
       if (state.token && state.connected) {
         loadAgents().catch(() => undefined);

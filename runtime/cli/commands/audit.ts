@@ -1,15 +1,15 @@
 /**
- * `glimmer audit verify (--url URL --token T | --dir STATE_DIR) [--key VKEY]... [--key-file FILE] [--since FILE] [--json]`
+ * `glimmer audit verify (--url URL --token T | --dir STATE_DIR | --bucket s3://B/P) [--key VKEY]... [--key-file FILE] [--since FILE] [--json]`
  * Checks every checkpoint signature, recomputes every root from the stored leaves, verifies consistency and inclusion
  * proofs and the sealed segment files. Exit 0 when clean, 1 on any finding, 2 on usage errors.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type VerifyReport, verifyRemote, verifyStateDir } from '../../audit/verify';
+import { type VerifyReport, verifyBucket, verifyRemote, verifyStateDir } from '../../audit/verify';
 import { GlimmerError, asGlimmerError, isGlimmerError, quote } from '../../errors';
 import type { Command } from '../command';
 
-const USAGE = `Usage: glimmer audit verify (--url URL --token T | --dir STATE_DIR) [options]
+const USAGE = `Usage: glimmer audit verify (--url URL --token T | --dir STATE_DIR | --bucket s3://BUCKET/PREFIX) [options]
 
 Verifies the audit log: every checkpoint signature, every root recomputed from the leaves, consistency and
 inclusion proofs, sealed segment files. Exit 0 when clean, 1 on any tampering, 2 on usage errors.
@@ -17,6 +17,9 @@ inclusion proofs, sealed segment files. Exit 0 when clean, 1 on any tampering, 2
 Options:
   --dir DIR         state directory of a Glimmer runtime (reads DIR/audit/ directly, offline)
   --url URL         base URL of a running runtime's API (e.g. http://127.0.0.1:8080)
+  --bucket S3URL    the sealed segments a cluster-mode runtime archived to its Object Lock bucket, read straight
+                    from object storage (streamed); a prefix holding several agents' logs verifies each. Credentials,
+                    region and endpoint from the AWS SDK's default chain (AWS_REGION, AWS_ENDPOINT_URL_S3, profiles)
   --token T         bearer token for --url (or --token-file FILE)
   --key VKEY        pin a trusted verifier key (name+id+key); repeatable. Default: the keys the log recorded
   --key-file FILE   pinned verifier keys, one per line (e.g. a copy of STATE_DIR/audit/keys.txt)
@@ -63,6 +66,7 @@ const command: Command = async (argv) => {
       options: {
         dir: { type: 'string' },
         url: { type: 'string' },
+        bucket: { type: 'string' },
         token: { type: 'string' },
         'token-file': { type: 'string' },
         key: { type: 'string', multiple: true },
@@ -80,7 +84,7 @@ const command: Command = async (argv) => {
     process.stdout.write(USAGE);
     return 0;
   }
-  if ((values.dir === undefined) === (values.url === undefined)) usage('give exactly one of --dir or --url');
+  if ([values.dir, values.url, values.bucket].filter((v) => v !== undefined).length !== 1) usage('give exactly one of --dir, --url or --bucket');
   const keys = [...(values.key ?? []), ...(values['key-file'] ? readFile(values['key-file'], 'key file').split('\n').map((l) => l.trim()).filter(Boolean) : [])];
   const options = {
     ...(keys.length > 0 ? { trustedKeys: keys } : {}),
@@ -101,9 +105,13 @@ const command: Command = async (argv) => {
 };
 
 async function run(
-  values: { dir?: string; url?: string; token?: string; 'token-file'?: string },
+  values: { dir?: string; url?: string; bucket?: string; token?: string; 'token-file'?: string },
   options: { trustedKeys?: string[]; since?: string },
 ): Promise<VerifyReport> {
+  if (values.bucket !== undefined) {
+    if (!values.bucket.startsWith('s3://')) usage(`--bucket ${quote(values.bucket)} is not an s3://bucket/prefix URL`);
+    return verifyBucket(values.bucket, options);
+  }
   if (values.dir !== undefined) {
     return verifyStateDir(values.dir, options);
   } else {

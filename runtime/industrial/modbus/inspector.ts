@@ -11,21 +11,22 @@ import type { AuditRecordInput } from '../../model/messages';
 import { checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, MAX_ADU_BYTES, newDecodedRequest, TABLE, TABLE_NAMES, writtenValue, type DecodedRequest } from './frame';
 import type { CompiledRules } from './rules';
 import type { PlantMapEntry } from '../../model/plant-map';
-import { denySafetyWrites, type WriteDecider, type WriteDecision } from '../write-decision';
+import { denySafetyWrites, movesToSafeState, type WriteDecider, type WriteDecision, type WriteRequest } from '../write-decision';
 
 // Module-level copies: imported bindings are property reads on the module object in CommonJS (a getter each time
 // under tsx); the per-frame path reads these locals instead.
+const EMPTY = Buffer.alloc(0);
 const check = checkFrame, lengthOf = frameLength, decode = decodeRequest, valueOf = writtenValue, exceptionFor = exceptionAdu;
 const NEED_MORE = FRAME.NEED_MORE, OK = FRAME.OK, HOLDING = TABLE.HOLDING, MAX_ADU = MAX_ADU_BYTES;
-const EX_BUSY = EX.SERVER_DEVICE_BUSY, EX_PATH = EX.GATEWAY_PATH_UNAVAILABLE, EX_FUNCTION = EX.ILLEGAL_FUNCTION, EX_ADDRESS = EX.ILLEGAL_DATA_ADDRESS, EX_VALUE = EX.ILLEGAL_DATA_VALUE;
+const EX_FAILURE = EX.SERVER_DEVICE_FAILURE, EX_BUSY = EX.SERVER_DEVICE_BUSY, EX_PATH = EX.GATEWAY_PATH_UNAVAILABLE, EX_FUNCTION = EX.ILLEGAL_FUNCTION, EX_ADDRESS = EX.ILLEGAL_DATA_ADDRESS, EX_VALUE = EX.ILLEGAL_DATA_VALUE;
 
 /** Verdicts: [decision, reason] pairs; the reason is the bounded metric label of glimmer_gateway_decisions_total. */
 export const VERDICTS = [
   ['allow', 'zone'], ['allow', 'policy'], ['deny', 'function'], ['deny', 'address'], ['deny', 'sanity'], ['deny', 'zone'],
   ['deny', 'policy'], ['deny', 'interlock'], ['deny', 'rate_limit'], ['deny', 'route'], ['deny', 'malformed'], ['deny', 'upstream'], ['deny', 'slow_client'],
-  ['deny', 'connection'],
+  ['deny', 'connection'], ['deny', 'audit'],
 ] as const;
-const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12, V_CONNECTION = 13;
+const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12, V_CONNECTION = 13, V_AUDIT = 14;
 export const FUNCTION_NAMES = ['other', 'read_coils', 'read_discrete_inputs', 'read_holding_registers', 'read_input_registers', 'write_single_coil', 'write_single_register', 'write_multiple_coils', 'write_multiple_registers'] as const;
 const FUNCTION_INDEX = new Uint8Array(256);
 [1, 2, 3, 4, 5, 6].forEach((fc) => { FUNCTION_INDEX[fc] = fc; });
@@ -52,6 +53,16 @@ export interface GatewayAuditRecord extends AuditRecordInput {
   readonly safety: boolean;
 }
 export type GatewayAuditSink = (batch: GatewayAuditRecord[]) => void;
+
+/** Where an allowed write's decision record is made durable before the write is forwarded (the audit log). */
+export interface WriteEvidence {
+  /** False while the audit log cannot commit: every write but the fail-safe direction is refused without trying. */
+  committing(): boolean;
+  /** Makes the record durable; resolves once it is, rejects when it cannot be. */
+  commit(record: GatewayAuditRecord): Promise<unknown>;
+  /** Whether this client address may add another write record now (its audit byte budget). @default - always */
+  admit?(peer: string): boolean;
+}
 
 const EXCEPTION_CODES: Record<number, ErrorCode> = {
   [EX.ILLEGAL_FUNCTION]: 'GLM_ERR_MODBUS_FUNCTION_DENIED',
@@ -119,7 +130,12 @@ export class Inspector {
   private readonly req = newDecodedRequest();
   private nextConnectionId = 1;
 
-  constructor(options: { rules: CompiledRules; decide?: WriteDecider; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits> }) {
+  private readonly evidence: WriteEvidence | undefined;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: { rules: CompiledRules; decide?: WriteDecider; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits>; evidence?: WriteEvidence }) {
+    this.evidence = options.evidence;
+    this.logger = options.logger;
     this.rules = options.rules;
     this.limits = { ...DEFAULT_INSPECTOR_LIMITS, ...options.limits };
     this.decide = options.decide ?? denySafetyWrites;
@@ -158,13 +174,64 @@ export class Inspector {
   }
 
   private record(s: ClientSession, now: number, transactionId: number, unitId: number, functionCode: number, address: number, quantity: number, verdict: number, exception: number, code: ErrorCode | null, safety: boolean): void {
+    this.audit.push(this.decisionRecord(s, now, transactionId, unitId, functionCode, address, quantity, verdict, exception, code, safety));
+  }
+
+  /** Counts one decision and returns its audit record. */
+  private decisionRecord(s: ClientSession, now: number, transactionId: number, unitId: number, functionCode: number, address: number, quantity: number, verdict: number, exception: number, code: ErrorCode | null, safety: boolean): GatewayAuditRecord {
     const tz = this.unitZone[unitId] as number;
     this.counts[(tz * FUNCTION_NAMES.length + (FUNCTION_INDEX[functionCode] as number)) * VERDICTS.length + verdict]! += 1;
     const [decision, reason] = VERDICTS[verdict] as (typeof VERDICTS)[number];
-    this.audit.push({
+    return {
       type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, peer: s.peer, transaction: transactionId,
       unit: unitId, function_code: functionCode, address, quantity, decision, reason, exception, code, safety,
-    });
+    };
+  }
+
+  /**
+   * Control follows evidence: an allowed write reaches the PLC only once its decision record is durable. Frames after
+   * it on the same connection wait (order is kept). When the audit log cannot commit, or the client's address has
+   * spent its audit budget, the write is refused, unless it moves the plant to its safe state, which is forwarded
+   * even without its record (safety over evidence, IEC 61508).
+   */
+  private writeAhead(s: ClientSession, hooks: SessionHooks, req: DecodedRequest, request: WriteRequest, bytes: Buffer, now: number, safety: boolean): void {
+    const evidence = this.evidence as WriteEvidence;
+    const safe = movesToSafeState(request);
+    if (!safe) {
+      if (!evidence.committing()) return this.refuse(s, hooks, req, now, V_AUDIT, EX_FAILURE, 'GLM_ERR_MODBUS_AUDIT_UNAVAILABLE', safety);
+      if (evidence.admit && !evidence.admit(s.peer)) return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', safety);
+    }
+    const record = this.decisionRecord(s, now, req.transactionId, req.unitId, req.functionCode, req.address, req.quantity, V_WRITE, 0, null, safety);
+    const held = Object.assign(newDecodedRequest(), req);
+    const adu = Buffer.from(bytes);
+    s.inflight++;
+    s.holding = true;
+    // Stop reading meanwhile: frames pipelined behind the write must not pile up unbounded.
+    hooks.pause(s);
+    const resume = () => {
+      s.holding = false;
+      if (s.closed) return;
+      if (!s.paused) hooks.resume(s);
+      s.feed(EMPTY, Date.now(), hooks);
+    };
+    evidence.commit(record).then(
+      () => {
+        hooks.forward(s, held, adu);
+        resume();
+      },
+      () => {
+        const at = Date.now();
+        if (safe) {
+          this.logger?.error({ zone: record.zone, unit: record.unit, address: record.address }, 'fail-safe write forwarded without a durable audit record: the audit log cannot commit');
+          hooks.forward(s, held, adu);
+        } else {
+          this.record(s, at, held.transactionId, held.unitId, held.functionCode, held.address, held.quantity, V_AUDIT, EX_FAILURE, 'GLM_ERR_MODBUS_AUDIT_UNAVAILABLE', safety);
+          hooks.reply(s, exceptionFor(held.transactionId, held.unitId, held.functionCode, EX_FAILURE));
+          s.settled(at, hooks);
+        }
+        resume();
+      },
+    );
   }
 
   /** An upstream failure (0A/0B) after a forward: audited as its own decision. */
@@ -220,12 +287,15 @@ export class Inspector {
       const entries = unit.entries[t] as readonly (PlantMapEntry | undefined)[];
       for (let i = 0; i < req.quantity; i++) { signals[i] = entries[req.address + i] as PlantMapEntry; values[i] = valueOf(buf, req, i); }
       let decision: WriteDecision;
+      let request: WriteRequest | undefined;
       try {
-        decision = this.decide({ zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety });
+        request = { zone: rules.zones[s.zone] as string, connectionId: s.id, unitId, functionCode: fc, table: TABLE_NAMES[t] as 'coil' | 'holding', address: req.address, quantity: req.quantity, signals, values, safety };
+        decision = this.decide(request);
       } catch {
         decision = { allow: false, reason: 'policy decision point failed' };
       }
       if (decision.allow !== true) return this.refuse(s, hooks, req, now, decision.by === 'interlock' ? V_INTERLOCK : V_POLICY, EX_FUNCTION, 'GLM_ERR_MODBUS_POLICY_DENIED', safety);
+      if (this.evidence && request) return this.writeAhead(s, hooks, req, request, buf.subarray(off, off + len), now, safety);
     }
     this.record(s, now, req.transactionId, unitId, fc, req.address, req.quantity, req.write ? V_WRITE : V_READ, 0, null, safety);
     s.inflight++;
@@ -278,6 +348,8 @@ export class ClientSession {
   transport: unknown;
   /** The client's address, set by the transport. */
   peer = '';
+  /** A write waits for its durable audit record: later frames wait behind it (order kept). */
+  holding = false;
   /** True once a complete ADU arrived (connections that never send one get the shorter first-frame timeout). */
   spoke = false;
 
@@ -303,6 +375,7 @@ export class ClientSession {
     let off = 0;
     const limit = this.inspector.limits.maxInflightPerClient;
     while (off < end) {
+      if (this.holding) break;
       if (this.inflight >= limit) {
         if (!this.paused) { this.paused = true; hooks.pause(this); }
         break;
@@ -324,10 +397,12 @@ export class ClientSession {
       const rest = end - off;
       // A partial frame is at most one ADU; more than that held back only happens while paused (bounded by the
       // socket's read chunk, as reading stops).
-      if (!this.paused && rest >= MAX_ADU) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
+      const waiting = this.paused || this.holding;
+      if (!waiting && rest >= MAX_ADU) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
       this.pending = Buffer.from(buf.subarray(off, end));
       // The slow-client clock runs from when the current partial frame began: restart it whenever frames completed.
-      if (!this.paused && (this.partialSince === 0 || off > 0)) this.partialSince = now;
+      if (!waiting && (this.partialSince === 0 || off > 0)) this.partialSince = now;
+      else if (this.holding) this.partialSince = 0;
     } else {
       this.partialSince = 0;
     }
@@ -340,7 +415,7 @@ export class ClientSession {
     if (this.paused && this.inflight <= this.inspector.limits.maxInflightPerClient >> 1) {
       this.paused = false;
       this.feed(Buffer.alloc(0), now, hooks);
-      if (!this.paused && !this.closed) hooks.resume(this);
+      if (!this.paused && !this.closed && !this.holding) hooks.resume(this);
     }
   }
 

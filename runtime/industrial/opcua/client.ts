@@ -37,6 +37,8 @@ export interface PlantOpcuaClientOptions {
   readonly logger?: Logger;
   /** @default 100 */
   readonly samplingIntervalMs?: number;
+  /** Publishing interval of the subscription. @default samplingIntervalMs, else 100 */
+  readonly publishingIntervalMs?: number;
   /** Timeout of the first connection. @default 15000 */
   readonly connectTimeoutMs?: number;
 }
@@ -141,7 +143,7 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
   client.on('after_reconnection', () => { options.logger?.info({ endpoint: options.endpointUrl }, 'OPC UA session recovered'); options.onRecovered?.(); });
 
   const values = new Map<string, number | boolean>();
-  const subscription = await session.createSubscription2({ requestedPublishingInterval: options.samplingIntervalMs ?? 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, maxNotificationsPerPublish: 1000, publishingEnabled: true, priority: 10 });
+  const subscription = await session.createSubscription2({ requestedPublishingInterval: options.publishingIntervalMs ?? (options.samplingIntervalMs || 100), requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, maxNotificationsPerPublish: 1000, publishingEnabled: true, priority: 10 });
   const entries = plantMap();
   const items = entries.map((e) => ({ nodeId: e.opcua_node_id, attributeId: o.AttributeIds.Value }));
   const group = await subscription.monitorItems(items, { samplingInterval: options.samplingIntervalMs ?? 100, discardOldest: true, queueSize: 4 }, o.TimestampsToReturn.Both);

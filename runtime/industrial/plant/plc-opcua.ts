@@ -37,6 +37,12 @@ export interface PlantOpcuaServerOptions {
   readonly port: number;
   /** Bind address, advertised host names and certificate SANs. @default loopback, advertised as localhost */
   readonly network?: OpcuaNetwork;
+  /**
+   * The fastest sampling the signals allow. 0: the read-only signals are exception-based (their values are pushed to
+   * subscribers as the plant changes, no polling) and the writable ones sampled at 10 ms, as a fast PLC's server does.
+   * @default 100
+   */
+  readonly minimumSamplingIntervalMs?: number;
   readonly security: OpcuaSecurity;
   /** Role accounts (viewer, operator, engineer) besides the agents' own. */
   readonly accounts?: OpcuaUserStore;
@@ -160,7 +166,9 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   const agentsFolder = ns.addFolder(addressSpace.rootFolder.objects, { browseName: 'Agents', nodeId: 's=Agents' });
 
   const assets = new Map<string, Opcua.UAObject>();
-  const variables = new Map<string, { v: Opcua.UAVariable; e: PlantMapEntry; last: number | boolean | undefined }>();
+  const variables = new Map<string, { v: Opcua.UAVariable; e: PlantMapEntry; last: number | boolean | undefined; pushed: boolean }>();
+  const eventDriven = options.minimumSamplingIntervalMs === 0;
+  const variant = (e: PlantMapEntry, value: number | boolean) => new o.Variant({ dataType: e.type === 'bool' ? o.DataType.Boolean : o.DataType.Double, value });
   const snap = () => options.plant.snapshot;
   for (const e of plantMap()) {
     let asset = assets.get(e.asset);
@@ -170,18 +178,20 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     const common = {
       componentOf: asset, browseName: e.signal, nodeId: `s=${e.id}`, description: e.description,
       accessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead', userAccessLevel: writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
-      minimumSamplingInterval: 100,
+      minimumSamplingInterval: eventDriven ? (writable ? 10 : 0) : (options.minimumSamplingIntervalMs ?? 100),
     };
+    // Exception-based signals hold their value (set on every change below); the others are read when sampled.
+    const pushed = eventDriven && !writable;
     let v: Opcua.UAVariable;
     if (bool) {
-      v = ns.addVariable({ ...common, dataType: 'Boolean', value: { get: () => new o.Variant({ dataType: o.DataType.Boolean, value: signalValue(snap(), e) as boolean }) } } as Opcua.AddVariableOptions);
+      v = ns.addVariable({ ...common, dataType: 'Boolean', value: pushed ? variant(e, signalValue(snap(), e)) : { get: () => new o.Variant({ dataType: o.DataType.Boolean, value: signalValue(snap(), e) as boolean }) } } as Opcua.AddVariableOptions);
     } else {
       const unitKey = EU[e.unit];
       v = ns.addAnalogDataItem({
         ...common, dataType: 'Double',
         engineeringUnitsRange: { low: (EU_RANGE[e.unit] ?? [0, 100])[0], high: (EU_RANGE[e.unit] ?? [0, 100])[1] },
         ...(unitKey ? { engineeringUnits: o.standardUnits[unitKey] as Opcua.EUInformation } : {}),
-        value: { get: () => new o.Variant({ dataType: o.DataType.Double, value: signalValue(snap(), e) as number }) },
+        value: pushed ? variant(e, signalValue(snap(), e)) : { get: () => new o.Variant({ dataType: o.DataType.Double, value: signalValue(snap(), e) as number }) },
       } as unknown as Opcua.AddAnalogDataItemOptions);
     }
     // The write handler sees the session (a value setter does not): the writer's identity goes into the decision record.
@@ -193,7 +203,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
         return Promise.resolve(status);
       };
     }
-    variables.set(e.id, { v, e, last: undefined });
+    variables.set(e.id, { v, e, last: undefined, pushed });
   }
 
   function writerOf(context: Opcua.ISessionContext | undefined): OpcuaWriter {
@@ -235,7 +245,8 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       const value = signalValue(s, item.e);
       if (value === item.last) continue;
       item.last = value;
-      item.v.touchValue();
+      if (item.pushed) item.v.setValueFromSource(variant(item.e, value));
+      else item.v.touchValue();
     }
   });
 

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError, asGlimmerError, quote } from '../../errors';
-import { REPO_ROOT } from '../../config/load';
+import { ruleArtifact, rulesDir } from '../../config/rules-dir';
 import type { AgentSpec, RuntimeConfig } from '../../config/types';
 import type { Logger } from '../../observability/logger';
 import type { A2aClient, A2aPeer } from './client';
@@ -26,7 +26,7 @@ export const TOPIC_SHUTDOWN = 'safety.shutdown';
 
 /** The files the PDP of an A2A endpoint loads (rules/policies): measured at boot like every other artifact. */
 export function policyArtifacts(): string[] {
-  return fs.readdirSync(path.join(REPO_ROOT, 'rules', 'policies')).filter((n) => n.endsWith('.cedar') || n.endsWith('.cedarschema')).sort().map((n) => `rules/policies/${n}`);
+  return fs.readdirSync(path.join(rulesDir(), 'policies')).filter((n) => n.endsWith('.cedar') || n.endsWith('.cedarschema')).sort().map((n) => ruleArtifact(`policies/${n}`));
 }
 
 /** A topic an agent accepts; `action` is checked on top of `call` (e.g. `shutdown` for shutdown orders). */
@@ -126,7 +126,8 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
         },
       })),
     });
-    await server.listen(config.a2a.port, config.a2a.host);
+    // Where the other pods reach this agent (its Service, from a2a.peers) goes into the Agent Card.
+    await server.listen(config.a2a.port, config.a2a.host, config.a2a.peers[spec.name]);
   }
 
   let peers: Readonly<Record<string, string>> = {};

@@ -70,7 +70,11 @@ export interface A2aServer {
   readonly mtls: MtlsServer;
   /** https://host:port of the endpoint (after listen). */
   url: string;
-  listen(port?: number, host?: string): Promise<AddressInfo>;
+  /**
+   * `advertise`: the base URL other hosts reach this endpoint at (in a cluster, its Service), put in the Agent Card;
+   * a card naming the listen address (0.0.0.0) would send callers to their own host. @default https://host:port
+   */
+  listen(port?: number, host?: string, advertise?: string): Promise<AddressInfo>;
   close(): Promise<void>;
 }
 
@@ -436,9 +440,9 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     get url() {
       return url;
     },
-    listen: async (port = 0, host = '127.0.0.1') => {
+    listen: async (port = 0, host = '127.0.0.1', advertise?: string) => {
       const addr = await mtls.listen(port, host);
-      url = `https://${host}:${addr.port}`;
+      url = advertise?.replace(/\/+$/, '') ?? `https://${host}:${addr.port}`;
       served.setUrl(url);
       return addr;
     },

@@ -5,6 +5,7 @@
  * missing or duplicate id, validation error or validation warning (e.g. an impossible policy) refuses the set with GLM_ERR_POLICY_INVALID naming file, line and id.
  */
 import { REPO_ROOT } from '../../config/load';
+import { rulesDir } from '../../config/rules-dir';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -59,7 +60,7 @@ export interface LoadOptions {
   readonly validatedDir?: string;
 }
 
-export async function loadPolicySet(dir: string = DEFAULT_POLICY_DIR, options: LoadOptions = {}): Promise<LoadedPolicySet> {
+export async function loadPolicySet(dir: string = path.join(rulesDir(), 'policies'), options: LoadOptions = {}): Promise<LoadedPolicySet> {
   let names: string[];
   let schema: string;
   try {

@@ -25,7 +25,7 @@ import { cedar, type EntityJson } from './cedar';
 import { loadPolicySet, type LoadedPolicySet } from './load';
 import { PolicyModel, type PolicyModelInput } from './principals';
 
-export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call'] as const;
+export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call', 'readPlant', 'readAlarms', 'readResource', 'readAudit', 'dryRunWrite', 'requestWrite', 'writeWithoutApproval'] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 
 export type PolicyResource =
@@ -47,13 +47,31 @@ export type PolicyResource =
   | { readonly type: 'Asset'; readonly id: string; readonly zone: string; readonly safety: boolean }
   /** Another agent, by SPIFFE ID. */
   | { readonly type: 'Agent'; readonly id: string }
-  | { readonly type: 'AuditConfig' };
+  | { readonly type: 'AuditConfig' }
+  /** An MCP tool that reads; kind: plant | alarms | audit. */
+  | { readonly type: 'Tool'; readonly id: string; readonly kind: string };
+
+/**
+ * A principal the configuration does not list: an AI copilot known only by its validated OAuth access token. Its
+ * attributes are the token's (issuer, client, scopes), set by the resource server after validation, never by the
+ * request body.
+ */
+export interface CopilotPrincipal {
+  readonly type: 'Copilot';
+  /** `<issuer>#<subject>`: unique across the configured issuers. */
+  readonly id: string;
+  readonly issuer: string;
+  readonly client: string;
+  readonly scopes: readonly string[];
+}
 
 export interface RequestContext {
   /** Also the enforcement point label in metrics and audit. */
-  readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a';
+  readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a' | 'mcp';
   readonly functionCode?: number;
   readonly skill?: string;
+  /** MCP tool name. */
+  readonly tool?: string;
   /** The OPC UA client application's URI (OPC UA writes). */
   readonly applicationUri?: string;
 }
@@ -158,10 +176,10 @@ export class PolicyDecisionPoint {
   }
 
   /** Decides and audits. */
-  authorize(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
+  authorize(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
     const decision = this.decide(principal, action, resource, context);
     this.#audit({
-      type: 'policy.decision', at: new Date().toISOString(), decision: decision.allow ? 'allow' : 'deny', subject: principal,
+      type: 'policy.decision', at: new Date().toISOString(), decision: decision.allow ? 'allow' : 'deny', subject: typeof principal === 'string' ? principal : `copilot:${principal.id}`,
       action, resource: resourceLabel(resource), reasons: decision.reasons, errors: decision.errors, enforcement: context.protocol,
     });
     this.#onDecision?.(decision, action, context.protocol);
@@ -173,7 +191,8 @@ export class PolicyDecisionPoint {
   }
 
   /** Decides without auditing (the frame cache audits its own answers). Never throws: failures are denials. */
-  decide(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
+  decide(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
+    if (typeof principal !== 'string') return this.#evaluate(principal, action, resource, context);
     if (this.#cacheSize === 0 || (resource.type !== 'Agent' && resource.type !== 'AuditConfig')) return this.#evaluate(principal, action, resource, context);
     const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null, context.applicationUri ?? null]);
     const cached = this.#cache.get(key);
@@ -191,15 +210,16 @@ export class PolicyDecisionPoint {
     return decision;
   }
 
-  #evaluate(principal: string, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
+  #evaluate(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
     if (!(POLICY_ACTIONS as readonly string[]).includes(action)) return deny('invalid-action');
-    const who = this.#model.principal(principal);
+    const who = typeof principal === 'string' ? this.#model.principal(principal) : copilotEntity(principal);
     if (who === undefined) return deny('unknown-principal');
     const target = this.#resourceEntity(resource);
     if (typeof target === 'string') return deny(target);
     const ctx: Record<string, string | number> = { protocol: context.protocol };
     if (context.functionCode !== undefined) ctx.functionCode = context.functionCode;
     if (context.skill !== undefined) ctx.skill = context.skill;
+    if (context.tool !== undefined) ctx.tool = context.tool;
     if (context.applicationUri !== undefined) ctx.applicationUri = context.applicationUri;
     const entities: EntityJson[] = target.entity ? [who.entity, target.entity] : [who.entity];
     let answer;
@@ -234,6 +254,10 @@ export class PolicyDecisionPoint {
         const facts = this.#model.principal(resource.id);
         if (facts === undefined || facts.uid.type !== 'Glimmer::Agent') return 'unknown-resource';
         return { uid: facts.uid, entity: facts.entity };
+      }
+      case 'Tool': {
+        const uid = { type: 'Glimmer::Tool', id: resource.id };
+        return { uid, entity: { uid, attrs: { kind: resource.kind }, parents: [] } };
       }
       case 'Asset': {
         const zone = this.#model.zone(resource.zone);
@@ -279,6 +303,11 @@ export class PolicyDecisionPoint {
   }
 }
 
+function copilotEntity(p: CopilotPrincipal): { uid: { type: string; id: string }; entity: EntityJson } {
+  const uid = { type: 'Glimmer::Copilot', id: p.id };
+  return { uid, entity: { uid, attrs: { client: p.client, issuer: p.issuer, scopes: [...new Set(p.scopes)].sort() }, parents: [] } };
+}
+
 function deny(reason: string): PolicyDecision {
   return { allow: false, reasons: [reason], errors: [] };
 }
@@ -291,6 +320,8 @@ export function resourceLabel(resource: PolicyResource): string {
       return `Asset::${resource.id}`;
     case 'Agent':
       return `Agent::${resource.id}`;
+    case 'Tool':
+      return `Tool::${resource.id}`;
     default:
       return 'AuditConfig::audit';
   }

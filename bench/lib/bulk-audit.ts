@@ -1,5 +1,5 @@
 /**
- * Builds a large audit store fast for the fault tests: the log's own schema and key pin (opened once with our
+ * Builds a large audit store fast (the fault tests, the audit_start benchmark): the log's own schema and key pin (opened once with our
  * signer), then leaves and chunk hashes inserted straight into SQLite in big transactions (no group commit, no
  * fsync per batch), then opened again so the log itself verifies it and signs a checkpoint over it.
  */
@@ -33,7 +33,8 @@ export async function bulkFill(stateDir: string, count: number, leafBytes = 120)
     const insert = db.prepare('INSERT INTO entries(idx, leaf) VALUES (?, ?)');
     const chunk = db.prepare('INSERT INTO chunks(idx, hash) VALUES (?, ?)');
     const pad = 'p'.repeat(Math.max(0, leafBytes - 90));
-    const per = 50_000;
+    // About 64 MiB per transaction: the WAL never holds more than that.
+    const per = Math.max(64, Math.min(50_000, Math.floor((64 * 1024 * 1024) / leafBytes)));
     for (let start = n0; start < n0 + count; start += per) {
       db.transaction(() => {
         for (let i = start; i < Math.min(n0 + count, start + per); i++) {
