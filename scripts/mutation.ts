@@ -13,6 +13,7 @@
  *            nothing runs. Stale equivalent entries are not checked then (most mutants are not generated).
  *   --survivors: mutate only the lines where the module's last report has survivors (after adding tests), and score
  *            that report with the rerun's answers merged in (reports/mutation/<module>/merged.json).
+ *   --score-only: score the last reports again (after editing the equivalent list) without running Stryker.
  *   --budget-min: stop a run that takes longer and report what did not run, without failing (default: none; CI
  *            passes one so the incremental run stays within its time limit).
  */
@@ -34,10 +35,10 @@ export interface MutationModule {
 }
 
 export const MODULES: readonly MutationModule[] = [
-  { name: 'interlocks', mutate: ['runtime/industrial/interlocks.ts'], tests: ['test/industrial/interlocks.test.ts'] },
-  { name: 'inspector', mutate: ['runtime/industrial/modbus/inspector.ts'], tests: ['test/industrial/interlocks.test.ts', 'test/industrial/fuzz.test.ts', 'test/industrial/gateway.test.ts'] },
+  { name: 'write-decision', mutate: ['runtime/industrial/write-decision.ts'], tests: ['test/industrial/write-decision.test.ts'] },
+  { name: 'inspector', mutate: ['runtime/industrial/modbus/inspector.ts'], tests: ['test/industrial/fuzz.test.ts', 'test/industrial/gateway.test.ts'] },
   { name: 'pdp', mutate: ['runtime/trust/policy/pdp.ts'], tests: ['test/trust/policy.test.ts', 'test/trust/decision-cache.test.ts', 'test/trust/frame-cache.test.ts'] },
-  { name: 'frame-cache', mutate: ['runtime/trust/policy/frame.ts'], tests: ['test/trust/frame-cache.test.ts'] },
+  { name: 'frame-cache', mutate: ['runtime/trust/policy/frame-decider.ts'], tests: ['test/trust/frame-cache.test.ts'] },
   { name: 'measured-boot', mutate: ['runtime/lifecycle/boot.ts', 'runtime/lifecycle/manifest.ts'], tests: ['test/lifecycle/measured-boot.test.ts', 'test/lifecycle/verify-boot.test.ts'] },
   { name: 'audit-writer', mutate: ['runtime/audit/writer.ts'], tests: ['test/audit/durability.test.ts', 'test/audit/log.test.ts'] },
   { name: 'audit-log', mutate: ['runtime/audit/log.ts'], tests: ['test/audit/log.test.ts', 'test/audit/durability.test.ts'] },
@@ -184,7 +185,8 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
   return {
     testRunner: 'tap',
     plugins: ['@stryker-mutator/tap-runner'],
-    tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx', '--require', '{{hookFile}}', '{{testFile}}'], forceBail: true },
+    // TAP explicitly: Node 26 prints its spec reporter by default even into a pipe, which the tap runner cannot read.
+    tap: { testFiles: module.tests, nodeArgs: ['--import', 'tsx', '--test-reporter=tap', '--require', '{{hookFile}}', '{{testFile}}'], forceBail: true },
     mutate,
     coverageAnalysis: 'perTest',
     concurrency: 1,
@@ -199,12 +201,20 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
   };
 }
 
+/** Prints a module's score and unlisted survivors; true when they fail the run. */
+function printResult(result: ModuleResult, threshold: number, full: boolean): boolean {
+  const score = result.score === undefined ? 'n/a' : `${result.score.toFixed(1)} %`;
+  console.log(`mutation ${result.module}: ${score} killed (${result.killed} killed, ${result.survived} survived, ${result.equivalent} equivalent, ${result.invalid} invalid) in ${result.seconds} s`);
+  for (const s of result.unlisted) console.log(`  survived: ${s.file}:${s.line} ${s.mutator} ${JSON.stringify(s.original)} -> ${JSON.stringify(s.replacement)}`);
+  return result.unlisted.length > 0 || (full && result.score !== undefined && result.score < threshold);
+}
+
 function readEquivalents(): EquivalentMutant[] {
   return JSON.parse(fs.readFileSync(EQUIVALENT_FILE, 'utf8')) as EquivalentMutant[];
 }
 
 function main(): number {
-  const { values } = parseArgs({ options: { module: { type: 'string' }, since: { type: 'string' }, survivors: { type: 'boolean' }, threshold: { type: 'string', default: '90' }, 'budget-min': { type: 'string' } } });
+  const { values } = parseArgs({ options: { module: { type: 'string' }, since: { type: 'string' }, survivors: { type: 'boolean' }, 'score-only': { type: 'boolean' }, threshold: { type: 'string', default: '90' }, 'budget-min': { type: 'string' } } });
   const wanted = values.module ? values.module.split(',') : MODULES.map((m) => m.name);
   const unknown = wanted.filter((n) => !MODULES.some((m) => m.name === n));
   if (unknown.length > 0) {
@@ -227,6 +237,21 @@ function main(): number {
     const mutate = values.survivors ? survivorLines(module) : values.since === undefined ? [...module.mutate] : changedLines(values.since, module.mutate);
     if (mutate.length === 0) {
       console.log(`mutation ${module.name}: no change since ${values.since}`);
+      continue;
+    }
+    if (values['score-only']) {
+      // Scores the module's last report again (e.g. after editing the equivalent list), without running Stryker.
+      const last = ['merged.json', 'mutation.json'].map((f) => path.join(REPORTS, module.name, f)).find((f) => fs.existsSync(f));
+      if (last === undefined) {
+        console.log(`mutation ${module.name}: no report yet`);
+        continue;
+      }
+      const previousRun = fs.existsSync(path.join(REPORTS, 'summary.json')) ? (JSON.parse(fs.readFileSync(path.join(REPORTS, 'summary.json'), 'utf8')) as Record<string, ModuleResult>)[module.name] : undefined;
+      const r = scoreReport(module.name, JSON.parse(fs.readFileSync(last, 'utf8')) as Report, equivalents, previousRun?.seconds ?? 0);
+      r.matched.forEach((e) => used.add(e));
+      const { matched: _matched, ...result } = r;
+      results.push(result);
+      failed = printResult(result, threshold, values.since === undefined) || failed;
       continue;
     }
     const configFile = path.join(REPORTS, `${module.name}.stryker.json`);
@@ -258,11 +283,7 @@ function main(): number {
     r.matched.forEach((e) => used.add(e));
     const { matched: _matched, ...result } = r;
     results.push(result);
-    const score = result.score === undefined ? 'n/a' : `${result.score.toFixed(1)} %`;
-    console.log(`mutation ${module.name}: ${score} killed (${result.killed} killed, ${result.survived} survived, ${result.equivalent} equivalent, ${result.invalid} invalid) in ${seconds} s`);
-    for (const s of result.unlisted) console.log(`  survived: ${s.file}:${s.line} ${s.mutator} ${JSON.stringify(s.original)} -> ${JSON.stringify(s.replacement)}`);
-    if (result.unlisted.length > 0) failed = true;
-    if (values.since === undefined && result.score !== undefined && result.score < threshold) failed = true;
+    failed = printResult(result, threshold, values.since === undefined) || failed;
     if (values.since === undefined) {
       const files = new Set(module.mutate);
       for (const e of equivalents.filter((x) => files.has(x.file) && !used.has(x))) {

@@ -336,6 +336,10 @@ when { context.protocol == "opcua" };
 forbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)
 when { context has functionCode && context.functionCode == 16 };
 
+@id("forbid-rogue-application")
+forbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)
+when { context has applicationUri && context.applicationUri == "urn:rogue" };
+
 @id("forbid-skill-wipe")
 forbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent)
 when { context has skill && context.skill == "wipe" };
@@ -357,6 +361,9 @@ test('GIVEN policies that test each fact the PDP hands Cedar (asset and register
   assert.deepEqual(local.decide(from, 'call', to, { protocol: 'a2a', skill: 'status', functionCode: 16 }).reasons, ['forbid-function-16']);
   assert.deepEqual(local.decide(from, 'call', to, { protocol: 'a2a', skill: 'wipe' }).reasons, ['forbid-skill-wipe']);
   assert.equal(local.decide(from, 'call', to, { protocol: 'a2a' }).allow, true, 'no skill: the skill forbid does not apply');
+  // Only the application URI differs from the cached allow above: it reaches Cedar and keys the cache.
+  assert.deepEqual(local.decide(from, 'call', to, { protocol: 'a2a', applicationUri: 'urn:rogue' }).reasons, ['forbid-rogue-application']);
+  assert.equal(local.decide(from, 'call', to, { protocol: 'a2a', applicationUri: 'urn:plant' }).allow, true);
 });
 
 test('GIVEN a PDP WHEN the model and the policy set change THEN the generation rises by one each time, listeners hear the new generation until they unsubscribe, and policies names the set in force', async () => {
@@ -384,9 +391,9 @@ test('GIVEN a policy set Cedar cannot prepare WHEN installed THEN GLM_ERR_POLICY
   assert.ok(loaded?.type === 'policy.loaded');
   assert.deepEqual(loaded.policy_ids, [...before.sources.keys()].sort());
   assert.equal(loaded.digest, before.digest);
-  assert.throws(() => local.setPolicies({ ...before, dir: '/broken/policies', policies: { 'broken-one': 'permit (principal, action, resource' } }), (err) => {
+  assert.throws(() => local.setPolicies({ ...before, dir: '/broken/policies', policies: { 'broken-one': 'permit (principal, action, resource', 'broken-two': 'forbid (' } }), (err) => {
     assert.ok(isGlimmerError(err, 'GLM_ERR_POLICY_INVALID'));
-    assert.match(err.message, /^the policy set from "\/broken\/policies" cannot be prepared: \S/);
+    assert.match(err.message, /^the policy set from "\/broken\/policies" cannot be prepared: failed to parse policy with id `broken-(one|two)`[^;]*; failed to parse policy with id `broken-(one|two)`/);
     return true;
   });
   assert.equal(local.policies, before);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, readdir } from 'node:fs/promises';
@@ -28,6 +29,7 @@ function rejectsWith(code: ErrorCode, fn: () => unknown): void {
 }
 
 const hour = 3600_000;
+let foreignBundle: string;
 
 // The clock around the issue of `good`: its validity is checked against these, not against a guess at how long ago it was.
 let issuedAfter: number;
@@ -39,6 +41,7 @@ before(async () => {
   good = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-1' });
   issuedBefore = Date.now();
   opts = { bundlePem: ca.bundlePem, trustDomain: TD };
+  foreignBundle = (await ensureCa(await tempDir(), TD)).bundlePem;
 });
 
 test('GIVEN an empty state dir WHEN ensureCa runs THEN it writes pki/ca/ca.key with mode 0600 and a P-256 CA certificate', async () => {
@@ -239,7 +242,8 @@ test('GIVEN the issuing CA WHEN the check runs at the last millisecond of the CA
   // A leaf valid beyond the CA's end, so only the CA's validity decides.
   const leaf = await issueLeaf(ca, { uris: [good.spiffeId], notBefore: new Date(caTo - hour), notAfter: new Date(caTo + hour) });
   assert.equal(validateSvid(leaf.certPem, { ...opts, now: new Date(caTo) }).spiffeId, good.spiffeId);
-  assert.throws(() => validateSvid(leaf.certPem, { ...opts, now: new Date(caTo + 1) }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_EXPIRED') && /the CA that issued/.test(err.message));
+  const serial = new X509Certificate(leaf.certPem).serialNumber.toLowerCase().replace(/^0+/, '');
+  assert.throws(() => validateSvid(leaf.certPem, { ...opts, now: new Date(caTo + 1) }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_EXPIRED') && /the CA that issued/.test(err.message) && err.details.serial === serial);
 });
 
 test('GIVEN expected identities WHEN an agent SVID is checked against each field alone THEN zone, agent and operator are each compared (an agent is never the expected operator)', () => {
@@ -250,4 +254,95 @@ test('GIVEN expected identities WHEN an agent SVID is checked against each field
   rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ agent: 'industrial-2' }));
   rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ operator: 'industrial-1' }));
   assert.throws(check({ zone: 'cell2', agent: 'x' }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_IDENTITY_MISMATCH') && err.message.includes('"zone/cell2/agent/x"'));
+});
+
+test('GIVEN each refusal of validateSvid WHEN it is thrown THEN it carries the certificate serial in details and names the serial or the SPIFFE ID in its message (never key material)', async () => {
+  const window = { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) };
+  const foreignCa = await ensureCa(await tempDir(), TD);
+  const cases: [ErrorCode, string, ValidateSvidOptions, RegExp][] = [];
+  const add = async (code: ErrorCode, certPem: string, o: ValidateSvidOptions, message: RegExp) => { cases.push([code, certPem, o, message]); };
+  await add('GLM_ERR_CERT_UNKNOWN_CA', (await issueSvid(foreignCa, { zone: 'cell1', agent: 'industrial-1' })).certPem, opts, /does not chain to the trust bundle/);
+  await add('GLM_ERR_CERT_EXPIRED', good.certPem, { ...opts, now: new Date(good.notAfter.getTime() + 1) }, /expired at \d{4}-/);
+  await add('GLM_ERR_CERT_NOT_YET_VALID', good.certPem, { ...opts, now: new Date(good.notBefore.getTime() - 1) }, /is not valid before \d{4}-/);
+  await add('GLM_ERR_CERT_REVOKED', good.certPem, { ...opts, revokedSerials: new Set([good.serial]) }, /is revoked/);
+  await add('GLM_ERR_CERT_KEY_USAGE', (await issueLeaf(ca, { uris: [good.spiffeId], isCa: true, ...window })).certPem, opts, /is a CA certificate/);
+  await add('GLM_ERR_CERT_KEY_USAGE', (await issueLeaf(ca, { uris: [good.spiffeId], keyUsage: 'none', ...window })).certPem, opts, /lacks keyUsage digitalSignature/);
+  await add('GLM_ERR_CERT_KEY_USAGE', (await issueLeaf(ca, { uris: [good.spiffeId], eku: ['serverAuth'], ...window })).certPem, { ...opts, requiredEku: 'clientAuth' }, /lacks extended key usage clientAuth/);
+  await add('GLM_ERR_CERT_SAN_INVALID', (await issueLeaf(ca, { uris: [], ...window })).certPem, opts, /has 0 URI SANs/);
+  await add('GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN', (await issueLeaf(ca, { uris: ['spiffe://evil.example/zone/cell1/agent/industrial-1'], ...window })).certPem, opts, /belongs to trust domain "evil\.example", not "plant\.example"/);
+  await add('GLM_ERR_CERT_IDENTITY_MISMATCH', good.certPem, { ...opts, expect: { agent: 'industrial-2' } }, /is not the expected identity "agent\/industrial-2"/);
+  for (const [code, certPem, o, message] of cases) {
+    const serial = new X509Certificate(certPem).serialNumber.toLowerCase().replace(/^0+/, '');
+    assert.throws(() => validateSvid(certPem, o), (err) => {
+      assert.ok(isGlimmerError(err, code), `${code}: got ${String((err as Error).message)}`);
+      assert.equal(err.details.serial, serial, `${code} carries the serial`);
+      assert.match(err.message, message);
+      assert.ok(err.message.includes(serial) || /spiffe:\/\//.test(err.message), `${code} names the certificate: ${err.message}`);
+      assert.doesNotMatch(err.message, /PRIVATE KEY|BEGIN/);
+      return true;
+    });
+  }
+});
+
+test('GIVEN trust bundles that hold no certificate or one that does not parse WHEN a certificate is validated against them THEN GLM_ERR_CERT_UNREADABLE says which', () => {
+  assert.throws(() => validateSvid(good.certPem, { ...opts, bundlePem: 'no pem here' }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE') && /contains no certificate/.test(err.message));
+  const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+  assert.throws(() => validateSvid(good.certPem, { ...opts, bundlePem: broken }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE') && /cannot be parsed/.test(err.message));
+  // A bundle with the CA after a certificate of another CA still chains (every bundle entry is tried).
+  assert.equal(validateSvid(good.certPem, { ...opts, bundlePem: `${foreignBundle}\n${ca.bundlePem}` }).spiffeId, good.spiffeId);
+});
+
+test('GIVEN ttlSeconds WHEN an SVID is issued THEN 60 s up to 30 days are accepted and anything else is GLM_ERR_USAGE naming the value', async () => {
+  for (const ttlSeconds of [59, 30 * 24 * 3600 + 1, 90.5]) {
+    await assert.rejects(issueSvid(ca, { zone: 'cell1', agent: 'industrial-1', ttlSeconds }), (err) => isGlimmerError(err, 'GLM_ERR_USAGE') && err.message.includes(String(ttlSeconds)));
+  }
+  for (const ttlSeconds of [60, 30 * 24 * 3600]) {
+    const s = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-1', ttlSeconds });
+    const lifetime = s.notAfter.getTime() - s.notBefore.getTime();
+    // notBefore is backdated by a minute for clock skew; whole seconds in X.509.
+    assert.ok(Math.abs(lifetime - (ttlSeconds + 60) * 1000) <= 1000, `lifetime ${lifetime} ms for ${ttlSeconds} s`);
+  }
+});
+
+/** openssl's view of a certificate's extensions (an independent X.509 parser). */
+function opensslText(certPem: string): string {
+  return execFileSync('openssl', ['x509', '-noout', '-text'], { input: certPem, encoding: 'utf8' });
+}
+
+test('GIVEN issued SVIDs WHEN openssl prints them THEN basicConstraints, keyUsage and the URI SAN are critical, the EKU is not, the subject is O=Glimmer, and a leaf asked for no URI or no EKU has no such extension', async () => {
+  const text = opensslText(good.certPem);
+  assert.match(text, /X509v3 Basic Constraints: critical\s+CA:FALSE/);
+  assert.match(text, /X509v3 Key Usage: critical\s+Digital Signature/);
+  assert.match(text, /X509v3 Subject Alternative Name: critical\s+URI:spiffe:\/\/plant\.example\/zone\/cell1\/agent\/industrial-1/);
+  assert.match(text, /X509v3 Extended Key Usage:\s*\n/);
+  assert.doesNotMatch(text, /Extended Key Usage: critical/);
+  assert.match(text, /TLS Web Server Authentication/);
+  assert.match(text, /TLS Web Client Authentication/);
+  assert.match(text, /Subject: O ?= ?Glimmer/);
+  assert.ok(good.certPem.endsWith('-----END CERTIFICATE-----\n'));
+  const bare = await issueLeaf(ca, { uris: [], eku: [], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  const bareText = opensslText(bare.certPem);
+  assert.doesNotMatch(bareText, /Subject Alternative Name/);
+  assert.doesNotMatch(bareText, /Extended Key Usage/);
+  assert.equal(bare.spiffeId, '');
+});
+
+test('GIVEN an operator SVID WHEN an agent identity, another operator or the same operator is expected THEN only the same operator passes, and the message names what was expected', async () => {
+  const alice = await issueOperatorSvid(ca, { operator: 'alice' });
+  const check = (expect: { zone?: string; agent?: string; operator?: string }) => () => validateSvid(alice.certPem, { ...opts, expect });
+  assert.equal(check({ operator: 'alice' })().spiffeId, 'spiffe://plant.example/operator/alice');
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ zone: 'cell1' }));
+  rejectsWith('GLM_ERR_CERT_IDENTITY_MISMATCH', check({ agent: 'alice' }));
+  assert.throws(check({ operator: 'bob' }), (err) => isGlimmerError(err, 'GLM_ERR_CERT_IDENTITY_MISMATCH') && err.message.includes('"operator/bob"'));
+});
+
+test('GIVEN a leaf that names our CA as issuer (same issuer name and key id) but is signed by another key WHEN validated THEN GLM_ERR_CERT_UNKNOWN_CA (the signature, not the name, decides)', async () => {
+  const other = await ensureCa(await tempDir(), TD);
+  const forged = await issueLeaf({ ...ca, keys: other.keys }, { uris: [good.spiffeId], notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) });
+  assert.equal(new X509Certificate(forged.certPem).checkIssued(new X509Certificate(ca.certPem)), true, 'the names match');
+  rejectsWith('GLM_ERR_CERT_UNKNOWN_CA', () => validateSvid(forged.certPem, opts));
+});
+
+test('GIVEN text that is not a certificate WHEN validated THEN GLM_ERR_CERT_UNREADABLE says it cannot be parsed as X.509', () => {
+  assert.throws(() => validateSvid('not a certificate', opts), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE') && err.message === 'the certificate cannot be parsed as X.509' && err.cause !== undefined);
 });
