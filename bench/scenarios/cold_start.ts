@@ -10,7 +10,6 @@
  */
 import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../../runtime/config/load';
@@ -25,6 +24,7 @@ import { MANIFEST_FILE, PUBLIC_KEY_FILE, agentBundle } from '../../runtime/lifec
 import { agentProcessEnv } from '../../runtime/lifecycle/supervisor';
 import { ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
+import { freePort } from '../../test/helpers/ports';
 import { round, summarize } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 
@@ -32,14 +32,6 @@ const MIN_STARTS: Readonly<Record<AgentKind, number>> = { data: 50, industrial: 
 const TARGET_P99_MS: Readonly<Record<AgentKind, number>> = { data: 250, industrial: 500, cognitive: 500 };
 const KINDS: readonly AgentKind[] = ['data', 'industrial', 'cognitive'];
 const ATTESTED_STARTS = 20;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function nodeBaseline(): Promise<number> {
   const t0 = process.hrtime.bigint();

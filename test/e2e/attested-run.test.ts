@@ -4,13 +4,13 @@
  * Without a reachable TPM the runtime refuses to start.
  */
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { readAuditRecords } from '../../runtime/audit/records';
 import { glimmer } from '../helpers/cli';
+import { pinsEnv } from '../helpers/external-plant';
 import { startGlimmerRun } from '../helpers/run';
 import { startSwtpm, type TestTpm } from '../helpers/swtpm';
 
@@ -24,8 +24,7 @@ function attestedConfig(tcti: string, ekCaFile: string): { file: string; pins: s
   const glimmerYml = `${fs.readFileSync(path.join(ROOT, 'config', 'glimmer.yml'), 'utf8')}\nattestation:\n  mode: tpm\n  tcti: "${tcti}"\n  ek_ca_file: ${ekCaFile}\n`;
   fs.writeFileSync(path.join(dir, 'glimmer.yml'), glimmerYml);
   fs.copyFileSync(path.join(ROOT, 'config', 'cognitive.yml'), path.join(dir, 'cognitive.yml'));
-  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
-  return { file: path.join(dir, 'glimmer.yml'), pins: `glimmer.yml=${sha('glimmer.yml')},cognitive.yml=${sha('cognitive.yml')}` };
+  return { file: path.join(dir, 'glimmer.yml'), pins: pinsEnv(path.join(dir, 'glimmer.yml')) };
 }
 
 test('GIVEN attestation: tpm and a swtpm WHEN glimmer run starts THEN every agent is ACTIVE after a verified quote whose PCR equals its measured-boot measurement, and glimmer attest verifies the quotes offline', { timeout: 180000 }, async () => {

@@ -8,26 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
 import { ensureCa } from '../../runtime/trust/ca';
-import { BASE_CONFIG, pinsOf, writeConfig } from '../helpers/external-plant';
-import { startGlimmerRun, type RunningGlimmer } from '../helpers/run';
+import { BASE_CONFIG, pinsEnv, writeConfig } from '../helpers/external-plant';
+import { freePort } from '../helpers/ports';
+import { auditRecordsOf, startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 type Rec = Record<string, unknown>;
 const PODS = ['industrial-1', 'cognitive-1', 'data-1'] as const;
 type Pod = (typeof PODS)[number];
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms: number, diag: () => string): Promise<T> {
   const end = Date.now() + ms;
@@ -39,15 +32,8 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
   }
 }
 
-async function audit(g: RunningGlimmer): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for (;;) {
-    const res = await fetch(new URL(`/v1/audit/entries?start=${out.length}&end=${out.length + 999}`, g.url), { headers: { authorization: `Bearer ${g.token}` } });
-    if (res.status !== 200) return out;
-    const page = (await res.json()) as { record: Rec }[];
-    if (page.length === 0) return out;
-    out.push(...page.map((e) => e.record));
-  }
+function audit(g: RunningGlimmer): Promise<Rec[]> {
+  return auditRecordsOf(g.url, g.token);
 }
 
 async function stateOf(g: RunningGlimmer, agent: string): Promise<string | undefined> {
@@ -78,7 +64,7 @@ test('GIVEN one process per agent like pods WHEN the cognitive pod orders data-1
   await ensureCa(path.join(dir, 'ca-source'), 'glimmer.local');
   const stateDir = (pod: Pod) => path.join(dir, pod, 'state');
   for (const p of PODS) fs.cpSync(path.join(dir, 'ca-source', 'pki'), path.join(stateDir(p), 'pki'), { recursive: true });
-  const pins = (pod: Pod) => Object.entries(pinsOf(configs[pod])).map(([f, sha]) => `${f}=${sha}`).join(',');
+  const pins = (pod: Pod) => pinsEnv(configs[pod]);
   const start = async (pod: Pod) => {
     const g = await startGlimmerRun(stateDir(pod), ['--config', configs[pod], '--agent', pod], { GLIMMER_CONFIG_SHA256: pins(pod) });
     pods.set(pod, g);

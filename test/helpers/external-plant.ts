@@ -48,6 +48,11 @@ export function pinsOf(configFile: string): Record<string, string> {
   return { 'glimmer.yml': sha('glimmer.yml'), 'cognitive.yml': sha('cognitive.yml') };
 }
 
+/** The same pins as the GLIMMER_CONFIG_SHA256 value a pod's environment holds (`glimmer.yml=<sha>,cognitive.yml=<sha>`). */
+export function pinsEnv(configFile: string): string {
+  return Object.entries(pinsOf(configFile)).map(([f, sha]) => `${f}=${sha}`).join(',');
+}
+
 
 const PEER = path.join(__dirname, '..', 'industrial', 'peers', 'pymodbus_plc.py');
 

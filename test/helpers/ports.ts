@@ -1,4 +1,7 @@
-/** Ports for servers a test stops and starts again on the same port (a PLC, KMS or the API coming back). */
+/**
+ * Ports for servers that need a number before they start (OPC UA), and for servers a test stops and starts again on
+ * the same port (a PLC, KMS or the API coming back).
+ */
 import fs from 'node:fs';
 import net from 'node:net';
 
@@ -19,4 +22,13 @@ export async function restartablePort(): Promise<number> {
     });
     if (free) return port;
   }
+}
+
+/** A free loopback TCP port (for servers that need a port number before they start, like OPC UA). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
 }

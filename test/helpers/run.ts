@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { readAuditRecords } from '../../runtime/audit/records';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -105,4 +106,11 @@ export function agentProcesses(parent: number, kind: string): number[] {
       return false;
     }
   });
+}
+
+/** Every record of a running runtime's audit log, read page by page through its API. */
+export async function auditRecordsOf(url: string | URL, token: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for await (const record of readAuditRecords({ url: String(url), token })) out.push(record);
+  return out;
 }

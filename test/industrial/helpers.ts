@@ -1,5 +1,4 @@
 /** Shared setup for the industrial tests: a running plant, its simulated PLC and a gateway in front, on loopback. */
-import net from 'node:net';
 import { PlantRuntime } from '../../runtime/industrial/plant/runtime';
 import { startSimulatedPlc, type SimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { ModbusGateway, type GatewayLimits } from '../../runtime/industrial/modbus/gateway';
@@ -68,14 +67,7 @@ export function flushAudit(rig: Rig): GatewayAuditRecord[] {
   return rig.audit;
 }
 
-/** A free loopback TCP port (for servers that need a port number before they start, like OPC UA). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
+export { freePort } from '../helpers/ports';
 
 /** Polls `check` every 50 ms until it holds or `ms` passed; returns its last value. */
 export async function until(check: () => boolean, ms: number): Promise<boolean> {

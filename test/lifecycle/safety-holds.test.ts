@@ -13,7 +13,7 @@ import YAML from 'yaml';
 import { startRuntime } from '../../runtime/app';
 import { silentLogger } from '../../runtime/observability/logger';
 import { BASE_CONFIG, pinsOf, writeConfig } from '../helpers/external-plant';
-import { agentProcesses } from '../helpers/run';
+import { agentProcesses, auditRecordsOf } from '../helpers/run';
 
 type Rec = Record<string, unknown>;
 
@@ -25,19 +25,6 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
     if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Every record of the durable audit log, read through the API. */
-async function auditRecords(base: string, token: string): Promise<Rec[]> {
-  const out: Rec[] = [];
-  for (;;) {
-    const res = await fetch(`${base}/v1/audit/entries?start=${out.length}&end=${out.length + 999}`, { headers: { authorization: `Bearer ${token}` } });
-    if (res.status !== 200) break;
-    const page = (await res.json()) as { record: Rec }[];
-    if (page.length === 0) break;
-    out.push(...page.map((e) => e.record));
-  }
-  return out;
 }
 
 function withLevels(required: Record<string, number>): Rec {
@@ -61,7 +48,7 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
 
   // The configuration holds each at start; the rules' orders add a hold per agent with their decision id.
   const records = await until('a hold by cognitive-1 on every agent', async () => {
-    const all = await auditRecords(base, rt.adminToken);
+    const all = await auditRecordsOf(base, rt.adminToken);
     return agents.every((a) => all.some((r) => r.type === 'safety.hold' && r.agent === a && r.by === 'cognitive-1')) && all;
   }, 90_000);
   for (const name of agents) {
@@ -89,7 +76,7 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /glimmer_safety_order_failures_total\{target_kind="unknown",code="GLM_ERR_SAFETY_TARGET_UNKNOWN"\} 1/);
   assert.match(metrics, /glimmer_safety_holds\{agent="data-1"\} 2/);
-  await until('the failed order in the audit log', async () => (await auditRecords(base, rt.adminToken)).some((r) => r.type === 'safety.order_failed' && r.target === 'ghost-1' && r.code === 'GLM_ERR_SAFETY_TARGET_UNKNOWN' && r.decision_id === 'd-ghost'), 5000);
+  await until('the failed order in the audit log', async () => (await auditRecordsOf(base, rt.adminToken)).some((r) => r.type === 'safety.order_failed' && r.target === 'ghost-1' && r.code === 'GLM_ERR_SAFETY_TARGET_UNKNOWN' && r.decision_id === 'd-ghost'), 5000);
 
   // The agents' own PDP decisions (their A2A endpoints) are reported to the supervisor and served on its /metrics.
   await until('agent PDP decisions on /metrics', async () => {
@@ -107,7 +94,7 @@ test('GIVEN every agent requires a level above its zone WHEN the swarm runs THEN
   await until('every agent ACTIVE again', () => agents.every((a) => stateOf(a) === 'ACTIVE'), 30_000);
   // Appends are not awaited by the supervisor: wait until the last of them is durable.
   const after = await until('every release in the audit log', async () => {
-    const all = await auditRecords(base, rt.adminToken);
+    const all = await auditRecordsOf(base, rt.adminToken);
     return agents.every((a) => ['configuration', 'cognitive-1'].every((by) => all.some((r) => r.type === 'safety.release' && r.agent === a && r.by === by))) && all;
   }, 10_000);
   for (const name of agents) {
@@ -144,7 +131,7 @@ test('GIVEN an agent frozen (SIGSTOP) WHEN a safety hold is ordered THEN the sup
   // An order may not pose as the configuration's own hold.
   rt.supervisor.safetyOrder({ action: 'release', target: 'data-1', decision_id: null, codes: [], from: 'configuration' });
   const base = `http://127.0.0.1:${rt.apiPort}`;
-  const failed = await until('the hold reported not enforced', async () => (await auditRecords(base, rt.adminToken)).find((r) => r.type === 'safety.order_failed' && r.code === 'GLM_ERR_SAFETY_HOLD_NOT_ENFORCED'), 15_000);
+  const failed = await until('the hold reported not enforced', async () => (await auditRecordsOf(base, rt.adminToken)).find((r) => r.type === 'safety.order_failed' && r.code === 'GLM_ERR_SAFETY_HOLD_NOT_ENFORCED'), 15_000);
   assert.deepEqual([failed.target, failed.decision_id, failed.from], ['data-1', 'd-frozen', 'cognitive-1']);
   assert.equal(rt.supervisor.safetyOrders.readiness().ready, false);
   const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -157,6 +144,6 @@ test('GIVEN an agent frozen (SIGSTOP) WHEN a safety hold is ordered THEN the sup
   assert.equal(rt.supervisor.safetyOrders.readiness().ready, true);
   rt.supervisor.safetyOrder({ action: 'release', target: 'data-1', decision_id: 'd-clear', codes: [], from: 'cognitive-1' });
   await until('data-1 ACTIVE', () => rt.supervisor.agents()[0]?.state === 'ACTIVE', 15_000);
-  const records = await auditRecords(base, rt.adminToken);
+  const records = await auditRecordsOf(base, rt.adminToken);
   assert.ok(records.some((r) => r.type === 'safety.release' && r.by === 'cognitive-1' && r.decision_id === 'd-clear'));
 });

@@ -13,15 +13,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
-import { BASE_CONFIG, externalConfig, startPeer, writeConfig } from '../helpers/external-plant';
-import { restartablePort } from '../helpers/ports';
+import { BASE_CONFIG, externalConfig, pinsEnv, startPeer, writeConfig } from '../helpers/external-plant';
+import { freePort, restartablePort } from '../helpers/ports';
 import { agentProcesses, startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -47,13 +45,6 @@ export function testRuleCopy(shipped: string): string {
   return out;
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, diag: () => string = () => ''): Promise<T> {
   const end = Date.now() + ms;
@@ -67,8 +58,7 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
 
 /** `glimmer run` (the built CLI) on its own config, with the deployment's config pins as a pod gets them. */
 function glimmerRun(configFile: string, stateDir: string, apiPort: number): Promise<RunningGlimmer> {
-  const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(path.join(path.dirname(configFile), f))).digest('hex');
-  return startGlimmerRun(stateDir, ['--config', configFile, '--api-port', String(apiPort)], { GLIMMER_CONFIG_SHA256: `glimmer.yml=${sha('glimmer.yml')},cognitive.yml=${sha('cognitive.yml')}` });
+  return startGlimmerRun(stateDir, ['--config', configFile, '--api-port', String(apiPort)], { GLIMMER_CONFIG_SHA256: pinsEnv(configFile) });
 }
 
 type Api = { port: number; token: string };
