@@ -15,6 +15,7 @@ import YAML from 'yaml';
 import { ensureCa } from '../../runtime/trust/ca';
 import { BASE_CONFIG, pinsEnv, writeConfig } from '../helpers/external-plant';
 import { freePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
 import { auditRecordsOf, startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 type Rec = Record<string, unknown>;
@@ -22,14 +23,9 @@ const PODS = ['industrial-1', 'cognitive-1', 'data-1'] as const;
 type Pod = (typeof PODS)[number];
 
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms: number, diag: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}\n${diag()}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** Pods are killed and restarted during this test: a failing check is "not yet". */
+function until<T>(what: string, check: () => Promise<T | undefined | false>, ms: number, diag: () => string): Promise<T> {
+  return waitFor(what, check, ms, { intervalMs: 250, ignoreErrors: true, diag });
 }
 
 function audit(g: RunningGlimmer): Promise<Rec[]> {

@@ -14,17 +14,12 @@ import { startRuntime } from '../../runtime/app';
 import { silentLogger } from '../../runtime/observability/logger';
 import { BASE_CONFIG, pinsOf, writeConfig } from '../helpers/external-plant';
 import { agentProcesses, auditRecordsOf } from '../helpers/run';
+import { waitFor } from '../helpers/wait';
 
 type Rec = Record<string, unknown>;
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms: number): Promise<T> {
+  return waitFor(what, check, ms);
 }
 
 function withLevels(required: Record<string, number>): Rec {

@@ -20,6 +20,7 @@ import { test } from 'node:test';
 import YAML from 'yaml';
 import { BASE_CONFIG, externalConfig, pinsEnv, startPeer, writeConfig } from '../helpers/external-plant';
 import { freePort, restartablePort } from '../helpers/ports';
+import { waitFor } from '../helpers/wait';
 import { agentProcesses, startGlimmerRun, type RunningGlimmer } from '../helpers/run';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -46,14 +47,9 @@ export function testRuleCopy(shipped: string): string {
 }
 
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, diag: () => string = () => ''): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await Promise.resolve().then(check).catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}\n${diag()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Peers restart during this test: a failing check is "not yet". */
+function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, diag?: () => string): Promise<T> {
+  return waitFor(what, check, ms, { intervalMs: 200, ignoreErrors: true, ...(diag ? { diag } : {}) });
 }
 
 /** `glimmer run` (the built CLI) on its own config, with the deployment's config pins as a pod gets them. */
