@@ -43,7 +43,7 @@ interface LiveCheck {
 }
 
 interface Cache {
-  findings?: Promise<StackFindings>;
+  findings?: StackFindings;
 }
 
 interface StackFindings {
@@ -59,7 +59,7 @@ function stackFiles(dir: string): string[] {
 }
 
 /** Reviews every synthesized stack once (plan-review's rules, with the five-year retention minimum). */
-function reviewStacks(dir: string): Promise<StackFindings> {
+function reviewStacks(dir: string): StackFindings {
   const files = stackFiles(dir);
   const byRule = new Map<string, string[]>();
   const resources: ResourceView[] = [];
@@ -74,7 +74,7 @@ function reviewStacks(dir: string): Promise<StackFindings> {
       byRule.set(f.ruleId, list);
     }
   }
-  return Promise.resolve({ stacks: files.map((f) => path.basename(path.dirname(f))), byRule, resources });
+  return { stacks: files.map((f) => path.basename(path.dirname(f))), byRule, resources };
 }
 
 /** What a check needs to find in the stacks at all, so an empty plan never passes for lack of findings. */
@@ -89,7 +89,7 @@ function stackRule(id: string, title: string, rules: readonly RuleId[], requires
     title,
     needs: 'stacks',
     async run(inputs, cache) {
-      const review = await (cache.findings ??= reviewStacks(inputs.stacksDir as string));
+      const review = (cache.findings ??= reviewStacks(inputs.stacksDir as string));
       if (review.stacks.length === 0) return { ok: false, detail: `no synthesized stack under ${quote(inputs.stacksDir)} (run make synth)` };
       if (requires && !review.resources.some(requires.match)) return { ok: false, detail: `no ${requires.what} in ${review.stacks.length} stacks` };
       const hits = rules.flatMap((r) => (review.byRule.get(r) ?? []).map((a) => `${r} ${a}`));
@@ -149,9 +149,9 @@ const CHECKS: readonly LiveCheck[] = [
       const token = path.join(dir, 'admin-token');
       if (!fs.existsSync(token)) return { ok: false, detail: 'no admin-token in the state dir' };
       const bad = [[dir, 0o700], [token, 0o600]].filter(([p, want]) => (mode(p as string) & ~(want as number)) !== 0);
-      return Promise.resolve(bad.length === 0
+      return bad.length === 0
         ? { ok: true, detail: 'state dir 0700, admin-token 0600' }
-        : { ok: false, detail: bad.map(([p]) => `${path.basename(p as string)} is ${mode(p as string).toString(8)}`).join(', ') });
+        : { ok: false, detail: bad.map(([p]) => `${path.basename(p as string)} is ${mode(p as string).toString(8)}`).join(', ') };
     },
   },
   {
@@ -190,9 +190,9 @@ const CHECKS: readonly LiveCheck[] = [
         if (/permit\s*\(\s*principal\s*,\s*action\s*,\s*resource\s*\)\s*;/.test(source)) open.push(f);
       }
       if (files.length === 0) return { ok: false, detail: 'no Cedar policy file' };
-      return Promise.resolve(open.length === 0
+      return open.length === 0
         ? { ok: true, detail: `${files.length} policy files, no unconditional permit` }
-        : { ok: false, detail: `unconditional permit in ${open.join(', ')}` });
+        : { ok: false, detail: `unconditional permit in ${open.join(', ')}` };
     },
   },
   stackRule('stacks-default-deny', 'every namespace the stacks manage has a default-deny NetworkPolicy', ['GLM-NETPOL-001'], {
