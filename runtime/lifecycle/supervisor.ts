@@ -315,6 +315,10 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Agent name -> A2A URL of every running agent endpoint, here or elsewhere. */
+  a2aEndpoints(): Readonly<Record<string, string>> {
+    return this.peerUrls();
+  }
+
   private peerUrls(): Record<string, string> {
     // Agents supervised elsewhere (other pods) are reached where the configuration says.
     const peers: Record<string, string> = { ...this.config.a2a.peers };
