@@ -99,7 +99,10 @@ test('GIVEN the running swarm and a copy of industrial-1\'s SVID calling its pee
     ];
     // Open connections that are calling: each answers before the revocation.
     const conns = await Promise.all(points.map(async (p) => {
-      const c = await open(p.url, stolen, ca.bundlePem, p.path);
+      const c = await open(p.url, stolen, ca.bundlePem, p.path).catch(async (err: Error) => {
+        const why = (await records(stateDir, 'trust.tls_refused')).map((x) => `${String(x.agent ?? 'api')}: ${String(x.code)} ${String(x.reason)}`);
+        throw new Error(`${p.name} refused the identity before its revocation (${err.message}): ${why.join('; ')}`);
+      });
       // 200, or 403 where the zone policy forbids the call (data-1 in the DMZ): either way the TLS layer accepted it.
       assert.match(await c.get(p.path), /^HTTP\/1\.1 (200|403)/, `${p.name} answers the identity before its revocation`);
       return c;
