@@ -32,7 +32,8 @@ async function open(url: string, svid: IssuedSvid, bundlePem: string, pathname: 
   const u = new URL(url);
   const socket = tls.connect({ host: u.hostname, port: Number(u.port), cert: svid.certPem, key: svid.keyPem, ca: bundlePem, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
   socket.on('error', () => undefined);
-  const closed = once(socket, 'close').then(() => undefined);
+  // Not events.once: it rejects on 'error', and a reset before the close is what a refusal looks like.
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const get = (p: string) => new Promise<string>((resolve, reject) => {
     if (socket.destroyed) return reject(new Error('closed'));
     socket.write(`GET ${p} HTTP/1.1\r\nhost: ${u.host}\r\n\r\n`);

@@ -5,7 +5,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,7 +46,8 @@ async function serve(revocation: RevocationList, audit: TrustAuditRecord[]): Pro
 function connect(url: string, svid: IssuedSvid): { socket: tls.TLSSocket; closed: Promise<void>; accepted: Promise<string> } {
   const u = new URL(url);
   const socket = tls.connect({ host: u.hostname, port: Number(u.port), cert: svid.certPem, key: svid.keyPem, ca: ca.bundlePem, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
-  const closed = once(socket, 'close').then(() => undefined);
+  // Not events.once: it rejects on 'error', and a reset before the close is what a refusal looks like.
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const accepted = new Promise<string>((resolve, reject) => {
     socket.once('secureConnect', () => {
       socket.write(`GET / HTTP/1.1\r\nhost: x\r\n\r\n`);
@@ -171,7 +171,7 @@ test('GIVEN a client pool with a live connection WHEN a feed revokes the server 
     assert.equal((await c.request(url)).body.toString(), client.spiffeId);
     const sockets = Object.values(c.agent.freeSockets).flat();
     assert.equal(sockets.length, 1);
-    const closed = once(sockets[0]!, 'close');
+    const closed = new Promise<void>((resolve) => sockets[0]!.once('close', () => resolve()));
     await authority.revoke(serverId.current.serial, 'key compromise', serverId.current.spiffeId);
     const { closed: n } = follower.apply(verifyRevocationFeed(await authority.signedFeed(ca), trust()));
     assert.equal(n, 1);
