@@ -229,7 +229,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const identityFor = async (spec: AgentSpec) => {
       revocations.assertIssuable(agentSpiffeId(trustDomain, spec.zone, spec.name));
       const identity = await issueIdentity(spec);
-      revocations.issued(validateSvid(identity.certPem, { bundlePem: identity.bundlePem, trustDomain }));
+      const issued = validateSvid(identity.certPem, { bundlePem: identity.bundlePem, trustDomain });
+      revocations.issued(issued);
+      // Which serial went to whom: what an operator revokes by (`glimmer trust revoke <serial>`).
+      record({ type: 'trust.svid_issued', agent: spec.name, serial: issued.serial, peer: issued.spiffeId, not_after: issued.notAfter.toISOString() });
       await opcuaGate?.reissued(spec.name);
       return identity;
     };

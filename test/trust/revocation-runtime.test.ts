@@ -178,3 +178,39 @@ test('GIVEN the running swarm and a copy of industrial-1\'s SVID calling its pee
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('GIVEN the running swarm WHEN the industrial agent\'s current SVID serial is revoked THEN its OPC UA session is dropped, the agent is re-issued a fresh SVID at once, and its OPC UA certificate is trusted again so it reconnects', { timeout: 240_000 }, async () => {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-revocation-serial-'));
+  let rt: Runtime | undefined;
+  try {
+    rt = await startRuntime({ stateDir, apiPort: 0, apiMtlsPort: 0, modbusPort: 0, opcuaPort: 0, logger: silentLogger() });
+    const r = rt;
+    const industrial = r.config.agents.find((a) => a.kind === 'industrial')!;
+    const sessions = async () => (await r.metrics.opcuaSessions.get()).values[0]?.value ?? 0;
+    await waitUntil('every agent ACTIVE', () => r.supervisor.agents().every((a) => a.state === 'ACTIVE'), 120_000, 200);
+    await waitUntil('the industrial agent\'s OPC UA session', async () => (await sessions()) >= 1, 60_000, 100);
+    const issued = await records(stateDir, 'trust.svid_issued');
+    const current = issued.filter((x) => x.agent === industrial.name).at(-1);
+    assert.ok(current, 'the SVID issued to the industrial agent is audited with its serial');
+    const serial = String(current.serial);
+
+    const res = await fetch(`http://127.0.0.1:${r.apiPort}/v1/trust/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${r.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ target: serial, reason: 'key compromise' }),
+    });
+    assert.equal(res.status, 201);
+    assert.deepEqual(await res.json(), { kind: 'serial', serial, spiffe_id: current.peer, revoked: true });
+    await waitUntil('the OPC UA gate applied', async () => (await records(stateDir, 'trust.revocation_applied')).some((x) => x.point === 'opcua' && x.serial === serial && x.peer === current.peer && Number(x.connections_closed) >= 1), 20_000, 100);
+    // A fresh SVID, issued at once (not at half-life), and the agent back on the plant server under it.
+    await waitUntil('a fresh SVID for the agent', async () => (await records(stateDir, 'trust.svid_issued')).filter((x) => x.agent === industrial.name).length >= 2, 30_000, 100);
+    const fresh = (await records(stateDir, 'trust.svid_issued')).filter((x) => x.agent === industrial.name).at(-1);
+    assert.notEqual(fresh?.serial, serial);
+    await waitUntil('the OPC UA certificate trusted again', async () => (await records(stateDir, 'opcua.certificate.trust')).some((x) => x.by === 'revocation'), 30_000, 100);
+    await waitUntil('the agent back on the OPC UA server', async () => (await sessions()) >= 1, 60_000, 200);
+    assert.equal(r.supervisor.agents().find((a) => a.id === industrial.name)?.state, 'ACTIVE');
+  } finally {
+    await rt?.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+});
