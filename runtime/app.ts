@@ -213,6 +213,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       },
     });
     stack.push(async () => revocations.close());
+    metrics.revocationFeed.read = () => ({ stale: revocations.list.stale, ageS: (revocations.list.feedAgeMs ?? 0) / 1000 });
     // The plant OPC UA server's gate (set once the embedded plant runs): an agent whose SVID or SPIFFE ID is revoked
     // loses its OPC UA sessions too.
     let opcuaGate: OpcuaRevocationGate | undefined;
