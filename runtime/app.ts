@@ -31,7 +31,6 @@ import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
 import { GlimmerError, asGlimmerError } from './errors';
 import { startEmbeddedPlant, type EmbeddedPlant } from './industrial/embedded';
 import { startExternalPlant, type ExternalPlantConnection } from './industrial/external';
-import { OpcuaTrustStore } from './industrial/opcua/trust';
 import { OpcuaUserStore, operatorName } from './industrial/opcua/users';
 import { levelChanges } from './config/reload';
 import type { GatewayAuditRecord, GatewayAuditSink, WriteEvidence } from './industrial/modbus/inspector';
@@ -290,7 +289,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({ config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints }).routes : []),
     ];
     if (opcuaServer) {
-      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+      routes.push(...opcuaRoutes({ trust: opcuaServer.trust, ...(plant.embedded?.certificates ? { certificates: plant.embedded.certificates } : {}), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
     }
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: routePolicyCheck(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
     const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));

@@ -49,6 +49,8 @@ export interface CertificateRefusal {
 export interface CertificateManagerOptions {
   /** Called for every peer certificate the store refuses (untrusted, revoked, out of policy). */
   readonly onRefused?: (refusal: CertificateRefusal) => void;
+  /** Create a self-signed own certificate when there is none (false: Glimmer's OPC UA issuer provides it). @default true */
+  readonly createOwn?: boolean;
 }
 
 /** RSA modulus range of Basic256Sha256 and Aes256_Sha256_RsaPss (Part 7 security policy profiles). */
@@ -107,7 +109,7 @@ export async function certificateManager(id: OpcuaIdentity, options: Certificate
     p.then((s) => callback(null, s), (err: Error) => callback(err));
     return undefined;
   };
-  if (!fs.existsSync(id.certificateFile)) {
+  if (options.createOwn !== false && !fs.existsSync(id.certificateFile)) {
     await cm.createSelfSignedCertificate({
       applicationUri: id.applicationUri,
       subject: `/CN=${id.name}/O=Glimmer`,
