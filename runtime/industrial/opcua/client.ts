@@ -154,7 +154,10 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
   const fail = (err: unknown): never => {
     const text = (err as Error)?.message ?? String(err);
     const untrusted = /Untrusted|BadCertificate|BadSecurityChecksFailed/i.test(text);
-    throw new GlimmerError(untrusted ? 'GLM_ERR_OPCUA_CERT_UNTRUSTED' : 'GLM_ERR_OPCUA_CONNECT_FAILED', `cannot open an OPC UA session to ${quote(options.endpointUrl)}: ${text.split('\n')[0]}`, { cause: err });
+    // node-opcua's first line is often generic ("rejected by server"): the OPC UA status further down says why.
+    const status = /\b(Bad[A-Za-z]+)\b/.exec(text)?.[1];
+    const first = text.split('\n')[0] ?? '';
+    throw new GlimmerError(untrusted ? 'GLM_ERR_OPCUA_CERT_UNTRUSTED' : 'GLM_ERR_OPCUA_CONNECT_FAILED', `cannot open an OPC UA session to ${quote(options.endpointUrl)}: ${first}${status !== undefined && !first.includes(status) ? ` (${status})` : ''}`, { cause: err });
   };
   let session: Opcua.ClientSession;
   try {
@@ -206,8 +209,9 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
     },
     async close() {
       unwatch();
-      await subscription.terminate().catch(() => undefined);
-      await session.close().catch(() => undefined);
+      // While reconnecting (a refused or revoked certificate, a dead server) these would wait for a channel forever.
+      await withTimeout(subscription.terminate(), 2000).catch(() => undefined);
+      await withTimeout(session.close(), 2000).catch(() => undefined);
       await client.disconnect().catch(() => undefined);
       await cm.dispose().catch(() => undefined);
     },

@@ -133,7 +133,8 @@ export async function issueApplicationCertificate(issuer: OpcuaIssuer, id: Opcua
       await X.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
     ],
   });
-  const certPem = `${cert.toString('pem')}\n`;
+  // Leaf then issuer: peers that do not hold the issuer yet still get the whole chain (Part 6 6.2.3).
+  const certPem = `${cert.toString('pem')}\n${issuer.certPem.trim()}\n`;
   if (keys.privateKey === undefined) {
     await mkdir(path.dirname(id.certificateFile), { recursive: true, mode: 0o700 });
     await writeFile(`${id.certificateFile}.new`, certPem, { mode: 0o644 });

@@ -62,11 +62,11 @@ export class OpcuaCertificateLifecycle {
     }).sort((a, b) => a.application.localeCompare(b.application));
   }
 
-  /** Renews one application's certificate now, on an operator's request (audited with who asked). */
+  /** Renews one application's certificate with a new key now, on an operator's request (audited with who asked). */
   async renew(application: string, by: string): Promise<OwnCertificate> {
     const r = this.#renewers.get(application);
     if (r === undefined) throw new GlimmerError('GLM_ERR_OPCUA_CERT_UNKNOWN', `no OPC UA application ${quote(application)} whose certificate Glimmer renews; known: ${[...this.#renewers.keys()].join(', ')}`);
-    await r.renewer.renew(`requested by ${by}`);
+    await r.renewer.renew(`requested by ${by}`, true);
     return this.own().find((o) => o.application === application) as OwnCertificate;
   }
 

@@ -82,18 +82,22 @@ export class OpcuaCertificateRenewer {
     try { return new crypto.X509Certificate(der).checkPrivateKey(crypto.createPrivateKey(fs.readFileSync(this.#o.identity.privateKeyFile))); } catch { return false; }
   }
 
-  /** Renews now (an operator's request, or the schedule). Concurrent calls share one renewal. */
-  renew(reason = 'requested'): Promise<Buffer> {
-    this.#renewing ??= this.#renew(reason).finally(() => { this.#renewing = undefined; });
+  /**
+   * Renews now (the schedule, or an operator's request). `rekey`: a new key pair also for a client (its open
+   * channel then fails at its next token renewal and reconnects into a new session), as after a key compromise.
+   * Concurrent calls share one renewal.
+   */
+  renew(reason = 'requested', rekey = false): Promise<Buffer> {
+    this.#renewing ??= this.#renew(reason, rekey).finally(() => { this.#renewing = undefined; });
     return this.#renewing;
   }
 
-  async #renew(reason: string): Promise<Buffer> {
+  async #renew(reason: string, rekeyRequested: boolean): Promise<Buffer> {
     const o = this.#o;
     const before = this.#notAfter;
     let der: Buffer;
     try {
-      const rekey = o.role === 'server' || reason === 'missing' || reason === 'key_mismatch';
+      const rekey = rekeyRequested || o.role === 'server' || reason === 'missing' || reason === 'key_mismatch';
       der = await issueApplicationCertificate(o.issuer, o.identity, { dns: o.san.dns, ips: o.san.ips, lifetimeMs: o.lifetime.lifetimeMs, rekey });
     } catch (err) {
       const e = new GlimmerError('GLM_ERR_OPCUA_CERT_RENEWAL_FAILED', `the OPC UA certificate of ${quote(o.identity.name)} could not be renewed: ${(err as Error).message}`, { cause: err });

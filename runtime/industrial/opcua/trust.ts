@@ -92,6 +92,13 @@ export class OpcuaTrustStore {
       const e = entry(der, status(der, 'trusted')); seen.set(e.thumbprint, e);
     }
     for (const der of readFolder(path.join(root, 'rejected'))) { const e = entry(der, status(der, 'rejected')); if (!seen.has(e.thumbprint)) seen.set(e.thumbprint, e); }
+    // Glimmer's own applications beside this store (the industrial agents' clients) are trusted through the issuer.
+    if (this.#issuer !== undefined) {
+      for (const der of this.#siblings().filter((d) => isIssuedBy(this.#issuer as OpcuaIssuer, d))) {
+        const e = entry(der, status(der, 'trusted'));
+        if (!seen.has(e.thumbprint)) seen.set(e.thumbprint, e);
+      }
+    }
     return [...seen.values()].sort((a, b) => a.subject.localeCompare(b.subject) || a.thumbprint.localeCompare(b.thumbprint));
   }
 
@@ -104,8 +111,15 @@ export class OpcuaTrustStore {
   /** The store's trusted/ and rejected/ folders, and the own certificates of the applications beside it in the state dir. */
   #candidates(): Buffer[] {
     const root = this.cm.rootDir;
-    const siblings = fs.existsSync(path.dirname(root)) ? fs.readdirSync(path.dirname(root)).map((n) => path.join(path.dirname(root), n, 'own', 'certs')) : [];
-    return [...readFolder(path.join(root, 'rejected')), ...readFolder(path.join(root, 'trusted', 'certs')), ...siblings.flatMap(readFolder)];
+    return [...readFolder(path.join(root, 'rejected')), ...readFolder(path.join(root, 'trusted', 'certs')), ...this.#siblings()];
+  }
+
+  /** The own certificates of the other applications in the state dir (not this store's own). */
+  #siblings(): Buffer[] {
+    const root = path.resolve(this.cm.rootDir);
+    const parent = path.dirname(root);
+    if (!fs.existsSync(parent)) return [];
+    return fs.readdirSync(parent).map((n) => path.join(parent, n)).filter((d) => d !== root).flatMap((d) => readFolder(path.join(d, 'own', 'certs')));
   }
 
   #find(thumbprint: string): Buffer {

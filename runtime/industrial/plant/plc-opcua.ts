@@ -21,7 +21,7 @@ import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { type WriteDecider, failSafeOnly } from '../write-decision';
 import { SecurityEventAggregator } from '../opcua/events';
-import { certificateDer, certificateManager, describeCertificate, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
+import { certificateDer, certificateManager, describeCertificate, splitChain, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
 import type { OpcuaSecurity } from '../opcua/security';
 import { trustIssuer } from '../opcua/issuer';
 import type { OpcuaCertificateLifecycle } from '../opcua/lifecycle';
@@ -288,12 +288,15 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   server.on('session_closed', (s: Opcua.ServerSession) => { activated.delete(sessionKey(s)); options.metrics?.opcuaSessions.set(activated.size); });
   type Channel = { remoteAddress?: string; clientCertificate?: Buffer | null; abruptlyInterrupt(): void };
   const channels = new Set<Channel>();
+  // A client may send its certificate chain (leaf first): it is named by its leaf.
+  const leafThumbprint = (chain: Buffer) => describeCertificate(splitChain(chain)[0] ?? chain).thumbprint;
+
   server.on('newChannel', (c: Channel & { on(event: string, fn: (status: Opcua.StatusCode) => void): void }) => {
     channels.add(c);
     // Emitted by the patched secure channel (patches/) with the status code of the ERR message the client gets.
     c.on('open_secure_channel_refused', (status) => {
       options.metrics?.opcuaChannelRefusals.inc({ status: status.name });
-      events.record({ kind: 'channel_refused', status: status.name, source: c.remoteAddress ?? 'unknown', subject: c.clientCertificate ? describeCertificate(c.clientCertificate).thumbprint : '' });
+      events.record({ kind: 'channel_refused', status: status.name, source: c.remoteAddress ?? 'unknown', subject: c.clientCertificate ? leafThumbprint(c.clientCertificate) : '' });
     });
   });
   server.on('closeChannel', (c: Channel) => channels.delete(c));
@@ -327,7 +330,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   }
   function dropPeer(thumbprint: string): number {
     const want = thumbprint.toLowerCase();
-    const matches = (cert: Buffer | null | undefined) => cert !== null && cert !== undefined && cert.length > 0 && describeCertificate(cert).thumbprint === want;
+    const matches = (cert: Buffer | null | undefined) => cert !== null && cert !== undefined && cert.length > 0 && leafThumbprint(cert) === want;
     let dropped = 0;
     const engine = server.engine as unknown as { closeSession(token: Opcua.NodeId, deleteSubscriptions: boolean, reason: string): void; _sessions: Record<string, Opcua.ServerSession & { authenticationToken: Opcua.NodeId; channel?: Channel }> };
     for (const session of Object.values(engine._sessions)) {
@@ -352,7 +355,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     get activatedSessions() { return activated.size; },
     dropPeer,
     trust,
-    peerThumbprints: () => [...channels].flatMap((c) => (c.clientCertificate ? [describeCertificate(c.clientCertificate).thumbprint] : [])),
+    peerThumbprints: () => [...channels].flatMap((c) => (c.clientCertificate ? [leafThumbprint(c.clientCertificate)] : [])),
     certificateManager: serverCm,
     publishAgent(agent, state, decision) {
       const n = agentNodes.get(agent);
