@@ -28,6 +28,7 @@ import type { CertificateLifetime } from '../../runtime/industrial/opcua/lifetim
 import { certificateManager, describeCertificate, identityFor, userPassword } from '../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../runtime/industrial/opcua/security';
 import { OpcuaUserStore } from '../../runtime/industrial/opcua/users';
+import { glimmer } from '../helpers/cli';
 import { CONDUITS, ZONES, freePort, until } from './helpers';
 import { makeClientCertificate } from './opcua-certs';
 
@@ -165,7 +166,7 @@ test('GIVEN server and agent certificates of 60 s renewed 50 s before expiry WHE
   assert.ok(renewals.values.some((v) => v.labels.outcome === 'renewed' && v.labels.application === 'plant-server' && v.value >= 1));
 });
 
-test('GIVEN the agent connected WHEN an operator revokes its certificate through the API THEN its session is closed, it is refused with BadCertificateRevoked, the act is audited with the operator, and a renewal by the operator lets it back in', async (t) => {
+test('GIVEN the agent connected WHEN an operator revokes its certificate through the API THEN its session is closed, it is refused with BadCertificateRevoked, the act is audited with the operator, and a renewal by the operator with the CLI (new key) lets it back in', async (t) => {
   const r = await rig({ lifetimeMs: 3600_000, renewBeforeMs: 600_000 });
   const agent = identityFor(r.dir, 'industrial-1');
   const client = await connectPlantOpcua({ endpointUrl: r.server.endpointUrl, stateDir: r.dir, name: 'industrial-1', user: 'industrial-1', security, certificatePollMs: 200 });
@@ -194,14 +195,31 @@ test('GIVEN the agent connected WHEN an operator revokes its certificate through
   assert.ok((rejected?.value ?? 0) >= 1);
   await client.close();
 
-  const renew = await call(r, 'POST', '/v1/opcua/certs/own/renew', { application: 'industrial-1' });
-  assert.equal(renew.status, 200, JSON.stringify(renew.json));
+  const renewCli = await glimmer(['opcua', 'certs', 'renew', 'industrial-1', '--url', r.api, '--token', TOKEN, '--json']);
+  assert.equal(renewCli.code, 0, renewCli.stderr);
+  const renew = { json: JSON.parse(renewCli.stdout) as Record<string, unknown> };
   assert.notEqual(renew.json.thumbprint, thumbprint);
+  assert.equal(renew.json.thumbprint, thumbOf(agent.certificateFile));
+  const own = await glimmer(['opcua', 'certs', 'own', '--url', r.api, '--token', TOKEN]);
+  assert.match(own.stdout, new RegExp(`industrial-1\\s+client\\s+${String(renew.json.thumbprint)}`));
+  assert.match(own.stdout, /plant-server\s+server/);
   assert.ok(r.records.some((x) => x.type === 'opcua.certificate.renewed' && x.application === 'industrial-1' && x.reason === 'requested by admin'), 'audited with who asked');
   const back = await connectPlantOpcua({ endpointUrl: r.server.endpointUrl, stateDir: r.dir, name: 'industrial-1', user: 'industrial-1', security });
   cleanups.push(() => back.close());
   assert.equal(typeof await back.read('tank_1.level_m'), 'number');
   t.diagnostic(`revoked ${thumbprint}; renewed as ${String(renew.json.thumbprint)}`);
+});
+
+test('GIVEN the agent\'s certificate signed by the trusted issuer WHEN an operator rejects it THEN new channels with it are refused although its issuer is trusted; WHEN trusted again THEN it connects (suspension, unlike revocation, is reversible)', async () => {
+  const r = await rig({ lifetimeMs: 3600_000, renewBeforeMs: 600_000 });
+  const thumbprint = thumbOf(identityFor(r.dir, 'industrial-1').certificateFile);
+  const connect = () => connectPlantOpcua({ endpointUrl: r.server.endpointUrl, stateDir: r.dir, name: 'industrial-1', user: 'industrial-1', security, connectTimeoutMs: 5000 });
+  assert.equal((await call(r, 'POST', '/v1/opcua/certs/reject', { thumbprint })).status, 200);
+  await assert.rejects(connect(), (e) => isGlimmerError(e, 'GLM_ERR_OPCUA_CERT_UNTRUSTED'));
+  assert.equal((await call(r, 'POST', '/v1/opcua/certs/trust', { thumbprint })).status, 200);
+  const c = await connect();
+  cleanups.push(() => c.close());
+  assert.equal(typeof await c.read('tank_1.level_m'), 'number');
 });
 
 test('GIVEN a SCADA client certificate the server has never seen WHEN an operator adds it through the API THEN it connects at once (nothing auto-accepted), and the addition is audited with the operator', async () => {

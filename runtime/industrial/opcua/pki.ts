@@ -95,6 +95,9 @@ export async function certificateManager(id: OpcuaIdentity, options: Certificate
   const check = async (chain: Buffer | Buffer[]): Promise<Opcua.StatusCode> => {
     const leaf = splitChain(chain)[0] ?? Buffer.alloc(0);
     let status = await base(chain);
+    // node-opcua accepts a certificate with a trusted issuer even from rejected/; rejecting one (an operator, the
+    // revocation feed) must hold whoever signed it.
+    if (status.isGood() && isRejected(cm, leaf)) status = StatusCodes.BadCertificateUntrusted;
     if (status.isGood()) {
       const policy = certificatePolicyStatus(leaf);
       if (policy !== undefined) status = (StatusCodes as unknown as Record<string, Opcua.StatusCode>)[policy] as Opcua.StatusCode;
@@ -121,6 +124,16 @@ export async function certificateManager(id: OpcuaIdentity, options: Certificate
     });
   }
   return cm;
+}
+
+/** Whether a certificate was explicitly rejected (node-opcua files a certificate in rejected/ only when moving it there). */
+function isRejected(cm: Opcua.OPCUACertificateManager, leaf: Buffer): boolean {
+  const dir = path.join(cm.rootDir, 'rejected');
+  if (leaf.length === 0 || !fs.existsSync(dir)) return false;
+  const want = describeCertificate(leaf).thumbprint;
+  return fs.readdirSync(dir).some((name) => {
+    try { return describeCertificate(Buffer.from(new crypto.X509Certificate(fs.readFileSync(path.join(dir, name))).raw)).thumbprint === want; } catch { return false; }
+  });
 }
 
 /** The certificates of a DER chain (one buffer with the certificates back to back, or a list). */
