@@ -118,13 +118,14 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     createOwn: options.certificates === undefined,
   });
   let renewer: OpcuaCertificateRenewer | undefined;
-  let running: Opcua.OPCUAServer | undefined;
+  // The server is created after its certificate: the renewal callback finds it here.
+  const running: { server?: Opcua.OPCUAServer } = {};
   if (options.certificates !== undefined) {
     await trustIssuer(serverCm, options.certificates.issuer);
     // Open channels keep the certificate and key they were opened with (node-opcua pins them per channel), so
     // sessions continue; new channels and endpoint descriptions take the new one.
     renewer = await options.certificates.manage(identity, 'server', { dns: network.certificateDns, ips: network.certificateIps }, () => {
-      if (running !== undefined) o.invalidateServerCertificateCache(running);
+      if (running.server !== undefined) o.invalidateServerCertificateCache(running.server);
     });
   } else if (await ensureOwnCertificate(identity, serverCm, network) === 'reissued') {
     options.logger?.warn({ dns: network.certificateDns, ip: network.certificateIps }, 'OPC UA server certificate reissued: its host names or addresses changed; clients must trust the new one');
@@ -170,7 +171,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       },
     } as unknown as Opcua.UserManagerOptions,
   });
-  running = server;
+  running.server = server;
   try {
     await server.initialize();
   } catch (err) {
