@@ -180,6 +180,7 @@ test('GIVEN the agent connected WHEN an operator revokes its certificate through
   assert.equal(revoke.status, 200, JSON.stringify(revoke.json));
   assert.equal(revoke.json.status, 'revoked');
   assert.equal(revoke.json.sessions_dropped, 1);
+  assert.deepEqual(r.server.trust.findBySerial(String(revoke.json.serial)), [thumbprint], 'a revocation feed that knows serials finds the certificate');
   assert.ok(await until(() => r.server.activatedSessions === 0, 5000), 'the session is closed');
   const record = r.records.find((x) => x.type === 'opcua.certificate.revoke');
   assert.equal(record?.by, 'admin');

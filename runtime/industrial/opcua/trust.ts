@@ -105,7 +105,7 @@ export class OpcuaTrustStore {
   /** Thumbprints of the known certificates with this serial number (hex, any case, colons allowed). */
   findBySerial(serial: string): string[] {
     const want = normalSerial(serial);
-    return this.#candidates().filter((der) => normalSerial(new crypto.X509Certificate(der).serialNumber) === want).map((der) => describeCertificate(der).thumbprint);
+    return [...new Set(this.#candidates().filter((der) => normalSerial(new crypto.X509Certificate(der).serialNumber) === want).map((der) => describeCertificate(der).thumbprint))];
   }
 
   /** The store's trusted/ and rejected/ folders, and the own certificates of the applications beside it in the state dir. */
