@@ -78,53 +78,46 @@ const MAP: PlantSignal[] = [
 const index = indexPlantMap(MAP);
 const frame = (functionCode: number, address: number, quantity: number, unitId = 7): FrameRequest => ({ principal: ALICE, unitId, functionCode, address, quantity });
 
+/** The policy request of a frame that maps, flattened: its action and the Register resource's fields. */
+function register(request: FrameRequest) {
+  const mapped = frameToPolicyRequest(index, request);
+  assert.ok(typeof mapped !== 'string' && mapped.resource.type === 'Register', `${JSON.stringify(request)} maps to ${JSON.stringify(mapped)}`);
+  return { action: mapped.action, ...mapped.resource };
+}
+
 test('GIVEN each supported function code WHEN mapped THEN it names its action and table, and the range\'s writers are the intersection, sorted', () => {
   const expected: Record<number, [string, string]> = {
     1: ['read', 'coil'], 2: ['read', 'discrete'], 3: ['read', 'holding'], 4: ['read', 'input'],
     5: ['write', 'coil'], 6: ['write', 'holding'], 15: ['write', 'coil'], 16: ['write', 'holding'],
   };
   for (const [fc, [action, table]] of Object.entries(expected)) {
-    const mapped = frameToPolicyRequest(index, frame(Number(fc), 0, 1));
-    assert.ok(typeof mapped !== 'string', `function ${fc}: ${String(mapped)}`);
-    assert.equal(mapped.action, action, `function ${fc}`);
-    assert.equal(mapped.resource.type, 'Register');
+    const r = register(frame(Number(fc), 0, 1));
     assert.deepEqual(
-      { table: mapped.resource.table, unitId: mapped.resource.unitId, address: mapped.resource.address, quantity: mapped.resource.quantity, zone: mapped.resource.zone, mapped: mapped.resource.mapped },
-      { table, unitId: 7, address: 0, quantity: 1, zone: 'control', mapped: true }, `function ${fc}`);
+      { action: r.action, table: r.table, unitId: r.unitId, address: r.address, quantity: r.quantity, zone: r.zone, mapped: r.mapped },
+      { action, table, unitId: 7, address: 0, quantity: 1, zone: 'control', mapped: true }, `function ${fc}`);
   }
-  const coils = frameToPolicyRequest(index, frame(15, 0, 2));
-  assert.ok(typeof coils !== 'string');
-  assert.deepEqual([coils.resource.safety, coils.resource.writableFrom, coils.resource.mapped], [true, ['control'], true]);
-  const holdings = frameToPolicyRequest(index, frame(16, 0, 2));
-  assert.ok(typeof holdings !== 'string');
-  assert.deepEqual([holdings.resource.safety, holdings.resource.writableFrom], [false, ['operations']]);
-  const widening = frameToPolicyRequest(index, frame(16, 2, 2));
-  assert.ok(typeof widening !== 'string');
-  assert.deepEqual(widening.resource.writableFrom, ['control'], 'a later signal with more writers does not widen the range\'s writers');
-  const one = frameToPolicyRequest(index, frame(5, 0, 1));
-  assert.ok(typeof one !== 'string');
-  assert.deepEqual(one.resource.writableFrom, ['control', 'operations'], 'sorted, whatever order the plant map lists them in');
+  const coils = register(frame(15, 0, 2));
+  assert.deepEqual([coils.safety, coils.writableFrom, coils.mapped], [true, ['control'], true]);
+  const holdings = register(frame(16, 0, 2));
+  assert.deepEqual([holdings.safety, holdings.writableFrom], [false, ['operations']]);
+  assert.deepEqual(register(frame(16, 2, 2)).writableFrom, ['control'], 'a later signal with more writers does not widen the range\'s writers');
+  assert.deepEqual(register(frame(5, 0, 1)).writableFrom, ['control', 'operations'], 'sorted, whatever order the plant map lists them in');
 });
 
 test('GIVEN a range with unmapped addresses WHEN mapped THEN it is marked unmapped, keeps the safety flag of what is mapped and has no writer', () => {
-  const none = frameToPolicyRequest(index, frame(3, 5, 1));
-  assert.ok(typeof none !== 'string');
-  assert.deepEqual([none.resource.mapped, none.resource.safety, none.resource.writableFrom], [false, false, []]);
-  const partial = frameToPolicyRequest(index, frame(1, 1, 2));
-  assert.ok(typeof partial !== 'string');
-  assert.deepEqual([partial.resource.mapped, partial.resource.safety], [false, true]);
+  const none = register(frame(3, 5, 1));
+  assert.deepEqual([none.mapped, none.safety, none.writableFrom], [false, false, []]);
+  const partial = register(frame(1, 1, 2));
+  assert.deepEqual([partial.mapped, partial.safety], [false, true]);
   assert.equal(index.unitZones.get(7), 'control', 'a unit\'s zone is its first entry\'s');
   assert.equal(index.unitZones.get(8), 'safety');
 });
 
 test('GIVEN the entries the gateway looked up WHEN they cover the range THEN they are used, and WHEN they do not THEN the index is', () => {
   const claimed = [{ ...SIGNAL('coil', 0, true, ['enterprise']) }];
-  const used = frameToPolicyRequest(index, { ...frame(5, 0, 1), signals: claimed });
-  assert.ok(typeof used !== 'string');
-  assert.deepEqual([used.resource.safety, used.resource.writableFrom], [true, ['enterprise']]);
-  const wrongLength = frameToPolicyRequest(index, { ...frame(15, 0, 2), signals: claimed });
-  assert.ok(typeof wrongLength !== 'string');
-  assert.deepEqual(wrongLength.resource.writableFrom, ['control']);
+  const used = register({ ...frame(5, 0, 1), signals: claimed });
+  assert.deepEqual([used.safety, used.writableFrom], [true, ['enterprise']]);
+  assert.deepEqual(register({ ...frame(15, 0, 2), signals: claimed }).writableFrom, ['control']);
 });
 
 test('GIVEN each bound of a Modbus request WHEN crossed by one field alone THEN the frame is an invalid range, and WHEN met exactly THEN it is not', () => {
