@@ -193,8 +193,9 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
     reporters: ['html', 'json', 'progress-append-only'],
     htmlReporter: { fileName: path.join(dir, 'mutation.html') },
     jsonReporter: { fileName: path.join(dir, 'mutation.json') },
-    // The sandbox needs the sources, the tests and the release key the runtime checks; not the bundle or reports.
-    ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release'],
+    // The sandbox needs the sources, the tests, the release key the runtime checks and the agent bundle the release
+    // fixtures copy (test/lifecycle/fixtures.ts); not the other bundles or the reports.
+    ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', '!dist/agent.js', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release'],
     tempDirName: `.stryker-tmp-${module.name}`,
     cleanTempDir: 'always',
     timeoutMS: 30_000,
