@@ -262,10 +262,10 @@ test('GIVEN more malformed manifests WHEN parsed THEN each is refused naming the
   assert.throws(() => parseManifest(Buffer.concat([exact, Buffer.from(' ')]), 'm'), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && /larger than 1048576 bytes/.test(err.message));
 });
 
-test('GIVEN a release key that is not Ed25519 or ECDSA, or not a public key at all, or a P-384 signature over SHA-256 WHEN the manifest is checked THEN GLM_ERR_BOOT_MANIFEST_SIGNATURE', () => {
+test('GIVEN a release key that is not Ed25519 or ECDSA, or not a public key at all, or a P-384 signature over SHA-256 WHEN the manifest is checked THEN GLM_ERR_BOOT_MANIFEST_SIGNATURE says which', () => {
   const { input } = release(FILES);
   const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  assert.throws(() => measuredBoot({ ...input(['dist/agent.js']), publicKeyPem: rsa }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE'));
+  assert.throws(() => measuredBoot({ ...input(['dist/agent.js']), publicKeyPem: rsa }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && err.message === 'release key type "rsa" is not supported (Ed25519 or ECDSA P-384)');
   assert.throws(() => measuredBoot({ ...input(['dist/agent.js']), publicKeyPem: 'not a pem' }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && /not a valid PEM public key/.test(err.message));
   // A P-384 manifest signature checked with SHA-384: a P-384 key signing SHA-256 does not verify.
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
