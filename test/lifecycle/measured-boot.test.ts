@@ -359,7 +359,7 @@ test('GIVEN an agent boot command WHEN its BOOTSTRAPPING hooks run THEN the SVID
   assert.deepEqual(records as unknown[], [{ type: 'agent.boot.refused', agent: 'industrial-1', code: 'GLM_ERR_BOOT_MANIFEST_INVALID', artifact: null }]);
 });
 
-test('GIVEN a measured boot WHEN it passes THEN it returns each artifact with its hash in load order; an outside file with no pins at all is refused as unpinned; a bad key keeps its cause', () => {
+test('GIVEN a measured boot WHEN it passes THEN it returns each artifact with its hash in load order; an outside file with no pins at all is refused as unpinned; a bad key or an unreadable manifest keeps its cause', () => {
   const { input } = release({ a: 'abc', b: '' });
   const m = measuredBoot(input(['b', 'a']));
   assert.deepEqual(m.artifacts, [
@@ -368,4 +368,5 @@ test('GIVEN a measured boot WHEN it passes THEN it returns each artifact with it
   ]);
   assert.throws(() => measuredBoot(input(['../outside.yml'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message === `measured boot: ../outside.yml is outside the release and not pinned by ${CONFIG_PINS_ENV}`);
   assert.throws(() => measuredBoot({ ...input(['a']), publicKeyPem: 'not a pem' }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && err.cause !== undefined);
+  assert.throws(() => measuredBoot({ ...input(['a']), manifestFile: '/nonexistent/manifest.json' }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT');
 });
