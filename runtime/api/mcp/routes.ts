@@ -37,9 +37,7 @@ export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenV
             body: e.toJSON(),
           };
         }
-        const body = await ctx.json();
-        await service.handle(ctx.req, ctx.res, body, principal);
-        return 'handled';
+        return service.handle(ctx.req.headers, await ctx.json(), principal);
       },
     },
     { method: 'GET', path: mcpPath, public: true, handle: notAllowed },
