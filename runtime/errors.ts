@@ -175,6 +175,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_THREAT_SAFETY_FUNCTIONS_INVALID: { status: 400, doc: 'threat-model: the safety function catalogue does not match its schema (risk parameters S/F/P, category, MTTFd, DCavg, interlock).' },
   GLM_ERR_PRECOMMIT_UNKNOWN_CHECKER: { status: 400, doc: 'make precommit: CHECKERS names a checker that does not exist (allowed: vulnscan, static-analysis, sbom-gen).' },
   GLM_ERR_RELEASE_SIGN_FAILED: { status: 500, doc: 'sign-release: the release manifest could not be signed with the release key (KMS refused, wrong key spec, or the manifest is malformed).' },
+  GLM_ERR_A2A_CARD_UNSIGNED: { status: 502, doc: 'A peer\'s A2A Agent Card carries no signature (A2A 1.0 section 8.4); it is not trusted and the peer is not called.' },
+  GLM_ERR_A2A_CARD_SIGNATURE_INVALID: { status: 502, doc: 'No signature of a peer\'s Agent Card verifies: the card was altered after signing, the signature is malformed or not ES256, or its signer certificate (x5c) is not an SVID of the trust domain; the message lists why for each signature.' },
+  GLM_ERR_A2A_CARD_SIGNER_MISMATCH: { status: 502, doc: 'A peer\'s Agent Card is validly signed, but by another SPIFFE ID than the SVID the peer presented on the mTLS connection that delivered it (a card re-signed or relayed by another workload).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

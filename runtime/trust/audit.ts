@@ -36,6 +36,8 @@ export type TrustAuditRecord =
     }
   | { readonly type: 'trust.svid_rotated'; readonly at: string; readonly subject: string; readonly serial: string; readonly not_after: string; readonly previous_serial: string }
   | { readonly type: 'trust.svid_revoked'; readonly at: string; readonly serial: string; readonly reason: string; readonly connections_closed: number }
+  /** A peer's Agent Card refused before any call (unsigned, altered, or signed by another identity than the peer's SVID). */
+  | { readonly type: 'a2a.card_refused'; readonly at: string; readonly code: ErrorCode; readonly reason: string; readonly peer: string | null; readonly url: string; readonly subject: string }
   | {
       readonly type: 'policy.decision';
       readonly at: string;
