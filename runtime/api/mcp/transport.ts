@@ -85,7 +85,8 @@ export async function handleJsonPost(
   } catch {
     return refuse(400, -32700, 'Parse error: Invalid JSON-RPC message');
   }
-  if (messages.some((m) => isInitializeRequest(m))) {
+  // The method test first: a failed schema check allocates a whole ZodError, on every call that is not initialize.
+  if (messages.some((m) => 'method' in m && m.method === 'initialize' && isInitializeRequest(m))) {
     if (messages.length > 1) return refuse(400, -32600, 'Invalid Request: Only one initialization request is allowed');
   } else {
     const version = headers['mcp-protocol-version'];
