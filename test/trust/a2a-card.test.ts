@@ -2,7 +2,8 @@
  * Signed Agent Cards (runtime/trust/a2a/card.ts) between two agent processes over real mTLS: the serving agent is one
  * child process (its own A2A server signing its card with its SVID, or a server presenting that SVID but serving a
  * card altered after signing, re-signed by another agent, or unsigned), the calling agent another; each refusal has
- * its own code and is audited by the caller. In-process: the verifier on fuzzed cards and a signer from another CA.
+ * its own code and is audited by the caller. In-process: the verifier on fuzzed cards, a signer from another CA, and the
+ * SDK's canonical form against the RFC 8785 reference implementation.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
+import canonicalize from 'canonicalize';
 import type { AgentCard } from '@a2a-js/sdk';
 import { loadConfig } from '../../runtime/config/load';
 import { GlimmerError } from '../../runtime/errors';
@@ -155,4 +157,17 @@ test('GIVEN random JSON and random changes to a signed card (fuzz) WHEN verified
       assert.ok(err instanceof GlimmerError && codes.includes(err.code), String(err));
     }
   }), { numRuns: 300 });
+});
+
+test('GIVEN cards with random text, tags and extension parameters (numbers, nesting, non-ASCII) WHEN the SDK canonicalizes them for signing THEN the bytes are RFC 8785 JCS (the reference implementation leaves them unchanged)', () => {
+  const text = fc.string({ unit: 'grapheme', maxLength: 12 });
+  const params = fc.dictionary(text, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 });
+  fc.assert(fc.property(text, fc.array(text, { maxLength: 4 }), params, (name, tags, p) => {
+    const c = card();
+    c.name = name;
+    (c.skills[0] as { tags: string[] }).tags = tags;
+    c.capabilities = { ...c.capabilities, extensions: [{ uri: 'urn:x', description: name, required: false, params: p }] } as AgentCard['capabilities'];
+    const bytes = sdk.canonicalizeAgentCard(sdk.AgentCard.toJSON(c) as unknown as AgentCard);
+    assert.equal(canonicalize(JSON.parse(bytes)), bytes);
+  }), { numRuns: 500 });
 });
