@@ -107,7 +107,7 @@ export class McpService {
   /** One tool call through the whole pipeline; never throws (refusals are tool errors). */
   async call(principal: CopilotPrincipal, name: string, args: unknown): Promise<CallToolResult> {
     const argsJson = JSON.stringify(args ?? {}) ?? '{}';
-    const digest = crypto.createHash('sha256').update(argsJson).digest('hex');
+    const digest = crypto.hash('sha256', argsJson, 'hex');
     const tool = TOOLS.find((t) => t.name === name);
     const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: tool ? name : quote(name, 64), args_sha256: digest };
     const write = tool?.action === 'requestWrite';
@@ -152,7 +152,7 @@ export class McpService {
    * `readResource`, an `mcp.call` record); a refusal is a JSON-RPC error whose message starts with the GLM_ERR code.
    */
   async readResource(principal: CopilotPrincipal, uri: unknown): Promise<ReadResourceResult> {
-    const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: 'resources/read', args_sha256: crypto.createHash('sha256').update(JSON.stringify(uri ?? null)).digest('hex') };
+    const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: 'resources/read', args_sha256: crypto.hash('sha256', JSON.stringify(uri ?? null), 'hex') };
     try {
       if (!this.#take(principal.id)) throw new GlimmerError('GLM_ERR_MCP_RATE_LIMITED', `client ${quote(principal.client)} exceeded ${this.#o.config.maxCallsPerMinute} calls per minute`);
       const resource = findResource(this.#resources, uri);

@@ -63,7 +63,7 @@ export function createTokenVerifier(config: McpConfig, options: { now?: () => nu
     if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) throw invalid('no bearer token');
     const token = authorization.slice(7).trim();
     if (token.length === 0 || token.length > 8192) throw invalid('the bearer token is empty or longer than 8192 characters');
-    const digest = crypto.createHash('sha256').update(token).digest('base64');
+    const digest = crypto.hash('sha256', token, 'base64');
     const known = verified.get(digest);
     if (known !== undefined) {
       const t = now() / 1000;

@@ -65,7 +65,9 @@ function refuse(status: number, code: number, message: string): JsonPostReply {
 
 /**
  * Serves one POST: `connect` attaches a fresh server to the transport (it must not be reused: JSON-RPC ids of
- * different clients collide); the server is closed once the POST is answered.
+ * different clients collide). A server whose requests are all answered holds no timer, handler or pending request, so
+ * it is dropped rather than closed (closing builds a 'Connection closed' error with its stack on every call); one that
+ * failed before answering is closed, which aborts its in-flight handlers.
  */
 export async function handleJsonPost(
   headers: IncomingHttpHeaders,
@@ -102,9 +104,10 @@ export async function handleJsonPost(
     for (const m of messages) transport.onmessage?.(m);
     if (requestIds.length === 0) return { status: 202, body: undefined };
     await transport.answered;
-    const responses = transport.responses();
-    return { status: 200, body: Array.isArray(body) ? responses : responses[0] };
-  } finally {
+  } catch (err) {
     void server.close();
+    throw err;
   }
+  const responses = transport.responses();
+  return { status: 200, body: Array.isArray(body) ? responses : responses[0] };
 }
