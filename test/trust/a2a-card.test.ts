@@ -2,8 +2,8 @@
  * Signed Agent Cards (runtime/trust/a2a/card.ts) between two agent processes over real mTLS: the serving agent is one
  * child process (its own A2A server signing its card with its SVID, or a server presenting that SVID but serving a
  * card altered after signing, re-signed by another agent, or unsigned), the calling agent another; each refusal has
- * its own code and is audited by the caller. In-process: the verifier on fuzzed cards, a signer from another CA, and the
- * SDK's canonical form against the RFC 8785 reference implementation.
+ * its own code and is audited by the caller. In-process: the verifier on fuzzed cards, a signer from another CA, the
+ * SDK's canonical form against the RFC 8785 reference implementation, and the card signed again on SVID rotation.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +20,15 @@ import { GlimmerError } from '../../runtime/errors';
 import { ensureCa, type Ca } from '../../runtime/trust/ca';
 import { signAgentCard, verifyAgentCard, type CardJson } from '../../runtime/trust/a2a/card';
 import { issueSvid, validateSvid, type IssuedSvid } from '../../runtime/trust/svid';
+import { createA2aClient } from '../../runtime/trust/a2a/client';
+import { createA2aServer } from '../../runtime/trust/a2a/server';
+import { createMtlsClient } from '../../runtime/trust/mtls';
+import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
+import { fixedIdentity, SvidSource } from '../../runtime/trust/rotation';
+import { normalizeSerial } from '../../runtime/trust/x509';
+import { decodeProtectedHeader } from 'jose';
+import { X509Certificate } from 'node:crypto';
+import { waitFor } from '../helpers/wait';
 
 const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
 const HELPER = path.join(__dirname, '..', 'helpers', 'a2a-card-peer.ts');
@@ -170,4 +179,34 @@ test('GIVEN cards with random text, tags and extension parameters (numbers, nest
     const bytes = sdk.canonicalizeAgentCard(sdk.AgentCard.toJSON(c) as unknown as AgentCard);
     assert.equal(canonicalize(JSON.parse(bytes)), bytes);
   }), { numRuns: 500 });
+});
+
+test('GIVEN an agent serving its signed card WHEN its SVID rotates THEN the card is signed again by the new SVID (its x5c) and a peer still verifies it and calls', async () => {
+  const trust = { bundlePem: ca.bundlePem, trustDomain: td };
+  const source = await SvidSource.start({ issue: () => issueSvid(ca, { zone: 'operations', agent: 'cognitive-1' }), ...trust });
+  const pdp = await PolicyDecisionPoint.create({ model: { ...loadConfig(), trustDomain: td }, audit: () => undefined });
+  const server = createA2aServer({ identity: source, pdp, audit: () => undefined, name: 'cognitive-1', description: 'd', skills: [{ id: 'echo', name: 'Echo', description: 'e', handle: async () => ({ text: 'ok' }) }] });
+  await server.listen();
+  const data = fixedIdentity(svids['data-1'] as IssuedSvid, trust);
+  const mtls = createMtlsClient({ source: data });
+  const client = createA2aClient({ identity: data, audit: () => undefined });
+  const signerSerial = async (): Promise<string> => {
+    const json = JSON.parse((await mtls.request(`${server.url}/${sdk.AGENT_CARD_PATH}`)).body.toString('utf8')) as { signatures: { protected: string }[] };
+    const x5c = decodeProtectedHeader({ protected: (json.signatures[0] as { protected: string }).protected }).x5c as string[];
+    return normalizeSerial(new X509Certificate(Buffer.from(x5c[0] as string, 'base64')).serialNumber);
+  };
+  try {
+    const first = source.current.serial;
+    assert.equal(await signerSerial(), first);
+    await source.rotate();
+    assert.notEqual(source.current.serial, first);
+    await waitFor('the card signed by the new SVID', async () => (await signerSerial()) === source.current.serial, 5000);
+    const peer = await client.connect(server.url, { agent: 'cognitive-1' });
+    assert.equal((await peer.call('echo', 'x')).text, 'ok');
+  } finally {
+    client.close();
+    mtls.close();
+    await server.close();
+    source.stop();
+  }
 });
