@@ -57,6 +57,15 @@ test('GIVEN initialize WHEN posted without a protocol version header THEN the se
   assert.deepEqual(result.capabilities, { tools: {} });
 });
 
+test('GIVEN a request and its cancellation in one POST (either order) WHEN posted THEN the POST is answered, not held: 202, or 200 with the other requests\' responses', async () => {
+  const cancel = (id: number) => ({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'changed my mind' } });
+  assert.deepEqual(await handleJsonPost(HEADERS, [call(1), cancel(1)], connect), { status: 202, body: undefined });
+  assert.deepEqual(await handleJsonPost(HEADERS, [cancel(1), call(1)], connect), { status: 202, body: undefined });
+  const r = await handleJsonPost(HEADERS, [call(1), cancel(1), call(2, 'kept')], connect);
+  assert.equal(r.status, 200);
+  assert.deepEqual((r.body as { id: unknown }[]).map((a) => a.id), [2]);
+});
+
 test('GIVEN only notifications WHEN posted THEN 202 without a body', async () => {
   const r = await handleJsonPost(HEADERS, { jsonrpc: '2.0', method: 'notifications/initialized' }, connect);
   assert.deepEqual(r, { status: 202, body: undefined });
@@ -86,10 +95,11 @@ test('GIVEN a POST the SDK transport refuses WHEN posted THEN the same status an
   assert.equal(servers, before);
 });
 
-test('GIVEN random bodies and headers (fuzz) WHEN posted THEN a documented status every time, 200 only with JSON-RPC responses, never a throw', async () => {
+test('GIVEN random bodies and headers, cancellations among them (fuzz) WHEN posted THEN a documented status every time, 200 only with JSON-RPC responses, never a throw or a held POST', async () => {
   const message = fc.oneof(
-    fc.record({ jsonrpc: fc.constant('2.0'), id: fc.oneof(fc.integer(), fc.string({ maxLength: 8 })), method: fc.constantFrom('tools/call', 'tools/list', 'ping', 'nope', 'initialize'), params: fc.option(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { nil: undefined }) }, { requiredKeys: ['jsonrpc', 'id', 'method'] }),
+    fc.record({ jsonrpc: fc.constant('2.0'), id: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer(), fc.string({ maxLength: 8 })), method: fc.constantFrom('tools/call', 'tools/list', 'ping', 'nope', 'initialize'), params: fc.option(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { nil: undefined }) }, { requiredKeys: ['jsonrpc', 'id', 'method'] }),
     fc.record({ jsonrpc: fc.constant('2.0'), method: fc.constantFrom('notifications/initialized', 'notifications/cancelled') }),
+    fc.record({ jsonrpc: fc.constant('2.0'), method: fc.constant('notifications/cancelled'), params: fc.record({ requestId: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.string({ maxLength: 2 })) }) }),
     fc.jsonValue({ maxDepth: 3 }),
   );
   const body = fc.oneof(message, fc.array(message, { maxLength: 6 }));

@@ -6,7 +6,8 @@
  * the SDK transport's checks, with the SDK's own schemas and helpers: Accept must list application/json and
  * text/event-stream (406), the Content-Type media type must be application/json (415), at most MAX_BATCH_SIZE
  * messages, each a JSON-RPC message (400, -32700), an initialize request alone in its POST (400), a supported
- * MCP-Protocol-Version on every other POST (400); a POST of notifications or responses only is accepted with 202.
+ * MCP-Protocol-Version on every other POST (400); a POST of notifications or responses only (or whose requests it
+ * also cancels) is accepted with 202.
  * Messages the server sends that answer no request of the POST (progress, logging) are dropped, as in the SDK's JSON
  * mode. There is no session and no SSE stream (GET and DELETE are 405 on the route).
  */
@@ -98,11 +99,14 @@ export async function handleJsonPost(
   }
   const requestIds = messages.filter((m) => isJSONRPCRequest(m)).map((m) => m.id);
   if (new Set(requestIds).size !== requestIds.length) return refuse(400, -32600, 'Invalid Request: duplicate request id in one POST');
-  const transport = new PostTransport(requestIds);
+  // A request cancelled in its own POST gets no response (the SDK drops the answer of an aborted handler): waiting for
+  // one would hold the POST, and its server, forever.
+  const cancelled = new Set(messages.flatMap((m) => ('method' in m && m.method === 'notifications/cancelled' && !('id' in m) ? [(m.params as { requestId?: unknown } | undefined)?.requestId] : [])));
+  const transport = new PostTransport(requestIds.filter((id) => !cancelled.has(id)));
   const server = await connect(transport);
   try {
     for (const m of messages) transport.onmessage?.(m);
-    if (requestIds.length === 0) return { status: 202, body: undefined };
+    if (requestIds.every((id) => cancelled.has(id))) return { status: 202, body: undefined };
     await transport.answered;
   } catch (err) {
     void server.close();
