@@ -66,6 +66,24 @@ test('GIVEN a request and its cancellation in one POST (either order) WHEN poste
   assert.deepEqual((r.body as { id: unknown }[]).map((a) => a.id), [2]);
 });
 
+test('GIVEN a tool that never answers WHEN the client goes away THEN the POST ends and its server is closed (its handler aborted)', async () => {
+  let aborted = false;
+  const hanging = async (transport: Parameters<Server['connect']>[0]) => {
+    const server = new Server({ name: 'test', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler(CallToolRequestSchema, (_r, extra) => new Promise<never>(() => extra.signal.addEventListener('abort', () => (aborted = true))));
+    await server.connect(transport);
+    return server;
+  };
+  let leave: () => void = () => undefined;
+  const pending = handleJsonPost(HEADERS, call(1), hanging, (gone) => (leave = gone));
+  await new Promise((resolve) => setImmediate(resolve));
+  leave();
+  const r = await pending;
+  assert.equal(r.status, 499);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(aborted, true);
+});
+
 test('GIVEN only notifications WHEN posted THEN 202 without a body', async () => {
   const r = await handleJsonPost(HEADERS, { jsonrpc: '2.0', method: 'notifications/initialized' }, connect);
   assert.deepEqual(r, { status: 202, body: undefined });

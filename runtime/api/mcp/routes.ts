@@ -50,7 +50,7 @@ export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenV
           const e = asGlimmerError(err);
           return { status: e.status, body: e.toJSON() };
         }
-        return service.handle(ctx.req.headers, await ctx.json(), principal);
+        return service.handle(ctx.req.headers, await ctx.json(), principal, (gone) => ctx.res.once('close', gone));
       },
     },
     { method: 'GET', path: mcpPath, public: true, handle: notAllowed },

@@ -81,13 +81,16 @@ export class McpService {
     this.pending = new PendingWrites({ max: options.config.maxPendingWrites, now: this.#now });
   }
 
-  /** Serves one authenticated streamable-HTTP POST (body already parsed, bounded by the API server). */
-  handle(headers: IncomingHttpHeaders, body: unknown, principal: CopilotPrincipal): Promise<JsonPostReply> {
+  /**
+   * Serves one authenticated streamable-HTTP POST (body already parsed, bounded by the API server); `onGone` registers
+   * what to do when the client leaves before the answer.
+   */
+  handle(headers: IncomingHttpHeaders, body: unknown, principal: CopilotPrincipal, onGone?: (listener: () => void) => void): Promise<JsonPostReply> {
     return handleJsonPost(headers, body, async (transport) => {
       const server = this.#server(principal);
       await server.connect(transport);
       return server;
-    });
+    }, onGone);
   }
 
   /** A fresh SDK Server for one POST, its handlers bound to the caller's validated principal. */

@@ -55,6 +55,11 @@ class PostTransport implements Transport {
     this.onclose?.();
   }
 
+  /** Every request of the POST has its response. */
+  get complete(): boolean {
+    return this.#left === 0;
+  }
+
   responses(): JSONRPCMessage[] {
     return [...this.#answers.values()] as JSONRPCMessage[];
   }
@@ -68,12 +73,13 @@ function refuse(status: number, code: number, message: string): JsonPostReply {
  * Serves one POST: `connect` attaches a fresh server to the transport (it must not be reused: JSON-RPC ids of
  * different clients collide). A server whose requests are all answered holds no timer, handler or pending request, so
  * it is dropped rather than closed (closing builds a 'Connection closed' error with its stack on every call); one that
- * failed before answering is closed, which aborts its in-flight handlers.
+ * failed before answering, or whose client went away first (`onGone`), is closed, which aborts its in-flight handlers.
  */
 export async function handleJsonPost(
   headers: IncomingHttpHeaders,
   body: unknown,
   connect: (transport: Transport) => Promise<{ close(): Promise<void> }>,
+  onGone?: (listener: () => void) => void,
 ): Promise<JsonPostReply> {
   const accept = headers.accept ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
@@ -107,10 +113,14 @@ export async function handleJsonPost(
   try {
     for (const m of messages) transport.onmessage?.(m);
     if (requestIds.every((id) => cancelled.has(id))) return { status: 202, body: undefined };
-    await transport.answered;
+    await (onGone === undefined ? transport.answered : Promise.race([transport.answered, new Promise<void>((resolve) => onGone(resolve))]));
   } catch (err) {
     void server.close();
     throw err;
+  }
+  if (!transport.complete) {
+    void server.close();
+    return refuse(499, -32000, 'the client closed the connection before the answer');
   }
   const responses = transport.responses();
   return { status: 200, body: Array.isArray(body) ? responses : responses[0] };
