@@ -25,7 +25,7 @@ const ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
 
 const CLOCK_TOLERANCE_S = 5;
 
-/** Verified tokens remembered (oldest dropped first): about 200 bytes each. */
+/** Verified tokens remembered (oldest dropped first): well under a kilobyte each. */
 export const VERIFIED_TOKEN_CACHE_SIZE = 1024;
 
 type KeyResolver = ReturnType<typeof createRemoteJWKSet>;
@@ -71,7 +71,7 @@ export function createTokenVerifier(config: McpConfig, options: { now?: () => nu
         verified.delete(digest);
         throw invalid('expired');
       }
-      if (known.notBefore !== undefined && t + CLOCK_TOLERANCE_S < known.notBefore) throw invalid('claim nbf check_failed');
+      if (known.notBefore !== undefined && t + CLOCK_TOLERANCE_S < known.notBefore) throw invalid('not yet valid (nbf)');
       let key: unknown;
       try {
         key = await known.jwks(known.header);
