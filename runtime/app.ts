@@ -41,6 +41,7 @@ import type { AuditLogOptions } from './audit/log';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
 import type { WriteDecider } from './industrial/write-decision';
+import type { ReadPolicy } from './industrial/read-decision';
 import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
 import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
@@ -57,7 +58,7 @@ import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
 import { createMtlsHttpServer } from './trust/mtls';
 import { createApiAuthorizer } from './trust/policy/api';
-import { createFrameDecider, gatewayDecide } from './trust/policy/frame-decider';
+import { createFrameDecider, gatewayDecide, gatewayReadPolicy } from './trust/policy/frame-decider';
 import { PolicyDecisionPoint } from './trust/policy/pdp';
 import { SvidSource } from './trust/rotation';
 import { issueSvid } from './trust/svid';
@@ -216,6 +217,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     hooks.watchDecisionCache(pdp);
     // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
     const policy = gatewayDecide(frames, config.topology.trust_domain);
+    // Reads obey the same zone model: Cedar `register-read` per zone, answered once per range and policy version.
+    const readPolicy = gatewayReadPolicy(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: GatewayAuditSink = () => undefined;
     const gatewayAudit = (records: GatewayAuditRecord[]) => {
@@ -224,7 +227,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     };
     // Control follows evidence: an allowed write's record is durable before the PLC sees the write (governor.ts).
     const evidence: WriteEvidence = gatewayEvidence(governor, audit, (r) => onGatewayRecords([r]));
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, readPolicy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -476,14 +479,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: GatewayAuditSink; evidence: WriteEvidence; policy: WriteDecider; options: RuntimeOptions;
+  audit: GatewayAuditSink; evidence: WriteEvidence; policy: WriteDecider; readPolicy: ReadPolicy; options: RuntimeOptions;
   opcuaAccounts: OpcuaUserStore; opcuaAudit: (records: AuditRecordInput[]) => void;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, readPolicy: o.readPolicy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -497,7 +500,7 @@ async function startPlant(o: {
     };
   }
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, readPolicy: o.readPolicy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? o.config.opcua.port,
     opcuaAccounts: o.opcuaAccounts,
