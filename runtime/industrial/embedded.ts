@@ -128,7 +128,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
  * would make the socket path too long for Linux gets a private temporary directory instead (mode 0700 too), removed
  * when the plant stops.
  */
-function plcSocketPath(stateDir: string): { path: string; remove(): void } {
+export function plcSocketPath(stateDir: string): { path: string; remove(): void } {
   const inState = path.join(path.resolve(stateDir), 'run', 'plc-modbus.sock');
   if (Buffer.byteLength(inState) <= MAX_SOCKET_PATH_BYTES) return { path: inState, remove: () => fs.rmSync(inState, { force: true }) };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-plc-'));
