@@ -150,6 +150,8 @@ export class Inspector {
   private readonly readAnswers: (Map<number, boolean> | undefined)[];
   private readVersion = Number.NaN;
   private readAnswerCount = 0;
+  /** Failures of the read policy since the last log line (logged at most every 10 s: a flood stays out of the log). */
+  private readFailures = { count: 0, loggedAt: 0 };
 
   constructor(options: { rules: CompiledRules; decide?: WriteDecider; readPolicy?: ReadPolicy; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits>; evidence?: WriteEvidence }) {
     this.evidence = options.evidence;
@@ -348,7 +350,14 @@ export class Inspector {
     try {
       allow = policy.decide({ zone: this.rules.zones[zone] as string, unitId, functionCode: fc, address, quantity }).allow === true;
     } catch (err) {
-      this.logger?.error({ err: (err as Error).message, zone: this.rules.zones[zone], unit: unitId }, 'read policy failed: read refused');
+      const f = this.readFailures;
+      f.count += 1;
+      const now = Date.now();
+      if (now - f.loggedAt >= 10_000) {
+        this.logger?.error({ err: (err as Error).message, zone: this.rules.zones[zone], unit: unitId, refused: f.count }, 'read policy failed: reads refused');
+        f.loggedAt = now;
+        f.count = 0;
+      }
       return false;
     }
     if (this.readAnswerCount >= MAX_READ_ANSWERS) {
