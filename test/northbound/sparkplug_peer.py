@@ -60,6 +60,8 @@ def on_message(client, userdata, msg):
         return
     kind, node_id = parts[2], parts[3]
     device = parts[4] if len(parts) > 4 else None
+    if kind in ("NCMD", "DCMD"):
+        return  # commands are this host's own (some deliberately malformed)
     p = pb.Payload()
     try:
         p.ParseFromString(msg.payload)
@@ -86,8 +88,12 @@ def on_message(client, userdata, msg):
     if kind == "NDEATH":
         bd = [m for m in p.metrics if m.name == "bdSeq"]
         got = bd[0].long_value if bd else None
-        if n.bdseq is not None and got != n.bdseq:
-            violation(f"NDEATH bdSeq {got} != NBIRTH bdSeq {n.bdseq}")
+        if got != n.bdseq:
+            # The will of a session that never reached its NBIRTH (e.g. waiting for this host): stale, ignored, as a
+            # host must; only a born node's NDEATH has to match.
+            if n.online:
+                violation(f"NDEATH bdSeq {got} != NBIRTH bdSeq {n.bdseq} of the born node")
+            return
         n.online = False
         return
     if kind in ("NCMD", "DCMD"):
@@ -112,8 +118,18 @@ def on_message(client, userdata, msg):
                 violation(f"DDATA {device}: alias {m.alias} not born for this device")
 
 
+online = {"state": False}
+
+
+def publish_state(client):
+    return client.publish(f"spBv1.0/STATE/{HOST_ID}", json.dumps({"online": online["state"], "timestamp": int(time.time() * 1000)}), qos=1, retain=True)
+
+
 def on_connect(client, userdata, flags, rc, properties=None):
     client.subscribe(f"spBv1.0/{GROUP}/#", qos=0)
+    # A host application announces its state on every connection (the broker may have lost the retained one).
+    if online["state"]:
+        publish_state(client)
     emit({"connected": True})
 
 
@@ -140,7 +156,8 @@ client.loop_start()
 for line in sys.stdin:
     cmd = json.loads(line)
     if "state" in cmd:
-        client.publish(f"spBv1.0/STATE/{HOST_ID}", json.dumps({"online": bool(cmd["state"]), "timestamp": int(time.time() * 1000)}), qos=1, retain=True).wait_for_publish(5)
+        online["state"] = bool(cmd["state"])
+        publish_state(client).wait_for_publish(5)
         emit({"state_sent": bool(cmd["state"])})
     elif "publish" in cmd:
         p = pb.Payload()

@@ -394,6 +394,8 @@ export class SparkplugEdgeNode {
       if (this.#inflight.size < this.#window) setTimeout(() => this.#schedulePump(), 5).unref();
       return;
     }
+    // Confirmed records leave the queue before the next read, so none is read (and sent) twice.
+    this.#flushAcks();
     const batch = this.#o.queue.peek(room, this.#inflight);
     if (batch.length === 0) return;
     this.#tokens -= batch.length;
@@ -405,7 +407,6 @@ export class SparkplugEdgeNode {
         if (err) return;
         this.#acked.push(r.id);
         this.#replayed += 1;
-        if (this.#acked.length >= this.#window || this.#inflight.size === 0) this.#flushAcks();
         this.#schedulePump();
       });
       this.#messages += 1;

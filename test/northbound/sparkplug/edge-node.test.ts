@@ -121,4 +121,80 @@ describe('Sparkplug B edge node (mosquitto over TLS 1.3, Python host)', () => {
     assert.deepEqual(commands[0]?.unknown, ['no_such']);
     assert.equal(commands[1]?.error?.code, 'GLM_ERR_NORTHBOUND_PAYLOAD_INVALID');
   });
+
+  it('GIVEN a primary host WHEN it goes offline THEN the node sends NDEATH and holds its data in the queue, and WHEN it comes back THEN the node is reborn and replays the held data as historical DDATA', async () => {
+    peer.send({ state: true });
+    await waitFor('STATE online sent', () => peer.messages.some((m) => (m as { state_sent?: boolean }).state_sent === true), 5000);
+    const { node: n, queue } = node('edge-primary', { primaryHostId: 'scada' });
+    const sim = new PlantSimulation({ seed: 11 });
+    n.update(valuesOf(sim), sim.snapshot().time_ms);
+    n.start();
+    await waitFor('births', () => of('edge-primary').filter((m) => m.kind === 'DBIRTH').length === n.devices.length, 10_000);
+    peer.send({ state: false });
+    await waitFor('NDEATH on primary host offline', () => of('edge-primary').some((m) => m.kind === 'NDEATH'), 5000);
+    await waitFor('node not born', () => !n.stats().born, 5000);
+    for (let i = 0; i < 30; i++) {
+      sim.step(1000);
+      n.update(valuesOf(sim), sim.snapshot().time_ms);
+    }
+    const held = queue.depth;
+    assert.ok(held > 0, 'data is held while the primary host is offline');
+    assert.equal(of('edge-primary').filter((m) => m.kind === 'NBIRTH').length, 1, 'no birth while the primary host is offline');
+    peer.send({ state: true });
+    const afterRebirth = () => { const all = of('edge-primary'); return all.slice(all.map((m) => m.kind).lastIndexOf('NBIRTH')); };
+    await waitFor('rebirth and replay', () => queue.depth === 0 && afterRebirth().filter((m) => m.kind === 'DDATA' && m.metrics.every((x) => x.hist)).length === held, 10_000, { diag: () => `${JSON.stringify(n.stats())} held ${held} ${of('edge-primary').map((m) => `${m.kind}${m.metrics[0]?.hist ? 'h' : ''}`).join(' ')}` });
+    const nbirths = of('edge-primary').filter((m) => m.kind === 'NBIRTH').map((m) => m.metrics.find((x) => x.name === 'bdSeq')?.value as number);
+    assert.equal(nbirths.length, 2);
+    assert.equal(nbirths[1], ((nbirths[0] as number) + 1) % 256, 'the new session has the next bdSeq');
+    assert.deepEqual(peer.violations(), []);
+  });
+
+  it('GIVEN a born node WHEN the broker restarts THEN the peer sees the NDEATH (the will) and then a rebirth with the next bdSeq', async () => {
+    const { node: n } = node('edge-restart', { primaryHostId: 'scada' });
+    n.start();
+    await waitFor('births', () => of('edge-restart').filter((m) => m.kind === 'DBIRTH').length === n.devices.length, 10_000);
+    const first = n.stats().bdSeq;
+    await broker.stop('SIGTERM');
+    await broker.start();
+    await waitFor('rebirth', () => of('edge-restart').filter((m) => m.kind === 'NBIRTH').length === 2 && of('edge-restart').filter((m) => m.kind === 'DBIRTH').length === 2 * n.devices.length, 20_000, { diag: () => JSON.stringify(of('edge-restart').map((m) => m.kind)) });
+    const kinds = of('edge-restart').map((m) => m.kind);
+    const death = kinds.indexOf('NDEATH');
+    assert.ok(death > 0 && kinds.lastIndexOf('NBIRTH') > death, `NDEATH then NBIRTH: ${kinds.join(' ')}`);
+    assert.equal(of('edge-restart')[death]?.metrics.find((x) => x.name === 'bdSeq')?.value, first, 'the NDEATH carries the ended session\'s bdSeq');
+    assert.equal(of('edge-restart').filter((m) => m.kind === 'NBIRTH')[1]?.metrics.find((x) => x.name === 'bdSeq')?.value, (first + 1) % 256);
+    assert.deepEqual(peer.violations(), []);
+  });
+
+  it('GIVEN a born node WHEN the broker is down for 10 simulated minutes THEN every record of the outage is replayed in order as historical DDATA, while live data published during the replay is not held behind it', async () => {
+    const { node: n, queue } = node('edge-outage', { primaryHostId: 'scada', replay: { window: 16, perSecond: 1000 } });
+    const sim = new PlantSimulation({ seed: 3 });
+    n.update(valuesOf(sim), sim.snapshot().time_ms);
+    n.start();
+    await waitFor('births', () => of('edge-outage').filter((m) => m.kind === 'DBIRTH').length === n.devices.length, 10_000);
+    await broker.stop('SIGTERM');
+    await waitFor('node not born', () => !n.stats().born, 5000);
+    for (let i = 0; i < 600; i++) {
+      sim.step(1000);
+      n.update(valuesOf(sim), sim.snapshot().time_ms);
+    }
+    const expected = queue.peek(1_000_000).map((r) => `${r.key}@${r.ts}`);
+    assert.ok(expected.length >= 600, `the outage queued ${expected.length} records`);
+    await broker.start();
+    await waitFor('rebirth', () => n.stats().born, 20_000);
+    // Live data while the backlog replays.
+    for (let i = 0; i < 20; i++) {
+      sim.step(1000);
+      n.update(valuesOf(sim), sim.snapshot().time_ms);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitFor('replay done', () => queue.depth === 0, 30_000);
+    await waitFor('peer has the replay', () => of('edge-outage').filter((m) => m.kind === 'DDATA' && m.metrics[0]?.hist).length >= expected.length, 10_000);
+    const session = of('edge-outage').slice(of('edge-outage').map((m) => m.kind).lastIndexOf('NBIRTH'));
+    const historical = session.filter((m) => m.kind === 'DDATA' && m.metrics.every((x) => x.hist));
+    assert.deepEqual(historical.map((m) => `${m.device}@${m.ts}`), expected, 'the replay is the queue, in order, nothing lost');
+    const lastHistorical = session.indexOf(historical[historical.length - 1] as Required<PeerMessage>);
+    const live = session.filter((m) => m.kind === 'DDATA' && m.metrics.every((x) => !x.hist));
+    assert.ok(live.length > 0 && session.indexOf(live[0] as Required<PeerMessage>) < lastHistorical, 'live data went out before the replay finished');
+    assert.deepEqual(peer.violations(), []);
+  });
 });
