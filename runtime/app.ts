@@ -48,11 +48,13 @@ import { Supervisor, type AgentView } from './lifecycle/supervisor';
 import type { AuditAppender, AuditRecordInput } from './model/messages';
 import { PROCESS_ZONE, type FaultKind, type PlantSnapshot } from './model/plant';
 import { plantMap } from './model/plant-map';
+import { signalValue } from './industrial/plant/map';
 import { Readiness, type Condition } from './observability/health';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { reasoningSettings } from './reasoning/config';
 import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
+import { observeNorthboundStatus } from './northbound/observe';
 import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
 import { createMtlsHttpServer } from './trust/mtls';
@@ -69,6 +71,8 @@ import { launchArtifacts } from './agents/artifacts';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
 const EXPORT_TOPIC = 'records.export';
+/** runtime/agents/data/northbound.ts SIGNALS_TOPIC (not imported: the agent's module pulls in the MQTT client). */
+const NORTHBOUND_SIGNALS_TOPIC = 'plant.signals';
 const SHIFT_REPORT_INTERVAL_MS = 10_000;
 
 export interface RuntimeOptions {
@@ -257,6 +261,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     supervisor.on('audit', (_agent: string, r: AuditRecordInput) => observeCognitiveRecord(metrics, r));
     supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
       observeCognitiveStatus(metrics, status, lastStatus.get(agent));
+      observeNorthboundStatus(metrics, status, lastStatus.get(agent));
       lastStatus.set(agent, status);
     });
 
@@ -319,6 +324,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
+    const northbound = feedNorthbound(config, supervisor, plant.image);
+    if (northbound) stack.push(async () => clearInterval(northbound));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
     let reloading = Promise.resolve<unknown>(undefined);
     const reload = async (): Promise<string[]> => {
@@ -451,6 +458,26 @@ function feedDataAgents(config: RuntimeConfig, supervisor: Supervisor, image: ()
       supervisor.deliver({ from: 'runtime', to: agent.name, topic: EXPORT_TOPIC, body: { to_zone: 'enterprise', records } });
     }
   }, SHIFT_REPORT_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * Hands the plant's signal values to the Data Agent that runs the Sparkplug edge node (config northbound), every
+ * publish interval, stamped with the wall clock (Sparkplug timestamps are epoch milliseconds). Without a fresh image
+ * nothing is sent: no value is made up; the edge node reports by exception from what it has.
+ */
+function feedNorthbound(config: RuntimeConfig, supervisor: Supervisor, image: () => PlantSnapshot | undefined): NodeJS.Timeout | undefined {
+  const nb = config.northbound;
+  if (nb === undefined || !config.agents.some((a) => a.name === nb.agent)) return undefined;
+  const map = plantMap();
+  const timer = setInterval(() => {
+    const snapshot = image();
+    if (snapshot === undefined) return;
+    const values: Record<string, number | boolean> = {};
+    for (const e of map) values[e.id] = signalValue(snapshot, e);
+    supervisor.deliver({ from: 'runtime', to: nb.agent, topic: NORTHBOUND_SIGNALS_TOPIC, body: { time_ms: Date.now(), values } });
+  }, nb.publishIntervalMs);
   timer.unref();
   return timer;
 }
