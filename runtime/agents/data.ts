@@ -81,7 +81,8 @@ const factory: BehaviourFactory = (spec, config) => {
 
   return {
     // Its A2A endpoint takes safety orders about it (safety_integrity_check), which its supervisor enforces.
-    artifacts: policyArtifacts(),
+    // With the edge node it also loads the Sparkplug B schema; both are measured at boot.
+    artifacts: config.northbound?.agent === spec.name ? [...policyArtifacts(), 'runtime/northbound/sparkplug/sparkplug_b.proto'] : policyArtifacts(),
     messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Holds or releases this agent (its supervisor pauses it) on a safety order' }] },
     async start(ctx) {
       const { openPseudonymiser } = await import('../audit/gdpr');
