@@ -115,4 +115,11 @@ describe('Data Agent northbound (Sparkplug B to mosquitto, Python host)', () => 
     assert.deepEqual(records[0]?.signals, ['pump_1.run']);
     assert.match(records[0]?.reason ?? '', /allow_sparkplug_commands/);
   });
+
+  it('GIVEN a northbound ca_file that holds no certificate WHEN data-1 starts THEN it refuses with GLM_ERR_NORTHBOUND_CONFIG_INVALID naming the file, and opens no queue', async () => {
+    const bad = path.join(dir, 'not-a-ca.pem');
+    fs.writeFileSync(bad, 'hello');
+    await assert.rejects(start('nb-badca', (doc) => { (doc.northbound as Record<string, unknown>).ca_file = bad; }), (err: Error & { code?: string }) => err.code === 'GLM_ERR_NORTHBOUND_CONFIG_INVALID' && err.message.includes(bad));
+    assert.equal(fs.existsSync(path.join(dir, 'state-nb-badca', 'northbound')), false);
+  });
 });
