@@ -407,7 +407,8 @@ export class SparkplugEdgeNode {
         if (err) return;
         this.#acked.push(r.id);
         this.#replayed += 1;
-        this.#schedulePump();
+        // Refill at half a window: the acknowledgements then leave the queue in one transaction (one fsync), not one each.
+        if (this.#inflight.size <= this.#window >> 1) this.#schedulePump();
       });
       this.#messages += 1;
     }
