@@ -48,8 +48,8 @@ function syntheticMap(): PlantMapEntry[] {
 }
 
 async function connect(broker: Broker, pki: TestPki, id: string): Promise<MqttClient> {
-  const client = mqtt.connect(broker.url, {
-    protocolVersion: 5, clientId: id, clean: true, reconnectPeriod: 0, ca: pki.brokerCa, minVersion: 'TLSv1.3',
+  const client = mqtt.connect({
+    protocol: 'mqtts', host: '127.0.0.1', port: broker.port, protocolVersion: 5, clientId: id, clean: true, reconnectPeriod: 0, ca: pki.brokerCa, minVersion: 'TLSv1.3',
     cert: fs.readFileSync(pki.peer.certFile, 'utf8'), key: fs.readFileSync(pki.peer.keyFile, 'utf8'),
   } as mqtt.IClientOptions);
   await new Promise<void>((resolve, reject) => {

@@ -217,7 +217,8 @@ export class SparkplugEdgeNode {
       // SNI takes host names only; an IP address is still verified against the certificate's IP SANs.
       ...(isIP(this.#o.servername ?? url.hostname) === 0 ? { servername: this.#o.servername ?? url.hostname } : {}), properties: { sessionExpiryInterval: 0 },
     };
-    const client = mqtt.connect(this.#o.brokerUrl, options);
+    // Host and port as options: MQTT.js would parse a URL string with the deprecated url.parse().
+    const client = mqtt.connect({ ...options, protocol: 'mqtts', host: url.hostname, port: Number(url.port) });
     this.#client = client;
     this.#sessions += 1;
     client.on('connect', (connack) => {
