@@ -71,8 +71,9 @@ import { launchArtifacts } from './agents/artifacts';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
 const EXPORT_TOPIC = 'records.export';
-/** runtime/agents/data/northbound.ts SIGNALS_TOPIC (not imported: the agent's module pulls in the MQTT client). */
+/** runtime/agents/data/northbound.ts SIGNALS_TOPIC and SAFETY_EVENT_TOPIC (not imported: that module pulls in the MQTT client). */
 const NORTHBOUND_SIGNALS_TOPIC = 'plant.signals';
+const NORTHBOUND_SAFETY_EVENT_TOPIC = 'safety.event';
 const SHIFT_REPORT_INTERVAL_MS = 10_000;
 
 export interface RuntimeOptions {
@@ -259,6 +260,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // Agents run in their own processes: their reasoning metrics are derived here from what they report.
     const lastStatus = new Map<string, unknown>();
     supervisor.on('audit', (_agent: string, r: AuditRecordInput) => observeCognitiveRecord(metrics, r));
+    // Safety shutdowns go northbound too (the Sparkplug safety_events device, in the never-dropped safety stream).
+    const nb = config.northbound;
+    if (nb !== undefined && config.agents.some((a) => a.name === nb.agent)) {
+      supervisor.on('audit', (_agent: string, r: AuditRecordInput) => {
+        if (r.type !== 'industrial.shutdown') return;
+        supervisor.deliver({ from: 'runtime', to: nb.agent, topic: NORTHBOUND_SAFETY_EVENT_TOPIC, body: { time_ms: Date.now(), target: r.target, outcome: r.outcome, codes: r.codes ?? [] } });
+      });
+    }
     supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
       observeCognitiveStatus(metrics, status, lastStatus.get(agent));
       observeNorthboundStatus(metrics, status, lastStatus.get(agent));

@@ -37,7 +37,7 @@ test('GIVEN glimmer run with a northbound section WHEN the swarm runs THEN the D
   });
   assert.ok(await rt.supervisor.waitFor(['ACTIVE'], 90_000), JSON.stringify(rt.supervisor.agents()));
   const of = () => peer.messages.filter((m) => m.topic?.split('/')[3] === 'data-1');
-  await waitFor('births and live data from data-1', () => of().filter((m) => m.kind === 'DBIRTH').length === 7 && of().some((m) => m.kind === 'DDATA'), 60_000, { diag: () => `${broker.log()}\n${JSON.stringify(records.slice(-5))}` });
+  await waitFor('births and live data from data-1', () => of().filter((m) => m.kind === 'DBIRTH').length === 8 && of().some((m) => m.kind === 'DDATA'), 60_000, { diag: () => `${broker.log()}\n${JSON.stringify(records.slice(-5))}` });
   assert.equal(of()[0]?.kind, 'NBIRTH');
   assert.deepEqual(peer.violations(), []);
   assert.ok(records.some((r) => r.type === 'northbound.topics'));

@@ -3,7 +3,8 @@
  * towards the enterprise's broker, behind the durable store-and-forward queue.
  *
  * - What leaves: the plant values the runtime hands over (topic `plant.signals`), through the GDPR filter with a
- *   schema of the plant map's signal ids (default deny: anything else is dropped and counted), and only for devices the
+ *   schema of the plant map's signal ids (default deny: anything else is dropped and counted), and the safety
+ *   shutdowns it hands over (topic `safety.event`: target, outcome, codes only), only for devices the
  *   Cedar policy lets this agent's zone publish (action `publish` on a Topic; rules/policies/northbound.cedar).
  * - Evidence: a `northbound.flow` audit record per window (counts, never values), one `northbound.topics` record of the
  *   policy's answer at start, and one `northbound.command` record per command from the broker.
@@ -20,7 +21,7 @@ import type { AgentMessage } from '../../model/messages';
 import { plantMap, toRaw } from '../../model/plant-map';
 import { commandVerdict } from '../../northbound/commands';
 import { SparkplugEdgeNode, NAMESPACE, type ReceivedCommand } from '../../northbound/sparkplug/edge-node';
-import { plantDevices, type SignalValue, type SparkplugDevice } from '../../northbound/sparkplug/plant-devices';
+import { plantDevices, SAFETY_EVENTS_DEVICE, type SignalValue, type SparkplugDevice } from '../../northbound/sparkplug/plant-devices';
 import { DurableQueue } from '../../northbound/store-forward';
 import { agentSpiffeId } from '../../trust/spiffe';
 import type { AgentContext } from '../behaviour';
@@ -28,11 +29,15 @@ import { conduitBetween } from './conduits';
 import { filterRecord, type ExportSchema } from './filter';
 
 export const SIGNALS_TOPIC = 'plant.signals';
+/** A safety shutdown the runtime saw ({ time_ms, target, outcome, codes }), published on the safety_events device. */
+export const SAFETY_EVENT_TOPIC = 'safety.event';
 /** Length of one flow-audit window. */
 export const FLOW_WINDOW_MS = 60_000;
 
 /** Only the plant map's signals leave, as public values. */
 const SIGNAL_SCHEMA: ExportSchema = { fields: Object.fromEntries(plantMap().map((e) => [e.id, 'public' as const])) };
+/** Of a safety event, only these leave (no operator, no free text). */
+const EVENT_SCHEMA: ExportSchema = { fields: { target: 'public', outcome: 'public', codes: 'public' } };
 
 export interface NorthboundLink {
   /** A `plant.signals` message: { time_ms, values: { <signal id>: value } }. */
@@ -60,8 +65,9 @@ export async function startNorthbound(ctx: AgentContext, nb: NorthboundConfig): 
   let windowStart = Date.now();
   let last = { messages: 0, metrics: 0, replayed: 0, dropped: 0 };
   let paused = false;
+  let shutdowns = 0;
 
-  async function write(entry: ReceivedCommand['writes'][number]['entry'], value: SignalValue): Promise<number> {
+  async function write(entry: ReceivedCommand['writes'][number]['entry'], value: number | boolean): Promise<number> {
     if (!gateway || gateway.closed) {
       const endpoint = ctx.endpoints[`modbus_${nb.commandZone}`];
       const m = /^([^:]+):(\d{1,5})$/.exec(endpoint ?? '');
@@ -136,6 +142,26 @@ export async function startNorthbound(ctx: AgentContext, nb: NorthboundConfig): 
   const flowTimer = setInterval(flowRecord, FLOW_WINDOW_MS);
   flowTimer.unref();
 
+  function onSafetyEvent(raw: unknown): void {
+    const body = raw as { time_ms?: unknown; codes?: unknown } | null;
+    if (body === null || typeof body !== 'object' || typeof body.time_ms !== 'number') return;
+    try {
+      const codes = Array.isArray(body.codes) ? body.codes.filter((c): c is string => typeof c === 'string').slice(0, 16).join(',') : '';
+      const { record, dropped } = filterRecord({ ...body, codes }, EVENT_SCHEMA, () => '');
+      counts.fields_dropped += dropped.length;
+      shutdowns += 1;
+      const id = (signal: string) => `${SAFETY_EVENTS_DEVICE}.${signal}`;
+      node.update(new Map<string, SignalValue>([
+        [id('shutdown_target'), String(record.target ?? '').slice(0, 64)], [id('shutdown_outcome'), String(record.outcome ?? '').slice(0, 32)],
+        [id('shutdown_codes'), String(record.codes ?? '').slice(0, 512)], [id('shutdowns'), shutdowns],
+      ]), body.time_ms);
+    } catch (err) {
+      const e = asGlimmerError(err);
+      if (e.code === 'GLM_ERR_NORTHBOUND_QUEUE_FULL') counts.queue_refused += 1;
+      ctx.logger.warn({ code: e.code }, 'northbound: safety event not taken');
+    }
+  }
+
   function status(): Record<string, unknown> {
     const s = node.stats();
     const now = Date.now();
@@ -149,6 +175,10 @@ export async function startNorthbound(ctx: AgentContext, nb: NorthboundConfig): 
 
   return {
     handle(message) {
+      if (message.topic === SAFETY_EVENT_TOPIC && !paused) {
+        onSafetyEvent(message.body);
+        return;
+      }
       if (message.topic !== SIGNALS_TOPIC || paused) return;
       const body = message.body as { time_ms?: unknown; values?: unknown } | null;
       if (body === null || typeof body !== 'object' || typeof body.time_ms !== 'number') return;

@@ -44,7 +44,7 @@ export interface ReceivedCommand {
   readonly kind: 'NCMD' | 'DCMD';
   readonly device?: string;
   /** Metrics that name a plant signal of the device, with the value asked for. */
-  readonly writes: readonly { readonly entry: DeviceMetric['entry']; readonly value: SignalValue }[];
+  readonly writes: readonly { readonly entry: DeviceMetric['entry']; readonly value: number | boolean }[];
   /** Metric names or aliases that name nothing this node has. */
   readonly unknown: readonly string[];
   /** Set when the payload could not be decoded. */
@@ -341,7 +341,7 @@ export class SparkplugEdgeNode {
     }
     const deviceId = String(parts[4]);
     const device = this.#devices.find((d) => d.id === deviceId);
-    const writes: { entry: DeviceMetric['entry']; value: SignalValue }[] = [];
+    const writes: { entry: DeviceMetric['entry']; value: number | boolean }[] = [];
     const unknown: string[] = [];
     for (const m of decoded.metrics) {
       const metric = device?.metrics.find((x) => (m.name !== undefined && x.name === m.name) || (m.alias !== undefined && x.alias === m.alias));

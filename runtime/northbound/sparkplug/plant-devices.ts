@@ -7,11 +7,15 @@
  * booleans on any change. The default deadband of an analog signal is half of its resolution on the PLC (one raw count
  * is 1/scale engineering units), so noise below what the PLC can show is never sent; a configured per-signal
  * deadband (engineering units) overrides it.
+ *
+ * Besides the plant's assets, one device `safety_events` carries the runtime's safety shutdowns (target, outcome,
+ * violation codes, a running count): its records go to the safety stream like the safety PLC's.
  */
 import type { PlantMapEntry } from '../../model/plant-map';
 import { DataType, type Metric } from './payload';
 
 export interface DeviceMetric {
+  /** The signal; for the safety events device a read-only stand-in (no unit, no PLC address anyone may write). */
   readonly entry: PlantMapEntry;
   readonly name: string;
   readonly alias: number;
@@ -44,10 +48,34 @@ export function plantDevices(map: readonly PlantMapEntry[], deadbands: Readonly<
     });
     byAsset.set(entry.asset, metrics);
   });
-  return [...byAsset].map(([id, metrics]) => ({ id, safety: metrics.some((m) => m.entry.safety), metrics }));
+  const devices = [...byAsset].map(([id, metrics]) => ({ id, safety: metrics.some((m) => m.entry.safety), metrics }));
+  return [...devices, safetyEventsDevice(FIRST_SIGNAL_ALIAS + map.length)];
 }
 
-export type SignalValue = number | boolean;
+export const SAFETY_EVENTS_DEVICE = 'safety_events';
+
+const EVENT_METRICS: readonly [signal: string, datatype: number, description: string][] = [
+  ['shutdown_target', DataType.String, 'Plant unit or agent the last safety shutdown was for'],
+  ['shutdown_outcome', DataType.String, 'Outcome of the last safety shutdown (executed, refused, failed, ...)'],
+  ['shutdown_codes', DataType.String, 'Rule violation codes behind the last safety shutdown'],
+  ['shutdowns', DataType.Int64, 'Safety shutdowns since the Data Agent started'],
+];
+
+function safetyEventsDevice(firstAlias: number): SparkplugDevice {
+  return {
+    id: SAFETY_EVENTS_DEVICE,
+    safety: true,
+    metrics: EVENT_METRICS.map(([signal, datatype, description], i) => ({
+      entry: {
+        id: `${SAFETY_EVENTS_DEVICE}.${signal}`, asset: SAFETY_EVENTS_DEVICE, signal, unit_id: 0, table: 'input', address: i, zone: 'safety', safety: true,
+        writable_from: [], opcua_node_id: '', unit: '', scale: 1, type: 'uint16', description,
+      },
+      name: signal, alias: firstAlias + i, datatype, deadband: 0,
+    })),
+  };
+}
+
+export type SignalValue = number | boolean | string;
 
 /** A metric as a birth carries it: name, alias, type, engineering unit, current value. */
 export function birthMetric(m: DeviceMetric, value: SignalValue | undefined, ts: number): Metric {
@@ -68,6 +96,8 @@ export function dataMetric(m: DeviceMetric, value: SignalValue, ts: number, hist
 
 function valueField(m: DeviceMetric, value: SignalValue | undefined): Partial<Metric> {
   if (value === undefined) return { isNull: true };
+  if (m.datatype === DataType.String) return { stringValue: String(value) };
+  if (m.datatype === DataType.Int64) return { longValue: Number(value) };
   return m.datatype === DataType.Boolean ? { booleanValue: Boolean(value) } : { doubleValue: Number(value) };
 }
 
@@ -82,7 +112,7 @@ export class ExceptionFilter {
       const value = values.get(m.entry.id);
       if (value === undefined) continue;
       const last = this.#last.get(m.alias);
-      const changed = last === undefined || (typeof value === 'boolean' || typeof last === 'boolean' ? value !== last : Math.abs(value - last) > m.deadband);
+      const changed = last === undefined || (typeof value === 'number' && typeof last === 'number' ? Math.abs(value - last) > m.deadband : value !== last);
       if (!changed) continue;
       this.#last.set(m.alias, value);
       out.push({ metric: m, value });

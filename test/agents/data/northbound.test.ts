@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import type { AgentBehaviour, AgentContext } from '../../../runtime/agents/behaviour';
 import dataAgent from '../../../runtime/agents/data';
-import { SIGNALS_TOPIC } from '../../../runtime/agents/data/northbound';
+import { SAFETY_EVENT_TOPIC, SIGNALS_TOPIC } from '../../../runtime/agents/data/northbound';
 import { loadConfig, DEFAULT_CONFIG_FILE } from '../../../runtime/config/load';
 import type { AgentMessage, AuditRecordInput } from '../../../runtime/model/messages';
 import { silentLogger } from '../../../runtime/observability/logger';
@@ -62,19 +62,19 @@ describe('Data Agent northbound (Sparkplug B to mosquitto, Python host)', () => 
     const behaviour = dataAgent(spec, config);
     await behaviour.start(ctx);
     running.push(behaviour);
-    const deliver = (body: unknown) => { for (const h of handlers) h({ from: 'runtime', to: 'data-1', topic: SIGNALS_TOPIC, body } as AgentMessage); };
+    const deliver = (body: unknown, topic = SIGNALS_TOPIC) => { for (const h of handlers) h({ from: 'runtime', to: 'data-1', topic, body } as AgentMessage); };
     return { behaviour, audits, deliver };
   }
   const of = (node: string) => peer.messages.filter((m) => m.topic?.split('/')[3] === node);
 
   it('GIVEN the default zone model (a data conduit dmz-enterprise) WHEN data-1 publishes plant values THEN Cedar allows every device, the host sees the births and data, a field outside the plant map never leaves, and the flow is audited as counts', async () => {
     const { behaviour, audits, deliver } = await start('nb-default');
-    await waitFor('births', () => of('nb-default').filter((m) => m.kind === 'DBIRTH').length === 7, 10_000, { diag: () => JSON.stringify(audits.slice(-3)) });
+    await waitFor('births', () => of('nb-default').filter((m) => m.kind === 'DBIRTH').length === 8, 10_000, { diag: () => JSON.stringify(audits.slice(-3)) });
     deliver({ time_ms: Date.now(), values: { 'pump_1.flow_m3h': 12.5, 'tank_1.level_m': 1.25, operator_name: 'Ada Lovelace' } });
     await waitFor('data', () => of('nb-default').some((m) => m.kind === 'DDATA'), 5000);
     assert.ok(!JSON.stringify(peer.messages).includes('Ada'), 'a field outside the plant map is dropped');
     const topics = audits.find((a) => a.type === 'northbound.topics') as unknown as { allowed: string[]; denied: string[] };
-    assert.equal(topics.allowed.length, 7);
+    assert.equal(topics.allowed.length, 8);
     assert.deepEqual(topics.denied, []);
     assert.ok(audits.some((a) => a.type === 'policy.decision' && (a as { action?: string }).action === 'publish' && (a as { decision?: string }).decision === 'allow'));
     await behaviour.stop();
@@ -95,13 +95,13 @@ describe('Data Agent northbound (Sparkplug B to mosquitto, Python host)', () => 
     assert.equal(of('nb-noconduit').filter((m) => m.kind === 'DBIRTH').length, 0);
     const topics = audits.find((a) => a.type === 'northbound.topics') as unknown as { allowed: string[]; denied: string[] };
     assert.deepEqual(topics.allowed, []);
-    assert.equal(topics.denied.length, 7);
-    assert.ok(audits.filter((a) => a.type === 'policy.decision' && (a as { decision?: string }).decision === 'deny').length >= 7);
+    assert.equal(topics.denied.length, 8);
+    assert.ok(audits.filter((a) => a.type === 'policy.decision' && (a as { decision?: string }).decision === 'deny').length >= 8);
   });
 
   it('GIVEN the default zone model WHEN the enterprise sends a DCMD that stops pump_1 and an NCMD that names no signal THEN both are refused with GLM_ERR_NORTHBOUND_COMMAND_REFUSED and audited, and nothing is written', async () => {
     const { audits } = await start('nb-cmd');
-    await waitFor('births', () => of('nb-cmd').filter((m) => m.kind === 'DBIRTH').length === 7, 10_000);
+    await waitFor('births', () => of('nb-cmd').filter((m) => m.kind === 'DBIRTH').length === 8, 10_000);
     peer.send({ publish: 'spBv1.0/plant-nb/DCMD/nb-cmd/pump_1', metrics: [{ name: 'run', bool: false }] });
     peer.send({ publish: 'spBv1.0/plant-nb/NCMD/nb-cmd', metrics: [{ name: 'Open Valve', bool: true }] });
     peer.send({ publish: 'spBv1.0/plant-nb/DCMD/nb-cmd/pump_1', metrics: [], garbage: true });
@@ -121,5 +121,19 @@ describe('Data Agent northbound (Sparkplug B to mosquitto, Python host)', () => 
     fs.writeFileSync(bad, 'hello');
     await assert.rejects(start('nb-badca', (doc) => { (doc.northbound as Record<string, unknown>).ca_file = bad; }), (err: Error & { code?: string }) => err.code === 'GLM_ERR_NORTHBOUND_CONFIG_INVALID' && err.message.includes(bad));
     assert.equal(fs.existsSync(path.join(dir, 'state-nb-badca', 'northbound')), false);
+  });
+
+  it('GIVEN a safety shutdown the runtime saw WHEN it reaches data-1 THEN the host gets it as DDATA of the safety_events device (target, outcome, codes, count), and an operator name in it never leaves', async () => {
+    const { deliver } = await start('nb-events');
+    await waitFor('births', () => of('nb-events').filter((m) => m.kind === 'DBIRTH').length === 8, 10_000);
+    deliver({ time_ms: Date.now(), target: 'pump_2', outcome: 'executed', codes: ['IL-01', 'DRY-RUN'], operator_name: 'Ada Lovelace' }, SAFETY_EVENT_TOPIC);
+    await waitFor('the event', () => of('nb-events').some((m) => m.kind === 'DDATA' && m.device === 'safety_events'), 5000);
+    const birth = of('nb-events').find((m) => m.kind === 'DBIRTH' && m.device === 'safety_events');
+    const names = new Map(birth?.metrics?.map((m) => [m.alias, m.name]));
+    const data = of('nb-events').find((m) => m.kind === 'DDATA' && m.device === 'safety_events');
+    const values = Object.fromEntries((data?.metrics ?? []).map((m) => [names.get(m.alias), m.value]));
+    assert.deepEqual(values, { shutdown_target: 'pump_2', shutdown_outcome: 'executed', shutdown_codes: 'IL-01,DRY-RUN', shutdowns: 1 });
+    assert.ok(!JSON.stringify(peer.messages).includes('Ada'));
+    assert.deepEqual(peer.violations(), []);
   });
 });

@@ -63,7 +63,7 @@ describe('Sparkplug B edge node (mosquitto over TLS 1.3, Python host)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('GIVEN the simulated plant WHEN the node connects and the plant runs THEN the peer sees NBIRTH, one DBIRTH per asset with every metric, alias and unit, and DDATA by alias with consecutive seq', async () => {
+  it('GIVEN the simulated plant WHEN the node connects and the plant runs THEN the peer sees NBIRTH, one DBIRTH per asset (and one for the safety events) with every metric, alias and unit, and DDATA by alias with consecutive seq', async () => {
     const { node: n } = node('edge-births');
     const sim = new PlantSimulation({ seed: 7 });
     n.update(valuesOf(sim), sim.snapshot().time_ms);
@@ -78,9 +78,9 @@ describe('Sparkplug B edge node (mosquitto over TLS 1.3, Python host)', () => {
     assert.equal(msgs[0]?.kind, 'NBIRTH');
     assert.equal(msgs[0]?.seq, 0);
     const births = msgs.filter((m) => m.kind === 'DBIRTH');
-    assert.deepEqual(births.map((m) => m.device).sort(), [...new Set(plantMap().map((e) => e.asset))].sort());
+    assert.deepEqual(births.map((m) => m.device).sort(), [...new Set(plantMap().map((e) => e.asset)), 'safety_events'].sort());
     const aliases = new Map<number, string>();
-    for (const b of births) {
+    for (const b of births.filter((x) => x.device !== 'safety_events')) {
       for (const m of b.metrics) {
         const entry = plantMap().find((e) => e.asset === b.device && e.signal === m.name);
         assert.ok(entry, `DBIRTH ${b.device} names ${m.name}, a signal of the plant map`);
@@ -90,6 +90,9 @@ describe('Sparkplug B edge node (mosquitto over TLS 1.3, Python host)', () => {
       assert.equal(b.metrics.length, plantMap().filter((e) => e.asset === b.device).length);
     }
     assert.equal(aliases.size, plantMap().length, 'every signal has its own alias');
+    const events = births.find((b) => b.device === 'safety_events');
+    assert.deepEqual(events?.metrics.map((m) => m.name), ['shutdown_target', 'shutdown_outcome', 'shutdown_codes', 'shutdowns']);
+    assert.ok(events?.metrics.every((m) => !aliases.has(m.alias as number)), 'the safety events device has aliases of its own');
     const data = msgs.filter((m) => m.kind === 'DDATA');
     assert.ok(data.every((d) => d.metrics.every((m) => m.name === null && aliases.get(m.alias as number)?.startsWith(`${d.device}.`))));
     msgs.forEach((m, i) => assert.equal(m.seq, i % 256, `message ${i} (${m.kind}) has seq ${i % 256}`));
