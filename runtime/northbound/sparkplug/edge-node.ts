@@ -419,6 +419,11 @@ export class SparkplugEdgeNode {
     if (this.#acked.length === 0) return;
     const ids = this.#acked;
     this.#acked = [];
-    this.#o.queue.ack(ids);
+    try {
+      this.#o.queue.ack(ids);
+    } catch (err) {
+      // The records stay queued and go once more (at least once); the queue's own error says why (a full disk).
+      this.#o.logger?.warn({ code: asGlimmerError(err).code, records: ids.length }, 'northbound: confirmed records not removed from the queue');
+    }
   }
 }
