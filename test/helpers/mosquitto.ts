@@ -84,6 +84,8 @@ export async function startMosquitto(pki: TestPki): Promise<Broker> {
     'require_certificate true',
     'use_subject_as_username true',
     'max_queued_messages 100000',
+    // Also the Receive Maximum the broker announces: lets the edge node keep its full replay window of 64 in flight.
+    'max_inflight_messages 100',
     'log_dest stderr',
     'log_type error',
     'log_type warning',
