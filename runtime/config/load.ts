@@ -8,6 +8,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { GlimmerError, quote } from '../errors';
+import { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME } from '../industrial/opcua/lifetime';
 import { dmzBypassReason, firstDmzBypass } from '../model/zones';
 import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
@@ -141,9 +142,16 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
     },
     plant: normalisePlant(abs, doc),
     api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443, allowedHosts: (doc.api?.allowed_hosts ?? ['localhost']).map((h) => h.toLowerCase()) },
-    opcua: { ...doc.opcua, port: doc.opcua?.port ?? 4840 },
+    opcua: {
+      ...doc.opcua, port: doc.opcua?.port ?? 4840,
+      certificateLifetime: checkLifetime({
+        lifetimeMs: (doc.opcua?.certificate_lifetime_s ?? DEFAULT_CERTIFICATE_LIFETIME.lifetimeMs / 1000) * 1000,
+        renewBeforeMs: (doc.opcua?.certificate_renew_before_s ?? DEFAULT_CERTIFICATE_LIFETIME.renewBeforeMs / 1000) * 1000,
+      }, file),
+    },
     a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
+    revocation: normaliseRevocation(abs, doc),
     attestation: normaliseAttestation(abs, doc),
     ...(doc.mcp ? {
       mcp: {
@@ -182,6 +190,17 @@ function normaliseNorthbound(file: string, doc: RuntimeConfigFile, nb: Northboun
     commandConduits: doc.conduits.filter((c) => c.allow_sparkplug_commands === true).map((c) => ({ from: c.from, to: c.to })),
     store: { safetyBudgetBytes: Math.floor((nb.store?.safety_budget_mb ?? 64) * MIB), trendBudgetBytes: Math.floor((nb.store?.trend_budget_mb ?? 2048) * MIB) },
   };
+}
+
+/** A follower re-checks its feed every refresh: a max age under two refreshes would turn stale between two fetches. */
+function normaliseRevocation(file: string, doc: RuntimeConfigFile): RuntimeConfig['revocation'] {
+  const r = doc.revocation ?? {};
+  const refreshMs = r.refresh_ms ?? 1000;
+  const maxAgeMs = (r.max_age_s ?? 30) * 1000;
+  if (maxAgeMs < 2 * refreshMs) {
+    throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /revocation/max_age_s: received ${quote(maxAgeMs / 1000)}, allowed: at least two refreshes (2 x refresh_ms = ${2 * refreshMs} ms)`);
+  }
+  return { refreshMs, maxAgeMs, ...(r.feed_url ? { feedUrl: r.feed_url } : {}) };
 }
 
 /** `attestation: {mode: tpm}` needs the TPM's address and the CA its EK certificate must chain to. */

@@ -203,6 +203,28 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
         .map((s) => ({ labels: s.labels, summary: `the certificate of ${s.labels.agent} expires in ${humanize(s.value - now / 1000)} (or has expired)` }));
     },
   },
+  {
+    name: 'OpcuaCertificateExpiringSoon',
+    severity: 'warning',
+    forS: 600,
+    responsePlan: `${RUNBOOK}#opcua-certificate-expiring`,
+    async active(m, now) {
+      const lead = new Map((await samples(m.opcuaCertificateRenewBefore)).map((s) => [key(s.labels), s.value]));
+      return (await samples(m.opcuaCertificateExpiry))
+        .filter((s) => s.value - now / 1000 < 0.5 * (lead.get(key(s.labels)) ?? Number.NaN))
+        .map((s) => ({ labels: s.labels, summary: `the OPC UA ${s.labels.role} certificate of ${s.labels.application} expires in ${humanize(s.value - now / 1000)}: renewal is failing` }));
+    },
+  },
+  {
+    name: 'RevocationFeedStale',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#revocation-feed-stale`,
+    async active(m) {
+      const age = (await samples(m.revocationFeedAge))[0]?.value ?? 0;
+      return (await samples(m.revocationFeedStale)).filter((s) => s.value === 1).map((s) => ({ labels: s.labels, summary: `the revocation feed is ${humanize(age)} old: this runtime's A2A endpoints and mTLS API refuse every peer` }));
+    },
+  },
 ];
 
 /**
