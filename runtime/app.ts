@@ -50,11 +50,13 @@ import { Supervisor, type AgentView } from './lifecycle/supervisor';
 import type { AuditAppender, AuditRecordInput } from './model/messages';
 import { PROCESS_ZONE, type FaultKind, type PlantSnapshot } from './model/plant';
 import { plantMap } from './model/plant-map';
+import { signalValue } from './industrial/plant/map';
 import { Readiness, type Condition } from './observability/health';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { reasoningSettings } from './reasoning/config';
 import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
+import { observeNorthboundStatus } from './northbound/observe';
 import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
 import { createMtlsHttpServer, peerIdentity } from './trust/mtls';
@@ -73,6 +75,9 @@ import { launchArtifacts } from './agents/artifacts';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
 const EXPORT_TOPIC = 'records.export';
+/** runtime/agents/data/northbound.ts SIGNALS_TOPIC and SAFETY_EVENT_TOPIC (not imported: that module pulls in the MQTT client). */
+const NORTHBOUND_SIGNALS_TOPIC = 'plant.signals';
+const NORTHBOUND_SAFETY_EVENT_TOPIC = 'safety.event';
 const SHIFT_REPORT_INTERVAL_MS = 10_000;
 
 export interface RuntimeOptions {
@@ -309,8 +314,17 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // Agents run in their own processes: their reasoning metrics are derived here from what they report.
     const lastStatus = new Map<string, unknown>();
     supervisor.on('audit', (_agent: string, r: AuditRecordInput) => observeCognitiveRecord(metrics, r));
+    // Safety shutdowns go northbound too (the Sparkplug safety_events device, in the never-dropped safety stream).
+    const nb = config.northbound;
+    if (nb !== undefined && config.agents.some((a) => a.name === nb.agent)) {
+      supervisor.on('audit', (_agent: string, r: AuditRecordInput) => {
+        if (r.type !== 'industrial.shutdown') return;
+        supervisor.deliver({ from: 'runtime', to: nb.agent, topic: NORTHBOUND_SAFETY_EVENT_TOPIC, body: { time_ms: Date.now(), target: r.target, outcome: r.outcome, codes: r.codes ?? [] } });
+      });
+    }
     supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
       observeCognitiveStatus(metrics, status, lastStatus.get(agent));
+      observeNorthboundStatus(metrics, status, lastStatus.get(agent));
       lastStatus.set(agent, status);
     });
 
@@ -389,6 +403,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
+    const northbound = feedNorthbound(config, supervisor, plant.image);
+    if (northbound) stack.push(async () => clearInterval(northbound));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
     let reloading = Promise.resolve<unknown>(undefined);
     const reload = async (): Promise<string[]> => {
@@ -521,6 +537,26 @@ function feedDataAgents(config: RuntimeConfig, supervisor: Supervisor, image: ()
       supervisor.deliver({ from: 'runtime', to: agent.name, topic: EXPORT_TOPIC, body: { to_zone: 'enterprise', records } });
     }
   }, SHIFT_REPORT_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * Hands the plant's signal values to the Data Agent that runs the Sparkplug edge node (config northbound), every
+ * publish interval, stamped with the wall clock (Sparkplug timestamps are epoch milliseconds). Without a fresh image
+ * nothing is sent: no value is made up; the edge node reports by exception from what it has.
+ */
+function feedNorthbound(config: RuntimeConfig, supervisor: Supervisor, image: () => PlantSnapshot | undefined): NodeJS.Timeout | undefined {
+  const nb = config.northbound;
+  if (nb === undefined || !config.agents.some((a) => a.name === nb.agent)) return undefined;
+  const map = plantMap();
+  const timer = setInterval(() => {
+    const snapshot = image();
+    if (snapshot === undefined) return;
+    const values: Record<string, number | boolean> = {};
+    for (const e of map) values[e.id] = signalValue(snapshot, e);
+    supervisor.deliver({ from: 'runtime', to: nb.agent, topic: NORTHBOUND_SIGNALS_TOPIC, body: { time_ms: Date.now(), values } });
+  }, nb.publishIntervalMs);
   timer.unref();
   return timer;
 }
