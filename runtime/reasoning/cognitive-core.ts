@@ -190,6 +190,8 @@ export class CognitiveCore {
     const [violations, shutdowns] = this.outcome ? (JSON.parse(this.outcome) as [string[], string[]]) : [[], []];
     this.options.sinks.publish({
       anomaly: s ? round(s.anomaly) : null,
+      // The plant time (the Industrial agent's clock) of the window's last snapshot.
+      window_end_ms: this.scores?.window_end_ms ?? null,
       mode: s && s.anomaly >= threshold ? s.mode : 'normal',
       asset: s ? s.asset : null,
       asset_scores: s ? mapRound(s.assetScores) : {},
