@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startRuntime, type Runtime } from '../../runtime/app';
+import { readAuditRecords } from '../../runtime/audit/records';
 import { REPO_ROOT } from '../../runtime/config/load';
 import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { mapEntry } from '../../runtime/industrial/plant/map';
@@ -127,6 +128,7 @@ const scenario: Scenario = {
       const tick = rt.config.plant.tickMs;
       const coil = mapEntry('pump_1.run');
       const agents: number[] = [];
+      const injectedAtMs: number[] = [];
       const baseline: number[] = [];
       const warmups: number[] = [];
       let missed = 0;
@@ -137,6 +139,7 @@ const scenario: Scenario = {
         // The swarm's hazard.
         hazard = { n, t0: performance.now() };
         const event: HazardEvent = { n, injectedAt: hazard.t0, injectedAtMs: Date.now(), warmup };
+        if (!warmup) injectedAtMs.push(event.injectedAtMs);
         plant.tick(0);
         for (const o of observers) o.injected(event);
         const h = hazard;
@@ -169,6 +172,7 @@ const scenario: Scenario = {
       }
       const a = summarize(agents);
       const b = summarize(baseline);
+      const chain = await breakdown(path.join(dir, 'state'), injectedAtMs);
       const metrics: Record<string, Metric> = {
         live_hazard_to_stop_p99_ms: {
           value: round(a.p99), unit: 'ms', baseline: round(b.p99),
@@ -176,6 +180,7 @@ const scenario: Scenario = {
           detail: {
             target: `p99 <= 200 ms over >= ${MIN_HAZARDS} hazards`, hazards: a.n, missed, p50_ms: round(a.p50), max_ms: round(Math.max(...agents)),
             warmup_ms: warmups.map((w) => round(w, 1)).join(', '), baseline_p50_ms: round(b.p50), baseline_hazards: b.n,
+            ...chain,
             load_average_1m_start: round(loadAtStart, 1), load_average_1m: round(os.loadavg()[0] ?? 0, 1), cpus: os.cpus().length,
           },
         },
@@ -191,6 +196,43 @@ const scenario: Scenario = {
     }
   },
 };
+
+/**
+ * Where a hazard's time goes, from the audit log (wall clocks of one machine): plant to the Cognitive agent's decision
+ * (the snapshot the decision was made on), decision to order sent, order to the write executed; and how many orders
+ * each hazard caused (one, acknowledged, is the contract).
+ */
+async function breakdown(stateDir: string, injected: readonly number[]): Promise<Record<string, number | string>> {
+  const records: Record<string, unknown>[] = [];
+  for await (const r of readAuditRecords({ stateDir })) records.push(r);
+  const orders = records.filter((r) => r.type === 'safety.order' && r.target === 'pump_1');
+  const decisions = new Map(records.filter((r) => r.type === 'cognitive.decision').map((r) => [r.decision_id, r]));
+  const shutdowns = new Map(records.filter((r) => r.type === 'industrial.shutdown').map((r) => [r.decision_id, r]));
+  const acked = new Set(records.filter((r) => r.type === 'safety.order_acked' && r.outcome === 'executed').map((r) => r.decision_id));
+  const toSnapshot: number[] = [];
+  const toOrder: number[] = [];
+  const toWrite: number[] = [];
+  const perHazard: number[] = [];
+  let acks = 0;
+  injected.forEach((at, i) => {
+    const next = injected[i + 1] ?? Infinity;
+    const mine = orders.filter((o) => (o.sent_at_ms as number) >= at && (o.sent_at_ms as number) < next);
+    perHazard.push(mine.length);
+    const first = mine[0];
+    if (!first) return;
+    if (acked.has(first.decision_id)) acks++;
+    const snap = decisions.get(first.decision_id)?.snapshot_time_ms as number | undefined;
+    const done = shutdowns.get(first.decision_id)?.executed_at_ms as number | undefined;
+    if (snap !== undefined) toSnapshot.push(snap - at);
+    if (snap !== undefined) toOrder.push((first.sent_at_ms as number) - snap);
+    if (done !== undefined) toWrite.push(done - (first.sent_at_ms as number));
+  });
+  const p50 = (x: number[]) => round(summarize(x).p50, 1);
+  return {
+    orders_per_hazard: [...new Set(perHazard)].sort().join(','), acknowledged_hazards: acks,
+    plant_to_snapshot_p50_ms: p50(toSnapshot), snapshot_to_order_p50_ms: p50(toOrder), order_to_write_p50_ms: p50(toWrite),
+  };
+}
 
 function endpoint(text: string | undefined): [string, number] {
   const m = /^(.+):(\d+)$/.exec(text ?? '');
