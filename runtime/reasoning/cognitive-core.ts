@@ -9,7 +9,8 @@
  * shutdowns, the model's scores and the model's sha256, and why a detection led to no action (no_action_reason/2).
  * A shutdown goes out once and waits for its acknowledgement (onAck: the executor saw its write in the PLC); it is sent
  * again only when none came within `ackTimeoutMs` (same decision id, next attempt) or when the target is seen out of
- * the safe state it was acknowledged in while the rule still fires (a new decision). A clearance goes out once when
+ * the safe state it was acknowledged in while the rule still fires (a new decision). An agent's hold, acknowledged by
+ * its delivery and invisible in snapshots, is renewed every `ackTimeoutMs` while the rule fires. A clearance goes out once when
  * the rule stops naming a target (the target's supervisor releases a held agent on it); records are written when the
  * outcome changes, not per snapshot.
  */
@@ -233,16 +234,23 @@ export class CognitiveCore {
     const now = this.now();
     const snapshotTimeMs = snapshotTime(this.latest);
     const codesOf = (target: string) => violations.filter((v) => v.asset === target).map((v) => v.code);
-    // An order awaiting its acknowledgement past the timeout goes again under its own decision.
+    // An order awaiting its acknowledgement past the timeout goes again under its own decision. So does an agent's
+    // hold, acknowledged by its delivery: no snapshot shows it in force (a restarted agent has lost it), so it is
+    // renewed while the rule fires.
     for (const target of shutdowns) {
       const o = this.orders.get(target);
-      if (!o || (o.outcome !== undefined && o.outcome !== 'failed' && o.outcome !== 'unconfirmed') || now - o.sentAt < this.ackTimeoutMs) continue;
-      this.stats.ackTimeouts++;
-      sinks.audit({ type: 'safety.order_timeout', decision_id: o.decisionId, target, attempt: o.attempt, waited_ms: round(now - o.sentAt), outcome: o.outcome ?? null });
+      if (!o || now - o.sentAt < this.ackTimeoutMs) continue;
+      const awaiting = o.outcome === undefined || o.outcome === 'failed' || o.outcome === 'unconfirmed';
+      const lease = o.outcome === 'executed' && o.safeSince === null;
+      if (!awaiting && !lease) continue;
+      if (awaiting) {
+        this.stats.ackTimeouts++;
+        sinks.audit({ type: 'safety.order_timeout', decision_id: o.decisionId, target, attempt: o.attempt, waited_ms: round(now - o.sentAt), outcome: o.outcome ?? null });
+      }
       o.attempt++;
       o.sentAt = now;
       o.outcome = undefined;
-      this.send({ target, codes: codesOf(target), decision_id: o.decisionId, snapshot_time_ms: snapshotTimeMs, attempt: o.attempt, reason: 'ack_timeout' });
+      this.send({ target, codes: codesOf(target), decision_id: o.decisionId, snapshot_time_ms: snapshotTimeMs, attempt: o.attempt, reason: awaiting ? 'ack_timeout' : 'renewal' });
     }
     const due: { target: string; reason: 'new' | 'state_change' }[] = [];
     for (const target of shutdowns) {

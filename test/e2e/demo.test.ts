@@ -84,7 +84,8 @@ test('GIVEN the shipped fault schedule WHEN the swarm runs it THEN the tank_1 le
   assert.ok((scores.assets.pump_2 as number) >= 0.9, `the model is sure of the leak on pump_2 (${scores.assets.pump_2})`);
   assert.equal((decision.model as { sha256: string }).sha256, evaluation.model.int8_sha256, 'the decision names the evaluated model');
   const policy = log.filter((r) => r.type === 'policy.decision' && r.decision_id === id);
-  assert.deepEqual(policy.map((p) => [p.action, p.decision]), [['call', 'allow'], ['shutdown', 'allow']]);
+  assert.deepEqual(policy.filter((p) => p.agent === 'industrial-1').map((p) => [p.action, p.decision]), [['call', 'allow'], ['shutdown', 'allow']], 'the order, at the Industrial agent');
+  assert.deepEqual(policy.filter((p) => p.agent === 'cognitive-1').map((p) => [p.action, p.decision]), [['call', 'allow']], 'the acknowledgement, at the Cognitive agent');
   const shutdown = log.find((r) => r.type === 'industrial.shutdown' && r.decision_id === id) as Rec;
   assert.deepEqual([shutdown.signal, shutdown.value, shutdown.outcome, (shutdown.plc_after as Rec).value], ['pump_2.run', false, 'executed', false]);
   const ref = shutdown.modbus as { peer_port: number; transaction: number };

@@ -190,3 +190,17 @@ test('GIVEN rules that run away WHEN a snapshot arrives THEN the core audits cog
   assert.equal(c.stats.rejected, 1, 'a body that is not a snapshot is dropped');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('GIVEN an order acknowledged by its delivery only (an agent\'s hold: no PLC reading) WHEN the rule still fires past the timeout THEN it is renewed under the same decision id, without a timeout record', async () => {
+  const rec = recorder();
+  let clock = 0;
+  const { c, at } = await overpressured(rec, () => clock);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'executed', plc_after: null });
+  clock = 1999; at(1100);
+  assert.equal(rec.shutdowns.length, 1);
+  clock = 2000; at(1200);
+  assert.deepEqual(rec.shutdowns.map((o) => [o.decision_id, o.attempt, o.reason]), [[first.decision_id, 1, 'new'], [first.decision_id, 2, 'renewal']]);
+  assert.equal(rec.audits.filter((a) => a.type === 'safety.order_timeout').length, 0);
+});
