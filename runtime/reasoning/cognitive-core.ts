@@ -71,6 +71,8 @@ export class CognitiveCore {
   private outcome = '';
   private previousViolations = new Set<string>();
   private readonly orders = new Map<string, OrderState>();
+  /** Orders the rules stopped demanding, by decision id: their acknowledgement may still be on its way. */
+  private readonly settled = new Map<string, OrderState & { readonly target: string }>();
   private readonly stride: number;
   private readonly ackTimeoutMs: number;
   private readonly now: () => number;
@@ -121,10 +123,12 @@ export class CognitiveCore {
    * again once the acknowledgement timeout has passed. An acknowledgement of no awaited order is audited and ignored.
    */
   onAck(ack: SafetyAck): void {
-    const o = this.orders.get(ack.target);
     if (this.closed) return;
-    if (!o || o.decisionId !== ack.decision_id || o.outcome === 'executed') {
-      this.options.sinks.audit({ type: 'safety.ack_ignored', decision_id: ack.decision_id, target: ack.target, attempt: ack.attempt, outcome: ack.outcome, why: !o || o.decisionId !== ack.decision_id ? 'no such order awaited' : 'already acknowledged' });
+    const current = this.orders.get(ack.target);
+    const late = this.settled.get(ack.decision_id);
+    const o = current?.decisionId === ack.decision_id ? current : late?.target === ack.target ? late : undefined;
+    if (!o || o.outcome === 'executed') {
+      this.options.sinks.audit({ type: 'safety.ack_ignored', decision_id: ack.decision_id, target: ack.target, attempt: ack.attempt, outcome: ack.outcome, why: !o ? 'no such order sent' : 'already acknowledged' });
       return;
     }
     o.outcome = ack.outcome;
@@ -259,7 +263,12 @@ export class CognitiveCore {
       else if (o.outcome === 'executed' && o.safeSince !== null && leftSafeState(this.latest, target, o.safeSince)) due.push({ target, reason: 'state_change' });
     }
     const cleared = [...this.orders.keys()].filter((t) => !shutdowns.includes(t));
-    for (const t of cleared) this.orders.delete(t);
+    for (const t of cleared) {
+      const o = this.orders.get(t) as OrderState;
+      this.orders.delete(t);
+      this.settled.set(o.decisionId, { ...o, target: t });
+      if (this.settled.size > 64) this.settled.delete(this.settled.keys().next().value as string);
+    }
     const changed = outcome !== this.outcome;
     if (!changed && due.length === 0) return ev;
     this.outcome = outcome;

@@ -111,6 +111,7 @@ test('GIVEN the shipped fault schedule WHEN the swarm runs it THEN the tank_1 le
   const misses = fault.filter((s) => !((s.anomaly as number) >= evaluation.threshold && s.mode === 'leak' && s.asset === 'tank_1'));
   const flagged = normal.filter((s) => (s.anomaly as number) >= evaluation.threshold);
   const figures = JSON.stringify({ fault: fault.length, misses: misses.map((s) => [s.anomaly, s.mode, s.asset]), normal: normal.length, flagged: flagged.map((s) => [s.anomaly, s.mode, s.asset]), held });
+  t.diagnostic(`live attribution: ${figures}`);
   assert.ok(fault.length >= 4 && normal.length >= 2, `enough live windows to judge (${figures})`);
   assert.ok(statuses.every((s) => s.model_sha256 === evaluation.model.int8_sha256), 'every live score comes from the evaluated model');
   assert.ok(misses.length <= allowedMisses(fault.length, 1 - (held.classified.leak as number)), `live tank_1 leak attribution below the held-out rate (${figures})`);
