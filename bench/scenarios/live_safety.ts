@@ -12,7 +12,7 @@
  * - Baseline (same run, interleaved one for one): the PLC round trip without the agents, i.e. the same stop written by
  *   this process through the control zone's gateway listener, timed from the same kind of injection to the same coil.
  * Two warm-up hazards (connections, caches) come first and are reported apart. Every hazard is reset (P-1 started
- * again) and the next one waits until the agents have seen the plant healthy again. The 1-minute load average is in
+ * again) once its stop is acknowledged, and the next one waits until the agents have seen the plant healthy again. The 1-minute load average is in
  * the detail: the machine is shared.
  *
  * The hazards are also offered to HAZARD_OBSERVERS (below): other views of the same stop (the console's decision
@@ -121,6 +121,12 @@ const scenario: Scenario = {
         if ((s.assets.pump_1 as PumpSnapshot).run_command) return;
         for (const h of [hazard, probe]) if (h && h.stoppedAt === undefined) h.stoppedAt = performance.now();
       });
+      // Acknowledgements as the Cognitive agent audits them: P-1 is restarted only once its stop is acknowledged, as an
+      // operator would (a restart within the PLC's scan would leave nothing to see).
+      let acks = 0;
+      rt.supervisor.on('audit', (_agent: string, record: { type?: string; target?: string }) => {
+        if (record.type === 'safety.order_acked' && record.target === 'pump_1') acks++;
+      });
       await until(() => `every agent ACTIVE (${JSON.stringify(rt.supervisor.agents().map((a) => [a.id, a.state, a.last_error?.code, a.last_error?.message]))})`, () => rt.supervisor.agents().every((a) => a.state === 'ACTIVE'), 120_000);
       // Snapshots flowing from the Industrial to the Cognitive agent before the first hazard.
       await sleep(3000);
@@ -143,10 +149,12 @@ const scenario: Scenario = {
         plant.tick(0);
         for (const o of observers) o.injected(event);
         const h = hazard;
+        const acked = acks;
         try {
           await until(`hazard ${n} to stop P-1`, () => h.stoppedAt !== undefined, HAZARD_TIMEOUT_MS);
           (warmup ? warmups : agents).push((h.stoppedAt as number) - h.t0);
           for (const o of observers) await o.stopped?.(event);
+          await until(`hazard ${n} acknowledged`, () => acks > acked, HAZARD_TIMEOUT_MS).catch(() => undefined);
         } catch {
           missed++;
         }
