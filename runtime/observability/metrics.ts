@@ -75,6 +75,10 @@ export function createMetrics() {
     opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused (untrusted, revoked, out of policy), by side and OPC UA status', labelNames: ['side', 'status'], registers: r }),
     opcuaActivationFailures: new client.Counter({ name: 'glimmer_opcua_activation_failures_total', help: 'Refused OPC UA session activations (bad password, unknown user, refused token type), by OPC UA status', labelNames: ['status'], registers: r }),
     opcuaChannelRefusals: new client.Counter({ name: 'glimmer_opcua_channel_refusals_total', help: 'OpenSecureChannel requests the plant OPC UA server refused, by the OPC UA status of the ERR message sent', labelNames: ['status'], registers: r }),
+    // role: server|client; application: plant-server or an industrial agent's name (bounded by the config).
+    opcuaCertificateExpiry: new client.Gauge({ name: 'glimmer_opcua_certificate_expiry_timestamp_seconds', help: 'notAfter of an OPC UA application instance certificate Glimmer renews (the plant server\'s, each industrial agent client\'s), as a Unix timestamp', labelNames: ['role', 'application'], registers: r }),
+    opcuaCertificateRenewBefore: new client.Gauge({ name: 'glimmer_opcua_certificate_renew_before_seconds', help: 'Renewal lead time of an OPC UA application certificate: it is renewed this many seconds before its notAfter', labelNames: ['role', 'application'], registers: r }),
+    opcuaCertificateRenewals: new client.Counter({ name: 'glimmer_opcua_certificate_renewals_total', help: 'OPC UA application certificate renewals by role, application and outcome (renewed|failed)', labelNames: ['role', 'application', 'outcome'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) ---
@@ -117,6 +121,17 @@ export function createMetrics() {
     complianceViolations: new client.Counter({ name: 'glimmer_compliance_violations_total', help: 'Violations the rules logged through log_compliance_violation/2, counted when they appear, by code', labelNames: ['code'], registers: r }),
     safetyShutdownCommands: new client.Counter({ name: 'glimmer_safety_shutdown_commands_total', help: 'Shutdown commands sent because enforce_safety_shutdown/1 fired, by target', labelNames: ['target'], registers: r }),
     // --- end reasoning ---
+
+    // --- northbound (runtime/northbound; set from the Data Agent's published status) ---
+    // stream: the store-and-forward streams (safety|trend), bounded by the code.
+    northboundQueueDepth: new client.Gauge({ name: 'glimmer_northbound_queue_depth', help: 'Records waiting in the northbound store-and-forward queue, by stream', labelNames: ['stream'], registers: r }),
+    northboundQueueBytes: new client.Gauge({ name: 'glimmer_northbound_queue_bytes', help: 'Bytes the queued records take against their stream\'s budget, by stream', labelNames: ['stream'], registers: r }),
+    northboundQueueAge: new client.Gauge({ name: 'glimmer_northbound_queue_oldest_age_seconds', help: 'Age of the oldest queued record, by stream (0 when empty)', labelNames: ['stream'], registers: r }),
+    northboundQueueDropped: new client.Counter({ name: 'glimmer_northbound_queue_dropped_total', help: 'Queued records dropped by the overflow policy (oldest trends first; safety events never), by stream', labelNames: ['stream'], registers: r }),
+    northboundBorn: new client.Gauge({ name: 'glimmer_northbound_born', help: '1 while the Sparkplug edge node\'s session is born (data flows live), else 0 (data is stored)', registers: r }),
+    northboundMetrics: new client.Counter({ name: 'glimmer_northbound_metrics_total', help: 'Sparkplug metrics published live (births and data)', registers: r }),
+    northboundReplayed: new client.Counter({ name: 'glimmer_northbound_replayed_total', help: 'Stored records replayed to the broker and confirmed (PUBACK)', registers: r }),
+    // --- end northbound ---
   };
 }
 
