@@ -53,6 +53,14 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_DATA_RECORD_INVALID: { status: 400, doc: 'The Data Agent received a record that is not a bounded JSON object of scalars.' },
   GLM_ERR_DATA_NO_CONDUIT: { status: 403, doc: 'The Data Agent was asked to move records between zones that no conduit connects.' },
 
+  // --- northbound (Sparkplug B over MQTT, store-and-forward) ---
+  GLM_ERR_NORTHBOUND_CONFIG_INVALID: { status: 400, doc: 'The northbound section is invalid (broker URL not mqtts://, a Sparkplug id with + / # characters, a certificate file that cannot be read, a stream budget that is not positive); the message names the field and the value.' },
+  GLM_ERR_NORTHBOUND_PAYLOAD_INVALID: { status: 400, doc: 'A Sparkplug B payload from the broker (an NCMD, DCMD or STATE message) is oversized or does not decode; it is dropped and counted.' },
+  GLM_ERR_NORTHBOUND_COMMAND_REFUSED: { status: 403, doc: 'An NCMD/DCMD from the enterprise would write to the plant and the write decision refused it (no conduit from the broker\'s zone carries sparkplug writes to the signal\'s zone, the signal is not writable from that zone, the gateway\'s policy or an interlock refused it), or it names no known metric. Audited.' },
+  GLM_ERR_NORTHBOUND_TOPIC_DENIED: { status: 403, doc: 'The Cedar policy does not let the Data Agent\'s zone publish this Sparkplug topic (a device\'s births and data); the device is left out of the northbound data.' },
+  GLM_ERR_NORTHBOUND_QUEUE_FULL: { status: 507, doc: 'The store-and-forward queue refused a record: a stream that is never dropped (safety events) is over its budget and no droppable stream (trends) holds anything left to drop.' },
+  GLM_ERR_NORTHBOUND_STORE_UNUSABLE: { status: 500, doc: 'The store-and-forward SQLite file in the state dir cannot be opened or written (permissions, a full disk, a damaged file); records are not acknowledged.' },
+
   // --- identity and mTLS (runtime/trust) ---
   GLM_ERR_CERT_UNKNOWN_CA: { status: 401, doc: 'A certificate does not chain to the trust bundle.' },
   GLM_ERR_CERT_EXPIRED: { status: 401, doc: 'A certificate is past its notAfter.' },
@@ -181,6 +189,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_REVOCATION_FEED_STALE: { status: 503, doc: 'The revocation feed of this process is older than revocation.max_age_s (the authority or the supervisor stopped sending it): enforcement points that need it refuse every peer until a fresh signed feed arrives; the message names its age.' },
   GLM_ERR_REVOCATION_FEED_INVALID: { status: 502, doc: 'A revocation feed was refused: its signature does not verify against the trust bundle, it names another trust domain, it is older than the feed in force (replay), or it does not match its schema.' },
   GLM_ERR_REVOCATION_NOT_AUTHORITY: { status: 409, doc: 'A revocation was sent to a runtime that follows another runtime\'s feed (revocation.feed_url is set): revoke at the authority the feed comes from.' },
+  GLM_ERR_A2A_CARD_UNSIGNED: { status: 502, doc: 'A peer\'s A2A Agent Card carries no signature (A2A 1.0 section 8.4); it is not trusted and the peer is not called.' },
+  GLM_ERR_A2A_CARD_SIGNATURE_INVALID: { status: 502, doc: 'No signature of a peer\'s Agent Card verifies: the card was altered after signing, the signature is malformed or not ES256, or its signer certificate (x5c) is not an SVID of the trust domain; the message lists why for each signature.' },
+  GLM_ERR_A2A_CARD_SIGNER_MISMATCH: { status: 502, doc: 'A peer\'s Agent Card is validly signed, but by another SPIFFE ID than the SVID the peer presented on the mTLS connection that delivered it (a card re-signed or relayed by another workload).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -36,7 +36,7 @@ test('GIVEN the default configuration WHEN the cognitive behaviour is built THEN
   const spec = config.agents.find((a) => a.kind === 'cognitive') ?? { name: 'cognitive-1', kind: 'cognitive' as const, zone: 'control', required_safety_level: 2 };
   assert.deepEqual(cognitiveFactory(spec, config).artifacts, [
     'rules/industrial_safety.pl', 'rules/iso55001_asset_rules.pl', 'rules/compliance/iso55001_checks.pl', 'models/anomaly-int8.onnx',
-    'rules/policies/agents.cedar', 'rules/policies/audit.cedar', 'rules/policies/copilots.cedar', 'rules/policies/registers.cedar', 'rules/policies/schema.cedarschema',
+    'rules/policies/agents.cedar', 'rules/policies/audit.cedar', 'rules/policies/copilots.cedar', 'rules/policies/northbound.cedar', 'rules/policies/registers.cedar', 'rules/policies/schema.cedarschema',
   ]);
 });
 
@@ -189,4 +189,31 @@ test('GIVEN rules that run away WHEN a snapshot arrives THEN the core audits cog
   assert.deepEqual(rec.audits.map((a) => [a.type, a.code]), [['cognitive.error', 'GLM_ERR_RULES_INFERENCE_LIMIT'], ['cognitive.error', 'GLM_ERR_RULES_INFERENCE_LIMIT']]);
   assert.equal(c.stats.rejected, 1, 'a body that is not a snapshot is dropped');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('GIVEN an order acknowledged by its delivery only (an agent\'s hold: no PLC reading) WHEN the rule still fires past the timeout THEN it is renewed under the same decision id, without a timeout record', async () => {
+  const rec = recorder();
+  let clock = 0;
+  const { c, at } = await overpressured(rec, () => clock);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'executed', plc_after: null });
+  clock = 1999; at(1100);
+  assert.equal(rec.shutdowns.length, 1);
+  clock = 2000; at(1200);
+  assert.deepEqual(rec.shutdowns.map((o) => [o.decision_id, o.attempt, o.reason]), [[first.decision_id, 1, 'new'], [first.decision_id, 2, 'renewal']]);
+  assert.equal(rec.audits.filter((a) => a.type === 'safety.order_timeout').length, 0);
+});
+
+test('GIVEN an order whose rule stopped firing before its acknowledgement arrived WHEN the acknowledgement comes THEN it is still audited as acknowledged, once', async () => {
+  const rec = recorder();
+  const { c, at } = await overpressured(rec, () => 0);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  at(1010, { running: false, run_command: false });
+  const ack = { decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'executed' as const, plc_after: { signal: 'pump_2.run', value: false, at_ms: 1005 } };
+  c.onAck(ack);
+  c.onAck(ack);
+  assert.deepEqual(rec.audits.filter((a) => a.type === 'safety.order_acked').map((a) => [a.decision_id, a.outcome]), [[first.decision_id, 'executed']]);
+  assert.deepEqual(rec.audits.filter((a) => a.type === 'safety.ack_ignored').map((a) => a.why), ['already acknowledged']);
 });
