@@ -12,7 +12,7 @@ import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import { zoneClientId } from '../../runtime/trust/policy/principals';
 import {
-  createFrameDecider, decideFrame, frameToPolicyRequest, gatewayDecide, indexPlantMap, type FrameRequest, type PlantSignal,
+  createFrameDecider, decideFrame, frameToPolicyRequest, gatewayDecide, gatewayReadPolicy, indexPlantMap, type FrameRequest, type PlantSignal,
 } from '../../runtime/trust/policy/frame-decider';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { plantMap } from '../../runtime/model/plant-map';
@@ -220,4 +220,41 @@ test('GIVEN the gateway adapter WHEN an identified OPC UA writer and zone client
   assert.deepEqual(decide({ ...write, principal: ALICE, protocol: 'opcua', applicationUri: 'urn:blocked' }), {
     allow: false, by: 'policy', reason: 'policy: opcua-application-blocked, opcua-frozen-pump',
   });
+});
+
+test('GIVEN a frame decider WHEN its cache is dropped (invalidate, or any PDP change seen at the next look) THEN its version increases once per drop, and lookups alone never change it', async () => {
+  const pdp = await contextPdp();
+  const decider = createFrameDecider(pdp, { plantMap: plantMap() });
+  const read = { principal: ALICE, unitId: 1, functionCode: 3, address: 0, quantity: 1 };
+  const v0 = decider.version;
+  decider.decide(read);
+  decider.decide(read);
+  assert.equal(decider.version, v0, 'lookups keep the version');
+  decider.invalidate();
+  assert.equal(decider.version, v0 + 1);
+  decider.decide(read);
+  pdp.setModel(base);
+  assert.equal(decider.version, v0 + 2, 'a PDP change is seen by the version itself, before any lookup');
+  assert.equal(decider.size, 0, 'and the cache was dropped with it');
+  assert.equal(decider.version, v0 + 2, 'seen once');
+});
+
+test('GIVEN the gateway read adapter WHEN zone clients read the safety PLC and the process PLC THEN the zone\'s client principal decides (register-read), a denial names its policies, and the version is the frame decider\'s', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
+  const audit: TrustAuditRecord[] = [];
+  const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: (r) => audit.push(r), auditDecisions: 'all' });
+  const policy = gatewayReadPolicy(frames, TD);
+  const estop = { unitId: 2, functionCode: 1, address: 0, quantity: 2 };
+  assert.deepEqual(policy.decide({ zone: 'operations', ...estop }), { allow: false, reason: 'policy: default-deny' }, 'level 2 may not read safety signals');
+  assert.deepEqual(policy.decide({ zone: 'control', ...estop }), { allow: true });
+  assert.deepEqual(policy.decide({ zone: 'operations', unitId: 1, functionCode: 4, address: 0, quantity: 8 }), { allow: true }, 'level 2 reads process values');
+  assert.deepEqual(policy.decide({ zone: 'enterprise', unitId: 1, functionCode: 4, address: 0, quantity: 8 }), { allow: false, reason: 'policy: default-deny' }, 'below the DMZ level nothing is read');
+  assert.deepEqual(audit.map((r) => (r.type === 'policy.decision' ? [r.subject, r.action, r.decision] : r.type)), [
+    [zoneClientId(TD, 'operations'), 'read', 'deny'], [zoneClientId(TD, 'control'), 'read', 'allow'],
+    [zoneClientId(TD, 'operations'), 'read', 'allow'], [zoneClientId(TD, 'enterprise'), 'read', 'deny'],
+  ]);
+  const v = policy.version;
+  assert.equal(v, frames.version);
+  frames.invalidate();
+  assert.equal(policy.version, v + 1);
 });
