@@ -22,6 +22,17 @@ function subtree(h: Hasher, leafHashes: readonly Buffer[], level: number, offset
   return hit;
 }
 
+/**
+ * A copy of a hash in memory of its own. Hashes come back as slices of Node's shared Buffer pool (64 KiB per slab on
+ * Node 26) or of a batch's transfer buffer; a node kept for the life of the log would keep that whole slab alive, and
+ * slabs fill with short-lived hashes between two kept nodes, so memory grew by up to a slab per chunk.
+ */
+function owned(hash: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(hash.length);
+  hash.copy(copy);
+  return copy;
+}
+
 export class LogTree {
   /** upper[j][i]: the hash of the perfect subtree at level CHUNK_LEVEL + j, index i. */
   private readonly upper: Buffer[][] = [];
@@ -50,12 +61,12 @@ export class LogTree {
 
   private pushUpper(hash: Buffer): void {
     let level = 0;
-    let node = hash;
+    let node = owned(hash);
     for (;;) {
       const row = this.upper[level] ?? (this.upper[level] = []);
       row.push(node);
       if (row.length % 2 === 1) return;
-      node = this.h.node(row[row.length - 2] as Buffer, node);
+      node = owned(this.h.node(row[row.length - 2] as Buffer, node));
       level += 1;
     }
   }

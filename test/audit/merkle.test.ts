@@ -16,7 +16,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from '../../runtime/audit/merkle';
-import { CHUNK, LogTree } from '../../runtime/audit/tree';
+import { CHUNK, CHUNK_LEVEL, LogTree } from '../../runtime/audit/tree';
 import { isGlimmerError } from '../../runtime/errors';
 import { allPairs, reference } from './helpers';
 
@@ -117,6 +117,29 @@ test('GIVEN the chunked log tree WHEN it grows across chunk boundaries THEN its 
   for (const s of sizes) assert.equal(hex(tree.root(s)), ref.roots[String(s)], `root ${s}`);
   for (const v of ref.inclusion) assert.deepEqual(tree.inclusionProof(v.index, v.size).map(hex), v.hashes);
   for (const v of ref.consistency) assert.deepEqual(tree.consistencyProof(v.first, v.second).map(hex), v.hashes);
+});
+
+test('GIVEN a log tree fed hashes cut from shared pool slabs and from batch buffers WHEN chunks complete THEN every node it keeps owns exactly its own bytes, unchanged when the source buffer is reused', () => {
+  const h = hasher('RFC9162_SHA256');
+  const leaves = Array.from({ length: CHUNK * 4 }, (_, i) => h.leaf(Buffer.from(`entry ${i}`)));
+  assert.ok(leaves[0]!.buffer.byteLength > h.size, 'the hasher hands out slices of a larger buffer (the case that matters)');
+  const batch = Buffer.alloc(CHUNK * 4 * h.size);
+  leaves.forEach((l, i) => l.copy(batch, i * h.size));
+  const tree = new LogTree(h, () => []);
+  for (let c = 0; c < 4; c++) {
+    for (let i = 0; i < CHUNK; i++) {
+      const k = c * CHUNK + i;
+      tree.appendPrecomputed(batch.subarray(k * h.size, (k + 1) * h.size), () => batch.subarray(0, h.size).fill(c + 1).subarray(0, h.size));
+    }
+  }
+  for (const [level, count] of [[CHUNK_LEVEL, 4], [CHUNK_LEVEL + 1, 2], [CHUNK_LEVEL + 2, 1]] as const) {
+    for (let i = 0; i < count; i++) {
+      const node = tree.source(level, i);
+      assert.equal(node.buffer.byteLength, h.size, `node ${level}/${i} keeps ${node.buffer.byteLength} bytes alive`);
+    }
+  }
+  // The batch buffer is overwritten after each chunk (as a reused transfer buffer would be): kept copies do not change.
+  assert.deepEqual([0, 1, 2, 3].map((i) => tree.source(CHUNK_LEVEL, i)[0]), [1, 2, 3, 4]);
 });
 
 test('GIVEN valid proofs WHEN any hash byte, index or size is altered THEN verification fails (property)', () => {
