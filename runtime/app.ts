@@ -94,6 +94,8 @@ export interface RuntimeOptions {
   /** Root the release artifacts are measured from. @default the repository root */
   readonly root?: string;
   readonly logger?: Logger;
+  /** Receives the agents' stderr. @default - agents write to this process's stderr */
+  readonly agentStderr?: (chunk: Buffer, agent: string) => void;
 }
 
 export interface Runtime {
@@ -249,6 +251,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       configPins,
       endpoints: plant.endpoints,
       identityFor: identitySource({ ca, ...(attestation ? { attestation } : {}) }),
+      ...(options.agentStderr ? { agentStderr: options.agentStderr } : {}),
     });
     stack.push(() => supervisor.stop());
     // The embedded plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).

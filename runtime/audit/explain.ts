@@ -131,12 +131,17 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
   const primary = targets[0] as string;
   const size = source.size();
 
-  // The fault: the latest injection on an ordered asset before the decision (never across a runtime restart).
+  // The fault: the latest injection on an ordered asset before the decision (never across a runtime restart), of the
+  // class the model saw when it names one (an asset may carry several faults).
+  const mode = str(obj(r.scores)?.mode);
   let fault: DecisionChain['fault'] = null;
   for (const e of backward(source, d.index - 1, Math.max(0, d.index - WINDOW))) {
     if (e.record.type === 'runtime.start') break;
-    if (e.record.type === 'plant.fault.injected' && targets.includes(String(e.record.asset))) {
-      fault = { ...link(e), asset: String(e.record.asset), fault: String(e.record.fault), by: String(e.record.by ?? 'unknown') };
+    if (e.record.type !== 'plant.fault.injected' || !targets.includes(String(e.record.asset))) continue;
+    const found = { ...link(e), asset: String(e.record.asset), fault: String(e.record.fault), by: String(e.record.by ?? 'unknown') };
+    fault ??= found;
+    if (mode === null || found.fault === mode) {
+      fault = found;
       break;
     }
   }
