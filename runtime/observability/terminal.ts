@@ -13,7 +13,7 @@ export const LOG_FORMAT_ENV = 'GLIMMER_LOG_FORMAT';
 
 /** The format in force: the flag, else the environment, else pretty exactly when stdout and stderr are terminals. */
 export function logFormat(flag?: string, env: NodeJS.ProcessEnv = process.env, tty = { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true }): LogFormat {
-  const chosen = flag ?? env[LOG_FORMAT_ENV] ?? 'auto';
+  const chosen = flag || env[LOG_FORMAT_ENV] || 'auto';
   if (chosen === 'pretty' || chosen === 'json') return chosen;
   if (chosen !== 'auto') throw new GlimmerError('GLM_ERR_USAGE', `the log format is pretty, json or auto, received ${quote(chosen)} (--log-format or ${LOG_FORMAT_ENV})`);
   return tty.stdout && tty.stderr ? 'pretty' : 'json';

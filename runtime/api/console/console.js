@@ -27,6 +27,7 @@
     alarms: [],
     mimic: null,
     timeline: new Map(),
+    leafResults: new Map(),
     focus: null,
     checkpoint: null,
     connected: false,
@@ -210,7 +211,7 @@
       const fill = s.kind === 'tank' ? svg('rect', { class: 'fill', x: -22, y: 28, width: 44, height: 0 }) : null;
       if (fill) g.appendChild(fill);
       const label = svg('text', { class: 'label', y: s.kind === 'tank' ? 48 : 38 });
-      label.textContent = s.asset;
+      label.textContent = s.kind === 'estop' ? 'E-stop' : s.asset;
       g.appendChild(label);
       const text = svg('text', { class: 'state-text', y: s.kind === 'tank' ? 62 : 52, 'data-state-text': s.asset });
       g.appendChild(text);
@@ -452,6 +453,7 @@
       recordPlant(data.plant);
       renderPlant();
       renderMimic();
+      renderTimeline();
     } else if (type === 'decisions') {
       state.decisions.push(...data.decisions);
       state.totals = data.totals;
@@ -662,17 +664,30 @@
     const target = c.targets[0];
     const verify = el('button', { type: 'button', 'data-verify-leaf': c.index, text: 'Verify leaf #' + c.index + ' in this browser' });
     const result = el('span', { class: 'leaf-result', 'data-leaf-result': c.index });
+    // The outcome outlives redraws of the row (live state, focus).
+    const show = (outcome) => {
+      result.textContent = outcome.text;
+      if (outcome.ok === undefined) result.removeAttribute('data-verified');
+      else result.setAttribute('data-verified', outcome.ok ? 'true' : 'false');
+    };
+    if (state.leafResults.has(c.index)) show(state.leafResults.get(c.index));
     verify.addEventListener('click', async () => {
-      result.textContent = 'verifying…';
-      result.removeAttribute('data-verified');
+      show({ text: 'verifying…' });
+      let outcome;
       try {
         const r = await verifyLeaf(c.index, 8000);
-        result.textContent = r.ok ? '✓ included in the signed tree of size ' + r.size + ' (' + r.algorithm + ', ' + r.hashes + ' proof hashes)' : '✗ does NOT verify: ' + r.reason;
-        result.setAttribute('data-verified', r.ok ? 'true' : 'false');
+        outcome = { ok: r.ok, text: r.ok ? '✓ included in the signed tree of size ' + r.size + ' (' + r.algorithm + ', ' + r.hashes + ' proof hashes)' : '✗ does NOT verify: ' + r.reason };
       } catch (err) {
-        result.textContent = '✗ ' + err.message;
-        result.setAttribute('data-verified', 'false');
+        outcome = { ok: false, text: '✗ ' + err.message };
       }
+      state.leafResults.set(c.index, outcome);
+      const row = $('decision-' + c.index);
+      const target = row ? row.querySelector('[data-leaf-result]') : null;
+      if (target && target !== result) {
+        target.textContent = outcome.text;
+        target.setAttribute('data-verified', outcome.ok ? 'true' : 'false');
+      }
+      show(outcome);
     });
     const live = state.plant && state.plant.flags ? state.plant.flags[target + '.running'] : undefined;
     const sc = c.scores;
@@ -707,7 +722,8 @@
     // Rows already drawn with the same chain keep their node (and any verification result shown in them).
     const drawn = new Map([...$('timeline').children].map((n) => [n.getAttribute('data-decision-index'), n]));
     replace($('timeline'), rows.map((c) => {
-      const key = JSON.stringify(c) + (state.focus || '');
+      const live = state.plant && state.plant.flags ? state.plant.flags[c.targets[0] + '.running'] : undefined;
+      const key = JSON.stringify(c) + (state.focus || '') + String(live);
       const old = drawn.get(String(c.index));
       if (old && old.dataset.key === key) return old;
       const row = timelineRow(c);
