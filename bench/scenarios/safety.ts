@@ -160,7 +160,7 @@ export async function measureHazardToShutdown(options: HazardOptions): Promise<n
   } else {
     const engine = await RuleEngine.create({ rulesDir: RULES_DIR, rulesets: SHIPPED_RULESETS });
     const core = new CognitiveCore({
-      engine, threshold: 0.5, staticFacts: staticFacts(SIMULATED_PLANT_PROFILE, [], []), resendMs: 3_600_000,
+      engine, threshold: 0.5, staticFacts: staticFacts(SIMULATED_PLANT_PROFILE, [], []), ackTimeoutMs: 3_600_000,
       sinks: { shutdown: onShutdown, audit: () => undefined, publish: () => undefined },
     });
     feed = (s) => { core.onSnapshot(s); };

@@ -2,19 +2,21 @@
  * The Cognitive Agent: Prolog safety and asset rules fused with the int8 anomaly model (runtime/reasoning).
  * It receives plant snapshots from the Industrial agent (topic `plant.snapshot`), decides per snapshot with the rules
  * and per window with the model, audits every changed decision with its explanation, publishes its scores, and routes
- * a safety order whenever enforce_safety_shutdown/1 fires (safety-orders.ts: plant units to the Industrial agent,
+ * a safety order when enforce_safety_shutdown/1 fires (safety-orders.ts: plant units to the Industrial agent,
  * agents to their own endpoint and so to their supervisor, itself to its own supervisor), and a release when it stops
- * firing for an agent. A configuration reload's new safety levels become facts at once. Heavy modules load in `start`.
+ * firing for an agent. An order goes once and is acknowledged (topic `safety.ack` from the Industrial agent, or its
+ * delivery for an agent); the core re-sends it only on an acknowledgement timeout or a state change. A configuration reload's new safety levels become facts at once. Heavy modules load in `start`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GlimmerError, quote } from '../errors';
+import { GlimmerError, asGlimmerError, quote } from '../errors';
 import { REPO_ROOT } from '../config/load';
 import { reasoningSettings } from '../reasoning/config';
 import { ruleArtifact } from '../config/rules-dir';
 import type { AgentBehaviour, BehaviourFactory } from './behaviour';
-import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
-import { SafetyOrderRouter } from './safety-orders';
+import { policyArtifacts, startAgentMessenger, TOPIC_ACK, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
+import { parseSafetyAck, SafetyOrderRouter } from './safety-orders';
+import type { SafetyAck } from '../model/messages';
 
 
 /** The sha256 the release manifest lists for `rel` (its signature was verified by the measured boot). */
@@ -49,6 +51,7 @@ const factory: BehaviourFactory = (spec, config) => {
       start: startAgentMessenger,
       accepts: [
         { topic: TOPIC_SNAPSHOT, description: 'Evaluates a plant snapshot with the safety rules and the anomaly model' },
+        { topic: TOPIC_ACK, description: 'Takes the acknowledgement of a safety order it sent (the write seen in the PLC)' },
         { topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Holds or releases this agent (its supervisor pauses it) on a safety order' },
       ],
     },
@@ -59,6 +62,7 @@ const factory: BehaviourFactory = (spec, config) => {
       const [{ SIMULATED_PLANT_PROFILE }, { staticFacts }] = await Promise.all([import('../model/plant'), import('../reasoning/plant-facts')]);
       const { plantMap } = await import('../model/plant-map');
       const plantUnits = new Set(['plant', ...plantMap().map((e) => e.asset)]);
+      let onAck: (ack: SafetyAck) => void = () => undefined;
       const orders = new SafetyOrderRouter({
         self: spec.name,
         agents: agentNames,
@@ -68,6 +72,7 @@ const factory: BehaviourFactory = (spec, config) => {
         order: (o) => ctx.order(o),
         audit: (r) => ctx.audit(r),
         logger: ctx.logger,
+        delivered: (ack) => onAck(ack),
       });
       const engine = await RuleEngine.create({
         rulesDir: settings.rulesDir,
@@ -89,6 +94,7 @@ const factory: BehaviourFactory = (spec, config) => {
           publish: (status) => ctx.publish(status),
         },
       });
+      onAck = (ack) => core.onAck(ack);
       onLevels = (zones, agents) => {
         core.setStaticFacts(staticFacts(SIMULATED_PLANT_PROFILE, agents, zones));
         ctx.audit({ type: 'cognitive.levels', zones: zones.map((z) => ({ name: z.name, security_level: z.security_level })), agents: agents.map((a) => ({ name: a.name, required_safety_level: a.required_safety_level })) });
@@ -96,6 +102,14 @@ const factory: BehaviourFactory = (spec, config) => {
       ctx.onMessage((message) => {
         // Change snapshots (sent as plant signals change) run the rules only; the periodic ones also feed the model.
         if (message.topic === TOPIC_SNAPSHOT) core.onSnapshot(message.body, { window: (message.body as { trigger?: unknown } | null)?.trigger !== 'change' });
+        else if (message.topic === TOPIC_ACK) {
+          try {
+            core.onAck(parseSafetyAck(message.body));
+          } catch (err) {
+            const e = asGlimmerError(err);
+            ctx.audit({ type: 'safety.ack_invalid', from: message.from, code: e.code, message: e.message.slice(0, 200) });
+          }
+        }
       });
       ctx.audit({ type: 'cognitive.started', rulesets: settings.rulesets, model: { path: modelRel, sha256: model.sha256 }, threshold: settings.threshold, inference_limit: settings.inferenceLimit });
       stopCore = async () => {

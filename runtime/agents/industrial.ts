@@ -4,16 +4,18 @@
  * a server restart) and forwards a plant snapshot to every cognitive agent once per `SNAPSHOT_INTERVAL_MS`
  * (topic `plant.snapshot`, body: a PlantSnapshot built from the wire values; faults are not observable, so empty).
  *
- * It executes the shutdowns it is sent (topic `safety.shutdown`, body `{ target, codes?, decision_id? }`) as Modbus
+ * It executes the shutdowns it is sent (topic `safety.shutdown`, body `{ target, codes?, decision_id?, attempt? }`) as Modbus
  * writes through the security gateway's listener of its own zone, so the gateway's policy, interlocks and audit apply:
  * a pump target stops that pump, a valve target closes that valve, any other plant unit (a tank, `plant`,
  * `safety_1`) trips the emergency stop; unknown targets are refused (an order naming this agent goes to its supervisor). Only when the gateway cannot be reached at all does it fall back to the same
  * write over OPC UA (the OPC UA server applies the same write decision). Refusals are never retried another way.
+ * Each order is acknowledged to the agent that sent it (topic `safety.ack`) once the write's effect is seen in the PLC
+ * over the subscription (or not seen within PLC_CONFIRM_MS: `plc_after` null), so the sender never has to repeat it.
  * node-opcua is loaded inside start(), never at import.
  */
 import type { AgentBehaviour, AgentContext, BehaviourFactory } from './behaviour';
-import type { AgentMessage, ShutdownOrder } from '../model/messages';
-import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
+import type { AgentMessage, PlcStateAfter, SafetyAck, ShutdownOrder } from '../model/messages';
+import { policyArtifacts, startAgentMessenger, TOPIC_ACK, TOPIC_SHUTDOWN, TOPIC_SNAPSHOT } from '../trust/a2a/messenger';
 import { parseShutdownBody } from './safety-orders';
 import { GlimmerError, asGlimmerError, quote } from '../errors';
 import type { PlantOpcuaClient } from '../industrial/opcua/client';
@@ -34,6 +36,8 @@ export const SNAPSHOT_INTERVAL_MS = 1000;
  */
 export const SAMPLING_INTERVAL_MS = 0;
 export const PUBLISHING_INTERVAL_MS = 10;
+/** How long an executed order waits to see its write in the PLC (over the subscription) before it is acknowledged without. */
+export const PLC_CONFIRM_MS = 1000;
 
 /** The write that shuts `target` down: [signal id, engineering value], or undefined when it is no plant unit. */
 export function shutdownWrite(target: string): [string, boolean] | undefined {
@@ -59,6 +63,20 @@ const factory: BehaviourFactory = (spec, config) => {
   let shutdowns = 0;
   let lastSnapshotAt = 0;
   let changeQueued = false;
+  /** Executed writes waiting to be seen in the PLC: signal -> expected value and who waits. */
+  const confirming = new Set<{ signal: string; value: boolean; done: (seen: PlcStateAfter | null) => void }>();
+  const seen = (signal: string, value: number | boolean): void => {
+    for (const w of confirming) if (w.signal === signal && w.value === value) { confirming.delete(w); w.done({ signal, value, at_ms: Date.now() }); }
+  };
+  /** Resolves once `signal` reads `value` in the PLC's subscription data, or with null after PLC_CONFIRM_MS. */
+  function plcAfter(signal: string, value: boolean): Promise<PlcStateAfter | null> {
+    if (opcua?.values.get(signal) === value) return Promise.resolve({ signal, value, at_ms: Date.now() });
+    return new Promise((resolve) => {
+      const w = { signal, value, done: (s: PlcStateAfter | null) => { clearTimeout(timer); resolve(s); } };
+      const timer = setTimeout(() => { confirming.delete(w); resolve(null); }, PLC_CONFIRM_MS);
+      confirming.add(w);
+    });
+  }
   const cognitive = config.agents.filter((a) => a.kind === 'cognitive').map((a) => a.name);
 
   async function gateway(): Promise<ModbusTcpClient> {
@@ -70,22 +88,25 @@ const factory: BehaviourFactory = (spec, config) => {
     return client;
   }
 
-  async function execute(request: Pick<ShutdownOrder, 'target'> & Partial<ShutdownOrder>): Promise<void> {
+  async function execute(request: Pick<ShutdownOrder, 'target'> & Partial<ShutdownOrder>): Promise<Pick<SafetyAck, 'outcome' | 'plc_after'>> {
     const c = ctx as AgentContext;
     const write = shutdownWrite(request.target);
     if (write === undefined) {
-      c.audit({ type: 'industrial.shutdown', target: request.target, outcome: 'unknown_target', decision_id: request.decision_id ?? null });
+      c.audit({ type: 'industrial.shutdown', target: request.target, outcome: 'unknown_target', decision_id: request.decision_id ?? null, attempt: request.attempt ?? 1 });
       c.logger.warn({ target: request.target }, 'shutdown target is no plant unit; ignored');
-      return;
+      return { outcome: 'unknown_target', plc_after: null };
     }
     const [signal, value] = write;
     const entry = mapEntry(signal);
     let via = 'modbus';
     let exception = 0;
+    let modbusRef: { zone: string; peer_port: number; transaction: number } | null = null;
     try {
       const client = await gateway();
       const pdu = entry.table === 'coil' ? requestPdu.writeCoil(entry.address, value) : requestPdu.writeRegister(entry.address, toRaw(entry, value));
-      exception = (await client.request(entry.unit_id, pdu)).exception;
+      const response = await client.request(entry.unit_id, pdu);
+      exception = response.exception;
+      modbusRef = { zone: spec.zone, peer_port: client.localPort, transaction: response.transaction };
     } catch (err) {
       // The gateway is unreachable (not a refusal): the same write over OPC UA, under the same write decision.
       via = 'opcua';
@@ -94,15 +115,21 @@ const factory: BehaviourFactory = (spec, config) => {
         if (!opcua) throw err;
         await opcua.write(signal, value);
       } catch (err2) {
-        c.audit({ type: 'industrial.shutdown', target: request.target, signal, via, outcome: 'failed', code: asGlimmerError(err2).code, decision_id: request.decision_id ?? null });
+        c.audit({ type: 'industrial.shutdown', target: request.target, signal, via, outcome: 'failed', code: asGlimmerError(err2).code, decision_id: request.decision_id ?? null, attempt: request.attempt ?? 1 });
         throw new GlimmerError('GLM_ERR_INDUSTRIAL_COMMAND_FAILED', `shutdown of ${quote(request.target)} failed: ${asGlimmerError(err2).message}`, { cause: err2 });
       }
     }
     const outcome = exception === 0 ? 'executed' : 'refused';
     if (outcome === 'executed') shutdowns++;
-    c.audit({ type: 'industrial.shutdown', target: request.target, signal, value, via, outcome, exception, codes: request.codes ?? [], decision_id: request.decision_id ?? null, snapshot_time_ms: request.snapshot_time_ms ?? null, executed_at_ms: Date.now() });
+    const executedAt = Date.now();
+    const after = outcome === 'executed' ? await plcAfter(signal, value) : null;
+    c.audit({
+      type: 'industrial.shutdown', target: request.target, signal, value, via, outcome, exception, codes: request.codes ?? [], decision_id: request.decision_id ?? null,
+      attempt: request.attempt ?? 1, snapshot_time_ms: request.snapshot_time_ms ?? null, executed_at_ms: executedAt, modbus: modbusRef, plc_after: after,
+    });
     c.publish({ shutdowns, last_shutdown: { target: request.target, signal, outcome, via, at: new Date().toISOString() } });
     if (outcome === 'refused') c.logger.warn({ target: request.target, signal, exception }, 'shutdown refused by the gateway');
+    return { outcome: outcome === 'executed' && after === null ? 'unconfirmed' : outcome, plc_after: after };
   }
 
   function onMessage(message: AgentMessage): void {
@@ -114,8 +141,17 @@ const factory: BehaviourFactory = (spec, config) => {
       ctx?.audit({ type: 'industrial.shutdown', target: body.target, outcome: 'release_ignored', decision_id: body.decision_id });
       return;
     }
-    execute({ target: body.target, snapshot_time_ms: body.snapshot_time_ms, codes: body.codes, decision_id: body.decision_id ?? undefined })
-      .catch((err) => ctx?.logger.error({ code: asGlimmerError(err).code }, 'shutdown failed'));
+    const attempt = body.attempt;
+    const ack = (result: Pick<SafetyAck, 'outcome' | 'plc_after'>): void => {
+      if (body.decision_id === null) return;
+      const reply: SafetyAck = { decision_id: body.decision_id, target: body.target, attempt, ...result };
+      ctx?.send(message.from, TOPIC_ACK, reply);
+    };
+    execute({ target: body.target, snapshot_time_ms: body.snapshot_time_ms, codes: body.codes, decision_id: body.decision_id ?? undefined, attempt })
+      .then(ack, (err) => {
+        ctx?.logger.error({ code: asGlimmerError(err).code }, 'shutdown failed');
+        ack({ outcome: 'failed', plc_after: null });
+      });
   }
 
   const behaviour: AgentBehaviour = {
@@ -137,7 +173,8 @@ const factory: BehaviourFactory = (spec, config) => {
         samplingIntervalMs: SAMPLING_INTERVAL_MS,
         publishingIntervalMs: PUBLISHING_INTERVAL_MS,
         // The values of one publish arrive in one burst: one change snapshot per burst.
-        onValue: () => {
+        onValue: (signal, value) => {
+          if (confirming.size > 0) seen(signal, value);
           if (changeQueued || stopped) return;
           changeQueued = true;
           setImmediate(() => {
@@ -165,6 +202,8 @@ const factory: BehaviourFactory = (spec, config) => {
     },
     async stop() {
       stopped = true;
+      for (const w of confirming) w.done(null);
+      confirming.clear();
       if (timer) clearInterval(timer);
       timer = undefined;
       modbus?.close();

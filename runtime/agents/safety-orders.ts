@@ -6,7 +6,8 @@
  *     process's swarm or in another pod alike; the agent passes it up to its supervisor over IPC, which holds it;
  *   - the deciding agent itself: straight to its own supervisor over IPC;
  *   - anything else: not deliverable.
- * When the rule stops naming an agent, a `release` goes the same way. Every order that is not delivered is audited
+ * When the rule stops naming an agent, a `release` goes the same way. A plant unit's order is acknowledged by the
+ * Industrial agent (`safety.ack`, parseSafetyAck), an agent's by its delivery. Every order that is not delivered is audited
  * (`safety.order_failed`) and logged as an error; the supervisor turns the record into a metric and a readiness
  * failure, until a later order to that target is delivered (`safety.order_delivered`) or no longer demanded
  * (`safety.order_withdrawn`).
@@ -14,7 +15,7 @@
 import { GlimmerError, quote } from '../errors';
 import type { SafetyOrder } from '../lifecycle/ipc';
 import type { Logger } from '../observability/logger';
-import type { AuditRecordInput } from '../model/messages';
+import type { AuditRecordInput, PlcStateAfter, SafetyAck, ShutdownOrder } from '../model/messages';
 import { TOPIC_SHUTDOWN } from '../trust/a2a/messenger';
 
 
@@ -25,6 +26,8 @@ export interface ShutdownOrderBody {
   readonly decision_id: string | null;
   readonly codes: readonly string[];
   readonly snapshot_time_ms: number | null;
+  /** 1 for the first send of the decision's order; more when re-sent after no acknowledgement. */
+  readonly attempt: number;
 }
 
 const TARGET = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -41,7 +44,34 @@ export function parseShutdownBody(body: unknown): ShutdownOrderBody {
   const codes = b.codes ?? [];
   if (!Array.isArray(codes) || codes.length > 16 || codes.some((c) => typeof c !== 'string' || c.length > 64)) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety order's codes are at most 16 strings, received ${quote(codes, 100)}`);
   const t = b.snapshot_time_ms;
-  return { action, target: b.target, decision_id: decisionId, codes: codes as string[], snapshot_time_ms: typeof t === 'number' && Number.isFinite(t) ? t : null };
+  return { action, target: b.target, decision_id: decisionId, codes: codes as string[], snapshot_time_ms: typeof t === 'number' && Number.isFinite(t) ? t : null, attempt: attemptOf(b.attempt) };
+}
+
+function attemptOf(a: unknown): number {
+  if (a === undefined) return 1;
+  if (typeof a !== 'number' || !Number.isInteger(a) || a < 1 || a > 1_000_000) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety order's attempt is an integer 1..1000000, received ${quote(a, 40)}`);
+  return a;
+}
+
+const OUTCOMES: readonly SafetyAck['outcome'][] = ['executed', 'unconfirmed', 'refused', 'failed', 'unknown_target'];
+
+/** Validates a received acknowledgement (untrusted input from another agent). */
+export function parseSafetyAck(body: unknown): SafetyAck {
+  const b = body as Record<string, unknown> | null;
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety acknowledgement must be an object, received ${quote(body, 80)}`);
+  if (typeof b.decision_id !== 'string' || b.decision_id.length === 0 || b.decision_id.length > 80) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety acknowledgement names its decision_id (1..80 characters), received ${quote(b.decision_id, 100)}`);
+  if (typeof b.target !== 'string' || !TARGET.test(b.target)) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety acknowledgement needs a target name, received ${quote(b.target, 80)}`);
+  if (!OUTCOMES.includes(b.outcome as SafetyAck['outcome'])) throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety acknowledgement's outcome is one of ${OUTCOMES.join(', ')}, received ${quote(b.outcome, 40)}`);
+  const p = b.plc_after as Record<string, unknown> | null | undefined;
+  let after: PlcStateAfter | null = null;
+  if (p !== null && p !== undefined) {
+    const okValue = typeof p.value === 'boolean' || (typeof p.value === 'number' && Number.isFinite(p.value));
+    if (typeof p !== 'object' || typeof p.signal !== 'string' || p.signal.length > 64 || !okValue || typeof p.at_ms !== 'number' || !Number.isFinite(p.at_ms)) {
+      throw new GlimmerError('GLM_ERR_SAFETY_ORDER_INVALID', `a safety acknowledgement's plc_after is {signal, value, at_ms} or null, received ${quote(p, 120)}`);
+    }
+    after = { signal: p.signal, value: p.value as number | boolean, at_ms: p.at_ms };
+  }
+  return { decision_id: b.decision_id, target: b.target, attempt: attemptOf(b.attempt), outcome: b.outcome as SafetyAck['outcome'], plc_after: after };
 }
 
 export type OrderTargetKind = 'self' | 'agent' | 'plant' | 'unknown';
@@ -59,6 +89,8 @@ export interface SafetyOrderRouterOptions {
   readonly order: (order: SafetyOrder) => void;
   readonly audit: (record: AuditRecordInput) => void;
   readonly logger: Logger;
+  /** An order to an agent (or to this agent's supervisor) was delivered: that is its acknowledgement. */
+  readonly delivered?: (ack: SafetyAck) => void;
 }
 
 export interface OrderCommand {
@@ -66,6 +98,10 @@ export interface OrderCommand {
   readonly codes: readonly string[];
   readonly decision_id: string;
   readonly snapshot_time_ms: number | null;
+  /** @default 1 */
+  readonly attempt?: number;
+  /** @default 'new' */
+  readonly reason?: ShutdownOrder['reason'];
 }
 
 export class SafetyOrderRouter {
@@ -92,14 +128,23 @@ export class SafetyOrderRouter {
   private route(action: 'hold' | 'release', command: OrderCommand): void {
     const { target } = command;
     const kind = this.kindOf(target);
-    const body: ShutdownOrderBody = { action, target, decision_id: command.decision_id, codes: command.codes, snapshot_time_ms: command.snapshot_time_ms };
+    const attempt = command.attempt ?? 1;
+    const body: ShutdownOrderBody = { action, target, decision_id: command.decision_id, codes: command.codes, snapshot_time_ms: command.snapshot_time_ms, attempt };
+    const ackByDelivery = (): void => {
+      if (action === 'hold') this.o.delivered?.({ decision_id: command.decision_id, target, attempt, outcome: 'executed', plc_after: null });
+    };
     switch (kind) {
       case 'self':
         this.o.order({ action, target, decision_id: command.decision_id, codes: command.codes, from: this.o.self });
         this.delivered(action, command);
+        ackByDelivery();
         return;
       case 'agent':
-        this.o.send(target, TOPIC_SHUTDOWN, body, (err) => (err ? this.failed(action, command, kind, err) : this.delivered(action, command)));
+        this.o.send(target, TOPIC_SHUTDOWN, body, (err) => {
+          if (err) return this.failed(action, command, kind, err);
+          this.delivered(action, command);
+          ackByDelivery();
+        });
         return;
       case 'plant':
         // A stopped plant unit stays stopped until an operator restarts it: a release has nothing to deliver.

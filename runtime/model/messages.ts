@@ -38,7 +38,44 @@ export interface ShutdownOrder {
   readonly target: string;
   /** The violation codes logged for the target in the same evaluation (e.g. SIF-01-DRY-RUN). */
   readonly codes: readonly string[];
+  /**
+   * The correlation id of the safety chain: minted per `cognitive.decision` record and carried by every record that
+   * follows from it (the order, the policy decisions on it, the write that executes it, the acknowledgement).
+   */
   readonly decision_id: string;
   /** Simulated plant time of the snapshot that caused it. */
   readonly snapshot_time_ms: number | null;
+  /** 1 for the first send of this decision's order, n for its n-th (re-sent only when no acknowledgement came in time). */
+  readonly attempt?: number;
+  /** Why it is sent: a new demand, no acknowledgement in time, or the target left the safe state it was acknowledged in. */
+  readonly reason?: 'new' | 'ack_timeout' | 'state_change';
+}
+
+/** `{ decision_id }` when `value` carries a bounded string one (untrusted input), else `{}`: for audit records. */
+export function decisionIdOf(value: unknown): { decision_id?: string } {
+  const id = (value as { decision_id?: unknown } | null | undefined)?.decision_id;
+  return typeof id === 'string' && id.length > 0 && id.length <= 80 ? { decision_id: id } : {};
+}
+
+/** What the executing agent observed in the PLC after the write (read back over OPC UA). */
+export interface PlcStateAfter {
+  readonly signal: string;
+  readonly value: number | boolean;
+  /** Wall clock (ms since the epoch) at which the value was seen. */
+  readonly at_ms: number;
+}
+
+/**
+ * The acknowledgement of a safety order (A2A topic `safety.ack`, Industrial agent -> the ordering Cognitive agent): the
+ * order with this decision_id and attempt was executed (or refused, or failed) and the PLC was seen in `plc_after`.
+ * Received acknowledgements are untrusted input.
+ */
+export interface SafetyAck {
+  readonly decision_id: string;
+  readonly target: string;
+  readonly attempt: number;
+  /** `unconfirmed`: written, but the PLC did not show the write within the executor's wait (the order is not in force). */
+  readonly outcome: 'executed' | 'unconfirmed' | 'refused' | 'failed' | 'unknown_target';
+  /** What the PLC showed after the write; null when it was not seen. */
+  readonly plc_after: PlcStateAfter | null;
 }

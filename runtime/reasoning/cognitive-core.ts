@@ -6,13 +6,16 @@
  * and every rule is evaluated in one query (never per Modbus frame: snapshots arrive per plant tick). Every `stride`
  * snapshots the model scores the latest full window off that path; its scores become facts and the rules run again.
  * Each decision fuses both: the audit record names the rules that fired with their bindings, the violations, the
- * shutdowns, the model's scores and the model's sha256. Shutdowns go out at once and again every `resendMs` while the
- * rule keeps firing, and a clearance goes out once when it stops naming a target (the target's supervisor releases a
- * held agent on it); records are written when the outcome changes, not per snapshot.
+ * shutdowns, the model's scores and the model's sha256, and why a detection led to no action (no_action_reason/2).
+ * A shutdown goes out once and waits for its acknowledgement (onAck: the executor saw its write in the PLC); it is sent
+ * again only when none came within `ackTimeoutMs` (same decision id, next attempt) or when the target is seen out of
+ * the safe state it was acknowledged in while the rule still fires (a new decision). A clearance goes out once when
+ * the rule stops naming a target (the target's supervisor releases a held agent on it); records are written when the
+ * outcome changes, not per snapshot.
  */
 import crypto from 'node:crypto';
 import { asGlimmerError } from '../errors';
-import type { AuditRecordInput, ShutdownOrder } from '../model/messages';
+import type { AuditRecordInput, SafetyAck, ShutdownOrder } from '../model/messages';
 import { featureVector } from '../industrial/plant/dataset';
 import type { Evaluation, RuleEngine } from './engine';
 import { FEATURE_COUNT, type AnomalyModel, type WindowScores } from './anomaly-model';
@@ -39,12 +42,23 @@ export interface CognitiveCoreOptions {
   readonly sinks: CoreSinks;
   /** Snapshots between two model runs once the window is full. @default 10 */
   readonly stride?: number;
-  /** A shutdown still demanded is sent again after this long. @default 2000 */
-  readonly resendMs?: number;
+  /** A shutdown not acknowledged within this long is sent again. @default 2000 */
+  readonly ackTimeoutMs?: number;
   readonly now?: () => number;
 }
 
 const plain = (t: Term): string => (typeof t === 'string' ? t : termToString(t));
+
+/** One target's order in force or awaited. */
+interface OrderState {
+  readonly decisionId: string;
+  attempt: number;
+  sentAt: number;
+  /** The acknowledgement's outcome, once one came. */
+  outcome?: SafetyAck['outcome'];
+  /** When the PLC was seen in the safe state (the executor's clock, as snapshots carry it); null without a PLC reading. */
+  safeSince: number | null;
+}
 
 export class CognitiveCore {
   private readonly ring = new Float32Array(WINDOW_LENGTH * FEATURE_COUNT);
@@ -55,13 +69,13 @@ export class CognitiveCore {
   private scores: { readonly window_end_ms: number | null; readonly scores: WindowScores } | undefined;
   private outcome = '';
   private previousViolations = new Set<string>();
-  private readonly sentAt = new Map<string, number>();
+  private readonly orders = new Map<string, OrderState>();
   private readonly stride: number;
-  private readonly resendMs: number;
+  private readonly ackTimeoutMs: number;
   private readonly now: () => number;
   private closed = false;
   /** Counters for status and tests. */
-  readonly stats = { snapshots: 0, rejected: 0, evaluations: 0, modelRuns: 0, shutdownsSent: 0, errors: 0 };
+  readonly stats = { snapshots: 0, rejected: 0, evaluations: 0, modelRuns: 0, shutdownsSent: 0, acks: 0, ackTimeouts: 0, errors: 0 };
   /** Cumulative evaluation outcomes and the durations since the last status, for the supervisor's metrics. */
   private readonly outcomes = { ok: 0, violation: 0, error: 0 };
   private durations: number[] = [];
@@ -71,7 +85,7 @@ export class CognitiveCore {
   constructor(private readonly options: CognitiveCoreOptions) {
     this.staticFacts = options.staticFacts;
     this.stride = options.stride ?? 10;
-    this.resendMs = options.resendMs ?? 2000;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 2000;
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -98,6 +112,24 @@ export class CognitiveCore {
       this.modelBusy = this.runModel().finally(() => { this.modelBusy = undefined; });
     }
     return ev;
+  }
+
+  /**
+   * The executor's acknowledgement of an order (untrusted input, validated by the caller). Executed: the order is in
+   * force. Refused or naming an unknown target: final, never re-sent while the rule fires. Failed or unconfirmed: sent
+   * again once the acknowledgement timeout has passed. An acknowledgement of no awaited order is audited and ignored.
+   */
+  onAck(ack: SafetyAck): void {
+    const o = this.orders.get(ack.target);
+    if (this.closed) return;
+    if (!o || o.decisionId !== ack.decision_id || o.outcome === 'executed') {
+      this.options.sinks.audit({ type: 'safety.ack_ignored', decision_id: ack.decision_id, target: ack.target, attempt: ack.attempt, outcome: ack.outcome, why: !o || o.decisionId !== ack.decision_id ? 'no such order awaited' : 'already acknowledged' });
+      return;
+    }
+    o.outcome = ack.outcome;
+    o.safeSince = ack.outcome === 'executed' ? (ack.plc_after?.at_ms ?? null) : null;
+    this.stats.acks++;
+    this.options.sinks.audit({ type: 'safety.order_acked', decision_id: ack.decision_id, target: ack.target, attempt: ack.attempt, outcome: ack.outcome, plc_after: ack.plc_after, latency_ms: round(this.now() - o.sentAt) });
   }
 
   /** Resolves once any model run in flight has finished (tests, shutdown). */
@@ -170,6 +202,13 @@ export class CognitiveCore {
     });
   }
 
+  /** Audits the order (the chain's `safety.order` record), then sends it. */
+  private send(order: ShutdownOrder): void {
+    this.stats.shutdownsSent++;
+    this.options.sinks.audit({ type: 'safety.order', decision_id: order.decision_id, action: 'hold', target: order.target, codes: order.codes, attempt: order.attempt, reason: order.reason, sent_at_ms: Date.now() });
+    this.options.sinks.shutdown(order);
+  }
+
   private decide(trigger: 'snapshot' | 'model'): Evaluation | undefined {
     const { engine, sinks, threshold } = this.options;
     let ev: Evaluation;
@@ -186,12 +225,31 @@ export class CognitiveCore {
     if (ev.violations.length + ev.shutdowns.length > 0) this.outcomes.violation++;
     else this.outcomes.ok++;
     const violations = ev.violations.map((v) => ({ asset: plain(v.asset), code: plain(v.code) }));
-    const shutdowns = ev.shutdowns.map(plain);
-    const outcome = JSON.stringify([violations.map((v) => `${v.asset} ${v.code}`).sort(), [...shutdowns].sort()]);
+    const shutdowns = [...new Set(ev.shutdowns.map(plain))];
+    const noAction = ev.fired.filter((f) => f.rule === 'no_action_reason').map((f) => ({ asset: plain(f.bindings.Asset as Term), reason: plain(f.bindings.Reason as Term) }));
+    const outcome = JSON.stringify([violations.map((v) => `${v.asset} ${v.code}`).sort(), [...shutdowns].sort(), noAction.map((n) => `${n.asset} ${n.reason}`).sort()]);
     const now = this.now();
-    const due = shutdowns.filter((t) => now - (this.sentAt.get(t) ?? -Infinity) >= this.resendMs);
-    const cleared = [...this.sentAt.keys()].filter((t) => !shutdowns.includes(t));
-    for (const t of cleared) this.sentAt.delete(t);
+    const snapshotTimeMs = snapshotTime(this.latest);
+    const codesOf = (target: string) => violations.filter((v) => v.asset === target).map((v) => v.code);
+    // An order awaiting its acknowledgement past the timeout goes again under its own decision.
+    for (const target of shutdowns) {
+      const o = this.orders.get(target);
+      if (!o || (o.outcome !== undefined && o.outcome !== 'failed' && o.outcome !== 'unconfirmed') || now - o.sentAt < this.ackTimeoutMs) continue;
+      this.stats.ackTimeouts++;
+      sinks.audit({ type: 'safety.order_timeout', decision_id: o.decisionId, target, attempt: o.attempt, waited_ms: round(now - o.sentAt), outcome: o.outcome ?? null });
+      o.attempt++;
+      o.sentAt = now;
+      o.outcome = undefined;
+      this.send({ target, codes: codesOf(target), decision_id: o.decisionId, snapshot_time_ms: snapshotTimeMs, attempt: o.attempt, reason: 'ack_timeout' });
+    }
+    const due: { target: string; reason: 'new' | 'state_change' }[] = [];
+    for (const target of shutdowns) {
+      const o = this.orders.get(target);
+      if (!o) due.push({ target, reason: 'new' });
+      else if (o.outcome === 'executed' && o.safeSince !== null && leftSafeState(this.latest, target, o.safeSince)) due.push({ target, reason: 'state_change' });
+    }
+    const cleared = [...this.orders.keys()].filter((t) => !shutdowns.includes(t));
+    for (const t of cleared) this.orders.delete(t);
     const changed = outcome !== this.outcome;
     if (!changed && due.length === 0) return ev;
     this.outcome = outcome;
@@ -199,11 +257,9 @@ export class CognitiveCore {
     const newViolations = violations.filter((v) => !this.previousViolations.has(`${v.asset} ${v.code}`));
     this.previousViolations = current;
     const decisionId = crypto.randomUUID();
-    const snapshotTimeMs = snapshotTime(this.latest);
-    for (const target of due) {
-      this.sentAt.set(target, now);
-      this.stats.shutdownsSent++;
-      sinks.shutdown({ target, codes: violations.filter((v) => v.asset === target).map((v) => v.code), decision_id: decisionId, snapshot_time_ms: snapshotTimeMs });
+    for (const { target, reason } of due) {
+      this.orders.set(target, { decisionId, attempt: 1, sentAt: now, safeSince: null });
+      this.send({ target, codes: codesOf(target), decision_id: decisionId, snapshot_time_ms: snapshotTimeMs, attempt: 1, reason });
     }
     for (const target of cleared) sinks.clear?.({ target, codes: [], decision_id: decisionId, snapshot_time_ms: snapshotTimeMs });
     const s = this.scores;
@@ -216,8 +272,10 @@ export class CognitiveCore {
       violations,
       new_violations: newViolations,
       shutdowns,
-      shutdowns_sent: due,
+      shutdowns_sent: due.map((d) => d.target),
+      orders: due.map((d) => ({ target: d.target, attempt: 1, reason: d.reason })),
       clearances_sent: cleared,
+      no_action: noAction,
       scores: s ? { window_end_ms: s.window_end_ms, anomaly: round(s.scores.anomaly), mode: s.scores.mode, asset: s.scores.asset, assets: mapRound(s.scores.assetScores), threshold } : null,
       model: this.options.model ? { sha256: this.options.model.sha256, path: this.options.modelPath ?? this.options.model.file } : null,
     });
@@ -225,6 +283,21 @@ export class CognitiveCore {
     this.publishStatus();
     return ev;
   }
+}
+
+/**
+ * Whether a snapshot taken after `since` shows `target` out of the safe state its shutdown put it in: a pump commanded
+ * or running, a valve commanded open, anything else (the emergency stop's targets) with the emergency stop released.
+ */
+function leftSafeState(snapshot: unknown, target: string, since: number): boolean {
+  const t = snapshotTime(snapshot);
+  if (t === null || t <= since) return false;
+  const assets = (snapshot as { assets: Record<string, Record<string, unknown> | undefined> }).assets;
+  const a = assets[target];
+  if (a?.kind === 'pump') return a.run_command === true || a.running === true;
+  if (a?.kind === 'valve') return a.open_command === true;
+  const safety = Object.values(assets).find((x) => x?.kind === 'safety');
+  return safety !== undefined && safety.emergency_stop === false;
 }
 
 function snapshotTime(s: unknown): number | null {

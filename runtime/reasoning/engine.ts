@@ -33,6 +33,7 @@ export const ENTRY_GOALS: readonly EntryGoal[] = [
   { rule: 'asset_risk_treatment', params: ['Asset'] },
   { rule: 'condition_monitoring_gap', params: ['Asset'] },
   { rule: 'sensor_integrity', params: ['Asset'] },
+  { rule: 'no_action_reason', params: ['Asset', 'Reason'] },
 ];
 
 /**

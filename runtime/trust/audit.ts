@@ -47,6 +47,8 @@ export type TrustAuditRecord =
       readonly reasons: readonly string[];
       readonly errors: readonly string[];
       readonly enforcement: string;
+      /** The safety chain's decision id, when the request carried one (a safety order over A2A). */
+      readonly decision_id?: string;
     }
   | { readonly type: 'policy.loaded'; readonly at: string; readonly policy_ids: readonly string[]; readonly digest: string };
 

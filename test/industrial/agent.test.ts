@@ -83,10 +83,22 @@ test('GIVEN shutdown targets WHEN mapped THEN pumps stop, valves close, anything
   assert.equal(shutdownWrite('cognitive-1'), undefined);
 });
 
-test('GIVEN a safety.shutdown for pump_2 WHEN delivered THEN the gateway forwards the write and pump_2 stops', async () => {
-  deliver!({ from: 'cognitive-1', to: 'industrial-1', topic: 'safety.shutdown', body: { target: 'pump_2', codes: ['SIF-01'], decision_id: 'd-1' } });
+test('GIVEN a safety.shutdown for pump_2 WHEN delivered THEN the gateway forwards the write, pump_2 stops, the record names the gateway decision (source port, transaction) and the PLC state after, and the sender gets one acknowledgement', async () => {
+  deliver!({ from: 'cognitive-1', to: 'industrial-1', topic: 'safety.shutdown', body: { target: 'pump_2', codes: ['SIF-01'], decision_id: 'd-1', attempt: 2 } });
   assert.ok(await until(() => !(embedded.plant.snapshot.assets.pump_2 as { run_command: boolean }).run_command, 5000));
   assert.ok(await until(() => agentAudit.some((a) => a.type === 'industrial.shutdown' && a.outcome === 'executed' && a.target === 'pump_2'), 5000));
+  const record = agentAudit.find((a) => a.type === 'industrial.shutdown' && a.decision_id === 'd-1') as Record<string, unknown>;
+  const plcAfter = record.plc_after as { signal: string; value: boolean; at_ms: number };
+  assert.deepEqual([record.attempt, plcAfter.signal, plcAfter.value], [2, 'pump_2.run', false]);
+  assert.ok(plcAfter.at_ms >= (record.executed_at_ms as number));
+  const ref = record.modbus as { zone: string; peer_port: number; transaction: number };
+  embedded.gateway.inspector.audit.flush();
+  const write = gatewayAudit.filter((a) => a.type === 'modbus.decision' && a.peer_port === ref.peer_port && a.transaction === ref.transaction);
+  assert.deepEqual(write.map((w) => [w.zone, w.function_code, w.decision]), [['control', 5, 'allow']], 'exactly one gateway decision joins the record');
+  const acks = sent.filter((s) => s.topic === 'safety.ack');
+  assert.equal(acks.length, 1);
+  assert.deepEqual({ ...(acks[0]?.body as object), plc_after: undefined }, { decision_id: 'd-1', target: 'pump_2', attempt: 2, outcome: 'executed', plc_after: undefined });
+  assert.equal(acks[0]?.to, 'cognitive-1');
 });
 
 test('GIVEN a safety.shutdown for the plant WHEN delivered THEN the emergency stop trips through the gateway (fail-safe decision) and the decision is audited', async () => {

@@ -8,7 +8,7 @@ import { CognitiveCore } from '../../runtime/reasoning/cognitive-core';
 import { reasoningSettings } from '../../runtime/reasoning/config';
 import { RuleEngine } from '../../runtime/reasoning/engine';
 import { loadAnomalyModel, type AnomalyModel } from '../../runtime/reasoning/anomaly-model';
-import { SIMULATED_PLANT_PROFILE } from '../../runtime/model/plant';
+import { SIMULATED_PLANT_PROFILE, type PumpSnapshot } from '../../runtime/model/plant';
 import { staticFacts } from '../../runtime/reasoning/plant-facts';
 import { INT8_MODEL, sha256Of } from '../../bench/scenarios/inference';
 import { RULES_DIR, RULESETS } from './engines';
@@ -40,7 +40,7 @@ test('GIVEN the default configuration WHEN the cognitive behaviour is built THEN
   ]);
 });
 
-test('GIVEN pump_2 running while tank_2 drains below 50 cm WHEN the snapshots reach the core THEN pump_2 is shut down (again every 2 s while it runs) and the audit record explains it with the rule, its binding, the code and the model hash', async () => {
+test('GIVEN pump_2 running while tank_2 drains below 50 cm WHEN the snapshots reach the core THEN pump_2 is ordered shut down once, the order and the decision record carry one decision id, and the record explains it with the rule, its binding, the code and the model hash', async () => {
   const rec = recorder();
   let clock = 0;
   const c = await core(rec, () => clock);
@@ -51,21 +51,99 @@ test('GIVEN pump_2 running while tank_2 drains below 50 cm WHEN the snapshots re
   assert.equal(rec.shutdowns.length, 0, 'nothing while the tank is full');
   plant.sim.closeValve('valve_1');
   for (let i = 0; i < 400 && rec.shutdowns.length === 0; i++) plant.tick(1000);
+  clock = 1999;
   for (let i = 0; i < 5; i++) plant.tick(1000);
   await c.idle();
-  assert.ok(rec.shutdowns.every((x) => x.target === 'pump_2'), 'only pump_2 is commanded');
+  assert.equal(rec.shutdowns.length, 1, 'once, not again while its acknowledgement is awaited');
+  assert.deepEqual([rec.shutdowns[0]?.target, rec.shutdowns[0]?.attempt, rec.shutdowns[0]?.reason], ['pump_2', 1, 'new']);
   assert.ok(rec.shutdowns[0]?.codes.includes('SIF-01-DRY-RUN'), 'the command carries the safety function that fired');
-  const before = rec.shutdowns.length;
-  clock = 2000;
-  plant.tick(1000);
-  assert.equal(rec.shutdowns.length, before + 1, 'sent again after 2 s while the pump still runs');
   const decision = rec.audits.find((a) => a.type === 'cognitive.decision' && (a.shutdowns_sent as string[]).includes('pump_2')) as Record<string, unknown>;
   assert.ok(decision, 'a decision record names the shutdown');
   assert.equal(decision.decision_id, rec.shutdowns[0]?.decision_id);
+  assert.deepEqual(decision.orders, [{ target: 'pump_2', attempt: 1, reason: 'new' }]);
+  const order = rec.audits.find((a) => a.type === 'safety.order') as Record<string, unknown>;
+  assert.deepEqual([order.decision_id, order.target, order.attempt, order.reason], [decision.decision_id, 'pump_2', 1, 'new']);
   assert.deepEqual((decision.fired as unknown[]).filter((f) => (f as { rule: string }).rule === 'dry_run_protection'), [{ rule: 'dry_run_protection', bindings: { Pump: 'pump_2' } }]);
   assert.ok((decision.violations as { code: string }[]).some((v) => v.code === 'SIF-01-DRY-RUN'));
   assert.deepEqual(decision.model, { sha256: model.sha256, path: 'models/anomaly-int8.onnx' });
   assert.ok(decision.scores !== null, 'the model had scored a window by then');
+});
+
+/** A core fed hand-made snapshots: pump_2 running above its pressure limit (SIF-02) at plant time `t`. */
+async function overpressured(rec: ReturnType<typeof recorder>, clock: () => number) {
+  const c = await core(rec, clock);
+  const base = new PlantRuntime({ seed: 4 }).snapshot;
+  const at = (t: number, pump: Partial<{ running: boolean; run_command: boolean }> = {}) => {
+    const p = base.assets.pump_2 as PumpSnapshot;
+    c.onSnapshot({ ...base, time_ms: t, assets: { ...base.assets, pump_2: { ...p, running: true, run_command: true, ...pump, values: { ...p.values, discharge_pressure_bar: 3.5 } } } }, { window: false });
+  };
+  return { c, at };
+}
+
+test('GIVEN an order awaiting its acknowledgement WHEN the timeout passes THEN it goes again under the same decision id as attempt 2, the timeout audited; once acknowledged as executed it is never sent again while the rule fires', async () => {
+  const rec = recorder();
+  let clock = 0;
+  const { c, at } = await overpressured(rec, () => clock);
+  at(1000);
+  assert.equal(rec.shutdowns.length, 1);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  clock = 1500; at(1100);
+  assert.equal(rec.shutdowns.length, 1, 'within the timeout: not again');
+  clock = 2000; at(1200);
+  assert.deepEqual(rec.shutdowns.map((o) => [o.decision_id, o.attempt, o.reason]), [[first.decision_id, 1, 'new'], [first.decision_id, 2, 'ack_timeout']]);
+  const timeout = rec.audits.find((a) => a.type === 'safety.order_timeout') as Record<string, unknown>;
+  assert.deepEqual([timeout.decision_id, timeout.target, timeout.attempt, timeout.waited_ms], [first.decision_id, 'pump_2', 1, 2000]);
+  clock = 2100;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 2, outcome: 'executed', plc_after: { signal: 'pump_2.run', value: false, at_ms: 1250 } });
+  const acked = rec.audits.find((a) => a.type === 'safety.order_acked') as Record<string, unknown>;
+  assert.deepEqual([acked.decision_id, acked.attempt, acked.outcome, acked.latency_ms, (acked.plc_after as { value: boolean }).value], [first.decision_id, 2, 'executed', 100, false]);
+  // Snapshots still in flight from before the stop show it running: they are older than the PLC reading, so no change.
+  for (let i = 0; i < 10; i++) { clock += 5000; at(1240); }
+  at(1300, { running: false, run_command: false });
+  clock += 60_000; at(1400, { running: false, run_command: false });
+  assert.equal(rec.shutdowns.length, 2, 'acknowledged: not again while the rule keeps firing');
+  assert.equal(c.stats.acks, 1);
+});
+
+test('GIVEN an acknowledged order WHEN a later snapshot shows the pump commanded to run again while the rule fires THEN a new decision sends a new order for the state change', async () => {
+  const rec = recorder();
+  const { c, at } = await overpressured(rec, () => 0);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'executed', plc_after: { signal: 'pump_2.run', value: false, at_ms: 1010 } });
+  // (A stopped pump ends the overpressure rule's firing; a rule that keeps firing, like leak_containment, meets this.)
+  at(2000, { running: true, run_command: true });
+  assert.equal(rec.shutdowns.length, 2);
+  const second = rec.shutdowns[1] as ShutdownOrder;
+  assert.notEqual(second.decision_id, first.decision_id);
+  assert.deepEqual([second.attempt, second.reason], [1, 'state_change']);
+  const decision = rec.audits.filter((a) => a.type === 'cognitive.decision').at(-1) as Record<string, unknown>;
+  assert.deepEqual([decision.decision_id, decision.orders], [second.decision_id, [{ target: 'pump_2', attempt: 1, reason: 'state_change' }]]);
+});
+
+test('GIVEN an order the gateway refused WHEN the rule keeps firing past the timeout THEN it is not sent again; an acknowledgement of no awaited order is audited as ignored', async () => {
+  const rec = recorder();
+  let clock = 0;
+  const { c, at } = await overpressured(rec, () => clock);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'refused', plc_after: null });
+  for (let i = 0; i < 5; i++) { clock += 5000; at(1100 + i); }
+  assert.equal(rec.shutdowns.length, 1);
+  c.onAck({ decision_id: 'not-sent', target: 'pump_2', attempt: 1, outcome: 'executed', plc_after: null });
+  c.onAck({ decision_id: first.decision_id, target: 'pump_1', attempt: 1, outcome: 'executed', plc_after: null });
+  assert.deepEqual(rec.audits.filter((a) => a.type === 'safety.ack_ignored').map((a) => [a.decision_id, a.target]), [['not-sent', 'pump_2'], [first.decision_id, 'pump_1']]);
+});
+
+test('GIVEN an order acknowledged as unconfirmed (written, not seen in the PLC) WHEN the timeout passes THEN it is sent again', async () => {
+  const rec = recorder();
+  let clock = 0;
+  const { c, at } = await overpressured(rec, () => clock);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'unconfirmed', plc_after: null });
+  clock = 2500; at(1100);
+  assert.deepEqual(rec.shutdowns.map((o) => [o.decision_id, o.attempt]), [[first.decision_id, 1], [first.decision_id, 2]]);
 });
 
 test('GIVEN a stuck level sensor on tank_1 WHEN a full window has been scored THEN the published status names stuck_sensor on tank_1 above the threshold', async () => {

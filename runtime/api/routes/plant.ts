@@ -15,7 +15,8 @@ import type { Route, RoutePolicy } from '../router';
  */
 export async function injectFault(plant: PlantRuntime, audit: AuditAppender, asset: string, fault: FaultKind, by: string): Promise<void> {
   plant.sim.checkFault(asset, fault);
-  await audit.append({ type: 'plant.fault.injected', asset, fault, by });
+  // Wall clock and plant time: where a decision timeline starts (the plant cannot know who will notice the fault).
+  await audit.append({ type: 'plant.fault.injected', asset, fault, by, at_ms: Date.now(), plant_time_ms: plant.sim.time });
   plant.sim.injectFault(asset, fault);
 }
 

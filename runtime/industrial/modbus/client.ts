@@ -11,6 +11,8 @@ export interface ModbusResponse {
   readonly pdu: Buffer;
   /** The exception code when the response is an exception (function | 0x80), else 0. */
   readonly exception: number;
+  /** The MBAP transaction id the request went out with (the gateway audits it with the client's source port). */
+  readonly transaction: number;
 }
 
 export class ModbusTcpClient {
@@ -21,6 +23,11 @@ export class ModbusTcpClient {
   closed = false;
 
   constructor(private readonly host: string, private readonly port: number, private readonly timeoutMs = 2000) {}
+
+  /** This end's TCP source port (0 before connecting). */
+  get localPort(): number {
+    return this.socket?.localPort ?? 0;
+  }
 
   connect(options: { localAddress?: string } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -45,7 +52,7 @@ export class ModbusTcpClient {
       if (!p) continue;
       this.pending.delete(tid);
       if (p.timer) clearTimeout(p.timer);
-      p.resolve({ pdu, exception: (pdu[0] as number) & 0x80 ? (pdu[1] as number) : 0 });
+      p.resolve({ pdu, exception: (pdu[0] as number) & 0x80 ? (pdu[1] as number) : 0, transaction: tid });
     }
     this.buffer = off >= this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(off);
   }

@@ -172,6 +172,7 @@ export class ModbusGateway {
     const session = this.inspector.session(zone, Date.now());
     session.transport = socket;
     session.peer = peer;
+    session.peerPort = socket.remotePort ?? 0;
     this.sessions.set(socket, session);
     sockets.add(socket);
     this.metrics?.gatewayConnections.inc({ zone });

@@ -40,6 +40,11 @@ export interface GatewayAuditRecord extends AuditRecordInput {
   readonly connection: number;
   /** The client's address (the audit governor's source). */
   readonly peer: string;
+  /**
+   * The client's TCP source port (0 when unknown): with `transaction` it names one request of one connection, which is
+   * how an agent's record of a write it made (`industrial.shutdown.modbus`) finds this decision.
+   */
+  readonly peer_port: number;
   readonly transaction: number;
   readonly unit: number;
   readonly function_code: number;
@@ -183,7 +188,7 @@ export class Inspector {
     this.counts[(tz * FUNCTION_NAMES.length + (FUNCTION_INDEX[functionCode] as number)) * VERDICTS.length + verdict]! += 1;
     const [decision, reason] = VERDICTS[verdict] as (typeof VERDICTS)[number];
     return {
-      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, peer: s.peer, transaction: transactionId,
+      type: 'modbus.decision', time_ms: now, zone: this.rules.zones[s.zone] as string, connection: s.id, peer: s.peer, peer_port: s.peerPort, transaction: transactionId,
       unit: unitId, function_code: functionCode, address, quantity, decision, reason, exception, code, safety,
     };
   }
@@ -319,7 +324,7 @@ export class Inspector {
   connectionRefused(zone: string, peer: string, now: number): void {
     this.counts[((this.targetZones.length - 1) * FUNCTION_NAMES.length) * VERDICTS.length + V_CONNECTION]! += 1;
     this.audit.push({
-      type: 'modbus.decision', time_ms: now, zone, connection: 0, peer, transaction: 0, unit: 0, function_code: 0, address: 0, quantity: 0,
+      type: 'modbus.decision', time_ms: now, zone, connection: 0, peer, peer_port: 0, transaction: 0, unit: 0, function_code: 0, address: 0, quantity: 0,
       decision: 'deny', reason: 'connection', exception: 0, code: 'GLM_ERR_MODBUS_CONNECTION_LIMIT', safety: false,
     });
   }
@@ -346,8 +351,9 @@ export class ClientSession {
   corked = false;
   /** Free slot for the transport (the socket, in the gateway). */
   transport: unknown;
-  /** The client's address, set by the transport. */
+  /** The client's address and TCP source port, set by the transport. */
   peer = '';
+  peerPort = 0;
   /** A write waits for its durable audit record: later frames wait behind it (order kept). */
   holding = false;
   /** True once a complete ADU arrived (connections that never send one get the shorter first-frame timeout). */

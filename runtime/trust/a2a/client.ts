@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@a2a-js/sdk/client';
 import type { AgentCard, Message, SendMessageRequest, Task } from '@a2a-js/sdk';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../../model/messages';
+import { decisionIdOf, type AuditSink } from '../../model/messages';
 import type { TrustAuditRecord } from '../audit';
 import { createMtlsClient, type MtlsClient, type MtlsOptions } from '../mtls';
 import type { RevocationList } from '../revocation';
@@ -80,9 +80,10 @@ export function createA2aClient(options: A2aClientOptions): A2aClient {
           if (data !== undefined) parts.push({ content: { $case: 'data' as const, value: data } as never, metadata: undefined, filename: '', mediaType: 'application/json' });
           let result: Message | Task;
           try {
+            // A safety message's decision id rides in the metadata, so the peer's PDP audits it with its decision.
             result = await send({
               tenant: '',
-              message: { messageId: randomUUID(), contextId: '', taskId: '', role: sdk.Role.ROLE_USER, parts, metadata: { skill }, extensions: [], referenceTaskIds: [] },
+              message: { messageId: randomUUID(), contextId: '', taskId: '', role: sdk.Role.ROLE_USER, parts, metadata: { skill, ...decisionIdOf(data) }, extensions: [], referenceTaskIds: [] },
               // What the SDK's Client adds to every blocking SendMessage (applyClientConfig).
               configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, historyLength: undefined, returnImmediately: false },
               metadata: undefined,

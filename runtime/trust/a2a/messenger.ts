@@ -18,11 +18,13 @@ import type { TrustAuditRecord } from '../audit';
 import type { PdpOptions, PolicyAction } from '../policy/pdp';
 import { SvidSource } from '../rotation';
 import { type AgentIdentity, type IssuedSvid, validateSvid } from '../svid';
-import type { AgentMessage, AuditRecordInput } from '../../model/messages';
+import { decisionIdOf, type AgentMessage, type AuditRecordInput } from '../../model/messages';
 
 /** Snapshots from the Industrial agent to the Cognitive agents, and safety orders (agents/safety-orders.ts) back. */
 export const TOPIC_SNAPSHOT = 'plant.snapshot';
 export const TOPIC_SHUTDOWN = 'safety.shutdown';
+/** The executing agent's acknowledgement of a safety order, back to the agent that ordered it. */
+export const TOPIC_ACK = 'safety.ack';
 
 /** The files the PDP of an A2A endpoint loads (rules/policies): measured at boot like every other artifact. */
 export function policyArtifacts(): string[] {
@@ -117,7 +119,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
         description: t.description,
         handle: async (call) => {
           if (t.action !== undefined) {
-            const d = pdp.authorize(call.caller.spiffeId, t.action, { type: 'Agent', id: self }, { protocol: 'a2a', skill: t.topic });
+            const d = pdp.authorize(call.caller.spiffeId, t.action, { type: 'Agent', id: self }, { protocol: 'a2a', skill: t.topic }, decisionIdOf(call.data[0]));
             if (!d.allow) throw new GlimmerError('GLM_ERR_POLICY_DENIED', `${quote(call.caller.spiffeId)} may not ${t.action} ${quote(spec.name)}: ${d.reasons.join(', ')}`);
           }
           if (call.caller.kind !== 'agent') throw new GlimmerError('GLM_ERR_POLICY_DENIED', `${quote(call.caller.spiffeId)} is not an agent`);

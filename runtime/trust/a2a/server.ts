@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { AgentCard, Message, Part, SendMessageRequest, Task } from '@a2a-js/sdk';
 import type { A2ARequestHandler, AgentExecutor, ExecutionEventBus, RequestContext, ServerCallContext } from '@a2a-js/sdk/server';
 import { GlimmerError, quote } from '../../errors';
-import type { AuditSink } from '../../model/messages';
+import { decisionIdOf, type AuditSink } from '../../model/messages';
 import type { TrustAuditRecord } from '../audit';
 import { createMtlsHttpServer, peerIdentity, type MtlsOptions, type MtlsServer } from '../mtls';
 import type { PolicyDecisionPoint } from '../policy/pdp';
@@ -95,6 +95,12 @@ function skillOf(body: unknown): string {
   const skill = b.params?.message?.metadata?.skill;
   const name = typeof skill === 'string' ? skill : typeof b.method === 'string' ? b.method : 'unknown';
   return name.slice(0, 64);
+}
+
+/** The decision id a safety message carries in its metadata (audited with the call's decision). */
+function metadataDecisionId(body: unknown): { decision_id?: string } {
+  if (typeof body !== 'object' || body === null) return {};
+  return decisionIdOf((body as { params?: { message?: { metadata?: unknown } } }).params?.message?.metadata);
 }
 
 /** Largest JSON-RPC request body read (a bigger one is refused with 413 before it is parsed). */
@@ -407,7 +413,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
       read = r;
     }
     const { body, malformed } = read;
-    const decision = options.pdp.authorize(caller.spiffeId, 'call', resource, { protocol: 'a2a', skill: req.method === 'GET' ? 'agent-card' : skillOf(body) });
+    const decision = options.pdp.authorize(caller.spiffeId, 'call', resource, { protocol: 'a2a', skill: req.method === 'GET' ? 'agent-card' : skillOf(body) }, metadataDecisionId(body));
     if (!decision.allow) {
       sendError(res, new GlimmerError('GLM_ERR_POLICY_DENIED', `call to ${self} denied: ${decision.reasons.join(', ')}`));
       return;

@@ -175,12 +175,13 @@ export class PolicyDecisionPoint {
     this.#changed();
   }
 
-  /** Decides and audits. */
-  authorize(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
+  /** Decides and audits; `correlation` (a safety chain's decision id) goes into the audit record as is. */
+  authorize(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext, correlation: { readonly decision_id?: string } = {}): PolicyDecision {
     const decision = this.decide(principal, action, resource, context);
     this.#audit({
       type: 'policy.decision', at: new Date().toISOString(), decision: decision.allow ? 'allow' : 'deny', subject: typeof principal === 'string' ? principal : `copilot:${principal.id}`,
       action, resource: resourceLabel(resource), reasons: decision.reasons, errors: decision.errors, enforcement: context.protocol,
+      ...(correlation.decision_id !== undefined ? { decision_id: correlation.decision_id } : {}),
     });
     this.#onDecision?.(decision, action, context.protocol);
     return decision;
