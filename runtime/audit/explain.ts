@@ -93,6 +93,12 @@ export function orderedTargets(record: Readonly<Record<string, unknown>>): strin
   return orders.length > 0 ? orders : arr(record.shutdowns_sent).filter((t): t is string => typeof t === 'string');
 }
 
+function ordersOf(record: Readonly<Record<string, unknown>>): { target: string; attempt: number | null; reason: string | null }[] {
+  const listed = arr(record.orders).map(obj).filter((o): o is Record<string, unknown> => o !== null && typeof o.target === 'string');
+  if (listed.length > 0) return listed.map((o) => ({ target: String(o.target), attempt: num(o.attempt), reason: str(o.reason) }));
+  return orderedTargets(record).map((target) => ({ target, attempt: null, reason: null }));
+}
+
 /** A `cognitive.decision` that sent at least one safety order: a row of the timeline. */
 export function isSafetyDecision(record: Readonly<Record<string, unknown>>): boolean {
   return record.type === 'cognitive.decision' && orderedTargets(record).length > 0;
@@ -214,7 +220,8 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
     rules: arr(r.fired).map((f) => ({ rule: String(obj(f)?.rule), bindings: Object.fromEntries(Object.entries(obj(obj(f)?.bindings) ?? {}).map(([k, v]) => [k, String(v)])) })),
     violations: arr(r.violations).map((v) => ({ asset: String(obj(v)?.asset), code: String(obj(v)?.code) })),
     no_action: arr(r.no_action).map((n) => ({ asset: String(obj(n)?.asset), reason: String(obj(n)?.reason), rule: str(obj(n)?.rule) })),
-    orders: orders.length > 0 ? orders : targets.map((target) => ({ ...link(d), target, to: null, attempt: null, reason: null })),
+    // Without order records of their own, the orders are the ones the decision lists (one per target it ordered).
+    orders: orders.length > 0 ? orders : ordersOf(r).map((o) => ({ ...link(d), ...o, to: null })),
     policy,
     execution,
     write,

@@ -40,7 +40,7 @@ function realRun(): Record<string, unknown>[] {
       fired: [{ bindings: { Asset: 'pump_1' }, rule: 'asset_risk_policy' }, { bindings: { Asset: 'pump_1' }, rule: 'leak_containment' }],
       model: MODEL, new_violations: [{ asset: 'pump_1', code: 'SIF-03-LEAK' }],
       scores: { anomaly: 0.9989, asset: 'pump_1', assets: { pump_1: 0.97, pump_2: 0.0008 }, mode: 'leak', threshold: 0.2234, window_end_ms: 1796501589151 },
-      shutdowns: ['pump_1'], shutdowns_sent: ['pump_1'], violations: [{ asset: 'pump_1', code: 'ISO55001-8.2.3' }, { asset: 'pump_1', code: 'SIF-03-LEAK' }],
+      shutdowns: ['pump_1'], shutdowns_sent: ['pump_1'], orders: [{ target: 'pump_1', attempt: 1, reason: 'new' }], violations: [{ asset: 'pump_1', code: 'ISO55001-8.2.3' }, { asset: 'pump_1', code: 'SIF-03-LEAK' }],
     },
     call, read(2),
     { type: 'policy.decision', action: 'shutdown', agent: 'industrial-1', decision: 'allow', enforcement: 'a2a', errors: [], reasons: ['cognitive-may-shutdown'], resource: `Agent::${INDUSTRIAL}`, subject: COGNITIVE },
@@ -74,6 +74,7 @@ test('GIVEN the records of a real leak shutdown WHEN the chain of its decision i
   assert.equal(c.write?.index, at('modbus.decision', 3), 'the write to unit 1 coil 0 (pump_1.run), not the coil 3 write before it');
   assert.deepEqual([c.execution?.index, c.execution?.signal, c.execution?.value, c.execution?.outcome], [at('industrial.shutdown'), 'pump_1.run', false, 'executed']);
   assert.deepEqual(c.missing, ['plc_after']);
+  assert.deepEqual(c.orders.map((o) => [o.index, o.target, o.attempt, o.reason]), [[at('cognitive.decision'), 'pump_1', 1, 'new']], 'the orders the decision lists, at its own index');
   // Any record carrying the decision_id leads to the same chain.
   assert.deepEqual(explainDecision(entriesOf(log), at('industrial.shutdown')), c);
   assert.deepEqual(recentDecisions(entriesOf(log), 10), [at('cognitive.decision')]);

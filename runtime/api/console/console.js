@@ -706,7 +706,7 @@
         field('write', 'gateway write', c.write ? c.write.decision.toUpperCase() + ' fc' + c.write.function_code + ' unit ' + c.write.unit + ' @' + c.write.address + ' (' + c.write.reason + ')' + idx(c.write) : '— not in the log yet'),
         field('execution', 'executed', c.execution ? (c.execution.signal || c.execution.target) + ' = ' + JSON.stringify(c.execution.value) + ' via ' + c.execution.via + ': ' + c.execution.outcome + idx(c.execution) : '— not in the log yet'),
         field('plc', 'PLC state after', c.plc_after ? c.plc_after.signal + ' = ' + JSON.stringify(c.plc_after.value) + ' (read back)' : live === undefined ? '—' : target + '.running = ' + live + ' (live)'),
-        field('ack', 'acknowledged', c.ack ? c.ack.type + (c.ack.latency_ms !== null ? ' after ' + c.ack.latency_ms + ' ms' : '') + idx(c.ack) : '—'),
+        field('ack', 'acknowledged', c.ack ? c.ack.type + (c.ack.outcome ? ' (' + c.ack.outcome + ')' : '') + (c.ack.latency_ms !== null ? ' after ' + Math.round(c.ack.latency_ms) + ' ms' : '') + idx(c.ack) : '—'),
       ]),
       el('div', { class: 'leaf' }, [verify, ' ', result]),
     ]);
