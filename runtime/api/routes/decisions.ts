@@ -38,6 +38,20 @@ async function alarmBody(ctx: RequestContext): Promise<{ id: string; minutes?: u
 
 export function decisionRoutes(source: ExplainSource, alarms: AlarmBook, audit: AuditAppender): Route[] {
   const by = (ctx: RequestContext) => ctx.principal?.id ?? 'unknown';
+  /** An operator's action on one alarm: validated, audited with who did it, then applied (never applied unaudited). */
+  const alarmRoute = (path: string, type: string, plan: (ctx: RequestContext, id: string, minutes: unknown) => { record: Record<string, unknown>; apply: () => unknown; reply: unknown }): Route => ({
+    method: 'POST',
+    path,
+    policy: ALARM_POLICY,
+    async handle(ctx) {
+      const { id, minutes } = await alarmBody(ctx);
+      const alarm = alarms.get(id);
+      const step = plan(ctx, id, minutes);
+      await audit.append({ type, alarm: id, name: alarm.name, asset: alarm.asset, ...step.record, by: by(ctx) });
+      step.apply();
+      return { body: step.reply };
+    },
+  });
   return [
     {
       method: 'GET',
@@ -53,44 +67,16 @@ export function decisionRoutes(source: ExplainSource, alarms: AlarmBook, audit: 
       handle: (ctx) => ({ body: explainDecision(source, intParam(ctx, 'index')) }),
     },
     { method: 'GET', path: '/v1/alarms', handle: () => ({ body: { alarms: alarms.list() } }) },
-    {
-      method: 'POST',
-      path: '/v1/alarms/ack',
-      policy: ALARM_POLICY,
-      async handle(ctx) {
-        const { id } = await alarmBody(ctx);
-        const alarm = alarms.get(id);
-        await audit.append({ type: 'alarm.acknowledged', alarm: id, name: alarm.name, asset: alarm.asset, state: alarm.state, decision_id: alarm.decision_id, decision_index: alarm.decision_index, by: by(ctx) });
-        alarms.acknowledge(id, by(ctx));
-        return { body: { id, acknowledged_by: by(ctx) } };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/v1/alarms/shelve',
-      policy: ALARM_POLICY,
-      async handle(ctx) {
-        const { id, minutes } = await alarmBody(ctx);
-        if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SHELVE_MINUTES) {
-          throw new GlimmerError('GLM_ERR_API_BODY_INVALID', `at /minutes: received ${quote(minutes)}, allowed: an integer 1..${MAX_SHELVE_MINUTES}`);
-        }
-        const alarm = alarms.get(id);
-        await audit.append({ type: 'alarm.shelved', alarm: id, name: alarm.name, asset: alarm.asset, minutes, by: by(ctx) });
-        alarms.shelve(id, minutes);
-        return { body: { id, shelved_minutes: minutes } };
-      },
-    },
-    {
-      method: 'POST',
-      path: '/v1/alarms/unshelve',
-      policy: ALARM_POLICY,
-      async handle(ctx) {
-        const { id } = await alarmBody(ctx);
-        const alarm = alarms.get(id);
-        await audit.append({ type: 'alarm.unshelved', alarm: id, name: alarm.name, asset: alarm.asset, by: by(ctx) });
-        alarms.unshelve(id);
-        return { body: { id } };
-      },
-    },
+    alarmRoute('/v1/alarms/ack', 'alarm.acknowledged', (ctx, id) => {
+      const alarm = alarms.get(id);
+      return { record: { state: alarm.state, decision_id: alarm.decision_id, decision_index: alarm.decision_index }, apply: () => alarms.acknowledge(id, by(ctx)), reply: { id, acknowledged_by: by(ctx) } };
+    }),
+    alarmRoute('/v1/alarms/shelve', 'alarm.shelved', (_ctx, id, minutes) => {
+      if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SHELVE_MINUTES) {
+        throw new GlimmerError('GLM_ERR_API_BODY_INVALID', `at /minutes: received ${quote(minutes)}, allowed: an integer 1..${MAX_SHELVE_MINUTES}`);
+      }
+      return { record: { minutes }, apply: () => alarms.shelve(id, minutes), reply: { id, shelved_minutes: minutes } };
+    }),
+    alarmRoute('/v1/alarms/unshelve', 'alarm.unshelved', (_ctx, id) => ({ record: {}, apply: () => alarms.unshelve(id), reply: { id } })),
   ];
 }
