@@ -40,8 +40,12 @@ export interface DecisionChain {
   /** The agent that decided (and ordered). */
   readonly agent: string;
   readonly trigger: string | null;
-  /** Targets the decision ordered shut down. */
+  /** `shutdown`: the decision ordered targets shut down; `no_action`: it detected a hazard and says why it did not act. */
+  readonly kind: 'shutdown' | 'no_action';
+  /** Targets the decision ordered shut down (empty for no_action). */
   readonly targets: readonly string[];
+  /** The assets the row is about: the targets, or the assets detected without action. */
+  readonly assets: readonly string[];
   readonly fault: (ChainLink & { asset: string; fault: string; by: string }) | null;
   readonly scores: { anomaly: number; mode: string; asset: string | null; target_score: number | null; threshold: number | null } | null;
   readonly model: { sha256: string; path: string | null } | null;
@@ -99,9 +103,24 @@ function ordersOf(record: Readonly<Record<string, unknown>>): { target: string; 
   return orderedTargets(record).map((target) => ({ target, attempt: null, reason: null }));
 }
 
-/** A `cognitive.decision` that sent at least one safety order: a row of the timeline. */
+/** Assets the rules flagged without acting, and why (`no_action`). */
+export function noActionAssets(record: Readonly<Record<string, unknown>>): string[] {
+  return arr(record.no_action).map((n) => str(obj(n)?.asset)).filter((a): a is string => a !== null);
+}
+
+/** A `cognitive.decision` that sent at least one safety order, or that detected a hazard it did not act on. */
 export function isSafetyDecision(record: Readonly<Record<string, unknown>>): boolean {
-  return record.type === 'cognitive.decision' && orderedTargets(record).length > 0;
+  return record.type === 'cognitive.decision' && (orderedTargets(record).length > 0 || noActionAssets(record).length > 0);
+}
+
+/**
+ * Whether a safety decision is a new row of the timeline: it ordered a shutdown, or it names an asset detected without
+ * action that the same agent's previous decision did not (a decision is recorded on every change of outcome, so one
+ * detection spans several records).
+ */
+export function isNewRow(record: Readonly<Record<string, unknown>>, previousNoAction: ReadonlySet<string>): boolean {
+  if (record.type !== 'cognitive.decision') return false;
+  return orderedTargets(record).length > 0 || noActionAssets(record).some((a) => !previousNoAction.has(a));
 }
 
 const link = (e: ExplainEntry): ChainLink => ({ index: e.index, ts: e.ts, type: String(e.record.type) });
@@ -134,7 +153,8 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
   const id = String(r.decision_id);
   const agent = str(r.agent) ?? 'unknown';
   const targets = orderedTargets(r);
-  const primary = targets[0] as string;
+  const assets = targets.length > 0 ? targets : noActionAssets(r);
+  const primary = assets[0] as string;
   const size = source.size();
 
   // The fault: the latest injection on an ordered asset before the decision (never across a runtime restart), of the
@@ -143,7 +163,7 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
   let fault: DecisionChain['fault'] = null;
   for (const e of backward(source, d.index - 1, Math.max(0, d.index - WINDOW))) {
     if (e.record.type === 'runtime.start') break;
-    if (e.record.type !== 'plant.fault.injected' || !targets.includes(String(e.record.asset))) continue;
+    if (e.record.type !== 'plant.fault.injected' || !assets.includes(String(e.record.asset))) continue;
     const found = { ...link(e), asset: String(e.record.asset), fault: String(e.record.fault), by: String(e.record.by ?? 'unknown') };
     fault ??= found;
     if (mode === null || found.fault === mode) {
@@ -161,7 +181,8 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
   let ack: DecisionChain['ack'] = null;
   let ackRecord: Readonly<Record<string, unknown>> | undefined;
   const subjectSuffix = `/agent/${agent}`;
-  for (const e of forward(source, d.index + 1, Math.min(size - 1, d.index + WINDOW))) {
+  // A decision without an order has no chain after it.
+  for (const e of forward(source, d.index + 1, targets.length > 0 ? Math.min(size - 1, d.index + WINDOW) : d.index)) {
     const x = e.record;
     if (x.type === 'runtime.start') break;
     // A later decision on the same target ends this one's chain, except records that name this decision.
@@ -213,7 +234,9 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
     decision_id: id,
     agent,
     trigger: str(r.trigger),
+    kind: targets.length > 0 ? 'shutdown' : 'no_action',
     targets,
+    assets,
     fault,
     scores: s ? { anomaly: Number(s.anomaly), mode: String(s.mode), asset: str(s.asset), target_score: num(obj(s.assets)?.[primary]), threshold: num(s.threshold) } : null,
     model: m && typeof m.sha256 === 'string' ? { sha256: m.sha256, path: str(m.path) } : null,
@@ -221,7 +244,7 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
     violations: arr(r.violations).map((v) => ({ asset: String(obj(v)?.asset), code: String(obj(v)?.code) })),
     no_action: arr(r.no_action).map((n) => ({ asset: String(obj(n)?.asset), reason: String(obj(n)?.reason), rule: str(obj(n)?.rule) })),
     // Without order records of their own, the orders are the ones the decision lists (one per target it ordered).
-    orders: orders.length > 0 ? orders : ordersOf(r).map((o) => ({ ...link(d), ...o, to: null })),
+    orders: orders.length > 0 ? orders : targets.length > 0 ? ordersOf(r).map((o) => ({ ...link(d), ...o, to: null })) : [],
     policy,
     execution,
     write,
@@ -232,11 +255,14 @@ export function explainDecision(source: ExplainSource, index: number): DecisionC
   const missing = [
     ...(fault ? [] : ['fault']),
     ...(chain.scores ? [] : ['score']),
+  ];
+  if (chain.kind === 'no_action') return { ...chain, missing };
+  missing.push(
     ...(policy.length > 0 ? [] : ['policy']),
     ...(execution ? [] : ['execution']),
     ...(write ? [] : ['write']),
     ...(plcAfter ? [] : ['plc_after']),
-  ];
+  );
   return { ...chain, missing };
 }
 
@@ -247,16 +273,18 @@ function addressOf(signal: string): { unit: number; address: number } | undefine
   return addresses.get(signal);
 }
 
-/** The safety decisions among the last `scan` entries, newest first, at most `limit`. */
+/** The timeline's rows among the last `scan` entries (see isNewRow), newest first, at most `limit`. */
 export function recentDecisions(source: ExplainSource, limit: number, scan = 20_000): number[] {
   const size = source.size();
-  const out: number[] = [];
-  if (size === 0) return out;
-  for (const e of backward(source, size - 1, Math.max(0, size - scan))) {
-    if (isSafetyDecision(e.record)) out.push(e.index);
-    if (out.length >= limit) break;
+  const rows: number[] = [];
+  const previous = new Map<string, Set<string>>();
+  for (const e of forward(source, Math.max(0, size - scan), size - 1)) {
+    if (e.record.type !== 'cognitive.decision') continue;
+    const agent = String(e.record.agent);
+    if (isNewRow(e.record, previous.get(agent) ?? new Set())) rows.push(e.index);
+    previous.set(agent, new Set(noActionAssets(e.record)));
   }
-  return out;
+  return rows.reverse().slice(0, limit);
 }
 
 /** An ExplainSource over leaves as the log stores them (`{"index":..,"record":..,"ts":..}` JSON). */
@@ -275,15 +303,16 @@ export function entriesOf(store: { size(): number; entries(start: number, end: n
 export function formatChain(c: DecisionChain): string {
   const lines: string[] = [];
   const at = (l: { index: number }) => `#${l.index}`;
-  lines.push(`Safety decision ${c.decision_id} at ${c.ts} (audit #${c.index}, by ${c.agent}, trigger ${c.trigger ?? '-'})`);
+  lines.push(`${c.kind === 'shutdown' ? 'Safety decision' : 'Detection without action'} ${c.decision_id} at ${c.ts} (audit #${c.index}, by ${c.agent}, trigger ${c.trigger ?? '-'})`);
   lines.push(`  fault      ${c.fault ? `${c.fault.asset}: ${c.fault.fault} injected by ${c.fault.by} at ${c.fault.ts} ${at(c.fault)}` : '(no injection recorded before the decision)'}`);
-  lines.push(`  score      ${c.scores ? `anomaly ${c.scores.anomaly} (${c.scores.mode}, ${c.scores.asset ?? '-'}), ${c.targets[0]} ${c.scores.target_score ?? '-'} vs threshold ${c.scores.threshold ?? '-'}` : '(rules only, no model score)'}`);
+  lines.push(`  score      ${c.scores ? `anomaly ${c.scores.anomaly} (${c.scores.mode}, ${c.scores.asset ?? '-'}), ${c.assets[0]} ${c.scores.target_score ?? '-'} vs threshold ${c.scores.threshold ?? '-'}` : '(rules only, no model score)'}`);
   lines.push(`  model      ${c.model ? `sha256 ${c.model.sha256}${c.model.path ? ` (${c.model.path})` : ''}` : '-'}`);
   for (const f of c.rules) lines.push(`  rule       ${f.rule}(${Object.entries(f.bindings).map(([k, v]) => `${k}=${v}`).join(', ')})`);
   for (const v of c.violations) lines.push(`  violation  ${v.asset} ${v.code}`);
   for (const n of c.no_action) lines.push(`  no action  ${n.asset}: ${n.reason}${n.rule ? ` (${n.rule})` : ''}`);
   for (const o of c.orders) lines.push(`  order      hold ${o.target}${o.to ? ` -> ${o.to}` : ''}${o.attempt !== null ? ` attempt ${o.attempt}` : ''}${o.reason ? ` (${o.reason})` : ''} ${at(o)}`);
   for (const p of c.policy) lines.push(`  policy     ${p.decision.toUpperCase()} ${p.action} ${p.subject} -> ${p.resource} [${p.reasons.join(', ')}] via ${p.enforcement} ${at(p)}`);
+  if (c.kind === 'no_action') return `${lines.join('\n')}\n${c.missing.length > 0 ? `  not in the log: ${c.missing.join(', ')}\n` : ''}`;
   lines.push(`  write      ${c.write ? `${c.write.decision.toUpperCase()} fc${c.write.function_code} unit ${c.write.unit} @${c.write.address} (${c.write.reason}, from ${c.write.zone}, exception ${c.write.exception}) ${at(c.write)}` : '-'}`);
   lines.push(`  executed   ${c.execution ? `${c.execution.signal ?? c.execution.target} = ${JSON.stringify(c.execution.value)} via ${c.execution.via ?? '-'}: ${c.execution.outcome} ${at(c.execution)}` : '-'}`);
   lines.push(`  plc after  ${c.plc_after ? `${c.plc_after.signal} = ${JSON.stringify(c.plc_after.value)} (${c.plc_after.source})` : '-'}`);

@@ -100,6 +100,26 @@ test('GIVEN every link carrying the decision_id (orders, policy, the gateway fra
   assert.deepEqual(c.missing, []);
 });
 
+test('GIVEN a leak detected on a redundant tank in two consecutive decisions (no action: redundancy) WHEN the timeline is read THEN one row, kind no_action, with its fault, score and reason and no order links expected', async (t) => {
+  const detection = (id: string, extra: Record<string, unknown> = {}) => ({
+    type: 'cognitive.decision', agent: 'cognitive-1', decision_id: id, trigger: 'model', clearances_sent: [], shutdowns: [], shutdowns_sent: [], orders: [],
+    fired: [{ rule: 'no_action_reason', bindings: { Asset: 'tank_2', Reason: 'redundancy' } }], violations: [], new_violations: [],
+    no_action: [{ asset: 'tank_2', reason: 'redundancy', rule: 'leak_containment' }], model: MODEL,
+    scores: { anomaly: 0.99, asset: 'tank_2', assets: { tank_2: 0.96 }, mode: 'leak', threshold: 0.2234, window_end_ms: 1 }, ...extra,
+  });
+  const { log, dir, at } = await logWith([
+    { type: 'runtime.start' },
+    { type: 'plant.fault.injected', asset: 'tank_2', by: 'fault_schedule', fault: 'leak' },
+    detection('n-1'), call, detection('n-2', { trigger: 'snapshot' }),
+  ]);
+  t.after(async () => { await log.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  assert.deepEqual(recentDecisions(entriesOf(log), 10), [at('cognitive.decision')], 'one detection, one row');
+  const c = explainDecision(entriesOf(log), at('cognitive.decision'));
+  assert.deepEqual([c.kind, c.targets, c.assets, c.fault?.asset, c.scores?.target_score, c.orders, c.missing], ['no_action', [], ['tank_2'], 'tank_2', 0.96, [], []]);
+  assert.deepEqual(c.no_action, [{ asset: 'tank_2', reason: 'redundancy', rule: 'leak_containment' }]);
+  assert.match(formatChain(c), /^Detection without action n-1 [\s\S]*no action {2}tank_2: redundancy \(leak_containment\)\n$/);
+});
+
 test('GIVEN an index that is no safety decision or outside the log WHEN explained THEN GLM_ERR_EXPLAIN_NOT_A_DECISION and GLM_ERR_AUDIT_RANGE_INVALID name it', async (t) => {
   const { log, dir, at } = await logWith(realRun());
   t.after(async () => { await log.close(); fs.rmSync(dir, { recursive: true, force: true }); });

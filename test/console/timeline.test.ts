@@ -47,7 +47,7 @@ test('GIVEN the running runtime and the console WHEN a leak is injected on pump_
   const injected = await post('/v1/plant/faults', { asset: 'pump_1', fault: 'leak' });
   assert.equal(injected.status, 201);
 
-  const row = '[data-testid="timeline"] li[data-target="pump_1"]';
+  const row = '[data-testid="timeline"] li[data-kind="shutdown"][data-target="pump_1"]';
   await page.waitForSelector(`${row}[data-complete="true"]`, { timeout: 300_000 });
   const index = Number(await page.getAttribute(row, 'data-decision-index'));
   const chain = await get<DecisionChain>(`/v1/decisions/explain?index=${index}`);

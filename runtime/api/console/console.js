@@ -661,7 +661,7 @@
   const idx = (l) => (l ? ' #' + l.index : '');
 
   function timelineRow(c) {
-    const target = c.targets[0];
+    const target = c.assets[0];
     const verify = el('button', { type: 'button', 'data-verify-leaf': c.index, text: 'Verify leaf #' + c.index + ' in this browser' });
     const result = el('span', { class: 'leaf-result', 'data-leaf-result': c.index });
     // The outcome outlives redraws of the row (live state, focus).
@@ -691,9 +691,21 @@
     });
     const live = state.plant && state.plant.flags ? state.plant.flags[target + '.running'] : undefined;
     const sc = c.scores;
-    return el('li', { id: 'decision-' + c.index, class: 'row' + (state.focus === target ? ' focus' : ''), 'data-decision-index': c.index, 'data-decision-id': c.decision_id, 'data-target': target, 'data-complete': c.missing.length === 0 || (c.missing.length === 1 && c.missing[0] === 'plc_after') ? 'true' : 'false' }, [
+    const why = c.no_action.map((n) => n.asset + ': ' + n.reason + (n.rule ? ' (' + n.rule + ')' : '')).join(' · ');
+    const head = c.kind === 'shutdown' ? c.agent + ' shut down ' + c.targets.join(', ') : c.agent + ' detected ' + (sc ? sc.mode : 'a hazard') + ' on ' + c.assets.join(', ') + ': no action';
+    const links = c.kind === 'shutdown'
+      ? [
+          field('order', 'order', c.orders.map((o) => 'hold ' + o.target + (o.to ? ' → ' + o.to : '') + (o.attempt !== null ? ' attempt ' + o.attempt : '') + idx(o)).join(' · ')),
+          field('policy', 'policy', c.policy.length ? c.policy.map((p) => p.decision.toUpperCase() + ' ' + p.action + ' [' + p.reasons.join(', ') + '] ' + p.enforcement + idx(p)).join(' · ') : '— not in the log yet'),
+          field('write', 'gateway write', c.write ? c.write.decision.toUpperCase() + ' fc' + c.write.function_code + ' unit ' + c.write.unit + ' @' + c.write.address + ' (' + c.write.reason + ')' + idx(c.write) : '— not in the log yet'),
+          field('execution', 'executed', c.execution ? (c.execution.signal || c.execution.target) + ' = ' + JSON.stringify(c.execution.value) + ' via ' + c.execution.via + ': ' + c.execution.outcome + idx(c.execution) : '— not in the log yet'),
+          field('plc', 'PLC state after', c.plc_after ? c.plc_after.signal + ' = ' + JSON.stringify(c.plc_after.value) + ' (read back)' : live === undefined ? '—' : target + '.running = ' + live + ' (live)'),
+          field('ack', 'acknowledged', c.ack ? c.ack.type + (c.ack.outcome ? ' (' + c.ack.outcome + ')' : '') + (c.ack.latency_ms !== null ? ' after ' + Math.round(c.ack.latency_ms) + ' ms' : '') + idx(c.ack) : '—'),
+        ]
+      : [field('no-action', 'no action, because', why || '—', true)];
+    return el('li', { id: 'decision-' + c.index, class: 'row ' + c.kind + (state.focus === target ? ' focus' : ''), 'data-kind': c.kind, 'data-decision-index': c.index, 'data-decision-id': c.decision_id, 'data-target': target, 'data-complete': c.missing.length === 0 || (c.missing.length === 1 && c.missing[0] === 'plc_after') ? 'true' : 'false' }, [
       el('div', { class: 'row-head' }, [
-        el('strong', { text: new Date(c.ts).toLocaleTimeString() + ' · ' + c.agent + ' shut down ' + c.targets.join(', ') }),
+        el('strong', { text: new Date(c.ts).toLocaleTimeString() + ' · ' + head }),
         el('span', { class: 'muted small', text: ' decision ' + c.decision_id }),
       ]),
       el('div', { class: 'chain' }, [
@@ -701,12 +713,7 @@
         field('score', 'anomaly score', sc ? target + ' ' + (sc.target_score === null ? '-' : sc.target_score.toFixed(2)) + ' · class ' + sc.mode + ' · window ' + sc.anomaly.toFixed(2) + ' (threshold ' + (sc.threshold === null ? '-' : sc.threshold) + ')' : 'rules only (no model score)', !!sc),
         field('model', 'model', c.model ? 'sha256 ' + c.model.sha256.slice(0, 16) + '…' : '-'),
         field('rules', 'rules fired', c.rules.map((f) => f.rule + '(' + Object.entries(f.bindings).map(([k, v]) => k + '=' + v).join(', ') + ')').join(' · ') || '-'),
-        field('order', 'order', c.orders.map((o) => 'hold ' + o.target + (o.to ? ' → ' + o.to : '') + (o.attempt !== null ? ' attempt ' + o.attempt : '') + idx(o)).join(' · ')),
-        field('policy', 'policy', c.policy.length ? c.policy.map((p) => p.decision.toUpperCase() + ' ' + p.action + ' [' + p.reasons.join(', ') + '] ' + p.enforcement + idx(p)).join(' · ') : '— not in the log yet'),
-        field('write', 'gateway write', c.write ? c.write.decision.toUpperCase() + ' fc' + c.write.function_code + ' unit ' + c.write.unit + ' @' + c.write.address + ' (' + c.write.reason + ')' + idx(c.write) : '— not in the log yet'),
-        field('execution', 'executed', c.execution ? (c.execution.signal || c.execution.target) + ' = ' + JSON.stringify(c.execution.value) + ' via ' + c.execution.via + ': ' + c.execution.outcome + idx(c.execution) : '— not in the log yet'),
-        field('plc', 'PLC state after', c.plc_after ? c.plc_after.signal + ' = ' + JSON.stringify(c.plc_after.value) + ' (read back)' : live === undefined ? '—' : target + '.running = ' + live + ' (live)'),
-        field('ack', 'acknowledged', c.ack ? c.ack.type + (c.ack.outcome ? ' (' + c.ack.outcome + ')' : '') + (c.ack.latency_ms !== null ? ' after ' + Math.round(c.ack.latency_ms) + ' ms' : '') + idx(c.ack) : '—'),
+        ...links,
       ]),
       el('div', { class: 'leaf' }, [verify, ' ', result]),
     ]);
@@ -722,7 +729,7 @@
     // Rows already drawn with the same chain keep their node (and any verification result shown in them).
     const drawn = new Map([...$('timeline').children].map((n) => [n.getAttribute('data-decision-index'), n]));
     replace($('timeline'), rows.map((c) => {
-      const live = state.plant && state.plant.flags ? state.plant.flags[c.targets[0] + '.running'] : undefined;
+      const live = state.plant && state.plant.flags ? state.plant.flags[c.assets[0] + '.running'] : undefined;
       const key = JSON.stringify(c) + (state.focus || '') + String(live);
       const old = drawn.get(String(c.index));
       if (old && old.dataset.key === key) return old;

@@ -12,7 +12,7 @@ import { FUNCTION_NAMES } from '../../industrial/modbus/inspector';
 import { plantMap } from '../../model/plant-map';
 import type { PlantSnapshot } from '../../model/plant';
 import { AlertEvaluator, type ActiveAlert } from '../../observability/alerts';
-import { isSafetyDecision, orderedTargets } from '../../audit/explain';
+import { isNewRow, noActionAssets, orderedTargets } from '../../audit/explain';
 import { AlarmBook, type Alarm } from './alarms';
 import type { Metrics } from '../../observability/metrics';
 
@@ -169,6 +169,7 @@ export class ConsoleFeed {
   readonly alarms = new AlarmBook((alarms) => this.emit({ type: 'alarms', alarms }));
   private readonly decisionRows: { index: number; id: string }[] = [];
   private readonly decisionById = new Map<string, number>();
+  private readonly lastNoAction = new Map<string, Set<string>>();
 
   constructor(options: ConsoleFeedOptions = {}) {
     this.history = new Ring(options.historySize ?? 120);
@@ -255,7 +256,10 @@ export class ConsoleFeed {
     if (id === undefined) return;
     if (record.type === 'cognitive.decision') {
       for (const target of Array.isArray(record.clearances_sent) ? record.clearances_sent : []) if (typeof target === 'string') this.alarms.clearSafety(target);
-      if (!isSafetyDecision(record)) return;
+      const agent = String(record.agent);
+      const isRow = isNewRow(record, this.lastNoAction.get(agent) ?? new Set());
+      this.lastNoAction.set(agent, new Set(noActionAssets(record)));
+      if (!isRow) return;
       const targets = orderedTargets(record);
       this.decisionRows.push({ index, id });
       this.decisionById.set(id, index);
