@@ -21,9 +21,25 @@ export interface ConsoleProbe {
 }
 
 declare const window: { __glimmerRows?: DrawnRow[] };
-declare const performance: { timeOrigin: number; now(): number };
-declare const document: { getElementById(id: string): unknown; querySelectorAll(s: string): ArrayLike<{ getAttribute(n: string): string | null }> };
-declare const MutationObserver: new (cb: () => void) => { observe(target: unknown, options: { childList: boolean }): void };
+
+/** Installed in the page: stamps every new timeline row with the wall clock (bounded to the latest 2,000). */
+const STAMP_ROWS = `(() => {
+  const rows = [];
+  window.__glimmerRows = rows;
+  const seen = new Set();
+  const scan = () => {
+    const at = performance.timeOrigin + performance.now();
+    for (const r of document.querySelectorAll('#timeline li[data-decision-index]')) {
+      const index = r.getAttribute('data-decision-index');
+      if (seen.has(index)) continue;
+      seen.add(index);
+      rows.push({ index: Number(index), target: r.getAttribute('data-target') || '', at });
+    }
+    if (rows.length > 2000) rows.splice(0, rows.length - 2000);
+  };
+  scan();
+  new MutationObserver(scan).observe(document.getElementById('timeline'), { childList: true });
+})()`;
 
 export async function openConsoleProbe(consoleUrl: string, options: { readyTimeoutMs?: number } = {}): Promise<ConsoleProbe> {
   const browser = await launch();
@@ -31,26 +47,9 @@ export async function openConsoleProbe(consoleUrl: string, options: { readyTimeo
   try {
     await page.goto(consoleUrl);
     await page.waitForSelector('[data-testid="connection"][data-state="live"]', { timeout: options.readyTimeoutMs ?? 120_000 });
-    await page.evaluate(() => {
-      const rows: DrawnRow[] = [];
-      window.__glimmerRows = rows;
-      const seen = new Set<string>();
-      const scan = () => {
-        const at = performance.timeOrigin + performance.now();
-        const drawn = document.querySelectorAll('#timeline li[data-decision-index]');
-        for (let i = 0; i < drawn.length; i++) {
-          const r = drawn[i] as { getAttribute(n: string): string | null };
-          const index = r.getAttribute('data-decision-index') as string;
-          if (seen.has(index)) continue;
-          seen.add(index);
-          rows.push({ index: Number(index), target: r.getAttribute('data-target') ?? '', at });
-        }
-        // Bounded: a long benchmark keeps only the recent stamps.
-        if (rows.length > 2000) rows.splice(0, rows.length - 2000);
-      };
-      scan();
-      new MutationObserver(scan).observe(document.getElementById('timeline'), { childList: true });
-    });
+    // A string, not a function: a function's inner helpers would be renamed by the TypeScript loader (tsx keepNames
+    // wraps them in a helper the page does not have). CDP evaluates it outside the page's CSP.
+    await page.evaluate(STAMP_ROWS);
   } catch (err) {
     await browser.close();
     throw err;
