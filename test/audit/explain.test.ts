@@ -13,6 +13,9 @@ import { entriesOf, explainDecision, formatChain, recentDecisions } from '../../
 import { openAuditLog, type AuditLog } from '../../runtime/audit/log';
 import { isGlimmerError } from '../../runtime/errors';
 import { silentLogger } from '../../runtime/observability/logger';
+import { AlarmBook } from '../../runtime/api/console/alarms';
+import { decisionRoutes } from '../../runtime/api/routes/decisions';
+import { createApiServer } from '../../runtime/api/server';
 import { glimmer } from '../helpers/cli';
 import { tempDir } from './helpers';
 
@@ -168,4 +171,27 @@ test('GIVEN a closed state dir WHEN `glimmer explain <index>` runs (text and --j
   const usage = await glimmer(['explain', 'x', '--dir', dir]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /GLM_ERR_USAGE/);
+});
+
+test('GIVEN a running API over the log WHEN `glimmer explain <index> --url --token` runs THEN it prints what --dir prints (the route assembles with the same function); a non-decision index and a wrong token exit 2 with their codes', { timeout: 120_000 }, async (t) => {
+  const { log, dir, at } = await logWith(realRun());
+  const token = 'explain-test-token-0123456789abcdefghijkl';
+  const api = createApiServer({ adminToken: token, logger: silentLogger(), routes: decisionRoutes(entriesOf(log), new AlarmBook(), log) });
+  const port = await api.listen(0);
+  t.after(async () => {
+    await api.close();
+    await log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const decision = String(at('cognitive.decision'));
+  const remote = await glimmer(['explain', decision, '--url', url, '--token', token]);
+  assert.equal(remote.code, 0, remote.stderr);
+  assert.equal(remote.stdout, formatChain(explainDecision(entriesOf(log), Number(decision))));
+  const refused = await glimmer(['explain', String(at('plant.fault.injected')), '--url', url, '--token', token]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /GLM_ERR_EXPLAIN_NOT_A_DECISION/);
+  const denied = await glimmer(['explain', decision, '--url', url, '--token', 'wrong']);
+  assert.equal(denied.code, 2);
+  assert.match(denied.stderr, /GLM_ERR_API_UNAUTHENTICATED/);
 });
