@@ -20,6 +20,7 @@ import { eventRoutes } from './api/routes/events';
 import { injectFault, plantRoutes } from './api/routes/plant';
 import { externalPlantRoutes } from './api/routes/plant-external';
 import { opcuaRoutes } from './api/routes/opcua';
+import { trustRoutes } from './api/routes/trust';
 import { systemRoutes } from './api/routes/system';
 import { createApiServer, type ApiServer } from './api/server';
 import { shiftReports } from './agents/data/shift-reports';
@@ -34,6 +35,7 @@ import { GlimmerError, asGlimmerError } from './errors';
 import { startEmbeddedPlant, type EmbeddedPlant } from './industrial/embedded';
 import { startExternalPlant, type ExternalPlantConnection } from './industrial/external';
 import { OpcuaTrustStore } from './industrial/opcua/trust';
+import { opcuaRevocationGate, type OpcuaRevocationGate } from './industrial/opcua/revocation-gate';
 import { OpcuaUserStore, operatorName } from './industrial/opcua/users';
 import { levelChanges } from './config/reload';
 import type { GatewayAuditRecord, GatewayAuditSink, WriteEvidence } from './industrial/modbus/inspector';
@@ -57,12 +59,14 @@ import { reasoningSettings } from './reasoning/config';
 import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
 import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
-import { createMtlsHttpServer } from './trust/mtls';
+import { createMtlsHttpServer, peerIdentity } from './trust/mtls';
+import { RevocationFeed } from './trust/revocation-feed';
+import { agentSpiffeId } from './trust/spiffe';
 import { createApiAuthorizer } from './trust/policy/api';
 import { createFrameDecider, gatewayDecide } from './trust/policy/frame-decider';
 import { PolicyDecisionPoint } from './trust/policy/pdp';
 import { SvidSource } from './trust/rotation';
-import { issueSvid } from './trust/svid';
+import { issueSvid, validateSvid } from './trust/svid';
 import { identitySource, parsePolicyPins, PCR_POLICY_ENV } from './lifecycle/attestation/identity';
 import { Attestor } from './lifecycle/attestation/attestor';
 import { Tpm } from './lifecycle/attestation/tpm';
@@ -204,6 +208,46 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // Cluster mode: every pod's SVIDs chain to the one mounted CA, so agents in other pods verify them.
     const ca = cluster ? await loadCa(cluster.trustCaDir, config.topology.trust_domain) : await ensureCa(stateDir, config.topology.trust_domain);
     const attestation = config.attestation.mode === 'tpm' ? await startAttestation(config, fullConfig, { stateDir, root, configPins, audit: record }) : undefined;
+    // The revocation list: this runtime is its authority (signs and pushes the feed) unless revocation.feed_url names
+    // the authority it follows (runtime/trust/revocation-feed.ts).
+    const trustDomain = config.topology.trust_domain;
+    let feedErrorAt = 0;
+    const revocations = await RevocationFeed.start({
+      trustDomain, bundlePem: ca.bundlePem, stateDir, audit: record,
+      refreshMs: config.revocation.refreshMs, maxAgeMs: config.revocation.maxAgeMs,
+      ...(config.revocation.feedUrl === undefined ? { ca } : { feedUrl: config.revocation.feedUrl }),
+      onFetchError: (err) => {
+        // One line per 10 s: the staleness that follows is audited and on /readyz.
+        if (Date.now() - feedErrorAt < 10_000) return;
+        feedErrorAt = Date.now();
+        logger.error({ code: err.code, reason: err.message }, 'revocation feed not refreshed');
+      },
+    });
+    stack.push(async () => revocations.close());
+    metrics.revocationFeed.read = () => ({ stale: revocations.list.stale, ageS: (revocations.list.feedAgeMs ?? 0) / 1000 });
+    // The plant OPC UA server's gate (set once the embedded plant runs): an agent whose SVID or SPIFFE ID is revoked
+    // loses its OPC UA sessions too.
+    let opcuaGate: OpcuaRevocationGate | undefined;
+    const localAgents = new Map(config.agents.map((a) => [agentSpiffeId(trustDomain, a.zone, a.name), a.name]));
+    revocations.list.onRevoke((target) => {
+      for (const id of revocations.identitiesOf(target)) {
+        const agent = localAgents.get(id);
+        if (agent !== undefined && opcuaGate !== undefined) void opcuaGate.revoked(agent, id, target.kind === 'serial' ? target.serial : null);
+      }
+      return 0;
+    });
+    const issueIdentity = identitySource({ ca, ...(attestation ? { attestation } : {}) });
+    // A revoked SPIFFE ID is issued nothing; every SVID issued is remembered (a revocation by serial names its owner).
+    const identityFor = async (spec: AgentSpec) => {
+      revocations.assertIssuable(agentSpiffeId(trustDomain, spec.zone, spec.name));
+      const identity = await issueIdentity(spec);
+      const issued = validateSvid(identity.certPem, { bundlePem: identity.bundlePem, trustDomain });
+      revocations.issued(issued);
+      // Which serial went to whom: what an operator revokes by (`glimmer trust revoke <serial>`).
+      record({ type: 'trust.svid_issued', agent: spec.name, serial: issued.serial, peer: issued.spiffeId, not_after: issued.notAfter.toISOString() });
+      await opcuaGate?.reissued(spec.name);
+      return identity;
+    };
     // One zone model for every enforcement point: the PDP decides API calls and (cached) every Modbus write.
     const hooks = trustMetricHooks(metrics);
     // OPC UA role accounts are Cedar operators (opcua-<name>, roles = the account's role): one policy decides them.
@@ -250,14 +294,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       releaseKeyPem,
       configPins,
       endpoints: plant.endpoints,
-      identityFor: identitySource({ ca, ...(attestation ? { attestation } : {}) }),
+      identityFor,
       ...(options.agentStderr ? { agentStderr: options.agentStderr } : {}),
     });
     stack.push(() => supervisor.stop());
+    // The control channel carries the signed feed to every agent (their A2A endpoints and clients enforce it).
+    revocations.onFeed((feed) => supervisor.pushRevocation(feed));
     // The embedded plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
     // A real plant's server is not ours to write to: there the agents' state is on the API and the console only.
     const opcuaServer = plant.embedded?.opcua;
-    if (opcuaServer) {
+    const opcuaTrust = opcuaServer ? new OpcuaTrustStore(opcuaServer.certificateManager) : undefined;
+    if (opcuaServer && opcuaTrust) {
+      opcuaGate = opcuaRevocationGate({
+        stateDir, trust: opcuaTrust, dropPeer: (t) => opcuaServer.dropPeer(t), audit: record,
+        onError: (err, agent) => logger.error({ agent, err: (err as Error).message }, 'OPC UA trust list not updated for a revocation'),
+      });
       supervisor.on('transition', (t: { agent: string; to: string }) => opcuaServer.publishAgent(t.agent, t.to));
       supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
         const state = supervisor.agents().find((a) => a.id === agent)?.state ?? 'ACTIVE';
@@ -293,7 +344,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       })
       .register('plant_image', () => (plant.image() === undefined ? { ok: false, reason: plant.whyNoImage() } : { ok: true }))
       .register('shutdown', () => (stopped === undefined ? { ok: true } : { ok: false, reason: 'shutting down' }))
-      .register('safety_orders', () => supervisor.safetyOrders.condition());
+      .register('safety_orders', () => supervisor.safetyOrders.condition())
+      .register('revocation', () => revocations.condition());
     const routes: Route[] = [
       ...systemRoutes({ agents: () => supervisor.agents(), registry: metrics.registry, readiness }),
       ...auditRoutes(audit),
@@ -301,10 +353,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
       ...decisionRoutes(entriesOf(audit), wired.view.alarmBook, sink),
-      ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({ config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints }).routes : []),
+      ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({
+        config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints,
+        // The MCP door: a caller on a revoked SVID (mTLS listener) or whose token names a revoked SPIFFE ID is refused.
+        gate: (req, principal) => {
+          const peer = peerIdentity(req);
+          const subject = principal.id.slice(principal.id.indexOf('#') + 1);
+          revocations.check('mcp', { ...(peer ? { serial: peer.serial, spiffeId: peer.spiffeId } : subject.startsWith('spiffe://') ? { spiffeId: subject } : {}) });
+        },
+      }).routes : []),
+      ...trustRoutes(revocations, { bundlePem: ca.bundlePem, trustDomain }),
     ];
-    if (opcuaServer) {
-      routes.push(...opcuaRoutes({ trust: new OpcuaTrustStore(opcuaServer.certificateManager), dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+    if (opcuaServer && opcuaTrust) {
+      routes.push(...opcuaRoutes({ trust: opcuaTrust, dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
     }
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: routePolicyCheck(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
     const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));
@@ -313,18 +374,24 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // Machine clients (agents, CI) call the same API over TLS 1.3 with their X.509-SVID instead of the bearer token.
     const apiZone = config.zones.find((z) => z.name === config.topology.control_zone.toLowerCase())?.name ?? (config.zones[0] as Zone).name;
     const apiIdentity = await SvidSource.start({
-      issue: () => issueSvid(ca, { zone: apiZone, agent: 'api' }),
+      issue: async () => {
+        const svid = await issueSvid(ca, { zone: apiZone, agent: 'api' });
+        revocations.issued(svid);
+        return svid;
+      },
       bundlePem: ca.bundlePem,
       trustDomain: config.topology.trust_domain,
       audit: record,
       onExpiry: hooks.onExpiry('api'),
     });
-    const mtls = createMtlsHttpServer({ source: apiIdentity, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
+    const mtls = createMtlsHttpServer({ source: apiIdentity, revocation: revocations.list, audit: record, onRefusal: hooks.onRefusal, onHandshake: hooks.onHandshake }, api.handler);
     const apiMtlsPort = (await listening('mTLS API', config.api.host, options.apiMtlsPort ?? config.api.mtlsPort, (port, host) => mtls.listen(port, host))).port;
     stack.push(async () => {
       await mtls.close();
       apiIdentity.stop();
     });
+    // A follower fetches the authority's feed with the API's SVID.
+    revocations.follow(apiIdentity);
 
     await supervisor.start();
     if (plant.embedded) {

@@ -60,7 +60,7 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_CERT_SAN_INVALID: { status: 401, doc: 'A certificate has no, or more than one, SPIFFE URI SAN, or it is malformed.' },
   GLM_ERR_CERT_IDENTITY_MISMATCH: { status: 401, doc: 'A certificate SPIFFE ID names another agent or zone than the one booting.' },
   GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN: { status: 401, doc: 'A certificate SPIFFE ID belongs to another trust domain.' },
-  GLM_ERR_CERT_REVOKED: { status: 401, doc: 'A certificate serial is on the revocation list.' },
+  GLM_ERR_CERT_REVOKED: { status: 401, doc: 'A certificate serial, or the SPIFFE ID it carries, is on the revocation list (also: the CA issues no SVID to a revoked SPIFFE ID).' },
   GLM_ERR_CERT_KEY_USAGE: { status: 401, doc: 'A certificate lacks the key usage / extended key usage its role requires.' },
   GLM_ERR_CERT_UNREADABLE: { status: 400, doc: 'A certificate or key file cannot be parsed.' },
   GLM_ERR_CERT_RENEWAL_FAILED: { status: 503, doc: 'The supervisor issued no next SVID for an agent; the agent keeps its current SVID and retries.' },
@@ -177,6 +177,10 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_THREAT_SAFETY_FUNCTIONS_INVALID: { status: 400, doc: 'threat-model: the safety function catalogue does not match its schema (risk parameters S/F/P, category, MTTFd, DCavg, interlock).' },
   GLM_ERR_PRECOMMIT_UNKNOWN_CHECKER: { status: 400, doc: 'make precommit: CHECKERS names a checker that does not exist (allowed: vulnscan, static-analysis, sbom-gen).' },
   GLM_ERR_RELEASE_SIGN_FAILED: { status: 500, doc: 'sign-release: the release manifest could not be signed with the release key (KMS refused, wrong key spec, or the manifest is malformed).' },
+  // --- revocation feed (runtime/trust/revocation.ts) ---
+  GLM_ERR_REVOCATION_FEED_STALE: { status: 503, doc: 'The revocation feed of this process is older than revocation.max_age_s (the authority or the supervisor stopped sending it): enforcement points that need it refuse every peer until a fresh signed feed arrives; the message names its age.' },
+  GLM_ERR_REVOCATION_FEED_INVALID: { status: 502, doc: 'A revocation feed was refused: its signature does not verify against the trust bundle, it names another trust domain, it is older than the feed in force (replay), or it does not match its schema.' },
+  GLM_ERR_REVOCATION_NOT_AUTHORITY: { status: 409, doc: 'A revocation was sent to a runtime that follows another runtime\'s feed (revocation.feed_url is set): revoke at the authority the feed comes from.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -19,6 +19,7 @@ import { loadBehaviour } from './registry';
 import { TOPIC_SHUTDOWN } from '../trust/a2a/messenger';
 import { parseShutdownBody } from './safety-orders';
 import { decisionKey } from '../trust/metrics';
+import { RevocationList, verifyRevocationFeed, type SignedRevocationFeed } from '../trust/revocation';
 
 const SEAL_TIMEOUT_MS = 3000;
 /** How long an orphaned agent may close its PLC sessions before it exits anyway: no supervisor takes its records any more, and the 1 s orphan budget must hold on a loaded machine. */
@@ -53,6 +54,9 @@ class AgentProcess {
   /** PDP decisions since the last report, by decisionKey. */
   private readonly decisions = new Map<string, number>();
   private decisionReports?: NodeJS.Timeout;
+  /** The revocation list this agent's A2A server and client enforce: a follower of the supervisor's signed feed. */
+  private revocation?: RevocationList;
+  private feedRefused = false;
 
   /** The boot in progress (terminate waits for it, so a SIGTERM during boot drains instead of racing it). */
   private booting?: Promise<void>;
@@ -69,6 +73,7 @@ class AgentProcess {
     this.machine = machine;
     machine.onTransition((transition) => send({ type: 'transition', transition }));
     this.holds = { machine, logger, audit: (record) => send({ type: 'audit', record }), escalate: (why) => this.terminate(why) };
+    this.revocation = RevocationList.inMemory({ maxAgeMs: cmd.config.revocation.maxAgeMs, point: cmd.spec.name, audit: (record) => send({ type: 'audit', record }) });
     const behaviour = loadBehaviour(cmd.spec.kind)(cmd.spec, cmd.config);
     this.behaviour = behaviour;
     for (const [state, hook] of bootHooks(cmd, behaviour.artifacts, (record) => send({ type: 'audit', record }))) machine.onEnter(state, hook);
@@ -210,6 +215,7 @@ class AgentProcess {
       stateDir: cmd.stateDir,
       identity: cmd.identity,
       renew: () => this.renew(),
+      revocation: this.revocation,
       onDecision: (decision, action, protocol) => {
         const key = decisionKey(decision, action, protocol);
         this.decisions.set(key, (this.decisions.get(key) ?? 0) + 1);
@@ -236,6 +242,21 @@ class AgentProcess {
     this.messenger?.setPeers(peers);
   }
 
+  /** A feed pushed by the supervisor: applied only when its signature verifies against this agent's trust bundle. */
+  onRevocationFeed(feed: SignedRevocationFeed): void {
+    const cmd = this.cmd;
+    if (cmd === undefined || this.revocation === undefined) return;
+    try {
+      this.revocation.apply(verifyRevocationFeed(feed, { bundlePem: cmd.identity.bundlePem, trustDomain: cmd.config.topology.trust_domain }));
+      this.feedRefused = false;
+    } catch (err) {
+      const e = asGlimmerError(err);
+      // Once per run of refusals: a feed arrives every refresh.
+      if (!this.feedRefused) send({ type: 'audit', record: { type: 'trust.revocation_feed', point: cmd.spec.name, state: 'refused', code: e.code, reason: e.message.slice(0, 300) } });
+      this.feedRefused = true;
+    }
+  }
+
   /** The next SVID, issued by the supervisor (one request at a time: rotation is rare). */
   private renew(): Promise<AgentIdentity> {
     return new Promise((resolve, reject) => {
@@ -254,6 +275,7 @@ class AgentProcess {
 
   private exit(code: number): void {
     clearInterval(this.decisionReports);
+    this.revocation?.close();
     this.reportDecisions();
     // Let the IPC channel flush the last messages before leaving.
     setImmediate(() => process.exit(code));
@@ -279,6 +301,7 @@ process.on('message', (raw: SupervisorToAgent) => {
     case 'peers': agent.setPeers(raw.peers); break;
     case 'svid': agent.onSvid({ identity: raw.identity }); break;
     case 'svid-refused': agent.onSvid(raw); break;
+    case 'revocation': agent.onRevocationFeed(raw.feed); break;
   }
 });
 // The supervisor is gone (its IPC channel closed, or this process was re-parented after a kill -9): do not linger as

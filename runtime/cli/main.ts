@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   plant: { summary: 'plant map --json: the simulated plant\'s Modbus and OPC UA address map', load: () => Promise.resolve(require('./commands/plant') as { default: Command }) },
   rules: { summary: 'rules check --facts FILE.pl --json: evaluate the rule files on a fact file', load: () => Promise.resolve(require('./commands/rules') as { default: Command }) },
   opcua: { summary: 'opcua certs list|trust|reject|revoke|issuer|crl, opcua users list|add|remove: the plant OPC UA server\'s trust list and accounts (--url, --token)', load: () => Promise.resolve(require('./commands/opcua') as { default: Command }) },
+  trust: { summary: 'trust revoke SPIFFE_ID|SERIAL, trust revocations: revoke an SVID or identity at every enforcement point (--url, --token)', load: () => Promise.resolve(require('./commands/trust') as { default: Command }) },
   audit: { summary: 'audit verify (--url URL --token T | --dir STATE_DIR): verify signatures, roots and proofs', load: () => Promise.resolve(require('./commands/audit') as { default: Command }) },
   'verify-boot': { summary: 'verify-boot [--manifest FILE]: the measured-boot check on its own', load: () => Promise.resolve(require('./commands/verify-boot') as { default: Command }) },
   'plan-review': { summary: 'plan-review FILE [--format text|json|sarif|junit]: review a Terraform plan or cdk.tf.json', load: () => Promise.resolve(require('./commands/plan-review') as { default: Command }) },

@@ -144,6 +144,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
     opcua: { ...doc.opcua, port: doc.opcua?.port ?? 4840 },
     a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
+    revocation: normaliseRevocation(abs, doc),
     attestation: normaliseAttestation(abs, doc),
     ...(doc.mcp ? {
       mcp: {
@@ -155,6 +156,17 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
       },
     } : {}),
   };
+}
+
+/** A follower re-checks its feed every refresh: a max age under two refreshes would turn stale between two fetches. */
+function normaliseRevocation(file: string, doc: RuntimeConfigFile): RuntimeConfig['revocation'] {
+  const r = doc.revocation ?? {};
+  const refreshMs = r.refresh_ms ?? 1000;
+  const maxAgeMs = (r.max_age_s ?? 30) * 1000;
+  if (maxAgeMs < 2 * refreshMs) {
+    throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /revocation/max_age_s: received ${quote(maxAgeMs / 1000)}, allowed: at least two refreshes (2 x refresh_ms = ${2 * refreshMs} ms)`);
+  }
+  return { refreshMs, maxAgeMs, ...(r.feed_url ? { feedUrl: r.feed_url } : {}) };
 }
 
 /** `attestation: {mode: tpm}` needs the TPM's address and the CA its EK certificate must chain to. */

@@ -215,6 +215,17 @@ export const runtimeConfigSchema = {
         },
       },
     },
+    // The revocation feed: how often the authority re-signs and pushes it (and followers fetch it), how old a follower's
+    // feed may be before its enforcement points refuse (fail closed), and in a cluster where the authority serves it.
+    revocation: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        refresh_ms: { type: 'integer', minimum: 100, maximum: 60000 },
+        max_age_s: { type: 'integer', minimum: 1, maximum: 3600 },
+        feed_url: { type: 'string', pattern: '^https://[^\\s]{1,2000}$' },
+      },
+    },
     cognitive_config: { type: 'string', minLength: 1 },
     // TPM 2.0 attestation before each SVID: off unless asked for (the laptop demo has no TPM); edge nodes turn it on.
     attestation: {

@@ -79,6 +79,7 @@ export interface RuntimeConfigFile {
   readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly mcp?: McpConfigFile;
+  readonly revocation?: { refresh_ms?: number; max_age_s?: number; feed_url?: string };
   readonly cognitive_config?: string;
   readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
 }
@@ -123,6 +124,12 @@ export interface RuntimeConfig {
   readonly cognitive: CognitiveConfig & { readonly file: string };
   /** `tpm`: the supervisor attests each agent with the TPM at `tcti` before it issues the agent's SVID. */
   readonly attestation: { mode: 'none' } | { mode: 'tpm'; tcti: string; ekCaFile: string };
+  /**
+   * The revocation feed (runtime/trust/revocation.ts): re-signed and pushed every refreshMs; a follower whose feed is
+   * older than maxAgeMs fails closed. feedUrl: this runtime follows the authority serving it (other pods of a cluster);
+   * without it, this runtime is the authority. @default refreshMs 1000, maxAgeMs 30000
+   */
+  readonly revocation: { readonly refreshMs: number; readonly maxAgeMs: number; readonly feedUrl?: string };
   /** Undefined without an mcp section: the API then serves no MCP endpoint. */
   readonly mcp?: McpConfig;
 }

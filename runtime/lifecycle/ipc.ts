@@ -3,6 +3,7 @@ import type { AgentMessage, AuditRecordInput } from '../model/messages';
 import type { AgentSpec, RuntimeConfig, Zone } from '../config/types';
 import type { ConfigPins } from './config-pins';
 import type { AgentIdentity } from '../trust/svid';
+import type { SignedRevocationFeed } from '../trust/revocation';
 import type { Transition } from './state-machine';
 
 /**
@@ -45,6 +46,8 @@ export type SupervisorToAgent =
   /** The answer to `svid-request`: the agent's next SVID, or why none was issued. */
   | { readonly type: 'svid'; readonly identity: AgentIdentity }
   | { readonly type: 'svid-refused'; readonly code: string; readonly message: string }
+  /** The signed revocation feed: on every change and every revocation.refresh_ms (its age is the agent's freshness). */
+  | { readonly type: 'revocation'; readonly feed: SignedRevocationFeed }
   /** The configuration was reloaded: zone security levels and required safety levels now in force. */
   | { readonly type: 'levels'; readonly zones: readonly Zone[]; readonly agents: readonly AgentSpec[] };
 

@@ -22,6 +22,7 @@ import type { Metrics } from '../observability/metrics';
 import { agentBundle } from './release';
 import type { ConfigPins } from './config-pins';
 import type { AgentIdentity } from '../trust/svid';
+import type { SignedRevocationFeed } from '../trust/revocation';
 import { EXIT_BOOT_REFUSED, SUPERVISOR_PID_ENV, type AgentToSupervisor, type SafetyOrder, type SupervisorToAgent } from './ipc';
 import { SafetyOrderReadiness, type TargetKind } from './safety-orders';
 import { reportedDecisions } from '../trust/metrics';
@@ -116,6 +117,8 @@ export class Supervisor extends EventEmitter {
   private configPins: ConfigPins;
   /** Undelivered or unenforced safety orders: a readiness condition of this process. */
   readonly safetyOrders = new SafetyOrderReadiness();
+  /** The latest signed revocation feed, pushed to every agent (and to each one as it starts). */
+  private revocationFeed: SignedRevocationFeed | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -231,6 +234,12 @@ export class Supervisor extends EventEmitter {
     }
   }
 
+  /** Pushes a signed revocation feed to every agent over the control channel (the agents verify its signature). */
+  pushRevocation(feed: SignedRevocationFeed): void {
+    this.revocationFeed = feed;
+    for (const slot of this.slots.values()) this.post(slot, { type: 'revocation', feed });
+  }
+
   /** Delivers a message to an agent as if another agent (or the runtime) sent it. */
   deliver(message: AgentMessage): void {
     const slot = this.slots.get(message.to);
@@ -307,9 +316,14 @@ export class Supervisor extends EventEmitter {
       endpoints: this.options.endpoints,
     });
     this.post(slot, { type: 'peers', peers: this.peerUrls() });
+    if (this.revocationFeed !== undefined) this.post(slot, { type: 'revocation', feed: this.revocationFeed });
   }
 
   /** Agent name -> A2A URL of every running agent endpoint, here or elsewhere. */
+  a2aEndpoints(): Readonly<Record<string, string>> {
+    return this.peerUrls();
+  }
+
   private peerUrls(): Record<string, string> {
     // Agents supervised elsewhere (other pods) are reached where the configuration says.
     const peers: Record<string, string> = { ...this.config.a2a.peers };

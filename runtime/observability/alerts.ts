@@ -203,6 +203,16 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
         .map((s) => ({ labels: s.labels, summary: `the certificate of ${s.labels.agent} expires in ${humanize(s.value - now / 1000)} (or has expired)` }));
     },
   },
+  {
+    name: 'RevocationFeedStale',
+    severity: 'critical',
+    forS: 0,
+    responsePlan: `${RUNBOOK}#revocation-feed-stale`,
+    async active(m) {
+      const age = (await samples(m.revocationFeedAge))[0]?.value ?? 0;
+      return (await samples(m.revocationFeedStale)).filter((s) => s.value === 1).map((s) => ({ labels: s.labels, summary: `the revocation feed is ${humanize(age)} old: this runtime's A2A endpoints and mTLS API refuse every peer` }));
+    },
+  },
 ];
 
 /**

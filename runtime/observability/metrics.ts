@@ -25,6 +25,8 @@ export function createMetrics() {
   const heldDecisionCacheLookups = new Set<() => void>();
   // plant.mode external: the process that polls the PLCs sets `read` (milliseconds since the last complete poll).
   const processImageAge: { read?: () => number | undefined } = {};
+  // The runtime sets `read`: whether its revocation list is stale and the age of its signed feed (seconds).
+  const revocationFeed: { read?: () => { stale: boolean; ageS: number } } = {};
   return {
     registry,
     agentState: new client.Gauge({ name: 'glimmer_agent_state', help: '1 for the lifecycle state the agent is in, 0 for the others', labelNames: ['agent', 'kind', 'zone', 'state'], registers: r }),
@@ -49,6 +51,19 @@ export function createMetrics() {
     gatewayConnectionsRefused: new client.Counter({ name: 'glimmer_gateway_connections_refused_total', help: 'Modbus client connections refused or evicted by the connection budgets, by client zone and reason (listener_full|source_limit|evicted)', labelNames: ['zone', 'reason'], registers: r }),
     gatewayConnectionsClosed: new client.Counter({ name: 'glimmer_gateway_connections_closed_total', help: 'Modbus client connections closed by the gateway or the peer, by client zone and reason', labelNames: ['zone', 'reason'], registers: r }),
     processImageAge,
+    revocationFeed,
+    revocationFeedStale: new client.Gauge({
+      name: 'glimmer_revocation_feed_stale',
+      help: '1 while this runtime follows a revocation feed older than revocation.max_age_s (its enforcement points refuse every peer); 0 otherwise and on the authority',
+      registers: r,
+      collect() { this.set(revocationFeed.read?.().stale ? 1 : 0); },
+    }),
+    revocationFeedAge: new client.Gauge({
+      name: 'glimmer_revocation_feed_age_seconds',
+      help: 'Age of the signed revocation feed in force, by the authority\'s signing time (followers; 0 on the authority)',
+      registers: r,
+      collect() { this.set(revocationFeed.read?.().ageS ?? 0); },
+    }),
     plantProcessImageAge: new client.Gauge({
       name: 'glimmer_plant_process_image_age_seconds',
       help: 'Seconds since the last complete poll of the external plant\'s PLCs (since polling started before the first one; 0 where no PLC is polled)',

@@ -35,7 +35,48 @@ export type TrustAuditRecord =
       readonly subject: string;
     }
   | { readonly type: 'trust.svid_rotated'; readonly at: string; readonly subject: string; readonly serial: string; readonly not_after: string; readonly previous_serial: string }
-  | { readonly type: 'trust.svid_revoked'; readonly at: string; readonly serial: string; readonly reason: string; readonly connections_closed: number }
+  | {
+      /** A revocation at the authority: a serial (with the SPIFFE ID it carried, when known) or a whole SPIFFE ID. */
+      readonly type: 'trust.svid_revoked';
+      readonly at: string;
+      readonly serial: string | null;
+      /** The revoked SPIFFE ID. */
+      readonly peer: string | null;
+      readonly reason: string;
+      readonly connections_closed: number;
+      /** Who revoked it (the API caller). */
+      readonly by?: string;
+    }
+  | {
+      /** A revocation that reached one enforcement point through the signed feed, and what it closed there. */
+      readonly type: 'trust.revocation_applied';
+      readonly at: string;
+      readonly point: string;
+      readonly serial: string | null;
+      readonly peer: string | null;
+      readonly connections_closed: number;
+      readonly feed_issued_at?: string;
+      /** The OPC UA application certificate the point rejected (point opcua). */
+      readonly thumbprint?: string;
+    }
+  | {
+      /** A caller refused by an enforcement point outside TLS (the MCP door) for a revocation or a stale feed. */
+      readonly type: 'trust.revocation_refused';
+      readonly at: string;
+      readonly point: string;
+      readonly code: ErrorCode;
+      readonly serial: string | null;
+      readonly peer: string | null;
+    }
+  | {
+      /** A follower's revocation feed became too old (its enforcement points now refuse), fresh again, or was refused. */
+      readonly type: 'trust.revocation_feed';
+      readonly at: string;
+      readonly point: string;
+      readonly state: 'stale' | 'fresh' | 'refused';
+      readonly code?: string;
+      readonly reason?: string;
+    }
   | {
       readonly type: 'policy.decision';
       readonly at: string;

@@ -11,7 +11,10 @@
  *
  * Rotation: servers swap their certificate with `setSecureContext` (live connections keep going); clients build a
  * fresh connection pool with the new certificate and let the old pool idle out.
- * Revocation: revoking a serial closes live connections authenticated with it.
+ * Revocation: every handshake checks the revoked serials and SPIFFE IDs; a new entry closes the live connections of
+ * that certificate or identity at once, on servers (client certificates) and in client pools (server certificates, and
+ * this end's own revoked certificate). A follower's list that turns stale refuses every handshake
+ * (GLM_ERR_REVOCATION_FEED_STALE) and closes what is open: the list may be missing a revocation.
  * Key exchange: the groups of the post-quantum TLS mode (pq-tls.ts; X25519MLKEM768 first by default); each verified
  * handshake reports its group through `onHandshake`.
  */
@@ -23,7 +26,7 @@ import { X509Certificate } from 'node:crypto';
 import { GlimmerError, asGlimmerError, isGlimmerError, type ErrorCode } from '../errors';
 import type { AuditSink } from '../model/messages';
 import type { TrustAuditRecord } from './audit';
-import type { RevocationList } from './revocation';
+import type { RevocationList, RevocationTarget } from './revocation';
 import type { IdentitySource } from './rotation';
 import { readSvidExtensions } from './der';
 import { validateSvid, type SvidIdentity, type ValidateSvidOptions } from './svid';
@@ -83,13 +86,32 @@ function refusal(options: MtlsOptions, side: 'server' | 'client', err: GlimmerEr
 }
 
 function validatePeer(options: MtlsOptions, der: Uint8Array, requiredEku: 'clientAuth' | 'serverAuth', expect: ValidateSvidOptions['expect']): SvidIdentity {
+  options.revocation?.assertFresh();
   return validateSvid(der, {
     bundlePem: options.source.bundlePem,
     trustDomain: options.source.trustDomain,
     revokedSerials: options.revocation?.serials,
+    revokedSpiffeIds: options.revocation?.spiffeIds,
     requiredEku,
     expect,
   });
+}
+
+/** Whether a revocation names this identity (its serial, or its whole SPIFFE ID). */
+function hits(target: RevocationTarget, id: { readonly serial: string; readonly spiffeId: string } | undefined): boolean {
+  if (id === undefined) return false;
+  return target.kind === 'serial' ? id.serial === target.serial : id.spiffeId === target.spiffeId;
+}
+
+/** Closes the sockets a revocation (or a stale feed) concerns; returns how many. */
+function closeWhere<T extends tls.TLSSocket>(sockets: Iterable<T>, which: (socket: T) => boolean): number {
+  let closed = 0;
+  for (const socket of [...sockets]) {
+    if (socket.destroyed || !which(socket)) continue;
+    socket.destroy();
+    closed += 1;
+  }
+  return closed;
 }
 
 export interface MtlsServer {
@@ -136,16 +158,8 @@ export function createMtlsServer(options: MtlsServerOptions, onConnection: (sock
   // Handshake failures before a certificate is seen (wrong TLS version, no shared cipher) are not SVID refusals.
   server.on('tlsClientError', () => undefined);
   const offRotate = options.source.onRotate(() => server.setSecureContext(secureContextOptions(options)));
-  const offRevoke = options.revocation?.onRevoke((serial) => {
-    let closed = 0;
-    for (const socket of connections) {
-      if (peers.get(socket)?.serial === serial) {
-        socket.destroy();
-        closed += 1;
-      }
-    }
-    return closed;
-  });
+  const offRevoke = options.revocation?.onRevoke((target) => closeWhere(connections, (socket) => hits(target, peers.get(socket))));
+  const offStale = options.revocation?.onStale(() => void closeWhere(connections, () => true));
   return {
     server,
     connections,
@@ -159,6 +173,7 @@ export function createMtlsServer(options: MtlsServerOptions, onConnection: (sock
     close: () => new Promise((resolve) => {
       offRotate();
       offRevoke?.();
+      offStale?.();
       for (const socket of connections) socket.destroy();
       server.close(() => resolve());
     }),
@@ -261,14 +276,22 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
   // connection would parse again (pool naming: MtlsAgent).
   // noDelay is a net.connect option the agent passes through; @types/node's AgentOptions no longer lists it.
   const mode = options.pqMode ?? currentTlsPqMode();
-  const onSecure = options.onHandshake === undefined ? undefined : (socket: tls.TLSSocket) => {
+  // Verified connections of every pool with the server's identity, so a revocation (of the server's certificate, or of
+  // this end's own) closes them at once instead of when they idle out.
+  const live = new Map<tls.TLSSocket, { serial: string; spiffeId: string }>();
+  const onSecure = (socket: tls.TLSSocket): void => {
     // secureConnect also fires before checkServerIdentity's verdict is applied: only authorized sockets count.
     if (!socket.authorized) return;
     let peer: string | null = null;
+    let serial = '';
     try {
-      const { uris } = readSvidExtensions(socket.getPeerCertificate(false).raw);
+      const raw = socket.getPeerCertificate(false).raw;
+      const { uris } = readSvidExtensions(raw);
       if (uris.length === 1) peer = (uris[0] as string).slice(0, 300);
+      serial = normalizeSerial(new X509Certificate(raw).serialNumber);
     } catch { /* checked by checkServerIdentity already; the callback only reports */ }
+    live.set(socket, { serial, spiffeId: peer ?? '' });
+    socket.once('close', () => live.delete(socket));
     options.onHandshake?.('client', negotiatedGroup(socket, mode), mode, peer);
   };
   const newAgent = () => new MtlsAgent({
@@ -289,6 +312,11 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
     old.on('free', (socket) => socket.destroy());
     for (const list of Object.values(old.freeSockets)) for (const s of list ?? []) s.destroy();
   });
+  const offRevoke = options.revocation?.onRevoke((target) => {
+    const own = { serial: options.source.current.serial, spiffeId: options.source.current.spiffeId };
+    return closeWhere(live.keys(), (socket) => hits(target, own) || hits(target, live.get(socket)));
+  });
+  const offStale = options.revocation?.onStale(() => void closeWhere(live.keys(), () => true));
   const audited = new WeakSet<object>();
   const onError = (err: unknown): unknown => {
     const classified = classifyTlsError(err);
@@ -325,6 +353,8 @@ export function createMtlsClient(options: MtlsClientOptions): MtlsClient {
     }),
     close: () => {
       offRotate();
+      offRevoke?.();
+      offStale?.();
       agent.destroy();
       for (const old of retired) old.destroy();
     },

@@ -4,8 +4,8 @@
  *
  * An SVID carries exactly one URI SAN (the SPIFFE ID), is not a CA, has keyUsage digitalSignature and the extended
  * key usages clientAuth and serverAuth. Each way a certificate can fail has its own error code, checked in this order:
- * UNREADABLE, UNKNOWN_CA, NOT_YET_VALID / EXPIRED, REVOKED, KEY_USAGE, SAN_INVALID, FOREIGN_TRUST_DOMAIN,
- * IDENTITY_MISMATCH.
+ * UNREADABLE, UNKNOWN_CA, NOT_YET_VALID / EXPIRED, REVOKED (serial), KEY_USAGE, SAN_INVALID, FOREIGN_TRUST_DOMAIN,
+ * REVOKED (SPIFFE ID), IDENTITY_MISMATCH.
  */
 import { X509Certificate as NodeX509, createPublicKey, webcrypto } from 'node:crypto';
 import { GlimmerError, quote } from '../errors';
@@ -138,6 +138,8 @@ export interface ValidateSvidOptions {
   readonly now?: Date;
   /** Serials as lowercase hex without leading zeros (see normalizeSerial). */
   readonly revokedSerials?: ReadonlySet<string>;
+  /** Revoked identities: any certificate carrying one of these SPIFFE IDs is refused (GLM_ERR_CERT_REVOKED). */
+  readonly revokedSpiffeIds?: ReadonlySet<string>;
   /** The extended key usage the certificate's role requires; omitted: none checked beyond keyUsage. */
   readonly requiredEku?: ExtendedKeyUsageName;
 }
@@ -216,6 +218,9 @@ export function validateSvid(cert: string | Uint8Array, options: ValidateSvidOpt
   const id = parseSpiffeId(ext.uris[0] as string);
   if (id.trustDomain !== options.trustDomain) {
     throw new GlimmerError('GLM_ERR_CERT_FOREIGN_TRUST_DOMAIN', `${quote(id.spiffeId)} belongs to trust domain ${quote(id.trustDomain)}, not ${quote(options.trustDomain)}`, { details: { serial } });
+  }
+  if (options.revokedSpiffeIds !== undefined && options.revokedSpiffeIds.size > 0 && options.revokedSpiffeIds.has(id.spiffeId)) {
+    throw new GlimmerError('GLM_ERR_CERT_REVOKED', `${quote(id.spiffeId)} (${who}) is a revoked identity`, { details: { serial } });
   }
 
   const expect = options.expect;

@@ -41,6 +41,12 @@ test('GIVEN a file without the optional blocks WHEN loaded THEN every default is
   assert.deepEqual(cfg.plant, { mode: 'embedded', seed: 42, tickMs: 100, faultSchedule: [] });
   assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, mtlsPort: 8443, allowedHosts: ['localhost'] });
   assert.deepEqual(cfg.a2a, { host: '127.0.0.1', port: 0, peers: {} });
+  assert.deepEqual(cfg.revocation, { refreshMs: 1000, maxAgeMs: 30_000 });
+});
+
+test('GIVEN a follower pod\'s revocation block WHEN loaded THEN the feed URL, refresh and max age come through', () => {
+  const cfg = loadConfig(mutate((d) => (d.revocation = { feed_url: 'https://glimmer-control.control.svc:8443/v1/trust/revocations', refresh_ms: 500, max_age_s: 5 })));
+  assert.deepEqual(cfg.revocation, { feedUrl: 'https://glimmer-control.control.svc:8443/v1/trust/revocations', refreshMs: 500, maxAgeMs: 5000 });
 });
 
 test('GIVEN a pod config naming other pods\' agents WHEN loaded THEN their A2A endpoints and the listen address come through', () => {
@@ -62,6 +68,8 @@ const refusals: [string, () => string, RegExp][] = [
   ['a wrong type', () => mutate((d) => (d.plant.seed = 'forty-two')), /at \/plant\/seed: received "forty-two", allowed: a value of type integer/],
   ['an A2A peer that is no agent', () => mutate((d) => (d.a2a = { peers: { 'ghost-1': 'https://ghost:9443' } })), /at \/a2a\/peers\/ghost-1: received "ghost-1", allowed: one of the agents/],
   ['an A2A peer URL that is not https', () => mutate((d) => (d.a2a = { peers: { 'industrial-1': 'http://industrial-1:9443' } })), /at \/a2a\/peers\/industrial-1: received "http:\/\/industrial-1:9443"/],
+  ['a revocation max age under two refreshes', () => mutate((d) => (d.revocation = { refresh_ms: 1000, max_age_s: 1 })), /at \/revocation\/max_age_s: received 1, allowed: at least two refreshes/],
+  ['a revocation feed URL that is not https', () => mutate((d) => (d.revocation = { feed_url: 'http://authority:8443/v1/trust/revocations' })), /at \/revocation\/feed_url: received "http:\/\/authority/],
   ['invalid YAML', () => write('topology: [unclosed'), /not valid YAML/],
   ['a duplicated YAML key', () => write('topology: {}\ntopology: {}\n'), /not valid YAML/],
 ];

@@ -15,6 +15,9 @@ import type { AgentIdentity } from '../../runtime/trust/svid';
 import { silentLogger } from '../../runtime/observability/logger';
 import { type Ca, ensureCa } from '../../runtime/trust/ca';
 import { issueSvid } from '../../runtime/trust/svid';
+import { RevocationList, verifyRevocationFeed } from '../../runtime/trust/revocation';
+
+type GlimmerErrorLike = { readonly code: string } | undefined;
 
 let config: RuntimeConfig;
 let ca: Ca;
@@ -152,4 +155,49 @@ test('GIVEN the policy directory WHEN an agent lists its artifacts THEN every po
   assert.ok(files.includes('rules/policies/schema.cedarschema'));
   assert.ok(files.includes('rules/policies/agents.cedar'));
   for (const f of files) assert.ok(fs.existsSync(path.join(__dirname, '..', '..', f)), f);
+});
+
+test('GIVEN two agents following a signed revocation feed WHEN the sender\'s own SVID serial is revoked THEN its connection is closed, it is re-issued a fresh SVID at once, and its next message is delivered under the new certificate', { timeout: 60_000 }, async () => {
+  const authority = RevocationList.inMemory();
+  const feed = async () => verifyRevocationFeed(await authority.signedFeed(ca), { bundlePem: ca.bundlePem, trustDomain: config.topology.trust_domain });
+  const follow = (point: string, audit: AuditRecordInput[]) => RevocationList.inMemory({ maxAgeMs: 60_000, point, audit: (r) => audit.push(r) });
+  const cognitiveAudit: AuditRecordInput[] = [];
+  const cognitiveList = follow('cognitive-1', cognitiveAudit);
+  const industrialList = follow('industrial-1', []);
+  const first = await feed();
+  cognitiveList.apply(first);
+  industrialList.apply(first);
+  const delivered: AgentMessage[] = [];
+  const cognitive = await startAgentMessenger({
+    spec: spec('cognitive-1'), config, identity: await identityOf(spec('cognitive-1')), logger: silentLogger(), revocation: cognitiveList,
+    accepts: [{ topic: TOPIC_SNAPSHOT, description: 'snapshots' }], renew: () => identityOf(spec('cognitive-1')), audit: (r) => cognitiveAudit.push(r), deliver: (m) => delivered.push(m),
+  });
+  open.push(cognitive);
+  const issued: string[] = [];
+  const industrialSpec = spec('industrial-1');
+  const industrialIdentity = async () => {
+    const svid = await issueSvid(ca, { zone: industrialSpec.zone, agent: industrialSpec.name });
+    issued.push(svid.serial);
+    return { certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.bundlePem };
+  };
+  const industrial = await startAgentMessenger({
+    spec: industrialSpec, config, identity: await industrialIdentity(), logger: silentLogger(), revocation: industrialList,
+    accepts: [], renew: industrialIdentity, audit: () => undefined, deliver: () => undefined,
+  });
+  open.push(industrial);
+  industrial.setPeers({ 'cognitive-1': cognitive.url as string });
+  const send = () => new Promise<GlimmerErrorLike | undefined>((resolve) => industrial.send('cognitive-1', TOPIC_SNAPSHOT, { n: delivered.length }, resolve));
+  assert.equal(await send(), undefined);
+  assert.equal(delivered.length, 1);
+
+  await authority.revoke(issued[0] as string, 'key compromise');
+  const next = await feed();
+  const { closed } = industrialList.apply(next);
+  assert.ok(closed >= 1, 'the sender closed its own connection');
+  cognitiveList.apply(next);
+  await until('a fresh SVID', () => issued.length === 2);
+  assert.notEqual(issued[1], issued[0]);
+  assert.equal(await send(), undefined, 'delivered under the fresh certificate');
+  assert.equal(delivered.length, 2);
+  assert.ok(cognitiveAudit.some((r) => r.type === 'trust.revocation_applied' && r.serial === issued[0]));
 });

@@ -11,7 +11,7 @@ import { SIMULATED_PLANT_PROFILE, type PlantSnapshot } from '../../model/plant';
 import type { AuditLog } from '../../audit/log';
 import type { ConsoleView } from '../console/view-model';
 import type { Route } from '../router';
-import { mcpRoutes } from './routes';
+import { mcpRoutes, type McpGate } from './routes';
 import { McpService, type McpPdp } from './service';
 import { createTokenVerifier } from './token';
 
@@ -25,6 +25,8 @@ export interface McpEndpointOptions {
   readonly view: Pick<ConsoleView, 'alerts' | 'decisions'>;
   /** The plant's endpoints (`modbus_<zone>`: the gateway listener of each client zone). */
   readonly endpoints: Readonly<Record<string, string>>;
+  /** Checked for every MCP request once its token is valid (the revocation gate). */
+  readonly gate?: McpGate;
 }
 
 export interface McpEndpoint {
@@ -60,5 +62,5 @@ export function mcpEndpoint(o: McpEndpointOptions): McpEndpoint {
     auditLog: o.audit,
     execute: (request) => writeThroughGateway(o.endpoints[`modbus_${request.zone}`], request),
   });
-  return { service, routes: mcpRoutes(o.config, service, createTokenVerifier(o.config)) };
+  return { service, routes: mcpRoutes(o.config, service, createTokenVerifier(o.config), o.gate) };
 }

@@ -3,18 +3,25 @@
  * public route of the API's router), the RFC 9728 metadata, and the operators' approval queue (admin token or mTLS,
  * like every other API route).
  */
-import { GlimmerError, quote } from '../../errors';
+import type { IncomingMessage } from 'node:http';
+import { GlimmerError, asGlimmerError, quote } from '../../errors';
 import type { McpConfig } from '../../config/types';
 import type { Route, RoutePolicy } from '../router';
 import type { McpService } from './service';
-import { metadataPath, protectedResourceMetadata, type TokenVerifier } from './token';
+import { metadataPath, protectedResourceMetadata, type TokenVerifier, type ValidatedToken } from './token';
 
 export const APPROVALS_PATH = '/v1/mcp/approvals';
 
 /** Approving a copilot's write changes the plant: the same question as injecting a fault (engineers and admins). */
 export const APPROVALS_POLICY: RoutePolicy = { action: 'configure', resource: { type: 'Asset', id: 'plant', zone: 'control', safety: false } };
 
-export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenVerifier): Route[] {
+/**
+ * A check after the token is verified and before any tool runs (the revocation gate: a revoked caller, or every caller
+ * while the revocation feed is stale); throws a GlimmerError to refuse.
+ */
+export type McpGate = (req: IncomingMessage, principal: ValidatedToken) => void;
+
+export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenVerifier, gate?: McpGate): Route[] {
   const metadata = protectedResourceMetadata(config);
   const mcpPath = new URL(config.resource).pathname;
   const metadataUrl = new URL(metadataPath(config.resource), config.resource).toString();
@@ -36,6 +43,12 @@ export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenV
             headers: { 'www-authenticate': `Bearer error="invalid_token", error_description=${JSON.stringify(e.message.replace(/"/g, "'"))}, resource_metadata="${metadataUrl}"` },
             body: e.toJSON(),
           };
+        }
+        try {
+          gate?.(ctx.req, principal);
+        } catch (err) {
+          const e = asGlimmerError(err);
+          return { status: e.status, body: e.toJSON() };
         }
         const body = await ctx.json();
         await service.handle(ctx.req, ctx.res, body, principal);

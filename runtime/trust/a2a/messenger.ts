@@ -16,6 +16,7 @@ import type { A2aClient, A2aPeer } from './client';
 import type { A2aServer } from './server';
 import type { TrustAuditRecord } from '../audit';
 import type { PdpOptions, PolicyAction } from '../policy/pdp';
+import type { RevocationList } from '../revocation';
 import { SvidSource } from '../rotation';
 import { type AgentIdentity, type IssuedSvid, validateSvid } from '../svid';
 import { decisionIdOf, type AgentMessage, type AuditRecordInput } from '../../model/messages';
@@ -55,6 +56,11 @@ export interface MessengerOptions {
   readonly onDecision?: PdpOptions['onDecision'];
   /** Renew the SVID when this fraction of its lifetime has passed. @default 0.5 (SPIRE's half-life) */
   readonly rotateAt?: number;
+  /**
+   * The revocation list the endpoint and the client enforce (the supervisor's signed feed): revoked peers are refused
+   * and their open connections closed; a stale list refuses every peer. @default - none (tests of other concerns)
+   */
+  readonly revocation?: RevocationList;
 }
 
 export interface AgentMessenger {
@@ -99,6 +105,15 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
     onError: (err) => logger.error({ code: asGlimmerError(err).code }, 'SVID renewal failed; retrying'),
   });
 
+  // This agent's own certificate revoked (a leaked key): rotate at once to a fresh key and SVID. A revoked SPIFFE ID
+  // gets none (the supervisor refuses to issue it): the agent stays cut off from every peer.
+  const offOwnRevoked = options.revocation?.onRevoke((target) => {
+    if (target.kind === 'serial' && target.serial === identity.current.serial) {
+      identity.rotate().catch((err: unknown) => logger.error({ code: asGlimmerError(err).code }, 're-issue after revocation of this agent\'s SVID failed'));
+    }
+    return 0;
+  });
+
   let server: A2aServer | undefined;
   if (options.accepts.length > 0) {
     const { PolicyDecisionPoint } = await import('../policy/pdp');
@@ -111,6 +126,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
       identity,
       pdp,
       audit,
+      revocation: options.revocation,
       name: spec.name,
       description: `Glimmer ${spec.kind} agent in zone ${spec.zone}`,
       skills: options.accepts.map((t) => ({
@@ -154,6 +170,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
       client = createA2aClient({
         identity,
         audit,
+        revocation: options.revocation,
         onHandshake: (side, group, mode, peer) => {
           if (side === 'client') audit({ type: 'trust.tls_established', at: new Date().toISOString(), side, group, mode, peer, subject: identity.current.spiffeId });
         },
@@ -202,6 +219,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
         .finally(() => inFlight.set(to, (inFlight.get(to) ?? 1) - 1));
     },
     async close() {
+      offOwnRevoked?.();
       identity.stop();
       client?.close();
       await server?.close();
