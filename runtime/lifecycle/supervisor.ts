@@ -291,9 +291,9 @@ export class Supervisor extends EventEmitter {
     if (this.stopping) return;
     // The agent compares its parent with this pid as soon as its code runs: re-parented (this process died while it
     // loaded), it exits at once.
+    // Agents log JSON lines; relayed, this process formats them with its own.
     const relay = this.options.agentStderr;
-    // Relayed agents write JSON lines; this process formats them with its own.
-    const env = { ...agentProcessEnv(this.options.stateDir), [SUPERVISOR_PID_ENV]: String(process.pid), ...(relay ? { GLIMMER_LOG_FORMAT: 'json' } : {}) };
+    const env = { ...agentProcessEnv(this.options.stateDir), [SUPERVISOR_PID_ENV]: String(process.pid) };
     const child = fork(file, [], { execArgv, env, stdio: ['ignore', 'inherit', relay ? 'pipe' : 'inherit', 'ipc'], serialization: 'advanced' });
     if (relay) child.stderr?.on('data', (chunk: Buffer) => relay(chunk, slot.spec.name));
     slot.child = child;
