@@ -34,7 +34,6 @@ import type { AgentSpec, RuntimeConfig, Zone } from './config/types';
 import { GlimmerError, asGlimmerError } from './errors';
 import { startEmbeddedPlant, type EmbeddedPlant } from './industrial/embedded';
 import { startExternalPlant, type ExternalPlantConnection } from './industrial/external';
-import { OpcuaTrustStore } from './industrial/opcua/trust';
 import { opcuaRevocationGate, type OpcuaRevocationGate } from './industrial/opcua/revocation-gate';
 import { OpcuaUserStore, operatorName } from './industrial/opcua/users';
 import { levelChanges } from './config/reload';
@@ -303,7 +302,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // The embedded plant's OPC UA server also shows each agent's state and latest decision (folder Agents/<agent>).
     // A real plant's server is not ours to write to: there the agents' state is on the API and the console only.
     const opcuaServer = plant.embedded?.opcua;
-    const opcuaTrust = opcuaServer ? new OpcuaTrustStore(opcuaServer.certificateManager) : undefined;
+    // The server's own store: it knows the OPC UA issuer and closes sessions on revoke.
+    const opcuaTrust = opcuaServer?.trust;
     if (opcuaServer && opcuaTrust) {
       opcuaGate = opcuaRevocationGate({
         stateDir, trust: opcuaTrust, dropPeer: (t) => opcuaServer.dropPeer(t), audit: record,
@@ -365,7 +365,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...trustRoutes(revocations, { bundlePem: ca.bundlePem, trustDomain }),
     ];
     if (opcuaServer && opcuaTrust) {
-      routes.push(...opcuaRoutes({ trust: opcuaTrust, dropPeer: (t) => opcuaServer.dropPeer(t), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
+      routes.push(...opcuaRoutes({ trust: opcuaTrust, ...(plant.embedded?.certificates ? { certificates: plant.embedded.certificates } : {}), accounts: opcuaAccounts, defaultZone: PROCESS_ZONE, audit: sink }));
     }
     const api: ApiServer = createApiServer({ adminToken, routes, logger, authorize: routePolicyCheck(createApiAuthorizer(pdp)), allowedHosts: config.api.allowedHosts });
     const apiPort = await listening('API', config.api.host, options.apiPort ?? config.api.port, (port, host) => api.listen(port, host));

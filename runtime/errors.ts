@@ -119,6 +119,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_OPCUA_SERVER_START_FAILED: { status: 500, doc: 'OPC UA: the plant server cannot start (port in use, certificate store unreadable).' },
   GLM_ERR_OPCUA_CERT_UNKNOWN: { status: 404, doc: 'OPC UA: no certificate with this thumbprint in the server\'s trusted or rejected folder (list them with `glimmer opcua certs list`).' },
   GLM_ERR_OPCUA_CERT_INVALID: { status: 400, doc: 'OPC UA: an issuer certificate or CRL given to the trust workflow cannot be parsed (PEM or DER expected).' },
+  GLM_ERR_OPCUA_CERT_RENEWAL_FAILED: { status: 500, doc: 'OPC UA: an application certificate (the plant server\'s or an industrial agent\'s client) could not be renewed (issuer unreadable, disk full); the current certificate stays in use, the renewal is retried, and the OpcuaCertificateExpiringSoon alert fires when half the lead time passes without one.' },
+  GLM_ERR_OPCUA_ISSUER_UNREADABLE: { status: 500, doc: 'OPC UA: Glimmer\'s OPC UA issuer (<state-dir>/opcua/ca/) cannot be read or parsed; nothing is issued with it.' },
   GLM_ERR_OPCUA_USER_INVALID: { status: 400, doc: 'OPC UA: an account name, role or password does not meet the rules (role viewer, operator or engineer; password of 12 characters or more), or the account store is unreadable.' },
   GLM_ERR_INDUSTRIAL_COMMAND_FAILED: { status: 502, doc: 'Industrial agent: a plant command (e.g. a safety shutdown) could not be executed through the gateway or OPC UA.' },
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { GlimmerError, quote } from '../errors';
+import { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME } from '../industrial/opcua/lifetime';
 import { dmzBypassReason, firstDmzBypass } from '../model/zones';
 import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
@@ -141,7 +142,13 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
     },
     plant: normalisePlant(abs, doc),
     api: { host: doc.api?.host ?? '127.0.0.1', port: doc.api?.port ?? 8080, mtlsPort: doc.api?.mtls_port ?? 8443, allowedHosts: (doc.api?.allowed_hosts ?? ['localhost']).map((h) => h.toLowerCase()) },
-    opcua: { ...doc.opcua, port: doc.opcua?.port ?? 4840 },
+    opcua: {
+      ...doc.opcua, port: doc.opcua?.port ?? 4840,
+      certificateLifetime: checkLifetime({
+        lifetimeMs: (doc.opcua?.certificate_lifetime_s ?? DEFAULT_CERTIFICATE_LIFETIME.lifetimeMs / 1000) * 1000,
+        renewBeforeMs: (doc.opcua?.certificate_renew_before_s ?? DEFAULT_CERTIFICATE_LIFETIME.renewBeforeMs / 1000) * 1000,
+      }, file),
+    },
     a2a: { host: doc.a2a?.host ?? '127.0.0.1', port: doc.a2a?.port ?? 0, peers: doc.a2a?.peers ?? {} },
     cognitive: { file: cognitiveFile, ...cognitive },
     revocation: normaliseRevocation(abs, doc),

@@ -199,6 +199,9 @@ export const runtimeConfigSchema = {
         advertised_hosts: { type: 'array', minItems: 1, maxItems: 16, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$' } },
         certificate_dns: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z0-9*.-]{1,253}$' } },
         certificate_ips: { type: 'array', maxItems: 32, uniqueItems: true, items: { type: 'string', pattern: '^[0-9A-Fa-f.:]{2,45}$' } },
+        // Lifetime of the OPC UA application certificates Glimmer's issuer signs, and the renewal lead time (seconds).
+        certificate_lifetime_s: { type: 'integer', minimum: 10, maximum: 3650 * 86400 },
+        certificate_renew_before_s: { type: 'integer', minimum: 1, maximum: 3650 * 86400 },
       },
     },
     // Agent-to-agent A2A endpoints: where this process's agents listen, and where agents of other pods are reached.

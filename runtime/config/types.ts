@@ -1,6 +1,8 @@
 /** Typed configuration: `RuntimeConfigFile` is the file as written, `RuntimeConfig` the normalised result with defaults. */
 import type { AGENT_KINDS, ATTESTATION_MODES, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
 
+import type { CertificateLifetime } from '../industrial/opcua/lifetime';
+
 export type AgentKind = (typeof AGENT_KINDS)[number];
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];
 export type PlantMode = (typeof PLANT_MODES)[number];
@@ -76,7 +78,7 @@ export interface RuntimeConfigFile {
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
   readonly api?: { host?: string; port?: number; mtls_port?: number; allowed_hosts?: string[] };
-  readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
+  readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[]; certificate_lifetime_s?: number; certificate_renew_before_s?: number };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly mcp?: McpConfigFile;
   readonly revocation?: { refresh_ms?: number; max_age_s?: number; feed_url?: string };
@@ -118,7 +120,11 @@ export interface RuntimeConfig {
   /** allowedHosts: names the API answers under besides IP addresses (DNS rebinding defence). */
   readonly api: { host: string; port: number; mtlsPort: number; allowedHosts: readonly string[] };
   /** The plant OPC UA server's network settings as written (runtime/industrial/opcua/network.ts derives the rest). */
-  readonly opcua: { host?: string; port: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[] };
+  readonly opcua: {
+    host?: string; port: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[];
+    /** Validity of the OPC UA application certificates Glimmer issues, and how long before expiry they are renewed. */
+    certificateLifetime: CertificateLifetime;
+  };
   /** Where agents serve A2A (port 0: any free port on loopback, the embedded default), and other pods' agents. */
   readonly a2a: { host: string; port: number; peers: Readonly<Record<string, string>> };
   readonly cognitive: CognitiveConfig & { readonly file: string };

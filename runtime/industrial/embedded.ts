@@ -12,6 +12,8 @@ import type { GatewayAuditSink, WriteEvidence } from './modbus/inspector';
 import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaNetwork } from './opcua/network';
+import { OpcuaCertificateLifecycle } from './opcua/lifecycle';
+import { identityFor } from './opcua/pki';
 import { opcuaSecurityFor } from './opcua/security';
 import type { OpcuaUserStore } from './opcua/users';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
@@ -60,6 +62,8 @@ export interface EmbeddedPlant {
   readonly plant: PlantRuntime;
   readonly gateway: ModbusGateway;
   readonly opcua: PlantOpcuaServer;
+  /** Glimmer's OPC UA issuer and the renewal of the plant server's and the industrial agents' certificates. */
+  readonly certificates: OpcuaCertificateLifecycle;
   readonly plc: SimulatedPlc;
   /**
    * Addresses for AgentContext.endpoints: `opcua` (opc.tcp URL), `modbus_<zone>` (host:port of the gateway listener
@@ -82,12 +86,18 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
 
     const industrial = config.agents.filter((a) => a.kind === 'industrial');
     const network = opcuaNetwork(config.opcua);
-    for (const a of industrial) await provisionOpcuaTrust(options.stateDir, a.name, network);
+    const certificates = await OpcuaCertificateLifecycle.open(options.stateDir, { lifetime: config.opcua.certificateLifetime, logger, ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.opcuaAudit ? { audit: options.opcuaAudit } : {}) });
+    started.push({ stop: async () => certificates.stop() });
+    for (const a of industrial) {
+      await provisionOpcuaTrust(options.stateDir, a.name, network, certificates.issuer);
+      // The agent process notices its renewed certificate file itself (client.ts); the issuer's key stays here.
+      await certificates.manage(identityFor(options.stateDir, a.name), 'client', { dns: ['localhost'], ips: [] });
+    }
     const opcuaPort = options.opcuaPort ?? config.opcua.port;
     const opcua = await startPlantOpcuaServer({
       plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE),
       users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
-      decide, logger, metrics: options.metrics, audit: options.opcuaAudit, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
+      decide, logger, metrics: options.metrics, audit: options.opcuaAudit, certificates, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
     });
     started.push(opcua);
 
@@ -104,7 +114,7 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     logger.info({ endpoints }, 'embedded plant started');
     let stopped = false;
     return {
-      plant, gateway, opcua, plc, endpoints,
+      plant, gateway, opcua, certificates, plc, endpoints,
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -204,6 +204,18 @@ export const RUNTIME_ALERT_RULES: readonly RuntimeAlertRule[] = [
     },
   },
   {
+    name: 'OpcuaCertificateExpiringSoon',
+    severity: 'warning',
+    forS: 600,
+    responsePlan: `${RUNBOOK}#opcua-certificate-expiring`,
+    async active(m, now) {
+      const lead = new Map((await samples(m.opcuaCertificateRenewBefore)).map((s) => [key(s.labels), s.value]));
+      return (await samples(m.opcuaCertificateExpiry))
+        .filter((s) => s.value - now / 1000 < 0.5 * (lead.get(key(s.labels)) ?? Number.NaN))
+        .map((s) => ({ labels: s.labels, summary: `the OPC UA ${s.labels.role} certificate of ${s.labels.application} expires in ${humanize(s.value - now / 1000)}: renewal is failing` }));
+    },
+  },
+  {
     name: 'RevocationFeedStale',
     severity: 'critical',
     forS: 0,

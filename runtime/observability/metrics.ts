@@ -75,6 +75,10 @@ export function createMetrics() {
     opcuaCertificatesRejected: new client.Counter({ name: 'glimmer_opcua_certificates_rejected_total', help: 'OPC UA peer certificates refused (untrusted, revoked, out of policy), by side and OPC UA status', labelNames: ['side', 'status'], registers: r }),
     opcuaActivationFailures: new client.Counter({ name: 'glimmer_opcua_activation_failures_total', help: 'Refused OPC UA session activations (bad password, unknown user, refused token type), by OPC UA status', labelNames: ['status'], registers: r }),
     opcuaChannelRefusals: new client.Counter({ name: 'glimmer_opcua_channel_refusals_total', help: 'OpenSecureChannel requests the plant OPC UA server refused, by the OPC UA status of the ERR message sent', labelNames: ['status'], registers: r }),
+    // role: server|client; application: plant-server or an industrial agent's name (bounded by the config).
+    opcuaCertificateExpiry: new client.Gauge({ name: 'glimmer_opcua_certificate_expiry_timestamp_seconds', help: 'notAfter of an OPC UA application instance certificate Glimmer renews (the plant server\'s, each industrial agent client\'s), as a Unix timestamp', labelNames: ['role', 'application'], registers: r }),
+    opcuaCertificateRenewBefore: new client.Gauge({ name: 'glimmer_opcua_certificate_renew_before_seconds', help: 'Renewal lead time of an OPC UA application certificate: it is renewed this many seconds before its notAfter', labelNames: ['role', 'application'], registers: r }),
+    opcuaCertificateRenewals: new client.Counter({ name: 'glimmer_opcua_certificate_renewals_total', help: 'OPC UA application certificate renewals by role, application and outcome (renewed|failed)', labelNames: ['role', 'application', 'outcome'], registers: r }),
     // --- end industrial gateway ---
 
     // --- audit (runtime/audit) ---

@@ -8,6 +8,7 @@ import { routePolicyCheck } from '../../runtime/api/auth';
 import type { Principal, Route } from '../../runtime/api/router';
 import { auditRoutes } from '../../runtime/api/routes/audit';
 import { PLANT_FAULTS_POLICY } from '../../runtime/api/routes/plant';
+import { opcuaRoutes } from '../../runtime/api/routes/opcua';
 import { loadConfig } from '../../runtime/config/load';
 import { isGlimmerError } from '../../runtime/errors';
 import { createApiAuthorizer } from '../../runtime/trust/policy/api';
@@ -38,4 +39,16 @@ test('GIVEN the routes as shipped WHEN the admin and an agent configure the audi
   const faults = route('POST', '/v1/plant/faults', PLANT_FAULTS_POLICY);
   assert.doesNotThrow(() => check(admin, faults, '/v1/plant/faults'));
   assert.throws(() => check(agent, faults, '/v1/plant/faults'), forbidden(/denied by policy/));
+});
+
+test('GIVEN the OPC UA trust and certificate routes WHEN the admin and an agent add, revoke or renew THEN each route declares its policy: the admin is allowed, the agent refused', () => {
+  const routes = opcuaRoutes({ trust: {} as never, certificates: {} as never, accounts: {} as never, defaultZone: 'control', audit: { append: async () => undefined } });
+  const changing = routes.filter((r) => r.method !== 'GET');
+  for (const path of ['/v1/opcua/certs', '/v1/opcua/certs/revoke', '/v1/opcua/certs/own/renew']) {
+    const r = changing.find((x) => x.path === path);
+    assert.ok(r?.policy, `${path} declares its policy`);
+    assert.doesNotThrow(() => check(admin, r, path));
+    assert.throws(() => check(agent, r, path), forbidden(/denied by policy|forbid/));
+  }
+  for (const r of changing) assert.ok(r.policy, `${r.method} ${r.path} declares its policy`);
 });

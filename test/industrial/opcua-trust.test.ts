@@ -22,7 +22,6 @@ import { plantMap } from '../../runtime/model/plant-map';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from '../../runtime/industrial/plant/plc-opcua';
 import { certificateDer, describeCertificate, identityFor, loadOpcua } from '../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../runtime/industrial/opcua/security';
-import { OpcuaTrustStore } from '../../runtime/industrial/opcua/trust';
 import { OpcuaUserStore } from '../../runtime/industrial/opcua/users';
 import { glimmer } from '../helpers/cli';
 import { CONDUITS, ZONES, freePort, until } from './helpers';
@@ -57,7 +56,7 @@ before(async () => {
   const sink = { append: async (r: Parameters<AuditLog['append']>[0]) => { await audit.append(r); } };
   api = createApiServer({
     adminToken: TOKEN, logger: silentLogger(),
-    routes: opcuaRoutes({ trust: new OpcuaTrustStore(server.certificateManager), dropPeer: (t) => server.dropPeer(t), accounts, defaultZone: 'control', audit: sink }),
+    routes: opcuaRoutes({ trust: server.trust, accounts, defaultZone: 'control', audit: sink }),
   });
   url = `http://127.0.0.1:${await api.listen(0)}`;
 });

@@ -111,3 +111,21 @@ test('GIVEN a started evaluator WHEN the alerts change THEN onChange is called w
   ev.stop();
   assert.deepEqual(seen, [['PlcUnreachable']]);
 });
+
+test('GIVEN an OPC UA server certificate with a 2000 s lead time that is never renewed and a client one renewed in time WHEN evaluated THEN OpcuaCertificateExpiringSoon is pending once half the lead time is left, firing 10 minutes later, for the server only', async () => {
+  const m = createMetrics();
+  const ev = new AlertEvaluator(m);
+  const server = { role: 'server', application: 'plant-server' };
+  const client = { role: 'client', application: 'industrial-1' };
+  for (const l of [server, client]) { m.opcuaCertificateExpiry.set(l, 3600); m.opcuaCertificateRenewBefore.set(l, 2000); }
+  const opcua = async (t: number) => (await ev.evaluate(t * 1000)).filter((a) => a.name === 'OpcuaCertificateExpiringSoon');
+  assert.deepEqual(await opcua(2500), [], '1100 s left: more than half the lead time');
+  m.opcuaCertificateExpiry.set(client, 7200);
+  const pending = await opcua(2640);
+  assert.deepEqual(pending.map((a) => [a.labels.application, a.state]), [['plant-server', 'pending']]);
+  const firing = await opcua(2640 + 600);
+  assert.deepEqual(firing.map((a) => [a.labels.application, a.state]), [['plant-server', 'firing']]);
+  assert.match(firing[0]!.summary, /OPC UA server certificate of plant-server expires in 6m 0s: renewal is failing/);
+  m.opcuaCertificateExpiry.set(server, 3240 + 3600);
+  assert.deepEqual(await opcua(3241), [], 'renewed: resolved');
+});

@@ -5,7 +5,8 @@
  * alert is shown firing and then resolving through Prometheus's own /api/v1/alerts:
  *   - swarm A (embedded plant, the whole swarm): data-1 requires safety level 4 in zone dmz at level 2, so
  *     SafetyIntegrityBreach fires; the Cognitive agent's safety_integrity_check holds data-1 through its supervisor;
- *     lowering the requirement and SIGHUP releases it and the alert resolves;
+ *     lowering the requirement and SIGHUP releases it and the alert resolves; the plant server's OPC UA certificate
+ *     (90 s) cannot be renewed while its path is blocked (OpcuaCertificateExpiringSoon), then is once it is freed;
  *   - swarm B (an external PLC, pymodbus, and the Data agent only): the PLC dies (PlcUnreachable,
  *     PlantProcessImageStale), the SoftHSM2 token that signs audit checkpoints disappears (AuditCheckpointOverdue), the
  *     Data agent is killed past its restart budget (AgentCrashLoop); the PLC and token come back and B restarts on the
@@ -105,10 +106,15 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   const docA = structuredClone(BASE_CONFIG) as Record<string, unknown> & { agents: { name: string; required_safety_level: number }[]; plant: Record<string, unknown> };
   docA.agents = docA.agents.map((a) => (a.name === 'data-1' ? { ...a, required_safety_level: 4 } : a));
   docA.plant = { ...docA.plant, fault_schedule: [] };
+  // A's OPC UA certificates live 90 s and renew 80 s ahead; a directory where the plant server's renewal writes its
+  // certificate makes each renewal fail, so OpcuaCertificateExpiringSoon fires once under 40 s are left.
+  docA.opcua = { certificate_lifetime_s: 90, certificate_renew_before_s: 80 };
   fs.mkdirSync(path.join(dir, 'a'));
   const configA = writeConfig(docA, path.join(dir, 'a'));
   const spawnedA = Date.now();
   const startingA = glimmerRun(configA, path.join(dir, 'a', 'state'), 0);
+  const serverCertA = path.join(dir, 'a', 'state', 'opcua', 'pki', 'plant-server', 'own', 'certs', 'certificate.pem');
+  const blockedA = until('A\'s OPC UA server certificate', () => fs.existsSync(serverCertA), 60_000).then(() => fs.mkdirSync(`${serverCertA}.new`));
 
   // Swarm B: a PLC that is not ours and the Data agent alone, given up on after its second crash.
   const plcPort = await restartablePort();
@@ -170,6 +176,11 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   await until('AgentStuckPaused firing for data-1 in A', () => has('AgentStuckPaused', 'a', 'firing', { agent: 'data-1' }), 30_000, diag);
   for (const name of ['PlcUnreachable', 'PlantProcessImageStale', 'AuditCheckpointOverdue']) await until(`${name} firing in B`, () => has(name, 'b', 'firing'), 30_000, diag);
   await until('AgentCrashLoop firing for data-1 in B', () => has('AgentCrashLoop', 'b', 'firing', { agent: 'data-1' }), 30_000, diag);
+  await blockedA;
+  await until('OpcuaCertificateExpiringSoon firing for plant-server in A', () => has('OpcuaCertificateExpiringSoon', 'a', 'firing', { application: 'plant-server' }), 90_000, diag);
+  assert.ok((await auditRecords(apiA)).some((e) => e.record.type === 'opcua.certificate.renewal_failed' && e.record.code === 'GLM_ERR_OPCUA_CERT_RENEWAL_FAILED'));
+  // Cure: the path is free again; the next retry renews the certificate.
+  fs.rmdirSync(`${serverCertA}.new`);
 
   // Cure A: data-1's requirement now matches its zone; SIGHUP reloads it, the hold is released, the alerts resolve.
   fs.writeFileSync(configA, YAML.stringify({ ...docA, agents: docA.agents.map((x) => (x.name === 'data-1' ? { ...x, required_safety_level: 2 } : x)) }));
@@ -197,6 +208,8 @@ test('GIVEN Prometheus scraping two real swarms with the shipped rules WHEN each
   await scraped('glimmer_audit_checkpoint_age_seconds{swarm="b"} < 3');
   await scraped('glimmer_agent_crash_loop{swarm="b",agent="data-1"} == 0');
   for (const name of ['SafetyIntegrityBreach', 'AgentStuckPaused']) await until(`${name} resolved in A`, () => has(name, 'a', 'gone', { agent: 'data-1' }), 30_000, diag);
+  await scraped('glimmer_opcua_certificate_expiry_timestamp_seconds{swarm="a",application="plant-server"} - time() > 40');
+  await until('OpcuaCertificateExpiringSoon resolved in A', () => has('OpcuaCertificateExpiringSoon', 'a', 'gone', { application: 'plant-server' }), 30_000, diag);
   for (const name of ['PlcUnreachable', 'PlantProcessImageStale', 'AuditCheckpointOverdue', 'AgentCrashLoop']) await until(`${name} resolved in B`, () => has(name, 'b', 'gone'), 30_000, diag);
   t.diagnostic(`whole test: ${Date.now() - started} ms`);
 

@@ -9,14 +9,19 @@ import { GlimmerError, quote } from '../../errors';
 import type { Command } from '../command';
 
 const USAGE = `Usage: glimmer opcua certs list|trust|reject|revoke [THUMBPRINT] --url URL (--token T | --token-file F) [--json]
-       glimmer opcua certs issuer FILE | crl FILE                --url URL (--token T | --token-file F)
+       glimmer opcua certs add FILE | issuer FILE | crl FILE     --url URL (--token T | --token-file F)
+       glimmer opcua certs own | renew APPLICATION               --url URL (--token T | --token-file F) [--json]
        glimmer opcua users list | add NAME --role viewer|operator|engineer [--zone Z] | remove NAME  --url URL ...
 
 The plant OPC UA server's client certificates and accounts, through a running runtime's API.
   certs list       certificates the server has seen: thumbprint, status (trusted|rejected), subject, URI, expiry
   certs trust T    trust the certificate with SHA-1 thumbprint T (it leaves rejected/)
   certs reject T   refuse new secure channels with it (moved to rejected/)
-  certs revoke T   reject it and drop its live sessions at once
+  certs revoke T   refuse it from now on and drop its live sessions at once (one Glimmer's OPC UA issuer signed
+                   goes on the issuer's CRL, status revoked)
+  certs add F      trust a peer certificate (PEM or DER) before it ever connects
+  certs own        Glimmer's own OPC UA application certificates: expiry and when they renew
+  certs renew A    renew application A's certificate now, with a new key (plant-server or an industrial agent)
   certs issuer F   add an issuer (CA) certificate, PEM or DER
   certs crl F      add an issuer's CRL, PEM or DER: certificates it lists are refused (BadCertificateRevoked)
   users add NAME   provision a role account; prints its password once
@@ -84,6 +89,12 @@ const command: Command = async (argv) => {
       r = await call(base, token, 'POST', `/v1/opcua/certs/${action}`, { thumbprint: arg });
     } else if (action === 'issuer') r = await call(base, token, 'POST', '/v1/opcua/certs/issuers', { certificate: Buffer.from(readArg(arg, 'certs issuer'), readArg(arg, 'certs issuer').includes('-----BEGIN') ? 'utf8' : 'base64').toString('utf8') });
     else if (action === 'crl') r = await call(base, token, 'POST', '/v1/opcua/certs/crl', { crl: readArg(arg, 'certs crl') });
+    else if (action === 'add') r = await call(base, token, 'POST', '/v1/opcua/certs', { certificate: readArg(arg, 'certs add') });
+    else if (action === 'own') r = await call(base, token, 'GET', '/v1/opcua/certs/own');
+    else if (action === 'renew') {
+      if (!arg) usage('certs renew needs an APPLICATION (see certs own)');
+      r = await call(base, token, 'POST', '/v1/opcua/certs/own/renew', { application: arg });
+    }
     else return usage(`unknown certs action ${quote(action ?? '')}`);
   } else if (group === 'users') {
     if (action === 'list') r = await call(base, token, 'GET', '/v1/opcua/users');
@@ -112,6 +123,10 @@ function render(group: string, action: string, json: unknown): string {
     const rows = json as { thumbprint: string; status: string; subject: string; application_uri: string; not_after: string }[];
     if (rows.length === 0) return 'no client certificates seen';
     return rows.map((c) => `${c.thumbprint}  ${c.status.padEnd(8)}  ${c.subject}  ${c.application_uri}  until ${c.not_after}`).join('\n');
+  }
+  if (group === 'certs' && (action === 'own' || action === 'renew')) {
+    const rows = (Array.isArray(json) ? json : [json]) as { application: string; role: string; thumbprint: string; not_after: string; renews_at: string }[];
+    return rows.map((c) => `${c.application.padEnd(14)}  ${c.role.padEnd(6)}  ${c.thumbprint}  until ${c.not_after}  renews ${c.renews_at}`).join('\n');
   }
   if (group === 'users' && action === 'list') {
     const rows = json as { name: string; role: string; zone: string }[];

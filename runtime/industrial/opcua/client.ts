@@ -17,6 +17,7 @@ import type { ExternalPlant, RuntimeConfig } from '../../config/types';
 import type { OpcuaNetwork } from './network';
 import { certificateDer, certificateManager, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, trustPeer, userPassword } from './pki';
 import { checkClientSecurity, type OpcuaSecurity } from './security';
+import { trustIssuer, type OpcuaIssuer } from './issuer';
 
 export interface PlantOpcuaClientOptions {
   readonly endpointUrl: string;
@@ -28,6 +29,13 @@ export interface PlantOpcuaClientOptions {
   readonly password?: string;
   /** The trusted server certificate (DER). @default the embedded plant server's, from the state dir */
   readonly serverCertificate?: Buffer;
+  /**
+   * File of the server certificate, re-read when it changes (a renewed server certificate is used for the next
+   * secure channel, no restart). @default the embedded plant server's certificate file when serverCertificate is not given
+   */
+  readonly serverCertificateFile?: string;
+  /** How often the own and the server certificate files are checked for a renewal. @default 5000 */
+  readonly certificatePollMs?: number;
   readonly security: OpcuaSecurity;
   /** @default { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' } */
   readonly requested?: { readonly mode: 'SignAndEncrypt' | 'None'; readonly policy: string };
@@ -41,20 +49,38 @@ export interface PlantOpcuaClientOptions {
   readonly publishingIntervalMs?: number;
   /** Timeout of the first connection. @default 15000 */
   readonly connectTimeoutMs?: number;
+  /** Lifetime of the secure channel's security tokens; the channel renews them at 75 %. @default 600000 */
+  readonly secureTokenLifetimeMs?: number;
 }
 
 export interface PlantOpcuaClient {
   /** Writes an engineering value to a command signal (`safety_1.emergency_stop`). */
   write(signal: string, value: number | boolean): Promise<void>;
+  /** Reads a signal's current engineering value from the server (not the subscription's latest). */
+  read(signal: string): Promise<number | boolean>;
   /** Latest values received from the subscription. */
   readonly values: ReadonlyMap<string, number | boolean>;
+  /** The OPC UA session id (kept across reconnections and certificate renewals while the server keeps the session). */
+  readonly sessionId: string;
   close(): Promise<void>;
 }
 
-/** Explicit trust provisioning: the plant server trusts this client's certificate and the client the server's. */
-export async function provisionOpcuaTrust(stateDir: string, clientName: string, network?: OpcuaNetwork): Promise<void> {
+/**
+ * Explicit trust provisioning. With Glimmer's OPC UA issuer: both stores trust the issuer (and load its CRL), so every
+ * certificate it issues or renews for either side is accepted and nothing is trusted leaf by leaf; the certificates
+ * themselves come from the renewer. Without: the plant server trusts this client's self-signed certificate and the
+ * client the server's.
+ */
+export async function provisionOpcuaTrust(stateDir: string, clientName: string, network?: OpcuaNetwork, issuer?: OpcuaIssuer): Promise<void> {
   const server = identityFor(stateDir, 'plant-server');
   const client = identityFor(stateDir, clientName);
+  if (issuer !== undefined) {
+    for (const id of [server, client]) {
+      const cm = await certificateManager(id, { createOwn: false });
+      try { await trustIssuer(cm, issuer); } finally { await cm.dispose(); }
+    }
+    return;
+  }
   const serverCm = await certificateManager(server);
   // The server certificate the client will trust is the one the server will present (reissued for new names first).
   if (network) await ensureOwnCertificate(server, serverCm, network);
@@ -88,7 +114,7 @@ export async function provisionExternalOpcuaTrust(stateDir: string, clientName: 
 }
 
 /** Session options of the Industrial Agent towards a real plant's OPC UA server (plant.mode external). */
-export function externalOpcuaSession(config: RuntimeConfig, agentName: string): Pick<PlantOpcuaClientOptions, 'endpointUrl' | 'user' | 'password' | 'serverCertificate'> | undefined {
+export function externalOpcuaSession(config: RuntimeConfig, agentName: string): Pick<PlantOpcuaClientOptions, 'endpointUrl' | 'user' | 'password' | 'serverCertificate' | 'serverCertificateFile'> | undefined {
   const o = config.plant.mode === 'external' ? config.plant.external?.opcua : undefined;
   if (o === undefined) return undefined;
   return {
@@ -96,6 +122,7 @@ export function externalOpcuaSession(config: RuntimeConfig, agentName: string): 
     user: o.user ?? agentName,
     password: fs.readFileSync(o.passwordFile, 'utf8').trim(),
     serverCertificate: readCertificate(config.file, '/plant/external/opcua/server_certificate', o.serverCertificate),
+    serverCertificateFile: o.serverCertificate,
   };
 }
 
@@ -120,13 +147,17 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
     serverCertificate: options.serverCertificate ?? serverCertificate(options.stateDir),
     endpointMustExist: false,
     keepSessionAlive: true,
+    ...(options.secureTokenLifetimeMs !== undefined ? { defaultSecureTokenLifetime: options.secureTokenLifetimeMs } : {}),
     requestedSessionTimeout: 30_000,
     connectionStrategy: { initialDelay: 200, maxDelay: 2000, maxRetry: 0 },
   });
   const fail = (err: unknown): never => {
     const text = (err as Error)?.message ?? String(err);
     const untrusted = /Untrusted|BadCertificate|BadSecurityChecksFailed/i.test(text);
-    throw new GlimmerError(untrusted ? 'GLM_ERR_OPCUA_CERT_UNTRUSTED' : 'GLM_ERR_OPCUA_CONNECT_FAILED', `cannot open an OPC UA session to ${quote(options.endpointUrl)}: ${text.split('\n')[0]}`, { cause: err });
+    // node-opcua's first line is often generic ("rejected by server"): the OPC UA status further down says why.
+    const status = /\b(Bad[A-Za-z]+)\b/.exec(text)?.[1];
+    const first = text.split('\n')[0] ?? '';
+    throw new GlimmerError(untrusted ? 'GLM_ERR_OPCUA_CERT_UNTRUSTED' : 'GLM_ERR_OPCUA_CONNECT_FAILED', `cannot open an OPC UA session to ${quote(options.endpointUrl)}: ${first}${status !== undefined && !first.includes(status) ? ` (${status})` : ''}`, { cause: err });
   };
   let session: Opcua.ClientSession;
   try {
@@ -137,6 +168,7 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
     await cm.dispose().catch(() => undefined);
     return fail(err);
   }
+  const unwatch = watchCertificates(client, id.certificateFile, options.serverCertificateFile ?? (options.serverCertificate === undefined ? identityFor(options.stateDir, 'plant-server').certificateFile : undefined), options.certificatePollMs ?? 5000, options.logger);
   // From now on: reconnect forever (server restarts), with backoff.
   (client as unknown as { connectionStrategy: { maxRetry: number } }).connectionStrategy.maxRetry = Number.MAX_SAFE_INTEGER;
   client.on('connection_lost', () => options.logger?.warn({ endpoint: options.endpointUrl }, 'OPC UA connection lost; reconnecting'));
@@ -156,20 +188,62 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
     options.onValue?.(e.id, v);
   });
 
+  const entryOf = (signal: string): PlantMapEntry => {
+    const e = entries.find((x) => x.id === signal);
+    if (!e) throw new GlimmerError('GLM_ERR_PLANT_ASSET_UNKNOWN', `no signal ${quote(signal)} in the plant map`);
+    return e;
+  };
   return {
     values,
+    get sessionId() { return session.sessionId.toString(); },
+    async read(signal) {
+      const e = entryOf(signal);
+      const dv = await session.read({ nodeId: e.opcua_node_id, attributeId: o.AttributeIds.Value });
+      if (dv.statusCode.isNotGood()) throw new GlimmerError('GLM_ERR_OPCUA_CONNECT_FAILED', `OPC UA read of ${quote(signal)} refused: ${dv.statusCode.name}`);
+      return dv.value.value as number | boolean;
+    },
     async write(signal, value) {
-      const e = entries.find((x) => x.id === signal);
-      if (!e) throw new GlimmerError('GLM_ERR_PLANT_ASSET_UNKNOWN', `no signal ${quote(signal)} in the plant map`);
+      const e = entryOf(signal);
       const status = await session.write({ nodeId: e.opcua_node_id, attributeId: o.AttributeIds.Value, value: { value: new o.Variant({ dataType: e.type === 'bool' ? o.DataType.Boolean : o.DataType.Double, value }) } });
       if (status.value !== 0) throw new GlimmerError('GLM_ERR_INDUSTRIAL_COMMAND_FAILED', `OPC UA write of ${quote(signal)} refused: ${status.name}`);
     },
     async close() {
-      await subscription.terminate().catch(() => undefined);
-      await session.close().catch(() => undefined);
+      unwatch();
+      // While reconnecting (a refused or revoked certificate, a dead server) these would wait for a channel forever.
+      await withTimeout(subscription.terminate(), 2000).catch(() => undefined);
+      await withTimeout(session.close(), 2000).catch(() => undefined);
       await client.disconnect().catch(() => undefined);
       await cm.dispose().catch(() => undefined);
     },
+  };
+}
+
+/**
+ * Picks up renewed certificates without a restart. Own certificate: the cached one is dropped, so the next token
+ * renewal and every new secure channel present the renewed one (its key is the same: clients are re-certified, see
+ * issuer.ts). Server certificate: the next secure channel is opened to the renewed one. Polled (stat), because the
+ * renewer replaces files by rename, which inode watches lose.
+ */
+function watchCertificates(client: Opcua.OPCUAClient, ownFile: string, serverFile: string | undefined, intervalMs: number, logger: Logger | undefined): () => void {
+  const onOwn = (cur: fs.Stats, prev: fs.Stats) => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.ino === prev.ino) return;
+    (client as unknown as { invalidateCachedCertificates(): void }).invalidateCachedCertificates();
+    logger?.info({ file: ownFile }, 'OPC UA client certificate renewed; used from the next token renewal');
+  };
+  const onServer = (cur: fs.Stats, prev: fs.Stats) => {
+    if (serverFile === undefined || (cur.mtimeMs === prev.mtimeMs && cur.ino === prev.ino) || cur.size === 0) return;
+    try {
+      (client as unknown as { serverCertificate?: Buffer }).serverCertificate = Buffer.from(new crypto.X509Certificate(fs.readFileSync(serverFile)).raw);
+      logger?.info({ file: serverFile }, 'OPC UA server certificate changed; used for the next secure channel');
+    } catch (err) {
+      logger?.warn({ file: serverFile, err: (err as Error).message }, 'OPC UA server certificate file unreadable; keeping the previous one');
+    }
+  };
+  fs.watchFile(ownFile, { interval: intervalMs, persistent: false }, onOwn);
+  if (serverFile !== undefined) fs.watchFile(serverFile, { interval: intervalMs, persistent: false }, onServer);
+  return () => {
+    fs.unwatchFile(ownFile, onOwn);
+    if (serverFile !== undefined) fs.unwatchFile(serverFile, onServer);
   };
 }
 

@@ -49,6 +49,8 @@ export interface CertificateRefusal {
 export interface CertificateManagerOptions {
   /** Called for every peer certificate the store refuses (untrusted, revoked, out of policy). */
   readonly onRefused?: (refusal: CertificateRefusal) => void;
+  /** Create a self-signed own certificate when there is none (false: Glimmer's OPC UA issuer provides it). @default true */
+  readonly createOwn?: boolean;
 }
 
 /** RSA modulus range of Basic256Sha256 and Aes256_Sha256_RsaPss (Part 7 security policy profiles). */
@@ -93,6 +95,9 @@ export async function certificateManager(id: OpcuaIdentity, options: Certificate
   const check = async (chain: Buffer | Buffer[]): Promise<Opcua.StatusCode> => {
     const leaf = splitChain(chain)[0] ?? Buffer.alloc(0);
     let status = await base(chain);
+    // node-opcua accepts a certificate with a trusted issuer even from rejected/; rejecting one (an operator, the
+    // revocation feed) must hold whoever signed it.
+    if (status.isGood() && isRejected(cm, leaf)) status = StatusCodes.BadCertificateUntrusted;
     if (status.isGood()) {
       const policy = certificatePolicyStatus(leaf);
       if (policy !== undefined) status = (StatusCodes as unknown as Record<string, Opcua.StatusCode>)[policy] as Opcua.StatusCode;
@@ -107,7 +112,7 @@ export async function certificateManager(id: OpcuaIdentity, options: Certificate
     p.then((s) => callback(null, s), (err: Error) => callback(err));
     return undefined;
   };
-  if (!fs.existsSync(id.certificateFile)) {
+  if (options.createOwn !== false && !fs.existsSync(id.certificateFile)) {
     await cm.createSelfSignedCertificate({
       applicationUri: id.applicationUri,
       subject: `/CN=${id.name}/O=Glimmer`,
@@ -119,6 +124,16 @@ export async function certificateManager(id: OpcuaIdentity, options: Certificate
     });
   }
   return cm;
+}
+
+/** Whether a certificate was explicitly rejected (node-opcua files a certificate in rejected/ only when moving it there). */
+function isRejected(cm: Opcua.OPCUACertificateManager, leaf: Buffer): boolean {
+  const dir = path.join(cm.rootDir, 'rejected');
+  if (leaf.length === 0 || !fs.existsSync(dir)) return false;
+  const want = describeCertificate(leaf).thumbprint;
+  return fs.readdirSync(dir).some((name) => {
+    try { return describeCertificate(Buffer.from(new crypto.X509Certificate(fs.readFileSync(path.join(dir, name))).raw)).thumbprint === want; } catch { return false; }
+  });
 }
 
 /** The certificates of a DER chain (one buffer with the certificates back to back, or a list). */

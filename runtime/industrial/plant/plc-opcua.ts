@@ -21,8 +21,12 @@ import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { type WriteDecider, failSafeOnly } from '../write-decision';
 import { SecurityEventAggregator } from '../opcua/events';
-import { certificateDer, certificateManager, describeCertificate, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
+import { certificateDer, certificateManager, describeCertificate, splitChain, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, sameSecret, userPassword, type OpcuaIdentity } from '../opcua/pki';
 import type { OpcuaSecurity } from '../opcua/security';
+import { trustIssuer } from '../opcua/issuer';
+import type { OpcuaCertificateLifecycle } from '../opcua/lifecycle';
+import type { OpcuaCertificateRenewer } from '../opcua/renewal';
+import { OpcuaTrustStore } from '../opcua/trust';
 import { defaultOpcuaNetwork, type OpcuaNetwork } from '../opcua/network';
 import { operatorName, type OpcuaUserStore, type OpcuaRole } from '../opcua/users';
 import { OPCUA_NAMESPACE_INDEX, OPCUA_NAMESPACE_URI, type PlantMapEntry, plantMap, toRaw } from '../../model/plant-map';
@@ -44,6 +48,11 @@ export interface PlantOpcuaServerOptions {
    */
   readonly minimumSamplingIntervalMs?: number;
   readonly security: OpcuaSecurity;
+  /**
+   * Glimmer's OPC UA issuer and renewal: the server's certificate is issued by it and renewed ahead of expiry, and
+   * client certificates it signed are trusted through it. @default a self-signed certificate, never renewed
+   */
+  readonly certificates?: OpcuaCertificateLifecycle;
   /** Role accounts (viewer, operator, engineer) besides the agents' own. */
   readonly accounts?: OpcuaUserStore;
   /** Receives write decisions and aggregated security events. */
@@ -77,6 +86,10 @@ export interface PlantOpcuaServer {
   readonly endpointUrls: readonly string[];
   readonly identity: OpcuaIdentity;
   readonly certificateManager: Opcua.OPCUACertificateManager;
+  /** The client certificate trust list (add, revoke: revoking closes the certificate's sessions). */
+  readonly trust: OpcuaTrustStore;
+  /** Thumbprints (SHA-1 hex) of the client certificates of the open secure channels. */
+  peerThumbprints(): string[];
   /** Shows an agent's lifecycle state and latest decision under Objects/Agents/<agent>. */
   publishAgent(agent: string, state: string, decision?: unknown): void;
   /** Closes every live session and secure channel of the client certificate with this SHA-1 thumbprint (hex). */
@@ -102,9 +115,19 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       options.metrics?.opcuaCertificatesRejected.inc({ side: 'server', status: r.status });
       events.record({ kind: 'certificate_refused', status: r.status, subject: r.thumbprint, detail: { subject: r.subject } });
     },
+    createOwn: options.certificates === undefined,
   });
-  const reissued = await ensureOwnCertificate(identity, serverCm, network);
-  if (reissued === 'reissued') {
+  let renewer: OpcuaCertificateRenewer | undefined;
+  // The server is created after its certificate: the renewal callback finds it here.
+  const running: { server?: Opcua.OPCUAServer } = {};
+  if (options.certificates !== undefined) {
+    await trustIssuer(serverCm, options.certificates.issuer);
+    // Open channels keep the certificate and key they were opened with (node-opcua pins them per channel), so
+    // sessions continue; new channels and endpoint descriptions take the new one.
+    renewer = await options.certificates.manage(identity, 'server', { dns: network.certificateDns, ips: network.certificateIps }, () => {
+      if (running.server !== undefined) o.invalidateServerCertificateCache(running.server);
+    });
+  } else if (await ensureOwnCertificate(identity, serverCm, network) === 'reissued') {
     options.logger?.warn({ dns: network.certificateDns, ip: network.certificateIps }, 'OPC UA server certificate reissued: its host names or addresses changed; clients must trust the new one');
     options.audit?.([{ type: 'opcua.certificate_reissued', ...describeCertificate(certificateDer(identity)), dns: network.certificateDns.join(','), ip: network.certificateIps.join(',') }]);
   }
@@ -148,6 +171,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       },
     } as unknown as Opcua.UserManagerOptions,
   });
+  running.server = server;
   try {
     await server.initialize();
   } catch (err) {
@@ -265,12 +289,15 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   server.on('session_closed', (s: Opcua.ServerSession) => { activated.delete(sessionKey(s)); options.metrics?.opcuaSessions.set(activated.size); });
   type Channel = { remoteAddress?: string; clientCertificate?: Buffer | null; abruptlyInterrupt(): void };
   const channels = new Set<Channel>();
+  // A client may send its certificate chain (leaf first): it is named by its leaf.
+  const leafThumbprint = (chain: Buffer) => describeCertificate(splitChain(chain)[0] ?? chain).thumbprint;
+
   server.on('newChannel', (c: Channel & { on(event: string, fn: (status: Opcua.StatusCode) => void): void }) => {
     channels.add(c);
     // Emitted by the patched secure channel (patches/) with the status code of the ERR message the client gets.
     c.on('open_secure_channel_refused', (status) => {
       options.metrics?.opcuaChannelRefusals.inc({ status: status.name });
-      events.record({ kind: 'channel_refused', status: status.name, source: c.remoteAddress ?? 'unknown', subject: c.clientCertificate ? describeCertificate(c.clientCertificate).thumbprint : '' });
+      events.record({ kind: 'channel_refused', status: status.name, source: c.remoteAddress ?? 'unknown', subject: c.clientCertificate ? leafThumbprint(c.clientCertificate) : '' });
     });
   });
   server.on('closeChannel', (c: Channel) => channels.delete(c));
@@ -296,11 +323,28 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
   try {
     await server.start();
   } catch (err) {
+    renewer?.stop();
     unsubscribe();
     events.stop();
     await server.shutdown(0).catch(() => undefined);
     throw new GlimmerError('GLM_ERR_OPCUA_SERVER_START_FAILED', `OPC UA server cannot listen on ${quote(network.host)} port ${quote(options.port)}: ${(err as Error).message}`, { cause: err });
   }
+  function dropPeer(thumbprint: string): number {
+    const want = thumbprint.toLowerCase();
+    const matches = (cert: Buffer | null | undefined) => cert !== null && cert !== undefined && cert.length > 0 && leafThumbprint(cert) === want;
+    let dropped = 0;
+    const engine = server.engine as unknown as { closeSession(token: Opcua.NodeId, deleteSubscriptions: boolean, reason: string): void; _sessions: Record<string, Opcua.ServerSession & { authenticationToken: Opcua.NodeId; channel?: Channel }> };
+    for (const session of Object.values(engine._sessions)) {
+      if (!matches(session.channel?.clientCertificate)) continue;
+      engine.closeSession(session.authenticationToken, true, 'Terminated');
+      dropped += 1;
+    }
+    for (const c of [...channels]) if (matches(c.clientCertificate)) { c.abruptlyInterrupt(); channels.delete(c); }
+    return dropped;
+  }
+  const trust = new OpcuaTrustStore(serverCm, options.certificates ? { issuer: options.certificates.issuer } : {});
+  trust.onCloseSessions(dropPeer);
+
   const port = options.port === 0 ? (server.endpoints[0]?.port ?? 0) : options.port;
   const endpointUrls = network.advertisedHosts.map((h) => `opc.tcp://${h.includes(':') ? `[${h}]` : h}:${port}`);
   const endpointUrl = endpointUrls[0] ?? `opc.tcp://localhost:${port}`;
@@ -310,19 +354,9 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
     endpointUrls,
     identity,
     get activatedSessions() { return activated.size; },
-    dropPeer(thumbprint) {
-      const want = thumbprint.toLowerCase();
-      const matches = (cert: Buffer | null | undefined) => cert !== null && cert !== undefined && cert.length > 0 && describeCertificate(cert).thumbprint === want;
-      let dropped = 0;
-      const engine = server.engine as unknown as { closeSession(token: Opcua.NodeId, deleteSubscriptions: boolean, reason: string): void; _sessions: Record<string, Opcua.ServerSession & { authenticationToken: Opcua.NodeId; channel?: Channel }> };
-      for (const session of Object.values(engine._sessions)) {
-        if (!matches(session.channel?.clientCertificate)) continue;
-        engine.closeSession(session.authenticationToken, true, 'Terminated');
-        dropped += 1;
-      }
-      for (const c of [...channels]) if (matches(c.clientCertificate)) { c.abruptlyInterrupt(); channels.delete(c); }
-      return dropped;
-    },
+    dropPeer,
+    trust,
+    peerThumbprints: () => [...channels].flatMap((c) => (c.clientCertificate ? [leafThumbprint(c.clientCertificate)] : [])),
     certificateManager: serverCm,
     publishAgent(agent, state, decision) {
       const n = agentNodes.get(agent);
@@ -331,6 +365,7 @@ export async function startPlantOpcuaServer(options: PlantOpcuaServerOptions): P
       if (decision !== undefined) n.decision.setValueFromSource(new o.Variant({ dataType: o.DataType.String, value: JSON.stringify(decision).slice(0, 4096) }));
     },
     async stop() {
+      renewer?.stop();
       unsubscribe();
       events.stop();
       await server.shutdown(0);
