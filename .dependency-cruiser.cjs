@@ -9,7 +9,7 @@
  * Each rule's comment is the reason it exists; a violation prints it.
  */
 const ABOVE = {
-  1: '^runtime/(trust|audit|industrial|reasoning|lifecycle|agents|api|review|compliance|cli)/|^runtime/app[.]ts$',
+  1: '^runtime/(trust|audit|industrial|reasoning|northbound|lifecycle|agents|api|review|compliance|cli)/|^runtime/app[.]ts$',
   2: '^runtime/(lifecycle|agents|api|review|compliance|cli)/|^runtime/app[.]ts$',
   lifecycle: '^runtime/(agents|api|review|compliance|cli)/|^runtime/app[.]ts$',
   agents: '^runtime/(api|review|compliance|cli)/|^runtime/app[.]ts$',
@@ -60,6 +60,13 @@ module.exports = {
       to: { path: '^runtime/(trust|industrial|reasoning)/' },
     },
     {
+      name: 'northbound-imports-no-plant-access',
+      comment: 'The link to the enterprise holds no way into the plant: its commands reach PLCs only through the gateway, driven by the Data Agent.',
+      severity: 'error',
+      from: { path: '^runtime/northbound/' },
+      to: { path: '^runtime/(industrial|trust|audit|reasoning)/' },
+    },
+    {
       name: 'base-layer-imports-no-domain',
       severity: 'error',
       comment: 'Configuration and observability sit under every domain; importing one would make it depend on itself.',
@@ -70,7 +77,7 @@ module.exports = {
       name: 'domains-import-no-orchestration',
       severity: 'error',
       comment: 'Domains are driven by the lifecycle, agents and API; shared types go to runtime/model instead.',
-      from: { path: '^runtime/(trust|audit|industrial|reasoning)/' },
+      from: { path: '^runtime/(trust|audit|industrial|reasoning|northbound)/' },
       to: { path: ABOVE[2] },
     },
     {

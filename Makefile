@@ -28,8 +28,8 @@ TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
 
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
 # server imports, Chromium, swtpm + tpm2-tools) and the tools they call (curl, ss from iproute2, strace for the fsync
-# count, git for the mutation harness test).
-APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 nftables util-linux strace git swtpm swtpm-tools tpm2-tools
+# count, git for the mutation harness test); mosquitto, paho-mqtt, protobuf and protoc for the Sparkplug B host peer.
+APT_TEST := swi-prolog-nox prometheus softhsm2 opensc mbpoll python3-pymodbus python3-serial-asyncio chromium openssl curl iproute2 nftables util-linux strace git swtpm swtpm-tools tpm2-tools mosquitto python3-paho-mqtt python3-protobuf protobuf-compiler
 APT_RUN := softhsm2
 # node-gyp's toolchain: native addons are compiled from source against the pinned Node's headers.
 APT_BUILD := python3 make g++

@@ -19,7 +19,7 @@ import type { INodeSelector } from 'kubernetes-models/v1/NodeSelector';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
 import { k8sObject, RESTRICTED_CONTAINER_SECURITY_CONTEXT, type K8sObject } from './k8s';
 import type { MountedVolume } from './runtime-config-maps';
-import type { ITerraformDependable } from './tf';
+import { Fn, Token, type ITerraformDependable } from './tf';
 import { checkInt, checkPattern, DNS_LABEL, invalidProp } from './validate';
 import { A2A_PORT, API_MTLS_PORT, API_PORT, ISTIO_METRICS_PORT, LABELS, MODBUS_PORT, OPCUA_PORT, type AgentSpec } from './zone-model';
 
@@ -93,8 +93,24 @@ export interface AgentWorkloadProps {
   readonly requests?: Readonly<{ cpu: string; memory: string }>;
   /** @default { cpu: '1', memory: '512Mi' } */
   readonly limits?: Readonly<{ cpu: string; memory: string }>;
+  /**
+   * Extended resources of device plugins added to the container's limits (Kubernetes sets the requests equal) when
+   * `enabled` holds: a boolean, or a Terraform bool expression evaluated at plan (e.g. the node's TPM). No hostPath
+   * volume: the device plugin hands the device to the container, so Pod Security `restricted` still admits the pod.
+   * @default - none
+   */
+  readonly deviceLimits?: { readonly enabled: unknown; readonly limits: Readonly<Record<string, string>> };
   /** @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+/** The container's limits: the CPU and memory ones, and the device limits when enabled (one expression if a token decides). */
+function containerLimits(props: AgentWorkloadProps): Record<string, string> {
+  const base = { ...(props.limits ?? { cpu: '1', memory: '512Mi' }) };
+  const devices = props.deviceLimits;
+  if (devices === undefined || devices.enabled === false) return base;
+  if (devices.enabled === true) return { ...base, ...devices.limits };
+  return Token.asStringMap(Fn.merge([base, Fn.conditional(devices.enabled, { ...devices.limits }, {})]));
 }
 
 export class AgentWorkload extends Construct {
@@ -208,7 +224,7 @@ export class AgentWorkload extends Construct {
               env: Object.entries(env).map(([k, v]) => ({ name: k, value: v })),
               ports: Object.entries(ports).map(([portName, port]) => ({ name: portName, containerPort: port, protocol: 'TCP' as const })),
               securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,
-              resources: { requests: { ...(props.requests ?? { cpu: '250m', memory: '256Mi' }) }, limits: { ...(props.limits ?? { cpu: '1', memory: '512Mi' }) } },
+              resources: { requests: { ...(props.requests ?? { cpu: '250m', memory: '256Mi' }) }, limits: containerLimits(props) },
               // Readiness is the truthful one (503 while an agent is refused or crash-loops, the audit log cannot commit or
               // the plant image is stale); liveness only asks whether the process answers, so a full disk is not a restart loop.
               readinessProbe: { httpGet: { path: '/readyz', port: API_PORT }, periodSeconds: 5, failureThreshold: 3 },

@@ -21,6 +21,10 @@ export const HYBRID_ECDH_CURVES = ['X25519MLKEM768', 'X25519', 'P-256'] as const
 export const DEFAULT_ISTIO_VERSION = '1.30.3';
 export const ISTIO_VERSION_PATTERN = '^1\\.(29|[3-9][0-9])\\.[0-9]+$';
 export const DEFAULT_ROOT_KEY_HANDLE = 'aws-kms:///keys/root-key-001';
+/** The node's TPM as the pods reach it: the kernel's resource manager device. */
+export const NODE_TPM_TCTI = 'device:/dev/tpmrm0';
+/** The extended resource a device plugin (smarter-device-manager's naming) advertises for /dev/tpmrm0. */
+export const TPM_DEVICE_RESOURCE = 'smarter-devices/tpmrm0';
 
 export interface TopologyVariablesProps {
   /** The deployment model this stack implements; `deployment_model` must equal it. @default 'ISA95_ZONED' */
@@ -179,10 +183,11 @@ export class TopologyVariables extends Construct {
       ],
     });
     this.tpmAttestation = variable('tpm_attestation', {
-      type: `object({enforce_measured_boot = optional(bool, true), pcr_policy_hash = optional(string, ""), root_key_handle = optional(string, "${DEFAULT_ROOT_KEY_HANDLE}"), enclave_attestation = optional(bool, false)})`,
+      type: `object({enforce_measured_boot = optional(bool, true), pcr_policy_hash = optional(string, ""), root_key_handle = optional(string, "${DEFAULT_ROOT_KEY_HANDLE}"), enclave_attestation = optional(bool, false), node_tpm = optional(bool, false), ek_ca_pem = optional(string, "")})`,
       default: {},
       nullable: false,
-      description: 'Measured boot: enforce_measured_boot makes the runtime refuse to start unless its artifacts match the signed release manifest (GLIMMER_ENFORCE_MEASURED_BOOT, pin pcr_policy_hash). The HSM data key is bound to the agents\' Pod Identity (cluster, namespace, service account); enclave_attestation=true additionally requires a Nitro Enclaves attestation with image SHA-384 pcr_policy_hash (enclave node groups only: EKS pods are not enclaves). root_key_handle names the data key alias.',
+      description: 'Measured boot: enforce_measured_boot makes the runtime refuse to start unless its artifacts match the signed release manifest (GLIMMER_ENFORCE_MEASURED_BOOT, pin pcr_policy_hash). The HSM data key is bound to the agents\' Pod Identity (cluster, namespace, service account); enclave_attestation=true additionally requires a Nitro Enclaves attestation with image SHA-384 pcr_policy_hash (enclave node groups only: EKS pods are not enclaves). root_key_handle names the data key alias. ' +
+        `node_tpm=true (edge only) says the edge nodes have a TPM 2.0: the pods' glimmer.yml gets attestation: tpm on ${NODE_TPM_TCTI} and each agent pod requests the device as the extended resource ${TPM_DEVICE_RESOURCE} (a device plugin such as smarter-device-manager advertises it); ek_ca_pem holds the TPM manufacturers' EK CA certificates (public) the EK certificate must chain to.`,
       validation: [
         {
           condition: '${!var.tpm_attestation.enforce_measured_boot || can(regex("^([0-9a-fA-F]{64}|[0-9a-fA-F]{96})$", var.tpm_attestation.pcr_policy_hash))}',
@@ -196,6 +201,15 @@ export class TopologyVariables extends Construct {
           condition: '${can(regex("^aws-kms:///keys/[A-Za-z0-9/_-]{1,200}$", var.tpm_attestation.root_key_handle))}',
           errorMessage: 'tpm_attestation.root_key_handle must look like aws-kms:///keys/<name> (letters, digits, /, _, -), received "${var.tpm_attestation.root_key_handle}".',
         },
+        {
+          condition: '${!var.tpm_attestation.node_tpm || can(regex("-----BEGIN CERTIFICATE-----", var.tpm_attestation.ek_ca_pem))}',
+          errorMessage: 'tpm_attestation.node_tpm needs ek_ca_pem: the PEM certificates of the TPM manufacturers\' EK CAs (-----BEGIN CERTIFICATE-----) the nodes\' EK certificates chain to.',
+        },
+        // EKS nodes are not given a TPM device here (NitroTPM is another attestation path): refused, never ignored.
+        ...(model === 'HYPERSCALE' ? [{
+          condition: '${!var.tpm_attestation.node_tpm}',
+          errorMessage: 'tpm_attestation.node_tpm is for edge nodes with a TPM 2.0 (ISA95_ZONED, make synth TOPOLOGY=edge); the cloud topology does not render TPM attestation.',
+        }] : []),
       ],
     });
   }
@@ -237,6 +251,16 @@ export class TopologyVariables extends Construct {
 
   get pcrPolicyHash(): string {
     return Token.asString(Fn.lookup(this.tpmAttestation.value, 'pcr_policy_hash'));
+  }
+
+  /** The edge nodes have a TPM 2.0 (`node_tpm`): attestation: tpm and the TPM device for every agent pod. */
+  get nodeTpm(): unknown {
+    return Fn.lookup(this.tpmAttestation.value, 'node_tpm');
+  }
+
+  /** PEM of the TPM manufacturers' EK CAs (public certificates). */
+  get ekCaPem(): string {
+    return Token.asString(Fn.lookup(this.tpmAttestation.value, 'ek_ca_pem'));
   }
 
   /** `alias/<name>` from root_key_handle `aws-kms:///keys/<name>`. */

@@ -44,6 +44,7 @@ import type { AuditLogOptions } from './audit/log';
 import type { PlantRuntime } from './industrial/plant/runtime';
 import type { PolledProcessImage } from './industrial/process-image';
 import type { WriteDecider } from './industrial/write-decision';
+import type { ReadPolicy } from './industrial/read-decision';
 import { CONFIG_PINS_ENV, type ConfigPins, parseConfigPins } from './lifecycle/config-pins';
 import { PUBLIC_KEY_FILE, pinReleaseKey } from './lifecycle/release';
 import { ensureAdminToken, ensureStateDir } from './lifecycle/state-dir';
@@ -51,18 +52,20 @@ import { Supervisor, type AgentView } from './lifecycle/supervisor';
 import type { AuditAppender, AuditRecordInput } from './model/messages';
 import { PROCESS_ZONE, type FaultKind, type PlantSnapshot } from './model/plant';
 import { plantMap } from './model/plant-map';
+import { signalValue } from './industrial/plant/map';
 import { Readiness, type Condition } from './observability/health';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
 import { reasoningSettings } from './reasoning/config';
 import { observeCognitiveRecord, observeCognitiveStatus } from './reasoning/observe';
+import { observeNorthboundStatus } from './northbound/observe';
 import { ensureCa, loadCa } from './trust/ca';
 import { trustMetricHooks } from './trust/metrics';
 import { createMtlsHttpServer, peerIdentity } from './trust/mtls';
 import { RevocationFeed } from './trust/revocation-feed';
 import { agentSpiffeId } from './trust/spiffe';
 import { createApiAuthorizer } from './trust/policy/api';
-import { createFrameDecider, gatewayDecide } from './trust/policy/frame-decider';
+import { createFrameDecider, gatewayDecide, gatewayReadPolicy } from './trust/policy/frame-decider';
 import { PolicyDecisionPoint } from './trust/policy/pdp';
 import { SvidSource } from './trust/rotation';
 import { issueSvid, validateSvid } from './trust/svid';
@@ -74,6 +77,9 @@ import { launchArtifacts } from './agents/artifacts';
 
 /** Topic of the Data Agent's export requests (runtime/agents/data.ts). */
 const EXPORT_TOPIC = 'records.export';
+/** runtime/agents/data/northbound.ts SIGNALS_TOPIC and SAFETY_EVENT_TOPIC (not imported: that module pulls in the MQTT client). */
+const NORTHBOUND_SIGNALS_TOPIC = 'plant.signals';
+const NORTHBOUND_SAFETY_EVENT_TOPIC = 'safety.event';
 const SHIFT_REPORT_INTERVAL_MS = 10_000;
 
 export interface RuntimeOptions {
@@ -270,6 +276,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     hooks.watchDecisionCache(pdp);
     // Step 1 of the write decision; the plant composes the interlock steps on its own process image.
     const policy = gatewayDecide(frames, config.topology.trust_domain);
+    // Reads obey the same zone model: Cedar `register-read` per zone, answered once per range and policy version.
+    const readPolicy = gatewayReadPolicy(frames, config.topology.trust_domain);
     // Gateway decisions arrive in batches; they go to the audit log (group commit) and to the console.
     let onGatewayRecords: GatewayAuditSink = () => undefined;
     const gatewayAudit = (records: GatewayAuditRecord[]) => {
@@ -278,7 +286,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     };
     // Control follows evidence: an allowed write's record is durable before the PLC sees the write (governor.ts).
     const evidence: WriteEvidence = gatewayEvidence(governor, audit, (r) => onGatewayRecords([r]));
-    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
+    const plant = await startPlant({ config, fullConfig, stateDir, logger, metrics, audit: gatewayAudit, evidence, policy, readPolicy, options, opcuaAccounts, opcuaAudit: (records) => { for (const r of records) record(r); } });
     stack.push(() => plant.stop());
     // Agents boot with the whole swarm's configuration (their peers, the cognitive rules' agent facts); this process
     // supervises only the selected ones.
@@ -318,8 +326,17 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // Agents run in their own processes: their reasoning metrics are derived here from what they report.
     const lastStatus = new Map<string, unknown>();
     supervisor.on('audit', (_agent: string, r: AuditRecordInput) => observeCognitiveRecord(metrics, r));
+    // Safety shutdowns go northbound too (the Sparkplug safety_events device, in the never-dropped safety stream).
+    const nb = config.northbound;
+    if (nb !== undefined && config.agents.some((a) => a.name === nb.agent)) {
+      supervisor.on('audit', (_agent: string, r: AuditRecordInput) => {
+        if (r.type !== 'industrial.shutdown') return;
+        supervisor.deliver({ from: 'runtime', to: nb.agent, topic: NORTHBOUND_SAFETY_EVENT_TOPIC, body: { time_ms: Date.now(), target: r.target, outcome: r.outcome, codes: r.codes ?? [] } });
+      });
+    }
     supervisor.on('status', (agent: string, status: Record<string, unknown>) => {
       observeCognitiveStatus(metrics, status, lastStatus.get(agent));
+      observeNorthboundStatus(metrics, status, lastStatus.get(agent));
       lastStatus.set(agent, status);
     });
 
@@ -400,6 +417,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }
     const reports = feedDataAgents(config, supervisor, plant.image, logger);
     stack.push(async () => clearInterval(reports));
+    const northbound = feedNorthbound(config, supervisor, plant.image);
+    if (northbound) stack.push(async () => clearInterval(northbound));
     const consoleUrl = `http://${config.api.host}:${apiPort}/#token=${adminToken}`;
     let reloading = Promise.resolve<unknown>(undefined);
     const reload = async (): Promise<string[]> => {
@@ -536,6 +555,26 @@ function feedDataAgents(config: RuntimeConfig, supervisor: Supervisor, image: ()
   return timer;
 }
 
+/**
+ * Hands the plant's signal values to the Data Agent that runs the Sparkplug edge node (config northbound), every
+ * publish interval, stamped with the wall clock (Sparkplug timestamps are epoch milliseconds). Without a fresh image
+ * nothing is sent: no value is made up; the edge node reports by exception from what it has.
+ */
+function feedNorthbound(config: RuntimeConfig, supervisor: Supervisor, image: () => PlantSnapshot | undefined): NodeJS.Timeout | undefined {
+  const nb = config.northbound;
+  if (nb === undefined || !config.agents.some((a) => a.name === nb.agent)) return undefined;
+  const map = plantMap();
+  const timer = setInterval(() => {
+    const snapshot = image();
+    if (snapshot === undefined) return;
+    const values: Record<string, number | boolean> = {};
+    for (const e of map) values[e.id] = signalValue(snapshot, e);
+    supervisor.deliver({ from: 'runtime', to: nb.agent, topic: NORTHBOUND_SIGNALS_TOPIC, body: { time_ms: Date.now(), values } });
+  }, nb.publishIntervalMs);
+  timer.unref();
+  return timer;
+}
+
 interface StartedPlant {
   readonly endpoints: Readonly<Record<string, string>>;
   /** The latest process image (undefined: none fresh, interlocked writes fail closed). */
@@ -557,14 +596,14 @@ type ConsolePlantSource = { onSnapshot(listener: (snapshot: PlantSnapshot) => vo
  */
 async function startPlant(o: {
   config: RuntimeConfig; fullConfig: RuntimeConfig; stateDir: string; logger: Logger; metrics: Metrics;
-  audit: GatewayAuditSink; evidence: WriteEvidence; policy: WriteDecider; options: RuntimeOptions;
+  audit: GatewayAuditSink; evidence: WriteEvidence; policy: WriteDecider; readPolicy: ReadPolicy; options: RuntimeOptions;
   opcuaAccounts: OpcuaUserStore; opcuaAudit: (records: AuditRecordInput[]) => void;
 }): Promise<StartedPlant> {
   const { config, logger } = o;
   if (config.plant.mode === 'external') {
     const wholeSwarm = config.agents.length === o.fullConfig.agents.length;
     const external = await startExternalPlant({
-      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, modbusPort: o.options.modbusPort,
+      config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, readPolicy: o.readPolicy, modbusPort: o.options.modbusPort,
       gateway: wholeSwarm || config.agents.some((a) => a.kind === 'industrial'),
     });
     const image = external.image;
@@ -578,7 +617,7 @@ async function startPlant(o: {
     };
   }
   const embedded = await startEmbeddedPlant({
-    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy,
+    config, stateDir: o.stateDir, logger, metrics: o.metrics, audit: o.audit, evidence: o.evidence, policy: o.policy, readPolicy: o.readPolicy,
     modbusPort: o.options.modbusPort ?? 5020,
     opcuaPort: o.options.opcuaPort ?? o.config.opcua.port,
     opcuaAccounts: o.opcuaAccounts,

@@ -53,6 +53,14 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_DATA_RECORD_INVALID: { status: 400, doc: 'The Data Agent received a record that is not a bounded JSON object of scalars.' },
   GLM_ERR_DATA_NO_CONDUIT: { status: 403, doc: 'The Data Agent was asked to move records between zones that no conduit connects.' },
 
+  // --- northbound (Sparkplug B over MQTT, store-and-forward) ---
+  GLM_ERR_NORTHBOUND_CONFIG_INVALID: { status: 400, doc: 'The northbound section is invalid (broker URL not mqtts://, a Sparkplug id with + / # characters, a certificate file that cannot be read, a stream budget that is not positive); the message names the field and the value.' },
+  GLM_ERR_NORTHBOUND_PAYLOAD_INVALID: { status: 400, doc: 'A Sparkplug B payload from the broker (an NCMD, DCMD or STATE message) is oversized or does not decode; it is dropped and counted.' },
+  GLM_ERR_NORTHBOUND_COMMAND_REFUSED: { status: 403, doc: 'An NCMD/DCMD from the enterprise would write to the plant and the write decision refused it (no conduit from the broker\'s zone carries sparkplug writes to the signal\'s zone, the signal is not writable from that zone, the gateway\'s policy or an interlock refused it), or it names no known metric. Audited.' },
+  GLM_ERR_NORTHBOUND_TOPIC_DENIED: { status: 403, doc: 'The Cedar policy does not let the Data Agent\'s zone publish this Sparkplug topic (a device\'s births and data); the device is left out of the northbound data.' },
+  GLM_ERR_NORTHBOUND_QUEUE_FULL: { status: 507, doc: 'The store-and-forward queue refused a record: a stream that is never dropped (safety events) is over its budget and no droppable stream (trends) holds anything left to drop.' },
+  GLM_ERR_NORTHBOUND_STORE_UNUSABLE: { status: 500, doc: 'The store-and-forward SQLite file in the state dir cannot be opened or written (permissions, a full disk, a damaged file); records are not acknowledged.' },
+
   // --- identity and mTLS (runtime/trust) ---
   GLM_ERR_CERT_UNKNOWN_CA: { status: 401, doc: 'A certificate does not chain to the trust bundle.' },
   GLM_ERR_CERT_EXPIRED: { status: 401, doc: 'A certificate is past its notAfter.' },

@@ -21,20 +21,32 @@ import { AZ_COUNT, cloudNames } from './cloud-stack';
 import { karpenterNames, STATE_STORAGE_CLASS } from '../modules/cluster-addons';
 import { KarpenterNodePool } from '../modules/karpenter-node-pool';
 import { externalPlantConfig, plantCredentialsMount, plantEgress, plantFileSet, plantVariable } from './plant';
-import type { TopologyVariables } from '../modules/topology-variables';
+import { NODE_TPM_TCTI, TPM_DEVICE_RESOURCE, type TopologyVariables } from '../modules/topology-variables';
+import type { FileSet } from '../modules/runtime-config-maps';
 import { A2A_PORT, API_MTLS_PORT, API_PORT } from '../modules/zone-model';
 import { configureBackend, prometheusOperatorVariable, runtimeImageVariable, stackVariable, stackOutput as output, type BackendOptions } from './common';
 import { RULES_MOUNT, type StackInputs } from './inputs';
 import { a2aZonesOf, kubernetesStackBase, type TopologyName } from './platform-stack';
 
+/** Where the agent pods find the TPM manufacturers' EK CA certificates (ConfigMap glimmer-tpm). */
+export const TPM_MOUNT = '/etc/glimmer/tpm';
+export const EK_CA_FILE = 'ek-ca.pem';
+
+/** ConfigMap glimmer-tpm: `tpm_attestation.ek_ca_pem` (public certificates; empty while node_tpm is off). */
+function tpmFileSet(topo: TopologyVariables): FileSet {
+  return { name: 'glimmer-tpm', mountPath: TPM_MOUNT, files: { [EK_CA_FILE]: topo.ekCaPem } };
+}
+
 /**
  * glimmer.yml for the pods: the repository's config with the topology variables, an in-pod API address, and the real
- * plant of the `plant` variable (plant.mode external: no pod starts the simulated plant).
+ * plant of the `plant` variable (plant.mode external: no pod starts the simulated plant). With `nodeTpm` (the edge),
+ * `attestation` follows tpm_attestation.node_tpm: tpm on the node's device, else none.
  */
-export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariables, plant: TerraformVariable): string {
+export function runtimeConfigDocument(inputs: StackInputs, topo: TopologyVariables, plant: TerraformVariable, options: { nodeTpm?: boolean } = {}): string {
   const raw = escapeDeep(inputs.rawConfig) as Record<string, unknown>;
   return Fn.jsonencode({
     ...raw,
+    ...(options.nodeTpm ? { attestation: Fn.conditional(topo.nodeTpm, { mode: 'tpm', tcti: NODE_TPM_TCTI, ek_ca_file: `${TPM_MOUNT}/${EK_CA_FILE}` }, { mode: 'none' }) } : {}),
     plant: externalPlantConfig(inputs.config, plant),
     topology: {
       deployment_model: topo.deploymentModel.stringValue,
@@ -120,13 +132,15 @@ export class RuntimeStack extends TerraformStack {
       GLIMMER_TRUST_CA_DIR: TRUST_CA_MOUNT,
     };
 
-    const glimmerYml = runtimeConfigDocument(inputs, topo, plant);
+    // Edge nodes may have a TPM 2.0 (tpm_attestation.node_tpm): attestation: tpm, the EK CAs, the device per pod.
+    const edge = topology === 'edge';
+    const glimmerYml = runtimeConfigDocument(inputs, topo, plant, { nodeTpm: edge });
     const agentZones = [...new Set(model.agents.map((a) => a.zone))];
     const configMaps = new Map(agentZones.map((zone) => [zone, new RuntimeConfigMaps(this, `config-${zone}`, {
       namespace: zone,
       glimmerYml,
       cognitiveYml: inputs.cognitiveYml,
-      fileSets: [...inputs.fileSets, plantFileSet(plant)],
+      fileSets: [...inputs.fileSets, plantFileSet(plant), ...(edge ? [tpmFileSet(topo)] : [])],
     })]));
     for (const agent of model.agents) {
       const maps = configMaps.get(agent.zone) as RuntimeConfigMaps;
@@ -145,6 +159,8 @@ export class RuntimeStack extends TerraformStack {
         podAnnotations: { ...(excluded.length > 0 ? { [EXCLUDE_OUTBOUND]: excluded.join(',') } : {}), ...heldAnnotation(inputs, agent.name) },
         // Measured boot checks the mounted config and rules against these pins (no release manifest can list a ConfigMap).
         env: { ...env, GLIMMER_AUDIT_PREFIX: `segments/${agent.name}/`, GLIMMER_CONFIG_SHA256: maps.configPins, GLIMMER_RULES_SHA256: maps.treePins },
+        // The supervisor quotes each agent with the node's TPM: the device plugin's resource, never a hostPath.
+        ...(edge ? { deviceLimits: { enabled: topo.nodeTpm, limits: { [TPM_DEVICE_RESOURCE]: '1' } } } : {}),
         dependsOn: [...maps.objects, ...mesh.objects, ...awsApis.objects],
       });
     }

@@ -2,12 +2,15 @@
  * threat_analysis: the Modbus gateway's inspection pipeline and the gateway end to end.
  *
  * - threat_analysis_tps: ADUs inspected + decided + audited per second by the gateway's own pipeline (ClientSession.feed
- *   -> Inspector.inspect -> write decision -> batched audit sink -> metrics), 64 clients each pipelining chunks of 32
- *   ADUs (mostly reads, some writes, some refusals). Baseline, same run: a bare framing loop over the same bytes.
+ *   -> Inspector.inspect -> read policy (the Cedar PDP's register-read, answers cached per range) or write decision ->
+ *   batched audit sink -> metrics), 64 clients each pipelining chunks of 32 ADUs (mostly reads, some writes, some
+ *   refusals; the operations zone's reads of the safety PLC are refused by the read policy). Baseline, same run: a
+ *   bare framing loop over the same bytes.
  * - gateway_e2e_tps: requests answered per second through real TCP on loopback: 16 clients pipelining 8 deep ->
  *   gateway -> modbus-serial upstream -> simulated PLC. Baseline: the same clients straight to the PLC.
- * - gateway_added_latency_p99_ms: p99 of one-at-a-time request latency through the gateway minus the p99 straight to
- *   the PLC, measured in alternating rounds in the same run. Baseline: the direct p99.
+ * - gateway_added_latency_p99_ms: p99 of one-at-a-time read latency through the gateway (zone rules and the Cedar read
+ *   policy) minus the p99 straight to the PLC, measured in alternating rounds in the same run. Baseline: the direct
+ *   p99; the detail also has the same reads through a gateway with the zone rules only.
  * - gateway_write_added_latency_p99_ms: the same for one-at-a-time allowed writes through a gateway with write-ahead
  *   audit (the decision record durable in a real audit log before the write is forwarded). Baseline: the same writes
  *   through the gateway with the record batched afterwards (no write-ahead).
@@ -31,6 +34,10 @@ import { startSimulatedPlc } from '../../runtime/industrial/plant/plc-modbus';
 import { loadConfig } from '../../runtime/config/load';
 import { openAuditLog } from '../../runtime/audit/log';
 import { fileSigner } from '../../runtime/audit/signers';
+import type { ReadPolicy } from '../../runtime/industrial/read-decision';
+import { plantMap } from '../../runtime/model/plant-map';
+import { createFrameDecider, gatewayReadPolicy } from '../../runtime/trust/policy/frame-decider';
+import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 
 const CLIENTS = 64;
 const FRAMES_PER_CHUNK = 32;
@@ -59,10 +66,10 @@ function buildChunks(seed: number): Buffer[] {
   return chunks;
 }
 
-function pipeline(durationMs: number, zone: string, rules: ReturnType<typeof compileRules>): { perSecond: number; frames: number; audited: number } {
+function pipeline(durationMs: number, zone: string, rules: ReturnType<typeof compileRules>, readPolicy: ReadPolicy): { perSecond: number; frames: number; audited: number } {
   let audited = 0;
   const sink = (batch: GatewayAuditRecord[]) => { audited += batch.length; };
-  const inspector = new Inspector({ rules, decide: failSafeOnly, audit: sink, metrics: createMetrics() });
+  const inspector = new Inspector({ rules, decide: failSafeOnly, readPolicy, audit: sink, metrics: createMetrics() });
   let frames = 0;
   const hooks: SessionHooks = {
     forward: (s: ClientSession) => { frames++; s.settled(0, hooks); },
@@ -141,13 +148,16 @@ const scenario: Scenario = {
     const total = Math.max(6, ctx.durationS) * 1000;
     const config = loadConfig();
     const rules = compileRules(defaultZoneRules(config));
+    // The runtime's read policy: the Cedar PDP over rules/policies through the frame cache.
+    const pdp = await PolicyDecisionPoint.create({ model: { trustDomain: config.topology.trust_domain, zones: config.zones, conduits: config.conduits, agents: config.agents, topology: config.topology }, audit: () => undefined });
+    const readPolicy = gatewayReadPolicy(createFrameDecider(pdp, { plantMap: plantMap() }), config.topology.trust_domain);
 
     // 1. the pipeline (40 % of the time), with its bare-framing baseline interleaved in rounds.
     const rounds = 4;
     const pipeRates: number[] = []; const bareRates: number[] = [];
     let frames = 0; let audited = 0;
     for (let r = 0; r < rounds; r++) {
-      const p = pipeline((total * 0.3) / rounds, 'operations', rules);
+      const p = pipeline((total * 0.3) / rounds, 'operations', rules, readPolicy);
       pipeRates.push(p.perSecond); frames += p.frames; audited += p.audited;
       bareRates.push(bareFraming((total * 0.1) / rounds));
       ctx.progress(((r + 1) / rounds) * 0.4, 'pipeline');
@@ -158,26 +168,35 @@ const scenario: Scenario = {
     plant.start();
     const plc = await startSimulatedPlc({ plant });
     const gateway = new ModbusGateway({
-      listeners: [{ zone: 'operations', port: 0 }], rules, decide: failSafeOnly, audit: () => undefined, metrics: createMetrics(),
+      listeners: [{ zone: 'operations', port: 0 }], rules, decide: failSafeOnly, readPolicy, audit: () => undefined, metrics: createMetrics(),
       routes: [{ unitId: 1, host: '127.0.0.1', port: plc.port }, { unitId: 2, host: '127.0.0.1', port: plc.port }],
       limits: { ratePerSecond: 1e9, burst: 1e9 },
     });
     const ports = await gateway.start();
     await gateway.ready(5000);
     const gwPort = ports.operations as number;
+    // The same gateway without the read policy (zone rules only): what the policy adds to a read.
+    const zoneOnly = new ModbusGateway({
+      listeners: [{ zone: 'operations', port: 0 }], rules, decide: failSafeOnly, audit: () => undefined, metrics: createMetrics(),
+      routes: [{ unitId: 1, host: '127.0.0.1', port: plc.port }, { unitId: 2, host: '127.0.0.1', port: plc.port }],
+      limits: { ratePerSecond: 1e9, burst: 1e9 },
+    });
+    const zoneOnlyPort = (await zoneOnly.start()).operations as number;
+    await zoneOnly.ready(5000);
     const gwTps = await throughput(gwPort, total * 0.15);
     ctx.progress(0.55, 'e2e via gateway');
     const directTps = await throughput(plc.port, total * 0.1);
     ctx.progress(0.65, 'e2e direct');
 
     // 3. added latency: alternate direct and gateway rounds so load drift hits both alike.
-    const viaGw: number[] = []; const direct: number[] = [];
+    const viaGw: number[] = []; const direct: number[] = []; const viaZoneOnly: number[] = [];
     const latRounds = 10;
     const budgetMs = total * 0.35;
     const t0 = performance.now();
     for (let r = 0; r < latRounds && performance.now() - t0 < budgetMs; r++) {
       await latencies(plc.port, 500, direct);
       await latencies(gwPort, 500, viaGw);
+      await latencies(zoneOnlyPort, 500, viaZoneOnly);
       ctx.progress(0.65 + 0.35 * ((r + 1) / latRounds), 'latency');
     }
     // 4. writes: through the gateway as before (record batched) and through a gateway with write-ahead audit (record
@@ -199,7 +218,7 @@ const scenario: Scenario = {
       await writeLatencies(walPort, 200, wAhead);
     }
     await walGateway.stop(); await audit.close(); fs.rmSync(stateDir, { recursive: true, force: true });
-    await gateway.stop(); await plc.close(); plant.stop();
+    await zoneOnly.stop(); await gateway.stop(); await plc.close(); plant.stop();
 
     const pipeMedian = percentile(pipeRates, 0.5);
     const p99Gw = percentile(viaGw, 0.99); const p99Direct = percentile(direct, 0.99);
@@ -217,7 +236,11 @@ const scenario: Scenario = {
       gateway_added_latency_p99_ms: {
         value: round(p99Gw - p99Direct, 3), unit: 'ms', baseline: round(p99Direct, 3),
         baseline_what: 'p99 of one-at-a-time reads straight to the simulated PLC, alternating rounds, same run',
-        detail: { p50_gateway_ms: round(percentile(viaGw, 0.5), 3), p99_gateway_ms: round(p99Gw, 3), p50_direct_ms: round(percentile(direct, 0.5), 3), samples_each: viaGw.length, target: '<= 1' },
+        detail: {
+          p50_gateway_ms: round(percentile(viaGw, 0.5), 3), p99_gateway_ms: round(p99Gw, 3), p50_direct_ms: round(percentile(direct, 0.5), 3),
+          p99_gateway_zone_rules_only_ms: round(percentile(viaZoneOnly, 0.99), 3), read_policy: 'Cedar register-read through the frame cache, answers kept per range',
+          samples_each: viaGw.length, target: '<= 1',
+        },
       },
       gateway_write_added_latency_p99_ms: {
         value: round(percentile(wAhead, 0.99) - percentile(wDirect, 0.99), 3), unit: 'ms', baseline: round(percentile(wBatched, 0.99) - percentile(wDirect, 0.99), 3),

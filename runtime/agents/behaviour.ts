@@ -8,6 +8,7 @@ import type { AgentSpec, RuntimeConfig, Zone } from '../config/types';
 import type { GlimmerError } from '../errors';
 import type { SafetyOrder } from '../lifecycle/ipc';
 import type { AcceptedTopic, startAgentMessenger } from '../trust/a2a/messenger';
+import type { AgentIdentity } from '../trust/svid';
 import type { AgentMessage, AuditRecordInput } from '../model/messages';
 
 export interface AgentContext {
@@ -23,6 +24,8 @@ export interface AgentContext {
   /** Passes a safety order about this agent to its supervisor, which holds or releases it. */
   order(order: SafetyOrder): void;
   onMessage(handler: (message: AgentMessage) => void): void;
+  /** The agent's current X.509-SVID (the messenger renews it); absent outside an agent process (in-process tests). */
+  identity?(): AgentIdentity;
   /** Publishes a small status object (scores, decisions) shown by the API and the console. */
   publish(status: Record<string, unknown>): void;
   /** Asks the lifecycle for ACTIVE -> PAUSED (safety hold / failed policy check) and back. */

@@ -4,6 +4,9 @@
  * erasure request crypto-shreds). Delivery is durable (fsynced JSON Lines per target zone); each batch is audited with
  * counts only, never the personal values. Its A2A endpoint takes only safety orders about itself; while PAUSED (a
  * safety hold) it exports nothing.
+ *
+ * With a `northbound` section naming it, it is also the plant's Sparkplug B edge node towards the enterprise's MQTT
+ * broker, with durable store-and-forward (agents/data/northbound.ts).
  */
 import path from 'node:path';
 import type { Pseudonymiser as SubjectKeys } from '../audit/gdpr';
@@ -14,6 +17,7 @@ import { policyArtifacts, startAgentMessenger, TOPIC_SHUTDOWN } from '../trust/a
 import { conduitBetween } from './data/conduits';
 import { DEFAULT_EXPORT_SCHEMA, filterRecord } from './data/filter';
 import { ZoneOutbox } from './data/outbox';
+import type { NorthboundLink } from './data/northbound';
 
 export const EXPORT_TOPIC = 'records.export';
 const MAX_BATCH = 1000;
@@ -34,6 +38,7 @@ function parseRequest(body: unknown): ExportRequest {
 
 const factory: BehaviourFactory = (spec, config) => {
   let outbox: ZoneOutbox | undefined;
+  let northbound: NorthboundLink | undefined;
   let keys: SubjectKeys | undefined;
   let exported = 0;
   let refused = 0;
@@ -41,6 +46,10 @@ const factory: BehaviourFactory = (spec, config) => {
   let paused = false;
 
   function handle(ctx: AgentContext, message: AgentMessage): void {
+    if (northbound !== undefined && message.topic !== EXPORT_TOPIC) {
+      northbound.handle(message);
+      return;
+    }
     if (message.topic !== EXPORT_TOPIC || !outbox || !keys) return;
     try {
       if (paused) throw new GlimmerError('GLM_ERR_SAFETY_HELD', `agent ${spec.name} is paused; no records are exported until it resumes`);
@@ -72,7 +81,8 @@ const factory: BehaviourFactory = (spec, config) => {
 
   return {
     // Its A2A endpoint takes safety orders about it (safety_integrity_check), which its supervisor enforces.
-    artifacts: policyArtifacts(),
+    // With the edge node it also loads the Sparkplug B schema; both are measured at boot.
+    artifacts: config.northbound?.agent === spec.name ? [...policyArtifacts(), 'runtime/northbound/sparkplug/sparkplug_b.proto'] : policyArtifacts(),
     messaging: { start: startAgentMessenger, accepts: [{ topic: TOPIC_SHUTDOWN, action: 'shutdown', description: 'Holds or releases this agent (its supervisor pauses it) on a safety order' }] },
     async start(ctx) {
       const { openPseudonymiser } = await import('../audit/gdpr');
@@ -85,16 +95,24 @@ const factory: BehaviourFactory = (spec, config) => {
       }
       keys = openPseudonymiser({ stateDir: ctx.stateDir, ...(dataKey ? { dataKey } : {}) });
       outbox = new ZoneOutbox(path.join(ctx.stateDir, 'exports'));
+      if (config.northbound?.agent === spec.name) {
+        const { startNorthbound } = await import('./data/northbound');
+        northbound = await startNorthbound(ctx, config.northbound);
+      }
       ctx.onMessage((m) => handle(ctx, m));
       ctx.publish({ exported, refused });
     },
     async pause() {
       paused = true;
+      northbound?.setPaused(true);
     },
     async resume() {
       paused = false;
+      northbound?.setPaused(false);
     },
     async stop() {
+      await northbound?.stop();
+      northbound = undefined;
       outbox?.close();
       outbox = undefined;
       keys?.close();

@@ -92,6 +92,7 @@ class AgentProcess {
       order: (order) => send({ type: 'safety-order', order }),
       onMessage: (handler) => this.handlers.push(handler),
       publish: (status) => send({ type: 'publish', status }),
+      identity: () => this.messenger?.credentials() ?? cmd.identity,
       hold: (reason) => void this.pause(reason),
       clear: () => void this.resume('clearance'),
     };

@@ -12,7 +12,7 @@ import { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME } from '../industrial/opcua
 import { dmzBypassReason, firstDmzBypass } from '../model/zones';
 import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';
-import type { CognitiveConfig, RuntimeConfig, RuntimeConfigFile } from './types';
+import type { CognitiveConfig, NorthboundConfig, NorthboundConfigFile, RuntimeConfig, RuntimeConfigFile } from './types';
 
 /** The release root: the nearest folder above this module with Glimmer's package.json (works from runtime/ and dist/). */
 function findRepoRoot(start: string): string {
@@ -132,7 +132,7 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
     file: abs,
     topology: doc.topology,
     zones,
-    conduits: doc.conduits.map((c) => ({ ...c, allow_insecure_opcua: c.allow_insecure_opcua ?? false })),
+    conduits: doc.conduits.map((c) => ({ from: c.from, to: c.to, protocols: c.protocols, allow_insecure_opcua: c.allow_insecure_opcua ?? false })),
     agents: doc.agents,
     supervisor: {
       restartBackoffMs: { initial: doc.supervisor?.restart_backoff_ms?.initial ?? 100, max: doc.supervisor?.restart_backoff_ms?.max ?? 10000 },
@@ -162,6 +162,33 @@ export function loadConfig(file: string = DEFAULT_CONFIG_FILE): RuntimeConfig {
         maxPendingWrites: doc.mcp.max_pending_writes ?? 32,
       },
     } : {}),
+    ...(doc.northbound ? { northbound: normaliseNorthbound(abs, doc, doc.northbound) } : {}),
+  };
+}
+
+const MIB = 1024 * 1024;
+
+/** The Sparkplug edge node: its zone and agent must exist, the agent must be a Data Agent; defaults applied here once. */
+function normaliseNorthbound(file: string, doc: RuntimeConfigFile, nb: NorthboundConfigFile): NorthboundConfig {
+  const zone = nb.zone ?? 'enterprise';
+  const commandZone = nb.command_zone ?? 'operations';
+  for (const [key, value] of [['zone', zone], ['command_zone', commandZone]] as const) {
+    if (!doc.zones.some((z) => z.name === value)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /northbound/${key}: received ${quote(value)}, allowed: one of ${doc.zones.map((z) => z.name).join(', ')}`);
+  }
+  const data = doc.agents.filter((a) => a.kind === 'data').map((a) => a.name);
+  const agent = nb.agent ?? data[0];
+  if (agent === undefined || !data.includes(agent)) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /northbound/agent: received ${quote(nb.agent ?? null)}, allowed: one of the data agents (${data.join(', ') || 'none configured'})`);
+  return {
+    broker: nb.broker, zone, agent, groupId: nb.group_id, edgeNodeId: nb.edge_node_id ?? agent,
+    ...(nb.primary_host_id === undefined ? {} : { primaryHostId: nb.primary_host_id }),
+    caFile: path.resolve(path.dirname(file), nb.ca_file),
+    ...(nb.server_name === undefined ? {} : { serverName: nb.server_name }),
+    publishIntervalMs: nb.publish_interval_ms ?? 1000,
+    deadbands: nb.deadbands ?? {},
+    replayMaxMessagesPerS: nb.replay_max_messages_per_s ?? 5000,
+    commandZone,
+    commandConduits: doc.conduits.filter((c) => c.allow_sparkplug_commands === true).map((c) => ({ from: c.from, to: c.to })),
+    store: { safetyBudgetBytes: Math.floor((nb.store?.safety_budget_mb ?? 64) * MIB), trendBudgetBytes: Math.floor((nb.store?.trend_budget_mb ?? 2048) * MIB) },
   };
 }
 

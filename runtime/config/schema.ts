@@ -10,6 +10,8 @@ export const ATTESTATION_MODES = ['none', 'tpm'] as const;
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 /** A host name or IP literal (no scheme, no port, no spaces); checked further at load. */
 const host = { type: 'string', minLength: 1, maxLength: 253 } as const;
+/** A Sparkplug group, edge node or host id: no MQTT wildcard, level separator or space. */
+const sparkplugId = { type: 'string', pattern: '^[^+#/\\s]{1,64}$' } as const;
 const filePath = { type: 'string', minLength: 1, maxLength: 4096 } as const;
 const plc = {
   type: 'object',
@@ -97,6 +99,8 @@ export const runtimeConfigSchema = {
           to: zoneName,
           protocols: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['https', 'a2a', 'opcua', 'modbus'] } },
           allow_insecure_opcua: { type: 'boolean' },
+          // Sparkplug NCMD/DCMD from the broker's zone may become plant writes (through the gateway); default false.
+          allow_sparkplug_commands: { type: 'boolean' },
         },
       },
     },
@@ -163,6 +167,30 @@ export const runtimeConfigSchema = {
         mtls_port: { type: 'integer', minimum: 0, maximum: 65535 },
         // Host names the API answers under besides IP addresses (DNS rebinding defence). Default: [localhost].
         allowed_hosts: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' } },
+      },
+    },
+    // The Sparkplug B edge node of a Data Agent (docs/northbound.md).
+    northbound: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['broker', 'group_id', 'ca_file'],
+      properties: {
+        broker: { type: 'string', maxLength: 512, pattern: '^mqtts://[^/\\s]+:[0-9]{1,5}/?$' },
+        zone: zoneName,
+        agent: { type: 'string', minLength: 1, maxLength: 64 },
+        group_id: sparkplugId,
+        edge_node_id: sparkplugId,
+        primary_host_id: sparkplugId,
+        ca_file: { type: 'string', minLength: 1, maxLength: 1024 },
+        server_name: { type: 'string', pattern: '^[A-Za-z0-9.-]{1,253}$' },
+        publish_interval_ms: { type: 'integer', minimum: 100, maximum: 60000 },
+        deadbands: { type: 'object', maxProperties: 4096, propertyNames: { pattern: '^[a-z][a-z0-9_]{0,31}[.][a-z][a-z0-9_]{0,63}$' }, additionalProperties: { type: 'number', minimum: 0 } },
+        replay_max_messages_per_s: { type: 'integer', minimum: 1, maximum: 1000000 },
+        command_zone: zoneName,
+        store: {
+          type: 'object', additionalProperties: false,
+          properties: { safety_budget_mb: { type: 'number', exclusiveMinimum: 0, maximum: 1048576 }, trend_budget_mb: { type: 'number', exclusiveMinimum: 0, maximum: 1048576 } },
+        },
       },
     },
     // The MCP server for AI copilots: an OAuth 2.1 resource server (docs/mcp.md).

@@ -18,6 +18,8 @@ export interface Topology {
 }
 export interface Zone { readonly name: string; readonly isa95_level: number; readonly security_level: number }
 export interface Conduit { readonly from: string; readonly to: string; readonly protocols: readonly string[]; readonly allow_insecure_opcua?: boolean }
+/** A conduit as written: `allow_sparkplug_commands` lets Sparkplug commands from one end become plant writes. */
+export type ConduitFile = Conduit & { readonly allow_sparkplug_commands?: boolean };
 export interface AgentSpec { readonly name: string; readonly kind: AgentKind; readonly zone: string; readonly required_safety_level: number }
 
 /** A fault the embedded plant injects at a time after start, so the demo shows detection and shutdown. */
@@ -73,7 +75,7 @@ export interface CognitiveConfig {
 export interface RuntimeConfigFile {
   readonly topology: Topology;
   readonly zones: readonly Zone[];
-  readonly conduits: readonly Conduit[];
+  readonly conduits: readonly ConduitFile[];
   readonly agents: readonly AgentSpec[];
   readonly supervisor?: { restart_backoff_ms?: { initial?: number; max?: number }; max_restarts?: number; restart_window_s?: number; shutdown_grace_ms?: number };
   readonly plant?: { mode?: PlantMode; external?: ExternalPlantFile; seed?: number; tick_ms?: number; fault_schedule?: readonly FaultScheduleEntry[] };
@@ -81,6 +83,7 @@ export interface RuntimeConfigFile {
   readonly opcua?: { host?: string; port?: number; advertised_hosts?: readonly string[]; certificate_dns?: readonly string[]; certificate_ips?: readonly string[]; certificate_lifetime_s?: number; certificate_renew_before_s?: number };
   readonly a2a?: { host?: string; port?: number; peers?: Readonly<Record<string, string>> };
   readonly mcp?: McpConfigFile;
+  readonly northbound?: NorthboundConfigFile;
   readonly revocation?: { refresh_ms?: number; max_age_s?: number; feed_url?: string };
   readonly cognitive_config?: string;
   readonly attestation?: { mode: AttestationMode; tcti?: string; ek_ca_file?: string };
@@ -98,6 +101,54 @@ export interface McpConfigFile {
   readonly write_zone?: string;
   /** Pending write requests kept for approval. @default 32 */
   readonly max_pending_writes?: number;
+}
+
+/** `northbound` as written: a Data Agent's Sparkplug B edge node (docs/northbound.md). */
+export interface NorthboundConfigFile {
+  readonly broker: string;
+  readonly zone?: string;
+  readonly agent?: string;
+  readonly group_id: string;
+  readonly edge_node_id?: string;
+  readonly primary_host_id?: string;
+  readonly ca_file: string;
+  readonly server_name?: string;
+  readonly publish_interval_ms?: number;
+  readonly deadbands?: Readonly<Record<string, number>>;
+  readonly replay_max_messages_per_s?: number;
+  readonly command_zone?: string;
+  readonly store?: { readonly safety_budget_mb?: number; readonly trend_budget_mb?: number };
+}
+
+/** The Sparkplug B edge node, normalised. */
+export interface NorthboundConfig {
+  /** mqtts://host:port */
+  readonly broker: string;
+  /** The zone the broker (and the enterprise's host applications) live in. @default enterprise */
+  readonly zone: string;
+  /** The Data Agent that runs the edge node. @default the first data agent */
+  readonly agent: string;
+  readonly groupId: string;
+  /** @default the agent's name */
+  readonly edgeNodeId: string;
+  /** @default - none: births at once, no STATE awareness */
+  readonly primaryHostId?: string;
+  /** Absolute path of the CA bundle the broker's certificate must chain to. */
+  readonly caFile: string;
+  /** @default the broker URL's host */
+  readonly serverName?: string;
+  /** How often plant values are sampled for report by exception. @default 1000 */
+  readonly publishIntervalMs: number;
+  /** Per signal id, engineering units. @default half a raw count of the signal */
+  readonly deadbands: Readonly<Record<string, number>>;
+  /** @default 5000 */
+  readonly replayMaxMessagesPerS: number;
+  /** The gateway listener an allowed command's write enters the plant through. @default operations */
+  readonly commandZone: string;
+  /** Conduits that set allow_sparkplug_commands (none by default: every command is refused). */
+  readonly commandConduits: readonly { readonly from: string; readonly to: string }[];
+  /** Byte budgets of the store-and-forward streams. @default safety 64 MiB, trend 2 GiB */
+  readonly store: { readonly safetyBudgetBytes: number; readonly trendBudgetBytes: number };
 }
 
 export interface McpConfig {
@@ -138,4 +189,6 @@ export interface RuntimeConfig {
   readonly revocation: { readonly refreshMs: number; readonly maxAgeMs: number; readonly feedUrl?: string };
   /** Undefined without an mcp section: the API then serves no MCP endpoint. */
   readonly mcp?: McpConfig;
+  /** Undefined without a northbound section: no Sparkplug edge node. */
+  readonly northbound?: NorthboundConfig;
 }

@@ -1,8 +1,11 @@
 /**
  * The embedded plant of `make run` / `glimmer run`, started by the supervisor process: the simulated plant, its PLC on
- * an internal loopback Modbus port, the plant OPC UA server, and the Modbus security gateway in front of the PLC with
- * one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
+ * a Unix socket only the gateway connects to, the plant OPC UA server, and the Modbus security gateway in front of the
+ * PLC with one listener per client zone (operations on `modbusPort`, then control and safety on the next ports).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { RuntimeConfig } from '../config/types';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -10,6 +13,7 @@ import type { ModbusGateway } from './modbus/gateway';
 import type { AuditRecordInput } from '../model/messages';
 import type { GatewayAuditSink, WriteEvidence } from './modbus/inspector';
 import { composeWriteDecision, type InterlockProfile, type WriteDecider } from './write-decision';
+import type { ReadPolicy } from './read-decision';
 import { provisionOpcuaTrust } from './opcua/client';
 import { opcuaNetwork } from './opcua/network';
 import { OpcuaCertificateLifecycle } from './opcua/lifecycle';
@@ -17,7 +21,7 @@ import { identityFor } from './opcua/pki';
 import { opcuaSecurityFor } from './opcua/security';
 import type { OpcuaUserStore } from './opcua/users';
 import { PROCESS_UNIT_ID, SAFETY_UNIT_ID } from '../model/plant-map';
-import { startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
+import { MAX_SOCKET_PATH_BYTES, startSimulatedPlc, type SimulatedPlc } from './plant/plc-modbus';
 import { startPlantOpcuaServer, type PlantOpcuaServer } from './plant/plc-opcua';
 import { PlantRuntime } from './plant/runtime';
 import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE } from '../model/plant';
@@ -39,6 +43,8 @@ export interface PlantStartOptions {
    * @default failSafeOnly: of the safety writes, only tripping the emergency stop
    */
   readonly policy?: WriteDecider;
+  /** Who may read what at the gateway (the trust PDP's `gatewayReadPolicy`). @default - the zone rules only */
+  readonly readPolicy?: ReadPolicy;
   /** The plant's interlock topology and limits. @default SIMULATED_PLANT_PROFILE */
   readonly profile?: InterlockProfile;
 }
@@ -52,8 +58,6 @@ export interface EmbeddedPlantOptions extends PlantStartOptions {
   readonly opcuaAudit?: (records: AuditRecordInput[]) => void;
   /** OPC UA role accounts (viewer, operator, engineer) the plant server accepts besides the agents. */
   readonly opcuaAccounts?: OpcuaUserStore;
-  /** Internal port of the simulated PLC. @default 0 (any free loopback port) */
-  readonly plcPort?: number;
   /** @default '127.0.0.1' */
   readonly host?: string;
 }
@@ -67,7 +71,8 @@ export interface EmbeddedPlant {
   readonly plc: SimulatedPlc;
   /**
    * Addresses for AgentContext.endpoints: `opcua` (opc.tcp URL), `modbus_<zone>` (host:port of the gateway listener
-   * for that client zone), `plc_modbus` (the PLC's internal host:port, for diagnostics only).
+   * for that client zone), `plc_modbus` (`unix:<path>` of the PLC's socket, for diagnostics only: only the runtime's
+   * user can connect to it).
    */
   readonly endpoints: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -81,8 +86,9 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
   const decide = composeWriteDecision({ policy: options.policy, profile: options.profile ?? SIMULATED_PLANT_PROFILE, image: () => plant.snapshot });
   const started: { stop(): Promise<void> }[] = [{ stop: async () => plant.stop() }];
   try {
-    const plc = await startSimulatedPlc({ plant, port: options.plcPort ?? 0, host });
-    started.push({ stop: () => plc.close() });
+    const socket = plcSocketPath(options.stateDir);
+    const plc = await startSimulatedPlc({ plant, path: socket.path });
+    started.push({ stop: async () => { await plc.close(); socket.remove(); } });
 
     const industrial = config.agents.filter((a) => a.kind === 'industrial');
     const network = opcuaNetwork(config.opcua);
@@ -102,14 +108,14 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     started.push(opcua);
 
     const { gateway, ports } = await startZoneGateway({
-      config, logger, metrics: options.metrics, audit: options.audit, evidence: options.evidence, decide, host,
+      config, logger, metrics: options.metrics, audit: options.audit, evidence: options.evidence, decide, readPolicy: options.readPolicy, host,
       ports: consecutivePorts(config, options.modbusPort ?? 5020),
-      routes: [PROCESS_UNIT_ID, SAFETY_UNIT_ID].map((unitId) => ({ unitId, host, port: plc.port })),
+      routes: [PROCESS_UNIT_ID, SAFETY_UNIT_ID].map((unitId) => ({ unitId, host, port: 0, path: socket.path })),
     });
     started.push(gateway);
     await gateway.ready(5000);
 
-    const endpoints: Record<string, string> = { opcua: opcua.endpointUrl, plc_modbus: `${host}:${plc.port}` };
+    const endpoints: Record<string, string> = { opcua: opcua.endpointUrl, plc_modbus: `unix:${socket.path}` };
     for (const [zone, port] of Object.entries(ports)) endpoints[`modbus_${zone}`] = `${host}:${port}`;
     logger.info({ endpoints }, 'embedded plant started');
     let stopped = false;
@@ -125,4 +131,16 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Where the simulated PLC listens: `<state-dir>/run/plc-modbus.sock` (the directory mode 0700). A state dir whose path
+ * would make the socket path too long for Linux gets a private temporary directory instead (mode 0700 too), removed
+ * when the plant stops.
+ */
+export function plcSocketPath(stateDir: string): { path: string; remove(): void } {
+  const inState = path.join(path.resolve(stateDir), 'run', 'plc-modbus.sock');
+  if (Buffer.byteLength(inState) <= MAX_SOCKET_PATH_BYTES) return { path: inState, remove: () => fs.rmSync(inState, { force: true }) };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-plc-'));
+  return { path: path.join(dir, 'plc-modbus.sock'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -75,7 +75,7 @@ export async function startExternalPlant(options: ExternalPlantOptions): Promise
   });
   const host = external.gateway.host;
   const started = await startZoneGateway({
-    config, logger, metrics: options.metrics, audit: options.audit, evidence: options.evidence, host, routes,
+    config, logger, metrics: options.metrics, audit: options.audit, evidence: options.evidence, readPolicy: options.readPolicy, host, routes,
     decide: composeWriteDecision({ policy: options.policy, profile: options.profile ?? SIMULATED_PLANT_PROFILE, image: () => image.snapshot }),
     ports: options.modbusPort === undefined ? external.gateway.ports : consecutivePorts(config, options.modbusPort),
   });

@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics';
 import { ModbusGateway, type RouteOptions } from './modbus/gateway';
 import type { GatewayAuditSink, WriteEvidence } from './modbus/inspector';
 import type { WriteDecider } from './write-decision';
+import type { ReadPolicy } from './read-decision';
 import { compileRules, defaultZoneRules } from './modbus/rules';
 import { gatewayListenerZones } from '../model/zones';
 
@@ -26,6 +27,8 @@ export interface ZoneGatewayOptions {
   readonly evidence?: WriteEvidence;
   /** The write decision (`composeWriteDecision`): policy, then the interlocks. */
   readonly decide: WriteDecider;
+  /** The read policy (Cedar `register-read` per zone). @default - zone rules only */
+  readonly readPolicy?: ReadPolicy;
   /** Client zone -> listen port. */
   readonly ports: Readonly<Record<string, number>>;
   readonly host: string;
@@ -43,6 +46,7 @@ export async function startZoneGateway(options: ZoneGatewayOptions): Promise<Zon
     listeners: Object.entries(options.ports).map(([zone, port]) => ({ zone, host: options.host, port })),
     rules: compileRules(defaultZoneRules(options.config)),
     decide: options.decide,
+    readPolicy: options.readPolicy,
     audit: options.audit,
     evidence: options.evidence,
     metrics: options.metrics,

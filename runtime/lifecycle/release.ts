@@ -34,6 +34,8 @@ export function releaseFiles(root: string): string[] {
   walk(root, 'config', (f) => /\.(ya?ml)$/.test(f), out);
   walk(root, 'rules', (f) => /\.(pl|cedar|cedarschema|json)$/.test(f), out);
   walk(root, 'models', (f) => /\.onnx$/.test(f), out);
+  // The Sparkplug B schema the Data Agent's edge node encodes with (read at run time, not bundled).
+  walk(root, 'runtime/northbound', (f) => /\.proto$/.test(f), out);
   return out.sort();
 }
 

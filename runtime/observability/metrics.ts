@@ -121,6 +121,17 @@ export function createMetrics() {
     complianceViolations: new client.Counter({ name: 'glimmer_compliance_violations_total', help: 'Violations the rules logged through log_compliance_violation/2, counted when they appear, by code', labelNames: ['code'], registers: r }),
     safetyShutdownCommands: new client.Counter({ name: 'glimmer_safety_shutdown_commands_total', help: 'Shutdown commands sent because enforce_safety_shutdown/1 fired, by target', labelNames: ['target'], registers: r }),
     // --- end reasoning ---
+
+    // --- northbound (runtime/northbound; set from the Data Agent's published status) ---
+    // stream: the store-and-forward streams (safety|trend), bounded by the code.
+    northboundQueueDepth: new client.Gauge({ name: 'glimmer_northbound_queue_depth', help: 'Records waiting in the northbound store-and-forward queue, by stream', labelNames: ['stream'], registers: r }),
+    northboundQueueBytes: new client.Gauge({ name: 'glimmer_northbound_queue_bytes', help: 'Bytes the queued records take against their stream\'s budget, by stream', labelNames: ['stream'], registers: r }),
+    northboundQueueAge: new client.Gauge({ name: 'glimmer_northbound_queue_oldest_age_seconds', help: 'Age of the oldest queued record, by stream (0 when empty)', labelNames: ['stream'], registers: r }),
+    northboundQueueDropped: new client.Counter({ name: 'glimmer_northbound_queue_dropped_total', help: 'Queued records dropped by the overflow policy (oldest trends first; safety events never), by stream', labelNames: ['stream'], registers: r }),
+    northboundBorn: new client.Gauge({ name: 'glimmer_northbound_born', help: '1 while the Sparkplug edge node\'s session is born (data flows live), else 0 (data is stored)', registers: r }),
+    northboundMetrics: new client.Counter({ name: 'glimmer_northbound_metrics_total', help: 'Sparkplug metrics published live (births and data)', registers: r }),
+    northboundReplayed: new client.Counter({ name: 'glimmer_northbound_replayed_total', help: 'Stored records replayed to the broker and confirmed (PUBACK)', registers: r }),
+    // --- end northbound ---
   };
 }
 

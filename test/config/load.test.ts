@@ -127,3 +127,34 @@ test('GIVEN opcua network settings WHEN loaded THEN host, port, advertised hosts
   assert.deepEqual(cfg.opcua, { host: '10.1.2.10', port: 4841, advertised_hosts: ['plant-opcua.site.example', '10.1.2.10'], certificate_dns: ['plant-opcua'], certificate_ips: ['10.1.2.11'] });
   assert.throws(() => loadConfig(mutate((d) => { d.opcua = { advertised_hosts: ['opc.tcp://x:4840'] }; })), (e) => isGlimmerError(e, 'GLM_ERR_CONFIG_INVALID'));
 });
+
+test('GIVEN a northbound section with only the required keys WHEN loaded THEN the edge node runs on the first data agent with every default, and commands are allowed by no conduit', () => {
+  const cfg = loadConfig(mutate((d) => { d.northbound = { broker: 'mqtts://broker.plant.example:8883', group_id: 'plant-a', ca_file: 'broker-ca.pem' }; }));
+  assert.deepEqual(cfg.northbound, {
+    broker: 'mqtts://broker.plant.example:8883', zone: 'enterprise', agent: 'data-1', groupId: 'plant-a', edgeNodeId: 'data-1',
+    caFile: path.join(path.dirname(cfg.file), 'broker-ca.pem'), publishIntervalMs: 1000, deadbands: {}, replayMaxMessagesPerS: 5000,
+    commandZone: 'operations', commandConduits: [], store: { safetyBudgetBytes: 64 * 1024 * 1024, trendBudgetBytes: 2048 * 1024 * 1024 },
+  });
+});
+
+test('GIVEN a conduit with allow_sparkplug_commands WHEN loaded THEN it is the northbound command conduit', () => {
+  const cfg = loadConfig(mutate((d) => {
+    d.northbound = { broker: 'mqtts://b:8883', group_id: 'g', ca_file: 'ca.pem' };
+    d.conduits[0].allow_sparkplug_commands = true;
+  }));
+  assert.deepEqual(cfg.northbound?.commandConduits, [{ from: 'enterprise', to: 'dmz' }]);
+});
+
+test('GIVEN a northbound section with a plain mqtt:// broker, a wildcard in the group id, an unknown zone or a non-data agent WHEN loaded THEN GLM_ERR_CONFIG_INVALID names the field', () => {
+  const nb = { broker: 'mqtts://b:8883', group_id: 'g', ca_file: 'ca.pem' };
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ...nb, broker: 'mqtt://b:1883' }, /\/northbound\/broker/],
+    [{ ...nb, group_id: 'plant/#' }, /\/northbound\/group_id/],
+    [{ ...nb, zone: 'nowhere' }, /\/northbound\/zone/],
+    [{ ...nb, agent: 'industrial-1' }, /\/northbound\/agent/],
+    [{ ...nb, store: { trend_budget_mb: 0 } }, /\/northbound\/store\/trend_budget_mb/],
+  ];
+  for (const [section, where] of cases) {
+    assert.throws(() => loadConfig(mutate((d) => { d.northbound = section; })), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_INVALID') && where.test(err.message), JSON.stringify(section));
+  }
+});

@@ -5,6 +5,7 @@ import { ModbusGateway, type GatewayLimits } from '../../runtime/industrial/modb
 import { compileRules, defaultZoneRules } from '../../runtime/industrial/modbus/rules';
 import type { WriteEvidence, GatewayAuditRecord } from '../../runtime/industrial/modbus/inspector';
 import type { WriteDecider } from '../../runtime/industrial/write-decision';
+import type { ReadPolicy } from '../../runtime/industrial/read-decision';
 import type { Zone, Conduit } from '../../runtime/config/types';
 import type { Metrics } from '../../runtime/observability/metrics';
 import { restartablePort } from '../helpers/ports';
@@ -33,7 +34,7 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(options: { decide?: WriteDecider; limits?: Partial<GatewayLimits>; metrics?: Metrics; evidence?: WriteEvidence; onAudit?: (batch: GatewayAuditRecord[]) => void } = {}): Promise<Rig> {
+export async function startRig(options: { decide?: WriteDecider; readPolicy?: ReadPolicy; limits?: Partial<GatewayLimits>; metrics?: Metrics; evidence?: WriteEvidence; onAudit?: (batch: GatewayAuditRecord[]) => void } = {}): Promise<Rig> {
   const plant = new PlantRuntime({ seed: 42, tickMs: 100 });
   // restartPlc brings the PLC back on this port: one no outgoing connection can be given meanwhile.
   let plc = await startSimulatedPlc({ plant, port: await restartablePort() });
@@ -43,7 +44,7 @@ export async function startRig(options: { decide?: WriteDecider; limits?: Partia
   const gateway = new ModbusGateway({
     listeners: [{ zone: 'operations', port: 0 }, { zone: 'control', port: 0 }, { zone: 'safety', port: 0 }],
     routes: [{ unitId: 1, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 20, maxMs: 200 } }, { unitId: 2, host: '127.0.0.1', port: plcPort, backoff: { initialMs: 20, maxMs: 200 } }],
-    rules, decide: options.decide, audit: (batch) => { audit.push(...batch); options.onAudit?.(batch); }, limits: options.limits, metrics: options.metrics, evidence: options.evidence,
+    rules, decide: options.decide, readPolicy: options.readPolicy, audit: (batch) => { audit.push(...batch); options.onAudit?.(batch); }, limits: options.limits, metrics: options.metrics, evidence: options.evidence,
   });
   const ports = await gateway.start();
   await gateway.ready(5000);

@@ -36,7 +36,7 @@ test('GIVEN the default configuration WHEN the cognitive behaviour is built THEN
   const spec = config.agents.find((a) => a.kind === 'cognitive') ?? { name: 'cognitive-1', kind: 'cognitive' as const, zone: 'control', required_safety_level: 2 };
   assert.deepEqual(cognitiveFactory(spec, config).artifacts, [
     'rules/industrial_safety.pl', 'rules/iso55001_asset_rules.pl', 'rules/compliance/iso55001_checks.pl', 'models/anomaly-int8.onnx',
-    'rules/policies/agents.cedar', 'rules/policies/audit.cedar', 'rules/policies/copilots.cedar', 'rules/policies/registers.cedar', 'rules/policies/schema.cedarschema',
+    'rules/policies/agents.cedar', 'rules/policies/audit.cedar', 'rules/policies/copilots.cedar', 'rules/policies/northbound.cedar', 'rules/policies/registers.cedar', 'rules/policies/schema.cedarschema',
   ]);
 });
 

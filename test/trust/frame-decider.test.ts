@@ -12,7 +12,7 @@ import { PolicyDecisionPoint } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import { zoneClientId } from '../../runtime/trust/policy/principals';
 import {
-  createFrameDecider, decideFrame, frameToPolicyRequest, gatewayDecide, indexPlantMap, type FrameRequest, type PlantSignal,
+  createFrameDecider, decideFrame, frameToPolicyRequest, gatewayDecide, gatewayReadPolicy, indexPlantMap, type FrameRequest, type PlantSignal,
 } from '../../runtime/trust/policy/frame-decider';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { plantMap } from '../../runtime/model/plant-map';
@@ -78,53 +78,46 @@ const MAP: PlantSignal[] = [
 const index = indexPlantMap(MAP);
 const frame = (functionCode: number, address: number, quantity: number, unitId = 7): FrameRequest => ({ principal: ALICE, unitId, functionCode, address, quantity });
 
+/** The policy request of a frame that maps, flattened: its action and the Register resource's fields. */
+function register(request: FrameRequest) {
+  const mapped = frameToPolicyRequest(index, request);
+  assert.ok(typeof mapped !== 'string' && mapped.resource.type === 'Register', `${JSON.stringify(request)} maps to ${JSON.stringify(mapped)}`);
+  return { action: mapped.action, ...mapped.resource };
+}
+
 test('GIVEN each supported function code WHEN mapped THEN it names its action and table, and the range\'s writers are the intersection, sorted', () => {
   const expected: Record<number, [string, string]> = {
     1: ['read', 'coil'], 2: ['read', 'discrete'], 3: ['read', 'holding'], 4: ['read', 'input'],
     5: ['write', 'coil'], 6: ['write', 'holding'], 15: ['write', 'coil'], 16: ['write', 'holding'],
   };
   for (const [fc, [action, table]] of Object.entries(expected)) {
-    const mapped = frameToPolicyRequest(index, frame(Number(fc), 0, 1));
-    assert.ok(typeof mapped !== 'string', `function ${fc}: ${String(mapped)}`);
-    assert.equal(mapped.action, action, `function ${fc}`);
-    assert.equal(mapped.resource.type, 'Register');
+    const r = register(frame(Number(fc), 0, 1));
     assert.deepEqual(
-      { table: mapped.resource.table, unitId: mapped.resource.unitId, address: mapped.resource.address, quantity: mapped.resource.quantity, zone: mapped.resource.zone, mapped: mapped.resource.mapped },
-      { table, unitId: 7, address: 0, quantity: 1, zone: 'control', mapped: true }, `function ${fc}`);
+      { action: r.action, table: r.table, unitId: r.unitId, address: r.address, quantity: r.quantity, zone: r.zone, mapped: r.mapped },
+      { action, table, unitId: 7, address: 0, quantity: 1, zone: 'control', mapped: true }, `function ${fc}`);
   }
-  const coils = frameToPolicyRequest(index, frame(15, 0, 2));
-  assert.ok(typeof coils !== 'string');
-  assert.deepEqual([coils.resource.safety, coils.resource.writableFrom, coils.resource.mapped], [true, ['control'], true]);
-  const holdings = frameToPolicyRequest(index, frame(16, 0, 2));
-  assert.ok(typeof holdings !== 'string');
-  assert.deepEqual([holdings.resource.safety, holdings.resource.writableFrom], [false, ['operations']]);
-  const widening = frameToPolicyRequest(index, frame(16, 2, 2));
-  assert.ok(typeof widening !== 'string');
-  assert.deepEqual(widening.resource.writableFrom, ['control'], 'a later signal with more writers does not widen the range\'s writers');
-  const one = frameToPolicyRequest(index, frame(5, 0, 1));
-  assert.ok(typeof one !== 'string');
-  assert.deepEqual(one.resource.writableFrom, ['control', 'operations'], 'sorted, whatever order the plant map lists them in');
+  const coils = register(frame(15, 0, 2));
+  assert.deepEqual([coils.safety, coils.writableFrom, coils.mapped], [true, ['control'], true]);
+  const holdings = register(frame(16, 0, 2));
+  assert.deepEqual([holdings.safety, holdings.writableFrom], [false, ['operations']]);
+  assert.deepEqual(register(frame(16, 2, 2)).writableFrom, ['control'], 'a later signal with more writers does not widen the range\'s writers');
+  assert.deepEqual(register(frame(5, 0, 1)).writableFrom, ['control', 'operations'], 'sorted, whatever order the plant map lists them in');
 });
 
 test('GIVEN a range with unmapped addresses WHEN mapped THEN it is marked unmapped, keeps the safety flag of what is mapped and has no writer', () => {
-  const none = frameToPolicyRequest(index, frame(3, 5, 1));
-  assert.ok(typeof none !== 'string');
-  assert.deepEqual([none.resource.mapped, none.resource.safety, none.resource.writableFrom], [false, false, []]);
-  const partial = frameToPolicyRequest(index, frame(1, 1, 2));
-  assert.ok(typeof partial !== 'string');
-  assert.deepEqual([partial.resource.mapped, partial.resource.safety], [false, true]);
+  const none = register(frame(3, 5, 1));
+  assert.deepEqual([none.mapped, none.safety, none.writableFrom], [false, false, []]);
+  const partial = register(frame(1, 1, 2));
+  assert.deepEqual([partial.mapped, partial.safety], [false, true]);
   assert.equal(index.unitZones.get(7), 'control', 'a unit\'s zone is its first entry\'s');
   assert.equal(index.unitZones.get(8), 'safety');
 });
 
 test('GIVEN the entries the gateway looked up WHEN they cover the range THEN they are used, and WHEN they do not THEN the index is', () => {
   const claimed = [{ ...SIGNAL('coil', 0, true, ['enterprise']) }];
-  const used = frameToPolicyRequest(index, { ...frame(5, 0, 1), signals: claimed });
-  assert.ok(typeof used !== 'string');
-  assert.deepEqual([used.resource.safety, used.resource.writableFrom], [true, ['enterprise']]);
-  const wrongLength = frameToPolicyRequest(index, { ...frame(15, 0, 2), signals: claimed });
-  assert.ok(typeof wrongLength !== 'string');
-  assert.deepEqual(wrongLength.resource.writableFrom, ['control']);
+  const used = register({ ...frame(5, 0, 1), signals: claimed });
+  assert.deepEqual([used.safety, used.writableFrom], [true, ['enterprise']]);
+  assert.deepEqual(register({ ...frame(15, 0, 2), signals: claimed }).writableFrom, ['control']);
 });
 
 test('GIVEN each bound of a Modbus request WHEN crossed by one field alone THEN the frame is an invalid range, and WHEN met exactly THEN it is not', () => {
@@ -227,4 +220,41 @@ test('GIVEN the gateway adapter WHEN an identified OPC UA writer and zone client
   assert.deepEqual(decide({ ...write, principal: ALICE, protocol: 'opcua', applicationUri: 'urn:blocked' }), {
     allow: false, by: 'policy', reason: 'policy: opcua-application-blocked, opcua-frozen-pump',
   });
+});
+
+test('GIVEN a frame decider WHEN its cache is dropped (invalidate, or any PDP change seen at the next look) THEN its version increases once per drop, and lookups alone never change it', async () => {
+  const pdp = await contextPdp();
+  const decider = createFrameDecider(pdp, { plantMap: plantMap() });
+  const read = { principal: ALICE, unitId: 1, functionCode: 3, address: 0, quantity: 1 };
+  const v0 = decider.version;
+  decider.decide(read);
+  decider.decide(read);
+  assert.equal(decider.version, v0, 'lookups keep the version');
+  decider.invalidate();
+  assert.equal(decider.version, v0 + 1);
+  decider.decide(read);
+  pdp.setModel(base);
+  assert.equal(decider.version, v0 + 2, 'a PDP change is seen by the version itself, before any lookup');
+  assert.equal(decider.size, 0, 'and the cache was dropped with it');
+  assert.equal(decider.version, v0 + 2, 'seen once');
+});
+
+test('GIVEN the gateway read adapter WHEN zone clients read the safety PLC and the process PLC THEN the zone\'s client principal decides (register-read), a denial names its policies, and the version is the frame decider\'s', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
+  const audit: TrustAuditRecord[] = [];
+  const frames = createFrameDecider(pdp, { plantMap: plantMap(), audit: (r) => audit.push(r), auditDecisions: 'all' });
+  const policy = gatewayReadPolicy(frames, TD);
+  const estop = { unitId: 2, functionCode: 1, address: 0, quantity: 2 };
+  assert.deepEqual(policy.decide({ zone: 'operations', ...estop }), { allow: false, reason: 'policy: default-deny' }, 'level 2 may not read safety signals');
+  assert.deepEqual(policy.decide({ zone: 'control', ...estop }), { allow: true });
+  assert.deepEqual(policy.decide({ zone: 'operations', unitId: 1, functionCode: 4, address: 0, quantity: 8 }), { allow: true }, 'level 2 reads process values');
+  assert.deepEqual(policy.decide({ zone: 'enterprise', unitId: 1, functionCode: 4, address: 0, quantity: 8 }), { allow: false, reason: 'policy: default-deny' }, 'below the DMZ level nothing is read');
+  assert.deepEqual(audit.map((r) => (r.type === 'policy.decision' ? [r.subject, r.action, r.decision] : r.type)), [
+    [zoneClientId(TD, 'operations'), 'read', 'deny'], [zoneClientId(TD, 'control'), 'read', 'allow'],
+    [zoneClientId(TD, 'operations'), 'read', 'allow'], [zoneClientId(TD, 'enterprise'), 'read', 'deny'],
+  ]);
+  const v = policy.version;
+  assert.equal(v, frames.version);
+  frames.invalidate();
+  assert.equal(policy.version, v + 1);
 });

@@ -428,3 +428,14 @@ test('GIVEN decisionCacheSize 0 WHEN an agent call is decided twice THEN nothing
   on.decide(op('root'), 'read', { type: 'AuditConfig' }, { protocol: 'https' });
   assert.deepEqual(on.decisionCache, { size: 1, hits: 1, misses: 1 });
 });
+
+test('GIVEN Sparkplug device topics WHEN the DMZ data agent asks to publish them THEN data-agent-publishes-sparkplug-over-conduit allows it only over a data conduit, only in the spBv1.0 namespace, and never for another agent kind', () => {
+  const topic = (conduit: boolean, namespace = 'spBv1.0'): PolicyResource => ({ type: 'Topic', id: `${namespace}/g/+/n/pump_1`, namespace, zone: 'enterprise', asset: 'pump_1', safety: false, conduit });
+  const mqtt = { protocol: 'mqtt' } as const;
+  const allowed = pdp.decide(id('dmz', 'data-1'), 'publish', topic(true), mqtt);
+  assert.equal(allowed.allow, true);
+  assert.deepEqual(allowed.reasons, ['data-agent-publishes-sparkplug-over-conduit']);
+  assert.deepEqual(pdp.decide(id('dmz', 'data-1'), 'publish', topic(false), mqtt), { allow: false, reasons: ['default-deny'], errors: [] });
+  assert.equal(pdp.decide(id('dmz', 'data-1'), 'publish', topic(true, 'spAv1.0'), mqtt).allow, false);
+  assert.equal(pdp.decide(id('operations', 'cognitive-1'), 'publish', topic(true), mqtt).allow, false);
+});

@@ -418,6 +418,26 @@
   async function loadAgents() {
     state.agents = await (await api('/v1/agents')).json();
     renderZones();
+    renderNorthbound();
+  }
+
+  // The Data Agent's Sparkplug edge node and its store-and-forward queue (status.northbound of GET /v1/agents).
+  function renderNorthbound() {
+    const agent = (state.agents || []).find((a) => a.status && a.status.northbound);
+    $('northbound-card').hidden = !agent;
+    if (!agent) return;
+    const nb = agent.status.northbound;
+    const kv = [
+      ['Agent', agent.id], ['Link', nb.born ? 'born (publishing)' : nb.connected ? 'connected, waiting for the primary host' : 'down (storing)'],
+      ['bdSeq', String(nb.bd_seq)], ['Broker zone', String(nb.broker_zone)], ['Metrics sent', String(nb.metrics)], ['Replayed', String(nb.replayed)],
+      ['Denied devices', (nb.denied_devices || []).join(', ') || 'none'],
+    ];
+    $('northbound').replaceChildren(...kv.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+    $('northbound-queue').replaceChildren(...Object.entries(nb.queue || {}).map(([stream, q]) => el('tr', { 'data-stream': stream }, [
+      el('td', { text: stream }), el('td', { text: String(q.depth) }),
+      el('td', { text: (q.bytes / 1048576).toFixed(1) + ' / ' + (q.budget_bytes / 1048576).toFixed(0) + ' MiB' }),
+      el('td', { text: q.depth ? ago(q.oldest_age_s * 1000) : '-' }), el('td', { text: String(q.dropped) }),
+    ])));
   }
 
   async function loadCheckpoint() {

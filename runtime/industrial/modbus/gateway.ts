@@ -15,6 +15,7 @@ import type { Metrics } from '../../observability/metrics';
 import { adu as buildAdu, exceptionAdu, type DecodedRequest } from './frame';
 import { ClientSession, type GatewayAuditSink, Inspector, type InspectorLimits, type SessionHooks, type WriteEvidence } from './inspector';
 import type { WriteDecider } from '../write-decision';
+import type { ReadPolicy } from '../read-decision';
 import type { CompiledRules } from './rules';
 import { Upstream, type UpstreamOptions } from './upstream';
 
@@ -54,6 +55,8 @@ export interface GatewayOptions {
   readonly rules: CompiledRules;
   /** Policy decision for every write that passed the static checks. @default denySafetyWrites */
   readonly decide?: WriteDecider;
+  /** Policy decision for every read that passed the zone rules (answers cached per range). @default - zone rules only */
+  readonly readPolicy?: ReadPolicy;
   readonly audit: GatewayAuditSink;
   /** Write-ahead audit: an allowed write is forwarded only once its record is durable here. @default - none (batched like reads) */
   readonly evidence?: WriteEvidence;
@@ -87,7 +90,7 @@ export class ModbusGateway {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.limits = { ...DEFAULT_LIMITS, ...(options.limits as object) } as GatewayLimits;
-    this.inspector = new Inspector({ rules: options.rules, decide: options.decide, audit: options.audit, evidence: options.evidence, metrics: options.metrics, logger: options.logger, limits: options.limits });
+    this.inspector = new Inspector({ rules: options.rules, decide: options.decide, readPolicy: options.readPolicy, audit: options.audit, evidence: options.evidence, metrics: options.metrics, logger: options.logger, limits: options.limits });
     for (const r of options.routes) {
       if (!Number.isInteger(r.unitId) || r.unitId < 0 || r.unitId > 255) throw new GlimmerError('GLM_ERR_MODBUS_CONFIG_INVALID', `route unit id must be 0..255, received ${quote(r.unitId)}`);
       if (this.upstreams[r.unitId]) throw new GlimmerError('GLM_ERR_MODBUS_CONFIG_INVALID', `two routes for unit id ${r.unitId}`);

@@ -1,8 +1,10 @@
 /**
  * The gateway's inspection pipeline, independent of sockets so the benchmark runs exactly this code:
  * framing (close on a bad header) -> rate limit (06) -> unit route (0A) -> zone function allow-list (01) ->
- * request decoding (03/02/01) -> address range (02) -> writable_from (01) -> value range (03) -> the write decision
- * (write-decision.ts: policy, interlocks; 01) -> forward. Every decision is one audit record (batched) and one count (flushed to prom-client in bulk).
+ * request decoding (03/02/01) -> address range (02) -> for a read, the read policy (read-decision.ts, answer cached
+ * per range; 02) -> for a write, writable_from (01) -> value range (03) -> the write decision (write-decision.ts:
+ * policy, interlocks; 01) -> forward. Every decision is one audit record (batched) and one count (flushed to
+ * prom-client in bulk).
  */
 import type { ErrorCode } from '../../errors';
 import type { Metrics } from '../../observability/metrics';
@@ -12,6 +14,7 @@ import { checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, MAX_AD
 import type { CompiledRules } from './rules';
 import type { PlantMapEntry } from '../../model/plant-map';
 import { denySafetyWrites, movesToSafeState, type WriteDecider, type WriteDecision, type WriteRequest } from '../write-decision';
+import type { ReadPolicy } from '../read-decision';
 
 // Module-level copies: imported bindings are property reads on the module object in CommonJS (a getter each time
 // under tsx); the per-frame path reads these locals instead.
@@ -26,7 +29,7 @@ export const VERDICTS = [
   ['deny', 'policy'], ['deny', 'interlock'], ['deny', 'rate_limit'], ['deny', 'route'], ['deny', 'malformed'], ['deny', 'upstream'], ['deny', 'slow_client'],
   ['deny', 'connection'], ['deny', 'audit'],
 ] as const;
-const V_READ = 0, V_WRITE = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12, V_CONNECTION = 13, V_AUDIT = 14;
+const V_ALLOW_ZONE = 0, V_ALLOW_POLICY = 1, V_FUNCTION = 2, V_ADDRESS = 3, V_SANITY = 4, V_ZONE = 5, V_POLICY = 6, V_INTERLOCK = 7, V_RATE = 8, V_ROUTE = 9, V_MALFORMED = 10, V_UPSTREAM = 11, V_SLOW = 12, V_CONNECTION = 13, V_AUDIT = 14;
 export const FUNCTION_NAMES = ['other', 'read_coils', 'read_discrete_inputs', 'read_holding_registers', 'read_input_registers', 'write_single_coil', 'write_single_register', 'write_multiple_coils', 'write_multiple_registers'] as const;
 const FUNCTION_INDEX = new Uint8Array(256);
 [1, 2, 3, 4, 5, 6].forEach((fc) => { FUNCTION_INDEX[fc] = fc; });
@@ -83,6 +86,11 @@ export interface InspectorLimits {
   /** Forwarded requests awaiting their answer per connection before the gateway stops reading it. @default 64 */
   readonly maxInflightPerClient: number;
 }
+/** Cached read answers (ranges) before the cache is dropped and refilled: memory stays bounded whatever is asked. */
+const MAX_READ_ANSWERS = 65536;
+/** Read answers are keyed `address * READ_KEY_SPAN + quantity - 1` (a small integer: quantity is at most 2000). */
+const READ_KEY_SPAN = 2048;
+
 export const DEFAULT_INSPECTOR_LIMITS: InspectorLimits = { ratePerSecond: 20_000, burst: 2_000, maxInflightPerClient: 64 };
 
 /** What a session does with its verdicts (the socket gateway, or the benchmark). */
@@ -137,9 +145,18 @@ export class Inspector {
 
   private readonly evidence: WriteEvidence | undefined;
   private readonly logger: Logger | undefined;
+  private readonly readPolicy: ReadPolicy | undefined;
+  /** Per (zone, unit, read function): the policy's answer per range, valid for `readVersion` of the policy. */
+  private readonly readAnswers: (Map<number, boolean> | undefined)[];
+  private readVersion = Number.NaN;
+  private readAnswerCount = 0;
+  /** Failures of the read policy since the last log line (logged at most every 10 s: a flood stays out of the log). */
+  private readFailures = { count: 0, loggedAt: 0 };
 
-  constructor(options: { rules: CompiledRules; decide?: WriteDecider; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits>; evidence?: WriteEvidence }) {
+  constructor(options: { rules: CompiledRules; decide?: WriteDecider; readPolicy?: ReadPolicy; audit: GatewayAuditSink; metrics?: Metrics; logger?: Logger; limits?: Partial<InspectorLimits>; evidence?: WriteEvidence }) {
     this.evidence = options.evidence;
+    this.readPolicy = options.readPolicy;
+    this.readAnswers = new Array(options.rules.zones.length * 256 * 4).fill(undefined);
     this.logger = options.logger;
     this.rules = options.rules;
     this.limits = { ...DEFAULT_INSPECTOR_LIMITS, ...options.limits };
@@ -206,7 +223,7 @@ export class Inspector {
       if (!evidence.committing()) return this.refuse(s, hooks, req, now, V_AUDIT, EX_FAILURE, 'GLM_ERR_MODBUS_AUDIT_UNAVAILABLE', safety);
       if (evidence.admit && !evidence.admit(s.peer)) return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', safety);
     }
-    const record = this.decisionRecord(s, now, req.transactionId, req.unitId, req.functionCode, req.address, req.quantity, V_WRITE, 0, null, safety);
+    const record = this.decisionRecord(s, now, req.transactionId, req.unitId, req.functionCode, req.address, req.quantity, V_ALLOW_POLICY, 0, null, safety);
     const held = Object.assign(newDecodedRequest(), req);
     const adu = Buffer.from(bytes);
     s.inflight++;
@@ -274,7 +291,14 @@ export class Inspector {
     const t = req.table;
     if (req.address + req.quantity > (unit.sizes[t] as number)) return this.refuse(s, hooks, req, now, V_ADDRESS, EX_ADDRESS, 'GLM_ERR_MODBUS_ADDRESS_DENIED', false);
     let safety = false;
-    if (req.write) {
+    if (!req.write) {
+      const policy = this.readPolicy;
+      if (policy !== undefined && !this.readAllowed(policy, s.zone, unitId, fc, req.address, req.quantity)) {
+        const safetyFlags = unit.safety[t] as Uint8Array;
+        for (let i = 0; i < req.quantity; i++) if (safetyFlags[req.address + i] === 1) safety = true;
+        return this.refuse(s, hooks, req, now, V_POLICY, EX_ADDRESS, 'GLM_ERR_MODBUS_ADDRESS_DENIED', safety);
+      }
+    } else {
       const writable = unit.writable[s.zone]![t] as Uint8Array;
       const safetyFlags = unit.safety[t] as Uint8Array;
       for (let i = 0; i < req.quantity; i++) {
@@ -302,9 +326,49 @@ export class Inspector {
       if (decision.allow !== true) return this.refuse(s, hooks, req, now, decision.by === 'interlock' ? V_INTERLOCK : V_POLICY, EX_FUNCTION, 'GLM_ERR_MODBUS_POLICY_DENIED', safety);
       if (this.evidence && request) return this.writeAhead(s, hooks, req, request, buf.subarray(off, off + len), now, safety);
     }
-    this.record(s, now, req.transactionId, unitId, fc, req.address, req.quantity, req.write ? V_WRITE : V_READ, 0, null, safety);
+    this.record(s, now, req.transactionId, unitId, fc, req.address, req.quantity, req.write || this.readPolicy !== undefined ? V_ALLOW_POLICY : V_ALLOW_ZONE, 0, null, safety);
     s.inflight++;
     hooks.forward(s, req, buf.subarray(off, off + len));
+  }
+
+  /**
+   * The read policy's answer for a range, asked once per (zone, unit, function, address, quantity) and policy version.
+   * A policy that throws refuses the read (fail closed) and is asked again next time.
+   */
+  private readAllowed(policy: ReadPolicy, zone: number, unitId: number, fc: number, address: number, quantity: number): boolean {
+    const version = policy.version;
+    if (version !== this.readVersion) {
+      this.readAnswers.fill(undefined);
+      this.readAnswerCount = 0;
+      this.readVersion = version;
+    }
+    const slot = (zone * 256 + unitId) * 4 + fc - 1;
+    const key = address * READ_KEY_SPAN + quantity - 1;
+    const known = this.readAnswers[slot]?.get(key);
+    if (known !== undefined) return known;
+    let allow: boolean;
+    try {
+      allow = policy.decide({ zone: this.rules.zones[zone] as string, unitId, functionCode: fc, address, quantity }).allow === true;
+    } catch (err) {
+      const f = this.readFailures;
+      f.count += 1;
+      const now = Date.now();
+      if (now - f.loggedAt >= 10_000) {
+        this.logger?.error({ err: (err as Error).message, zone: this.rules.zones[zone], unit: unitId, refused: f.count }, 'read policy failed: reads refused');
+        f.loggedAt = now;
+        f.count = 0;
+      }
+      return false;
+    }
+    if (this.readAnswerCount >= MAX_READ_ANSWERS) {
+      this.readAnswers.fill(undefined);
+      this.readAnswerCount = 0;
+    }
+    let answers = this.readAnswers[slot];
+    if (answers === undefined) this.readAnswers[slot] = answers = new Map();
+    answers.set(key, allow);
+    this.readAnswerCount += 1;
+    return allow;
   }
 
   /** Reads transaction, unit and function for a refusal that happens before full decoding. */

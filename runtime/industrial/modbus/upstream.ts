@@ -14,6 +14,8 @@ export interface UpstreamOptions {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  /** A PLC on this host behind a Unix socket (the embedded plant's simulated PLC): host and port are then unused. */
+  readonly path?: string;
   /** Unit id to use towards the PLC. @default - the unit id of the request */
   readonly unitId?: number;
   /** Answer timeout per request. @default 1000 */
@@ -69,13 +71,15 @@ export class Upstream {
     const client = new ModbusRTU();
     this.client = client;
     client.setTimeout(this.timeoutMs);
-    client.connectTCP(this.options.host, { port: this.options.port }).then(
+    // modbus-serial hands its options to net.Socket#connect, which takes `path` for a Unix socket.
+    const target = this.options.path === undefined ? { port: this.options.port } : ({ port: this.options.port, path: this.options.path } as { port: number });
+    client.connectTCP(this.options.host, target).then(
       () => {
         if (this.stopped || this.client !== client) { client.close(() => undefined); return; }
         this.connected = true;
         this.attempt = 0;
         this.metrics?.plcUp.set({ plc: this.name }, 1);
-        this.logger?.info({ plc: this.name, port: this.options.port }, 'upstream PLC connected');
+        this.logger?.info({ plc: this.name, ...(this.options.path === undefined ? { port: this.options.port } : { path: this.options.path }) }, 'upstream PLC connected');
         client.on('close', () => this.lost(client));
         client.on('error', () => this.lost(client));
         // modbus-serial's TCP port swallows a socket error (a PLC reset mid-request: ECONNRESET) and then skips its

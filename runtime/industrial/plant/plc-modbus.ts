@@ -1,20 +1,53 @@
 /**
  * The simulated PLC's Modbus/TCP face: serves the plant's process image (units 1 and 2 of the address map).
- * It sits behind the gateway on an internal loopback port. It is strict too (the same frame checks as the gateway):
- * a bad MBAP header closes the connection; unknown unit ids are ignored, as a device on a shared line would.
+ * It is strict too (the same frame checks as the gateway): a bad MBAP header closes the connection; unknown unit ids
+ * are ignored, as a device on a shared line would.
+ *
+ * Where it listens: the runtime's embedded plant puts it on a Unix socket (`path`) in a directory only the runtime's
+ * user may enter, so nothing reaches it around the gateway: no TCP port exists to connect to, from this host or another.
+ * A TCP port (`port`, `host`) is for tests and benchmarks that stand it in for a real PLC on the network.
  */
+import fs from 'node:fs';
 import net from 'node:net';
-import { isGlimmerError } from '../../errors';
+import path from 'node:path';
+import { GlimmerError, isGlimmerError, quote } from '../../errors';
 import { adu, checkFrame, decodeRequest, EX, exceptionAdu, FRAME, frameLength, newDecodedRequest, TABLE_NAMES, writtenValue } from '../modbus/frame';
 import type { PlantRuntime } from './runtime';
 
 export interface SimulatedPlc {
+  /** The TCP port; 0 when it listens on a Unix socket. */
   readonly port: number;
+  /** The Unix socket it listens on, if any. */
+  readonly path: string | undefined;
   /** Closes the listener and every connection (a PLC "killed"). */
   close(): Promise<void>;
 }
 
-export async function startSimulatedPlc(options: { plant: PlantRuntime; port?: number; host?: string; unitIds?: readonly number[] }): Promise<SimulatedPlc> {
+/**
+ * Longest Unix socket path Linux accepts (sun_path holds 108 bytes with the terminating NUL).
+ */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Prepares a Unix socket path: its directory (created if needed) is made mode 0700, so only this user (and root) can
+ * connect, and a socket left by a killed process is removed. Anything else at the path is refused, never deleted.
+ */
+function prepareSocketPath(socketPath: string): void {
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) throw new GlimmerError('GLM_ERR_MODBUS_CONFIG_INVALID', `PLC socket path ${quote(socketPath)} is longer than ${MAX_SOCKET_PATH_BYTES} bytes`);
+  const dir = path.dirname(socketPath);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) throw new GlimmerError('GLM_ERR_MODBUS_CONFIG_INVALID', `PLC socket path ${quote(socketPath)} exists and is not a socket`);
+  fs.unlinkSync(socketPath);
+}
+
+export async function startSimulatedPlc(options: { plant: PlantRuntime; port?: number; host?: string; path?: string; unitIds?: readonly number[] }): Promise<SimulatedPlc> {
   const { plant } = options;
   const units = new Set(options.unitIds ?? [1, 2]);
   const sockets = new Set<net.Socket>();
@@ -46,12 +79,17 @@ export async function startSimulatedPlc(options: { plant: PlantRuntime; port?: n
       else if (out.length > 1) socket.write(Buffer.concat(out));
     });
   });
+  const socketPath = options.path;
+  if (socketPath !== undefined) prepareSocketPath(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    if (socketPath !== undefined) server.listen(socketPath, () => resolve());
+    else server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
+  if (socketPath !== undefined) fs.chmodSync(socketPath, 0o600);
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port: socketPath === undefined ? (server.address() as net.AddressInfo).port : 0,
+    path: socketPath,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());

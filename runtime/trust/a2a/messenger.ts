@@ -73,6 +73,8 @@ export interface AgentMessenger {
    * (undefined once the peer completed it, else the error, drops included), for senders that must act on it.
    */
   send(to: string, topic: string, body: unknown, done?: (err?: GlimmerError) => void): void;
+  /** The current SVID (rotated before expiry), for the agent's other TLS clients (the northbound MQTT link). */
+  credentials(): AgentIdentity;
   close(): Promise<void>;
 }
 
@@ -218,6 +220,7 @@ export async function startAgentMessenger(options: MessengerOptions): Promise<Ag
         })
         .finally(() => inFlight.set(to, (inFlight.get(to) ?? 1) - 1));
     },
+    credentials: () => ({ certPem: identity.current.certPem, keyPem: identity.current.keyPem, bundlePem: options.identity.bundlePem }),
     async close() {
       offOwnRevoked?.();
       identity.stop();

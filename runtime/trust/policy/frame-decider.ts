@@ -54,6 +54,8 @@ export interface FrameDecider {
   readonly decide: (request: FrameRequest) => FrameDecision;
   /** Drops every cached decision (also done automatically on any PDP change). */
   invalidate(): void;
+  /** Increases whenever the cache is dropped (a PDP change or invalidate()): caches of answers key on it. */
+  readonly version: number;
   readonly size: number;
   readonly hits: number;
   readonly misses: number;
@@ -151,8 +153,15 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   }
   const cache = new Map<string, Entry>();
   let generation = pdp.generation;
+  let version = 0;
   let hits = 0;
   let misses = 0;
+  const sync = () => {
+    if (pdp.generation === generation) return;
+    cache.clear();
+    generation = pdp.generation;
+    version += 1;
+  };
 
   const evaluate = (request: FrameRequest): Entry => {
     const mapped = frameToPolicyRequest(index, request);
@@ -166,10 +175,7 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
   };
 
   const decide = (request: FrameRequest): FrameDecision => {
-    if (pdp.generation !== generation) {
-      cache.clear();
-      generation = pdp.generation;
-    }
+    sync();
     // Numbers first, principal last: the key is unambiguous whatever the principal string holds.
     const key = request.protocol === undefined || request.protocol === 'modbus'
       ? `${request.unitId}|${request.functionCode}|${request.address}|${request.quantity}|${request.principal}`
@@ -199,7 +205,14 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
 
   return {
     decide,
-    invalidate: () => cache.clear(),
+    invalidate: () => {
+      cache.clear();
+      version += 1;
+    },
+    get version() {
+      sync();
+      return version;
+    },
     get size() {
       return cache.size;
     },
@@ -209,6 +222,19 @@ export function createFrameDecider(pdp: PolicyDecisionPoint, options: FrameDecid
     get misses() {
       return misses;
     },
+  };
+}
+
+/** The zone's network-client principal, one string per zone (the gateway asks per frame). */
+function zonePrincipals(trustDomain: string): (zone: string) => string {
+  const principals = new Map<string, string>();
+  return (zone) => {
+    let principal = principals.get(zone);
+    if (principal === undefined) {
+      principal = zoneClientId(trustDomain, zone);
+      principals.set(zone, principal);
+    }
+    return principal;
   };
 }
 
@@ -233,17 +259,39 @@ export interface GatewayWriteRequest {
  * (range and interlock checks are the gateway's), so they are rightly absent from the cache key.
  */
 export function gatewayDecide(decider: FrameDecider, trustDomain: string): (request: GatewayWriteRequest) => { allow: boolean; reason?: string; by: 'policy' } {
-  const principals = new Map<string, string>();
+  const principalOf = zonePrincipals(trustDomain);
   return (r) => {
-    let principal = r.principal ?? principals.get(r.zone);
-    if (principal === undefined) {
-      principal = zoneClientId(trustDomain, r.zone);
-      principals.set(r.zone, principal);
-    }
+    const principal = r.principal ?? principalOf(r.zone);
     const d = decider.decide({
       principal, unitId: r.unitId, functionCode: r.functionCode, address: r.address, quantity: r.quantity, signals: r.signals,
       ...(r.protocol !== undefined ? { protocol: r.protocol } : {}), ...(r.applicationUri !== undefined ? { applicationUri: r.applicationUri } : {}),
     });
     return d.allow ? { allow: true, by: 'policy' } : { allow: false, reason: `policy: ${d.reasons.join(', ')}`, by: 'policy' };
+  };
+}
+
+/** The fields of the gateway's read request (runtime/industrial/read-decision.ts ReadRequest). */
+export interface GatewayReadRequest {
+  readonly zone: string;
+  readonly unitId: number;
+  readonly functionCode: number;
+  readonly address: number;
+  readonly quantity: number;
+}
+
+/**
+ * Adapts the frame decider to the gateway's read policy (Cedar `register-read` for the zone's network client). The
+ * version is the frame decider's: the gateway keeps each answer per range until it changes.
+ */
+export function gatewayReadPolicy(decider: FrameDecider, trustDomain: string): { decide: (request: GatewayReadRequest) => { allow: boolean; reason?: string }; readonly version: number } {
+  const principalOf = zonePrincipals(trustDomain);
+  return {
+    decide: (r) => {
+      const d = decider.decide({ principal: principalOf(r.zone), unitId: r.unitId, functionCode: r.functionCode, address: r.address, quantity: r.quantity });
+      return d.allow ? { allow: true } : { allow: false, reason: `policy: ${d.reasons.join(', ')}` };
+    },
+    get version() {
+      return decider.version;
+    },
   };
 }

@@ -25,7 +25,7 @@ import { cedar, type EntityJson } from './cedar';
 import { loadPolicySet, type LoadedPolicySet } from './load';
 import { PolicyModel, type PolicyModelInput } from './principals';
 
-export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call', 'readPlant', 'readAlarms', 'readResource', 'readAudit', 'dryRunWrite', 'requestWrite', 'writeWithoutApproval', 'acknowledge'] as const;
+export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call', 'readPlant', 'readAlarms', 'readResource', 'readAudit', 'dryRunWrite', 'requestWrite', 'writeWithoutApproval', 'publish', 'acknowledge'] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 
 export type PolicyResource =
@@ -49,7 +49,12 @@ export type PolicyResource =
   | { readonly type: 'Agent'; readonly id: string }
   | { readonly type: 'AuditConfig' }
   /** An MCP tool that reads; kind: plant | alarms | audit. */
-  | { readonly type: 'Tool'; readonly id: string; readonly kind: string };
+  | { readonly type: 'Tool'; readonly id: string; readonly kind: string }
+  /**
+   * A northbound topic a Data Agent would publish (a Sparkplug device's births and data). `zone`: the broker's zone;
+   * `conduit`: a data conduit joins the publisher's zone to it (the caller reads it from the zone model).
+   */
+  | { readonly type: 'Topic'; readonly id: string; readonly namespace: string; readonly zone: string; readonly asset: string; readonly safety: boolean; readonly conduit: boolean };
 
 /**
  * A principal the configuration does not list: an AI copilot known only by its validated OAuth access token. Its
@@ -67,7 +72,7 @@ export interface CopilotPrincipal {
 
 export interface RequestContext {
   /** Also the enforcement point label in metrics and audit. */
-  readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a' | 'mcp';
+  readonly protocol: 'modbus' | 'opcua' | 'https' | 'a2a' | 'mcp' | 'mqtt';
   readonly functionCode?: number;
   readonly skill?: string;
   /** MCP tool name. */
@@ -260,6 +265,10 @@ export class PolicyDecisionPoint {
         const uid = { type: 'Glimmer::Tool', id: resource.id };
         return { uid, entity: { uid, attrs: { kind: resource.kind }, parents: [] } };
       }
+      case 'Topic': {
+        const uid = { type: 'Glimmer::Topic', id: resource.id };
+        return { uid, entity: { uid, attrs: { namespace: resource.namespace, zone: resource.zone, asset: resource.asset, safety: resource.safety, conduit: resource.conduit }, parents: [] } };
+      }
       case 'Asset': {
         const zone = this.#model.zone(resource.zone);
         if (zone === undefined) return 'unknown-zone';
@@ -323,6 +332,8 @@ export function resourceLabel(resource: PolicyResource): string {
       return `Agent::${resource.id}`;
     case 'Tool':
       return `Tool::${resource.id}`;
+    case 'Topic':
+      return `Topic::${resource.id}`;
     default:
       return 'AuditConfig::audit';
   }
