@@ -77,6 +77,9 @@ export interface SoakBucket {
   readonly p99Ms: number;
   readonly rssMb: number;
   readonly heapMb: number;
+  /** V8 heap reserved (used + free space the collector keeps) and memory outside it (Buffers, native addons). */
+  readonly heapTotalMb: number;
+  readonly externalMb: number;
 }
 
 export interface SoakResult {
@@ -272,6 +275,8 @@ export async function plantUnderLoad(options: SoakOptions): Promise<SoakResult> 
           p99Ms: round(percentile(bucketLat, 0.99), 3),
           rssMb: round(mem.rss / 2 ** 20, 2),
           heapMb: round(mem.heapUsed / 2 ** 20, 2),
+          heapTotalMb: round(mem.heapTotal / 2 ** 20, 2),
+          externalMb: round(mem.external / 2 ** 20, 2),
         });
         bucketLat = [];
         bucket = { requests: 0, denied: 0, errors: 0 };
@@ -454,6 +459,10 @@ const scenario: Scenario = {
         samples: after.length,
         warmup_s: soak.warmupS,
         rss_end_mb: after.at(-1)?.rssMb ?? Number.NaN,
+        // Where growth sits: the V8 heap (used, reserved) or outside it (Buffers, SQLite, other native memory).
+        heap_used_growth_mb_per_h: round(slope(after.map((b) => b.t), after.map((b) => b.heapMb)) * 3600, 2),
+        heap_reserved_growth_mb_per_h: round(slope(after.map((b) => b.t), after.map((b) => b.heapTotalMb)) * 3600, 2),
+        external_growth_mb_per_h: round(slope(after.map((b) => b.t), after.map((b) => b.externalMb)) * 3600, 2),
         soak_requests: soak.requests,
         soak_latency_p50_ms: round(percentile(soak.latenciesMs, 0.5), 3),
         soak_latency_p99_ms: round(percentile(soak.latenciesMs, 0.99), 3),
@@ -494,6 +503,8 @@ const scenario: Scenario = {
       ctx.artifact('rss.svg', lineChart('Memory over time', 'seconds', 'MB', [
         { name: 'RSS', color: '#6a4fb3', points: b.map((x) => [x.t, x.rssMb]) },
         { name: 'heap used', color: '#2a7ab0', points: b.map((x) => [x.t, x.heapMb]) },
+        { name: 'heap reserved', color: '#7fa7c9', points: b.map((x) => [x.t, x.heapTotalMb]) },
+        { name: 'external', color: '#b3874f', points: b.map((x) => [x.t, x.externalMb]) },
         { name: 'RSS trend after warm-up', color: '#d0552b', points: after.length ? [[soak.warmupS, baseRss], [after.at(-1)!.t, baseRss + growthPerS * (after.at(-1)!.t - soak.warmupS)]] : [] },
       ], [{ x: soak.warmupS, label: 'warm-up ends' }])),
     ];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import YAML from 'yaml';
 import { GlimmerError, quote } from '../errors';
-import { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME } from '../industrial/opcua/lifetime';
+import { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME } from './opcua-lifetime';
 import { dmzBypassReason, firstDmzBypass } from '../model/zones';
 import { normalisePlant } from './plant';
 import { cognitiveConfigSchema, runtimeConfigSchema } from './schema';

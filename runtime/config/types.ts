@@ -1,7 +1,7 @@
 /** Typed configuration: `RuntimeConfigFile` is the file as written, `RuntimeConfig` the normalised result with defaults. */
 import type { AGENT_KINDS, ATTESTATION_MODES, DEPLOYMENT_MODELS, PLANT_MODES } from './schema';
 
-import type { CertificateLifetime } from '../industrial/opcua/lifetime';
+import type { CertificateLifetime } from './opcua-lifetime';
 
 export type AgentKind = (typeof AGENT_KINDS)[number];
 export type DeploymentModel = (typeof DEPLOYMENT_MODELS)[number];

@@ -41,11 +41,12 @@ function storeSyncsBeforeEachAck(trace: string, files: ReadonlySet<string>): num
     const m = /^(\d+)\s+(.*)$/.exec(line);
     if (!m) continue;
     const [, pid, call] = m as unknown as [string, string, string];
-    const sync = /^f(?:data)?sync\(\d+<([^>]*)>\)(.*)$/.exec(call);
+    // A call another thread interrupts prints without its closing parenthesis: `fdatasync(12</x/log.db-wal> <unfinished ...>`.
+    const sync = /^f(?:data)?sync\(\d+<([^>]*)>(.*)$/.exec(call);
     if (sync) {
       if (!files.has(sync[1] as string)) continue;
-      if (sync[2]?.includes('<unfinished ...>')) pending.add(pid);
-      else if (/= 0$/.test(sync[2] ?? '')) syncs += 1;
+      if (sync[2]?.endsWith('<unfinished ...>')) pending.add(pid);
+      else if (/^\) += 0$/.test(sync[2] ?? '')) syncs += 1;
       continue;
     }
     if (/^<\.\.\. f(?:data)?sync resumed>.*= 0$/.test(call) && pending.delete(pid)) {
@@ -74,4 +75,21 @@ test(`GIVEN a child process appending ${ENTRIES} entries one after another under
   const between = storeSyncsBeforeEachAck(fs.readFileSync(traceFile, 'utf8'), new Set([`${db}-wal`, db]));
   assert.equal(between.length, ENTRIES, 'every acknowledgement was traced');
   assert.ok(between.every((n) => n >= 1), `store syncs before each acknowledgement: ${between.join(' ')}`);
+});
+
+test('GIVEN strace lines where the writer thread\'s sync is interrupted by the main thread WHEN parsed THEN the unfinished and resumed halves count as one completed sync, and a failed or foreign sync counts as none', () => {
+  const wal = '/s/audit/log.db-wal';
+  const trace = [
+    `10 write(1<pipe:[1]>, "ready\\n", 6) = 6`,
+    `11 fdatasync(7<${wal}> <unfinished ...>`,
+    `12 write(2<pipe:[2]>, "x", 1) = 1`,
+    `11 <... fdatasync resumed>) = 0`,
+    `10 write(1<pipe:[1]>, "ack 0\\n", 6) = 6`,
+    `11 fdatasync(7<${wal}>) = 0`,
+    `10 write(1<pipe:[1]>, "ack 1\\n", 6) = 6`,
+    `11 fdatasync(7<${wal}>) = -1 EIO (Input/output error)`,
+    `11 fsync(9</s/other.db>) = 0`,
+    `10 write(1<pipe:[1]>, "ack 2\\n", 6) = 6`,
+  ].join('\n');
+  assert.deepEqual(storeSyncsBeforeEachAck(trace, new Set([wal])), [1, 1, 0]);
 });

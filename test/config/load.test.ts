@@ -121,10 +121,13 @@ test('GIVEN GLIMMER_AGENT naming one agent WHEN selected THEN only that agent is
   assert.throws(() => selectAgent(cfg, 'ghost-9'), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_INVALID') && /received agent "ghost-9".*allowed: one of industrial-1, cognitive-1, data-1/.test(err.message));
 });
 
-test('GIVEN opcua network settings WHEN loaded THEN host, port, advertised hosts and SANs come through; defaults otherwise; a URL as a host is refused', () => {
-  assert.deepEqual(loadConfig().opcua, { port: 4840 });
+test('GIVEN opcua network settings WHEN loaded THEN host, port, advertised hosts, SANs and certificate lifetimes come through; defaults otherwise; a URL as a host is refused', () => {
+  const yearly = { lifetimeMs: 365 * 86_400_000, renewBeforeMs: 30 * 86_400_000 };
+  assert.deepEqual(loadConfig().opcua, { port: 4840, certificateLifetime: yearly });
   const cfg = loadConfig(mutate((d) => { d.opcua = { host: '10.1.2.10', port: 4841, advertised_hosts: ['plant-opcua.site.example', '10.1.2.10'], certificate_dns: ['plant-opcua'], certificate_ips: ['10.1.2.11'] }; }));
-  assert.deepEqual(cfg.opcua, { host: '10.1.2.10', port: 4841, advertised_hosts: ['plant-opcua.site.example', '10.1.2.10'], certificate_dns: ['plant-opcua'], certificate_ips: ['10.1.2.11'] });
+  assert.deepEqual(cfg.opcua, { host: '10.1.2.10', port: 4841, advertised_hosts: ['plant-opcua.site.example', '10.1.2.10'], certificate_dns: ['plant-opcua'], certificate_ips: ['10.1.2.11'], certificateLifetime: yearly });
+  const weekly = loadConfig(mutate((d) => { d.opcua = { certificate_lifetime_s: 7 * 86_400, certificate_renew_before_s: 86_400 }; }));
+  assert.deepEqual(weekly.opcua?.certificateLifetime, { lifetimeMs: 7 * 86_400_000, renewBeforeMs: 86_400_000 });
   assert.throws(() => loadConfig(mutate((d) => { d.opcua = { advertised_hosts: ['opc.tcp://x:4840'] }; })), (e) => isGlimmerError(e, 'GLM_ERR_CONFIG_INVALID'));
 });
 

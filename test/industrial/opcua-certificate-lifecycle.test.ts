@@ -24,7 +24,7 @@ import { startPlantOpcuaServer, type PlantOpcuaServer } from '../../runtime/indu
 import { connectPlantOpcua, provisionOpcuaTrust, type PlantOpcuaClient } from '../../runtime/industrial/opcua/client';
 import { issuerDir, trustIssuer } from '../../runtime/industrial/opcua/issuer';
 import { OpcuaCertificateLifecycle } from '../../runtime/industrial/opcua/lifecycle';
-import type { CertificateLifetime } from '../../runtime/industrial/opcua/lifetime';
+import type { CertificateLifetime } from '../../runtime/config/opcua-lifetime';
 import { certificateManager, describeCertificate, identityFor, userPassword } from '../../runtime/industrial/opcua/pki';
 import { opcuaSecurityFor } from '../../runtime/industrial/opcua/security';
 import { OpcuaUserStore } from '../../runtime/industrial/opcua/users';

@@ -15,9 +15,9 @@ import type { Logger } from '../../observability/logger';
 import type { Metrics } from '../../observability/metrics';
 import { isIssuedBy, issueApplicationCertificate, type OpcuaIssuer } from './issuer';
 import { describeCertificate, type OpcuaIdentity } from './pki';
-import type { CertificateLifetime } from './lifetime';
+import type { CertificateLifetime } from '../../config/opcua-lifetime';
 
-export { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME, type CertificateLifetime } from './lifetime';
+export { checkLifetime, DEFAULT_CERTIFICATE_LIFETIME, type CertificateLifetime } from '../../config/opcua-lifetime';
 
 export interface RenewerOptions {
   readonly issuer: OpcuaIssuer;

@@ -1,5 +1,5 @@
 /** Lifetime and renewal lead time of the OPC UA application certificates (kept apart so config loading stays light). */
-import { GlimmerError, quote } from '../../errors';
+import { GlimmerError, quote } from '../errors';
 
 export interface CertificateLifetime {
   /** Validity of each certificate issued. @default 365 days */
