@@ -36,7 +36,7 @@ APT_BUILD := python3 make g++
 # Tools no Debian package provides (terraform), located by scripts/tools-ensure.sh; one found off PATH is linked here.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all run test synth rehearse benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs
+.PHONY: all run test synth rehearse benchmark precommit build lint typecheck deps node apt-test apt-run apt-build tools-test mutation mutation-changed clean compliance-docs model
 
 all: test
 
@@ -107,6 +107,20 @@ mutation: deps apt-test build
 # CI: only the lines changed since BASE in the listed files, within MUTATION_BUDGET_MIN minutes.
 mutation-changed: deps apt-test build
 	node --import tsx scripts/mutation.ts --since $(BASE) --budget-min $(MUTATION_BUDGET_MIN)
+
+# The anomaly model: seeded windows of the simulator the runtime runs (train seed 11, validation 12, held-out test 13)
+# -> scripts/train/train.py (PyTorch, build-time only) -> models/anomaly-{fp32,int8}.onnx + SHA256SUMS; then the
+# threshold (FPR <= 0.5 % on validation) into config/cognitive.yml and the held-out figures into models/anomaly-eval.json.
+# About 15 minutes on a loaded 2-core machine. Run `make build` afterwards (the release manifest lists the model).
+APT_MODEL := python3-torch python3-onnx python3-numpy
+MODEL_DATA ?= $(CURDIR)/.tools/train-data
+model: deps
+	@scripts/apt-ensure.sh $(APT_MODEL)
+	node --import tsx scripts/train/export-windows.ts --seed 11 --count 6000 --out $(MODEL_DATA)/train
+	node --import tsx scripts/train/export-windows.ts --seed 12 --count 1500 --out $(MODEL_DATA)/val
+	node --import tsx scripts/train/export-windows.ts --seed 13 --count 2000 --out $(MODEL_DATA)/test
+	/usr/bin/python3 scripts/train/train.py --data $(MODEL_DATA) --out models
+	node --import tsx scripts/train/evaluate.ts --data $(MODEL_DATA) --models models --config config/cognitive.yml --out models/anomaly-eval.json
 
 # docs/compliance/ from the control catalogues (a test checks it is fresh).
 compliance-docs: deps

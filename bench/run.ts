@@ -9,7 +9,7 @@ import { GlimmerError, asGlimmerError, quote } from '../runtime/errors';
 import { machine, type Report } from './lib/report';
 import type { Scenario, ScenarioContext } from './lib/scenario';
 
-export const SCENARIOS = ['cold_start', 'rpc', 'threat_analysis', 'audit', 'safety', 'inference', 'pq', 'synth', 'industrial_safety', 'audit_start', 'mcp', 'revocation', 'northbound'] as const;
+export const SCENARIOS = ['cold_start', 'rpc', 'threat_analysis', 'audit', 'safety', 'inference', 'pq', 'synth', 'industrial_safety', 'audit_start', 'mcp', 'revocation', 'northbound', 'live_safety'] as const;
 
 export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h)$/.exec(text);

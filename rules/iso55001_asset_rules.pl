@@ -59,10 +59,11 @@ leak_containment(Asset) :-
     log_compliance_violation(Asset, 'SIF-03-LEAK'),
     enforce_safety_shutdown(Asset).
 
-% Detection without action: a leak the model is sure of on an asset with a redundant unit is not shut down (the
-% redundant unit carries the duty; maintenance is scheduled instead). The firing is the decision's recorded reason.
+% Detection without action: a leak the model detects on a critical asset that leak_containment/1 never shuts down,
+% because a redundant unit carries the duty (maintenance is scheduled instead). The firing is the decision's recorded
+% reason for no action.
 no_action_reason(Asset, redundancy) :-
     failure_mode(Asset, leak),
-    anomaly_score(Asset, Score),
-    Score >= 0.9,
+    operational_criticality(Asset, Level),
+    Level >= 4,
     has_redundancy(Asset).

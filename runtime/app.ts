@@ -17,7 +17,7 @@ import { consoleRoutes } from './api/routes/console';
 import { decisionRoutes } from './api/routes/decisions';
 import { entriesOf } from './audit/explain';
 import { eventRoutes } from './api/routes/events';
-import { injectFault, plantRoutes } from './api/routes/plant';
+import { clearFault, injectFault, plantRoutes } from './api/routes/plant';
 import { externalPlantRoutes } from './api/routes/plant-external';
 import { opcuaRoutes } from './api/routes/opcua';
 import { trustRoutes } from './api/routes/trust';
@@ -517,17 +517,22 @@ function agentsReady(agents: readonly AgentView[]): Condition {
   return { ok: false, reason: bad.map((a) => `${a.id} ${a.state}${a.last_error ? ` (${a.last_error.code})` : ''}`).join(', ') };
 }
 
-/** The demo's fault schedule (config plant.fault_schedule): each fault is injected once, audited. */
+/** The demo's fault schedule (config plant.fault_schedule): each fault is injected once and cleared at its clear_at_s, audited. */
 function scheduleFaults(config: RuntimeConfig, plant: PlantRuntime, audit: AuditAppender, logger: Logger): NodeJS.Timeout[] {
-  return config.plant.faultSchedule.map((entry) => {
-    const timer = setTimeout(() => {
-      injectFault(plant, audit, entry.asset, entry.fault as FaultKind, 'fault_schedule').then(
-        () => logger.info({ asset: entry.asset, fault: entry.fault }, 'scheduled fault injected'),
-        (err: Error) => logger.error({ asset: entry.asset, fault: entry.fault, err: err.message }, 'scheduled fault refused or not audited'),
-      );
-    }, entry.at_s * 1000);
-    timer.unref();
-    return timer;
+  return config.plant.faultSchedule.flatMap((entry) => {
+    const at = (s: number, what: string, act: () => Promise<void>): NodeJS.Timeout => {
+      const timer = setTimeout(() => {
+        act().then(
+          () => logger.info({ asset: entry.asset, fault: entry.fault }, `scheduled fault ${what}`),
+          (err: Error) => logger.error({ asset: entry.asset, fault: entry.fault, err: err.message }, `scheduled fault not ${what}: refused or not audited`),
+        );
+      }, s * 1000);
+      timer.unref();
+      return timer;
+    };
+    const timers = [at(entry.at_s, 'injected', () => injectFault(plant, audit, entry.asset, entry.fault as FaultKind, 'fault_schedule'))];
+    if (entry.clear_at_s !== undefined) timers.push(at(entry.clear_at_s, 'cleared', () => clearFault(plant, audit, entry.asset, 'fault_schedule')));
+    return timers;
   });
 }
 

@@ -191,6 +191,9 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_REVOCATION_FEED_STALE: { status: 503, doc: 'The revocation feed of this process is older than revocation.max_age_s (the authority or the supervisor stopped sending it): enforcement points that need it refuse every peer until a fresh signed feed arrives; the message names its age.' },
   GLM_ERR_REVOCATION_FEED_INVALID: { status: 502, doc: 'A revocation feed was refused: its signature does not verify against the trust bundle, it names another trust domain, it is older than the feed in force (replay), or it does not match its schema.' },
   GLM_ERR_REVOCATION_NOT_AUTHORITY: { status: 409, doc: 'A revocation was sent to a runtime that follows another runtime\'s feed (revocation.feed_url is set): revoke at the authority the feed comes from.' },
+  GLM_ERR_A2A_CARD_UNSIGNED: { status: 502, doc: 'A peer\'s A2A Agent Card carries no signature (A2A 1.0 section 8.4); it is not trusted and the peer is not called.' },
+  GLM_ERR_A2A_CARD_SIGNATURE_INVALID: { status: 502, doc: 'No signature of a peer\'s Agent Card verifies: the card was altered after signing, the signature is malformed or not ES256, or its signer certificate (x5c) is not an SVID of the trust domain; the message lists why for each signature.' },
+  GLM_ERR_A2A_CARD_SIGNER_MISMATCH: { status: 502, doc: 'A peer\'s Agent Card is validly signed, but by another SPIFFE ID than the SVID the peer presented on the mTLS connection that delivered it (a card re-signed or relayed by another workload).' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

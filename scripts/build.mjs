@@ -10,6 +10,22 @@ const external = [
   'node-opcua', 'node-opcua-*', '@serialport/*', 'serialport',
 ];
 
+// The Industrial Agent's bundle carries node-opcua's client half (node-opcua-client, the certificate manager and what they
+// require): about 600 modules that each agent start would otherwise resolve and load one by one, and the OPC UA code
+// the agent runs is then measured with its bundle at boot. The client half reads no files from its package folders;
+// the server half does (nodesets, schemas), so it and the umbrella package stay external (the agent never loads them).
+// proper-lockfile is an optional lock provider of @ster5/global-mutex, imported only when configured (not installed).
+const industrialExternal = [...external.filter((e) => !e.startsWith('node-opcua')), 'node-opcua', 'node-opcua-server', 'node-opcua-address-space', 'node-opcua-nodesets', 'proper-lockfile'];
+
+/**
+ * What stays outside a bundle. Every agent serves A2A, so the per-kind bundles also carry the A2A SDK and jose, its JWS
+ * library, which Node otherwise loads as about 50 ES modules on each start.
+ */
+function externalFor(kind) {
+  if (kind === undefined) return external;
+  return (kind === 'industrial' ? industrialExternal : external).filter((e) => !e.startsWith('@a2a-js'));
+}
+
 // dist/agent.js runs any kind; dist/agent-<kind>.js carries one kind's code only (what the supervisor forks).
 const entries = {
   cli: ['runtime/cli/entry.ts'],
@@ -31,7 +47,7 @@ for (const [name, [entry, kind]] of Object.entries(entries)) {
     target: 'node26',
     format: 'cjs',
     sourcemap: 'linked',
-    external,
+    external: externalFor(kind),
     logLevel: 'warning',
     // Keep __dirname-relative lookups (rules/, config/, models/) working from dist/.
     define: { 'process.env.GLIMMER_BUNDLED': '"1"', ...(kind ? { GLIMMER_BUNDLE_KIND: JSON.stringify(kind) } : {}) },

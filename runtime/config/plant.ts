@@ -45,6 +45,11 @@ export function normalisePlant(file: string, doc: RuntimeConfigFile): RuntimeCon
   const p = doc.plant ?? {};
   const mode = p.mode ?? 'embedded';
   const base = { mode, seed: p.seed ?? 42, tickMs: p.tick_ms ?? 100, faultSchedule: p.fault_schedule ?? [] };
+  base.faultSchedule.forEach((e, i) => {
+    if (e.clear_at_s !== undefined && e.clear_at_s <= e.at_s) {
+      throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /plant/fault_schedule/${i}/clear_at_s: received ${e.clear_at_s}, allowed: a time after at_s (${e.at_s})`, { details: { file, path: `/plant/fault_schedule/${i}/clear_at_s` } });
+    }
+  });
   if (mode === 'embedded') return base;
   const ext = p.external;
   if (ext === undefined) throw new GlimmerError('GLM_ERR_CONFIG_INVALID', `${file}: at /plant: allowed: a "external" key (the PLC addresses) when mode is "external"`, { details: { file, path: '/plant' } });

@@ -151,6 +151,7 @@ export const runtimeConfigSchema = {
             required: ['at_s', 'asset', 'fault'],
             properties: {
               at_s: { type: 'number', minimum: 0, maximum: 604800 },
+              clear_at_s: { type: 'number', minimum: 0, maximum: 604800 },
               asset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,31}$' },
               fault: { enum: ['bearing_wear', 'leak', 'stuck_sensor'] },
             },

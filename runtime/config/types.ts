@@ -23,7 +23,8 @@ export type ConduitFile = Conduit & { readonly allow_sparkplug_commands?: boolea
 export interface AgentSpec { readonly name: string; readonly kind: AgentKind; readonly zone: string; readonly required_safety_level: number }
 
 /** A fault the embedded plant injects at a time after start, so the demo shows detection and shutdown. */
-export interface FaultScheduleEntry { readonly at_s: number; readonly asset: string; readonly fault: 'bearing_wear' | 'leak' | 'stuck_sensor' }
+/** A fault the embedded plant injects `at_s` after start, and clears at `clear_at_s` (the repair) when given. */
+export interface FaultScheduleEntry { readonly at_s: number; readonly clear_at_s?: number; readonly asset: string; readonly fault: 'bearing_wear' | 'leak' | 'stuck_sensor' }
 
 /** `plant.external` as written. */
 export interface ExternalPlantFile {

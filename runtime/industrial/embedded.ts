@@ -101,7 +101,8 @@ export async function startEmbeddedPlant(options: EmbeddedPlantOptions): Promise
     }
     const opcuaPort = options.opcuaPort ?? config.opcua.port;
     const opcua = await startPlantOpcuaServer({
-      plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE),
+      // Event-driven: a plant change reaches the Industrial agent's subscription as it happens, not at the next sample.
+      plant, stateDir: options.stateDir, port: opcuaPort, network, security: opcuaSecurityFor(config, PROCESS_ZONE), minimumSamplingIntervalMs: 0,
       users: industrial.map((a) => ({ name: a.name, zone: a.zone })), agents: config.agents.map((a) => a.name),
       decide, logger, metrics: options.metrics, audit: options.opcuaAudit, certificates, trustDomain: config.topology.trust_domain, ...(options.opcuaAccounts ? { accounts: options.opcuaAccounts } : {}),
     });

@@ -47,8 +47,11 @@ export interface ShutdownOrder {
   readonly snapshot_time_ms: number | null;
   /** 1 for the first send of this decision's order, n for its n-th (re-sent only when no acknowledgement came in time). */
   readonly attempt?: number;
-  /** Why it is sent: a new demand, no acknowledgement in time, or the target left the safe state it was acknowledged in. */
-  readonly reason?: 'new' | 'ack_timeout' | 'state_change';
+  /**
+   * Why it is sent: a new demand, no acknowledgement in time, the target left the safe state it was acknowledged in, or
+   * the renewal of an agent's hold (acknowledged by delivery only, so re-asserted while the rule fires).
+   */
+  readonly reason?: 'new' | 'ack_timeout' | 'state_change' | 'renewal';
 }
 
 /** `{ decision_id }` when `value` carries a bounded string one (untrusted input), else `{}`: for audit records. */

@@ -83,10 +83,11 @@ export interface PlantProfile {
 /**
  * The simulated plant (the simulator in runtime/industrial/plant): pump_2 circulates tank_2 (dry-run hazard below the
  * 0.5 m low alarm); pump_1 feeds tank_1 from an unlimited source; both outlet valves are gravity drains, not pump
- * discharges. Pressure limits sit just under each pump's shut-off head at full speed.
+ * discharges. Pressure limits sit just under each pump's shut-off head at full speed. The tanks are as critical as
+ * the pumps but redundant (each has a twin that carries the duty), so a leak on one is reported, not shut down.
  */
 export const SIMULATED_PLANT_PROFILE: PlantProfile = {
-  criticality: { pump_1: 4, pump_2: 4, tank_1: 3, tank_2: 3, valve_1: 2, valve_2: 2 },
+  criticality: { pump_1: 4, pump_2: 4, tank_1: 4, tank_2: 4, valve_1: 2, valve_2: 2 },
   redundant: ['tank_1', 'tank_2'],
   monitored: ['pump_1', 'pump_2', 'tank_1', 'tank_2', 'valve_1', 'valve_2'],
   suction: [['pump_2', 'tank_2']],

@@ -107,7 +107,7 @@ export function createMetrics() {
     // agent: the configured agent names (bounded); function and decision as above, checked by the supervisor.
     agentPolicyDecisions: new client.Counter({ name: 'glimmer_agent_policy_decisions_total', help: 'Policy decisions of the agents\' own PDPs (their A2A endpoints), reported to the supervisor, by agent, enforcement point and action, and outcome (glimmer_policy_decisions_total counts the supervisor process\'s own)', labelNames: ['agent', 'function', 'decision'], registers: r }),
     policyCacheLookups: new client.Counter({ name: 'glimmer_policy_cache_lookups_total', help: 'Frame decision cache lookups by outcome (hit|miss)', labelNames: ['outcome'], registers: r }),
-    policyDecisionCacheLookups: new client.Counter({ name: 'glimmer_policy_decision_cache_lookups_total', help: 'PDP exact decision cache lookups (Agent and AuditConfig resources) by outcome (hit|miss)', labelNames: ['outcome'], registers: r, collect: () => heldDecisionCacheLookups.forEach((take) => take()) }),
+    policyDecisionCacheLookups: new client.Counter({ name: 'glimmer_policy_decision_cache_lookups_total', help: 'PDP exact decision cache lookups (Agent and AuditConfig resources, copilots\' Tool reads) by outcome (hit|miss)', labelNames: ['outcome'], registers: r, collect: () => heldDecisionCacheLookups.forEach((take) => take()) }),
     heldDecisionCacheLookups,
     policyGeneration: new client.Gauge({ name: 'glimmer_policy_generation', help: 'Version of the policy set and model in force (increases on every reload or model change)', registers: r }),
     // --- end trust ---

@@ -9,7 +9,8 @@
  * shutdowns, the model's scores and the model's sha256, and why a detection led to no action (no_action_reason/2).
  * A shutdown goes out once and waits for its acknowledgement (onAck: the executor saw its write in the PLC); it is sent
  * again only when none came within `ackTimeoutMs` (same decision id, next attempt) or when the target is seen out of
- * the safe state it was acknowledged in while the rule still fires (a new decision). A clearance goes out once when
+ * the safe state it was acknowledged in while the rule still fires (a new decision). An agent's hold, acknowledged by
+ * its delivery and invisible in snapshots, is renewed every `ackTimeoutMs` while the rule fires. A clearance goes out once when
  * the rule stops naming a target (the target's supervisor releases a held agent on it); records are written when the
  * outcome changes, not per snapshot.
  */
@@ -70,6 +71,8 @@ export class CognitiveCore {
   private outcome = '';
   private previousViolations = new Set<string>();
   private readonly orders = new Map<string, OrderState>();
+  /** Orders the rules stopped demanding, by decision id: their acknowledgement may still be on its way. */
+  private readonly settled = new Map<string, OrderState & { readonly target: string }>();
   private readonly stride: number;
   private readonly ackTimeoutMs: number;
   private readonly now: () => number;
@@ -120,10 +123,12 @@ export class CognitiveCore {
    * again once the acknowledgement timeout has passed. An acknowledgement of no awaited order is audited and ignored.
    */
   onAck(ack: SafetyAck): void {
-    const o = this.orders.get(ack.target);
     if (this.closed) return;
-    if (!o || o.decisionId !== ack.decision_id || o.outcome === 'executed') {
-      this.options.sinks.audit({ type: 'safety.ack_ignored', decision_id: ack.decision_id, target: ack.target, attempt: ack.attempt, outcome: ack.outcome, why: !o || o.decisionId !== ack.decision_id ? 'no such order awaited' : 'already acknowledged' });
+    const current = this.orders.get(ack.target);
+    const late = this.settled.get(ack.decision_id);
+    const o = current?.decisionId === ack.decision_id ? current : late?.target === ack.target ? late : undefined;
+    if (!o || o.outcome === 'executed') {
+      this.options.sinks.audit({ type: 'safety.ack_ignored', decision_id: ack.decision_id, target: ack.target, attempt: ack.attempt, outcome: ack.outcome, why: !o ? 'no such order sent' : 'already acknowledged' });
       return;
     }
     o.outcome = ack.outcome;
@@ -190,6 +195,8 @@ export class CognitiveCore {
     const [violations, shutdowns] = this.outcome ? (JSON.parse(this.outcome) as [string[], string[]]) : [[], []];
     this.options.sinks.publish({
       anomaly: s ? round(s.anomaly) : null,
+      // The plant time (the Industrial agent's clock) of the window's last snapshot.
+      window_end_ms: this.scores?.window_end_ms ?? null,
       mode: s && s.anomaly >= threshold ? s.mode : 'normal',
       asset: s ? s.asset : null,
       asset_scores: s ? mapRound(s.assetScores) : {},
@@ -231,16 +238,23 @@ export class CognitiveCore {
     const now = this.now();
     const snapshotTimeMs = snapshotTime(this.latest);
     const codesOf = (target: string) => violations.filter((v) => v.asset === target).map((v) => v.code);
-    // An order awaiting its acknowledgement past the timeout goes again under its own decision.
+    // An order awaiting its acknowledgement past the timeout goes again under its own decision. So does an agent's
+    // hold, acknowledged by its delivery: no snapshot shows it in force (a restarted agent has lost it), so it is
+    // renewed while the rule fires.
     for (const target of shutdowns) {
       const o = this.orders.get(target);
-      if (!o || (o.outcome !== undefined && o.outcome !== 'failed' && o.outcome !== 'unconfirmed') || now - o.sentAt < this.ackTimeoutMs) continue;
-      this.stats.ackTimeouts++;
-      sinks.audit({ type: 'safety.order_timeout', decision_id: o.decisionId, target, attempt: o.attempt, waited_ms: round(now - o.sentAt), outcome: o.outcome ?? null });
+      if (!o || now - o.sentAt < this.ackTimeoutMs) continue;
+      const awaiting = o.outcome === undefined || o.outcome === 'failed' || o.outcome === 'unconfirmed';
+      const lease = o.outcome === 'executed' && o.safeSince === null;
+      if (!awaiting && !lease) continue;
+      if (awaiting) {
+        this.stats.ackTimeouts++;
+        sinks.audit({ type: 'safety.order_timeout', decision_id: o.decisionId, target, attempt: o.attempt, waited_ms: round(now - o.sentAt), outcome: o.outcome ?? null });
+      }
       o.attempt++;
       o.sentAt = now;
       o.outcome = undefined;
-      this.send({ target, codes: codesOf(target), decision_id: o.decisionId, snapshot_time_ms: snapshotTimeMs, attempt: o.attempt, reason: 'ack_timeout' });
+      this.send({ target, codes: codesOf(target), decision_id: o.decisionId, snapshot_time_ms: snapshotTimeMs, attempt: o.attempt, reason: awaiting ? 'ack_timeout' : 'renewal' });
     }
     const due: { target: string; reason: 'new' | 'state_change' }[] = [];
     for (const target of shutdowns) {
@@ -249,7 +263,12 @@ export class CognitiveCore {
       else if (o.outcome === 'executed' && o.safeSince !== null && leftSafeState(this.latest, target, o.safeSince)) due.push({ target, reason: 'state_change' });
     }
     const cleared = [...this.orders.keys()].filter((t) => !shutdowns.includes(t));
-    for (const t of cleared) this.orders.delete(t);
+    for (const t of cleared) {
+      const o = this.orders.get(t) as OrderState;
+      this.orders.delete(t);
+      this.settled.set(o.decisionId, { ...o, target: t });
+      if (this.settled.size > 64) this.settled.delete(this.settled.keys().next().value as string);
+    }
     const changed = outcome !== this.outcome;
     if (!changed && due.length === 0) return ev;
     this.outcome = outcome;

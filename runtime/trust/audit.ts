@@ -77,6 +77,8 @@ export type TrustAuditRecord =
       readonly code?: string;
       readonly reason?: string;
     }
+  /** A peer's Agent Card refused before any call (unsigned, altered, or signed by another identity than the peer's SVID). */
+  | { readonly type: 'a2a.card_refused'; readonly at: string; readonly code: ErrorCode; readonly reason: string; readonly peer: string | null; readonly url: string; readonly subject: string }
   | {
       readonly type: 'policy.decision';
       readonly at: string;

@@ -1,8 +1,10 @@
 /**
  * Scores exported windows with the fp32 and int8 models and prints the figures docs/reasoning.md quotes:
  * the threshold (lowest score with FPR <= --fpr on the validation split), then per-fault recall, FPR and the
- * int8/fp32 agreement on the held-out test split.
- *   npx tsx scripts/train/evaluate.ts --data /tmp/glimmer-train --models models
+ * int8/fp32 agreement on the held-out test split. With --config, the chosen threshold is written into that
+ * cognitive.yml (`make model` does), and --out keeps the report (models/anomaly-eval.json: the held-out figures the
+ * live-attribution test holds the running swarm to).
+ *   npx tsx scripts/train/evaluate.ts --data /tmp/glimmer-train --models models [--config config/cognitive.yml] [--out FILE]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -79,13 +81,14 @@ function load(prefix: string): { x: Float32Array; labels: number[] } {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { data: { type: 'string', default: '/tmp/glimmer-train' }, models: { type: 'string', default: 'models' }, fpr: { type: 'string', default: '0.005' } } });
+  const { values } = parseArgs({ options: { data: { type: 'string', default: '/tmp/glimmer-train' }, models: { type: 'string', default: 'models' }, fpr: { type: 'string', default: '0.005' }, config: { type: 'string' }, out: { type: 'string' } } });
   const file = (n: string) => path.join(values.models, n);
   const int8 = await loadAnomalyModel({ file: file('anomaly-int8.onnx'), expectedSha256: sha256Of(file('anomaly-int8.onnx')) });
   const fp32 = await loadAnomalyModel({ file: file('anomaly-fp32.onnx'), expectedSha256: sha256Of(file('anomaly-fp32.onnx')) });
   const val = load(path.join(values.data, 'val'));
   const valScores = await scoreAll(int8, val.x);
-  const threshold = chooseThreshold(valScores.map((s) => s.anomaly), val.labels, Number(values.fpr));
+  // Four decimals, as cognitive.yml carries it, rounded up so the validation FPR bound still holds.
+  const threshold = Math.ceil(chooseThreshold(valScores.map((s) => s.anomaly), val.labels, Number(values.fpr)) * 10_000) / 10_000;
   const report: Record<string, unknown> = { threshold, validation: quality(valScores, val.labels, threshold) };
   const testPrefix = path.join(values.data, 'test');
   if (fs.existsSync(`${testPrefix}.json`)) {
@@ -97,7 +100,18 @@ async function main(): Promise<void> {
     const wire = await scoreAll(int8, wireQuantize(test.x));
     report.test = { int8_wire_resolution: quality(wire, test.labels, threshold), int8: quality(q8, test.labels, threshold), fp32: quality(q32, test.labels, threshold), max_abs_diff: Math.max(...diffs), mean_abs_diff: diffs.reduce((a, b) => a + b, 0) / diffs.length, decision_agreement: agree };
   }
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const text = `${JSON.stringify({ model: { int8_sha256: int8.sha256, fp32_sha256: fp32.sha256 }, ...report }, null, 2)}\n`;
+  if (values.out) fs.writeFileSync(values.out, text);
+  if (values.config) writeThreshold(values.config, threshold);
+  process.stdout.write(text);
+}
+
+/** Rewrites the `threshold:` line of a cognitive.yml in place (its comments and layout stay). */
+export function writeThreshold(file: string, threshold: number): void {
+  const text = fs.readFileSync(file, 'utf8');
+  const next = text.replace(/^(\s*threshold:\s*)[0-9.]+/m, `$1${threshold.toFixed(4)}`);
+  if (next === text && !/^\s*threshold:/m.test(text)) throw new Error(`${file} has no threshold line`);
+  fs.writeFileSync(file, next);
 }
 
 if (require.main === module) void main();

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../runtime/config/load';
 import { checkExternalPlantFiles } from '../../runtime/config/plant';
 import { isGlimmerError } from '../../runtime/errors';
-import { externalConfig, selfSigned, writeConfig } from '../helpers/external-plant';
+import { BASE_CONFIG, externalConfig, selfSigned, writeConfig } from '../helpers/external-plant';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-plant-cfg-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -94,4 +94,12 @@ for (const [what, opcua, message] of fileRefusals) {
 
 test('GIVEN good OPC UA files (server certificate, password, matching client certificate and key) WHEN checked THEN they pass', () => {
   checkExternalPlantFiles(loadConfig(writeConfig(external({ opcua: { ...OPCUA, client_certificate: client.cert, client_private_key: client.key } }))));
+});
+
+test('GIVEN an embedded fault schedule entry cleared before it is injected WHEN loaded THEN GLM_ERR_CONFIG_INVALID names the entry\'s clear_at_s and at_s; cleared after, it loads', () => {
+  const doc = (schedule: unknown[]) => ({ ...structuredClone(BASE_CONFIG), plant: { seed: 42, fault_schedule: schedule } });
+  const bad = writeConfig(doc([{ at_s: 5, asset: 'pump_2', fault: 'leak' }, { at_s: 60, clear_at_s: 60, asset: 'tank_1', fault: 'leak' }]));
+  assert.throws(() => loadConfig(bad), (err) => isGlimmerError(err, 'GLM_ERR_CONFIG_INVALID') && /at \/plant\/fault_schedule\/1\/clear_at_s: received 60, allowed: a time after at_s \(60\)/.test(err.message));
+  const good = loadConfig(writeConfig(doc([{ at_s: 60, clear_at_s: 150, asset: 'tank_1', fault: 'leak' }])));
+  assert.deepEqual(good.plant.faultSchedule, [{ at_s: 60, clear_at_s: 150, asset: 'tank_1', fault: 'leak' }]);
 });

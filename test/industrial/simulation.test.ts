@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
 import { applyWrite, mapEntry, signalValue } from '../../runtime/industrial/plant/map';
 import { plantMap, tableSizes } from '../../runtime/model/plant-map';
-import { featureVector, FEATURE_NAMES, generateWindows } from '../../runtime/industrial/plant/dataset';
+import { featureVector, FEATURE_NAMES, generateWindows, MIN_FAULT_SECONDS } from '../../runtime/industrial/plant/dataset';
 import { isGlimmerError } from '../../runtime/errors';
 
 function run(seed: number, seconds: number, fault?: [string, 'bearing_wear' | 'leak' | 'stuck_sensor']) {
@@ -77,13 +77,19 @@ test('GIVEN the plant map THEN addresses are unique per unit and table, safety e
   assert.deepEqual(tableSizes().get(1), { coil: 4, discrete: 8, input: 16, holding: 2 });
 });
 
-test('GIVEN generateWindows WHEN called twice with one seed THEN the same labelled windows come back, faults among them', () => {
-  const a = generateWindows({ seed: 11, count: 8, length: 5 });
-  const b = generateWindows({ seed: 11, count: 8, length: 5 });
+test('GIVEN generateWindows WHEN called twice with one seed THEN the same labelled windows come back, 1 s apart, faults among them, each labelled fault active for at least MIN_FAULT_SECONDS of its window', () => {
+  const a = generateWindows({ seed: 11, count: 40, length: 60 });
+  const b = generateWindows({ seed: 11, count: 40, length: 60 });
   assert.deepEqual(a, b);
-  assert.equal(a[0]!.snapshots.length, 5);
+  assert.equal(a[0]!.snapshots.length, 60);
   assert.equal(featureVector(a[0]!.snapshots[0]!).length, FEATURE_NAMES.length);
-  for (const w of a) if (w.label !== 'normal') assert.ok(w.snapshots[0]!.assets[w.asset!]!.faults.includes(w.label));
+  for (const w of a) {
+    assert.deepEqual(new Set(w.snapshots.slice(1).map((s, k) => s.time_ms - w.snapshots[k]!.time_ms)), new Set([1000]));
+    if (w.label === 'normal') continue;
+    const active = w.snapshots.filter((s) => s.assets[w.asset!]!.faults.includes(w.label as never)).length;
+    assert.ok(active >= MIN_FAULT_SECONDS, `${w.label} on ${w.asset} active in ${active} snapshots`);
+  }
+  assert.ok(a.some((w) => w.label !== 'normal') && a.some((w) => w.label === 'normal'));
 });
 
 test('GIVEN the CLI WHEN `glimmer plant map --json` runs THEN every entry has address, table, zone, safety, writable_from and an OPC UA node id', async () => {

@@ -190,3 +190,30 @@ test('GIVEN rules that run away WHEN a snapshot arrives THEN the core audits cog
   assert.equal(c.stats.rejected, 1, 'a body that is not a snapshot is dropped');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('GIVEN an order acknowledged by its delivery only (an agent\'s hold: no PLC reading) WHEN the rule still fires past the timeout THEN it is renewed under the same decision id, without a timeout record', async () => {
+  const rec = recorder();
+  let clock = 0;
+  const { c, at } = await overpressured(rec, () => clock);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  c.onAck({ decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'executed', plc_after: null });
+  clock = 1999; at(1100);
+  assert.equal(rec.shutdowns.length, 1);
+  clock = 2000; at(1200);
+  assert.deepEqual(rec.shutdowns.map((o) => [o.decision_id, o.attempt, o.reason]), [[first.decision_id, 1, 'new'], [first.decision_id, 2, 'renewal']]);
+  assert.equal(rec.audits.filter((a) => a.type === 'safety.order_timeout').length, 0);
+});
+
+test('GIVEN an order whose rule stopped firing before its acknowledgement arrived WHEN the acknowledgement comes THEN it is still audited as acknowledged, once', async () => {
+  const rec = recorder();
+  const { c, at } = await overpressured(rec, () => 0);
+  at(1000);
+  const first = rec.shutdowns[0] as ShutdownOrder;
+  at(1010, { running: false, run_command: false });
+  const ack = { decision_id: first.decision_id, target: 'pump_2', attempt: 1, outcome: 'executed' as const, plc_after: { signal: 'pump_2.run', value: false, at_ms: 1005 } };
+  c.onAck(ack);
+  c.onAck(ack);
+  assert.deepEqual(rec.audits.filter((a) => a.type === 'safety.order_acked').map((a) => [a.decision_id, a.outcome]), [[first.decision_id, 'executed']]);
+  assert.deepEqual(rec.audits.filter((a) => a.type === 'safety.ack_ignored').map((a) => a.why), ['already acknowledged']);
+});

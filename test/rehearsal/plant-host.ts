@@ -24,9 +24,7 @@ import { PROCESS_ZONE, SIMULATED_PLANT_PROFILE, type PlantSnapshot, type PumpSna
 const OVERPRESSURE_KPA = (SIMULATED_PLANT_PROFILE.pressureLimitKPa.pump_1 as number) + 120;
 
 async function main(): Promise<void> {
-  // A fast PLC's server: exception-based read-only signals, publishing down to 10 ms (node-opcua's own floor is 50 ms).
-  const { Subscription } = await import('node-opcua-server');
-  Subscription.minimumPublishingInterval = 10;
+  // A fast PLC's server (minimumSamplingIntervalMs 0 below): exception-based read-only signals, publishing down to 10 ms.
   const [stateDir, host, modbusPort, opcuaPort] = process.argv.slice(2) as [string, string, string, string];
   const plant = new PlantRuntime({ seed: 7, tickMs: 100 });
   // The sensor value the PLC reports: overridden while a hazard is injected.

@@ -15,6 +15,7 @@ import { fixedIdentity, type IdentitySource } from '../../runtime/trust/rotation
 import { createMtlsClient, createMtlsHttpServer, peerIdentity, type MtlsClient } from '../../runtime/trust/mtls';
 import { createA2aClient } from '../../runtime/trust/a2a/client';
 import { isGlimmerError } from '../../runtime/errors';
+import { signAgentCard } from '../../runtime/trust/a2a/card';
 import { BufferedResponse, MAX_BUFFERED_BYTES, mtlsFetch } from '../../runtime/trust/a2a/fetch';
 
 const sdk = require('@a2a-js/sdk') as typeof import('@a2a-js/sdk');
@@ -60,12 +61,15 @@ before(async () => {
   };
   const handler = new sdkServer.DefaultRequestHandler(card, new sdkServer.InMemoryTaskStore(), executor);
   const app = express();
-  app.use(`/${sdk.AGENT_CARD_PATH}`, sdkExpress.agentCardHandler({ agentCardProvider: async () => card }));
+  // The stock server serves what it is given: the card signed with the server's SVID (A2A 1.0 section 8.4).
+  const served: { card?: unknown } = {};
+  app.use(`/${sdk.AGENT_CARD_PATH}`, sdkExpress.agentCardHandler({ agentCardProvider: async () => served.card as AgentCard }));
   app.use('/a2a/jsonrpc', sdkExpress.jsonRpcHandler({ requestHandler: handler, userBuilder: async (req) => ({ isAuthenticated: true, userName: peerIdentity(req)?.spiffeId ?? '' }) }));
   const stock = createMtlsHttpServer({ source: serverId }, app);
   const port = (await stock.listen()).port;
   stockUrl = `https://127.0.0.1:${port}`;
   (card.supportedInterfaces[0] as { url: string }).url = `${stockUrl}/a2a/jsonrpc`;
+  served.card = await signAgentCard(sdk, card, serverId.current);
   closers.push(() => stock.close());
 
   // A raw server for the fetch's edge cases.
@@ -106,7 +110,7 @@ function mtls(): MtlsClient {
   return c;
 }
 
-test('GIVEN the stock @a2a-js/sdk express server behind mTLS WHEN our A2A client connects and calls THEN the card resolves and the task completes', async () => {
+test('GIVEN the stock @a2a-js/sdk express server behind mTLS, serving its card signed with its SVID WHEN our A2A client connects and calls THEN the card verifies and the task completes', async () => {
   const client = createA2aClient({ identity: clientId, audit: () => undefined });
   try {
     const peer = await client.connect(stockUrl, { agent: 'stock-1' });
@@ -171,7 +175,7 @@ test('GIVEN the stock server WHEN a task is returned THEN its JSON round trip th
 });
 
 /**
- * A scripted A2A peer: serves a card whose JSON-RPC interface points at itself, records every JSON-RPC request, and
+ * A scripted A2A peer: serves a card whose JSON-RPC interface points at itself (signed again with its SVID), records every JSON-RPC request, and
  * answers with `answer(body)` (the stock server's answer when it returns undefined).
  */
 async function scriptedPeer(answer: (rpc: { id: unknown }) => { status: number; body: string } | undefined) {
@@ -185,7 +189,7 @@ async function scriptedPeer(answer: (rpc: { id: unknown }) => { status: number; 
         const card = { ...(await (await mtlsFetch(mtls())(`${stockUrl}/${sdk.AGENT_CARD_PATH}`)).json() as Record<string, unknown>) };
         card.supportedInterfaces = [{ url: `${base}/a2a/jsonrpc`, protocolBinding: 'JSONRPC', protocolVersion: sdk.A2A_PROTOCOL_VERSION }];
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(card));
+        res.end(JSON.stringify(await signAgentCard(sdk, sdk.AgentCard.fromJSON(card), serverId.current)));
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> & { id: unknown };

@@ -1,7 +1,8 @@
 /**
- * The PDP's decision cache for Agent and AuditConfig resources (runtime/trust/policy/pdp.ts): every cached answer is
- * the answer Cedar gives now (checked against an uncached PDP over random requests and changes), it is dropped on
- * every policy, model (identity, zone) change, it is bounded, and a cached decision is still audited.
+ * The PDP's decision cache for Agent and AuditConfig resources and copilots' Tool reads (runtime/trust/policy/pdp.ts):
+ * every cached answer is the answer Cedar gives now (checked against an uncached PDP over random requests and
+ * changes), it is dropped on every policy, model (identity, zone) change, it is bounded, and a cached decision is
+ * still audited.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { DEFAULT_POLICY_DIR } from '../../runtime/trust/policy/load';
-import { POLICY_ACTIONS, PolicyDecisionPoint, type PolicyResource, type RequestContext } from '../../runtime/trust/policy/pdp';
+import { POLICY_ACTIONS, PolicyDecisionPoint, type CopilotPrincipal, type PolicyResource, type RequestContext } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { loadConfig } from '../../runtime/config/load';
@@ -34,8 +35,16 @@ async function policyDirWith(extra: Record<string, string>): Promise<string> {
 
 const call = (to: string): PolicyResource => ({ type: 'Agent', id: to });
 const a2a = (skill: string): RequestContext => ({ protocol: 'a2a', skill });
+const copilot = (sub: string, scopes: string[], client = 'ide'): CopilotPrincipal => ({ type: 'Copilot', id: `https://idp.example#${sub}`, issuer: 'https://idp.example', client, scopes });
+/** Same id, different scopes or client: the key must keep them apart. Duplicates and order must not matter. */
+const COPILOTS = [
+  copilot('a', ['plant.read']), copilot('a', ['audit.read']), copilot('a', ['audit.read', 'plant.read', 'audit.read']), copilot('a', ['plant.read', 'audit.read']),
+  copilot('a', [], 'other'), copilot('b', ['plant.read'], 'other'),
+];
+const TOOLS: PolicyResource[] = ['read_plant', 'query_audit', 'glimmer://plant/map'].flatMap((id) => ['readPlant', 'readAudit', 'resource'].map((kind) => ({ type: 'Tool' as const, id, kind })));
+const mcp = (tool: string): RequestContext => ({ protocol: 'mcp', tool });
 
-test('GIVEN random principals, actions, agent/audit-config resources, contexts and model changes WHEN decided by the cached PDP THEN always the uncached PDP answer', async () => {
+test('GIVEN random principals (agents, operators, copilots), actions, agent/audit-config/tool resources, contexts and model changes WHEN decided by the cached PDP THEN always the uncached PDP answer', async () => {
   const config = loadConfig();
   const cached = await PolicyDecisionPoint.create({ model, audit: () => undefined, decisionCacheSize: 64 });
   const plain = await PolicyDecisionPoint.create({ model, audit: () => undefined, decisionCacheSize: 0 });
@@ -48,10 +57,10 @@ test('GIVEN random principals, actions, agent/audit-config resources, contexts a
     { ...model, operators: [{ name: 'alice', zone: 'dmz', roles: [] }] },
   ];
   const request = fc.record({
-    principal: fc.constantFrom(...principals),
+    principal: fc.oneof(fc.constantFrom<string | CopilotPrincipal>(...principals), fc.constantFrom<string | CopilotPrincipal>(...COPILOTS)),
     action: fc.constantFrom(...POLICY_ACTIONS),
-    resource: fc.oneof(fc.constantFrom(...agents, agent('enterprise', 'erp-1'), 'spiffe://x/none').map(call), fc.constant<PolicyResource>({ type: 'AuditConfig' })),
-    context: fc.oneof(fc.constantFrom('agent-card', 'echo', 'SendMessage', 'x'.repeat(64)).map(a2a), fc.constant<RequestContext>({ protocol: 'https' })),
+    resource: fc.oneof(fc.constantFrom(...agents, agent('enterprise', 'erp-1'), 'spiffe://x/none').map(call), fc.constant<PolicyResource>({ type: 'AuditConfig' }), fc.constantFrom(...TOOLS)),
+    context: fc.oneof(fc.constantFrom('agent-card', 'echo', 'SendMessage', 'x'.repeat(64)).map(a2a), fc.constant<RequestContext>({ protocol: 'https' }), fc.constantFrom('read_plant', 'query_audit', 'resources/read').map(mcp)),
   });
   const step = fc.oneof(request.map((r) => ({ kind: 'ask' as const, ...r })), fc.nat(models.length - 1).map((m) => ({ kind: 'model' as const, m })));
   fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
@@ -98,6 +107,17 @@ test('GIVEN a cached allow WHEN the policy set is reloaded with a forbid THEN th
   assert.equal(pdp.decide(from, 'call', call(to), a2a('status')).allow, true);
   await pdp.reload(await policyDirWith({ 'zz-no-calls.cedar': '@id("no-agent-calls")\nforbid (principal, action == Glimmer::Action::"call", resource is Glimmer::Agent);\n' }));
   assert.deepEqual(pdp.decide(from, 'call', call(to), a2a('status')), { allow: false, reasons: ['no-agent-calls'], errors: [] });
+});
+
+test('GIVEN a copilot\'s cached read allow WHEN the policy set is reloaded with a forbid, or the same copilot comes without the scope THEN it is denied on the next call', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model, audit: () => undefined });
+  const tool: PolicyResource = { type: 'Tool', id: 'read_plant', kind: 'readPlant' };
+  assert.equal(pdp.decide(copilot('a', ['plant.read']), 'readPlant', tool, mcp('read_plant')).allow, true);
+  assert.equal(pdp.decide(copilot('a', ['plant.read']), 'readPlant', tool, mcp('read_plant')).allow, true);
+  assert.equal(pdp.decisionCache.hits, 1);
+  assert.deepEqual(pdp.decide(copilot('a', ['audit.read']), 'readPlant', tool, mcp('read_plant')).reasons, ['default-deny']);
+  await pdp.reload(await policyDirWith({ 'zz-no-copilot-reads.cedar': '@id("no-copilot-reads")\nforbid (principal is Glimmer::Copilot, action, resource is Glimmer::Tool);\n' }));
+  assert.deepEqual(pdp.decide(copilot('a', ['plant.read']), 'readPlant', tool, mcp('read_plant')), { allow: false, reasons: ['no-copilot-reads'], errors: [] });
 });
 
 test('GIVEN a cached decision WHEN authorized again THEN it is audited again (one record per decision) and counted as a hit', async () => {

@@ -50,9 +50,7 @@ export function mcpRoutes(config: McpConfig, service: McpService, verify: TokenV
           const e = asGlimmerError(err);
           return { status: e.status, body: e.toJSON() };
         }
-        const body = await ctx.json();
-        await service.handle(ctx.req, ctx.res, body, principal);
-        return 'handled';
+        return service.handle(ctx.req.headers, await ctx.json(), principal, (gone) => ctx.res.once('close', gone));
       },
     },
     { method: 'GET', path: mcpPath, public: true, handle: notAllowed },

@@ -1,15 +1,14 @@
 /**
  * The MCP server behind the runtime's identity, policy, interlocks and audit. Stateless streamable HTTP: each POST gets
- * a fresh SDK Server and transport (the SDK refuses to reuse a stateless transport), so no session state exists to
- * hijack. Every tool call runs the same pipeline: rate limit per client -> arguments against the tool's JSON Schema
+ * a fresh SDK Server and transport (./transport.ts), so no session state exists to hijack. Every tool call runs the same pipeline: rate limit per client -> arguments against the tool's JSON Schema
  * (and a size bound) -> one Cedar decision for the client's token principal -> the tool -> an audit record with the
  * client identity, tool, SHA-256 of the arguments and outcome. Refusals are tool errors naming the code and reason.
  */
 import crypto from 'node:crypto';
-import type http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
   CallToolRequestSchema, ErrorCode, ListResourcesRequestSchema, ListToolsRequestSchema, McpError, ReadResourceRequestSchema,
   type CallToolResult, type ReadResourceResult,
@@ -24,6 +23,7 @@ import { TOOLS, type ToolSpec } from './tools';
 import { checkWrite, planWrite, type WriteChecks } from './write-check';
 import { PendingWrites } from './approvals';
 import { findResource, mcpResources, type McpResource } from './resources';
+import { handleJsonPost, type JsonPostReply } from './transport';
 
 /** How far back explain_decision looks for a decision record (newest first). */
 const EXPLAIN_SCAN_ENTRIES = 20_000;
@@ -65,6 +65,8 @@ export class McpService {
   readonly pending: PendingWrites;
   readonly #o: McpServiceOptions;
   readonly #validators = new Map<string, ValidateFunction>();
+  /** Handed to every per-request Server: without it each one builds (and compiles the meta-schema into) its own Ajv. */
+  readonly #jsonSchemaValidator: AjvJsonSchemaValidator;
   readonly #buckets = new Map<string, Bucket>();
   readonly #now: () => number;
   readonly #resources: readonly McpResource[];
@@ -75,12 +77,25 @@ export class McpService {
     this.#now = options.now ?? Date.now;
     const ajv = new Ajv({ strict: true, allErrors: false, allowUnionTypes: true });
     for (const t of TOOLS) this.#validators.set(t.name, ajv.compile(t.inputSchema));
+    this.#jsonSchemaValidator = new AjvJsonSchemaValidator(ajv);
     this.pending = new PendingWrites({ max: options.config.maxPendingWrites, now: this.#now });
   }
 
-  /** Serves one authenticated streamable-HTTP POST (body already parsed, bounded by the API server). */
-  async handle(req: http.IncomingMessage, res: http.ServerResponse, body: unknown, principal: CopilotPrincipal): Promise<void> {
-    const server = new Server({ name: 'glimmer', version: this.#o.version ?? '0.1.0' }, { capabilities: { tools: {}, resources: {} } });
+  /**
+   * Serves one authenticated streamable-HTTP POST (body already parsed, bounded by the API server); `onGone` registers
+   * what to do when the client leaves before the answer.
+   */
+  handle(headers: IncomingHttpHeaders, body: unknown, principal: CopilotPrincipal, onGone?: (listener: () => void) => void): Promise<JsonPostReply> {
+    return handleJsonPost(headers, body, async (transport) => {
+      const server = this.#server(principal);
+      await server.connect(transport);
+      return server;
+    }, onGone);
+  }
+
+  /** A fresh SDK Server for one POST, its handlers bound to the caller's validated principal. */
+  #server(principal: CopilotPrincipal): Server {
+    const server = new Server({ name: 'glimmer', version: this.#o.version ?? '0.1.0' }, { capabilities: { tools: {}, resources: {} }, jsonSchemaValidator: this.#jsonSchemaValidator });
     server.setRequestHandler(ListResourcesRequestSchema, () => ({
       resources: this.#resources.map((r) => ({ uri: r.uri, name: r.name, description: r.description, mimeType: r.mimeType })),
     }));
@@ -89,19 +104,13 @@ export class McpService {
       tools: TOOLS.map((t) => ({ name: t.name, description: t.description, inputSchema: t.inputSchema, annotations: t.annotations })),
     }));
     server.setRequestHandler(CallToolRequestSchema, (request) => this.call(principal, request.params.name, request.params.arguments));
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    return server;
   }
 
   /** One tool call through the whole pipeline; never throws (refusals are tool errors). */
   async call(principal: CopilotPrincipal, name: string, args: unknown): Promise<CallToolResult> {
     const argsJson = JSON.stringify(args ?? {}) ?? '{}';
-    const digest = crypto.createHash('sha256').update(argsJson).digest('hex');
+    const digest = crypto.hash('sha256', argsJson, 'hex');
     const tool = TOOLS.find((t) => t.name === name);
     const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: tool ? name : quote(name, 64), args_sha256: digest };
     const write = tool?.action === 'requestWrite';
@@ -146,7 +155,7 @@ export class McpService {
    * `readResource`, an `mcp.call` record); a refusal is a JSON-RPC error whose message starts with the GLM_ERR code.
    */
   async readResource(principal: CopilotPrincipal, uri: unknown): Promise<ReadResourceResult> {
-    const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: 'resources/read', args_sha256: crypto.createHash('sha256').update(JSON.stringify(uri ?? null)).digest('hex') };
+    const base = { type: 'mcp.call', client: principal.client, principal: principal.id, tool: 'resources/read', args_sha256: crypto.hash('sha256', JSON.stringify(uri ?? null), 'hex') };
     try {
       if (!this.#take(principal.id)) throw new GlimmerError('GLM_ERR_MCP_RATE_LIMITED', `client ${quote(principal.client)} exceeded ${this.#o.config.maxCallsPerMinute} calls per minute`);
       const resource = findResource(this.#resources, uri);

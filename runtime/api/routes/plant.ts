@@ -20,6 +20,13 @@ export async function injectFault(plant: PlantRuntime, audit: AuditAppender, ass
   plant.sim.injectFault(asset, fault);
 }
 
+/** Clears the faults of one asset (or all) once the clearing is audited (the API and the demo's scheduled repairs). */
+export async function clearFault(plant: PlantRuntime, audit: AuditAppender, asset: string | undefined, by: string): Promise<void> {
+  if (asset !== undefined) plant.sim.checkAssetId(asset);
+  await audit.append({ type: 'plant.fault.cleared', asset: asset ?? 'all', by, at_ms: Date.now(), plant_time_ms: plant.sim.time });
+  plant.sim.clearFaults(asset);
+}
+
 /** Fault injection and clearing change the plant: an operator's `configure` on the plant asset. */
 export const PLANT_FAULTS_POLICY: RoutePolicy = { action: 'configure', resource: { type: 'Asset', id: 'plant', zone: 'control', safety: false } };
 
@@ -49,10 +56,8 @@ export function plantRoutes(plant: PlantRuntime, audit: AuditAppender): Route[] 
       policy: PLANT_FAULTS_POLICY,
       async handle(ctx) {
         const asset = ctx.url.searchParams.get('asset') ?? undefined;
-        if (asset !== undefined) plant.sim.checkAssetId(asset);
         // Audited first, as injections are: no change without its durable record.
-        await audit.append({ type: 'plant.fault.cleared', asset: asset ?? 'all', by: ctx.principal?.id ?? 'unknown' });
-        plant.sim.clearFaults(asset);
+        await clearFault(plant, audit, asset, ctx.principal?.id ?? 'unknown');
         return { status: 200, body: { cleared: asset ?? 'all' } };
       },
     },

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { readCertificate } from '../../config/plant';
 import type { ExternalPlant, RuntimeConfig } from '../../config/types';
 import type { OpcuaNetwork } from './network';
-import { certificateDer, certificateManager, ensureOwnCertificate, identityFor, loadOpcua, routeLibraryLogs, trustPeer, userPassword } from './pki';
+import { certificateDer, certificateManager, ensureOwnCertificate, identityFor, loadOpcuaClient, routeLibraryLogs, trustPeer, userPassword } from './pki';
 import { checkClientSecurity, type OpcuaSecurity } from './security';
 import { trustIssuer, type OpcuaIssuer } from './issuer';
 
@@ -130,7 +130,7 @@ export async function connectPlantOpcua(options: PlantOpcuaClientOptions): Promi
   const requested = options.requested ?? { mode: 'SignAndEncrypt', policy: 'Basic256Sha256' };
   checkClientSecurity(options.security, { mode: requested.mode, policy: requested.policy, anonymous: false });
   if (options.logger) routeLibraryLogs(options.logger);
-  const o = loadOpcua();
+  const o = loadOpcuaClient();
   const id = identityFor(options.stateDir, options.name);
   const cm = await certificateManager(id);
   const password = options.password ?? userPassword(options.stateDir, options.user, false);

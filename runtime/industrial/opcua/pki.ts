@@ -2,7 +2,8 @@
  * OPC UA certificate stores under the state dir, one per application (`<stateDir>/opcua/pki/<name>/` with node-opcua's
  * own/, trusted/, rejected/, issuers/ folders). Unknown peer certificates are rejected (copied to rejected/), never
  * auto-accepted: trust is provisioned explicitly by copying the peer's certificate into trusted/ (`trustPeer`).
- * node-opcua is loaded lazily (about 1 s): only the functions that need it require it.
+ * node-opcua is loaded lazily (about 1 s): only the functions that need it require it, and a client only the client
+ * half (`loadOpcuaClient`).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -16,6 +17,14 @@ import type { OpcuaNetwork } from './network';
 
 export function loadOpcua(): typeof Opcua {
   return require('node-opcua') as typeof Opcua;
+}
+
+/**
+ * node-opcua's client half: a third of the modules of the whole package, which adds the server and its address space
+ * (the Industrial Agent's start pays for the load on every fork).
+ */
+export function loadOpcuaClient(): typeof import('node-opcua-client') {
+  return require('node-opcua-client') as typeof import('node-opcua-client');
 }
 
 export interface OpcuaIdentity {
@@ -87,7 +96,8 @@ export function describeCertificate(der: Buffer): { thumbprint: string; subject:
  * first), and reports every refusal to `onRefused`.
  */
 export async function certificateManager(id: OpcuaIdentity, options: CertificateManagerOptions = {}): Promise<Opcua.OPCUACertificateManager> {
-  const { OPCUACertificateManager, StatusCodes } = loadOpcua();
+  const { OPCUACertificateManager } = require('node-opcua-certificate-manager') as typeof import('node-opcua-certificate-manager');
+  const { StatusCodes } = require('node-opcua-status-code') as typeof import('node-opcua-status-code');
   fs.mkdirSync(id.rootFolder, { recursive: true, mode: 0o700 });
   const cm = new OPCUACertificateManager({ rootFolder: id.rootFolder, automaticallyAcceptUnknownCertificate: false });
   await cm.initialize();

@@ -1,7 +1,8 @@
 /**
  * Calling another agent over A2A, every byte through the SPIFFE mTLS client (the server's SVID is checked, and
- * optionally that it is the agent the caller meant). `connect` resolves the Agent Card and picks the transport with
- * the SDK's ClientFactory. `call` sends the SendMessage the SDK's Client would send (same JSON-RPC body from the SDK's
+ * optionally that it is the agent the caller meant). `connect` fetches the Agent Card, trusts it only when its A2A 1.0
+ * signature verifies and its signer is the SVID the server presented on that connection (./card.ts), and picks the
+ * transport with the SDK's ClientFactory. `call` sends the SendMessage the SDK's Client would send (same JSON-RPC body from the SDK's
  * own codecs, same headers; test/trust/a2a-client.test.ts compares the bytes) straight over the mTLS pool and reads
  * the answer with the SDK's codec: the Client's interceptor, service-parameter and fetch layers cost about a quarter
  * of a loopback call. A peer without a v1.0 JSON-RPC interface is called through the SDK's Client.
@@ -16,6 +17,7 @@ import type { TrustAuditRecord } from '../audit';
 import { createMtlsClient, type MtlsClient, type MtlsOptions } from '../mtls';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
+import { fetchVerifiedCard } from './card';
 import { MAX_BUFFERED_BYTES, mtlsFetch } from './fetch';
 
 export interface A2aClientOptions {
@@ -58,17 +60,15 @@ export function createA2aClient(options: A2aClientOptions): A2aClient {
       const mtls = createMtlsClient({ source: options.identity, revocation: options.revocation, audit: options.audit, expectServer: expect, pqMode: options.pqMode, onHandshake: options.onHandshake });
       transports.push(mtls);
       const fetchImpl = mtlsFetch(mtls);
-      const factory = new sdkClient.ClientFactory({
-        transports: [new sdkClient.JsonRpcTransportFactory({ fetchImpl })],
-        cardResolver: new sdkClient.DefaultAgentCardResolver({ fetchImpl }),
-      });
+      const factory = new sdkClient.ClientFactory({ transports: [new sdkClient.JsonRpcTransportFactory({ fetchImpl })] });
+      // The card is trusted only once its signature verifies and its signer is the SVID this connection presented.
+      const { card } = await fetchVerifiedCard(sdk, mtls, baseUrl, { identity: options.identity, audit: options.audit, revokedSerials: options.revocation?.serials });
       let client: Client;
       try {
-        client = await factory.createFromUrl(baseUrl);
+        client = await factory.createFromAgentCard(card);
       } catch (err) {
         throw unwrap(err);
       }
-      const card = await client.getAgentCard();
       const endpoint = jsonRpcEndpoint(card, sdk.A2A_PROTOCOL_VERSION);
       const send = endpoint === undefined
         ? async (request: SendMessageRequest) => client.sendMessage(request)

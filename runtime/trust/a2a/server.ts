@@ -25,6 +25,7 @@ import type { PolicyDecisionPoint } from '../policy/pdp';
 import type { RevocationList } from '../revocation';
 import type { IdentitySource } from '../rotation';
 import type { SvidIdentity } from '../svid';
+import { signAgentCard } from './card';
 import { BoundedTaskStore } from './tasks';
 
 export const A2A_JSONRPC_PATH = '/a2a/jsonrpc';
@@ -214,13 +215,21 @@ type Sdk = typeof import('@a2a-js/sdk');
 type SdkServer = typeof import('@a2a-js/sdk/server');
 type SdkErrors = typeof import('@a2a-js/sdk/errors');
 
-/** The Agent Card and its served form (what the SDK's agentCardHandler sends: the JSON, a weak ETag, an hour's caching). */
+/**
+ * The Agent Card and its served form: ProtoJSON signed with the agent's SVID key (./card.ts), signed again when the
+ * URL is set and whenever the SVID rotates; a weak ETag and an hour's caching, as the SDK's agentCardHandler sends.
+ */
 class ServedCard {
   readonly card: AgentCard;
   #body = '';
   #etag = '';
+  #generation = 0;
+  readonly #sdk: Sdk;
+  readonly #identity: IdentitySource;
 
   constructor(options: A2aServerOptions, sdk: Sdk) {
+    this.#sdk = sdk;
+    this.#identity = options.identity;
     this.card = {
       name: options.name,
       description: options.description,
@@ -235,18 +244,31 @@ class ServedCard {
       skills: options.skills.map((s) => ({ id: s.id, name: s.name, description: s.description, tags: [], examples: [], inputModes: [], outputModes: [], securityRequirements: [] })),
       signatures: [],
     };
-    this.setUrl('');
+    // A failed re-signature keeps the previous card, signed by the previous SVID, until the next rotation.
+    options.identity.onRotate(() => void this.#sign().catch(() => undefined));
   }
 
   /** The endpoint's base URL, known once listening; the card names it. */
-  setUrl(base: string): void {
+  async setUrl(base: string): Promise<void> {
     (this.card.supportedInterfaces[0] as { url: string }).url = `${base}${A2A_JSONRPC_PATH}`;
-    this.#body = JSON.stringify(this.card);
-    this.#etag = `W/"${createHash('sha256').update(this.#body).digest('hex').slice(0, 16)}"`;
+    await this.#sign();
+  }
+
+  async #sign(): Promise<void> {
+    const generation = ++this.#generation;
+    const body = JSON.stringify(await signAgentCard(this.#sdk, this.card, this.#identity.current));
+    // A slower signature of an older card or SVID must not replace a newer one.
+    if (generation !== this.#generation) return;
+    this.#body = body;
+    this.#etag = `W/"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
   }
 
   /** GET or HEAD of the card: 304 when the caller's ETag matches. */
   answer(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.#body === '') {
+      sendError(res, new GlimmerError('GLM_ERR_A2A_CARD_UNSIGNED', 'the Agent Card is not signed yet'));
+      return;
+    }
     const cache = { etag: this.#etag, 'cache-control': 'public, max-age=3600' };
     if (header(req, 'if-none-match')?.split(',').some((t) => t.trim() === this.#etag)) {
       res.writeHead(304, cache);
@@ -449,7 +471,7 @@ export function createA2aServer(options: A2aServerOptions): A2aServer {
     listen: async (port = 0, host = '127.0.0.1', advertise?: string) => {
       const addr = await mtls.listen(port, host);
       url = advertise?.replace(/\/+$/, '') ?? `https://${host}:${addr.port}`;
-      served.setUrl(url);
+      await served.setUrl(url);
       return addr;
     },
     close: () => mtls.close(),

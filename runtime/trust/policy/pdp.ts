@@ -14,9 +14,11 @@
  * is a function of the policy model, the principal's SPIFFE ID, the action, the resource id and the context fields,
  * and Cedar's evaluation is deterministic (no clock, no randomness). The key holds every one of those request fields;
  * the model and the policy set can only change through setModel/setPolicies/reload, each of which drops the whole
- * cache. So a cached answer is the answer Cedar would give now. Registers and assets carry caller-supplied attributes
- * (safety, writableFrom, zone) and are never cached here (the gateway has its own exact frame cache). The cache is
- * bounded (oldest entry evicted first); cached decisions are frozen. A cached decision is audited like a fresh one.
+ * cache. So a cached answer is the answer Cedar would give now. The same holds for an MCP copilot calling a read tool:
+ * its entity is a function of its token principal (id, issuer, client, scope set) and the Tool entity of the tool's
+ * id and kind, all in the key. Registers and assets carry caller-supplied attributes (safety, writableFrom, zone) and
+ * are never cached here (the gateway has its own exact frame cache). The cache is bounded (oldest entry evicted
+ * first); cached decisions are frozen. A cached decision is audited like a fresh one.
  */
 import { GlimmerError, quote } from '../../errors';
 import type { AuditSink } from '../../model/messages';
@@ -97,7 +99,7 @@ export interface PdpOptions {
   readonly policyDir?: string;
   /** Called after each decision (e.g. to count it in metrics). */
   readonly onDecision?: (decision: PolicyDecision, action: PolicyAction, protocol: RequestContext['protocol']) => void;
-  /** Entries of the decision cache for Agent and AuditConfig resources; 0 turns it off. @default 4096 */
+  /** Entries of the decision cache for Agent, AuditConfig and (copilots') Tool resources; 0 turns it off. @default 4096 */
   readonly decisionCacheSize?: number;
   /** Where validated policy sets are remembered (loadPolicySet's validatedDir). @default - validate every load */
   readonly validatedDir?: string;
@@ -198,9 +200,8 @@ export class PolicyDecisionPoint {
 
   /** Decides without auditing (the frame cache audits its own answers). Never throws: failures are denials. */
   decide(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
-    if (typeof principal !== 'string') return this.#evaluate(principal, action, resource, context);
-    if (this.#cacheSize === 0 || (resource.type !== 'Agent' && resource.type !== 'AuditConfig')) return this.#evaluate(principal, action, resource, context);
-    const key = JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null, context.applicationUri ?? null]);
+    const key = this.#cacheKey(principal, action, resource, context);
+    if (key === undefined) return this.#evaluate(principal, action, resource, context);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#hits += 1;
@@ -214,6 +215,20 @@ export class PolicyDecisionPoint {
     if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string);
     this.#cache.set(key, decision);
     return decision;
+  }
+
+  /** Every field the Cedar request is built from, or undefined for requests that are not cached (see the header). */
+  #cacheKey(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): string | undefined {
+    if (this.#cacheSize === 0) return undefined;
+    if (typeof principal === 'string') {
+      if (resource.type !== 'Agent' && resource.type !== 'AuditConfig') return undefined;
+      return JSON.stringify([principal, action, resourceLabel(resource), context.protocol, context.functionCode ?? null, context.skill ?? null, context.applicationUri ?? null]);
+    }
+    if (resource.type !== 'Tool') return undefined;
+    return JSON.stringify([
+      'copilot', principal.id, principal.issuer, principal.client, [...new Set(principal.scopes)].sort(), action, resource.id, resource.kind,
+      context.protocol, context.functionCode ?? null, context.skill ?? null, context.tool ?? null, context.applicationUri ?? null,
+    ]);
   }
 
   #evaluate(principal: string | CopilotPrincipal, action: PolicyAction, resource: PolicyResource, context: RequestContext): PolicyDecision {
