@@ -40,7 +40,7 @@ export const MODULES: readonly MutationModule[] = [
   { name: 'pdp', mutate: ['runtime/trust/policy/pdp.ts'], tests: ['test/trust/policy.test.ts', 'test/trust/decision-cache.test.ts', 'test/trust/frame-cache.test.ts'] },
   { name: 'frame-cache', mutate: ['runtime/trust/policy/frame-decider.ts'], tests: ['test/trust/frame-cache.test.ts', 'test/trust/frame-decider.test.ts'] },
   { name: 'measured-boot', mutate: ['runtime/lifecycle/boot.ts', 'runtime/lifecycle/manifest.ts'], tests: ['test/lifecycle/measured-boot.test.ts', 'test/lifecycle/verify-boot.test.ts'] },
-  { name: 'audit-writer', mutate: ['runtime/audit/writer.ts'], tests: ['test/audit/durability.test.ts', 'test/audit/log.test.ts'] },
+  { name: 'audit-writer', mutate: ['runtime/audit/writer.ts'], tests: ['test/audit/writer.test.ts', 'test/audit/durability.test.ts', 'test/audit/log.test.ts'] },
   { name: 'audit-log', mutate: ['runtime/audit/log.ts'], tests: ['test/audit/log.test.ts', 'test/audit/durability.test.ts'] },
   { name: 'merkle', mutate: ['runtime/audit/merkle.ts', 'runtime/audit/tree.ts'], tests: ['test/audit/merkle.test.ts'] },
   { name: 'verifier', mutate: ['runtime/audit/verify.ts', 'runtime/audit/note.ts'], tests: ['test/audit/note.test.ts', 'test/audit/verify.test.ts'] },
@@ -193,8 +193,9 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
     reporters: ['html', 'json', 'progress-append-only'],
     htmlReporter: { fileName: path.join(dir, 'mutation.html') },
     jsonReporter: { fileName: path.join(dir, 'mutation.json') },
-    // The sandbox needs the sources, the tests and the release key the runtime checks; not the bundle or reports.
-    ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release'],
+    // The sandbox needs the sources, the tests, the release key the runtime checks and the agent bundle the release
+    // fixtures copy (test/lifecycle/fixtures.ts); not the other bundles or the reports.
+    ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', '!dist/agent.js', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release'],
     tempDirName: `.stryker-tmp-${module.name}`,
     cleanTempDir: 'always',
     timeoutMS: 30_000,

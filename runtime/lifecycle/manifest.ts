@@ -89,9 +89,11 @@ export function verifyManifestSignature(manifestBytes: Buffer, signature: Buffer
   } catch (err) {
     throw new GlimmerError('GLM_ERR_BOOT_MANIFEST_SIGNATURE', `release public key is not a valid PEM public key`, { cause: err });
   }
+  // Outside the try: an unsupported key type is its own refusal, not a signature that fails to verify.
+  const algorithm = verifyAlgorithm(key);
   let ok = false;
   try {
-    ok = crypto.verify(verifyAlgorithm(key), manifestBytes, key, signature);
+    ok = crypto.verify(algorithm, manifestBytes, key, signature);
   } catch {
     ok = false;
   }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
+  CompactRange,
+  MERKLE_ALGORITHMS,
   type MerkleAlgorithm,
   consistencyPath,
   hasher,
@@ -168,4 +170,188 @@ test('GIVEN the empty tree WHEN hashing THEN its root is H("") for both algorith
     hex(hasher('RFC9162_SHA512').empty()),
     'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e',
   );
+});
+
+test('GIVEN no algorithm WHEN making a hasher THEN it is RFC9162_SHA512 with 64-byte digests; the supported list is SHA-512 then SHA-256', () => {
+  assert.deepEqual(MERKLE_ALGORITHMS, ['RFC9162_SHA512', 'RFC9162_SHA256']);
+  const h = hasher();
+  assert.equal(h.algorithm, 'RFC9162_SHA512');
+  assert.equal(h.size, 64);
+  assert.equal(hasher('RFC9162_SHA256').size, 32);
+  assert.equal(h.empty().length, 64);
+});
+
+test('GIVEN a leaf already prefixed with 0x00 WHEN hashing it with leafPrefixed THEN it is the published leaf hash; without the prefix GLM_ERR_INTERNAL', () => {
+  const h = hasher('RFC9162_SHA256');
+  // Leaf hashes of the CT leaves '' and '00' (the first hash of the published proofs for indexes 1 and 0).
+  assert.equal(hex(h.leafPrefixed(Buffer.from([0x00]))), CT_ROOTS[1]);
+  assert.equal(hex(h.leafPrefixed(Buffer.from([0x00, 0x00]))), '96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7');
+  assert.throws(() => h.leafPrefixed(Buffer.from([0x01, 0x00])), (e) => isGlimmerError(e, 'GLM_ERR_INTERNAL') && /lacks its 0x00 prefix/.test((e as Error).message));
+});
+
+test('GIVEN a node hash input of the wrong length on either side WHEN hashing a node THEN GLM_ERR_AUDIT_PROOF_INVALID names the size', () => {
+  const h = hasher('RFC9162_SHA256');
+  const ok = Buffer.alloc(32);
+  for (const [l, r] of [[Buffer.alloc(31), ok], [ok, Buffer.alloc(33)]] as const) {
+    assert.throws(() => h.node(l, r), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_PROOF_INVALID') && /32 bytes/.test((e as Error).message));
+  }
+});
+
+test('GIVEN inclusion proof inputs that are not whole, in range or of the hash size WHEN computing the root THEN GLM_ERR_AUDIT_PROOF_INVALID says which', () => {
+  const h = hasher('RFC9162_SHA256');
+  const l0 = h.leaf(CT_LEAVES[0] as Buffer);
+  const l1 = h.leaf(CT_LEAVES[1] as Buffer);
+  const invalid = (re: RegExp) => (e: unknown) => isGlimmerError(e, 'GLM_ERR_AUDIT_PROOF_INVALID') && re.test((e as Error).message);
+  // Each of these would otherwise walk the path and return a root.
+  assert.throws(() => rootFromInclusionProof(h, 0.5, 2, l0, [l1]), invalid(/index 0.5 is not below tree size 2/));
+  assert.throws(() => rootFromInclusionProof(h, 0, 2.5, l0, [l1]), invalid(/tree size 2.5/));
+  assert.throws(() => rootFromInclusionProof(h, -1, 2, l0, [l1]), invalid(/index -1/));
+  assert.throws(() => rootFromInclusionProof(h, 0, 1, Buffer.alloc(3), []), invalid(/leaf hash has 3 bytes, expected 32/));
+  assert.throws(() => rootFromInclusionProof(h, 0, 2, l0, [Buffer.alloc(3)]), invalid(/inclusion proof hash has 3 bytes, expected 32/));
+  assert.throws(() => rootFromInclusionProof(h, 0, 4, l0, [l1]), invalid(/shorter than the tree is deep/));
+  assert.throws(() => rootFromInclusionProof(h, 0, 1, l0, [l1]), invalid(/longer than the tree is deep/));
+  // The valid proof of the same shape, for contrast: the published root of two leaves.
+  assert.equal(hex(rootFromInclusionProof(h, 0, 2, l0, [l1])), CT_ROOTS[2]);
+  // verifyInclusion answers false (not a throw, not undefined) for every malformed input.
+  assert.equal(verifyInclusion(h, 2, 2, l0, [l1], unhex(CT_ROOTS[2] as string)), false);
+  assert.equal(verifyInclusion(h, 0, 2, l0, [l1], Buffer.alloc(3)), false);
+});
+
+test('GIVEN consistency proof inputs out of shape WHEN verifying THEN the answer is false, never true and never a throw', () => {
+  const h = hasher('RFC9162_SHA256');
+  const [l0, l1, l2, l3] = CT_LEAVES.slice(0, 4).map((l) => h.leaf(l)) as [Buffer, Buffer, Buffer, Buffer];
+  const root2 = unhex(CT_ROOTS[2] as string);
+  const root3 = unhex(CT_ROOTS[3] as string);
+  const root4 = unhex(CT_ROOTS[4] as string);
+  // The genuine proof 1 -> 2 is [l1]; these inputs would pass it with a bound removed.
+  assert.equal(verifyConsistency(h, 1, 2, l0, root2, [l1]), true);
+  assert.equal(verifyConsistency(h, 1, 2.5, l0, root2, [l1]), false, 'second size not an integer');
+  assert.equal(verifyConsistency(h, 1.5, 2, l0, root2, [l1]), false, 'first size not an integer');
+  assert.equal(verifyConsistency(h, -1, 1, l0, l0, [l0]), false, 'negative first size');
+  assert.equal(verifyConsistency(h, 3, 1, l0, l0, [l0]), false, 'second size below first');
+  assert.equal(verifyConsistency(h, 3, 3, root3, root3, []), true, 'equal sizes, equal roots, empty proof');
+  assert.equal(verifyConsistency(h, 3, 3, root3, root3, [l0]), false, 'equal sizes with a non-empty proof');
+  assert.equal(verifyConsistency(h, 3, 3, root3, root4, []), false, 'equal sizes, different roots');
+  // Hash lengths: a short proof hash, first root or second root is refused before hashing.
+  assert.equal(verifyConsistency(h, 1, 2, l0, root2, [Buffer.alloc(3)]), false);
+  assert.equal(verifyConsistency(h, 1, 2, Buffer.alloc(3), root2, [l1]), false);
+  assert.equal(verifyConsistency(h, 0, 2, Buffer.alloc(3), root2, []), false, 'short first root of the empty tree');
+  assert.equal(verifyConsistency(h, 0, 2, l0, Buffer.alloc(3), []), false, 'short second root');
+  // From the empty tree only the empty proof is valid.
+  assert.equal(verifyConsistency(h, 0, 2, unhex(CT_ROOTS[0] as string), root2, []), true);
+  assert.equal(verifyConsistency(h, 0, 2, unhex(CT_ROOTS[0] as string), root2, [l0]), false);
+  // An empty proof between different non-empty sizes proves nothing.
+  assert.equal(verifyConsistency(h, 3, 4, root3, root4, []), false);
+  assert.equal(verifyConsistency(h, 2, 4, root2, root4, []), false);
+  // A proof one hash longer than the tree is deep.
+  assert.equal(verifyConsistency(h, 1, 2, l0, root2, [l1, l0]), false);
+  // A proof one hash short: [l1] proves 1 -> 2, not 1 -> 4 (the full proof is [l1, node(l2, l3)]).
+  assert.equal(verifyConsistency(h, 1, 4, l0, root2, [l1]), false);
+  assert.equal(verifyConsistency(h, 1, 4, l0, root4, [l1, h.node(l2, l3)]), true);
+});
+
+test('GIVEN a streaming range and an in-memory source WHEN pushing leaves or asking for a missing leaf THEN the size counts pushes and a missing leaf is GLM_ERR_AUDIT_RANGE_INVALID', () => {
+  const h = hasher('RFC9162_SHA256');
+  const range = new CompactRange(h);
+  assert.equal(range.size, 0);
+  for (const l of CT_LEAVES.slice(0, 5)) range.push(h.leaf(l));
+  assert.equal(range.size, 5);
+  assert.equal(hex(range.root()), CT_ROOTS[5]);
+  const source = memorySource(h, CT_LEAVES.slice(0, 3).map((l) => h.leaf(l)));
+  assert.throws(() => source(0, 3), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_RANGE_INVALID') && /leaf 3 does not exist/.test((e as Error).message));
+  assert.throws(() => source(1, 1), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_RANGE_INVALID'));
+  assert.equal(hex(source(1, 0)), CT_ROOTS[2]);
+});
+
+/** A log tree over `leaves` whose chunk loader records which chunks it had to read back from storage. */
+function loggedTree(h: ReturnType<typeof hasher>, leaves: readonly Buffer[]) {
+  const loads: number[] = [];
+  const tree = new LogTree(h, (c) => {
+    loads.push(c);
+    return leaves.slice(c * CHUNK, c * CHUNK + CHUNK).map((l) => h.leaf(l));
+  });
+  return { tree, loads };
+}
+
+test('GIVEN the chunked log tree WHEN appending THEN only the leaf completing a chunk returns the chunk hash (the reference root of that chunk) and the tail holds the rest', () => {
+  const h = hasher('RFC9162_SHA256');
+  const leaves = Array.from({ length: CHUNK + 3 }, (_, i) => Buffer.from(`leaf ${i}`));
+  const ref = reference('RFC9162_SHA256', leaves.slice(0, CHUNK), { roots: [CHUNK] });
+  const { tree } = loggedTree(h, leaves);
+  for (let i = 0; i < CHUNK - 1; i++) assert.equal(tree.append(h.leaf(leaves[i] as Buffer)), undefined);
+  assert.equal(tree.tailHashes().length, CHUNK - 1);
+  assert.equal(hex(tree.append(h.leaf(leaves[CHUNK - 1] as Buffer)) as Buffer), ref.roots[String(CHUNK)]);
+  assert.equal(tree.tailHashes().length, 0);
+  for (const l of leaves.slice(CHUNK)) assert.equal(tree.append(h.leaf(l)), undefined);
+  assert.deepEqual(tree.tailHashes().map(hex), leaves.slice(CHUNK).map((l) => hex(h.leaf(l))));
+  assert.equal(tree.size, CHUNK + 3);
+});
+
+test('GIVEN a log tree WHEN asking for a subtree that is not complete yet THEN it refuses rather than hash a partial range', () => {
+  const h = hasher('RFC9162_SHA256');
+  const leaves = Array.from({ length: CHUNK + 4 }, (_, i) => Buffer.from(`leaf ${i}`));
+  const { tree, loads } = loggedTree(h, leaves);
+  assert.equal(hex(tree.root(0)), hex(h.empty()), 'the empty prefix is H("")');
+  for (const l of leaves) tree.append(h.leaf(l));
+  assert.throws(() => tree.source(8, 1), /subtree 8\/1 is not complete/);
+  assert.throws(() => tree.source(9, 0), /subtree 9\/0 is not complete/);
+  assert.throws(() => tree.source(3, CHUNK / 8), /subtree 3\/32 is not complete/);
+  // Exactly the four tail leaves make a complete level-2 subtree.
+  const ref = reference('RFC9162_SHA256', leaves.slice(CHUNK), { roots: [4] });
+  assert.equal(hex(tree.source(2, CHUNK / 4)), ref.roots['4']);
+  // The tail chunk is hashed from memory, never read back from storage.
+  assert.deepEqual(loads, []);
+});
+
+test('GIVEN a log tree of eight then nine chunks WHEN proofs reach into old chunks THEN the last eight chunks are served from memory and older ones are read back once', () => {
+  const h = hasher('RFC9162_SHA256');
+  const leaves = Array.from({ length: 9 * CHUNK }, (_, i) => Buffer.from(`leaf ${i}`));
+  const ref = reference('RFC9162_SHA256', leaves.slice(0, CHUNK), { roots: [CHUNK / 4, CHUNK / 2, CHUNK] });
+  const ref1 = reference('RFC9162_SHA256', leaves.slice(CHUNK, 2 * CHUNK), { roots: [CHUNK / 2] });
+  const { tree, loads } = loggedTree(h, leaves);
+  for (const l of leaves.slice(0, 8 * CHUNK)) tree.append(h.leaf(l));
+  // Eight chunks: all still in memory.
+  assert.equal(hex(tree.source(7, 0)), ref.roots[String(CHUNK / 2)]);
+  assert.deepEqual(loads, []);
+  for (const l of leaves.slice(8 * CHUNK, 9 * CHUNK)) tree.append(h.leaf(l));
+  // Nine chunks: chunk 0 was evicted, chunk 1 was not; whole chunks come from the kept upper levels.
+  assert.equal(hex(tree.source(7, 2)), ref1.roots[String(CHUNK / 2)]);
+  assert.deepEqual(loads, []);
+  assert.equal(hex(tree.source(8, 0)), ref.roots[String(CHUNK)]);
+  assert.deepEqual(loads, []);
+  assert.equal(hex(tree.source(7, 0)), ref.roots[String(CHUNK / 2)]);
+  assert.deepEqual(loads, [0]);
+  assert.equal(hex(tree.source(6, 0)), ref.roots[String(CHUNK / 4)]);
+  assert.deepEqual(loads, [0], 'a chunk read back is kept');
+});
+
+test('GIVEN chunk hashes computed elsewhere WHEN appending with appendPrecomputed or restoring whole chunks THEN the tree takes them as given and refuses a missing one', () => {
+  const h = hasher('RFC9162_SHA256');
+  const leaves = Array.from({ length: 2 * CHUNK + 5 }, (_, i) => Buffer.from(`leaf ${i}`));
+  const ref = reference('RFC9162_SHA256', leaves, { roots: [CHUNK, 2 * CHUNK, 2 * CHUNK + 5], inclusion: [[3, 2 * CHUNK]] });
+  const chunkHashes = [unhex(ref.roots[String(CHUNK)] as string), unhex(reference('RFC9162_SHA256', leaves.slice(CHUNK, 2 * CHUNK), { roots: [CHUNK] }).roots[String(CHUNK)] as string)];
+  const { tree, loads } = loggedTree(h, leaves);
+  const asked: number[] = [];
+  for (let i = 0; i < 2 * CHUNK; i++) {
+    const got = tree.appendPrecomputed(h.leaf(leaves[i] as Buffer), () => {
+      asked.push(i);
+      return chunkHashes[asked.length - 1];
+    });
+    assert.equal(got === undefined, i % CHUNK !== CHUNK - 1, `leaf ${i}`);
+  }
+  assert.deepEqual(asked, [CHUNK - 1, 2 * CHUNK - 1]);
+  assert.equal(hex(tree.root()), ref.roots[String(2 * CHUNK)]);
+  // The precomputed chunks' leaves stay in memory for proofs.
+  assert.deepEqual(tree.inclusionProof(3, 2 * CHUNK).map(hex), ref.inclusion[0]?.hashes);
+  assert.deepEqual(loads, []);
+  const short = new LogTree(h, () => []);
+  for (let i = 0; i < CHUNK - 1; i++) short.appendPrecomputed(h.leaf(leaves[i] as Buffer), () => undefined);
+  assert.throws(() => short.appendPrecomputed(h.leaf(leaves[CHUNK - 1] as Buffer), () => undefined), /did not return a completed chunk/);
+
+  const restored = loggedTree(h, leaves);
+  for (const c of chunkHashes) restored.tree.restoreChunk(c);
+  assert.equal(restored.tree.size, 2 * CHUNK);
+  for (const l of leaves.slice(2 * CHUNK)) restored.tree.append(h.leaf(l));
+  assert.equal(hex(restored.tree.root()), ref.roots[String(2 * CHUNK + 5)]);
+  assert.throws(() => restored.tree.restoreChunk(chunkHashes[0] as Buffer), /restoreChunk after a partial chunk/);
 });

@@ -1,12 +1,27 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { ByteWriter, canonicalJson, writeCanonicalJson } from '../../runtime/audit/canonical';
 import { DEFAULT_AUDIT_CONFIG, mergeAuditConfig } from '../../runtime/audit/config';
-import { formatCheckpoint, parseCheckpoint } from '../../runtime/audit/checkpoint-body';
-import { formatVerifierKey, keyId, openCheckpoint, parseSignedNote, parseVerifierKey, signNote } from '../../runtime/audit/note';
-import { ephemeralSigner } from '../../runtime/audit/signers';
+import { formatCheckpoint, parseCheckpoint, type SignatureAlgorithm } from '../../runtime/audit/checkpoint-body';
+import { c2spCosigner } from '../../runtime/audit/cosignature';
+import { mlDsaPrivateKeyFromSeed, mlDsaRawPublicKey } from '../../runtime/audit/ml-dsa';
+import {
+  formatSignatureLine,
+  formatVerifierKey,
+  keyId,
+  openCheckpoint,
+  parseSignedNote,
+  parseVerifierKey,
+  signNote,
+  verifyNote,
+  verifySignature,
+} from '../../runtime/audit/note';
+import { ephemeralSigner, mlDsaFileSigner } from '../../runtime/audit/signers';
 import { GlimmerError, isGlimmerError } from '../../runtime/errors';
 
 const onlyGlimmerErrors = (f: () => unknown) => {
@@ -119,4 +134,132 @@ test('GIVEN any non-negative safe integer WHEN written by ByteWriter.decimal THE
       assert.equal(w.buf.subarray(0, w.pos).toString('latin1'), String(n));
     }),
   );
+});
+
+const MESSAGE = Buffer.from('example.com/log\n3\nAAAA\n');
+
+/** A key pair of each signature algorithm a verifier key can name, with a signature over MESSAGE. */
+async function keysOfEveryAlgorithm() {
+  const ed = crypto.generateKeyPairSync('ed25519');
+  const p256 = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const p384 = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const spki = (k: crypto.KeyObject) => k.export({ format: 'der', type: 'spki' });
+  const ml44 = mlDsaPrivateKeyFromSeed(44, Buffer.alloc(32, 4));
+  const ml65 = mlDsaPrivateKeyFromSeed(65, Buffer.alloc(32, 6));
+  return [
+    { algorithm: 'ed25519', type: '01', publicKey: spki(ed.publicKey).subarray(-32), signature: crypto.sign(null, MESSAGE, ed.privateKey) },
+    { algorithm: 'ecdsa-p256-sha256', type: 'ff01', publicKey: spki(p256.publicKey), signature: crypto.sign('sha256', MESSAGE, p256.privateKey) },
+    { algorithm: 'ecdsa-p384-sha384', type: 'ff02', publicKey: spki(p384.publicKey), signature: crypto.sign('sha384', MESSAGE, p384.privateKey) },
+    { algorithm: 'ml-dsa-44', type: 'ff03', publicKey: mlDsaRawPublicKey(ml44), signature: crypto.sign(null, MESSAGE, ml44) },
+    { algorithm: 'ml-dsa-65', type: 'ff04', publicKey: mlDsaRawPublicKey(ml65), signature: crypto.sign(null, MESSAGE, ml65) },
+  ] as const;
+}
+
+test('GIVEN a key of each signature type WHEN its verifier key is formatted and parsed THEN the type bytes are the registered or escaped ones, the algorithm comes back, and its signature verifies only with that key and hash', async () => {
+  const all = await keysOfEveryAlgorithm();
+  for (const k of all) {
+    const vkey = formatVerifierKey('example.com/log', k.algorithm, k.publicKey);
+    const keyPart = Buffer.from(vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1), 'base64');
+    assert.equal(keyPart.toString('hex'), k.type + Buffer.from(k.publicKey).toString('hex'), k.algorithm);
+    const parsed = parseVerifierKey(`  ${vkey}\n`);
+    assert.equal(parsed.algorithm, k.algorithm);
+    assert.equal(parsed.name, 'example.com/log');
+    assert.ok(parsed.publicKey.equals(k.publicKey), k.algorithm);
+    assert.equal(await verifySignature(parsed, MESSAGE, k.signature), true, `${k.algorithm} verifies`);
+    assert.equal(await verifySignature(parsed, Buffer.from('another message'), k.signature), false, `${k.algorithm} other message`);
+  }
+  // The same key bytes under the sibling algorithm (other hash, other ML-DSA level) do not verify; nor does a malformed key.
+  const [, p256, p384, ml44, ml65] = all;
+  const as = (k: (typeof all)[number], algorithm: SignatureAlgorithm) => ({ name: 'n', keyId: Buffer.alloc(4), algorithm, publicKey: k.publicKey });
+  assert.equal(await verifySignature(as(p256, 'ecdsa-p384-sha384'), MESSAGE, p256.signature), false);
+  assert.equal(await verifySignature(as(p384, 'ecdsa-p256-sha256'), MESSAGE, p384.signature), false);
+  assert.equal(await verifySignature(as(ml44, 'ml-dsa-65'), MESSAGE, ml44.signature), false);
+  assert.equal(await verifySignature(as(ml65, 'ml-dsa-44'), MESSAGE, ml65.signature), false);
+  assert.equal(await verifySignature({ name: 'n', keyId: Buffer.alloc(4), algorithm: 'ecdsa-p256-sha256', publicKey: Buffer.from('not a key') }, MESSAGE, p256.signature), false);
+});
+
+test('GIVEN a C2SP ML-DSA-44 cosigner WHEN its cosignature line is checked through the note verifier THEN it verifies as ml-dsa-44-cosignature with type 0x06', async () => {
+  const cosigner = c2spCosigner(await mlDsaFileSigner({ keyFile: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-note-')), 'seed'), keyName: 'witness.example' }));
+  const body = formatCheckpoint({ origin: 'example.com/log', size: 3, root: Buffer.alloc(32, 9), extensions: [] });
+  const vkey = parseVerifierKey(formatVerifierKey('witness.example', cosigner.algorithm, await cosigner.publicKey()));
+  assert.equal(vkey.algorithm, 'ml-dsa-44-cosignature');
+  assert.equal(Buffer.from(vkey.publicKey).length, 1312);
+  const note = parseSignedNote(await signNote(body, [cosigner]));
+  assert.deepEqual(await verifyNote(note, [vkey]), { verifiedBy: ['witness.example/ml-dsa-44-cosignature'], badSignatures: [] });
+});
+
+test('GIVEN malformed verifier keys WHEN parsed THEN each is GLM_ERR_AUDIT_CHECKPOINT_INVALID with the reason', async () => {
+  const pub = Buffer.alloc(32, 1);
+  const good = formatVerifierKey('log', 'ed25519', pub);
+  const id = keyId('log', 'ed25519', pub).toString('hex');
+  const b64 = Buffer.concat([Buffer.from([1]), pub]).toString('base64');
+  const refused = (text: string, re: RegExp) => assert.throws(() => parseVerifierKey(text), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_CHECKPOINT_INVALID') && re.test((e as Error).message), text);
+  assert.equal(parseVerifierKey(good).keyId.toString('hex'), id);
+  refused(`log${id}${b64}`, /is not <name>\+<hex id>\+<base64 key>/);
+  refused(`log+${id}`, /is not <name>\+<hex id>\+<base64 key>/);
+  refused(`+${id}+${b64}`, /malformed name or id/);
+  refused(`l og+${id}+${b64}`, /malformed name or id/);
+  refused(`l\u0007og+${id}+${b64}`, /malformed name or id/);
+  refused(`log+${id.toUpperCase()}+${b64}`, /malformed name or id/);
+  refused(`log+${id}00+${b64}`, /malformed name or id/);
+  refused(`log+x${id}+${b64}`, /malformed name or id/);
+  refused(`log+${id}+${Buffer.concat([Buffer.from([0xff, 0x07]), pub]).toString('base64')}`, /unknown signature type/);
+  refused(`log+${id}+${Buffer.concat([Buffer.from([0x02]), pub]).toString('base64')}`, /unknown signature type/);
+  // A type byte with no key after it is not a key, even when the id is computed over the empty key.
+  refused(`log+${keyId('log', 'ed25519', Buffer.alloc(0)).toString('hex')}+AQ==`, /unknown signature type/);
+  refused(`log+${keyId('log', 'ecdsa-p256-sha256', Buffer.alloc(0)).toString('hex')}+/wE=`, /unknown signature type/);
+  refused(`log+00000000+${b64}`, new RegExp(`has id 00000000, but its key hashes to ${id}`));
+  // The key name is part of the id: the same key under another name does not match.
+  refused(`other+${id}+${b64}`, /but its key hashes to/);
+});
+
+test('GIVEN malformed signed notes WHEN parsed THEN each is GLM_ERR_AUDIT_CHECKPOINT_INVALID with its reason; the limits themselves are accepted', () => {
+  const body = 'example.com/log\n1\nAAAA\n';
+  const line = (name: string, bytes: number) => `\u2014 ${name} ${Buffer.alloc(bytes, 7).toString('base64')}\n`;
+  const refused = (text: string, re: RegExp) => assert.throws(() => parseSignedNote(text), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_CHECKPOINT_INVALID') && re.test((e as Error).message), JSON.stringify(text.slice(0, 80)));
+  const ok = parseSignedNote(`${body}\n${line('a', 5)}${line('b.c/d', 68)}`);
+  assert.equal(ok.text, body);
+  assert.deepEqual(ok.signatures.map((s) => [s.name, s.keyId.toString('hex'), s.signature.length]), [['a', '07070707', 1], ['b.c/d', '07070707', 64]]);
+  refused(`${body}\n${line('a', 4)}`, /is not canonical base64/);
+  refused(`${body}\n\u2014 a AAAAAAB=\n`, /is not canonical base64/);
+  refused(`${body}\n${line('a', 5).slice(0, -1)}`, /no blank line before its signatures/);
+  refused(`${body}${line('a', 5)}`, /no blank line before its signatures/);
+  refused(`${body}\n- a ${Buffer.alloc(5).toString('base64')}\n`, /does not start with an em dash/);
+  refused(`${body}\n\u2014 ${Buffer.alloc(5).toString('base64')}\n`, /malformed key name/);
+  refused(`${body}\n\u2014  ${Buffer.alloc(5).toString('base64')}\n`, /malformed key name/);
+  refused(`${body}\n\u2014 a+b ${Buffer.alloc(5).toString('base64')}\n`, /malformed key name/);
+  refused(`${body.replace('1', '1\t')}\n${line('a', 5)}`, /control characters/);
+  refused(`${body}\n${line('a', 5).replace('a', 'a\u000b')}`, /control characters/);
+  refused(`${body}\n${line('a', 5).replace('a', 'a\u0000')}`, /control characters/);
+  assert.equal(parseSignedNote(`${body}\n${line('a', 5).repeat(100)}`).signatures.length, 100);
+  refused(`${body}\n${line('a', 5).repeat(101)}`, /more than 100 signatures/);
+  // Exactly 1 MiB is accepted, one byte more is not.
+  const sig = `\n${line('a', 5)}`;
+  const pad = 1024 * 1024 - Buffer.byteLength(body) - Buffer.byteLength(sig) - 1;
+  const big = `${body}${'x'.repeat(pad)}\n${sig}`;
+  assert.equal(Buffer.byteLength(big), 1024 * 1024);
+  assert.equal(parseSignedNote(big).signatures.length, 1);
+  refused(`${body}${'x'.repeat(pad + 1)}\n${sig}`, /larger than 1 MiB/);
+});
+
+test('GIVEN a note with lines from trusted and untrusted keys WHEN verified THEN unknown names and ids are skipped, a trusted bad line is reported, and openCheckpoint refuses it naming the key', async () => {
+  const signer = ephemeralSigner('example.com/log');
+  const sameName = ephemeralSigner('example.com/log');
+  const body = formatCheckpoint({ origin: 'example.com/log', size: 4, root: Buffer.alloc(32, 2), extensions: [] });
+  const trusted = parseVerifierKey(formatVerifierKey('example.com/log', 'ed25519', await signer.publicKey()));
+  const signed = await signNote(body, [signer, sameName, ephemeralSigner('stranger')]);
+  assert.deepEqual(await verifyNote(parseSignedNote(signed), [trusted]), { verifiedBy: ['example.com/log/ed25519'], badSignatures: [] });
+  const opened = await openCheckpoint(signed, [trusted], 32);
+  assert.deepEqual(opened.verifiedBy, ['example.com/log/ed25519']);
+  assert.equal(opened.origin, 'example.com/log');
+  // The trusted key's id under another name is another key: skipped, so nothing vouches for the note.
+  const renamed = { ...trusted, name: 'other.example/log' };
+  await assert.rejects(openCheckpoint(signed, [renamed]), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_SIGNATURE_INVALID') && /size 4 carries no signature from a trusted key/.test((e as Error).message));
+  // A good line plus a forged line from the same trusted key: refused, naming it.
+  const good = parseSignedNote(signed).signatures[0] as { keyId: Buffer; signature: Buffer };
+  const forgedSig = Buffer.from(good.signature);
+  forgedSig[0] = (forgedSig[0] as number) ^ 1;
+  const forged = `${signed}${formatSignatureLine('example.com/log', good.keyId, forgedSig)}`;
+  assert.deepEqual(await verifyNote(parseSignedNote(forged), [trusted]), { verifiedBy: ['example.com/log/ed25519'], badSignatures: ['example.com/log/ed25519'] });
+  await assert.rejects(openCheckpoint(forged, [trusted]), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_SIGNATURE_INVALID') && /size 4 has a signature that does not verify: example.com\/log\/ed25519/.test((e as Error).message));
 });

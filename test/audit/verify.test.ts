@@ -8,7 +8,7 @@ import { auditRoutes } from '../../runtime/api/routes/audit';
 import { createApiServer } from '../../runtime/api/server';
 import { auditDbPath, openAuditLog } from '../../runtime/audit/log';
 import { formatCheckpoint, parseCheckpoint } from '../../runtime/audit/checkpoint-body';
-import { parseSignedNote, signNote } from '../../runtime/audit/note';
+import { formatVerifierKey, parseSignedNote, signNote } from '../../runtime/audit/note';
 import { ephemeralSigner, fileSigner } from '../../runtime/audit/signers';
 import { verifyRemote, verifyStateDir } from '../../runtime/audit/verify';
 import { isGlimmerError } from '../../runtime/errors';
@@ -152,6 +152,165 @@ test('GIVEN a running API WHEN `glimmer audit verify --url --token` runs THEN it
     assert.match(r.stderr, /GLM_ERR_USAGE/);
     r = await glimmer(['audit', 'verify', '--dir', path.join(dir, 'nope')]);
     assert.equal(r.code, 2);
+  } finally {
+    await api.close();
+    await log.close();
+  }
+});
+
+test('GIVEN an untouched log WHEN verified in process THEN the report counts exactly: 700 entries, 3 checkpoints, 3 segments, 2 consistency and 35 inclusion proofs', async () => {
+  const dir = await fixture();
+  // Inclusion samples of 700: 0, 699, the powers of two 1..512 (10) and floor(i * 700 / 24) for i = 1..23 (23).
+  assert.deepEqual(await verifyStateDir(dir), { ok: true, algorithm: 'RFC9162_SHA512', size: 700, checkpoints: 3, segments: 3, proofsChecked: 37, findings: [] });
+});
+
+test('GIVEN no audit log or one naming an unknown algorithm WHEN verified THEN GLM_ERR_USAGE or GLM_ERR_AUDIT_VERIFY_FAILED naming it', async () => {
+  await assert.rejects(verifyStateDir(tempDir()), (e) => isGlimmerError(e, 'GLM_ERR_USAGE') && /no audit log at/.test((e as Error).message));
+  const dir = await fixture();
+  tamper(dir, "UPDATE meta SET value = 'RFC9162_MD5' WHERE key = 'algorithm'");
+  await assert.rejects(verifyStateDir(dir), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_VERIFY_FAILED') && /unknown algorithm "RFC9162_MD5"/.test((e as Error).message));
+  tamper(dir, "DELETE FROM meta WHERE key = 'algorithm'");
+  await assert.rejects(verifyStateDir(dir), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_VERIFY_FAILED'));
+});
+
+test('GIVEN an empty pinned key list WHEN verified THEN nothing vouches for the checkpoints and each is reported', async () => {
+  const dir = await fixture();
+  const report = await verifyStateDir(dir, { trustedKeys: [] });
+  assert.equal(report.ok, false);
+  assert.equal(report.findings[0], 'no verifier keys: nothing can vouch for the checkpoints');
+  for (const size of [300, 400, 700]) assert.ok(report.findings.some((f) => f.startsWith(`checkpoint ${size}: GLM_ERR_AUDIT_SIGNATURE_INVALID`)), `checkpoint ${size}`);
+  // Nothing verified, so no proof could be checked.
+  assert.equal(report.proofsChecked, 0);
+});
+
+test('GIVEN checkpoint rows moved under another size or a log renamed WHEN verified THEN the size and origin mismatches are reported', async () => {
+  const dir = await fixture();
+  tamper(dir, "UPDATE checkpoints SET size = 301 WHERE size = 300; UPDATE meta SET value = 'renamed.example/audit' WHERE key = 'origin'");
+  const report = await verifyStateDir(dir);
+  assert.ok(report.findings.includes('checkpoint stored under size 301 says size 300'), report.findings.join('\n'));
+  assert.ok(report.findings.includes('checkpoint 301 has origin "glimmer.local/audit", the log is "renamed.example/audit"'), report.findings.join('\n'));
+});
+
+test('GIVEN leaves that are not JSON, carry another index, are not canonical or cannot be canonical WHEN verified THEN each entry is named with its problem', async () => {
+  const dir = await fixture();
+  const deep = `${'{"a":'.repeat(40)}1${'}'.repeat(40)}`;
+  const set = (idx: number, text: string) => `UPDATE entries SET leaf = x'${Buffer.from(text).toString('hex')}' WHERE idx = ${idx};`;
+  tamper(dir, [
+    set(10, 'not json'),
+    set(11, '{"index":12,"record":{}}'),
+    set(12, '{"record":{}, "index":12}'),
+    set(13, `{"index":13,"record":${deep}}`),
+    set(14, 'null'),
+    set(15, '15'),
+  ].join(' '));
+  const report = await verifyStateDir(dir);
+  const f = report.findings;
+  assert.ok(f.includes('entry 10: leaf is not valid JSON'), f.join('\n'));
+  assert.ok(f.includes('entry 11: leaf carries index 12'), f.join('\n'));
+  assert.ok(f.includes('entry 12: leaf is not in canonical form'), f.join('\n'));
+  assert.ok(f.some((x) => /^entry 13: GLM_ERR_AUDIT_RECORD_INVALID: .*deeper than 32 levels/.test(x)), f.join('\n'));
+  assert.ok(f.includes('entry 14: leaf carries index undefined'), f.join('\n'));
+  assert.ok(f.includes('entry 15: leaf carries index undefined'), f.join('\n'));
+  assert.ok(!f.some((x) => /^entry (9|16):/.test(x)), 'untouched neighbours are not reported');
+});
+
+test('GIVEN a gap in the stored entries WHEN verified THEN the missing range is reported and the later checkpoint counts as truncated', async () => {
+  const dir = await fixture();
+  tamper(dir, 'DELETE FROM entries WHERE idx >= 500 AND idx < 510');
+  const report = await verifyStateDir(dir);
+  assert.ok(report.findings.includes('entries 500..509 are missing'), report.findings.join('\n'));
+  assert.equal(report.size, 500);
+  assert.ok(report.findings.includes('checkpoint 700 covers 700 entries but only 500 are stored (truncated)'), report.findings.join('\n'));
+});
+
+test('GIVEN segment rows or exported files altered WHEN verified THEN each difference is a finding naming the segment', async () => {
+  const dir = await fixture();
+  const seg = (name: string) => path.join(dir, 'audit', 'segments', name);
+  const note300 = (() => {
+    const db = new Database(auditDbPath(dir), { readonly: true });
+    const n = db.prepare('SELECT note FROM checkpoints WHERE size = 300').pluck().get() as string;
+    db.close();
+    return n;
+  })();
+  // Segment 1 sealed with the checkpoint of 300; segment 2 without its checkpoint; segment 3 starting elsewhere.
+  const db = new Database(auditDbPath(dir));
+  db.prepare('UPDATE segments SET checkpoint = ? WHERE id = 1').run(note300);
+  db.exec('UPDATE segments SET checkpoint = NULL WHERE id = 2; UPDATE segments SET start_idx = 699 WHERE id = 3');
+  db.close();
+  const report = await verifyStateDir(dir);
+  const f = report.findings;
+  assert.ok(f.includes('segment 1 final checkpoint does not match the recomputed root at 400'), f.join('\n'));
+  assert.ok(f.includes('segment 1: exported checkpoint differs from the store'), f.join('\n'));
+  assert.ok(f.includes('segment 2 is closed without a final checkpoint'), f.join('\n'));
+  assert.ok(f.includes('segment 3 starts at 699, expected 700'), f.join('\n'));
+  assert.ok(!f.some((x) => /segment 1: exported file holds/.test(x)), 'the leaves file of segment 1 is intact');
+
+  const dir2 = await fixture();
+  tamper(dir2, 'DELETE FROM checkpoints WHERE size = 400');
+  for (const name of ['000001.leaves', '000002.leaves', '000002.checkpoint']) fs.chmodSync(path.join(dir2, 'audit', 'segments', name), 0o644);
+  fs.appendFileSync(path.join(dir2, 'audit', 'segments', '000001.leaves'), '{"index":400}\n');
+  const leaves2 = fs.readFileSync(path.join(dir2, 'audit', 'segments', '000002.leaves'));
+  fs.writeFileSync(path.join(dir2, 'audit', 'segments', '000002.leaves'), leaves2.subarray(0, leaves2.length - 1));
+  fs.rmSync(path.join(dir2, 'audit', 'segments', '000002.checkpoint'));
+  const f2 = (await verifyStateDir(dir2)).findings;
+  assert.ok(f2.includes("segment 1 final checkpoint (size 400) is not among the log's checkpoints or exceeds the store"), f2.join('\n'));
+  assert.ok(f2.includes('segment 1: exported file holds 401 entries, the segment has 400 (truncated or extended)'), f2.join('\n'));
+  assert.ok(f2.includes('segment 2: exported file holds 300 entries, the segment has 300 (truncated or extended)'), f2.join('\n'));
+  assert.ok(f2.includes('segment 2: exported file 000002.checkpoint is missing'), f2.join('\n'));
+  assert.ok(!f2.some((x) => /exported entry/.test(x)), 'every exported line equals the store');
+
+  fs.chmodSync(seg('000001.leaves'), 0o644);
+  fs.writeFileSync(seg('000001.leaves'), '');
+  fs.rmSync(seg('000002.leaves'), { force: true });
+  const f3 = (await verifyStateDir(dir)).findings;
+  assert.ok(f3.includes('segment 1: exported file holds 0 entries, the segment has 400 (truncated or extended)'), f3.join('\n'));
+  assert.ok(f3.includes('segment 2: exported file 000002.leaves is missing'), f3.join('\n'));
+});
+
+test('GIVEN a --since checkpoint beyond the store or not signed by a trusted key WHEN verified THEN it is reported', async () => {
+  const dir = await fixture();
+  const signer = fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY });
+  const ahead = await signNote(formatCheckpoint({ origin: KEY, size: 800, root: crypto.randomBytes(64), extensions: [] }), [signer]);
+  let f = (await verifyStateDir(dir, { since: ahead })).findings;
+  assert.ok(f.includes('checkpoint 800 covers 800 entries but only 700 are stored (truncated)'), f.join('\n'));
+  const stranger = await signNote(formatCheckpoint({ origin: KEY, size: 300, root: crypto.randomBytes(64), extensions: [] }), [ephemeralSigner(KEY)]);
+  f = (await verifyStateDir(dir, { since: stranger })).findings;
+  assert.ok(f.some((x) => x.startsWith('the --since checkpoint: GLM_ERR_AUDIT_SIGNATURE_INVALID')), f.join('\n'));
+});
+
+test('GIVEN a running API WHEN verified in process THEN the report counts exactly, a kept --since checkpoint is checked, and a changed, shrunk or untrusted history is reported', async () => {
+  const dir = tempDir();
+  const signer = fileSigner({ keyFile: path.join(dir, 'k.pem'), keyName: KEY });
+  const log = await openAuditLog({ stateDir: dir, signer });
+  await Promise.all(Array.from({ length: 100 }, (_, i) => log.append({ type: 'remote', i })));
+  const at100 = await log.checkpoint();
+  await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ type: 'remote', i: 100 + i })));
+  await log.checkpoint();
+  const api = createApiServer({ adminToken: 'verify-token-123', routes: auditRoutes(log), logger: silentLogger() });
+  const port = await api.listen(0);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    // Consistency from the powers of two below 150 (8); inclusion samples of 150: 0, 149, 8 powers of two, 23 spread.
+    assert.deepEqual(await verifyRemote(url, 'verify-token-123'), { ok: true, algorithm: 'RFC9162_SHA512', size: 150, checkpoints: 1, segments: 0, proofsChecked: 41, findings: [] });
+    const withSince = await verifyRemote(url, 'verify-token-123', { since: at100 });
+    assert.equal(withSince.ok, true, withSince.findings.join('\n'));
+    assert.equal(withSince.proofsChecked, 42);
+    const otherRoot = await signNote(formatCheckpoint({ origin: KEY, size: 100, root: crypto.randomBytes(64), extensions: [] }), [signer]);
+    let r = await verifyRemote(url, 'verify-token-123', { since: otherRoot });
+    assert.ok(r.findings.includes("the --since checkpoint's root differs from the log's first 100 entries"), r.findings.join('\n'));
+    assert.ok(r.findings.includes('consistency proof 100 -> 150 does not verify'), r.findings.join('\n'));
+    const longer = await signNote(formatCheckpoint({ origin: KEY, size: 200, root: crypto.randomBytes(64), extensions: [] }), [signer]);
+    r = await verifyRemote(url, 'verify-token-123', { since: longer });
+    assert.ok(r.findings.includes('the log shrank: the --since checkpoint covers 200 entries, the latest 150'), r.findings.join('\n'));
+    const stranger = ephemeralSigner(KEY);
+    r = await verifyRemote(url, 'verify-token-123', { trustedKeys: [formatVerifierKey(KEY, 'ed25519', await stranger.publicKey())] });
+    assert.equal(r.ok, false);
+    assert.deepEqual({ ...r, findings: r.findings.length }, { ok: false, algorithm: 'RFC9162_SHA512', size: 0, checkpoints: 1, segments: 0, proofsChecked: 0, findings: 1 });
+    assert.match(r.findings[0] ?? '', /^latest checkpoint: GLM_ERR_AUDIT_SIGNATURE_INVALID/);
+    tamper(dir, "UPDATE entries SET leaf = CAST(REPLACE(CAST(leaf AS TEXT), '\"remote\"', '\"remotE\"') AS BLOB) WHERE idx = 77");
+    r = await verifyRemote(url, 'verify-token-123');
+    assert.ok(r.findings.includes('the recomputed root of 150 entries differs from the signed checkpoint'), r.findings.join('\n'));
+    assert.ok(r.findings.includes('consistency proof 128 -> 150 does not verify'), r.findings.join('\n'));
   } finally {
     await api.close();
     await log.close();

@@ -124,7 +124,12 @@ test('GIVEN the runtime under write and append traffic WHEN its audit writer thr
     assert.match(String(recovered.error), /writer thread exited/);
     assert.deepEqual(lostWrites, [], 'every acknowledged write has its durable decision record');
     assert.deepEqual(lostAppends, [], 'every acknowledged append is in the store at its index');
-    assert.ok(refusedWrites.every((e) => e === 4), `refused writes answer exception 04: ${refusedWrites.join(',')}`);
+    // 04 while the log cannot commit; 06 when the audit governor rate-limits this client for flooding refusals (a
+    // refusal too, and the one a loaded run reaches); anything else would be a write path that did not fail closed.
+    const answers = new Map<number, number>();
+    for (const e of refusedWrites) answers.set(e, (answers.get(e) ?? 0) + 1);
+    assert.ok([...answers.keys()].every((e) => e === 4 || e === 6), `refused writes answer exception 04 or 06: ${JSON.stringify([...answers])}`);
+    assert.ok((answers.get(4) ?? 0) > 0, 'writes during the outage answer exception 04');
   } finally {
     process.off('worker', onWorker);
     client?.close();

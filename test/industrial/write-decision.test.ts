@@ -7,7 +7,20 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { commandsOf, composeWriteDecision, safetyTripped, violatedInterlocks, type Command, type InterlockProfile, type WriteDecider, type WriteRequest } from '../../runtime/industrial/write-decision';
+import {
+  commandsOf,
+  composeWriteDecision,
+  denySafetyWrites,
+  failSafeOnly,
+  movesToSafeState,
+  safetyTripped,
+  tripsEmergencyStop,
+  violatedInterlocks,
+  type Command,
+  type InterlockProfile,
+  type WriteDecider,
+  type WriteRequest,
+} from '../../runtime/industrial/write-decision';
 import { findMapEntry, type PlantMapEntry } from '../../runtime/model/plant-map';
 import type { PlantSnapshot } from '../../runtime/model/plant';
 import { PlantSimulation } from '../../runtime/industrial/plant/simulation';
@@ -198,4 +211,61 @@ test('GIVEN a process image that lacks the tank, the tank\'s values or the pump 
   assert.deepEqual(violatedInterlocks(profile, without('pump_1'), { asset: 'valve_1', action: 'close' }), []);
   // With the pump there and running, closing its discharge valve is refused.
   assert.deepEqual(violatedInterlocks(profile, snapshotOf([1, 0.1], [true, false]), { asset: 'valve_1', action: 'close' }), ['IL-02-VALVE-CLOSE-RUNNING-PUMP']);
+});
+
+test('GIVEN writes of the emergency stop, pump stops and other signals WHEN classified THEN only all-signals e-stop = 1 trips it, and only that or all-signals run = 0 moves to the safe state', () => {
+  const cases: [string[], number[], boolean, boolean][] = [
+    [['safety_1.emergency_stop'], [1], true, true],
+    [['safety_1.emergency_stop'], [0], false, false],
+    [['pump_1.run'], [0], false, true],
+    [['pump_1.run', 'pump_2.run'], [0, 0], false, true],
+    [['pump_1.run', 'pump_2.run'], [0, 1], false, false],
+    [['pump_1.run'], [1], false, false],
+    [['valve_1.open'], [0], false, false],
+  ];
+  for (const [ids, values, trips, safe] of cases) {
+    const r = write(ids, values);
+    assert.equal(tripsEmergencyStop(r), trips, `trips ${ids.join(',')}=${values.join(',')}`);
+    assert.equal(movesToSafeState(r), safe, `safe ${ids.join(',')}=${values.join(',')}`);
+  }
+  // Signals given by hand: a second e-stop signal, a stop mixed with an e-stop reset, a register table, no signals.
+  const estop = entry('safety_1.emergency_stop');
+  const run = entry('pump_1.run');
+  assert.equal(tripsEmergencyStop({ table: 'coil', signals: [estop, estop], values: [1, 1] }), true);
+  assert.equal(tripsEmergencyStop({ table: 'coil', signals: [estop, estop], values: [1, 0] }), false);
+  assert.equal(tripsEmergencyStop({ table: 'coil', signals: [estop, run], values: [1, 1] }), false);
+  assert.equal(tripsEmergencyStop({ table: 'holding', signals: [estop], values: [1] }), false);
+  assert.equal(tripsEmergencyStop({ table: 'coil', signals: [], values: [] }), false);
+  assert.equal(movesToSafeState({ table: 'holding', signals: [run], values: [0] }), false);
+  assert.equal(movesToSafeState({ table: 'coil', signals: [], values: [] }), false);
+  assert.equal(movesToSafeState({ table: 'coil', signals: [run, estop], values: [0, 1] }), false);
+});
+
+test('GIVEN no policy decision point WHEN failSafeOnly or denySafetyWrites decide THEN process writes pass; of safety writes failSafeOnly passes only the e-stop trip and denySafetyWrites none, each with its reason', () => {
+  assert.deepEqual(failSafeOnly(write(['pump_1.run'], [1])), { allow: true });
+  assert.deepEqual(failSafeOnly(write(['safety_1.emergency_stop'], [1])), { allow: true });
+  assert.deepEqual(failSafeOnly(write(['safety_1.emergency_stop'], [0])), { allow: false, reason: 'only tripping the emergency stop is allowed without a policy decision point' });
+  assert.deepEqual(denySafetyWrites(write(['pump_1.run'], [1])), { allow: true });
+  assert.deepEqual(denySafetyWrites(write(['safety_1.emergency_stop'], [1])), { allow: false, reason: 'no policy decision point configured' });
+});
+
+test('GIVEN a composed decision without a policy WHEN writes arrive on a healthy plant THEN failSafeOnly is the policy: process writes pass, an e-stop reset is refused by policy', () => {
+  const decide = composeWriteDecision({ profile: SIMULATED_PLANT_PROFILE, image: () => withSafety(false) });
+  assert.deepEqual(decide(write(['pump_1.run'], [0])), { allow: true });
+  assert.deepEqual(decide(write(['safety_1.emergency_stop'], [1])), { allow: true });
+  assert.deepEqual(decide(write(['safety_1.emergency_stop'], [0])), { allow: false, reason: 'only tripping the emergency stop is allowed without a policy decision point' });
+});
+
+test('GIVEN interlock and safety-trip refusals WHEN decided THEN the reasons name the interlock code, command and asset, or the tripped safety PLC', () => {
+  const sim = new PlantSimulation({ seed: 1 });
+  const snap = sim.snapshot() as PlantSnapshot & { assets: Record<string, { values: { level_m: number } }> };
+  const low = { ...snap, assets: { ...snap.assets, tank_2: { ...snap.assets.tank_2, values: { ...snap.assets.tank_2!.values, level_m: 0.2 } } } } as unknown as PlantSnapshot;
+  assert.deepEqual(decider(() => low)(write(['pump_2.run'], [1])), { allow: false, reason: 'interlock IL-01-PUMP-START-LOW-TANK: start pump_2', by: 'interlock' });
+  assert.deepEqual(decider(() => withSafety(true))(write(['safety_1.emergency_stop'], [0])), {
+    allow: false,
+    reason: 'a safety interlock is tripped (or the safety PLC state is unknown): only the emergency stop may be written',
+    by: 'interlock',
+  });
+  // A run signal without a value decodes as a stop (nothing to start).
+  assert.deepEqual(commandsOf({ signals: [entry('pump_2.run')], values: [] }), [{ asset: 'pump_2', action: 'stop' }]);
 });

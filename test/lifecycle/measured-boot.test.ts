@@ -6,8 +6,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isGlimmerError } from '../../runtime/errors';
-import { buildManifest, extend, measuredBoot, parseManifest, sha256File, signManifest } from '../../runtime/lifecycle/manifest';
-import { pinReleaseKey } from '../../runtime/lifecycle/release';
+import { buildManifest, extend, measuredBoot, parseManifest, sha256File, signManifest, verifyManifestSignature } from '../../runtime/lifecycle/manifest';
+import { bootHooks, configuredArtifacts } from '../../runtime/lifecycle/boot';
+import type { BootCommand } from '../../runtime/lifecycle/ipc';
+import { ensureCa } from '../../runtime/trust/ca';
+import { issueSvid } from '../../runtime/trust/svid';
+import { MANIFEST_FILE, SIGNATURE_FILE, pinReleaseKey } from '../../runtime/lifecycle/release';
 import { CONFIG_PINS_ENV, parseConfigPins } from '../../runtime/lifecycle/config-pins';
 
 function release(files: Record<string, string>, keyType: 'ed25519' | 'ec' = 'ed25519') {
@@ -200,4 +204,169 @@ test('GIVEN rule files mounted outside the release (GLIMMER_RULES_DIR) pinned by
   for (const bad of ['../x.pl=' + 'a'.repeat(64), 'x.pl=ABC', 'x.pl']) {
     assert.throws(() => rulesPins({ GLIMMER_RULES_DIR: dir, GLIMMER_RULES_SHA256: bad }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_CONFIG_PIN_INVALID'));
   }
+});
+
+test('GIVEN the measurement chain WHEN extended THEN it is SHA-256(m || hash) from 32 zero bytes, and a file hash is the SHA-256 of its bytes (known answers)', () => {
+  // SHA-256 of 'abc' (FIPS 180-2 example) and of the empty string.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-boot-'));
+  fs.writeFileSync(path.join(root, 'abc'), 'abc');
+  const abc = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+  assert.equal(sha256File(path.join(root, 'abc')), abc);
+  const once = crypto.createHash('sha256').update(Buffer.concat([Buffer.alloc(32), Buffer.from(abc, 'hex')])).digest('hex');
+  assert.equal(extend(Buffer.alloc(32), abc).toString('hex'), once);
+});
+
+test('GIVEN files listed twice and out of order WHEN a manifest is built THEN it lists each once, sorted, with version 1, the release, an ISO creation time and a final newline', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-boot-'));
+  fs.writeFileSync(path.join(root, 'b'), 'abc');
+  fs.writeFileSync(path.join(root, 'a'), '');
+  const bytes = buildManifest(root, ['b', 'a', 'b'], 'r-7');
+  assert.equal(bytes.toString('utf8').slice(-2), '}\n');
+  const m = parseManifest(bytes, 'built');
+  assert.equal(m.version, 1);
+  assert.equal(m.release, 'r-7');
+  assert.match(m.created, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.deepEqual(m.artifacts, [
+    { path: 'a', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+    { path: 'b', sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' },
+  ]);
+});
+
+test('GIVEN more malformed manifests WHEN parsed THEN each is refused naming the problem; exactly 1 MiB is still read', () => {
+  const hex = 'a'.repeat(64);
+  const cases: [string, RegExp][] = [
+    ['null', /not a JSON object/],
+    ['"text"', /not a JSON object/],
+    ['{"version":"1"}', /version must be 1, received "1"/],
+    ['{"version":1,"release":1,"created":"c","artifacts":[]}', /release and created must be strings/],
+    ['{"version":1,"release":"r","created":2,"artifacts":[]}', /release and created must be strings/],
+    ['{"version":1,"release":"r","created":"c","artifacts":{}}', /artifacts must be an array/],
+    ['{"version":1,"release":"r","created":"c","artifacts":[null]}', /artifacts\[0\] must have string path and sha256/],
+    ['{"version":1,"release":"r","created":"c","artifacts":[7]}', /artifacts\[0\] must have string path and sha256/],
+    [`{"version":1,"release":"r","created":"c","artifacts":[{"path":1,"sha256":"${hex}"}]}`, /artifacts\[0\] must have string path and sha256/],
+    ['{"version":1,"release":"r","created":"c","artifacts":[{"path":"a","sha256":1}]}', /artifacts\[0\] must have string path and sha256/],
+    [`{"version":1,"release":"r","created":"c","artifacts":[{"path":"a","sha256":"${'A'.repeat(64)}"}]}`, /artifacts\[0\]\.sha256 must be 64 lowercase hex digits, received "A{64}"/],
+    [`{"version":1,"release":"r","created":"c","artifacts":[{"path":"a","sha256":"${hex}0"}]}`, /64 lowercase hex/],
+    [`{"version":1,"release":"r","created":"c","artifacts":[{"path":"/etc/passwd","sha256":"${hex}"}]}`, /artifacts\[0\]\.path must be relative without '\.\.', received "\/etc\/passwd"/],
+    [`{"version":1,"release":"r","created":"c","artifacts":[{"path":"a/../../b","sha256":"${hex}"}]}`, /relative without/],
+    [`{"version":1,"release":"r","created":"c","artifacts":[{"path":"a","sha256":"${hex}"},{"path":"a","sha256":"${hex}"}]}`, /artifacts\[1\]\.path "a" is listed twice/],
+  ];
+  for (const [text, why] of cases) {
+    assert.throws(() => parseManifest(Buffer.from(text), 'm.json'), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && why.test(err.message) && err.message.startsWith('release manifest m.json: '), text);
+  }
+  // A name with '..' inside a segment is not a parent reference.
+  assert.equal(parseManifest(Buffer.from(`{"version":1,"release":"r","created":"c","artifacts":[{"path":"a..b","sha256":"${hex}"}]}`), 'm').artifacts[0]?.path, 'a..b');
+  const body = `{"version":1,"release":"r","created":"c","artifacts":[]}`;
+  const exact = Buffer.from(body + ' '.repeat(1024 * 1024 - body.length));
+  assert.equal(parseManifest(exact, 'm').artifacts.length, 0);
+  assert.throws(() => parseManifest(Buffer.concat([exact, Buffer.from(' ')]), 'm'), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && /larger than 1048576 bytes/.test(err.message));
+});
+
+test('GIVEN a release key that is not Ed25519 or ECDSA, or not a public key at all, or a P-384 signature over SHA-256 WHEN the manifest is checked THEN GLM_ERR_BOOT_MANIFEST_SIGNATURE says which', () => {
+  const { input } = release(FILES);
+  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  assert.throws(() => measuredBoot({ ...input(['dist/agent.js']), publicKeyPem: rsa }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && err.message === 'release key type "rsa" is not supported (Ed25519 or ECDSA P-384)');
+  assert.throws(() => measuredBoot({ ...input(['dist/agent.js']), publicKeyPem: 'not a pem' }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && /not a valid PEM public key/.test(err.message));
+  // A P-384 manifest signature checked with SHA-384: a P-384 key signing SHA-256 does not verify.
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const bytes = Buffer.from('{}');
+  const pub = ec.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  assert.doesNotThrow(() => verifyManifestSignature(bytes, signManifest(bytes, ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()), pub, 'm'));
+  assert.throws(() => verifyManifestSignature(bytes, crypto.sign('sha256', bytes, ec.privateKey), pub, 'm'), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && /release manifest m: signature does not verify against the pinned release key/.test(err.message));
+});
+
+test('GIVEN a boot refusal WHEN it names the artifact THEN the message says unlisted, unreadable or both hashes, and the details carry them', () => {
+  const { root, input } = release(FILES);
+  fs.writeFileSync(path.join(root, 'rules/extra.pl'), 'x.');
+  assert.throws(() => measuredBoot(input(['rules/extra.pl'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message === 'measured boot: rules/extra.pl is loaded but not listed in the signed release manifest' && err.details.artifact === 'rules/extra.pl');
+  fs.rmSync(path.join(root, 'config/glimmer.yml'));
+  assert.throws(() => measuredBoot(input(['config/glimmer.yml'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message === 'measured boot: config/glimmer.yml is listed in the release manifest but cannot be read' && err.details.artifact === 'config/glimmer.yml');
+  const file = path.join(root, 'dist/agent.js');
+  const listed = sha256File(file);
+  fs.appendFileSync(file, '\n');
+  const now = sha256File(file);
+  assert.throws(() => measuredBoot(input(['dist/agent.js'])), (err) =>
+    isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH') &&
+    err.message === `measured boot: dist/agent.js has sha256 ${now}, the signed release manifest says ${listed}` &&
+    err.details.expected === listed && err.details.actual === now);
+});
+
+/** The extend-only chain written out with node:crypto: m = SHA-256(m || SHA-256(file)) from 32 zero bytes. */
+function chainOf(root: string, files: readonly string[]): string {
+  let m = Buffer.alloc(32);
+  for (const f of files) m = crypto.createHash('sha256').update(m).update(crypto.createHash('sha256').update(fs.readFileSync(path.join(root, f))).digest()).digest();
+  return m.toString('hex');
+}
+
+test('GIVEN a cognitive agent configuration WHEN its artifacts are listed THEN its rulesets and model paths come out in order; other kinds load none from the configuration', () => {
+  const config = {
+    cognitive: { hybrid_reasoning: {
+      symbolic_components: [{ type: 'prolog-engine', rulesets: ['a.pl', 'b.pl'] }, { type: 'prolog-engine', rulesets: ['c.pl'] }],
+      neural_components: [{ type: 'transformer', model: 'm', precision: 'int8', quantization: 'none', path: 'models/m.onnx' }, { type: 'transformer', model: 'n', precision: 'int8', quantization: 'none' }],
+    } },
+  };
+  const env = { ...process.env };
+  delete process.env.GLIMMER_RULES_DIR;
+  try {
+    assert.deepEqual(configuredArtifacts({ spec: { kind: 'cognitive' }, config } as unknown as Pick<BootCommand, 'spec' | 'config'>), ['rules/a.pl', 'rules/b.pl', 'rules/c.pl', 'models/m.onnx']);
+    assert.deepEqual(configuredArtifacts({ spec: { kind: 'industrial' }, config } as unknown as Pick<BootCommand, 'spec' | 'config'>), []);
+  } finally {
+    Object.assign(process.env, env);
+  }
+});
+
+test('GIVEN an agent boot command WHEN its BOOTSTRAPPING hooks run THEN the SVID check and the measurement are audited in that order; a foreign SVID or a tampered artifact is audited with its code (and artifact) and rethrown', async () => {
+  const ca = await ensureCa(fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-boot-ca-')), 'plant.example');
+  const svid = await issueSvid(ca, { zone: 'control', agent: 'industrial-1' });
+  const files = { 'dist/agent.js': 'x', 'config/glimmer.yml': 'a: 1', 'config/cognitive.yml': 'b: 2', 'rules/industrial_safety.pl': 'safe(x).\n' };
+  const { root, publicKeyPem } = release(files);
+  // The agent reads the release's own manifest location.
+  fs.copyFileSync(path.join(root, 'manifest.json'), path.join(root, MANIFEST_FILE));
+  fs.copyFileSync(path.join(root, 'manifest.sig'), path.join(root, SIGNATURE_FILE));
+  const command = (certPem: string) => ({
+    spec: { name: 'industrial-1', zone: 'control', kind: 'industrial' },
+    config: { file: path.join(root, 'config/glimmer.yml'), cognitive: { file: path.join(root, 'config/cognitive.yml') }, topology: { trust_domain: 'plant.example' } },
+    identity: { certPem, bundlePem: ca.bundlePem },
+    root,
+    releaseKeyPem: publicKeyPem,
+    configPins: {},
+  }) as unknown as BootCommand;
+  const records: Record<string, unknown>[] = [];
+  const hooks = bootHooks(command(svid.certPem), [path.join(root, 'rules/industrial_safety.pl')], (r) => records.push(r as unknown as Record<string, unknown>));
+  assert.deepEqual(hooks.map(([state]) => state), ['BOOTSTRAPPING', 'BOOTSTRAPPING']);
+  const transition = { from: 'INIT', to: 'BOOTSTRAPPING', reason: 'boot' } as unknown as Parameters<(typeof hooks)[0][1]>[0];
+  for (const [, hook] of hooks) await hook(transition);
+  const order = ['dist/agent.js', 'config/glimmer.yml', 'config/cognitive.yml', 'rules/industrial_safety.pl'];
+  assert.deepEqual(records as unknown[], [
+    { type: 'agent.identity.valid', agent: 'industrial-1', spiffe_id: 'spiffe://plant.example/zone/control/agent/industrial-1' },
+    { type: 'agent.boot.measured', agent: 'industrial-1', measurement: chainOf(root, order), artifacts: 4 },
+  ]);
+
+  records.length = 0;
+  const other = await issueSvid(ca, { zone: 'control', agent: 'industrial-2' });
+  const [[, identity] = [], [, measured] = []] = bootHooks(command(other.certPem), [], (r) => records.push(r as unknown as Record<string, unknown>));
+  // A valid SVID of the trust domain, but naming another agent.
+  assert.throws(() => identity?.(transition), (err) => isGlimmerError(err, 'GLM_ERR_CERT_IDENTITY_MISMATCH'));
+  assert.deepEqual(records as unknown[], [{ type: 'agent.identity.refused', agent: 'industrial-1', code: 'GLM_ERR_CERT_IDENTITY_MISMATCH' }]);
+
+  records.length = 0;
+  fs.appendFileSync(path.join(root, 'config/cognitive.yml'), 'c: 3\n');
+  assert.throws(() => measured?.(transition), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISMATCH'));
+  assert.deepEqual(records as unknown[], [{ type: 'agent.boot.refused', agent: 'industrial-1', code: 'GLM_ERR_BOOT_ARTIFACT_MISMATCH', artifact: 'config/cognitive.yml' }]);
+  records.length = 0;
+  fs.rmSync(path.join(root, SIGNATURE_FILE));
+  assert.throws(() => measured?.(transition), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID'));
+  assert.deepEqual(records as unknown[], [{ type: 'agent.boot.refused', agent: 'industrial-1', code: 'GLM_ERR_BOOT_MANIFEST_INVALID', artifact: null }]);
+});
+
+test('GIVEN a measured boot WHEN it passes THEN it returns each artifact with its hash in load order; an outside file with no pins at all is refused as unpinned; a bad key or an unreadable manifest keeps its cause', () => {
+  const { input } = release({ a: 'abc', b: '' });
+  const m = measuredBoot(input(['b', 'a']));
+  assert.deepEqual(m.artifacts, [
+    { path: 'b', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+    { path: 'a', sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' },
+  ]);
+  assert.throws(() => measuredBoot(input(['../outside.yml'])), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_ARTIFACT_MISSING') && err.message === `measured boot: ../outside.yml is outside the release and not pinned by ${CONFIG_PINS_ENV}`);
+  assert.throws(() => measuredBoot({ ...input(['a']), publicKeyPem: 'not a pem' }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_SIGNATURE') && err.cause !== undefined);
+  assert.throws(() => measuredBoot({ ...input(['a']), manifestFile: '/nonexistent/manifest.json' }), (err) => isGlimmerError(err, 'GLM_ERR_BOOT_MANIFEST_INVALID') && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT');
 });

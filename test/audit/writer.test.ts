@@ -1,0 +1,125 @@
+/**
+ * The audit writer thread through its own interface (runtime/audit/writer.ts), on real SQLite files: what each request
+ * answers, how failures reach the caller (GLM_ERR_AUDIT_STORAGE_FAILED with the store's own error as cause), and that
+ * a closed writer refuses further work.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { isGlimmerError } from '../../runtime/errors';
+import { openAuditWriter, type AuditWriterOptions } from '../../runtime/audit/writer';
+import { tempDir } from './helpers';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries(idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks(idx INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS notes(v TEXT NOT NULL);
+`;
+
+function options(dbPath: string): AuditWriterOptions {
+  return { dbPath, schema: SCHEMA, busyTimeoutMs: 1000, rowsPerInsert: 4, pageSize: 4096, commitDelayMs: 0 };
+}
+
+/** The writer's wire form of leaves: a 0x00 byte before each, their start offsets beside (plus the end). */
+function batch(leaves: readonly string[]): { bytes: Buffer; starts: Uint32Array } {
+  const parts = leaves.map((l) => Buffer.concat([Buffer.from([0]), Buffer.from(l)]));
+  const bytes = Buffer.from(new ArrayBuffer(parts.reduce((n, p) => n + p.length, 0)));
+  const starts = new Uint32Array(leaves.length + 1);
+  let at = 0;
+  parts.forEach((p, i) => {
+    starts[i] = at;
+    p.copy(bytes, at);
+    at += p.length;
+  });
+  starts[leaves.length] = at;
+  return { bytes, starts };
+}
+
+const sha512Leaf = (leaf: string) => crypto.createHash('sha512').update(Buffer.concat([Buffer.from([0]), Buffer.from(leaf)])).digest('hex');
+
+test('GIVEN a fresh store WHEN leaves are appended THEN the answer carries their RFC 9162 SHA-512 leaf hashes and the commit, the rows are durable, and durability reports WAL with synchronous FULL', async () => {
+  const file = path.join(tempDir(), 'audit.db');
+  const writer = await openAuditWriter(options(file));
+  try {
+    assert.deepEqual(await writer.durability(), { journalMode: 'wal', synchronous: 2 });
+    await writer.start('RFC9162_SHA512', 0, []);
+    const { bytes, starts } = batch(['a', 'bc', '']);
+    const r = await writer.append(0, 3, bytes, starts);
+    assert.equal(r.leafHashes.length, 3 * 64);
+    assert.deepEqual([0, 1, 2].map((i) => r.leafHashes.subarray(i * 64, (i + 1) * 64).toString('hex')), ['a', 'bc', ''].map(sha512Leaf));
+    assert.deepEqual(r.chunkHashes, []);
+    assert.equal(r.commit?.batches, 1);
+    assert.ok((r.commit?.seconds ?? -1) >= 0);
+    await writer.run([['INSERT INTO notes(v) VALUES (?)', ['x']]]);
+  } finally {
+    await writer.close();
+  }
+  const db = new Database(file, { readonly: true });
+  assert.deepEqual(db.prepare('SELECT idx, CAST(leaf AS TEXT) AS leaf FROM entries ORDER BY idx').all(), [{ idx: 0, leaf: 'a' }, { idx: 1, leaf: 'bc' }, { idx: 2, leaf: '' }]);
+  assert.deepEqual(db.prepare('SELECT v FROM notes').pluck().all(), ['x']);
+  db.close();
+});
+
+test('GIVEN a batch that completes a 256-leaf chunk WHEN appended THEN its chunk hash comes back (SHA-256 tree over the 256 leaves)', async () => {
+  const writer = await openAuditWriter(options(path.join(tempDir(), 'audit.db')));
+  try {
+    await writer.start('RFC9162_SHA256', 0, []);
+    const leaves = Array.from({ length: 256 }, (_, i) => `e${i}`);
+    const { bytes, starts } = batch(leaves);
+    const r = await writer.append(0, 256, bytes, starts);
+    let level = leaves.map((l) => crypto.createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(l)])).digest());
+    while (level.length > 1) level = Array.from({ length: level.length / 2 }, (_, i) => crypto.createHash('sha256').update(Buffer.concat([Buffer.from([1]), level[2 * i] as Buffer, level[2 * i + 1] as Buffer])).digest());
+    assert.equal(r.chunkHashes.length, 1);
+    assert.equal(r.chunkHashes[0]?.toString('hex'), level[0]?.toString('hex'));
+  } finally {
+    await writer.close();
+  }
+});
+
+test('GIVEN a statement the store refuses WHEN run THEN GLM_ERR_AUDIT_STORAGE_FAILED carries SQLite\'s error and code as cause', async () => {
+  const writer = await openAuditWriter(options(path.join(tempDir(), 'audit.db')));
+  try {
+    await assert.rejects(writer.run([['INSERT INTO missing_table(v) VALUES (?)', [1]]]), (e) =>
+      isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') && e.message === 'the audit store could not commit' &&
+      /no such table: missing_table/.test(String((e.cause as Error).message)) && (e.cause as NodeJS.ErrnoException).code === 'SQLITE_ERROR');
+  } finally {
+    await writer.close();
+  }
+});
+
+test('GIVEN a store path that cannot be opened WHEN the writer starts THEN GLM_ERR_AUDIT_STORAGE_FAILED with the cause', async () => {
+  await assert.rejects(openAuditWriter(options(path.join(tempDir(), 'missing-dir', 'audit.db'))), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') && e.cause instanceof Error);
+});
+
+test('GIVEN a closed writer WHEN more work arrives THEN appends and runs are refused with the closed writer as cause, and closing again is a no-op', async () => {
+  const writer = await openAuditWriter(options(path.join(tempDir(), 'audit.db')));
+  await writer.start('RFC9162_SHA512', 0, []);
+  await writer.close();
+  const { bytes, starts } = batch(['late']);
+  await assert.rejects(writer.append(0, 1, bytes, starts), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') && (e.cause as Error).message === 'the audit writer is closed');
+  await assert.rejects(writer.run([['INSERT INTO notes(v) VALUES (?)', ['x']]]), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') && (e.cause as Error).message === 'the audit writer is closed');
+  await writer.close();
+});
+
+test('GIVEN a process whose only work is one append WHEN it runs without closing the writer THEN the thread keeps it alive until the acknowledgement and then lets it exit', async () => {
+  const dir = tempDir();
+  const script = `
+    const { openAuditWriter } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'runtime', 'audit', 'writer.ts'))});
+    const schema = ${JSON.stringify(SCHEMA)};
+    openAuditWriter({ dbPath: ${JSON.stringify(path.join(dir, 'audit.db'))}, schema, busyTimeoutMs: 1000, rowsPerInsert: 4, pageSize: 4096, commitDelayMs: 0 })
+      .then(async (w) => {
+        await w.start('RFC9162_SHA512', 0, []);
+        const bytes = Buffer.from(new ArrayBuffer(2)); bytes[1] = 0x61;
+        w.append(0, 1, bytes, new Uint32Array([0, 2])).then(() => console.log('acked'));
+      });
+  `;
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<{ code: number | null; stdout: string; killed: boolean }>((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', '-e', script], { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, killed: child.killed }));
+  });
+  assert.equal(out.killed, false, 'the process exited by itself');
+  assert.equal(out.code, 0);
+  assert.equal(out.stdout.trim(), 'acked');
+});
