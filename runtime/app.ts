@@ -14,6 +14,8 @@ import { wireConsole } from './api/console/view-model';
 import type { Route } from './api/router';
 import { auditRoutes } from './api/routes/audit';
 import { consoleRoutes } from './api/routes/console';
+import { decisionRoutes } from './api/routes/decisions';
+import { entriesOf } from './audit/explain';
 import { eventRoutes } from './api/routes/events';
 import { clearFault, injectFault, plantRoutes } from './api/routes/plant';
 import { externalPlantRoutes } from './api/routes/plant-external';
@@ -101,6 +103,8 @@ export interface RuntimeOptions {
   /** Root the release artifacts are measured from. @default the repository root */
   readonly root?: string;
   readonly logger?: Logger;
+  /** Receives the agents' stderr. @default - agents write to this process's stderr */
+  readonly agentStderr?: (chunk: Buffer, agent: string) => void;
 }
 
 export interface Runtime {
@@ -177,7 +181,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // A C2SP cosignature signs a 32-byte root: a new log with a cosigner is hashed with SHA-256 (an existing log keeps its own).
     const audit = await openAuditLog({ stateDir, logger, metrics, cosigners, ...(cosigners.length > 0 ? { algorithm: 'RFC9162_SHA256' as const } : {}), ...(cluster ? await clusterAudit(cluster, logger) : {}) });
     stack.push(() => audit.close());
-    const sink: AuditAppender = { append: (record) => audit.append(record) };
+    // Durable records also go to the console (its decision timeline and alarms), once it is wired.
+    let onDurable: (record: AuditRecordInput, index: number) => void = () => undefined;
+    const sink: AuditAppender = {
+      append: (record) => audit.append(record).then((r) => {
+        onDurable(record, r.index);
+        return r;
+      }),
+    };
     // Fire-and-forget appends (gateway batches, policy decisions) must never become unhandled rejections: a failed
     // audit log fails closed (appends refused, alertable) but does not crash the plant's gateway. Refused appends are
     // logged once and then summarised every 10 s: a flood must not move from the audit log into the process log.
@@ -291,6 +302,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       configPins,
       endpoints: plant.endpoints,
       identityFor,
+      ...(options.agentStderr ? { agentStderr: options.agentStderr } : {}),
     });
     stack.push(() => supervisor.stop());
     // The control channel carries the signed feed to every agent (their A2A endpoints and clients enforce it).
@@ -337,6 +349,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       scoreThreshold: reasoningSettings(config.cognitive).threshold,
     });
     onGatewayRecords = (records) => wired.onGatewayRecords(records);
+    onDurable = (r, index) => wired.onAuditRecord(r, index);
     stack.push(async () => wired.stop());
 
     // Readiness: one named condition per subsystem; another subsystem adds its own with readiness.register().
@@ -356,6 +369,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(plant.embedded ? plantRoutes(plant.embedded.plant, sink) : externalPlantRoutes(plant.image, plant.whyNoImage)),
       ...consoleRoutes(wired.view),
       ...eventRoutes(wired.view),
+      ...decisionRoutes(entriesOf(audit), wired.view.alarmBook, sink),
       ...(config.mcp ? (await import('./api/mcp/index')).mcpEndpoint({
         config: config.mcp, pdp, audit, image: plant.image, gatewayPolicy: policy, view: wired.view, endpoints: plant.endpoints,
         // The MCP door: a caller on a revoked SVID (mTLS listener) or whose token names a revoked SPIFFE ID is refused.

@@ -155,6 +155,8 @@ export const ERROR_CATALOGUE = {
   GLM_ERR_AUDIT_VERIFY_FAILED: { status: 500, doc: '`glimmer audit verify` found tampering: a bad signature, a recomputed root or proof that differs, or missing entries.' },
   GLM_ERR_AUDIT_SUBJECT_ERASED: { status: 410, doc: 'The data subject was erased (crypto-shredded); its pseudonyms can no longer be linked to it.' },
   GLM_ERR_AUDIT_PIN_MISSING: { status: 400, doc: 'The PKCS#11 signer has no user PIN (set a PIN file or the GLIMMER_PKCS11_PIN environment variable).' },
+  GLM_ERR_EXPLAIN_NOT_A_DECISION: { status: 404, doc: 'The audit entry named (`glimmer explain <index>`, GET /v1/decisions/explain) is no safety decision and carries no decision_id of one within the search window.' },
+  GLM_ERR_ALARM_UNKNOWN: { status: 404, doc: 'An acknowledge or shelve request names an alarm the console does not hold (it returned to normal and was acknowledged, or never existed).' },
 
   // --- reasoning (runtime/reasoning) ---
   GLM_ERR_RULES_UNREADABLE: { status: 400, doc: 'A rule file or fact file cannot be read (missing, not UTF-8, or larger than 1 MiB); the message names the file.' },

@@ -30,6 +30,7 @@ import { mapEntry } from '../../runtime/industrial/plant/map';
 import { SIMULATED_PLANT_PROFILE, type PlantSnapshot, type PumpSnapshot } from '../../runtime/model/plant';
 import { silentLogger } from '../../runtime/observability/logger';
 import { pinsOf } from '../../test/helpers/external-plant';
+import { consoleObserver } from '../lib/console-observer';
 import { round, summarize, type Metric } from '../lib/report';
 import type { Scenario } from '../lib/scenario';
 
@@ -64,7 +65,7 @@ export interface HazardObserver {
  * Observers started beside the running swarm: each gets the runtime (API port, admin token) and hears every hazard.
  * The console timeline's figure (fault to the timeline row drawn in Chromium) registers its factory in this list.
  */
-export const HAZARD_OBSERVERS: ((rt: Runtime) => Promise<HazardObserver>)[] = [];
+export const HAZARD_OBSERVERS: ((rt: Runtime) => Promise<HazardObserver>)[] = [consoleObserver];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -31,3 +31,15 @@ export async function* readAuditRecords(source: AuditSource): AsyncGenerator<Rec
     start += page.length;
   }
 }
+
+/** The stored leaves of a state dir, read-only, for tools that look up entries by index (`glimmer explain`). */
+export function openAuditStore(stateDir: string): { size(): number; entries(start: number, end: number): { index: number; leaf: Buffer }[]; close(): void } {
+  const db = new Database(auditDbPath(stateDir), { readonly: true, fileMustExist: true });
+  const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM entries').pluck();
+  const range = db.prepare('SELECT idx, leaf FROM entries WHERE idx BETWEEN ? AND ? ORDER BY idx').raw(true);
+  return {
+    size: () => size.get() as number,
+    entries: (start, end) => (range.all(start, end) as [number, Buffer][]).map(([index, leaf]) => ({ index, leaf })),
+    close: () => db.close(),
+  };
+}

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   attest: { summary: 'attest (--dir DIR | --url URL --token T) [--agent A]: print and verify the last TPM quotes offline', load: () => Promise.resolve(require('./commands/attest') as { default: Command }) },
   compliance: { summary: 'compliance --standard S [--sl N] [--state-dir DIR | --url URL] [--stacks DIR]: control matrix with live checks', load: () => Promise.resolve(require('./commands/compliance') as { default: Command }) },
   mcp: { summary: 'mcp --url URL [--token-file FILE]: MCP server on stdio for a local AI client, relaying to the runtime', load: () => Promise.resolve(require('./commands/mcp') as { default: Command }) },
+  explain: { summary: 'explain <audit index> [--dir DIR | --url URL --token T] [--json]: the causal chain of one safety decision', load: () => Promise.resolve(require('./commands/explain') as { default: Command }) },
   'threat-model': { summary: 'threat-model --topology edge|cloud [--format json|md]: STRIDE threat model', load: () => Promise.resolve(require('./commands/threat-model') as { default: Command }) },
 };
 

@@ -68,6 +68,8 @@ export interface SupervisorOptions {
   readonly endpoints: Readonly<Record<string, string>>;
   /** Issues the agent's X.509-SVID (at each start, so restarts get a fresh identity, and at each rotation). */
   readonly identityFor: (spec: AgentSpec) => Promise<AgentIdentity>;
+  /** Receives the agents' stderr (the terminal log of `glimmer run`). @default - agents write to this process's stderr */
+  readonly agentStderr?: (chunk: Buffer, agent: string) => void;
   /** @default dist/agent.js under root, or the TypeScript entry through tsx when no bundle exists */
   readonly agentEntry?: string;
 }
@@ -289,8 +291,11 @@ export class Supervisor extends EventEmitter {
     if (this.stopping) return;
     // The agent compares its parent with this pid as soon as its code runs: re-parented (this process died while it
     // loaded), it exits at once.
+    // Agents log JSON lines; relayed, this process formats them with its own.
+    const relay = this.options.agentStderr;
     const env = { ...agentProcessEnv(this.options.stateDir), [SUPERVISOR_PID_ENV]: String(process.pid) };
-    const child = fork(file, [], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(file, [], { execArgv, env, stdio: ['ignore', 'inherit', relay ? 'pipe' : 'inherit', 'ipc'], serialization: 'advanced' });
+    if (relay) child.stderr?.on('data', (chunk: Buffer) => relay(chunk, slot.spec.name));
     slot.child = child;
     slot.state = 'INIT';
     slot.since = new Date().toISOString();

@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startRuntime, type Runtime } from '../../runtime/app';
 import { ModbusTcpClient } from '../../runtime/industrial/modbus/client';
 import { silentLogger } from '../../runtime/observability/logger';
+import { launch, shot as shotAs } from '../helpers/chromium';
 import { restartablePort } from '../helpers/ports';
 
 /** The little of the DOM the page-side predicates use (the tests are type-checked without the DOM library). */
@@ -23,25 +24,8 @@ declare const document: {
 declare const sessionStorage: { getItem(key: string): string | null };
 // Predicates are functions, not strings: the console's CSP (no 'unsafe-eval') refuses string predicates.
 const THREE_ACTIVE = () => document.querySelectorAll('[data-agent][data-state="ACTIVE"]').length === 3;
-const RESULTS = path.join(__dirname, '..', '..', 'test-results');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-async function launch(): Promise<{ page: Page; close(): Promise<void> }> {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'glimmer-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1100 } });
-  const page = context.pages()[0] ?? (await context.newPage());
-  return {
-    page,
-    async close() {
-      await context.close();
-      fs.rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function shot(page: Page, name: string): Promise<void> {
-  fs.mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, `console-${name}.png`), fullPage: true });
+  await shotAs(page, `console-${name}`);
 }
 
 function start(stateDir: string, apiPort = 0): Promise<Runtime> {

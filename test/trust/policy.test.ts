@@ -192,6 +192,15 @@ test('GIVEN shutdown requests WHEN the cognitive agent or an operator asks THEN 
   assert.equal(pdp.decide(id('dmz', 'data-1'), 'shutdown', target, a2a).allow, false);
 });
 
+test('GIVEN an alarm on a plant asset WHEN an operator, a role-less operator and an agent ask to acknowledge it THEN only the operator is allowed, by operator-may-acknowledge', () => {
+  const plant = { type: 'Asset', id: 'plant', zone: 'control', safety: false } as const;
+  const https = { protocol: 'https' } as const;
+  assert.deepEqual(pdp.decide(op('alice'), 'acknowledge', plant, https).reasons, ['operator-may-acknowledge']);
+  assert.equal(pdp.decide(op('alice'), 'acknowledge', plant, https).allow, true);
+  assert.equal(pdp.decide(op('eve'), 'acknowledge', plant, https).allow, false);
+  assert.equal(pdp.decide(id('operations', 'cognitive-1'), 'acknowledge', plant, https).allow, false);
+});
+
 test('GIVEN the policy directory WHEN each file is read THEN every policy id in it is cited by this test file (each policy has a test)', async () => {
   const self = await readFile(__filename, 'utf8');
   for (const pid of Object.keys((await loadPolicySet()).policies)) {

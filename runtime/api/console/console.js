@@ -3,7 +3,7 @@
  * token as `Authorization: Bearer` (never in a URL); live updates come from GET /v1/events (Server-Sent Events read
  * with fetch(), because EventSource cannot send headers). Everything untrusted is rendered with textContent.
  */
-/* global GlimmerMerkle, AbortController, TextDecoder, clearInterval */
+/* global GlimmerMerkle, AbortController, TextDecoder, clearInterval, CSS */
 (function () {
   'use strict';
 
@@ -24,6 +24,11 @@
     totals: null,
     scores: [],
     alerts: [],
+    alarms: [],
+    mimic: null,
+    timeline: new Map(),
+    leafResults: new Map(),
+    focus: null,
     checkpoint: null,
     connected: false,
     lastEvent: 0,
@@ -140,26 +145,116 @@
   }
 
   function renderAlerts() {
-    const firing = state.alerts.filter((a) => a.state === 'firing').length;
-    $('alert-count').textContent = firing ? String(firing) : '';
-    if (state.alerts.length === 0) {
+    const alarms = state.alarms.filter((a) => a.state !== 'shelved');
+    const shelved = state.alarms.length - alarms.length;
+    const unack = state.alarms.filter((a) => a.state === 'unack' || a.state === 'rtn_unack').length;
+    $('alert-count').textContent = unack ? String(unack) : '';
+    $('shelved-count').textContent = shelved ? shelved + ' shelved' : '';
+    if (alarms.length === 0) {
       replace($('alerts'), [el('li', { class: 'none', text: 'No active alerts' })]);
       return;
     }
-    const order = { critical: 0, warning: 1 };
-    const alerts = [...state.alerts].sort((a, b) => (order[a.severity] ?? 2) - (order[b.severity] ?? 2) || a.since - b.since);
     replace(
       $('alerts'),
-      alerts.map((a) =>
-        el('li', { class: a.severity + ' ' + a.state, 'data-alert': a.name }, [
+      alarms.map((a) => {
+        const ack = el('button', { type: 'button', 'data-ack': a.id, text: 'Acknowledge' });
+        ack.addEventListener('click', () => alarmAction('/v1/alarms/ack', { id: a.id }));
+        const shelve = el('button', { type: 'button', 'data-shelve': a.id, text: 'Shelve 1 h' });
+        shelve.addEventListener('click', () => alarmAction('/v1/alarms/shelve', { id: a.id, minutes: 60 }));
+        const why = a.decision_index !== null ? el('a', { href: '#decision-' + a.decision_index, 'data-why': a.decision_index, text: 'Why? decision #' + a.decision_index }) : null;
+        if (why) why.addEventListener('click', (e) => {
+          e.preventDefault();
+          focusAsset(a.asset, a.decision_index);
+        });
+        return el('li', { class: a.severity + ' ' + a.state, 'data-alert': a.name, 'data-alarm': a.id, 'data-state': a.state }, [
           el('strong', { text: a.name }),
           ' ',
-          el('span', { class: 'muted small', text: a.severity + ' · ' + a.state + ' for ' + ago(Date.now() - a.since) }),
+          el('span', { class: 'muted small', 'data-alarm-state': a.state, text: a.severity + ' · ' + STATE_WORDS[a.state] + (a.acked_by ? ' by ' + a.acked_by : '') + ' · since ' + new Date(a.since).toLocaleTimeString() }),
           el('div', { text: a.summary }),
-          el('div', { class: 'muted small', text: 'Runbook: ' + a.response_plan }),
-        ]),
-      ),
+          el('div', { class: 'muted small' }, [a.response_plan ? 'Runbook: ' + a.response_plan + ' ' : '', why]),
+          el('div', { class: 'actions' }, [a.state === 'unack' || a.state === 'rtn_unack' ? ack : null, ' ', shelve]),
+        ]);
+      }),
     );
+  }
+
+  // ---- process picture (ISA-101: grey process, colour only where something is abnormal) ------------------------
+  /** Draws the picture once per layout; live updates only change classes and texts (clicks never hit a stale node). */
+  function drawMimic(m) {
+    const root = svg('svg', { viewBox: '0 0 ' + m.width + ' ' + m.height, width: m.width, height: m.height, role: 'img', 'aria-label': 'process picture' });
+    for (const u of m.units) {
+      root.appendChild(svg('rect', { class: 'unit', x: u.x, y: u.y, width: u.width, height: u.height, rx: 4 }));
+      const t = svg('text', { class: 'unit-label', x: u.x + 8, y: u.y + 16 });
+      t.textContent = (u.safety ? 'Safety PLC' : 'Process PLC') + ' · unit ' + u.unit_id + ' · zone ' + u.zone;
+      root.appendChild(t);
+    }
+    for (const [x1, y1, x2, y2] of m.pipes) root.appendChild(svg('line', { class: 'pipe', x1: x1, y1: y1, x2: x2, y2: y2 }));
+    const nodes = [];
+    for (const s of m.symbols) {
+      const g = svg('g', { class: 'sym ' + s.kind, transform: 'translate(' + s.x + ',' + s.y + ')', 'data-asset': s.asset, 'data-kind': s.kind, tabindex: 0 });
+      const title = svg('title', {});
+      title.textContent = s.asset + ': ' + s.label + ' · click for its decisions';
+      g.appendChild(title);
+      if (s.kind === 'pump') {
+        g.appendChild(svg('circle', { class: 'body', r: 22 }));
+        g.appendChild(svg('path', { class: 'mark', d: 'M -10 -12 L 14 0 L -10 12 Z' }));
+      } else if (s.kind === 'valve') {
+        g.appendChild(svg('path', { class: 'body', d: 'M -22 -14 L 22 14 L 22 -14 L -22 14 Z' }));
+      } else if (s.kind === 'tank') {
+        g.appendChild(svg('rect', { class: 'body', x: -24, y: -40, width: 48, height: 70, rx: 6 }));
+      } else if (s.kind === 'estop') {
+        g.appendChild(svg('circle', { class: 'body', r: 20 }));
+        g.appendChild(svg('circle', { class: 'mark', r: 10 }));
+      } else {
+        g.appendChild(svg('rect', { class: 'body', x: -26, y: -20, width: 52, height: 40, rx: 3 }));
+      }
+      const fill = s.kind === 'tank' ? svg('rect', { class: 'fill', x: -22, y: 28, width: 44, height: 0 }) : null;
+      if (fill) g.appendChild(fill);
+      const label = svg('text', { class: 'label', y: s.kind === 'tank' ? 48 : 38 });
+      label.textContent = s.kind === 'estop' ? 'E-stop' : s.asset;
+      g.appendChild(label);
+      const text = svg('text', { class: 'state-text', y: s.kind === 'tank' ? 62 : 52, 'data-state-text': s.asset });
+      g.appendChild(text);
+      g.addEventListener('click', () => focusAsset(s.asset));
+      root.appendChild(g);
+      nodes.push({ s: s, g: g, fill: fill, text: text });
+    }
+    $('mimic').replaceChildren(root);
+    return nodes;
+  }
+
+  function renderMimic() {
+    const m = state.mimic;
+    if (!m) return;
+    if (!state.mimicNodes || state.mimicNodes.layout !== m) state.mimicNodes = { layout: m, nodes: drawMimic(m) };
+    const plant = state.plant || { flags: {}, points: [], faults: [] };
+    const values = new Map(plant.points.map((p) => [p.key, p.value]));
+    const faulted = new Set(plant.faults.map((f) => f.asset));
+    const alarmed = new Set(state.alarms.filter((a) => a.asset && a.active).map((a) => a.asset));
+    // The console's lamps are keyed `asset.state`, the safety PLC's by the state alone.
+    const flag = (id) => (id === undefined ? undefined : plant.flags[id] !== undefined ? plant.flags[id] : plant.flags[id.split('.').slice(1).join('.')]);
+    for (const { s, g, fill, text } of state.mimicNodes.nodes) {
+      const sig = s.signals;
+      const running = flag(sig.running);
+      const open = s.kind === 'valve' ? flag(sig.command) : undefined;
+      const estop = flag(sig.estop);
+      const tripped = flag(sig.tripped);
+      const bypass = flag(sig.bypass);
+      const alarm = flag(sig.alarm_high) || flag(sig.alarm_low);
+      const abnormal = faulted.has(s.asset) || alarmed.has(s.asset) || !!alarm || (s.kind === 'estop' && !!estop) || (s.kind === 'safety' && (!!tripped || !!bypass));
+      const on = s.kind === 'pump' ? !!running : s.kind === 'valve' ? !!open : s.kind === 'estop' ? !!estop : false;
+      g.setAttribute('class', 'sym ' + s.kind + (on ? ' on' : '') + (abnormal ? ' abnormal' : ''));
+      g.setAttribute('data-abnormal', abnormal ? 'true' : 'false');
+      g.setAttribute('data-on', on ? 'true' : 'false');
+      const level = values.get(s.asset + '.level_m');
+      if (fill && level !== undefined) {
+        const h = Math.max(0, Math.min(66, (level / 4) * 66));
+        fill.setAttribute('y', String(28 - h));
+        fill.setAttribute('height', String(h));
+      }
+      const word = s.kind === 'pump' ? (running ? 'running' : 'stopped') : s.kind === 'valve' ? (open ? 'open' : 'closed') : s.kind === 'tank' && level !== undefined ? level.toFixed(2) + ' m' : s.kind === 'estop' ? (estop ? 'TRIPPED' : 'armed') : s.kind === 'safety' ? (tripped ? 'TRIPPED' : bypass ? 'BYPASS' : 'ok') : '';
+      text.textContent = word + (faulted.has(s.asset) ? ' · fault' : '') + (alarmed.has(s.asset) ? ' · alarm' : '');
+    }
   }
 
   function sparkline(points) {
@@ -295,6 +390,8 @@
     renderScores();
     renderDecisions();
     renderCheckpoint();
+    renderMimic();
+    renderTimeline();
   }
 
   // ---- data ---------------------------------------------------------------------------------------------------
@@ -311,9 +408,11 @@
     state.totals = snap.decision_totals || null;
     state.scores = snap.scores;
     state.alerts = snap.alerts;
+    state.alarms = snap.alarms || [];
+    state.mimic = snap.mimic || null;
     state.lastData = Date.now();
     renderAll();
-    await Promise.all([loadAgents(), loadCheckpoint()]);
+    await Promise.all([loadAgents(), loadCheckpoint(), loadTimeline()]);
   }
 
   async function loadAgents() {
@@ -373,6 +472,8 @@
       state.plant = data.plant;
       recordPlant(data.plant);
       renderPlant();
+      renderMimic();
+      renderTimeline();
     } else if (type === 'decisions') {
       state.decisions.push(...data.decisions);
       state.totals = data.totals;
@@ -383,7 +484,12 @@
       renderScores();
     } else if (type === 'alerts') {
       state.alerts = data.alerts;
+    } else if (type === 'alarms') {
+      state.alarms = data.alarms;
       renderAlerts();
+      renderMimic();
+    } else if (type === 'decision') {
+      loadChain(data.index);
     } else if (type === 'checkpoint') {
       loadCheckpoint().catch(() => undefined);
     }
@@ -484,40 +590,198 @@
     return undefined;
   }
 
-  async function verifyEntry(event) {
-    event.preventDefault();
-    const out = $('verify-result');
-    out.replaceChildren(el('span', { class: 'muted', text: 'verifying…' }));
-    try {
+  /**
+   * Verifies in this browser that audit entry `index` is included in the latest signed checkpoint (fetched fresh); an
+   * entry newer than that checkpoint waits for the next one (the runtime signs about once a second) up to `waitMs`.
+   */
+  async function verifyLeaf(index, waitMs) {
+    const deadline = Date.now() + (waitMs || 0);
+    for (;;) {
       await loadCheckpoint();
       const cp = state.checkpoint;
       if (!cp || cp.error) throw new Error(cp ? cp.error : 'no checkpoint');
       if (cp.size === 0) throw new Error('the log is empty');
-      const raw = $('verify-index').value.trim();
-      const index = raw === '' ? cp.size - 1 : Number(raw);
-      if (!Number.isSafeInteger(index) || index < 0 || index >= cp.size) throw new Error('entry must be 0..' + (cp.size - 1));
+      if (index === undefined) index = cp.size - 1;
+      if (index >= cp.size && Date.now() < deadline) {
+        await sleep(500);
+        continue;
+      }
+      if (!Number.isSafeInteger(index) || index < 0 || index >= cp.size) throw new Error('entry must be 0..' + (cp.size - 1) + ' (the latest signed checkpoint)');
       const entry = await fetchEntry(index);
       if (!entry) throw new Error('the runtime returned no entry ' + index);
       const proof = await (await api('/v1/audit/proof/inclusion?index=' + index + '&size=' + cp.size)).json();
       if (proof.index !== index || proof.size !== cp.size || !Array.isArray(proof.hashes)) throw new Error('the proof does not answer the question asked');
       const leaf = GlimmerMerkle.base64ToBytes(entry.leaf);
       const result = await GlimmerMerkle.verifyInclusion(leaf, index, cp.size, proof.hashes, cp.root);
+      return { index: index, size: cp.size, leaf: leaf, hashes: proof.hashes.length, ok: result.ok, algorithm: result.algorithm, reason: result.reason };
+    }
+  }
+
+  async function verifyEntry(event) {
+    event.preventDefault();
+    const out = $('verify-result');
+    out.replaceChildren(el('span', { class: 'muted', text: 'verifying…' }));
+    try {
+      const raw = $('verify-index').value.trim();
+      const r = await verifyLeaf(raw === '' ? undefined : Number(raw), 0);
       let preview = '';
       try {
-        preview = new TextDecoder('utf-8', { fatal: true }).decode(leaf);
+        preview = new TextDecoder('utf-8', { fatal: true }).decode(r.leaf);
         if (preview.length > 2000) preview = preview.slice(0, 2000) + '…';
       } catch {
-        preview = leaf.length + ' bytes (binary)';
+        preview = r.leaf.length + ' bytes (binary)';
       }
       out.replaceChildren(
-        result.ok
-          ? el('div', { class: 'ok', 'data-verified': 'true', text: '✓ Entry ' + index + ' is included in the tree of size ' + cp.size + ' (' + result.algorithm + ', ' + proof.hashes.length + ' proof hashes): the root matches the checkpoint.' })
-          : el('div', { class: 'fail', 'data-verified': 'false', text: '✗ Entry ' + index + ' does NOT verify: ' + result.reason }),
+        r.ok
+          ? el('div', { class: 'ok', 'data-verified': 'true', text: '✓ Entry ' + r.index + ' is included in the tree of size ' + r.size + ' (' + r.algorithm + ', ' + r.hashes + ' proof hashes): the root matches the checkpoint.' })
+          : el('div', { class: 'fail', 'data-verified': 'false', text: '✗ Entry ' + r.index + ' does NOT verify: ' + r.reason }),
         el('pre', { text: preview }),
       );
     } catch (err) {
       if (err instanceof Unauthenticated) return;
       out.replaceChildren(el('div', { class: 'fail', 'data-verified': 'false', text: '✗ ' + err.message }));
+    }
+  }
+
+  // ---- decision timeline: one row per safety decision, its chain read from the audit log ----------------------
+  const MAX_ROWS = 50;
+  const chainLoads = new Map();
+
+  /** Fetches (again) the chain of the decision at `index`; calls for the same row in flight are merged. */
+  function loadChain(index) {
+    if (chainLoads.has(index)) {
+      chainLoads.get(index).again = true;
+      return;
+    }
+    const job = { again: false };
+    chainLoads.set(index, job);
+    api('/v1/decisions/explain?index=' + index)
+      .then((r) => r.json())
+      .then((chain) => {
+        state.timeline.set(chain.index, chain);
+        renderTimeline();
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        chainLoads.delete(index);
+        if (job.again) loadChain(index);
+      });
+  }
+
+  async function loadTimeline() {
+    const body = await (await api('/v1/decisions?limit=' + MAX_ROWS)).json();
+    state.timeline = new Map(body.decisions.map((c) => [c.index, c]));
+    renderTimeline();
+  }
+
+  function field(name, label, value, abnormal) {
+    return el('div', { class: 'link' + (abnormal ? ' abnormal' : ''), 'data-link': name }, [el('span', { class: 'muted', text: label }), el('span', { text: value })]);
+  }
+
+  const idx = (l) => (l ? ' #' + l.index : '');
+
+  function timelineRow(c) {
+    const target = c.assets[0];
+    const verify = el('button', { type: 'button', 'data-verify-leaf': c.index, text: 'Verify leaf #' + c.index + ' in this browser' });
+    const result = el('span', { class: 'leaf-result', 'data-leaf-result': c.index });
+    // The outcome outlives redraws of the row (live state, focus).
+    const show = (outcome) => {
+      result.textContent = outcome.text;
+      if (outcome.ok === undefined) result.removeAttribute('data-verified');
+      else result.setAttribute('data-verified', outcome.ok ? 'true' : 'false');
+    };
+    if (state.leafResults.has(c.index)) show(state.leafResults.get(c.index));
+    verify.addEventListener('click', async () => {
+      show({ text: 'verifying…' });
+      let outcome;
+      try {
+        const r = await verifyLeaf(c.index, 8000);
+        outcome = { ok: r.ok, text: r.ok ? '✓ included in the signed tree of size ' + r.size + ' (' + r.algorithm + ', ' + r.hashes + ' proof hashes)' : '✗ does NOT verify: ' + r.reason };
+      } catch (err) {
+        outcome = { ok: false, text: '✗ ' + err.message };
+      }
+      state.leafResults.set(c.index, outcome);
+      const row = $('decision-' + c.index);
+      const target = row ? row.querySelector('[data-leaf-result]') : null;
+      if (target && target !== result) {
+        target.textContent = outcome.text;
+        target.setAttribute('data-verified', outcome.ok ? 'true' : 'false');
+      }
+      show(outcome);
+    });
+    const live = state.plant && state.plant.flags ? state.plant.flags[target + '.running'] : undefined;
+    const sc = c.scores;
+    const why = c.no_action.map((n) => n.asset + ': ' + n.reason + (n.rule ? ' (' + n.rule + ')' : '')).join(' · ');
+    const head = c.kind === 'shutdown' ? c.agent + ' shut down ' + c.targets.join(', ') : c.agent + ' detected ' + (sc ? sc.mode : 'a hazard') + ' on ' + c.assets.join(', ') + ': no action';
+    const links = c.kind === 'shutdown'
+      ? [
+          field('order', 'order', c.orders.map((o) => 'hold ' + o.target + (o.to ? ' → ' + o.to : '') + (o.attempt !== null ? ' attempt ' + o.attempt : '') + idx(o)).join(' · ')),
+          field('policy', 'policy', c.policy.length ? c.policy.map((p) => p.decision.toUpperCase() + ' ' + p.action + ' [' + p.reasons.join(', ') + '] ' + p.enforcement + idx(p)).join(' · ') : '— not in the log yet'),
+          field('write', 'gateway write', c.write ? c.write.decision.toUpperCase() + ' fc' + c.write.function_code + ' unit ' + c.write.unit + ' @' + c.write.address + ' (' + c.write.reason + ')' + idx(c.write) : '— not in the log yet'),
+          field('execution', 'executed', c.execution ? (c.execution.signal || c.execution.target) + ' = ' + JSON.stringify(c.execution.value) + ' via ' + c.execution.via + ': ' + c.execution.outcome + idx(c.execution) : '— not in the log yet'),
+          field('plc', 'PLC state after', c.plc_after ? c.plc_after.signal + ' = ' + JSON.stringify(c.plc_after.value) + ' (read back)' : live === undefined ? '—' : target + '.running = ' + live + ' (live)'),
+          field('ack', 'acknowledged', c.ack ? c.ack.type + (c.ack.outcome ? ' (' + c.ack.outcome + ')' : '') + (c.ack.latency_ms !== null ? ' after ' + Math.round(c.ack.latency_ms) + ' ms' : '') + idx(c.ack) : '—'),
+        ]
+      : [field('no-action', 'no action, because', why || '—', true)];
+    return el('li', { id: 'decision-' + c.index, class: 'row ' + c.kind + (state.focus === target ? ' focus' : ''), 'data-kind': c.kind, 'data-decision-index': c.index, 'data-decision-id': c.decision_id, 'data-target': target, 'data-complete': c.missing.length === 0 || (c.missing.length === 1 && c.missing[0] === 'plc_after') ? 'true' : 'false' }, [
+      el('div', { class: 'row-head' }, [
+        el('strong', { text: new Date(c.ts).toLocaleTimeString() + ' · ' + head }),
+        el('span', { class: 'muted small', text: ' decision ' + c.decision_id }),
+      ]),
+      el('div', { class: 'chain' }, [
+        field('fault', 'fault seen', c.fault ? c.fault.asset + ': ' + c.fault.fault.replace(/_/g, ' ') + ' (by ' + c.fault.by + ')' + idx(c.fault) : '— no injection recorded', !!c.fault),
+        field('score', 'anomaly score', sc ? target + ' ' + (sc.target_score === null ? '-' : sc.target_score.toFixed(2)) + ' · class ' + sc.mode + ' · window ' + sc.anomaly.toFixed(2) + ' (threshold ' + (sc.threshold === null ? '-' : sc.threshold) + ')' : 'rules only (no model score)', !!sc),
+        field('model', 'model', c.model ? 'sha256 ' + c.model.sha256.slice(0, 16) + '…' : '-'),
+        field('rules', 'rules fired', c.rules.map((f) => f.rule + '(' + Object.entries(f.bindings).map(([k, v]) => k + '=' + v).join(', ') + ')').join(' · ') || '-'),
+        ...links,
+      ]),
+      el('div', { class: 'leaf' }, [verify, ' ', result]),
+    ]);
+  }
+
+  function renderTimeline() {
+    const rows = [...state.timeline.values()].sort((a, b) => b.index - a.index).slice(0, MAX_ROWS);
+    $('timeline-count').textContent = rows.length ? String(rows.length) : '';
+    if (rows.length === 0) {
+      replace($('timeline'), [el('li', { class: 'muted', text: 'No safety decisions yet' })]);
+      return;
+    }
+    // Rows already drawn with the same chain keep their node (and any verification result shown in them).
+    const drawn = new Map([...$('timeline').children].map((n) => [n.getAttribute('data-decision-index'), n]));
+    replace($('timeline'), rows.map((c) => {
+      const live = state.plant && state.plant.flags ? state.plant.flags[c.assets[0] + '.running'] : undefined;
+      const key = JSON.stringify(c) + (state.focus || '') + String(live);
+      const old = drawn.get(String(c.index));
+      if (old && old.dataset.key === key) return old;
+      const row = timelineRow(c);
+      row.dataset.key = key;
+      return row;
+    }));
+  }
+
+  /** Scrolls the timeline to the latest decision on `asset` and marks its rows (from the mimic or an alarm). */
+  function focusAsset(asset, index) {
+    state.focus = asset;
+    renderTimeline();
+    const row = index !== undefined && index !== null ? $('decision-' + index) : document.querySelector('#timeline li[data-target="' + CSS.escape(asset) + '"]');
+    if (row) row.scrollIntoView({ block: 'center' });
+  }
+
+  // ---- alarms (ISA-18.2: acknowledge, shelve) ------------------------------------------------------------------
+  const STATE_WORDS = { unack: 'UNACKNOWLEDGED', acked: 'acknowledged', rtn_unack: 'cleared, unacknowledged', shelved: 'shelved' };
+
+  async function alarmAction(path, body) {
+    const out = $('alarm-result');
+    try {
+      const res = await fetch(path, { method: 'POST', cache: 'no-store', headers: { authorization: 'Bearer ' + state.token, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const reply = await res.json();
+      out.textContent = res.ok ? '' : reply.error.code + ': ' + reply.error.message;
+      out.setAttribute('data-outcome', res.ok ? 'ok' : reply.error.code);
+      if (res.ok) state.alarms = (await (await api('/v1/alarms')).json()).alarms;
+      renderAlerts();
+      renderMimic();
+    } catch (err) {
+      out.textContent = String(err.message || err);
     }
   }
 
@@ -574,7 +838,6 @@
     const since = state.lastData ? 'last update ' + ago(Date.now() - state.lastData) + ' ago' : '';
     $('updated').textContent = since;
     if (state.connected && Date.now() - state.lastEvent > STALE_AFTER_MS) setConnection('stale', 'no heartbeat · stale');
-    if (state.alerts.length) renderAlerts();
   }
 
   function start() {

@@ -12,6 +12,8 @@ import { FUNCTION_NAMES } from '../../industrial/modbus/inspector';
 import { plantMap } from '../../model/plant-map';
 import type { PlantSnapshot } from '../../model/plant';
 import { AlertEvaluator, type ActiveAlert } from '../../observability/alerts';
+import { isNewRow, noActionAssets, orderedTargets } from '../../audit/explain';
+import { AlarmBook, type Alarm } from './alarms';
 import type { Metrics } from '../../observability/metrics';
 
 export interface ConsoleAgent {
@@ -77,7 +79,10 @@ export type ConsoleEvent =
   | { readonly type: 'decisions'; readonly decisions: readonly ConsoleDecision[]; readonly totals: DecisionTotals }
   | { readonly type: 'scores'; readonly scores: readonly AnomalyScore[] }
   | { readonly type: 'alerts'; readonly alerts: readonly ActiveAlert[] }
-  | { readonly type: 'checkpoint'; readonly size: number };
+  | { readonly type: 'checkpoint'; readonly size: number }
+  | { readonly type: 'alarms'; readonly alarms: readonly Alarm[] }
+  /** A safety decision entered the audit log, or a record of its chain did: (re)draw its timeline row. */
+  | { readonly type: 'decision'; readonly index: number; readonly decision_id: string; readonly targets: readonly string[] };
 
 export interface DecisionTotals {
   readonly allow: number;
@@ -102,6 +107,10 @@ export interface ConsoleView {
   decisionTotals(): DecisionTotals;
   scores(): readonly AnomalyScore[];
   alerts(): readonly ActiveAlert[];
+  /** ISA-18.2 alarms (runtime/api/console/alarms.ts). */
+  readonly alarmBook: AlarmBook;
+  /** Audit indexes of the safety decisions since the runtime started, newest last (the timeline's rows). */
+  decisionIndexes(): readonly number[];
   /** Live events; returns the unsubscribe function. Listeners must not throw (errors are swallowed). */
   subscribe(listener: ConsoleListener): () => void;
 }
@@ -157,6 +166,10 @@ export class ConsoleFeed {
   private totals = { allow: 0, deny: 0 };
   private readonly decisionsSize: number;
   private currentAlerts: ActiveAlert[] = [];
+  readonly alarms = new AlarmBook((alarms) => this.emit({ type: 'alarms', alarms }));
+  private readonly decisionRows: { index: number; id: string }[] = [];
+  private readonly decisionById = new Map<string, number>();
+  private readonly lastNoAction = new Map<string, Set<string>>();
 
   constructor(options: ConsoleFeedOptions = {}) {
     this.history = new Ring(options.historySize ?? 120);
@@ -234,6 +247,39 @@ export class ConsoleFeed {
     this.emit({ type: 'checkpoint', size });
   }
 
+  /**
+   * A durable audit record and its index: a safety decision adds a timeline row and raises its alarm; a later record of
+   * its chain (same decision_id) redraws the row; a clearance returns the target's alarm to normal.
+   */
+  auditRecord(record: Readonly<Record<string, unknown>>, index: number): void {
+    const id = typeof record.decision_id === 'string' ? record.decision_id : undefined;
+    if (id === undefined) return;
+    if (record.type === 'cognitive.decision') {
+      for (const target of Array.isArray(record.clearances_sent) ? record.clearances_sent : []) if (typeof target === 'string') this.alarms.clearSafety(target);
+      const agent = String(record.agent);
+      const isRow = isNewRow(record, this.lastNoAction.get(agent) ?? new Set());
+      this.lastNoAction.set(agent, new Set(noActionAssets(record)));
+      if (!isRow) return;
+      const targets = orderedTargets(record);
+      this.decisionRows.push({ index, id });
+      this.decisionById.set(id, index);
+      if (this.decisionRows.length > this.decisionsSize) this.decisionById.delete((this.decisionRows.shift() as { id: string }).id);
+      const codes = (Array.isArray(record.violations) ? record.violations : []) as { asset?: unknown; code?: unknown }[];
+      for (const target of targets) {
+        const why = codes.filter((v) => v.asset === target).map((v) => String(v.code)).join(', ');
+        this.alarms.raiseSafety(target, `${String(record.agent ?? 'an agent')} ordered ${target} shut down${why ? ` (${why})` : ''}`, index, id);
+      }
+      this.emit({ type: 'decision', index, decision_id: id, targets });
+      return;
+    }
+    const row = this.decisionById.get(id);
+    if (row !== undefined) this.emit({ type: 'decision', index: row, decision_id: id, targets: [] });
+  }
+
+  decisionIndexes(): readonly number[] {
+    return this.decisionRows.map((r) => r.index);
+  }
+
   plant(): PlantView | undefined {
     return this.latestPlant;
   }
@@ -285,6 +331,8 @@ export function createConsoleView(source: { zones: readonly Zone[]; agents: () =
     decisionTotals: () => feed.decisionTotals(),
     scores: () => feed.scores(),
     alerts: () => feed.alerts(),
+    alarmBook: feed.alarms,
+    decisionIndexes: () => feed.decisionIndexes(),
     subscribe: (listener) => feed.subscribe(listener),
   };
 }
@@ -370,6 +418,8 @@ export interface WiredConsole {
   readonly feed: ConsoleFeed;
   /** Pass the gateway's audit batches here too (wrap the embedded plant's `audit` sink). */
   onGatewayRecords(records: readonly GatewayAuditRecord[]): void;
+  /** Pass every durable audit record with its index (the runtime's audit appender does). */
+  onAuditRecord(record: Readonly<Record<string, unknown>>, index: number): void;
   stop(): void;
 }
 
@@ -412,7 +462,10 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
   const unwatch = supervisor.watchAgents(onTransition, onStatus);
   const unsubscribePlant = options.plant?.onSnapshot((s) => feed.pushPlant(plantViewFromSnapshot(s)));
   const alerts = new AlertEvaluator(options.metrics);
-  alerts.start(options.alertIntervalMs ?? 1000, (list) => feed.setAlerts(list));
+  alerts.start(options.alertIntervalMs ?? 1000, (list) => {
+    feed.setAlerts(list);
+    feed.alarms.syncAlerts(list);
+  });
   let lastCheckpoint = -1;
   const checkpointTimer = setInterval(() => {
     const size = options.audit?.latestCheckpoint()?.size;
@@ -427,6 +480,9 @@ export function wireConsole(options: WireConsoleOptions): WiredConsole {
     feed,
     onGatewayRecords(records) {
       feed.pushDecisions(records.filter((r) => r.type === 'modbus.decision'), decisionFromGatewayRecord);
+    },
+    onAuditRecord(record, index) {
+      feed.auditRecord(record, index);
     },
     stop() {
       unwatch();

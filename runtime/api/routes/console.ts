@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GlimmerError } from '../../errors';
+import { plantMap } from '../../model/plant-map';
+import { mimicLayout } from '../console/mimic';
 import type { ConsoleView } from '../console/view-model';
 import type { Route } from '../router';
 
@@ -41,6 +43,8 @@ export function consoleAssetsDir(): string {
 export function consoleRoutes(view: ConsoleView, options: ConsoleRouteOptions = {}): Route[] {
   const dir = options.assetsDir ?? consoleAssetsDir();
   const decisions = options.decisions ?? 100;
+  // The map is fixed for the life of the process: its picture is laid out once.
+  const mimic = mimicLayout(plantMap());
   const statics: Route[] = Object.entries(CONSOLE_ASSETS).map(([urlPath, asset]) => {
     const body = fs.readFileSync(path.join(dir, asset.file));
     return {
@@ -68,6 +72,8 @@ export function consoleRoutes(view: ConsoleView, options: ConsoleRouteOptions = 
           decision_totals: view.decisionTotals(),
           scores: view.scores(),
           alerts: view.alerts(),
+          alarms: view.alarmBook.list(),
+          mimic,
         },
       }),
     },

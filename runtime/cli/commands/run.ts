@@ -1,8 +1,9 @@
 /** `glimmer run`: starts the runtime and keeps it up until SIGTERM/SIGINT, then drives every agent to TERMINATED. */
 import { GlimmerError, quote } from '../../errors';
+import { logFormat, terminalLogger } from '../../observability/terminal';
 import { parseOptions, printHelp, type Command } from '../command';
 
-const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--api-mtls-port 8443] [--modbus-port 5020] [--opcua-port 4840] [--agent NAME]
+const HELP = `Usage: glimmer run [--config FILE] [--state-dir DIR] [--api-port 8080] [--api-mtls-port 8443] [--modbus-port 5020] [--opcua-port 4840] [--agent NAME] [--log-format pretty|json|auto]
 
 Runs the agent swarm. The plant it drives comes from the config's plant.mode:
   embedded   the default config (no --config): the edge topology with a simulated plant on loopback, a simulated PLC,
@@ -16,7 +17,9 @@ Prints the operator console address with the admin token in its fragment.
 --agent NAME (or GLIMMER_AGENT) supervises only that agent of the configuration: one agent per pod.
 An agent whose required_safety_level exceeds its zone's security level starts held (PAUSED) with a warning.
 SIGHUP re-reads the configuration file and applies changed zone security levels and required safety levels (safety
-holds follow at once); a file that changes anything else is refused whole (GLM_ERR_CONFIG_RELOAD_REFUSED).`;
+holds follow at once); a file that changes anything else is refused whole (GLM_ERR_CONFIG_RELOAD_REFUSED).
+--log-format (or GLIMMER_LOG_FORMAT): pretty prints log lines for people, after the banner; json prints pino JSON
+lines on stderr for collectors; auto (the default) is pretty when stdout and stderr are both a terminal.`;
 
 function port(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -34,9 +37,12 @@ const command: Command = async (argv) => {
     'opcua-port': { type: 'string' },
     'api-mtls-port': { type: 'string' },
     agent: { type: 'string' },
+    'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return printHelp(HELP);
+  const terminal = terminalLogger(logFormat(values['log-format']));
+  if (terminal.format === 'pretty') process.stdout.write('Glimmer is starting (log lines follow the banner)...\n');
   // Signals are taken from the first moment: a SIGTERM while the runtime is still starting (Kubernetes stops pods
   // that are starting) must drain, not kill the process with the default handler.
   let signalled: ((signal: string) => void) | undefined;
@@ -51,7 +57,9 @@ const command: Command = async (argv) => {
   process.on('SIGTERM', onSignal('SIGTERM'));
   process.on('SIGINT', onSignal('SIGINT'));
   const { startRuntime } = await import('../../app');
-  const runtime = await startRuntime({
+  let runtime: Awaited<ReturnType<typeof startRuntime>>;
+  try {
+    runtime = await startRuntime({
     configFile: values.config,
     stateDir: values['state-dir'],
     apiPort: port('api-port', values['api-port']),
@@ -59,7 +67,14 @@ const command: Command = async (argv) => {
     opcuaPort: port('opcua-port', values['opcua-port']),
     apiMtlsPort: port('api-mtls-port', values['api-mtls-port']),
     agent: values.agent,
+    logger: terminal.logger,
+    ...(terminal.agentStderr ? { agentStderr: terminal.agentStderr } : {}),
   });
+  } catch (err) {
+    // A failed start shows why: the held log lines come out before the error.
+    terminal.release();
+    throw err;
+  }
   process.on('SIGHUP', () => {
     runtime.reload().then(
       (changes) => process.stdout.write(`SIGHUP: configuration reloaded (${changes.length === 0 ? 'no level changed' : changes.join('; ')})\n`),
@@ -76,7 +91,10 @@ const command: Command = async (argv) => {
       () => 1,
     );
   const early = await Promise.race([runtime.supervisor.waitFor(['ACTIVE', 'PAUSED', 'TERMINATED'], 30000).then((ready) => ({ ready })), stopSignal.then((signal) => ({ signal }))]);
-  if ('signal' in early) return shutdown(early.signal);
+  if ('signal' in early) {
+    terminal.release();
+    return shutdown(early.signal);
+  }
   const ready = early.ready;
   const agents = runtime.supervisor.agents();
   process.stdout.write(
@@ -91,6 +109,7 @@ const command: Command = async (argv) => {
       '',
     ].join('\n'),
   );
+  terminal.release();
   return shutdown(await stopSignal);
 };
 export default command;

@@ -27,7 +27,7 @@ import { cedar, type EntityJson } from './cedar';
 import { loadPolicySet, type LoadedPolicySet } from './load';
 import { PolicyModel, type PolicyModelInput } from './principals';
 
-export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call', 'readPlant', 'readAlarms', 'readResource', 'readAudit', 'dryRunWrite', 'requestWrite', 'writeWithoutApproval', 'publish'] as const;
+export const POLICY_ACTIONS = ['read', 'write', 'shutdown', 'configure', 'call', 'readPlant', 'readAlarms', 'readResource', 'readAudit', 'dryRunWrite', 'requestWrite', 'writeWithoutApproval', 'publish', 'acknowledge'] as const;
 export type PolicyAction = (typeof POLICY_ACTIONS)[number];
 
 export type PolicyResource =
