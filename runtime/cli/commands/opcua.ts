@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GlimmerError, quote } from '../../errors';
+import { callApi, printAnswer, type ApiAnswer } from '../api-client';
 import type { Command } from '../command';
 
 const USAGE = `Usage: glimmer opcua certs list|trust|reject|revoke [THUMBPRINT] --url URL (--token T | --token-file F) [--json]
@@ -33,18 +34,6 @@ Options:
 
 function usage(message: string): never {
   throw new GlimmerError('GLM_ERR_USAGE', `${message}\n\n${USAGE}`);
-}
-
-async function call(base: string, token: string, method: string, pathname: string, body?: unknown): Promise<{ ok: boolean; status: number; json: unknown }> {
-  const res = await fetch(new URL(pathname, base), {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: unknown = text;
-  try { json = JSON.parse(text); } catch { /* keep the text */ }
-  return { ok: res.ok, status: res.status, json };
 }
 
 function readToken(file: string): string {
@@ -81,41 +70,34 @@ const command: Command = async (argv) => {
   const token = values.token ?? (values['token-file'] !== undefined ? readToken(values['token-file']) : undefined);
   if (!token) usage('--token or --token-file is required');
   const base = values.url as string;
-  let r: Awaited<ReturnType<typeof call>>;
+  let r: ApiAnswer;
   if (group === 'certs') {
-    if (action === 'list') r = await call(base, token, 'GET', '/v1/opcua/certs');
+    if (action === 'list') r = await callApi(base, { token }, 'GET', '/v1/opcua/certs');
     else if (action === 'trust' || action === 'reject' || action === 'revoke') {
       if (!arg) usage(`certs ${action} needs a THUMBPRINT (see certs list)`);
-      r = await call(base, token, 'POST', `/v1/opcua/certs/${action}`, { thumbprint: arg });
-    } else if (action === 'issuer') r = await call(base, token, 'POST', '/v1/opcua/certs/issuers', { certificate: Buffer.from(readArg(arg, 'certs issuer'), readArg(arg, 'certs issuer').includes('-----BEGIN') ? 'utf8' : 'base64').toString('utf8') });
-    else if (action === 'crl') r = await call(base, token, 'POST', '/v1/opcua/certs/crl', { crl: readArg(arg, 'certs crl') });
-    else if (action === 'add') r = await call(base, token, 'POST', '/v1/opcua/certs', { certificate: readArg(arg, 'certs add') });
-    else if (action === 'own') r = await call(base, token, 'GET', '/v1/opcua/certs/own');
+      r = await callApi(base, { token }, 'POST', `/v1/opcua/certs/${action}`, { thumbprint: arg });
+    } else if (action === 'issuer') r = await callApi(base, { token }, 'POST', '/v1/opcua/certs/issuers', { certificate: Buffer.from(readArg(arg, 'certs issuer'), readArg(arg, 'certs issuer').includes('-----BEGIN') ? 'utf8' : 'base64').toString('utf8') });
+    else if (action === 'crl') r = await callApi(base, { token }, 'POST', '/v1/opcua/certs/crl', { crl: readArg(arg, 'certs crl') });
+    else if (action === 'add') r = await callApi(base, { token }, 'POST', '/v1/opcua/certs', { certificate: readArg(arg, 'certs add') });
+    else if (action === 'own') r = await callApi(base, { token }, 'GET', '/v1/opcua/certs/own');
     else if (action === 'renew') {
       if (!arg) usage('certs renew needs an APPLICATION (see certs own)');
-      r = await call(base, token, 'POST', '/v1/opcua/certs/own/renew', { application: arg });
+      r = await callApi(base, { token }, 'POST', '/v1/opcua/certs/own/renew', { application: arg });
     }
     else return usage(`unknown certs action ${quote(action ?? '')}`);
   } else if (group === 'users') {
-    if (action === 'list') r = await call(base, token, 'GET', '/v1/opcua/users');
+    if (action === 'list') r = await callApi(base, { token }, 'GET', '/v1/opcua/users');
     else if (action === 'add') {
       if (!arg || !values.role) usage('users add needs NAME and --role');
-      r = await call(base, token, 'POST', '/v1/opcua/users', { name: arg, role: values.role, ...(values.zone ? { zone: values.zone } : {}) });
+      r = await callApi(base, { token }, 'POST', '/v1/opcua/users', { name: arg, role: values.role, ...(values.zone ? { zone: values.zone } : {}) });
     } else if (action === 'remove') {
       if (!arg) usage('users remove needs NAME');
-      r = await call(base, token, 'DELETE', `/v1/opcua/users?name=${encodeURIComponent(arg)}`);
+      r = await callApi(base, { token }, 'DELETE', `/v1/opcua/users?name=${encodeURIComponent(arg)}`);
     } else return usage(`unknown users action ${quote(action ?? '')}`);
   } else {
     return usage(`unknown opcua subcommand ${quote(group ?? '')}`);
   }
-  if (!r.ok) {
-    const e = r.json as { error?: { code?: string; message?: string } };
-    process.stderr.write(`glimmer opcua: ${e.error?.code ?? r.status}: ${e.error?.message ?? JSON.stringify(r.json)}\n`);
-    return 1;
-  }
-  if (values.json) { process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`); return 0; }
-  process.stdout.write(`${render(group, action ?? '', r.json)}\n`);
-  return 0;
+  return printAnswer('opcua', r, values.json, (json) => render(group, action ?? '', json));
 };
 
 function render(group: string, action: string, json: unknown): string {

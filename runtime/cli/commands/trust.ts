@@ -5,9 +5,9 @@
  * Exit 0 on success, 1 when the API refuses, 2 on usage errors.
  */
 import fs from 'node:fs';
-import https from 'node:https';
 import { parseArgs } from 'node:util';
 import { GlimmerError, quote } from '../../errors';
+import { callApi, printAnswer, type ApiAnswer, type ApiAuth } from '../api-client';
 import type { Command } from '../command';
 
 const USAGE = `Usage: glimmer trust revoke (SPIFFE_ID | SERIAL) [--reason TEXT] --url URL (--token T | --token-file F | --cert F --key F --ca F) [--json]
@@ -40,38 +40,6 @@ function readFile(file: string, what: string): string {
   }
 }
 
-interface Auth {
-  readonly token?: string;
-  readonly tls?: { cert: string; key: string; ca: string };
-}
-
-/** One API call with a bearer token (fetch) or an operator SVID (https with the client certificate, TLS 1.3). */
-function call(base: string, auth: Auth, method: string, pathname: string, body?: unknown): Promise<{ ok: boolean; status: number; json: unknown }> {
-  const url = new URL(pathname, base);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string> = { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth.token ? { authorization: `Bearer ${auth.token}` } : {}) };
-  const parse = (status: number, text: string) => {
-    let json: unknown = text;
-    try { json = JSON.parse(text); } catch { /* keep the text */ }
-    return { ok: status >= 200 && status < 300, status, json };
-  };
-  if (auth.tls === undefined) {
-    return fetch(url, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }).then(async (res) => parse(res.status, await res.text()));
-  }
-  return new Promise((resolve, reject) => {
-    // An SVID names no host (its URI SAN is the identity): the chain to --ca is what identifies the API here.
-    const req = https.request(url, { method, headers, ...auth.tls, minVersion: 'TLSv1.3', rejectUnauthorized: true, checkServerIdentity: () => undefined }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(parse(res.statusCode ?? 0, text)));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 const command: Command = async (argv) => {
   let parsed;
   try {
@@ -91,7 +59,7 @@ const command: Command = async (argv) => {
   const [action, target, ...rest] = positionals;
   if (rest.length > 0) usage(`unexpected arguments ${rest.map((r) => quote(r)).join(' ')}`);
   if (values.url === undefined) usage('--url is required');
-  let auth: Auth;
+  let auth: ApiAuth;
   if (values.cert !== undefined || values.key !== undefined || values.ca !== undefined) {
     if (values.cert === undefined || values.key === undefined || values.ca === undefined) usage('--cert, --key and --ca go together');
     auth = { tls: { cert: readFile(values.cert, '--cert'), key: readFile(values.key, '--key'), ca: readFile(values.ca, '--ca') } };
@@ -100,24 +68,17 @@ const command: Command = async (argv) => {
     if (!token) usage('--token, --token-file or --cert/--key/--ca is required');
     auth = { token };
   }
-  let r: Awaited<ReturnType<typeof call>>;
+  let r: ApiAnswer;
   if (action === 'revoke') {
     if (!target) usage('revoke needs a SPIFFE ID or a certificate serial');
-    r = await call(values.url, auth, 'POST', '/v1/trust/revoke', { target, ...(values.reason !== undefined ? { reason: values.reason } : {}) });
+    r = await callApi(values.url, auth, 'POST', '/v1/trust/revoke', { target, ...(values.reason !== undefined ? { reason: values.reason } : {}) });
   } else if (action === 'revocations') {
     if (target !== undefined) usage('revocations takes no argument');
-    r = await call(values.url, auth, 'GET', '/v1/trust/revocations?decoded=1');
+    r = await callApi(values.url, auth, 'GET', '/v1/trust/revocations?decoded=1');
   } else {
     return usage(`unknown trust action ${quote(action ?? '')}`);
   }
-  if (!r.ok) {
-    const e = r.json as { error?: { code?: string; message?: string } };
-    process.stderr.write(`glimmer trust: ${e.error?.code ?? r.status}: ${e.error?.message ?? JSON.stringify(r.json)}\n`);
-    return 1;
-  }
-  if (values.json) { process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`); return 0; }
-  process.stdout.write(`${render(action, r.json)}\n`);
-  return 0;
+  return printAnswer('trust', r, values.json, (json) => render(action, json));
 };
 
 function render(action: string, json: unknown): string {
