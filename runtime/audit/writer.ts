@@ -231,14 +231,16 @@ function handle(msg) {
 
 const queued = [];
 let timer;
-let lastCommit = 0;
+// No commit yet, so the first append goes at once (a worker's clock starts near 0: 0 would hold it by the delay).
+let lastCommit = -Infinity;
 function drain() {
   timer = undefined;
-  // Measured from the start of a commit: a commit that takes longer than the delay is followed at once.
-  lastCommit = performance.now();
   // Everything already queued is handled now, strictly in order; consecutive appends share one transaction.
   for (let m = receiveMessageOnPort(parentPort); m; m = receiveMessageOnPort(parentPort)) queued.push(m.message);
   const msgs = queued.splice(0);
+  // Measured from the start of a commit of appends (other requests do not hold the next append back); a commit that
+  // takes longer than the delay is followed at once.
+  if (msgs.some((m) => m.op === 'append')) lastCommit = performance.now();
   for (let i = 0; i < msgs.length; ) {
     if (msgs[i].op !== 'append') {
       handle(msgs[i]);
@@ -254,15 +256,18 @@ function drain() {
 
 parentPort.on('message', (msg) => {
   queued.push(msg);
-  // An urgent append (a write waiting for its record before it may reach the plant) does not wait for the delay.
+  // An urgent append (a write waiting for its record before it may reach the plant) does not wait for the delay, nor
+  // does any other request (open, start, run, durability, close): it has nothing to share a commit with, and waiting
+  // would only stall opening, sealing and closing by the delay.
+  const now = msg.urgent || msg.op !== 'append';
   if (timer !== undefined) {
-    if (msg.urgent) { clearTimeout(timer); drain(); }
+    if (now) { clearTimeout(timer); drain(); }
     return;
   }
   // Group commit delay: at most one commit per commitDelayMs, so a steady trickle of appends shares fsyncs too
   // (the first request after a quiet spell goes at once).
   const wait = lastCommit + commitDelayMs - performance.now();
-  if (wait > 0 && !msg.urgent) timer = setTimeout(drain, wait);
+  if (wait > 0 && !now) timer = setTimeout(drain, wait);
   else drain();
 });
 `;

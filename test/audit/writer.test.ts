@@ -123,3 +123,30 @@ test('GIVEN a process whose only work is one append WHEN it runs without closing
   assert.equal(out.code, 0);
   assert.equal(out.stdout.trim(), 'acked');
 });
+
+test('GIVEN a long commit delay WHEN the first append arrives, then an append the delay holds back and a request that is not an append THEN the first commits at once and the other two are handled at once, in order', async () => {
+  const writer = await openAuditWriter({ ...options(path.join(tempDir(), 'audit.db')), commitDelayMs: 45_000 });
+  try {
+    const order: string[] = [];
+    const work = (async () => {
+      await writer.start('RFC9162_SHA512', 0, []);
+      const first = batch(['a']);
+      // No commit yet: the delay has nothing to wait for.
+      await writer.append(0, 1, first.bytes, first.starts);
+      order.push('first');
+      const second = batch(['b']);
+      const held = writer.append(1, 1, second.bytes, second.starts).then((r) => { order.push('second'); return r; });
+      const run = writer.run([['INSERT INTO notes(v) VALUES (?)', ['after']]]).then(() => order.push('run'));
+      return (await Promise.all([held, run]))[0];
+    })();
+    // Far shorter than the delay, far longer than three commits on a loaded machine.
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([work, new Promise<string>((r) => { timer = setTimeout(() => r('held by the delay'), 15_000); })]);
+    clearTimeout(timer);
+    assert.notEqual(outcome, 'held by the delay');
+    assert.deepEqual(order, ['first', 'second', 'run']);
+    assert.equal((await work).commit?.batches, 1);
+  } finally {
+    await writer.close();
+  }
+});
