@@ -1,14 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat, readdir } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, stat, readdir, writeFile } from 'node:fs/promises';
+import { X509Certificate, generateKeyPairSync, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { ensureCa, type Ca } from '../../runtime/trust/ca';
 import { issueLeaf, issueOperatorSvid, issueSvid, validateSvid, type IssuedSvid, type ValidateSvidOptions } from '../../runtime/trust/svid';
 import { readSvidExtensions } from '../../runtime/trust/der';
+import { importKeyPairPem, normalizeSerial, x509, EC_KEY_ALGORITHM, EC_SIGNING_ALGORITHM } from '../../runtime/trust/x509';
 import { parseSpiffeId } from '../../runtime/trust/spiffe';
 import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 
@@ -345,4 +346,134 @@ test('GIVEN a leaf that names our CA as issuer (same issuer name and key id) but
 
 test('GIVEN text that is not a certificate WHEN validated THEN GLM_ERR_CERT_UNREADABLE says it cannot be parsed as X.509', () => {
   assert.throws(() => validateSvid('not a certificate', opts), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE') && err.message === 'the certificate cannot be parsed as X.509' && err.cause !== undefined);
+});
+
+/**
+ * A leaf signed by the test CA's key file with exactly the given openssl extension lines: certificates issueLeaf
+ * cannot make (keyUsage bits beyond its three choices, a keyUsage BIT STRING written byte by byte).
+ */
+async function opensslLeaf(extensions: readonly string[]): Promise<{ certPem: string; serial: string }> {
+  const dir = await tempDir();
+  const file = (name: string) => path.join(dir, name);
+  const serial = normalizeSerial(`5${randomBytes(15).toString('hex')}`);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file('leaf.key')]);
+  run(['req', '-new', '-key', file('leaf.key'), '-subj', '/O=Glimmer', '-out', file('leaf.csr')]);
+  await writeFile(file('ext.cnf'), ['[leaf]', ...extensions, 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid', ''].join('\n'));
+  run(['x509', '-req', '-in', file('leaf.csr'), '-CA', path.join(ca.dir, 'ca.crt'), '-CAkey', path.join(ca.dir, 'ca.key'),
+    '-set_serial', `0x${serial}`, '-days', '1', '-extfile', file('ext.cnf'), '-extensions', 'leaf', '-out', file('leaf.crt')]);
+  return { certPem: await readFile(file('leaf.crt'), 'utf8'), serial };
+}
+
+const SVID_EXTENSIONS = ['basicConstraints = critical, CA:FALSE', 'extendedKeyUsage = clientAuth, serverAuth'];
+
+test('GIVEN openssl leaves without the CA flag whose keyUsage is digitalSignature plus keyCertSign or cRLSign WHEN validated THEN GLM_ERR_CERT_KEY_USAGE says they have certificate-signing usages, while digitalSignature alone validates', async () => {
+  const san = `subjectAltName = critical, URI:${good.spiffeId}`;
+  const plain = await opensslLeaf([...SVID_EXTENSIONS, 'keyUsage = critical, digitalSignature', san]);
+  assert.equal(validateSvid(plain.certPem, opts).serial, plain.serial);
+  for (const [usage, bits] of [['keyCertSign', 1 | 32], ['cRLSign', 1 | 64]] as const) {
+    const leaf = await opensslLeaf([...SVID_EXTENSIONS, `keyUsage = critical, digitalSignature, ${usage}`, san]);
+    const cert = new X509Certificate(leaf.certPem);
+    assert.equal(cert.ca, false, `${usage}: no CA flag`);
+    assert.equal(readSvidExtensions(cert.raw).keyUsage, bits);
+    assert.throws(() => validateSvid(leaf.certPem, opts), (err) => {
+      assert.ok(isGlimmerError(err, 'GLM_ERR_CERT_KEY_USAGE'), `${usage}: ${String(err)}`);
+      assert.equal(err.message, `certificate serial ${leaf.serial} lacks keyUsage digitalSignature or has certificate-signing usages`);
+      assert.deepEqual(err.details, { serial: leaf.serial });
+      return true;
+    });
+  }
+});
+
+test('GIVEN a leaf whose keyUsage BIT STRING ends in two zero octets (Node parses it, the SVID extension reader does not) WHEN validated THEN GLM_ERR_CERT_UNREADABLE says its extensions cannot be parsed, with the reader\'s RangeError as cause', async () => {
+  // 03 04 00 80 00 00: BIT STRING, no unused bits, digitalSignature, then two octets DER would have trimmed.
+  const leaf = await opensslLeaf([...SVID_EXTENSIONS, '2.5.29.15 = critical, DER:030400800000', `subjectAltName = critical, URI:${good.spiffeId}`]);
+  const cert = new X509Certificate(leaf.certPem);
+  assert.equal(cert.checkIssued(new X509Certificate(ca.certPem)), true, 'Node parses and chains it');
+  assert.equal(cert.subjectAltName, `URI:${good.spiffeId}`);
+  assert.throws(() => validateSvid(leaf.certPem, opts), (err) => {
+    assert.ok(isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE'), String(err));
+    assert.equal(err.message, `the extensions of certificate serial ${leaf.serial} cannot be parsed`);
+    assert.ok(err.cause instanceof RangeError);
+    assert.equal(err.cause.message, 'malformed keyUsage');
+    return true;
+  });
+});
+
+test('GIVEN a trust bundle holding only a certificate without the CA flag, which signed the leaf WHEN the leaf is validated THEN GLM_ERR_CERT_UNKNOWN_CA says the issuer is not a CA', async () => {
+  const window = { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour) };
+  // No keyUsage on the issuer: with one lacking keyCertSign, OpenSSL would not even match it as the issuer.
+  const notCa = await issueLeaf(ca, { uris: [], eku: [], keyUsage: 'none', ...window });
+  const notCaCert = new X509Certificate(notCa.certPem);
+  const keys = await importKeyPairPem(notCa.keyPem, notCaCert.publicKey.export({ type: 'spki', format: 'der' }));
+  const leaf = await issueLeaf({ ...ca, certPem: notCa.certPem, bundlePem: notCa.certPem, keys }, { uris: [good.spiffeId], ...window });
+  const cert = new X509Certificate(leaf.certPem);
+  assert.equal(notCaCert.ca, false);
+  assert.equal(cert.checkIssued(notCaCert) && cert.verify(notCaCert.publicKey), true, 'the bundle certificate issued and signed the leaf');
+  assert.throws(() => validateSvid(leaf.certPem, { ...opts, bundlePem: notCa.certPem }), (err) => {
+    assert.ok(isGlimmerError(err, 'GLM_ERR_CERT_UNKNOWN_CA'), String(err));
+    assert.equal(err.message, `certificate serial ${leaf.serial} is issued by a bundle certificate that is not a CA`);
+    assert.deepEqual(err.details, { serial: leaf.serial });
+    return true;
+  });
+});
+
+test('GIVEN a trust bundle with a certificate block that is not DER WHEN a certificate is validated against it THEN GLM_ERR_CERT_UNREADABLE carries Node\'s parse error (ERR_OSSL_ASN1_WRONG_TAG) as cause', () => {
+  const broken = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+  assert.throws(() => validateSvid(good.certPem, { ...opts, bundlePem: broken }), (err) => {
+    assert.ok(isGlimmerError(err, 'GLM_ERR_CERT_UNREADABLE'), String(err));
+    assert.equal(err.message, 'the trust bundle contains a certificate that cannot be parsed');
+    assert.ok(err.cause instanceof Error);
+    assert.equal((err.cause as Error & { code?: string }).code, 'ERR_OSSL_ASN1_WRONG_TAG');
+    assert.equal(err.cause.message, 'error:068000A8:asn1 encoding routines::wrong tag');
+    return true;
+  });
+});
+
+test('GIVEN an existing P-256 key as PKCS#8 PEM WHEN issueSvid certifies it THEN the certificate holds exactly that public key and the SVID returns that private key', async () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const svid = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-1', keyPem });
+  const cert = new X509Certificate(svid.certPem);
+  assert.deepEqual(cert.publicKey.export({ type: 'spki', format: 'der' }), publicKey.export({ type: 'spki', format: 'der' }));
+  assert.ok(cert.checkPrivateKey(privateKey));
+  assert.deepEqual(createPrivateKey(svid.keyPem).export({ format: 'jwk' }), privateKey.export({ format: 'jwk' }));
+  assert.equal(validateSvid(svid.certPem, opts).spiffeId, good.spiffeId);
+});
+
+test('GIVEN a leaf with two subjectAltName extensions (the first a valid SPIFFE ID, the second a DNS name) WHEN validated THEN GLM_ERR_CERT_UNKNOWN_CA: Node\'s OpenSSL does not match a certificate with a duplicated extension to any issuer, so the SVID reader\'s own count is never reached', async () => {
+  const X = x509();
+  const keys = (await webcrypto.subtle.generateKey(EC_KEY_ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const caCert = new X.X509Certificate(ca.certPem);
+  const twoSans = await X.X509CertificateGenerator.create({
+    serialNumber: '5a4e', subject: 'O=Glimmer', issuer: caCert.subject, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + hour),
+    signingAlgorithm: EC_SIGNING_ALGORITHM, publicKey: keys.publicKey, signingKey: ca.keys.privateKey,
+    extensions: [
+      new X.BasicConstraintsExtension(false, undefined, true),
+      await X.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await X.AuthorityKeyIdentifierExtension.create(caCert),
+      new X.SubjectAlternativeNameExtension([{ type: 'url', value: good.spiffeId }], true),
+      new X.SubjectAlternativeNameExtension([{ type: 'dns', value: 'industrial-1.plant.example' }], false),
+      new X.KeyUsagesExtension(X.KeyUsageFlags.digitalSignature, true),
+    ],
+  });
+  const pem = twoSans.toString('pem');
+  const cert = new X509Certificate(pem);
+  assert.deepEqual({ ...readSvidExtensions(cert.raw) }, { uris: [good.spiffeId], sanExtensions: 2, keyUsage: 1, isCa: false });
+  assert.equal(cert.verify(new X509Certificate(ca.certPem).publicKey), true, 'signed by the CA');
+  assert.equal(cert.checkIssued(new X509Certificate(ca.certPem)), false, 'OpenSSL marks the duplicate extension invalid');
+  assert.throws(() => validateSvid(pem, opts), (err) => isGlimmerError(err, 'GLM_ERR_CERT_UNKNOWN_CA') && err.message.startsWith('certificate serial 5a4e ('));
+});
+
+test('GIVEN a revoked SPIFFE ID WHEN an SVID carrying it is validated THEN GLM_ERR_CERT_REVOKED names the identity and the serial; an SVID of another identity, or an empty revocation set, passes', async () => {
+  const other = await issueSvid(ca, { zone: 'cell1', agent: 'industrial-2' });
+  const revokedSpiffeIds = new Set([good.spiffeId]);
+  assert.throws(() => validateSvid(good.certPem, { ...opts, revokedSpiffeIds }), (err) => {
+    assert.ok(isGlimmerError(err, 'GLM_ERR_CERT_REVOKED'), String(err));
+    assert.equal(err.message, `"${good.spiffeId}" (certificate serial ${good.serial}) is a revoked identity`);
+    assert.deepEqual(err.details, { serial: good.serial });
+    return true;
+  });
+  assert.equal(validateSvid(other.certPem, { ...opts, revokedSpiffeIds }).spiffeId, other.spiffeId);
+  assert.equal(validateSvid(good.certPem, { ...opts, revokedSpiffeIds: new Set() }).spiffeId, good.spiffeId);
 });
