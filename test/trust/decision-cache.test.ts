@@ -161,3 +161,35 @@ test('GIVEN a cached decision WHEN a caller tries to change it THEN it cannot (f
   assert.throws(() => { (d as { allow: boolean }).allow = false; }, TypeError);
   assert.deepEqual(pdp.decide(from, 'call', call(to), a2a('status')).reasons, ['a2a-call-over-conduit']);
 });
+
+/** Forbids a copilot's Tool read for one value of each context field: a key that dropped a field would serve the cached allow. */
+const CONTEXT_FORBIDS = [
+  ['tool', '"forbidden_tool"'], ['functionCode', '99'], ['skill', '"forbidden-skill"'], ['applicationUri', '"urn:forbidden"'],
+].map(([field, value]) => `@id("no-copilot-${(field as string).toLowerCase()}")\nforbid (principal is Glimmer::Copilot, action, resource is Glimmer::Tool)\nwhen { context has ${field} && context.${field} == ${value} };\n`).join('\n');
+
+test('GIVEN policies that forbid a copilot\'s Tool read for one tool name, function code, skill or application URI WHEN the same read is decided first with another value, then with the forbidden one THEN the forbidden one is denied by its policy, not served from the cache', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model, audit: () => undefined, policyDir: await policyDirWith({ 'zz-context.cedar': CONTEXT_FORBIDS }) });
+  const reader = copilot('a', ['plant.read']);
+  const tool: PolicyResource = { type: 'Tool', id: 'read_plant', kind: 'readPlant' };
+  const cases: [RequestContext, RequestContext, string][] = [
+    [mcp('read_plant'), mcp('forbidden_tool'), 'no-copilot-tool'],
+    [{ ...mcp('read_plant'), functionCode: 3 }, { ...mcp('read_plant'), functionCode: 99 }, 'no-copilot-functioncode'],
+    [{ ...mcp('read_plant'), skill: 'status' }, { ...mcp('read_plant'), skill: 'forbidden-skill' }, 'no-copilot-skill'],
+    [{ ...mcp('read_plant'), applicationUri: 'urn:client' }, { ...mcp('read_plant'), applicationUri: 'urn:forbidden' }, 'no-copilot-applicationuri'],
+  ];
+  for (const [allowed, forbidden, policy] of cases) {
+    assert.deepEqual(pdp.decide(reader, 'readPlant', tool, allowed), { allow: true, reasons: ['copilot-reads-plant'], errors: [] }, policy);
+    assert.deepEqual(pdp.decide(reader, 'readPlant', tool, forbidden), { allow: false, reasons: [policy], errors: [] }, policy);
+  }
+  assert.deepEqual(pdp.decisionCache, { size: 8, hits: 0, misses: 8 });
+});
+
+test('GIVEN a copilot\'s Tool read decided once WHEN the same copilot comes with the same scopes in another order and duplicated THEN it is a cache hit on the same entry', async () => {
+  const pdp = await PolicyDecisionPoint.create({ model, audit: () => undefined });
+  const tool: PolicyResource = { type: 'Tool', id: 'query_audit', kind: 'readAudit' };
+  const first = pdp.decide(copilot('a', ['plant.read', 'audit.read']), 'readAudit', tool, mcp('query_audit'));
+  const again = pdp.decide(copilot('a', ['audit.read', 'plant.read', 'audit.read']), 'readAudit', tool, mcp('query_audit'));
+  assert.deepEqual(first, { allow: true, reasons: ['copilot-reads-audit'], errors: [] });
+  assert.equal(again, first);
+  assert.deepEqual(pdp.decisionCache, { size: 1, hits: 1, misses: 1 });
+});

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, writeFile, copyFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { loadPolicySet, DEFAULT_POLICY_DIR, SCHEMA_FILE } from '../../runtime/trust/policy/load';
-import { PolicyDecisionPoint, type PolicyResource } from '../../runtime/trust/policy/pdp';
+import { PolicyDecisionPoint, resourceLabel, type CopilotPrincipal, type PolicyResource } from '../../runtime/trust/policy/pdp';
 import type { PolicyModelInput } from '../../runtime/trust/policy/principals';
 import type { TrustAuditRecord } from '../../runtime/trust/audit';
 import { isGlimmerError } from '../../runtime/errors';
@@ -77,6 +77,19 @@ test('GIVEN a validated-set directory WHEN a set is loaded twice THEN the first 
   await writeFile(path.join(dir, 'zz-bad.cedar'), '@id("bad-attribute")\npermit (principal, action == Glimmer::Action::"read", resource is Glimmer::Register)\nwhen { resource.colour == "red" };\n');
   await assert.rejects(loadPolicySet(dir, { validatedDir }), (err) => isGlimmerError(err, 'GLM_ERR_POLICY_INVALID') && /colour/.test(err.message));
   assert.equal((await readdir(validatedDir)).length, 1);
+});
+
+test('GIVEN a validatedDir WHEN a PDP is created THEN it leaves there the same single 0600 marker that loadPolicySet leaves for that policy set', async () => {
+  const dir = await policyDirWith({});
+  const validatedDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'glimmer-pdp-validated-')), 'cache');
+  const local = await PolicyDecisionPoint.create({ model, policyDir: dir, validatedDir, audit: () => undefined });
+  const markers = await readdir(validatedDir);
+  assert.equal(markers.length, 1);
+  assert.equal((await import('node:fs')).statSync(path.join(validatedDir, markers[0] as string)).mode & 0o777, 0o600);
+  const referenceDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'glimmer-pdp-validated-')), 'cache');
+  const reference = await loadPolicySet(dir, { validatedDir: referenceDir });
+  assert.deepEqual(markers, await readdir(referenceDir));
+  assert.equal(local.policies.digest, reference.digest);
 });
 
 test('GIVEN a policy with a syntax error WHEN loaded THEN GLM_ERR_POLICY_INVALID naming the file and line', async () => {
@@ -438,4 +451,44 @@ test('GIVEN Sparkplug device topics WHEN the DMZ data agent asks to publish them
   assert.deepEqual(pdp.decide(id('dmz', 'data-1'), 'publish', topic(false), mqtt), { allow: false, reasons: ['default-deny'], errors: [] });
   assert.equal(pdp.decide(id('dmz', 'data-1'), 'publish', topic(true, 'spAv1.0'), mqtt).allow, false);
   assert.equal(pdp.decide(id('operations', 'cognitive-1'), 'publish', topic(true), mqtt).allow, false);
+});
+
+test('GIVEN a copilot decision with a safety chain\'s decision id and an agent decision without one WHEN authorized THEN the audit records name the copilot as copilot:<id>, carry the decision id only on the first, and label the Tool and Agent resources', async () => {
+  const records: TrustAuditRecord[] = [];
+  const local = await PolicyDecisionPoint.create({ model, audit: (r) => records.push(r) });
+  records.length = 0;
+  const bot: CopilotPrincipal = { type: 'Copilot', id: 'https://issuer.example#bot', issuer: 'https://issuer.example', client: 'bot', scopes: ['plant.read'] };
+  local.authorize(bot, 'readPlant', { type: 'Tool', id: 'read_plant', kind: 'readPlant' }, { protocol: 'mcp', tool: 'read_plant' }, { decision_id: 'wd-42' });
+  local.authorize(id('dmz', 'data-1'), 'call', { type: 'Agent', id: id('operations', 'cognitive-1') }, { protocol: 'a2a', skill: 'status' });
+  assert.deepEqual(records, [
+    { type: 'policy.decision', at: records[0]?.at, decision: 'allow', subject: 'copilot:https://issuer.example#bot', action: 'readPlant', resource: 'Tool::read_plant',
+      reasons: ['copilot-reads-plant'], errors: [], enforcement: 'mcp', decision_id: 'wd-42' },
+    { type: 'policy.decision', at: records[1]?.at, decision: 'allow', subject: id('dmz', 'data-1'), action: 'call', resource: `Agent::${id('operations', 'cognitive-1')}`,
+      reasons: ['a2a-call-over-conduit'], errors: [], enforcement: 'a2a' },
+  ]);
+  assert.equal(Object.hasOwn(records[1] as object, 'decision_id'), false);
+});
+
+test('GIVEN one resource of each type WHEN labelled for the audit record THEN each gets its own type prefix and id', () => {
+  const resources: PolicyResource[] = [
+    register({}),
+    { type: 'Asset', id: 'pump-1', zone: 'control', safety: true },
+    { type: 'Agent', id: id('control', 'industrial-1') },
+    { type: 'AuditConfig' },
+    { type: 'Tool', id: 'read_plant', kind: 'readPlant' },
+    { type: 'Topic', id: 'spBv1.0/plant/DDATA/edge-1/pump-1', namespace: 'spBv1.0', zone: 'dmz', asset: 'pump-1', safety: false, conduit: true },
+  ];
+  assert.deepEqual(resources.map(resourceLabel), [
+    'Register::1/coil/0+1', 'Asset::pump-1', `Agent::${id('control', 'industrial-1')}`, 'AuditConfig::audit', 'Tool::read_plant', 'Topic::spBv1.0/plant/DDATA/edge-1/pump-1',
+  ]);
+});
+
+test('GIVEN a policy that forbids copilots the Tools of kind "secret" WHEN a copilot with the read scope reads a Tool of that kind and one of kind readPlant THEN the first is denied by that policy and the second allowed (the Tool entity carries its kind)', async () => {
+  const local = await PolicyDecisionPoint.create({
+    model, audit: () => undefined, decisionCacheSize: 0,
+    policyDir: await policyDirWith({ 'zz-secret-tools.cedar': '@id("no-secret-tools")\nforbid (principal is Glimmer::Copilot, action, resource is Glimmer::Tool)\nwhen { resource.kind == "secret" };\n' }),
+  });
+  const bot: CopilotPrincipal = { type: 'Copilot', id: 'https://issuer.example#bot', issuer: 'https://issuer.example', client: 'bot', scopes: ['plant.read'] };
+  assert.deepEqual(local.decide(bot, 'readPlant', { type: 'Tool', id: 'vault', kind: 'secret' }, { protocol: 'mcp' }), { allow: false, reasons: ['no-secret-tools'], errors: [] });
+  assert.deepEqual(local.decide(bot, 'readPlant', { type: 'Tool', id: 'read_plant', kind: 'readPlant' }, { protocol: 'mcp' }), { allow: true, reasons: ['copilot-reads-plant'], errors: [] });
 });
