@@ -65,7 +65,8 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
     if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
     const all = (await list(`${p}segments/`)).keys;
-    const ids = [...new Set(all.map((k) => /\/([0-9]{6})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
+    // segmentKey pads ids to six digits, not more: ids past 999999 are longer and list before the shorter ones.
+    const ids = [...new Set(all.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
     const checkLocked = async (key: string) => {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;

@@ -130,6 +130,14 @@ test('GIVEN checkpoints of another origin, of a size their segment does not hold
   });
 });
 
+test('GIVEN segment ids past six digits (999999 then 1000000, which the listing returns first) WHEN verified THEN both segments are verified in numeric order', async () => {
+  await writeLog('seven-digits/', [
+    { id: 999_999, leaves: leaves(0, 2), checkpoint: await checkpoint(leaves(0, 2)) },
+    { id: 1_000_000, leaves: leaves(2, 3), checkpoint: await checkpoint(leaves(0, 3)) },
+  ]);
+  assert.deepEqual(await verify('seven-digits/'), { ok: true, algorithm: 'RFC9162_SHA256', size: 3, checkpoints: 2, segments: 2, proofsChecked: 2, findings: [] });
+});
+
 test('GIVEN a segment whose leaves object is missing WHEN verified THEN it is named missing and unreadable, and its checkpoint is not compared', async () => {
   await writeLog('no-leaves/', [{ id: 1, leaves: null, checkpoint: await checkpoint(leaves(0, 2)) }]);
   assert.deepEqual(await verify('no-leaves/'), {
