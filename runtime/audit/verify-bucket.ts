@@ -9,7 +9,8 @@ import { Findings, type VerifyOptions, type VerifyReport, checkLeaf, openNote } 
  * Verifies the sealed segments of a log straight from its Object Lock bucket (`glimmer audit verify --bucket
  * s3://bucket/prefix`), streaming each object: every leaf re-read, canonical and carrying its index, the segments
  * contiguous from entry 0, every sealed checkpoint's signature checked and its root recomputed from all the leaves
- * before it (so each checkpoint is consistent with the previous one), and every object under Object Lock retention.
+ * before it (so each checkpoint is consistent with the previous one), and every object (log.json too) under Object Lock
+ * retention.
  * A prefix holding no `log.json` itself verifies every log below it (each `.../log.json`, e.g. one per agent).
  */
 export async function verifyBucket(url: string, options: VerifyOptions & { endpoint?: string; region?: string } = {}): Promise<VerifyReport & { logs?: string[] }> {
@@ -59,19 +60,21 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     } catch (err) {
       throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json cannot be read: ${(err as Error).message}`, { cause: err });
     }
-    const algorithm = meta.algorithm;
-    if (!algorithm || !MERKLE_ALGORITHMS.includes(algorithm)) throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json names unknown algorithm ${quote(algorithm)}`);
-    const h = hasher(algorithm);
-    const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
-    if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
-    const all = (await list(`${p}segments/`)).keys;
-    // segmentKey pads ids to six digits, not more: ids past 999999 are longer and list before the shorter ones.
-    const ids = [...new Set(all.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
     const checkLocked = async (key: string) => {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
       if (!head.ObjectLockMode || until <= Date.now()) findings.add(`${key.slice(p.length)} is not under Object Lock retention (mode ${quote(head.ObjectLockMode)})`);
     };
+    const algorithm = meta.algorithm;
+    if (!algorithm || !MERKLE_ALGORITHMS.includes(algorithm)) throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json names unknown algorithm ${quote(algorithm)}`);
+    const h = hasher(algorithm);
+    // log.json names the verifier keys trusted on first use: it is evidence like the segments.
+    await checkLocked(`${p}log.json`);
+    const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
+    if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
+    const all = (await list(`${p}segments/`)).keys;
+    // segmentKey pads ids to six digits, not more: ids past 999999 are longer and list before the shorter ones.
+    const ids = [...new Set(all.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
     const range = new CompactRange(h);
     let size = 0;
     let previous: Checkpoint | undefined;

@@ -146,14 +146,17 @@ test('GIVEN a segment whose leaves object is missing WHEN verified THEN it is na
   });
 });
 
-test('GIVEN objects without retention, with retention expired, and with a mode but no date WHEN verified THEN each is named with its mode, relative to the log prefix', async () => {
+test('GIVEN objects (log.json too) without retention, with retention expired, and with a mode but no date WHEN verified THEN each is named with its mode, relative to the log prefix', async () => {
   await writeLog('unlocked/', [
     { id: 1, leaves: leaves(0, 2), checkpoint: await checkpoint(leaves(0, 2)), lock: { checkpoint: 'none', leaves: 'expired' } },
     { id: 2, leaves: leaves(2, 3), checkpoint: await checkpoint(leaves(0, 3)), lock: { checkpoint: 'mode-only' } },
   ]);
+  // A new version of log.json without retention (the keys it names are trusted on first use).
+  await put('unlocked/log.json', JSON.stringify({ algorithm: 'RFC9162_SHA256', origin: ORIGIN, keys: [vkey] }), 'none');
   assert.deepEqual(await verify('unlocked/'), {
     ok: false, algorithm: 'RFC9162_SHA256', size: 3, checkpoints: 2, segments: 2, proofsChecked: 2,
     findings: [
+      'log.json is not under Object Lock retention (mode undefined)',
       'segments/000001.checkpoint is not under Object Lock retention (mode undefined)',
       'segments/000001.leaves is not under Object Lock retention (mode "GOVERNANCE")',
       'segments/000002.checkpoint is not under Object Lock retention (mode "GOVERNANCE")',
