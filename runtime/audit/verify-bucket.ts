@@ -15,30 +15,21 @@ import { Findings, type VerifyOptions, type VerifyReport, checkLeaf, openNote } 
  */
 export async function verifyBucket(url: string, options: VerifyOptions & { endpoint?: string; region?: string } = {}): Promise<VerifyReport & { logs?: string[] }> {
   const { parseBucket, s3Client, segmentKey } = await import('./archive');
-  const { ListObjectsV2Command, GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const { GetObjectCommand, HeadObjectCommand, paginateListObjectsV2 } = await import('@aws-sdk/client-s3');
   const { bucket, prefix } = parseBucket(url);
   const client = await s3Client({ bucket, prefix, ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
-  const list = async (p: string, delimiter?: string) => {
-    const keys: string[] = [];
-    const prefixes: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token, ...(delimiter ? { Delimiter: delimiter } : {}) }));
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
-      for (const c of out.CommonPrefixes ?? []) if (c.Prefix) prefixes.push(c.Prefix);
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    return { keys, prefixes };
-  };
   const body = async (key: string) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as NodeJS.ReadableStream & { transformToString(): Promise<string> };
   try {
-    const top = await list(prefix, '/');
-    const below = top.keys.includes(`${prefix}log.json`) ? [] : (await list(prefix)).keys.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
+    // One listing (every page) serves both the choice (a log here, or the logs below) and each log's segments.
+    const all: string[] = [];
+    // S3 lists every object with its key.
+    for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix })) for (const o of page.Contents ?? []) all.push(o.Key as string);
+    const below = all.includes(`${prefix}log.json`) ? [] : all.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
     if (below.length > 0) {
       const reports = [];
-      for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub) });
+      for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub, all) });
       return {
-        ok: reports.length > 0 && reports.every((r) => r.report.ok),
+        ok: reports.every((r) => r.report.ok),
         size: reports.reduce((n, r) => n + r.report.size, 0),
         checkpoints: reports.reduce((n, r) => n + r.report.checkpoints, 0),
         segments: reports.reduce((n, r) => n + r.report.segments, 0),
@@ -47,12 +38,12 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
         logs: reports.map((r) => `s3://${bucket}/${r.sub}`),
       };
     }
-    return await verifyBucketLog(prefix);
+    return await verifyBucketLog(prefix, all);
   } finally {
     client.destroy();
   }
 
-  async function verifyBucketLog(p: string): Promise<VerifyReport> {
+  async function verifyBucketLog(p: string, all: readonly string[]): Promise<VerifyReport> {
     const findings = new Findings();
     let meta: { algorithm?: MerkleAlgorithm; origin?: string; keys?: string[] };
     try {
@@ -72,9 +63,9 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     await checkLocked(`${p}log.json`);
     const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
     if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
-    const all = (await list(`${p}segments/`)).keys;
+    const segments = all.filter((k) => k.startsWith(`${p}segments/`));
     // segmentKey pads ids to six digits, not more: ids past 999999 are longer and list before the shorter ones.
-    const ids = [...new Set(all.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
+    const ids = [...new Set(segments.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
     const range = new CompactRange(h);
     let size = 0;
     let previous: Checkpoint | undefined;

@@ -181,7 +181,8 @@ test('GIVEN verifier keys recorded by the log, absent, or pinned by the caller W
 
 test('GIVEN a prefix holding no log.json but logs below it WHEN verified THEN each log is verified, sizes and counts add up, findings carry the log location, and a prefix with its own log.json verifies that log alone', async () => {
   await cleanLog('fleet/a/', 3);
-  await cleanLog('fleet/a/nested/', 1);
+  // Its segment id is one fleet/a/ lacks: a log must not read the segments of a log nested below it.
+  await writeLog('fleet/a/nested/', [{ id: 7, leaves: leaves(0, 1), checkpoint: await checkpoint(leaves(0, 1)) }]);
   await writeLog('fleet/b/c/', [{ id: 1, leaves: [leaf(0), leaf(1, 'tampered')], checkpoint: await checkpoint(leaves(0, 2)) }]);
   assert.deepEqual(await verify('fleet'), {
     ok: false, size: 6, checkpoints: 3, segments: 3, proofsChecked: 2,
