@@ -71,8 +71,8 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     let previous: Checkpoint | undefined;
     let since: Checkpoint | undefined;
     if (options.since !== undefined) since = await openNote(options.since, keys, h, 'the --since checkpoint', findings);
-    // The root after the --since checkpoint's size; never set when the archive is shorter.
-    let sinceRoot: Buffer | undefined;
+    // The root after the --since checkpoint's size (the empty root for size 0); never set when the archive is shorter.
+    let sinceRoot = since?.size === 0 ? range.root() : undefined;
     for (const id of ids) {
       const cpKey = `${p}${segmentKey(id, 'checkpoint')}`;
       const leavesKey = `${p}${segmentKey(id, 'leaves')}`;

@@ -89,14 +89,19 @@ test('GIVEN a clean log of two locked segments WHEN verified from the bucket, wi
   ]);
   const clean = { ok: true, algorithm: 'RFC9162_SHA256', size: 5, checkpoints: 2, segments: 2, proofsChecked: 2, findings: [] };
   assert.deepEqual(await verify('clean'), clean);
-  // The end of a segment, inside one, and the whole log are prefixes.
+  // The end of a segment, inside one, the whole log and the empty log are prefixes.
   assert.deepEqual(await verify('clean/', { since: await checkpoint(leaves(0, 3)) }), clean);
   assert.deepEqual(await verify('clean/', { since: await checkpoint(leaves(0, 4)) }), clean);
   assert.deepEqual(await verify('clean/', { since: await checkpoint(leaves(0, 5)) }), clean);
+  // The empty log (size 0, the RFC 9162 empty root: SHA-256 of nothing) is a prefix of every log.
+  const empty = await signNote(`${ORIGIN}\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n`, [signer]);
+  assert.deepEqual(await verify('clean/', { since: empty }), clean);
 
   const notPrefix = (size: number) => ({ ...clean, ok: false, findings: [`the --since checkpoint (size ${size}) is not a prefix of the archived log`] });
   assert.deepEqual(await verify('clean/', { since: await checkpoint([leaf(0), leaf(1, 'other'), leaf(2)]) }), notPrefix(3));
   assert.deepEqual(await verify('clean/', { since: await checkpoint(leaves(0, 6)) }), notPrefix(6));
+  assert.deepEqual(await verify('clean/', { since: await signNote(`${ORIGIN}\n6\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n`, [signer]) }), notPrefix(6));
+  assert.deepEqual(await verify('clean/', { since: await checkpoint([leaf(0, 'other')], { size: 0 }) }), notPrefix(0));
   assert.deepEqual(await verify('clean/', { since: await checkpoint(leaves(0, 3), { by: stranger }) }), {
     ...clean, ok: false, findings: ['the --since checkpoint: GLM_ERR_AUDIT_SIGNATURE_INVALID: checkpoint of size 3 carries no signature from a trusted key'],
   });
