@@ -5,6 +5,8 @@
  * file; the slow case (a listing longer than one page) runs last.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
 import { after, before, test } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { segmentKey } from '../../runtime/audit/archive';
@@ -247,6 +249,46 @@ test('GIVEN the region passed as an option and none in the environment WHEN veri
     assert.equal((await verify('region/', { region: 'eu-central-1' })).ok, true);
   } finally {
     process.env.AWS_REGION = region;
+  }
+});
+
+test('GIVEN an endpoint that keeps connections alive (as S3 does; moto closes each one) WHEN a verification ends THEN the verifier has closed its connections', async () => {
+  await cleanLog('keep-alive/', 1);
+  const target = new URL(s3.endpoint);
+  const open = new Set<net.Socket>();
+  let allClosed = () => {};
+  // A keep-alive HTTP/1.1 front for moto: it forwards each request and holds idle client connections for a minute.
+  const front = http.createServer((req, res) => {
+    const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      const { connection: _c, 'keep-alive': _k, ...headers } = r.headers;
+      res.writeHead(r.statusCode ?? 502, headers);
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  front.keepAliveTimeout = 60_000;
+  front.on('connection', (socket: net.Socket) => {
+    open.add(socket);
+    socket.on('close', () => {
+      open.delete(socket);
+      if (open.size === 0) allClosed();
+    });
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  try {
+    const report = await verifyBucket(`s3://${BUCKET}/keep-alive/`, { endpoint: `http://127.0.0.1:${(front.address() as net.AddressInfo).port}` });
+    assert.equal(report.ok, true);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${open.size} connection(s) still open 5 s after the verification`)), 5_000);
+      allClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (open.size === 0) allClosed();
+    });
+  } finally {
+    front.closeAllConnections();
+    front.close();
   }
 });
 
