@@ -43,7 +43,7 @@ export const MODULES: readonly MutationModule[] = [
   { name: 'audit-writer', mutate: ['runtime/audit/writer.ts'], tests: ['test/audit/writer.test.ts', 'test/audit/durability.test.ts', 'test/audit/log.test.ts'] },
   { name: 'audit-log', mutate: ['runtime/audit/log.ts'], tests: ['test/audit/log.test.ts', 'test/audit/durability.test.ts'] },
   { name: 'merkle', mutate: ['runtime/audit/merkle.ts', 'runtime/audit/tree.ts'], tests: ['test/audit/merkle.test.ts'] },
-  { name: 'verifier', mutate: ['runtime/audit/verify.ts', 'runtime/audit/note.ts'], tests: ['test/audit/note.test.ts', 'test/audit/verify.test.ts'] },
+  { name: 'verifier', mutate: ['runtime/audit/verify.ts', 'runtime/audit/note.ts'], tests: ['test/audit/note.test.ts', 'test/audit/verify-remote.test.ts', 'test/audit/verify.test.ts'] },
   { name: 'archive-verifier', mutate: ['runtime/audit/verify-bucket.ts'], tests: ['test/audit/verify-bucket.test.ts', 'test/audit/archive.test.ts'] },
   { name: 'svid', mutate: ['runtime/trust/svid.ts'], tests: ['test/trust/svid.test.ts'] },
 ];
