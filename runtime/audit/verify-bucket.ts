@@ -21,10 +21,11 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
   const body = async (key: string) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as NodeJS.ReadableStream & { transformToString(): Promise<string> };
   try {
     // One listing (every page) serves both the choice (a log here, or the logs below) and each log's segments.
-    const all: string[] = [];
+    const listed = new Set<string>();
     // S3 lists every object with its key.
-    for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix })) for (const o of page.Contents ?? []) all.push(o.Key as string);
-    const below = all.includes(`${prefix}log.json`) ? [] : all.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
+    for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix })) page.Contents?.forEach((o) => listed.add(o.Key as string));
+    const all = [...listed];
+    const below = listed.has(`${prefix}log.json`) ? [] : all.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
     if (below.length > 0) {
       const reports = [];
       for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub, all) });
@@ -85,7 +86,7 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
         const { createInterface } = await import('node:readline');
         const lines = createInterface({ input: (await body(leavesKey)) as unknown as NodeJS.ReadableStream, crlfDelay: Infinity });
         for await (const line of lines) {
-          const leaf = Buffer.from(line, 'utf8');
+          const leaf = Buffer.from(line);
           const problem = checkLeaf(leaf, size);
           if (problem) findings.add(`segment ${id}: ${problem}`);
           range.push(h.leaf(leaf));

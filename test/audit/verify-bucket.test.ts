@@ -43,8 +43,9 @@ after(async () => {
 
 type Lock = 'locked' | 'none' | 'expired' | 'mode-only';
 
-async function put(key: string, body: string, lock: Lock = 'locked'): Promise<void> {
-  const until = lock === 'locked' ? new Date(Date.now() + 86_400_000) : lock === 'expired' ? new Date(Date.now() - 86_400_000) : undefined;
+/** `lock` a Date: GOVERNANCE retention until then. */
+async function put(key: string, body: string, lock: Lock | Date = 'locked'): Promise<void> {
+  const until = lock instanceof Date ? lock : lock === 'locked' ? new Date(Date.now() + 86_400_000) : lock === 'expired' ? new Date(Date.now() - 86_400_000) : undefined;
   await client.send(new PutObjectCommand({
     Bucket: BUCKET, Key: key, Body: Buffer.from(body),
     ...(lock === 'none' ? {} : { ObjectLockMode: 'GOVERNANCE' as const }), ...(until ? { ObjectLockRetainUntilDate: until } : {}),
@@ -66,7 +67,7 @@ interface Segment {
   /** null: no leaves object. */
   readonly leaves: readonly string[] | null;
   readonly checkpoint: string;
-  readonly lock?: { leaves?: Lock; checkpoint?: Lock };
+  readonly lock?: { leaves?: Lock | Date; checkpoint?: Lock | Date };
 }
 
 async function writeLog(prefix: string, segments: readonly Segment[], meta: object = { algorithm: 'RFC9162_SHA256', origin: ORIGIN, keys: [vkey] }): Promise<void> {
@@ -171,6 +172,18 @@ test('GIVEN objects (log.json too) without retention, with retention expired, an
   });
 });
 
+test('GIVEN a retention that ends at the very millisecond of the check WHEN verified THEN the object is no longer under retention', async (t) => {
+  const ends = new Date(Date.now() + 86_400_000);
+  const later = new Date(ends.getTime() + 3_600_000);
+  await writeLog('retention-ends/', [{ id: 1, leaves: leaves(0, 1), checkpoint: await checkpoint(leaves(0, 1)), lock: { leaves: later, checkpoint: ends } }]);
+  await put('retention-ends/log.json', JSON.stringify({ algorithm: 'RFC9162_SHA256', origin: ORIGIN, keys: [vkey] }), later);
+  t.mock.timers.enable({ apis: ['Date'], now: ends.getTime() });
+  assert.deepEqual(await verify('retention-ends/'), {
+    ok: false, algorithm: 'RFC9162_SHA256', size: 1, checkpoints: 1, segments: 1, proofsChecked: 1,
+    findings: ['segments/000001.checkpoint is not under Object Lock retention (mode "GOVERNANCE")'],
+  });
+});
+
 test('GIVEN verifier keys recorded by the log, absent, or pinned by the caller WHEN verified THEN pinned keys replace the recorded ones and no key at all is a finding', async () => {
   const segments = [{ id: 1, leaves: leaves(0, 2), checkpoint: await checkpoint(leaves(0, 2)) }];
   await writeLog('keys-none/', segments, { algorithm: 'RFC9162_SHA256', origin: ORIGIN, keys: [] });
@@ -211,11 +224,11 @@ test('GIVEN a prefix holding no log.json but logs below it WHEN verified THEN ea
   });
 });
 
-test('GIVEN no log.json, a log.json that is not JSON, or one naming an unknown or no algorithm WHEN verified THEN GLM_ERR_AUDIT_VERIFY_FAILED names the object and the cause', async () => {
-  const refused = async (path: string, message: string) => {
-    await assert.rejects(verify(path), (err) => isGlimmerError(err, 'GLM_ERR_AUDIT_VERIFY_FAILED') && err.message === message);
+test('GIVEN no log.json, a log.json that is not JSON, or one naming an unknown or no algorithm WHEN verified THEN GLM_ERR_AUDIT_VERIFY_FAILED names the object and the cause, and carries the read or parse error as its cause', async () => {
+  const refused = async (path: string, message: string, cause?: string) => {
+    await assert.rejects(verify(path), (err) => isGlimmerError(err, 'GLM_ERR_AUDIT_VERIFY_FAILED') && err.message === message && (err.cause as Error | undefined)?.name === cause);
   };
-  await refused('nothing-here/', `s3://${BUCKET}/nothing-here/log.json cannot be read: The specified key does not exist.`);
+  await refused('nothing-here/', `s3://${BUCKET}/nothing-here/log.json cannot be read: The specified key does not exist.`, 'NoSuchKey');
   await put('garbled/log.json', 'not json');
   let parseError = '';
   try {
@@ -223,7 +236,7 @@ test('GIVEN no log.json, a log.json that is not JSON, or one naming an unknown o
   } catch (err) {
     parseError = (err as Error).message;
   }
-  await refused('garbled/', `s3://${BUCKET}/garbled/log.json cannot be read: ${parseError}`);
+  await refused('garbled/', `s3://${BUCKET}/garbled/log.json cannot be read: ${parseError}`, 'SyntaxError');
   await put('sha1/log.json', JSON.stringify({ algorithm: 'SHA1', origin: ORIGIN, keys: [vkey] }));
   await refused('sha1/', `s3://${BUCKET}/sha1/log.json names unknown algorithm "SHA1"`);
   await put('no-algorithm/log.json', JSON.stringify({ origin: ORIGIN, keys: [vkey] }));
