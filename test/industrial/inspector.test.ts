@@ -402,6 +402,24 @@ test('GIVEN burst 2 and 1000 requests/s WHEN 3 reads arrive at t=0 and more at t
   ]);
 });
 
+test('GIVEN burst 2 and 1000 requests/s with one token spent at t=0 WHEN 3 reads arrive at t=10 THEN 2 pass and the third gets 06: the bucket never holds more than its size', () => {
+  const { inspector, hooks, events } = rig({ limits: { burst: 2, ratePerSecond: 1000 } });
+  const s = inspector.session('control', 0);
+  s.feed(read(1, 1, 3, 0, 1), 0, hooks);
+  s.feed(Buffer.concat([read(2, 1, 3, 0, 1), read(3, 1, 3, 0, 1), read(4, 1, 3, 0, 1)]), 10, hooks);
+  assert.deepEqual(events, ['forward 1', 'forward 2', 'forward 3', `reply ${exception(4, 1, 3, 6)}`]);
+});
+
+test('GIVEN burst 2 with one token left at t=100 WHEN the clock steps back to t=50 THEN the token left still serves a read and no time is credited until the clock passes t=100 again', () => {
+  const { inspector, hooks, events } = rig({ limits: { burst: 2, ratePerSecond: 1000 } });
+  const s = inspector.session('control', 100);
+  s.feed(read(1, 1, 3, 0, 1), 100, hooks);
+  s.feed(Buffer.concat([read(2, 1, 3, 0, 1), read(3, 1, 3, 0, 1)]), 50, hooks);
+  assert.deepEqual(take(events), ['forward 1', 'forward 2', `reply ${exception(3, 1, 3, 6)}`]);
+  s.feed(Buffer.concat([read(4, 1, 3, 0, 1), read(5, 1, 3, 0, 1)]), 101, hooks);
+  assert.deepEqual(take(events), ['forward 4', `reply ${exception(5, 1, 3, 6)}`]);
+});
+
 // --- framing ------------------------------------------------------------------------------------------------------
 
 test('GIVEN a protocol id of 1, an MBAP length of 1, or of 255 WHEN fed THEN the session closes with GLM_ERR_MODBUS_FRAME_MALFORMED, _MALFORMED, _OVERSIZE, audited deny/malformed, and later bytes are ignored', () => {

@@ -265,14 +265,15 @@ export class Inspector {
   inspect(s: ClientSession, hooks: SessionHooks, buf: Buffer, off: number, len: number, now: number): void {
     const req = this.req;
     const rules = this.rules;
-    // Rate limit: token bucket refilled from the caller's clock.
-    if (s.tokens < 1) {
+    // Rate limit: token bucket refilled from the caller's clock on every frame (refilling only once it is empty would
+    // add a whole bucket on top of the tokens left: twice the burst at once). A clock stepped back credits nothing.
+    if (now > s.refilledAt) {
       s.tokens = Math.min(this.limits.burst, s.tokens + ((now - s.refilledAt) * this.limits.ratePerSecond) / 1000);
       s.refilledAt = now;
-      if (s.tokens < 1) {
-        this.peek(buf, off, req);
-        return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
-      }
+    }
+    if (s.tokens < 1) {
+      this.peek(buf, off, req);
+      return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
     }
     s.tokens -= 1;
     const unitId = buf[off + 6] as number;
