@@ -565,6 +565,18 @@ test('GIVEN an inflight bound of 4, paused with a refused frame held and 3 in fl
   assert.deepEqual([take(events), s.inflight, s.paused], [['forward 8'], 4, true]);
 });
 
+test('GIVEN a partial frame since t=100 completed at t=150 with 3 bytes of the next, filling the inflight bound of 1 WHEN paused THEN no partial frame is timed (the gateway is not reading); after the answer at t=3000 the clock runs from 3000', () => {
+  const { inspector, hooks, events } = rig({ limits: { maxInflightPerClient: 1 } });
+  const s = inspector.session('control', 0);
+  const a = read(1, 1, 3, 0, 1); const b = read(2, 1, 3, 0, 1);
+  s.feed(a.subarray(0, 3), 100, hooks);
+  assert.equal(s.partialSince, 100);
+  s.feed(Buffer.concat([a.subarray(3), b.subarray(0, 3)]), 150, hooks);
+  assert.deepEqual([take(events), s.paused, s.pendingBytes, s.hasPartialFrame()], [['forward 1', 'pause'], true, 3, false]);
+  s.settled(3000, hooks);
+  assert.deepEqual([take(events), s.paused, s.hasPartialFrame(), s.partialSince], [['resume'], false, true, 3000]);
+});
+
 // --- write-ahead evidence -----------------------------------------------------------------------------------------
 
 test('GIVEN write-ahead evidence WHEN an allowed write is followed by a read in one chunk THEN reading pauses, the read waits, and once the record is durable the write goes out, reading resumes and the read follows', async () => {

@@ -472,8 +472,10 @@ export class ClientSession {
       if (!waiting && rest >= MAX_ADU) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
       this.pending = Buffer.from(buf.subarray(off, end));
       // The slow-client clock runs from when the current partial frame began: restart it whenever frames completed.
-      if (!waiting && (this.partialSince === 0 || off > 0)) this.partialSince = now;
-      else if (this.holding) this.partialSince = 0;
+      // While the gateway itself stops reading (inflight bound, a write waiting for its record) no clock runs: the
+      // client cannot finish a frame that is not read; it starts again when reading resumes.
+      if (waiting) this.partialSince = 0;
+      else if (this.partialSince === 0 || off > 0) this.partialSince = now;
     } else {
       this.partialSince = 0;
     }
