@@ -721,6 +721,20 @@ test('GIVEN an inflight bound of 4 paused at the bound WHEN one answer settles a
   assert.deepEqual([take(events), s.paused, s.holding], [['forward 6'], true, false]);
 });
 
+test('GIVEN an inflight bound of 6 paused at the bound, two answers settled (4 in flight) WHEN a write arrives and waits for its record THEN reading stays paused until the record is durable, and resumes after the write is forwarded', async () => {
+  const log = evidenceLog();
+  const { inspector, hooks, events } = rig({ evidence: log.evidence, decide: () => ({ allow: true }), limits: { maxInflightPerClient: 6 } });
+  const s = inspector.session('control', 0);
+  s.feed(Buffer.concat([...Array.from({ length: 6 }, (_, i) => read(i + 1, 1, 3, 0, 1)), read(7, 9, 3, 0, 1)]), 0, hooks);
+  assert.deepEqual(take(events), ['forward 1', 'forward 2', 'forward 3', 'forward 4', 'forward 5', 'forward 6', 'pause']);
+  s.settled(1, hooks); s.settled(1, hooks);
+  s.feed(adu(8, 1, requestPdu.writeRegister(0, 10)), 2, hooks);
+  assert.deepEqual([take(events), s.inflight, s.holding], [[`reply ${exception(7, 9, 3, 0x0a)}`, 'pause'], 5, true], 'no resume while the write waits');
+  log.pending[0]?.resolve();
+  await settle();
+  assert.deepEqual([take(events), s.paused, s.inflight], [['forward 8', 'resume'], false, 5]);
+});
+
 // --- records outside a request: upstream failures, refused connections ----------------------------------------------
 
 test('GIVEN a forwarded read WHEN its upstream fails THEN the failure is audited as deny/upstream with the exception and code given, no range, and not safety', () => {

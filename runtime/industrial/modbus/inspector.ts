@@ -479,7 +479,8 @@ export class ClientSession {
     } else {
       this.partialSince = 0;
     }
-    if (this.paused && this.inflight < limit) { this.paused = false; hooks.resume(this); }
+    // Not while a write waits for its record: its commit resumes reading (see Inspector.writeAhead).
+    if (this.paused && !this.holding && this.inflight < limit) { this.paused = false; hooks.resume(this); }
   }
 
   /** A forwarded request was answered (or failed); resumes reading once below half the inflight bound. */
