@@ -517,6 +517,13 @@ test('GIVEN an inflight bound of 2 WHEN exactly 2 reads arrive THEN both are for
   assert.equal(s.pendingBytes, 2 * third.length);
 });
 
+test('GIVEN an inflight bound of 1 WHEN 25 reads arrive in one chunk THEN the 24 held back (288 bytes, more than one 260-byte ADU) wait without closing the connection: only a partial frame is bounded by one ADU', () => {
+  const { inspector, hooks, events } = rig({ limits: { maxInflightPerClient: 1 } });
+  const s = inspector.session('control', 0);
+  s.feed(Buffer.concat(Array.from({ length: 25 }, (_, i) => read(i + 1, 1, 3, 0, 1))), 0, hooks);
+  assert.deepEqual([events, s.closed, s.pendingBytes], [['forward 1', 'pause'], false, 288]);
+});
+
 test('GIVEN an inflight bound of 4 paused with 2 reads held WHEN answers settle THEN reading resumes only at 2 in flight (half), after the held reads are inspected', () => {
   const { inspector, hooks, events } = rig({ limits: { maxInflightPerClient: 4 } });
   const s = inspector.session('control', 0);
