@@ -43,7 +43,8 @@ export const MODULES: readonly MutationModule[] = [
   { name: 'audit-writer', mutate: ['runtime/audit/writer.ts'], tests: ['test/audit/writer.test.ts', 'test/audit/durability.test.ts', 'test/audit/log.test.ts'] },
   { name: 'audit-log', mutate: ['runtime/audit/log.ts'], tests: ['test/audit/log.test.ts', 'test/audit/durability.test.ts'] },
   { name: 'merkle', mutate: ['runtime/audit/merkle.ts', 'runtime/audit/tree.ts'], tests: ['test/audit/merkle.test.ts'] },
-  { name: 'verifier', mutate: ['runtime/audit/verify.ts', 'runtime/audit/note.ts'], tests: ['test/audit/note.test.ts', 'test/audit/verify.test.ts'] },
+  { name: 'verifier', mutate: ['runtime/audit/verify.ts', 'runtime/audit/note.ts'], tests: ['test/audit/note.test.ts', 'test/audit/verify-remote.test.ts', 'test/audit/verify.test.ts'] },
+  { name: 'archive-verifier', mutate: ['runtime/audit/verify-bucket.ts'], tests: ['test/audit/archive.test.ts'] },
   { name: 'svid', mutate: ['runtime/trust/svid.ts'], tests: ['test/trust/svid.test.ts'] },
 ];
 
@@ -194,8 +195,9 @@ function strykerConfig(module: MutationModule, mutate: readonly string[]): Recor
     htmlReporter: { fileName: path.join(dir, 'mutation.html') },
     jsonReporter: { fileName: path.join(dir, 'mutation.json') },
     // The sandbox needs the sources, the tests, the release key the runtime checks and the agent bundle the release
-    // fixtures copy (test/lifecycle/fixtures.ts); not the other bundles or the reports.
-    ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', '!dist/agent.js', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release'],
+    // fixtures copy (test/lifecycle/fixtures.ts); not the other bundles, the reports, or another module's sandbox
+    // (two modules run at once from one checkout would copy each other's half-written files).
+    ignorePatterns: ['dist/**', '!dist/release-key.pub.pem', '!dist/agent.js', 'reports', 'bench/reports', 'cdktf.out', '.glimmer-release', '.stryker-tmp-*', 'test-results'],
     tempDirName: `.stryker-tmp-${module.name}`,
     cleanTempDir: 'always',
     timeoutMS: 30_000,

@@ -1,5 +1,6 @@
 /**
- * Offline verification of an audit log (`glimmer audit verify`), from a state directory or over the HTTP API.
+ * Offline verification of an audit log (`glimmer audit verify`), from a state directory or over the HTTP API (the
+ * Object Lock archive has its own verifier, verify-bucket.ts).
  * Every stored leaf is re-read and re-hashed, every checkpoint signature checked, every checkpoint root recomputed,
  * consistency proofs between successive checkpoints and inclusion proofs for sample leaves generated and verified,
  * and sealed segment files compared with the store. Any difference is a finding; the caller exits 1 on findings.
@@ -37,7 +38,7 @@ function describe(err: unknown): string {
 }
 
 /** Checks that a leaf is canonical JSON carrying its own index. */
-function checkLeaf(leaf: Buffer, index: number): string | undefined {
+export function checkLeaf(leaf: Buffer, index: number): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(leaf.toString('utf8'));
@@ -70,7 +71,7 @@ interface Verified {
   readonly cp: Checkpoint;
 }
 
-class Findings {
+export class Findings {
   readonly list: string[] = [];
   proofs = 0;
   add(message: string): void {
@@ -78,7 +79,7 @@ class Findings {
   }
 }
 
-async function openNote(note: string, keys: readonly VerifierKey[], h: Hasher, what: string, findings: Findings): Promise<Checkpoint | undefined> {
+export async function openNote(note: string, keys: readonly VerifierKey[], h: Hasher, what: string, findings: Findings): Promise<Checkpoint | undefined> {
   try {
     return await openCheckpoint(note, keys, h.size);
   } catch (err) {
@@ -207,12 +208,18 @@ export async function verifyStateDir(stateDir: string, options: VerifyOptions = 
 /** Bytes read at a time from an exported segment: segments of any size stream (never one Buffer or string). */
 const SEGMENT_READ_BYTES = 8 * 1024 * 1024;
 
-function verifySegmentFiles(
+/**
+ * Compares a sealed segment's exported files with the store: one leaf per line, each equal to the stored entry when
+ * `leafHash` is given, the line count equal to the segment's, a final newline, and the checkpoint file equal to the
+ * segment's checkpoint. The files are untrusted input read `readBytes` at a time.
+ */
+export function verifySegmentFiles(
   base: string,
   seg: { id: number; start: number; end: number | null; checkpoint: string | null },
   leafHash: ((i: number) => Buffer) | undefined,
   h: Hasher,
   findings: Findings,
+  readBytes = SEGMENT_READ_BYTES,
 ): void {
   let fd: number;
   try {
@@ -223,10 +230,10 @@ function verifySegmentFiles(
   }
   const expected = (seg.end as number) - seg.start;
   let lines = 0;
+  // An empty file ends with a newline as far as framing goes; its line count (0) is what can be wrong.
   let endsWithNewline = true;
-  let empty = true;
   try {
-    const buf = Buffer.allocUnsafe(SEGMENT_READ_BYTES);
+    const buf = Buffer.allocUnsafe(readBytes);
     // A line cut by a read boundary: its parts so far.
     let carry: Buffer[] = [];
     const line = (bytes: Buffer) => {
@@ -236,7 +243,6 @@ function verifySegmentFiles(
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      empty = false;
       let from = 0;
       for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < n; nl = buf.indexOf(0x0a, from)) {
         const part = buf.subarray(from, nl);
@@ -251,7 +257,7 @@ function verifySegmentFiles(
   } finally {
     fs.closeSync(fd);
   }
-  if (lines !== expected || (!empty && !endsWithNewline) || (empty && expected > 0)) {
+  if (lines !== expected || !endsWithNewline) {
     findings.add(`segment ${seg.id}: exported file holds ${lines} entries, the segment has ${expected} (truncated or extended)`);
   }
   try {
@@ -330,113 +336,4 @@ export async function verifyRemote(baseUrl: string, token: string, options: Veri
     }
   }
   return { ok: findings.list.length === 0, algorithm, size: cp.size, checkpoints: 1, segments: 0, proofsChecked: findings.proofs, findings: findings.list };
-}
-
-/**
- * Verifies the sealed segments of a log straight from its Object Lock bucket (`glimmer audit verify --bucket
- * s3://bucket/prefix`), streaming each object: every leaf re-read, canonical and carrying its index, the segments
- * contiguous from entry 0, every sealed checkpoint's signature checked and its root recomputed from all the leaves
- * before it (so each checkpoint is consistent with the previous one), and every object under Object Lock retention.
- * A prefix holding no `log.json` itself verifies every log below it (each `.../log.json`, e.g. one per agent).
- */
-export async function verifyBucket(url: string, options: VerifyOptions & { endpoint?: string; region?: string } = {}): Promise<VerifyReport & { logs?: string[] }> {
-  const { parseBucket, s3Client, segmentKey } = await import('./archive');
-  const { ListObjectsV2Command, GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
-  const { bucket, prefix } = parseBucket(url);
-  const client = await s3Client({ bucket, prefix, ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
-  const list = async (p: string, delimiter?: string) => {
-    const keys: string[] = [];
-    const prefixes: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token, ...(delimiter ? { Delimiter: delimiter } : {}) }));
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
-      for (const c of out.CommonPrefixes ?? []) if (c.Prefix) prefixes.push(c.Prefix);
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    return { keys, prefixes };
-  };
-  const body = async (key: string) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as NodeJS.ReadableStream & { transformToString(): Promise<string> };
-  try {
-    const top = await list(prefix, '/');
-    const below = top.keys.includes(`${prefix}log.json`) ? [] : (await list(prefix)).keys.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
-    if (below.length > 0) {
-      const reports = [];
-      for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub) });
-      return {
-        ok: reports.length > 0 && reports.every((r) => r.report.ok),
-        size: reports.reduce((n, r) => n + r.report.size, 0),
-        checkpoints: reports.reduce((n, r) => n + r.report.checkpoints, 0),
-        segments: reports.reduce((n, r) => n + r.report.segments, 0),
-        proofsChecked: reports.reduce((n, r) => n + r.report.proofsChecked, 0),
-        findings: reports.flatMap((r) => r.report.findings.map((f) => `s3://${bucket}/${r.sub}: ${f}`)),
-        logs: reports.map((r) => `s3://${bucket}/${r.sub}`),
-      };
-    }
-    return await verifyBucketLog(prefix);
-  } finally {
-    client.destroy();
-  }
-
-  async function verifyBucketLog(p: string): Promise<VerifyReport> {
-    const findings = new Findings();
-    let meta: { algorithm?: MerkleAlgorithm; origin?: string; keys?: string[] };
-    try {
-      meta = JSON.parse(await (await body(`${p}log.json`)).transformToString()) as typeof meta;
-    } catch (err) {
-      throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json cannot be read: ${(err as Error).message}`, { cause: err });
-    }
-    const algorithm = meta.algorithm;
-    if (!algorithm || !MERKLE_ALGORITHMS.includes(algorithm)) throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json names unknown algorithm ${quote(algorithm)}`);
-    const h = hasher(algorithm);
-    const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
-    if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
-    const all = (await list(`${p}segments/`)).keys;
-    const ids = [...new Set(all.map((k) => /\/([0-9]{6})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
-    const checkLocked = async (key: string) => {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
-      if (!head.ObjectLockMode || until <= Date.now()) findings.add(`${key.slice(p.length)} is not under Object Lock retention (mode ${quote(head.ObjectLockMode)})`);
-    };
-    const range = new CompactRange(h);
-    let size = 0;
-    let previous: Checkpoint | undefined;
-    let since: Checkpoint | undefined;
-    if (options.since !== undefined) since = await openNote(options.since, keys, h, 'the --since checkpoint', findings);
-    const rootAt = new Map<number, Buffer>();
-    for (const id of ids) {
-      const cpKey = `${p}${segmentKey(id, 'checkpoint')}`;
-      const leavesKey = `${p}${segmentKey(id, 'leaves')}`;
-      await checkLocked(cpKey);
-      await checkLocked(leavesKey).catch(() => findings.add(`segment ${id}: ${segmentKey(id, 'leaves')} is missing`));
-      const note = await (await body(cpKey)).transformToString();
-      const cp = await openNote(note, keys, h, `segment ${id} final checkpoint`, findings);
-      const start = size;
-      try {
-        const { createInterface } = await import('node:readline');
-        const lines = createInterface({ input: (await body(leavesKey)) as unknown as NodeJS.ReadableStream, crlfDelay: Infinity });
-        for await (const line of lines) {
-          const leaf = Buffer.from(line, 'utf8');
-          const problem = checkLeaf(leaf, size);
-          if (problem) findings.add(`segment ${id}: ${problem}`);
-          range.push(h.leaf(leaf));
-          size += 1;
-          if (since && size === since.size) rootAt.set(size, range.root());
-        }
-      } catch (err) {
-        findings.add(`segment ${id}: ${segmentKey(id, 'leaves')} cannot be read: ${(err as Error).message}`);
-        continue;
-      }
-      if (!cp) continue;
-      if (cp.origin !== meta.origin) findings.add(`segment ${id}: checkpoint origin ${quote(cp.origin)}, the log is ${quote(meta.origin)}`);
-      if (cp.size !== size) findings.add(`segment ${id}: holds entries ${start}..${size - 1} but its checkpoint covers ${cp.size} (missing, truncated or extended)`);
-      else if (!range.root().equals(cp.root)) findings.add(`segment ${id}: the root recomputed from entries 0..${size - 1} differs from the signed checkpoint`);
-      else findings.proofs += 1;
-      if (previous && cp.size < previous.size) findings.add(`segment ${id}: its checkpoint (size ${cp.size}) is behind the previous one (${previous.size})`);
-      previous = cp;
-    }
-    if (ids.length === 0) findings.add(`no sealed segments under s3://${bucket}/${p}segments/`);
-    if (since && (since.size > size || !rootAt.get(since.size)?.equals(since.root))) findings.add(`the --since checkpoint (size ${since.size}) is not a prefix of the archived log`);
-    return { ok: findings.list.length === 0, algorithm, size, checkpoints: ids.length, segments: ids.length, proofsChecked: findings.proofs, findings: findings.list };
-  }
 }

@@ -12,7 +12,7 @@ import { kmsDataKey } from '../../runtime/audit/data-key';
 import { openPseudonymiser } from '../../runtime/audit/gdpr';
 import { kmsSigner } from '../../runtime/audit/kms';
 import { openAuditLog } from '../../runtime/audit/log';
-import { verifyBucket } from '../../runtime/audit/verify';
+import { verifyBucket } from '../../runtime/audit/verify-bucket';
 import { isGlimmerError } from '../../runtime/errors';
 import { assertDurableStore, clusterSettings } from '../../runtime/lifecycle/cluster';
 import { glimmer } from '../helpers/cli';

@@ -263,3 +263,24 @@ test('GIVEN a note with lines from trusted and untrusted keys WHEN verified THEN
   assert.deepEqual(await verifyNote(parseSignedNote(forged), [trusted]), { verifiedBy: ['example.com/log/ed25519'], badSignatures: ['example.com/log/ed25519'] });
   await assert.rejects(openCheckpoint(forged, [trusted]), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_SIGNATURE_INVALID') && /size 4 has a signature that does not verify: example.com\/log\/ed25519/.test((e as Error).message));
 });
+
+test('GIVEN two forged lines from two trusted keys WHEN the checkpoint is opened THEN the refusal names both keys, comma-separated, in line order', async () => {
+  const a = ephemeralSigner('a.example/log');
+  const b = ephemeralSigner('b.example/log');
+  const body = formatCheckpoint({ origin: 'a.example/log', size: 4, root: Buffer.alloc(32, 2), extensions: [] });
+  const keys = [parseVerifierKey(formatVerifierKey('a.example/log', 'ed25519', await a.publicKey())), parseVerifierKey(formatVerifierKey('b.example/log', 'ed25519', await b.publicKey()))];
+  // Each key signs another text, so both lines are well-formed signatures that do not verify over this body.
+  const other = await signNote(body.replace('\n4\n', '\n5\n'), [a, b]);
+  const forged = `${body}\n${other.slice(other.indexOf('\n\n') + 2)}`;
+  await assert.rejects(openCheckpoint(forged, keys, 32), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_SIGNATURE_INVALID') &&
+    (e as Error).message === 'checkpoint of size 4 has a signature that does not verify: a.example/log/ed25519, b.example/log/ed25519');
+});
+
+test('GIVEN a note whose blank line is its very start WHEN parsed THEN the text is the single newline before it and the signature lines are read', async () => {
+  const signer = ephemeralSigner('example.com/log');
+  const line = formatSignatureLine('example.com/log', keyId('example.com/log', 'ed25519', await signer.publicKey()), Buffer.alloc(64, 7));
+  const note = parseSignedNote(`\n\n${line}`);
+  assert.equal(note.text, '\n');
+  assert.equal(note.signatures.length, 1);
+  assert.equal(note.signatures[0]?.name, 'example.com/log');
+});

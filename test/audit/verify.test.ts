@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { auditRoutes } from '../../runtime/api/routes/audit';
 import { createApiServer } from '../../runtime/api/server';
@@ -10,7 +11,8 @@ import { auditDbPath, openAuditLog } from '../../runtime/audit/log';
 import { formatCheckpoint, parseCheckpoint } from '../../runtime/audit/checkpoint-body';
 import { formatVerifierKey, parseSignedNote, signNote } from '../../runtime/audit/note';
 import { ephemeralSigner, fileSigner } from '../../runtime/audit/signers';
-import { verifyRemote, verifyStateDir } from '../../runtime/audit/verify';
+import { Findings, verifyRemote, verifySegmentFiles, verifyStateDir } from '../../runtime/audit/verify';
+import { hasher } from '../../runtime/audit/merkle';
 import { isGlimmerError } from '../../runtime/errors';
 import { silentLogger } from '../../runtime/observability/logger';
 import { glimmer } from '../helpers/cli';
@@ -315,4 +317,153 @@ test('GIVEN a running API WHEN verified in process THEN the report counts exactl
     await api.close();
     await log.close();
   }
+});
+
+/** Descriptors of this process open on files whose path starts with `prefix`. */
+function openFilesUnder(prefix: string): string[] {
+  return fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(prefix) ? [target] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+test('GIVEN a log of 2,600 entries (more chunks than the tree caches) WHEN verified THEN early leaves are re-read from the store for their proofs, the report counts exactly, and no file of the log stays open', async () => {
+  const dir = tempDir();
+  const log = await openAuditLog({ stateDir: dir, signer: fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY }) });
+  await Promise.all(Array.from({ length: 2600 }, (_, i) => log.append({ type: 'many', i })));
+  await log.close();
+  // One checkpoint (2,600, the sealing one) and two segments (the sealed one and the empty one opened after it); inclusion samples of 2,600: 0, 2,599, the powers of two
+  // 1..2,048 (12) and floor(i * 2,600 / 24) for i = 1..23 (23, none a power of two or an end): 37.
+  assert.deepEqual(await verifyStateDir(dir), { ok: true, algorithm: 'RFC9162_SHA512', size: 2600, checkpoints: 1, segments: 2, proofsChecked: 37, findings: [] });
+  assert.deepEqual(openFilesUnder(path.join(dir, 'audit')), []);
+});
+
+test('GIVEN more than 1,000 problems WHEN verified THEN the report keeps the first 1,000 findings', async () => {
+  const dir = tempDir();
+  const log = await openAuditLog({ stateDir: dir, signer: fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY }) });
+  await Promise.all(Array.from({ length: 1100 }, (_, i) => log.append({ type: 'many', i })));
+  await log.close();
+  tamper(dir, 'UPDATE entries SET leaf = CAST(\'not json\' AS BLOB)');
+  const report = await verifyStateDir(dir);
+  assert.equal(report.findings.length, 1000);
+  assert.deepEqual(report.findings.slice(0, 2), ['entry 0: leaf is not valid JSON', 'entry 1: leaf is not valid JSON']);
+  assert.equal(report.findings[999], 'entry 999: leaf is not valid JSON');
+});
+
+test('GIVEN a copy of a running log (its WAL not yet checkpointed) WHEN verified THEN the store and its WAL are left byte for byte as they were', async () => {
+  const live = tempDir();
+  const log = await openAuditLog({ stateDir: live, signer: fileSigner({ keyFile: path.join(live, 'signing.pem'), keyName: KEY }) });
+  await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ type: 'live', i })));
+  await log.checkpoint();
+  const copy = tempDir();
+  fs.cpSync(path.join(live, 'audit'), path.join(copy, 'audit'), { recursive: true });
+  await log.close();
+  const wal = `${auditDbPath(copy)}-wal`;
+  const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  assert.ok(fs.statSync(wal).size > 0, 'the copy carries a WAL with the recent commits');
+  const before = [digest(auditDbPath(copy)), digest(wal)];
+  const report = await verifyStateDir(copy);
+  assert.equal(report.size, 50);
+  assert.equal(report.ok, true, report.findings.join('\n'));
+  // A read-write connection closing last would checkpoint the WAL into the store and delete it.
+  assert.deepEqual([digest(auditDbPath(copy)), digest(wal)], before);
+});
+
+test('GIVEN a kept checkpoint of the empty log WHEN verified with --since THEN it is the empty tree\'s root (the hash of nothing) and passes', async () => {
+  const dir = await fixture();
+  const signer = fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY });
+  const empty = await signNote(formatCheckpoint({ origin: KEY, size: 0, root: crypto.createHash('sha512').digest(), extensions: [] }), [signer]);
+  const report = await verifyStateDir(dir, { since: empty });
+  assert.deepEqual(report.findings, []);
+  assert.equal(report.ok, true);
+});
+
+test('GIVEN a log whose origin row is gone WHEN verified THEN each checkpoint is reported against the empty origin', async () => {
+  const dir = await fixture();
+  tamper(dir, "DELETE FROM meta WHERE key = 'origin'");
+  const f = (await verifyStateDir(dir)).findings;
+  assert.ok(f.includes('checkpoint 300 has origin "glimmer.local/audit", the log is ""'), f.join('\n'));
+});
+
+test('GIVEN sealed segments with a foreign, a later or an unknown final checkpoint WHEN verified THEN each is named with what is wrong', async () => {
+  const dir = await fixture();
+  const noteAt = (size: number) => {
+    const db = new Database(auditDbPath(dir), { readonly: true });
+    const n = db.prepare('SELECT note FROM checkpoints WHERE size = ?').pluck().get(size) as string;
+    db.close();
+    return n;
+  };
+  const stranger = await signNote(formatCheckpoint({ origin: KEY, size: 400, root: crypto.randomBytes(64), extensions: [] }), [ephemeralSigner(KEY)]);
+  const db = new Database(auditDbPath(dir));
+  // Segment 1 (entries 0..399) sealed by a key nobody trusts; segment 2 (400..699) by the log's own checkpoint of 700
+  // moved onto segment 1's place is tested below.
+  db.prepare('UPDATE segments SET checkpoint = ? WHERE id = 1').run(stranger);
+  db.close();
+  let f = (await verifyStateDir(dir)).findings;
+  assert.ok(f.some((x) => x.startsWith('segment 1 final checkpoint: GLM_ERR_AUDIT_SIGNATURE_INVALID')), f.join('\n'));
+
+  // A genuine checkpoint of the whole store (700) sealing segment 1, which ends at 400: known and within the store,
+  // so the root at the segment's end is what differs.
+  const db2 = new Database(auditDbPath(dir));
+  db2.prepare('UPDATE segments SET checkpoint = ? WHERE id = 1').run(noteAt(700));
+  db2.close();
+  f = (await verifyStateDir(dir)).findings;
+  assert.ok(f.includes('segment 1 final checkpoint does not match the recomputed root at 400'), f.join('\n'));
+
+  // A checkpoint beyond the store is reported as such even when the auditor's --since names that size.
+  const signer = fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY });
+  const ahead = await signNote(formatCheckpoint({ origin: KEY, size: 800, root: crypto.randomBytes(64), extensions: [] }), [signer]);
+  const db3 = new Database(auditDbPath(dir));
+  db3.prepare('UPDATE segments SET checkpoint = ? WHERE id = 1').run(ahead);
+  db3.close();
+  f = (await verifyStateDir(dir, { since: ahead })).findings;
+  assert.ok(f.includes("segment 1 final checkpoint (size 800) is not among the log's checkpoints or exceeds the store"), f.join('\n'));
+});
+
+test('GIVEN one exported line of the last sealed segment altered (the store ends where it ends) WHEN verified THEN that entry is reported', async () => {
+  const dir = await fixture();
+  const file = path.join(dir, 'audit', 'segments', '000002.leaves');
+  fs.chmodSync(file, 0o644);
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  // Segment 2 holds entries 400..699; line 50 is entry 450. Same length, one byte changed.
+  lines[50] = (lines[50] as string).replace('"fixture"', '"fixturE"');
+  fs.writeFileSync(file, lines.join('\n'));
+  const report = await verifyStateDir(dir);
+  assert.equal(report.size, 700);
+  assert.deepEqual(report.findings, ['segment 2: exported entry 450 differs from the store']);
+});
+
+test('GIVEN exported segment files of random leaves read in random small pieces (fast-check) WHEN verified THEN an intact file has no finding and a cut, extended or altered one is named exactly', () => {
+  const h = hasher('RFC9162_SHA256');
+  const dir = tempDir();
+  const base = path.join(dir, 'seg');
+  const leafArb = fc.string({ minLength: 0, maxLength: 12 }).map((s) => s.replace(/\n/g, ' '));
+  fc.assert(fc.property(fc.array(leafArb, { minLength: 0, maxLength: 12 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 3 }), (leaves, readBytes, fault) => {
+    const hashes = leaves.map((l) => h.leaf(Buffer.from(l)));
+    const seg = { id: 7, start: 100, end: 100 + leaves.length, checkpoint: 'cp\n' };
+    fs.writeFileSync(`${base}.checkpoint`, 'cp\n');
+    let content = leaves.map((l) => `${l}\n`).join('');
+    let expected: string[] = [];
+    // Cutting the final newline after a non-empty last leaf leaves every line but an unterminated last one.
+    if (fault === 1 && leaves.length > 0 && leaves[leaves.length - 1] !== '') {
+      content = content.slice(0, -1);
+      expected = [`segment 7: exported file holds ${leaves.length} entries, the segment has ${leaves.length} (truncated or extended)`];
+    } else if (fault === 2) {
+      content += 'extra\n';
+      expected = [`segment 7: exported file holds ${leaves.length + 1} entries, the segment has ${leaves.length} (truncated or extended)`];
+    } else if (fault === 3 && leaves.length > 0) {
+      const lines = content.split('\n');
+      lines[0] = `${lines[0] as string}x`;
+      content = lines.join('\n');
+      expected = ['segment 7: exported entry 100 differs from the store'];
+    }
+    fs.writeFileSync(`${base}.leaves`, content);
+    const findings = new Findings();
+    verifySegmentFiles(base, seg, (i) => hashes[i - 100] as Buffer, h, findings, readBytes);
+    assert.deepEqual(findings.list, expected, JSON.stringify({ leaves, readBytes, fault }));
+  }), { numRuns: 400 });
 });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -149,4 +150,65 @@ test('GIVEN a long commit delay WHEN the first append arrives, then an append th
   } finally {
     await writer.close();
   }
+});
+
+test('GIVEN a commit delay running WHEN a second append arrives and a third follows it THEN both wait for the delay and share one commit, and the batch buffers are handed to the thread, not copied', async () => {
+  const writer = await openAuditWriter({ ...options(path.join(tempDir(), 'audit.db')), commitDelayMs: 2000 });
+  try {
+    await writer.start('RFC9162_SHA512', 0, []);
+    const a = batch(['a']);
+    assert.equal((await writer.append(0, 1, a.bytes, a.starts)).commit?.batches, 1);
+    // Transferred: the caller's buffers are detached, so nothing is copied per append.
+    assert.equal(a.bytes.buffer.byteLength, 0);
+    assert.equal(a.starts.buffer.byteLength, 0);
+    const b = batch(['b']);
+    const second = writer.append(1, 1, b.bytes, b.starts);
+    await new Promise((r) => setTimeout(r, 50));
+    const c = batch(['c']);
+    const third = writer.append(2, 1, c.bytes, c.starts);
+    const [r2, r3] = await Promise.all([second, third]);
+    // The commit is reported on the last answer of a group only.
+    assert.equal(r2.commit, undefined);
+    assert.equal(r3.commit?.batches, 2);
+  } finally {
+    await writer.close();
+  }
+});
+
+test('GIVEN a writer with committed appends WHEN closed THEN the store is closed cleanly: its WAL folded in and removed', async () => {
+  const file = path.join(tempDir(), 'audit.db');
+  const writer = await openAuditWriter(options(file));
+  await writer.start('RFC9162_SHA512', 0, []);
+  const { bytes, starts } = batch(['a', 'b']);
+  await writer.append(0, 2, bytes, starts);
+  assert.ok(fs.statSync(`${file}-wal`).size > 0, 'the commit is in the WAL while the writer is open');
+  await writer.close();
+  assert.equal(fs.existsSync(`${file}-wal`), false);
+});
+
+test('GIVEN a writer thread that dies while starting (its setup throws) WHEN the writer is opened THEN the open is refused with GLM_ERR_AUDIT_STORAGE_FAILED and the thread\'s error as cause, and the process carries on', async () => {
+  // 2^31 rows per insert: the thread's parameter array cannot be allocated, so its first statement throws.
+  await assert.rejects(openAuditWriter({ ...options(path.join(tempDir(), 'audit.db')), rowsPerInsert: 2 ** 31 }), (e) =>
+    isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') && e.cause instanceof RangeError && /Invalid array length/.test(e.cause.message));
+});
+
+test('GIVEN a process with two appends outstanding, the second held by the commit delay WHEN the first is acknowledged THEN the thread still keeps the process alive for the second', async () => {
+  const dir = tempDir();
+  const script = `
+    const { openAuditWriter } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'runtime', 'audit', 'writer.ts'))});
+    const schema = ${JSON.stringify(SCHEMA)};
+    openAuditWriter({ dbPath: ${JSON.stringify(path.join(dir, 'audit.db'))}, schema, busyTimeoutMs: 1000, rowsPerInsert: 4, pageSize: 4096, commitDelayMs: 300 })
+      .then(async (w) => {
+        await w.start('RFC9162_SHA512', 0, []);
+        const leaf = (c) => { const b = Buffer.from(new ArrayBuffer(2)); b[1] = c; return b; };
+        w.append(0, 1, leaf(0x61), new Uint32Array([0, 2])).then(() => console.log('acked 0'));
+        w.append(1, 1, leaf(0x62), new Uint32Array([0, 2])).then(() => console.log('acked 1'));
+      });
+  `;
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', '-e', script], { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }));
+  });
+  assert.equal(out.code, 0);
+  assert.deepEqual(out.stdout.trim().split('\n'), ['acked 0', 'acked 1']);
 });

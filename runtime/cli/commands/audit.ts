@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type VerifyReport, verifyBucket, verifyRemote, verifyStateDir } from '../../audit/verify';
+import { type VerifyReport, verifyRemote, verifyStateDir } from '../../audit/verify';
+import { verifyBucket } from '../../audit/verify-bucket';
 import { GlimmerError, asGlimmerError, isGlimmerError, quote } from '../../errors';
 import type { Command } from '../command';
 
