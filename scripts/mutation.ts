@@ -36,7 +36,7 @@ export interface MutationModule {
 
 export const MODULES: readonly MutationModule[] = [
   { name: 'write-decision', mutate: ['runtime/industrial/write-decision.ts'], tests: ['test/industrial/write-decision.test.ts'] },
-  { name: 'inspector', mutate: ['runtime/industrial/modbus/inspector.ts'], tests: ['test/industrial/fuzz.test.ts', 'test/industrial/gateway.test.ts'] },
+  { name: 'inspector', mutate: ['runtime/industrial/modbus/inspector.ts'], tests: ['test/industrial/inspector.test.ts', 'test/industrial/fuzz.test.ts', 'test/industrial/gateway.test.ts'] },
   { name: 'pdp', mutate: ['runtime/trust/policy/pdp.ts'], tests: ['test/trust/policy.test.ts', 'test/trust/decision-cache.test.ts', 'test/trust/frame-cache.test.ts'] },
   { name: 'frame-cache', mutate: ['runtime/trust/policy/frame-decider.ts'], tests: ['test/trust/frame-cache.test.ts', 'test/trust/frame-decider.test.ts'] },
   { name: 'measured-boot', mutate: ['runtime/lifecycle/boot.ts', 'runtime/lifecycle/manifest.ts'], tests: ['test/lifecycle/measured-boot.test.ts', 'test/lifecycle/verify-boot.test.ts'] },

@@ -307,9 +307,8 @@ export async function openAuditWriter(options: AuditWriterOptions): Promise<Audi
   });
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`the audit writer thread exited with code ${code}`)));
-  const request = <T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> => {
+  const send = <T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> => {
     if (broken) return Promise.reject(broken);
-    if (closing) return Promise.reject(new Error('the audit writer is closed'));
     const id = nextId++;
     if (waiting.size === 0) worker.ref();
     return new Promise<T>((resolve, reject) => {
@@ -317,6 +316,8 @@ export async function openAuditWriter(options: AuditWriterOptions): Promise<Audi
       worker.postMessage({ ...msg, id }, transfer);
     });
   };
+  const request = <T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> =>
+    closing ? Promise.reject(new Error('the audit writer is closed')) : send<T>(msg, transfer);
   const storageFailed = (err: unknown) => new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', 'the audit store could not commit', { cause: err });
   const writer: AuditWriter = {
     start: (algorithm, next, tail) => request({ op: 'start', algorithm, next, tail: tail.map((b) => new Uint8Array(b)) }),
@@ -343,10 +344,11 @@ export async function openAuditWriter(options: AuditWriterOptions): Promise<Audi
     durability: () => request({ op: 'durability' }),
     async close() {
       if (closing) return;
+      // Refused from here on: a request sent behind the close would reach a thread that no longer reads its port.
+      closing = true;
       try {
-        if (!broken) await request({ op: 'close' });
+        if (!broken) await send({ op: 'close' });
       } finally {
-        closing = true;
         worker.removeAllListeners('exit');
         await worker.terminate();
       }

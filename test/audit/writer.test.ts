@@ -212,3 +212,16 @@ test('GIVEN a process with two appends outstanding, the second held by the commi
   assert.equal(out.code, 0);
   assert.deepEqual(out.stdout.trim().split('\n'), ['acked 0', 'acked 1']);
 });
+
+test('GIVEN a writer being closed WHEN an append is sent before the close has finished THEN the append is refused with the closed writer as cause, never left waiting', async () => {
+  const writer = await openAuditWriter(options(path.join(tempDir(), 'audit.db')));
+  await writer.start('RFC9162_SHA512', 0, []);
+  const { bytes, starts } = batch(['behind the close']);
+  const closed = writer.close();
+  const appended = writer.append(0, 1, bytes, starts).then(() => 'acknowledged', (e: unknown) => (isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') ? (e.cause as Error).message : String(e)));
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([appended, new Promise<string>((r) => { timer = setTimeout(() => r('still waiting'), 10_000); })]);
+  clearTimeout(timer);
+  await closed;
+  assert.equal(outcome, 'the audit writer is closed');
+});
