@@ -9,35 +9,28 @@ import { Findings, type VerifyOptions, type VerifyReport, checkLeaf, openNote } 
  * Verifies the sealed segments of a log straight from its Object Lock bucket (`glimmer audit verify --bucket
  * s3://bucket/prefix`), streaming each object: every leaf re-read, canonical and carrying its index, the segments
  * contiguous from entry 0, every sealed checkpoint's signature checked and its root recomputed from all the leaves
- * before it (so each checkpoint is consistent with the previous one), and every object under Object Lock retention.
+ * before it (so each checkpoint is consistent with the previous one), and every object (log.json too) under Object Lock
+ * retention.
  * A prefix holding no `log.json` itself verifies every log below it (each `.../log.json`, e.g. one per agent).
  */
 export async function verifyBucket(url: string, options: VerifyOptions & { endpoint?: string; region?: string } = {}): Promise<VerifyReport & { logs?: string[] }> {
   const { parseBucket, s3Client, segmentKey } = await import('./archive');
-  const { ListObjectsV2Command, GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const { GetObjectCommand, HeadObjectCommand, paginateListObjectsV2 } = await import('@aws-sdk/client-s3');
   const { bucket, prefix } = parseBucket(url);
   const client = await s3Client({ bucket, prefix, ...(options.region ? { region: options.region } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
-  const list = async (p: string, delimiter?: string) => {
-    const keys: string[] = [];
-    const prefixes: string[] = [];
-    let token: string | undefined;
-    do {
-      const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: p, ContinuationToken: token, ...(delimiter ? { Delimiter: delimiter } : {}) }));
-      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
-      for (const c of out.CommonPrefixes ?? []) if (c.Prefix) prefixes.push(c.Prefix);
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
-    return { keys, prefixes };
-  };
   const body = async (key: string) => (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as NodeJS.ReadableStream & { transformToString(): Promise<string> };
   try {
-    const top = await list(prefix, '/');
-    const below = top.keys.includes(`${prefix}log.json`) ? [] : (await list(prefix)).keys.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
+    // One listing (every page) serves both the choice (a log here, or the logs below) and each log's segments.
+    const listed = new Set<string>();
+    // S3 lists every object with its key.
+    for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix })) page.Contents?.forEach((o) => listed.add(o.Key as string));
+    const all = [...listed];
+    const below = listed.has(`${prefix}log.json`) ? [] : all.filter((k) => k.endsWith('/log.json')).map((k) => k.slice(0, -'log.json'.length));
     if (below.length > 0) {
       const reports = [];
-      for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub) });
+      for (const sub of below) reports.push({ sub, report: await verifyBucketLog(sub, all) });
       return {
-        ok: reports.length > 0 && reports.every((r) => r.report.ok),
+        ok: reports.every((r) => r.report.ok),
         size: reports.reduce((n, r) => n + r.report.size, 0),
         checkpoints: reports.reduce((n, r) => n + r.report.checkpoints, 0),
         segments: reports.reduce((n, r) => n + r.report.segments, 0),
@@ -46,12 +39,12 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
         logs: reports.map((r) => `s3://${bucket}/${r.sub}`),
       };
     }
-    return await verifyBucketLog(prefix);
+    return await verifyBucketLog(prefix, all);
   } finally {
     client.destroy();
   }
 
-  async function verifyBucketLog(p: string): Promise<VerifyReport> {
+  async function verifyBucketLog(p: string, all: readonly string[]): Promise<VerifyReport> {
     const findings = new Findings();
     let meta: { algorithm?: MerkleAlgorithm; origin?: string; keys?: string[] };
     try {
@@ -59,24 +52,28 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     } catch (err) {
       throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json cannot be read: ${(err as Error).message}`, { cause: err });
     }
-    const algorithm = meta.algorithm;
-    if (!algorithm || !MERKLE_ALGORITHMS.includes(algorithm)) throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json names unknown algorithm ${quote(algorithm)}`);
-    const h = hasher(algorithm);
-    const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
-    if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
-    const all = (await list(`${p}segments/`)).keys;
-    const ids = [...new Set(all.map((k) => /\/([0-9]{6})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
     const checkLocked = async (key: string) => {
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
       if (!head.ObjectLockMode || until <= Date.now()) findings.add(`${key.slice(p.length)} is not under Object Lock retention (mode ${quote(head.ObjectLockMode)})`);
     };
+    const algorithm = meta.algorithm;
+    if (!MERKLE_ALGORITHMS.includes(algorithm as MerkleAlgorithm)) throw new GlimmerError('GLM_ERR_AUDIT_VERIFY_FAILED', `s3://${bucket}/${p}log.json names unknown algorithm ${quote(algorithm)}`);
+    const h = hasher(algorithm);
+    // log.json names the verifier keys trusted on first use: it is evidence like the segments.
+    await checkLocked(`${p}log.json`);
+    const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
+    if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
+    const segments = all.filter((k) => k.startsWith(`${p}segments/`));
+    // segmentKey pads ids to six digits, not more: ids past 999999 are longer and list before the shorter ones.
+    const ids = [...new Set(segments.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
     const range = new CompactRange(h);
     let size = 0;
     let previous: Checkpoint | undefined;
     let since: Checkpoint | undefined;
     if (options.since !== undefined) since = await openNote(options.since, keys, h, 'the --since checkpoint', findings);
-    const rootAt = new Map<number, Buffer>();
+    // The root after the --since checkpoint's size (the empty root for size 0); never set when the archive is shorter.
+    let sinceRoot = since?.size === 0 ? range.root() : undefined;
     for (const id of ids) {
       const cpKey = `${p}${segmentKey(id, 'checkpoint')}`;
       const leavesKey = `${p}${segmentKey(id, 'leaves')}`;
@@ -89,12 +86,12 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
         const { createInterface } = await import('node:readline');
         const lines = createInterface({ input: (await body(leavesKey)) as unknown as NodeJS.ReadableStream, crlfDelay: Infinity });
         for await (const line of lines) {
-          const leaf = Buffer.from(line, 'utf8');
+          const leaf = Buffer.from(line);
           const problem = checkLeaf(leaf, size);
           if (problem) findings.add(`segment ${id}: ${problem}`);
           range.push(h.leaf(leaf));
           size += 1;
-          if (since && size === since.size) rootAt.set(size, range.root());
+          if (size === since?.size) sinceRoot = range.root();
         }
       } catch (err) {
         findings.add(`segment ${id}: ${segmentKey(id, 'leaves')} cannot be read: ${(err as Error).message}`);
@@ -109,7 +106,7 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
       previous = cp;
     }
     if (ids.length === 0) findings.add(`no sealed segments under s3://${bucket}/${p}segments/`);
-    if (since && (since.size > size || !rootAt.get(since.size)?.equals(since.root))) findings.add(`the --since checkpoint (size ${since.size}) is not a prefix of the archived log`);
+    if (since && !sinceRoot?.equals(since.root)) findings.add(`the --since checkpoint (size ${since.size}) is not a prefix of the archived log`);
     return { ok: findings.list.length === 0, algorithm, size, checkpoints: ids.length, segments: ids.length, proofsChecked: findings.proofs, findings: findings.list };
   }
 }

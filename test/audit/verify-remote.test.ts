@@ -148,6 +148,9 @@ test('GIVEN the latest checkpoint kept as --since WHEN verified THEN the log has
   const latest = await served.log.checkpoint();
   const report = await verifyRemote(served.upstream, TOKEN, { since: latest });
   assert.deepEqual(report, { ok: true, algorithm: 'RFC9162_SHA512', size: 150, checkpoints: 1, segments: 0, proofsChecked: 9 + INCLUSION_150.length, findings: [] });
+  // The empty log's checkpoint (its root the hash of nothing) is a prefix of every log.
+  const empty = await signNote(formatCheckpoint({ origin: KEY, size: 0, root: crypto.createHash('sha512').digest(), extensions: [] }), [served.signer]);
+  assert.deepEqual((await verifyRemote(served.upstream, TOKEN, { since: empty })).findings, []);
   const stranger = await signNote(formatCheckpoint({ origin: KEY, size: 100, root: crypto.randomBytes(64), extensions: [] }), [ephemeralSigner(KEY)]);
   const f = (await verifyRemote(served.upstream, TOKEN, { since: stranger })).findings;
   assert.match(f[0] ?? '', /^the --since checkpoint: GLM_ERR_AUDIT_SIGNATURE_INVALID/);

@@ -467,3 +467,16 @@ test('GIVEN exported segment files of random leaves read in random small pieces 
     assert.deepEqual(findings.list, expected, JSON.stringify({ leaves, readBytes, fault }));
   }), { numRuns: 400 });
 });
+
+test('GIVEN a checkpoint validly signed over a wrong root WHEN verified THEN that root is the only finding: no proof is built from it', async () => {
+  const dir = await fixture();
+  const signer = fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY });
+  const wrong = await signNote(formatCheckpoint({ origin: KEY, size: 300, root: crypto.randomBytes(64), extensions: [] }), [signer]);
+  const db = new Database(auditDbPath(dir));
+  db.prepare('UPDATE checkpoints SET note = ? WHERE size = 300').run(wrong);
+  db.close();
+  const report = await verifyStateDir(dir);
+  assert.deepEqual(report.findings, ['checkpoint 300: the recomputed root differs from the signed root']);
+  // One consistency proof (400 -> 700; none from the wrong 300) and the 35 inclusion samples of 700.
+  assert.equal(report.proofsChecked, 36);
+});

@@ -17,7 +17,12 @@ export const TEST_AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIAGLIMMERTEST00000', AWS_SEC
 
 /** Starts moto_server on `host` (a free port; HTTPS with `tls` files) and resolves once it listens. */
 export async function startS3Server(host = '127.0.0.1', tls?: { certFile: string; keyFile: string }, command = 'moto_server'): Promise<S3TestServer> {
-  const child = spawn(command, ['-H', host, '-p', '0', ...(tls ? ['-s', '-c', tls.certFile, '-k', tls.keyFile] : [])], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // A shell holds the server and stops it once our end of its stdin pipe closes, so a test process killed before its
+  // `after` hook (a mutation run's bail, a timeout, kill -9) leaves no server behind. Background jobs read /dev/null
+  // unless redirected, hence the descriptor 3.
+  const watchdog = 'exec 3<&0; "$0" "$@" </dev/null & m=$!; (cat <&3 >/dev/null; kill $m 2>/dev/null) & exec 3<&-; wait $m';
+  const args = ['-H', host, '-p', '0', ...(tls ? ['-s', '-c', tls.certFile, '-k', tls.keyFile] : [])];
+  const child = spawn('/bin/sh', ['-c', watchdog, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const endpoint = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`moto_server did not start within 20 s: ${out.slice(-500)}`)), 20_000);
@@ -37,7 +42,8 @@ export async function startS3Server(host = '127.0.0.1', tls?: { certFile: string
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`moto_server exited with ${code}: ${out.slice(-500)}`));
+      // 127: the shell did not find the command.
+      reject(new Error(code === 127 ? `cannot run ${command} (moto's S3 server; \`make apt-test\` installs it): ${out.slice(-500)}` : `moto_server exited with ${code}: ${out.slice(-500)}`));
     });
   });
   child.stdout?.resume();

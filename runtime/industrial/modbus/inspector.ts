@@ -265,14 +265,15 @@ export class Inspector {
   inspect(s: ClientSession, hooks: SessionHooks, buf: Buffer, off: number, len: number, now: number): void {
     const req = this.req;
     const rules = this.rules;
-    // Rate limit: token bucket refilled from the caller's clock.
-    if (s.tokens < 1) {
+    // Rate limit: token bucket refilled from the caller's clock on every frame (refilling only once it is empty would
+    // add a whole bucket on top of the tokens left: twice the burst at once). A clock stepped back credits nothing.
+    if (now > s.refilledAt) {
       s.tokens = Math.min(this.limits.burst, s.tokens + ((now - s.refilledAt) * this.limits.ratePerSecond) / 1000);
       s.refilledAt = now;
-      if (s.tokens < 1) {
-        this.peek(buf, off, req);
-        return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
-      }
+    }
+    if (s.tokens < 1) {
+      this.peek(buf, off, req);
+      return this.refuse(s, hooks, req, now, V_RATE, EX_BUSY, 'GLM_ERR_MODBUS_RATE_LIMITED', false);
     }
     s.tokens -= 1;
     const unitId = buf[off + 6] as number;
@@ -471,12 +472,15 @@ export class ClientSession {
       if (!waiting && rest >= MAX_ADU) { this.fail(now, 'GLM_ERR_MODBUS_FRAME_OVERSIZE', hooks); return; }
       this.pending = Buffer.from(buf.subarray(off, end));
       // The slow-client clock runs from when the current partial frame began: restart it whenever frames completed.
-      if (!waiting && (this.partialSince === 0 || off > 0)) this.partialSince = now;
-      else if (this.holding) this.partialSince = 0;
+      // While the gateway itself stops reading (inflight bound, a write waiting for its record) no clock runs: the
+      // client cannot finish a frame that is not read; it starts again when reading resumes.
+      if (waiting) this.partialSince = 0;
+      else if (this.partialSince === 0 || off > 0) this.partialSince = now;
     } else {
       this.partialSince = 0;
     }
-    if (this.paused && this.inflight < limit) { this.paused = false; hooks.resume(this); }
+    // Not while a write waits for its record: its commit resumes reading (see Inspector.writeAhead).
+    if (this.paused && !this.holding && this.inflight < limit) { this.paused = false; hooks.resume(this); }
   }
 
   /** A forwarded request was answered (or failed); resumes reading once below half the inflight bound. */
