@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import pino from 'pino';
 import Database from 'better-sqlite3';
 import { type AuditLog, type AuditLogOptions, auditDbPath, openAuditLog } from '../../runtime/audit/log';
 import { fileSigner } from '../../runtime/audit/signers';
@@ -22,6 +24,14 @@ function open(dir: string, options: Partial<AuditLogOptions> = {}): Promise<Audi
 }
 const refused = (code: ErrorCode, message: string) => (e: unknown) => isGlimmerError(e, code) && (e as Error).message === message;
 const refusedWith = (f: () => unknown, code: ErrorCode, message: string) => assert.throws(f, refused(code, message));
+
+/** A real pino logger whose lines are kept, parsed, for the test to read. */
+function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+const logged = (lines: Record<string, unknown>[], msg: string) => lines.filter((l) => l.msg === msg);
 
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -133,12 +143,14 @@ test('GIVEN a log that holds entries WHEN reopened with another algorithm THEN t
   await same.close();
 });
 
-test('GIVEN a configuration change WHEN applied THEN the algorithm cannot change, the rest persists across a restart, and getConfig hands out a copy', async () => {
+test('GIVEN a configuration change WHEN applied THEN the algorithm cannot change, the rest persists across a restart and is logged, and getConfig hands out a copy', async () => {
   const dir = tempDir();
-  let log = await open(dir);
+  const { logger, lines } = capturingLogger();
+  let log = await open(dir, { logger });
   await assert.rejects(log.setConfig({ cryptographic_sealing: { algorithm: 'RFC9162_SHA256' } }), refused('GLM_ERR_AUDIT_ALGORITHM_LOCKED', 'the audit log uses RFC9162_SHA512; open a new log (new state directory) to use RFC9162_SHA256'));
   const applied = await log.setConfig({ cryptographic_sealing: { rotation_interval: '6h' } });
   assert.equal(applied.cryptographic_sealing.rotation_interval, '6h');
+  assert.deepEqual(logged(lines, 'audit configuration changed').map((l) => [l.level, l.immutable_logs, l.rotation_interval]), [[30, applied.immutable_logs, '6h']]);
   const copy = log.getConfig();
   (copy.cryptographic_sealing as { rotation_interval: string }).rotation_interval = '1h';
   assert.equal(log.getConfig().cryptographic_sealing.rotation_interval, '6h');
@@ -196,7 +208,8 @@ test('GIVEN a commit delay of a minute after a commit WHEN an urgent append arri
 test('GIVEN a store that cannot commit for a while WHEN it can again THEN the log recovers without a restart: refusals are counted, health and the gauge follow, and an audit.recovered record states the outage', async () => {
   const dir = tempDir();
   const metrics = createMetrics();
-  const log = await open(dir, { busyTimeoutMs: 50, recoveryIntervalMs: 20, metrics, now: () => T0 });
+  const { logger, lines } = capturingLogger();
+  const log = await open(dir, { busyTimeoutMs: 50, recoveryIntervalMs: 20, metrics, now: () => T0, logger });
   await log.append({ type: 'ok' });
   const blocker = new Database(auditDbPath(dir));
   blocker.exec('BEGIN IMMEDIATE');
@@ -219,6 +232,12 @@ test('GIVEN a store that cannot commit for a while WHEN it can again THEN the lo
   });
   assert.deepEqual(await log.append({ type: 'after' }), { index: 2 });
   await log.close();
+  const failedLines = logged(lines, 'audit commit failed; refusing further appends until the store can commit again');
+  assert.equal(failedLines.length, 1);
+  assert.equal(failedLines[0]?.level, 50);
+  assert.equal(failedLines[0]?.code, 'GLM_ERR_AUDIT_STORAGE_FAILED');
+  const recoveredLines = logged(lines, 'audit store commits again; appends accepted');
+  assert.deepEqual(recoveredLines.map((l) => [l.level, l.refused, l.failed_ms]), [[40, 3, 0]]);
 });
 
 test('GIVEN a store with an entry deleted WHEN opened THEN GLM_ERR_AUDIT_STATE_CORRUPT gives the count and the highest index', async () => {
@@ -254,4 +273,43 @@ test('GIVEN a completed chunk with one leaf changed WHEN opened THEN the refusal
   await assert.rejects(open(dir), refused('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry 0 does not match the stored hash of entries 0..255${tail}`));
   set(3, original.replace('"index":3', '"index":7'));
   await assert.rejects(open(dir), refused('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry 3 does not match the stored hash of entries 0..255${tail}`));
+});
+
+test('GIVEN a completed chunk whose changed leaf is not JSON, is null or a number, or is not canonical WHEN opened THEN the refusal names that entry; in the second chunk the range is 256..511', async () => {
+  const dir = tempDir();
+  const log = await open(dir);
+  await Promise.all(Array.from({ length: 600 }, (_, i) => log.append({ type: 't', i })));
+  await log.close();
+  const db = new Database(auditDbPath(dir), { readonly: true });
+  const original = (db.prepare('SELECT leaf FROM entries WHERE idx = 300').pluck().get() as Buffer).toString();
+  db.close();
+  const tail = ': the store was modified; refusing to start on it';
+  for (const leaf of ['not json', 'null', '300', original.replace('{"index":300,', '{ "index":300,')]) {
+    const w = unlocked(dir);
+    w.prepare('UPDATE entries SET leaf = ? WHERE idx = 300').run(Buffer.from(leaf));
+    w.close();
+    await assert.rejects(open(dir), refused('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry 300 does not match the stored hash of entries 256..511${tail}`), leaf);
+  }
+});
+
+test('GIVEN an open segment left larger than the size limit by the last run WHEN the log reopens THEN its leaves count toward the limit and the first tick seals it', async () => {
+  const dir = tempDir();
+  let log = await open(dir, { closeSealMaxBytes: 0 });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => log.append({ type: 't', i })));
+  await log.close();
+  log = await open(dir, { maxSegmentBytes: 500, checkpointIntervalMs: 20 });
+  assert.equal(log.segments()[0]?.end, undefined);
+  await until(() => log.segments()[0]?.end === 20, 'the reopened segment sealed by size');
+  await log.close();
+});
+
+test('GIVEN a segment just sealed by size WHEN a small entry follows THEN the new segment counts only its own bytes and is not sealed again', async () => {
+  const log = await open(tempDir(), { maxSegmentBytes: 2000, checkpointIntervalMs: 20 });
+  await Promise.all(Array.from({ length: 40 }, (_, i) => log.append({ type: 't', i })));
+  await until(() => log.segments().some((s) => s.end !== undefined), 'a sealed segment');
+  await log.append({ type: 'small' });
+  // Ten ticks: a count that kept the sealed segment's bytes would seal the one-entry segment at the first.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(log.segments().map((s) => [s.start, s.end]), [[0, 40], [40, undefined]]);
+  await log.close();
 });
