@@ -225,3 +225,23 @@ test('GIVEN a writer being closed WHEN an append is sent before the close has fi
   await closed;
   assert.equal(outcome, 'the audit writer is closed');
 });
+
+test('GIVEN two appends outstanding, the second held by the commit delay WHEN the first is acknowledged THEN the thread still holds the event loop (its port stays referenced) until the second is', async () => {
+  const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+  const before = ports();
+  const writer = await openAuditWriter({ ...options(path.join(tempDir(), 'audit.db')), commitDelayMs: 300 });
+  try {
+    await writer.start('RFC9162_SHA512', 0, []);
+    assert.equal(ports(), before, 'idle: the thread does not hold the process');
+    const a = batch(['a']);
+    const b = batch(['b']);
+    const first = writer.append(0, 1, a.bytes, a.starts);
+    const second = writer.append(1, 1, b.bytes, b.starts);
+    await first;
+    assert.equal(ports(), before + 1, 'one append still outstanding');
+    await second;
+    assert.equal(ports(), before, 'nothing outstanding');
+  } finally {
+    await writer.close();
+  }
+});
