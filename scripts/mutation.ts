@@ -143,8 +143,9 @@ export function changedLines(rev: string, files: readonly string[], cwd = ROOT):
  * tests, only those lines are mutated again. The result is merged into the last report (see mergeReports).
  */
 function survivorLines(module: MutationModule): string[] {
-  const file = path.join(REPORTS, module.name, 'mutation.json');
-  if (!fs.existsSync(file)) return [...module.mutate];
+  // The whole picture so far: the last merge when survivors were rerun before, else the last full run.
+  const file = ['merged.json', 'mutation.json'].map((f) => path.join(REPORTS, module.name, f)).find((f) => fs.existsSync(f));
+  if (file === undefined) return [...module.mutate];
   const report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report;
   fs.copyFileSync(file, path.join(REPORTS, module.name, 'previous.json'));
   const lines = new Set<string>();
@@ -278,9 +279,14 @@ function main(): number {
     }
     let report = JSON.parse(fs.readFileSync(path.join(ROOT, 'reports', 'mutation', module.name, 'mutation.json'), 'utf8')) as Report;
     const previousFile = path.join(REPORTS, module.name, 'previous.json');
+    const mergedFile = path.join(REPORTS, module.name, 'merged.json');
     if (values.survivors && fs.existsSync(previousFile)) {
       report = mergeReports(JSON.parse(fs.readFileSync(previousFile, 'utf8')) as Report, report);
-      fs.writeFileSync(path.join(REPORTS, module.name, 'merged.json'), JSON.stringify(report));
+      fs.writeFileSync(mergedFile, JSON.stringify(report));
+    } else if (values.since === undefined) {
+      // A full run replaces every earlier answer: a merge of older runs would be scored instead of it.
+      fs.rmSync(mergedFile, { force: true });
+      fs.rmSync(previousFile, { force: true });
     }
     const r = scoreReport(module.name, report, equivalents, seconds);
     r.matched.forEach((e) => used.add(e));
