@@ -258,3 +258,21 @@ test('GIVEN the gateway read adapter WHEN zone clients read the safety PLC and t
   frames.invalidate();
   assert.equal(policy.version, v + 1);
 });
+
+test('GIVEN two forbid policies that both refuse a read WHEN the gateway read adapter decides it THEN the reason names both, comma-separated', async () => {
+  const names = (await readdir(DEFAULT_POLICY_DIR)).filter((n) => n.endsWith('.cedar')).sort();
+  const files = await Promise.all(names.map(async (name) => ({ name, text: await readFile(path.join(DEFAULT_POLICY_DIR, name), 'utf8') })));
+  const schema = await readFile(path.join(DEFAULT_POLICY_DIR, SCHEMA_FILE), 'utf8');
+  const twoForbids = `
+@id("no-process-reads-a")
+forbid (principal, action == Glimmer::Action::"read", resource is Glimmer::Register) when { resource.unitId == 1 };
+@id("no-process-reads-b")
+forbid (principal, action == Glimmer::Action::"read", resource is Glimmer::Register) when { resource.unitId == 1 };
+`;
+  const pdp = await PolicyDecisionPoint.create({ model: base, audit: () => undefined });
+  pdp.setPolicies(compilePolicySet(DEFAULT_POLICY_DIR, schema, [...files, { name: 'zz-two-forbids.cedar', text: twoForbids }]));
+  const policy = gatewayReadPolicy(createFrameDecider(pdp, { plantMap: plantMap() }), TD);
+  const d = policy.decide({ zone: 'operations', unitId: 1, functionCode: 4, address: 0, quantity: 8 });
+  assert.equal(d.allow, false);
+  assert.match(d.reason ?? '', /^policy: (no-process-reads-a, no-process-reads-b|no-process-reads-b, no-process-reads-a)$/);
+});
