@@ -38,6 +38,28 @@ function batch(leaves: readonly string[]): { bytes: Buffer; starts: Uint32Array 
   return { bytes, starts };
 }
 
+/**
+ * Runs `work` (with `w`, an open writer started at index 0, and `leaf(c)`, a one-byte batch) in a child process that
+ * never closes the writer, and reports how the process ended: whether the thread let it exit by itself.
+ */
+async function inChildProcess(commitDelayMs: number, work: string): Promise<{ code: number | null; stdout: string; killed: boolean }> {
+  const dir = tempDir();
+  const script = `
+    const { openAuditWriter } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'runtime', 'audit', 'writer.ts'))});
+    const schema = ${JSON.stringify(SCHEMA)};
+    openAuditWriter({ dbPath: ${JSON.stringify(path.join(dir, 'audit.db'))}, schema, busyTimeoutMs: 1000, rowsPerInsert: 4, pageSize: 4096, commitDelayMs: ${commitDelayMs} })
+      .then(async (w) => {
+        await w.start('RFC9162_SHA512', 0, []);
+        const leaf = (c) => { const b = Buffer.from(new ArrayBuffer(2)); b[1] = c; return b; };
+        ${work}
+      });
+  `;
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', '-e', script], { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, killed: child.killed }));
+  });
+}
+
 const sha512Leaf = (leaf: string) => crypto.createHash('sha512').update(Buffer.concat([Buffer.from([0]), Buffer.from(leaf)])).digest('hex');
 
 test('GIVEN a fresh store WHEN leaves are appended THEN the answer carries their RFC 9162 SHA-512 leaf hashes and the commit, the rows are durable, and durability reports WAL with synchronous FULL', async () => {
@@ -105,21 +127,7 @@ test('GIVEN a closed writer WHEN more work arrives THEN appends and runs are ref
 });
 
 test('GIVEN a process whose only work is one append WHEN it runs without closing the writer THEN the thread keeps it alive until the acknowledgement and then lets it exit', async () => {
-  const dir = tempDir();
-  const script = `
-    const { openAuditWriter } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'runtime', 'audit', 'writer.ts'))});
-    const schema = ${JSON.stringify(SCHEMA)};
-    openAuditWriter({ dbPath: ${JSON.stringify(path.join(dir, 'audit.db'))}, schema, busyTimeoutMs: 1000, rowsPerInsert: 4, pageSize: 4096, commitDelayMs: 0 })
-      .then(async (w) => {
-        await w.start('RFC9162_SHA512', 0, []);
-        const bytes = Buffer.from(new ArrayBuffer(2)); bytes[1] = 0x61;
-        w.append(0, 1, bytes, new Uint32Array([0, 2])).then(() => console.log('acked'));
-      });
-  `;
-  const { execFile } = await import('node:child_process');
-  const out = await new Promise<{ code: number | null; stdout: string; killed: boolean }>((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', '-e', script], { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, killed: child.killed }));
-  });
+  const out = await inChildProcess(0, "w.append(0, 1, leaf(0x61), new Uint32Array([0, 2])).then(() => console.log('acked'));");
   assert.equal(out.killed, false, 'the process exited by itself');
   assert.equal(out.code, 0);
   assert.equal(out.stdout.trim(), 'acked');
@@ -193,22 +201,10 @@ test('GIVEN a writer thread that dies while starting (its setup throws) WHEN the
 });
 
 test('GIVEN a process with two appends outstanding, the second held by the commit delay WHEN the first is acknowledged THEN the thread still keeps the process alive for the second', async () => {
-  const dir = tempDir();
-  const script = `
-    const { openAuditWriter } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'runtime', 'audit', 'writer.ts'))});
-    const schema = ${JSON.stringify(SCHEMA)};
-    openAuditWriter({ dbPath: ${JSON.stringify(path.join(dir, 'audit.db'))}, schema, busyTimeoutMs: 1000, rowsPerInsert: 4, pageSize: 4096, commitDelayMs: 300 })
-      .then(async (w) => {
-        await w.start('RFC9162_SHA512', 0, []);
-        const leaf = (c) => { const b = Buffer.from(new ArrayBuffer(2)); b[1] = c; return b; };
-        w.append(0, 1, leaf(0x61), new Uint32Array([0, 2])).then(() => console.log('acked 0'));
-        w.append(1, 1, leaf(0x62), new Uint32Array([0, 2])).then(() => console.log('acked 1'));
-      });
-  `;
-  const { execFile } = await import('node:child_process');
-  const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', '-e', script], { timeout: 30_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }));
-  });
+  const out = await inChildProcess(300, `
+    w.append(0, 1, leaf(0x61), new Uint32Array([0, 2])).then(() => console.log('acked 0'));
+    w.append(1, 1, leaf(0x62), new Uint32Array([0, 2])).then(() => console.log('acked 1'));`);
+  assert.equal(out.killed, false, 'the process exited by itself');
   assert.equal(out.code, 0);
   assert.deepEqual(out.stdout.trim().split('\n'), ['acked 0', 'acked 1']);
 });
