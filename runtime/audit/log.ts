@@ -199,6 +199,11 @@ function leafIsSound(leaf: Buffer, index: number): boolean {
   }
 }
 
+/** What the store reported: the writer wraps SQLite's and the thread's errors in GLM_ERR_AUDIT_STORAGE_FAILED. */
+function storeError(err: unknown): string {
+  return ((err as { cause?: Error }).cause ?? (err as Error)).message;
+}
+
 export function auditDir(stateDir: string): string {
   return path.join(stateDir, 'audit');
 }
@@ -250,11 +255,15 @@ class AuditLogImpl implements AuditLog {
   private lastCommit: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private failure: GlimmerError | undefined;
-  /** Since when appends fail (ms), and how many were refused meanwhile: both go into the recovery record. */
-  private failedSince = 0;
-  private refusedWhileFailed = 0;
+  /**
+   * The outage under way: since when appends fail (ms), the first failure, and how many appends were refused. It
+   * ends only when the audit.recovered record stating it commits: a store that reopens but still cannot commit
+   * (a lock held for minutes) continues the same outage instead of starting a new one at every retry.
+   */
+  private outage: { readonly since: number; readonly error: string; refused: number } | undefined;
   private recoveryTimer: NodeJS.Timeout | undefined;
-  private recovering = false;
+  /** The reopening under way (close() waits for it). */
+  private recovery: Promise<void> | undefined;
   private diskFreeBytes: number | undefined;
   /** Leaf bytes in the open segment (size-based sealing; whether close() may seal). */
   private openSegmentBytes = 0;
@@ -354,17 +363,16 @@ class AuditLogImpl implements AuditLog {
    */
   private verifyStore(n: number): void {
     const h = this.tree.h;
-    const full = Math.floor(n / CHUNK);
-    const stored: (Buffer | undefined)[] = new Array(full);
-    for (const [c, hash] of this.db.prepare('SELECT idx, hash FROM chunks WHERE idx < ?').raw(true).all(full) as [number, Buffer][]) stored[c] = hash;
+    const stored = new Map(this.db.prepare('SELECT idx, hash FROM chunks').raw(true).all() as [number, Buffer][]);
     let bad = -1;
-    const openStart = (this.db.prepare('SELECT start_idx FROM segments WHERE end_idx IS NULL').pluck().get() as number | undefined) ?? (this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number);
+    // The open segment starts where the last sealed one ends (segments.ts opens it there).
+    const openStart = this.db.prepare('SELECT COALESCE(MAX(end_idx), 0) FROM segments').pluck().get() as number;
     for (const [idx, leaf] of this.db.prepare('SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx').raw(true).iterate(n) as IterableIterator<[number, Buffer]>) {
       if (idx >= openStart) this.openSegmentBytes += leaf.length;
       const chunkHash = this.tree.append(h.leaf(leaf));
       if (chunkHash === undefined) continue;
       const c = Math.floor(idx / CHUNK);
-      const expected = stored[c];
+      const expected = stored.get(c);
       // A missing chunk row is derived data lost (a crash between tables cannot happen: one transaction), a differing one is tampering.
       if (expected !== undefined && !expected.equals(chunkHash)) {
         bad = c;
@@ -382,25 +390,17 @@ class AuditLogImpl implements AuditLog {
     throw new GlimmerError('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry ${first} does not match the stored hash of entries ${bad * CHUNK}..${bad * CHUNK + CHUNK - 1}: the store was modified; refusing to start on it`);
   }
 
-  private lastMs = -1;
-  private lastIso = '';
-  private lastSuffix = '';
+  /** The last leaf timestamp, formatted once per millisecond of the clock. */
+  private stamp: { readonly ms: number; readonly iso: string; readonly suffix: string } | undefined;
 
-  /** The timestamp of a leaf; formatted once per millisecond. */
-  private isoNow(): string {
+  private timestamp(): { readonly iso: string; readonly suffix: string } {
     const ms = this.now();
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
-      this.lastSuffix = `,"ts":${JSON.stringify(this.lastIso)}}`;
+    if (this.stamp?.ms !== ms) {
+      const iso = new Date(ms).toISOString();
+      // The end of a leaf as leafText writes it: the timestamp member and the closing brace.
+      this.stamp = { ms, iso, suffix: `,"ts":${JSON.stringify(iso)}}` };
     }
-    return this.lastIso;
-  }
-
-  /** The end of a leaf (as leafText writes it): the timestamp member and the closing brace. */
-  private leafSuffix(): string {
-    this.isoNow();
-    return this.lastSuffix;
+    return this.stamp;
   }
 
   leafHash(leaf: Uint8Array): Buffer {
@@ -412,10 +412,11 @@ class AuditLogImpl implements AuditLog {
   }
 
   append(record: AuditRecordInput, options?: { urgent?: boolean }): Promise<{ index: number }> {
-    if (this.closed || this.closing || this.failure) {
-      if (this.failure) this.refusedWhileFailed += 1;
-      return Promise.reject(this.failure ?? new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
+    if (this.failure) {
+      (this.outage as { refused: number }).refused += 1;
+      return Promise.reject(this.failure);
     }
+    if (this.closed || this.closing) return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
       return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
     }
@@ -429,29 +430,19 @@ class AuditLogImpl implements AuditLog {
     }
     const w = batch.bytes;
     const start = w.pos;
-    // The leaf is encoded straight into the batch, after its 0x00 prefix; only records the fast encoder leaves to
-    // the string form (refusals, oversized strings) build the leaf text.
+    // The leaf is encoded straight into the batch, after its 0x00 prefix; a record the encoder declines, or a leaf
+    // over the limit, is taken back out and refused.
     w.byte(0x00);
     w.ascii('{"index":');
     w.decimal(index);
     w.ascii(',"record":');
-    const encoded = writeCanonicalJson(record, w, MAX_LEAF_BYTES);
-    if (encoded) w.ascii(this.leafSuffix());
-    if (!encoded || w.pos - start - 1 > MAX_LEAF_BYTES) {
+    const refuse = (): Promise<never> => {
       w.pos = start;
-      let text: string;
-      try {
-        text = leafText(index, record, this.isoNow());
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      const bytes = Buffer.byteLength(text, 'utf8');
-      if (bytes > MAX_LEAF_BYTES) {
-        return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${bytes} bytes, the limit is ${MAX_LEAF_BYTES}`));
-      }
-      w.byte(0x00);
-      w.utf8(text);
-    }
+      return Promise.reject(this.refusal(index, record));
+    };
+    if (!writeCanonicalJson(record, w, MAX_LEAF_BYTES)) return refuse();
+    w.ascii(this.timestamp().suffix);
+    if (w.pos - start - 1 > MAX_LEAF_BYTES) return refuse();
     this.nextIndex = index + 1;
     batch.count += 1;
     if (options?.urgent) batch.urgent = true;
@@ -467,6 +458,19 @@ class AuditLogImpl implements AuditLog {
   }
 
   /**
+   * Why a record the fast encoder declined cannot be a leaf: the string form names what JSON cannot hold, or the leaf
+   * is over the limit (the fast encoder declines a string only when it alone is over the limit).
+   */
+  private refusal(index: number, record: AuditRecordInput): unknown {
+    try {
+      const bytes = Buffer.byteLength(leafText(index, record, this.timestamp().iso));
+      return new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${bytes} bytes, the limit is ${MAX_LEAF_BYTES}`);
+    } catch (err) {
+      return err;
+    }
+  }
+
+  /**
    * Hands queued group commits to the writer, at most BATCHES_IN_FLIGHT at a time (appends arriving meanwhile join
    * the next, larger commit). Commits are applied to the tree and acknowledged strictly in order.
    */
@@ -475,13 +479,10 @@ class AuditLogImpl implements AuditLog {
     while (this.queued.length > 0 && this.batchesInFlight < BATCHES_IN_FLIGHT) {
       const head = this.queued[0] as Batch;
       // A small batch still filling waits for the commit in flight (applyCommit flushes it): a trickle then takes one
-      // hand-off per commit instead of one per record, each with its own transferred buffers (about 32 KiB).
-      if (this.batchesInFlight > 0 && this.queued.length === 1 && head.bytes.pos < MIN_BATCH_BYTES && !this.failure) break;
+      // hand-off per commit instead of one per record, each with its own transferred buffers (about 32 KiB). Nothing
+      // is queued while the log has failed: failClosed empties the queue and append refuses.
+      if (this.batchesInFlight > 0 && this.queued.length === 1 && head.bytes.pos < MIN_BATCH_BYTES) break;
       const batch = this.queued.shift() as Batch;
-      if (this.failure) {
-        this.rejectAll(batch, this.failure);
-        continue;
-      }
       // A batch whose only record was refused.
       if (batch.count === 0) continue;
       this.batchesInFlight += 1;
@@ -520,11 +521,12 @@ class AuditLogImpl implements AuditLog {
   private failClosed(err: unknown, batch: Batch): void {
     // Nothing of the failed commit reached the tree; the writer refuses every later commit, so no gap is ever stored.
     if (!this.failure) {
-      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', `the audit store could not commit (${(err as { cause?: Error }).cause?.message ?? (err as Error).message}); the log failed closed`, { cause: err });
-      this.failedSince = this.now();
-      this.refusedWhileFailed = 0;
-      this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends until the store can commit again');
-      this.options.metrics?.auditCommitFailing.set(1);
+      this.failure = new GlimmerError('GLM_ERR_AUDIT_STORAGE_FAILED', `the audit store could not commit (${storeError(err)}); the log failed closed`, { cause: err });
+      if (!this.outage) {
+        this.outage = { since: this.now(), error: this.failure.message, refused: 0 };
+        this.log.error({ err, code: this.failure.code }, 'audit commit failed; refusing further appends until the store can commit again');
+        this.options.metrics?.auditCommitFailing.set(1);
+      }
     }
     this.rejectAll(batch, this.failure);
     for (const queued of this.queued.splice(0)) this.rejectAll(queued, this.failure);
@@ -559,9 +561,9 @@ class AuditLogImpl implements AuditLog {
   }
 
   private scheduleRecovery(): void {
-    if (this.recoveryTimer || this.closed || this.closing) return;
-    this.recoveryTimer = setInterval(() => void this.tryRecover(), this.options.recoveryIntervalMs ?? 1000);
-    this.recoveryTimer.unref();
+    // A failure while closing schedules nothing: close() has cleared the timer and nothing reopens the store.
+    if (this.closing) return;
+    this.recoveryTimer ??= setInterval(() => this.tryRecover(), this.options.recoveryIntervalMs ?? 1000).unref();
   }
 
   /**
@@ -569,16 +571,16 @@ class AuditLogImpl implements AuditLog {
    * writer thread is opened on the store at the tree's size (entries a failed writer committed without an answer
    * are read back into the tree first, so no index is ever reused) and an `audit.recovered` record states the outage.
    */
-  private async tryRecover(): Promise<void> {
-    if (this.closed || this.closing) {
-      clearInterval(this.recoveryTimer);
-      this.recoveryTimer = undefined;
-      return;
-    }
-    if (this.recovering || !this.failure || this.batchesInFlight > 0) return;
+  private tryRecover(): void {
+    if (this.recovery || !this.failure || this.batchesInFlight > 0) return;
     const free = this.checkDisk();
     if (free !== undefined && free < RECOVERY_MIN_FREE_BYTES) return;
-    this.recovering = true;
+    this.recovery = this.reopen().finally(() => {
+      this.recovery = undefined;
+    });
+  }
+
+  private async reopen(): Promise<void> {
     let writer: AuditWriter | undefined;
     try {
       await this.writer.close().catch(() => undefined);
@@ -588,26 +590,31 @@ class AuditLogImpl implements AuditLog {
       await writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
     } catch (err) {
       await writer?.close().catch(() => undefined);
-      this.recovering = false;
       if (this.now() - this.lastFailureLog > 60000) {
         this.lastFailureLog = this.now();
-        this.log.warn({ err: (err as Error).message }, 'audit store still cannot be reopened; retrying');
+        this.log.warn({ err: storeError(err) }, 'audit store still cannot be reopened; retrying');
       }
       return;
     }
-    const failure = this.failure;
-    const since = this.failedSince;
-    const refused = this.refusedWhileFailed;
+    this.log.info({ size: this.tree.size }, 'audit store reopened; recording the outage');
+    if (this.closing) {
+      // The log stays failed and closes; the next start reads the store as it is.
+      await writer.close();
+      return;
+    }
     this.writer = writer;
     this.nextIndex = this.tree.size;
     this.failure = undefined;
-    this.recovering = false;
     clearInterval(this.recoveryTimer);
     this.recoveryTimer = undefined;
-    this.options.metrics?.auditCommitFailing.set(0);
-    this.log.warn({ refused, failed_ms: this.now() - since }, 'audit store commits again; appends accepted');
-    // If this first commit fails too, the log fails closed again and the timer restarts.
-    this.append({ type: 'audit.recovered', failed_at: new Date(since).toISOString(), refused_appends: refused, error: failure.message }).catch(() => undefined);
+    // The outage ends when this record commits; if it fails too, the log fails closed again and the timer restarts.
+    const outage = this.outage as { since: number; error: string; refused: number };
+    const record = { type: 'audit.recovered', failed_at: new Date(outage.since).toISOString(), refused_appends: outage.refused, error: outage.error };
+    this.append(record).then(() => {
+      this.outage = undefined;
+      this.options.metrics?.auditCommitFailing.set(0);
+      this.log.warn({ refused: outage.refused, failed_ms: this.now() - outage.since }, 'audit store commits again; appends accepted');
+    }, () => undefined);
   }
 
   /** A durable group commit: its leaf and chunk hashes join the tree, then its appends are acknowledged. */
@@ -635,7 +642,7 @@ class AuditLogImpl implements AuditLog {
     // Leaf bytes less each leaf's 0x00 prefix (the ByteWriter's position survives the transfer of its buffer).
     this.openSegmentBytes += batch.bytes.pos - n;
     for (let i = 0; i < n; i++) (batch.resolvers[i] as (v: { index: number }) => void)({ index: batch.first + i });
-    if (this.queued.length > 0) this.flush();
+    this.flush();
   }
 
   latestCheckpoint() {
@@ -686,8 +693,8 @@ class AuditLogImpl implements AuditLog {
     return this.checkpoints.sign();
   }
 
+  /** Runs until close() clears its timer (a tick already running finishes on its own). */
   private async tick(): Promise<void> {
-    if (this.closed) return;
     try {
       if (this.checkpoints.behind && !this.failure) await this.checkpoints.sign();
       const open = this.sealer.open();
@@ -736,8 +743,10 @@ class AuditLogImpl implements AuditLog {
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    clearInterval(this.timer);
+    clearInterval(this.recoveryTimer);
+    // A reopening already under way finishes first, so the writer it may open is the one closed below.
+    await this.recovery;
     await this.settle();
     try {
       // Sealing exports the segment's leaves to a file: bounded at shutdown by sealing only a small open segment; a

@@ -1,12 +1,59 @@
-/** Shared helpers for the audit tests: temp state dirs, the independent Python RFC 9162 reference. */
+/**
+ * Shared helpers for the audit tests: temp state dirs, a log signed by a key file, a logger whose lines the test
+ * reads, and the independent Python RFC 9162 reference.
+ */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { type AuditLog, type AuditLogOptions, auditDbPath, openAuditLog } from '../../runtime/audit/log';
 import type { MerkleAlgorithm } from '../../runtime/audit/merkle';
+import { fileSigner } from '../../runtime/audit/signers';
+import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
 
 export function tempDir(prefix = 'glimmer-audit-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A fixed clock for leaf timestamps: 2026-12-01T08:00:00.000Z. */
+export const T0 = Date.parse('2026-12-01T08:00:00.000Z');
+
+/** An audit log in `dir` whose checkpoints a key file in `dir` signs. */
+export function openTestLog(dir: string, options: Partial<AuditLogOptions> = {}): Promise<AuditLog> {
+  return openAuditLog({ stateDir: dir, signer: fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: 'glimmer.test/audit' }), ...options });
+}
+
+/** Matches a GlimmerError by code and exact message. */
+export const refused = (code: ErrorCode, message: string) => (e: unknown) => isGlimmerError(e, code) && (e as Error).message === message;
+export const refusedWith = (f: () => unknown, code: ErrorCode, message: string) => assert.throws(f, refused(code, message));
+
+/** A real pino logger whose lines are kept, parsed, for the test to read; `onLine` sees each as it is logged. */
+export function capturingLogger(onLine?: (line: Record<string, unknown>) => void): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const keep = (line: Record<string, unknown>) => {
+    lines.push(line);
+    onLine?.(line);
+  };
+  const stream = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) keep(JSON.parse(l) as Record<string, unknown>); done(); } });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+export const logged = (lines: Record<string, unknown>[], msg: string) => lines.filter((l) => l.msg === msg);
+
+/** Polls `check` every 10 ms for up to 5 s. */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check(), `timed out waiting for ${what}`);
+}
+
+/** A connection to the store with the append-only triggers dropped, to tamper with it. */
+export function unlocked(dir: string): Database.Database {
+  const db = new Database(auditDbPath(dir));
+  db.exec('DROP TRIGGER IF EXISTS entries_append_only_u; DROP TRIGGER IF EXISTS entries_append_only_d;');
+  return db;
 }
 
 export interface ReferenceAnswer {

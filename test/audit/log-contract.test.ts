@@ -6,43 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import pino from 'pino';
 import Database from 'better-sqlite3';
-import { type AuditLog, type AuditLogOptions, auditDbPath, openAuditLog } from '../../runtime/audit/log';
-import { fileSigner } from '../../runtime/audit/signers';
-import { isGlimmerError, type ErrorCode } from '../../runtime/errors';
+import { auditDbPath } from '../../runtime/audit/log';
+import { isGlimmerError } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
-import { tempDir } from './helpers';
-
-const KEY = 'glimmer.test/audit';
-const T0 = Date.parse('2026-12-01T08:00:00.000Z');
-
-function open(dir: string, options: Partial<AuditLogOptions> = {}): Promise<AuditLog> {
-  return openAuditLog({ stateDir: dir, signer: fileSigner({ keyFile: path.join(dir, 'signing.pem'), keyName: KEY }), ...options });
-}
-const refused = (code: ErrorCode, message: string) => (e: unknown) => isGlimmerError(e, code) && (e as Error).message === message;
-const refusedWith = (f: () => unknown, code: ErrorCode, message: string) => assert.throws(f, refused(code, message));
-
-/** A real pino logger whose lines are kept, parsed, for the test to read. */
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
-const logged = (lines: Record<string, unknown>[], msg: string) => lines.filter((l) => l.msg === msg);
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(check(), `timed out waiting for ${what}`);
-}
-
-function unlocked(dir: string): Database.Database {
-  const db = new Database(auditDbPath(dir));
-  db.exec('DROP TRIGGER IF EXISTS entries_append_only_u; DROP TRIGGER IF EXISTS entries_append_only_d;');
-  return db;
-}
+import { T0, capturingLogger, logged, openTestLog as open, refused, refusedWith, tempDir, unlocked, until } from './helpers';
 
 test('GIVEN a log of 10 entries WHEN ranges outside it are asked for THEN each refusal names the value and the bound; pages end at the last entry', async () => {
   const log = await open(tempDir());
