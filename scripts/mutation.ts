@@ -41,7 +41,7 @@ export const MODULES: readonly MutationModule[] = [
   { name: 'frame-cache', mutate: ['runtime/trust/policy/frame-decider.ts'], tests: ['test/trust/frame-cache.test.ts', 'test/trust/frame-decider.test.ts'] },
   { name: 'measured-boot', mutate: ['runtime/lifecycle/boot.ts', 'runtime/lifecycle/manifest.ts'], tests: ['test/lifecycle/measured-boot.test.ts', 'test/lifecycle/verify-boot.test.ts'] },
   { name: 'audit-writer', mutate: ['runtime/audit/writer.ts'], tests: ['test/audit/writer.test.ts', 'test/audit/durability.test.ts', 'test/audit/log.test.ts'] },
-  { name: 'audit-log', mutate: ['runtime/audit/log.ts'], tests: ['test/audit/log-contract.test.ts', 'test/audit/log-recovery.test.ts', 'test/audit/log.test.ts', 'test/audit/durability.test.ts'] },
+  { name: 'audit-log', mutate: ['runtime/audit/log.ts'], tests: ['test/audit/log-contract.test.ts', 'test/audit/log-recovery.test.ts', 'test/audit/log.test.ts', 'test/audit/durability.test.ts', 'test/audit/archive.test.ts'] },
   { name: 'merkle', mutate: ['runtime/audit/merkle.ts', 'runtime/audit/tree.ts'], tests: ['test/audit/merkle.test.ts'] },
   { name: 'verifier', mutate: ['runtime/audit/verify.ts', 'runtime/audit/note.ts'], tests: ['test/audit/note.test.ts', 'test/audit/verify-remote.test.ts', 'test/audit/verify.test.ts'] },
   { name: 'archive-verifier', mutate: ['runtime/audit/verify-bucket.ts'], tests: ['test/audit/verify-bucket.test.ts', 'test/audit/archive.test.ts'] },

@@ -303,7 +303,7 @@ class AuditLogImpl implements AuditLog {
       config: () => this.config, dir, log, now, metrics: options.metrics, exportPage: MAX_PAGE * 10,
       // Entries committed after the sealed end already belong to the new segment.
       onSealed: (end) => {
-        this.openSegmentBytes = end >= this.tree.size ? 0 : (db.prepare('SELECT COALESCE(SUM(LENGTH(leaf)), 0) FROM entries WHERE idx >= ?').pluck().get(end) as number);
+        this.openSegmentBytes = db.prepare('SELECT COALESCE(SUM(LENGTH(leaf)), 0) FROM entries WHERE idx >= ?').pluck().get(end) as number;
       },
       ...(options.archive ? { archive: { to: options.archive, log: () => ({ algorithm, origin, keys: this.checkpoints.verifierKeys() }) } } : {}),
     });
@@ -700,7 +700,8 @@ class AuditLogImpl implements AuditLog {
       const open = this.sealer.open();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
       const full = this.openSegmentBytes >= (this.options.maxSegmentBytes ?? 256 * 1024 * 1024);
-      if (open && (full || this.now() - open.openedAt >= rotateMs) && this.tree.size > open.start && !this.failure) await this.rotate();
+      // Sealing an empty segment is a no-op (segments.ts).
+      if (open && (full || this.now() - open.openedAt >= rotateMs) && !this.failure) await this.rotate();
       if (this.sealer.pendingArchive > 0) await this.sealer.archivePending();
     } catch {
       // Logged and counted by the checkpoint signing; the next tick retries.

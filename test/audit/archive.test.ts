@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { DeleteObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3SegmentArchive, segmentKey } from '../../runtime/audit/archive';
 import { kmsDataKey } from '../../runtime/audit/data-key';
 import { openPseudonymiser } from '../../runtime/audit/gdpr';
 import { kmsSigner } from '../../runtime/audit/kms';
 import { openAuditLog } from '../../runtime/audit/log';
+import { fileSigner } from '../../runtime/audit/signers';
 import { verifyBucket } from '../../runtime/audit/verify-bucket';
 import { isGlimmerError } from '../../runtime/errors';
 import { assertDurableStore, clusterSettings } from '../../runtime/lifecycle/cluster';
@@ -90,6 +91,28 @@ test('GIVEN a bucket without Object Lock WHEN a segment is archived THEN the put
   const archive = await s3SegmentArchive({ bucket: 'audit-unlocked', prefix: '', retention: RETENTION, endpoint: s3.endpoint });
   await assert.rejects(archive.put({ algorithm: 'RFC9162_SHA512', origin: 'o', keys: [] }, { id: 1, leavesFile: `${stateDir}/x/1.leaves`, checkpoint: 'cp\n', sealedAt: Date.now() }), (err) => isGlimmerError(err, 'GLM_ERR_AUDIT_ARCHIVE_FAILED'));
   await archive.close();
+});
+
+test('GIVEN an archive bucket that does not exist yet WHEN a segment is sealed THEN it stays pending on the volume, and once the bucket exists the next tick uploads it with the log\'s description', async (t) => {
+  const { s3, client } = await peers(t);
+  const stateDir = tempDir();
+  const archive = await s3SegmentArchive({ bucket: 'audit-later', prefix: 'p/', retention: RETENTION, endpoint: s3.endpoint });
+  const log = await openAuditLog({ stateDir, signer: fileSigner({ keyFile: `${stateDir}/k.pem`, keyName: 'glimmer.test/audit' }), archive, checkpointIntervalMs: 20, origin: 'later.test/audit' });
+  await log.append({ type: 'test.event' });
+  const sealed = await log.rotate();
+  const marker = `${stateDir}/audit/segments/${String(sealed?.id).padStart(6, '0')}.archived`;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(fs.existsSync(marker), false);
+  await createLockedBucket(s3.endpoint, 'audit-later');
+  for (let i = 0; i < 500 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(fs.existsSync(marker), true, 'the pending segment was not archived by a tick');
+  const keys = log.verifierKeys();
+  await log.close();
+  const described = await client.send(new GetObjectCommand({ Bucket: 'audit-later', Key: 'p/log.json' }));
+  const body = JSON.parse(await (described.Body as { transformToString(): Promise<string> }).transformToString()) as Record<string, unknown>;
+  assert.equal(body.origin, 'later.test/audit');
+  assert.equal(body.algorithm, 'RFC9162_SHA512');
+  assert.deepEqual(body.keys, keys);
 });
 
 test('GIVEN the HSM-backed KMS key WHEN the GDPR data key is generated and the pod restarts THEN the same key is unwrapped, subject keys are sealed under it, and the store refuses to open without it', async (t) => {

@@ -5,12 +5,18 @@
  * was tampered with.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { auditDbPath } from '../../runtime/audit/log';
+import { auditDbPath, leafText, openAuditLog } from '../../runtime/audit/log';
+import { hasher, rootOf, verifyInclusion } from '../../runtime/audit/merkle';
+import { openCheckpoint, parseVerifierKey } from '../../runtime/audit/note';
+import { fileSigner } from '../../runtime/audit/signers';
 import { isGlimmerError } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
+import { smallDisk } from '../faults/helpers';
 import { T0, capturingLogger, logged, openTestLog as open, refused, refusedWith, tempDir, unlocked, until } from './helpers';
 
 test('GIVEN a log of 10 entries WHEN ranges outside it are asked for THEN each refusal names the value and the bound; pages end at the last entry', async () => {
@@ -281,4 +287,205 @@ test('GIVEN a segment just sealed by size WHEN a small entry follows THEN the ne
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(log.segments().map((s) => [s.start, s.end]), [[0, 40], [40, undefined]]);
   await log.close();
+});
+
+test('GIVEN no signer WHEN a log is opened THEN the embedded SoftHSM2 token under its state dir signs its checkpoints', async () => {
+  const dir = tempDir();
+  const { logger, lines } = capturingLogger();
+  const log = await openAuditLog({ stateDir: dir, logger });
+  await log.append({ type: 't' });
+  const note = await log.checkpoint();
+  assert.equal(logged(lines, 'audit checkpoints are signed by a SoftHSM2 token').length, 1);
+  assert.ok(fs.statSync(path.join(dir, 'softhsm')).isDirectory());
+  assert.equal(log.verifierKeys().length, 1);
+  assert.equal((await openCheckpoint(note, log.verifierKeys().map(parseVerifierKey), 64)).size, 1);
+  await log.close();
+});
+
+test('GIVEN an open log WHEN its descriptors on the store are read THEN the event loop\'s connection is read-only and only the writer thread\'s can write', async () => {
+  const dir = tempDir();
+  const log = await open(dir);
+  await log.append({ type: 't' });
+  const store = auditDbPath(dir);
+  const modes = fs.readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) !== store) return [];
+      const flags = Number.parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '', 8);
+      return [(flags & 3) === 0 ? 'read-only' : 'read-write'];
+    } catch {
+      return [];
+    }
+  });
+  assert.deepEqual(modes.sort(), ['read-only', 'read-write']);
+  await log.close();
+});
+
+test('GIVEN more chunks than the tree caches WHEN the first entry is proven THEN its chunk is read back from the store and the proof verifies against the root of every stored leaf', async () => {
+  const log = await open(tempDir());
+  const n = 9 * 256 + 10;
+  for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => log.append({ type: 't', i: i + j })));
+  const h = hasher('RFC9162_SHA512');
+  const leaves: Buffer[] = [];
+  for (let i = 0; i < n; i += 1000) leaves.push(...log.entries(i, n - 1).map((e) => e.leaf));
+  const root = rootOf(h, leaves);
+  assert.deepEqual(log.root(n), root);
+  for (const index of [0, 300, 256 * 5 + 7]) {
+    assert.equal(verifyInclusion(h, index, n, h.leaf(leaves[index] as Buffer), log.inclusionProof(index, n), root), true, `entry ${index}`);
+  }
+  assert.deepEqual(log.leafHash(leaves[0] as Buffer), createHash('sha512').update(Buffer.concat([Buffer.from([0]), leaves[0] as Buffer])).digest());
+  await log.close();
+});
+
+test('GIVEN an append not yet committed WHEN the segment is rotated at once THEN the sealed segment includes it', async () => {
+  const log = await open(tempDir());
+  const pending = log.append({ type: 'in-flight' });
+  const sealed = await log.rotate();
+  assert.deepEqual([sealed?.start, sealed?.end], [0, 1]);
+  assert.deepEqual(await pending, { index: 0 });
+  await log.close();
+});
+
+test('GIVEN a log without entries WHEN reopened with another algorithm THEN it switches; a missing chunk row (derived data) is no tampering', async () => {
+  const dir = tempDir();
+  let log = await open(dir);
+  assert.equal(log.algorithm, 'RFC9162_SHA512');
+  await log.close();
+  log = await open(dir, { algorithm: 'RFC9162_SHA256' });
+  assert.equal(log.algorithm, 'RFC9162_SHA256');
+  await Promise.all(Array.from({ length: 300 }, (_, i) => log.append({ type: 't', i })));
+  const root = log.root();
+  await log.close();
+  const db = unlocked(dir);
+  assert.equal(db.prepare('DELETE FROM chunks WHERE idx = 0').run().changes, 1);
+  db.close();
+  log = await open(dir);
+  assert.deepEqual(log.root(), root);
+  await log.close();
+});
+
+test('GIVEN a record that is not an object at all WHEN appended THEN it is refused like one without a type; a leaf of exactly 64 KiB is accepted, one byte more is refused', async () => {
+  const log = await open(tempDir(), { now: () => T0 });
+  await assert.rejects(log.append(undefined as never), refused('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
+  const base = Buffer.byteLength(leafText(0, { type: 'big', blob: '' }, '2026-12-01T08:00:00.000Z'));
+  const exact = { type: 'big', blob: 'x'.repeat(65536 - base) };
+  assert.deepEqual(await log.append(exact), { index: 0 });
+  assert.equal(log.entries(0, 0)[0]?.leaf.length, 65536);
+  const over = { type: 'big', blob: 'x'.repeat(65536 - base + 1) };
+  await assert.rejects(log.append(over), refused('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record of type "big" is 65537 bytes, the limit is 65536'));
+  // Hundreds of records in one batch, far past 64 KiB of it: each leaf is measured on its own.
+  const many = await Promise.all(Array.from({ length: 700 }, (_, i) => log.append({ type: 'row', i, pad: 'y'.repeat(120) })));
+  assert.deepEqual(many.map((r) => r.index), Array.from({ length: 700 }, (_, i) => 1 + i));
+  await log.close();
+});
+
+test('GIVEN a commit in flight WHEN a refused record alone opens the next batch THEN the empty batch is never handed to the writer and the log keeps committing', async () => {
+  const log = await open(tempDir());
+  const first = log.append({ type: 'a' });
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(log.append({ type: 'big', blob: 'x'.repeat(70_000) }), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_RECORD_INVALID'));
+  assert.deepEqual(await first, { index: 0 });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(log.health().committing, true);
+  assert.deepEqual(await log.append({ type: 'b' }), { index: 1 });
+  await log.close();
+});
+
+test('GIVEN rows added to the store behind the log\'s back WHEN entries are listed THEN only the entries of the verified tree are served', async () => {
+  const dir = tempDir();
+  const log = await open(dir);
+  await Promise.all(Array.from({ length: 3 }, (_, i) => log.append({ type: 't', i })));
+  const db = new Database(auditDbPath(dir));
+  db.prepare('INSERT INTO entries(idx, leaf) VALUES (?, ?)').run(3, Buffer.from('{"forged":true}'));
+  db.close();
+  assert.deepEqual(log.entries(0, 10).map((e) => e.index), [0, 1, 2]);
+  assert.equal(log.size(), 3);
+  await log.close();
+});
+
+test('GIVEN a watermark equal to the free space WHEN health is read THEN the disk is not low; one byte more and it is', async () => {
+  const dir = tempDir();
+  // The log reads the watermark from its options at each health check.
+  const options = { stateDir: dir, signer: fileSigner({ keyFile: path.join(dir, 'k.pem'), keyName: 'glimmer.test/audit' }), diskWatermarkBytes: 1 };
+  const log = await openAuditLog(options);
+  const free = log.health().diskFreeBytes as number;
+  options.diskWatermarkBytes = free;
+  assert.equal(log.health().diskLow, false);
+  options.diskWatermarkBytes = free + 1;
+  assert.equal(log.health().diskLow, true);
+  await log.close();
+});
+
+test('GIVEN a checkpoint interval WHEN the log is idle or behind THEN ticks come at that interval (every second by default) and sign the entries not yet covered', async () => {
+  let calls = 0;
+  const counted = () => {
+    calls += 1;
+    return T0;
+  };
+  const idle = await open(tempDir(), { now: counted });
+  calls = 0;
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(calls <= 2, `${calls} ticks in 400 ms with the default interval of a second`);
+  await idle.close();
+  const fast = await open(tempDir(), { now: counted, checkpointIntervalMs: 20 });
+  calls = 0;
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(calls >= 5, `${calls} ticks in 400 ms at 20 ms`);
+  await fast.append({ type: 't' });
+  await until(() => fast.latestCheckpoint()?.size === 1, 'a checkpoint signed by a tick');
+  await fast.close();
+});
+
+test('GIVEN an open segment whose leaves are exactly the size limit, or exactly closeSealMaxBytes WHEN a tick runs, or the log closes THEN it is sealed', async () => {
+  const iso = '2026-12-01T08:00:00.000Z';
+  const bytes = Array.from({ length: 10 }, (_, i) => Buffer.byteLength(leafText(i, { type: 't', i }, iso))).reduce((a, b) => a + b, 0);
+  const log = await open(tempDir(), { now: () => T0, maxSegmentBytes: bytes, checkpointIntervalMs: 20 });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => log.append({ type: 't', i })));
+  await until(() => log.segments()[0]?.end === 10, 'the segment sealed at exactly its limit');
+  await log.close();
+  const dir = tempDir();
+  const closing = await open(dir, { now: () => T0, closeSealMaxBytes: bytes });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => closing.append({ type: 't', i })));
+  await closing.close();
+  const reopened = await open(dir);
+  assert.equal(reopened.segments()[0]?.end, 10);
+  await reopened.close();
+});
+
+test('GIVEN a log that is closing WHEN it is used or closed again THEN appends are refused as closed, health says closed, and the second close returns before the first has finished', async () => {
+  const log = await open(tempDir());
+  await log.append({ type: 't' });
+  let firstDone = false;
+  const first = log.close().then(() => {
+    firstDone = true;
+  });
+  await assert.rejects(log.append({ type: 'late' }), refused('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
+  assert.equal(log.health().reason, 'the audit log is closed');
+  await log.close();
+  assert.equal(firstDone, false);
+  await first;
+});
+
+test('GIVEN a log on a small file system WHEN space is taken, then its directory disappears THEN each tick updates the free-space figure and gauge, and without statfs health reports no figure and no low disk', { timeout: 60_000 }, async () => {
+  const disk = smallDisk(24);
+  try {
+    const metrics = createMetrics();
+    const { logger, lines } = capturingLogger();
+    const stateDir = path.join(disk.dir, 'state');
+    const log = await open(stateDir, { metrics, logger, checkpointIntervalMs: 20, diskWatermarkBytes: 1 });
+    const before = log.health().diskFreeBytes as number;
+    assert.equal(before, disk.freeBytes());
+    disk.fill(before - 2 * 1024 * 1024);
+    await until(() => log.health().diskFreeBytes === disk.freeBytes(), 'the tick to see the filled disk');
+    assert.equal((await metrics.auditDiskFree.get()).values[0]?.value, disk.freeBytes());
+    fs.renameSync(path.join(stateDir, 'audit'), path.join(stateDir, 'audit.moved'));
+    await until(() => !('diskFreeBytes' in log.health()), 'a tick without statfs');
+    assert.equal(log.health().diskLow, false);
+    assert.equal(log.health().committing, true);
+    await log.append({ type: 't' });
+    await log.close();
+    // Sealing at close cannot write the segment export where the directory was.
+    assert.deepEqual(logged(lines, 'audit log closed without a final checkpoint; the next start catches up').map((l) => [l.level, l.code]), [[40, 'GLM_ERR_INTERNAL']]);
+  } finally {
+    disk.remove();
+  }
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { auditDbPath } from '../../runtime/audit/log';
+import { type AuditLog, auditDbPath } from '../../runtime/audit/log';
 import { isGlimmerError } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { smallDisk } from '../faults/helpers';
@@ -163,14 +163,15 @@ test('GIVEN a failed log WHEN it is closed THEN close makes no final checkpoint 
 
 test('GIVEN a reopening that succeeds while the log closes WHEN close() runs THEN the log stays failed and closes without a final checkpoint, and no writer thread is left holding the store', async () => {
   const dir = tempDir();
-  let log: Awaited<ReturnType<typeof open>> | undefined;
+  const opened: { log?: AuditLog } = {};
   let closed: Promise<void> | undefined;
   // close() is called the moment the store has reopened, before the log adopts the new writer.
   const { logger, lines } = capturingLogger((line) => {
-    if (line.msg === REOPENED) closed ??= log?.close();
+    if (line.msg === REOPENED) closed ??= opened.log?.close();
   });
-  log = await open(dir, { busyTimeoutMs: 20, recoveryIntervalMs: 10, logger });
-  await Promise.all([0, 1].map((i) => (log as NonNullable<typeof log>).append({ type: 't', i })));
+  const log = await open(dir, { busyTimeoutMs: 20, recoveryIntervalMs: 10, logger });
+  opened.log = log;
+  await Promise.all([0, 1].map((i) => log.append({ type: 't', i })));
   const lock = lockStore(dir);
   await assert.rejects(log.append({ type: 'lost' }), failedClosed);
   lock.release();
