@@ -188,14 +188,15 @@ export function leafText(index: number, record: AuditRecordInput, ts: string): s
   return `{"index":${index},"record":${canonicalJson(record)},"ts":${JSON.stringify(ts)}}`;
 }
 
-/** The leaf is canonical JSON carrying its own index (a cheap sanity check to name the exact tampered entry). */
-function leafIsSound(leaf: Buffer, index: number): boolean {
+/** Whether the leaf is no longer canonical JSON carrying its own index (a cheap check to name the exact tampered entry). */
+function leafIsUnsound(leaf: Buffer, index: number): boolean {
+  const text = leaf.toString('utf8');
   try {
-    const text = leaf.toString('utf8');
     const parsed = JSON.parse(text) as { index?: unknown };
-    return typeof parsed === 'object' && parsed !== null && parsed.index === index && canonicalJson(parsed) === text;
+    // JSON null passes the first test and throws at the second: unsound too.
+    return canonicalJson(parsed) !== text || parsed.index !== index;
   } catch {
-    return false;
+    return true;
   }
 }
 
@@ -290,7 +291,8 @@ class AuditLogImpl implements AuditLog {
     readonly algorithm: MerkleAlgorithm,
     readonly origin: string,
   ) {
-    this.leavesRange = db.prepare('SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx');
+    // Rows as [idx, leaf] arrays, for every user (segments.ts too).
+    this.leavesRange = db.prepare('SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx').raw(true);
     const h = hasher(algorithm);
     const chunkLeaves = db.prepare('SELECT leaf FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(true);
     this.tree = new LogTree(h, (chunk) => (chunkLeaves.all(chunk * CHUNK, chunk * CHUNK + CHUNK) as [Buffer][]).map(([leaf]) => h.leaf(leaf)));
@@ -381,8 +383,8 @@ class AuditLogImpl implements AuditLog {
     }
     if (bad < 0) return;
     let first = bad * CHUNK;
-    for (const [idx, leaf] of this.leavesRange.raw(true).all(bad * CHUNK, bad * CHUNK + CHUNK - 1) as [number, Buffer][]) {
-      if (!leafIsSound(leaf, idx)) {
+    for (const [idx, leaf] of this.leavesRange.all(bad * CHUNK, bad * CHUNK + CHUNK - 1) as [number, Buffer][]) {
+      if (leafIsUnsound(leaf, idx)) {
         first = idx;
         break;
       }
@@ -574,7 +576,8 @@ class AuditLogImpl implements AuditLog {
   private tryRecover(): void {
     if (this.recovery || !this.failure || this.batchesInFlight > 0) return;
     const free = this.checkDisk();
-    if (free !== undefined && free < RECOVERY_MIN_FREE_BYTES) return;
+    // Free space that cannot be read does not hold the recovery back.
+    if ((free ?? Number.POSITIVE_INFINITY) < RECOVERY_MIN_FREE_BYTES) return;
     this.recovery = this.reopen().finally(() => {
       this.recovery = undefined;
     });
@@ -585,8 +588,7 @@ class AuditLogImpl implements AuditLog {
     try {
       await this.writer.close().catch(() => undefined);
       writer = await this.openWriter();
-      const n = this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM entries').pluck().get() as number;
-      if (n > this.tree.size) for (const [, leaf] of this.leavesRange.raw(true).all(this.tree.size, n - 1) as [number, Buffer][]) this.tree.append(this.tree.h.leaf(leaf));
+      for (const [, leaf] of this.leavesRange.all(this.tree.size, Number.MAX_SAFE_INTEGER) as [number, Buffer][]) this.tree.append(this.tree.h.leaf(leaf));
       await writer.start(this.algorithm, this.tree.size, this.tree.tailHashes());
     } catch (err) {
       await writer?.close().catch(() => undefined);
@@ -665,7 +667,7 @@ class AuditLogImpl implements AuditLog {
     if (start >= this.tree.size) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `start ${start} is not below the tree size ${this.tree.size}`);
     if (endInclusive < start) throw new GlimmerError('GLM_ERR_AUDIT_RANGE_INVALID', `end ${endInclusive} is before start ${start}`);
     const end = Math.min(endInclusive, this.tree.size - 1, start + MAX_PAGE - 1);
-    return (this.leavesRange.raw(true).all(start, end) as [number, Buffer][]).map(([index, leaf]) => ({ index, leaf }));
+    return (this.leavesRange.all(start, end) as [number, Buffer][]).map(([index, leaf]) => ({ index, leaf }));
   }
 
   inclusionProof(index: number, size: number): Buffer[] {
@@ -696,7 +698,8 @@ class AuditLogImpl implements AuditLog {
   /** Runs until close() clears its timer (a tick already running finishes on its own). */
   private async tick(): Promise<void> {
     try {
-      if (this.checkpoints.behind && !this.failure) await this.checkpoints.sign();
+      // Also while the log has failed: a checkpoint covers only committed entries, and a store that cannot take it refuses it.
+      if (this.checkpoints.behind) await this.checkpoints.sign();
       const open = this.sealer.open();
       const rotateMs = durationMs(this.config.cryptographic_sealing.rotation_interval);
       const full = this.openSegmentBytes >= (this.options.maxSegmentBytes ?? 256 * 1024 * 1024);

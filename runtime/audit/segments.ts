@@ -29,7 +29,7 @@ export interface SegmentSealingOptions {
   /** The log's writer (replaced when the log recovers from a failed commit). */
   readonly writer: () => AuditWriter;
   readonly tree: LogTree;
-  /** `SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx` on the read-only connection. */
+  /** `SELECT idx, leaf FROM entries WHERE idx >= ? AND idx <= ? ORDER BY idx` on the read-only connection, rows as [idx, leaf]. */
   readonly leavesRange: Database.Statement;
   readonly checkpoints: CheckpointSigning;
   /** Settles when every append handed to the writer is durable (or failed). */
@@ -168,7 +168,7 @@ export class SegmentSealing {
     const fd = fs.openSync(`${base}.leaves.tmp`, 'w', 0o644);
     try {
       for (let i = seg.start; i < (seg.end as number); i += page) {
-        const rows = this.o.leavesRange.raw(true).all(i, Math.min(i + page, seg.end as number) - 1) as [number, Buffer][];
+        const rows = this.o.leavesRange.all(i, Math.min(i + page, seg.end as number) - 1) as [number, Buffer][];
         fs.writeSync(fd, Buffer.concat(rows.flatMap(([, leaf]) => [leaf, Buffer.from('\n')])));
         await new Promise((r) => setImmediate(r));
       }

@@ -171,10 +171,11 @@ test('GIVEN an open segment larger than closeSealMaxBytes WHEN the log closes TH
 });
 
 test('GIVEN a commit delay of a minute after a commit WHEN an urgent append arrives THEN it commits without waiting for the delay', async () => {
-  const log = await open(tempDir(), { commitDelayMs: 60_000 });
+  // No checkpoint tick during the test: its request would hand the writer every queued append at once.
+  const log = await open(tempDir(), { commitDelayMs: 60_000, checkpointIntervalMs: 60_000 });
   await log.append({ type: 'first' });
   let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([log.append({ type: 'write' }, { urgent: true }).then((r) => r.index), new Promise<string>((r) => { timer = setTimeout(() => r('held by the delay'), 15_000); })]);
+  const outcome = await Promise.race([log.append({ type: 'write' }, { urgent: true }).then((r) => r.index), new Promise<string>((r) => { timer = setTimeout(() => r('held by the delay'), 10_000); })]);
   clearTimeout(timer);
   assert.equal(outcome, 1);
   await log.close();
@@ -265,6 +266,11 @@ test('GIVEN a completed chunk whose changed leaf is not JSON, is null or a numbe
     w.close();
     await assert.rejects(open(dir), refused('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry 300 does not match the stored hash of entries 256..511${tail}`), leaf);
   }
+  // A changed leaf that is still sound names the chunk's first entry.
+  const w = unlocked(dir);
+  w.prepare('UPDATE entries SET leaf = ? WHERE idx = 300').run(Buffer.from(original.replace('"i":300', '"i":301')));
+  w.close();
+  await assert.rejects(open(dir), refused('GLM_ERR_AUDIT_STATE_CORRUPT', `audit entry 256 does not match the stored hash of entries 256..511${tail}`));
 });
 
 test('GIVEN an open segment left larger than the size limit by the last run WHEN the log reopens THEN its leaves count toward the limit and the first tick seals it', async () => {
@@ -275,6 +281,27 @@ test('GIVEN an open segment left larger than the size limit by the last run WHEN
   log = await open(dir, { maxSegmentBytes: 500, checkpointIntervalMs: 20 });
   assert.equal(log.segments()[0]?.end, undefined);
   await until(() => log.segments()[0]?.end === 20, 'the reopened segment sealed by size');
+  await log.close();
+});
+
+test('GIVEN a sealed segment and an open one WHEN the log reopens THEN only the open segment\'s leaves, all of them, count toward the size limit', async () => {
+  const iso = '2026-12-01T08:00:00.000Z';
+  const openBytes = Array.from({ length: 10 }, (_, i) => Buffer.byteLength(leafText(10 + i, { type: 't', i: 10 + i }, iso))).reduce((a, b) => a + b, 0);
+  const dir = tempDir();
+  let log = await open(dir, { now: () => T0, closeSealMaxBytes: 0 });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => log.append({ type: 't', i })));
+  await log.rotate();
+  await Promise.all(Array.from({ length: 10 }, (_, i) => log.append({ type: 't', i: 10 + i })));
+  await log.close();
+  // One byte over the open segment's leaves: not sealed (the sealed segment's leaves do not count).
+  // The clock stays at the segment's opening, so no tick seals it for its age.
+  log = await open(dir, { now: () => T0, maxSegmentBytes: openBytes + 1, checkpointIntervalMs: 20, closeSealMaxBytes: 0 });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(log.segments().map((s) => [s.start, s.end]), [[0, 10], [10, undefined]]);
+  await log.close();
+  // Exactly its leaves, the first one included: sealed at the first tick.
+  log = await open(dir, { now: () => T0, maxSegmentBytes: openBytes, checkpointIntervalMs: 20 });
+  await until(() => log.segments()[1]?.end === 20, 'the reopened segment sealed at exactly its limit');
   await log.close();
 });
 
@@ -477,8 +504,15 @@ test('GIVEN a log on a small file system WHEN space is taken, then its directory
     disk.fill(before - 2 * 1024 * 1024);
     await until(() => log.health().diskFreeBytes === disk.freeBytes(), 'the tick to see the filled disk');
     assert.equal((await metrics.auditDiskFree.get()).values[0]?.value, disk.freeBytes());
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
     fs.renameSync(path.join(stateDir, 'audit'), path.join(stateDir, 'audit.moved'));
     await until(() => !('diskFreeBytes' in log.health()), 'a tick without statfs');
+    await new Promise((r) => setTimeout(r, 100));
+    process.off('unhandledRejection', onUnhandled);
+    // The gauge keeps its last figure; the tick neither sets an unknown one nor fails.
+    assert.deepEqual(unhandled, []);
     assert.equal(log.health().diskLow, false);
     assert.equal(log.health().committing, true);
     await log.append({ type: 't' });

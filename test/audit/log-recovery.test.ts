@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { type AuditLog, auditDbPath } from '../../runtime/audit/log';
+import { type AuditLog, auditDbPath, leafText } from '../../runtime/audit/log';
 import { isGlimmerError } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { smallDisk } from '../faults/helpers';
@@ -32,6 +32,17 @@ function lockStore(dir: string): { release(): void } {
       blocker.close();
     },
   };
+}
+
+/** This process's file descriptors open on `file`. */
+function descriptorsOn(file: string): string[] {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function recoveredRecord(log: { entries(a: number, b: number): { leaf: Buffer }[] }, index: number): Record<string, unknown> {
@@ -139,7 +150,45 @@ test('GIVEN commits in flight when the store fails WHEN each fails THEN every ap
   assert.ok(isGlimmerError(first.cause, 'GLM_ERR_AUDIT_STORAGE_FAILED'));
   assert.equal(((first.cause as Error).cause as Error).message, 'database is locked');
   assert.equal(logged(lines, FAILED).length, 1);
+  await assert.rejects(log.checkpoint(), (e) => e === first);
   await log.close();
+});
+
+test('GIVEN a recovery interval far shorter than a reopening WHEN the store recovers THEN one reopening runs at a time: the store is reopened once and one audit.recovered record is written', async () => {
+  const dir = tempDir();
+  const { logger, lines } = capturingLogger();
+  const log = await open(dir, { busyTimeoutMs: 20, recoveryIntervalMs: 1, logger });
+  await log.append({ type: 'ok' });
+  const lock = lockStore(dir);
+  await assert.rejects(log.append({ type: 'lost' }), failedClosed);
+  lock.release();
+  await until(() => logged(lines, RECOVERED).length > 0, 'the recovery');
+  await sleep(100);
+  assert.equal(logged(lines, REOPENED).length, 1);
+  assert.equal(logged(lines, RECOVERED).length, 1);
+  assert.deepEqual(log.entries(0, 10).map((e) => (JSON.parse(e.leaf.toString()) as { record: { type: string } }).record.type), ['ok', 'audit.recovered']);
+  await log.close();
+});
+
+test('GIVEN entries a failed writer committed without answering WHEN the log recovers THEN they are read back into the tree and the recovery record takes the next index', async () => {
+  const dir = tempDir();
+  const log = await open(dir, { busyTimeoutMs: 20, recoveryIntervalMs: 10, now: () => T0 });
+  await log.append({ type: 'ok' });
+  const lock = lockStore(dir);
+  await assert.rejects(log.append({ type: 'lost' }), failedClosed);
+  // The commit that landed while its answer was lost, written as the writer would have (same leaf, same index).
+  const landed = leafText(1, { type: 'landed' }, '2026-12-01T08:00:00.000Z');
+  lock.release();
+  const db = new Database(auditDbPath(dir));
+  db.prepare('INSERT INTO entries(idx, leaf) VALUES (?, ?)').run(1, Buffer.from(landed));
+  db.close();
+  await until(() => log.size() === 3, 'the recovery record after the landed entry');
+  assert.equal(log.entries(1, 1)[0]?.leaf.toString(), landed);
+  assert.equal((JSON.parse(log.entries(2, 2)[0]?.leaf.toString() ?? '{}') as { record: { type: string } }).record.type, 'audit.recovered');
+  await log.close();
+  const again = await open(dir);
+  assert.equal(again.size(), 3);
+  await again.close();
 });
 
 test('GIVEN a failed log WHEN it is closed THEN close makes no final checkpoint and warns of none, and the store reopens as it was', async () => {
@@ -178,15 +227,7 @@ test('GIVEN a reopening that succeeds while the log closes WHEN close() runs THE
   assert.equal(logged(lines, RECOVERED).length, 0);
   assert.equal(log.health().committing, false);
   await sleep(100);
-  const store = auditDbPath(dir);
-  const held = fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${fd}`) === store;
-    } catch {
-      return false;
-    }
-  });
-  assert.deepEqual(held, [], 'descriptors still open on the store');
+  assert.deepEqual(descriptorsOn(auditDbPath(dir)), [], 'descriptors still open on the store');
   const again = await open(dir);
   assert.equal(again.size(), 2);
   assert.equal(again.latestCheckpoint(), undefined);
