@@ -270,6 +270,7 @@ class AuditLogImpl implements AuditLog {
   private openSegmentBytes = 0;
   private closed = false;
   private closing = false;
+  private closingDone: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastFailureLog = 0;
   /** Checkpoint signing (checkpoints.ts) and segment sealing (segments.ts); this class keeps the group commits. */
@@ -744,8 +745,13 @@ class AuditLogImpl implements AuditLog {
     return this.getConfig();
   }
 
-  async close(): Promise<void> {
-    if (this.closed || this.closing) return;
+  /** Closes once; a second call (during or after the first) settles with the first. */
+  close(): Promise<void> {
+    this.closingDone ??= this.closeOnce();
+    return this.closingDone;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closing = true;
     clearInterval(this.timer);
     clearInterval(this.recoveryTimer);

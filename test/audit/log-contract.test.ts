@@ -478,18 +478,40 @@ test('GIVEN an open segment whose leaves are exactly the size limit, or exactly 
   await reopened.close();
 });
 
-test('GIVEN a log that is closing WHEN it is used or closed again THEN appends are refused as closed, health says closed, and the second close returns before the first has finished', async () => {
+test('GIVEN a log that is closing WHEN it is used or closed again THEN appends are refused as closed, health says closed, and a second close settles only once the first has closed the log', async () => {
   const log = await open(tempDir());
   await log.append({ type: 't' });
   let firstDone = false;
   const first = log.close().then(() => {
     firstDone = true;
   });
-  await assert.rejects(log.append({ type: 'late' }), refused('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
-  assert.equal(log.health().reason, 'the audit log is closed');
+  // All while the first close is under way (nothing awaited yet).
+  const late = log.append({ type: 'late' }).then(() => 'accepted', (e: unknown) => e);
+  const reason = log.health().reason;
   await log.close();
-  assert.equal(firstDone, false);
+  assert.equal(firstDone, true, 'the second close settled before the first had closed the log');
   await first;
+  assert.ok(refused('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed')(await late));
+  assert.equal(reason, 'the audit log is closed');
+});
+
+test('GIVEN a commit that fails while the log closes WHEN close() finishes THEN no recovery is scheduled: the store is not reopened afterwards', async () => {
+  const dir = tempDir();
+  const { logger, lines } = capturingLogger();
+  const log = await open(dir, { busyTimeoutMs: 50, recoveryIntervalMs: 10, logger });
+  await log.append({ type: 'ok' });
+  const blocker = new Database(auditDbPath(dir));
+  blocker.exec('BEGIN IMMEDIATE');
+  const lost = log.append({ type: 'lost' });
+  await new Promise((r) => setImmediate(r));
+  // The commit is in flight and waits for the lock; close() waits for it, and it fails meanwhile.
+  const closed = log.close();
+  await assert.rejects(lost, (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED'));
+  await closed;
+  blocker.exec('ROLLBACK');
+  blocker.close();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('audit store')).map((l) => l.msg), []);
 });
 
 test('GIVEN a log on a small file system WHEN space is taken, then its directory disappears THEN each tick updates the free-space figure and gauge, and without statfs health reports no figure and no low disk', { timeout: 60_000 }, async () => {
