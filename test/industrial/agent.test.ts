@@ -64,9 +64,10 @@ test('GIVEN a running agent WHEN the plant ticks THEN periodic snapshots reach t
   assert.equal(SNAPSHOT_INTERVAL_MS, 1000);
   // The plant's readings change every tick: the OPC UA server publishes them and each publish becomes a change snapshot.
   assert.ok(sent.some((m) => m.topic === 'plant.snapshot' && (m.body as { trigger?: string }).trigger === 'change'));
-  // A loaded machine only delays a timer, so the lower bound is exact (less a millisecond of timer rounding).
+  // Node reschedules an interval from the event loop's cached clock, so a late tick shortens the next measured gap by
+  // its lateness: a few milliseconds of slack, far from the half-interval gaps a second timer would make.
   const at = periodic().map((m) => m.at);
-  for (let i = 1; i < at.length; i++) assert.ok((at[i] as number) - (at[i - 1] as number) >= SNAPSHOT_INTERVAL_MS - 1, `snapshot gap ${(at[i] as number) - (at[i - 1] as number)} ms`);
+  for (let i = 1; i < at.length; i++) assert.ok((at[i] as number) - (at[i - 1] as number) >= SNAPSHOT_INTERVAL_MS - 20, `snapshot gap ${(at[i] as number) - (at[i - 1] as number)} ms`);
   const m = sent.find((x) => x.topic === 'plant.snapshot')!;
   assert.equal(m.to, 'cognitive-1');
   const snap = m.body as PlantSnapshot;
