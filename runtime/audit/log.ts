@@ -439,13 +439,9 @@ class AuditLogImpl implements AuditLog {
     w.ascii('{"index":');
     w.decimal(index);
     w.ascii(',"record":');
-    const refuse = (): Promise<never> => {
-      w.pos = start;
-      return Promise.reject(this.refusal(index, record));
-    };
-    if (!writeCanonicalJson(record, w, MAX_LEAF_BYTES)) return refuse();
+    if (!writeCanonicalJson(record, w, MAX_LEAF_BYTES)) return this.refuse(w, start, index, record);
     w.ascii(this.timestamp().suffix);
-    if (w.pos - start - 1 > MAX_LEAF_BYTES) return refuse();
+    if (w.pos - start - 1 > MAX_LEAF_BYTES) return this.refuse(w, start, index, record);
     this.nextIndex = index + 1;
     batch.count += 1;
     if (options?.urgent) batch.urgent = true;
@@ -464,12 +460,14 @@ class AuditLogImpl implements AuditLog {
    * Why a record the fast encoder declined cannot be a leaf: the string form names what JSON cannot hold, or the leaf
    * is over the limit (the fast encoder declines a string only when it alone is over the limit).
    */
-  private refusal(index: number, record: AuditRecordInput): unknown {
+  private refuse(w: ByteWriter, start: number, index: number, record: AuditRecordInput): Promise<never> {
+    // The partial leaf is taken back out of the batch.
+    w.pos = start;
     try {
       const bytes = Buffer.byteLength(leafText(index, record, this.timestamp().iso));
-      return new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${bytes} bytes, the limit is ${MAX_LEAF_BYTES}`);
+      return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', `audit record of type ${quote(record.type)} is ${bytes} bytes, the limit is ${MAX_LEAF_BYTES}`));
     } catch (err) {
-      return err;
+      return Promise.reject(err);
     }
   }
 

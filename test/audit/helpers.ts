@@ -49,6 +49,31 @@ export async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `timed out waiting for ${what}`);
 }
 
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Holds the store's write lock from another connection, as an operator's open transaction would. */
+export function lockStore(dir: string): { release(): void } {
+  const blocker = new Database(auditDbPath(dir));
+  blocker.exec('BEGIN IMMEDIATE');
+  return {
+    release() {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    },
+  };
+}
+
+/** This process's file descriptors open on `file`. */
+export function descriptorsOn(file: string): string[] {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** A connection to the store with the append-only triggers dropped, to tamper with it. */
 export function unlocked(dir: string): Database.Database {
   const db = new Database(auditDbPath(dir));

@@ -17,7 +17,7 @@ import { fileSigner } from '../../runtime/audit/signers';
 import { isGlimmerError } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { smallDisk } from '../faults/helpers';
-import { T0, capturingLogger, logged, openTestLog as open, refused, refusedWith, tempDir, unlocked, until } from './helpers';
+import { T0, capturingLogger, descriptorsOn, lockStore, logged, openTestLog as open, refused, refusedWith, tempDir, unlocked, until } from './helpers';
 
 test('GIVEN a log of 10 entries WHEN ranges outside it are asked for THEN each refusal names the value and the bound; pages end at the last entry', async () => {
   const log = await open(tempDir());
@@ -187,16 +187,14 @@ test('GIVEN a store that cannot commit for a while WHEN it can again THEN the lo
   const { logger, lines } = capturingLogger();
   const log = await open(dir, { busyTimeoutMs: 50, recoveryIntervalMs: 20, metrics, now: () => T0, logger });
   await log.append({ type: 'ok' });
-  const blocker = new Database(auditDbPath(dir));
-  blocker.exec('BEGIN IMMEDIATE');
+  const lock = lockStore(dir);
   await assert.rejects(log.append({ type: 'lost' }), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED') && (e as Error).message === 'the audit store could not commit (database is locked); the log failed closed');
   assert.equal((await metrics.auditCommitFailing.get()).values[0]?.value, 1);
   const failed = log.health();
   assert.equal(failed.committing, false);
   assert.equal(failed.reason, 'the audit store could not commit (database is locked); the log failed closed');
   for (let i = 0; i < 3; i++) await assert.rejects(log.append({ type: 'refused' }), (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED'));
-  blocker.exec('ROLLBACK');
-  blocker.close();
+  lock.release();
   await until(() => log.size() === 2, 'the recovery record');
   assert.equal(log.health().committing, true);
   assert.equal((await metrics.auditCommitFailing.get()).values[0]?.value, 0);
@@ -333,15 +331,9 @@ test('GIVEN an open log WHEN its descriptors on the store are read THEN the even
   const dir = tempDir();
   const log = await open(dir);
   await log.append({ type: 't' });
-  const store = auditDbPath(dir);
-  const modes = fs.readdirSync('/proc/self/fd').flatMap((fd) => {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`) !== store) return [];
-      const flags = Number.parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '', 8);
-      return [(flags & 3) === 0 ? 'read-only' : 'read-write'];
-    } catch {
-      return [];
-    }
+  const modes = descriptorsOn(auditDbPath(dir)).map((fd) => {
+    const flags = Number.parseInt(/flags:\s+(\d+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '', 8);
+    return (flags & 3) === 0 ? 'read-only' : 'read-write';
   });
   assert.deepEqual(modes.sort(), ['read-only', 'read-write']);
   await log.close();
@@ -500,16 +492,14 @@ test('GIVEN a commit that fails while the log closes WHEN close() finishes THEN 
   const { logger, lines } = capturingLogger();
   const log = await open(dir, { busyTimeoutMs: 50, recoveryIntervalMs: 10, logger });
   await log.append({ type: 'ok' });
-  const blocker = new Database(auditDbPath(dir));
-  blocker.exec('BEGIN IMMEDIATE');
+  const lock = lockStore(dir);
   const lost = log.append({ type: 'lost' });
   await new Promise((r) => setImmediate(r));
   // The commit is in flight and waits for the lock; close() waits for it, and it fails meanwhile.
   const closed = log.close();
   await assert.rejects(lost, (e) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED'));
   await closed;
-  blocker.exec('ROLLBACK');
-  blocker.close();
+  lock.release();
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('audit store')).map((l) => l.msg), []);
 });

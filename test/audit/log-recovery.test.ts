@@ -12,7 +12,7 @@ import { type AuditLog, auditDbPath, leafText } from '../../runtime/audit/log';
 import { isGlimmerError } from '../../runtime/errors';
 import { createMetrics } from '../../runtime/observability/metrics';
 import { smallDisk } from '../faults/helpers';
-import { T0, capturingLogger, logged, openTestLog as open, tempDir, until } from './helpers';
+import { T0, capturingLogger, descriptorsOn, lockStore, logged, openTestLog as open, sleep, tempDir, until } from './helpers';
 
 const FAILED = 'audit commit failed; refusing further appends until the store can commit again';
 const RECOVERED = 'audit store commits again; appends accepted';
@@ -20,30 +20,6 @@ const RETRYING = 'audit store still cannot be reopened; retrying';
 const REOPENED = 'audit store reopened; recording the outage';
 const LOCKED = 'the audit store could not commit (database is locked); the log failed closed';
 const failedClosed = (e: unknown) => isGlimmerError(e, 'GLM_ERR_AUDIT_STORAGE_FAILED');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Holds the store's write lock from another connection, as an operator's open transaction would. */
-function lockStore(dir: string): { release(): void } {
-  const blocker = new Database(auditDbPath(dir));
-  blocker.exec('BEGIN IMMEDIATE');
-  return {
-    release() {
-      blocker.exec('ROLLBACK');
-      blocker.close();
-    },
-  };
-}
-
-/** This process's file descriptors open on `file`. */
-function descriptorsOn(file: string): string[] {
-  return fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
-    } catch {
-      return false;
-    }
-  });
-}
 
 function recoveredRecord(log: { entries(a: number, b: number): { leaf: Buffer }[] }, index: number): Record<string, unknown> {
   return (JSON.parse(log.entries(index, index)[0]?.leaf.toString() ?? '{}') as { record: Record<string, unknown> }).record;
