@@ -24,7 +24,11 @@ SCENARIO ?= cold_start
 DURATION ?= 30s
 REPORT ?= bench/reports/$(SCENARIO).json
 CHECKERS ?= vulnscan,static-analysis,sbom-gen
-TEST_FILES ?= $(shell find test -name '*.test.ts' | sort)
+# The shipped-demo test waits five minutes on the plant's wall clock with the CPU nearly idle, so it starts first, in a
+# third slot beside the two the rest of the suite shares, instead of holding one of those two for five minutes.
+WALL_CLOCK_TESTS := test/e2e/demo.test.ts
+TEST_FILES ?= $(WALL_CLOCK_TESTS) $(filter-out $(WALL_CLOCK_TESTS),$(shell find test -name '*.test.ts' | sort))
+TEST_CONCURRENCY ?= 3
 
 # Debian packages: real peers for the tests (SWI-Prolog, promtool, SoftHSM2, mbpoll, pymodbus and the serial module its
 # server imports, Chromium, swtpm + tpm2-tools) and the tools they call (curl, ss from iproute2, strace for the fsync
@@ -81,7 +85,7 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 test: deps apt-test tools-test build typecheck lint
-	node --import tsx --test --test-concurrency=2 $(TEST_FILES)
+	node --import tsx --test --test-concurrency=$(TEST_CONCURRENCY) $(TEST_FILES)
 
 synth: deps
 	node stacks/synth.cjs --topology $(TOPOLOGY)
