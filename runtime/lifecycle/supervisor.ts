@@ -51,6 +51,8 @@ export interface SafetyHold {
 
 /** How long an agent may take to reach PAUSED after a hold before the supervisor calls the hold not enforced. */
 const HOLD_ENFORCE_MS = 3000;
+/** Send errors meaning the agent's end of the control channel is gone (the process exited or is exiting). */
+const CLOSED_CHANNEL = new Set(['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED']);
 
 export interface SupervisorOptions {
   /** The whole swarm's configuration: every agent boots with it, so it knows its peers and their zones. */
@@ -337,7 +339,13 @@ export class Supervisor extends EventEmitter {
   }
 
   private post(slot: Slot, message: SupervisorToAgent): void {
-    if (slot.child?.connected) slot.child.send(message);
+    const child = slot.child;
+    if (!child?.connected) return;
+    // An agent that died before its exit was processed closes the channel under the message (EPIPE): its exit handler
+    // reports that as a crash, so only a send failing for another reason is logged here.
+    child.send(message, (err) => {
+      if (err && !CLOSED_CHANNEL.has((err as NodeJS.ErrnoException).code ?? '')) this.options.logger.error({ agent: slot.spec.name, message: message.type, err: err.message }, 'agent process error');
+    });
   }
 
   private onMessage(slot: Slot, msg: AgentToSupervisor): void {

@@ -13,8 +13,9 @@ import { issueSvid } from '../../runtime/trust/svid';
 import { sha256File } from '../../runtime/lifecycle/manifest';
 import type { ConfigPins } from '../../runtime/lifecycle/config-pins';
 import { testRelease, type TestRelease } from './fixtures';
+import { capturingLogger } from '../audit/helpers';
 
-async function supervise(release: TestRelease, deployment: { configFile?: string; configPins?: ConfigPins; only?: string } = {}) {
+async function supervise(release: TestRelease, deployment: { configFile?: string; configPins?: ConfigPins; only?: string; logger?: ReturnType<typeof silentLogger> } = {}) {
   const config = loadConfig(deployment.configFile ?? release.configFile);
   const audit = await openAuditLog({ stateDir: release.stateDir });
   const ca = await ensureCa(release.stateDir, config.topology.trust_domain);
@@ -23,7 +24,7 @@ async function supervise(release: TestRelease, deployment: { configFile?: string
     config,
     stateDir: release.stateDir,
     root: release.root,
-    logger: silentLogger(),
+    logger: deployment.logger ?? silentLogger(),
     metrics,
     audit,
     releaseKeyPem: release.publicKeyPem,
@@ -141,6 +142,27 @@ test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor resta
   await supervisor.stop('test');
   const records = await durableRecords(audit, release.stateDir);
   assert.deepEqual(records.filter((r) => r.type === 'agent.crash' && r.agent === 'data-1').map((r) => (r as { restart_in_ms?: unknown }).restart_in_ms), [50]);
+});
+
+test('GIVEN an agent process that died before the supervisor noticed WHEN a command is posted to it THEN the closed channel is no "agent process error": the exit is reported once, as agent.crash, and the agent restarts', async () => {
+  const release = testRelease([{ name: 'data-1', kind: 'data', zone: 'dmz' }], { restart_backoff_ms: { initial: 50, max: 200 } });
+  const { logger, lines } = capturingLogger();
+  const { supervisor, audit } = await supervise(release, { logger });
+  await supervisor.start();
+  assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
+  const child = (supervisor as unknown as { slots: Map<string, { child?: { pid?: number } }> }).slots.get('data-1')?.child;
+  assert.ok(child?.pid);
+  process.kill(child.pid, 'SIGKILL');
+  // Blocking the loop keeps the exit unprocessed while the process is surely gone, so the send meets a dead peer (EPIPE).
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+  supervisor.command('data-1', 'pause', 'test');
+  for (let i = 0; i < 150 && supervisor.agents()[0]?.restarts !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(supervisor.agents()[0]?.restarts, 1, 'restarted once');
+  assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
+  await supervisor.stop('test');
+  assert.deepEqual(lines.filter((l) => l.msg === 'agent process error').map((l) => l.err), [], 'no error for a message the dead agent could not take');
+  const records = await durableRecords(audit, release.stateDir);
+  assert.equal(records.filter((r) => r.type === 'agent.crash' && r.agent === 'data-1').length, 1, 'the exit is reported as one crash');
 });
 
 test('GIVEN an agent that keeps crashing WHEN the restart budget is spent THEN the supervisor gives up with GLM_ERR_AGENT_CRASH_LOOP', async () => {
