@@ -64,9 +64,15 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     await checkLocked(`${p}log.json`);
     const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
     if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
-    const segments = all.filter((k) => k.startsWith(`${p}segments/`));
+    // A sealed segment is a checkpoint at exactly the key the archiver writes; a look-alike (nested deeper, padded
+    // otherwise) is a stray object like any other, never read as the segment of the same number.
+    const sealed = (name: string) => {
+      const match = /^segments\/([0-9]+)\.checkpoint$/.exec(name);
+      const id = Number(match?.[1]);
+      return match && segmentKey(id, 'checkpoint') === name ? [id] : [];
+    };
     // segmentKey pads ids to six digits, not more: ids past 999999 are longer and list before the shorter ones.
-    const ids = [...new Set(segments.map((k) => /\/([0-9]{6,})\.checkpoint$/.exec(k)?.[1]).filter((x): x is string => x !== undefined))].map(Number).sort((a, b) => a - b);
+    const ids = all.flatMap((k) => (k.startsWith(p) ? sealed(k.slice(p.length)) : [])).sort((a, b) => a - b);
     const range = new CompactRange(h);
     let size = 0;
     let previous: Checkpoint | undefined;

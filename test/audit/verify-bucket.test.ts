@@ -146,6 +146,15 @@ test('GIVEN segment ids past six digits (999999 then 1000000, which the listing 
   assert.deepEqual(await verify('seven-digits/'), { ok: true, algorithm: 'RFC9162_SHA256', size: 3, checkpoints: 2, segments: 2, proofsChecked: 2, findings: [] });
 });
 
+test('GIVEN checkpoint look-alikes beside a clean segment (nested under segments/, padded to seven digits, numbered past the largest safe integer) WHEN verified THEN they are stray objects: the clean segment verifies and none is read as a segment', async () => {
+  await cleanLog('look-alikes/', 2);
+  await put('look-alikes/segments/old/000002.checkpoint', await checkpoint(leaves(0, 2)));
+  await put('look-alikes/segments/0000003.checkpoint', await checkpoint(leaves(0, 2)));
+  await put('look-alikes/segments/9007199254740993.checkpoint', await checkpoint(leaves(0, 2)));
+  await put('look-alikes/other/segments/000004.checkpoint', await checkpoint(leaves(0, 2)));
+  assert.deepEqual(await verify('look-alikes/'), { ok: true, algorithm: 'RFC9162_SHA256', size: 2, checkpoints: 1, segments: 1, proofsChecked: 1, findings: [] });
+});
+
 test('GIVEN a segment whose leaves object is missing WHEN verified THEN it is named missing and unreadable, and its checkpoint is not compared', async () => {
   await writeLog('no-leaves/', [{ id: 1, leaves: null, checkpoint: await checkpoint(leaves(0, 2)) }]);
   assert.deepEqual(await verify('no-leaves/'), {
