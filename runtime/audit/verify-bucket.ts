@@ -64,10 +64,11 @@ export async function verifyBucket(url: string, options: VerifyOptions & { endpo
     await checkLocked(`${p}log.json`);
     const keys = (options.trustedKeys ?? meta.keys ?? []).map(parseVerifierKey);
     if (keys.length === 0) findings.add('no verifier keys: nothing can vouch for the checkpoints');
-    // A sealed segment is a checkpoint at exactly the key the archiver writes; a look-alike (nested deeper, padded
-    // otherwise) is a stray object like any other, never read as the segment of the same number.
+    // A sealed segment is a checkpoint at exactly the key the archiver writes for its number (the comparison below, not
+    // the pattern, decides); a look-alike (nested deeper, padded otherwise) is a stray object like any other, never read
+    // as the segment of the same number.
     const sealed = (name: string) => {
-      const match = /^segments\/([0-9]+)\.checkpoint$/.exec(name);
+      const match = /segments\/([0-9]+)\.checkpoint/.exec(name);
       const id = Number(match?.[1]);
       return match && segmentKey(id, 'checkpoint') === name ? [id] : [];
     };
