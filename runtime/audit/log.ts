@@ -688,7 +688,8 @@ class AuditLogImpl implements AuditLog {
   }
 
   async checkpoint(): Promise<string> {
-    if (this.closed) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
+    // While closing too: close() signs the final checkpoint itself, and a request would race the store's close.
+    if (this.closed || this.closing) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
     await this.settle();
     if (this.failure) throw this.failure;
     return this.checkpoints.sign();

@@ -470,7 +470,7 @@ test('GIVEN an open segment whose leaves are exactly the size limit, or exactly 
   await reopened.close();
 });
 
-test('GIVEN a log that is closing WHEN it is used or closed again THEN appends are refused as closed, health says closed, and a second close settles only once the first has closed the log', async () => {
+test('GIVEN a log that is closing WHEN it is used or closed again THEN appends and checkpoints are refused as closed, health says closed, and a second close settles only once the first has closed the log', async () => {
   const log = await open(tempDir());
   await log.append({ type: 't' });
   let firstDone = false;
@@ -479,11 +479,13 @@ test('GIVEN a log that is closing WHEN it is used or closed again THEN appends a
   });
   // All while the first close is under way (nothing awaited yet).
   const late = log.append({ type: 'late' }).then(() => 'accepted', (e: unknown) => e);
+  const lateCheckpoint = log.checkpoint().then(() => 'signed', (e: unknown) => e);
   const reason = log.health().reason;
   await log.close();
   assert.equal(firstDone, true, 'the second close settled before the first had closed the log');
   await first;
   assert.ok(refused('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed')(await late));
+  assert.ok(refused('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed')(await lateCheckpoint), 'a checkpoint asked for while closing');
   assert.equal(reason, 'the audit log is closed');
 });
 
