@@ -54,6 +54,11 @@ export interface EquivalentMutant {
   /** The source text the mutant replaces, and what it puts there (as Stryker reports them). */
   readonly original: string;
   readonly replacement: string;
+  /**
+   * The source line the mutant starts on, trimmed: only for a mutant whose text also occurs on a line where the same
+   * change is not equivalent, so the entry excuses this occurrence alone (the text, not the number, survives edits).
+   */
+  readonly line?: string;
   /** Why no test can tell the mutant from the original. */
   readonly reason: string;
 }
@@ -105,7 +110,8 @@ export function scoreReport(module: string, report: Report, equivalents: readonl
       if (DETECTED.has(m.status)) killed += 1;
       else if (UNDETECTED.has(m.status)) {
         const s: Survivor = { file: rel, mutator: m.mutatorName, original: originalText(source, m), replacement: m.replacement ?? '', line: m.location.start.line, status: m.status };
-        const eq = equivalents.find((e) => e.file === s.file && e.mutator === s.mutator && e.original === s.original && e.replacement === s.replacement);
+        const lineText = source.split('\n')[m.location.start.line - 1]?.trim();
+        const eq = equivalents.find((e) => e.file === s.file && e.mutator === s.mutator && e.original === s.original && e.replacement === s.replacement && (e.line === undefined || e.line === lineText));
         if (eq) {
           equivalent += 1;
           matched.add(eq);

@@ -13,14 +13,19 @@ import { changedLines, EQUIVALENT_FILE, MODULES, scoreReport, type EquivalentMut
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-test('GIVEN mutation/equivalent-mutants.json WHEN read THEN every entry names a mutated file, a mutator, text that still occurs in that file, and a reason', () => {
+test('GIVEN mutation/equivalent-mutants.json WHEN read THEN every entry names a mutated file, a mutator, text (and the line, where given) that still occurs in that file, and a reason', () => {
   const list = JSON.parse(fs.readFileSync(EQUIVALENT_FILE, 'utf8')) as EquivalentMutant[];
   const mutated = new Set(MODULES.flatMap((m) => m.mutate));
   for (const e of list) {
     assert.ok(mutated.has(e.file), `${e.file} is in a module`);
     assert.match(e.mutator, /^[A-Z][A-Za-z]+$/);
     assert.ok(e.reason.length >= 20, `a reason for ${e.file} ${e.mutator} ${e.original}`);
-    assert.ok(fs.readFileSync(path.join(ROOT, e.file), 'utf8').includes(e.original), `${JSON.stringify(e.original)} still occurs in ${e.file}`);
+    const text = fs.readFileSync(path.join(ROOT, e.file), 'utf8');
+    assert.ok(text.includes(e.original), `${JSON.stringify(e.original)} still occurs in ${e.file}`);
+    if (e.line !== undefined) {
+      assert.ok(text.split('\n').some((l) => l.trim() === e.line), `the line ${JSON.stringify(e.line)} still occurs in ${e.file}`);
+      assert.ok(e.line.includes(e.original), `the line of ${JSON.stringify(e.original)} holds it`);
+    }
   }
 });
 
@@ -56,6 +61,29 @@ test('GIVEN a report with killed, timed-out, surviving, uncovered and invalid mu
   assert.equal(r.score, (100 * 2) / 3);
   assert.deepEqual(r.unlisted, [{ file: 'runtime/x.ts', mutator: 'ConditionalExpression', original: 'y', replacement: 'false', line: 2, status: 'NoCoverage' }]);
   assert.ok(r.matched.has(equivalent));
+});
+
+test('GIVEN the same surviving change on two lines and an entry that names one of them WHEN scored THEN only the mutant on that line is equivalent; the other is unlisted with its line number', () => {
+  const source = 'const a = x > 1;\n  if (x > 1) go();\n';
+  const at = (line: number, column: number) => ({ start: { line, column }, end: { line, column: column + 5 } });
+  const report = {
+    files: {
+      'runtime/x.ts': {
+        source,
+        mutants: [
+          { id: '1', mutatorName: 'ConditionalExpression', replacement: 'true', status: 'Survived', location: at(1, 11) },
+          { id: '2', mutatorName: 'ConditionalExpression', replacement: 'true', status: 'Survived', location: at(2, 7) },
+        ],
+      },
+    },
+  };
+  const onFirst: EquivalentMutant = { file: 'runtime/x.ts', mutator: 'ConditionalExpression', original: 'x > 1', replacement: 'true', line: 'const a = x > 1;', reason: 'a test of the harness' };
+  const r = scoreReport('x', report, [onFirst]);
+  assert.equal(r.equivalent, 1);
+  assert.deepEqual(r.unlisted, [{ file: 'runtime/x.ts', mutator: 'ConditionalExpression', original: 'x > 1', replacement: 'true', line: 2, status: 'Survived' }]);
+  const onSecond = scoreReport('x', report, [{ ...onFirst, line: 'if (x > 1) go();' }]);
+  assert.deepEqual(onSecond.unlisted.map((u) => u.line), [1], 'the line is compared trimmed');
+  assert.equal(scoreReport('x', report, [{ ...onFirst, line: undefined }]).equivalent, 2, 'an entry without a line matches every occurrence');
 });
 
 test('GIVEN a git repository with a committed file WHEN lines are changed, added and removed THEN changedLines returns the new line ranges of that file only', () => {
