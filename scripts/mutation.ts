@@ -106,12 +106,12 @@ export function scoreReport(module: string, report: Report, equivalents: readonl
   const matched = new Set<EquivalentMutant>();
   for (const [file, { source, mutants }] of Object.entries(report.files)) {
     const rel = path.isAbsolute(file) ? path.relative(ROOT, file) : file;
+    const lines = source.split('\n');
     for (const m of mutants) {
       if (DETECTED.has(m.status)) killed += 1;
       else if (UNDETECTED.has(m.status)) {
         const s: Survivor = { file: rel, mutator: m.mutatorName, original: originalText(source, m), replacement: m.replacement ?? '', line: m.location.start.line, status: m.status };
-        const lineText = source.split('\n')[m.location.start.line - 1]?.trim();
-        const eq = equivalents.find((e) => e.file === s.file && e.mutator === s.mutator && e.original === s.original && e.replacement === s.replacement && (e.line === undefined || e.line === lineText));
+        const eq = equivalents.find((e) => e.file === s.file && e.mutator === s.mutator && e.original === s.original && e.replacement === s.replacement && (e.line === undefined || e.line === lines[s.line - 1]?.trim()));
         if (eq) {
           equivalent += 1;
           matched.add(eq);
