@@ -268,8 +268,7 @@ class AuditLogImpl implements AuditLog {
   private diskFreeBytes: number | undefined;
   /** Leaf bytes in the open segment (size-based sealing; whether close() may seal). */
   private openSegmentBytes = 0;
-  private closed = false;
-  private closing = false;
+  /** Set when close() begins, never cleared: from then on the log takes no appends or checkpoint requests. */
   private closingDone: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastFailureLog = 0;
@@ -419,7 +418,7 @@ class AuditLogImpl implements AuditLog {
       (this.outage as { refused: number }).refused += 1;
       return Promise.reject(this.failure);
     }
-    if (this.closed || this.closing) return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
+    if (this.closing) return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed'));
     if (typeof record !== 'object' || record === null || Array.isArray(record) || typeof record.type !== 'string' || record.type.length === 0 || record.type.length > 128) {
       return Promise.reject(new GlimmerError('GLM_ERR_AUDIT_RECORD_INVALID', 'audit record field $.type must be a non-empty string of at most 128 characters'));
     }
@@ -537,7 +536,7 @@ class AuditLogImpl implements AuditLog {
   health(): AuditHealth {
     const disk = { ...(this.diskFreeBytes === undefined ? {} : { diskFreeBytes: this.diskFreeBytes }), diskLow: this.diskFreeBytes !== undefined && this.diskFreeBytes < this.watermark() };
     if (this.failure) return { committing: false, reason: this.failure.message, ...disk };
-    if (this.closed || this.closing) return { committing: false, reason: 'the audit log is closed', ...disk };
+    if (this.closing) return { committing: false, reason: 'the audit log is closed', ...disk };
     return { committing: true, ...disk };
   }
 
@@ -689,7 +688,7 @@ class AuditLogImpl implements AuditLog {
 
   async checkpoint(): Promise<string> {
     // While closing too: close() signs the final checkpoint itself, and a request would race the store's close.
-    if (this.closed || this.closing) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
+    if (this.closing) throw new GlimmerError('GLM_ERR_AUDIT_CLOSED', 'the audit log is closed');
     await this.settle();
     if (this.failure) throw this.failure;
     return this.checkpoints.sign();
@@ -750,8 +749,11 @@ class AuditLogImpl implements AuditLog {
     return this.closingDone;
   }
 
+  private get closing(): boolean {
+    return this.closingDone !== undefined;
+  }
+
   private async closeOnce(): Promise<void> {
-    this.closing = true;
     clearInterval(this.timer);
     clearInterval(this.recoveryTimer);
     // A reopening already under way finishes first, so the writer it may open is the one closed below.
@@ -765,7 +767,6 @@ class AuditLogImpl implements AuditLog {
     } catch (err) {
       this.log.warn({ code: isGlimmerError(err) ? err.code : 'GLM_ERR_INTERNAL' }, 'audit log closed without a final checkpoint; the next start catches up');
     }
-    this.closed = true;
     await this.checkpoints.idle();
     await this.sealer.closeArchive();
     // The read-only connection closes first, so the writer's close is the last one and checkpoints the WAL.
