@@ -86,9 +86,8 @@ export interface ModuleResult {
   readonly seconds: number;
 }
 
-/** The source text a mutant replaces (mutation-testing-report-schema locations: 1-based lines and columns). */
-function originalText(source: string, m: ReportMutant): string {
-  const lines = source.split('\n');
+/** The source text a mutant replaces (mutation-testing-report-schema locations: 1-based lines and columns); `lines` is the source split once per file. */
+function originalText(source: string, lines: readonly string[], m: ReportMutant): string {
   const offset = (p: { line: number; column: number }) => lines.slice(0, p.line - 1).reduce((n, l) => n + l.length + 1, 0) + p.column - 1;
   return source.slice(offset(m.location.start), offset(m.location.end));
 }
@@ -110,7 +109,7 @@ export function scoreReport(module: string, report: Report, equivalents: readonl
     for (const m of mutants) {
       if (DETECTED.has(m.status)) killed += 1;
       else if (UNDETECTED.has(m.status)) {
-        const s: Survivor = { file: rel, mutator: m.mutatorName, original: originalText(source, m), replacement: m.replacement ?? '', line: m.location.start.line, status: m.status };
+        const s: Survivor = { file: rel, mutator: m.mutatorName, original: originalText(source, lines, m), replacement: m.replacement ?? '', line: m.location.start.line, status: m.status };
         const eq = equivalents.find((e) => e.file === s.file && e.mutator === s.mutator && e.original === s.original && e.replacement === s.replacement && (e.line === undefined || e.line === lines[s.line - 1]?.trim()));
         if (eq) {
           equivalent += 1;
@@ -175,11 +174,13 @@ function mergeReports(previous: Report, rerun: Report): Report {
       files[f] = entry;
       continue;
     }
-    const key = (source: string, m: ReportMutant) => `${m.mutatorName} ${m.location.start.line} ${originalText(source, m)} ${m.replacement ?? ''}`;
-    const answers = new Map(again.mutants.map((m) => [key(again.source, m), m]));
+    const key = (source: string, lines: readonly string[], m: ReportMutant) => `${m.mutatorName} ${m.location.start.line} ${originalText(source, lines, m)} ${m.replacement ?? ''}`;
+    const againLines = again.source.split('\n');
+    const entryLines = entry.source.split('\n');
+    const answers = new Map(again.mutants.map((m) => [key(again.source, againLines, m), m]));
     const rerunLines = new Set(again.mutants.map((m) => m.location.start.line));
     const mutants = entry.mutants.flatMap((m) => {
-      const answer = answers.get(key(entry.source, m));
+      const answer = answers.get(key(entry.source, entryLines, m));
       if (answer) return [{ ...answer, location: m.location }];
       return rerunLines.has(m.location.start.line) && UNDETECTED.has(m.status) ? [] : [m];
     });
