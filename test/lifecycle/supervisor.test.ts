@@ -40,6 +40,13 @@ async function supervise(release: TestRelease, deployment: { configFile?: string
   return { supervisor, audit, metrics, ca };
 }
 
+/** The pid of an agent's process, which the supervisor keeps to itself. */
+function agentPid(supervisor: Supervisor, agent: string): number {
+  const pid = (supervisor as unknown as { slots: Map<string, { child?: { pid?: number } }> }).slots.get(agent)?.child?.pid;
+  assert.ok(pid, `${agent} has a process`);
+  return pid;
+}
+
 type Record_ = { type: string; agent?: string; to?: string; code?: string; artifact?: string };
 
 /** Closes the log (flushing pending appends), reopens it from disk, and returns every record in order. */
@@ -133,9 +140,7 @@ test('GIVEN an ACTIVE agent WHEN its process is killed THEN the supervisor resta
   const { supervisor, audit } = await supervise(release);
   await supervisor.start();
   assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
-  const child = (supervisor as unknown as { slots: Map<string, { child?: { pid?: number } }> }).slots.get('data-1')?.child;
-  assert.ok(child?.pid);
-  process.kill(child.pid, 'SIGKILL');
+  process.kill(agentPid(supervisor, 'data-1'), 'SIGKILL');
   await new Promise((r) => setTimeout(r, 100));
   assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
   assert.equal(supervisor.agents()[0]?.restarts, 1);
@@ -150,9 +155,7 @@ test('GIVEN an agent process that died before the supervisor noticed WHEN a comm
   const { supervisor, audit } = await supervise(release, { logger });
   await supervisor.start();
   assert.ok(await supervisor.waitFor(['ACTIVE'], 15000));
-  const child = (supervisor as unknown as { slots: Map<string, { child?: { pid?: number } }> }).slots.get('data-1')?.child;
-  assert.ok(child?.pid);
-  process.kill(child.pid, 'SIGKILL');
+  process.kill(agentPid(supervisor, 'data-1'), 'SIGKILL');
   // Blocking the loop keeps the exit unprocessed while the process is surely gone, so the send meets a dead peer (EPIPE).
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
   supervisor.command('data-1', 'pause', 'test');
